@@ -1,0 +1,643 @@
+//! Calls: one task per call that takes the SIP core's events, negotiates
+//! media, answers, runs the RTP stream and the recording, and writes the
+//! call record. The SIP core itself lives in [`core`].
+//!
+//! This is the async edge where protocol logic meets sockets, the database
+//! and the recorder; the decisions are made by the sans-IO parts
+//! (`sip::Endpoint`, `rtp::session::MediaSession`, `sdp`).
+
+pub mod core;
+pub mod ports;
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use chrono::Utc;
+use ipnet::IpNet;
+use rsip::Request;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use tracing::{Instrument, debug, info, info_span, warn};
+use uuid::Uuid;
+
+use crate::media::{Codec, Prompt};
+use crate::phone::{NumberingPlan, Pii};
+use crate::recording::Recorder;
+use crate::rtp::FRAME_SAMPLES;
+use crate::rtp::session::{MediaParams, MediaSession};
+use crate::sdp::{self, LocalMedia, SessionDescription};
+use crate::sip::{CallKey, Flow, msg};
+use crate::store::{CallEnd, Disposition, EndedBy, NewCall, NewRecording, Store};
+use ports::PortPool;
+
+/// Codecs we offer and accept, in our order of preference.
+pub const CODECS: [Codec; 2] = [Codec::Pcmu, Codec::Pcma];
+
+/// What the SIP core tells a call.
+#[derive(Debug)]
+pub enum CallEvent {
+    Cancelled,
+    Confirmed {
+        body: Vec<u8>,
+    },
+    ReInvite {
+        request: Box<Request>,
+    },
+    Info {
+        request: Box<Request>,
+    },
+    RemoteHangup,
+    /// Our BYE is done (or failed): the dialog is gone.
+    Terminated,
+    AckTimeout,
+    /// The server is stopping: hang up.
+    Shutdown,
+}
+
+/// What a call asks of the SIP core.
+#[derive(Debug)]
+pub enum Command {
+    Respond {
+        key: CallKey,
+        code: u16,
+        body: Option<Vec<u8>>,
+    },
+    RespondReInvite {
+        key: CallKey,
+        code: u16,
+        body: Option<Vec<u8>>,
+    },
+    Hangup {
+        key: CallKey,
+    },
+    /// The call task has finished with this key.
+    Done {
+        key: CallKey,
+    },
+}
+
+/// Where calls may come from.
+#[derive(Debug, Clone)]
+pub struct Origin {
+    pub name: String,
+    pub networks: Vec<IpNet>,
+}
+
+/// Everything a call needs, shared by all calls.
+pub struct CallContext {
+    pub store: Store,
+    pub recorder: Recorder,
+    pub ports: PortPool,
+    pub media_ip: IpAddr,
+    pub prompt: Prompt,
+    pub origins: Vec<Origin>,
+    pub open_access: bool,
+    pub numbering: NumberingPlan,
+    pub answer_delay: Duration,
+    pub jitter_frames: usize,
+    pub media_timeout: Duration,
+    pub active: AtomicUsize,
+}
+
+impl CallContext {
+    /// The configured peer or trunk a source address belongs to.
+    pub fn origin_of(&self, ip: IpAddr) -> Option<&str> {
+        let ip = match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
+            v4 => v4,
+        };
+        self.origins
+            .iter()
+            .find(|o| o.networks.iter().any(|n| n.contains(&ip)))
+            .map(|o| o.name.as_str())
+    }
+}
+
+/// The caller's number as signalled: P-Asserted-Identity (set by a trusted
+/// trunk), else the From user part.
+pub fn caller_number(invite: &Request) -> String {
+    let from_pai = msg::first_header(invite, "P-Asserted-Identity")
+        .as_deref()
+        .and_then(msg::addr_uri)
+        .and_then(msg::uri_user)
+        .map(str::to_string);
+    from_pai
+        .or_else(|| {
+            let from = msg::first_header(invite, "From")?;
+            msg::addr_uri(&from)
+                .and_then(msg::uri_user)
+                .map(str::to_string)
+        })
+        .unwrap_or_else(|| "anonymous".into())
+}
+
+/// The number dialled: the Request-URI's user part, else To's.
+pub fn called_number(invite: &Request) -> String {
+    let ruri = invite.uri.to_string();
+    msg::uri_user(&ruri)
+        .map(str::to_string)
+        .or_else(|| {
+            msg::first_header(invite, "To")
+                .as_deref()
+                .and_then(msg::addr_uri)
+                .and_then(msg::uri_user)
+                .map(str::to_string)
+        })
+        .unwrap_or_default()
+}
+
+/// How a call ended, for its record.
+struct Ending {
+    by: EndedBy,
+    disposition: Disposition,
+    status: Option<u16>,
+    /// Our BYE must be sent.
+    hang_up: bool,
+}
+
+/// Runs one call from INVITE to its end.
+pub async fn run(
+    ctx: Arc<CallContext>,
+    key: CallKey,
+    invite: Box<Request>,
+    source: Flow,
+    events: mpsc::UnboundedReceiver<CallEvent>,
+    commands: mpsc::UnboundedSender<Command>,
+) {
+    let id = Uuid::new_v4();
+    let span = info_span!("call", %id);
+    ctx.active.fetch_add(1, Ordering::Relaxed);
+    let call = Call {
+        ctx: ctx.clone(),
+        key: key.clone(),
+        id,
+        commands: commands.clone(),
+        events,
+    };
+    call.run(invite, source).instrument(span).await;
+    ctx.active.fetch_sub(1, Ordering::Relaxed);
+    let _ = commands.send(Command::Done { key });
+}
+
+struct Call {
+    ctx: Arc<CallContext>,
+    key: CallKey,
+    id: Uuid,
+    commands: mpsc::UnboundedSender<Command>,
+    events: mpsc::UnboundedReceiver<CallEvent>,
+}
+
+impl Call {
+    fn respond(&self, code: u16, body: Option<Vec<u8>>) {
+        let _ = self.commands.send(Command::Respond {
+            key: self.key.clone(),
+            code,
+            body,
+        });
+    }
+
+    async fn end(&self, status: Option<u16>, by: EndedBy, disposition: Disposition) {
+        let end = CallEnd {
+            at: Utc::now(),
+            ended_by: by,
+            sip_status: status,
+            disposition,
+        };
+        if let Err(e) = self.ctx.store.mark_call_ended(self.id, end).await {
+            warn!(error = %e, "cannot store the end of the call");
+        }
+    }
+
+    async fn reject(&self, code: u16, disposition: Disposition) {
+        self.respond(code, None);
+        self.end(Some(code), EndedBy::Server, disposition).await;
+    }
+
+    async fn run(mut self, invite: Box<Request>, source: Flow) {
+        let ctx = self.ctx.clone();
+        let caller_raw = caller_number(&invite);
+        let caller_e164 = ctx.numbering.normalise(&caller_raw);
+        let origin = ctx.origin_of(source.remote.ip()).map(str::to_string);
+        info!(
+            caller = %Pii(caller_e164.as_ref().map(|n| n.to_string()).unwrap_or_else(|| caller_raw.clone())),
+            from = %source.remote,
+            origin = origin.as_deref().unwrap_or("-"),
+            "incoming call"
+        );
+        let record = NewCall {
+            id: self.id,
+            sip_call_id: msg::call_id(invite.as_ref()).unwrap_or_default(),
+            caller_raw: caller_raw.clone(),
+            caller_e164: caller_e164.map(|n| n.to_string()),
+            called_number: called_number(&invite),
+            source: origin.clone().unwrap_or_else(|| "unknown".into()),
+            source_addr: source.remote,
+            transport: match source.transport {
+                crate::sip::Transport::Udp => crate::store::Transport::Udp,
+                crate::sip::Transport::Tcp => crate::store::Transport::Tcp,
+            },
+            arrived_at: Utc::now(),
+        };
+        if let Err(e) = ctx.store.insert_call(&record).await {
+            // Without a record we cannot keep the promise that every call is
+            // on file; refuse rather than answer unrecorded.
+            warn!(error = %e, "cannot store the call; refusing it");
+            self.respond(500, None);
+            return;
+        }
+        if origin.is_none() && !ctx.open_access {
+            info!(from = %source.remote, "call from an unknown source refused");
+            return self.reject(403, Disposition::Rejected).await;
+        }
+
+        // Media: an offer in the INVITE, or none (we offer in the 2xx).
+        let offer = if invite.body.is_empty() {
+            None
+        } else {
+            match SessionDescription::parse(&invite.body) {
+                Ok(sd) => Some(sd),
+                Err(e) => {
+                    info!(error = %e, "unreadable SDP offer");
+                    return self.reject(400, Disposition::Rejected).await;
+                }
+            }
+        };
+        let negotiated = match &offer {
+            Some(sd) => match sdp::negotiate(sd, &CODECS) {
+                Ok(n) => Some(n),
+                Err(e) => {
+                    info!(error = %e, "no acceptable media");
+                    return self.reject(488, Disposition::Rejected).await;
+                }
+            },
+            None => None,
+        };
+        let sockets = match ctx.ports.allocate().await {
+            Ok(s) => s,
+            Err(e) => {
+                warn!(error = %e, "no RTP port for the call");
+                return self.reject(503, Disposition::Failed).await;
+            }
+        };
+        let local = LocalMedia {
+            address: ctx.media_ip,
+            port: sockets.port(),
+            session_id: rand::random::<u32>() as u64,
+            version: 1,
+        };
+        let answer_sdp = match (&offer, &negotiated) {
+            (Some(sd), Some(n)) => sdp::answer(sd, n, &local),
+            _ => sdp::offer(&local, &CODECS),
+        };
+
+        if !ctx.answer_delay.is_zero() {
+            self.respond(180, None);
+            let deadline = Instant::now() + ctx.answer_delay;
+            loop {
+                tokio::select! {
+                    _ = tokio::time::sleep_until(deadline) => break,
+                    ev = self.events.recv() => match ev {
+                        Some(CallEvent::Cancelled) | None => {
+                            info!("cancelled before answer");
+                            return self.end(Some(487), EndedBy::Caller, Disposition::Cancelled).await;
+                        }
+                        Some(CallEvent::Shutdown) => {
+                            return self.reject(503, Disposition::Failed).await;
+                        }
+                        Some(other) => debug!(?other, "ignored before answer"),
+                    }
+                }
+            }
+        }
+        self.respond(200, Some(answer_sdp.into_bytes()));
+        let answered_at = Utc::now();
+        let params = match &negotiated {
+            Some(n) => MediaParams {
+                codec: n.codec,
+                dtmf_payload_type: n.dtmf_payload_type,
+                remote: n.remote,
+                direction: n.direction,
+            },
+            // Until the ACK brings the answer we only listen.
+            None => MediaParams {
+                codec: CODECS[0],
+                dtmf_payload_type: Some(101),
+                remote: None,
+                direction: sdp::Direction::SendRecv,
+            },
+        };
+        if let Err(e) = ctx
+            .store
+            .mark_call_answered(self.id, answered_at, params.codec.name())
+            .await
+        {
+            warn!(error = %e, "cannot store the answer time");
+        }
+        let recording = match ctx.recorder.start(Uuid::new_v4(), answered_at) {
+            Ok(r) => Some(r),
+            Err(e) => {
+                warn!(error = %e, "recorder unavailable; the call goes unrecorded");
+                None
+            }
+        };
+        if let Some(r) = &recording {
+            let row = NewRecording {
+                id: r.id,
+                call_id: self.id,
+                path: r.relative_path.to_string_lossy().into_owned(),
+                started_at: answered_at,
+                sample_rate: 8000,
+                channels: 2,
+            };
+            if let Err(e) = ctx.store.insert_recording(&row).await {
+                warn!(error = %e, "cannot store the recording row");
+            }
+        }
+        info!(
+            codec = params.codec.name(),
+            port = sockets.port(),
+            "answered"
+        );
+
+        let mut media = Media {
+            session: MediaSession::new(
+                Instant::now().into_std(),
+                params,
+                ctx.jitter_frames,
+                ctx.media_timeout,
+            ),
+            local,
+            prompt_pos: 0,
+            recording,
+        };
+        let ending = self
+            .media_loop(&mut media, &sockets.rtp, offer.is_none())
+            .await;
+        let stats = media.session.stats();
+        info!(
+            packets_in = stats.packets_in,
+            packets_out = stats.packets_out,
+            lost = stats.jitter.missing,
+            digits = stats.dtmf,
+            "call ended"
+        );
+        if ending.hang_up {
+            let _ = self.commands.send(Command::Hangup {
+                key: self.key.clone(),
+            });
+        }
+        let ended_at = Utc::now();
+        if let Some(rec) = media.recording.take() {
+            let id = rec.id;
+            match rec.finish().await {
+                Ok(summary) => {
+                    let ms = summary.duration.as_millis() as u64;
+                    if let Err(e) = ctx
+                        .store
+                        .finish_recording(id, ended_at, ms, summary.bytes)
+                        .await
+                    {
+                        warn!(error = %e, "cannot store the recording's end");
+                    }
+                    if let Some(err) = summary.write_error {
+                        warn!(error = %err, "recording is incomplete");
+                    }
+                }
+                Err(e) => warn!(error = %e, "recording failed"),
+            }
+        }
+        self.end(ending.status, ending.by, ending.disposition).await;
+        drop(sockets);
+        if ending.hang_up {
+            // Wait (briefly) for the BYE to complete so shutdown can tell
+            // when every dialog is really over.
+            let wait = tokio::time::sleep(Duration::from_secs(2));
+            tokio::pin!(wait);
+            loop {
+                tokio::select! {
+                    _ = &mut wait => break,
+                    ev = self.events.recv() => match ev {
+                        Some(CallEvent::Terminated) | None => break,
+                        _ => {}
+                    }
+                }
+            }
+        }
+    }
+
+    async fn media_loop(
+        &mut self,
+        media: &mut Media,
+        socket: &tokio::net::UdpSocket,
+        late_offer: bool,
+    ) -> Ending {
+        let mut buf = vec![0u8; 2048];
+        let mut packet = Vec::with_capacity(256);
+        let mut caller = [0i16; FRAME_SAMPLES];
+        let mut heard = [0i16; FRAME_SAMPLES];
+        let ok = |by, disposition, hang_up| Ending {
+            by,
+            disposition,
+            status: Some(200),
+            hang_up,
+        };
+        loop {
+            let tick = Instant::from_std(media.session.next_tick());
+            tokio::select! {
+                ev = self.events.recv() => match ev {
+                    Some(CallEvent::RemoteHangup) => return ok(EndedBy::Caller, Disposition::Answered, false),
+                    Some(CallEvent::Shutdown) => return ok(EndedBy::Shutdown, Disposition::Answered, true),
+                    Some(CallEvent::AckTimeout) => return ok(EndedBy::Timeout, Disposition::Failed, false),
+                    Some(CallEvent::Terminated) | None => return ok(EndedBy::Server, Disposition::Answered, false),
+                    Some(CallEvent::Confirmed { body }) if late_offer => self.apply_late_answer(media, &body),
+                    Some(CallEvent::ReInvite { request }) => self.reinvite(media, &request),
+                    Some(CallEvent::Info { request }) => {
+                        if let Some(digit) = info_digit(&request) {
+                            self.digit(digit, "info");
+                        }
+                    }
+                    Some(CallEvent::Confirmed { .. }) | Some(CallEvent::Cancelled) => {}
+                },
+                received = socket.recv_from(&mut buf) => {
+                    if let Ok((n, from)) = received {
+                        if let Some(event) = media.session.on_packet(Instant::now().into_std(), from, &buf[..n]) {
+                            self.digit(event.digit, "rfc4733");
+                        }
+                    }
+                }
+                _ = tokio::time::sleep_until(tick) => {
+                    let now = Instant::now().into_std();
+                    let due = media.session.frames_due(now);
+                    for i in 0..due {
+                        let sending = media.session.params().direction.we_send();
+                        if sending {
+                            media.next_prompt_frame(&self.ctx.prompt, &mut heard);
+                        } else {
+                            heard.fill(0);
+                        }
+                        let dest = media.session.tick(&heard, &mut caller, &mut packet);
+                        // After a stall, frames older than 60 ms are
+                        // recorded but not sent: they would arrive too late
+                        // to be played and only flood the caller's buffer.
+                        if let (Some(dest), true) = (dest, due - i <= 3) {
+                            let _ = socket.try_send_to(&packet, dest);
+                        }
+                        if let Some(rec) = media.recording.as_mut() {
+                            rec.push_frame(&caller, &heard);
+                        }
+                    }
+                    if media.session.timed_out(now) {
+                        info!("no media for the timeout; hanging up");
+                        return ok(EndedBy::Timeout, Disposition::MediaTimeout, true);
+                    }
+                }
+            }
+        }
+    }
+
+    fn digit(&self, digit: char, how: &'static str) {
+        info!(%digit, how, "DTMF");
+        let store = self.ctx.store.clone();
+        let id = self.id;
+        // Off the media path: a slow database must not delay packets.
+        tokio::spawn(async move {
+            if let Err(e) = store
+                .add_call_event(id, Utc::now(), "dtmf", &digit.to_string())
+                .await
+            {
+                warn!(error = %e, "cannot store a digit");
+            }
+        });
+    }
+
+    fn event(&self, kind: &'static str, detail: String) {
+        let store = self.ctx.store.clone();
+        let id = self.id;
+        tokio::spawn(async move {
+            let _ = store.add_call_event(id, Utc::now(), kind, &detail).await;
+        });
+    }
+
+    fn apply_late_answer(&self, media: &mut Media, body: &[u8]) {
+        let parsed = SessionDescription::parse(body)
+            .ok()
+            .and_then(|sd| sdp::negotiate(&sd, &CODECS).ok());
+        match parsed {
+            Some(n) => media.session.update(
+                Instant::now().into_std(),
+                MediaParams {
+                    codec: n.codec,
+                    dtmf_payload_type: n.dtmf_payload_type,
+                    remote: n.remote,
+                    direction: n.direction,
+                },
+            ),
+            None => warn!("ACK carried no usable SDP answer"),
+        }
+    }
+
+    fn reinvite(&self, media: &mut Media, request: &Request) {
+        let key = self.key.clone();
+        let respond = |code, body| {
+            let _ = self.commands.send(Command::RespondReInvite {
+                key: key.clone(),
+                code,
+                body,
+            });
+        };
+        media.local.version += 1;
+        if request.body.is_empty() {
+            // Offer-less re-INVITE: offer again, same codec first.
+            let mut codecs = CODECS.to_vec();
+            codecs.sort_by_key(|c| *c != media.session.params().codec);
+            return respond(200, Some(sdp::offer(&media.local, &codecs).into_bytes()));
+        }
+        let outcome = SessionDescription::parse(&request.body)
+            .map_err(|_| 400)
+            .and_then(|sd| {
+                // Keep the codec in use if it is still offered (RFC 3264 §8.3.2).
+                let mut codecs = CODECS.to_vec();
+                codecs.sort_by_key(|c| *c != media.session.params().codec);
+                sdp::negotiate(&sd, &codecs)
+                    .map(|n| (sd, n))
+                    .map_err(|_| 488)
+            });
+        match outcome {
+            Ok((sd, n)) => {
+                let held = !n.direction.we_send() || n.remote.is_none();
+                self.event(
+                    if held { "hold" } else { "resume" },
+                    n.direction.as_str().to_string(),
+                );
+                info!(direction = n.direction.as_str(), "re-INVITE");
+                let answer = sdp::answer(&sd, &n, &media.local);
+                media.session.update(
+                    Instant::now().into_std(),
+                    MediaParams {
+                        codec: n.codec,
+                        dtmf_payload_type: n.dtmf_payload_type,
+                        remote: n.remote,
+                        direction: n.direction,
+                    },
+                );
+                respond(200, Some(answer.into_bytes()));
+            }
+            Err(code) => {
+                media.local.version -= 1;
+                respond(code, None);
+            }
+        }
+    }
+}
+
+struct Media {
+    session: MediaSession,
+    local: LocalMedia,
+    prompt_pos: usize,
+    recording: Option<crate::recording::ActiveRecording>,
+}
+
+impl Media {
+    /// The next 20 ms of the looping prompt.
+    fn next_prompt_frame(&mut self, prompt: &Prompt, out: &mut [i16]) {
+        let samples = prompt.samples();
+        if samples.is_empty() {
+            out.fill(0);
+            return;
+        }
+        for slot in out.iter_mut() {
+            *slot = samples[self.prompt_pos];
+            self.prompt_pos = (self.prompt_pos + 1) % samples.len();
+        }
+    }
+}
+
+/// A digit from SIP INFO: `application/dtmf-relay` (`Signal=5`) or
+/// `application/dtmf` (`5`), as Asterisk and trunks send them.
+pub fn info_digit(request: &Request) -> Option<char> {
+    let content_type = msg::first_header(request, "Content-Type")?.to_ascii_lowercase();
+    let body = std::str::from_utf8(&request.body).ok()?;
+    let signal = if content_type.starts_with("application/dtmf-relay") {
+        body.lines().find_map(|l| {
+            let (k, v) = l.split_once('=')?;
+            k.trim()
+                .eq_ignore_ascii_case("signal")
+                .then(|| v.trim().to_string())
+        })?
+    } else if content_type.starts_with("application/dtmf") {
+        body.trim().to_string()
+    } else {
+        return None;
+    };
+    let c = signal.chars().next()?;
+    match signal.as_str() {
+        "10" => Some('*'),
+        "11" => Some('#'),
+        _ if signal.len() == 1 && (c.is_ascii_digit() || "*#ABCDabcd".contains(c)) => {
+            Some(c.to_ascii_uppercase())
+        }
+        _ => None,
+    }
+}

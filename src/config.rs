@@ -1,0 +1,387 @@
+//! Typed settings: `sip-config/hotline.toml` (or `--config PATH`), every key
+//! overridable by `HOTLINE_<SECTION>__<KEY>` environment variables, with the
+//! defaults documented in the shipped file.
+//!
+//! Reading and checking only; nothing here opens sockets or files other
+//! than the configuration file itself.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use ipnet::IpNet;
+use serde::Deserialize;
+
+use crate::sip::timer::TimerConfig;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read configuration: {0}")]
+    Load(#[from] config::ConfigError),
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    #[serde(default)]
+    pub sip: SipSettings,
+    #[serde(default)]
+    pub rtp: RtpSettings,
+    #[serde(default)]
+    pub http: HttpSettings,
+    #[serde(default)]
+    pub storage: StorageSettings,
+    #[serde(default)]
+    pub ivr: IvrSettings,
+    #[serde(default)]
+    pub numbering: NumberingSettings,
+    #[serde(default)]
+    pub logging: LoggingSettings,
+    #[serde(default)]
+    pub peer: Vec<PeerSettings>,
+    #[serde(default)]
+    pub trunk: Vec<TrunkSettings>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SipSettings {
+    /// UDP and TCP listen on this one address.
+    pub listen: SocketAddr,
+    /// Host or host:port for Via, Contact and SDP when behind NAT; empty
+    /// means the listen address (or 127.0.0.1 when listening on any).
+    pub public_address: String,
+    /// Accept calls from any source, not only configured peers and trunks.
+    pub open_access: bool,
+    /// Ring this long (sending 180) before answering; 0 answers at once.
+    pub answer_delay_ms: u64,
+    pub t1_ms: u64,
+    pub t2_ms: u64,
+    pub t4_ms: u64,
+    /// Seconds to wait for calls to end cleanly at shutdown.
+    pub shutdown_grace_secs: u64,
+}
+
+impl Default for SipSettings {
+    fn default() -> Self {
+        Self {
+            listen: "0.0.0.0:5060".parse().expect("constant address"),
+            public_address: String::new(),
+            open_access: false,
+            answer_delay_ms: 0,
+            t1_ms: 500,
+            t2_ms: 4000,
+            t4_ms: 5000,
+            shutdown_grace_secs: 5,
+        }
+    }
+}
+
+impl SipSettings {
+    pub fn timers(&self) -> TimerConfig {
+        TimerConfig {
+            t1: Duration::from_millis(self.t1_ms),
+            t2: Duration::from_millis(self.t2_ms),
+            t4: Duration::from_millis(self.t4_ms),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RtpSettings {
+    /// Even port numbers from this range carry RTP, the odd one above RTCP.
+    /// 0 and 0 let the system choose (tests).
+    pub port_min: u16,
+    pub port_max: u16,
+    /// Fixed jitter-buffer delay in 20 ms frames.
+    pub jitter_frames: usize,
+    /// Hang up when no RTP has arrived for this long (0 = never).
+    pub media_timeout_secs: u64,
+}
+
+impl Default for RtpSettings {
+    fn default() -> Self {
+        Self {
+            port_min: 20000,
+            port_max: 30000,
+            jitter_frames: 3,
+            media_timeout_secs: 60,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpSettings {
+    pub listen: SocketAddr,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".parse().expect("constant address"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StorageSettings {
+    pub database_url: String,
+    pub recordings_dir: PathBuf,
+}
+
+impl Default for StorageSettings {
+    fn default() -> Self {
+        Self {
+            database_url: "sqlite://hotline.db".into(),
+            recordings_dir: "recordings".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct IvrSettings {
+    pub scripts_dir: PathBuf,
+    /// The menu a new call starts in: `<scripts_dir>/<entry>.toml`.
+    pub entry: String,
+}
+
+impl Default for IvrSettings {
+    fn default() -> Self {
+        Self {
+            scripts_dir: "ivr-scripts".into(),
+            entry: "main".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NumberingSettings {
+    /// Country calling code without `+`.
+    pub country_code: String,
+    /// Area code (without the trunk 0) for local numbers dialled without it.
+    pub area_code: String,
+}
+
+impl Default for NumberingSettings {
+    fn default() -> Self {
+        Self {
+            country_code: "380".into(),
+            area_code: "61".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LoggingSettings {
+    /// A tracing filter, e.g. `info` or `hotline=debug,sqlx=warn`.
+    pub level: String,
+    /// `text` or `json`.
+    pub format: String,
+    /// Show caller numbers in logs (for debugging only).
+    pub reveal_personal_data: bool,
+}
+
+impl Default for LoggingSettings {
+    fn default() -> Self {
+        Self {
+            level: "info".into(),
+            format: "text".into(),
+            reveal_personal_data: false,
+        }
+    }
+}
+
+/// An Asterisk box or trunk that sends us calls, trusted by source address.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PeerSettings {
+    pub name: String,
+    /// Addresses or networks (`10.0.0.5`, `10.0.0.0/24`).
+    pub addresses: Vec<String>,
+}
+
+/// A trunk we REGISTER to with digest authentication.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrunkSettings {
+    pub name: String,
+    /// The registrar's `host:port`; calls from this address are trusted.
+    pub address: String,
+    /// Domain for the AOR and Request-URI; defaults to the address's host.
+    #[serde(default)]
+    pub domain: String,
+    pub username: String,
+    pub password: String,
+    #[serde(default)]
+    pub realm: Option<String>,
+    #[serde(default = "default_expiry")]
+    pub expiry_secs: u64,
+    #[serde(default = "yes")]
+    pub register: bool,
+}
+
+fn default_expiry() -> u64 {
+    600
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// Where the default configuration lives, relative to the working directory.
+pub const DEFAULT_PATH: &str = "sip-config/hotline.toml";
+
+impl Settings {
+    /// Reads the file (which must exist) and applies environment overrides.
+    pub fn load(path: &Path) -> Result<Settings, ConfigError> {
+        let settings: Settings = config::Config::builder()
+            .add_source(config::File::from(path).format(config::FileFormat::Toml))
+            .add_source(
+                config::Environment::with_prefix("HOTLINE")
+                    .prefix_separator("_")
+                    .separator("__")
+                    .try_parsing(true),
+            )
+            .build()?
+            .try_deserialize()?;
+        settings.check()?;
+        Ok(settings)
+    }
+
+    /// Parses TOML text without environment overrides (tests).
+    pub fn from_toml(text: &str) -> Result<Settings, ConfigError> {
+        let settings: Settings = config::Config::builder()
+            .add_source(config::File::from_str(text, config::FileFormat::Toml))
+            .build()?
+            .try_deserialize()?;
+        settings.check()?;
+        Ok(settings)
+    }
+
+    fn check(&self) -> Result<(), ConfigError> {
+        let bad = |m: String| Err(ConfigError::Invalid(m));
+        let r = &self.rtp;
+        if (r.port_min, r.port_max) != (0, 0)
+            && (r.port_min == 0 || r.port_min > r.port_max || r.port_max - r.port_min < 1)
+        {
+            return bad(format!(
+                "[rtp] port range {}..{} needs at least one even/odd pair",
+                r.port_min, r.port_max
+            ));
+        }
+        if self.sip.t1_ms == 0 || self.sip.t2_ms < self.sip.t1_ms {
+            return bad("[sip] t1_ms must be > 0 and t2_ms >= t1_ms".into());
+        }
+        if !matches!(self.logging.format.as_str(), "text" | "json") {
+            return bad(format!(
+                "[logging] format must be text or json, not {:?}",
+                self.logging.format
+            ));
+        }
+        for p in &self.peer {
+            for a in &p.addresses {
+                parse_net(a)
+                    .map_err(|e| ConfigError::Invalid(format!("[[peer]] {}: {e}", p.name)))?;
+            }
+        }
+        for t in &self.trunk {
+            if t.address.is_empty() || t.username.is_empty() {
+                return bad(format!("[[trunk]] {} needs address and username", t.name));
+            }
+        }
+        Ok(())
+    }
+
+    /// `host:port` to advertise in Via/Contact, and the IP for SDP.
+    pub fn advertised(&self, bound: SocketAddr) -> (String, IpAddr) {
+        let public = self.sip.public_address.trim();
+        let fallback_ip = if bound.ip().is_unspecified() {
+            IpAddr::from([127, 0, 0, 1])
+        } else {
+            bound.ip()
+        };
+        if public.is_empty() {
+            return (
+                SocketAddr::new(fallback_ip, bound.port()).to_string(),
+                fallback_ip,
+            );
+        }
+        match crate::sip::msg::split_host_port(public) {
+            Some((host, port)) => {
+                let ip = host.trim_matches(['[', ']']).parse().unwrap_or(fallback_ip);
+                (format!("{host}:{}", port.unwrap_or(bound.port())), ip)
+            }
+            None => (
+                SocketAddr::new(fallback_ip, bound.port()).to_string(),
+                fallback_ip,
+            ),
+        }
+    }
+}
+
+/// Parses `10.0.0.5` or `10.0.0.0/24`.
+pub fn parse_net(s: &str) -> Result<IpNet, String> {
+    if let Ok(net) = s.parse::<IpNet>() {
+        return Ok(net);
+    }
+    s.parse::<IpAddr>()
+        .map(IpNet::from)
+        .map_err(|_| format!("{s:?} is not an address or network"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shipped_sample_parses() {
+        let text = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/sip-config/hotline.toml"
+        ))
+        .unwrap();
+        let s = Settings::from_toml(&text).unwrap();
+        assert_eq!(s.sip.listen, "0.0.0.0:5060".parse().unwrap());
+        assert_eq!(s.storage.database_url, "sqlite://hotline.db");
+        assert!(
+            s.peer
+                .iter()
+                .any(|p| p.addresses.iter().any(|a| a.starts_with("127.0.0.1")))
+        );
+    }
+
+    #[test]
+    fn defaults_and_errors() {
+        let s = Settings::from_toml("").unwrap();
+        assert_eq!(s.rtp.media_timeout_secs, 60);
+        assert!(Settings::from_toml("[sip]\nlisten = \"nonsense\"").is_err());
+        assert!(Settings::from_toml("[sip]\nunknown_key = 1").is_err());
+        assert!(Settings::from_toml("[rtp]\nport_min = 30000\nport_max = 20000").is_err());
+        assert!(
+            Settings::from_toml("[[peer]]\nname = \"x\"\naddresses = [\"300.1.1.1\"]").is_err()
+        );
+    }
+
+    #[test]
+    fn advertised_address() {
+        let s = Settings::from_toml("").unwrap();
+        let bound: SocketAddr = "0.0.0.0:5060".parse().unwrap();
+        assert_eq!(
+            s.advertised(bound),
+            ("127.0.0.1:5060".into(), "127.0.0.1".parse().unwrap())
+        );
+        let s = Settings::from_toml("[sip]\npublic_address = \"203.0.113.5\"").unwrap();
+        assert_eq!(
+            s.advertised(bound),
+            ("203.0.113.5:5060".into(), "203.0.113.5".parse().unwrap())
+        );
+    }
+}

@@ -1,0 +1,32 @@
+//! hotline: a call-centre server for municipal citizen hotlines.
+//!
+//! # Layout
+//!
+//! Protocol logic is sans-IO: it takes input and the time and returns what
+//! to do. The tokio code around it is thin.
+//!
+//! - [`sip`]: SIP wire format, transactions, dialogs, the UA core
+//!   ([`sip::Endpoint`]), trunk registration, and the UDP/TCP transport
+//!   (the only IO in it).
+//! - [`sdp`]: offer/answer for G.711 and telephone-events.
+//! - [`rtp`]: jitter buffer, pacing, RFC 4733 digits and the per-call
+//!   [`rtp::session::MediaSession`].
+//! - [`media`]: G.711, prompt decoding (symphonia) and resampling, signal
+//!   analysis.
+//! - [`recording`]: the recorder thread writing stereo WAVs, and repair of
+//!   files a crash left unfinished.
+//! - [`store`]: calls, events and recordings in SQLite or PostgreSQL.
+//! - [`call`]: the async edge: the SIP core task and one task per call.
+//! - [`server`]: assembling it all; [`config`]: settings; [`phone`]:
+//!   numbers and personal-data redaction.
+
+pub mod call;
+pub mod config;
+pub mod media;
+pub mod phone;
+pub mod recording;
+pub mod rtp;
+pub mod sdp;
+pub mod server;
+pub mod sip;
+pub mod store;

@@ -1,0 +1,340 @@
+//! The recorder thread: owns every open recording file.
+//!
+//! Role: receive commands from `Recorder`/`ActiveRecording`, write samples,
+//! keep headers current, finalise files. All blocking disk I/O of the
+//! recording subsystem happens here and nowhere else; it may not touch
+//! anything outside `crate::recording`.
+
+use std::collections::HashMap;
+use std::fs::{File, OpenOptions};
+use std::io::{self, BufWriter, Seek, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use tokio::sync::{mpsc, oneshot};
+use uuid::Uuid;
+
+use super::repair::repair_file;
+use super::{CHANNELS, RecordingError, RecordingSummary, SAMPLE_RATE};
+
+/// Headers are rewritten at most this often per file: often enough that a
+/// crash loses about a second, rarely enough that 500 calls cost ~500 small
+/// seeks per second.
+const FLUSH_INTERVAL: Duration = Duration::from_secs(1);
+
+/// How often the ticker wakes the recorder so that files whose call went
+/// quiet (no new samples) still get their header updated.
+const TICK_INTERVAL: Duration = Duration::from_millis(250);
+
+/// Largest block handed to hound at once; keeps its scratch buffer small.
+const WRITE_CHUNK: usize = 4096;
+
+/// Anything a recording can be written to: a file, or a test double.
+pub(super) trait Sink: Write + Seek + Send {}
+impl<T: Write + Seek + Send> Sink for T {}
+
+/// Opens the sink for a new recording at the given absolute path.
+pub(super) type Opener = Box<dyn FnMut(&Path) -> io::Result<Box<dyn Sink>> + Send>;
+
+type Reply = oneshot::Sender<Result<RecordingSummary, RecordingError>>;
+
+pub(super) enum Command {
+    Start {
+        key: u64,
+        id: Uuid,
+        path: PathBuf,
+        relative_path: PathBuf,
+    },
+    Samples {
+        key: u64,
+        samples: Vec<i16>,
+    },
+    Finish {
+        key: u64,
+        reply: Option<Reply>,
+    },
+    Tick,
+    Shutdown,
+}
+
+/// Default opener: creates the date directory and a new file. `create_new`
+/// makes a duplicate call id an error instead of silently truncating the
+/// other call's recording.
+pub(super) fn create_file(path: &Path) -> io::Result<Box<dyn Sink>> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    let file: File = OpenOptions::new().write(true).create_new(true).open(path)?;
+    Ok(Box::new(file))
+}
+
+/// Starts the ticker thread. It holds only a weak sender so it never keeps
+/// the recorder alive, and exits once the channel is gone.
+pub(super) fn spawn_ticker(tx: &mpsc::UnboundedSender<Command>) -> io::Result<()> {
+    let weak = tx.downgrade();
+    std::thread::Builder::new()
+        .name("recorder-tick".into())
+        .spawn(move || {
+            loop {
+                std::thread::sleep(TICK_INTERVAL);
+                match weak.upgrade() {
+                    Some(tx) if tx.send(Command::Tick).is_ok() => {}
+                    _ => break,
+                }
+            }
+        })
+        .map(|_| ())
+}
+
+type Writer = hound::WavWriter<BufWriter<Box<dyn Sink>>>;
+
+enum FileState {
+    Open(Box<Writer>),
+    /// Writing stopped after an error; the file was finalised at that point.
+    Failed {
+        error: String,
+        frames: u64,
+    },
+    /// The file could not be created; reported once by `finish`.
+    NotCreated(RecordingError),
+}
+
+struct OpenRecording {
+    id: Uuid,
+    path: PathBuf,
+    relative_path: PathBuf,
+    state: FileState,
+    last_flush: Instant,
+    dirty: bool,
+}
+
+fn wav_spec() -> hound::WavSpec {
+    hound::WavSpec {
+        channels: CHANNELS,
+        sample_rate: SAMPLE_RATE,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    }
+}
+
+impl OpenRecording {
+    fn create(
+        opener: &mut Opener,
+        id: Uuid,
+        path: PathBuf,
+        relative_path: PathBuf,
+    ) -> OpenRecording {
+        let state = match open_writer(opener, &path) {
+            Ok(writer) => FileState::Open(Box::new(writer)),
+            Err(source) => {
+                tracing::error!(%id, path = %path.display(), error = %source, "cannot create recording");
+                FileState::NotCreated(RecordingError::Create {
+                    path: path.clone(),
+                    source,
+                })
+            }
+        };
+        OpenRecording {
+            id,
+            path,
+            relative_path,
+            state,
+            last_flush: Instant::now(),
+            dirty: false,
+        }
+    }
+
+    fn write(&mut self, samples: &[i16]) {
+        let FileState::Open(writer) = &mut self.state else {
+            return;
+        };
+        let mut result = Ok(());
+        for chunk in samples.chunks(WRITE_CHUNK) {
+            // chunk.len() <= WRITE_CHUNK, far below u32::MAX. Exactly that many
+            // samples are written below, which is what hound's sample writer
+            // asserts on (it panics on a count mismatch).
+            let mut block = writer.get_i16_writer(chunk.len() as u32);
+            for &s in chunk {
+                block.write_sample(s);
+            }
+            result = block.flush();
+            if result.is_err() {
+                break;
+            }
+        }
+        match result {
+            Ok(()) => self.dirty = true,
+            Err(e) => self.fail(&e.to_string()),
+        }
+    }
+
+    fn flush_if_due(&mut self, now: Instant) {
+        if !self.dirty || now.duration_since(self.last_flush) < FLUSH_INTERVAL {
+            return;
+        }
+        let FileState::Open(writer) = &mut self.state else {
+            return;
+        };
+        self.last_flush = now;
+        self.dirty = false;
+        if let Err(e) = writer.flush() {
+            self.fail(&e.to_string());
+        }
+    }
+
+    /// Stops writing after an I/O error and makes the file consistent with
+    /// whatever bytes actually reached the disk.
+    fn fail(&mut self, error: &str) {
+        // hound's own count may include bytes stuck in the failed buffer, so
+        // the header it writes on drop can be wrong; the repair below derives
+        // the sizes from the real file length instead.
+        let old = std::mem::replace(
+            &mut self.state,
+            FileState::Failed {
+                error: error.to_string(),
+                frames: 0,
+            },
+        );
+        drop(old);
+        let frames = match repair_file(&self.path) {
+            Ok(outcome) => outcome.frames,
+            Err(e) => {
+                tracing::error!(id = %self.id, path = %self.path.display(), error = %e, "cannot repair recording after write error");
+                0
+            }
+        };
+        tracing::error!(id = %self.id, path = %self.path.display(), error, frames, "recording write failed; file closed early");
+        self.state = FileState::Failed {
+            error: error.to_string(),
+            frames,
+        };
+    }
+
+    fn finish(mut self) -> Result<RecordingSummary, RecordingError> {
+        let state = std::mem::replace(
+            &mut self.state,
+            FileState::Failed {
+                error: String::new(),
+                frames: 0,
+            },
+        );
+        let (frames, write_error) = match state {
+            FileState::Open(writer) => {
+                let frames = u64::from(writer.duration());
+                match writer.finalize() {
+                    Ok(()) => (frames, None),
+                    Err(e) => {
+                        self.fail(&e.to_string());
+                        match &self.state {
+                            FileState::Failed { error, frames } => (*frames, Some(error.clone())),
+                            _ => (0, Some(e.to_string())),
+                        }
+                    }
+                }
+            }
+            FileState::Failed { error, frames } => (frames, Some(error)),
+            FileState::NotCreated(e) => return Err(e),
+        };
+        let bytes = std::fs::metadata(&self.path).map(|m| m.len()).unwrap_or(0);
+        Ok(RecordingSummary {
+            id: self.id,
+            relative_path: self.relative_path,
+            frames,
+            duration: Duration::from_secs_f64(frames as f64 / f64::from(SAMPLE_RATE)),
+            bytes,
+            write_error,
+        })
+    }
+}
+
+fn open_writer(opener: &mut Opener, path: &Path) -> io::Result<Writer> {
+    let sink = opener(path)?;
+    let mut writer = hound::WavWriter::new(BufWriter::new(sink), wav_spec()).map_err(to_io)?;
+    // Put a valid empty WAV on disk right away, so even a call killed in its
+    // first second leaves a playable (if empty) file.
+    writer.flush().map_err(to_io)?;
+    Ok(writer)
+}
+
+fn to_io(e: hound::Error) -> io::Error {
+    match e {
+        hound::Error::IoError(e) => e,
+        other => io::Error::other(other.to_string()),
+    }
+}
+
+fn log_outcome(result: &Result<RecordingSummary, RecordingError>) {
+    match result {
+        Ok(s) if s.is_complete() => tracing::info!(
+            id = %s.id,
+            path = %s.relative_path.display(),
+            frames = s.frames,
+            bytes = s.bytes,
+            "recording finished"
+        ),
+        Ok(s) => tracing::warn!(
+            id = %s.id,
+            path = %s.relative_path.display(),
+            frames = s.frames,
+            error = s.write_error.as_deref().unwrap_or_default(),
+            "recording finished incomplete"
+        ),
+        Err(e) => tracing::error!(error = %e, "recording failed"),
+    }
+}
+
+/// Body of the recorder thread. Returns when every sender is gone, or after
+/// `Shutdown` once the already-queued commands are processed.
+pub(super) fn run(
+    mut rx: mpsc::UnboundedReceiver<Command>,
+    recordings_dir: PathBuf,
+    mut opener: Opener,
+) {
+    tracing::debug!(dir = %recordings_dir.display(), "recorder started");
+    let mut files: HashMap<u64, OpenRecording> = HashMap::new();
+    while let Some(command) = rx.blocking_recv() {
+        match command {
+            Command::Start {
+                key,
+                id,
+                path,
+                relative_path,
+            } => {
+                let rec = OpenRecording::create(&mut opener, id, path, relative_path);
+                files.insert(key, rec);
+            }
+            Command::Samples { key, samples } => {
+                if let Some(rec) = files.get_mut(&key) {
+                    rec.write(&samples);
+                    rec.flush_if_due(Instant::now());
+                }
+            }
+            Command::Finish { key, reply } => {
+                let result = match files.remove(&key) {
+                    Some(rec) => rec.finish(),
+                    // Only possible if the file was already closed by a
+                    // shutdown that raced with this finish.
+                    None => Err(RecordingError::RecorderGone),
+                };
+                log_outcome(&result);
+                if let Some(reply) = reply {
+                    // The caller may have stopped waiting; the outcome is logged.
+                    let _ = reply.send(result);
+                }
+            }
+            Command::Tick => {
+                let now = Instant::now();
+                for rec in files.values_mut() {
+                    rec.flush_if_due(now);
+                }
+            }
+            // Closing makes later sends fail fast while everything already
+            // queued (samples, finishes) is still drained by this loop.
+            Command::Shutdown => rx.close(),
+        }
+    }
+    for (_, rec) in files.drain() {
+        log_outcome(&rec.finish());
+    }
+    tracing::debug!("recorder stopped");
+}

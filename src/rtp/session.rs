@@ -1,0 +1,372 @@
+//! One call's RTP stream, sans-IO: packets in with the time and source
+//! address, one 20 ms frame out per tick.
+//!
+//! It latches to where the peer's packets really come from (symmetric RTP,
+//! for callers behind NAT), decodes the caller's audio through the jitter
+//! buffer, encodes what the caller hears into correctly numbered and
+//! timestamped packets, picks out RFC 4733 digits, and tells when media has
+//! stopped for longer than allowed.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use rtp_rs::{RtpPacketBuilder, RtpReader, Seq};
+
+use super::dtmf::{DtmfEvent, DtmfReceiver};
+use super::jitter::{JitterBuffer, JitterStats, Slot};
+use super::pacer::Pacer;
+use super::{FRAME, FRAME_SAMPLES};
+use crate::media::Codec;
+use crate::sdp::Direction;
+
+#[derive(Debug, Clone)]
+pub struct MediaParams {
+    pub codec: Codec,
+    pub dtmf_payload_type: Option<u8>,
+    /// Where the SDP says to send; `None` while on old-style hold.
+    pub remote: Option<SocketAddr>,
+    /// Our direction, as in our SDP.
+    pub direction: Direction,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MediaStats {
+    pub packets_in: u64,
+    pub packets_out: u64,
+    /// Packets that were not RTP, or not of a negotiated payload type, or
+    /// from an address we are not latched to.
+    pub ignored: u64,
+    pub dtmf: u64,
+    pub jitter: JitterStats,
+}
+
+/// Packets from a new address are taken (re-latched) only when the
+/// latched source has been quiet this long: a stray or spoofed packet
+/// cannot steal the stream mid-talk, a real move (NAT rebinding) can.
+const RELATCH_AFTER: Duration = Duration::from_millis(500);
+
+pub struct MediaSession {
+    params: MediaParams,
+    latched: Option<SocketAddr>,
+    last_from_latched: Option<Instant>,
+    last_rx: Instant,
+    media_timeout: Duration,
+    jitter: JitterBuffer,
+    dtmf: DtmfReceiver,
+    pacer: Pacer,
+    ssrc: u32,
+    seq: u16,
+    timestamp: u32,
+    /// Set after a pause in sending, so the next packet carries the marker.
+    marker: bool,
+    encoded: Vec<u8>,
+    decoded: Vec<i16>,
+    stats: MediaStats,
+}
+
+impl MediaSession {
+    pub fn new(
+        now: Instant,
+        params: MediaParams,
+        jitter_depth: usize,
+        media_timeout: Duration,
+    ) -> Self {
+        Self {
+            params,
+            latched: None,
+            last_from_latched: None,
+            last_rx: now,
+            media_timeout,
+            jitter: JitterBuffer::new(jitter_depth),
+            dtmf: DtmfReceiver::default(),
+            pacer: Pacer::new(now, FRAME),
+            // Random SSRC, sequence and timestamp origins (RFC 3550 §5.1).
+            ssrc: rand::random(),
+            seq: rand::random(),
+            timestamp: rand::random(),
+            marker: true,
+            encoded: Vec::with_capacity(FRAME_SAMPLES),
+            decoded: Vec::with_capacity(FRAME_SAMPLES),
+            stats: MediaStats::default(),
+        }
+    }
+
+    pub fn stats(&self) -> MediaStats {
+        MediaStats {
+            jitter: self.jitter.stats(),
+            ..self.stats
+        }
+    }
+
+    pub fn params(&self) -> &MediaParams {
+        &self.params
+    }
+
+    /// A re-INVITE changed the session (hold, new address, codec).
+    pub fn update(&mut self, now: Instant, params: MediaParams) {
+        if params.remote != self.params.remote {
+            // A new media address: latch afresh to what arrives next.
+            self.latched = None;
+        }
+        if params.direction.we_send() && !self.params.direction.we_send() {
+            self.marker = true;
+        }
+        self.params = params;
+        self.last_rx = now;
+    }
+
+    /// Where our packets go: the latched source, else the SDP address.
+    pub fn destination(&self) -> Option<SocketAddr> {
+        self.latched.or(self.params.remote)
+    }
+
+    /// When the next frame is due.
+    pub fn next_tick(&self) -> Instant {
+        self.pacer.next_deadline()
+    }
+
+    /// Frames due now (more than one after a stall).
+    pub fn frames_due(&self, now: Instant) -> u64 {
+        self.pacer.due(now)
+    }
+
+    pub fn frames(&self) -> u64 {
+        self.pacer.frames()
+    }
+
+    /// True once the peer has sent nothing for the media timeout while it
+    /// should be sending (not when it has put the stream on hold).
+    pub fn timed_out(&self, now: Instant) -> bool {
+        let peer_sends = matches!(
+            self.params.direction,
+            Direction::SendRecv | Direction::RecvOnly
+        );
+        peer_sends
+            && !self.media_timeout.is_zero()
+            && now.duration_since(self.last_rx) > self.media_timeout
+    }
+
+    /// A datagram arrived on our RTP port.
+    pub fn on_packet(&mut self, now: Instant, from: SocketAddr, bytes: &[u8]) -> Option<DtmfEvent> {
+        let Ok(rtp) = RtpReader::new(bytes) else {
+            self.stats.ignored += 1;
+            return None;
+        };
+        let pt = rtp.payload_type();
+        let is_audio = pt == self.params.codec.payload_type();
+        let is_dtmf = Some(pt) == self.params.dtmf_payload_type;
+        if rtp.version() != 2 || !(is_audio || is_dtmf) {
+            self.stats.ignored += 1;
+            return None;
+        }
+        match self.latched {
+            Some(addr) if addr == from => {}
+            Some(_)
+                if self
+                    .last_from_latched
+                    .is_some_and(|t| now.duration_since(t) < RELATCH_AFTER) =>
+            {
+                self.stats.ignored += 1;
+                return None;
+            }
+            _ => self.latched = Some(from),
+        }
+        self.last_from_latched = Some(now);
+        self.last_rx = now;
+        self.stats.packets_in += 1;
+        let seq: u16 = rtp.sequence_number().into();
+        if is_dtmf {
+            // The event occupies a sequence number in the audio stream.
+            self.jitter.push(seq, Slot::NotAudio);
+            let event = self.dtmf.on_payload(rtp.timestamp(), rtp.payload());
+            if event.is_some() {
+                self.stats.dtmf += 1;
+            }
+            return event;
+        }
+        self.jitter.push(seq, Slot::Audio(rtp.payload().to_vec()));
+        None
+    }
+
+    /// Produces one frame. `heard` is what the caller hears now (160
+    /// samples); the caller's own audio for this frame is written to
+    /// `caller`. Returns the packet to send, if we are sending.
+    pub fn tick(
+        &mut self,
+        heard: &[i16],
+        caller: &mut [i16],
+        packet: &mut Vec<u8>,
+    ) -> Option<SocketAddr> {
+        self.pacer.advance();
+        caller.fill(0);
+        if let Some(Slot::Audio(payload)) = self.jitter.pop() {
+            self.decoded.clear();
+            self.params.codec.decode(&payload, &mut self.decoded);
+            let n = self.decoded.len().min(caller.len());
+            caller[..n].copy_from_slice(&self.decoded[..n]);
+        }
+        let sending = self.params.direction.we_send();
+        let dest = self.destination().filter(|_| sending);
+        let result = match dest {
+            Some(dest) => {
+                self.encoded.clear();
+                self.params.codec.encode(heard, &mut self.encoded);
+                packet.clear();
+                packet.resize(12 + self.encoded.len(), 0);
+                let built = RtpPacketBuilder::new()
+                    .payload_type(self.params.codec.payload_type())
+                    .ssrc(self.ssrc)
+                    .sequence(Seq::from(self.seq))
+                    .timestamp(self.timestamp)
+                    .marked(self.marker)
+                    .payload(&self.encoded)
+                    .build_into(packet);
+                match built {
+                    Ok(len) => {
+                        packet.truncate(len);
+                        self.seq = self.seq.wrapping_add(1);
+                        self.marker = false;
+                        self.stats.packets_out += 1;
+                        Some(dest)
+                    }
+                    Err(_) => None,
+                }
+            }
+            None => {
+                self.marker = true;
+                None
+            }
+        };
+        // The timestamp advances with time whether or not we send (§5.1).
+        self.timestamp = self.timestamp.wrapping_add(FRAME_SAMPLES as u32);
+        result
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn params() -> MediaParams {
+        MediaParams {
+            codec: Codec::Pcmu,
+            dtmf_payload_type: Some(101),
+            remote: Some("127.0.0.1:40000".parse().unwrap()),
+            direction: Direction::SendRecv,
+        }
+    }
+
+    fn rtp(pt: u8, seq: u16, ts: u32, payload: &[u8]) -> Vec<u8> {
+        RtpPacketBuilder::new()
+            .payload_type(pt)
+            .ssrc(1)
+            .sequence(Seq::from(seq))
+            .timestamp(ts)
+            .payload(payload)
+            .build()
+            .unwrap()
+    }
+
+    #[test]
+    fn outgoing_packets_are_numbered_and_timed() {
+        let t0 = Instant::now();
+        let mut s = MediaSession::new(t0, params(), 1, Duration::from_secs(60));
+        let (heard, mut caller, mut pkt) = ([0i16; 160], [0i16; 160], Vec::new());
+        let mut seen = vec![];
+        for _ in 0..3 {
+            assert_eq!(
+                s.tick(&heard, &mut caller, &mut pkt),
+                Some("127.0.0.1:40000".parse().unwrap())
+            );
+            let r = RtpReader::new(&pkt).unwrap();
+            seen.push((
+                u16::from(r.sequence_number()),
+                r.timestamp(),
+                r.mark(),
+                r.payload().len(),
+            ));
+        }
+        assert_eq!(seen[1].0, seen[0].0.wrapping_add(1));
+        assert_eq!(seen[2].1, seen[0].1.wrapping_add(320));
+        assert_eq!(
+            (seen[0].2, seen[1].2),
+            (true, false),
+            "marker on the first packet only"
+        );
+        assert_eq!(seen[0].3, 160);
+        assert_eq!(s.next_tick(), t0 + Duration::from_millis(60));
+    }
+
+    #[test]
+    fn latches_to_real_source_and_resists_strays() {
+        let t0 = Instant::now();
+        let mut s = MediaSession::new(t0, params(), 1, Duration::from_secs(60));
+        let nat: SocketAddr = "127.0.0.9:50000".parse().unwrap();
+        s.on_packet(t0, nat, &rtp(0, 1, 0, &[0xff; 160]));
+        assert_eq!(s.destination(), Some(nat));
+        let stray: SocketAddr = "127.0.0.66:1".parse().unwrap();
+        s.on_packet(
+            t0 + Duration::from_millis(10),
+            stray,
+            &rtp(0, 2, 160, &[0xff; 160]),
+        );
+        assert_eq!(s.destination(), Some(nat));
+        assert_eq!(s.stats().ignored, 1);
+        // After the latched source goes quiet, a new one takes over.
+        s.on_packet(
+            t0 + Duration::from_secs(2),
+            stray,
+            &rtp(0, 3, 320, &[0xff; 160]),
+        );
+        assert_eq!(s.destination(), Some(stray));
+    }
+
+    #[test]
+    fn decodes_caller_audio_and_digits() {
+        let t0 = Instant::now();
+        let mut s = MediaSession::new(t0, params(), 1, Duration::from_secs(60));
+        let src: SocketAddr = "127.0.0.1:40000".parse().unwrap();
+        let mut pcmu = Vec::new();
+        Codec::Pcmu.encode(&[1000i16; 160], &mut pcmu);
+        s.on_packet(t0, src, &rtp(0, 10, 0, &pcmu));
+        let digit = s.on_packet(t0, src, &rtp(101, 11, 160, &[7, 0x80, 0, 160]));
+        assert_eq!(digit.map(|d| d.digit), Some('7'));
+        assert_eq!(
+            s.on_packet(t0, src, &rtp(101, 12, 160, &[7, 0x80, 0, 160])),
+            None
+        );
+        s.on_packet(t0, src, &rtp(8, 13, 320, &[0; 160]));
+        assert_eq!(s.stats().ignored, 1, "PCMA was not negotiated");
+        let (mut caller, mut pkt) = ([0i16; 160], Vec::new());
+        s.tick(&[0; 160], &mut caller, &mut pkt);
+        assert!((caller[0] - 1000).abs() < 40, "decoded {}", caller[0]);
+        s.tick(&[0; 160], &mut caller, &mut pkt);
+        assert_eq!(caller[0], 0, "the event slot plays as silence");
+        assert_eq!(s.stats().jitter.missing, 0);
+    }
+
+    #[test]
+    fn media_timeout_except_on_hold() {
+        let t0 = Instant::now();
+        let mut s = MediaSession::new(t0, params(), 1, Duration::from_secs(60));
+        assert!(!s.timed_out(t0 + Duration::from_secs(59)));
+        assert!(s.timed_out(t0 + Duration::from_secs(61)));
+        let held = MediaParams {
+            direction: Direction::SendOnly,
+            ..params()
+        };
+        s.update(t0, held);
+        assert!(!s.timed_out(t0 + Duration::from_secs(600)));
+        let (mut caller, mut pkt) = ([0i16; 160], Vec::new());
+        let inactive = MediaParams {
+            direction: Direction::Inactive,
+            ..params()
+        };
+        s.update(t0, inactive);
+        assert_eq!(
+            s.tick(&[0; 160], &mut caller, &mut pkt),
+            None,
+            "nothing sent while inactive"
+        );
+    }
+}

@@ -1,0 +1,307 @@
+//! Putting the server together: storage (with crash recovery), the recorder,
+//! prompts, SIP transport and core, trunk registrations and the HTTP API.
+//!
+//! [`Application::build`] binds every socket (port 0 works, for tests) and
+//! reports the real addresses; [`Application::run_until_stopped`] runs until
+//! the shutdown signal and then stops cleanly: no new calls, active calls
+//! hung up with BYE, every recording closed.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::State;
+use axum::routing::get;
+use chrono::Utc;
+use tokio::sync::watch;
+use tracing::{info, warn};
+
+use crate::call::core::{Core, Trunk};
+use crate::call::ports::PortPool;
+use crate::call::{CallContext, Origin};
+use crate::config::{Settings, parse_net};
+use crate::media::{Prompt, PromptCache};
+use crate::phone::NumberingPlan;
+use crate::recording::{self, Recorder};
+use crate::sip::registration::{Registration, RegistrationConfig};
+use crate::sip::transport::SipTransport;
+use crate::sip::{Endpoint, EndpointConfig};
+use crate::store::{Disposition, Store};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    #[error(transparent)]
+    Recording(#[from] crate::recording::RecordingError),
+    #[error("IVR entry {path}: {reason}")]
+    Ivr { path: String, reason: String },
+    #[error("cannot bind {what} on {addr}: {source}")]
+    Bind {
+        what: &'static str,
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("trunk {name}: cannot resolve {address}")]
+    Resolve { name: String, address: String },
+}
+
+/// The running server's handles.
+pub struct Application {
+    sip_addr: SocketAddr,
+    http_addr: SocketAddr,
+    shutdown: watch::Sender<bool>,
+    core: tokio::task::JoinHandle<()>,
+    http: tokio::task::JoinHandle<()>,
+    recorder: Recorder,
+    ctx: Arc<CallContext>,
+}
+
+/// The entry menu file. Until the IVR engine lands it names the prompt
+/// that every answered call hears in a loop.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EntryMenu {
+    prompt: String,
+}
+
+/// Loads `<scripts_dir>/<entry>.toml` and the prompt it names.
+pub fn load_entry_prompt(
+    scripts_dir: &Path,
+    entry: &str,
+    cache: &PromptCache,
+) -> Result<Prompt, ServerError> {
+    let path = scripts_dir.join(format!("{entry}.toml"));
+    let err = |reason: String| ServerError::Ivr {
+        path: path.display().to_string(),
+        reason,
+    };
+    let text = std::fs::read_to_string(&path).map_err(|e| err(e.to_string()))?;
+    let menu: EntryMenu = toml::from_str(&text).map_err(|e| err(e.to_string()))?;
+    cache
+        .get(&scripts_dir.join(&menu.prompt))
+        .map_err(|e| err(e.to_string()))
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> Result<Application, ServerError> {
+        let store = Store::connect(&settings.storage.database_url).await?;
+        recover(&store, &settings.storage.recordings_dir).await;
+        let recorder = Recorder::spawn(settings.storage.recordings_dir.clone())?;
+        let prompts = PromptCache::new();
+        let prompt = load_entry_prompt(&settings.ivr.scripts_dir, &settings.ivr.entry, &prompts)?;
+
+        let (transport, inbound) =
+            SipTransport::bind(settings.sip.listen)
+                .await
+                .map_err(|source| ServerError::Bind {
+                    what: "SIP",
+                    addr: settings.sip.listen,
+                    source,
+                })?;
+        let sip_addr = transport.local_addr();
+        let (advertised, media_ip) = settings.advertised(sip_addr);
+
+        let mut origins: Vec<Origin> = settings
+            .peer
+            .iter()
+            .map(|p| Origin {
+                name: p.name.clone(),
+                networks: p
+                    .addresses
+                    .iter()
+                    .filter_map(|a| parse_net(a).ok())
+                    .collect(),
+            })
+            .collect();
+        let mut trunks = Vec::new();
+        for t in &settings.trunk {
+            let registrar = tokio::net::lookup_host(&t.address)
+                .await
+                .ok()
+                .and_then(|mut a| a.next())
+                .ok_or_else(|| ServerError::Resolve {
+                    name: t.name.clone(),
+                    address: t.address.clone(),
+                })?;
+            origins.push(Origin {
+                name: t.name.clone(),
+                networks: vec![registrar.ip().into()],
+            });
+            if t.register {
+                let domain = if t.domain.is_empty() {
+                    crate::sip::msg::split_host_port(&t.address)
+                        .map(|(h, _)| h)
+                        .unwrap_or_default()
+                } else {
+                    t.domain.clone()
+                };
+                let cfg = RegistrationConfig {
+                    name: t.name.clone(),
+                    domain,
+                    username: t.username.clone(),
+                    password: t.password.clone(),
+                    realm: t.realm.clone(),
+                    expiry: Duration::from_secs(t.expiry_secs),
+                    contact_host: advertised.clone(),
+                };
+                trunks.push(Trunk::new(
+                    Registration::new(cfg, std::time::Instant::now()),
+                    registrar,
+                ));
+            }
+        }
+
+        let ctx = Arc::new(CallContext {
+            store: store.clone(),
+            recorder: recorder.clone(),
+            ports: PortPool::new(
+                settings.sip.listen.ip(),
+                settings.rtp.port_min,
+                settings.rtp.port_max,
+            ),
+            media_ip,
+            prompt,
+            origins,
+            open_access: settings.sip.open_access,
+            numbering: NumberingPlan {
+                country_code: settings.numbering.country_code.clone(),
+                area_code: settings.numbering.area_code.clone(),
+            },
+            answer_delay: Duration::from_millis(settings.sip.answer_delay_ms),
+            jitter_frames: settings.rtp.jitter_frames,
+            media_timeout: Duration::from_secs(settings.rtp.media_timeout_secs),
+            active: AtomicUsize::new(0),
+        });
+
+        let (shutdown, shutdown_rx) = watch::channel(false);
+        let endpoint = Endpoint::new(EndpointConfig {
+            timers: settings.sip.timers(),
+            advertised: advertised.clone(),
+            supported: Vec::new(),
+        });
+        let core = Core {
+            endpoint,
+            transport,
+            inbound,
+            trunks,
+            ctx: ctx.clone(),
+            shutdown: shutdown_rx.clone(),
+            grace: Duration::from_secs(settings.sip.shutdown_grace_secs),
+        };
+        let core = tokio::spawn(core.run());
+
+        let listener = tokio::net::TcpListener::bind(settings.http.listen)
+            .await
+            .map_err(|source| ServerError::Bind {
+                what: "HTTP",
+                addr: settings.http.listen,
+                source,
+            })?;
+        let http_addr = listener.local_addr().map_err(|source| ServerError::Bind {
+            what: "HTTP",
+            addr: settings.http.listen,
+            source,
+        })?;
+        let app = Router::new()
+            .route("/healthz", get(health))
+            .with_state(ctx.clone());
+        let mut http_stop = shutdown_rx;
+        let http = tokio::spawn(async move {
+            let stop = async move {
+                let _ = http_stop.wait_for(|s| *s).await;
+            };
+            if let Err(e) = axum::serve(listener, app)
+                .with_graceful_shutdown(stop)
+                .await
+            {
+                warn!(error = %e, "HTTP server failed");
+            }
+        });
+        info!(sip = %sip_addr, http = %http_addr, advertised = %advertised, db = store.backend_name(), "hotline started");
+        Ok(Application {
+            sip_addr,
+            http_addr,
+            shutdown,
+            core,
+            http,
+            recorder,
+            ctx,
+        })
+    }
+
+    pub fn sip_addr(&self) -> SocketAddr {
+        self.sip_addr
+    }
+
+    pub fn http_addr(&self) -> SocketAddr {
+        self.http_addr
+    }
+
+    /// Calls in progress.
+    pub fn active_calls(&self) -> usize {
+        self.ctx.active.load(Ordering::Relaxed)
+    }
+
+    /// A handle that stops the server when sent `true`.
+    pub fn shutdown_handle(&self) -> watch::Sender<bool> {
+        self.shutdown.clone()
+    }
+
+    /// Runs until the shutdown handle fires, then stops cleanly.
+    pub async fn run_until_stopped(self) {
+        let _ = self.core.await;
+        let _ = self.http.await;
+        let recorder = self.recorder;
+        // Closes any file a call did not finish; blocking, so off the runtime.
+        let _ = tokio::task::spawn_blocking(move || recorder.shutdown()).await;
+        self.ctx.store.close().await;
+        info!("hotline stopped");
+    }
+}
+
+async fn health(State(ctx): State<Arc<CallContext>>) -> axum::Json<serde_json::Value> {
+    axum::Json(serde_json::json!({
+        "status": "ok",
+        "active_calls": ctx.active.load(Ordering::Relaxed),
+        "rtp_ports_in_use": ctx.ports.in_use(),
+    }))
+}
+
+/// After a crash: repair the WAV files of recordings that never finished,
+/// complete their rows from what is on disk, and close calls left open.
+pub async fn recover(store: &Store, recordings_dir: &Path) {
+    let unfinished = match store.unfinished_recordings().await {
+        Ok(r) => r,
+        Err(e) => return warn!(error = %e, "cannot list unfinished recordings"),
+    };
+    for rec in unfinished {
+        let path = recordings_dir.join(&rec.path);
+        match recording::repair_file(&path) {
+            Ok(outcome) => {
+                let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+                let ended = rec.started_at
+                    + chrono::Duration::from_std(outcome.duration).unwrap_or_default();
+                let ms = outcome.duration.as_millis() as u64;
+                if let Err(e) = store.finish_recording(rec.id, ended, ms, size).await {
+                    warn!(error = %e, "cannot complete a recovered recording's row");
+                }
+                info!(recording = %rec.id, seconds = outcome.duration.as_secs_f64(), repaired = outcome.changed, "recovered unfinished recording");
+            }
+            Err(e) => {
+                warn!(recording = %rec.id, error = %e, "cannot repair an unfinished recording")
+            }
+        }
+    }
+    match store
+        .close_unfinished_calls(Utc::now(), Disposition::Failed)
+        .await
+    {
+        Ok(0) => {}
+        Ok(n) => info!(calls = n, "closed calls left open by an earlier run"),
+        Err(e) => warn!(error = %e, "cannot close calls left open"),
+    }
+}

@@ -1,0 +1,62 @@
+//! SIP (RFC 3261): the wire format, transactions, dialogs and the UA core,
+//! all sans-IO, plus the one module that does IO: [`transport`].
+//!
+//! Layers, bottom up: [`wire`] (framing and parsing) → [`msg`] (header
+//! helpers) → [`transaction`] with [`timer`] → [`dialog`] → [`endpoint`]
+//! (the UA core that the call layer drives) and [`registration`] (our
+//! REGISTER to trunks, with [`digest`] authentication).
+
+pub mod dialog;
+pub mod digest;
+pub mod endpoint;
+pub mod msg;
+pub mod registration;
+pub mod timer;
+pub mod transaction;
+pub mod transport;
+pub mod wire;
+
+use std::net::SocketAddr;
+
+pub use endpoint::{CallKey, ClientTxId, Endpoint, EndpointConfig, Event, Output, Transmit};
+
+/// What we call ourselves in Server and User-Agent headers.
+pub const USER_AGENT: &str = concat!("hotline/", env!("CARGO_PKG_VERSION"));
+
+/// Methods we accept, for Allow headers.
+pub const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Transport {
+    Udp,
+    Tcp,
+}
+
+impl Transport {
+    /// Reliable transports need no retransmission timers (§17).
+    pub fn is_reliable(self) -> bool {
+        matches!(self, Transport::Tcp)
+    }
+
+    pub fn via_name(self) -> &'static str {
+        match self {
+            Transport::Udp => "UDP",
+            Transport::Tcp => "TCP",
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Transport::Udp => "udp",
+            Transport::Tcp => "tcp",
+        }
+    }
+}
+
+/// Where a message came from or goes to: a transport and the peer's
+/// address (for TCP, the connection to that address).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Flow {
+    pub transport: Transport,
+    pub remote: SocketAddr,
+}

@@ -1,0 +1,702 @@
+//! Persistent store: call history, per-call events and recording metadata.
+//!
+//! Role: the one place that reads and writes the database. It talks to
+//! nothing on the network but that database, and knows nothing about SIP:
+//! callers hand it plain values (numbers as text, statuses as integers) and
+//! get the same values back.
+//!
+//! Backends: SQLite is the embedded default (`sqlite://hotline.db`; the file,
+//! and its directory, are created and migrated on first start, so a fresh
+//! install needs no set-up). PostgreSQL (`postgres://...`) serves larger
+//! deployments. Both run the same SQL: it is written once with `$N`
+//! placeholders, which PostgreSQL and sqlx's SQLite driver both bind by
+//! number, and [`on_pool!`] expands each query's code once per backend so the
+//! compiler checks every bind and decode against both. Where the backends'
+//! column types differ (UUIDs, timestamps) the wrappers in [`encoding`] hide
+//! it. Migrations live in `migrations/sqlite` and `migrations/postgres` (same
+//! numbering and meaning) and are embedded in the binary and run at connect.
+//!
+//! Timestamps are stored with microsecond precision on both backends (see
+//! [`storage_precision`]).
+
+mod encoding;
+mod model;
+pub mod testing;
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use sqlx::migrate::{MigrateError, Migrator};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
+use uuid::Uuid;
+
+pub use encoding::storage_precision;
+use encoding::{Cols, DbTime, DbUuid, StoreRow};
+pub use model::{
+    CallEnd, CallEvent, CallRecord, Disposition, EndedBy, NewCall, NewRecording, RecordingRecord,
+    Transport,
+};
+
+/// Migrations embedded at build time. Paths are relative to the crate root.
+/// Note: cargo does not rebuild when only a migration file changes; a build
+/// script printing `cargo:rerun-if-changed=migrations` fixes that.
+static SQLITE_MIGRATOR: Migrator = sqlx::migrate!("migrations/sqlite");
+static POSTGRES_MIGRATOR: Migrator = sqlx::migrate!("migrations/postgres");
+
+/// How long an SQLite connection waits for another connection's write lock
+/// before giving up. Writes here are single short statements, so waiting
+/// this long means something is stuck rather than merely busy.
+const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+/// SQLite serialises writers anyway; a few connections let reads (history
+/// views) proceed alongside a write, which WAL mode allows.
+const SQLITE_MAX_CONNECTIONS: u32 = 4;
+const POSTGRES_MAX_CONNECTIONS: u32 = 10;
+/// How long an operation waits for a free pooled connection (or for the
+/// first connection to a server) before failing.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Everything that can go wrong in the store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The URL is not `sqlite:...` or `postgres(ql)://...`, or does not parse.
+    /// The URL is shown with any password removed.
+    #[error("invalid database URL {url:?}: {reason}")]
+    InvalidUrl { url: String, reason: String },
+
+    #[error("cannot open the {backend} database: {source}")]
+    Connect {
+        backend: &'static str,
+        #[source]
+        source: sqlx::Error,
+    },
+
+    #[error("cannot migrate the database schema: {0}")]
+    Migrate(#[from] MigrateError),
+
+    /// The call, recording... with this id does not exist.
+    #[error("{what} {id} not found")]
+    NotFound { what: &'static str, id: Uuid },
+
+    /// A call, recording... with this id already exists.
+    #[error("{what} {id} already exists")]
+    AlreadyExists { what: &'static str, id: Uuid },
+
+    /// A value does not fit its column (e.g. a size above `i64::MAX`).
+    #[error("{field} out of range: {value}")]
+    OutOfRange { field: &'static str, value: u64 },
+
+    /// A stored row cannot be turned back into a record: an unknown enum
+    /// text, an impossible number, a column of the wrong type...
+    #[error("corrupt data in {table}.{column}: {reason}")]
+    Corrupt {
+        table: &'static str,
+        column: &'static str,
+        reason: String,
+    },
+
+    /// Any other database failure.
+    #[error("database error while trying to {op}: {source}")]
+    Query {
+        op: &'static str,
+        #[source]
+        source: sqlx::Error,
+    },
+}
+
+/// Builds the error for a failed statement; `op` says what we were doing.
+fn query_err(op: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
+    move |source| StoreError::Query { op, source }
+}
+
+/// Like [`query_err`] for inserts, turning constraint violations into the
+/// domain's errors: a duplicate primary key is `AlreadyExists` for `dup`, a
+/// missing parent row is `NotFound` for `parent` (each `(what, id)`; `None`
+/// where the table has no such constraint).
+fn insert_err(
+    op: &'static str,
+    dup: Option<(&'static str, Uuid)>,
+    parent: Option<(&'static str, Uuid)>,
+) -> impl FnOnce(sqlx::Error) -> StoreError {
+    move |source| {
+        let (unique, foreign) = match source.as_database_error() {
+            Some(e) => (e.is_unique_violation(), e.is_foreign_key_violation()),
+            None => (false, false),
+        };
+        match (dup, parent) {
+            (Some((what, id)), _) if unique => StoreError::AlreadyExists { what, id },
+            (_, Some((what, id))) if foreign => StoreError::NotFound { what, id },
+            _ => StoreError::Query { op, source },
+        }
+    }
+}
+
+fn to_i64(field: &'static str, value: u64) -> Result<i64, StoreError> {
+    i64::try_from(value).map_err(|_| StoreError::OutOfRange { field, value })
+}
+
+/// Removes the password from a URL so it can go into errors and logs.
+fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    // Userinfo ends at the last '@' before the path ('@' inside a password
+    // should be percent-encoded, but be generous anyway).
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let Some(at) = rest[..authority_end].rfind('@') else {
+        return url.to_owned();
+    };
+    match rest[..at].split_once(':') {
+        Some((user, _password)) => format!("{scheme}://{user}:***{}", &rest[at..]),
+        None => url.to_owned(),
+    }
+}
+
+/// The database behind a [`Store`].
+#[derive(Debug, Clone)]
+enum Backend {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// Runs the same code against whichever pool backs `$store`: the body is
+/// expanded once per backend with `$pool` bound to that backend's pool, so
+/// it must evaluate to the same type in both (map backend-specific results,
+/// such as query results or rows, inside the body).
+macro_rules! on_pool {
+    ($store:expr, |$pool:ident| $body:expr) => {
+        match &$store.backend {
+            Backend::Sqlite($pool) => $body,
+            Backend::Postgres($pool) => $body,
+        }
+    };
+}
+
+/// Handle on the database. Cloning is cheap and shares the connection pool.
+#[derive(Debug, Clone)]
+pub struct Store {
+    backend: Backend,
+}
+
+/// Columns of `calls`, in the order [`call_from_row`] expects by name.
+macro_rules! call_columns {
+    () => {
+        "id, sip_call_id, caller_raw, caller_e164, called_number, source, source_addr, \
+         transport, arrived_at, answered_at, ended_at, ended_by, sip_status, disposition, codec"
+    };
+}
+
+macro_rules! event_columns {
+    () => {
+        "id, call_id, at, kind, detail"
+    };
+}
+
+macro_rules! recording_columns {
+    () => {
+        "id, call_id, path, started_at, ended_at, duration_ms, size_bytes, sample_rate, channels"
+    };
+}
+
+fn call_from_row(row: &impl StoreRow) -> Result<CallRecord, StoreError> {
+    let c = Cols::new(row, "calls");
+    Ok(CallRecord {
+        id: c.uuid("id")?,
+        sip_call_id: c.get("sip_call_id")?,
+        caller_raw: c.get("caller_raw")?,
+        caller_e164: c.get("caller_e164")?,
+        called_number: c.get("called_number")?,
+        source: c.get("source")?,
+        source_addr: c.parsed("source_addr", |s| s.parse().ok())?,
+        transport: c.parsed("transport", Transport::parse)?,
+        arrived_at: c.time("arrived_at")?,
+        answered_at: c.opt_time("answered_at")?,
+        ended_at: c.opt_time("ended_at")?,
+        ended_by: c.opt_parsed("ended_by", EndedBy::parse)?,
+        sip_status: c.opt_int::<i32, u16>("sip_status")?,
+        disposition: c.opt_parsed("disposition", Disposition::parse)?,
+        codec: c.get("codec")?,
+    })
+}
+
+fn event_from_row(row: &impl StoreRow) -> Result<CallEvent, StoreError> {
+    let c = Cols::new(row, "call_events");
+    Ok(CallEvent {
+        id: c.get("id")?,
+        call_id: c.uuid("call_id")?,
+        at: c.time("at")?,
+        kind: c.get("kind")?,
+        detail: c.get("detail")?,
+    })
+}
+
+fn recording_from_row(row: &impl StoreRow) -> Result<RecordingRecord, StoreError> {
+    let c = Cols::new(row, "recordings");
+    Ok(RecordingRecord {
+        id: c.uuid("id")?,
+        call_id: c.uuid("call_id")?,
+        path: c.get("path")?,
+        started_at: c.time("started_at")?,
+        ended_at: c.opt_time("ended_at")?,
+        duration_ms: c.opt_int::<i64, u64>("duration_ms")?,
+        size_bytes: c.opt_int::<i64, u64>("size_bytes")?,
+        sample_rate: c.int::<i32, u32>("sample_rate")?,
+        channels: c.int::<i32, u16>("channels")?,
+    })
+}
+
+/// Decodes every row with `f`, stopping at the first corrupt one.
+fn decode_all<R, T>(
+    rows: Vec<R>,
+    f: impl Fn(&R) -> Result<T, StoreError>,
+) -> Result<Vec<T>, StoreError> {
+    rows.iter().map(f).collect()
+}
+
+impl Store {
+    /// Opens (creating and migrating if needed) the database at `url`:
+    /// `sqlite://path/to/file.db`, `sqlite::memory:` or
+    /// `postgres://user@host:port/db`. Migrations already applied are
+    /// skipped, so connecting again is harmless.
+    pub async fn connect(url: &str) -> Result<Store, StoreError> {
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite(connect_sqlite(url).await?)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Backend::Postgres(connect_postgres(url).await?)
+        } else {
+            return Err(StoreError::InvalidUrl {
+                url: redact_url(url),
+                reason: "expected sqlite:... or postgres://...".into(),
+            });
+        };
+        let store = Store { backend };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    async fn migrate(&self) -> Result<(), StoreError> {
+        match &self.backend {
+            Backend::Sqlite(pool) => SQLITE_MIGRATOR.run(pool).await?,
+            Backend::Postgres(pool) => POSTGRES_MIGRATOR.run(pool).await?,
+        }
+        Ok(())
+    }
+
+    /// "sqlite" or "postgres", for logs and the status page.
+    pub fn backend_name(&self) -> &'static str {
+        match self.backend {
+            Backend::Sqlite(_) => "sqlite",
+            Backend::Postgres(_) => "postgres",
+        }
+    }
+
+    /// Closes every connection, waiting for operations in flight. Call at
+    /// shutdown so SQLite can checkpoint its WAL into the main file.
+    pub async fn close(&self) {
+        on_pool!(self, |pool| pool.close().await)
+    }
+
+    // --- calls --------------------------------------------------------------
+
+    /// Records a call that has just arrived.
+    /// Fails with `AlreadyExists` if a call with the same id is stored.
+    pub async fn insert_call(&self, call: &NewCall) -> Result<(), StoreError> {
+        const SQL: &str = "INSERT INTO calls \
+            (id, sip_call_id, caller_raw, caller_e164, called_number, source, source_addr, \
+             transport, arrived_at) \
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
+        let source_addr = call.source_addr.to_string();
+        on_pool!(self, |pool| sqlx::query(SQL)
+            .bind(DbUuid(call.id))
+            .bind(&call.sip_call_id)
+            .bind(&call.caller_raw)
+            .bind(call.caller_e164.as_deref())
+            .bind(&call.called_number)
+            .bind(&call.source)
+            .bind(&source_addr)
+            .bind(call.transport.as_str())
+            .bind(DbTime::new(call.arrived_at))
+            .execute(pool)
+            .await
+            .map(|_| ()))
+        .map_err(insert_err("insert a call", Some(("call", call.id)), None))
+    }
+
+    /// Records that the call was answered, with the agreed codec.
+    /// Only the first answer counts: returns `false` (changing nothing) if
+    /// the call was already marked answered. `NotFound` if there is no such
+    /// call.
+    pub async fn mark_call_answered(
+        &self,
+        id: Uuid,
+        at: DateTime<Utc>,
+        codec: &str,
+    ) -> Result<bool, StoreError> {
+        const SQL: &str = "UPDATE calls SET answered_at = $2, codec = $3 \
+            WHERE id = $1 AND answered_at IS NULL";
+        let changed = on_pool!(self, |pool| sqlx::query(SQL)
+            .bind(DbUuid(id))
+            .bind(DbTime::new(at))
+            .bind(codec)
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected()))
+        .map_err(query_err("mark a call answered"))?;
+        if changed == 0 {
+            self.require_call(id).await?;
+        }
+        Ok(changed > 0)
+    }
+
+    /// Records how the call ended. Idempotent: only the first end counts, so
+    /// a BYE racing a timeout or shutdown cannot overwrite the real outcome;
+    /// returns `false` (changing nothing) if the call had already ended.
+    /// `NotFound` if there is no such call.
+    pub async fn mark_call_ended(&self, id: Uuid, end: CallEnd) -> Result<bool, StoreError> {
+        const SQL: &str = "UPDATE calls \
+            SET ended_at = $2, ended_by = $3, sip_status = $4, disposition = $5 \
+            WHERE id = $1 AND ended_at IS NULL";
+        let changed = on_pool!(self, |pool| sqlx::query(SQL)
+            .bind(DbUuid(id))
+            .bind(DbTime::new(end.at))
+            .bind(end.ended_by.as_str())
+            .bind(end.sip_status.map(i32::from))
+            .bind(end.disposition.as_str())
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected()))
+        .map_err(query_err("mark a call ended"))?;
+        if changed == 0 {
+            self.require_call(id).await?;
+        }
+        Ok(changed > 0)
+    }
+
+    /// `Ok` if the call exists, `NotFound` otherwise. Used after an update
+    /// that changed nothing, to tell "already done" from "no such call".
+    async fn require_call(&self, id: Uuid) -> Result<(), StoreError> {
+        const SQL: &str = "SELECT 1 FROM calls WHERE id = $1";
+        let found = on_pool!(self, |pool| sqlx::query(SQL)
+            .bind(DbUuid(id))
+            .fetch_optional(pool)
+            .await
+            .map(|row| row.is_some()))
+        .map_err(query_err("look up a call"))?;
+        if found {
+            Ok(())
+        } else {
+            Err(StoreError::NotFound { what: "call", id })
+        }
+    }
+
+    pub async fn get_call(&self, id: Uuid) -> Result<Option<CallRecord>, StoreError> {
+        const SQL: &str = concat!("SELECT ", call_columns!(), " FROM calls WHERE id = $1");
+        on_pool!(self, |pool| sqlx::query(SQL)
+            .bind(DbUuid(id))
+            .fetch_optional(pool)
+            .await
+            .map_err(query_err("read a call"))?
+            .map(|row| call_from_row(&row))
+            .transpose())
+    }
+
+    /// The `limit` most recent calls by arrival, newest first.
+    pub async fn list_calls(&self, limit: u32) -> Result<Vec<CallRecord>, StoreError> {
+        // id breaks ties so the order is stable between requests.
+        const SQL: &str = concat!(
+            "SELECT ",
+            call_columns!(),
+            " FROM calls ORDER BY arrived_at DESC, id DESC LIMIT $1"
+        );
+        on_pool!(self, |pool| decode_all(
+            sqlx::query(SQL)
+                .bind(i64::from(limit))
+                .fetch_all(pool)
+                .await
+                .map_err(query_err("list calls"))?,
+            call_from_row
+        ))
+    }
+
+    /// Calls that never ended (after a crash, those the server was handling),
+    /// oldest first.
+    pub async fn unfinished_calls(&self) -> Result<Vec<CallRecord>, StoreError> {
+        const SQL: &str = concat!(
+            "SELECT ",
+            call_columns!(),
+            " FROM calls WHERE ended_at IS NULL ORDER BY arrived_at, id"
+        );
+        on_pool!(self, |pool| decode_all(
+            sqlx::query(SQL)
+                .fetch_all(pool)
+                .await
+                .map_err(query_err("list unfinished calls"))?,
+            call_from_row
+        ))
+    }
+
+    /// Ends every unfinished call at `at` with `disposition` and
+    /// `ended_by = shutdown` (no final SIP status is known). Meant for
+    /// start-up, before any new call is taken, to close what a crash left
+    /// open. Returns how many calls it closed.
+    pub async fn close_unfinished_calls(
+        &self,
+        at: DateTime<Utc>,
+        disposition: Disposition,
+    ) -> Result<u64, StoreError> {
+        const SQL: &str = "UPDATE calls SET ended_at = $1, ended_by = $2, disposition = $3 \
+            WHERE ended_at IS NULL";
+        on_pool!(self, |pool| sqlx::query(SQL)
+            .bind(DbTime::new(at))
+            .bind(EndedBy::Shutdown.as_str())
+            .bind(disposition.as_str())
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected()))
+        .map_err(query_err("close unfinished calls"))
+    }
+
+    // --- call events ----------------------------------------------------------
+
+    /// Records an event of a call; returns the event's id.
+    /// `NotFound` if there is no such call.
+    pub async fn add_call_event(
+        &self,
+        call_id: Uuid,
+        at: DateTime<Utc>,
+        kind: &str,
+        detail: &str,
+    ) -> Result<i64, StoreError> {
+        const SQL: &str = "INSERT INTO call_events (call_id, at, kind, detail) \
+            VALUES ($1, $2, $3, $4) RETURNING id";
+        let event_id = on_pool!(self, |pool| sqlx::query(SQL)
+            .bind(DbUuid(call_id))
+            .bind(DbTime::new(at))
+            .bind(kind)
+            .bind(detail)
+            .fetch_one(pool)
+            .await
+            .map_err(insert_err(
+                "add a call event",
+                None,
+                Some(("call", call_id))
+            ))
+            .and_then(|row| Cols::new(&row, "call_events").get::<i64>("id")))?;
+        Ok(event_id)
+    }
+
+    /// Events of a call in the order they happened (by time, then by the
+    /// order they were stored). Empty if there is no such call.
+    pub async fn call_events(&self, call_id: Uuid) -> Result<Vec<CallEvent>, StoreError> {
+        const SQL: &str = concat!(
+            "SELECT ",
+            event_columns!(),
+            " FROM call_events WHERE call_id = $1 ORDER BY at, id"
+        );
+        on_pool!(self, |pool| decode_all(
+            sqlx::query(SQL)
+                .bind(DbUuid(call_id))
+                .fetch_all(pool)
+                .await
+                .map_err(query_err("read call events"))?,
+            event_from_row
+        ))
+    }
+
+    // --- recordings -------------------------------------------------------------
+
+    /// Records that a recording has started.
+    /// `NotFound` if its call does not exist, `AlreadyExists` if the id is
+    /// taken.
+    pub async fn insert_recording(&self, rec: &NewRecording) -> Result<(), StoreError> {
+        const SQL: &str = "INSERT INTO recordings \
+            (id, call_id, path, started_at, sample_rate, channels) \
+            VALUES ($1, $2, $3, $4, $5, $6)";
+        let sample_rate = i32::try_from(rec.sample_rate).map_err(|_| StoreError::OutOfRange {
+            field: "sample_rate",
+            value: u64::from(rec.sample_rate),
+        })?;
+        on_pool!(self, |pool| sqlx::query(SQL)
+            .bind(DbUuid(rec.id))
+            .bind(DbUuid(rec.call_id))
+            .bind(&rec.path)
+            .bind(DbTime::new(rec.started_at))
+            .bind(sample_rate)
+            .bind(i32::from(rec.channels))
+            .execute(pool)
+            .await
+            .map(|_| ()))
+        .map_err(insert_err(
+            "insert a recording",
+            Some(("recording", rec.id)),
+            Some(("call", rec.call_id)),
+        ))
+    }
+
+    /// Records that a recording's file is complete. Only the first call
+    /// counts: returns `false` (changing nothing) if it was already
+    /// finished. `NotFound` if there is no such recording.
+    pub async fn finish_recording(
+        &self,
+        id: Uuid,
+        ended_at: DateTime<Utc>,
+        duration_ms: u64,
+        size_bytes: u64,
+    ) -> Result<bool, StoreError> {
+        const SQL: &str = "UPDATE recordings \
+            SET ended_at = $2, duration_ms = $3, size_bytes = $4 \
+            WHERE id = $1 AND ended_at IS NULL";
+        let duration_ms = to_i64("duration_ms", duration_ms)?;
+        let size_bytes = to_i64("size_bytes", size_bytes)?;
+        let changed = on_pool!(self, |pool| sqlx::query(SQL)
+            .bind(DbUuid(id))
+            .bind(DbTime::new(ended_at))
+            .bind(duration_ms)
+            .bind(size_bytes)
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected()))
+        .map_err(query_err("finish a recording"))?;
+        if changed == 0 && self.get_recording(id).await?.is_none() {
+            return Err(StoreError::NotFound {
+                what: "recording",
+                id,
+            });
+        }
+        Ok(changed > 0)
+    }
+
+    pub async fn get_recording(&self, id: Uuid) -> Result<Option<RecordingRecord>, StoreError> {
+        const SQL: &str = concat!(
+            "SELECT ",
+            recording_columns!(),
+            " FROM recordings WHERE id = $1"
+        );
+        on_pool!(self, |pool| sqlx::query(SQL)
+            .bind(DbUuid(id))
+            .fetch_optional(pool)
+            .await
+            .map_err(query_err("read a recording"))?
+            .map(|row| recording_from_row(&row))
+            .transpose())
+    }
+
+    /// Recordings of a call, in the order they started.
+    pub async fn recordings_for_call(
+        &self,
+        call_id: Uuid,
+    ) -> Result<Vec<RecordingRecord>, StoreError> {
+        const SQL: &str = concat!(
+            "SELECT ",
+            recording_columns!(),
+            " FROM recordings WHERE call_id = $1 ORDER BY started_at, id"
+        );
+        on_pool!(self, |pool| decode_all(
+            sqlx::query(SQL)
+                .bind(DbUuid(call_id))
+                .fetch_all(pool)
+                .await
+                .map_err(query_err("list recordings of a call"))?,
+            recording_from_row
+        ))
+    }
+
+    /// Recordings never finished (after a crash, their files need their
+    /// headers fixed and their length measured), oldest first.
+    pub async fn unfinished_recordings(&self) -> Result<Vec<RecordingRecord>, StoreError> {
+        const SQL: &str = concat!(
+            "SELECT ",
+            recording_columns!(),
+            " FROM recordings WHERE ended_at IS NULL ORDER BY started_at, id"
+        );
+        on_pool!(self, |pool| decode_all(
+            sqlx::query(SQL)
+                .fetch_all(pool)
+                .await
+                .map_err(query_err("list unfinished recordings"))?,
+            recording_from_row
+        ))
+    }
+}
+
+async fn connect_sqlite(url: &str) -> Result<SqlitePool, StoreError> {
+    let options = SqliteConnectOptions::from_str(url).map_err(|e| StoreError::InvalidUrl {
+        url: redact_url(url),
+        reason: e.to_string(),
+    })?;
+    // sqlx turns ":memory:" into a shared-cache "file:sqlx-in-memory-N" name;
+    // such a database lives only while a connection to it is open.
+    let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+    let options = options
+        .create_if_missing(true)
+        .foreign_keys(true)
+        .busy_timeout(SQLITE_BUSY_TIMEOUT);
+    // synchronous stays at sqlx's default, FULL: call records are the
+    // service's evidence, and a few fsyncs per call cost nothing at this
+    // volume.
+    let (options, pool) = if in_memory {
+        // One connection, kept forever: the database vanishes with the last
+        // connection, and shared-cache mode would answer concurrent writers
+        // with SQLITE_LOCKED, which busy_timeout does not cover.
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None);
+        (options, pool)
+    } else {
+        // Create the file's directory too, so `sqlite://data/hotline.db`
+        // works on a fresh install.
+        let dir = options
+            .get_filename()
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty());
+        if let Some(dir) = dir {
+            create_dir(dir).await?;
+        }
+        // WAL: readers do not block the writer nor the writer readers.
+        let options = options.journal_mode(SqliteJournalMode::Wal);
+        (
+            options,
+            SqlitePoolOptions::new().max_connections(SQLITE_MAX_CONNECTIONS),
+        )
+    };
+    pool.acquire_timeout(ACQUIRE_TIMEOUT)
+        .connect_with(options)
+        .await
+        .map_err(|source| StoreError::Connect {
+            backend: "sqlite",
+            source,
+        })
+}
+
+async fn create_dir(dir: &Path) -> Result<(), StoreError> {
+    tokio::fs::create_dir_all(dir)
+        .await
+        .map_err(|e| StoreError::Connect {
+            backend: "sqlite",
+            source: sqlx::Error::Io(e),
+        })
+}
+
+async fn connect_postgres(url: &str) -> Result<PgPool, StoreError> {
+    let options = PgConnectOptions::from_str(url).map_err(|e| StoreError::InvalidUrl {
+        url: redact_url(url),
+        reason: e.to_string(),
+    })?;
+    PgPoolOptions::new()
+        .max_connections(POSTGRES_MAX_CONNECTIONS)
+        .acquire_timeout(ACQUIRE_TIMEOUT)
+        .connect_with(options)
+        .await
+        .map_err(|source| StoreError::Connect {
+            backend: "postgres",
+            source,
+        })
+}
+
+// Last, so the tests see the macros above (macro_rules scope is textual).
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,190 @@
+//! The `hotline` binary itself: killed with SIGKILL mid-call, the recording
+//! on disk is still a playable WAV and the next start completes its rows;
+//! SIGTERM stops it cleanly; environment variables override the file.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
+
+use hotline::store::{Disposition, Store};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::process::{Child, Command};
+
+use crate::peers::baresip::{Baresip, BaresipOptions};
+use crate::{AppOptions, T, eventually, fresh_db, settings_toml};
+
+fn free_port() -> u16 {
+    loop {
+        let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let port = udp.local_addr().unwrap().port();
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+}
+
+fn start_server(config: &Path, log: &Path, sip: u16, http: u16) -> Child {
+    let log = std::fs::File::create(log).unwrap();
+    Command::new(env!("CARGO_BIN_EXE_hotline"))
+        .args(["serve", "--config"])
+        .arg(config)
+        .env("HOTLINE_SIP__LISTEN", format!("127.0.0.1:{sip}"))
+        .env("HOTLINE_HTTP__LISTEN", format!("127.0.0.1:{http}"))
+        .env("RUST_LOG", "hotline=debug")
+        .stdout(Stdio::from(log.try_clone().unwrap()))
+        .stderr(Stdio::from(log))
+        .kill_on_drop(true)
+        .spawn()
+        .expect("hotline binary starts")
+}
+
+async fn healthy(http: u16) -> bool {
+    let Ok(mut s) = tokio::net::TcpStream::connect(("127.0.0.1", http)).await else {
+        return false;
+    };
+    let req = "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    if s.write_all(req.as_bytes()).await.is_err() {
+        return false;
+    }
+    let mut body = String::new();
+    let _ = s.read_to_string(&mut body).await;
+    body.starts_with("HTTP/1.1 200") && body.contains("\"status\":\"ok\"")
+}
+
+async fn wait_healthy(http: u16, log: &Path) {
+    let ok = eventually(Duration::from_secs(20), || async {
+        healthy(http).await.then_some(())
+    })
+    .await;
+    assert!(
+        ok.is_some(),
+        "server did not become healthy:\n{}",
+        std::fs::read_to_string(log).unwrap_or_default()
+    );
+}
+
+#[tokio::test]
+async fn recording_survives_sigkill_and_is_completed_on_restart() {
+    let db = fresh_db(crate::Backend::Sqlite).await;
+    let dir = tempfile::tempdir().unwrap();
+    let recordings = dir.path().join("recordings");
+    let config = dir.path().join("hotline.toml");
+    std::fs::write(
+        &config,
+        settings_toml(db.url(), &recordings, &AppOptions::default()),
+    )
+    .unwrap();
+    let (sip, http) = (free_port(), free_port());
+    let log = dir.path().join("server.log");
+    let mut server = start_server(&config, &log, sip, http);
+    wait_healthy(http, &log).await;
+
+    let mut phone = Baresip::spawn(BaresipOptions {
+        tone_hz: Some(1000),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    phone
+        .dial(&format!("sip:1580@127.0.0.1:{sip}"))
+        .await
+        .unwrap();
+    phone.wait_established(T).await.unwrap();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    server.start_kill().unwrap(); // SIGKILL: no chance to tidy up
+    server.wait().await.unwrap();
+
+    let store: &Store = db.store();
+    let calls = store.list_calls(10).await.unwrap();
+    assert_eq!(calls.len(), 1);
+    let rec = store
+        .recordings_for_call(calls[0].id)
+        .await
+        .unwrap()
+        .remove(0);
+    assert!(
+        rec.ended_at.is_none(),
+        "the killed server could not finish the row"
+    );
+    let path = recordings.join(&rec.path);
+    // Playable as it is, before any repair: the header was kept current.
+    let reader = hound::WavReader::open(&path).expect("the killed recording is a valid WAV");
+    let secs = reader.duration() as f64 / 8000.0;
+    assert!(
+        (1.5..=3.5).contains(&secs),
+        "{secs:.2} s of a 3 s call survived the kill"
+    );
+    drop(reader);
+
+    // Restart: the row is completed from the file, the call is closed.
+    let mut server = start_server(&config, &log, sip, http);
+    wait_healthy(http, &log).await;
+    let rec = store.get_recording(rec.id).await.unwrap().unwrap();
+    let size = std::fs::metadata(&path).unwrap().len();
+    assert_eq!(rec.size_bytes, Some(size));
+    assert!(
+        rec.duration_ms.unwrap() >= 1500 && rec.ended_at.is_some(),
+        "{rec:?}"
+    );
+    let call = store.get_call(calls[0].id).await.unwrap().unwrap();
+    assert_eq!(call.disposition, Some(Disposition::Failed));
+    assert!(call.ended_at.is_some());
+
+    // SIGTERM: a clean, prompt exit.
+    let pid = server.id().expect("running") as i32;
+    // SAFETY: kill(2) with a pid we own and a valid signal number.
+    unsafe { libc_kill(pid, 15) };
+    let status = tokio::time::timeout(Duration::from_secs(10), server.wait())
+        .await
+        .expect("exits after SIGTERM")
+        .unwrap();
+    assert!(
+        status.success(),
+        "{status:?}\n{}",
+        std::fs::read_to_string(&log).unwrap()
+    );
+    phone.stop().await;
+}
+
+unsafe extern "C" {
+    #[link_name = "kill"]
+    fn libc_kill(pid: i32, sig: i32) -> i32;
+}
+
+#[tokio::test]
+async fn environment_overrides_the_file() {
+    let out = Command::new(env!("CARGO_BIN_EXE_hotline"))
+        .args(["config", "check", "--config"])
+        .arg(crate::repo().join("sip-config/hotline.toml"))
+        .env("HOTLINE_SIP__LISTEN", "127.0.0.1:5070")
+        .env("HOTLINE_RTP__PORT_MIN", "31000")
+        .env(
+            "HOTLINE_STORAGE__DATABASE_URL",
+            "postgres://hotline@127.0.0.1/hotline",
+        )
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("listen: 127.0.0.1:5070"), "{text}");
+    assert!(text.contains("port_min: 31000"), "{text}");
+    assert!(
+        text.contains("postgres://hotline@127.0.0.1/hotline"),
+        "{text}"
+    );
+    let bad = Command::new(env!("CARGO_BIN_EXE_hotline"))
+        .args(["config", "check", "--config"])
+        .arg(crate::repo().join("sip-config/hotline.toml"))
+        .env("HOTLINE_SIP__LISTEN", "not-an-address")
+        .output()
+        .await
+        .unwrap();
+    assert!(!bad.status.success());
+    let _: SocketAddr = "127.0.0.1:5070".parse().unwrap();
+}

@@ -1,0 +1,309 @@
+//! Protocol edge cases with sipp and baresip: CANCEL before answer, no
+//! common codec, an unknown source, garbage on the wire, a silent caller,
+//! hold and resume, and hang-up by the server at shutdown.
+
+use std::time::Duration;
+
+use hotline::store::{Disposition, EndedBy};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpStream, UdpSocket};
+
+use crate::peers::baresip::{Baresip, BaresipOptions};
+use crate::peers::sipp::{run_scenario, scenario_path};
+use crate::{AppOptions, T, eventually, read_stereo, spawn_app};
+
+async fn only_call(app: &crate::TestApp) -> hotline::store::CallRecord {
+    let store = app.store();
+    eventually(T, || async {
+        store
+            .list_calls(10)
+            .await
+            .ok()?
+            .into_iter()
+            .find(|c| c.ended_at.is_some())
+    })
+    .await
+    .expect("the call is recorded as ended")
+}
+
+#[tokio::test]
+async fn cancel_before_answer() {
+    let app = spawn_app(AppOptions {
+        answer_delay_ms: 3000,
+        ..Default::default()
+    })
+    .await;
+    let out = run_scenario(
+        &scenario_path("cancel.xml"),
+        app.sip_addr,
+        &["-s", "1580", "-key", "from_user", "0611234567", "-d", "500"],
+        Duration::from_secs(15),
+    )
+    .await
+    .unwrap();
+    out.ensure_success().unwrap();
+    let codes = out.response_codes();
+    assert!(
+        codes.contains(&200) && codes.contains(&487),
+        "CANCEL answered 200, INVITE 487: {codes:?}"
+    );
+    assert!(codes.iter().all(|c| *c != 200 || codes.contains(&487)));
+    let call = only_call(&app).await;
+    assert_eq!(call.disposition, Some(Disposition::Cancelled));
+    assert_eq!(call.sip_status, Some(487));
+    assert_eq!(call.answered_at, None);
+    assert!(
+        app.store()
+            .recordings_for_call(call.id)
+            .await
+            .unwrap()
+            .is_empty(),
+        "no recording for an unanswered call"
+    );
+}
+
+#[tokio::test]
+async fn unsupported_codec_gets_488() {
+    let app = spawn_app(AppOptions::default()).await;
+    let out = run_scenario(
+        &scenario_path("invite_488.xml"),
+        app.sip_addr,
+        &[
+            "-s",
+            "1580",
+            "-key",
+            "from_user",
+            "0611234567",
+            "-key",
+            "pt",
+            "18",
+            "-key",
+            "rtpmap",
+            "G729/8000",
+        ],
+        Duration::from_secs(15),
+    )
+    .await
+    .unwrap();
+    out.ensure_success().unwrap();
+    let call = only_call(&app).await;
+    assert_eq!(
+        (call.sip_status, call.disposition),
+        (Some(488), Some(Disposition::Rejected))
+    );
+
+    // A real softphone that offers only G.722 is refused the same way.
+    let mut phone = Baresip::spawn(BaresipOptions {
+        codecs: vec!["G722".into()],
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    phone.dial(&app.uri("1580")).await.unwrap();
+    let closed = phone.wait_closed(T).await.unwrap();
+    assert_eq!(closed.sip_status(), Some(488), "{closed:?}");
+    phone.stop().await;
+}
+
+#[tokio::test]
+async fn unknown_source_gets_403() {
+    // Only 127.0.0.5 is trusted; sipp and baresip call from 127.0.0.1.
+    let app = spawn_app(AppOptions {
+        trusted: vec!["127.0.0.5"],
+        ..Default::default()
+    })
+    .await;
+    let out = run_scenario(
+        &scenario_path("invite_403.xml"),
+        app.sip_addr,
+        &[
+            "-s",
+            "1580",
+            "-key",
+            "from_user",
+            "0611234567",
+            "-key",
+            "pt",
+            "0",
+            "-key",
+            "rtpmap",
+            "PCMU/8000",
+        ],
+        Duration::from_secs(15),
+    )
+    .await
+    .unwrap();
+    out.ensure_success().unwrap();
+    let call = only_call(&app).await;
+    assert_eq!(
+        (call.sip_status, call.disposition),
+        (Some(403), Some(Disposition::Rejected))
+    );
+    assert_eq!(call.source, "unknown");
+}
+
+#[tokio::test]
+async fn trusted_network_from_other_loopback_address() {
+    // A network entry trusts a whole range; baresip calls from 127.0.0.7.
+    let app = spawn_app(AppOptions {
+        trusted: vec!["127.0.0.0/29"],
+        ..Default::default()
+    })
+    .await;
+    let mut phone = Baresip::spawn(BaresipOptions {
+        local_ip: "127.0.0.7".into(),
+        tone_hz: Some(500),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    phone.dial(&app.uri("1580")).await.unwrap();
+    phone.wait_established(T).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    phone.hangup().await.unwrap();
+    let call = only_call(&app).await;
+    assert_eq!(call.source_addr.ip().to_string(), "127.0.0.7");
+    assert_eq!(call.disposition, Some(Disposition::Answered));
+    phone.stop().await;
+}
+
+/// Sends a request over UDP and returns the first response line.
+async fn udp_request(target: std::net::SocketAddr, text: &str) -> Option<String> {
+    let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let text = text.replace("{port}", &socket.local_addr().unwrap().port().to_string());
+    socket.send_to(text.as_bytes(), target).await.unwrap();
+    let mut buf = vec![0u8; 65536];
+    let (n, _) = tokio::time::timeout(Duration::from_secs(2), socket.recv_from(&mut buf))
+        .await
+        .ok()?
+        .ok()?;
+    String::from_utf8_lossy(&buf[..n])
+        .lines()
+        .next()
+        .map(str::to_string)
+}
+
+const OPTIONS: &str = "OPTIONS sip:1580@127.0.0.1 SIP/2.0\r\n\
+    Via: SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bKopt1;rport\r\n\
+    Max-Forwards: 70\r\nFrom: <sip:probe@127.0.0.1>;tag=p1\r\nTo: <sip:1580@127.0.0.1>\r\n\
+    Call-ID: opt-1@127.0.0.1\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n";
+
+#[tokio::test]
+async fn survives_garbage_and_keeps_answering() {
+    let app = spawn_app(AppOptions::default()).await;
+    let junk = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let mut seed = 0x2545F4914F6CDD1Du64;
+    for i in 0..500 {
+        // xorshift: varied garbage of varied sizes, reproducible.
+        let len = (i * 37) % 1400 + 1;
+        let bytes: Vec<u8> = (0..len)
+            .map(|_| {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                seed as u8
+            })
+            .collect();
+        junk.send_to(&bytes, app.sip_addr).await.unwrap();
+    }
+    for text in [
+        "INVITE sip:1580@127.0.0.1 SIP/2.0\r\n\r\n",
+        "INVITE sip:1580@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bKx\r\nContent-Length: 99999\r\n\r\nv=0",
+        "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bKnone\r\n\r\n",
+        "\u{0}\u{1}INVITE",
+    ] {
+        junk.send_to(text.as_bytes(), app.sip_addr).await.unwrap();
+    }
+    // A request with its mandatory headers but a broken CSeq gets 400.
+    let bad = OPTIONS.replace("CSeq: 1 OPTIONS", "CSeq: one OPTIONS");
+    assert_eq!(
+        udp_request(app.sip_addr, &bad).await.as_deref(),
+        Some("SIP/2.0 400 Bad Request")
+    );
+    // Garbage over TCP: the connection is closed, the listener lives on.
+    let mut tcp = TcpStream::connect(app.sip_addr).await.unwrap();
+    tcp.write_all(b"INVITE sip:x SIP/2.0\r\nVia: nonsense\r\n\r\n")
+        .await
+        .unwrap();
+    let mut sink = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(5), tcp.read_to_end(&mut sink)).await;
+    assert!(read.is_ok(), "the unframeable TCP connection is closed");
+    // Still serving: OPTIONS keep-alive and a real call.
+    assert_eq!(
+        udp_request(app.sip_addr, OPTIONS).await.as_deref(),
+        Some("SIP/2.0 200 OK")
+    );
+    let mut phone = Baresip::spawn(BaresipOptions {
+        tone_hz: Some(700),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    phone.dial(&app.uri("1580")).await.unwrap();
+    phone.wait_established(T).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    phone.hangup().await.unwrap();
+    phone.stop().await;
+}
+
+#[tokio::test]
+async fn silent_caller_is_hung_up_after_media_timeout_hold_is_answered() {
+    let app = spawn_app(AppOptions {
+        media_timeout_secs: 2,
+        ..Default::default()
+    })
+    .await;
+    let out = run_scenario(
+        &scenario_path("silent_call.xml"),
+        app.sip_addr,
+        &["-s", "1580", "-key", "from_user", "0611234567"],
+        Duration::from_secs(20),
+    )
+    .await
+    .unwrap();
+    out.ensure_success().unwrap();
+    let call = only_call(&app).await;
+    assert_eq!(call.disposition, Some(Disposition::MediaTimeout));
+    assert_eq!(call.ended_by, Some(EndedBy::Timeout));
+    let kinds: Vec<String> = app
+        .store()
+        .call_events(call.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.kind)
+        .collect();
+    assert_eq!(kinds, vec!["hold", "resume"]);
+}
+
+#[tokio::test]
+async fn shutdown_hangs_up_with_bye_and_closes_the_recording() {
+    let mut app = spawn_app(AppOptions::default()).await;
+    let mut phone = Baresip::spawn(BaresipOptions {
+        tone_hz: Some(1000),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    phone.dial(&app.uri("1580")).await.unwrap();
+    phone.wait_established(T).await.unwrap();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    app.stop().await;
+    let closed = phone.wait_closed(T).await.unwrap();
+    assert_eq!(
+        closed.param.as_deref(),
+        Some("Connection reset by peer"),
+        "the server sent BYE"
+    );
+    let call = only_call(&app).await;
+    assert_eq!(
+        (call.ended_by, call.disposition),
+        (Some(EndedBy::Shutdown), Some(Disposition::Answered))
+    );
+    let rec = &app.store().recordings_for_call(call.id).await.unwrap()[0];
+    let (_, left, _) = read_stereo(&app.recordings.path().join(&rec.path));
+    let ms = left.len() as u64 * 1000 / 8000;
+    assert!((1900..3000).contains(&ms), "recording of {ms} ms");
+    assert_eq!(rec.duration_ms, Some(ms));
+    phone.stop().await;
+}

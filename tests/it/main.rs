@@ -1,0 +1,207 @@
+//! Integration tests: the real server on port 0 (SIP, RTP, HTTP) with a
+//! fresh database per test, called by peers we did not write (baresip and
+//! sipp, see `peers`), over loopback with real RTP.
+
+mod peers;
+
+mod calls;
+mod crash;
+mod edge;
+mod trunk;
+
+use std::path::{Path, PathBuf};
+use std::sync::Once;
+use std::time::Duration;
+
+use hotline::config::Settings;
+use hotline::server::Application;
+use hotline::store::Store;
+use hotline::store::testing::TestDb;
+use tokio::sync::watch;
+
+/// Generous timeout for anything a peer should do "at once".
+pub const T: Duration = Duration::from_secs(10);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+pub struct AppOptions {
+    pub backend: Backend,
+    /// Source networks trusted as the "local" peer.
+    pub trusted: Vec<&'static str>,
+    pub answer_delay_ms: u64,
+    pub media_timeout_secs: u64,
+    /// Extra TOML appended to the configuration (e.g. a [[trunk]]).
+    pub extra: String,
+}
+
+impl Default for AppOptions {
+    fn default() -> Self {
+        Self {
+            backend: Backend::Sqlite,
+            trusted: vec!["127.0.0.1"],
+            answer_delay_ms: 0,
+            media_timeout_secs: 60,
+            extra: String::new(),
+        }
+    }
+}
+
+pub struct TestApp {
+    pub sip_addr: std::net::SocketAddr,
+    pub http_addr: std::net::SocketAddr,
+    pub recordings: tempfile::TempDir,
+    pub db: TestDb,
+    shutdown: watch::Sender<bool>,
+    run: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl TestApp {
+    pub fn store(&self) -> &Store {
+        self.db.store()
+    }
+
+    pub fn uri(&self, user: &str) -> String {
+        format!("sip:{user}@{}", self.sip_addr)
+    }
+
+    /// Sends the shutdown signal and waits until the server has stopped.
+    pub async fn stop(&mut self) {
+        let _ = self.shutdown.send(true);
+        if let Some(run) = self.run.take() {
+            tokio::time::timeout(Duration::from_secs(20), run)
+                .await
+                .expect("server stops in time")
+                .expect("server task");
+        }
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        let _ = self.shutdown.send(true);
+    }
+}
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn init_tracing() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("hotline=info"));
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_test_writer()
+            .try_init();
+    });
+}
+
+pub async fn fresh_db(backend: Backend) -> TestDb {
+    match backend {
+        Backend::Sqlite => TestDb::sqlite().await.expect("fresh SQLite database"),
+        Backend::Postgres => match TestDb::postgres().await.expect("fresh PostgreSQL database") {
+            Some(db) => db,
+            None => panic!("PostgreSQL skipped by HOTLINE_TEST_SKIP_PG, but this test needs it"),
+        },
+    }
+}
+
+pub fn settings_toml(db_url: &str, recordings: &Path, opts: &AppOptions) -> String {
+    let trusted: Vec<String> = opts.trusted.iter().map(|a| format!("{a:?}")).collect();
+    format!(
+        r#"
+[sip]
+listen = "127.0.0.1:0"
+answer_delay_ms = {delay}
+shutdown_grace_secs = 5
+[rtp]
+port_min = 0
+port_max = 0
+media_timeout_secs = {media}
+[http]
+listen = "127.0.0.1:0"
+[storage]
+database_url = {db:?}
+recordings_dir = {rec:?}
+[ivr]
+scripts_dir = {ivr:?}
+entry = "main"
+[[peer]]
+name = "local"
+addresses = [{trusted}]
+{extra}
+"#,
+        delay = opts.answer_delay_ms,
+        media = opts.media_timeout_secs,
+        db = db_url,
+        rec = recordings.display().to_string(),
+        ivr = repo().join("ivr-scripts").display().to_string(),
+        trusted = trusted.join(", "),
+        extra = opts.extra,
+    )
+}
+
+pub async fn spawn_app(opts: AppOptions) -> TestApp {
+    init_tracing();
+    let db = fresh_db(opts.backend).await;
+    let recordings = tempfile::tempdir().expect("temp dir");
+    let settings = Settings::from_toml(&settings_toml(db.url(), recordings.path(), &opts))
+        .expect("test settings");
+    let app = Application::build(settings).await.expect("server starts");
+    let (sip_addr, http_addr, shutdown) = (app.sip_addr(), app.http_addr(), app.shutdown_handle());
+    let run = tokio::spawn(app.run_until_stopped());
+    TestApp {
+        sip_addr,
+        http_addr,
+        recordings,
+        db,
+        shutdown,
+        run: Some(run),
+    }
+}
+
+/// The shipped welcome prompt, decoded as the server decodes it.
+pub fn prompt() -> Vec<i16> {
+    hotline::media::decode_file(repo().join("ivr-scripts/prompts/uk/welcome.wav"))
+        .expect("prompt decodes")
+        .samples()
+        .to_vec()
+}
+
+/// A stereo recording split into (left, right).
+pub fn read_stereo(path: &Path) -> (hound::WavSpec, Vec<i16>, Vec<i16>) {
+    let mut reader = hound::WavReader::open(path)
+        .unwrap_or_else(|e| panic!("{} is not a valid WAV: {e}", path.display()));
+    let spec = reader.spec();
+    let samples: Vec<i16> = reader
+        .samples::<i16>()
+        .collect::<Result<_, _>>()
+        .expect("samples");
+    let left = samples.iter().step_by(2).copied().collect();
+    let right = samples.iter().skip(1).step_by(2).copied().collect();
+    (spec, left, right)
+}
+
+/// Waits until `check` returns Some, polling.
+pub async fn eventually<T, F, Fut>(timeout: Duration, mut check: F) -> Option<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if let Some(v) = check().await {
+            return Some(v);
+        }
+        if tokio::time::Instant::now() > deadline {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
