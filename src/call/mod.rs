@@ -641,3 +641,47 @@ pub fn info_digit(request: &Request) -> Option<char> {
         _ => None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sip::wire;
+
+    fn req(extra: &str, body: &str) -> Request {
+        let raw = format!(
+            "INVITE sip:1580@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1;branch=z9hG4bK1\r\n\
+             From: \"Citizen\" <sip:0611234567@127.0.0.1>;tag=a\r\nTo: <sip:15-80@127.0.0.1>\r\n\
+             Call-ID: c\r\nCSeq: 1 INVITE\r\n{extra}Content-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        match wire::parse(raw.as_bytes()).unwrap() {
+            rsip::SipMessage::Request(r) => r,
+            _ => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn caller_from_pai_else_from() {
+        assert_eq!(caller_number(&req("", "")), "0611234567");
+        let pai = "P-Asserted-Identity: \"Trunk\" <sip:+380501112233@trunk.example>, <tel:+380501112233>\r\n";
+        assert_eq!(caller_number(&req(pai, "")), "+380501112233");
+        assert_eq!(called_number(&req("", "")), "1580");
+    }
+
+    #[test]
+    fn info_digits() {
+        let relay = "Content-Type: application/dtmf-relay\r\n";
+        assert_eq!(
+            info_digit(&req(relay, "Signal=5\r\nDuration=160\r\n")),
+            Some('5')
+        );
+        assert_eq!(info_digit(&req(relay, "Signal= #\r\n")), Some('#'));
+        assert_eq!(info_digit(&req(relay, "Signal=11\r\n")), Some('#'));
+        assert_eq!(
+            info_digit(&req("Content-Type: application/dtmf\r\n", "7")),
+            Some('7')
+        );
+        assert_eq!(info_digit(&req("Content-Type: text/plain\r\n", "7")), None);
+        assert_eq!(info_digit(&req(relay, "Signal=X\r\n")), None);
+    }
+}

@@ -967,3 +967,7 @@ fn salvage_bad_request(bytes: &[u8], reason: &str) -> Option<Vec<u8>> {
     ));
     Some(out.into_bytes())
 }
+
+#[cfg(test)]
+#[path = "endpoint_tests.rs"]
+mod tests;

@@ -152,7 +152,7 @@ async fn udp_reader(socket: Arc<UdpSocket>, inbound: mpsc::Sender<Inbound>) {
         match socket.recv_from(&mut buf).await {
             Ok((n, from)) => {
                 // Keep-alive CRLFs and other tiny datagrams carry no message.
-                if n < 4 || n > wire::MAX_MESSAGE {
+                if !(4..=wire::MAX_MESSAGE).contains(&n) {
                     continue;
                 }
                 let flow = Flow {

@@ -158,7 +158,7 @@ async fn environment_overrides_the_file() {
         .args(["config", "check", "--config"])
         .arg(crate::repo().join("sip-config/hotline.toml"))
         .env("HOTLINE_SIP__LISTEN", "127.0.0.1:5070")
-        .env("HOTLINE_RTP__PORT_MIN", "31000")
+        .env("HOTLINE_RTP__PORT_MIN", "21000")
         .env(
             "HOTLINE_STORAGE__DATABASE_URL",
             "postgres://hotline@127.0.0.1/hotline",
@@ -173,7 +173,7 @@ async fn environment_overrides_the_file() {
     );
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.contains("listen: 127.0.0.1:5070"), "{text}");
-    assert!(text.contains("port_min: 31000"), "{text}");
+    assert!(text.contains("port_min: 21000"), "{text}");
     assert!(
         text.contains("postgres://hotline@127.0.0.1/hotline"),
         "{text}"

@@ -1,0 +1,529 @@
+//! The UA core driven with messages and a simulated clock: no sockets.
+
+use std::time::{Duration, Instant};
+
+use super::*;
+use crate::sip::timer::TimerConfig;
+
+const PEER: &str = "127.0.0.1:5070";
+
+fn udp() -> Flow {
+    Flow {
+        transport: Transport::Udp,
+        remote: PEER.parse().unwrap(),
+    }
+}
+
+fn endpoint() -> Endpoint {
+    Endpoint::new(EndpointConfig {
+        timers: TimerConfig::default(),
+        advertised: "127.0.0.1:5060".into(),
+        supported: Vec::new(),
+    })
+}
+
+fn request(
+    method: &str,
+    branch: &str,
+    cseq: u32,
+    to_tag: Option<&str>,
+    extra: &str,
+    body: &str,
+) -> Vec<u8> {
+    let to_tag = to_tag.map(|t| format!(";tag={t}")).unwrap_or_default();
+    format!(
+        "{method} sip:1580@127.0.0.1:5060 SIP/2.0\r\n\
+         Via: SIP/2.0/UDP {PEER};branch={branch};rport\r\n\
+         Max-Forwards: 70\r\n\
+         From: \"Citizen\" <sip:0611234567@127.0.0.1>;tag=caller1\r\n\
+         To: <sip:1580@127.0.0.1>{to_tag}\r\n\
+         Call-ID: call-1@127.0.0.1\r\n\
+         CSeq: {cseq} {method}\r\n\
+         Contact: <sip:0611234567@{PEER}>\r\n\
+         {extra}Content-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
+
+fn invite() -> Vec<u8> {
+    request("INVITE", "z9hG4bKinv1", 1, None, "", "")
+}
+
+/// Drains outputs into (responses' first lines with destinations, events).
+fn drain(ep: &mut Endpoint) -> (Vec<(String, std::net::SocketAddr, String)>, Vec<Event>) {
+    let (mut sent, mut events) = (vec![], vec![]);
+    while let Some(o) = ep.poll_output() {
+        match o {
+            Output::Transmit(t) => {
+                let text = String::from_utf8(t.bytes).unwrap();
+                let first = text.lines().next().unwrap().to_string();
+                sent.push((first, t.flow.remote, text));
+            }
+            Output::Event(e) => events.push(e),
+        }
+    }
+    (sent, events)
+}
+
+fn firsts(sent: &[(String, std::net::SocketAddr, String)]) -> Vec<&str> {
+    sent.iter().map(|(f, _, _)| f.as_str()).collect()
+}
+
+/// INVITE in, 100 out, the key of the new call.
+fn incoming(ep: &mut Endpoint, t0: Instant) -> CallKey {
+    ep.handle_input(t0, udp(), &invite());
+    let (sent, events) = drain(ep);
+    assert_eq!(firsts(&sent), vec!["SIP/2.0 100 Trying"]);
+    match &events[..] {
+        [Event::IncomingCall { key, .. }] => key.clone(),
+        other => panic!("expected IncomingCall, got {other:?}"),
+    }
+}
+
+fn local_tag(text: &str) -> String {
+    let to = text.lines().find(|l| l.starts_with("To:")).unwrap();
+    to.split(";tag=").nth(1).unwrap().trim().to_string()
+}
+
+/// Runs the clock to `until`, firing timers; returns what was sent.
+fn advance(
+    ep: &mut Endpoint,
+    until: Instant,
+) -> (Vec<(String, std::net::SocketAddr, String)>, Vec<Event>) {
+    let (mut sent, mut events) = (vec![], vec![]);
+    while let Some(at) = ep.poll_timeout() {
+        if at > until {
+            break;
+        }
+        ep.handle_timeout(at);
+        let (s, e) = drain(ep);
+        sent.extend(s);
+        events.extend(e);
+    }
+    (sent, events)
+}
+
+#[test]
+fn answered_call_retransmits_200_until_ack() {
+    let t0 = Instant::now();
+    let mut ep = endpoint();
+    let key = incoming(&mut ep, t0);
+    ep.respond_to_call(
+        t0,
+        &key,
+        200,
+        &[],
+        Some(("application/sdp", b"v=0\r\n".to_vec())),
+    )
+    .unwrap();
+    let (sent, _) = drain(&mut ep);
+    assert_eq!(firsts(&sent), vec!["SIP/2.0 200 OK"]);
+    let text = &sent[0].2;
+    assert!(text.contains("Contact: <sip:hotline@127.0.0.1:5060>"));
+    assert!(text.contains("Content-Type: application/sdp") && text.ends_with("v=0\r\n"));
+    let tag = local_tag(text);
+    // Retransmitted at T1, 2T1, 4T1 while no ACK comes.
+    let (sent, _) = advance(&mut ep, t0 + Duration::from_millis(3600));
+    assert_eq!(firsts(&sent), vec!["SIP/2.0 200 OK"; 3]);
+    ep.handle_input(
+        t0 + Duration::from_secs(4),
+        udp(),
+        &request("ACK", "z9hG4bKack1", 1, Some(&tag), "", ""),
+    );
+    let (_, events) = drain(&mut ep);
+    assert!(matches!(&events[..], [Event::CallConfirmed { .. }]));
+    let (sent, events) = advance(&mut ep, t0 + Duration::from_secs(60));
+    assert!(
+        sent.is_empty() && events.is_empty(),
+        "nothing after ACK: {sent:?} {events:?}"
+    );
+    assert_eq!(
+        ep.transaction_count(),
+        0,
+        "Timer L ended the INVITE transaction"
+    );
+}
+
+#[test]
+fn retransmitted_invite_gets_the_last_response_not_a_new_call() {
+    let t0 = Instant::now();
+    let mut ep = endpoint();
+    let key = incoming(&mut ep, t0);
+    ep.handle_input(t0, udp(), &invite());
+    let (sent, events) = drain(&mut ep);
+    assert_eq!(
+        (firsts(&sent), events.len()),
+        (vec!["SIP/2.0 100 Trying"], 0)
+    );
+    ep.respond_to_call(t0, &key, 180, &[], None).unwrap();
+    drain(&mut ep);
+    ep.handle_input(t0, udp(), &invite());
+    assert_eq!(firsts(&drain(&mut ep).0), vec!["SIP/2.0 180 Ringing"]);
+}
+
+#[test]
+fn cancel_before_answer() {
+    let t0 = Instant::now();
+    let mut ep = endpoint();
+    let key = incoming(&mut ep, t0);
+    ep.handle_input(
+        t0,
+        udp(),
+        &request("CANCEL", "z9hG4bKinv1", 1, None, "", ""),
+    );
+    let (sent, events) = drain(&mut ep);
+    assert_eq!(
+        firsts(&sent),
+        vec!["SIP/2.0 200 OK", "SIP/2.0 487 Request Terminated"]
+    );
+    assert!(sent[0].2.contains("CSeq: 1 CANCEL") && sent[1].2.contains("CSeq: 1 INVITE"));
+    assert!(matches!(&events[..], [Event::CallCancelled { key: k }] if *k == key));
+    assert_eq!(
+        ep.respond_to_call(t0, &key, 200, &[], None),
+        Err(EndpointError::UnknownCall)
+    );
+    // The 487 is retransmitted until its ACK, which is absorbed.
+    let (sent, _) = advance(&mut ep, t0 + Duration::from_millis(600));
+    assert_eq!(firsts(&sent), vec!["SIP/2.0 487 Request Terminated"]);
+    let tag = local_tag(&sent[0].2);
+    ep.handle_input(
+        t0,
+        udp(),
+        &request("ACK", "z9hG4bKinv1", 1, Some(&tag), "", ""),
+    );
+    let (sent, events) = advance(&mut ep, t0 + Duration::from_secs(60));
+    assert!(sent.is_empty() && events.is_empty());
+    assert_eq!(ep.transaction_count(), 0);
+}
+
+#[test]
+fn cancel_for_unknown_transaction_is_481() {
+    let mut ep = endpoint();
+    ep.handle_input(
+        Instant::now(),
+        udp(),
+        &request("CANCEL", "z9hG4bKnone", 1, None, "", ""),
+    );
+    assert_eq!(
+        firsts(&drain(&mut ep).0),
+        vec!["SIP/2.0 481 Call/Transaction Does Not Exist"]
+    );
+}
+
+fn established(ep: &mut Endpoint, t0: Instant) -> (CallKey, String) {
+    let key = incoming(ep, t0);
+    ep.respond_to_call(t0, &key, 200, &[], None).unwrap();
+    let (sent, _) = drain(ep);
+    let tag = local_tag(&sent[0].2);
+    ep.handle_input(
+        t0,
+        udp(),
+        &request("ACK", "z9hG4bKack1", 1, Some(&tag), "", ""),
+    );
+    drain(ep);
+    (key, tag)
+}
+
+#[test]
+fn bye_from_caller_and_its_retransmission() {
+    let t0 = Instant::now();
+    let mut ep = endpoint();
+    let (key, tag) = established(&mut ep, t0);
+    let bye = request("BYE", "z9hG4bKbye1", 2, Some(&tag), "", "");
+    ep.handle_input(t0, udp(), &bye);
+    let (sent, events) = drain(&mut ep);
+    assert_eq!(firsts(&sent), vec!["SIP/2.0 200 OK"]);
+    assert!(matches!(&events[..], [Event::RemoteHangup { key: k }] if *k == key));
+    ep.handle_input(t0, udp(), &bye);
+    let (sent, events) = drain(&mut ep);
+    assert_eq!(
+        (firsts(&sent), events.len()),
+        (vec!["SIP/2.0 200 OK"], 0),
+        "retransmission answered, once reported"
+    );
+    // A new BYE in the dialog that is gone: 481.
+    ep.handle_input(
+        t0,
+        udp(),
+        &request("BYE", "z9hG4bKbye2", 3, Some(&tag), "", ""),
+    );
+    assert_eq!(
+        firsts(&drain(&mut ep).0),
+        vec!["SIP/2.0 481 Call/Transaction Does Not Exist"]
+    );
+    assert_eq!(ep.call_count(), 0);
+}
+
+#[test]
+fn our_bye_is_built_from_the_dialog_and_completes() {
+    let t0 = Instant::now();
+    let mut ep = endpoint();
+    let (key, tag) = established(&mut ep, t0);
+    ep.hangup(t0, &key).unwrap();
+    let (sent, _) = drain(&mut ep);
+    assert_eq!(sent.len(), 1);
+    let (first, dest, text) = &sent[0];
+    assert_eq!(first, &format!("BYE sip:0611234567@{PEER} SIP/2.0"));
+    assert_eq!(dest.to_string(), PEER);
+    assert!(text.contains(&format!("From: <sip:1580@127.0.0.1>;tag={tag}")));
+    assert!(text.contains("To: \"Citizen\" <sip:0611234567@127.0.0.1>;tag=caller1"));
+    assert!(text.contains("Call-ID: call-1@127.0.0.1"));
+    // Retransmitted (Timer E) until answered.
+    let (again, _) = advance(&mut ep, t0 + Duration::from_millis(600));
+    assert_eq!(again.len(), 1);
+    let via = text
+        .lines()
+        .find(|l| l.starts_with("Via:"))
+        .unwrap()
+        .to_string();
+    let cseq = text
+        .lines()
+        .find(|l| l.starts_with("CSeq:"))
+        .unwrap()
+        .to_string();
+    let ok = format!(
+        "SIP/2.0 200 OK\r\n{via}\r\nFrom: <sip:1580@127.0.0.1>;tag={tag}\r\n\
+         To: <sip:0611234567@127.0.0.1>;tag=caller1\r\nCall-ID: call-1@127.0.0.1\r\n{cseq}\r\nContent-Length: 0\r\n\r\n"
+    );
+    ep.handle_input(t0 + Duration::from_secs(1), udp(), ok.as_bytes());
+    let (_, events) = drain(&mut ep);
+    assert!(matches!(&events[..], [Event::CallTerminated { key: k }] if *k == key));
+    assert_eq!(ep.call_count(), 0);
+}
+
+#[test]
+fn hangup_before_ack_waits_for_the_ack() {
+    let t0 = Instant::now();
+    let mut ep = endpoint();
+    let key = incoming(&mut ep, t0);
+    ep.respond_to_call(t0, &key, 200, &[], None).unwrap();
+    let tag = local_tag(&drain(&mut ep).0[0].2);
+    ep.hangup(t0, &key).unwrap();
+    assert!(drain(&mut ep).0.is_empty(), "no BYE before the ACK");
+    ep.handle_input(
+        t0,
+        udp(),
+        &request("ACK", "z9hG4bKack1", 1, Some(&tag), "", ""),
+    );
+    let (sent, _) = drain(&mut ep);
+    assert!(firsts(&sent)[0].starts_with("BYE "));
+}
+
+#[test]
+fn missing_ack_ends_the_call_after_64_t1() {
+    let t0 = Instant::now();
+    let mut ep = endpoint();
+    let key = incoming(&mut ep, t0);
+    ep.respond_to_call(t0, &key, 200, &[], None).unwrap();
+    drain(&mut ep);
+    let (sent, events) = advance(&mut ep, t0 + Duration::from_secs(33));
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, Event::AckTimeout { key: k } if *k == key))
+    );
+    assert!(
+        firsts(&sent).iter().any(|l| l.starts_with("BYE ")),
+        "BYE sent after giving up"
+    );
+}
+
+#[test]
+fn reinvite_and_cseq_order() {
+    let t0 = Instant::now();
+    let mut ep = endpoint();
+    let (key, tag) = established(&mut ep, t0);
+    let sdp = "v=0\r\nc=IN IP4 127.0.0.1\r\nm=audio 4000 RTP/AVP 0\r\na=sendonly\r\n";
+    ep.handle_input(
+        t0,
+        udp(),
+        &request(
+            "INVITE",
+            "z9hG4bKre1",
+            2,
+            Some(&tag),
+            "Content-Type: application/sdp\r\n",
+            sdp,
+        ),
+    );
+    let (sent, events) = drain(&mut ep);
+    assert_eq!(firsts(&sent), vec!["SIP/2.0 100 Trying"]);
+    assert!(matches!(&events[..], [Event::ReInvite { .. }]));
+    // A second re-INVITE while the first is pending: 500 with Retry-After.
+    ep.handle_input(
+        t0,
+        udp(),
+        &request("INVITE", "z9hG4bKre2", 3, Some(&tag), "", ""),
+    );
+    let (sent, _) = drain(&mut ep);
+    assert_eq!(firsts(&sent), vec!["SIP/2.0 500 Server Internal Error"]);
+    assert!(sent[0].2.contains("Retry-After:"));
+    ep.respond_to_reinvite(
+        t0,
+        &key,
+        200,
+        Some(("application/sdp", b"v=0\r\n".to_vec())),
+    )
+    .unwrap();
+    assert_eq!(firsts(&drain(&mut ep).0), vec!["SIP/2.0 200 OK"]);
+    ep.handle_input(
+        t0,
+        udp(),
+        &request("ACK", "z9hG4bKack2", 2, Some(&tag), "", ""),
+    );
+    // An old CSeq is out of order.
+    ep.handle_input(
+        t0,
+        udp(),
+        &request("INFO", "z9hG4bKold", 1, Some(&tag), "", ""),
+    );
+    assert_eq!(
+        firsts(&drain(&mut ep).0),
+        vec!["SIP/2.0 500 Server Internal Error"]
+    );
+    // INFO with DTMF is passed up.
+    let body = "Signal=5\r\nDuration=160\r\n";
+    ep.handle_input(
+        t0,
+        udp(),
+        &request(
+            "INFO",
+            "z9hG4bKinfo",
+            4,
+            Some(&tag),
+            "Content-Type: application/dtmf-relay\r\n",
+            body,
+        ),
+    );
+    let (sent, events) = drain(&mut ep);
+    assert_eq!(firsts(&sent), vec!["SIP/2.0 200 OK"]);
+    assert!(matches!(&events[..], [Event::Info { .. }]));
+}
+
+#[test]
+fn out_of_dialog_requests() {
+    let t0 = Instant::now();
+    let mut ep = endpoint();
+    let cases = [
+        ("OPTIONS", "", "SIP/2.0 200 OK"),
+        ("MESSAGE", "", "SIP/2.0 405 Method Not Allowed"),
+        ("REGISTER", "", "SIP/2.0 405 Method Not Allowed"),
+        ("BYE", "", "SIP/2.0 481 Call/Transaction Does Not Exist"),
+        ("INVITE", "Require: 100rel\r\n", "SIP/2.0 420 Bad Extension"),
+    ];
+    for (i, (method, extra, expected)) in cases.into_iter().enumerate() {
+        ep.handle_input(
+            t0,
+            udp(),
+            &request(method, &format!("z9hG4bKo{i}"), 1, None, extra, ""),
+        );
+        let (sent, _) = drain(&mut ep);
+        assert_eq!(firsts(&sent), vec![expected], "{method}");
+        if method == "OPTIONS" {
+            assert!(
+                sent[0]
+                    .2
+                    .contains("Allow: INVITE, ACK, CANCEL, BYE, OPTIONS, INFO")
+            );
+        }
+    }
+    let hops = String::from_utf8(invite())
+        .unwrap()
+        .replace("Max-Forwards: 70", "Max-Forwards: 0");
+    ep.handle_input(
+        t0,
+        udp(),
+        hops.replace("z9hG4bKinv1", "z9hG4bKmf").as_bytes(),
+    );
+    assert_eq!(firsts(&drain(&mut ep).0), vec!["SIP/2.0 483 Too Many Hops"]);
+}
+
+#[test]
+fn responses_go_to_the_source_with_rport_else_via_port() {
+    let t0 = Instant::now();
+    let mut ep = endpoint();
+    let nat = Flow {
+        transport: Transport::Udp,
+        remote: "127.0.0.1:40000".parse().unwrap(),
+    };
+    let text = String::from_utf8(request("OPTIONS", "z9hG4bKr1", 1, None, "", "")).unwrap();
+    ep.handle_input(t0, nat, text.as_bytes());
+    let (sent, _) = drain(&mut ep);
+    assert_eq!(sent[0].1.to_string(), "127.0.0.1:40000");
+    assert!(sent[0].2.contains(";rport=40000;received=127.0.0.1"));
+    let no_rport = text.replace(";rport", "").replace("z9hG4bKr1", "z9hG4bKr2");
+    ep.handle_input(t0, nat, no_rport.as_bytes());
+    assert_eq!(drain(&mut ep).0[0].1.to_string(), PEER);
+}
+
+#[test]
+fn shutting_down_refuses_new_calls() {
+    let mut ep = endpoint();
+    ep.stop_accepting();
+    ep.handle_input(Instant::now(), udp(), &invite());
+    let (sent, events) = drain(&mut ep);
+    assert_eq!(firsts(&sent), vec!["SIP/2.0 503 Service Unavailable"]);
+    assert!(events.is_empty());
+}
+
+#[test]
+fn reliable_transport_does_not_retransmit() {
+    let t0 = Instant::now();
+    let mut ep = endpoint();
+    let tcp = Flow {
+        transport: Transport::Tcp,
+        remote: PEER.parse().unwrap(),
+    };
+    ep.handle_input(t0, tcp, &invite());
+    let (_, events) = drain(&mut ep);
+    let Event::IncomingCall { key, .. } = &events[0] else {
+        panic!()
+    };
+    ep.respond_to_call(t0, key, 200, &[], None).unwrap();
+    let (sent, _) = drain(&mut ep);
+    assert!(
+        sent[0]
+            .2
+            .contains("Contact: <sip:hotline@127.0.0.1:5060;transport=tcp>")
+    );
+    let (sent, _) = advance(&mut ep, t0 + Duration::from_secs(10));
+    assert!(sent.is_empty());
+}
+
+#[test]
+fn malformed_requests_get_400_or_are_dropped_and_nothing_panics() {
+    let t0 = Instant::now();
+    let mut ep = endpoint();
+    let no_call_id = String::from_utf8(invite())
+        .unwrap()
+        .replace("Call-ID: call-1@127.0.0.1\r\n", "");
+    ep.handle_input(t0, udp(), no_call_id.as_bytes());
+    let (sent, events) = drain(&mut ep);
+    assert_eq!(firsts(&sent), vec!["SIP/2.0 400 Bad Request"]);
+    assert!(sent[0].2.contains("Warning: 399 hotline"));
+    assert!(events.is_empty());
+    let wrong_method = String::from_utf8(invite())
+        .unwrap()
+        .replace("CSeq: 1 INVITE", "CSeq: 1 BYE");
+    ep.handle_input(t0, udp(), wrong_method.as_bytes());
+    assert_eq!(firsts(&drain(&mut ep).0), vec!["SIP/2.0 400 Bad Request"]);
+    // Mutilated messages: whatever they parse as, never a panic.
+    let mut seed = 0x9E3779B97F4A7C15u64;
+    let base = invite();
+    for i in 0..5000 {
+        let mut bytes = base.clone();
+        for _ in 0..(i % 8 + 1) {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let pos = (seed as usize) % bytes.len();
+            bytes[pos] = (seed >> 32) as u8;
+        }
+        if i % 3 == 0 {
+            bytes.truncate((seed as usize >> 8) % bytes.len());
+        }
+        ep.handle_input(t0, udp(), &bytes);
+        while ep.poll_output().is_some() {}
+    }
+}
