@@ -248,7 +248,8 @@ impl Settings {
                 config::Environment::with_prefix("HOTLINE")
                     .prefix_separator("_")
                     .separator("__")
-                    .try_parsing(true),
+                    .try_parsing(true)
+                    .source(Some(overrides())),
             )
             .build()?
             .try_deserialize()?;
@@ -325,6 +326,17 @@ impl Settings {
             ),
         }
     }
+}
+
+/// The `HOTLINE_<SECTION>__<KEY>` variables only: other `HOTLINE_*`
+/// variables (test settings, wrappers' own) are not configuration keys.
+fn overrides() -> config::Map<String, String> {
+    std::env::vars()
+        .filter(|(name, _)| {
+            name.strip_prefix("HOTLINE_")
+                .is_some_and(|rest| rest.contains("__"))
+        })
+        .collect()
 }
 
 /// Parses `10.0.0.5` or `10.0.0.0/24`.
