@@ -314,12 +314,7 @@ impl Call {
         self.respond(200, Some(answer_sdp.into_bytes()));
         let answered_at = Utc::now();
         let params = match &negotiated {
-            Some(n) => MediaParams {
-                codec: n.codec,
-                dtmf_payload_type: n.dtmf_payload_type,
-                remote: n.remote,
-                direction: n.direction,
-            },
+            Some(n) => MediaParams::from(n),
             // Until the ACK brings the answer we only listen.
             None => MediaParams {
                 codec: CODECS[0],
@@ -525,15 +520,9 @@ impl Call {
             .ok()
             .and_then(|sd| sdp::negotiate(&sd, &CODECS).ok());
         match parsed {
-            Some(n) => media.session.update(
-                Instant::now().into_std(),
-                MediaParams {
-                    codec: n.codec,
-                    dtmf_payload_type: n.dtmf_payload_type,
-                    remote: n.remote,
-                    direction: n.direction,
-                },
-            ),
+            Some(n) => media
+                .session
+                .update(Instant::now().into_std(), MediaParams::from(&n)),
             None => warn!("ACK carried no usable SDP answer"),
         }
     }
@@ -550,17 +539,16 @@ impl Call {
         media.local.version += 1;
         if request.body.is_empty() {
             // Offer-less re-INVITE: offer again, same codec first.
-            let mut codecs = CODECS.to_vec();
-            codecs.sort_by_key(|c| *c != media.session.params().codec);
+            let codecs = preferring(media.session.params().codec);
             return respond(200, Some(sdp::offer(&media.local, &codecs).into_bytes()));
         }
         let outcome = SessionDescription::parse(&request.body)
             .map_err(|_| 400)
             .and_then(|sd| {
                 // Keep the codec in use if it is still offered (RFC 3264 §8.3.2).
-                let mut codecs = CODECS.to_vec();
-                codecs.sort_by_key(|c| *c != media.session.params().codec);
-                sdp::negotiate(&sd, &codecs)
+                let current = media.session.params().codec;
+                sdp::negotiate(&sd, &[current])
+                    .or_else(|_| sdp::negotiate(&sd, &CODECS))
                     .map(|n| (sd, n))
                     .map_err(|_| 488)
             });
@@ -573,15 +561,9 @@ impl Call {
                 );
                 info!(direction = n.direction.as_str(), "re-INVITE");
                 let answer = sdp::answer(&sd, &n, &media.local);
-                media.session.update(
-                    Instant::now().into_std(),
-                    MediaParams {
-                        codec: n.codec,
-                        dtmf_payload_type: n.dtmf_payload_type,
-                        remote: n.remote,
-                        direction: n.direction,
-                    },
-                );
+                media
+                    .session
+                    .update(Instant::now().into_std(), MediaParams::from(&n));
                 respond(200, Some(answer.into_bytes()));
             }
             Err(code) => {
@@ -590,6 +572,14 @@ impl Call {
             }
         }
     }
+}
+
+/// Our codecs with the one in use first, for an offer in a re-INVITE's
+/// answer: the peer takes our first codec it supports.
+fn preferring(current: Codec) -> Vec<Codec> {
+    let mut codecs = CODECS.to_vec();
+    codecs.sort_by_key(|c| *c != current);
+    codecs
 }
 
 struct Media {

@@ -29,6 +29,17 @@ pub struct MediaParams {
     pub direction: Direction,
 }
 
+impl From<&crate::sdp::Negotiated> for MediaParams {
+    fn from(n: &crate::sdp::Negotiated) -> Self {
+        Self {
+            codec: n.codec,
+            dtmf_payload_type: n.dtmf_payload_type,
+            remote: n.remote,
+            direction: n.direction,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct MediaStats {
     pub packets_in: u64,
