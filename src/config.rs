@@ -301,30 +301,38 @@ impl Settings {
         Ok(())
     }
 
-    /// `host:port` to advertise in Via/Contact, and the IP for SDP.
-    pub fn advertised(&self, bound: SocketAddr) -> (String, IpAddr) {
+    /// `host:port` for Via/Contact and the IP for SDP when configuration
+    /// fixes them: `public_address` (a host name is resolved here, once),
+    /// or a specific listen address. `None` when listening on every
+    /// interface with no public address: then each call uses the local
+    /// address that faces its peer.
+    pub fn fixed_advertised(
+        &self,
+        bound: SocketAddr,
+    ) -> Result<Option<(String, IpAddr)>, ConfigError> {
         let public = self.sip.public_address.trim();
-        let fallback_ip = if bound.ip().is_unspecified() {
-            IpAddr::from([127, 0, 0, 1])
-        } else {
-            bound.ip()
-        };
         if public.is_empty() {
-            return (
-                SocketAddr::new(fallback_ip, bound.port()).to_string(),
-                fallback_ip,
-            );
+            return Ok((!bound.ip().is_unspecified()).then(|| (bound.to_string(), bound.ip())));
         }
-        match crate::sip::msg::split_host_port(public) {
-            Some((host, port)) => {
-                let ip = host.trim_matches(['[', ']']).parse().unwrap_or(fallback_ip);
-                (format!("{host}:{}", port.unwrap_or(bound.port())), ip)
-            }
-            None => (
-                SocketAddr::new(fallback_ip, bound.port()).to_string(),
-                fallback_ip,
-            ),
-        }
+        let invalid = || {
+            ConfigError::Invalid(format!(
+                "[sip] public_address {public:?} is not host or host:port"
+            ))
+        };
+        let (host, port) = crate::sip::msg::split_host_port(public).ok_or_else(invalid)?;
+        let port = port.unwrap_or(bound.port());
+        let bare = host.trim_matches(['[', ']']);
+        let ip = match bare.parse::<IpAddr>() {
+            Ok(ip) => ip,
+            Err(_) => std::net::ToSocketAddrs::to_socket_addrs(&(bare, port))
+                .ok()
+                .and_then(|mut a| a.next())
+                .map(|a| a.ip())
+                .ok_or_else(|| {
+                    ConfigError::Invalid(format!("[sip] public_address {bare:?} does not resolve"))
+                })?,
+        };
+        Ok(Some((format!("{host}:{port}"), ip)))
     }
 }
 
@@ -383,17 +391,23 @@ mod tests {
     }
 
     #[test]
-    fn advertised_address() {
+    fn advertised_address_is_fixed_only_when_configured() {
         let s = Settings::from_toml("").unwrap();
-        let bound: SocketAddr = "0.0.0.0:5060".parse().unwrap();
+        let any: SocketAddr = "0.0.0.0:5060".parse().unwrap();
+        assert_eq!(s.fixed_advertised(any).unwrap(), None);
+        let one: SocketAddr = "10.1.2.3:5060".parse().unwrap();
         assert_eq!(
-            s.advertised(bound),
-            ("127.0.0.1:5060".into(), "127.0.0.1".parse().unwrap())
+            s.fixed_advertised(one).unwrap(),
+            Some(("10.1.2.3:5060".into(), "10.1.2.3".parse().unwrap()))
         );
         let s = Settings::from_toml("[sip]\npublic_address = \"203.0.113.5\"").unwrap();
         assert_eq!(
-            s.advertised(bound),
-            ("203.0.113.5:5060".into(), "203.0.113.5".parse().unwrap())
+            s.fixed_advertised(any).unwrap(),
+            Some(("203.0.113.5:5060".into(), "203.0.113.5".parse().unwrap()))
         );
+        let s = Settings::from_toml("[sip]\npublic_address = \"localhost:5080\"").unwrap();
+        let (host, ip) = s.fixed_advertised(any).unwrap().unwrap();
+        assert_eq!(host, "localhost:5080");
+        assert!(ip.is_loopback());
     }
 }

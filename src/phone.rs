@@ -86,7 +86,11 @@ impl NumberingPlan {
     pub fn normalise(&self, raw: &str) -> Option<E164> {
         let mut s = raw.trim();
         for scheme in ["tel:", "sip:", "sips:"] {
-            if s.len() >= scheme.len() && s[..scheme.len()].eq_ignore_ascii_case(scheme) {
+            // get() rather than slicing: the text is whatever a peer sent,
+            // and a byte offset may fall inside a multi-byte character.
+            if s.get(..scheme.len())
+                .is_some_and(|p| p.eq_ignore_ascii_case(scheme))
+            {
                 s = &s[scheme.len()..];
             }
         }
@@ -176,6 +180,9 @@ mod tests {
             "+38061",
             "0611234567890",
             "12#34",
+            "абв",
+            "1234é",
+            "sï:1",
         ] {
             assert_eq!(plan.normalise(raw), None, "{raw}");
         }

@@ -37,6 +37,8 @@ pub enum ServerError {
     Store(#[from] crate::store::StoreError),
     #[error(transparent)]
     Recording(#[from] crate::recording::RecordingError),
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
     #[error("IVR entry {path}: {reason}")]
     Ivr { path: String, reason: String },
     #[error("cannot bind {what} on {addr}: {source}")]
@@ -103,7 +105,23 @@ impl Application {
                     source,
                 })?;
         let sip_addr = transport.local_addr();
-        let (advertised, media_ip) = settings.advertised(sip_addr);
+        let fixed = settings
+            .fixed_advertised(sip_addr)
+            .map_err(ServerError::Config)?;
+        // Where nothing is fixed, the default (used only where no peer is
+        // known) is loopback; calls and trunks get the address facing them.
+        let advertised = fixed
+            .as_ref()
+            .map(|(h, _)| h.clone())
+            .unwrap_or_else(|| format!("127.0.0.1:{}", sip_addr.port()));
+        let host_towards = |peer: std::net::IpAddr| match &fixed {
+            Some((host, _)) => host.clone(),
+            None => {
+                let ip = crate::call::local_ip_towards(peer)
+                    .unwrap_or(std::net::IpAddr::from([127, 0, 0, 1]));
+                SocketAddr::new(ip, sip_addr.port()).to_string()
+            }
+        };
 
         let mut origins: Vec<Origin> = settings
             .peer
@@ -146,7 +164,7 @@ impl Application {
                     password: t.password.clone(),
                     realm: t.realm.clone(),
                     expiry: Duration::from_secs(t.expiry_secs),
-                    contact_host: advertised.clone(),
+                    contact_host: host_towards(registrar.ip()),
                 };
                 trunks.push(Trunk::new(
                     Registration::new(cfg, std::time::Instant::now()),
@@ -163,7 +181,8 @@ impl Application {
                 settings.rtp.port_min,
                 settings.rtp.port_max,
             ),
-            media_ip,
+            advertised: fixed.clone(),
+            sip_port: sip_addr.port(),
             prompt,
             origins,
             open_access: settings.sip.open_access,

@@ -55,7 +55,9 @@ impl Core {
         loop {
             self.flush(&mut calls, &cmd_tx).await;
             if let Some(since) = stopping {
-                let settled = calls.is_empty() && self.endpoint.call_count() == 0;
+                let settled = calls.is_empty()
+                    && self.endpoint.call_count() == 0
+                    && self.trunks.iter().all(|t| t.pending.is_none());
                 if settled || since.elapsed() > self.grace {
                     if !settled {
                         warn!(
@@ -103,8 +105,9 @@ impl Core {
                             let _ = tx.send(CallEvent::Shutdown);
                         }
                         for i in 0..self.trunks.len() {
-                            let req = self.trunks[i].registration.unregister();
-                            self.send_register(i, req);
+                            if let Some(req) = self.trunks[i].registration.unregister() {
+                                self.send_register(i, req);
+                            }
                         }
                     }
                 }
@@ -118,9 +121,10 @@ impl Core {
             transport: Transport::Udp,
             remote: self.trunks[i].registrar,
         };
+        let host = self.trunks[i].registration.contact_host().to_string();
         let id = self
             .endpoint
-            .send_request(Instant::now().into_std(), flow, req);
+            .send_request(Instant::now().into_std(), flow, req, Some(&host));
         self.trunks[i].pending = Some(id);
     }
 
@@ -140,6 +144,7 @@ impl Core {
                 self.endpoint.respond_to_reinvite(now, &key, code, body)
             }
             Command::Hangup { key } => self.endpoint.hangup(now, &key),
+            Command::LocalHost { key, host } => self.endpoint.set_local_host(&key, host),
             Command::Done { key } => {
                 calls.remove(&key);
                 Ok(())

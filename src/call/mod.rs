@@ -72,6 +72,11 @@ pub enum Command {
     Hangup {
         key: CallKey,
     },
+    /// Contact/Via host for this call (our address facing the caller).
+    LocalHost {
+        key: CallKey,
+        host: String,
+    },
     /// The call task has finished with this key.
     Done {
         key: CallKey,
@@ -90,7 +95,12 @@ pub struct CallContext {
     pub store: Store,
     pub recorder: Recorder,
     pub ports: PortPool,
-    pub media_ip: IpAddr,
+    /// `host:port` and IP to advertise when fixed by configuration (a
+    /// public address, or a specific listen address); `None` means "the
+    /// address of ours that faces each caller".
+    pub advertised: Option<(String, IpAddr)>,
+    /// Our SIP port, for per-call Contact addresses.
+    pub sip_port: u16,
     pub prompt: Prompt,
     pub origins: Vec<Origin>,
     pub open_access: bool,
@@ -102,6 +112,21 @@ pub struct CallContext {
 }
 
 impl CallContext {
+    /// Our address as the peer at `ip` sees it: the configured one, else
+    /// the local address the system routes to that peer from.
+    pub fn local_address(&self, peer: IpAddr) -> (Option<String>, IpAddr) {
+        match &self.advertised {
+            Some((_, ip)) => (None, *ip),
+            None => {
+                let ip = local_ip_towards(peer).unwrap_or(IpAddr::from([127, 0, 0, 1]));
+                (
+                    Some(std::net::SocketAddr::new(ip, self.sip_port).to_string()),
+                    ip,
+                )
+            }
+        }
+    }
+
     /// The configured peer or trunk a source address belongs to.
     pub fn origin_of(&self, ip: IpAddr) -> Option<&str> {
         let ip = match ip {
@@ -115,10 +140,25 @@ impl CallContext {
     }
 }
 
-/// The caller's number as signalled: P-Asserted-Identity (set by a trusted
-/// trunk), else the From user part.
-pub fn caller_number(invite: &Request) -> String {
+/// The local address the system would send from to reach `peer`: a UDP
+/// socket connected to it (which sends nothing) tells.
+pub fn local_ip_towards(peer: IpAddr) -> Option<IpAddr> {
+    let any: std::net::SocketAddr = if peer.is_ipv4() {
+        ([0, 0, 0, 0], 0).into()
+    } else {
+        ([0u16; 8], 0).into()
+    };
+    let socket = std::net::UdpSocket::bind(any).ok()?;
+    socket.connect((peer, 9)).ok()?;
+    socket.local_addr().ok().map(|a| a.ip())
+}
+
+/// The caller's number as signalled: P-Asserted-Identity when the call
+/// comes from a trusted peer or trunk (RFC 3325 trusts it only there), else
+/// the From user part.
+pub fn caller_number(invite: &Request, trusted: bool) -> String {
     let from_pai = msg::first_header(invite, "P-Asserted-Identity")
+        .filter(|_| trusted)
         .as_deref()
         .and_then(msg::addr_uri)
         .and_then(msg::uri_user)
@@ -176,7 +216,19 @@ pub async fn run(
         commands: commands.clone(),
         events,
     };
-    call.run(invite, source).instrument(span).await;
+    // The call runs in a task of its own so that a bug in it cannot leave
+    // the SIP side hanging: if it panics, the INVITE gets a 500 or the
+    // dialog a BYE.
+    let outcome = tokio::spawn(call.run(invite, source).instrument(span)).await;
+    if let Err(e) = outcome {
+        warn!(call = %id, error = %e, "call task failed; ending the call");
+        let _ = commands.send(Command::Respond {
+            key: key.clone(),
+            code: 500,
+            body: None,
+        });
+        let _ = commands.send(Command::Hangup { key: key.clone() });
+    }
     ctx.active.fetch_sub(1, Ordering::Relaxed);
     let _ = commands.send(Command::Done { key });
 }
@@ -217,9 +269,9 @@ impl Call {
 
     async fn run(mut self, invite: Box<Request>, source: Flow) {
         let ctx = self.ctx.clone();
-        let caller_raw = caller_number(&invite);
-        let caller_e164 = ctx.numbering.normalise(&caller_raw);
         let origin = ctx.origin_of(source.remote.ip()).map(str::to_string);
+        let caller_raw = caller_number(&invite, origin.is_some());
+        let caller_e164 = ctx.numbering.normalise(&caller_raw);
         info!(
             caller = %Pii(caller_e164.as_ref().map(|n| n.to_string()).unwrap_or_else(|| caller_raw.clone())),
             from = %source.remote,
@@ -281,8 +333,15 @@ impl Call {
                 return self.reject(503, Disposition::Failed).await;
             }
         };
+        let (local_host, media_ip) = ctx.local_address(source.remote.ip());
+        if let Some(host) = local_host {
+            let _ = self.commands.send(Command::LocalHost {
+                key: self.key.clone(),
+                host,
+            });
+        }
         let local = LocalMedia {
-            address: ctx.media_ip,
+            address: media_ip,
             port: sockets.port(),
             session_id: rand::random::<u32>() as u64,
             version: 1,
@@ -323,13 +382,6 @@ impl Call {
                 direction: sdp::Direction::SendRecv,
             },
         };
-        if let Err(e) = ctx
-            .store
-            .mark_call_answered(self.id, answered_at, params.codec.name())
-            .await
-        {
-            warn!(error = %e, "cannot store the answer time");
-        }
         let recording = match ctx.recorder.start(Uuid::new_v4(), answered_at) {
             Ok(r) => Some(r),
             Err(e) => {
@@ -337,19 +389,31 @@ impl Call {
                 None
             }
         };
-        if let Some(r) = &recording {
-            let row = NewRecording {
+        // The rows are written beside the media, not before it: the prompt
+        // and the recording start with the answer, whatever the database's
+        // latency.
+        let rows = {
+            let store = ctx.store.clone();
+            let (id, codec) = (self.id, params.codec.name());
+            let row = recording.as_ref().map(|r| NewRecording {
                 id: r.id,
-                call_id: self.id,
+                call_id: id,
                 path: r.relative_path.to_string_lossy().into_owned(),
                 started_at: answered_at,
                 sample_rate: 8000,
                 channels: 2,
-            };
-            if let Err(e) = ctx.store.insert_recording(&row).await {
-                warn!(error = %e, "cannot store the recording row");
-            }
-        }
+            });
+            tokio::spawn(async move {
+                if let Err(e) = store.mark_call_answered(id, answered_at, codec).await {
+                    warn!(error = %e, "cannot store the answer time");
+                }
+                if let Some(row) = row {
+                    if let Err(e) = store.insert_recording(&row).await {
+                        warn!(error = %e, "cannot store the recording row");
+                    }
+                }
+            })
+        };
         info!(
             codec = params.codec.name(),
             port = sockets.port(),
@@ -367,9 +431,7 @@ impl Call {
             prompt_pos: 0,
             recording,
         };
-        let ending = self
-            .media_loop(&mut media, &sockets.rtp, offer.is_none())
-            .await;
+        let ending = self.media_loop(&mut media, &sockets.rtp).await;
         let stats = media.session.stats();
         info!(
             packets_in = stats.packets_in,
@@ -384,6 +446,8 @@ impl Call {
             });
         }
         let ended_at = Utc::now();
+        // The rows must exist before they are completed.
+        let _ = rows.await;
         if let Some(rec) = media.recording.take() {
             let id = rec.id;
             match rec.finish().await {
@@ -422,12 +486,7 @@ impl Call {
         }
     }
 
-    async fn media_loop(
-        &mut self,
-        media: &mut Media,
-        socket: &tokio::net::UdpSocket,
-        late_offer: bool,
-    ) -> Ending {
+    async fn media_loop(&mut self, media: &mut Media, socket: &tokio::net::UdpSocket) -> Ending {
         let mut buf = vec![0u8; 2048];
         let mut packet = Vec::with_capacity(256);
         let mut caller = [0i16; FRAME_SAMPLES];
@@ -446,14 +505,20 @@ impl Call {
                     Some(CallEvent::Shutdown) => return ok(EndedBy::Shutdown, Disposition::Answered, true),
                     Some(CallEvent::AckTimeout) => return ok(EndedBy::Timeout, Disposition::Failed, false),
                     Some(CallEvent::Terminated) | None => return ok(EndedBy::Server, Disposition::Answered, false),
-                    Some(CallEvent::Confirmed { body }) if late_offer => self.apply_late_answer(media, &body),
+                    // An SDP answer in an ACK: to our offer in the 200 of an
+                    // offer-less INVITE or re-INVITE.
+                    Some(CallEvent::Confirmed { body }) if !body.is_empty() => self.apply_answer(media, &body),
+                    // CANCEL crossed our 200: the caller is gone.
+                    Some(CallEvent::Cancelled) => {
+                        return Ending { by: EndedBy::Caller, disposition: Disposition::Cancelled, status: Some(487), hang_up: false };
+                    }
                     Some(CallEvent::ReInvite { request }) => self.reinvite(media, &request),
                     Some(CallEvent::Info { request }) => {
                         if let Some(digit) = info_digit(&request) {
                             self.digit(digit, "info");
                         }
                     }
-                    Some(CallEvent::Confirmed { .. }) | Some(CallEvent::Cancelled) => {}
+                    Some(CallEvent::Confirmed { .. }) => {}
                 },
                 received = socket.recv_from(&mut buf) => {
                     if let Ok((n, from)) = received {
@@ -515,7 +580,7 @@ impl Call {
         });
     }
 
-    fn apply_late_answer(&self, media: &mut Media, body: &[u8]) {
+    fn apply_answer(&self, media: &mut Media, body: &[u8]) {
         let parsed = SessionDescription::parse(body)
             .ok()
             .and_then(|sd| sdp::negotiate(&sd, &CODECS).ok());
@@ -652,9 +717,14 @@ mod tests {
 
     #[test]
     fn caller_from_pai_else_from() {
-        assert_eq!(caller_number(&req("", "")), "0611234567");
+        assert_eq!(caller_number(&req("", ""), true), "0611234567");
         let pai = "P-Asserted-Identity: \"Trunk\" <sip:+380501112233@trunk.example>, <tel:+380501112233>\r\n";
-        assert_eq!(caller_number(&req(pai, "")), "+380501112233");
+        assert_eq!(caller_number(&req(pai, ""), true), "+380501112233");
+        assert_eq!(
+            caller_number(&req(pai, ""), false),
+            "0611234567",
+            "PAI only from trusted sources"
+        );
         assert_eq!(called_number(&req("", "")), "1580");
     }
 

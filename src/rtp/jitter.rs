@@ -49,6 +49,10 @@ pub struct JitterBuffer {
 /// cannot grow without bound (a peer whose clock runs fast, a burst).
 const MAX_FRAMES: usize = 50;
 
+/// A sequence number this far behind play-out is not a late packet but a
+/// restarted stream (RFC 3550 A.1's MAX_MISORDER); the buffer starts over.
+const MAX_MISORDER: u64 = 100;
+
 impl JitterBuffer {
     pub fn new(depth: usize) -> Self {
         Self {
@@ -83,8 +87,23 @@ impl JitterBuffer {
             .expect("three candidates")
     }
 
+    /// Forgets everything: a new stream (new SSRC, restarted sequence).
+    pub fn reset(&mut self) {
+        self.slots.clear();
+        self.highest = None;
+        self.next_play = None;
+        self.playing = false;
+    }
+
     pub fn push(&mut self, seq: u16, slot: Slot) -> Push {
-        let ext = self.extend(seq);
+        let mut ext = self.extend(seq);
+        if self
+            .next_play
+            .is_some_and(|n| n.saturating_sub(ext) > MAX_MISORDER)
+        {
+            self.reset();
+            ext = self.extend(seq);
+        }
         if self.next_play.is_some_and(|n| ext < n) {
             self.stats.late += 1;
             return Push::Late;
@@ -123,6 +142,14 @@ impl JitterBuffer {
             self.playing = false;
             return None;
         }
+        // A stream that jumped far ahead: skip the gap rather than play it
+        // out as silence one frame at a time.
+        let first = self.slots.keys().next().copied().unwrap_or(next);
+        let next = if first > next + MAX_FRAMES as u64 {
+            first
+        } else {
+            next
+        };
         self.next_play = Some(next + 1);
         match self.slots.remove(&next) {
             Some(slot) => Some(slot),
@@ -191,6 +218,23 @@ mod tests {
         assert_eq!(jb.pop(), None);
         assert_eq!(jb.pop(), Some(audio(3)));
         assert_eq!(jb.stats().missing, 1);
+    }
+
+    #[test]
+    fn restarted_stream_is_followed_backwards_and_forwards() {
+        let mut jb = JitterBuffer::new(1);
+        for seq in 30000..30010u16 {
+            jb.push(seq, audio(1));
+            assert_eq!(jb.pop(), Some(audio(1)));
+        }
+        // The peer restarts its stream with a much lower sequence number.
+        assert_eq!(jb.push(100, audio(2)), Push::Accepted);
+        assert_eq!(jb.pop(), Some(audio(2)));
+        // And then jumps far ahead: no long run of silence.
+        assert_eq!(jb.push(20000, audio(3)), Push::Accepted);
+        assert_eq!(jb.pop(), Some(audio(3)));
+        assert_eq!(jb.push(20001, audio(4)), Push::Accepted);
+        assert_eq!(jb.pop(), Some(audio(4)));
     }
 
     #[test]

@@ -60,6 +60,8 @@ pub struct MediaSession {
     params: MediaParams,
     latched: Option<SocketAddr>,
     last_from_latched: Option<Instant>,
+    /// The peer's audio SSRC; a new one is a new stream.
+    remote_ssrc: Option<u32>,
     last_rx: Instant,
     media_timeout: Duration,
     jitter: JitterBuffer,
@@ -86,6 +88,7 @@ impl MediaSession {
             params,
             latched: None,
             last_from_latched: None,
+            remote_ssrc: None,
             last_rx: now,
             media_timeout,
             jitter: JitterBuffer::new(jitter_depth),
@@ -145,14 +148,11 @@ impl MediaSession {
         self.pacer.frames()
     }
 
-    /// True once the peer has sent nothing for the media timeout while it
-    /// should be sending (not when it has put the stream on hold).
+    /// True once the peer has sent nothing for the media timeout during a
+    /// two-way session. On hold (any direction but sendrecv) silence is
+    /// normal: phones often send no music on hold.
     pub fn timed_out(&self, now: Instant) -> bool {
-        let peer_sends = matches!(
-            self.params.direction,
-            Direction::SendRecv | Direction::RecvOnly
-        );
-        peer_sends
+        self.params.direction == Direction::SendRecv
             && !self.media_timeout.is_zero()
             && now.duration_since(self.last_rx) > self.media_timeout
     }
@@ -195,6 +195,10 @@ impl MediaSession {
             }
             return event;
         }
+        if self.remote_ssrc.is_some_and(|s| s != rtp.ssrc()) {
+            self.jitter.reset();
+        }
+        self.remote_ssrc = Some(rtp.ssrc());
         self.jitter.push(seq, Slot::Audio(rtp.payload().to_vec()));
         None
     }
@@ -362,12 +366,20 @@ mod tests {
         let mut s = MediaSession::new(t0, params(), 1, Duration::from_secs(60));
         assert!(!s.timed_out(t0 + Duration::from_secs(59)));
         assert!(s.timed_out(t0 + Duration::from_secs(61)));
-        let held = MediaParams {
-            direction: Direction::SendOnly,
-            ..params()
-        };
-        s.update(t0, held);
-        assert!(!s.timed_out(t0 + Duration::from_secs(600)));
+        for direction in [
+            Direction::SendOnly,
+            Direction::RecvOnly,
+            Direction::Inactive,
+        ] {
+            s.update(
+                t0,
+                MediaParams {
+                    direction,
+                    ..params()
+                },
+            );
+            assert!(!s.timed_out(t0 + Duration::from_secs(600)), "{direction:?}");
+        }
         let (mut caller, mut pkt) = ([0i16; 160], Vec::new());
         let inactive = MediaParams {
             direction: Direction::Inactive,

@@ -124,10 +124,13 @@ impl Dialog {
             return (self.remote_target.clone(), Vec::new());
         };
         let first_uri = msg::addr_uri(first).unwrap_or(first);
-        let loose = first_uri
-            .split(';')
-            .skip(1)
-            .any(|p| p.trim().eq_ignore_ascii_case("lr"));
+        let loose = first_uri.split(';').skip(1).any(|p| {
+            p.split('=')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .eq_ignore_ascii_case("lr")
+        });
         if loose {
             (self.remote_target.clone(), self.route_set.clone())
         } else {

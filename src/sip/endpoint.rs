@@ -83,6 +83,7 @@ pub enum Event {
     /// CANCEL arrived before we answered; 487 has been sent.
     CallCancelled { key: CallKey },
     /// The ACK for our 2xx arrived (with its body, if the offer was ours).
+    /// For a re-INVITE, sent only when the ACK carries an answer.
     CallConfirmed { key: CallKey, body: Vec<u8> },
     /// A re-INVITE; answer with [`Endpoint::respond_to_reinvite`].
     ReInvite { key: CallKey, request: Box<Request> },
@@ -141,6 +142,9 @@ struct Call {
     reinvite: Option<(TxKey, Request)>,
     /// Hang up as soon as the 2xx is acknowledged (BYE may not precede ACK).
     bye_when_acked: bool,
+    /// `host:port` for this call's Contact and Via, when the TU chose one
+    /// (the address facing this peer); else the configured one.
+    local_host: Option<String>,
 }
 
 #[derive(Debug)]
@@ -304,7 +308,11 @@ impl Endpoint {
             for rr in msg::header_values(&call.request, "Record-Route") {
                 msg::push_header(&mut resp, "Record-Route", rr);
             }
-            msg::push_header(&mut resp, "Contact", self.contact(flow.transport));
+            msg::push_header(
+                &mut resp,
+                "Contact",
+                contact_for(&self.host_of(key), flow.transport),
+            );
         }
         if (200..300).contains(&code) {
             msg::push_header(&mut resp, "Allow", ALLOW);
@@ -340,7 +348,7 @@ impl Endpoint {
         code: u16,
         body: Option<(&str, Vec<u8>)>,
     ) -> Result<(), EndpointError> {
-        let contacts = (self.contact(Transport::Udp), self.contact(Transport::Tcp));
+        let host = self.host_of(key);
         let call = self.calls.get_mut(key).ok_or(EndpointError::UnknownCall)?;
         let (tx_key, request) = call
             .reinvite
@@ -354,12 +362,7 @@ impl Endpoint {
         let flow = entry.tx.flow;
         let mut resp = msg::response_to(&request, code, Some(&call.local_tag), call.source);
         if (200..300).contains(&code) {
-            let contact = if flow.transport == Transport::Udp {
-                &contacts.0
-            } else {
-                &contacts.1
-            };
-            msg::push_header(&mut resp, "Contact", contact.clone());
+            msg::push_header(&mut resp, "Contact", contact_for(&host, flow.transport));
             msg::push_header(&mut resp, "Allow", ALLOW);
         }
         finish_response(&mut resp, &[], body);
@@ -393,12 +396,19 @@ impl Endpoint {
 
     /// Sends an out-of-dialog request (REGISTER, OPTIONS) in a new client
     /// transaction. Via, branch and Content-Length are filled in here.
-    pub fn send_request(&mut self, now: Instant, flow: Flow, mut request: Request) -> ClientTxId {
+    /// `via_host` is the `host:port` for our Via (the default when `None`).
+    pub fn send_request(
+        &mut self,
+        now: Instant,
+        flow: Flow,
+        mut request: Request,
+        via_host: Option<&str>,
+    ) -> ClientTxId {
         let branch = msg::new_branch();
         let via = format!(
             "SIP/2.0/{} {};branch={branch};rport",
             flow.transport.via_name(),
-            self.cfg.advertised
+            via_host.unwrap_or(&self.cfg.advertised)
         );
         let mut headers = rsip::Headers::default();
         headers.push(rsip::Header::Via(rsip::headers::Via::new(via)));
@@ -414,12 +424,24 @@ impl Endpoint {
         ClientTxId(branch)
     }
 
-    /// The Contact we advertise.
+    /// The Contact we advertise by default.
     pub fn contact(&self, transport: Transport) -> String {
-        match transport {
-            Transport::Udp => format!("<sip:hotline@{}>", self.cfg.advertised),
-            Transport::Tcp => format!("<sip:hotline@{};transport=tcp>", self.cfg.advertised),
-        }
+        contact_for(&self.cfg.advertised, transport)
+    }
+
+    /// Sets the `host:port` this call's Contact and Via carry: the address
+    /// of ours that faces the caller, when we listen on every interface.
+    pub fn set_local_host(&mut self, key: &CallKey, host: String) -> Result<(), EndpointError> {
+        let call = self.calls.get_mut(key).ok_or(EndpointError::UnknownCall)?;
+        call.local_host = Some(host);
+        Ok(())
+    }
+
+    fn host_of(&self, key: &CallKey) -> String {
+        self.calls
+            .get(key)
+            .and_then(|c| c.local_host.clone())
+            .unwrap_or_else(|| self.cfg.advertised.clone())
     }
 
     pub fn advertised(&self) -> &str {
@@ -565,6 +587,7 @@ impl Endpoint {
                 awaiting_ack: None,
                 reinvite: None,
                 bye_when_acked: false,
+                local_host: None,
             },
         );
         self.event(Event::IncomingCall {
@@ -609,6 +632,11 @@ impl Endpoint {
                 self.respond_new(now, key, resp_flow, resp, None);
                 self.remove_call(&call_key);
                 self.event(Event::RemoteHangup { key: call_key });
+            }
+            Method::Invite if call.state == CallState::Terminating => {
+                // Our BYE is under way: the session is ending, not changing.
+                let resp = msg::response_to(&req, 481, None, source.remote);
+                self.respond_new(now, key, resp_flow, resp, None);
             }
             Method::Invite => {
                 if call.reinvite.is_some() || call.awaiting_ack.is_some() {
@@ -694,6 +722,12 @@ impl Endpoint {
             if bye {
                 self.send_bye(now, &call_key);
             }
+        } else if !req.body.is_empty() {
+            // The answer to an offer we made in a re-INVITE's 2xx.
+            self.event(Event::CallConfirmed {
+                key: call_key,
+                body: req.body.clone(),
+            });
         }
     }
 
@@ -790,7 +824,7 @@ impl Endpoint {
     }
 
     fn send_bye(&mut self, now: Instant, key: &CallKey) {
-        let advertised = self.cfg.advertised.clone();
+        let advertised = self.host_of(key);
         let Some(call) = self.calls.get_mut(key) else {
             return;
         };
@@ -844,6 +878,13 @@ impl Endpoint {
 
     fn event(&mut self, event: Event) {
         self.outputs.push_back(Output::Event(event));
+    }
+}
+
+fn contact_for(host: &str, transport: Transport) -> String {
+    match transport {
+        Transport::Udp => format!("<sip:hotline@{host}>"),
+        Transport::Tcp => format!("<sip:hotline@{host};transport=tcp>"),
     }
 }
 
@@ -917,7 +958,7 @@ fn validate(req: &Request) -> Result<(), String> {
 /// request whose Via, From, To, Call-ID and CSeq we can copy (§8.2.6 needs
 /// them to route the response); anything else is dropped (§16.3, §18.1.2).
 fn salvage_bad_request(bytes: &[u8], reason: &str) -> Option<Vec<u8>> {
-    let text = std::str::from_utf8(bytes).ok()?;
+    let text = String::from_utf8_lossy(bytes);
     let mut lines = text.split("\r\n");
     let start = lines.next()?;
     let mut parts = start.split_whitespace();

@@ -52,6 +52,8 @@ pub struct Registration {
     auth_tries: u32,
     failures: u32,
     next: Option<Instant>,
+    /// The expiry asked for in the REGISTER under way (0 = unregistering).
+    asked: Duration,
 }
 
 impl Registration {
@@ -66,12 +68,18 @@ impl Registration {
             failures: 0,
             status: Status::Idle,
             next: Some(now),
+            asked: cfg.expiry,
             cfg,
         }
     }
 
     pub fn name(&self) -> &str {
         &self.cfg.name
+    }
+
+    /// `host:port` for the Via and Contact of our REGISTERs.
+    pub fn contact_host(&self) -> &str {
+        &self.cfg.contact_host
     }
 
     pub fn status(&self) -> &Status {
@@ -98,6 +106,12 @@ impl Registration {
     pub fn on_response(&mut self, now: Instant, resp: &Response) -> Option<Request> {
         let code = resp.status_code.code();
         match code {
+            200..=299 if self.asked.is_zero() => {
+                info!(trunk = %self.cfg.name, "unregistered");
+                self.status = Status::Idle;
+                self.next = None;
+                None
+            }
             200..=299 => {
                 let granted =
                     granted_expiry(resp, &self.cfg.contact_host).unwrap_or(self.cfg.expiry);
@@ -157,11 +171,14 @@ impl Registration {
         self.fail(now, "no answer from registrar".into());
     }
 
-    /// A REGISTER removing our binding (expires 0), for shutdown.
-    pub fn unregister(&mut self) -> Request {
+    /// A REGISTER removing our binding (expires 0), for shutdown; `None`
+    /// if we hold no binding.
+    pub fn unregister(&mut self) -> Option<Request> {
+        let registered = matches!(self.status, Status::Registered { .. });
         self.next = None;
         self.status = Status::Idle;
-        self.build(Duration::ZERO)
+        self.auth_tries = 0;
+        registered.then(|| self.build(Duration::ZERO))
     }
 
     fn answer_challenge(&mut self, now: Instant, ch: Challenge, code: u16) -> Option<Request> {
@@ -183,7 +200,7 @@ impl Registration {
         self.auth_tries += 1;
         self.nc = 0;
         self.challenge = Some(ch);
-        let mut req = self.build(self.cfg.expiry);
+        let mut req = self.build(self.asked);
         let proxy = code == 407;
         self.sign(&mut req, proxy);
         Some(req)
@@ -232,6 +249,7 @@ impl Registration {
 
     fn build(&mut self, expiry: Duration) -> Request {
         self.cseq += 1;
+        self.asked = expiry;
         let aor = format!("sip:{}@{}", self.cfg.username, self.cfg.domain);
         let mut headers = rsip::Headers::default();
         headers.push(Header::MaxForwards(rsip::headers::MaxForwards::new("70")));
@@ -266,7 +284,7 @@ impl Registration {
             body: Vec::new(),
         };
         // Re-use a known challenge pre-emptively on refreshes (§22.3).
-        if self.challenge.is_some() && expiry > Duration::ZERO && self.auth_tries == 0 {
+        if self.challenge.is_some() && self.auth_tries == 0 {
             self.sign(&mut req, false);
         }
         req
@@ -380,6 +398,27 @@ mod tests {
             msg::first_header(&refresh, "Authorization").is_some(),
             "re-uses the nonce"
         );
+    }
+
+    #[test]
+    fn unregister_is_signed_and_answers_a_new_challenge_with_expiry_zero() {
+        let t0 = Instant::now();
+        let mut reg = Registration::new(cfg(), t0);
+        let first = reg.handle_timeout(t0).unwrap();
+        let ch = "WWW-Authenticate: Digest realm=\"sip.example.ua\", nonce=\"n1\"\r\n";
+        let second = reg.on_response(t0, &response(&first, 401, ch)).unwrap();
+        reg.on_response(t0, &response(&second, 200, "Expires: 300\r\n"));
+        let bye = reg.unregister().expect("registered, so it unregisters");
+        assert_eq!(msg::first_header(&bye, "Expires").as_deref(), Some("0"));
+        assert!(msg::first_header(&bye, "Authorization").is_some());
+        let ch2 = "WWW-Authenticate: Digest realm=\"sip.example.ua\", nonce=\"n2\", stale=true\r\n";
+        let again = reg
+            .on_response(t0, &response(&bye, 401, ch2))
+            .expect("re-signed");
+        assert_eq!(msg::first_header(&again, "Expires").as_deref(), Some("0"));
+        assert!(reg.on_response(t0, &response(&again, 200, "")).is_none());
+        assert_eq!((reg.status(), reg.poll_timeout()), (&Status::Idle, None));
+        assert!(reg.unregister().is_none(), "nothing to remove any more");
     }
 
     #[test]

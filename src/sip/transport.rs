@@ -9,6 +9,7 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
@@ -20,6 +21,13 @@ use super::{Flow, Transmit, Transport};
 
 /// Open TCP connections at most; more wait to be accepted.
 const MAX_TCP_CONNECTIONS: usize = 1024;
+
+/// How long opening an outgoing TCP connection may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A TCP connection silent this long is closed (clients keep theirs open
+/// with CRLF pings, RFC 5626 §3.5.1, which we answer).
+const IDLE_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// Inbound messages queued for the core before readers wait.
 const INBOUND_QUEUE: usize = 4096;
@@ -98,19 +106,25 @@ impl SipTransport {
                     .flatten();
                 match existing {
                     Some(conn) if conn.send(t.bytes.clone()).is_ok() => {}
-                    _ => self.connect_and_send(t).await,
+                    // Connecting may take long (a peer behind NAT that
+                    // drops SYNs): never in the caller's task.
+                    _ => {
+                        let this = self.clone();
+                        tokio::spawn(async move { this.connect_and_send(t).await });
+                    }
                 }
             }
         }
     }
 
     async fn connect_and_send(&self, t: Transmit) {
-        match TcpStream::connect(t.flow.remote).await {
-            Ok(stream) => {
+        match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(t.flow.remote)).await {
+            Ok(Ok(stream)) => {
                 let writer = self.adopt(stream, t.flow.remote, None);
                 let _ = writer.send(t.bytes);
             }
-            Err(e) => warn!(remote = %t.flow.remote, error = %e, "cannot open TCP connection"),
+            Ok(Err(e)) => warn!(remote = %t.flow.remote, error = %e, "cannot open TCP connection"),
+            Err(_) => warn!(remote = %t.flow.remote, "TCP connection timed out"),
         }
     }
 
@@ -135,9 +149,10 @@ impl SipTransport {
             }
         });
         let this = self.clone();
+        let pong = tx.clone();
         tokio::spawn(async move {
             let _permit = permit;
-            tcp_reader(read, remote, this.inbound.clone()).await;
+            tcp_reader(read, remote, this.inbound.clone(), pong).await;
             if let Ok(mut c) = this.connections.lock() {
                 c.remove(&remote);
             }
@@ -203,6 +218,7 @@ async fn tcp_reader(
     mut read: tokio::net::tcp::OwnedReadHalf,
     remote: SocketAddr,
     inbound: mpsc::Sender<Inbound>,
+    writer: mpsc::UnboundedSender<Vec<u8>>,
 ) {
     let mut buf: Vec<u8> = Vec::with_capacity(8192);
     let mut chunk = vec![0u8; 8192];
@@ -211,6 +227,10 @@ async fn tcp_reader(
             match wire::check_frame(&buf) {
                 Ok(Frame::Incomplete) => break,
                 Ok(Frame::KeepAlive(n)) => {
+                    // A double-CRLF ping gets a CRLF pong (RFC 5626 §3.5.1).
+                    if buf[..n].windows(4).any(|w| w == b"\r\n\r\n") {
+                        let _ = writer.send(b"\r\n".to_vec());
+                    }
                     buf.drain(..n);
                 }
                 Ok(Frame::Complete(n)) => {
@@ -229,9 +249,13 @@ async fn tcp_reader(
                 }
             }
         }
-        match read.read(&mut chunk).await {
-            Ok(0) | Err(_) => return,
-            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        match tokio::time::timeout(IDLE_TIMEOUT, read.read(&mut chunk)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => return,
+            Ok(Ok(n)) => buf.extend_from_slice(&chunk[..n]),
+            Err(_) => {
+                debug!(%remote, "closing idle TCP connection");
+                return;
+            }
         }
     }
 }

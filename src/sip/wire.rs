@@ -6,7 +6,7 @@
 //! before anything is parsed, so a TCP connection's buffer is only consumed
 //! whole messages at a time. [`parse`] then normalises the header section —
 //! line folding, compact header names (`v:`, `i:` …), white space before the
-//! colon, several values in one `Via`/`Route`/`Record-Route`/`Contact` line —
+//! colon, several values in one `Via`/`Route`/`Record-Route` line —
 //! and hands the result to `rsip`.
 //!
 //! This module knows nothing of transactions or sockets.
@@ -22,8 +22,6 @@ pub const MAX_MESSAGE: usize = 65_535;
 pub enum WireError {
     #[error("message exceeds {MAX_MESSAGE} bytes")]
     TooLarge,
-    #[error("header section is not valid UTF-8")]
-    NotUtf8,
     #[error("malformed start line")]
     StartLine,
     #[error("malformed header line: {0}")]
@@ -67,8 +65,8 @@ pub fn check_frame(buf: &[u8]) -> Result<Frame, WireError> {
         }
         return Ok(Frame::Incomplete);
     };
-    let head = std::str::from_utf8(&buf[..head_end]).map_err(|_| WireError::NotUtf8)?;
-    let length = content_length(head)?.ok_or(WireError::MissingContentLength)?;
+    let head = String::from_utf8_lossy(&buf[..head_end]);
+    let length = content_length(&head)?.ok_or(WireError::MissingContentLength)?;
     let total = head_end + 4 + length;
     if total > MAX_MESSAGE {
         return Err(WireError::TooLarge);
@@ -102,8 +100,10 @@ pub fn parse(bytes: &[u8]) -> Result<SipMessage, WireError> {
             None => (bytes, &[][..]),
         },
     };
-    let head = std::str::from_utf8(head).map_err(|_| WireError::NotUtf8)?;
-    let body = match content_length(head)? {
+    // Headers should be UTF-8, but gateways send display names in legacy
+    // encodings (CP1251); replace what is not UTF-8 rather than refuse.
+    let head = String::from_utf8_lossy(head);
+    let body = match content_length(&head)? {
         Some(declared) if declared > body.len() => {
             return Err(WireError::TruncatedBody {
                 declared,
@@ -113,7 +113,7 @@ pub fn parse(bytes: &[u8]) -> Result<SipMessage, WireError> {
         Some(declared) => &body[..declared],
         None => body,
     };
-    let normalised = normalise_head(head)?;
+    let normalised = normalise_head(&head)?;
     let mut message = Vec::with_capacity(normalised.len() + body.len() + 4);
     message.extend_from_slice(normalised.as_bytes());
     message.extend_from_slice(b"\r\n\r\n");
@@ -408,6 +408,19 @@ mod tests {
         assert_eq!(
             check_frame(no_length.as_bytes()).unwrap_err(),
             WireError::MissingContentLength
+        );
+    }
+
+    #[test]
+    fn legacy_encoded_display_name_is_read() {
+        // "Іван" in CP1251.
+        let mut bytes = INVITE.replace("\"Citizen\"", "\"NAME\"").into_bytes();
+        let at = bytes.windows(4).position(|w| w == b"NAME").unwrap();
+        bytes.splice(at..at + 4, [0xb2, 0xe2, 0xe0, 0xed]);
+        let msg = parse(&bytes).expect("parsed despite CP1251");
+        assert_eq!(
+            msg.call_id_header().unwrap().value(),
+            "a84b4c76e66710@127.0.0.1"
         );
     }
 

@@ -133,10 +133,11 @@ async fn full_call(codec: &str, backend: Backend, transport_tcp: bool) {
     // Right = the prompt the caller heard, from its first sample.
     let prompt = prompt();
     let needle = &prompt[..8000 * 3];
-    let (offset, corr) = best_alignment(&right, needle).expect("prompt found in right channel");
+    let (offset, right_corr) =
+        best_alignment(&right, needle).expect("prompt found in right channel");
     assert!(
-        corr > 0.95 && offset < 160,
-        "right channel is the prompt (corr {corr:.3} at {offset})"
+        right_corr > 0.95 && offset < 160,
+        "right channel is the prompt (corr {right_corr:.3} at {offset})"
     );
     let (_, cross) = best_alignment(&left, needle).unwrap_or((0, 0.0));
     assert!(
@@ -153,6 +154,12 @@ async fn full_call(codec: &str, backend: Backend, transport_tcp: bool) {
     assert_eq!(rate, 8000);
     let (_, corr) = best_alignment(&to_i16(&heard), needle).expect("prompt in received audio");
     assert!(corr > 0.95, "the caller heard the prompt (corr {corr:.3})");
+    eprintln!(
+        "measured [{codec} {backend:?} tcp={transport_tcp}]: call {call_ms} ms, WAV {wav_ms} ms (diff {} ms), \
+         digits {digits}, caller tone worst frame {worst:.3}, prompt in right channel corr {right_corr:.3} at {offset} samples, \
+         prompt heard by caller corr {corr:.3}",
+        wav_ms - call_ms
+    );
     phone.stop().await;
 }
 
