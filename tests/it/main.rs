@@ -7,6 +7,7 @@ mod peers;
 mod calls;
 mod crash;
 mod edge;
+mod media;
 mod trunk;
 
 use std::path::{Path, PathBuf};
