@@ -204,7 +204,8 @@ impl Default for LoggingSettings {
 #[serde(deny_unknown_fields)]
 pub struct PeerSettings {
     pub name: String,
-    /// Addresses or networks (`10.0.0.5`, `10.0.0.0/24`).
+    /// Addresses or networks (`10.0.0.5`, `10.0.0.0/24`), or `this-host`
+    /// for every address of this machine (loopback and its interfaces).
     pub addresses: Vec<String>,
 }
 
@@ -288,7 +289,7 @@ impl Settings {
             ));
         }
         for p in &self.peer {
-            for a in &p.addresses {
+            for a in p.addresses.iter().filter(|a| *a != THIS_HOST) {
                 parse_net(a)
                     .map_err(|e| ConfigError::Invalid(format!("[[peer]] {}: {e}", p.name)))?;
             }
@@ -347,6 +348,9 @@ fn overrides() -> config::Map<String, String> {
         .collect()
 }
 
+/// The `addresses` entry that stands for every address of this machine.
+pub const THIS_HOST: &str = "this-host";
+
 /// Parses `10.0.0.5` or `10.0.0.0/24`.
 pub fn parse_net(s: &str) -> Result<IpNet, String> {
     if let Ok(net) = s.parse::<IpNet>() {
@@ -374,7 +378,7 @@ mod tests {
         assert!(
             s.peer
                 .iter()
-                .any(|p| p.addresses.iter().any(|a| a.starts_with("127.0.0.1")))
+                .any(|p| p.addresses.iter().any(|a| a == THIS_HOST))
         );
     }
 

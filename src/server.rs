@@ -133,6 +133,7 @@ impl Application {
                     .iter()
                     .filter_map(|a| parse_net(a).ok())
                     .collect(),
+                this_host: p.addresses.iter().any(|a| a == crate::config::THIS_HOST),
             })
             .collect();
         let mut trunks = Vec::new();
@@ -148,6 +149,7 @@ impl Application {
             origins.push(Origin {
                 name: t.name.clone(),
                 networks: vec![registrar.ip().into()],
+                this_host: false,
             });
             if t.register {
                 let domain = if t.domain.is_empty() {

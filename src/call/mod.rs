@@ -88,6 +88,20 @@ pub enum Command {
 pub struct Origin {
     pub name: String,
     pub networks: Vec<IpNet>,
+    /// Trust every address of this machine (`this-host`): a softphone on
+    /// the server itself may send from its LAN address, not loopback.
+    pub this_host: bool,
+}
+
+impl Origin {
+    fn contains(&self, ip: IpAddr) -> bool {
+        self.networks.iter().any(|n| n.contains(&ip)) || (self.this_host && is_own_address(ip))
+    }
+}
+
+/// Whether `ip` belongs to this machine: only an own address can be bound.
+pub fn is_own_address(ip: IpAddr) -> bool {
+    ip.is_loopback() || std::net::UdpSocket::bind((ip, 0)).is_ok()
 }
 
 /// Everything a call needs, shared by all calls.
@@ -135,7 +149,7 @@ impl CallContext {
         };
         self.origins
             .iter()
-            .find(|o| o.networks.iter().any(|n| n.contains(&ip)))
+            .find(|o| o.contains(ip))
             .map(|o| o.name.as_str())
     }
 }
@@ -726,6 +740,26 @@ mod tests {
             "PAI only from trusted sources"
         );
         assert_eq!(called_number(&req("", "")), "1580");
+    }
+
+    #[test]
+    fn own_addresses() {
+        assert!(is_own_address("127.0.0.1".parse().unwrap()));
+        assert!(
+            is_own_address("127.0.0.9".parse().unwrap()),
+            "all of 127/8 is ours"
+        );
+        assert!(
+            !is_own_address("198.51.100.77".parse().unwrap()),
+            "TEST-NET-2 is nobody's here"
+        );
+        let lan = local_ip_towards("198.51.100.77".parse().unwrap());
+        if let Some(ip) = lan {
+            assert!(
+                is_own_address(ip),
+                "the address we route from is ours: {ip}"
+            );
+        }
     }
 
     #[test]
