@@ -203,6 +203,8 @@ impl Application {
             timers: settings.sip.timers(),
             advertised: advertised.clone(),
             supported: Vec::new(),
+            answer_guard: settings.sip.timers().timeout()
+                + Duration::from_millis(settings.sip.answer_delay_ms),
         });
         let core = Core {
             endpoint,

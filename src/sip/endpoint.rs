@@ -10,7 +10,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use rsip::headers::UntypedHeader;
 use rsip::{Method, Request, Response, SipMessage};
@@ -58,6 +58,9 @@ pub struct EndpointConfig {
     pub advertised: String,
     /// Options in `Require` we support (none yet: no 100rel, no timer).
     pub supported: Vec<String>,
+    /// How long the TU may take to answer an INVITE before the endpoint
+    /// answers 500 itself (longer than any configured ringing time).
+    pub answer_guard: Duration,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -250,6 +253,12 @@ impl Endpoint {
                         let call = self.server.remove(&key).and_then(|e| e.call);
                         if let Some(call) = call {
                             self.on_ack_timeout(now, call, &key);
+                        }
+                    }
+                    TimerOutcome::Unanswered => {
+                        let call = self.server.get(&key).and_then(|e| e.call.clone());
+                        if let Some(call) = call {
+                            self.answer_overdue(now, call, &key);
                         }
                     }
                     TimerOutcome::Nothing | TimerOutcome::TimedOut => {}
@@ -804,6 +813,9 @@ impl Endpoint {
         let code = resp.status_code.code();
         let bytes = wire::serialize(&SipMessage::Response(resp));
         let mut tx = ServerTransaction::new(invite, flow, self.cfg.timers);
+        if invite && code < 200 {
+            tx.guard_answer(now + self.cfg.answer_guard);
+        }
         tx.send_response(now, code, bytes.clone());
         self.server.insert(key, ServerEntry { tx, call });
         self.transmit(flow, bytes);
@@ -836,6 +848,20 @@ impl Endpoint {
         let bye = dialog.request(Method::Bye, &advertised, &branch);
         let flow = dialog.flow;
         self.start_client(now, flow, bye, branch, ClientOwner::Bye(key.clone()));
+    }
+
+    /// The TU never answered an INVITE: 500, so the caller is not left
+    /// waiting, and the call (or the pending re-INVITE) is dropped.
+    fn answer_overdue(&mut self, now: Instant, key: CallKey, tx: &TxKey) {
+        warn!(call = %key, "INVITE not answered in time; answering 500");
+        let Some(call) = self.calls.get_mut(&key) else {
+            return;
+        };
+        if call.invite_tx == *tx && call.state == CallState::Early {
+            let _ = self.respond_to_call(now, &key, 500, &[], None);
+        } else if call.reinvite.as_ref().is_some_and(|(k, _)| k == tx) {
+            let _ = self.respond_to_reinvite(now, &key, 500, None);
+        }
     }
 
     fn on_ack_timeout(&mut self, now: Instant, key: CallKey, tx: &TxKey) {

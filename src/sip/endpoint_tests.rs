@@ -19,6 +19,7 @@ fn endpoint() -> Endpoint {
         timers: TimerConfig::default(),
         advertised: "127.0.0.1:5060".into(),
         supported: Vec::new(),
+        answer_guard: Duration::from_secs(32),
     })
 }
 
@@ -143,6 +144,22 @@ fn answered_call_retransmits_200_until_ack() {
         0,
         "Timer L ended the INVITE transaction"
     );
+}
+
+#[test]
+fn an_invite_the_tu_never_answers_gets_500() {
+    let t0 = Instant::now();
+    let mut ep = endpoint();
+    let key = incoming(&mut ep, t0);
+    let (sent, _) = advance(&mut ep, t0 + Duration::from_secs(31));
+    assert!(sent.is_empty());
+    let (sent, _) = advance(&mut ep, t0 + Duration::from_millis(32_100));
+    assert_eq!(firsts(&sent), vec!["SIP/2.0 500 Server Internal Error"]);
+    assert_eq!(
+        ep.respond_to_call(t0, &key, 200, &[], None),
+        Err(EndpointError::UnknownCall)
+    );
+    assert_eq!(ep.call_count(), 0);
 }
 
 #[test]

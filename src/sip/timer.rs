@@ -35,9 +35,12 @@ pub enum Timer {
     L,
     /// UAS core: retransmit a 2xx until its ACK arrives.
     Retransmit2xx,
+    /// UAS core: the TU has not answered an INVITE in time; a guard so a
+    /// fault in the call layer cannot leave a caller waiting for ever.
+    AnswerGuard,
 }
 
-const ALL: [Timer; 12] = [
+const ALL: [Timer; 13] = [
     Timer::A,
     Timer::B,
     Timer::D,
@@ -50,6 +53,7 @@ const ALL: [Timer; 12] = [
     Timer::K,
     Timer::L,
     Timer::Retransmit2xx,
+    Timer::AnswerGuard,
 ];
 
 /// T1, T2 and T4 of RFC 3261 §17.1.1.1 / Table 4.

@@ -41,6 +41,8 @@ pub enum TimerOutcome {
     AckTimeout,
     /// Client: no final response arrived (Timer F).
     TimedOut,
+    /// INVITE server: the TU sent no final response within the guard time.
+    Unanswered,
 }
 
 #[derive(Debug)]
@@ -79,6 +81,11 @@ impl ServerTransaction {
         self.timers.next_timeout()
     }
 
+    /// Arms the guard that reports an INVITE the TU never answers.
+    pub fn guard_answer(&mut self, at: Instant) {
+        self.timers.set(Timer::AnswerGuard, at);
+    }
+
     /// The request came again: resend the last response, if any (§17.2.1,
     /// §17.2.2). In Trying nothing has been sent yet, so nothing is resent.
     pub fn on_retransmission(&self) -> Option<Vec<u8>> {
@@ -106,6 +113,7 @@ impl ServerTransaction {
             return true;
         }
         self.final_code = Some(code);
+        self.timers.stop(Timer::AnswerGuard);
         if self.invite && code < 300 {
             self.state = ServerState::Accepted;
             self.timers.set(Timer::L, now + self.cfg.timeout());
@@ -169,6 +177,9 @@ impl ServerTransaction {
                     Some(bytes) => TimerOutcome::Retransmit(bytes.clone()),
                     None => TimerOutcome::Nothing,
                 }
+            }
+            (Timer::AnswerGuard, ServerState::Trying | ServerState::Proceeding) => {
+                TimerOutcome::Unanswered
             }
             (Timer::H, ServerState::Completed) => {
                 self.terminate();
