@@ -22,6 +22,7 @@
 
 pub mod call;
 pub mod config;
+pub mod ivr;
 pub mod media;
 pub mod phone;
 pub mod recording;

@@ -211,6 +211,10 @@ impl<'a, R: StoreRow> Cols<'a, R> {
         Ok(self.get::<DbUuid>(column)?.0)
     }
 
+    pub(super) fn opt_uuid(&self, column: &'static str) -> Result<Option<Uuid>, StoreError> {
+        Ok(self.get::<Option<DbUuid>>(column)?.map(|u| u.0))
+    }
+
     pub(super) fn time(&self, column: &'static str) -> Result<DateTime<Utc>, StoreError> {
         Ok(self.get::<DbTime>(column)?.0)
     }

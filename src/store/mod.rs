@@ -1,4 +1,6 @@
-//! Persistent store: call history, per-call events and recording metadata.
+//! Persistent store: call history, per-call events and recording metadata;
+//! appeals (the citizens' registered cards) and repair works (outages), which
+//! the IVR reads and the operator card writes.
 //!
 //! Role: the one place that reads and writes the database. It talks to
 //! nothing on the network but that database, and knows nothing about SIP:
@@ -18,7 +20,13 @@
 //!
 //! Timestamps are stored with microsecond precision on both backends (see
 //! [`storage_precision`]).
+//!
+//! Text comparisons that must fold case (a caller's address against the
+//! streets of repair works) are done in Rust, in [`address`]: SQLite's
+//! `lower()` folds ASCII only, so it would disagree with PostgreSQL on
+//! Ukrainian text.
 
+mod address;
 mod encoding;
 mod model;
 pub mod testing;
@@ -36,8 +44,9 @@ use uuid::Uuid;
 pub use encoding::storage_precision;
 use encoding::{Cols, DbTime, DbUuid, StoreRow};
 pub use model::{
-    CallEnd, CallEvent, CallRecord, Disposition, EndedBy, NewCall, NewRecording, RecordingRecord,
-    Transport,
+    AppealRecord, AppealStatus, CallEnd, CallEvent, CallRecord, Disposition, EndedBy, NewAppeal,
+    NewCall, NewRecording, NewRepairWork, RecordingRecord, RepairWork, Service, Transport,
+    WorkAddress, WorkKind, WorkStatus,
 };
 
 /// Migrations embedded at build time. Paths are relative to the crate root.
@@ -80,9 +89,11 @@ pub enum StoreError {
     #[error("{what} {id} not found")]
     NotFound { what: &'static str, id: Uuid },
 
-    /// A call, recording... with this id already exists.
-    #[error("{what} {id} already exists")]
-    AlreadyExists { what: &'static str, id: Uuid },
+    /// A call, recording... with this id already exists, or another unique
+    /// value is taken: `key` is the id, or the value (e.g. `what` =
+    /// "appeal registration number", `key` = "1580-2026-000123").
+    #[error("{what} {key} already exists")]
+    AlreadyExists { what: &'static str, key: String },
 
     /// A value does not fit its column (e.g. a size above `i64::MAX`).
     #[error("{field} out of range: {value}")]
@@ -126,7 +137,10 @@ fn insert_err(
             None => (false, false),
         };
         match (dup, parent) {
-            (Some((what, id)), _) if unique => StoreError::AlreadyExists { what, id },
+            (Some((what, id)), _) if unique => StoreError::AlreadyExists {
+                what,
+                key: id.to_string(),
+            },
             (_, Some((what, id))) if foreign => StoreError::NotFound { what, id },
             _ => StoreError::Query { op, source },
         }
@@ -200,6 +214,24 @@ macro_rules! recording_columns {
     };
 }
 
+macro_rules! appeal_columns {
+    () => {
+        "id, registration_number, status, category, executor, deadline, caller_phone, address, \
+         created_at, call_id"
+    };
+}
+
+/// A repair work joined with its addresses: one row per address (one row
+/// with NULL street if it has none). Callers order by work, then
+/// `a.ordinal`, for [`works_from_rows`].
+macro_rules! repair_work_select {
+    () => {
+        "SELECT w.id, w.kind, w.service, w.description, w.starts_at, w.expected_end, \
+         w.ended_at, w.status, w.created_at, a.street, a.house \
+         FROM repair_works w LEFT JOIN repair_work_addresses a ON a.work_id = w.id"
+    };
+}
+
 fn call_from_row(row: &impl StoreRow) -> Result<CallRecord, StoreError> {
     let c = Cols::new(row, "calls");
     Ok(CallRecord {
@@ -245,6 +277,62 @@ fn recording_from_row(row: &impl StoreRow) -> Result<RecordingRecord, StoreError
         sample_rate: c.int::<i32, u32>("sample_rate")?,
         channels: c.int::<i32, u16>("channels")?,
     })
+}
+
+fn appeal_from_row(row: &impl StoreRow) -> Result<AppealRecord, StoreError> {
+    let c = Cols::new(row, "appeals");
+    Ok(AppealRecord {
+        id: c.uuid("id")?,
+        registration_number: c.get("registration_number")?,
+        status: c.parsed("status", AppealStatus::parse)?,
+        category: c.get("category")?,
+        executor: c.get("executor")?,
+        deadline: c.time("deadline")?,
+        caller_phone: c.get("caller_phone")?,
+        address: c.get("address")?,
+        created_at: c.time("created_at")?,
+        call_id: c.opt_uuid("call_id")?,
+    })
+}
+
+/// Groups rows of [`repair_work_select!`] into works, each with its
+/// addresses in order. Rows of one work must be adjacent.
+fn works_from_rows(rows: &[impl StoreRow]) -> Result<Vec<RepairWork>, StoreError> {
+    let mut works: Vec<RepairWork> = Vec::new();
+    for row in rows {
+        let w = Cols::new(row, "repair_works");
+        let id = w.uuid("id")?;
+        if works.last().is_none_or(|last| last.id != id) {
+            works.push(RepairWork {
+                id,
+                kind: w.parsed("kind", WorkKind::parse)?,
+                service: w.parsed("service", Service::parse)?,
+                description: w.get("description")?,
+                starts_at: w.time("starts_at")?,
+                expected_end: w.time("expected_end")?,
+                ended_at: w.opt_time("ended_at")?,
+                status: w.parsed("status", WorkStatus::parse)?,
+                created_at: w.time("created_at")?,
+                addresses: Vec::new(),
+            });
+        }
+        let a = Cols::new(row, "repair_work_addresses");
+        // NULL street: the LEFT JOIN found no address (streets are NOT NULL).
+        if let (Some(street), Some(work)) = (a.get::<Option<String>>("street")?, works.last_mut()) {
+            work.addresses.push(WorkAddress {
+                street,
+                house: a.get("house")?,
+            });
+        }
+    }
+    Ok(works)
+}
+
+/// The digits of a registration number, which is what a caller types:
+/// "1580-2026-000123" -> "15802026000123". Stored beside the number, so a
+/// lookup by digits is one indexed equality on either backend.
+fn registration_digits(number: &str) -> String {
+    number.chars().filter(char::is_ascii_digit).collect()
 }
 
 /// Decodes every row with `f`, stopping at the first corrupt one.
@@ -378,13 +466,7 @@ impl Store {
     /// that changed nothing, to tell "already done" from "no such call".
     async fn require_call(&self, id: Uuid) -> Result<(), StoreError> {
         const SQL: &str = "SELECT 1 FROM calls WHERE id = $1";
-        let found = on_pool!(self, |pool| sqlx::query(SQL)
-            .bind(DbUuid(id))
-            .fetch_optional(pool)
-            .await
-            .map(|row| row.is_some()))
-        .map_err(query_err("look up a call"))?;
-        if found {
+        if self.exists(SQL, id, "look up a call").await? {
             Ok(())
         } else {
             Err(StoreError::NotFound { what: "call", id })
@@ -618,6 +700,269 @@ impl Store {
                 .map_err(query_err("list unfinished recordings"))?,
             recording_from_row
         ))
+    }
+
+    // --- appeals ------------------------------------------------------------------
+
+    /// Stores a registered appeal. `AlreadyExists` with what = "appeal" if
+    /// the id is taken, or what = "appeal registration number" if another
+    /// appeal has this number or one with the same digits ("1580-2026-1"
+    /// and "15802026-1" cannot both exist: a caller types only digits).
+    /// `NotFound` if `call_id` names no stored call. A number without
+    /// digits is refused by the database (a `Query` error).
+    pub async fn insert_appeal(&self, appeal: &NewAppeal) -> Result<(), StoreError> {
+        const SQL: &str = "INSERT INTO appeals \
+            (id, registration_number, registration_digits, status, category, executor, \
+             deadline, caller_phone, address, created_at, call_id) \
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
+        let digits = registration_digits(&appeal.registration_number);
+        let inserted = on_pool!(self, |pool| sqlx::query(SQL)
+            .bind(DbUuid(appeal.id))
+            .bind(&appeal.registration_number)
+            .bind(&digits)
+            .bind(appeal.status.as_str())
+            .bind(&appeal.category)
+            .bind(&appeal.executor)
+            .bind(DbTime::new(appeal.deadline))
+            .bind(&appeal.caller_phone)
+            .bind(appeal.address.as_deref())
+            .bind(DbTime::new(appeal.created_at))
+            .bind(appeal.call_id.map(DbUuid))
+            .execute(pool)
+            .await
+            .map(|_| ()));
+        let Err(source) = inserted else {
+            return Ok(());
+        };
+        // Two unique columns: the backends name the violated constraint
+        // differently (or not at all), so ask which one it was.
+        if source
+            .as_database_error()
+            .is_some_and(|e| e.is_unique_violation())
+        {
+            const ID_SQL: &str = "SELECT 1 FROM appeals WHERE id = $1";
+            let (what, key) = if self.exists(ID_SQL, appeal.id, "look up an appeal").await? {
+                ("appeal", appeal.id.to_string())
+            } else {
+                (
+                    "appeal registration number",
+                    appeal.registration_number.clone(),
+                )
+            };
+            return Err(StoreError::AlreadyExists { what, key });
+        }
+        let call = appeal.call_id.map(|id| ("call", id));
+        Err(insert_err("insert an appeal", None, call)(source))
+    }
+
+    /// The appeal whose registration number is `number`, written with or
+    /// without its dashes (any non-digit is ignored on both sides:
+    /// "15802026000123" and "1580 2026 000123" find "1580-2026-000123").
+    /// `None` if there is none, or if `number` has no digits.
+    pub async fn appeal_by_registration_number(
+        &self,
+        number: &str,
+    ) -> Result<Option<AppealRecord>, StoreError> {
+        const SQL: &str = concat!(
+            "SELECT ",
+            appeal_columns!(),
+            " FROM appeals WHERE registration_digits = $1"
+        );
+        let digits = registration_digits(number);
+        if digits.is_empty() {
+            return Ok(None);
+        }
+        on_pool!(self, |pool| sqlx::query(SQL)
+            .bind(&digits)
+            .fetch_optional(pool)
+            .await
+            .map_err(query_err("look up an appeal by number"))?
+            .map(|row| appeal_from_row(&row))
+            .transpose())
+    }
+
+    /// The `limit` most recent appeals from the caller number `e164`, newest
+    /// first (by registration time).
+    pub async fn appeals_by_phone(
+        &self,
+        e164: &str,
+        limit: u32,
+    ) -> Result<Vec<AppealRecord>, StoreError> {
+        // id breaks ties so the order is stable between requests.
+        const SQL: &str = concat!(
+            "SELECT ",
+            appeal_columns!(),
+            " FROM appeals WHERE caller_phone = $1 \
+             ORDER BY created_at DESC, id DESC LIMIT $2"
+        );
+        on_pool!(self, |pool| decode_all(
+            sqlx::query(SQL)
+                .bind(e164)
+                .bind(i64::from(limit))
+                .fetch_all(pool)
+                .await
+                .map_err(query_err("list appeals by phone"))?,
+            appeal_from_row
+        ))
+    }
+
+    /// The address of the most recent appeal from `e164` that gave one (a
+    /// blank address counts as none): where the caller probably lives.
+    pub async fn latest_address_for_phone(&self, e164: &str) -> Result<Option<String>, StoreError> {
+        const SQL: &str = "SELECT address FROM appeals \
+            WHERE caller_phone = $1 AND address IS NOT NULL AND trim(address) <> '' \
+            ORDER BY created_at DESC, id DESC LIMIT 1";
+        on_pool!(self, |pool| sqlx::query(SQL)
+            .bind(e164)
+            .fetch_optional(pool)
+            .await
+            .map_err(query_err("look up a caller's address"))?
+            .map(|row| Cols::new(&row, "appeals").get::<String>("address"))
+            .transpose())
+    }
+
+    // --- repair works ---------------------------------------------------------------
+
+    /// Stores a repair work with its addresses, all or nothing: if any part
+    /// fails (e.g. a blank street, which the database refuses), nothing is
+    /// stored. `AlreadyExists` if the id is taken.
+    pub async fn insert_repair_work(&self, work: &NewRepairWork) -> Result<(), StoreError> {
+        const WORK_SQL: &str = "INSERT INTO repair_works \
+            (id, kind, service, description, starts_at, expected_end, status, created_at) \
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+        const ADDRESS_SQL: &str = "INSERT INTO repair_work_addresses \
+            (work_id, ordinal, street, house) VALUES ($1, $2, $3, $4)";
+        on_pool!(self, |pool| async {
+            // Dropping the transaction on an early return rolls it back.
+            let mut tx = pool
+                .begin()
+                .await
+                .map_err(query_err("start storing a repair work"))?;
+            sqlx::query(WORK_SQL)
+                .bind(DbUuid(work.id))
+                .bind(work.kind.as_str())
+                .bind(work.service.as_str())
+                .bind(&work.description)
+                .bind(DbTime::new(work.starts_at))
+                .bind(DbTime::new(work.expected_end))
+                .bind(work.status.as_str())
+                .bind(DbTime::new(work.created_at))
+                .execute(&mut *tx)
+                .await
+                .map_err(insert_err(
+                    "insert a repair work",
+                    Some(("repair work", work.id)),
+                    None,
+                ))?;
+            for (ordinal, address) in work.addresses.iter().enumerate() {
+                let ordinal = i32::try_from(ordinal).map_err(|_| StoreError::OutOfRange {
+                    field: "repair work addresses",
+                    value: ordinal as u64,
+                })?;
+                sqlx::query(ADDRESS_SQL)
+                    .bind(DbUuid(work.id))
+                    .bind(ordinal)
+                    .bind(&address.street)
+                    .bind(address.house.as_deref())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(query_err("insert a repair work's address"))?;
+            }
+            tx.commit().await.map_err(query_err("commit a repair work"))
+        }
+        .await)
+    }
+
+    pub async fn get_repair_work(&self, id: Uuid) -> Result<Option<RepairWork>, StoreError> {
+        const SQL: &str = concat!(repair_work_select!(), " WHERE w.id = $1 ORDER BY a.ordinal");
+        let works = on_pool!(self, |pool| works_from_rows(
+            &sqlx::query(SQL)
+                .bind(DbUuid(id))
+                .fetch_all(pool)
+                .await
+                .map_err(query_err("read a repair work"))?
+        ))?;
+        Ok(works.into_iter().next())
+    }
+
+    /// Works in progress at `now`, each with its addresses: started
+    /// (`starts_at <= now`), not ended and not closed. A work past its
+    /// expected end stays in progress until it is closed: the outage may
+    /// well go on. Emergency works come first, then by start.
+    pub async fn active_repair_works(
+        &self,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<RepairWork>, StoreError> {
+        // One statement, so a work closed meanwhile cannot lose its
+        // addresses halfway; w.id keeps each work's rows together.
+        const SQL: &str = concat!(
+            repair_work_select!(),
+            " WHERE w.starts_at <= $1 AND w.ended_at IS NULL AND w.status <> $2 \
+             ORDER BY CASE WHEN w.kind = $3 THEN 0 ELSE 1 END, w.starts_at, w.id, a.ordinal"
+        );
+        on_pool!(self, |pool| works_from_rows(
+            &sqlx::query(SQL)
+                .bind(DbTime::new(now))
+                .bind(WorkStatus::Closed.as_str())
+                .bind(WorkKind::Emergency.as_str())
+                .fetch_all(pool)
+                .await
+                .map_err(query_err("list active repair works"))?
+        ))
+    }
+
+    /// Works in progress at `now` (as [`Store::active_repair_works`], in the
+    /// same order) with an address matching the caller's free-text
+    /// `address`; see [`WorkAddress::matches`] for the rule. The matching
+    /// runs here, not in SQL, so it folds Ukrainian case alike on both
+    /// backends; works in progress in a city are few.
+    pub async fn repair_works_at(
+        &self,
+        address: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<RepairWork>, StoreError> {
+        let mut works = self.active_repair_works(now).await?;
+        works.retain(|w| w.affects(address));
+        Ok(works)
+    }
+
+    /// Closes a work's record: it ended at `at`. Only the first close
+    /// counts: returns `false` (changing nothing) if it had already ended.
+    /// `NotFound` if there is no such work.
+    pub async fn close_repair_work(&self, id: Uuid, at: DateTime<Utc>) -> Result<bool, StoreError> {
+        const SQL: &str = "UPDATE repair_works SET ended_at = $2, status = $3 \
+            WHERE id = $1 AND ended_at IS NULL";
+        const ID_SQL: &str = "SELECT 1 FROM repair_works WHERE id = $1";
+        let changed = on_pool!(self, |pool| sqlx::query(SQL)
+            .bind(DbUuid(id))
+            .bind(DbTime::new(at))
+            .bind(WorkStatus::Closed.as_str())
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected()))
+        .map_err(query_err("close a repair work"))?;
+        if changed == 0 && !self.exists(ID_SQL, id, "look up a repair work").await? {
+            return Err(StoreError::NotFound {
+                what: "repair work",
+                id,
+            });
+        }
+        Ok(changed > 0)
+    }
+
+    /// Whether `sql` (`SELECT 1 FROM ... WHERE id = $1`) finds a row.
+    async fn exists(
+        &self,
+        sql: &'static str,
+        id: Uuid,
+        op: &'static str,
+    ) -> Result<bool, StoreError> {
+        on_pool!(self, |pool| sqlx::query(sql)
+            .bind(DbUuid(id))
+            .fetch_optional(pool)
+            .await
+            .map(|row| row.is_some()))
+        .map_err(query_err(op))
     }
 }
 

@@ -1,7 +1,9 @@
 //! Records the store writes and reads, in the domain's words.
 //!
 //! These are plain data: the SIP side fills them in from what it saw, and the
-//! store neither checks numbers nor interprets SIP.
+//! store neither checks numbers nor interprets SIP. Caller phones and
+//! addresses are personal data: the appeal records print them redacted in
+//! `Debug`, so logging a record does not leak them.
 
 use std::net::SocketAddr;
 
@@ -183,4 +185,204 @@ pub struct RecordingRecord {
     pub size_bytes: Option<u64>,
     pub sample_rate: u32,
     pub channels: u16,
+}
+
+text_enum! {
+    /// Where an appeal is in its life (see the domain notes, "Life of a card").
+    AppealStatus {
+        /// Registered by the contact centre, not yet sent to an executor.
+        Registered => "registered",
+        /// Sent to an executor, not yet accepted.
+        Assigned => "assigned",
+        /// Accepted by the executor, work under way.
+        InProgress => "in_progress",
+        /// The executor proposes closure: says the issue is resolved.
+        Resolved => "resolved",
+        /// Closed by the contact centre.
+        Closed => "closed",
+        /// Not registered or not taken: missing mandatory data, abuse...
+        Rejected => "rejected",
+        /// Sent back to the executor (closure refused or not confirmed).
+        Rework => "rework",
+        /// Staff are asking the citizen whether the work was done.
+        Verification => "verification",
+    }
+}
+
+text_enum! {
+    /// Whether a repair work was planned or answers a failure.
+    WorkKind {
+        /// Registered at least a day before it starts.
+        Planned => "planned",
+        /// Registered online when the failure happened.
+        Emergency => "emergency",
+    }
+}
+
+text_enum! {
+    /// The utility a repair work interrupts.
+    Service {
+        Water => "water",
+        Heating => "heating",
+        Power => "power",
+        Gas => "gas",
+        Other => "other",
+    }
+}
+
+text_enum! {
+    /// Where a repair work record is. Whether a work is in progress is
+    /// decided by its times (see `Store::active_repair_works`), so an
+    /// `announced` work whose start has passed counts as active.
+    WorkStatus {
+        Announced => "announced",
+        Active => "active",
+        Closed => "closed",
+    }
+}
+
+/// Personal data in `Debug` output: "***" and the last `keep` characters,
+/// like the server's `Pii` wrapper (which the store, built on its own in
+/// tests, cannot name).
+struct Redacted<'a> {
+    text: &'a str,
+    keep: usize,
+}
+
+impl std::fmt::Debug for Redacted<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let skip = self.text.chars().count().saturating_sub(self.keep);
+        let tail: String = self.text.chars().skip(skip).collect();
+        write!(f, "\"***{tail}\"")
+    }
+}
+
+/// An appeal as the operator card registers it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct NewAppeal {
+    pub id: Uuid,
+    /// The number told to the citizen, e.g. "1580-2026-000123". It must
+    /// contain digits, and its digits alone must differ from every other
+    /// appeal's: callers type them on the keypad.
+    pub registration_number: String,
+    pub status: AppealStatus,
+    /// The classifier's path or name (free text for now).
+    pub category: String,
+    /// The executing organisation's name (free text for now).
+    pub executor: String,
+    pub deadline: DateTime<Utc>,
+    /// The caller's number in E.164.
+    pub caller_phone: String,
+    /// Place of residence, as written by the operator.
+    pub address: Option<String>,
+    pub created_at: DateTime<Utc>,
+    /// The call it was registered on, if any.
+    pub call_id: Option<Uuid>,
+}
+
+/// An appeal as stored.
+#[derive(Clone, PartialEq, Eq)]
+pub struct AppealRecord {
+    pub id: Uuid,
+    pub registration_number: String,
+    pub status: AppealStatus,
+    pub category: String,
+    pub executor: String,
+    pub deadline: DateTime<Utc>,
+    pub caller_phone: String,
+    pub address: Option<String>,
+    pub created_at: DateTime<Utc>,
+    /// `None` also once the call has been purged.
+    pub call_id: Option<Uuid>,
+}
+
+/// `Debug` for the appeal types with the phone and address redacted.
+macro_rules! appeal_debug {
+    ($name:ident) => {
+        impl std::fmt::Debug for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_struct(stringify!($name))
+                    .field("id", &self.id)
+                    .field("registration_number", &self.registration_number)
+                    .field("status", &self.status)
+                    .field("category", &self.category)
+                    .field("executor", &self.executor)
+                    .field("deadline", &self.deadline)
+                    // The tail tells calls apart; an address's tail would
+                    // name the house, so none of it is shown.
+                    .field(
+                        "caller_phone",
+                        &Redacted {
+                            text: &self.caller_phone,
+                            keep: 2,
+                        },
+                    )
+                    .field(
+                        "address",
+                        &self
+                            .address
+                            .as_deref()
+                            .map(|text| Redacted { text, keep: 0 }),
+                    )
+                    .field("created_at", &self.created_at)
+                    .field("call_id", &self.call_id)
+                    .finish()
+            }
+        }
+    };
+}
+
+appeal_debug!(NewAppeal);
+appeal_debug!(AppealRecord);
+
+/// One street, or one house on it, that a repair work affects.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkAddress {
+    /// Street name as the executor wrote it ("вул. Соборна", "Соборна").
+    /// Must not be blank.
+    pub street: String,
+    /// House number ("12", "12-А", "12/1"); `None` for the whole street.
+    /// Must not be blank when given.
+    pub house: Option<String>,
+}
+
+/// A repair work as the executor registers it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewRepairWork {
+    pub id: Uuid,
+    pub kind: WorkKind,
+    pub service: Service,
+    /// What is done and what is cut off, for operators and announcements.
+    pub description: String,
+    pub starts_at: DateTime<Utc>,
+    pub expected_end: DateTime<Utc>,
+    pub status: WorkStatus,
+    pub created_at: DateTime<Utc>,
+    /// Affected addresses, in the executor's order. May be empty (a work
+    /// described only in words), but then no address matches it.
+    pub addresses: Vec<WorkAddress>,
+}
+
+/// A repair work as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RepairWork {
+    pub id: Uuid,
+    pub kind: WorkKind,
+    pub service: Service,
+    pub description: String,
+    pub starts_at: DateTime<Utc>,
+    pub expected_end: DateTime<Utc>,
+    /// `None` until the record is closed.
+    pub ended_at: Option<DateTime<Utc>>,
+    pub status: WorkStatus,
+    pub created_at: DateTime<Utc>,
+    pub addresses: Vec<WorkAddress>,
+}
+
+impl RepairWork {
+    /// Whether any of the work's addresses matches the caller's free-text
+    /// `address` (see [`WorkAddress::matches`]).
+    pub fn affects(&self, address: &str) -> bool {
+        self.addresses.iter().any(|a| a.matches(address))
+    }
 }

@@ -53,6 +53,15 @@ both_backends!(
     unicode_text,
     concurrent_inserts,
     corrupt_enum_is_reported,
+    appeal_lookup_by_number,
+    duplicate_appeals,
+    appeal_call_link,
+    appeals_by_phone_newest_first,
+    latest_address_for_phone,
+    active_repair_works_around_now,
+    close_repair_work,
+    repair_works_at_address,
+    repair_work_insert_is_atomic,
 );
 
 fn t0() -> DateTime<Utc> {
@@ -261,13 +270,13 @@ async fn duplicate_ids(db: &TestDb) {
     db.insert_call(&call).await.expect("insert");
     assert!(matches!(
         db.insert_call(&call).await,
-        Err(StoreError::AlreadyExists { what: "call", id }) if id == call.id
+        Err(StoreError::AlreadyExists { what: "call", key }) if key == call.id.to_string()
     ));
     let rec = new_recording(call.id, t0());
     db.insert_recording(&rec).await.expect("insert recording");
     assert!(matches!(
         db.insert_recording(&rec).await,
-        Err(StoreError::AlreadyExists { what: "recording", id }) if id == rec.id
+        Err(StoreError::AlreadyExists { what: "recording", key }) if key == rec.id.to_string()
     ));
 }
 
@@ -681,6 +690,547 @@ async fn corrupt_enum_is_reported(db: &TestDb) {
     }
 }
 
+// --- appeals ---------------------------------------------------------------------
+
+const PHONE: &str = "+380611234567";
+
+fn new_appeal(registration_number: &str, created_at: DateTime<Utc>) -> NewAppeal {
+    NewAppeal {
+        id: Uuid::new_v4(),
+        registration_number: registration_number.into(),
+        status: AppealStatus::Registered,
+        category: "Житлово-комунальне господарство / Водопостачання / Відсутність води".into(),
+        executor: "КП «Водоканал»".into(),
+        deadline: created_at + Duration::hours(24),
+        caller_phone: PHONE.into(),
+        address: Some("вул. Соборна, 12, кв. 5".into()),
+        created_at,
+        call_id: None,
+    }
+}
+
+/// What reading `appeal` back must give.
+fn stored_appeal(appeal: &NewAppeal) -> AppealRecord {
+    AppealRecord {
+        id: appeal.id,
+        registration_number: appeal.registration_number.clone(),
+        status: appeal.status,
+        category: appeal.category.clone(),
+        executor: appeal.executor.clone(),
+        deadline: storage_precision(appeal.deadline),
+        caller_phone: appeal.caller_phone.clone(),
+        address: appeal.address.clone(),
+        created_at: storage_precision(appeal.created_at),
+        call_id: appeal.call_id,
+    }
+}
+
+async fn appeal_lookup_by_number(db: &TestDb) {
+    let appeal = NewAppeal {
+        status: AppealStatus::InProgress,
+        ..new_appeal("1580-2026-000123", t0())
+    };
+    let other = new_appeal("1580-2026-000124", t0());
+    db.insert_appeal(&appeal).await.expect("insert");
+    db.insert_appeal(&other).await.expect("insert other");
+
+    let want = stored_appeal(&appeal);
+    for typed in [
+        "1580-2026-000123",
+        "15802026000123",
+        " 1580 2026 000123 ",
+        "№1580/2026/000123#",
+    ] {
+        let got = db
+            .appeal_by_registration_number(typed)
+            .await
+            .expect("lookup");
+        assert_eq!(got.as_ref(), Some(&want), "{typed:?}");
+    }
+    for unknown in [
+        "1580-2026-000125",
+        "1580-2026-00012",
+        "158020260001230",
+        "",
+        "---",
+        "абв",
+    ] {
+        assert_eq!(
+            db.appeal_by_registration_number(unknown)
+                .await
+                .expect("lookup"),
+            None,
+            "{unknown:?}"
+        );
+    }
+}
+
+async fn duplicate_appeals(db: &TestDb) {
+    let appeal = new_appeal("1580-2026-000123", t0());
+    db.insert_appeal(&appeal).await.expect("insert");
+
+    match db.insert_appeal(&appeal).await {
+        Err(StoreError::AlreadyExists {
+            what: "appeal",
+            key,
+        }) => {
+            assert_eq!(key, appeal.id.to_string())
+        }
+        other => panic!("expected AlreadyExists for the id, got {other:?}"),
+    }
+    // Another appeal with the same number, or the same digits written
+    // otherwise: a caller could not tell them apart on the keypad.
+    for number in ["1580-2026-000123", "15802026-000123"] {
+        let twin = new_appeal(number, t0() + Duration::seconds(1));
+        match db.insert_appeal(&twin).await {
+            Err(
+                err @ StoreError::AlreadyExists {
+                    what: "appeal registration number",
+                    ..
+                },
+            ) => assert!(err.to_string().contains(number), "{err}"),
+            other => panic!("{number}: expected AlreadyExists, got {other:?}"),
+        }
+    }
+    // A number must have digits.
+    assert!(matches!(
+        db.insert_appeal(&new_appeal("б/н", t0())).await,
+        Err(StoreError::Query { .. })
+    ));
+    let stored = db.appeals_by_phone(PHONE, 10).await.expect("list");
+    assert_eq!(stored, vec![stored_appeal(&appeal)]);
+}
+
+async fn appeal_call_link(db: &TestDb) {
+    let call = new_call(t0());
+    db.insert_call(&call).await.expect("insert call");
+    let appeal = NewAppeal {
+        call_id: Some(call.id),
+        ..new_appeal("1580-2026-000001", t0() + Duration::minutes(3))
+    };
+    db.insert_appeal(&appeal).await.expect("insert");
+    let got = db
+        .appeal_by_registration_number(&appeal.registration_number)
+        .await
+        .expect("lookup")
+        .expect("present");
+    assert_eq!(got.call_id, Some(call.id));
+
+    let nobody = Uuid::new_v4();
+    let orphan = NewAppeal {
+        call_id: Some(nobody),
+        ..new_appeal("1580-2026-000002", t0())
+    };
+    assert!(matches!(
+        db.insert_appeal(&orphan).await,
+        Err(StoreError::NotFound { what: "call", id }) if id == nobody
+    ));
+
+    // Purging the call keeps the appeal (kept 3 years), unlinked.
+    raw_execute(db, "DELETE FROM calls").await;
+    let got = db
+        .appeal_by_registration_number(&appeal.registration_number)
+        .await
+        .expect("lookup")
+        .expect("still present");
+    assert_eq!(got.call_id, None);
+}
+
+async fn appeals_by_phone_newest_first(db: &TestDb) {
+    let mut mine = Vec::new();
+    for (n, offset_ms) in [0, 2500, 1000, 1001, 999].into_iter().enumerate() {
+        let appeal = new_appeal(
+            &format!("1580-2025-{n:06}"),
+            t0() + Duration::milliseconds(offset_ms),
+        );
+        db.insert_appeal(&appeal).await.expect("insert");
+        mine.push(appeal);
+    }
+    let theirs = NewAppeal {
+        caller_phone: "+380501112233".into(),
+        ..new_appeal("1580-2025-999999", t0() + Duration::days(1))
+    };
+    db.insert_appeal(&theirs)
+        .await
+        .expect("insert other caller");
+    mine.sort_by_key(|a| std::cmp::Reverse(a.created_at));
+    let want: Vec<String> = mine.iter().map(|a| a.registration_number.clone()).collect();
+
+    let numbers = |list: Vec<AppealRecord>| -> Vec<String> {
+        list.into_iter().map(|a| a.registration_number).collect()
+    };
+    assert_eq!(
+        numbers(db.appeals_by_phone(PHONE, 100).await.expect("list")),
+        want
+    );
+    assert_eq!(
+        numbers(db.appeals_by_phone(PHONE, 2).await.expect("list")),
+        want[..2]
+    );
+    assert!(
+        db.appeals_by_phone(PHONE, 0)
+            .await
+            .expect("list")
+            .is_empty()
+    );
+    assert_eq!(
+        numbers(db.appeals_by_phone("+380501112233", 5).await.expect("list")),
+        vec![theirs.registration_number]
+    );
+    assert!(
+        db.appeals_by_phone("+380000000000", 5)
+            .await
+            .expect("list")
+            .is_empty()
+    );
+}
+
+async fn latest_address_for_phone(db: &TestDb) {
+    assert_eq!(
+        db.latest_address_for_phone(PHONE).await.expect("address"),
+        None
+    );
+    let old = NewAppeal {
+        address: Some("вул. Соборна, 12".into()),
+        ..new_appeal("1580-2026-000001", t0())
+    };
+    // Newer, but without a usable address.
+    let none = NewAppeal {
+        address: None,
+        ..new_appeal("1580-2026-000002", t0() + Duration::hours(1))
+    };
+    let blank = NewAppeal {
+        address: Some("  ".into()),
+        ..new_appeal("1580-2026-000003", t0() + Duration::hours(2))
+    };
+    // Another caller's, newest of all.
+    let other = NewAppeal {
+        caller_phone: "+380501112233".into(),
+        address: Some("пр. Металургів, 5".into()),
+        ..new_appeal("1580-2026-000004", t0() + Duration::hours(3))
+    };
+    for appeal in [&old, &none, &blank, &other] {
+        db.insert_appeal(appeal).await.expect("insert");
+    }
+    assert_eq!(
+        db.latest_address_for_phone(PHONE)
+            .await
+            .expect("address")
+            .as_deref(),
+        Some("вул. Соборна, 12")
+    );
+
+    let moved = NewAppeal {
+        address: Some("бульв. Шевченка, 7".into()),
+        ..new_appeal("1580-2026-000005", t0() + Duration::hours(4))
+    };
+    db.insert_appeal(&moved).await.expect("insert");
+    assert_eq!(
+        db.latest_address_for_phone(PHONE)
+            .await
+            .expect("address")
+            .as_deref(),
+        Some("бульв. Шевченка, 7")
+    );
+    assert_eq!(
+        db.latest_address_for_phone("+380000000000")
+            .await
+            .expect("address"),
+        None
+    );
+}
+
+// --- repair works ---------------------------------------------------------------------
+
+fn street(street: &str, house: Option<&str>) -> WorkAddress {
+    WorkAddress {
+        street: street.into(),
+        house: house.map(Into::into),
+    }
+}
+
+fn new_work(
+    kind: WorkKind,
+    starts_at: DateTime<Utc>,
+    addresses: Vec<WorkAddress>,
+) -> NewRepairWork {
+    NewRepairWork {
+        id: Uuid::new_v4(),
+        kind,
+        service: Service::Water,
+        description: "Заміна засувки на водогоні Ø300; води не буде".into(),
+        starts_at,
+        expected_end: starts_at + Duration::hours(6),
+        status: WorkStatus::Active,
+        created_at: starts_at - Duration::days(1),
+        addresses,
+    }
+}
+
+/// What reading `work` back must give while it is open.
+fn stored_work(work: &NewRepairWork) -> RepairWork {
+    RepairWork {
+        id: work.id,
+        kind: work.kind,
+        service: work.service,
+        description: work.description.clone(),
+        starts_at: storage_precision(work.starts_at),
+        expected_end: storage_precision(work.expected_end),
+        ended_at: None,
+        status: work.status,
+        created_at: storage_precision(work.created_at),
+        addresses: work.addresses.clone(),
+    }
+}
+
+fn ids(works: &[RepairWork]) -> Vec<Uuid> {
+    works.iter().map(|w| w.id).collect()
+}
+
+async fn active_repair_works_around_now(db: &TestDb) {
+    let now = t0();
+    let planned_early = NewRepairWork {
+        service: Service::Heating,
+        addresses: vec![
+            street("вул. Соборна", Some("12")),
+            street("вул. Незалежності", None),
+            street("пров. Тихий", Some("3-А")),
+        ],
+        ..new_work(WorkKind::Planned, now - Duration::hours(5), vec![])
+    };
+    // Starts exactly now: in progress.
+    let planned_now = new_work(WorkKind::Planned, now, vec![street("Миру", None)]);
+    // Still "announced", but its start has passed; no addresses at all.
+    let announced_started = NewRepairWork {
+        status: WorkStatus::Announced,
+        ..new_work(WorkKind::Planned, now - Duration::hours(1), vec![])
+    };
+    // Past its expected end but never closed: the outage may go on.
+    let overrunning = NewRepairWork {
+        expected_end: now - Duration::hours(1),
+        ..new_work(WorkKind::Planned, now - Duration::hours(9), vec![])
+    };
+    let emergency_late = NewRepairWork {
+        service: Service::Power,
+        ..new_work(WorkKind::Emergency, now - Duration::minutes(10), vec![])
+    };
+    let emergency_early = NewRepairWork {
+        service: Service::Gas,
+        ..new_work(WorkKind::Emergency, now - Duration::hours(2), vec![])
+    };
+    // Not in progress: starts later, ended, or closed without an end time.
+    let future = NewRepairWork {
+        status: WorkStatus::Announced,
+        ..new_work(WorkKind::Planned, now + Duration::microseconds(1), vec![])
+    };
+    let ended = new_work(WorkKind::Emergency, now - Duration::hours(3), vec![]);
+    let closed = NewRepairWork {
+        status: WorkStatus::Closed,
+        ..new_work(WorkKind::Planned, now - Duration::hours(4), vec![])
+    };
+    for work in [
+        &future,
+        &planned_now,
+        &emergency_late,
+        &closed,
+        &planned_early,
+        &ended,
+        &announced_started,
+        &overrunning,
+        &emergency_early,
+    ] {
+        db.insert_repair_work(work).await.expect("insert");
+    }
+    assert!(
+        db.close_repair_work(ended.id, now - Duration::hours(1))
+            .await
+            .expect("close")
+    );
+
+    let active = db.active_repair_works(now).await.expect("active");
+    assert_eq!(
+        ids(&active),
+        vec![
+            emergency_early.id,
+            emergency_late.id,
+            overrunning.id,
+            planned_early.id,
+            announced_started.id,
+            planned_now.id,
+        ]
+    );
+    // Every field, addresses in the executor's order included.
+    assert_eq!(active[3], stored_work(&planned_early));
+    assert_eq!(active[4], stored_work(&announced_started));
+    assert!(active[4].addresses.is_empty());
+
+    // Earlier, only what had started then. Not a view of the past: the
+    // works closed since are left out whatever `now` says.
+    let before = db
+        .active_repair_works(now - Duration::hours(3))
+        .await
+        .expect("active");
+    assert_eq!(ids(&before), vec![overrunning.id, planned_early.id]);
+}
+
+async fn close_repair_work(db: &TestDb) {
+    let work = new_work(WorkKind::Emergency, t0(), vec![street("Соборна", None)]);
+    db.insert_repair_work(&work).await.expect("insert");
+    assert_eq!(
+        db.get_repair_work(work.id).await.expect("get"),
+        Some(stored_work(&work))
+    );
+
+    let done = t0() + Duration::hours(2);
+    assert!(db.close_repair_work(work.id, done).await.expect("close"));
+    assert!(
+        !db.close_repair_work(work.id, done + Duration::hours(1))
+            .await
+            .expect("close again")
+    );
+    let got = db
+        .get_repair_work(work.id)
+        .await
+        .expect("get")
+        .expect("present");
+    assert_eq!(got.ended_at, Some(storage_precision(done)));
+    assert_eq!(got.status, WorkStatus::Closed);
+    assert_eq!(got.addresses, work.addresses);
+    assert!(
+        db.active_repair_works(t0() + Duration::hours(1))
+            .await
+            .expect("active")
+            .is_empty(),
+        "closed works are not in progress at any time"
+    );
+
+    let nobody = Uuid::new_v4();
+    assert!(db.get_repair_work(nobody).await.expect("get").is_none());
+    assert!(matches!(
+        db.close_repair_work(nobody, done).await,
+        Err(StoreError::NotFound { what: "repair work", id }) if id == nobody
+    ));
+}
+
+async fn repair_works_at_address(db: &TestDb) {
+    let now = t0();
+    // Stored in upper case: SQLite's lower() would not fold it.
+    let whole_street = NewRepairWork {
+        service: Service::Water,
+        ..new_work(
+            WorkKind::Planned,
+            now - Duration::hours(2),
+            vec![street("вул. СОБОРНА", None)],
+        )
+    };
+    let house_12 = NewRepairWork {
+        service: Service::Power,
+        ..new_work(
+            WorkKind::Emergency,
+            now - Duration::hours(1),
+            vec![street("Незалежності", None), street("соборна", Some("12"))],
+        )
+    };
+    let house_14 = NewRepairWork {
+        service: Service::Heating,
+        ..new_work(
+            WorkKind::Planned,
+            now - Duration::hours(3),
+            vec![street("Соборна", Some("14"))],
+        )
+    };
+    let closed = new_work(
+        WorkKind::Emergency,
+        now - Duration::hours(4),
+        vec![street("Соборна", None)],
+    );
+    let not_yet = new_work(
+        WorkKind::Planned,
+        now + Duration::hours(4),
+        vec![street("Соборна", None)],
+    );
+    for work in [&whole_street, &house_12, &house_14, &closed, &not_yet] {
+        db.insert_repair_work(work).await.expect("insert");
+    }
+    db.close_repair_work(closed.id, now - Duration::hours(1))
+        .await
+        .expect("close");
+
+    let at = |address: &'static str| async move {
+        ids(&db.repair_works_at(address, now).await.expect("works at"))
+    };
+    // Emergency first, then by start, as for all active works.
+    assert_eq!(
+        at("вул. Соборна, 12").await,
+        vec![house_12.id, whole_street.id]
+    );
+    assert_eq!(
+        at("м. Запоріжжя, ВУЛ. СОБОРНА, буд. 14, кв. 12").await,
+        vec![house_14.id, whole_street.id]
+    );
+    assert_eq!(at("вулиця соборна 7").await, vec![whole_street.id]);
+    assert_eq!(at("Соборна").await, vec![whole_street.id], "house unknown");
+    assert_eq!(at("вул. Незалежності, 3").await, vec![house_12.id]);
+    assert!(at("вул. Соборний узвіз, 12").await.is_empty());
+    assert!(at("").await.is_empty());
+}
+
+async fn repair_work_insert_is_atomic(db: &TestDb) {
+    async fn address_rows(store: &Store) -> i64 {
+        on_pool!(store, |pool| sqlx::query_scalar::<_, i64>(
+            "SELECT count(*) FROM repair_work_addresses"
+        )
+        .fetch_one(pool)
+        .await
+        .expect("count"))
+    }
+
+    // The second address is refused by the database after the work row and
+    // the first address were written: neither may remain.
+    for bad in [street(" ", None), street("Соборна", Some(""))] {
+        let work = new_work(
+            WorkKind::Emergency,
+            t0(),
+            vec![street("Соборна", Some("12")), bad.clone()],
+        );
+        assert!(
+            matches!(
+                db.insert_repair_work(&work).await,
+                Err(StoreError::Query { .. })
+            ),
+            "{bad:?}"
+        );
+        assert_eq!(db.get_repair_work(work.id).await.expect("get"), None);
+    }
+    assert_eq!(address_rows(db).await, 0);
+    assert!(
+        db.active_repair_works(t0())
+            .await
+            .expect("active")
+            .is_empty()
+    );
+
+    // A duplicate id fails whole too, and leaves the first work as it was.
+    let work = new_work(WorkKind::Planned, t0(), vec![street("Соборна", None)]);
+    db.insert_repair_work(&work).await.expect("insert");
+    let twin = NewRepairWork {
+        addresses: vec![street("Миру", None), street("Шевченка", Some("1"))],
+        ..work.clone()
+    };
+    match db.insert_repair_work(&twin).await {
+        Err(StoreError::AlreadyExists {
+            what: "repair work",
+            key,
+        }) => assert_eq!(key, work.id.to_string()),
+        other => panic!("expected AlreadyExists, got {other:?}"),
+    }
+    assert_eq!(
+        db.get_repair_work(work.id).await.expect("get"),
+        Some(stored_work(&work))
+    );
+    assert_eq!(address_rows(db).await, 1);
+}
+
 // --- backend-specific and pure checks ------------------------------------------
 
 #[tokio::test]
@@ -786,4 +1336,35 @@ fn enums_round_trip_through_text() {
     assert_eq!(Disposition::MediaTimeout.as_str(), "media_timeout");
     assert_eq!(Disposition::parse("Answered"), None);
     assert_eq!(EndedBy::Shutdown.to_string(), "shutdown");
+    for s in AppealStatus::ALL {
+        assert_eq!(AppealStatus::parse(s.as_str()), Some(*s));
+    }
+    for k in WorkKind::ALL {
+        assert_eq!(WorkKind::parse(k.as_str()), Some(*k));
+    }
+    for s in Service::ALL {
+        assert_eq!(Service::parse(s.as_str()), Some(*s));
+    }
+    for s in WorkStatus::ALL {
+        assert_eq!(WorkStatus::parse(s.as_str()), Some(*s));
+    }
+    assert_eq!(AppealStatus::ALL.len(), 8);
+    assert_eq!(AppealStatus::InProgress.as_str(), "in_progress");
+}
+
+#[test]
+fn appeal_debug_hides_personal_data() {
+    let appeal = new_appeal("1580-2026-000123", t0());
+    let shown = format!("{appeal:?} {:?}", stored_appeal(&appeal));
+    assert!(!shown.contains("+3806112345"), "{shown}");
+    assert!(!shown.contains("Соборна"), "{shown}");
+    assert!(shown.contains("***67"), "{shown}");
+    assert!(shown.contains("1580-2026-000123"), "{shown}");
+}
+
+#[test]
+fn registration_digits_ignore_everything_but_digits() {
+    assert_eq!(registration_digits("1580-2026-000123"), "15802026000123");
+    assert_eq!(registration_digits(" №1580 / 2026 "), "15802026");
+    assert_eq!(registration_digits("б/н"), "");
 }
