@@ -149,6 +149,8 @@ pub struct IvrSettings {
     pub scripts_dir: PathBuf,
     /// The menu a new call starts in: `<scripts_dir>/<entry>.toml`.
     pub entry: String,
+    /// Prompts are `<scripts_dir>/prompts/<language>/`.
+    pub language: String,
 }
 
 impl Default for IvrSettings {
@@ -156,6 +158,7 @@ impl Default for IvrSettings {
         Self {
             scripts_dir: "ivr-scripts".into(),
             entry: "main".into(),
+            language: "uk".into(),
         }
     }
 }

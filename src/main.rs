@@ -31,6 +31,34 @@ enum Command {
         #[command(subcommand)]
         action: ConfigAction,
     },
+    /// IVR menu tools.
+    Ivr {
+        #[command(subcommand)]
+        action: IvrAction,
+    },
+    /// Demonstration data.
+    Demo {
+        #[command(subcommand)]
+        action: DemoAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum IvrAction {
+    /// Check the menu files (and decode every prompt); report each problem
+    /// as file:line. Exits 1 if there is any.
+    Check {
+        /// Directory of menu files (default: `[ivr] scripts_dir`).
+        dir: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum DemoAction {
+    /// Add a sample appeal (registration number 1580-2026-000123, caller
+    /// +380611234567) and an active water outage on вул. Соборна, to try
+    /// menu 4 and 5 by phone.
+    Seed,
 }
 
 #[derive(Subcommand)]
@@ -69,6 +97,43 @@ async fn main() -> anyhow::Result<()> {
             println!("{shown:#?}");
             Ok(())
         }
+        Command::Ivr {
+            action: IvrAction::Check { dir },
+        } => {
+            let dir = dir.unwrap_or(settings.ivr.scripts_dir.clone());
+            let cache = hotline::media::PromptCache::new();
+            match hotline::call::player::IvrAssets::load(
+                &dir,
+                &settings.ivr.entry,
+                &settings.ivr.language,
+                &cache,
+            ) {
+                Ok(assets) => {
+                    println!(
+                        "{}: OK, {} nodes, {} prompts",
+                        dir.display(),
+                        assets.script.nodes.len(),
+                        assets.prompts.len()
+                    );
+                    Ok(())
+                }
+                Err(errors) => {
+                    for e in &errors {
+                        println!("{e}");
+                    }
+                    eprintln!("{} problem(s) found", errors.len());
+                    std::process::exit(1);
+                }
+            }
+        }
+        Command::Demo {
+            action: DemoAction::Seed,
+        } => {
+            let store = hotline::store::Store::connect(&settings.storage.database_url).await?;
+            let (appeal, work) = hotline::store::demo::seed(&store, chrono::Utc::now()).await?;
+            println!("appeal {appeal} and repair work {work} added");
+            Ok(())
+        }
         Command::Serve => {
             init_logging(&settings);
             let app = Application::build(settings)
@@ -80,6 +145,21 @@ async fn main() -> anyhow::Result<()> {
                 tracing::info!("signal received; stopping");
                 let _ = stop.send(true);
             });
+            #[cfg(unix)]
+            {
+                let reloader = app.ivr_reloader();
+                if let Ok(mut hup) =
+                    tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+                {
+                    tokio::spawn(async move {
+                        while hup.recv().await.is_some() {
+                            tracing::info!("SIGHUP: reloading the IVR");
+                            let r = reloader.clone();
+                            let _ = tokio::task::spawn_blocking(move || r.reload()).await;
+                        }
+                    });
+                }
+            }
             app.run_until_stopped().await;
             Ok(())
         }

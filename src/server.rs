@@ -7,7 +7,7 @@
 //! hung up with BYE, every recording closed.
 
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -20,10 +20,12 @@ use tokio::sync::watch;
 use tracing::{info, warn};
 
 use crate::call::core::{Core, Trunk};
+use crate::call::player::IvrAssets;
 use crate::call::ports::PortPool;
 use crate::call::{CallContext, Origin};
 use crate::config::{Settings, parse_net};
-use crate::media::{Prompt, PromptCache};
+use crate::ivr::Diagnostic;
+use crate::media::PromptCache;
 use crate::phone::NumberingPlan;
 use crate::recording::{self, Recorder};
 use crate::sip::registration::{Registration, RegistrationConfig};
@@ -39,8 +41,8 @@ pub enum ServerError {
     Recording(#[from] crate::recording::RecordingError),
     #[error(transparent)]
     Config(#[from] crate::config::ConfigError),
-    #[error("IVR entry {path}: {reason}")]
-    Ivr { path: String, reason: String },
+    #[error("the IVR scripts have errors:\n{}", .0.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("\n"))]
+    Ivr(Vec<Diagnostic>),
     #[error("cannot bind {what} on {addr}: {source}")]
     Bind {
         what: &'static str,
@@ -60,32 +62,52 @@ pub struct Application {
     http: tokio::task::JoinHandle<()>,
     recorder: Recorder,
     ctx: Arc<CallContext>,
+    reloader: IvrReloader,
 }
 
-/// The entry menu file. Until the IVR engine lands it names the prompt
-/// that every answered call hears in a loop.
-#[derive(serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-struct EntryMenu {
-    prompt: String,
+/// Where the IVR comes from, to load it again on reload.
+#[derive(Debug, Clone)]
+pub struct IvrSource {
+    pub dir: PathBuf,
+    pub entry: String,
+    pub language: String,
 }
 
-/// Loads `<scripts_dir>/<entry>.toml` and the prompt it names.
-pub fn load_entry_prompt(
-    scripts_dir: &Path,
-    entry: &str,
-    cache: &PromptCache,
-) -> Result<Prompt, ServerError> {
-    let path = scripts_dir.join(format!("{entry}.toml"));
-    let err = |reason: String| ServerError::Ivr {
-        path: path.display().to_string(),
-        reason,
-    };
-    let text = std::fs::read_to_string(&path).map_err(|e| err(e.to_string()))?;
-    let menu: EntryMenu = toml::from_str(&text).map_err(|e| err(e.to_string()))?;
-    cache
-        .get(&scripts_dir.join(&menu.prompt))
-        .map_err(|e| err(e.to_string()))
+impl IvrSource {
+    pub fn load(&self, cache: &PromptCache) -> Result<IvrAssets, Vec<Diagnostic>> {
+        IvrAssets::load(&self.dir, &self.entry, &self.language, cache)
+    }
+}
+
+/// Reloads the IVR into running calls' context: new calls get the new
+/// version; a version with errors is refused and the old one stays.
+#[derive(Clone)]
+pub struct IvrReloader {
+    source: IvrSource,
+    cache: PromptCache,
+    ctx: Arc<CallContext>,
+}
+
+impl IvrReloader {
+    pub fn reload(&self) -> Result<usize, Vec<Diagnostic>> {
+        // Prompt files may have been replaced: decode afresh (the cache
+        // notices changed files by their modification time and size).
+        match self.source.load(&self.cache) {
+            Ok(assets) => {
+                let nodes = assets.script.nodes.len();
+                let mut current = self.ctx.ivr.write().unwrap_or_else(|e| e.into_inner());
+                *current = Arc::new(assets);
+                info!(nodes, "IVR reloaded");
+                Ok(nodes)
+            }
+            Err(errors) => {
+                for e in &errors {
+                    warn!(error = %e, "IVR reload refused; keeping the running version");
+                }
+                Err(errors)
+            }
+        }
+    }
 }
 
 impl Application {
@@ -94,7 +116,12 @@ impl Application {
         recover(&store, &settings.storage.recordings_dir).await;
         let recorder = Recorder::spawn(settings.storage.recordings_dir.clone())?;
         let prompts = PromptCache::new();
-        let prompt = load_entry_prompt(&settings.ivr.scripts_dir, &settings.ivr.entry, &prompts)?;
+        let ivr_source = IvrSource {
+            dir: settings.ivr.scripts_dir.clone(),
+            entry: settings.ivr.entry.clone(),
+            language: settings.ivr.language.clone(),
+        };
+        let ivr = ivr_source.load(&prompts).map_err(ServerError::Ivr)?;
 
         let (transport, inbound) =
             SipTransport::bind(settings.sip.listen)
@@ -185,7 +212,7 @@ impl Application {
             ),
             advertised: fixed.clone(),
             sip_port: sip_addr.port(),
-            prompt,
+            ivr: std::sync::RwLock::new(Arc::new(ivr)),
             origins,
             open_access: settings.sip.open_access,
             numbering: NumberingPlan {
@@ -229,9 +256,18 @@ impl Application {
             addr: settings.http.listen,
             source,
         })?;
+        let reloader = IvrReloader {
+            source: ivr_source,
+            cache: prompts,
+            ctx: ctx.clone(),
+        };
         let app = Router::new()
             .route("/healthz", get(health))
-            .with_state(ctx.clone());
+            .route("/api/ivr/reload", axum::routing::post(reload_ivr))
+            .with_state(HttpState {
+                ctx: ctx.clone(),
+                reloader: reloader.clone(),
+            });
         let mut http_stop = shutdown_rx;
         let http = tokio::spawn(async move {
             let stop = async move {
@@ -246,6 +282,7 @@ impl Application {
         });
         info!(sip = %sip_addr, http = %http_addr, advertised = %advertised, db = store.backend_name(), "hotline started");
         Ok(Application {
+            reloader,
             sip_addr,
             http_addr,
             shutdown,
@@ -269,6 +306,11 @@ impl Application {
         self.ctx.active.load(Ordering::Relaxed)
     }
 
+    /// Reloads the IVR scripts (SIGHUP, `POST /api/ivr/reload`).
+    pub fn ivr_reloader(&self) -> IvrReloader {
+        self.reloader.clone()
+    }
+
     /// A handle that stops the server when sent `true`.
     pub fn shutdown_handle(&self) -> watch::Sender<bool> {
         self.shutdown.clone()
@@ -286,12 +328,45 @@ impl Application {
     }
 }
 
-async fn health(State(ctx): State<Arc<CallContext>>) -> axum::Json<serde_json::Value> {
+#[derive(Clone)]
+struct HttpState {
+    ctx: Arc<CallContext>,
+    reloader: IvrReloader,
+}
+
+async fn health(State(state): State<HttpState>) -> axum::Json<serde_json::Value> {
     axum::Json(serde_json::json!({
         "status": "ok",
-        "active_calls": ctx.active.load(Ordering::Relaxed),
-        "rtp_ports_in_use": ctx.ports.in_use(),
+        "active_calls": state.ctx.active.load(Ordering::Relaxed),
+        "rtp_ports_in_use": state.ctx.ports.in_use(),
     }))
+}
+
+/// `POST /api/ivr/reload`: 200 with the node count, or 422 with every
+/// problem found (the running version stays).
+async fn reload_ivr(
+    State(state): State<HttpState>,
+) -> (axum::http::StatusCode, axum::Json<serde_json::Value>) {
+    let reloader = state.reloader.clone();
+    // Decoding prompts reads files: off the async workers.
+    let result = tokio::task::spawn_blocking(move || reloader.reload()).await;
+    match result {
+        Ok(Ok(nodes)) => (
+            axum::http::StatusCode::OK,
+            axum::Json(serde_json::json!({ "reloaded": true, "nodes": nodes })),
+        ),
+        Ok(Err(errors)) => (
+            axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+            axum::Json(serde_json::json!({
+                "reloaded": false,
+                "errors": errors.iter().map(|d| d.to_string()).collect::<Vec<_>>(),
+            })),
+        ),
+        Err(_) => (
+            axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+            axum::Json(serde_json::json!({ "reloaded": false })),
+        ),
+    }
 }
 
 /// After a crash: repair the WAV files of recordings that never finished,

@@ -7,6 +7,7 @@
 //! (`sip::Endpoint`, `rtp::session::MediaSession`, `sdp`).
 
 pub mod core;
+pub mod player;
 pub mod ports;
 
 use std::net::IpAddr;
@@ -22,7 +23,8 @@ use tokio::time::Instant;
 use tracing::{Instrument, debug, info, info_span, warn};
 use uuid::Uuid;
 
-use crate::media::{Codec, Prompt};
+use crate::ivr::{self, Clock, Ivr};
+use crate::media::Codec;
 use crate::phone::{NumberingPlan, Pii};
 use crate::recording::Recorder;
 use crate::rtp::FRAME_SAMPLES;
@@ -30,6 +32,7 @@ use crate::rtp::session::{MediaParams, MediaSession};
 use crate::sdp::{self, LocalMedia, SessionDescription};
 use crate::sip::{CallKey, Flow, msg};
 use crate::store::{CallEnd, Disposition, EndedBy, NewCall, NewRecording, Store};
+use player::{IvrAssets, Player};
 use ports::PortPool;
 
 /// Codecs we offer and accept, in our order of preference.
@@ -115,7 +118,9 @@ pub struct CallContext {
     pub advertised: Option<(String, IpAddr)>,
     /// Our SIP port, for per-call Contact addresses.
     pub sip_port: u16,
-    pub prompt: Prompt,
+    /// The IVR in force; new calls take the current one, so a reload never
+    /// changes a call in progress.
+    pub ivr: std::sync::RwLock<Arc<IvrAssets>>,
     pub origins: Vec<Origin>,
     pub open_access: bool,
     pub numbering: NumberingPlan,
@@ -202,6 +207,8 @@ pub fn called_number(invite: &Request) -> String {
         .unwrap_or_default()
 }
 
+type LookupSender = mpsc::UnboundedSender<ivr::Input>;
+
 /// How a call ended, for its record.
 struct Ending {
     by: EndedBy,
@@ -229,6 +236,8 @@ pub async fn run(
         id,
         commands: commands.clone(),
         events,
+        caller_e164: None,
+        log: None,
     };
     // The call runs in a task of its own so that a bug in it cannot leave
     // the SIP side hanging: if it panics, the INVITE gets a 500 or the
@@ -253,6 +262,10 @@ struct Call {
     id: Uuid,
     commands: mpsc::UnboundedSender<Command>,
     events: mpsc::UnboundedReceiver<CallEvent>,
+    caller_e164: Option<String>,
+    /// Events of the call (digits, IVR steps, hold…) are written in order
+    /// by one task, off the media path.
+    log: Option<mpsc::UnboundedSender<(chrono::DateTime<Utc>, &'static str, String)>>,
 }
 
 impl Call {
@@ -286,6 +299,7 @@ impl Call {
         let origin = ctx.origin_of(source.remote.ip()).map(str::to_string);
         let caller_raw = caller_number(&invite, origin.is_some());
         let caller_e164 = ctx.numbering.normalise(&caller_raw);
+        self.caller_e164 = caller_e164.as_ref().map(|n| n.to_string());
         info!(
             caller = %Pii(caller_e164.as_ref().map(|n| n.to_string()).unwrap_or_else(|| caller_raw.clone())),
             from = %source.remote,
@@ -434,6 +448,26 @@ impl Call {
             "answered"
         );
 
+        let (log_tx, mut log_rx) =
+            mpsc::unbounded_channel::<(chrono::DateTime<Utc>, &'static str, String)>();
+        self.log = Some(log_tx);
+        let log_writer = {
+            let (store, id) = (ctx.store.clone(), self.id);
+            tokio::spawn(async move {
+                // Wait for the call row's answer to be stored first: events
+                // refer to the call.
+                while let Some((at, kind, detail)) = log_rx.recv().await {
+                    if let Err(e) = store.add_call_event(id, at, kind, &detail).await {
+                        warn!(error = %e, kind, "cannot store a call event");
+                    }
+                }
+            })
+        };
+        let assets = ctx
+            .ivr
+            .read()
+            .map(|a| a.clone())
+            .unwrap_or_else(|e| e.into_inner().clone());
         let mut media = Media {
             session: MediaSession::new(
                 Instant::now().into_std(),
@@ -442,10 +476,15 @@ impl Call {
                 ctx.media_timeout,
             ),
             local,
-            prompt_pos: 0,
             recording,
+            player: Player::default(),
+            ivr: Ivr::new(assets.script.clone()),
+            assets,
         };
         let ending = self.media_loop(&mut media, &sockets.rtp).await;
+        // Every event of the call is on file before the call is closed.
+        self.log = None;
+        let _ = log_writer.await;
         let stats = media.session.stats();
         info!(
             packets_in = stats.packets_in,
@@ -511,9 +550,27 @@ impl Call {
             status: Some(200),
             hang_up,
         };
+        let (lookups, mut results) = mpsc::unbounded_channel::<ivr::Input>();
+        let actions = media.ivr.start(clock());
+        if let Some(end) = self.apply(media, actions, &lookups) {
+            return end;
+        }
         loop {
             let tick = Instant::from_std(media.session.next_tick());
+            let ivr_deadline = media.ivr.poll_timeout().map(Instant::from_std);
             tokio::select! {
+                Some(result) = results.recv() => {
+                    let actions = media.ivr.handle_input(clock(), result);
+                    if let Some(end) = self.apply(media, actions, &lookups) {
+                        return end;
+                    }
+                }
+                _ = tokio::time::sleep_until(ivr_deadline.unwrap_or(tick)), if ivr_deadline.is_some() => {
+                    let actions = media.ivr.handle_timeout(clock());
+                    if let Some(end) = self.apply(media, actions, &lookups) {
+                        return end;
+                    }
+                }
                 ev = self.events.recv() => match ev {
                     Some(CallEvent::RemoteHangup) => return ok(EndedBy::Caller, Disposition::Answered, false),
                     Some(CallEvent::Shutdown) => return ok(EndedBy::Shutdown, Disposition::Answered, true),
@@ -529,7 +586,9 @@ impl Call {
                     Some(CallEvent::ReInvite { request }) => self.reinvite(media, &request),
                     Some(CallEvent::Info { request }) => {
                         if let Some(digit) = info_digit(&request) {
-                            self.digit(digit, "info");
+                            if let Some(end) = self.digit(media, digit, "info", &lookups) {
+                                return end;
+                            }
                         }
                     }
                     Some(CallEvent::Confirmed { .. }) => {}
@@ -537,7 +596,9 @@ impl Call {
                 received = socket.recv_from(&mut buf) => {
                     if let Ok((n, from)) = received {
                         if let Some(event) = media.session.on_packet(Instant::now().into_std(), from, &buf[..n]) {
-                            self.digit(event.digit, "rfc4733");
+                            if let Some(end) = self.digit(media, event.digit, "rfc4733", &lookups) {
+                                return end;
+                            }
                         }
                     }
                 }
@@ -545,10 +606,10 @@ impl Call {
                     let now = Instant::now().into_std();
                     let due = media.session.frames_due(now);
                     for i in 0..due {
-                        let sending = media.session.params().direction.we_send();
-                        if sending {
-                            media.next_prompt_frame(&self.ctx.prompt, &mut heard);
-                        } else {
+                        // The IVR's prompts run on while the caller holds us;
+                        // what was not sent was not heard.
+                        let finished = media.player.next_frame(&mut heard);
+                        if !media.session.params().direction.we_send() {
                             heard.fill(0);
                         }
                         let dest = media.session.tick(&heard, &mut caller, &mut packet);
@@ -561,6 +622,12 @@ impl Call {
                         if let Some(rec) = media.recording.as_mut() {
                             rec.push_frame(&caller, &heard);
                         }
+                        if finished {
+                            let actions = media.ivr.handle_input(clock(), ivr::Input::PlaybackDone);
+                            if let Some(end) = self.apply(media, actions, &lookups) {
+                                return end;
+                            }
+                        }
                     }
                     if media.session.timed_out(now) {
                         info!("no media for the timeout; hanging up");
@@ -571,27 +638,117 @@ impl Call {
         }
     }
 
-    fn digit(&self, digit: char, how: &'static str) {
+    /// A key press: on file, and to the IVR.
+    fn digit(
+        &self,
+        media: &mut Media,
+        digit: char,
+        how: &'static str,
+        lookups: &LookupSender,
+    ) -> Option<Ending> {
         info!(%digit, how, "DTMF");
-        let store = self.ctx.store.clone();
-        let id = self.id;
-        // Off the media path: a slow database must not delay packets.
-        tokio::spawn(async move {
-            if let Err(e) = store
-                .add_call_event(id, Utc::now(), "dtmf", &digit.to_string())
-                .await
-            {
-                warn!(error = %e, "cannot store a digit");
-            }
-        });
+        self.event("dtmf", digit.to_string());
+        let actions = media.ivr.handle_input(clock(), ivr::Input::Digit(digit));
+        self.apply(media, actions, lookups)
     }
 
     fn event(&self, kind: &'static str, detail: String) {
-        let store = self.ctx.store.clone();
-        let id = self.id;
-        tokio::spawn(async move {
-            let _ = store.add_call_event(id, Utc::now(), kind, &detail).await;
-        });
+        if let Some(log) = &self.log {
+            let _ = log.send((Utc::now(), kind, detail));
+        }
+    }
+
+    /// Carries out the IVR's actions; `Some` when the IVR ends the call.
+    fn apply(
+        &self,
+        media: &mut Media,
+        actions: Vec<ivr::Action>,
+        lookups: &LookupSender,
+    ) -> Option<Ending> {
+        for action in actions {
+            match action {
+                ivr::Action::Play { prompts, .. } => {
+                    let missing = media.player.play(&prompts, &media.assets);
+                    if !missing.is_empty() {
+                        warn!(?missing, "prompts missing from the language; skipped");
+                    }
+                }
+                ivr::Action::StopPlayback => media.player.stop(),
+                ivr::Action::Step(step) => {
+                    debug!(node = %step.node, what = %step.what, "IVR");
+                    self.event("ivr", format!("{} {}", step.node, step.what));
+                }
+                ivr::Action::Queue { queue } => {
+                    info!(%queue, "caller queued");
+                    self.event("queue", queue);
+                }
+                ivr::Action::Hangup => {
+                    return Some(Ending {
+                        by: EndedBy::Server,
+                        disposition: Disposition::Answered,
+                        status: Some(200),
+                        hang_up: true,
+                    });
+                }
+                ivr::Action::LookupAppeal { number } => {
+                    let (store, tx) = (self.ctx.store.clone(), lookups.clone());
+                    tokio::spawn(async move {
+                        let found = match store.appeal_by_registration_number(&number).await {
+                            Ok(found) => found,
+                            Err(e) => {
+                                warn!(error = %e, "appeal lookup failed");
+                                None
+                            }
+                        };
+                        let summary = found.map(|a| ivr::AppealSummary {
+                            registration_number: a.registration_number,
+                            status: a.status.as_str().to_string(),
+                            deadline: a.deadline.with_timezone(&chrono::Local).naive_local(),
+                        });
+                        let _ = tx.send(ivr::Input::Appeal(summary));
+                    });
+                }
+                ivr::Action::FetchOutages { at_caller_address } => {
+                    let (store, tx, phone) = (
+                        self.ctx.store.clone(),
+                        lookups.clone(),
+                        self.caller_e164.clone(),
+                    );
+                    tokio::spawn(async move {
+                        let now = Utc::now();
+                        let works = if at_caller_address {
+                            match phone {
+                                Some(phone) => match store.latest_address_for_phone(&phone).await {
+                                    Ok(Some(address)) => store.repair_works_at(&address, now).await,
+                                    Ok(None) => Ok(Vec::new()),
+                                    Err(e) => Err(e),
+                                },
+                                None => Ok(Vec::new()),
+                            }
+                        } else {
+                            store.active_repair_works(now).await
+                        };
+                        let works = works.unwrap_or_else(|e| {
+                            warn!(error = %e, "repair works lookup failed");
+                            Vec::new()
+                        });
+                        let list = works
+                            .into_iter()
+                            .map(|w| ivr::OutageSummary {
+                                kind: w.kind.as_str().to_string(),
+                                service: w.service.as_str().to_string(),
+                                expected_end: w
+                                    .expected_end
+                                    .with_timezone(&chrono::Local)
+                                    .naive_local(),
+                            })
+                            .collect();
+                        let _ = tx.send(ivr::Input::Outages(list));
+                    });
+                }
+            }
+        }
+        None
     }
 
     fn apply_answer(&self, media: &mut Media, body: &[u8]) {
@@ -664,22 +821,16 @@ fn preferring(current: Codec) -> Vec<Codec> {
 struct Media {
     session: MediaSession,
     local: LocalMedia,
-    prompt_pos: usize,
     recording: Option<crate::recording::ActiveRecording>,
+    player: Player,
+    ivr: Ivr,
+    assets: Arc<IvrAssets>,
 }
 
-impl Media {
-    /// The next 20 ms of the looping prompt.
-    fn next_prompt_frame(&mut self, prompt: &Prompt, out: &mut [i16]) {
-        let samples = prompt.samples();
-        if samples.is_empty() {
-            out.fill(0);
-            return;
-        }
-        for slot in out.iter_mut() {
-            *slot = samples[self.prompt_pos];
-            self.prompt_pos = (self.prompt_pos + 1) % samples.len();
-        }
+fn clock() -> Clock {
+    Clock {
+        now: Instant::now().into_std(),
+        wall: chrono::Local::now().naive_local(),
     }
 }
 

@@ -27,6 +27,7 @@
 //! Ukrainian text.
 
 mod address;
+pub mod demo;
 mod encoding;
 mod model;
 pub mod testing;

@@ -130,9 +130,10 @@ async fn full_call(codec: &str, backend: Backend, transport_tcp: bool) {
         worst > 0.9,
         "left channel holds the caller's tone (worst window {worst:.3})"
     );
-    // Right = the prompt the caller heard, from its first sample.
-    let prompt = prompt();
-    let needle = &prompt[..8000 * 3];
+    // Right = what the caller heard, from its first sample.
+    // The IVR's greeting, up to the first key press (which stops it).
+    let prompt = prompt("greeting");
+    let needle = &prompt[..8000];
     let (offset, right_corr) =
         best_alignment(&right, needle).expect("prompt found in right channel");
     assert!(

@@ -7,6 +7,7 @@ mod peers;
 mod calls;
 mod crash;
 mod edge;
+mod ivr;
 mod media;
 mod trunk;
 
@@ -37,6 +38,8 @@ pub struct AppOptions {
     pub media_timeout_secs: u64,
     /// Extra TOML appended to the configuration (e.g. a [[trunk]]).
     pub extra: String,
+    /// IVR scripts (default: the shipped `ivr-scripts/`).
+    pub scripts_dir: Option<PathBuf>,
 }
 
 impl Default for AppOptions {
@@ -47,6 +50,7 @@ impl Default for AppOptions {
             answer_delay_ms: 0,
             media_timeout_secs: 60,
             extra: String::new(),
+            scripts_dir: None,
         }
     }
 }
@@ -142,7 +146,12 @@ addresses = [{trusted}]
         media = opts.media_timeout_secs,
         db = db_url,
         rec = recordings.display().to_string(),
-        ivr = repo().join("ivr-scripts").display().to_string(),
+        ivr = opts
+            .scripts_dir
+            .clone()
+            .unwrap_or_else(|| repo().join("ivr-scripts"))
+            .display()
+            .to_string(),
         trusted = trusted.join(", "),
         extra = opts.extra,
     )
@@ -167,9 +176,9 @@ pub async fn spawn_app(opts: AppOptions) -> TestApp {
     }
 }
 
-/// The shipped welcome prompt, decoded as the server decodes it.
-pub fn prompt() -> Vec<i16> {
-    hotline::media::decode_file(repo().join("ivr-scripts/prompts/uk/welcome.wav"))
+/// A shipped Ukrainian prompt, decoded as the server decodes it.
+pub fn prompt(name: &str) -> Vec<i16> {
+    hotline::media::decode_file(repo().join(format!("ivr-scripts/prompts/uk/{name}.wav")))
         .expect("prompt decodes")
         .samples()
         .to_vec()
@@ -205,4 +214,42 @@ where
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// A plain HTTP/1.1 request over a fresh connection: (status, body).
+pub async fn http(addr: std::net::SocketAddr, method: &str, path: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr)
+        .await
+        .expect("HTTP connect");
+    let req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    );
+    s.write_all(req.as_bytes()).await.expect("HTTP write");
+    let mut text = String::new();
+    s.read_to_string(&mut text).await.expect("HTTP read");
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (status, body)
+}
+
+/// A copy of the shipped IVR scripts, to edit in a test.
+pub fn scripts_copy() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let ok = std::process::Command::new("cp")
+        .arg("-r")
+        .arg(repo().join("ivr-scripts/."))
+        .arg(dir.path())
+        .status()
+        .expect("cp runs")
+        .success();
+    assert!(ok, "copying ivr-scripts");
+    dir
 }
