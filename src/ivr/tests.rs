@@ -520,3 +520,52 @@ fn syntax_errors_and_unknown_fields_have_lines() {
         "{d:?}"
     );
 }
+
+#[test]
+fn branch_on_a_collected_variable_and_multi_digit_menu() {
+    let script = r##"
+start = "ask"
+[nodes.ask]
+type = "collect"
+prompt = "enter-number"
+min-digits = 1
+max-digits = 2
+terminator = "#"
+variable = "choice"
+next = "route"
+on-failure = "bye"
+[nodes.route]
+type = "branch"
+variable = "choice"
+cases = { "12" = "two-digit", "7" = "bye" }
+default = "bye"
+[nodes.two-digit]
+type = "menu"
+greet-long = "main-menu"
+digit-len = 2
+inter-digit-timeout = 2000
+keys = { "10" = "bye", "1" = "bye" }
+on-failure = "bye"
+[nodes.bye]
+type = "hangup"
+prompt = "goodbye"
+"##;
+    let (_dir, set) = scripts(&[("main.toml", script)]);
+    let mut m = Ivr::new(Arc::new(set.expect("valid")));
+    let mut sim = Sim::new();
+    m.start(sim.clock());
+    m.handle_input(sim.after(100), Input::Digit('1'));
+    let a = m.handle_input(sim.after(100), Input::Digit('2'));
+    assert!(steps(&a).contains(&"main:route enter".to_string()));
+    assert!(
+        steps(&a).contains(&"main:two-digit enter".to_string()),
+        "{:?}",
+        steps(&a)
+    );
+    // "1" alone is a key, but digit-len 2 waits for the inter-digit timeout.
+    m.handle_input(sim.after(100), Input::PlaybackDone);
+    let a = m.handle_input(sim.after(100), Input::Digit('1'));
+    assert!(steps(&a).is_empty());
+    let a = m.handle_timeout(sim.after(2000));
+    assert_eq!(steps(&a)[0], "main:two-digit key 1");
+}

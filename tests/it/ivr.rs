@@ -320,3 +320,60 @@ async fn reload_refuses_a_broken_version_and_takes_a_good_one() {
     assert_eq!(status, 200, "{body}");
     call("goodbye").await;
 }
+
+#[tokio::test]
+async fn keys_sent_as_sip_info_drive_the_menu() {
+    let app = spawn_app(AppOptions::default()).await;
+    // "4" as dtmf-relay during the greeting: menu 4 (enter your number);
+    // "#" as application/dtmf: an empty entry, so the collection asks again.
+    let out = crate::peers::sipp::run_scenario(
+        &crate::peers::sipp::scenario_path("info_dtmf.xml"),
+        app.sip_addr,
+        &[
+            "-s",
+            "1580",
+            "-key",
+            "from_user",
+            "0501112233",
+            "-key",
+            "relay_digit",
+            "4",
+            "-key",
+            "plain_digit",
+            "#",
+        ],
+        Duration::from_secs(20),
+    )
+    .await
+    .unwrap();
+    out.ensure_success().unwrap();
+    let store = app.store();
+    let call = eventually(T, || async {
+        store
+            .list_calls(5)
+            .await
+            .ok()?
+            .into_iter()
+            .find(|c| c.ended_at.is_some())
+    })
+    .await
+    .unwrap();
+    let events = store.call_events(call.id).await.unwrap();
+    let digits: Vec<&str> = events
+        .iter()
+        .filter(|e| e.kind == "dtmf")
+        .map(|e| e.detail.as_str())
+        .collect();
+    assert_eq!(digits, vec!["4", "#"]);
+    let steps: Vec<&str> = events
+        .iter()
+        .filter(|e| e.kind == "ivr")
+        .map(|e| e.detail.as_str())
+        .collect();
+    assert!(steps.contains(&"main:main-menu key 4"), "{steps:?}");
+    assert!(
+        steps.contains(&"main:status-number timeout")
+            || steps.contains(&"main:status-number too short "),
+        "{steps:?}"
+    );
+}
