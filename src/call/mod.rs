@@ -454,8 +454,7 @@ impl Call {
         let log_writer = {
             let (store, id) = (ctx.store.clone(), self.id);
             tokio::spawn(async move {
-                // Wait for the call row's answer to be stored first: events
-                // refer to the call.
+                // In order, one at a time: the path must read as it happened.
                 while let Some((at, kind, detail)) = log_rx.recv().await {
                     if let Err(e) = store.add_call_event(id, at, kind, &detail).await {
                         warn!(error = %e, kind, "cannot store a call event");

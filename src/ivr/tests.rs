@@ -569,3 +569,39 @@ prompt = "goodbye"
     let a = m.handle_timeout(sim.after(2000));
     assert_eq!(steps(&a)[0], "main:two-digit key 1");
 }
+
+#[test]
+fn no_outage_at_the_callers_address_says_nothing() {
+    let script = r#"
+start = "check"
+[nodes.check]
+type = "outages"
+at-caller-address = true
+next = "bye"
+[nodes.bye]
+type = "hangup"
+prompt = "goodbye"
+"#;
+    let (_dir, set) = scripts(&[("main.toml", script)]);
+    let mut m = Ivr::new(Arc::new(set.expect("valid")));
+    let mut sim = Sim::new();
+    let a = m.start(sim.clock());
+    assert!(a.contains(&Action::FetchOutages {
+        at_caller_address: true
+    }));
+    let a = m.handle_input(sim.after(20), Input::Outages(Vec::new()));
+    assert_eq!(
+        plays(&a),
+        vec![p(&["goodbye"])],
+        "straight on, nothing announced"
+    );
+    // A late or stray result is ignored.
+    assert!(
+        m.handle_input(sim.after(20), Input::Outages(Vec::new()))
+            .is_empty()
+    );
+    assert!(
+        m.handle_input(sim.after(20), Input::Appeal(None))
+            .is_empty()
+    );
+}
