@@ -136,6 +136,10 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Serve => {
             init_logging(&settings);
+            // Before start-up work, so an early SIGHUP cannot kill us (its
+            // default action); reloads wait until the server is built.
+            #[cfg(unix)]
+            let hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
             let app = Application::build(settings)
                 .await
                 .context("starting hotline")?;
@@ -148,9 +152,7 @@ async fn main() -> anyhow::Result<()> {
             #[cfg(unix)]
             {
                 let reloader = app.ivr_reloader();
-                if let Ok(mut hup) =
-                    tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
-                {
+                if let Some(mut hup) = hup {
                     tokio::spawn(async move {
                         while hup.recv().await.is_some() {
                             tracing::info!("SIGHUP: reloading the IVR");

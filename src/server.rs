@@ -86,10 +86,13 @@ pub struct IvrReloader {
     source: IvrSource,
     cache: PromptCache,
     ctx: Arc<CallContext>,
+    /// One reload at a time, so an older load never replaces a newer one.
+    lock: Arc<std::sync::Mutex<()>>,
 }
 
 impl IvrReloader {
     pub fn reload(&self) -> Result<usize, Vec<Diagnostic>> {
+        let _one_at_a_time = self.lock.lock().unwrap_or_else(|e| e.into_inner());
         // Prompt files may have been replaced: decode afresh (the cache
         // notices changed files by their modification time and size).
         match self.source.load(&self.cache) {
@@ -260,6 +263,7 @@ impl Application {
             source: ivr_source,
             cache: prompts,
             ctx: ctx.clone(),
+            lock: Arc::default(),
         };
         let app = Router::new()
             .route("/healthz", get(health))

@@ -692,19 +692,18 @@ impl Call {
                 ivr::Action::LookupAppeal { number } => {
                     let (store, tx) = (self.ctx.store.clone(), lookups.clone());
                     tokio::spawn(async move {
-                        let found = match store.appeal_by_registration_number(&number).await {
-                            Ok(found) => found,
+                        let input = match store.appeal_by_registration_number(&number).await {
+                            Ok(found) => ivr::Input::Appeal(found.map(|a| ivr::AppealSummary {
+                                registration_number: a.registration_number,
+                                status: a.status.as_str().to_string(),
+                                deadline: a.deadline.with_timezone(&chrono::Local).naive_local(),
+                            })),
                             Err(e) => {
                                 warn!(error = %e, "appeal lookup failed");
-                                None
+                                ivr::Input::LookupFailed
                             }
                         };
-                        let summary = found.map(|a| ivr::AppealSummary {
-                            registration_number: a.registration_number,
-                            status: a.status.as_str().to_string(),
-                            deadline: a.deadline.with_timezone(&chrono::Local).naive_local(),
-                        });
-                        let _ = tx.send(ivr::Input::Appeal(summary));
+                        let _ = tx.send(input);
                     });
                 }
                 ivr::Action::FetchOutages { at_caller_address } => {
@@ -727,22 +726,26 @@ impl Call {
                         } else {
                             store.active_repair_works(now).await
                         };
-                        let works = works.unwrap_or_else(|e| {
-                            warn!(error = %e, "repair works lookup failed");
-                            Vec::new()
-                        });
-                        let list = works
-                            .into_iter()
-                            .map(|w| ivr::OutageSummary {
-                                kind: w.kind.as_str().to_string(),
-                                service: w.service.as_str().to_string(),
-                                expected_end: w
-                                    .expected_end
-                                    .with_timezone(&chrono::Local)
-                                    .naive_local(),
-                            })
-                            .collect();
-                        let _ = tx.send(ivr::Input::Outages(list));
+                        let input = match works {
+                            Ok(works) => ivr::Input::Outages(
+                                works
+                                    .into_iter()
+                                    .map(|w| ivr::OutageSummary {
+                                        kind: w.kind.as_str().to_string(),
+                                        service: w.service.as_str().to_string(),
+                                        expected_end: w
+                                            .expected_end
+                                            .with_timezone(&chrono::Local)
+                                            .naive_local(),
+                                    })
+                                    .collect(),
+                            ),
+                            Err(e) => {
+                                warn!(error = %e, "repair works lookup failed");
+                                ivr::Input::LookupFailed
+                            }
+                        };
+                        let _ = tx.send(input);
                     });
                 }
             }

@@ -50,6 +50,9 @@ pub enum Input {
     PlaybackDone,
     Appeal(Option<AppealSummary>),
     Outages(Vec<OutageSummary>),
+    /// The lookup asked for failed (database error); not the same as
+    /// "not found", which would tell the caller something false.
+    LookupFailed,
 }
 
 /// One step of the caller's path, for the call record.
@@ -89,8 +92,8 @@ enum Wait {
     Playback { interruptible: bool, after: After },
     /// Digits, until the deadline.
     Digits { deadline: Instant },
-    /// A lookup result.
-    Lookup,
+    /// A lookup result, until the deadline.
+    Lookup { deadline: Instant },
     /// Nothing more (hung up, or in a queue between prompt loops).
     Done,
 }
@@ -117,6 +120,10 @@ pub struct Ivr {
     timeouts: u32,
     vars: HashMap<String, String>,
 }
+
+/// How long a lookup may take before the caller is told the service is
+/// unavailable (or, where nothing need be said, the IVR simply goes on).
+pub const LOOKUP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// Automatic moves allowed in one go (validation forbids cycles; this is a
 /// second guard).
@@ -152,17 +159,20 @@ impl Ivr {
     /// When `handle_timeout` wants to be called.
     pub fn poll_timeout(&self) -> Option<Instant> {
         match self.wait {
-            Wait::Digits { deadline } => Some(deadline),
+            Wait::Digits { deadline } | Wait::Lookup { deadline } => Some(deadline),
             _ => None,
         }
     }
 
     pub fn handle_timeout(&mut self, clock: Clock) -> Vec<Action> {
         let mut out = Vec::new();
-        if let Wait::Digits { deadline } = self.wait {
-            if clock.now >= deadline {
-                self.on_deadline(clock, &mut out);
+        match self.wait {
+            Wait::Digits { deadline } if clock.now >= deadline => self.on_deadline(clock, &mut out),
+            Wait::Lookup { deadline } if clock.now >= deadline => {
+                self.step("lookup timed out", &mut out);
+                self.lookup_failed(clock, &mut out);
             }
+            _ => {}
         }
         out
     }
@@ -174,6 +184,12 @@ impl Ivr {
             Input::PlaybackDone => self.on_playback_done(clock, &mut out),
             Input::Appeal(found) => self.on_appeal(found, &mut out),
             Input::Outages(list) => self.on_outages(clock, list, &mut out),
+            Input::LookupFailed => {
+                if matches!(self.wait, Wait::Lookup { .. }) {
+                    self.step("lookup failed", &mut out);
+                    self.lookup_failed(clock, &mut out);
+                }
+            }
         }
         out
     }
@@ -285,14 +301,18 @@ impl Ivr {
                 NodeKind::AppealStatus { variable, .. } => {
                     let number = self.vars.get(&variable).cloned().unwrap_or_default();
                     out.push(Action::LookupAppeal { number });
-                    self.wait = Wait::Lookup;
+                    self.wait = Wait::Lookup {
+                        deadline: clock.now + LOOKUP_TIMEOUT,
+                    };
                     return;
                 }
                 NodeKind::Outages {
                     at_caller_address, ..
                 } => {
                     out.push(Action::FetchOutages { at_caller_address });
-                    self.wait = Wait::Lookup;
+                    self.wait = Wait::Lookup {
+                        deadline: clock.now + LOOKUP_TIMEOUT,
+                    };
                     return;
                 }
             }
@@ -310,13 +330,22 @@ impl Ivr {
         let digits = std::mem::take(&mut self.carry);
         self.listen(clock);
         for d in digits.chars() {
-            // Only feed while this node still listens; once it has moved
-            // on, the rest carries to the next node.
-            if matches!(self.wait, Wait::Digits { .. }) {
-                self.on_digit(clock, d, out);
-            } else {
-                self.carry.push(d);
+            // Typed ahead: each key goes to whatever listens now (this node,
+            // or the next menu or collection whose prompt it interrupts).
+            // Where nothing listens any more, the rest is dropped rather
+            // than replayed later at an unrelated menu.
+            let listening = matches!(
+                self.wait,
+                Wait::Digits { .. }
+                    | Wait::Playback {
+                        interruptible: true,
+                        after: After::Listen
+                    }
+            );
+            if !listening {
+                break;
             }
+            self.on_digit(clock, d, out);
         }
         true
     }
@@ -352,11 +381,12 @@ impl Ivr {
 
     fn on_digit(&mut self, clock: Clock, d: char, out: &mut Vec<Action>) {
         match self.wait.clone() {
+            // Typed ahead while a lookup runs: for whatever listens next.
+            Wait::Lookup { .. } => self.carry.push(d),
             Wait::Playback {
                 interruptible: false,
                 ..
             }
-            | Wait::Lookup
             | Wait::Done => {}
             Wait::Playback {
                 interruptible: true,
@@ -536,7 +566,8 @@ impl Ivr {
     }
 
     fn on_appeal(&mut self, found: Option<AppealSummary>, out: &mut Vec<Action>) {
-        let (Wait::Lookup, Some(NodeKind::AppealStatus { next, .. })) = (&self.wait, self.kind())
+        let (Wait::Lookup { .. }, Some(NodeKind::AppealStatus { next, .. })) =
+            (&self.wait, self.kind())
         else {
             return;
         };
@@ -562,11 +593,34 @@ impl Ivr {
         self.play(prompts, true, After::Goto(next), out);
     }
 
-    fn on_outages(&mut self, clock: Clock, list: Vec<OutageSummary>, out: &mut Vec<Action>) {
-        let (
-            Wait::Lookup,
+    /// A lookup failed or took too long: say so where the caller asked for
+    /// something, go on silently where the IVR only looked on its own.
+    fn lookup_failed(&mut self, clock: Clock, out: &mut Vec<Action>) {
+        match self.kind() {
+            Some(NodeKind::AppealStatus { next, .. }) => {
+                self.play(vec!["lookup-failed".into()], true, After::Goto(next), out);
+            }
             Some(NodeKind::Outages {
                 at_caller_address,
+                quiet_if_none,
+                next,
+            }) => {
+                if at_caller_address || quiet_if_none {
+                    self.enter(clock, next, out);
+                } else {
+                    self.play(vec!["lookup-failed".into()], true, After::Goto(next), out);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn on_outages(&mut self, clock: Clock, list: Vec<OutageSummary>, out: &mut Vec<Action>) {
+        let (
+            Wait::Lookup { .. },
+            Some(NodeKind::Outages {
+                at_caller_address,
+                quiet_if_none,
                 next,
             }),
         ) = (&self.wait, self.kind())
@@ -575,7 +629,7 @@ impl Ivr {
         };
         self.step(format!("outages {}", list.len()), out);
         if list.is_empty() {
-            if at_caller_address {
+            if at_caller_address || quiet_if_none {
                 return self.enter(clock, next, out);
             }
             return self.play(vec!["no-outages".into()], true, After::Goto(next), out);

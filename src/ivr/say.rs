@@ -162,6 +162,33 @@ pub fn deadline(dt: NaiveDateTime) -> Vec<String> {
     out
 }
 
+/// Every prompt name the builders here can produce, so menus that speak
+/// numbers and dates can be checked for all of them before a call needs one.
+pub fn vocabulary() -> Vec<String> {
+    let mut words: Vec<String> = digits("0123456789*#-");
+    for n in 0..=MAX_WORD_NUMBER {
+        words.extend(number(n));
+        words.extend(number_feminine(n));
+    }
+    for h in 0..24 {
+        for m in [0, 1, 2, 5] {
+            words.extend(time(h, m));
+        }
+    }
+    for year in YEARS {
+        for month in 1..=12 {
+            for d in 1..=31 {
+                if let Some(day) = chrono::NaiveDate::from_ymd_opt(year, month, d) {
+                    words.extend(date(day));
+                }
+            }
+        }
+    }
+    words.sort();
+    words.dedup();
+    words
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

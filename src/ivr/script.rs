@@ -110,9 +110,11 @@ pub enum NodeKind {
     /// Read back an appeal's status by the number in `variable`.
     AppealStatus { variable: String, next: NodeId },
     /// Announce active outages and repair works; with `at_caller_address`,
-    /// only those at the caller's known address, and nothing if none.
+    /// only those at the caller's known address. Says nothing when there are
+    /// none if `at_caller_address` or `quiet_if_none` (before a queue).
     Outages {
         at_caller_address: bool,
+        quiet_if_none: bool,
         next: NodeId,
     },
 }
@@ -223,6 +225,7 @@ struct RawNode {
     default: Option<Spanned<String>>,
     queue: Option<String>,
     at_caller_address: Option<bool>,
+    quiet_if_none: Option<bool>,
 }
 
 /// Line (1-based) of a byte offset.
@@ -333,7 +336,8 @@ fn parse_hhmm(s: &str) -> Option<u32> {
 const KEYS: &str = "0123456789*#";
 
 /// Prompts an `appeal-status` node speaks besides numbers and dates.
-pub const APPEAL_PROMPTS: [&str; 13] = [
+pub const APPEAL_PROMPTS: [&str; 14] = [
+    "lookup-failed",
     "appeal",
     "appeal-status",
     "appeal-deadline",
@@ -350,7 +354,8 @@ pub const APPEAL_PROMPTS: [&str; 13] = [
 ];
 
 /// Prompts an `outages` node speaks besides dates.
-pub const OUTAGE_PROMPTS: [&str; 11] = [
+pub const OUTAGE_PROMPTS: [&str; 12] = [
+    "lookup-failed",
     "no-outages",
     "outages-intro",
     "outage-at-your-address",
@@ -543,9 +548,12 @@ fn convert(ctx: &mut FileCtx, name: &str, raw: &Spanned<RawNode>) -> Option<Node
             }
         }
         RawKind::AppealStatus => {
-            for name in APPEAL_PROMPTS {
-                ctx.prompts
-                    .push((name.to_string(), ctx.path.to_path_buf(), line));
+            for name in APPEAL_PROMPTS
+                .iter()
+                .map(|s| s.to_string())
+                .chain(super::say::vocabulary())
+            {
+                ctx.prompts.push((name, ctx.path.to_path_buf(), line));
             }
             let variable = ctx
                 .required(line, &kind_name, "variable", &r.variable)?
@@ -557,13 +565,17 @@ fn convert(ctx: &mut FileCtx, name: &str, raw: &Spanned<RawNode>) -> Option<Node
             }
         }
         RawKind::Outages => {
-            for name in OUTAGE_PROMPTS {
-                ctx.prompts
-                    .push((name.to_string(), ctx.path.to_path_buf(), line));
+            for name in OUTAGE_PROMPTS
+                .iter()
+                .map(|s| s.to_string())
+                .chain(super::say::vocabulary())
+            {
+                ctx.prompts.push((name, ctx.path.to_path_buf(), line));
             }
             let next = ctx.required(line, &kind_name, "next", &r.next)?.clone();
             NodeKind::Outages {
                 at_caller_address: r.at_caller_address.unwrap_or(false),
+                quiet_if_none: r.quiet_if_none.unwrap_or(false),
                 next: ctx.target(&next),
             }
         }
@@ -702,7 +714,9 @@ pub fn load(dir: &Path, entry: &str, language: &str) -> Result<ScriptSet, Vec<Di
     }
     // A cycle of nodes that never wait for the caller spins for ever.
     let mut reported = HashSet::new();
-    for node in nodes.values() {
+    let mut ordered: Vec<&Node> = nodes.values().collect();
+    ordered.sort_by(|a, b| (&a.id.file, a.line).cmp(&(&b.id.file, b.line)));
+    for node in &ordered {
         if let Some(cycle) = automatic_cycle(&nodes, &node.id) {
             let key: Vec<_> = {
                 let mut k = cycle.clone();
@@ -721,6 +735,54 @@ pub fn load(dir: &Path, entry: &str, language: &str) -> Result<ScriptSet, Vec<Di
                     ),
                 });
             }
+        }
+    }
+    // A caller who stays silent must reach a queue or a hang-up: follow the
+    // no-input path (automatic moves, and menus' and collections'
+    // on-failure) from every menu and collection.
+    for node in &ordered {
+        if !matches!(node.kind, NodeKind::Menu { .. } | NodeKind::Collect { .. }) {
+            continue;
+        }
+        if let Some(cycle) = silent_cycle(&nodes, &node.id) {
+            let mut key = cycle.clone();
+            key.sort();
+            if reported.insert(key) {
+                let names: Vec<String> = cycle.iter().map(|n| n.to_string()).collect();
+                diags.push(Diagnostic {
+                    file: dir.join(format!("{}.toml", node.id.file)),
+                    line: node.line,
+                    message: format!(
+                        "loop with no exit for a silent caller: {} (make on-failure lead to a queue or a hangup)",
+                        names.join(" → ")
+                    ),
+                });
+            }
+        }
+    }
+    // Variables read must be set by some collection.
+    let set: HashSet<&str> = nodes
+        .values()
+        .filter_map(|n| match &n.kind {
+            NodeKind::Collect { variable, .. } => Some(variable.as_str()),
+            _ => None,
+        })
+        .collect();
+    for node in &ordered {
+        let read = match &node.kind {
+            NodeKind::AppealStatus { variable, .. } => Some(variable),
+            NodeKind::Branch {
+                variable: Some(variable),
+                ..
+            } => Some(variable),
+            _ => None,
+        };
+        if let Some(v) = read.filter(|v| !set.contains(v.as_str())) {
+            diags.push(Diagnostic {
+                file: dir.join(format!("{}.toml", node.id.file)),
+                line: node.line,
+                message: format!("variable {v:?} is read here but no collect node sets it"),
+            });
         }
     }
     let entry_file = dir.join(format!("{entry}.toml"));
@@ -753,6 +815,39 @@ pub fn load(dir: &Path, entry: &str, language: &str) -> Result<ScriptSet, Vec<Di
     } else {
         diags.sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
         Err(diags)
+    }
+}
+
+/// Where a silent caller goes from a node: automatic moves, and the
+/// on-failure of menus and collections (timeouts lead there).
+fn silent_edges(kind: &NodeKind) -> Vec<&NodeId> {
+    match kind {
+        NodeKind::Menu { on_failure, .. } | NodeKind::Collect { on_failure, .. } => {
+            vec![on_failure]
+        }
+        other => automatic_edges(other),
+    }
+}
+
+/// A cycle through `start` on the silent caller's path, if any. Branches
+/// are followed by their first edge: enough for the plain mistake of an
+/// on-failure that leads back.
+fn silent_cycle(nodes: &HashMap<NodeId, Node>, start: &NodeId) -> Option<Vec<NodeId>> {
+    let mut path = vec![start.clone()];
+    let mut at = start.clone();
+    let mut seen = HashSet::new();
+    loop {
+        let next = nodes
+            .get(&at)
+            .and_then(|n| silent_edges(&n.kind).first().map(|id| (*id).clone()))?;
+        if next == *start {
+            return Some(path);
+        }
+        if !seen.insert(next.clone()) {
+            return None;
+        }
+        path.push(next.clone());
+        at = next;
     }
 }
 

@@ -108,6 +108,7 @@ fn prompt_names() -> Vec<String> {
             .chain(OUTAGE_PROMPTS.iter())
             .map(|s| s.to_string()),
     );
+    names.extend(super::say::vocabulary());
     names
 }
 
@@ -603,5 +604,174 @@ prompt = "goodbye"
     assert!(
         m.handle_input(sim.after(20), Input::Appeal(None))
             .is_empty()
+    );
+}
+
+#[test]
+fn collection_gives_up_after_max_attempts_and_goto_moves_on() {
+    let script = r##"
+start = "jump"
+[nodes.jump]
+type = "goto"
+next = "ask"
+[nodes.ask]
+type = "collect"
+prompt = "enter-number"
+invalid-sound = "invalid"
+min-digits = 2
+max-attempts = 2
+timeout = 4000
+variable = "n"
+next = "bye"
+on-failure = "bye"
+[nodes.bye]
+type = "hangup"
+prompt = "goodbye"
+"##;
+    let (_dir, set) = scripts(&[("main.toml", script)]);
+    let mut m = Ivr::new(Arc::new(set.expect("valid")));
+    let mut sim = Sim::new();
+    let a = m.start(sim.clock());
+    assert_eq!(steps(&a), vec!["main:jump enter", "main:ask enter"]);
+    m.handle_input(sim.after(100), Input::PlaybackDone);
+    // Silence: one timeout, asked again.
+    let a = m.handle_timeout(sim.after(4000));
+    assert_eq!(steps(&a), vec!["main:ask timeout"]);
+    assert_eq!(plays(&a), vec![p(&["invalid", "enter-number"])]);
+    m.handle_input(sim.after(100), Input::PlaybackDone);
+    // A second failure ends it: on to on-failure.
+    let a = m.handle_timeout(sim.after(4000));
+    assert!(steps(&a).contains(&"main:ask exit".to_string()));
+    assert_eq!(plays(&a), vec![p(&["goodbye"])]);
+    assert_eq!(m.variable("n"), None);
+}
+
+#[test]
+fn lookups_that_fail_or_hang_are_said_so_and_keys_typed_meanwhile_count() {
+    let mut m = ivr();
+    let mut sim = Sim::new();
+    m.start(sim.clock());
+    m.handle_input(sim.after(100), Input::PlaybackDone);
+    m.handle_input(sim.after(100), Input::PlaybackDone);
+    // Menu 5: the lookup never answers.
+    let a = m.handle_input(sim.after(100), Input::Digit('5'));
+    assert!(a.contains(&Action::FetchOutages {
+        at_caller_address: false
+    }));
+    assert_eq!(m.poll_timeout(), Some(sim.clock().now + LOOKUP_TIMEOUT));
+    // A key pressed meanwhile is kept for the next menu.
+    assert!(m.handle_input(sim.after(500), Input::Digit('0')).is_empty());
+    let a = m.handle_timeout(sim.after(2500));
+    assert_eq!(steps(&a), vec!["main:outages lookup timed out"]);
+    assert_eq!(plays(&a), vec![p(&["lookup-failed"])]);
+    // The late answer is ignored.
+    assert!(
+        m.handle_input(sim.after(10), Input::Outages(Vec::new()))
+            .is_empty()
+    );
+    // Back in the menu, the kept 0 chooses the operator at once.
+    let a = m.handle_input(sim.after(3000), Input::PlaybackDone);
+    assert!(
+        a.contains(&Action::Queue {
+            queue: "general".into()
+        }),
+        "{a:?}"
+    );
+    // Menu 4 with a database error: "unavailable", not "not found".
+    let mut m = ivr();
+    m.start(sim.clock());
+    m.handle_input(sim.after(100), Input::PlaybackDone);
+    m.handle_input(sim.after(100), Input::PlaybackDone);
+    m.handle_input(sim.after(100), Input::Digit('4'));
+    for d in "123456#".chars() {
+        m.handle_input(sim.after(100), Input::Digit(d));
+    }
+    let a = m.handle_input(sim.after(100), Input::LookupFailed);
+    assert_eq!(plays(&a), vec![p(&["lookup-failed"])]);
+}
+
+#[test]
+fn menu_5_with_nothing_active_says_so() {
+    let mut m = ivr();
+    let mut sim = Sim::new();
+    m.start(sim.clock());
+    m.handle_input(sim.after(100), Input::PlaybackDone);
+    m.handle_input(sim.after(100), Input::PlaybackDone);
+    m.handle_input(sim.after(100), Input::Digit('5'));
+    let a = m.handle_input(sim.after(10), Input::Outages(Vec::new()));
+    assert_eq!(plays(&a), vec![p(&["no-outages"])]);
+}
+
+#[test]
+fn keys_typed_ahead_during_a_lookup_go_on_and_leftovers_are_dropped() {
+    let mut m = ivr();
+    let mut sim = Sim::new();
+    m.start(sim.clock());
+    m.handle_input(sim.after(100), Input::PlaybackDone);
+    m.handle_input(sim.after(100), Input::PlaybackDone);
+    m.handle_input(sim.after(100), Input::Digit('5'));
+    // "4" and "1" while the outages are looked up.
+    assert!(m.handle_input(sim.after(100), Input::Digit('4')).is_empty());
+    assert!(m.handle_input(sim.after(100), Input::Digit('1')).is_empty());
+    m.handle_input(sim.after(100), Input::Outages(Vec::new()));
+    // After "no outages", the menu takes the 4 and the collection the 1.
+    let a = m.handle_input(sim.after(2000), Input::PlaybackDone);
+    assert!(
+        steps(&a).contains(&"main:menu key 4".to_string()),
+        "{:?}",
+        steps(&a)
+    );
+    for d in "2345#".chars() {
+        m.handle_input(sim.after(100), Input::Digit(d));
+    }
+    assert_eq!(m.variable("reg"), Some("12345"));
+
+    // "1" and "2" during a lookup: the 1 leads to a queue, where nothing
+    // listens; the 2 is dropped, not kept for later.
+    let mut m = ivr();
+    m.start(sim.clock());
+    m.handle_input(sim.after(100), Input::PlaybackDone);
+    m.handle_input(sim.after(100), Input::PlaybackDone);
+    m.handle_input(sim.after(100), Input::Digit('5'));
+    m.handle_input(sim.after(100), Input::Digit('1'));
+    m.handle_input(sim.after(100), Input::Digit('2'));
+    m.handle_input(sim.after(100), Input::Outages(Vec::new()));
+    let a = m.handle_input(sim.after(2000), Input::PlaybackDone);
+    assert!(a.contains(&Action::Queue {
+        queue: "emergency".into()
+    }));
+    assert!(
+        !steps(&a).iter().any(|s| s.contains("key 2")),
+        "{:?}",
+        steps(&a)
+    );
+    let a = m.handle_input(sim.after(5000), Input::PlaybackDone);
+    assert_eq!(
+        plays(&a),
+        vec![p(&["please-wait"])],
+        "the queue loop goes on"
+    );
+    assert!(steps(&a).is_empty());
+}
+
+#[test]
+fn silent_loops_and_unset_variables_are_reported() {
+    let bad = MAIN
+        .replace("on-failure = \"bye\"\nkeys", "on-failure = \"menu\"\nkeys")
+        .replace(
+            "variable = \"reg\"\nnext = \"menu\"",
+            "variable = \"registration\"\nnext = \"menu\"",
+        );
+    let d = diagnostics(&[("main.toml", &bad), ("other.toml", OTHER)]);
+    assert!(
+        d.iter()
+            .any(|e| e.contains("loop with no exit for a silent caller: main:menu")),
+        "{d:?}"
+    );
+    assert!(
+        d.iter()
+            .any(|e| e
+                .contains("variable \"registration\" is read here but no collect node sets it")),
+        "{d:?}"
     );
 }

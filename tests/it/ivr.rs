@@ -234,7 +234,7 @@ async fn ivr_check_reports_file_and_line() {
         "{}",
         String::from_utf8_lossy(&good.stdout)
     );
-    assert!(String::from_utf8_lossy(&good.stdout).contains("OK, 12 nodes"));
+    assert!(String::from_utf8_lossy(&good.stdout).contains("OK, 13 nodes"));
 
     let dir = scripts_copy();
     let main = dir.path().join("main.toml");
@@ -280,16 +280,17 @@ async fn reload_refuses_a_broken_version_and_takes_a_good_one() {
     let main = dir.path().join("main.toml");
     let original = std::fs::read_to_string(&main).unwrap();
 
-    std::fs::write(
-        &main,
-        original.replace("next = \"outage-check\"", "next = \"nowhere\""),
-    )
-    .unwrap();
+    // Broken (an unknown node), and with another greeting: had the broken
+    // version been taken, calls would hear "goodbye" first.
+    let broken = original
+        .replace("next = \"outage-check\"", "next = \"nowhere\"")
+        .replace("prompt = \"greeting\"", "prompt = \"goodbye\"");
+    std::fs::write(&main, broken).unwrap();
     let (status, body) = http(app.http_addr, "POST", "/api/ivr/reload").await;
     assert_eq!(status, 422, "{body}");
     assert!(body.contains("unknown node main:nowhere"), "{body}");
 
-    // Still the old version: a call hears the greeting.
+    // Still the old version: a call hears the greeting, not "goodbye".
     let call = |expected: &'static str| {
         let uri = app.uri("1580");
         async move {
@@ -305,6 +306,16 @@ async fn reload_refuses_a_broken_version_and_takes_a_good_one() {
             phone.hangup().await.unwrap();
             let audio = heard(&phone.received_audio().await.unwrap());
             find(&audio, &prompt(expected)[..6000], expected);
+            let other = if expected == "greeting" {
+                "goodbye"
+            } else {
+                "greeting"
+            };
+            let (_, corr) = best_alignment(&audio, &prompt(other)[..6000]).unwrap_or((0, 0.0));
+            assert!(
+                corr < 0.5,
+                "{other} must not be heard (correlation {corr:.3})"
+            );
             phone.stop().await;
         }
     };
