@@ -169,6 +169,16 @@ impl Sim {
     }
 }
 
+/// The standard script, past the greeting, listening in the main menu.
+fn at_main_menu() -> (Ivr, Sim) {
+    let mut m = ivr();
+    let mut sim = Sim::new();
+    m.start(sim.clock());
+    m.handle_input(sim.after(100), Input::PlaybackDone);
+    m.handle_input(sim.after(100), Input::PlaybackDone);
+    (m, sim)
+}
+
 fn plays(actions: &[Action]) -> Vec<Vec<String>> {
     actions
         .iter()
@@ -240,11 +250,7 @@ fn barge_in_during_greeting_selects_in_the_menu() {
 
 #[test]
 fn timeouts_replay_short_greeting_then_exit() {
-    let mut m = ivr();
-    let mut sim = Sim::new();
-    m.start(sim.clock());
-    m.handle_input(sim.after(100), Input::PlaybackDone);
-    m.handle_input(sim.after(100), Input::PlaybackDone);
+    let (mut m, mut sim) = at_main_menu();
     let a = m.handle_timeout(sim.after(4999));
     assert!(a.is_empty(), "not yet");
     let a = m.handle_timeout(sim.after(1));
@@ -287,11 +293,7 @@ fn invalid_keys_then_max_failures() {
 
 #[test]
 fn collect_with_terminator_and_appeal_read_back() {
-    let mut m = ivr();
-    let mut sim = Sim::new();
-    m.start(sim.clock());
-    m.handle_input(sim.after(100), Input::PlaybackDone);
-    m.handle_input(sim.after(100), Input::PlaybackDone);
+    let (mut m, mut sim) = at_main_menu();
     let a = m.handle_input(sim.after(100), Input::Digit('4'));
     assert_eq!(plays(&a), vec![p(&["enter-number"])]);
     for d in "15802026000123".chars() {
@@ -331,11 +333,7 @@ fn collect_with_terminator_and_appeal_read_back() {
 
 #[test]
 fn collect_too_short_then_give_up_and_not_found() {
-    let mut m = ivr();
-    let mut sim = Sim::new();
-    m.start(sim.clock());
-    m.handle_input(sim.after(100), Input::PlaybackDone);
-    m.handle_input(sim.after(100), Input::PlaybackDone);
+    let (mut m, mut sim) = at_main_menu();
     m.handle_input(sim.after(100), Input::Digit('4'));
     m.handle_input(sim.after(100), Input::PlaybackDone);
     m.handle_input(sim.after(100), Input::Digit('1'));
@@ -351,11 +349,7 @@ fn collect_too_short_then_give_up_and_not_found() {
 
 #[test]
 fn outages_announced_or_none() {
-    let mut m = ivr();
-    let mut sim = Sim::new();
-    m.start(sim.clock());
-    m.handle_input(sim.after(100), Input::PlaybackDone);
-    m.handle_input(sim.after(100), Input::PlaybackDone);
+    let (mut m, mut sim) = at_main_menu();
     let a = m.handle_input(sim.after(100), Input::Digit('5'));
     assert!(a.contains(&Action::FetchOutages {
         at_caller_address: false
@@ -385,11 +379,7 @@ fn outages_announced_or_none() {
 
 #[test]
 fn cross_file_goto_and_schedule() {
-    let mut m = ivr();
-    let mut sim = Sim::new();
-    m.start(sim.clock());
-    m.handle_input(sim.after(100), Input::PlaybackDone);
-    m.handle_input(sim.after(100), Input::PlaybackDone);
+    let (mut m, mut sim) = at_main_menu();
     // Monday 10:00: open. The greeting there is not interruptible.
     let a = m.handle_input(sim.after(100), Input::Digit('9'));
     assert!(
@@ -648,11 +638,7 @@ prompt = "goodbye"
 
 #[test]
 fn lookups_that_fail_or_hang_are_said_so_and_keys_typed_meanwhile_count() {
-    let mut m = ivr();
-    let mut sim = Sim::new();
-    m.start(sim.clock());
-    m.handle_input(sim.after(100), Input::PlaybackDone);
-    m.handle_input(sim.after(100), Input::PlaybackDone);
+    let (mut m, mut sim) = at_main_menu();
     // Menu 5: the lookup never answers.
     let a = m.handle_input(sim.after(100), Input::Digit('5'));
     assert!(a.contains(&Action::FetchOutages {
@@ -692,11 +678,7 @@ fn lookups_that_fail_or_hang_are_said_so_and_keys_typed_meanwhile_count() {
 
 #[test]
 fn menu_5_with_nothing_active_says_so() {
-    let mut m = ivr();
-    let mut sim = Sim::new();
-    m.start(sim.clock());
-    m.handle_input(sim.after(100), Input::PlaybackDone);
-    m.handle_input(sim.after(100), Input::PlaybackDone);
+    let (mut m, mut sim) = at_main_menu();
     m.handle_input(sim.after(100), Input::Digit('5'));
     let a = m.handle_input(sim.after(10), Input::Outages(Vec::new()));
     assert_eq!(plays(&a), vec![p(&["no-outages"])]);
@@ -704,11 +686,7 @@ fn menu_5_with_nothing_active_says_so() {
 
 #[test]
 fn keys_typed_ahead_during_a_lookup_go_on_and_leftovers_are_dropped() {
-    let mut m = ivr();
-    let mut sim = Sim::new();
-    m.start(sim.clock());
-    m.handle_input(sim.after(100), Input::PlaybackDone);
-    m.handle_input(sim.after(100), Input::PlaybackDone);
+    let (mut m, mut sim) = at_main_menu();
     m.handle_input(sim.after(100), Input::Digit('5'));
     // "4" and "1" while the outages are looked up.
     assert!(m.handle_input(sim.after(100), Input::Digit('4')).is_empty());

@@ -10,21 +10,7 @@ use tokio::net::{TcpStream, UdpSocket};
 
 use crate::peers::baresip::{Baresip, BaresipOptions};
 use crate::peers::sipp::{run_scenario, scenario_path};
-use crate::{AppOptions, T, eventually, read_stereo, spawn_app};
-
-async fn only_call(app: &crate::TestApp) -> hotline::store::CallRecord {
-    let store = app.store();
-    eventually(T, || async {
-        store
-            .list_calls(10)
-            .await
-            .ok()?
-            .into_iter()
-            .find(|c| c.ended_at.is_some())
-    })
-    .await
-    .expect("the call is recorded as ended")
-}
+use crate::{AppOptions, T, read_stereo, spawn_app};
 
 #[tokio::test]
 async fn cancel_before_answer() {
@@ -48,7 +34,7 @@ async fn cancel_before_answer() {
         "CANCEL answered 200, INVITE 487: {codes:?}"
     );
     assert!(codes.iter().all(|c| *c != 200 || codes.contains(&487)));
-    let call = only_call(&app).await;
+    let call = crate::ended_call(&app).await;
     assert_eq!(call.disposition, Some(Disposition::Cancelled));
     assert_eq!(call.sip_status, Some(487));
     assert_eq!(call.answered_at, None);
@@ -86,7 +72,7 @@ async fn unsupported_codec_gets_488() {
     .await
     .unwrap();
     out.ensure_success().unwrap();
-    let call = only_call(&app).await;
+    let call = crate::ended_call(&app).await;
     assert_eq!(
         (call.sip_status, call.disposition),
         (Some(488), Some(Disposition::Rejected))
@@ -134,7 +120,7 @@ async fn unknown_source_gets_403() {
     .await
     .unwrap();
     out.ensure_success().unwrap();
-    let call = only_call(&app).await;
+    let call = crate::ended_call(&app).await;
     assert_eq!(
         (call.sip_status, call.disposition),
         (Some(403), Some(Disposition::Rejected))
@@ -161,7 +147,7 @@ async fn trusted_network_from_other_loopback_address() {
     phone.wait_established(T).await.unwrap();
     tokio::time::sleep(Duration::from_millis(500)).await;
     phone.hangup().await.unwrap();
-    let call = only_call(&app).await;
+    let call = crate::ended_call(&app).await;
     assert_eq!(call.source_addr.ip().to_string(), "127.0.0.7");
     assert_eq!(call.disposition, Some(Disposition::Answered));
     phone.stop().await;
@@ -262,7 +248,7 @@ async fn silent_caller_is_hung_up_after_media_timeout_hold_is_answered() {
     .await
     .unwrap();
     out.ensure_success().unwrap();
-    let call = only_call(&app).await;
+    let call = crate::ended_call(&app).await;
     assert_eq!(call.disposition, Some(Disposition::MediaTimeout));
     assert_eq!(call.ended_by, Some(EndedBy::Timeout));
     let kinds: Vec<String> = app
@@ -296,7 +282,7 @@ async fn shutdown_hangs_up_with_bye_and_closes_the_recording() {
         Some("Connection reset by peer"),
         "the server sent BYE"
     );
-    let call = only_call(&app).await;
+    let call = crate::ended_call(&app).await;
     assert_eq!(
         (call.ended_by, call.disposition),
         (Some(EndedBy::Shutdown), Some(Disposition::Answered))

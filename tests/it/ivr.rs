@@ -11,7 +11,7 @@ use hotline::media::analysis::best_alignment;
 use hotline::store::demo;
 
 use crate::peers::baresip::{Baresip, BaresipOptions, read_wav_mono};
-use crate::{AppOptions, T, eventually, http, prompt, scripts_copy, spawn_app};
+use crate::{AppOptions, T, http, prompt, scripts_copy, spawn_app};
 
 /// Concatenated samples of these prompts, as the server plays them.
 fn spoken(names: &[String]) -> Vec<i16> {
@@ -39,21 +39,9 @@ fn find(haystack: &[i16], needle: &[i16], what: &str) -> usize {
 }
 
 async fn ivr_steps(app: &crate::TestApp) -> Vec<String> {
-    let store = app.store();
-    let call = eventually(T, || async {
-        store
-            .list_calls(5)
-            .await
-            .ok()?
-            .into_iter()
-            .find(|c| c.ended_at.is_some())
-    })
-    .await
-    .expect("call ended");
-    store
-        .call_events(call.id)
-        .await
-        .unwrap()
+    let call = crate::ended_call(app).await;
+    let events = app.store().call_events(call.id).await.unwrap();
+    events
         .into_iter()
         .filter(|e| e.kind == "ivr")
         .map(|e| e.detail)
@@ -358,18 +346,8 @@ async fn keys_sent_as_sip_info_drive_the_menu() {
     .await
     .unwrap();
     out.ensure_success().unwrap();
-    let store = app.store();
-    let call = eventually(T, || async {
-        store
-            .list_calls(5)
-            .await
-            .ok()?
-            .into_iter()
-            .find(|c| c.ended_at.is_some())
-    })
-    .await
-    .unwrap();
-    let events = store.call_events(call.id).await.unwrap();
+    let call = crate::ended_call(&app).await;
+    let events = app.store().call_events(call.id).await.unwrap();
     let digits: Vec<&str> = events
         .iter()
         .filter(|e| e.kind == "dtmf")

@@ -198,6 +198,21 @@ pub fn read_stereo(path: &Path) -> (hound::WavSpec, Vec<i16>, Vec<i16>) {
     (spec, left, right)
 }
 
+/// The test's call, once it has ended (calls are recorded as they end).
+pub async fn ended_call(app: &TestApp) -> hotline::store::CallRecord {
+    let store = app.store();
+    eventually(T, || async {
+        store
+            .list_calls(10)
+            .await
+            .ok()?
+            .into_iter()
+            .find(|c| c.ended_at.is_some())
+    })
+    .await
+    .expect("the call is recorded as ended")
+}
+
 /// Waits until `check` returns Some, polling.
 pub async fn eventually<T, F, Fut>(timeout: Duration, mut check: F) -> Option<T>
 where
