@@ -62,6 +62,8 @@ pub struct SipSettings {
     pub t4_ms: u64,
     /// Seconds to wait for calls to end cleanly at shutdown.
     pub shutdown_grace_secs: u64,
+    /// Digest algorithms offered to registering softphones, in order.
+    pub digest_algorithms: Vec<String>,
 }
 
 impl Default for SipSettings {
@@ -75,6 +77,7 @@ impl Default for SipSettings {
             t2_ms: 4000,
             t4_ms: 5000,
             shutdown_grace_secs: 5,
+            digest_algorithms: vec!["MD5".into()],
         }
     }
 }
@@ -284,6 +287,16 @@ impl Settings {
         }
         if self.sip.t1_ms == 0 || self.sip.t2_ms < self.sip.t1_ms {
             return bad("[sip] t1_ms must be > 0 and t2_ms >= t1_ms".into());
+        }
+        if let Some(bad) = self
+            .sip
+            .digest_algorithms
+            .iter()
+            .find(|a| !["MD5", "SHA-256"].contains(&a.to_ascii_uppercase().as_str()))
+        {
+            return Err(ConfigError::Invalid(format!(
+                "[sip] digest_algorithms: {bad:?} is not MD5 or SHA-256"
+            )));
         }
         if !matches!(self.logging.format.as_str(), "text" | "json") {
             return bad(format!(

@@ -41,6 +41,11 @@ enum Command {
         #[command(subcommand)]
         action: DemoAction,
     },
+    /// Operators: who answers calls, on which extension, in which queues.
+    Operator {
+        #[command(subcommand)]
+        action: OperatorAction,
+    },
 }
 
 #[derive(Subcommand)]
@@ -66,6 +71,118 @@ enum ConfigAction {
     /// Load the configuration (file plus HOTLINE_* overrides), check it and
     /// print the effective values with passwords hidden.
     Check,
+}
+
+#[derive(Subcommand)]
+enum OperatorAction {
+    /// Add an operator: sign-in name, softphone extension, password and
+    /// the queues they serve.
+    Add {
+        /// Sign-in name: a-z, 0-9, '.', '_' and '-'.
+        #[arg(long)]
+        login: String,
+        /// SIP extension the softphone registers as: 2 to 10 digits.
+        #[arg(long)]
+        extension: String,
+        /// Password, at least 8 characters; `-` reads one line from
+        /// standard input, which keeps it out of the shell history and `ps`.
+        #[arg(long)]
+        password: String,
+        /// Queues served, comma-separated, each with an optional penalty
+        /// (lower is offered calls first): `general,emergency:1`.
+        #[arg(long)]
+        queues: String,
+        /// Display name (default: the login).
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// List the operators: login, extension, name and queues.
+    List,
+    /// Remove an operator with their queues and state history.
+    Remove { login: String },
+    /// Set an operator's password (softphone and console alike).
+    Passwd {
+        login: String,
+        /// New password, at least 8 characters; `-` reads one line from
+        /// standard input.
+        #[arg(long)]
+        password: String,
+    },
+}
+
+/// `hotline operator ...`; the work is in `hotline::store::operators`.
+async fn operator_command(database_url: &str, action: OperatorAction) -> anyhow::Result<()> {
+    use hotline::store::operators::{self, DEFAULT_REALM};
+    use hotline::store::{NewOperator, Store};
+    use std::io::IsTerminal;
+
+    // `-`: one line of standard input, with a prompt if a person types it.
+    fn password(arg: &str, login: &str) -> anyhow::Result<String> {
+        let stdin = std::io::stdin();
+        if arg == "-" && stdin.is_terminal() {
+            eprint!("password for {login}: ");
+        }
+        operators::read_password_arg(arg, &mut stdin.lock())
+            .context("reading the password from standard input")
+    }
+
+    let store = Store::connect(database_url).await?;
+    let outcome = async {
+        match action {
+            OperatorAction::Add {
+                login,
+                extension,
+                password: arg,
+                queues,
+                name,
+            } => {
+                // Checked before asking for the password.
+                let queues = operators::parse_queue_list(&queues)?;
+                let new = NewOperator::new(
+                    &login,
+                    &extension,
+                    name.as_deref(),
+                    queues,
+                    chrono::Utc::now(),
+                );
+                let password = password(&arg, &login)?;
+                let added = store.add_operator(&new, &password, DEFAULT_REALM).await?;
+                println!(
+                    "operator {} added: extension {}, queues {}",
+                    added.login,
+                    added.extension,
+                    operators::format_queue_list(&added.queues)
+                );
+            }
+            OperatorAction::List => {
+                let listed = store.list_operators().await?;
+                print!("{}", operators::operator_table(&listed));
+            }
+            OperatorAction::Remove { login } => {
+                if !store.remove_operator(&login).await? {
+                    anyhow::bail!("no operator with login {login:?}");
+                }
+                println!("operator {login} removed");
+            }
+            OperatorAction::Passwd {
+                login,
+                password: arg,
+            } => {
+                let password = password(&arg, &login)?;
+                if !store
+                    .set_operator_password(&login, &password, DEFAULT_REALM)
+                    .await?
+                {
+                    anyhow::bail!("no operator with login {login:?}");
+                }
+                println!("password of {login} changed");
+            }
+        }
+        Ok(())
+    }
+    .await;
+    store.close().await;
+    outcome
 }
 
 fn init_logging(settings: &Settings) {
@@ -133,6 +250,9 @@ async fn main() -> anyhow::Result<()> {
             let (appeal, work) = hotline::store::demo::seed(&store, chrono::Utc::now()).await?;
             println!("appeal {appeal} and repair work {work} added");
             Ok(())
+        }
+        Command::Operator { action } => {
+            operator_command(&settings.storage.database_url, action).await
         }
         Command::Serve => {
             init_logging(&settings);

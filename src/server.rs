@@ -237,6 +237,13 @@ impl Application {
                 + Duration::from_millis(settings.sip.answer_delay_ms),
         });
         let core = Core {
+            registrar: crate::sip::registrar::Registrar::new(
+                crate::store::operators::DEFAULT_REALM,
+                rand::random(),
+                std::time::Instant::now(),
+            )
+            .with_algorithms(&settings.sip.digest_algorithms),
+            register_steps: tokio::sync::mpsc::unbounded_channel(),
             endpoint,
             transport,
             inbound,

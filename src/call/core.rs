@@ -15,7 +15,9 @@ use tokio::time::Instant;
 use tracing::{info, warn};
 
 use super::{CallContext, CallEvent, Command};
+use crate::sip::ServerTxId;
 use crate::sip::endpoint::ClientTxId;
+use crate::sip::registrar::{Answer, Begin, Credentials, Registrar};
 use crate::sip::registration::Registration;
 use crate::sip::transport::{Inbound, SipTransport};
 use crate::sip::{CallKey, Endpoint, Event, Flow, Output, Transport};
@@ -37,7 +39,30 @@ impl Trunk {
     }
 }
 
+/// A REGISTER on its way through the registrar.
+pub enum RegisterStep {
+    /// The credentials looked up for it (`None`: no such operator).
+    Credentials {
+        id: ServerTxId,
+        request: Box<rsip::Request>,
+        source: Flow,
+        credentials: Option<Credentials>,
+    },
+    /// An answer held back (repeated failures from its address).
+    Answer {
+        id: ServerTxId,
+        request: Box<rsip::Request>,
+        source: Flow,
+        answer: Answer,
+    },
+}
+
 pub struct Core {
+    pub registrar: Registrar,
+    pub register_steps: (
+        mpsc::UnboundedSender<RegisterStep>,
+        mpsc::UnboundedReceiver<RegisterStep>,
+    ),
     pub endpoint: Endpoint,
     pub transport: SipTransport,
     pub inbound: mpsc::Receiver<Inbound>,
@@ -87,6 +112,7 @@ impl Core {
                     self.endpoint.handle_input(Instant::now().into_std(), inbound.flow, &inbound.bytes);
                 }
                 Some(cmd) = cmd_rx.recv() => self.command(cmd, &mut calls),
+                Some(step) = self.register_steps.1.recv() => self.register_step(step),
                 _ = tokio::time::sleep_until(Instant::from_std(deadline)) => {
                     let now = Instant::now().into_std();
                     self.endpoint.handle_timeout(now);
@@ -114,6 +140,106 @@ impl Core {
             }
         }
         self.flush(&mut calls, &cmd_tx).await;
+    }
+
+    fn on_register(&mut self, id: ServerTxId, request: Box<rsip::Request>, source: Flow) {
+        let now = Instant::now().into_std();
+        self.registrar.sweep(now);
+        match self.registrar.begin(now, &request) {
+            Begin::Answer(answer) => self.answer_register(id, request, source, answer),
+            Begin::NeedCredentials { username } => {
+                let (store, tx) = (self.ctx.store.clone(), self.register_steps.0.clone());
+                tokio::spawn(async move {
+                    let credentials = match store.operator_by_extension(&username).await {
+                        Ok(Some(op)) if op.disabled_at.is_none() => Some(Credentials {
+                            ha1_md5: op.ha1_md5,
+                            ha1_sha256: op.ha1_sha256,
+                        }),
+                        Ok(_) => None,
+                        Err(e) => {
+                            warn!(error = %e, "operator lookup failed");
+                            None
+                        }
+                    };
+                    let _ = tx.send(RegisterStep::Credentials {
+                        id,
+                        request,
+                        source,
+                        credentials,
+                    });
+                });
+            }
+        }
+    }
+
+    fn register_step(&mut self, step: RegisterStep) {
+        match step {
+            RegisterStep::Credentials {
+                id,
+                request,
+                source,
+                credentials,
+            } => {
+                let now = Instant::now().into_std();
+                let answer = self
+                    .registrar
+                    .finish(now, &request, source, credentials.as_ref());
+                let user = crate::sip::msg::first_header(request.as_ref(), "To")
+                    .as_deref()
+                    .and_then(crate::sip::msg::addr_uri)
+                    .and_then(crate::sip::msg::uri_user)
+                    .unwrap_or("")
+                    .to_string();
+                if answer.code == 200 {
+                    info!(extension = %user, from = %source.remote, contacts = self.registrar.contacts(&user, now).len(), "registered");
+                } else if answer.code == 403 {
+                    warn!(extension = %user, from = %source.remote, reason = answer.reason, failures = self.registrar.failures(source.remote.ip()), "registration refused");
+                }
+                let delay = self.registrar.delay_for(source.remote.ip(), now);
+                if delay.is_zero() || answer.code == 200 {
+                    self.answer_register(id, request, source, answer);
+                } else {
+                    let tx = self.register_steps.0.clone();
+                    tokio::spawn(async move {
+                        tokio::time::sleep(delay).await;
+                        let _ = tx.send(RegisterStep::Answer {
+                            id,
+                            request,
+                            source,
+                            answer,
+                        });
+                    });
+                }
+            }
+            RegisterStep::Answer {
+                id,
+                request,
+                source,
+                answer,
+            } => self.answer_register(id, request, source, answer),
+        }
+    }
+
+    fn answer_register(
+        &mut self,
+        id: ServerTxId,
+        request: Box<rsip::Request>,
+        source: Flow,
+        answer: Answer,
+    ) {
+        let headers: Vec<(&str, String)> = answer
+            .headers
+            .iter()
+            .map(|(n, v)| (*n, v.clone()))
+            .collect();
+        self.endpoint.respond(
+            Instant::now().into_std(),
+            &id,
+            &request,
+            source,
+            answer.code,
+            &headers,
+        );
     }
 
     fn send_register(&mut self, i: usize, req: rsip::Request) {
@@ -194,6 +320,11 @@ impl Core {
                 ));
                 return;
             }
+            Event::Register {
+                id,
+                request,
+                source,
+            } => return self.on_register(id, request, source),
             Event::CallCancelled { key } => (key, CallEvent::Cancelled),
             Event::CallConfirmed { key, body } => (key, CallEvent::Confirmed { body }),
             Event::ReInvite { key, request } => (key, CallEvent::ReInvite { request }),

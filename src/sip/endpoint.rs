@@ -42,6 +42,10 @@ impl std::fmt::Display for CallKey {
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ClientTxId(pub String);
 
+/// A server transaction the TU answers itself (REGISTER).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ServerTxId(TxKey);
+
 /// RFC 3261 §17.2.3 server transaction key.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct TxKey {
@@ -105,6 +109,12 @@ pub enum Event {
     },
     /// No final response arrived in time (Timer F).
     RequestTimedOut { id: ClientTxId },
+    /// A REGISTER; answer it with [`Endpoint::respond`].
+    Register {
+        id: ServerTxId,
+        request: Box<Request>,
+        source: Flow,
+    },
 }
 
 /// Bytes for the wire.
@@ -349,6 +359,31 @@ impl Endpoint {
         Ok(())
     }
 
+    /// Answers a request the TU was handed (REGISTER) with `code`, extra
+    /// headers and no body. Returns false if the transaction is gone.
+    pub fn respond(
+        &mut self,
+        now: Instant,
+        id: &ServerTxId,
+        request: &Request,
+        source: Flow,
+        code: u16,
+        headers: &[(&str, String)],
+    ) -> bool {
+        let Some(entry) = self.server.get_mut(&id.0) else {
+            return false;
+        };
+        let mut resp = msg::response_to(request, code, Some(&msg::random_token()), source.remote);
+        finish_response(&mut resp, headers, None);
+        let bytes = wire::serialize(&SipMessage::Response(resp));
+        if !entry.tx.send_response(now, code, bytes.clone()) {
+            return false;
+        }
+        let flow = entry.tx.flow;
+        self.transmit(flow, bytes);
+        true
+    }
+
     /// Answers a pending re-INVITE.
     pub fn respond_to_reinvite(
         &mut self,
@@ -544,6 +579,18 @@ impl Endpoint {
     ) {
         let code = match req.method {
             Method::Invite => return self.on_new_invite(now, source, resp_flow, req, key),
+            Method::Register => {
+                // The TU answers once it has the credentials; until then
+                // retransmissions are absorbed by the transaction (Trying).
+                let tx = ServerTransaction::new(false, resp_flow, self.cfg.timers);
+                self.server
+                    .insert(key.clone(), ServerEntry { tx, call: None });
+                return self.event(Event::Register {
+                    id: ServerTxId(key),
+                    request: Box::new(req),
+                    source,
+                });
+            }
             Method::Options => 200,
             Method::Bye | Method::Info | Method::Update | Method::PRack | Method::Notify => 481,
             _ => 405,

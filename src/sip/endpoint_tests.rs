@@ -425,7 +425,6 @@ fn out_of_dialog_requests() {
     let cases = [
         ("OPTIONS", "", "SIP/2.0 200 OK"),
         ("MESSAGE", "", "SIP/2.0 405 Method Not Allowed"),
-        ("REGISTER", "", "SIP/2.0 405 Method Not Allowed"),
         ("BYE", "", "SIP/2.0 481 Call/Transaction Does Not Exist"),
         ("INVITE", "Require: 100rel\r\n", "SIP/2.0 420 Bad Extension"),
     ];
@@ -543,4 +542,51 @@ fn malformed_requests_get_400_or_are_dropped_and_nothing_panics() {
         ep.handle_input(t0, udp(), &bytes);
         while ep.poll_output().is_some() {}
     }
+}
+
+#[test]
+fn register_is_handed_to_the_tu_and_its_answer_absorbs_retransmissions() {
+    let t0 = Instant::now();
+    let mut ep = endpoint();
+    let reg = request("REGISTER", "z9hG4bKreg1", 1, None, "", "");
+    ep.handle_input(t0, udp(), &reg);
+    let (sent, events) = drain(&mut ep);
+    assert!(sent.is_empty(), "no answer before the TU's");
+    let Some(Event::Register {
+        id,
+        request,
+        source,
+    }) = events.into_iter().next()
+    else {
+        panic!("Register expected")
+    };
+    // A retransmission while the TU works: absorbed, no second event.
+    ep.handle_input(t0, udp(), &reg);
+    let (sent, events) = drain(&mut ep);
+    assert!(sent.is_empty() && events.is_empty());
+    assert!(ep.respond(
+        t0,
+        &id,
+        &request,
+        source,
+        200,
+        &[("Contact", "<sip:1001@127.0.0.1:5070>;expires=60".into())]
+    ));
+    let (sent, _) = drain(&mut ep);
+    assert_eq!(firsts(&sent), vec!["SIP/2.0 200 OK"]);
+    assert!(
+        sent[0]
+            .2
+            .contains("Contact: <sip:1001@127.0.0.1:5070>;expires=60")
+    );
+    ep.handle_input(t0, udp(), &reg);
+    assert_eq!(
+        firsts(&drain(&mut ep).0),
+        vec!["SIP/2.0 200 OK"],
+        "retransmission answered again"
+    );
+    assert!(
+        !ep.respond(t0, &id, &request, source, 500, &[]),
+        "one final answer only"
+    );
 }

@@ -10,6 +10,7 @@ pub mod dialog;
 pub mod digest;
 pub mod endpoint;
 pub mod msg;
+pub mod registrar;
 pub mod registration;
 pub mod timer;
 pub mod transaction;
@@ -18,13 +19,15 @@ pub mod wire;
 
 use std::net::SocketAddr;
 
-pub use endpoint::{CallKey, ClientTxId, Endpoint, EndpointConfig, Event, Output, Transmit};
+pub use endpoint::{
+    CallKey, ClientTxId, Endpoint, EndpointConfig, Event, Output, ServerTxId, Transmit,
+};
 
 /// What we call ourselves in Server and User-Agent headers.
 pub const USER_AGENT: &str = concat!("hotline/", env!("CARGO_PKG_VERSION"));
 
 /// Methods we accept, for Allow headers.
-pub const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO";
+pub const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, REGISTER";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Transport {

@@ -1,6 +1,7 @@
 //! Persistent store: call history, per-call events and recording metadata;
 //! appeals (the citizens' registered cards) and repair works (outages), which
-//! the IVR reads and the operator card writes.
+//! the IVR reads and the operator card writes; operators, their queues,
+//! credentials and state history ([`operators`]).
 //!
 //! Role: the one place that reads and writes the database. It talks to
 //! nothing on the network but that database, and knows nothing about SIP:
@@ -49,6 +50,7 @@ pub use model::{
     NewCall, NewRecording, NewRepairWork, RecordingRecord, RepairWork, Service, Transport,
     WorkAddress, WorkKind, WorkStatus,
 };
+pub use operators::{NewOperator, Operator, OperatorState, QueueMembership, StateChange};
 
 /// Migrations embedded at build time. Paths are relative to the crate root.
 /// Note: cargo does not rebuild when only a migration file changes; a build
@@ -95,6 +97,16 @@ pub enum StoreError {
     /// "appeal registration number", `key` = "1580-2026-000123").
     #[error("{what} {key} already exists")]
     AlreadyExists { what: &'static str, key: String },
+
+    /// A value given to the store breaks its rules (a login with spaces, a
+    /// short password...); nothing was written. `reason` never contains a
+    /// password.
+    #[error("invalid {field}: {reason}")]
+    Invalid { field: &'static str, reason: String },
+
+    /// Hashing a password failed (or its task was cancelled at shutdown).
+    #[error("cannot hash the password: {0}")]
+    PasswordHashing(String),
 
     /// A value does not fit its column (e.g. a size above `i64::MAX`).
     #[error("{field} out of range: {value}")]
@@ -188,6 +200,9 @@ macro_rules! on_pool {
         }
     };
 }
+
+// Declared after `on_pool!`, which it uses (macro_rules scope is textual).
+pub mod operators;
 
 /// Handle on the database. Cloning is cheap and shares the connection pool.
 #[derive(Debug, Clone)]

@@ -53,6 +53,9 @@ macro_rules! text_enum {
     };
 }
 
+// For the other record modules of the store (operators).
+pub(super) use text_enum;
+
 text_enum! {
     /// Transport the call's signalling arrived on.
     Transport {

@@ -64,6 +64,9 @@ both_backends!(
     repair_work_insert_is_atomic,
 );
 
+// Operators, in a file of their own; after both_backends!, which it uses.
+mod operators;
+
 fn t0() -> DateTime<Utc> {
     // A fixed instant with a sub-microsecond part, to see it truncated.
     Utc.with_ymd_and_hms(2025, 3, 14, 9, 26, 53)

@@ -9,6 +9,7 @@ mod crash;
 mod edge;
 mod ivr;
 mod media;
+mod registrar;
 mod trunk;
 
 use std::path::{Path, PathBuf};
