@@ -33,6 +33,8 @@ pub enum Timer {
     /// INVITE server, Accepted: absorb INVITE retransmissions after a 2xx,
     /// and the point where a 2xx without ACK is given up on.
     L,
+    /// INVITE client, Accepted (RFC 6026): absorb 2xx retransmissions.
+    M,
     /// UAS core: retransmit a 2xx until its ACK arrives.
     Retransmit2xx,
     /// UAS core: the TU has not answered an INVITE in time; a guard so a
@@ -40,7 +42,7 @@ pub enum Timer {
     AnswerGuard,
 }
 
-const ALL: [Timer; 13] = [
+const ALL: [Timer; 14] = [
     Timer::A,
     Timer::B,
     Timer::D,
@@ -52,6 +54,7 @@ const ALL: [Timer; 13] = [
     Timer::J,
     Timer::K,
     Timer::L,
+    Timer::M,
     Timer::Retransmit2xx,
     Timer::AnswerGuard,
 ];

@@ -5,9 +5,9 @@
 //! answers with what to put on the wire. It never reads a clock and never
 //! touches a socket; the endpoint owns the tables and the IO layer the wire.
 //!
-//! Only the kinds hotline needs today are here: INVITE server (with RFC
-//! 6026's Accepted state), non-INVITE server and non-INVITE client. The
-//! INVITE client lands with outbound operator legs.
+//! All four kinds: INVITE server (with RFC 6026's Accepted state),
+//! non-INVITE server, non-INVITE client, and INVITE client (with its
+//! Accepted state and the ACK for non-2xx finals), which rings operators.
 
 use std::time::{Duration, Instant};
 
@@ -311,6 +311,213 @@ impl ClientTransaction {
     }
 }
 
+/// States of the INVITE client transaction (§17.1.1, RFC 6026 §8.4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InviteClientState {
+    Calling,
+    Proceeding,
+    /// A non-2xx final arrived and was acknowledged.
+    Completed,
+    /// A 2xx arrived; the TU acknowledges it (in the dialog).
+    Accepted,
+    Terminated,
+}
+
+/// What a response did to an INVITE client transaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InviteResponse {
+    /// The TU should see it (every provisional; each 2xx, even
+    /// retransmitted, so it can re-ACK; a non-2xx final once).
+    pub deliver: bool,
+    /// Bytes to send now: the ACK for a non-2xx final.
+    pub send: Option<Vec<u8>>,
+}
+
+/// INVITE client transaction (§17.1.1): we ring an operator's phone.
+#[derive(Debug)]
+pub struct InviteClientTransaction {
+    pub state: InviteClientState,
+    pub flow: Flow,
+    request: rsip::Request,
+    bytes: Vec<u8>,
+    ack: Option<Vec<u8>>,
+    timers: TimerTable,
+    interval: Duration,
+    cfg: TimerConfig,
+}
+
+impl InviteClientTransaction {
+    /// Starts the transaction; the caller sends the returned bytes now.
+    pub fn start(
+        now: Instant,
+        flow: Flow,
+        request: rsip::Request,
+        cfg: TimerConfig,
+    ) -> (Self, Vec<u8>) {
+        let bytes = super::wire::serialize(&rsip::SipMessage::Request(request.clone()));
+        let mut timers = TimerTable::default();
+        timers.set(Timer::B, now + cfg.timeout());
+        if !flow.transport.is_reliable() {
+            timers.set(Timer::A, now + cfg.t1);
+        }
+        let tx = Self {
+            state: InviteClientState::Calling,
+            flow,
+            request,
+            bytes: bytes.clone(),
+            ack: None,
+            timers,
+            interval: cfg.t1,
+            cfg,
+        };
+        (tx, bytes)
+    }
+
+    pub fn next_timeout(&self) -> Option<Instant> {
+        self.timers.next_timeout()
+    }
+
+    pub fn take_expired(&mut self, now: Instant) -> Option<Timer> {
+        self.timers.take_expired(now)
+    }
+
+    pub fn on_response(&mut self, now: Instant, resp: &rsip::Response) -> InviteResponse {
+        use InviteClientState::*;
+        let code = resp.status_code.code();
+        let reliable = self.flow.transport.is_reliable();
+        match (self.state, code) {
+            (Calling | Proceeding, 100..=199) => {
+                self.state = Proceeding;
+                self.timers.stop(Timer::A);
+                // Timer B guards Calling only (§17.1.1.2); ringing has no
+                // transaction limit: the TU cancels when it has waited enough.
+                self.timers.stop(Timer::B);
+                InviteResponse {
+                    deliver: true,
+                    send: None,
+                }
+            }
+            (Calling | Proceeding, 200..=299) => {
+                self.state = Accepted;
+                self.timers.stop_all();
+                self.timers.set(Timer::M, now + self.cfg.timeout());
+                InviteResponse {
+                    deliver: true,
+                    send: None,
+                }
+            }
+            (Accepted, 200..=299) => InviteResponse {
+                deliver: true,
+                send: None,
+            },
+            (Calling | Proceeding, 300..) => {
+                self.state = Completed;
+                self.timers.stop_all();
+                let wait = if reliable {
+                    Duration::ZERO
+                } else {
+                    Duration::from_secs(32)
+                };
+                self.timers.set(Timer::D, now + wait);
+                let ack = self.ack_for(resp);
+                self.ack = Some(ack.clone());
+                InviteResponse {
+                    deliver: true,
+                    send: Some(ack),
+                }
+            }
+            // A retransmitted final: ACK again, tell nobody (§17.1.1.2).
+            (Completed, 300..) => InviteResponse {
+                deliver: false,
+                send: self.ack.clone(),
+            },
+            _ => InviteResponse {
+                deliver: false,
+                send: None,
+            },
+        }
+    }
+
+    pub fn on_timer(&mut self, now: Instant, timer: Timer) -> TimerOutcome {
+        use InviteClientState::*;
+        match (timer, self.state) {
+            (Timer::A, Calling) => {
+                // Timer A doubles without the T2 cap (§17.1.1.2).
+                self.interval *= 2;
+                self.timers.set(Timer::A, now + self.interval);
+                TimerOutcome::Retransmit(self.bytes.clone())
+            }
+            (Timer::B, Calling) => {
+                self.state = Terminated;
+                self.timers.stop_all();
+                TimerOutcome::TimedOut
+            }
+            (Timer::D, Completed) | (Timer::M, Accepted) => {
+                self.state = Terminated;
+                TimerOutcome::Terminated
+            }
+            _ => TimerOutcome::Nothing,
+        }
+    }
+
+    /// The CANCEL for this INVITE (§9.1): same Request-URI, Call-ID, From,
+    /// To, top Via and Route, CSeq number with method CANCEL. `None` until
+    /// a provisional response has arrived (§9.1 forbids it before).
+    pub fn cancel(&self) -> Option<rsip::Request> {
+        if self.state != InviteClientState::Proceeding {
+            return None;
+        }
+        Some(self.derived(rsip::Method::Cancel, None))
+    }
+
+    /// The ACK of §17.1.1.3: like the INVITE, To from the response.
+    fn ack_for(&self, resp: &rsip::Response) -> Vec<u8> {
+        use rsip::message::HasHeaders;
+        let to = resp.headers().iter().find_map(|h| match h {
+            rsip::Header::To(t) => Some(t.clone()),
+            _ => None,
+        });
+        let ack = self.derived(rsip::Method::Ack, to);
+        super::wire::serialize(&rsip::SipMessage::Request(ack))
+    }
+
+    fn derived(&self, method: rsip::Method, to: Option<rsip::headers::To>) -> rsip::Request {
+        use rsip::headers::UntypedHeader;
+        use rsip::message::HasHeaders;
+        let seq = super::msg::cseq(&self.request).map(|(n, _)| n).unwrap_or(1);
+        let mut headers = rsip::Headers::default();
+        let mut first_via = true;
+        for h in self.request.headers().iter() {
+            match h {
+                rsip::Header::Via(_) if first_via => {
+                    first_via = false;
+                    headers.push(h.clone());
+                }
+                rsip::Header::To(_) => headers.push(
+                    to.clone()
+                        .map(rsip::Header::To)
+                        .unwrap_or_else(|| h.clone()),
+                ),
+                rsip::Header::From(_)
+                | rsip::Header::CallId(_)
+                | rsip::Header::Route(_)
+                | rsip::Header::MaxForwards(_) => headers.push(h.clone()),
+                _ => {}
+            }
+        }
+        headers.push(rsip::Header::CSeq(rsip::headers::CSeq::new(format!(
+            "{seq} {method}"
+        ))));
+        rsip::Request {
+            method,
+            uri: self.request.uri.clone(),
+            version: rsip::Version::V2,
+            headers,
+            body: Vec::new(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -453,5 +660,118 @@ mod tests {
         assert_eq!(when, t0 + Duration::from_secs(5));
         let timer = c.take_expired(when).unwrap();
         assert_eq!(c.on_timer(when, timer), TimerOutcome::Terminated);
+    }
+
+    fn invite() -> rsip::Request {
+        let raw = "INVITE sip:1001@127.0.0.1:5062 SIP/2.0\r\n\
+            Via: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bKop1;rport\r\n\
+            Max-Forwards: 70\r\nRoute: <sip:proxy.example;lr>\r\n\
+            From: <sip:hotline@127.0.0.1>;tag=ours\r\nTo: <sip:1001@127.0.0.1>\r\n\
+            Call-ID: leg2\r\nCSeq: 7 INVITE\r\nContact: <sip:hotline@127.0.0.1:5060>\r\n\
+            Content-Length: 0\r\n\r\n";
+        match crate::sip::wire::parse(raw.as_bytes()).unwrap() {
+            rsip::SipMessage::Request(r) => r,
+            _ => unreachable!(),
+        }
+    }
+
+    fn response(code: u16) -> rsip::Response {
+        let raw = format!(
+            "SIP/2.0 {code} X\r\nVia: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bKop1\r\n\
+             From: <sip:hotline@127.0.0.1>;tag=ours\r\nTo: <sip:1001@127.0.0.1>;tag=phone\r\n\
+             Call-ID: leg2\r\nCSeq: 7 INVITE\r\nContent-Length: 0\r\n\r\n"
+        );
+        match crate::sip::wire::parse(raw.as_bytes()).unwrap() {
+            rsip::SipMessage::Response(r) => r,
+            _ => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn invite_is_retransmitted_doubling_until_b() {
+        let t0 = Instant::now();
+        let (mut tx, _) =
+            InviteClientTransaction::start(t0, udp(), invite(), TimerConfig::default());
+        let mut at = vec![];
+        let outcome = loop {
+            let when = tx.next_timeout().unwrap();
+            let timer = tx.take_expired(when).unwrap();
+            match tx.on_timer(when, timer) {
+                TimerOutcome::Retransmit(_) => at.push((when - t0).as_millis()),
+                other => break (when - t0, other),
+            }
+        };
+        // No T2 cap for INVITE: 0.5, 1.5, 3.5, 7.5, 15.5, 31.5 s.
+        assert_eq!(at, vec![500, 1500, 3500, 7500, 15500, 31500]);
+        assert_eq!(outcome, (Duration::from_secs(32), TimerOutcome::TimedOut));
+    }
+
+    #[test]
+    fn ringing_stops_retransmission_and_a_busy_is_acked() {
+        let t0 = Instant::now();
+        let (mut tx, _) =
+            InviteClientTransaction::start(t0, udp(), invite(), TimerConfig::default());
+        assert_eq!(tx.cancel(), None, "no CANCEL before a provisional");
+        assert!(tx.on_response(t0, &response(180)).deliver);
+        assert_eq!(
+            tx.next_timeout(),
+            None,
+            "ringing may last as long as the TU wants"
+        );
+        let cancel = tx.cancel().expect("CANCEL after 180");
+        let text = String::from_utf8(crate::sip::wire::serialize(&rsip::SipMessage::Request(
+            cancel,
+        )))
+        .unwrap();
+        assert!(text.starts_with("CANCEL sip:1001@127.0.0.1:5062 SIP/2.0"));
+        assert!(
+            text.contains("branch=z9hG4bKop1")
+                && text.contains("CSeq: 7 CANCEL")
+                && text.contains("Route: <sip:proxy.example;lr>")
+        );
+        let busy = tx.on_response(t0, &response(486));
+        assert!(busy.deliver);
+        let ack = String::from_utf8(busy.send.unwrap()).unwrap();
+        assert!(
+            ack.starts_with("ACK sip:1001@127.0.0.1:5062 SIP/2.0"),
+            "{ack}"
+        );
+        assert!(
+            ack.contains("To: <sip:1001@127.0.0.1>;tag=phone")
+                && ack.contains("CSeq: 7 ACK")
+                && ack.contains("branch=z9hG4bKop1")
+        );
+        let again = tx.on_response(t0, &response(486));
+        assert_eq!(
+            (again.deliver, again.send.is_some()),
+            (false, true),
+            "re-ACKed, not re-delivered"
+        );
+        let when = tx.next_timeout().unwrap();
+        assert_eq!(when, t0 + Duration::from_secs(32));
+        let timer = tx.take_expired(when).unwrap();
+        assert_eq!(tx.on_timer(when, timer), TimerOutcome::Terminated);
+    }
+
+    #[test]
+    fn answered_invite_passes_every_2xx_up_until_m() {
+        let t0 = Instant::now();
+        let (mut tx, _) =
+            InviteClientTransaction::start(t0, tcp(), invite(), TimerConfig::default());
+        assert_eq!(
+            tx.next_timeout(),
+            Some(t0 + Duration::from_secs(32)),
+            "TCP: Timer B only"
+        );
+        let ok = tx.on_response(t0, &response(200));
+        assert_eq!((ok.deliver, ok.send), (true, None), "the TU ACKs a 2xx");
+        assert_eq!(tx.state, InviteClientState::Accepted);
+        assert!(
+            tx.on_response(t0, &response(200)).deliver,
+            "retransmitted 2xx: the TU re-ACKs"
+        );
+        let when = tx.next_timeout().unwrap();
+        let timer = tx.take_expired(when).unwrap();
+        assert_eq!(tx.on_timer(when, timer), TimerOutcome::Terminated);
     }
 }
