@@ -68,6 +68,43 @@ impl Dialog {
         })
     }
 
+    /// The dialog a UAC creates from a 2xx (or 1xx with a To tag) to its
+    /// `invite` (§12.1.2): the route set is the response's Record-Route in
+    /// reverse, the remote target its Contact, our CSeq the INVITE's.
+    pub fn from_response(
+        invite: &Request,
+        response: &rsip::Response,
+        flow: Flow,
+    ) -> Result<Dialog, msg::MessageError> {
+        let call_id = msg::call_id(invite)?;
+        let local_tag = msg::from_tag(invite)?.unwrap_or_default();
+        let remote_tag = msg::to_tag(response)?.ok_or(msg::MessageError::Missing("To tag"))?;
+        let local_party = header_value(invite, |h| matches!(h, Header::From(_)))
+            .ok_or(msg::MessageError::Missing("From"))?;
+        let remote_party =
+            msg::first_header(response, "To").ok_or(msg::MessageError::Missing("To"))?;
+        let (local_seq, _) = msg::cseq(invite)?;
+        let remote_target = msg::first_header(response, "Contact")
+            .as_deref()
+            .and_then(msg::addr_uri)
+            .map(str::to_string)
+            .unwrap_or_else(|| invite.uri.to_string());
+        let mut route_set = msg::header_values(response, "Record-Route");
+        route_set.reverse();
+        Ok(Dialog {
+            call_id,
+            local_tag,
+            remote_tag,
+            local_party,
+            remote_party,
+            local_seq,
+            remote_seq: 0,
+            remote_target,
+            route_set,
+            flow,
+        })
+    }
+
     /// Updates the remote target from a target refresh (re-INVITE, §12.2.2).
     pub fn refresh_target(&mut self, request: &Request) {
         if let Some(uri) = msg::first_header(request, "Contact")
@@ -224,5 +261,48 @@ mod tests {
                 "<sip:caller@127.0.0.1:5070;transport=udp>".to_string()
             ]
         );
+    }
+
+    #[test]
+    fn uac_dialog_from_a_2xx_reverses_the_route_set() {
+        let invite = match wire::parse(
+            b"INVITE sip:1001@127.0.0.1:5062 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bKo\r\n\
+              From: <sip:hotline@127.0.0.1>;tag=ours\r\nTo: <sip:1001@127.0.0.1>\r\nCall-ID: leg\r\n\
+              CSeq: 4 INVITE\r\nContent-Length: 0\r\n\r\n",
+        )
+        .unwrap()
+        {
+            rsip::SipMessage::Request(r) => r,
+            _ => unreachable!(),
+        };
+        let ok = match wire::parse(
+            b"SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bKo\r\n\
+              Record-Route: <sip:p1.example;lr>, <sip:p2.example;lr>\r\n\
+              From: <sip:hotline@127.0.0.1>;tag=ours\r\nTo: <sip:1001@127.0.0.1>;tag=phone\r\nCall-ID: leg\r\n\
+              CSeq: 4 INVITE\r\nContact: <sip:1001@10.0.0.7:5062>\r\nContent-Length: 0\r\n\r\n",
+        )
+        .unwrap()
+        {
+            rsip::SipMessage::Response(r) => r,
+            _ => unreachable!(),
+        };
+        let mut d = Dialog::from_response(&invite, &ok, flow()).unwrap();
+        assert_eq!(
+            (d.local_tag.as_str(), d.remote_tag.as_str(), d.local_seq),
+            ("ours", "phone", 4)
+        );
+        assert_eq!(
+            d.route_set,
+            vec![
+                "<sip:p2.example;lr>".to_string(),
+                "<sip:p1.example;lr>".to_string()
+            ]
+        );
+        let bye = d.request(Method::Bye, "127.0.0.1:5060", "z9hG4bKb");
+        assert_eq!(bye.uri.to_string(), "sip:1001@10.0.0.7:5062");
+        assert_eq!(msg::cseq(&bye).unwrap(), (5, Method::Bye));
+        assert_eq!(msg::to_tag(&bye).unwrap().as_deref(), Some("phone"));
+        assert_eq!(msg::from_tag(&bye).unwrap().as_deref(), Some("ours"));
+        assert_eq!(msg::header_values(&bye, "Route")[0], "<sip:p2.example;lr>");
     }
 }
