@@ -25,6 +25,7 @@ pub mod config;
 pub mod ivr;
 pub mod media;
 pub mod phone;
+pub mod queue;
 pub mod recording;
 pub mod rtp;
 pub mod sdp;
