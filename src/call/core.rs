@@ -325,6 +325,13 @@ impl Core {
                 request,
                 source,
             } => return self.on_register(id, request, source),
+            // Outgoing legs ring operators; their owner (the queue bridge)
+            // lands with the operators issue.
+            Event::LegProgress { .. }
+            | Event::LegAnswered { .. }
+            | Event::LegFailed { .. }
+            | Event::LegEnded { .. }
+            | Event::LegTerminated { .. } => return,
             Event::CallCancelled { key } => (key, CallEvent::Cancelled),
             Event::CallConfirmed { key, body } => (key, CallEvent::Confirmed { body }),
             Event::ReInvite { key, request } => (key, CallEvent::ReInvite { request }),

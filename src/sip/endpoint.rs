@@ -19,7 +19,9 @@ use tracing::{debug, warn};
 use super::dialog::Dialog;
 use super::msg::{self, ViaInfo};
 use super::timer::TimerConfig;
-use super::transaction::{ClientTransaction, ServerState, ServerTransaction, TimerOutcome};
+use super::transaction::{
+    ClientTransaction, InviteClientTransaction, ServerState, ServerTransaction, TimerOutcome,
+};
 use super::{ALLOW, Flow, Transport, wire};
 
 /// Identifies a call we answer: its Call-ID and the caller's From tag.
@@ -109,6 +111,17 @@ pub enum Event {
     },
     /// No final response arrived in time (Timer F).
     RequestTimedOut { id: ClientTxId },
+    /// An outgoing leg got a provisional response (180, 183…).
+    LegProgress { key: LegKey, code: u16 },
+    /// An outgoing leg was answered (ACK sent); the SDP answer.
+    LegAnswered { key: LegKey, body: Vec<u8> },
+    /// An outgoing leg failed: a final error, a timeout (408), or our
+    /// CANCEL (487).
+    LegFailed { key: LegKey, code: u16 },
+    /// The far end of a leg hung up (BYE, answered 200).
+    LegEnded { key: LegKey },
+    /// Our BYE on a leg finished.
+    LegTerminated { key: LegKey },
     /// A REGISTER; answer it with [`Endpoint::respond`].
     Register {
         id: ServerTxId,
@@ -170,6 +183,8 @@ struct ServerEntry {
 enum ClientOwner {
     Bye(CallKey),
     Tu,
+    /// Our BYE or CANCEL on an outgoing leg.
+    Leg(legs::LegKey),
 }
 
 #[derive(Debug)]
@@ -185,6 +200,11 @@ pub struct Endpoint {
     calls: HashMap<CallKey, Call>,
     /// (Call-ID, our tag) → call, to find the dialog of in-dialog requests.
     dialogs: HashMap<(String, String), CallKey>,
+    /// Outgoing legs (ringing operators), their INVITE transactions by
+    /// branch, and their dialogs by (Call-ID, our tag).
+    legs: HashMap<legs::LegKey, legs::Leg>,
+    invites: HashMap<String, (InviteClientTransaction, legs::LegKey)>,
+    leg_dialogs: HashMap<(String, String), legs::LegKey>,
     outputs: VecDeque<Output>,
     accepting: bool,
 }
@@ -197,6 +217,9 @@ impl Endpoint {
             client: HashMap::new(),
             calls: HashMap::new(),
             dialogs: HashMap::new(),
+            legs: HashMap::new(),
+            invites: HashMap::new(),
+            leg_dialogs: HashMap::new(),
             outputs: VecDeque::new(),
             accepting: true,
         }
@@ -223,7 +246,11 @@ impl Endpoint {
     pub fn poll_timeout(&self) -> Option<Instant> {
         let server = self.server.values().filter_map(|e| e.tx.next_timeout());
         let client = self.client.values().filter_map(|e| e.tx.next_timeout());
-        server.chain(client).min()
+        let invites = self
+            .invites
+            .values()
+            .filter_map(|(tx, _)| tx.next_timeout());
+        server.chain(client).chain(invites).min()
     }
 
     /// Bytes arrived: a datagram, or one message framed off a stream.
@@ -275,6 +302,7 @@ impl Endpoint {
                 }
             }
         }
+        self.leg_timeouts(now);
         let due: Vec<String> = self
             .client
             .iter()
@@ -663,7 +691,14 @@ impl Endpoint {
     ) {
         let call_id = msg::call_id(&req).unwrap_or_default();
         let local_tag = msg::to_tag(&req).ok().flatten().unwrap_or_default();
-        let Some(call_key) = self.dialogs.get(&(call_id, local_tag.clone())).cloned() else {
+        let Some(call_key) = self
+            .dialogs
+            .get(&(call_id.clone(), local_tag.clone()))
+            .cloned()
+        else {
+            if let Some(leg) = self.leg_dialogs.get(&(call_id, local_tag)).cloned() {
+                return self.on_leg_request(now, source, resp_flow, req, key, leg);
+            }
             let resp = msg::response_to(&req, 481, None, source.remote);
             return self.respond_new(now, key, resp_flow, resp, None);
         };
@@ -825,6 +860,18 @@ impl Endpoint {
         let Ok(via) = msg::top_via(&resp) else { return };
         let Some(branch) = via.branch else { return };
         let code = resp.status_code.code();
+        // A CANCEL shares its INVITE's branch: tell them apart by CSeq.
+        let method = msg::cseq(&resp).map(|(_, m)| m).ok();
+        if method == Some(Method::Invite) && self.invites.contains_key(&branch) {
+            return self.on_leg_response(now, &branch, resp);
+        }
+        let branch = if method == Some(Method::Cancel)
+            && self.client.contains_key(&format!("{branch};cancel"))
+        {
+            format!("{branch};cancel")
+        } else {
+            branch
+        };
         let Some(entry) = self.client.get_mut(&branch) else {
             debug!(code, "stray response dropped");
             return;
@@ -841,6 +888,10 @@ impl Endpoint {
                 let key = key.clone();
                 self.remove_call(&key);
                 self.event(Event::CallTerminated { key });
+            }
+            ClientOwner::Leg(key) => {
+                let key = key.clone();
+                self.leg_request_done(key);
             }
         }
     }
@@ -933,6 +984,7 @@ impl Endpoint {
                 self.remove_call(&key);
                 self.event(Event::CallTerminated { key });
             }
+            ClientOwner::Leg(key) => self.leg_request_done(key),
         }
     }
 
@@ -1081,6 +1133,10 @@ fn salvage_bad_request(bytes: &[u8], reason: &str) -> Option<Vec<u8>> {
     ));
     Some(out.into_bytes())
 }
+
+#[path = "legs.rs"]
+mod legs;
+pub use legs::LegKey;
 
 #[cfg(test)]
 #[path = "endpoint_tests.rs"]

@@ -590,3 +590,216 @@ fn register_is_handed_to_the_tu_and_its_answer_absorbs_retransmissions() {
         "one final answer only"
     );
 }
+
+// ----- outgoing legs (ringing an operator) -----
+
+const PHONE: &str = "127.0.0.1:5062";
+
+fn phone() -> Flow {
+    Flow {
+        transport: Transport::Udp,
+        remote: PHONE.parse().unwrap(),
+    }
+}
+
+/// A response from the phone to our INVITE (or CANCEL), built from it.
+fn leg_response(invite: &str, code: u16, cseq_method: &str) -> Vec<u8> {
+    let line = |name: &str| {
+        invite
+            .lines()
+            .find(|l| l.starts_with(name))
+            .unwrap()
+            .to_string()
+    };
+    let (via, from, call_id) = (line("Via:"), line("From:"), line("Call-ID:"));
+    let to = if code > 100 {
+        format!("{};tag=phone", line("To:"))
+    } else {
+        line("To:")
+    };
+    let cseq = format!("CSeq: 1 {cseq_method}");
+    let contact = if (200..300).contains(&code) {
+        format!("Contact: <sip:1001@{PHONE}>\r\n")
+    } else {
+        String::new()
+    };
+    let body = if (200..300).contains(&code) && cseq_method == "INVITE" {
+        "v=0\r\n"
+    } else {
+        ""
+    };
+    format!(
+        "SIP/2.0 {code} X\r\n{via}\r\n{from}\r\n{to}\r\n{call_id}\r\n{cseq}\r\n{contact}Content-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
+
+fn ring(ep: &mut Endpoint, t0: Instant) -> (LegKey, String) {
+    let key = ep.invite(
+        t0,
+        phone(),
+        &format!("sip:1001@{PHONE}"),
+        "+380611234567",
+        Some("Citizen"),
+        b"v=0\r\n".to_vec(),
+    );
+    let (sent, _) = drain(ep);
+    assert_eq!(sent.len(), 1);
+    let (first, dest, text) = &sent[0];
+    assert_eq!(first, &format!("INVITE sip:1001@{PHONE} SIP/2.0"));
+    assert_eq!(dest.to_string(), PHONE);
+    assert!(text.contains("From: \"Citizen\" <sip:+380611234567@127.0.0.1:5060>;tag="));
+    assert!(text.contains("Content-Type: application/sdp") && text.ends_with("v=0\r\n"));
+    (key, text.clone())
+}
+
+#[test]
+fn leg_rings_is_answered_acked_and_hung_up_by_the_phone() {
+    let t0 = Instant::now();
+    let mut ep = endpoint();
+    let (key, invite) = ring(&mut ep, t0);
+    ep.handle_input(t0, phone(), &leg_response(&invite, 180, "INVITE"));
+    let (_, events) = drain(&mut ep);
+    assert!(matches!(&events[..], [Event::LegProgress { key: k, code: 180 }] if *k == key));
+    ep.handle_input(t0, phone(), &leg_response(&invite, 200, "INVITE"));
+    let (sent, events) = drain(&mut ep);
+    assert!(
+        matches!(&events[..], [Event::LegAnswered { key: k, body }] if *k == key && body == b"v=0\r\n")
+    );
+    let ack = &sent[0].2;
+    assert!(
+        ack.starts_with(&format!("ACK sip:1001@{PHONE} SIP/2.0")),
+        "{ack}"
+    );
+    assert!(ack.contains("CSeq: 1 ACK") && ack.contains("tag=phone"));
+    let invite_branch = invite
+        .split("branch=")
+        .nth(1)
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap();
+    assert!(
+        !ack.contains(invite_branch),
+        "an ACK for a 2xx has its own branch"
+    );
+    // The 200 again (our ACK was lost): ACK again, no second event.
+    ep.handle_input(t0, phone(), &leg_response(&invite, 200, "INVITE"));
+    let (sent, events) = drain(&mut ep);
+    assert_eq!((firsts(&sent).len(), events.len()), (1, 0));
+    assert!(sent[0].0.starts_with("ACK "));
+    // The operator hangs up.
+    let our_tag = invite
+        .split("tag=")
+        .nth(1)
+        .unwrap()
+        .lines()
+        .next()
+        .unwrap()
+        .trim()
+        .to_string();
+    let bye = format!(
+        "BYE sip:hotline@127.0.0.1:5060 SIP/2.0\r\nVia: SIP/2.0/UDP {PHONE};branch=z9hG4bKpb\r\n\
+         From: <sip:1001@127.0.0.1>;tag=phone\r\nTo: <sip:+380611234567@127.0.0.1:5060>;tag={our_tag}\r\n\
+         Call-ID: {key}\r\nCSeq: 2 BYE\r\nContent-Length: 0\r\n\r\n"
+    );
+    ep.handle_input(t0, phone(), bye.as_bytes());
+    let (sent, events) = drain(&mut ep);
+    assert_eq!(firsts(&sent), vec!["SIP/2.0 200 OK"]);
+    assert!(matches!(&events[..], [Event::LegEnded { key: k }] if *k == key));
+    assert_eq!(ep.leg_count(), 0);
+}
+
+#[test]
+fn leg_ended_before_ringing_is_cancelled_once_it_rings() {
+    let t0 = Instant::now();
+    let mut ep = endpoint();
+    let (key, invite) = ring(&mut ep, t0);
+    ep.end_leg(t0, &key);
+    assert!(
+        drain(&mut ep).0.is_empty(),
+        "no CANCEL before a provisional (§9.1)"
+    );
+    ep.handle_input(t0, phone(), &leg_response(&invite, 180, "INVITE"));
+    let (sent, events) = drain(&mut ep);
+    assert!(events.is_empty());
+    let cancel = &sent[0].2;
+    assert!(
+        cancel.starts_with(&format!("CANCEL sip:1001@{PHONE} SIP/2.0"))
+            && cancel.contains("CSeq: 1 CANCEL")
+    );
+    ep.handle_input(t0, phone(), &leg_response(&invite, 200, "CANCEL"));
+    ep.handle_input(t0, phone(), &leg_response(&invite, 487, "INVITE"));
+    let (sent, events) = drain(&mut ep);
+    assert!(
+        sent.iter()
+            .any(|(f, _, t)| f.starts_with("ACK ") && t.contains("CSeq: 1 ACK")),
+        "487 acknowledged"
+    );
+    assert!(matches!(&events[..], [Event::LegFailed { key: k, code: 487 }] if *k == key));
+    assert_eq!(ep.leg_count(), 0);
+}
+
+#[test]
+fn answered_leg_is_ended_with_bye_and_a_200_crossing_cancel_is_byed() {
+    let t0 = Instant::now();
+    let mut ep = endpoint();
+    let (key, invite) = ring(&mut ep, t0);
+    ep.handle_input(t0, phone(), &leg_response(&invite, 200, "INVITE"));
+    drain(&mut ep);
+    ep.end_leg(t0, &key);
+    let (sent, _) = drain(&mut ep);
+    let bye = &sent[0].2;
+    assert!(
+        bye.starts_with(&format!("BYE sip:1001@{PHONE} SIP/2.0")) && bye.contains("CSeq: 2 BYE"),
+        "{bye}"
+    );
+    let via = bye.lines().find(|l| l.starts_with("Via:")).unwrap();
+    let ok = String::from_utf8(leg_response(&invite, 200, "BYE"))
+        .unwrap()
+        .replace(invite.lines().find(|l| l.starts_with("Via:")).unwrap(), via);
+    ep.handle_input(
+        t0,
+        phone(),
+        ok.replace("CSeq: 1 BYE", "CSeq: 2 BYE").as_bytes(),
+    );
+    let (_, events) = drain(&mut ep);
+    assert!(matches!(&events[..], [Event::LegTerminated { key: k }] if *k == key));
+
+    // Ended while ringing, but the phone answered at the same moment.
+    let (key, invite) = ring(&mut ep, t0);
+    ep.handle_input(t0, phone(), &leg_response(&invite, 180, "INVITE"));
+    drain(&mut ep);
+    ep.end_leg(t0, &key);
+    drain(&mut ep);
+    ep.handle_input(t0, phone(), &leg_response(&invite, 200, "INVITE"));
+    let (sent, events) = drain(&mut ep);
+    assert_eq!(
+        firsts(&sent).iter().map(|f| &f[..3]).collect::<Vec<_>>(),
+        vec!["ACK", "BYE"]
+    );
+    assert!(
+        events.is_empty(),
+        "the caller of end_leg gets LegTerminated, not LegAnswered"
+    );
+}
+
+#[test]
+fn busy_and_silent_phones_fail_the_leg() {
+    let t0 = Instant::now();
+    let mut ep = endpoint();
+    let (key, invite) = ring(&mut ep, t0);
+    ep.handle_input(t0, phone(), &leg_response(&invite, 486, "INVITE"));
+    let (sent, events) = drain(&mut ep);
+    assert!(sent[0].0.starts_with("ACK "));
+    assert!(matches!(&events[..], [Event::LegFailed { key: k, code: 486 }] if *k == key));
+    let (key, _) = ring(&mut ep, t0);
+    let (sent, events) = advance(&mut ep, t0 + Duration::from_secs(33));
+    assert_eq!(
+        sent.len(),
+        6,
+        "INVITE retransmitted at 0.5, 1.5, 3.5, 7.5, 15.5, 31.5 s"
+    );
+    assert!(matches!(&events[..], [Event::LegFailed { key: k, code: 408 }] if *k == key));
+}

@@ -381,6 +381,11 @@ impl InviteClientTransaction {
         self.timers.take_expired(now)
     }
 
+    /// The INVITE this transaction carries.
+    pub fn request(&self) -> &rsip::Request {
+        &self.request
+    }
+
     pub fn on_response(&mut self, now: Instant, resp: &rsip::Response) -> InviteResponse {
         use InviteClientState::*;
         let code = resp.status_code.code();

@@ -1,0 +1,336 @@
+//! Outgoing call legs: the UA core as a UAC, ringing an operator's phone.
+//!
+//! Part of [`super::Endpoint`] (a child module, so it shares its tables):
+//! INVITE in an INVITE client transaction, CANCEL while it rings (sent as
+//! soon as a provisional allows it), the ACK for a 2xx, the UAC dialog, BYE
+//! either way. Sans-IO like the rest of the endpoint.
+
+use std::time::Instant;
+
+use rsip::headers::UntypedHeader;
+use rsip::{Header, Method, Request, Response};
+use tracing::debug;
+
+use super::{ClientOwner, Endpoint, Event, Flow, TxKey};
+use crate::sip::dialog::Dialog;
+use crate::sip::transaction::{InviteClientTransaction, TimerOutcome};
+use crate::sip::{USER_AGENT, msg, wire};
+
+/// Identifies an outgoing leg: its Call-ID (ours, unique).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct LegKey(pub(super) String);
+
+impl std::fmt::Display for LegKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum LegState {
+    /// INVITE sent, nothing heard yet.
+    Calling,
+    /// A provisional came: CANCEL is allowed.
+    Early,
+    Confirmed,
+    /// Our BYE or CANCEL is under way.
+    Ending,
+}
+
+#[derive(Debug)]
+pub(super) struct Leg {
+    branch: String,
+    state: LegState,
+    dialog: Option<Dialog>,
+    /// The ACK for the 2xx, to send again if the 2xx is retransmitted.
+    ack: Option<Vec<u8>>,
+    flow: Flow,
+    /// CANCEL asked for before any provisional arrived.
+    cancel_wanted: bool,
+}
+
+impl Endpoint {
+    /// Places a call to `target` (an operator's registered contact) along
+    /// `flow`, offering `sdp`. `from_user`/`display` show who calls (the
+    /// citizen's number, so the operator's phone shows it).
+    pub fn invite(
+        &mut self,
+        now: Instant,
+        flow: Flow,
+        target: &str,
+        from_user: &str,
+        display: Option<&str>,
+        sdp: Vec<u8>,
+    ) -> LegKey {
+        let call_id = format!("{}@hotline", msg::random_token());
+        let key = LegKey(call_id.clone());
+        let branch = msg::new_branch();
+        let local_tag = msg::random_token();
+        let host = self.cfg.advertised.clone();
+        let display = display
+            .map(|d| format!("\"{}\" ", d.replace('"', "")))
+            .unwrap_or_default();
+        let mut headers = rsip::Headers::default();
+        headers.push(Header::Via(rsip::headers::Via::new(format!(
+            "SIP/2.0/{} {host};branch={branch};rport",
+            flow.transport.via_name()
+        ))));
+        headers.push(Header::MaxForwards(rsip::headers::MaxForwards::new("70")));
+        headers.push(Header::From(rsip::headers::From::new(format!(
+            "{display}<sip:{from_user}@{host}>;tag={local_tag}"
+        ))));
+        headers.push(Header::To(rsip::headers::To::new(format!("<{target}>"))));
+        headers.push(Header::CallId(rsip::headers::CallId::new(call_id)));
+        headers.push(Header::CSeq(rsip::headers::CSeq::new("1 INVITE")));
+        headers.push(Header::Contact(rsip::headers::Contact::new(
+            super::contact_for(&host, flow.transport),
+        )));
+        headers.push(Header::Allow(rsip::headers::Allow::new(super::ALLOW)));
+        headers.push(Header::UserAgent(rsip::headers::UserAgent::new(USER_AGENT)));
+        headers.push(Header::ContentType(rsip::headers::ContentType::new(
+            "application/sdp",
+        )));
+        let request = Request {
+            method: Method::Invite,
+            // A contact we cannot parse still gets a request the phone will refuse.
+            uri: rsip::Uri::try_from(target).unwrap_or_default(),
+            version: rsip::Version::V2,
+            headers,
+            body: sdp,
+        };
+        let (tx, bytes) = InviteClientTransaction::start(now, flow, request, self.cfg.timers);
+        self.invites.insert(branch.clone(), (tx, key.clone()));
+        self.legs.insert(
+            key.clone(),
+            Leg {
+                branch,
+                state: LegState::Calling,
+                dialog: None,
+                ack: None,
+                flow,
+                cancel_wanted: false,
+            },
+        );
+        self.transmit(flow, bytes);
+        key
+    }
+
+    /// Ends a leg however far it got: CANCEL while it rings (or as soon
+    /// as it may), BYE once answered. Ending an ended leg is a no-op.
+    pub fn end_leg(&mut self, now: Instant, key: &LegKey) {
+        let Some(leg) = self.legs.get_mut(key) else {
+            return;
+        };
+        match leg.state {
+            LegState::Calling => leg.cancel_wanted = true,
+            LegState::Early => self.send_cancel(now, key),
+            LegState::Confirmed => self.send_leg_bye(now, key),
+            LegState::Ending => {}
+        }
+    }
+
+    fn send_cancel(&mut self, now: Instant, key: &LegKey) {
+        let Some(leg) = self.legs.get_mut(key) else {
+            return;
+        };
+        let Some((tx, _)) = self.invites.get(&leg.branch) else {
+            return;
+        };
+        let Some(cancel) = tx.cancel() else { return };
+        leg.state = LegState::Ending;
+        let (flow, branch) = (leg.flow, leg.branch.clone());
+        // CANCEL shares the INVITE's branch, so its client transaction is
+        // keyed apart from the INVITE's.
+        self.start_client(
+            now,
+            flow,
+            cancel,
+            format!("{branch};cancel"),
+            ClientOwner::Leg(key.clone()),
+        );
+    }
+
+    fn send_leg_bye(&mut self, now: Instant, key: &LegKey) {
+        let host = self.cfg.advertised.clone();
+        let Some(leg) = self.legs.get_mut(key) else {
+            return;
+        };
+        let Some(dialog) = leg.dialog.as_mut() else {
+            return;
+        };
+        leg.state = LegState::Ending;
+        let branch = msg::new_branch();
+        let bye = dialog.request(Method::Bye, &host, &branch);
+        let flow = dialog.flow;
+        self.start_client(now, flow, bye, branch, ClientOwner::Leg(key.clone()));
+    }
+
+    pub(super) fn on_leg_response(&mut self, now: Instant, branch: &str, resp: Response) {
+        let code = resp.status_code.code();
+        let Some((tx, key)) = self.invites.get_mut(branch) else {
+            return;
+        };
+        let key = key.clone();
+        let outcome = tx.on_response(now, &resp);
+        let invite = tx.request().clone();
+        let flow = tx.flow;
+        if let Some(ack) = outcome.send {
+            self.transmit(flow, ack);
+        }
+        let Some(leg) = self.legs.get(&key) else {
+            return;
+        };
+        let (answered, state, cancel_wanted, leg_flow) =
+            (leg.dialog.is_some(), leg.state, leg.cancel_wanted, leg.flow);
+        if (200..300).contains(&code) && answered {
+            // A retransmitted 2xx: our ACK was lost.
+            if let Some(ack) = leg.ack.clone() {
+                self.transmit(leg_flow, ack);
+            }
+            return;
+        }
+        if !outcome.deliver {
+            return;
+        }
+        match code {
+            100 => {}
+            101..=199 => {
+                if state == LegState::Calling {
+                    if let Some(leg) = self.legs.get_mut(&key) {
+                        leg.state = LegState::Early;
+                    }
+                }
+                if cancel_wanted {
+                    self.send_cancel(now, &key);
+                } else {
+                    self.event(Event::LegProgress { key, code });
+                }
+            }
+            200..=299 => {
+                let mut dialog = match Dialog::from_response(&invite, &resp, leg_flow) {
+                    Ok(d) => d,
+                    Err(e) => {
+                        debug!(error = %e, "2xx without a usable dialog");
+                        return;
+                    }
+                };
+                let ack = ack_for_2xx(&mut dialog, &self.cfg.advertised);
+                let ack = wire::serialize(&rsip::SipMessage::Request(ack));
+                self.transmit(dialog.flow, ack.clone());
+                self.leg_dialogs.insert(
+                    (dialog.call_id.clone(), dialog.local_tag.clone()),
+                    key.clone(),
+                );
+                let cancelled = cancel_wanted || state == LegState::Ending;
+                if let Some(leg) = self.legs.get_mut(&key) {
+                    leg.ack = Some(ack);
+                    leg.dialog = Some(dialog);
+                    leg.state = LegState::Confirmed;
+                }
+                if cancelled {
+                    // Our CANCEL crossed the 200: end the call at once.
+                    self.send_leg_bye(now, &key);
+                } else {
+                    self.event(Event::LegAnswered {
+                        key,
+                        body: resp.body.clone(),
+                    });
+                }
+            }
+            _ => {
+                self.remove_leg(&key);
+                self.event(Event::LegFailed { key, code });
+            }
+        }
+    }
+
+    /// Requests from the far end of a leg (BYE; anything else refused for
+    /// now: re-INVITEs on operator legs come with the bridge).
+    pub(super) fn on_leg_request(
+        &mut self,
+        now: Instant,
+        source: Flow,
+        resp_flow: Flow,
+        req: Request,
+        key: TxKey,
+        leg: LegKey,
+    ) {
+        let code = match req.method {
+            Method::Bye => 200,
+            Method::Info | Method::Options => 200,
+            _ => 488,
+        };
+        let resp = msg::response_to(&req, code, None, source.remote);
+        self.respond_new(now, key, resp_flow, resp, None);
+        if req.method == Method::Bye {
+            self.remove_leg(&leg);
+            self.event(Event::LegEnded { key: leg });
+        }
+    }
+
+    /// Our BYE or CANCEL on a leg got its final answer (or timed out).
+    pub(super) fn leg_request_done(&mut self, key: LegKey) {
+        let Some(leg) = self.legs.get(&key) else {
+            return;
+        };
+        if leg.dialog.is_some() {
+            self.remove_leg(&key);
+            self.event(Event::LegTerminated { key });
+        }
+        // For a CANCEL the INVITE's own 487 ends the leg.
+    }
+
+    pub(super) fn leg_timeouts(&mut self, now: Instant) {
+        let due: Vec<String> = self
+            .invites
+            .iter()
+            .filter(|(_, (tx, _))| tx.next_timeout().is_some_and(|t| t <= now))
+            .map(|(b, _)| b.clone())
+            .collect();
+        for branch in due {
+            while let Some((tx, key)) = self.invites.get_mut(&branch) {
+                let Some(timer) = tx.take_expired(now) else {
+                    break;
+                };
+                let (flow, key) = (tx.flow, key.clone());
+                match tx.on_timer(now, timer) {
+                    TimerOutcome::Retransmit(bytes) => self.transmit(flow, bytes),
+                    TimerOutcome::TimedOut => {
+                        self.invites.remove(&branch);
+                        if self.legs.contains_key(&key) {
+                            self.remove_leg(&key);
+                            self.event(Event::LegFailed { key, code: 408 });
+                        }
+                    }
+                    TimerOutcome::Terminated => {
+                        self.invites.remove(&branch);
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+
+    fn remove_leg(&mut self, key: &LegKey) {
+        if let Some(leg) = self.legs.remove(key) {
+            if let Some(d) = leg.dialog {
+                self.leg_dialogs.remove(&(d.call_id, d.local_tag));
+            }
+        }
+    }
+
+    pub fn leg_count(&self) -> usize {
+        self.legs.len()
+    }
+}
+
+/// The ACK for a 2xx (§13.2.2.4): in the dialog, with the INVITE's CSeq
+/// number and a new branch.
+fn ack_for_2xx(dialog: &mut Dialog, host: &str) -> Request {
+    let seq = dialog.local_seq;
+    dialog.local_seq = seq.saturating_sub(1);
+    let ack = dialog.request(Method::Ack, host, &msg::new_branch());
+    // request() advanced the sequence back to the INVITE's number.
+    debug_assert_eq!(dialog.local_seq, seq);
+    ack
+}
