@@ -148,7 +148,7 @@ pub fn authorization(ch: &Challenge, cr: &Credentials) -> String {
 }
 
 /// Splits `a="x, y", b=z` into pairs, honouring quotes and escapes.
-fn parse_params(s: &str) -> Vec<(String, String)> {
+pub(crate) fn parse_params(s: &str) -> Vec<(String, String)> {
     let mut out = Vec::new();
     let mut chars = s.chars().peekable();
     loop {

@@ -474,43 +474,11 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 /// `Digest a="x", b=y` → pairs (quoted values unquoted).
 fn parse_auth(value: &str) -> Vec<(String, String)> {
     let rest = value.trim();
-    let rest = rest
-        .strip_prefix("Digest")
-        .or_else(|| rest.strip_prefix("digest"))
-        .unwrap_or(rest);
-    let mut out = Vec::new();
-    let mut chars = rest.chars().peekable();
-    loop {
-        while chars.peek().is_some_and(|c| *c == ',' || c.is_whitespace()) {
-            chars.next();
-        }
-        let name: String =
-            std::iter::from_fn(|| chars.next_if(|c| *c != '=' && *c != ',')).collect();
-        if name.trim().is_empty() {
-            break;
-        }
-        if chars.next() != Some('=') {
-            continue;
-        }
-        let mut value = String::new();
-        if chars.peek() == Some(&'"') {
-            chars.next();
-            while let Some(c) = chars.next() {
-                match c {
-                    '\\' => value.extend(chars.next()),
-                    '"' => break,
-                    c => value.push(c),
-                }
-            }
-        } else {
-            value = std::iter::from_fn(|| chars.next_if(|c| *c != ','))
-                .collect::<String>()
-                .trim()
-                .to_string();
-        }
-        out.push((name.trim().to_string(), value));
-    }
-    out
+    let rest = match rest.split_once(char::is_whitespace) {
+        Some((scheme, params)) if scheme.eq_ignore_ascii_case("Digest") => params,
+        _ => rest,
+    };
+    super::digest::parse_params(rest)
 }
 
 #[cfg(test)]
