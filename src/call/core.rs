@@ -39,22 +39,14 @@ impl Trunk {
     }
 }
 
-/// A REGISTER on its way through the registrar.
-pub enum RegisterStep {
-    /// The credentials looked up for it (`None`: no such operator).
-    Credentials {
-        id: ServerTxId,
-        request: Box<rsip::Request>,
-        source: Flow,
-        credentials: Option<Credentials>,
-    },
-    /// An answer held back (repeated failures from its address).
-    Answer {
-        id: ServerTxId,
-        request: Box<rsip::Request>,
-        source: Flow,
-        answer: Answer,
-    },
+/// A REGISTER whose credentials were looked up.
+pub struct RegisterStep {
+    id: ServerTxId,
+    request: Box<rsip::Request>,
+    source: Flow,
+    /// `Ok(None)`: no such operator (or disabled); `Err`: the database
+    /// failed, which must not count against the phone.
+    credentials: Result<Option<Credentials>, ()>,
 }
 
 pub struct Core {
@@ -145,23 +137,23 @@ impl Core {
     fn on_register(&mut self, id: ServerTxId, request: Box<rsip::Request>, source: Flow) {
         let now = Instant::now().into_std();
         self.registrar.sweep(now);
-        match self.registrar.begin(now, &request) {
+        match self.registrar.begin(now, &request, source.remote.ip()) {
             Begin::Answer(answer) => self.answer_register(id, request, source, answer),
             Begin::NeedCredentials { username } => {
                 let (store, tx) = (self.ctx.store.clone(), self.register_steps.0.clone());
                 tokio::spawn(async move {
                     let credentials = match store.operator_by_extension(&username).await {
-                        Ok(Some(op)) if op.disabled_at.is_none() => Some(Credentials {
+                        Ok(Some(op)) if op.disabled_at.is_none() => Ok(Some(Credentials {
                             ha1_md5: op.ha1_md5,
                             ha1_sha256: op.ha1_sha256,
-                        }),
-                        Ok(_) => None,
+                        })),
+                        Ok(_) => Ok(None),
                         Err(e) => {
                             warn!(error = %e, "operator lookup failed");
-                            None
+                            Err(())
                         }
                     };
-                    let _ = tx.send(RegisterStep::Credentials {
+                    let _ = tx.send(RegisterStep {
                         id,
                         request,
                         source,
@@ -173,51 +165,36 @@ impl Core {
     }
 
     fn register_step(&mut self, step: RegisterStep) {
-        match step {
-            RegisterStep::Credentials {
-                id,
-                request,
-                source,
-                credentials,
-            } => {
-                let now = Instant::now().into_std();
-                let answer = self
-                    .registrar
-                    .finish(now, &request, source, credentials.as_ref());
-                let user = crate::sip::msg::first_header(request.as_ref(), "To")
-                    .as_deref()
-                    .and_then(crate::sip::msg::addr_uri)
-                    .and_then(crate::sip::msg::uri_user)
-                    .unwrap_or("")
-                    .to_string();
-                if answer.code == 200 {
-                    info!(extension = %user, from = %source.remote, contacts = self.registrar.contacts(&user, now).len(), "registered");
-                } else if answer.code == 403 {
-                    warn!(extension = %user, from = %source.remote, reason = answer.reason, failures = self.registrar.failures(source.remote.ip()), "registration refused");
-                }
-                let delay = self.registrar.delay_for(source.remote.ip(), now);
-                if delay.is_zero() || answer.code == 200 {
-                    self.answer_register(id, request, source, answer);
-                } else {
-                    let tx = self.register_steps.0.clone();
-                    tokio::spawn(async move {
-                        tokio::time::sleep(delay).await;
-                        let _ = tx.send(RegisterStep::Answer {
-                            id,
-                            request,
-                            source,
-                            answer,
-                        });
-                    });
-                }
-            }
-            RegisterStep::Answer {
-                id,
-                request,
-                source,
-                answer,
-            } => self.answer_register(id, request, source, answer),
+        let RegisterStep {
+            id,
+            request,
+            source,
+            credentials,
+        } = step;
+        let Ok(credentials) = credentials else {
+            let answer = Answer {
+                code: 503,
+                headers: vec![("Retry-After", "5".into())],
+                reason: "database unavailable",
+            };
+            return self.answer_register(id, request, source, answer);
+        };
+        let now = Instant::now().into_std();
+        let answer = self
+            .registrar
+            .finish(now, &request, source, credentials.as_ref());
+        let user = crate::sip::msg::first_header(request.as_ref(), "To")
+            .as_deref()
+            .and_then(crate::sip::msg::addr_uri)
+            .and_then(crate::sip::msg::uri_user)
+            .unwrap_or("")
+            .to_string();
+        if answer.code == 200 {
+            info!(extension = %user, from = %source.remote, contacts = self.registrar.contacts(&user, now).len(), "registered");
+        } else if answer.code == 403 {
+            warn!(extension = %user, from = %source.remote, reason = answer.reason, failures = self.registrar.failures(source.remote.ip()), "registration refused");
         }
+        self.answer_register(id, request, source, answer);
     }
 
     fn answer_register(

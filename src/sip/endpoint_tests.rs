@@ -803,3 +803,32 @@ fn busy_and_silent_phones_fail_the_leg() {
     );
     assert!(matches!(&events[..], [Event::LegFailed { key: k, code: 408 }] if *k == key));
 }
+
+#[test]
+fn a_cancel_that_brings_no_final_still_ends_the_leg_and_100_allows_cancel() {
+    let t0 = Instant::now();
+    let mut ep = endpoint();
+    let (key, invite) = ring(&mut ep, t0);
+    // Only "100 Trying", then we give up: CANCEL goes out at once.
+    ep.handle_input(t0, phone(), &leg_response(&invite, 100, "INVITE"));
+    assert!(
+        drain(&mut ep).1.is_empty(),
+        "100 is not reported as progress"
+    );
+    ep.end_leg(t0, &key);
+    let (sent, _) = drain(&mut ep);
+    assert!(sent[0].0.starts_with("CANCEL "));
+    // A repeated provisional does not send a second CANCEL nor report progress.
+    ep.handle_input(t0, phone(), &leg_response(&invite, 180, "INVITE"));
+    let (sent, events) = drain(&mut ep);
+    assert!(sent.is_empty() && events.is_empty());
+    // The phone never answers again: the leg ends after 64·T1 all the same.
+    let (_, events) = advance(&mut ep, t0 + Duration::from_secs(40));
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, Event::LegFailed { key: k, code: 408 } if *k == key)),
+        "{events:?}"
+    );
+    assert_eq!(ep.leg_count(), 0);
+}

@@ -67,8 +67,15 @@ impl Endpoint {
         let branch = msg::new_branch();
         let local_tag = msg::random_token();
         let host = self.cfg.advertised.clone();
+        // A quoted display name may not carry quotes, backslashes or controls.
         let display = display
-            .map(|d| format!("\"{}\" ", d.replace('"', "")))
+            .map(|d| {
+                let clean: String = d
+                    .chars()
+                    .filter(|c| !matches!(c, '"' | '\\') && !c.is_control())
+                    .collect();
+                format!("\"{clean}\" ")
+            })
             .unwrap_or_default();
         let mut headers = rsip::Headers::default();
         headers.push(Header::Via(rsip::headers::Via::new(format!(
@@ -130,14 +137,18 @@ impl Endpoint {
     }
 
     fn send_cancel(&mut self, now: Instant, key: &LegKey) {
+        let give_up = now + self.cfg.timers.timeout();
         let Some(leg) = self.legs.get_mut(key) else {
             return;
         };
-        let Some((tx, _)) = self.invites.get(&leg.branch) else {
+        let Some((tx, _)) = self.invites.get_mut(&leg.branch) else {
             return;
         };
         let Some(cancel) = tx.cancel() else { return };
+        // If no final response follows, the INVITE is over anyway (§9.1).
+        tx.give_up_at(give_up);
         leg.state = LegState::Ending;
+        leg.cancel_wanted = false;
         let (flow, branch) = (leg.flow, leg.branch.clone());
         // CANCEL shares the INVITE's branch, so its client transaction is
         // keyed apart from the INVITE's.
@@ -193,8 +204,8 @@ impl Endpoint {
             return;
         }
         match code {
-            100 => {}
-            101..=199 => {
+            100..=199 if state == LegState::Ending => {}
+            100..=199 => {
                 if state == LegState::Calling {
                     if let Some(leg) = self.legs.get_mut(&key) {
                         leg.state = LegState::Early;
@@ -202,7 +213,7 @@ impl Endpoint {
                 }
                 if cancel_wanted {
                     self.send_cancel(now, &key);
-                } else {
+                } else if code > 100 {
                     self.event(Event::LegProgress { key, code });
                 }
             }
@@ -210,8 +221,11 @@ impl Endpoint {
                 let mut dialog = match Dialog::from_response(&invite, &resp, leg_flow) {
                     Ok(d) => d,
                     Err(e) => {
+                        // Without a dialog we cannot ACK; the phone gives
+                        // up on its own. The leg is over for us.
                         debug!(error = %e, "2xx without a usable dialog");
-                        return;
+                        self.remove_leg(&key);
+                        return self.event(Event::LegFailed { key, code: 500 });
                     }
                 };
                 let ack = ack_for_2xx(&mut dialog, &self.cfg.advertised);

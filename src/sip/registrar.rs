@@ -160,6 +160,10 @@ impl Registrar {
             list.retain(|b| b.expires_at > now);
         }
         self.bindings.retain(|_, l| !l.is_empty());
+        self.failures.retain(|_, f| {
+            f.since
+                .is_some_and(|s| now.duration_since(s) <= FAILURE_WINDOW)
+        });
         let ttl = self.nonce_ttl;
         let epoch = self.epoch;
         self.used
@@ -244,7 +248,18 @@ impl Registrar {
     }
 
     /// First look at a REGISTER.
-    pub fn begin(&mut self, now: Instant, req: &Request) -> Begin {
+    pub fn begin(&mut self, now: Instant, req: &Request, from: IpAddr) -> Begin {
+        let delay = self.delay_for(from, now);
+        if !delay.is_zero() {
+            // Over the failure threshold: no password is checked for this
+            // address until the delay has passed, so guessing cannot go on
+            // at full speed (answering late would not stop that).
+            return Begin::Answer(Answer {
+                code: 503,
+                headers: vec![("Retry-After", delay.as_secs().max(1).to_string())],
+                reason: "too many failures",
+            });
+        }
         let Some(auth) = msg::first_header(req, "Authorization") else {
             return Begin::Answer(self.challenge(now, false));
         };
@@ -313,6 +328,14 @@ impl Registrar {
             return forbidden("unknown user");
         };
         let algorithm = get("algorithm").unwrap_or_else(|| "MD5".into());
+        if !self
+            .algorithms
+            .iter()
+            .any(|a| a.eq_ignore_ascii_case(&algorithm))
+        {
+            // Only what we offered: no downgrade to MD5 when it is off.
+            return self.challenge(now, false);
+        }
         let (ha1, hash): (&str, fn(&str) -> String) = if algorithm.eq_ignore_ascii_case("SHA-256") {
             (&cred.ha1_sha256, |s| {
                 hex::encode(Sha256::digest(s.as_bytes()))
@@ -327,7 +350,7 @@ impl Registrar {
             };
         };
         let ha2 = hash(&format!("REGISTER:{uri}"));
-        let expected = match (get("qop"), get("nc"), get("cnonce")) {
+        let (count, expected) = match (get("qop"), get("nc"), get("cnonce")) {
             (Some(qop), Some(nc), Some(cnonce)) if qop.eq_ignore_ascii_case("auth") => {
                 let Ok(count) = u32::from_str_radix(&nc, 16) else {
                     return Answer {
@@ -342,16 +365,18 @@ impl Registrar {
                     self.fail(ip, now);
                     return self.challenge(now, true);
                 }
-                self.used.insert(nonce.clone(), count);
-                hash(&format!("{ha1}:{nonce}:{nc}:{cnonce}:auth:{ha2}"))
+                (
+                    count,
+                    hash(&format!("{ha1}:{nonce}:{nc}:{cnonce}:auth:{ha2}")),
+                )
             }
             (None, _, _) => {
                 // Without qop a nonce may be used once only.
-                if self.used.insert(nonce.clone(), u32::MAX).is_some() {
+                if self.used.contains_key(&nonce) {
                     self.fail(ip, now);
                     return self.challenge(now, true);
                 }
-                hash(&format!("{ha1}:{nonce}:{ha2}"))
+                (u32::MAX, hash(&format!("{ha1}:{nonce}:{ha2}")))
             }
             _ => {
                 return Answer {
@@ -368,6 +393,8 @@ impl Registrar {
             self.fail(ip, now);
             return forbidden("wrong password");
         }
+        // Recorded only now, so a forged request cannot burn a phone's nonce.
+        self.used.insert(nonce.clone(), count);
         // The To header names the address of record being registered.
         let aor_user = msg::first_header(req, "To")
             .as_deref()
@@ -401,6 +428,20 @@ impl Registrar {
                 reason: "all contacts removed",
             };
         }
+        // All or nothing (§10.3): check every contact before changing any.
+        let brief = contacts.iter().any(|c| {
+            let expires = contact_expires(c)
+                .or(default_expires)
+                .unwrap_or(DEFAULT_EXPIRES);
+            expires != 0 && expires < MIN_EXPIRES
+        });
+        if brief {
+            return Answer {
+                code: 423,
+                headers: vec![("Min-Expires", MIN_EXPIRES.to_string())],
+                reason: "too brief",
+            };
+        }
         for c in &contacts {
             let Some(uri) = msg::addr_uri(c) else {
                 continue;
@@ -408,13 +449,6 @@ impl Registrar {
             let expires = contact_expires(c)
                 .or(default_expires)
                 .unwrap_or(DEFAULT_EXPIRES);
-            if expires != 0 && expires < MIN_EXPIRES {
-                return Answer {
-                    code: 423,
-                    headers: vec![("Min-Expires", MIN_EXPIRES.to_string())],
-                    reason: "too brief",
-                };
-            }
             let list = self.bindings.entry(user.to_string()).or_default();
             list.retain(|b| b.contact != uri);
             if expires > 0 {
@@ -552,6 +586,7 @@ mod tests {
         match r.begin(
             now,
             &register("1001", None, "<sip:1001@127.0.0.1:5062>", None),
+            flow().remote.ip(),
         ) {
             Begin::Answer(a) => a,
             other => panic!("{other:?}"),
@@ -573,7 +608,7 @@ mod tests {
                 Some(120),
             );
             assert_eq!(
-                r.begin(t0, &req),
+                r.begin(t0, &req, flow().remote.ip()),
                 Begin::NeedCredentials {
                     username: "1001".into()
                 }
@@ -600,7 +635,7 @@ mod tests {
         let t0 = Instant::now();
         let mut r = registrar(t0);
         let ip = flow().remote.ip();
-        for i in 1..=7u32 {
+        for i in 1..=FAILURES_BEFORE_SLOWDOWN {
             let ch = challenge_for(&mut r, t0);
             let req = register(
                 "1001",
@@ -614,24 +649,35 @@ mod tests {
         }
         assert_eq!(
             r.delay_for(ip, t0),
-            Duration::from_secs(4),
-            "5th failure on: 1 s, 2 s, 4 s …"
+            Duration::from_secs(1),
+            "from the 5th failure on: 1 s, 2 s, 4 s …"
         );
-        assert_eq!(
-            r.delay_for(ip, t0 + Duration::from_secs(301)),
-            Duration::ZERO,
-            "forgotten after the window"
-        );
-        let ch = challenge_for(&mut r, t0);
+        // While slowed down, no password is even looked at.
+        let probe = register("1001", None, "<sip:1001@h>", None);
+        match r.begin(t0, &probe, ip) {
+            Begin::Answer(a) => assert_eq!((a.code, a.headers[0].1.as_str()), (503, "1")),
+            other => panic!("{other:?}"),
+        }
+        // Another address is not affected.
+        assert!(matches!(
+            r.begin(t0, &probe, "127.0.0.2".parse().unwrap()),
+            Begin::Answer(Answer { code: 401, .. })
+        ));
+        // After the window, the record is forgotten (and swept).
+        let later = t0 + Duration::from_secs(301);
+        assert_eq!(r.delay_for(ip, later), Duration::ZERO);
+        r.sweep(later);
+        assert_eq!(r.failures(ip), 0);
+        let ch = challenge_for(&mut r, later);
         let req = register(
             "9999",
             Some(answer(&ch, "MD5", "9999", "x", 1)),
             "<sip:9999@h>",
             None,
         );
-        assert_eq!(r.finish(t0, &req, flow(), None).reason, "unknown user");
+        assert_eq!(r.finish(later, &req, flow(), None).reason, "unknown user");
         // A good password clears the record.
-        let ch = challenge_for(&mut r, t0);
+        let ch = challenge_for(&mut r, later);
         let req = register(
             "1001",
             Some(answer(&ch, "MD5", "1001", "secret123", 1)),
@@ -639,11 +685,67 @@ mod tests {
             None,
         );
         assert_eq!(
-            r.finish(t0, &req, flow(), Some(&creds("1001", "secret123")))
+            r.finish(later, &req, flow(), Some(&creds("1001", "secret123")))
                 .code,
             200
         );
-        assert_eq!(r.delay_for(ip, t0), Duration::ZERO);
+        assert_eq!(r.failures(ip), 0);
+    }
+
+    #[test]
+    fn only_offered_algorithms_are_accepted_and_forgeries_do_not_burn_nonces() {
+        let t0 = Instant::now();
+        let mut r = registrar(t0).with_algorithms(&["SHA-256".to_string()]);
+        let ch = challenge_for(&mut r, t0);
+        assert_eq!(ch.headers.len(), 1);
+        // An MD5 answer (downgrade) is challenged again, not accepted.
+        let nonce = ch.headers[0]
+            .1
+            .split("nonce=\"")
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap()
+            .to_string();
+        let md5_ch = Answer {
+            code: 401,
+            headers: vec![(
+                "WWW-Authenticate",
+                format!("Digest realm=\"{REALM}\", nonce=\"{nonce}\", algorithm=MD5, qop=\"auth\""),
+            )],
+            reason: "",
+        };
+        let req = register(
+            "1001",
+            Some(answer(&md5_ch, "MD5", "1001", "secret123", 1)),
+            "<sip:1001@h>",
+            None,
+        );
+        assert_eq!(
+            r.finish(t0, &req, flow(), Some(&creds("1001", "secret123")))
+                .code,
+            401
+        );
+        // A forged request with a huge nonce count does not spoil the nonce.
+        let forged = answer(&ch, "SHA-256", "1001", "guess", 0xffff_fff0);
+        let req = register("1001", Some(forged), "<sip:1001@h>", None);
+        assert_eq!(
+            r.finish(t0, &req, flow(), Some(&creds("1001", "secret123")))
+                .code,
+            403
+        );
+        let real = register(
+            "1001",
+            Some(answer(&ch, "SHA-256", "1001", "secret123", 1)),
+            "<sip:1001@h>",
+            None,
+        );
+        assert_eq!(
+            r.finish(t0, &real, flow(), Some(&creds("1001", "secret123")))
+                .code,
+            200
+        );
     }
 
     #[test]
@@ -673,7 +775,7 @@ mod tests {
             "<sip:1001@h>",
             None,
         );
-        match r.begin(t0 + Duration::from_secs(301), &late) {
+        match r.begin(t0 + Duration::from_secs(301), &late, flow().remote.ip()) {
             Begin::Answer(a) => assert!(a.headers[0].1.contains("stale=true")),
             other => panic!("{other:?}"),
         }
@@ -684,7 +786,7 @@ mod tests {
         );
         let forged = register("1001", Some(forged), "<sip:1001@h>", None);
         assert!(matches!(
-            r.begin(t0, &forged),
+            r.begin(t0, &forged, flow().remote.ip()),
             Begin::Answer(Answer { code: 401, .. })
         ));
     }

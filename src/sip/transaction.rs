@@ -381,6 +381,17 @@ impl InviteClientTransaction {
         self.timers.take_expired(now)
     }
 
+    /// After a CANCEL: give up on a final response by `at` (§9.1 — a UAC
+    /// whose CANCEL brings no 487 within 64·T1 considers the INVITE done).
+    pub fn give_up_at(&mut self, at: Instant) {
+        if matches!(
+            self.state,
+            InviteClientState::Calling | InviteClientState::Proceeding
+        ) {
+            self.timers.set(Timer::B, at);
+        }
+    }
+
     /// The INVITE this transaction carries.
     pub fn request(&self) -> &rsip::Request {
         &self.request
@@ -392,11 +403,14 @@ impl InviteClientTransaction {
         let reliable = self.flow.transport.is_reliable();
         match (self.state, code) {
             (Calling | Proceeding, 100..=199) => {
+                if self.state == Calling {
+                    self.timers.stop(Timer::A);
+                    // Timer B guards Calling only (§17.1.1.2); ringing has no
+                    // transaction limit: the TU cancels when it has waited enough.
+                    // (A give-up set after a CANCEL, in Proceeding, stays.)
+                    self.timers.stop(Timer::B);
+                }
                 self.state = Proceeding;
-                self.timers.stop(Timer::A);
-                // Timer B guards Calling only (§17.1.1.2); ringing has no
-                // transaction limit: the TU cancels when it has waited enough.
-                self.timers.stop(Timer::B);
                 InviteResponse {
                     deliver: true,
                     send: None,
@@ -452,7 +466,7 @@ impl InviteClientTransaction {
                 self.timers.set(Timer::A, now + self.interval);
                 TimerOutcome::Retransmit(self.bytes.clone())
             }
-            (Timer::B, Calling) => {
+            (Timer::B, Calling | Proceeding) => {
                 self.state = Terminated;
                 self.timers.stop_all();
                 TimerOutcome::TimedOut
