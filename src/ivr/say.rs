@@ -164,7 +164,13 @@ pub fn deadline(dt: NaiveDateTime) -> Vec<String> {
 
 /// Every prompt name the builders here can produce, so menus that speak
 /// numbers and dates can be checked for all of them before a call needs one.
-pub fn vocabulary() -> Vec<String> {
+/// Computed once: it walks every date of the supported years.
+pub fn vocabulary() -> &'static [String] {
+    static WORDS: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    WORDS.get_or_init(build_vocabulary)
+}
+
+fn build_vocabulary() -> Vec<String> {
     let mut words: Vec<String> = digits("0123456789*#-");
     for n in 0..=MAX_WORD_NUMBER {
         words.extend(number(n));

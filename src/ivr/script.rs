@@ -551,7 +551,7 @@ fn convert(ctx: &mut FileCtx, name: &str, raw: &Spanned<RawNode>) -> Option<Node
             for name in APPEAL_PROMPTS
                 .iter()
                 .map(|s| s.to_string())
-                .chain(super::say::vocabulary())
+                .chain(super::say::vocabulary().iter().cloned())
             {
                 ctx.prompts.push((name, ctx.path.to_path_buf(), line));
             }
@@ -568,7 +568,7 @@ fn convert(ctx: &mut FileCtx, name: &str, raw: &Spanned<RawNode>) -> Option<Node
             for name in OUTAGE_PROMPTS
                 .iter()
                 .map(|s| s.to_string())
-                .chain(super::say::vocabulary())
+                .chain(super::say::vocabulary().iter().cloned())
             {
                 ctx.prompts.push((name, ctx.path.to_path_buf(), line));
             }

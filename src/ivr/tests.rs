@@ -108,7 +108,7 @@ fn prompt_names() -> Vec<String> {
             .chain(OUTAGE_PROMPTS.iter())
             .map(|s| s.to_string()),
     );
-    names.extend(super::say::vocabulary());
+    names.extend(super::say::vocabulary().iter().cloned());
     names
 }
 

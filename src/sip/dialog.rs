@@ -153,6 +153,13 @@ impl Dialog {
         }
     }
 
+    /// A BYE in this dialog with a fresh branch, and that branch (for its
+    /// client transaction).
+    pub fn bye(&mut self, via_host: &str) -> (Request, String) {
+        let branch = msg::new_branch();
+        (self.request(Method::Bye, via_host, &branch), branch)
+    }
+
     /// Request-URI and Route values: loose routing when the first route has
     /// `;lr`, strict routing (the first route becomes the Request-URI and the
     /// remote target goes last) otherwise.

@@ -942,8 +942,7 @@ impl Endpoint {
             return;
         };
         call.state = CallState::Terminating;
-        let branch = msg::new_branch();
-        let bye = dialog.request(Method::Bye, &advertised, &branch);
+        let (bye, branch) = dialog.bye(&advertised);
         let flow = dialog.flow;
         self.start_client(now, flow, bye, branch, ClientOwner::Bye(key.clone()));
     }

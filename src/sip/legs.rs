@@ -170,8 +170,7 @@ impl Endpoint {
             return;
         };
         leg.state = LegState::Ending;
-        let branch = msg::new_branch();
-        let bye = dialog.request(Method::Bye, &host, &branch);
+        let (bye, branch) = dialog.bye(&host);
         let flow = dialog.flow;
         self.start_client(now, flow, bye, branch, ClientOwner::Leg(key.clone()));
     }

@@ -155,6 +155,13 @@ pub fn to_tag(msg: &impl HeadersExt) -> Result<Option<String>, MessageError> {
 
 /// Finds `;tag=` in a name-addr value, outside the `<…>` URI.
 fn tag_param(value: &str) -> Option<String> {
+    header_param(value, "tag")
+}
+
+/// A header parameter of a name-addr or addr-spec value (`;tag=`,
+/// `;expires=`), looked for after the `<…>` URI so that the URI's own
+/// parameters are not taken for the header's.
+pub fn header_param(value: &str, name: &str) -> Option<String> {
     let params = match value.rfind('>') {
         Some(i) => &value[i + 1..],
         None => value.split_once(';').map(|(_, p)| p).unwrap_or(""),
@@ -162,7 +169,7 @@ fn tag_param(value: &str) -> Option<String> {
     params.split(';').find_map(|p| {
         let (k, v) = p.split_once('=')?;
         k.trim()
-            .eq_ignore_ascii_case("tag")
+            .eq_ignore_ascii_case(name)
             .then(|| v.trim().to_string())
     })
 }

@@ -489,16 +489,7 @@ fn nonce_age(nonce: &str, epoch: Instant, now: Instant) -> Option<Duration> {
 }
 
 fn contact_expires(contact: &str) -> Option<u64> {
-    let params = match contact.rfind('>') {
-        Some(i) => &contact[i + 1..],
-        None => contact.split_once(';').map(|(_, p)| p).unwrap_or(""),
-    };
-    params.split(';').find_map(|p| {
-        let (k, v) = p.split_once('=')?;
-        k.trim()
-            .eq_ignore_ascii_case("expires")
-            .then(|| v.trim().parse().ok())?
-    })
+    msg::header_param(contact, "expires")?.parse().ok()
 }
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {

@@ -308,12 +308,7 @@ fn granted_expiry(resp: &Response, contact_host: &str) -> Option<Duration> {
             if !c.contains(contact_host) {
                 return None;
             }
-            c.split(';').find_map(|p| {
-                let (k, v) = p.split_once('=')?;
-                k.trim()
-                    .eq_ignore_ascii_case("expires")
-                    .then(|| v.trim().parse::<u64>().ok())?
-            })
+            msg::header_param(&c, "expires")?.parse::<u64>().ok()
         });
     from_contact
         .or_else(|| msg::first_header(resp, "Expires").and_then(|v| v.trim().parse().ok()))
