@@ -36,6 +36,8 @@ pub struct Settings {
     #[serde(default)]
     pub ivr: IvrSettings,
     #[serde(default)]
+    pub queues: QueueSettings,
+    #[serde(default)]
     pub numbering: NumberingSettings,
     #[serde(default)]
     pub logging: LoggingSettings,
@@ -162,6 +164,33 @@ impl Default for IvrSettings {
             scripts_dir: "ivr-scripts".into(),
             entry: "main".into(),
             language: "uk".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct QueueSettings {
+    /// The queues (Asterisk `queues.conf` key names), see
+    /// `sip-config/queues.toml`.
+    pub file: PathBuf,
+    /// A softphone that registers logs its operator in (available), and
+    /// one whose last registration ends logs them out. Off: operators log
+    /// in and out through the API only.
+    pub login_on_register: bool,
+    /// Operators who sit behind a PBX (Asterisk) instead of registering
+    /// here: an operator with no registered phone is rung as
+    /// `sip:<extension>@<address>` of this `[[trunk]]`. They log in and out
+    /// through the API.
+    pub member_trunk: Option<String>,
+}
+
+impl Default for QueueSettings {
+    fn default() -> Self {
+        Self {
+            file: "sip-config/queues.toml".into(),
+            login_on_register: true,
+            member_trunk: None,
         }
     }
 }

@@ -16,12 +16,17 @@
 //! - [`recording`]: the recorder thread writing stereo WAVs, and repair of
 //!   files a crash left unfinished.
 //! - [`store`]: calls, events and recordings in SQLite or PostgreSQL.
-//! - [`call`]: the async edge: the SIP core task and one task per call.
+//! - [`queue`]: queues (config, the sans-IO router, and the service task
+//!   around it); [`events`]: the internal event stream for live views.
+//! - [`call`]: the async edge: the SIP core task and one task per call,
+//!   which bridges the caller to the operator who answers.
 //! - [`server`]: assembling it all; [`config`]: settings; [`phone`]:
 //!   numbers and personal-data redaction.
 
+pub mod api;
 pub mod call;
 pub mod config;
+pub mod events;
 pub mod ivr;
 pub mod media;
 pub mod phone;

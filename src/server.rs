@@ -24,9 +24,12 @@ use crate::call::player::IvrAssets;
 use crate::call::ports::PortPool;
 use crate::call::{CallContext, Origin};
 use crate::config::{Settings, parse_net};
+use crate::events::EventBus;
 use crate::ivr::Diagnostic;
 use crate::media::PromptCache;
 use crate::phone::NumberingPlan;
+use crate::queue::QueueSet;
+use crate::queue::service::QueueService;
 use crate::recording::{self, Recorder};
 use crate::sip::registration::{Registration, RegistrationConfig};
 use crate::sip::transport::SipTransport;
@@ -51,6 +54,15 @@ pub enum ServerError {
     },
     #[error("trunk {name}: cannot resolve {address}")]
     Resolve { name: String, address: String },
+    #[error("{}: {source}", .path.display())]
+    Queues {
+        path: PathBuf,
+        source: crate::queue::ConfigError,
+    },
+    #[error("[queues] member_trunk = {0:?} names no [[trunk]]")]
+    MemberTrunk(String),
+    #[error("the IVR routes to queues not in {}: {}", .path.display(), .names.join(", "))]
+    UnknownQueues { path: PathBuf, names: Vec<String> },
 }
 
 /// The running server's handles.
@@ -125,6 +137,14 @@ impl Application {
             language: settings.ivr.language.clone(),
         };
         let ivr = ivr_source.load(&prompts).map_err(ServerError::Ivr)?;
+        let queues =
+            QueueSet::load(&settings.queues.file).map_err(|source| ServerError::Queues {
+                path: settings.queues.file.clone(),
+                source,
+            })?;
+        check_queues(&ivr, &queues, &settings.queues.file)?;
+        let events = EventBus::new();
+        let queue_service = QueueService::spawn(queues, store.clone(), events.clone());
 
         let (transport, inbound) =
             SipTransport::bind(settings.sip.listen)
@@ -168,14 +188,7 @@ impl Application {
             .collect();
         let mut trunks = Vec::new();
         for t in &settings.trunk {
-            let registrar = tokio::net::lookup_host(&t.address)
-                .await
-                .ok()
-                .and_then(|mut a| a.next())
-                .ok_or_else(|| ServerError::Resolve {
-                    name: t.name.clone(),
-                    address: t.address.clone(),
-                })?;
+            let registrar = resolve(t).await?;
             origins.push(Origin {
                 name: t.name.clone(),
                 networks: vec![registrar.ip().into()],
@@ -205,6 +218,23 @@ impl Application {
             }
         }
 
+        let member_trunk = match &settings.queues.member_trunk {
+            None => None,
+            Some(name) => {
+                let t = settings
+                    .trunk
+                    .iter()
+                    .find(|t| t.name == *name)
+                    .ok_or_else(|| ServerError::MemberTrunk(name.clone()))?;
+                let address = resolve(t).await?;
+                let host = if t.domain.is_empty() {
+                    t.address.clone()
+                } else {
+                    t.domain.clone()
+                };
+                Some(crate::call::core::MemberTrunk { host, address })
+            }
+        };
         let ctx = Arc::new(CallContext {
             store: store.clone(),
             recorder: recorder.clone(),
@@ -226,6 +256,9 @@ impl Application {
             jitter_frames: settings.rtp.jitter_frames,
             media_timeout: Duration::from_secs(settings.rtp.media_timeout_secs),
             active: AtomicUsize::new(0),
+            queues: queue_service.clone(),
+            events: events.clone(),
+            login_on_register: settings.queues.login_on_register,
         });
 
         let (shutdown, shutdown_rx) = watch::channel(false);
@@ -244,6 +277,9 @@ impl Application {
             )
             .with_algorithms(&settings.sip.digest_algorithms),
             register_steps: tokio::sync::mpsc::unbounded_channel(),
+            registered: Default::default(),
+            legs: Default::default(),
+            member_trunk,
             endpoint,
             transport,
             inbound,
@@ -275,6 +311,7 @@ impl Application {
         let app = Router::new()
             .route("/healthz", get(health))
             .route("/api/ivr/reload", axum::routing::post(reload_ivr))
+            .merge(crate::api::queues::routes())
             .with_state(HttpState {
                 ctx: ctx.clone(),
                 reloader: reloader.clone(),
@@ -312,6 +349,11 @@ impl Application {
         self.http_addr
     }
 
+    /// The internal event stream (calls, queues, operators' states).
+    pub fn events(&self) -> EventBus {
+        self.ctx.events.clone()
+    }
+
     /// Calls in progress.
     pub fn active_calls(&self) -> usize {
         self.ctx.active.load(Ordering::Relaxed)
@@ -340,9 +382,46 @@ impl Application {
 }
 
 #[derive(Clone)]
-struct HttpState {
-    ctx: Arc<CallContext>,
+pub struct HttpState {
+    pub ctx: Arc<CallContext>,
     reloader: IvrReloader,
+}
+
+/// A trunk's address, resolved once at start-up.
+async fn resolve(t: &crate::config::TrunkSettings) -> Result<SocketAddr, ServerError> {
+    tokio::net::lookup_host(&t.address)
+        .await
+        .ok()
+        .and_then(|mut a| a.next())
+        .ok_or_else(|| ServerError::Resolve {
+            name: t.name.clone(),
+            address: t.address.clone(),
+        })
+}
+
+/// Every queue an IVR `queue` node names must be configured (checked at
+/// start-up, so a typo is not found by a caller).
+fn check_queues(ivr: &IvrAssets, queues: &QueueSet, path: &Path) -> Result<(), ServerError> {
+    let mut names: Vec<String> = ivr
+        .script
+        .nodes
+        .values()
+        .filter_map(|n| match &n.kind {
+            crate::ivr::script::NodeKind::Queue { queue, .. } => Some(queue.clone()),
+            _ => None,
+        })
+        .filter(|q| queues.get(q).is_none())
+        .collect();
+    names.sort();
+    names.dedup();
+    if names.is_empty() {
+        Ok(())
+    } else {
+        Err(ServerError::UnknownQueues {
+            path: path.to_owned(),
+            names,
+        })
+    }
 }
 
 async fn health(State(state): State<HttpState>) -> axum::Json<serde_json::Value> {

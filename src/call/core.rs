@@ -14,7 +14,9 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 use tracing::{info, warn};
 
-use super::{CallContext, CallEvent, Command};
+use super::{CallContext, CallEvent, Command, RingRequest};
+use crate::queue::OperatorId;
+use crate::sip::LegKey;
 use crate::sip::ServerTxId;
 use crate::sip::endpoint::ClientTxId;
 use crate::sip::registrar::{Answer, Begin, Credentials, Registrar};
@@ -49,8 +51,38 @@ pub struct RegisterStep {
     credentials: Result<Option<Credentials>, ()>,
 }
 
+/// Who an outgoing leg rings for: the call and the operator.
+#[derive(Debug, Clone)]
+struct LegOwner {
+    call: CallKey,
+    operator: OperatorId,
+}
+
+/// Outgoing legs: every contact of an operator rings (a fork); the first
+/// to answer wins and the others are cancelled.
+#[derive(Default)]
+pub struct Legs {
+    owners: HashMap<LegKey, LegOwner>,
+    /// Forks still ringing, per call and operator.
+    forks: HashMap<(CallKey, OperatorId), Vec<LegKey>>,
+    /// The worst failure seen in a fork so far.
+    failures: HashMap<(CallKey, OperatorId), u16>,
+}
+
+/// Where operators without a registration are rung: a PBX trunk.
+#[derive(Debug, Clone)]
+pub struct MemberTrunk {
+    /// The trunk's `host[:port]` for the Request-URI.
+    pub host: String,
+    pub address: SocketAddr,
+}
+
 pub struct Core {
     pub registrar: Registrar,
+    pub member_trunk: Option<MemberTrunk>,
+    /// Extensions with a live registration, to notice the last one ending.
+    pub registered: std::collections::HashSet<String>,
+    pub legs: Legs,
     pub register_steps: (
         mpsc::UnboundedSender<RegisterStep>,
         mpsc::UnboundedReceiver<RegisterStep>,
@@ -108,6 +140,7 @@ impl Core {
                 _ = tokio::time::sleep_until(Instant::from_std(deadline)) => {
                     let now = Instant::now().into_std();
                     self.endpoint.handle_timeout(now);
+                    self.check_registrations(now);
                     for i in 0..self.trunks.len() {
                         if let Some(req) = self.trunks[i].registration.handle_timeout(now) {
                             self.send_register(i, req);
@@ -189,12 +222,234 @@ impl Core {
             .and_then(crate::sip::msg::uri_user)
             .unwrap_or("")
             .to_string();
+        if answer.code == 200 && !self.registrar.contacts(&user, now).is_empty() {
+            if self.registered.insert(user.clone()) && self.ctx.login_on_register {
+                self.ctx.queues.phone_registered(&user);
+            }
+        } else if answer.code == 200 {
+            self.check_registrations(now);
+        }
         if answer.code == 200 {
             info!(extension = %user, from = %source.remote, contacts = self.registrar.contacts(&user, now).len(), "registered");
         } else if answer.code == 403 {
             warn!(extension = %user, from = %source.remote, reason = answer.reason, failures = self.registrar.failures(source.remote.ip()), "registration refused");
         }
         self.answer_register(id, request, source, answer);
+    }
+
+    /// Logs out operators whose last registration ended (unregistered or
+    /// expired).
+    fn check_registrations(&mut self, now: std::time::Instant) {
+        let gone: Vec<String> = self
+            .registered
+            .iter()
+            .filter(|ext| self.registrar.contacts(ext, now).is_empty())
+            .cloned()
+            .collect();
+        for ext in gone {
+            self.registered.remove(&ext);
+            info!(extension = %ext, "no registration left");
+            if self.ctx.login_on_register {
+                self.ctx.queues.phone_gone(&ext);
+            }
+        }
+    }
+
+    /// Rings every registered contact of the operator's extension.
+    fn ring(
+        &mut self,
+        request: RingRequest,
+        calls: &HashMap<CallKey, mpsc::UnboundedSender<CallEvent>>,
+    ) {
+        let RingRequest {
+            key: call,
+            operator,
+            extension,
+            caller,
+            display,
+            sdp,
+        } = request;
+        let now = Instant::now().into_std();
+        let mut contacts: Vec<(String, Flow)> = self
+            .registrar
+            .contacts(&extension, now)
+            .into_iter()
+            .map(|b| (b.contact.clone(), b.flow))
+            .collect();
+        if let (true, Some(trunk)) = (contacts.is_empty(), &self.member_trunk) {
+            // Behind the PBX: its dialplan rings the extension.
+            let flow = Flow {
+                transport: Transport::Udp,
+                remote: trunk.address,
+            };
+            contacts.push((format!("sip:{extension}@{}", trunk.host), flow));
+        }
+        if contacts.is_empty() {
+            info!(%operator, %extension, "no registered phone to ring");
+            if let Some(tx) = calls.get(&call) {
+                let _ = tx.send(CallEvent::OperatorFailed {
+                    operator,
+                    code: 480,
+                });
+            }
+            return;
+        }
+        let mut fork = Vec::with_capacity(contacts.len());
+        for (contact, flow) in contacts {
+            let leg = self.endpoint.invite(
+                now,
+                flow,
+                &contact,
+                &caller,
+                display.as_deref(),
+                sdp.clone(),
+            );
+            self.legs.owners.insert(
+                leg.clone(),
+                LegOwner {
+                    call: call.clone(),
+                    operator: operator.clone(),
+                },
+            );
+            fork.push(leg);
+        }
+        self.legs.forks.insert((call, operator), fork);
+    }
+
+    /// Stops ringing the operator for the call (legs not yet answered).
+    fn cancel_ring(&mut self, call: CallKey, operator: OperatorId) {
+        let now = Instant::now().into_std();
+        if let Some(fork) = self.legs.forks.get(&(call, operator)) {
+            for leg in fork.clone() {
+                self.endpoint.end_leg(now, &leg);
+            }
+        }
+    }
+
+    /// A leg event, to the call that owns the leg.
+    fn leg_event(
+        &mut self,
+        event: Event,
+        calls: &HashMap<CallKey, mpsc::UnboundedSender<CallEvent>>,
+    ) {
+        let now = Instant::now().into_std();
+        let (key, owner, to_call) = match event {
+            Event::LegProgress { key, code } if code == 180 || code == 183 => {
+                let Some(owner) = self.legs.owners.get(&key).cloned() else {
+                    return;
+                };
+                let operator = owner.operator.clone();
+                (key, owner, CallEvent::OperatorRinging { operator })
+            }
+            Event::LegAnswered { key, body } => {
+                let Some(owner) = self.legs.owners.get(&key).cloned() else {
+                    // Nobody wants it any more.
+                    return self.endpoint.end_leg(now, &key);
+                };
+                let fork_key = (owner.call.clone(), owner.operator.clone());
+                self.legs.failures.remove(&fork_key);
+                if let Some(fork) = self.legs.forks.remove(&fork_key) {
+                    for other in fork.into_iter().filter(|l| *l != key) {
+                        self.endpoint.end_leg(now, &other);
+                    }
+                }
+                let event = CallEvent::OperatorAnswered {
+                    operator: owner.operator.clone(),
+                    leg: key.clone(),
+                    body,
+                };
+                (key, owner, event)
+            }
+            Event::LegFailed { key, code } => {
+                let Some(owner) = self.legs.owners.remove(&key) else {
+                    return;
+                };
+                let fork_key = (owner.call.clone(), owner.operator.clone());
+                let worst = self.legs.failures.entry(fork_key.clone()).or_insert(code);
+                // A refusal by the person (busy, decline) says more than a
+                // phone that could not be reached.
+                if matches!(code, 486 | 600 | 603) {
+                    *worst = code;
+                }
+                let worst = *worst;
+                let Some(fork) = self.legs.forks.get_mut(&fork_key) else {
+                    self.legs.failures.remove(&fork_key);
+                    return;
+                };
+                fork.retain(|l| *l != key);
+                if !fork.is_empty() {
+                    return;
+                }
+                self.legs.forks.remove(&fork_key);
+                self.legs.failures.remove(&fork_key);
+                let operator = owner.operator.clone();
+                (
+                    key,
+                    owner,
+                    CallEvent::OperatorFailed {
+                        operator,
+                        code: worst,
+                    },
+                )
+            }
+            Event::LegEnded { key } => {
+                let Some(owner) = self.legs.owners.remove(&key) else {
+                    return;
+                };
+                (key.clone(), owner, CallEvent::OperatorHungUp { leg: key })
+            }
+            Event::LegTerminated { key } => {
+                let Some(owner) = self.legs.owners.remove(&key) else {
+                    return;
+                };
+                (key.clone(), owner, CallEvent::OperatorLegGone { leg: key })
+            }
+            Event::LegReInvite { key, request } => {
+                let Some(owner) = self.legs.owners.get(&key).cloned() else {
+                    return self.endpoint.respond_to_leg_reinvite(now, &key, 481, None);
+                };
+                let event = CallEvent::OperatorReInvite {
+                    leg: key.clone(),
+                    request,
+                };
+                (key, owner, event)
+            }
+            Event::LegRefer { key, target } => {
+                let Some(owner) = self.legs.owners.get(&key).cloned() else {
+                    return self.endpoint.notify_transfer(now, &key, 481);
+                };
+                let event = CallEvent::OperatorTransfer {
+                    leg: key.clone(),
+                    target,
+                };
+                (key, owner, event)
+            }
+            _ => return,
+        };
+        match calls.get(&owner.call) {
+            Some(tx) => {
+                let _ = tx.send(to_call);
+            }
+            // The call is gone: end what it left behind.
+            None => self.endpoint.end_leg(now, &key),
+        }
+    }
+
+    /// The call is over: whatever it still rings or talks to ends too.
+    fn end_legs_of(&mut self, call: &CallKey) {
+        let now = Instant::now().into_std();
+        let orphans: Vec<LegKey> = self
+            .legs
+            .owners
+            .iter()
+            .filter(|(_, o)| o.call == *call)
+            .map(|(k, _)| k.clone())
+            .collect();
+        for leg in orphans {
+            self.endpoint.end_leg(now, &leg);
+        }
+        self.legs.forks.retain(|(c, _), _| c != call);
+        self.legs.failures.retain(|(c, _), _| c != call);
     }
 
     fn answer_register(
@@ -250,6 +505,28 @@ impl Core {
             Command::LocalHost { key, host } => self.endpoint.set_local_host(&key, host),
             Command::Done { key } => {
                 calls.remove(&key);
+                self.end_legs_of(&key);
+                Ok(())
+            }
+            Command::Ring(request) => {
+                self.ring(request, calls);
+                Ok(())
+            }
+            Command::CancelRing { key, operator } => {
+                self.cancel_ring(key, operator);
+                Ok(())
+            }
+            Command::EndLeg { leg } => {
+                self.endpoint.end_leg(now, &leg);
+                Ok(())
+            }
+            Command::RespondLegReInvite { leg, code, body } => {
+                let body = body.map(|b| ("application/sdp", b));
+                self.endpoint.respond_to_leg_reinvite(now, &leg, code, body);
+                Ok(())
+            }
+            Command::NotifyTransfer { leg, code } => {
+                self.endpoint.notify_transfer(now, &leg, code);
                 Ok(())
             }
         };
@@ -302,13 +579,13 @@ impl Core {
                 request,
                 source,
             } => return self.on_register(id, request, source),
-            // Outgoing legs ring operators; their owner (the queue bridge)
-            // lands with the operators issue.
             Event::LegProgress { .. }
             | Event::LegAnswered { .. }
             | Event::LegFailed { .. }
             | Event::LegEnded { .. }
-            | Event::LegTerminated { .. } => return,
+            | Event::LegTerminated { .. }
+            | Event::LegRefer { .. }
+            | Event::LegReInvite { .. } => return self.leg_event(event, calls),
             Event::CallCancelled { key } => (key, CallEvent::Cancelled),
             Event::CallConfirmed { key, body } => (key, CallEvent::Confirmed { body }),
             Event::ReInvite { key, request } => (key, CallEvent::ReInvite { request }),

@@ -23,14 +23,17 @@ use tokio::time::Instant;
 use tracing::{Instrument, debug, info, info_span, warn};
 use uuid::Uuid;
 
+use crate::events::{Event as Published, EventBus};
 use crate::ivr::{self, Clock, Ivr};
 use crate::media::Codec;
 use crate::phone::{NumberingPlan, Pii};
+use crate::queue::service::{QueueService, ToCall};
+use crate::queue::{OperatorId, Position, Refusal, Rejection};
 use crate::recording::Recorder;
 use crate::rtp::FRAME_SAMPLES;
 use crate::rtp::session::{MediaParams, MediaSession};
 use crate::sdp::{self, LocalMedia, SessionDescription};
-use crate::sip::{CallKey, Flow, msg};
+use crate::sip::{CallKey, Flow, LegKey, msg};
 use crate::store::{CallEnd, Disposition, EndedBy, NewCall, NewRecording, Store};
 use player::{IvrAssets, Player};
 use ports::PortPool;
@@ -57,6 +60,43 @@ pub enum CallEvent {
     AckTimeout,
     /// The server is stopping: hang up.
     Shutdown,
+    /// An operator's phone rings (180/183 on one of their legs).
+    OperatorRinging {
+        operator: OperatorId,
+    },
+    /// An operator answered on this leg (the others of the fork are
+    /// cancelled); the body is their SDP answer.
+    OperatorAnswered {
+        operator: OperatorId,
+        leg: LegKey,
+        body: Vec<u8>,
+    },
+    /// None of the operator's phones took the call: the worst final status
+    /// (486/603 before 480/408/487), or 480 when none is registered.
+    OperatorFailed {
+        operator: OperatorId,
+        code: u16,
+    },
+    /// The operator hung up (BYE on their leg, answered).
+    OperatorHungUp {
+        leg: LegKey,
+    },
+    /// Our BYE on an operator's leg is done.
+    OperatorLegGone {
+        leg: LegKey,
+    },
+    /// The operator's phone re-INVITEs (hold, resume): answer with
+    /// [`Command::RespondLegReInvite`].
+    OperatorReInvite {
+        leg: LegKey,
+        request: Box<Request>,
+    },
+    /// The operator transfers the caller (REFER, accepted 202): answer
+    /// with [`Command::NotifyTransfer`].
+    OperatorTransfer {
+        leg: LegKey,
+        target: String,
+    },
 }
 
 /// What a call asks of the SIP core.
@@ -80,10 +120,43 @@ pub enum Command {
         key: CallKey,
         host: String,
     },
-    /// The call task has finished with this key.
+    /// The call task has finished with this key (its legs are ended too).
     Done {
         key: CallKey,
     },
+    /// Ring every registered phone of an operator.
+    Ring(RingRequest),
+    /// Stop ringing the operator's phones (those not answered).
+    CancelRing {
+        key: CallKey,
+        operator: OperatorId,
+    },
+    /// Hang up a leg (CANCEL or BYE as far as it got).
+    EndLeg {
+        leg: LegKey,
+    },
+    RespondLegReInvite {
+        leg: LegKey,
+        code: u16,
+        body: Option<Vec<u8>>,
+    },
+    /// Tell the operator's phone how its transfer went.
+    NotifyTransfer {
+        leg: LegKey,
+        code: u16,
+    },
+}
+
+/// Ring an operator's phones for a call: their extension, the caller's
+/// number and a display name to show, our SDP offer.
+#[derive(Debug)]
+pub struct RingRequest {
+    pub key: CallKey,
+    pub operator: OperatorId,
+    pub extension: String,
+    pub caller: String,
+    pub display: Option<String>,
+    pub sdp: Vec<u8>,
 }
 
 /// Where calls may come from.
@@ -128,6 +201,10 @@ pub struct CallContext {
     pub jitter_frames: usize,
     pub media_timeout: Duration,
     pub active: AtomicUsize,
+    pub queues: QueueService,
+    pub events: EventBus,
+    /// A registered softphone logs its operator in.
+    pub login_on_register: bool,
 }
 
 impl CallContext {
@@ -237,6 +314,7 @@ pub async fn run(
         commands: commands.clone(),
         events,
         caller_e164: None,
+        caller_shown: String::new(),
         log: None,
     };
     // The call runs in a task of its own so that a bug in it cannot leave
@@ -263,6 +341,8 @@ struct Call {
     commands: mpsc::UnboundedSender<Command>,
     events: mpsc::UnboundedReceiver<CallEvent>,
     caller_e164: Option<String>,
+    /// The caller's number as the operator's phone shows it.
+    caller_shown: String,
     /// Events of the call (digits, IVR steps, hold…) are written in order
     /// by one task, off the media path.
     log: Option<mpsc::UnboundedSender<(chrono::DateTime<Utc>, &'static str, String)>>,
@@ -300,6 +380,10 @@ impl Call {
         let caller_raw = caller_number(&invite, origin.is_some());
         let caller_e164 = ctx.numbering.normalise(&caller_raw);
         self.caller_e164 = caller_e164.as_ref().map(|n| n.to_string());
+        self.caller_shown = self
+            .caller_e164
+            .clone()
+            .unwrap_or_else(|| caller_raw.clone());
         info!(
             caller = %Pii(caller_e164.as_ref().map(|n| n.to_string()).unwrap_or_else(|| caller_raw.clone())),
             from = %source.remote,
@@ -479,8 +563,17 @@ impl Call {
             player: Player::default(),
             ivr: Ivr::new(assets.script.clone()),
             assets,
+            queue: None,
+            bridge: None,
+            hangup_after_playback: false,
         };
+        ctx.events.publish(Published::CallStarted { call: self.id });
         let ending = self.media_loop(&mut media, &sockets.rtp).await;
+        self.leave_queue_or_bridge(&mut media);
+        ctx.events.publish(Published::CallEnded {
+            call: self.id,
+            ended_by: ending.by.as_str(),
+        });
         // Every event of the call is on file before the call is closed.
         self.log = None;
         let _ = log_writer.await;
@@ -543,6 +636,10 @@ impl Call {
         let mut packet = Vec::with_capacity(256);
         let mut caller = [0i16; FRAME_SAMPLES];
         let mut heard = [0i16; FRAME_SAMPLES];
+        let mut leg_buf = vec![0u8; 2048];
+        let mut leg_packet = Vec::with_capacity(256);
+        // The caller's last frame: what the operator hears next.
+        let mut to_operator = [0i16; FRAME_SAMPLES];
         let ok = |by, disposition, hang_up| Ending {
             by,
             disposition,
@@ -591,7 +688,37 @@ impl Call {
                         }
                     }
                     Some(CallEvent::Confirmed { .. }) => {}
+                    Some(CallEvent::OperatorRinging { operator }) => self.event("operator-ringing", operator.0),
+                    Some(CallEvent::OperatorAnswered { operator, leg, body }) => {
+                        self.operator_answered(media, operator, leg, &body).await;
+                    }
+                    Some(CallEvent::OperatorFailed { operator, code }) => self.operator_failed(media, operator, code),
+                    Some(CallEvent::OperatorHungUp { leg }) => {
+                        if media.bridge.as_ref().is_some_and(|b| b.leg == leg) {
+                            info!("the operator hung up");
+                            return ok(EndedBy::Operator, Disposition::Answered, true);
+                        }
+                    }
+                    Some(CallEvent::OperatorLegGone { .. }) => {}
+                    Some(CallEvent::OperatorTransfer { leg, target }) => self.transfer(media, leg, &target),
+                    Some(CallEvent::OperatorReInvite { leg, request }) => self.operator_reinvite(media, leg, &request),
                 },
+                message = next_message(media.queue.as_mut().filter(|q| !q.closed).map(|q| &mut q.rx)) => {
+                    match message {
+                        Some(message) => self.on_queue(media, message).await,
+                        // The service has nothing more to say to us.
+                        None => if let Some(q) = media.queue.as_mut() { q.closed = true },
+                    }
+                }
+                received = recv_leg(media.bridge.as_ref().map(|b| &b.sockets.rtp), &mut leg_buf) => {
+                    if let (Ok((n, from)), Some(bridge)) = (received, media.bridge.as_mut()) {
+                        if let Some(event) = bridge.session.on_packet(Instant::now().into_std(), from, &leg_buf[..n]) {
+                            // Passed through to the caller's side.
+                            debug!(digit = %event.digit, "DTMF from the operator");
+                            media.session.send_digit(event.digit);
+                        }
+                    }
+                }
                 received = socket.recv_from(&mut buf) => {
                     if let Ok((n, from)) = received {
                         if let Some(event) = media.session.on_packet(Instant::now().into_std(), from, &buf[..n]) {
@@ -607,7 +734,23 @@ impl Call {
                     for i in 0..due {
                         // The IVR's prompts run on while the caller holds us;
                         // what was not sent was not heard.
-                        let finished = media.player.next_frame(&mut heard);
+                        let finished = match media.bridge.as_mut() {
+                            // Bridged: the caller hears the operator, the
+                            // operator the caller's last frame.
+                            Some(bridge) => {
+                                let dest = bridge.session.tick(&to_operator, &mut heard, &mut leg_packet);
+                                if let (Some(dest), true) = (dest, due - i <= 3) {
+                                    let _ = bridge.sockets.rtp.try_send_to(&leg_packet, dest);
+                                }
+                                // On hold: the music, round and round.
+                                if bridge.held && media.player.next_frame(&mut heard) {
+                                    // (A queue node makes the IVR load it.)
+                                    let _ = media.player.play(&[HOLD_MUSIC.to_string()], &media.assets);
+                                }
+                                false
+                            }
+                            None => media.player.next_frame(&mut heard),
+                        };
                         if !media.session.params().direction.we_send() {
                             heard.fill(0);
                         }
@@ -621,7 +764,11 @@ impl Call {
                         if let Some(rec) = media.recording.as_mut() {
                             rec.push_frame(&caller, &heard);
                         }
-                        if finished {
+                        to_operator = caller;
+                        if finished && media.hangup_after_playback {
+                            return ok(EndedBy::Server, Disposition::Answered, true);
+                        }
+                        if finished && media.bridge.is_none() {
                             let actions = media.ivr.handle_input(clock(), ivr::Input::PlaybackDone);
                             if let Some(end) = self.apply(media, actions, &lookups) {
                                 return end;
@@ -647,6 +794,16 @@ impl Call {
     ) -> Option<Ending> {
         info!(%digit, how, "DTMF");
         self.event("dtmf", digit.to_string());
+        if let Some(bridge) = media.bridge.as_mut() {
+            // The operator's system may want them (an extension to dial).
+            if !bridge.session.send_digit(digit) {
+                debug!(%digit, "the operator's phone takes no telephone-events");
+            }
+            return None;
+        }
+        if media.hangup_after_playback {
+            return None;
+        }
         let actions = media.ivr.handle_input(clock(), ivr::Input::Digit(digit));
         self.apply(media, actions, lookups)
     }
@@ -679,7 +836,8 @@ impl Call {
                 }
                 ivr::Action::Queue { queue } => {
                     info!(%queue, "caller queued");
-                    self.event("queue", queue);
+                    self.event("queue", queue.clone());
+                    self.join_queue(media, &queue);
                 }
                 ivr::Action::Hangup => {
                     return Some(Ending {
@@ -753,6 +911,228 @@ impl Call {
         None
     }
 
+    /// Enters a queue (from the IVR, or again after a failed bridge).
+    fn join_queue(&self, media: &mut Media, queue: &str) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        media.queue = Some(Queued {
+            name: queue.to_owned(),
+            rx,
+            closed: false,
+            offers: Default::default(),
+        });
+        self.ctx.queues.join(self.id, queue, tx);
+    }
+
+    /// A message of the queue service.
+    async fn on_queue(&self, media: &mut Media, message: ToCall) {
+        match message {
+            ToCall::Joined { position } => self.event("queue-joined", position.to_string()),
+            ToCall::Refused { reason } => {
+                let reason = match reason {
+                    Refusal::Full => "full",
+                    Refusal::NoOperators => "no-operators",
+                };
+                info!(reason, "queue refused the caller");
+                self.event("queue-refused", reason.to_string());
+                media.queue = None;
+                self.say(media, &["queue/unavailable".into(), "goodbye".into()]);
+                media.hangup_after_playback = true;
+            }
+            ToCall::Ring {
+                operator,
+                extension,
+            } => {
+                let Some(queued) = media.queue.as_mut() else {
+                    return;
+                };
+                let sockets = match self.ctx.ports.allocate().await {
+                    Ok(s) => s,
+                    Err(e) => {
+                        warn!(error = %e, "no RTP port to ring an operator");
+                        return self
+                            .ctx
+                            .queues
+                            .rejected(self.id, operator, Rejection::Unreachable);
+                    }
+                };
+                let local = LocalMedia {
+                    address: media.local.address,
+                    port: sockets.port(),
+                    session_id: rand::random::<u32>() as u64,
+                    version: 1,
+                };
+                let _ = self.commands.send(Command::Ring(RingRequest {
+                    key: self.key.clone(),
+                    operator: operator.clone(),
+                    extension,
+                    caller: self.caller_shown.clone(),
+                    display: Some(queued.name.clone()),
+                    sdp: sdp::offer(&local, &CODECS).into_bytes(),
+                }));
+                queued.offers.insert(operator, (sockets, local));
+            }
+            ToCall::CancelRing { operator } => {
+                if let Some(queued) = media.queue.as_mut() {
+                    if queued.offers.remove(&operator).is_some() {
+                        let _ = self.commands.send(Command::CancelRing {
+                            key: self.key.clone(),
+                            operator,
+                        });
+                    }
+                }
+            }
+            ToCall::Announce {
+                position,
+                expected_wait,
+            } => {
+                let said = match position {
+                    Some(Position::Exact(n)) => format!("position {n} "),
+                    Some(Position::MoreThan(n)) => format!("more-than {n} "),
+                    None => String::new(),
+                };
+                let minutes = expected_wait.as_secs().div_ceil(60).max(1);
+                self.event("queue-announce", format!("{said}wait {minutes} min"));
+                self.say(media, &announcement(position, expected_wait));
+            }
+            ToCall::Periodic { prompt } => self.say(media, &[prompt]),
+        }
+    }
+
+    /// Plays prompts now (the IVR's queue loop picks up after them).
+    fn say(&self, media: &mut Media, prompts: &[String]) {
+        let missing = media.player.play(prompts, &media.assets);
+        if !missing.is_empty() {
+            warn!(?missing, "prompts missing from the language; skipped");
+        }
+    }
+
+    async fn operator_answered(
+        &self,
+        media: &mut Media,
+        operator: OperatorId,
+        leg: LegKey,
+        body: &[u8],
+    ) {
+        let end_leg = || {
+            let _ = self.commands.send(Command::EndLeg { leg: leg.clone() });
+        };
+        let offered = media
+            .queue
+            .as_mut()
+            .and_then(|q| q.offers.remove(&operator));
+        let (Some((sockets, local)), None) = (offered, &media.bridge) else {
+            return end_leg();
+        };
+        if !self.ctx.queues.answered(self.id, operator.clone()).await {
+            return end_leg();
+        }
+        let queue = media.queue.take().map(|q| {
+            // Other phones of a ring-all offer stop ringing.
+            for other in q.offers.into_keys() {
+                let _ = self.commands.send(Command::CancelRing {
+                    key: self.key.clone(),
+                    operator: other,
+                });
+            }
+            q.name
+        });
+        let queue = queue.unwrap_or_default();
+        let negotiated = SessionDescription::parse(body)
+            .ok()
+            .and_then(|sd| sdp::negotiate(&sd, &CODECS).ok());
+        let Some(negotiated) = negotiated else {
+            warn!(%operator, "the operator's phone answered without usable media; back to the queue");
+            end_leg();
+            self.ctx.queues.conversation_ended(operator);
+            return self.join_queue(media, &queue);
+        };
+        info!(%operator, codec = negotiated.codec.name(), "bridged to the operator");
+        self.event("operator-answered", operator.0.clone());
+        media.player.stop();
+        let session = MediaSession::new(
+            Instant::now().into_std(),
+            MediaParams::from(&negotiated),
+            self.ctx.jitter_frames,
+            self.ctx.media_timeout,
+        );
+        media.bridge = Some(Bridge {
+            operator,
+            leg,
+            queue,
+            sockets,
+            session,
+            local,
+            held: false,
+        });
+    }
+
+    /// Blind transfer by the operator to a queue, named by the user part
+    /// of the Refer-To URI (`sip:emergency@…`).
+    fn transfer(&self, media: &mut Media, leg: LegKey, target: &str) {
+        let notify = |code| {
+            let _ = self.commands.send(Command::NotifyTransfer {
+                leg: leg.clone(),
+                code,
+            });
+        };
+        if media.bridge.as_ref().is_none_or(|b| b.leg != leg) {
+            return notify(481);
+        }
+        let queue = msg::uri_user(target).unwrap_or(target).to_ascii_lowercase();
+        if self.ctx.queues.config(&queue).is_none() {
+            info!(%target, "transfer to an unknown queue refused");
+            return notify(404);
+        }
+        notify(200);
+        let Some(bridge) = media.bridge.take() else {
+            return;
+        };
+        info!(operator = %bridge.operator, %queue, "the operator transferred the caller");
+        self.event("transferred", format!("{} {queue}", bridge.operator.0));
+        self.ctx
+            .queues
+            .transferred(self.id, &bridge.queue, bridge.operator.clone(), &queue);
+        self.ctx.queues.conversation_ended(bridge.operator);
+        let _ = self.commands.send(Command::EndLeg { leg: bridge.leg });
+        // "Transferring your call", then the queue's prompts again.
+        self.say(media, &["transfer-operator".into()]);
+        self.join_queue(media, &queue);
+    }
+
+    fn operator_failed(&self, media: &mut Media, operator: OperatorId, code: u16) {
+        let Some(queued) = media.queue.as_mut() else {
+            return;
+        };
+        // Our own CANCEL (487) was asked for by the service: it knows.
+        if queued.offers.remove(&operator).is_some() {
+            info!(%operator, code, "the operator's phone did not take the call");
+            self.event("operator-failed", format!("{} {code}", operator.0));
+            self.ctx.queues.rejected(self.id, operator, rejection(code));
+        }
+    }
+
+    /// The call is over: out of the queue (abandoned) or the operator's
+    /// leg hung up and their wrap-up started.
+    fn leave_queue_or_bridge(&self, media: &mut Media) {
+        if let Some(queued) = media.queue.take() {
+            if !queued.closed {
+                self.ctx.queues.hang_up(self.id);
+                self.event("queue-left", queued.name);
+            }
+        }
+        if let Some(bridge) = media.bridge.take() {
+            let _ = self.commands.send(Command::EndLeg { leg: bridge.leg });
+            self.ctx.queues.conversation_ended(bridge.operator);
+            let stats = bridge.session.stats();
+            info!(
+                queue = %bridge.queue,
+                operator_packets_in = stats.packets_in,
+                operator_packets_out = stats.packets_out,
+                "conversation ended"
+            );
+        }
+    }
+
     fn apply_answer(&self, media: &mut Media, body: &[u8]) {
         let parsed = SessionDescription::parse(body)
             .ok()
@@ -766,50 +1146,141 @@ impl Call {
     }
 
     fn reinvite(&self, media: &mut Media, request: &Request) {
-        let key = self.key.clone();
-        let respond = |code, body| {
-            let _ = self.commands.send(Command::RespondReInvite {
-                key: key.clone(),
-                code,
-                body,
-            });
-        };
-        media.local.version += 1;
-        if request.body.is_empty() {
-            // Offer-less re-INVITE: offer again, same codec first.
-            let codecs = preferring(media.session.params().codec);
-            return respond(200, Some(sdp::offer(&media.local, &codecs).into_bytes()));
+        let (code, body, held) = reoffer(&mut media.session, &mut media.local, request);
+        if let Some(held) = held {
+            self.event(if held { "hold" } else { "resume" }, String::new());
+            info!(held, "re-INVITE from the caller");
         }
-        let outcome = SessionDescription::parse(&request.body)
-            .map_err(|_| 400)
-            .and_then(|sd| {
-                // Keep the codec in use if it is still offered (RFC 3264 §8.3.2).
-                let current = media.session.params().codec;
-                sdp::negotiate(&sd, &[current])
-                    .or_else(|_| sdp::negotiate(&sd, &CODECS))
-                    .map(|n| (sd, n))
-                    .map_err(|_| 488)
+        let _ = self.commands.send(Command::RespondReInvite {
+            key: self.key.clone(),
+            code,
+            body,
+        });
+    }
+
+    /// Hold and resume from the operator's phone: while the operator holds,
+    /// the caller hears the music on hold.
+    fn operator_reinvite(&self, media: &mut Media, leg: LegKey, request: &Request) {
+        let Some(bridge) = media.bridge.as_mut().filter(|b| b.leg == leg) else {
+            let _ = self.commands.send(Command::RespondLegReInvite {
+                leg,
+                code: 481,
+                body: None,
             });
-        match outcome {
-            Ok((sd, n)) => {
-                let held = !n.direction.we_send() || n.remote.is_none();
-                self.event(
-                    if held { "hold" } else { "resume" },
-                    n.direction.as_str().to_string(),
-                );
-                info!(direction = n.direction.as_str(), "re-INVITE");
-                let answer = sdp::answer(&sd, &n, &media.local);
-                media
-                    .session
-                    .update(Instant::now().into_std(), MediaParams::from(&n));
-                respond(200, Some(answer.into_bytes()));
+            return;
+        };
+        let (code, body, held) = reoffer(&mut bridge.session, &mut bridge.local, request);
+        if let Some(held) = held {
+            info!(held, "re-INVITE from the operator");
+            self.event(
+                if held {
+                    "operator-hold"
+                } else {
+                    "operator-resume"
+                },
+                bridge.operator.0.clone(),
+            );
+            bridge.held = held;
+            if held {
+                self.say(media, &[HOLD_MUSIC.to_string()]);
+            } else {
+                media.player.stop();
             }
-            Err(code) => {
-                media.local.version -= 1;
-                respond(code, None);
-            }
+        }
+        let _ = self
+            .commands
+            .send(Command::RespondLegReInvite { leg, code, body });
+    }
+}
+
+/// What the caller hears while the operator holds them.
+const HOLD_MUSIC: &str = "hold-music";
+
+/// Answers a re-INVITE's offer (or the lack of one) for a media session:
+/// the status, the SDP to send, and whether it puts us on hold (`None` for
+/// an offer-less re-INVITE, which changes nothing yet).
+fn reoffer(
+    session: &mut MediaSession,
+    local: &mut LocalMedia,
+    request: &Request,
+) -> (u16, Option<Vec<u8>>, Option<bool>) {
+    local.version += 1;
+    if request.body.is_empty() {
+        // Offer-less re-INVITE: offer again, same codec first.
+        let codecs = preferring(session.params().codec);
+        return (200, Some(sdp::offer(local, &codecs).into_bytes()), None);
+    }
+    let outcome = SessionDescription::parse(&request.body)
+        .map_err(|_| 400)
+        .and_then(|sd| {
+            // Keep the codec in use if it is still offered (RFC 3264 §8.3.2).
+            let current = session.params().codec;
+            sdp::negotiate(&sd, &[current])
+                .or_else(|_| sdp::negotiate(&sd, &CODECS))
+                .map(|n| (sd, n))
+                .map_err(|_| 488)
+        });
+    match outcome {
+        Ok((sd, n)) => {
+            let held = !n.direction.we_send() || n.remote.is_none();
+            let answer = sdp::answer(&sd, &n, local);
+            session.update(Instant::now().into_std(), MediaParams::from(&n));
+            (200, Some(answer.into_bytes()), Some(held))
+        }
+        Err(code) => {
+            local.version -= 1;
+            (code, None, None)
         }
     }
+}
+
+/// The queue service's next message, or never when not queued.
+async fn next_message(rx: Option<&mut mpsc::UnboundedReceiver<ToCall>>) -> Option<ToCall> {
+    match rx {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// A packet from the operator's phone, or never when not bridged.
+async fn recv_leg(
+    socket: Option<&tokio::net::UdpSocket>,
+    buf: &mut [u8],
+) -> std::io::Result<(usize, std::net::SocketAddr)> {
+    match socket {
+        Some(socket) => socket.recv_from(buf).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// How a refused or failed ring counts against the operator.
+fn rejection(code: u16) -> Rejection {
+    match code {
+        486 | 600 => Rejection::Busy,
+        603 => Rejection::Declined,
+        _ => Rejection::Unreachable,
+    }
+}
+
+/// What the caller hears of their place in the queue: the position (if
+/// the queue says it) and the expected wait in whole minutes (at least 1).
+pub fn announcement(position: Option<Position>, expected_wait: Duration) -> Vec<String> {
+    let mut prompts = Vec::new();
+    match position {
+        Some(Position::Exact(n)) => {
+            prompts.push("queue/position".to_string());
+            prompts.extend(ivr::say::number(n as u32));
+        }
+        Some(Position::MoreThan(n)) => {
+            prompts.push("queue/more-than".to_string());
+            prompts.extend(ivr::say::number(n as u32));
+        }
+        None => {}
+    }
+    let minutes = expected_wait.as_secs().div_ceil(60).max(1);
+    prompts.push("queue/wait".to_string());
+    prompts.extend(ivr::say::minutes(minutes as u32));
+    prompts
 }
 
 /// Our codecs with the one in use first, for an offer in a re-INVITE's
@@ -820,8 +1291,35 @@ fn preferring(current: Codec) -> Vec<Codec> {
     codecs
 }
 
+/// Waiting in a queue.
+struct Queued {
+    name: String,
+    rx: mpsc::UnboundedReceiver<ToCall>,
+    /// The service dropped its side (the caller left the queue).
+    closed: bool,
+    /// Operators ringing, each with the RTP port offered to them.
+    offers: std::collections::HashMap<OperatorId, (ports::MediaSockets, LocalMedia)>,
+}
+
+/// Talking to an operator.
+struct Bridge {
+    operator: OperatorId,
+    leg: LegKey,
+    queue: String,
+    sockets: ports::MediaSockets,
+    session: MediaSession,
+    /// Our side of the leg's SDP.
+    local: LocalMedia,
+    /// The operator holds the caller (music on hold plays).
+    held: bool,
+}
+
 struct Media {
     session: MediaSession,
+    queue: Option<Queued>,
+    bridge: Option<Bridge>,
+    /// Hang up once the prompt playing now is over.
+    hangup_after_playback: bool,
     local: LocalMedia,
     recording: Option<crate::recording::ActiveRecording>,
     player: Player,

@@ -130,6 +130,27 @@ pub fn time(h: u32, m: u32) -> Vec<String> {
     out
 }
 
+/// A number of minutes, "п'ять хвилин", "одна хвилина": feminine, with
+/// the noun in the right plural form.
+pub fn minutes(m: u32) -> Vec<String> {
+    let mut out = number_feminine(m);
+    out.push(format!("word/minute-{}", form_suffix(m)));
+    out
+}
+
+/// The prompts a queue says on its own: its place and expected wait
+/// ([`crate::call::announcement`]), the refusal, the music while an
+/// operator holds the caller and the words of a transfer.
+pub const QUEUE_PROMPTS: [&str; 7] = [
+    "queue/position",
+    "queue/more-than",
+    "queue/wait",
+    "queue/unavailable",
+    "hold-music",
+    "transfer-operator",
+    "goodbye",
+];
+
 fn form_suffix(n: u32) -> &'static str {
     match plural_form(n.into()) {
         Plural::One => "1",
@@ -313,6 +334,14 @@ mod tests {
                 assert_eq!(m, f, "{n}");
             }
         }
+    }
+
+    #[test]
+    fn minutes_agree_with_their_noun() {
+        assert_eq!(minutes(1), names(&["num/1f", "word/minute-1"]));
+        assert_eq!(minutes(3), names(&["num/3", "word/minute-2-4"]));
+        assert_eq!(minutes(22), names(&["num/20", "num/2f", "word/minute-2-4"]));
+        assert_eq!(minutes(5), names(&["num/5", "word/minute-5"]));
     }
 
     #[test]

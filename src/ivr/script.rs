@@ -536,6 +536,14 @@ fn convert(ctx: &mut FileCtx, name: &str, raw: &Spanned<RawNode>) -> Option<Node
                     "a queue node needs `prompt` (what the caller hears while waiting)",
                 );
             }
+            // What the queue itself says: position, wait, refusal.
+            for name in super::say::QUEUE_PROMPTS
+                .iter()
+                .map(|s| s.to_string())
+                .chain(super::say::vocabulary().iter().cloned())
+            {
+                ctx.prompts.push((name, ctx.path.to_path_buf(), line));
+            }
             NodeKind::Queue { queue, prompts }
         }
         RawKind::Hangup => NodeKind::Hangup {

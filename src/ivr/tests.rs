@@ -106,6 +106,7 @@ fn prompt_names() -> Vec<String> {
         APPEAL_PROMPTS
             .iter()
             .chain(OUTAGE_PROMPTS.iter())
+            .chain(super::say::QUEUE_PROMPTS.iter())
             .map(|s| s.to_string()),
     );
     names.extend(super::say::vocabulary().iter().cloned());

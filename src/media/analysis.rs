@@ -304,25 +304,13 @@ mod tests {
     }
 
     #[test]
-    fn alignment_of_60s_haystack_is_fast() {
+    fn alignment_in_a_60s_haystack() {
+        // (How fast it is belongs in a benchmark, not in a timed test that
+        // fails whenever the machine is busy.)
         let hay = noise(60 * 8000, 8000, 21);
         let needle = hay[300_000..300_000 + 3 * 8000].to_vec();
-        // Best of three so that other tests competing for the two cores do
-        // not make this flaky; a single run takes about 0.35 s in debug.
-        let mut fastest = std::time::Duration::MAX;
-        for _ in 0..3 {
-            let started = std::time::Instant::now();
-            let (offset, corr) = best_alignment(&hay, &needle).expect("alignment");
-            fastest = fastest.min(started.elapsed());
-            assert_eq!(offset, 300_000);
-            assert!(corr > 0.999);
-            if fastest < std::time::Duration::from_millis(500) {
-                break;
-            }
-        }
-        assert!(
-            fastest < std::time::Duration::from_secs(1),
-            "took {fastest:?}"
-        );
+        let (offset, corr) = best_alignment(&hay, &needle).expect("alignment");
+        assert_eq!(offset, 300_000);
+        assert!(corr > 0.999);
     }
 }

@@ -7,11 +7,16 @@
 //!   callers, offers, retries, wrap-up and announcements, driven by inputs
 //!   that carry an `Instant` and answered with [`Action`]s.
 //!
-//! Nothing here sends SIP, plays audio, reads the clock or writes to the
+//! - [`service`]: the task around the router: inputs from calls, the
+//!   SIP core and the API; the router's actions carried out, stored and
+//!   published.
+//!
+//! Nothing in `config` and `router` sends SIP, plays audio, reads the clock or writes to the
 //! store: the call tasks do that with what the router returns.
 
 pub mod config;
 pub mod router;
+pub mod service;
 
 pub use config::{
     AnnouncePosition, ConfigError, JoinEmpty, PeriodicAnnounce, QueueConfig, QueueSet, Strategy,

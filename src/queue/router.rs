@@ -370,6 +370,11 @@ impl Router {
             .map(|i| i + 1)
     }
 
+    /// The queues, in configuration order.
+    pub fn queue_names(&self) -> impl Iterator<Item = &str> {
+        self.queues.iter().map(|q| q.config.name.as_str())
+    }
+
     /// The callers waiting in a queue, first in line first.
     pub fn waiting(&self, queue: &str) -> Vec<CallId> {
         self.queues

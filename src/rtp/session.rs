@@ -75,7 +75,24 @@ pub struct MediaSession {
     encoded: Vec<u8>,
     decoded: Vec<i16>,
     stats: MediaStats,
+    /// Digits to send as RFC 4733 events, and the one being sent.
+    digits_out: std::collections::VecDeque<u8>,
+    sending: Option<OutgoingDigit>,
 }
+
+/// A digit going out as telephone-events: one timestamp for the whole
+/// event, the duration growing by a frame per packet, then the end packet
+/// three times (RFC 4733 §2.5.1.4).
+#[derive(Debug, Clone, Copy)]
+struct OutgoingDigit {
+    event: u8,
+    timestamp: u32,
+    packets: u32,
+}
+
+/// Frames a digit we send lasts (160 ms), and how often its end is sent.
+const DIGIT_FRAMES: u32 = 8;
+const DIGIT_END_REPEATS: u32 = 3;
 
 impl MediaSession {
     pub fn new(
@@ -102,7 +119,52 @@ impl MediaSession {
             encoded: Vec::with_capacity(FRAME_SAMPLES),
             decoded: Vec::with_capacity(FRAME_SAMPLES),
             stats: MediaStats::default(),
+            digits_out: Default::default(),
+            sending: None,
         }
+    }
+
+    /// Queues a digit (`0-9*#A-D`) to send as an RFC 4733 event; `false`
+    /// if the peer did not negotiate telephone-events or it is no digit.
+    pub fn send_digit(&mut self, digit: char) -> bool {
+        let event = match digit.to_ascii_uppercase() {
+            d @ '0'..='9' => d as u8 - b'0',
+            '*' => 10,
+            '#' => 11,
+            d @ 'A'..='D' => d as u8 - b'A' + 12,
+            _ => return false,
+        };
+        if self.params.dtmf_payload_type.is_none() {
+            return false;
+        }
+        self.digits_out.push_back(event);
+        true
+    }
+
+    /// The next telephone-event payload due, if a digit is being sent.
+    fn digit_payload(&mut self) -> Option<([u8; 4], u32, bool)> {
+        if self.sending.is_none() {
+            let event = self.digits_out.pop_front()?;
+            self.sending = Some(OutgoingDigit {
+                event,
+                timestamp: self.timestamp,
+                packets: 0,
+            });
+        }
+        let s = self.sending.as_mut()?;
+        let first = s.packets == 0;
+        s.packets += 1;
+        let end = s.packets > DIGIT_FRAMES;
+        let duration = (s.packets.min(DIGIT_FRAMES) * FRAME_SAMPLES as u32) as u16;
+        // E bit on the end packets; volume 10 (−10 dBm0).
+        let flags = if end { 0x80 } else { 0 } | 10;
+        let [hi, lo] = duration.to_be_bytes();
+        let payload = [s.event, flags, hi, lo];
+        let timestamp = s.timestamp;
+        if s.packets >= DIGIT_FRAMES + DIGIT_END_REPEATS {
+            self.sending = None;
+        }
+        Some((payload, timestamp, first))
     }
 
     pub fn stats(&self) -> MediaStats {
@@ -222,18 +284,37 @@ impl MediaSession {
         }
         let sending = self.params.direction.we_send();
         let dest = self.destination().filter(|_| sending);
+        let digit = match (dest, self.params.dtmf_payload_type) {
+            (Some(_), Some(pt)) => self.digit_payload().map(|d| (pt, d)),
+            _ => None,
+        };
         let result = match dest {
             Some(dest) => {
-                self.encoded.clear();
-                self.params.codec.encode(heard, &mut self.encoded);
+                let (pt, timestamp, marked) = match digit {
+                    // The event replaces the audio of this frame.
+                    Some((pt, (payload, timestamp, first))) => {
+                        self.encoded.clear();
+                        self.encoded.extend_from_slice(&payload);
+                        (pt, timestamp, first)
+                    }
+                    None => {
+                        self.encoded.clear();
+                        self.params.codec.encode(heard, &mut self.encoded);
+                        (
+                            self.params.codec.payload_type(),
+                            self.timestamp,
+                            self.marker,
+                        )
+                    }
+                };
                 packet.clear();
                 packet.resize(12 + self.encoded.len(), 0);
                 let built = RtpPacketBuilder::new()
-                    .payload_type(self.params.codec.payload_type())
+                    .payload_type(pt)
                     .ssrc(self.ssrc)
                     .sequence(Seq::from(self.seq))
-                    .timestamp(self.timestamp)
-                    .marked(self.marker)
+                    .timestamp(timestamp)
+                    .marked(marked)
                     .payload(&self.encoded)
                     .build_into(packet);
                 match built {
@@ -280,6 +361,48 @@ mod tests {
             .payload(payload)
             .build()
             .unwrap()
+    }
+
+    #[test]
+    fn digits_go_out_as_telephone_events_and_audio_resumes() {
+        let now = Instant::now();
+        let mut s = MediaSession::new(now, params(), 3, Duration::from_secs(60));
+        let (heard, mut caller, mut packet) = ([0i16; 160], [0i16; 160], Vec::new());
+        assert!(s.send_digit('5'));
+        assert!(!s.send_digit('x'));
+        let mut receiver = crate::rtp::dtmf::DtmfReceiver::default();
+        let mut got = Vec::new();
+        let mut stamps = Vec::new();
+        for _ in 0..11 {
+            assert!(s.tick(&heard, &mut caller, &mut packet).is_some());
+            let rtp = RtpReader::new(&packet).unwrap();
+            assert_eq!(rtp.payload_type(), 101);
+            stamps.push((rtp.timestamp(), rtp.mark(), rtp.payload()[1] & 0x80 != 0));
+            got.extend(receiver.on_payload(rtp.timestamp(), rtp.payload()));
+        }
+        assert!(
+            stamps.iter().all(|(ts, _, _)| *ts == stamps[0].0),
+            "one timestamp per event"
+        );
+        assert!(
+            stamps[0].1 && stamps[1..].iter().all(|(_, m, _)| !m),
+            "marker on the first"
+        );
+        assert_eq!(
+            stamps.iter().filter(|(_, _, end)| *end).count(),
+            3,
+            "end sent three times"
+        );
+        assert_eq!(got.iter().map(|e| e.digit).collect::<Vec<_>>(), ['5']);
+        s.tick(&heard, &mut caller, &mut packet);
+        let rtp = RtpReader::new(&packet).unwrap();
+        assert_eq!(rtp.payload_type(), 0, "audio again");
+        assert_eq!(rtp.timestamp(), stamps[0].0.wrapping_add(11 * 160));
+
+        let mut no_events = params();
+        no_events.dtmf_payload_type = None;
+        let mut s = MediaSession::new(now, no_events, 3, Duration::from_secs(60));
+        assert!(!s.send_digit('5'), "the peer takes no telephone-events");
     }
 
     #[test]

@@ -122,6 +122,13 @@ pub enum Event {
     LegEnded { key: LegKey },
     /// Our BYE on a leg finished.
     LegTerminated { key: LegKey },
+    /// The far end of a leg asks to transfer the call there (REFER,
+    /// answered 202); report the outcome with
+    /// [`Endpoint::notify_transfer`].
+    LegRefer { key: LegKey, target: String },
+    /// The far end of a leg sent a re-INVITE (hold, resume); answer with
+    /// [`Endpoint::respond_to_leg_reinvite`].
+    LegReInvite { key: LegKey, request: Box<Request> },
     /// A REGISTER; answer it with [`Endpoint::respond`].
     Register {
         id: ServerTxId,
@@ -185,6 +192,8 @@ enum ClientOwner {
     Tu,
     /// Our BYE or CANCEL on an outgoing leg.
     Leg(legs::LegKey),
+    /// Nobody waits for the answer (NOTIFY of a transfer's outcome).
+    Quiet,
 }
 
 #[derive(Debug)]
@@ -294,8 +303,9 @@ impl Endpoint {
                     }
                     TimerOutcome::Unanswered => {
                         let call = self.server.get(&key).and_then(|e| e.call.clone());
-                        if let Some(call) = call {
-                            self.answer_overdue(now, call, &key);
+                        match call {
+                            Some(call) => self.answer_overdue(now, call, &key),
+                            None => self.leg_reinvite_overdue(now, &key),
                         }
                     }
                     TimerOutcome::Nothing | TimerOutcome::TimedOut => {}
@@ -785,8 +795,15 @@ impl Endpoint {
         }
         let call_id = msg::call_id(&req).unwrap_or_default();
         let local_tag = msg::to_tag(&req).ok().flatten().unwrap_or_default();
-        let Some(call_key) = self.dialogs.get(&(call_id, local_tag)).cloned() else {
-            debug!("stray ACK dropped");
+        let Some(call_key) = self
+            .dialogs
+            .get(&(call_id.clone(), local_tag.clone()))
+            .cloned()
+        else {
+            let seq = msg::cseq(&req).map(|(n, _)| n).unwrap_or(0);
+            if !self.on_leg_ack(call_id, local_tag, seq) {
+                debug!("stray ACK dropped");
+            }
             return;
         };
         let Some(call) = self.calls.get_mut(&call_key) else {
@@ -880,6 +897,7 @@ impl Endpoint {
             return;
         }
         match &entry.owner {
+            ClientOwner::Quiet => {}
             ClientOwner::Tu => self.event(Event::Response {
                 id: ClientTxId(branch),
                 response: Box::new(resp),
@@ -976,6 +994,7 @@ impl Endpoint {
 
     fn client_failed(&mut self, owner: ClientOwner, branch: String) {
         match owner {
+            ClientOwner::Quiet => {}
             ClientOwner::Tu => self.event(Event::RequestTimedOut {
                 id: ClientTxId(branch),
             }),

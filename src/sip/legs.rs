@@ -47,6 +47,10 @@ pub(super) struct Leg {
     flow: Flow,
     /// CANCEL asked for before any provisional arrived.
     cancel_wanted: bool,
+    /// A re-INVITE from the phone (hold, resume) the TU has to answer.
+    reinvite: Option<(TxKey, Request)>,
+    /// Our 2xx to a re-INVITE, until its ACK (transaction, CSeq).
+    awaiting_ack: Option<(TxKey, u32)>,
 }
 
 impl Endpoint {
@@ -92,7 +96,9 @@ impl Endpoint {
         headers.push(Header::Contact(rsip::headers::Contact::new(
             super::contact_for(&host, flow.transport),
         )));
-        headers.push(Header::Allow(rsip::headers::Allow::new(super::ALLOW)));
+        headers.push(Header::Allow(rsip::headers::Allow::new(
+            crate::sip::LEG_ALLOW,
+        )));
         headers.push(Header::UserAgent(rsip::headers::UserAgent::new(USER_AGENT)));
         headers.push(Header::ContentType(rsip::headers::ContentType::new(
             "application/sdp",
@@ -116,6 +122,8 @@ impl Endpoint {
                 ack: None,
                 flow,
                 cancel_wanted: false,
+                reinvite: None,
+                awaiting_ack: None,
             },
         );
         self.transmit(flow, bytes);
@@ -257,8 +265,8 @@ impl Endpoint {
         }
     }
 
-    /// Requests from the far end of a leg (BYE; anything else refused for
-    /// now: re-INVITEs on operator legs come with the bridge).
+    /// Requests from the far end of a leg: BYE, re-INVITE (hold), REFER
+    /// (transfer), INFO and OPTIONS; anything else is refused with 488.
     pub(super) fn on_leg_request(
         &mut self,
         now: Instant,
@@ -268,9 +276,19 @@ impl Endpoint {
         key: TxKey,
         leg: LegKey,
     ) {
+        if req.method == Method::Invite {
+            return self.on_leg_reinvite(now, source, resp_flow, req, key, leg);
+        }
+        // Blind transfer (RFC 3515): the target, by URI.
+        let refer_to = (req.method == Method::Refer)
+            .then(|| msg::first_header(&req, "Refer-To"))
+            .flatten()
+            .and_then(|v| msg::addr_uri(&v).map(str::to_string));
         let code = match req.method {
             Method::Bye => 200,
             Method::Info | Method::Options => 200,
+            Method::Refer if refer_to.is_some() => 202,
+            Method::Refer => 400,
             _ => 488,
         };
         let resp = msg::response_to(&req, code, None, source.remote);
@@ -278,7 +296,139 @@ impl Endpoint {
         if req.method == Method::Bye {
             self.remove_leg(&leg);
             self.event(Event::LegEnded { key: leg });
+        } else if let Some(target) = refer_to {
+            self.event(Event::LegRefer { key: leg, target });
         }
+    }
+
+    /// A re-INVITE from the phone (hold or resume, a new address): 100
+    /// now, and the TU answers with [`Endpoint::respond_to_leg_reinvite`];
+    /// one at a time (491 while one is open, §14.2).
+    fn on_leg_reinvite(
+        &mut self,
+        now: Instant,
+        source: Flow,
+        resp_flow: Flow,
+        req: Request,
+        key: TxKey,
+        leg: LegKey,
+    ) {
+        let busy = self
+            .legs
+            .get(&leg)
+            .is_none_or(|l| l.reinvite.is_some() || l.state != LegState::Confirmed);
+        let code = if busy { 491 } else { 100 };
+        let resp = msg::response_to(&req, code, None, source.remote);
+        self.respond_new(now, key.clone(), resp_flow, resp, None);
+        if busy {
+            return;
+        }
+        if let Some(l) = self.legs.get_mut(&leg) {
+            if let Some(dialog) = l.dialog.as_mut() {
+                dialog.refresh_target(&req);
+            }
+            l.reinvite = Some((key, req.clone()));
+        }
+        self.event(Event::LegReInvite {
+            key: leg,
+            request: Box::new(req),
+        });
+    }
+
+    /// Answers the phone's pending re-INVITE on a leg; a 2xx is
+    /// retransmitted until its ACK.
+    pub fn respond_to_leg_reinvite(
+        &mut self,
+        now: Instant,
+        key: &LegKey,
+        code: u16,
+        body: Option<(&str, Vec<u8>)>,
+    ) {
+        let host = self.cfg.advertised.clone();
+        let Some(leg) = self.legs.get_mut(key) else {
+            return;
+        };
+        let Some((tx_key, request)) = leg.reinvite.take() else {
+            return;
+        };
+        let Some(entry) = self.server.get_mut(&tx_key) else {
+            return;
+        };
+        let flow = entry.tx.flow;
+        let mut resp = msg::response_to(&request, code, None, flow.remote);
+        if (200..300).contains(&code) {
+            msg::push_header(
+                &mut resp,
+                "Contact",
+                super::contact_for(&host, flow.transport),
+            );
+            msg::push_header(&mut resp, "Allow", crate::sip::LEG_ALLOW);
+        }
+        super::finish_response(&mut resp, &[], body);
+        let bytes = wire::serialize(&rsip::SipMessage::Response(resp));
+        if !entry.tx.send_response(now, code, bytes.clone()) {
+            return;
+        }
+        if (200..300).contains(&code) {
+            let seq = msg::cseq(&request).map(|(n, _)| n).unwrap_or(0);
+            leg.awaiting_ack = Some((tx_key, seq));
+        }
+        self.transmit(flow, bytes);
+    }
+
+    /// The ACK for our 2xx to a leg's re-INVITE; `false` if no leg
+    /// dialog matches.
+    pub(super) fn on_leg_ack(&mut self, call_id: String, local_tag: String, seq: u32) -> bool {
+        let Some(key) = self.leg_dialogs.get(&(call_id, local_tag)).cloned() else {
+            return false;
+        };
+        let Some(leg) = self.legs.get_mut(&key) else {
+            return true;
+        };
+        if let Some((tx, awaited)) = leg.awaiting_ack.clone() {
+            if awaited == seq {
+                leg.awaiting_ack = None;
+                if let Some(entry) = self.server.get_mut(&tx) {
+                    entry.tx.on_2xx_acked();
+                }
+            }
+        }
+        true
+    }
+
+    /// The TU never answered a leg's re-INVITE: 500, so the phone is not
+    /// left waiting.
+    pub(super) fn leg_reinvite_overdue(&mut self, now: Instant, tx: &TxKey) {
+        let overdue = self
+            .legs
+            .iter()
+            .find(|(_, l)| l.reinvite.as_ref().is_some_and(|(k, _)| k == tx))
+            .map(|(k, _)| k.clone());
+        if let Some(key) = overdue {
+            self.respond_to_leg_reinvite(now, &key, 500, None);
+        }
+    }
+
+    /// Tells the phone that sent REFER how the transfer went (a NOTIFY
+    /// with a `message/sipfrag` status line, ending the implicit
+    /// subscription, RFC 3515 §2.4.5). The phone hangs up after a 2xx.
+    pub fn notify_transfer(&mut self, now: Instant, key: &LegKey, code: u16) {
+        let host = self.cfg.advertised.clone();
+        let Some(dialog) = self.legs.get_mut(key).and_then(|l| l.dialog.as_mut()) else {
+            return;
+        };
+        let branch = msg::new_branch();
+        let mut notify = dialog.request(Method::Notify, &host, &branch);
+        msg::push_header(&mut notify, "Event", "refer");
+        msg::push_header(
+            &mut notify,
+            "Subscription-State",
+            "terminated;reason=noresource",
+        );
+        msg::push_header(&mut notify, "Content-Type", "message/sipfrag;version=2.0");
+        notify.body = format!("SIP/2.0 {code} {}", wire::reason_phrase(code)).into_bytes();
+        let flow = dialog.flow;
+        self.start_client(now, flow, notify, branch, ClientOwner::Quiet);
     }
 
     /// Our BYE or CANCEL on a leg got its final answer (or timed out).

@@ -20,7 +20,7 @@ pub mod wire;
 use std::net::SocketAddr;
 
 pub use endpoint::{
-    CallKey, ClientTxId, Endpoint, EndpointConfig, Event, Output, ServerTxId, Transmit,
+    CallKey, ClientTxId, Endpoint, EndpointConfig, Event, LegKey, Output, ServerTxId, Transmit,
 };
 
 /// What we call ourselves in Server and User-Agent headers.
@@ -28,6 +28,10 @@ pub const USER_AGENT: &str = concat!("hotline/", env!("CARGO_PKG_VERSION"));
 
 /// Methods we accept, for Allow headers.
 pub const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, REGISTER";
+
+/// Methods an operator's phone may send on the leg we place to it: REFER
+/// too (blind transfer).
+pub const LEG_ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, REFER";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Transport {

@@ -1,7 +1,8 @@
 //! Persistent store: call history, per-call events and recording metadata;
 //! appeals (the citizens' registered cards) and repair works (outages), which
 //! the IVR reads and the operator card writes; operators, their queues,
-//! credentials and state history ([`operators`]).
+//! credentials and state history ([`operators`]); queue events and the
+//! queue statistics computed from them ([`queues`]).
 //!
 //! Role: the one place that reads and writes the database. It talks to
 //! nothing on the network but that database, and knows nothing about SIP:
@@ -51,6 +52,7 @@ pub use model::{
     WorkAddress, WorkKind, WorkStatus,
 };
 pub use operators::{NewOperator, Operator, OperatorState, QueueMembership, StateChange};
+pub use queues::{NewQueueEvent, QueueEvent, QueueEventKind, QueueStats};
 
 /// Migrations embedded at build time. Paths are relative to the crate root.
 /// Note: cargo does not rebuild when only a migration file changes; a build
@@ -201,8 +203,9 @@ macro_rules! on_pool {
     };
 }
 
-// Declared after `on_pool!`, which it uses (macro_rules scope is textual).
+// Declared after `on_pool!`, which they use (macro_rules scope is textual).
 pub mod operators;
+pub mod queues;
 
 /// Handle on the database. Cloning is cheap and shares the connection pool.
 #[derive(Debug, Clone)]

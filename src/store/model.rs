@@ -71,6 +71,8 @@ text_enum! {
         Caller => "caller",
         /// We ended it on purpose (IVR finished, rejected, transfer done...).
         Server => "server",
+        /// The operator the caller talked to hung up.
+        Operator => "operator",
         /// A timer ended it (no media, no ACK, maximum duration...).
         Timeout => "timeout",
         /// The server stopped, or restarted after a crash, with the call up.

@@ -222,6 +222,13 @@ fn check_login(login: &str) -> Result<(), StoreError> {
     check_name("login", login, &['.', '_', '-'])
 }
 
+/// A queue name as in `sip-config/`: `[a-z0-9_-]`, at most 64 characters.
+/// Shared with the queue events ([`super::queues`]), so events name queues
+/// the way memberships do.
+pub(super) fn check_queue_name(queue: &str) -> Result<(), StoreError> {
+    check_name("queue", queue, &['_', '-'])
+}
+
 fn check_extension(extension: &str) -> Result<(), StoreError> {
     let digits = extension.chars().all(|c| c.is_ascii_digit());
     if !digits || !EXTENSION_DIGITS.contains(&extension.len()) {
@@ -291,7 +298,7 @@ fn check_queues(queues: &[QueueMembership]) -> Result<Vec<(&str, i32)>, StoreErr
     queues
         .iter()
         .map(|m| {
-            check_name("queue", &m.queue, &['_', '-'])?;
+            check_queue_name(&m.queue)?;
             if !seen.insert(m.queue.as_str()) {
                 return Err(invalid("queue", format!("{:?} is listed twice", m.queue)));
             }

@@ -64,8 +64,10 @@ both_backends!(
     repair_work_insert_is_atomic,
 );
 
-// Operators, in a file of their own; after both_backends!, which it uses.
+// Operators and queues, in files of their own; after both_backends!, which
+// they use.
 mod operators;
+mod queues;
 
 fn t0() -> DateTime<Utc> {
     // A fixed instant with a sub-microsecond part, to see it truncated.

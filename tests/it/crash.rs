@@ -71,7 +71,12 @@ async fn recording_survives_sigkill_and_is_completed_on_restart() {
     let config = dir.path().join("hotline.toml");
     std::fs::write(
         &config,
-        settings_toml(db.url(), &recordings, &AppOptions::default()),
+        settings_toml(
+            db.url(),
+            &recordings,
+            &crate::repo().join("sip-config/queues.toml"),
+            &AppOptions::default(),
+        ),
     )
     .unwrap();
     let (sip, http) = (free_port(), free_port());

@@ -9,6 +9,7 @@ mod crash;
 mod edge;
 mod ivr;
 mod media;
+mod operators;
 mod registrar;
 mod trunk;
 
@@ -41,6 +42,10 @@ pub struct AppOptions {
     pub extra: String,
     /// IVR scripts (default: the shipped `ivr-scripts/`).
     pub scripts_dir: Option<PathBuf>,
+    /// The queues' TOML (default: the shipped `sip-config/queues.toml`).
+    pub queues: Option<String>,
+    /// More keys for the `[queues]` section.
+    pub queue_settings: String,
 }
 
 impl Default for AppOptions {
@@ -52,11 +57,14 @@ impl Default for AppOptions {
             media_timeout_secs: 60,
             extra: String::new(),
             scripts_dir: None,
+            queues: None,
+            queue_settings: String::new(),
         }
     }
 }
 
 pub struct TestApp {
+    pub events: hotline::events::EventBus,
     pub sip_addr: std::net::SocketAddr,
     pub http_addr: std::net::SocketAddr,
     pub recordings: tempfile::TempDir,
@@ -118,7 +126,12 @@ pub async fn fresh_db(backend: Backend) -> TestDb {
     }
 }
 
-pub fn settings_toml(db_url: &str, recordings: &Path, opts: &AppOptions) -> String {
+pub fn settings_toml(
+    db_url: &str,
+    recordings: &Path,
+    queues_file: &Path,
+    opts: &AppOptions,
+) -> String {
     let trusted: Vec<String> = opts.trusted.iter().map(|a| format!("{a:?}")).collect();
     format!(
         r#"
@@ -138,6 +151,9 @@ recordings_dir = {rec:?}
 [ivr]
 scripts_dir = {ivr:?}
 entry = "main"
+[queues]
+file = {queues:?}
+{queue_settings}
 [[peer]]
 name = "local"
 addresses = [{trusted}]
@@ -155,6 +171,8 @@ addresses = [{trusted}]
             .to_string(),
         trusted = trusted.join(", "),
         extra = opts.extra,
+        queues = queues_file.display().to_string(),
+        queue_settings = opts.queue_settings,
     )
 }
 
@@ -162,12 +180,27 @@ pub async fn spawn_app(opts: AppOptions) -> TestApp {
     init_tracing();
     let db = fresh_db(opts.backend).await;
     let recordings = tempfile::tempdir().expect("temp dir");
-    let settings = Settings::from_toml(&settings_toml(db.url(), recordings.path(), &opts))
-        .expect("test settings");
+    let queues_file = match &opts.queues {
+        Some(text) => {
+            let path = recordings.path().join("queues.toml");
+            std::fs::write(&path, text).expect("queues file");
+            path
+        }
+        None => repo().join("sip-config/queues.toml"),
+    };
+    let settings = Settings::from_toml(&settings_toml(
+        db.url(),
+        recordings.path(),
+        &queues_file,
+        &opts,
+    ))
+    .expect("test settings");
     let app = Application::build(settings).await.expect("server starts");
+    let events = app.events();
     let (sip_addr, http_addr, shutdown) = (app.sip_addr(), app.http_addr(), app.shutdown_handle());
     let run = tokio::spawn(app.run_until_stopped());
     TestApp {
+        events,
         sip_addr,
         http_addr,
         recordings,
@@ -234,12 +267,23 @@ where
 
 /// A plain HTTP/1.1 request over a fresh connection: (status, body).
 pub async fn http(addr: std::net::SocketAddr, method: &str, path: &str) -> (u16, String) {
+    http_body(addr, method, path, "").await
+}
+
+/// The same with a JSON body.
+pub async fn http_body(
+    addr: std::net::SocketAddr,
+    method: &str,
+    path: &str,
+    body: &str,
+) -> (u16, String) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut s = tokio::net::TcpStream::connect(addr)
         .await
         .expect("HTTP connect");
     let req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        "{method} {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
     );
     s.write_all(req.as_bytes()).await.expect("HTTP write");
     let mut text = String::new();

@@ -1,0 +1,144 @@
+//! Queues and operators' states:
+//!
+//! - `GET /api/queues`: every queue's statistics for today, computed from
+//!   the stored queue events (waiting now, longest wait, answered,
+//!   abandoned, transferred, service level, average wait).
+//! - `GET /api/operators`: every operator with their current state.
+//! - `PUT /api/operators/{login}/state` with `{"state": "available"}`,
+//!   `{"state": "paused", "reason": "…"}`, `{"state": "logged_in"}` or
+//!   `{"state": "logged_out"}`: the operator's own controls.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{get, put};
+use chrono::{Local, Utc};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::queue::RouterError;
+use crate::queue::service::{ServiceError, StateRequest};
+use crate::server::HttpState;
+
+pub fn routes() -> axum::Router<HttpState> {
+    axum::Router::new()
+        .route("/api/queues", get(queues))
+        .route("/api/operators", get(operators))
+        .route("/api/operators/{login}/state", put(set_state))
+}
+
+type Reply = (StatusCode, Json<Value>);
+
+fn error(status: StatusCode, message: impl std::fmt::Display) -> Reply {
+    (status, Json(json!({ "error": message.to_string() })))
+}
+
+async fn queues(State(state): State<HttpState>) -> Reply {
+    let now = Utc::now();
+    // "Today" is the server's local day.
+    let day_start = Local::now()
+        .date_naive()
+        .and_hms_opt(0, 0, 0)
+        .and_then(|t| t.and_local_timezone(Local).earliest())
+        .map(|t| t.with_timezone(&Utc))
+        .unwrap_or(now);
+    let mut out = Vec::new();
+    for queue in state.ctx.queues.queues().queues() {
+        match state
+            .ctx
+            .store
+            .queue_stats(&queue.name, day_start, now, queue.service_level)
+            .await
+        {
+            Ok(stats) => out.push(json!({
+                "name": queue.name,
+                "waiting": stats.waiting_now,
+                "longest_wait_ms": stats.longest_wait.map(|d| d.as_millis() as u64),
+                "answered": stats.answered,
+                "abandoned": stats.abandoned,
+                "transferred": stats.transferred,
+                "answered_within_service_level": stats.answered_within_service_level,
+                "service_level_secs": queue.service_level.as_secs(),
+                "service_level_pct": stats.service_level_pct,
+                "average_wait_ms": stats.average_wait.map(|d| d.as_millis() as u64),
+            })),
+            Err(e) => return error(StatusCode::SERVICE_UNAVAILABLE, e),
+        }
+    }
+    (StatusCode::OK, Json(json!({ "queues": out })))
+}
+
+async fn operators(State(state): State<HttpState>) -> Reply {
+    let snapshot = match state.ctx.queues.snapshot().await {
+        Ok(s) => s,
+        Err(e) => return error(StatusCode::SERVICE_UNAVAILABLE, e),
+    };
+    let stored = match state.ctx.store.list_operators().await {
+        Ok(ops) => ops,
+        Err(e) => return error(StatusCode::SERVICE_UNAVAILABLE, e),
+    };
+    let list: Vec<Value> = stored
+        .into_iter()
+        .map(|op| {
+            let live = snapshot.operators.iter().find(|v| v.login == op.login);
+            json!({
+                "login": op.login,
+                "name": op.display_name,
+                "extension": op.extension,
+                "queues": op.queues.iter().map(|m| json!({"queue": m.queue, "penalty": m.penalty})).collect::<Vec<_>>(),
+                "disabled": op.disabled_at.is_some(),
+                "state": live.map(|v| v.state).unwrap_or("logged_out"),
+                "reason": live.and_then(|v| v.reason.clone()),
+            })
+        })
+        .collect();
+    (StatusCode::OK, Json(json!({ "operators": list })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StateBody {
+    state: String,
+    reason: Option<String>,
+}
+
+async fn set_state(
+    State(state): State<HttpState>,
+    Path(login): Path<String>,
+    body: Result<Json<StateBody>, axum::extract::rejection::JsonRejection>,
+) -> Reply {
+    let Json(body) = match body {
+        Ok(b) => b,
+        Err(e) => return error(StatusCode::UNPROCESSABLE_ENTITY, e.body_text()),
+    };
+    let request = match (body.state.as_str(), body.reason) {
+        ("available", _) => StateRequest::Available,
+        ("logged_in", _) => StateRequest::LogIn,
+        ("logged_out", _) => StateRequest::LogOut,
+        ("paused", Some(reason)) if !reason.trim().is_empty() && reason.chars().count() <= 200 => {
+            StateRequest::Pause {
+                reason: reason.trim().to_owned(),
+            }
+        }
+        ("paused", _) => {
+            return error(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "a pause needs a reason (1 to 200 characters)",
+            );
+        }
+        (other, _) => {
+            return error(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!("unknown state {other:?}: use available, paused, logged_in or logged_out"),
+            );
+        }
+    };
+    match state.ctx.queues.set_state(&login, request).await {
+        Ok(view) => (StatusCode::OK, Json(json!(view))),
+        Err(ServiceError::UnknownOperator(_)) => error(StatusCode::NOT_FOUND, "no such operator"),
+        Err(ServiceError::Router(
+            e @ (RouterError::OnCall(_) | RouterError::Ringing(_) | RouterError::NotLoggedIn(_)),
+        )) => error(StatusCode::CONFLICT, e),
+        Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, e),
+    }
+}

@@ -1,0 +1,763 @@
+//! The queue service: the async edge around the [`Router`].
+//!
+//! One task owns the router. Calls, the SIP core (softphones registering)
+//! and the HTTP API send it inputs; it feeds them to the router with the
+//! time, carries out the router's actions (telling a call to ring an
+//! operator, to stop, to announce), and stores and publishes every queue
+//! step and every operator state change. Stored writes go through one
+//! writer task, in order, so the routing never waits on the database.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use tokio::sync::{mpsc, oneshot};
+use tracing::{info, warn};
+use uuid::Uuid;
+
+use super::router::{
+    Action, CallId, JoinOutcome, Membership, OperatorId, OperatorState, Position, Refusal,
+    Rejection, Router, RouterError,
+};
+use super::{QueueConfig, QueueSet};
+use crate::events::{Event, EventBus};
+use crate::store::{NewQueueEvent, QueueEventKind, Store};
+
+/// What the queue service tells a waiting call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ToCall {
+    Joined {
+        position: usize,
+    },
+    Refused {
+        reason: Refusal,
+    },
+    /// Ring this operator's phone(s); the service withdraws the offer
+    /// itself (with [`ToCall::CancelRing`]) after the queue's timeout.
+    Ring {
+        operator: OperatorId,
+        extension: String,
+    },
+    CancelRing {
+        operator: OperatorId,
+    },
+    Announce {
+        position: Option<Position>,
+        expected_wait: Duration,
+    },
+    Periodic {
+        prompt: String,
+    },
+}
+
+/// A change of state asked for through the API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StateRequest {
+    LogIn,
+    Available,
+    Pause { reason: String },
+    LogOut,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error("no operator has the login {0:?}")]
+    UnknownOperator(String),
+    #[error(transparent)]
+    Router(#[from] RouterError),
+    #[error("the operator store failed: {0}")]
+    Store(#[from] crate::store::StoreError),
+    #[error("the queue service has stopped")]
+    Stopped,
+}
+
+/// An operator's state, for the API and live views.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct OperatorView {
+    pub login: String,
+    pub name: String,
+    pub extension: String,
+    pub state: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    pub queues: Vec<String>,
+}
+
+/// A queue as it is now, for the API and live views.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct QueueView {
+    pub name: String,
+    pub waiting: usize,
+    pub longest_wait_ms: u64,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Snapshot {
+    pub queues: Vec<QueueView>,
+    pub operators: Vec<OperatorView>,
+}
+
+enum Input {
+    Join {
+        call: Uuid,
+        queue: String,
+        to_call: mpsc::UnboundedSender<ToCall>,
+    },
+    HangUp {
+        call: Uuid,
+    },
+    Answered {
+        call: Uuid,
+        operator: OperatorId,
+        reply: oneshot::Sender<bool>,
+    },
+    Rejected {
+        call: Uuid,
+        operator: OperatorId,
+        why: Rejection,
+    },
+    ConversationEnded {
+        operator: OperatorId,
+    },
+    Transferred {
+        call: Uuid,
+        queue: String,
+        operator: OperatorId,
+        target: String,
+    },
+    PhoneRegistered {
+        extension: String,
+    },
+    PhoneGone {
+        extension: String,
+    },
+    Set {
+        login: String,
+        request: StateRequest,
+        reply: oneshot::Sender<Result<OperatorView, ServiceError>>,
+    },
+    Snapshot {
+        reply: oneshot::Sender<Snapshot>,
+    },
+}
+
+/// The handle calls, the SIP core and the API use; cheap to clone.
+#[derive(Clone)]
+pub struct QueueService {
+    tx: mpsc::UnboundedSender<Input>,
+    configs: std::sync::Arc<QueueSet>,
+}
+
+impl QueueService {
+    /// Starts the service's task for these queues.
+    pub fn spawn(queues: QueueSet, store: Store, bus: EventBus) -> QueueService {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let (write_tx, write_rx) = mpsc::unbounded_channel();
+        tokio::spawn(writer(store.clone(), write_rx));
+        let service = Service {
+            router: Router::new(queues.queues()),
+            store,
+            bus,
+            writes: write_tx,
+            calls: HashMap::new(),
+            operators: HashMap::new(),
+            extensions: HashMap::new(),
+        };
+        tokio::spawn(service.run(rx));
+        QueueService {
+            tx,
+            configs: std::sync::Arc::new(queues),
+        }
+    }
+
+    pub fn config(&self, queue: &str) -> Option<&QueueConfig> {
+        self.configs.get(queue)
+    }
+
+    pub fn queues(&self) -> &QueueSet {
+        &self.configs
+    }
+
+    /// The call enters `queue`; the answer ([`ToCall::Joined`] or
+    /// [`ToCall::Refused`]) and everything after comes on `to_call`.
+    pub fn join(&self, call: Uuid, queue: &str, to_call: mpsc::UnboundedSender<ToCall>) {
+        let _ = self.tx.send(Input::Join {
+            call,
+            queue: queue.to_owned(),
+            to_call,
+        });
+    }
+
+    /// The caller hung up while waiting.
+    pub fn hang_up(&self, call: Uuid) {
+        let _ = self.tx.send(Input::HangUp { call });
+    }
+
+    /// The operator answered; `false` when the offer was no longer theirs
+    /// (it timed out, or someone else answered first): hang up their leg.
+    pub async fn answered(&self, call: Uuid, operator: OperatorId) -> bool {
+        let (reply, rx) = oneshot::channel();
+        let _ = self.tx.send(Input::Answered {
+            call,
+            operator,
+            reply,
+        });
+        rx.await.unwrap_or(false)
+    }
+
+    pub fn rejected(&self, call: Uuid, operator: OperatorId, why: Rejection) {
+        let _ = self.tx.send(Input::Rejected {
+            call,
+            operator,
+            why,
+        });
+    }
+
+    /// The operator's conversation is over (either side hung up, or they
+    /// transferred the caller): wrap-up starts.
+    pub fn conversation_ended(&self, operator: OperatorId) {
+        let _ = self.tx.send(Input::ConversationEnded { operator });
+    }
+
+    pub fn transferred(&self, call: Uuid, queue: &str, operator: OperatorId, target: &str) {
+        let _ = self.tx.send(Input::Transferred {
+            call,
+            queue: queue.to_owned(),
+            operator,
+            target: target.to_owned(),
+        });
+    }
+
+    /// An extension's first contact registered.
+    pub fn phone_registered(&self, extension: &str) {
+        let _ = self.tx.send(Input::PhoneRegistered {
+            extension: extension.to_owned(),
+        });
+    }
+
+    /// An extension's last contact unregistered or expired.
+    pub fn phone_gone(&self, extension: &str) {
+        let _ = self.tx.send(Input::PhoneGone {
+            extension: extension.to_owned(),
+        });
+    }
+
+    pub async fn set_state(
+        &self,
+        login: &str,
+        request: StateRequest,
+    ) -> Result<OperatorView, ServiceError> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(Input::Set {
+                login: login.to_owned(),
+                request,
+                reply,
+            })
+            .map_err(|_| ServiceError::Stopped)?;
+        rx.await.map_err(|_| ServiceError::Stopped)?
+    }
+
+    pub async fn snapshot(&self) -> Result<Snapshot, ServiceError> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(Input::Snapshot { reply })
+            .map_err(|_| ServiceError::Stopped)?;
+        rx.await.map_err(|_| ServiceError::Stopped)
+    }
+}
+
+/// What the service knows of an operator beyond the router's view.
+#[derive(Debug, Clone)]
+struct OperatorInfo {
+    id: Uuid,
+    name: String,
+    extension: String,
+    queues: Vec<String>,
+    memberships: Vec<Membership>,
+}
+
+struct WaitingCall {
+    queue: String,
+    joined: Instant,
+    to_call: mpsc::UnboundedSender<ToCall>,
+}
+
+enum Write {
+    State {
+        operator: Uuid,
+        at: chrono::DateTime<Utc>,
+        state: &'static str,
+        reason: Option<String>,
+    },
+    Queue(NewQueueEvent),
+}
+
+async fn writer(store: Store, mut rx: mpsc::UnboundedReceiver<Write>) {
+    while let Some(write) = rx.recv().await {
+        let result = match write {
+            Write::State {
+                operator,
+                at,
+                state,
+                reason,
+            } => {
+                let Some(state) = crate::store::OperatorState::parse(state) else {
+                    continue;
+                };
+                store
+                    .record_operator_state(operator, at, state, reason.as_deref())
+                    .await
+                    .map(drop)
+            }
+            Write::Queue(event) => store.add_queue_event(&event).await.map(drop),
+        };
+        if let Err(e) = result {
+            warn!(error = %e, "cannot store a queue step");
+        }
+    }
+}
+
+struct Service {
+    router: Router,
+    store: Store,
+    bus: EventBus,
+    writes: mpsc::UnboundedSender<Write>,
+    /// Calls waiting (or being offered), by the router's id.
+    calls: HashMap<CallId, WaitingCall>,
+    operators: HashMap<OperatorId, OperatorInfo>,
+    extensions: HashMap<String, OperatorId>,
+}
+
+impl Service {
+    async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Input>) {
+        loop {
+            let actions = self.router.poll(Instant::now());
+            self.carry_out(actions);
+            let wake = self
+                .router
+                .next_timeout()
+                .unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
+            tokio::select! {
+                input = rx.recv() => match input {
+                    Some(input) => self.input(input).await,
+                    None => break,
+                },
+                _ = tokio::time::sleep_until(tokio::time::Instant::from_std(wake)) => {}
+            }
+        }
+    }
+
+    fn queue_event(
+        &self,
+        call: Uuid,
+        queue: &str,
+        kind: QueueEventKind,
+        operator: Option<&OperatorId>,
+    ) -> NewQueueEvent {
+        NewQueueEvent {
+            at: Utc::now(),
+            queue: queue.to_owned(),
+            call_id: call,
+            kind,
+            operator_id: operator.and_then(|o| self.operators.get(o)).map(|i| i.id),
+            wait_ms: None,
+            position: None,
+            detail: None,
+        }
+    }
+
+    fn store(&self, event: NewQueueEvent) {
+        let _ = self.writes.send(Write::Queue(event));
+    }
+
+    async fn input(&mut self, input: Input) {
+        let now = Instant::now();
+        match input {
+            Input::Join {
+                call,
+                queue,
+                to_call,
+            } => {
+                let id = CallId(call.as_u128());
+                match self.router.join(now, id, &queue) {
+                    Ok(JoinOutcome::Joined { position }) => {
+                        info!(%call, %queue, position, "caller joined the queue");
+                        let _ = to_call.send(ToCall::Joined { position });
+                        let mut e = self.queue_event(call, &queue, QueueEventKind::Joined, None);
+                        e.position = Some(position as u32);
+                        self.store(e);
+                        self.bus.publish(Event::QueueJoined {
+                            call,
+                            queue: queue.clone(),
+                            position,
+                        });
+                        self.calls.insert(
+                            id,
+                            WaitingCall {
+                                queue,
+                                joined: now,
+                                to_call,
+                            },
+                        );
+                    }
+                    Ok(JoinOutcome::Refused(reason)) => {
+                        let text = match reason {
+                            Refusal::Full => "full",
+                            Refusal::NoOperators => "no-operators",
+                        };
+                        info!(%call, %queue, reason = text, "queue refused the caller");
+                        let _ = to_call.send(ToCall::Refused { reason });
+                        let mut e = self.queue_event(call, &queue, QueueEventKind::Refused, None);
+                        e.detail = Some(text.into());
+                        self.store(e);
+                        self.bus.publish(Event::QueueRefused {
+                            call,
+                            queue,
+                            reason: text,
+                        });
+                    }
+                    Err(e) => {
+                        // An unknown queue was caught at start-up; a second
+                        // join of one call is a bug in the call task.
+                        warn!(%call, error = %e, "join refused");
+                        let _ = to_call.send(ToCall::Refused {
+                            reason: Refusal::NoOperators,
+                        });
+                    }
+                }
+            }
+            Input::HangUp { call } => {
+                let id = CallId(call.as_u128());
+                self.calls.remove(&id);
+                if let Ok(abandoned) = self.router.hang_up(now, id) {
+                    let waited_ms = abandoned.waited.as_millis() as u64;
+                    info!(%call, queue = %abandoned.queue, waited_ms, "caller abandoned the queue");
+                    let mut e =
+                        self.queue_event(call, &abandoned.queue, QueueEventKind::Abandoned, None);
+                    e.wait_ms = Some(waited_ms);
+                    self.store(e);
+                    self.bus.publish(Event::QueueAbandoned {
+                        call,
+                        queue: abandoned.queue,
+                        waited_ms,
+                    });
+                }
+            }
+            Input::Answered {
+                call,
+                operator,
+                reply,
+            } => {
+                let id = CallId(call.as_u128());
+                match self.router.answered(now, id, &operator) {
+                    Ok(answered) => {
+                        self.calls.remove(&id);
+                        let waited_ms = answered.waited.as_millis() as u64;
+                        info!(%call, %operator, queue = %answered.queue, waited_ms, "operator answered");
+                        let mut e = self.queue_event(
+                            call,
+                            &answered.queue,
+                            QueueEventKind::Answered,
+                            Some(&operator),
+                        );
+                        e.wait_ms = Some(waited_ms);
+                        self.store(e);
+                        self.bus.publish(Event::QueueAnswered {
+                            call,
+                            queue: answered.queue,
+                            operator: operator.0.clone(),
+                            waited_ms,
+                        });
+                        let _ = reply.send(true);
+                    }
+                    Err(e) => {
+                        info!(%call, %operator, error = %e, "late answer refused");
+                        let _ = reply.send(false);
+                    }
+                }
+            }
+            Input::Rejected {
+                call,
+                operator,
+                why,
+            } => {
+                let id = CallId(call.as_u128());
+                if let Err(e) = self.router.rejected(now, id, &operator, why) {
+                    // The offer was withdrawn meanwhile: nothing to do.
+                    tracing::debug!(%call, %operator, error = %e, "rejection of a withdrawn offer");
+                } else {
+                    info!(%call, %operator, ?why, "operator did not take the call");
+                }
+            }
+            Input::ConversationEnded { operator } => {
+                if let Err(e) = self.router.call_ended(now, &operator) {
+                    warn!(%operator, error = %e, "conversation end not applied");
+                }
+            }
+            Input::Transferred {
+                call,
+                queue,
+                operator,
+                target,
+            } => {
+                let mut e =
+                    self.queue_event(call, &queue, QueueEventKind::Transferred, Some(&operator));
+                e.detail = Some(target.clone());
+                self.store(e);
+                self.bus.publish(Event::CallTransferred {
+                    call,
+                    operator: operator.0.clone(),
+                    target,
+                });
+            }
+            Input::PhoneRegistered { extension } => match self.lookup_extension(&extension).await {
+                Ok(Some(operator)) => {
+                    if self
+                        .router
+                        .operator_state(&operator)
+                        .is_none_or(|s| matches!(s, OperatorState::LoggedOut))
+                    {
+                        info!(%operator, %extension, "softphone registered: operator logged in");
+                        self.log_in(now, &operator);
+                    }
+                }
+                Ok(None) => {}
+                Err(e) => warn!(%extension, error = %e, "cannot look up the operator"),
+            },
+            Input::PhoneGone { extension } => {
+                if let Some(operator) = self.extensions.get(&extension).cloned() {
+                    match self.router.log_out(now, &operator) {
+                        Ok(()) => {
+                            info!(%operator, %extension, "softphone gone: operator logged out")
+                        }
+                        Err(e) => warn!(%operator, error = %e, "softphone gone; operator stays"),
+                    }
+                }
+            }
+            Input::Set {
+                login,
+                request,
+                reply,
+            } => {
+                let result = self.set(now, &login, request).await;
+                let _ = reply.send(result);
+            }
+            Input::Snapshot { reply } => {
+                let _ = reply.send(self.snapshot(now));
+            }
+        }
+    }
+
+    async fn lookup_extension(
+        &mut self,
+        extension: &str,
+    ) -> Result<Option<OperatorId>, crate::store::StoreError> {
+        let found = self.store.operator_by_extension(extension).await?;
+        Ok(found
+            .filter(|op| op.disabled_at.is_none())
+            .map(|op| self.remember(op)))
+    }
+
+    fn remember(&mut self, op: crate::store::Operator) -> OperatorId {
+        let id = OperatorId::new(&op.login);
+        self.extensions.insert(op.extension.clone(), id.clone());
+        self.operators.insert(
+            id.clone(),
+            OperatorInfo {
+                id: op.id,
+                name: op.display_name,
+                extension: op.extension,
+                queues: op.queues.iter().map(|m| m.queue.clone()).collect(),
+                memberships: op
+                    .queues
+                    .iter()
+                    .map(|m| Membership::new(&m.queue, m.penalty))
+                    .collect(),
+            },
+        );
+        id
+    }
+
+    fn log_in(&mut self, now: Instant, operator: &OperatorId) {
+        let memberships = self
+            .operators
+            .get(operator)
+            .map(|i| i.memberships.clone())
+            .unwrap_or_default();
+        self.router.log_in(now, operator.clone(), memberships);
+    }
+
+    async fn set(
+        &mut self,
+        now: Instant,
+        login: &str,
+        request: StateRequest,
+    ) -> Result<OperatorView, ServiceError> {
+        let operator = OperatorId::new(login);
+        // Fresh from the store: the queues served may have changed.
+        let found = self
+            .store
+            .operator_by_login(login)
+            .await?
+            .filter(|op| op.disabled_at.is_none())
+            .ok_or_else(|| ServiceError::UnknownOperator(login.to_owned()))?;
+        self.remember(found);
+        let logged_out = self
+            .router
+            .operator_state(&operator)
+            .is_none_or(|s| *s == OperatorState::LoggedOut);
+        match request {
+            StateRequest::LogIn => self.log_in(now, &operator),
+            StateRequest::Available if logged_out => self.log_in(now, &operator),
+            StateRequest::Available => self.router.set_available(now, &operator)?,
+            StateRequest::Pause { reason } => {
+                if logged_out {
+                    self.log_in(now, &operator);
+                }
+                self.router.pause(now, &operator, &reason)?
+            }
+            StateRequest::LogOut if logged_out => {}
+            StateRequest::LogOut => self.router.log_out(now, &operator)?,
+        }
+        // The change is stored and published by the next poll's actions.
+        let actions = self.router.poll(now);
+        self.carry_out(actions);
+        Ok(self.view(&operator))
+    }
+
+    fn view(&self, operator: &OperatorId) -> OperatorView {
+        let info = self.operators.get(operator);
+        let state = self.router.operator_state(operator);
+        OperatorView {
+            login: operator.0.clone(),
+            name: info.map(|i| i.name.clone()).unwrap_or_default(),
+            extension: info.map(|i| i.extension.clone()).unwrap_or_default(),
+            state: state.map(|s| s.as_str()).unwrap_or("logged_out"),
+            reason: state.and_then(|s| s.reason()).map(str::to_owned),
+            queues: info.map(|i| i.queues.clone()).unwrap_or_default(),
+        }
+    }
+
+    fn snapshot(&self, now: Instant) -> Snapshot {
+        let mut operators: Vec<OperatorView> =
+            self.operators.keys().map(|o| self.view(o)).collect();
+        operators.sort_by(|a, b| a.login.cmp(&b.login));
+        let queues = self
+            .router
+            .queue_names()
+            .map(|name| {
+                let waiting = self.router.waiting(name);
+                let longest = waiting
+                    .iter()
+                    .filter_map(|c| self.calls.get(c))
+                    .map(|w| now.saturating_duration_since(w.joined))
+                    .max()
+                    .unwrap_or_default();
+                QueueView {
+                    name: name.to_owned(),
+                    waiting: waiting.len(),
+                    longest_wait_ms: longest.as_millis() as u64,
+                }
+            })
+            .collect();
+        Snapshot { queues, operators }
+    }
+
+    fn carry_out(&mut self, actions: Vec<Action>) {
+        for action in actions {
+            match action {
+                Action::Ring {
+                    caller,
+                    queue,
+                    operators,
+                    timeout: _,
+                } => {
+                    let Some(waiting) = self.calls.get(&caller) else {
+                        continue;
+                    };
+                    let call = Uuid::from_u128(caller.0);
+                    for operator in operators {
+                        let extension = self
+                            .operators
+                            .get(&operator)
+                            .map(|i| i.extension.clone())
+                            .unwrap_or_default();
+                        info!(%call, %operator, %extension, %queue, "ringing the operator");
+                        let _ = waiting.to_call.send(ToCall::Ring {
+                            operator: operator.clone(),
+                            extension,
+                        });
+                        self.store(self.queue_event(
+                            call,
+                            &queue,
+                            QueueEventKind::Ringing,
+                            Some(&operator),
+                        ));
+                        self.bus.publish(Event::OperatorRinging {
+                            call,
+                            queue: queue.clone(),
+                            operator: operator.0.clone(),
+                        });
+                    }
+                }
+                Action::CancelRing { caller, operator } => {
+                    if let Some(waiting) = self.calls.get(&caller) {
+                        let _ = waiting.to_call.send(ToCall::CancelRing { operator });
+                    }
+                }
+                Action::PositionChanged { caller, position } => {
+                    if let Some(waiting) = self.calls.get(&caller) {
+                        let call = Uuid::from_u128(caller.0);
+                        let mut e =
+                            self.queue_event(call, &waiting.queue, QueueEventKind::Position, None);
+                        e.position = Some(position as u32);
+                        self.store(e);
+                        self.bus.publish(Event::QueuePosition {
+                            call,
+                            queue: waiting.queue.clone(),
+                            position,
+                        });
+                    }
+                }
+                Action::Announce {
+                    caller,
+                    position,
+                    expected_wait,
+                } => {
+                    if let Some(waiting) = self.calls.get(&caller) {
+                        let _ = waiting.to_call.send(ToCall::Announce {
+                            position,
+                            expected_wait,
+                        });
+                    }
+                }
+                Action::PeriodicAnnounce { caller, prompt } => {
+                    if let Some(waiting) = self.calls.get(&caller) {
+                        let _ = waiting.to_call.send(ToCall::Periodic { prompt });
+                    }
+                }
+                Action::AutoPaused { operator } => {
+                    warn!(%operator, "operator paused: offers not answered");
+                }
+                Action::StateChanged { operator, state } => {
+                    let reason = state.reason().map(str::to_owned);
+                    info!(%operator, state = state.as_str(), reason = reason.as_deref().unwrap_or(""), "operator state");
+                    if let Some(info) = self.operators.get(&operator) {
+                        let _ = self.writes.send(Write::State {
+                            operator: info.id,
+                            at: Utc::now(),
+                            state: state.as_str(),
+                            reason: reason.clone(),
+                        });
+                    }
+                    self.bus.publish(Event::OperatorState {
+                        operator: operator.0.clone(),
+                        state: state.as_str(),
+                        reason,
+                    });
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,719 @@
+//! Operators over real calls: baresip softphones register as operators
+//! (digest auth) and answer; another baresip calls in, walks the IVR to a
+//! queue and is bridged. Audio is checked by decoding what each side
+//! received and the stereo recording; queue steps by the stored events.
+
+use std::time::Duration;
+
+use chrono::Utc;
+use hotline::media::analysis::tone_fraction;
+use hotline::store::QueueEventKind;
+use hotline::store::operators::{DEFAULT_REALM, NewOperator, QueueMembership};
+
+use crate::peers::baresip::{AnswerMode, Baresip, BaresipOptions, Registration, tone_ratio};
+use crate::{AppOptions, T, TestApp, eventually, http, http_body, read_stereo, spawn_app};
+
+const CALLER_HZ: u32 = 440;
+const OLENA_HZ: u32 = 1000;
+const PETRO_HZ: u32 = 1400;
+
+/// Queues for tests: short ring time, retry and announcements.
+fn queues(ring_timeout: u32, announce: u32) -> String {
+    let queue = |name: &str, weight: u32| {
+        format!(
+            r#"
+[[queue]]
+name = "{name}"
+strategy = "longest-idle"
+timeout = {ring_timeout}
+retry = 1
+wrapuptime = 0
+maxlen = 0
+announce-frequency = {announce}
+announce-position = "yes"
+servicelevel = 20
+joinempty = "yes"
+weight = {weight}
+"#
+        )
+    };
+    ["general", "housing", "roads"]
+        .iter()
+        .map(|q| queue(q, 0))
+        .chain([queue("emergency", 10)])
+        .collect()
+}
+
+/// The server with the test queues.
+async fn queue_app(ring_timeout: u32, announce: u32) -> TestApp {
+    spawn_app(AppOptions {
+        queues: Some(queues(ring_timeout, announce)),
+        ..Default::default()
+    })
+    .await
+}
+
+async fn add_operator(app: &TestApp, login: &str, ext: &str, queues: &[&str]) {
+    let op = NewOperator::new(
+        login,
+        ext,
+        Some(login),
+        queues.iter().map(|q| QueueMembership::new(q, 0)).collect(),
+        Utc::now(),
+    );
+    app.store()
+        .add_operator(&op, "secret123", DEFAULT_REALM)
+        .await
+        .unwrap();
+}
+
+/// An operator's softphone, registered; returns once the registration
+/// has logged the operator in.
+async fn operator_phone(
+    app: &TestApp,
+    login: &str,
+    ext: &str,
+    tone: u32,
+    mode: AnswerMode,
+) -> Baresip {
+    let phone = softphone(app, ext, tone, mode).await;
+    wait_state(app, login, "available").await;
+    phone
+}
+
+/// An operator's softphone: registers, answers by itself (or not), and
+/// sends a tone.
+async fn softphone(app: &TestApp, ext: &str, tone: u32, mode: AnswerMode) -> Baresip {
+    let mut phone = Baresip::spawn(BaresipOptions {
+        from_user: ext.into(),
+        registration: Some(Registration {
+            registrar: app.sip_addr.to_string(),
+            user: ext.into(),
+            password: Some("secret123".into()),
+            expires: 300,
+        }),
+        answer_mode: mode,
+        tone_hz: Some(tone),
+        ..Default::default()
+    })
+    .await
+    .expect("baresip starts");
+    phone.wait_registered(T).await.expect("registered");
+    phone
+}
+
+async fn caller(number: &str) -> Baresip {
+    Baresip::spawn(BaresipOptions {
+        from_user: number.into(),
+        tone_hz: Some(CALLER_HZ),
+        ..Default::default()
+    })
+    .await
+    .expect("baresip starts")
+}
+
+/// Dials 1580 and presses `key` in the greeting (1 = emergency queue, 0 =
+/// general).
+async fn call_into_queue(app: &TestApp, phone: &mut Baresip, key: &str) {
+    phone.dial(&app.uri("1580")).await.unwrap();
+    phone.wait_established(T).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    phone.send_dtmf(key).await.unwrap();
+}
+
+/// Waits until the operator is in this state (as the API shows it).
+async fn wait_state(app: &TestApp, login: &str, state: &str) {
+    let found = eventually(T, || async {
+        let (_, body) = http(app.http_addr, "GET", "/api/operators").await;
+        let v: serde_json::Value = serde_json::from_str(&body).ok()?;
+        v["operators"]
+            .as_array()?
+            .iter()
+            .any(|o| o["login"] == login && o["state"] == state)
+            .then_some(())
+    })
+    .await;
+    assert!(found.is_some(), "{login} never became {state}");
+}
+
+async fn set_state(app: &TestApp, login: &str, body: &str) -> (u16, String) {
+    http_body(
+        app.http_addr,
+        "PUT",
+        &format!("/api/operators/{login}/state"),
+        body,
+    )
+    .await
+}
+
+async fn queue_stats(app: &TestApp, queue: &str) -> serde_json::Value {
+    let (status, body) = http(app.http_addr, "GET", "/api/queues").await;
+    assert_eq!(status, 200, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    v["queues"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|q| q["name"] == queue)
+        .cloned()
+        .unwrap()
+}
+
+/// The kinds of the call's stored queue steps, in order.
+async fn queue_kinds(app: &TestApp, call: uuid::Uuid) -> Vec<QueueEventKind> {
+    app.store()
+        .queue_events_for_call(call)
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.kind)
+        .collect()
+}
+
+fn share(samples: &[i16], hz: u32) -> f64 {
+    tone_fraction(samples, f64::from(hz), 8000)
+}
+
+#[tokio::test]
+async fn queued_caller_reaches_the_longest_idle_operator_and_both_are_heard() {
+    let app = queue_app(15, 0).await;
+    add_operator(&app, "olena", "1001", &["general"]).await;
+    add_operator(&app, "petro", "1002", &["general"]).await;
+    // Olena's phone registers first: she has been idle longest.
+    let mut olena = operator_phone(&app, "olena", "1001", OLENA_HZ, AnswerMode::Auto).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let petro = operator_phone(&app, "petro", "1002", PETRO_HZ, AnswerMode::Auto).await;
+
+    let mut citizen = caller("0501112233").await;
+    call_into_queue(&app, &mut citizen, "0").await;
+    let answered = olena
+        .wait_established(Duration::from_secs(20))
+        .await
+        .expect("olena answers");
+    assert!(
+        answered
+            .peer_uri
+            .as_deref()
+            .unwrap_or("")
+            .contains("+380501112233"),
+        "the operator's phone shows the caller: {answered:?}"
+    );
+    wait_state(&app, "olena", "on_call").await;
+    // They talk.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    citizen.hangup().await.unwrap();
+    olena
+        .wait_closed(T)
+        .await
+        .expect("the operator's leg ends too");
+    wait_state(&app, "olena", "available").await;
+    assert!(
+        !petro.history().iter().any(|e| e.is("CALL_INCOMING")),
+        "petro's phone never rang"
+    );
+
+    // Each side heard the other.
+    let heard_by_operator = tone_ratio(
+        &olena.received_audio().await.unwrap(),
+        CALLER_HZ as f32,
+        Duration::from_millis(500),
+    )
+    .unwrap();
+    eprintln!("measured [operators]: caller's tone at the operator: {heard_by_operator:.3}");
+    assert!(heard_by_operator > 0.8, "{heard_by_operator}");
+    let (samples, _) =
+        crate::peers::baresip::read_wav_mono(&citizen.received_audio().await.unwrap()).unwrap();
+    let tail: Vec<i16> = samples[samples.len().saturating_sub(16000)..]
+        .iter()
+        .map(|s| (s * 32767.0) as i16)
+        .collect();
+    let heard_by_caller = share(&tail, OLENA_HZ);
+    eprintln!(
+        "measured [operators]: operator's tone at the caller (last 2 s): {heard_by_caller:.3}"
+    );
+    assert!(heard_by_caller > 0.8, "{heard_by_caller}");
+
+    // One stereo file from the answer: IVR, wait, conversation.
+    let call = crate::ended_call(&app).await;
+    let recs = app.store().recordings_for_call(call.id).await.unwrap();
+    assert_eq!(recs.len(), 1);
+    let (spec, left, right) = read_stereo(&app.recordings.path().join(&recs[0].path));
+    assert_eq!((spec.channels, spec.sample_rate), (2, 8000));
+    let last = |x: &[i16]| x[x.len() - 16000..x.len() - 4000].to_vec();
+    let (l, r) = (
+        share(&last(&left), CALLER_HZ),
+        share(&last(&right), OLENA_HZ),
+    );
+    eprintln!(
+        "measured [operators]: recording: caller tone in left {l:.3}, operator tone in right {r:.3}"
+    );
+    assert!(l > 0.8 && r > 0.8, "left {l}, right {r}");
+    assert!(
+        share(&last(&left), OLENA_HZ) < 0.05,
+        "the operator is not in the left channel"
+    );
+    // The IVR is at the start of the right channel.
+    assert!(share(&right[..8000], OLENA_HZ) < 0.05);
+
+    let events = app.store().queue_events_for_call(call.id).await.unwrap();
+    let kinds: Vec<QueueEventKind> = events.iter().map(|e| e.kind).collect();
+    assert_eq!(
+        kinds,
+        [
+            QueueEventKind::Joined,
+            QueueEventKind::Ringing,
+            QueueEventKind::Answered
+        ]
+    );
+    let stats = queue_stats(&app, "general").await;
+    assert_eq!(stats["answered"], 1);
+    assert_eq!(stats["waiting"], 0);
+    for p in [olena, petro, citizen] {
+        p.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn waiting_caller_hears_position_and_wait_then_is_answered() {
+    let app = queue_app(15, 10).await;
+    add_operator(&app, "olena", "1001", &["general"]).await;
+    let mut olena = operator_phone(&app, "olena", "1001", OLENA_HZ, AnswerMode::Auto).await;
+    let (status, body) = set_state(&app, "olena", r#"{"state":"paused","reason":"break"}"#).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = set_state(&app, "olena", r#"{"state":"paused"}"#).await;
+    assert_eq!(status, 422, "a pause needs a reason: {body}");
+    let (status, _) = set_state(&app, "nobody", r#"{"state":"available"}"#).await;
+    assert_eq!(status, 404);
+
+    let mut citizen = caller("0501112233").await;
+    call_into_queue(&app, &mut citizen, "0").await;
+    // Waits through an announcement (every 10 s, the shortest allowed).
+    let store = app.store();
+    let id = eventually(T, || async {
+        Some(store.list_calls(1).await.ok()?.first()?.id)
+    })
+    .await
+    .unwrap();
+    let announced = eventually(Duration::from_secs(20), || async {
+        let events = store.call_events(id).await.ok()?;
+        events
+            .iter()
+            .any(|e| e.kind == "queue-announce")
+            .then_some(())
+    })
+    .await;
+    assert!(announced.is_some(), "no announcement in 20 s");
+    // Let it be said to the end.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let stats = queue_stats(&app, "general").await;
+    assert_eq!(stats["waiting"], 1, "{stats}");
+    let longest = stats["longest_wait_ms"].as_u64().unwrap();
+    assert!(longest >= 10_000, "{stats}");
+    let (status, body) = set_state(&app, "olena", r#"{"state":"available"}"#).await;
+    assert_eq!(status, 200, "{body}");
+    olena.wait_established(T).await.expect("olena answers");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    olena.hangup().await.unwrap();
+    citizen
+        .wait_closed(T)
+        .await
+        .expect("the operator's hang-up ends the caller's call");
+
+    let call = crate::ended_call(&app).await;
+    assert_eq!(call.ended_by.map(|e| e.as_str()), Some("operator"));
+    let events = app.store().call_events(call.id).await.unwrap();
+    let announcements: Vec<_> = events
+        .iter()
+        .filter(|e| e.kind == "queue-announce")
+        .collect();
+    assert!(!announcements.is_empty(), "{events:?}");
+    assert!(
+        announcements[0].detail.contains("position 1"),
+        "{announcements:?}"
+    );
+    let answered = app
+        .store()
+        .queue_events_for_call(call.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|e| e.kind == QueueEventKind::Answered)
+        .expect("answered");
+    eprintln!(
+        "measured [operators]: waited {} ms before the operator answered",
+        answered.wait_ms.unwrap()
+    );
+    assert!(answered.wait_ms.unwrap() >= longest);
+    // The caller heard it: "your place in the queue".
+    let recs = app.store().recordings_for_call(call.id).await.unwrap();
+    let (_, _, right) = read_stereo(&app.recordings.path().join(&recs[0].path));
+    let (at, corr) =
+        hotline::media::analysis::best_alignment(&right, &crate::prompt("queue/position")).unwrap();
+    eprintln!(
+        "measured [operators]: announcement in the recording at {:.1} s, correlation {corr:.3}",
+        at as f64 / 8000.0
+    );
+    assert!(corr > 0.9, "{corr}");
+    // The state history: available, paused (break), available, ringing,
+    // on call, available.
+    let op = app
+        .store()
+        .operator_by_login("olena")
+        .await
+        .unwrap()
+        .unwrap();
+    let history: Vec<String> = app
+        .store()
+        .operator_state_history(op.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| {
+            format!(
+                "{}{}",
+                c.state.as_str(),
+                c.reason.map(|r| format!(":{r}")).unwrap_or_default()
+            )
+        })
+        .collect();
+    assert_eq!(
+        history,
+        [
+            "available",
+            "paused:break",
+            "available",
+            "ringing",
+            "on_call",
+            "available"
+        ]
+    );
+    olena.stop().await;
+    citizen.stop().await;
+}
+
+#[tokio::test]
+async fn an_unanswered_phone_passes_the_call_to_the_next_operator() {
+    let app = queue_app(3, 0).await;
+    add_operator(&app, "olena", "1001", &["general"]).await;
+    add_operator(&app, "petro", "1002", &["general"]).await;
+    // Olena is longest idle, but her phone only rings.
+    let mut olena = operator_phone(&app, "olena", "1001", OLENA_HZ, AnswerMode::Manual).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut petro = operator_phone(&app, "petro", "1002", PETRO_HZ, AnswerMode::Auto).await;
+
+    let mut citizen = caller("0501112233").await;
+    call_into_queue(&app, &mut citizen, "0").await;
+    olena
+        .wait_event(|e| e.is("CALL_INCOMING"), Duration::from_secs(15))
+        .await
+        .expect("olena's phone rings first");
+    let rang_at = std::time::Instant::now();
+    let closed = olena.wait_closed(T).await.unwrap();
+    let rang = rang_at.elapsed();
+    eprintln!("measured [operators]: olena's phone rang {rang:?} (timeout 3 s)");
+    assert!(
+        rang >= Duration::from_millis(2500) && rang < Duration::from_secs(5),
+        "{rang:?} {closed:?}"
+    );
+    petro
+        .wait_established(T)
+        .await
+        .expect("petro answers after the timeout");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    citizen.hangup().await.unwrap();
+    petro.wait_closed(T).await.unwrap();
+
+    let call = crate::ended_call(&app).await;
+    let kinds = queue_kinds(&app, call.id).await;
+    assert_eq!(
+        kinds,
+        [
+            QueueEventKind::Joined,
+            QueueEventKind::Ringing,
+            QueueEventKind::Ringing,
+            QueueEventKind::Answered
+        ]
+    );
+    for p in [olena, petro, citizen] {
+        p.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn a_caller_who_hangs_up_while_queued_is_counted_abandoned() {
+    let app = queue_app(15, 0).await;
+    // Nobody logged in; the general queue takes callers anyway (joinempty).
+    let mut citizen = caller("0501112233").await;
+    call_into_queue(&app, &mut citizen, "0").await;
+    let waiting = eventually(T, || async {
+        let s = queue_stats(&app, "general").await;
+        (s["waiting"] == 1).then_some(())
+    })
+    .await;
+    assert!(waiting.is_some(), "the caller waits");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    citizen.hangup().await.unwrap();
+    let call = crate::ended_call(&app).await;
+    let abandoned = eventually(T, || async {
+        app.store()
+            .queue_events_for_call(call.id)
+            .await
+            .ok()?
+            .into_iter()
+            .find(|e| e.kind == QueueEventKind::Abandoned)
+    })
+    .await
+    .expect("abandoned is stored");
+    eprintln!(
+        "measured [operators]: abandoned after {} ms in the queue",
+        abandoned.wait_ms.unwrap()
+    );
+    assert!(abandoned.wait_ms.unwrap() >= 2000);
+    let stats = queue_stats(&app, "general").await;
+    assert_eq!(stats["waiting"], 0, "{stats}");
+    assert_eq!(stats["abandoned"], 1, "{stats}");
+    assert_eq!(stats["service_level_pct"], 0.0, "{stats}");
+    citizen.stop().await;
+}
+
+#[tokio::test]
+async fn the_emergency_queue_is_served_first() {
+    let app = queue_app(15, 0).await;
+    add_operator(&app, "olena", "1001", &["general", "emergency"]).await;
+    let mut olena = operator_phone(&app, "olena", "1001", OLENA_HZ, AnswerMode::Auto).await;
+    set_state(&app, "olena", r#"{"state":"paused","reason":"meeting"}"#).await;
+
+    // The general caller arrives first, the emergency caller second.
+    let mut general = caller("0501110000").await;
+    call_into_queue(&app, &mut general, "0").await;
+    let mut emergency = caller("0502220000").await;
+    call_into_queue(&app, &mut emergency, "1").await;
+    let both = eventually(Duration::from_secs(20), || async {
+        let (g, e) = (
+            queue_stats(&app, "general").await,
+            queue_stats(&app, "emergency").await,
+        );
+        (g["waiting"] == 1 && e["waiting"] == 1).then_some(())
+    })
+    .await;
+    assert!(both.is_some(), "both callers wait");
+
+    set_state(&app, "olena", r#"{"state":"available"}"#).await;
+    let answered = olena.wait_established(T).await.unwrap();
+    assert!(
+        answered
+            .peer_uri
+            .as_deref()
+            .unwrap_or("")
+            .contains("+380502220000"),
+        "the emergency caller is taken first: {answered:?}"
+    );
+    let general_stats = queue_stats(&app, "general").await;
+    assert_eq!(
+        general_stats["waiting"], 1,
+        "the general caller still waits"
+    );
+    for p in [olena, general, emergency] {
+        p.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn an_operator_transfers_the_caller_to_another_queue() {
+    let app = queue_app(15, 0).await;
+    add_operator(&app, "olena", "1001", &["general"]).await;
+    add_operator(&app, "petro", "1002", &["emergency"]).await;
+    let mut olena = operator_phone(&app, "olena", "1001", OLENA_HZ, AnswerMode::Auto).await;
+    let mut petro = operator_phone(&app, "petro", "1002", PETRO_HZ, AnswerMode::Auto).await;
+
+    let mut citizen = caller("0501112233").await;
+    call_into_queue(&app, &mut citizen, "0").await;
+    olena
+        .wait_established(Duration::from_secs(20))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    // Blind transfer from the operator's phone (REFER).
+    olena
+        .command("transfer", Some(&app.uri("emergency")))
+        .await
+        .expect("baresip transfers");
+    olena
+        .wait_closed(T)
+        .await
+        .expect("the transferring phone leaves the call");
+    petro
+        .wait_established(T)
+        .await
+        .expect("the emergency operator answers");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    citizen.hangup().await.unwrap();
+    petro.wait_closed(T).await.unwrap();
+
+    let call = crate::ended_call(&app).await;
+    let steps: Vec<(String, QueueEventKind)> = app
+        .store()
+        .queue_events_for_call(call.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| (e.queue, e.kind))
+        .collect();
+    use QueueEventKind::*;
+    let expected: Vec<(String, QueueEventKind)> = [
+        ("general", Joined),
+        ("general", Ringing),
+        ("general", Answered),
+        ("general", Transferred),
+        ("emergency", Joined),
+        ("emergency", Ringing),
+        ("emergency", Answered),
+    ]
+    .into_iter()
+    .map(|(q, k)| (q.to_string(), k))
+    .collect();
+    assert_eq!(steps, expected);
+    // Still one recording, ending with the second operator's voice.
+    let recs = app.store().recordings_for_call(call.id).await.unwrap();
+    assert_eq!(recs.len(), 1);
+    let (_, left, right) = read_stereo(&app.recordings.path().join(&recs[0].path));
+    let last = &right[right.len() - 12000..right.len() - 4000];
+    let p = share(last, PETRO_HZ);
+    eprintln!("measured [operators]: after the transfer, petro's tone in the right channel {p:.3}");
+    assert!(p > 0.8, "{p}");
+    assert!(share(&left[left.len() - 12000..left.len() - 4000], CALLER_HZ) > 0.8);
+    for p in [olena, petro, citizen] {
+        p.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn hold_by_the_operator_plays_music_and_digits_pass_through() {
+    let app = queue_app(15, 0).await;
+    add_operator(&app, "olena", "1001", &["general"]).await;
+    let mut olena = operator_phone(&app, "olena", "1001", OLENA_HZ, AnswerMode::Auto).await;
+    // The caller's phone offers PCMA only, the operator's PCMU first: the
+    // bridge transcodes.
+    let mut citizen = Baresip::spawn(BaresipOptions {
+        from_user: "0501112233".into(),
+        tone_hz: Some(CALLER_HZ),
+        codecs: vec!["PCMA".into()],
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    call_into_queue(&app, &mut citizen, "0").await;
+    olena
+        .wait_established(Duration::from_secs(20))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    // A key pressed by the caller reaches the operator's phone.
+    citizen.send_dtmf("7").await.unwrap();
+    let digit = olena
+        .wait_event(|e| e.is("CALL_DTMF_START"), T)
+        .await
+        .expect("the digit is passed through");
+    assert_eq!(digit.dtmf_digit(), Some('7'));
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    olena.command("hold", None).await.expect("baresip holds");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    olena
+        .command("resume", None)
+        .await
+        .expect("baresip resumes");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    citizen.hangup().await.unwrap();
+    olena.wait_closed(T).await.unwrap();
+
+    let call = crate::ended_call(&app).await;
+    let kinds: Vec<String> = app
+        .store()
+        .call_events(call.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.kind)
+        .collect();
+    for kind in ["operator-answered", "operator-hold", "operator-resume"] {
+        assert!(kinds.iter().any(|k| k == kind), "{kind} missing: {kinds:?}");
+    }
+    let recs = app.store().recordings_for_call(call.id).await.unwrap();
+    let (_, left, right) = read_stereo(&app.recordings.path().join(&recs[0].path));
+    let n = right.len();
+    let talk = &right[n - 14000..n - 4000];
+    let hold = &right[n - 36000..n - 24000];
+    let (t, h) = (share(talk, OLENA_HZ), share(hold, OLENA_HZ));
+    let music = hotline::media::analysis::rms(hold);
+    eprintln!(
+        "measured [operators]: operator tone after resume {t:.3}, during hold {h:.3} (music rms {music:.0})"
+    );
+    assert!(t > 0.8, "the operator is heard again after resume: {t}");
+    assert!(
+        h < 0.2 && music > 300.0,
+        "music, not the operator, during hold: {h} {music}"
+    );
+    assert!(share(&left[n - 14000..n - 4000], CALLER_HZ) > 0.8);
+    olena.stop().await;
+    citizen.stop().await;
+}
+
+#[tokio::test]
+async fn an_operator_behind_asterisk_is_rung_through_the_trunk() {
+    use crate::peers::sipp::{SippProcess, scenario_path};
+    // sipp plays the Asterisk box; operator 2001 sits behind it.
+    let pbx = SippProcess::spawn(
+        &scenario_path("operator_behind_trunk.xml"),
+        None,
+        &["-key", "ext", "2001"],
+        Duration::from_secs(40),
+    )
+    .await
+    .unwrap();
+    let app = spawn_app(AppOptions {
+        queues: Some(queues(15, 0)),
+        queue_settings: "member_trunk = \"asterisk\"".into(),
+        extra: format!(
+            "[[trunk]]\nname = \"asterisk\"\naddress = \"{}\"\nusername = \"hotline\"\npassword = \"x\"\nregister = false\n",
+            pbx.local_addr()
+        ),
+        ..Default::default()
+    })
+    .await;
+    add_operator(&app, "oksana", "2001", &["general"]).await;
+    // No phone registers here: the operator logs in through the API.
+    let (status, body) = set_state(&app, "oksana", r#"{"state":"logged_in"}"#).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("\"available\""), "{body}");
+
+    let mut citizen = caller("0501112233").await;
+    call_into_queue(&app, &mut citizen, "0").await;
+    let closed = citizen
+        .wait_closed(Duration::from_secs(30))
+        .await
+        .expect("the operator's BYE ends the caller's call");
+    eprintln!(
+        "measured [operators]: caller's call closed: {:?}",
+        closed.param
+    );
+    let outcome = pbx.wait().await.unwrap();
+    outcome.ensure_success().unwrap();
+    let call = crate::ended_call(&app).await;
+    assert_eq!(call.ended_by.map(|e| e.as_str()), Some("operator"));
+    let answered = app
+        .store()
+        .queue_events_for_call(call.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|e| e.kind == QueueEventKind::Answered)
+        .expect("answered through the trunk");
+    let oksana = app
+        .store()
+        .operator_by_login("oksana")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(answered.operator_id, Some(oksana.id));
+    citizen.stop().await;
+}
