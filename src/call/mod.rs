@@ -700,7 +700,7 @@ impl Call {
                         }
                     }
                     Some(CallEvent::OperatorLegGone { .. }) => {}
-                    Some(CallEvent::OperatorTransfer { leg, target }) => self.transfer(media, leg, &target),
+                    Some(CallEvent::OperatorTransfer { leg, target }) => self.transfer(media, leg, &target).await,
                     Some(CallEvent::OperatorReInvite { leg, request }) => self.operator_reinvite(media, leg, &request),
                 },
                 message = next_message(media.queue.as_mut().filter(|q| !q.closed).map(|q| &mut q.rx)) => {
@@ -1066,37 +1066,62 @@ impl Call {
         });
     }
 
-    /// Blind transfer by the operator to a queue, named by the user part
-    /// of the Refer-To URI (`sip:emergency@…`).
-    fn transfer(&self, media: &mut Media, leg: LegKey, target: &str) {
+    /// Blind transfer by the operator (REFER): to a queue, or to a
+    /// colleague's extension, named by the user part of the Refer-To URI
+    /// (`sip:emergency@…`, `sip:1002@…`). A colleague who is not logged in,
+    /// or a name that is neither, is refused (NOTIFY 404/480) and the
+    /// conversation goes on.
+    async fn transfer(&self, media: &mut Media, leg: LegKey, target: &str) {
         let notify = |code| {
             let _ = self.commands.send(Command::NotifyTransfer {
                 leg: leg.clone(),
                 code,
             });
         };
-        if media.bridge.as_ref().is_none_or(|b| b.leg != leg) {
+        let Some(bridge) = media.bridge.as_ref().filter(|b| b.leg == leg) else {
             return notify(481);
-        }
-        let queue = msg::uri_user(target).unwrap_or(target).to_ascii_lowercase();
-        if self.ctx.queues.config(&queue).is_none() {
-            info!(%target, "transfer to an unknown queue refused");
+        };
+        let name = msg::uri_user(target).unwrap_or(target).to_ascii_lowercase();
+        let (from, queue) = (bridge.operator.clone(), bridge.queue.clone());
+        let (tx, rx) = mpsc::unbounded_channel();
+        let waits_in = if self.ctx.queues.config(&name).is_some() {
+            self.ctx
+                .queues
+                .transferred(self.id, &queue, from.clone(), &name);
+            self.ctx.queues.join(self.id, &name, tx);
+            name.clone()
+        } else if !name.is_empty() && name.bytes().all(|b| b.is_ascii_digit()) {
+            // Waits in the queue it came from, for that operator alone.
+            let joined = self
+                .ctx
+                .queues
+                .transfer_to_extension(self.id, &queue, from.clone(), &name, tx)
+                .await;
+            if !joined {
+                info!(%target, "transfer refused: no such operator logged in");
+                return notify(480);
+            }
+            queue
+        } else {
+            info!(%target, "transfer to an unknown queue or extension refused");
             return notify(404);
-        }
+        };
         notify(200);
         let Some(bridge) = media.bridge.take() else {
             return;
         };
-        info!(operator = %bridge.operator, %queue, "the operator transferred the caller");
-        self.event("transferred", format!("{} {queue}", bridge.operator.0));
-        self.ctx
-            .queues
-            .transferred(self.id, &bridge.queue, bridge.operator.clone(), &queue);
-        self.ctx.queues.conversation_ended(bridge.operator);
+        info!(operator = %from, target = %name, "the operator transferred the caller");
+        self.event("transferred", format!("{} {name}", from.0));
+        self.ctx.queues.conversation_ended(from);
         let _ = self.commands.send(Command::EndLeg { leg: bridge.leg });
+        media.queue = Some(Queued {
+            name: waits_in,
+            rx,
+            closed: false,
+            offers: Default::default(),
+        });
         // "Transferring your call", then the queue's prompts again.
         self.say(media, &["transfer-operator".into()]);
-        self.join_queue(media, &queue);
     }
 
     fn operator_failed(&self, media: &mut Media, operator: OperatorId, code: u16) {

@@ -302,6 +302,9 @@ struct Waiting {
     retry_at: Option<Instant>,
     /// Operators who let this caller's offer go unanswered this round.
     tried: BTreeSet<OperatorId>,
+    /// Offered to this operator only (a transfer to their extension), until
+    /// they let an offer go unanswered: then the queue's rules again.
+    only: Option<OperatorId>,
     next_announce: Option<Instant>,
     next_periodic: Option<Instant>,
 }
@@ -543,6 +546,7 @@ impl Router {
             offer: None,
             retry_at: None,
             tried: BTreeSet::new(),
+            only: None,
             next_announce: config.announce_frequency.map(|f| now + f),
             next_periodic: config.periodic_announce.as_ref().map(|p| now + p.every),
         };
@@ -552,6 +556,49 @@ impl Router {
         Ok(JoinOutcome::Joined {
             position: self.queues[q].waiting.len(),
         })
+    }
+
+    /// The caller is handed to one operator (an operator transferred them
+    /// to a colleague's extension): they wait in `queue` (its position,
+    /// announcements and statistics) but are offered to `operator` alone,
+    /// whatever queues that operator serves, as soon as they are available.
+    /// If the operator lets the offer go unanswered, the caller is routed
+    /// by the queue's rules like any other. `maxlen` and `joinempty` do not
+    /// apply: the caller was already taken.
+    pub fn join_for(
+        &mut self,
+        now: Instant,
+        caller: CallId,
+        queue: &str,
+        operator: &OperatorId,
+    ) -> Result<usize, RouterError> {
+        if !self.operators.contains_key(operator) {
+            return Err(RouterError::UnknownOperator(operator.clone()));
+        }
+        let q = self
+            .queues
+            .iter()
+            .position(|q| q.config.name == queue)
+            .ok_or_else(|| RouterError::UnknownQueue(queue.to_owned()))?;
+        if self.callers.contains_key(&caller) {
+            return Err(RouterError::AlreadyWaiting(caller));
+        }
+        let config = &self.queues[q].config;
+        let waiting = Waiting {
+            caller,
+            joined_at: now,
+            seq: self.next_seq,
+            offer: None,
+            retry_at: None,
+            tried: BTreeSet::new(),
+            only: Some(operator.clone()),
+            next_announce: config.announce_frequency.map(|f| now + f),
+            next_periodic: config.periodic_announce.as_ref().map(|p| now + p.every),
+        };
+        self.next_seq += 1;
+        self.queues[q].waiting.push(waiting);
+        self.callers.insert(caller, q);
+        Ok(self.queues[q].waiting.len())
     }
 
     /// The caller hung up while waiting (or while an offer rang).
@@ -620,6 +667,7 @@ impl Router {
         let offer = waiting.offer.as_mut().expect("offered");
         offer.ringing.retain(|o| o != operator);
         waiting.tried.insert(operator.clone());
+        waiting.only = None;
         if offer.ringing.is_empty() {
             waiting.offer = None;
             waiting.retry_at = Some(now + retry);
@@ -804,6 +852,7 @@ impl Router {
                 };
                 // From the deadline, so a late poll does not stretch it.
                 w.retry_at = Some(offer.until + retry);
+                w.only = None;
                 for operator in offer.ringing {
                     w.tried.insert(operator.clone());
                     missed.push((w.caller, operator));
@@ -873,6 +922,18 @@ impl Router {
     fn choose_operators(&mut self, q: usize, caller: CallId) -> Vec<OperatorId> {
         let queue = &self.queues[q];
         let name = queue.config.name.as_str();
+        let only = queue
+            .waiting
+            .iter()
+            .find(|w| w.caller == caller)
+            .and_then(|w| w.only.as_ref());
+        if let Some(only) = only {
+            let free = self
+                .operators
+                .get(only)
+                .is_some_and(|o| o.state == OperatorState::Available);
+            return if free { vec![only.clone()] } else { Vec::new() };
+        }
         let available: Vec<(&OperatorId, &Operator, u32)> = self
             .operators
             .iter()

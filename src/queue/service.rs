@@ -103,6 +103,15 @@ enum Input {
         queue: String,
         to_call: mpsc::UnboundedSender<ToCall>,
     },
+    JoinFor {
+        call: Uuid,
+        queue: String,
+        extension: String,
+        /// The operator who transferred the caller.
+        from: OperatorId,
+        to_call: mpsc::UnboundedSender<ToCall>,
+        reply: oneshot::Sender<bool>,
+    },
     HangUp {
         call: Uuid,
     },
@@ -186,6 +195,30 @@ impl QueueService {
             queue: queue.to_owned(),
             to_call,
         });
+    }
+
+    /// `from` transferred the call to a colleague's extension: it waits in
+    /// `queue` (where `from` answered it) for that operator alone. `false`
+    /// if no such operator is logged in, and nothing changed; else the
+    /// transfer and the join are stored, in that order.
+    pub async fn transfer_to_extension(
+        &self,
+        call: Uuid,
+        queue: &str,
+        from: OperatorId,
+        extension: &str,
+        to_call: mpsc::UnboundedSender<ToCall>,
+    ) -> bool {
+        let (reply, rx) = oneshot::channel();
+        let _ = self.tx.send(Input::JoinFor {
+            call,
+            queue: queue.to_owned(),
+            extension: extension.to_owned(),
+            from,
+            to_call,
+            reply,
+        });
+        rx.await.unwrap_or(false)
     }
 
     /// The caller hung up while waiting.
@@ -427,6 +460,55 @@ impl Service {
                     }
                 }
             }
+            Input::JoinFor {
+                call,
+                queue,
+                extension,
+                from,
+                to_call,
+                reply,
+            } => {
+                let id = CallId(call.as_u128());
+                let operator = match self.lookup_extension(&extension).await {
+                    Ok(found) => found,
+                    Err(e) => {
+                        warn!(%extension, error = %e, "cannot look up the operator");
+                        None
+                    }
+                };
+                let joined = operator.and_then(|operator| {
+                    self.router
+                        .join_for(now, id, &queue, &operator)
+                        .ok()
+                        .map(|position| (operator, position))
+                });
+                // Known but logged out: the router does not know them.
+                let Some((operator, position)) = joined else {
+                    let _ = reply.send(false);
+                    return;
+                };
+                info!(%call, %queue, %operator, "caller waits for a colleague's extension");
+                self.record_transfer(call, &queue, &from, &extension);
+                let _ = to_call.send(ToCall::Joined { position });
+                let mut e = self.queue_event(call, &queue, QueueEventKind::Joined, Some(&operator));
+                e.position = Some(position as u32);
+                e.detail = Some(format!("for {operator}"));
+                self.store(e);
+                self.bus.publish(Event::QueueJoined {
+                    call,
+                    queue: queue.clone(),
+                    position,
+                });
+                self.calls.insert(
+                    id,
+                    WaitingCall {
+                        queue,
+                        joined: now,
+                        to_call,
+                    },
+                );
+                let _ = reply.send(true);
+            }
             Input::HangUp { call } => {
                 let id = CallId(call.as_u128());
                 self.calls.remove(&id);
@@ -500,17 +582,7 @@ impl Service {
                 queue,
                 operator,
                 target,
-            } => {
-                let mut e =
-                    self.queue_event(call, &queue, QueueEventKind::Transferred, Some(&operator));
-                e.detail = Some(target.clone());
-                self.store(e);
-                self.bus.publish(Event::CallTransferred {
-                    call,
-                    operator: operator.0.clone(),
-                    target,
-                });
-            }
+            } => self.record_transfer(call, &queue, &operator, &target),
             Input::PhoneRegistered { extension } => match self.lookup_extension(&extension).await {
                 Ok(Some(operator)) => {
                     if self
@@ -547,6 +619,17 @@ impl Service {
                 let _ = reply.send(self.snapshot(now));
             }
         }
+    }
+
+    fn record_transfer(&self, call: Uuid, queue: &str, operator: &OperatorId, target: &str) {
+        let mut e = self.queue_event(call, queue, QueueEventKind::Transferred, Some(operator));
+        e.detail = Some(target.to_owned());
+        self.store(e);
+        self.bus.publish(Event::CallTransferred {
+            call,
+            operator: operator.0.clone(),
+            target: target.to_owned(),
+        });
     }
 
     async fn lookup_extension(

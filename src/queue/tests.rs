@@ -773,3 +773,46 @@ fn pausing_or_leaving_while_rung_withdraws_the_offer() {
         Err(RouterError::UnknownOperator(op("nobody")))
     );
 }
+
+#[test]
+fn a_caller_transferred_to_an_extension_waits_for_that_operator_only() {
+    let text = queue("general", "timeout = 15\nretry = 5\nwrapuptime = 0")
+        + &queue("housing", "timeout = 15\nwrapuptime = 0");
+    let mut sim = Sim::new(&text);
+    sim.log_in(0, "anna", &[("general", 0)]);
+    // boris does not serve general; the transfer reaches him anyway.
+    sim.log_in(1, "boris", &[("housing", 0)]);
+    sim.router
+        .pause(sim.now, &op("boris"), "call-back")
+        .unwrap();
+    sim.at(10);
+    assert_eq!(
+        sim.router
+            .join_for(sim.now, call(1), "general", &op("boris")),
+        Ok(1)
+    );
+    // anna is free but not asked: the caller is boris's.
+    assert_eq!(rings(&sim.at(20)), vec![]);
+    assert_eq!(sim.router.position(call(1)), Some(1));
+    sim.router.set_available(sim.now, &op("boris")).unwrap();
+    assert_eq!(rings(&sim.at(20)), vec![ring(call(1), &["boris"])]);
+    // boris lets it ring out: the caller goes to the queue's rules.
+    let a: Vec<Action> = sim.at(40);
+    assert_eq!(cancels(&a), vec![(call(1), "boris".to_string())]);
+    assert_eq!(rings(&a), vec![ring(call(1), &["anna"])]);
+    let answered = sim.answer(41, call(1), "anna");
+    assert_eq!(answered.queue, "general");
+
+    // An unknown operator, or a caller already waiting, is refused.
+    assert_eq!(
+        sim.router
+            .join_for(sim.now, call(2), "general", &op("nobody")),
+        Err(RouterError::UnknownOperator(op("nobody")))
+    );
+    sim.join(42, call(3), "general");
+    assert_eq!(
+        sim.router
+            .join_for(sim.now, call(3), "general", &op("boris")),
+        Err(RouterError::AlreadyWaiting(call(3)))
+    );
+}

@@ -519,7 +519,7 @@ async fn the_emergency_queue_is_served_first() {
 }
 
 #[tokio::test]
-async fn an_operator_transfers_the_caller_to_another_queue() {
+async fn operators_transfer_the_caller_to_a_queue_and_to_an_extension() {
     let app = queue_app(15, 0).await;
     add_operator(&app, "olena", "1001", &["general"]).await;
     add_operator(&app, "petro", "1002", &["emergency"]).await;
@@ -547,8 +547,19 @@ async fn an_operator_transfers_the_caller_to_another_queue() {
         .await
         .expect("the emergency operator answers");
     tokio::time::sleep(Duration::from_secs(2)).await;
-    citizen.hangup().await.unwrap();
+    // Petro hands the caller back to Olena's extension.
+    petro
+        .command("transfer", Some(&app.uri("1001")))
+        .await
+        .expect("baresip transfers");
     petro.wait_closed(T).await.unwrap();
+    olena
+        .wait_established(T)
+        .await
+        .expect("olena answers the transferred caller");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    citizen.hangup().await.unwrap();
+    olena.wait_closed(T).await.unwrap();
 
     let call = crate::ended_call(&app).await;
     let steps: Vec<(String, QueueEventKind)> = app
@@ -568,20 +579,35 @@ async fn an_operator_transfers_the_caller_to_another_queue() {
         ("emergency", Joined),
         ("emergency", Ringing),
         ("emergency", Answered),
+        ("emergency", Transferred),
+        ("emergency", Joined),
+        ("emergency", Ringing),
+        ("emergency", Answered),
     ]
     .into_iter()
     .map(|(q, k)| (q.to_string(), k))
     .collect();
     assert_eq!(steps, expected);
-    // Still one recording, ending with the second operator's voice.
+    // Still one recording, ending with olena's voice again.
     let recs = app.store().recordings_for_call(call.id).await.unwrap();
     assert_eq!(recs.len(), 1);
     let (_, left, right) = read_stereo(&app.recordings.path().join(&recs[0].path));
     let last = &right[right.len() - 12000..right.len() - 4000];
-    let p = share(last, PETRO_HZ);
-    eprintln!("measured [operators]: after the transfer, petro's tone in the right channel {p:.3}");
-    assert!(p > 0.8, "{p}");
+    let o = share(last, OLENA_HZ);
+    eprintln!(
+        "measured [operators]: after two transfers, olena's tone in the right channel {o:.3}"
+    );
+    assert!(o > 0.8, "{o}");
     assert!(share(&left[left.len() - 12000..left.len() - 4000], CALLER_HZ) > 0.8);
+    // Petro's part is in the middle.
+    let petro_heard = right
+        .chunks(8000)
+        .filter(|c| c.len() == 8000 && share(c, PETRO_HZ) > 0.8)
+        .count();
+    assert!(
+        petro_heard >= 1,
+        "petro's seconds in the recording: {petro_heard}"
+    );
     for p in [olena, petro, citizen] {
         p.stop().await;
     }
