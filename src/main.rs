@@ -219,12 +219,30 @@ async fn main() -> anyhow::Result<()> {
         } => {
             let dir = dir.unwrap_or(settings.ivr.scripts_dir.clone());
             let cache = hotline::media::PromptCache::new();
-            match hotline::call::player::IvrAssets::load(
+            let queues = hotline::queue::QueueSet::load(&settings.queues.file);
+            let loaded = hotline::call::player::IvrAssets::load(
                 &dir,
                 &settings.ivr.entry,
                 &settings.ivr.language,
                 &cache,
-            ) {
+            )
+            .and_then(|assets| {
+                // The queues the menus route to must exist.
+                let unknown = match &queues {
+                    Ok(queues) => hotline::server::unknown_queues(&assets, queues, &dir),
+                    Err(e) => vec![hotline::ivr::Diagnostic {
+                        file: settings.queues.file.clone(),
+                        line: 0,
+                        message: e.to_string(),
+                    }],
+                };
+                if unknown.is_empty() {
+                    Ok(assets)
+                } else {
+                    Err(unknown)
+                }
+            });
+            match loaded {
                 Ok(assets) => {
                     println!(
                         "{}: OK, {} nodes, {} prompts",

@@ -61,8 +61,6 @@ pub enum ServerError {
     },
     #[error("[queues] member_trunk = {0:?} names no [[trunk]]")]
     MemberTrunk(String),
-    #[error("the IVR routes to queues not in {}: {}", .path.display(), .names.join(", "))]
-    UnknownQueues { path: PathBuf, names: Vec<String> },
 }
 
 /// The running server's handles.
@@ -107,7 +105,16 @@ impl IvrReloader {
         let _one_at_a_time = self.lock.lock().unwrap_or_else(|e| e.into_inner());
         // Prompt files may have been replaced: decode afresh (the cache
         // notices changed files by their modification time and size).
-        match self.source.load(&self.cache) {
+        let loaded = self.source.load(&self.cache).and_then(|assets| {
+            // A menu may only route to queues that exist.
+            let unknown = unknown_queues(&assets, self.ctx.queues.queues(), &self.source.dir);
+            if unknown.is_empty() {
+                Ok(assets)
+            } else {
+                Err(unknown)
+            }
+        });
+        match loaded {
             Ok(assets) => {
                 let nodes = assets.script.nodes.len();
                 let mut current = self.ctx.ivr.write().unwrap_or_else(|e| e.into_inner());
@@ -142,7 +149,10 @@ impl Application {
                 path: settings.queues.file.clone(),
                 source,
             })?;
-        check_queues(&ivr, &queues, &settings.queues.file)?;
+        let unknown = unknown_queues(&ivr, &queues, &settings.ivr.scripts_dir);
+        if !unknown.is_empty() {
+            return Err(ServerError::Ivr(unknown));
+        }
         let events = EventBus::new();
         let queue_service = QueueService::spawn(queues, store.clone(), events.clone());
 
@@ -400,28 +410,26 @@ async fn resolve(t: &crate::config::TrunkSettings) -> Result<SocketAddr, ServerE
 }
 
 /// Every queue an IVR `queue` node names must be configured (checked at
-/// start-up, so a typo is not found by a caller).
-fn check_queues(ivr: &IvrAssets, queues: &QueueSet, path: &Path) -> Result<(), ServerError> {
-    let mut names: Vec<String> = ivr
+/// start-up and on reload, so a typo is not found by a caller): one
+/// diagnostic per node that names an unknown queue.
+pub fn unknown_queues(ivr: &IvrAssets, queues: &QueueSet, scripts_dir: &Path) -> Vec<Diagnostic> {
+    let mut found: Vec<Diagnostic> = ivr
         .script
         .nodes
         .values()
         .filter_map(|n| match &n.kind {
-            crate::ivr::script::NodeKind::Queue { queue, .. } => Some(queue.clone()),
+            crate::ivr::script::NodeKind::Queue { queue, .. } if queues.get(queue).is_none() => {
+                Some(Diagnostic {
+                    file: scripts_dir.join(format!("{}.toml", n.id.file)),
+                    line: n.line,
+                    message: format!("queue {queue:?} is not defined in the queues file"),
+                })
+            }
             _ => None,
         })
-        .filter(|q| queues.get(q).is_none())
         .collect();
-    names.sort();
-    names.dedup();
-    if names.is_empty() {
-        Ok(())
-    } else {
-        Err(ServerError::UnknownQueues {
-            path: path.to_owned(),
-            names,
-        })
-    }
+    found.sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
+    found
 }
 
 async fn health(State(state): State<HttpState>) -> axum::Json<serde_json::Value> {

@@ -14,9 +14,9 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 use tracing::{info, warn};
 
+use super::forks::{Forks, Step};
 use super::{CallContext, CallEvent, Command, RingRequest};
 use crate::queue::OperatorId;
-use crate::sip::LegKey;
 use crate::sip::ServerTxId;
 use crate::sip::endpoint::ClientTxId;
 use crate::sip::registrar::{Answer, Begin, Credentials, Registrar};
@@ -51,24 +51,6 @@ pub struct RegisterStep {
     credentials: Result<Option<Credentials>, ()>,
 }
 
-/// Who an outgoing leg rings for: the call and the operator.
-#[derive(Debug, Clone)]
-struct LegOwner {
-    call: CallKey,
-    operator: OperatorId,
-}
-
-/// Outgoing legs: every contact of an operator rings (a fork); the first
-/// to answer wins and the others are cancelled.
-#[derive(Default)]
-pub struct Legs {
-    owners: HashMap<LegKey, LegOwner>,
-    /// Forks still ringing, per call and operator.
-    forks: HashMap<(CallKey, OperatorId), Vec<LegKey>>,
-    /// The worst failure seen in a fork so far.
-    failures: HashMap<(CallKey, OperatorId), u16>,
-}
-
 /// Where operators without a registration are rung: a PBX trunk.
 #[derive(Debug, Clone)]
 pub struct MemberTrunk {
@@ -82,7 +64,7 @@ pub struct Core {
     pub member_trunk: Option<MemberTrunk>,
     /// Extensions with a live registration, to notice the last one ending.
     pub registered: std::collections::HashSet<String>,
-    pub legs: Legs,
+    pub legs: Forks,
     pub register_steps: (
         mpsc::UnboundedSender<RegisterStep>,
         mpsc::UnboundedReceiver<RegisterStep>,
@@ -294,35 +276,27 @@ impl Core {
             }
             return;
         }
-        let mut fork = Vec::with_capacity(contacts.len());
-        for (contact, flow) in contacts {
-            let leg = self.endpoint.invite(
-                now,
-                flow,
-                &contact,
-                &caller,
-                display.as_deref(),
-                sdp.clone(),
-            );
-            self.legs.owners.insert(
-                leg.clone(),
-                LegOwner {
-                    call: call.clone(),
-                    operator: operator.clone(),
-                },
-            );
-            fork.push(leg);
-        }
-        self.legs.forks.insert((call, operator), fork);
+        let fork = contacts
+            .into_iter()
+            .map(|(contact, flow)| {
+                self.endpoint.invite(
+                    now,
+                    flow,
+                    &contact,
+                    &caller,
+                    display.as_deref(),
+                    sdp.clone(),
+                )
+            })
+            .collect();
+        self.legs.rang(call, operator, fork);
     }
 
     /// Stops ringing the operator for the call (legs not yet answered).
     fn cancel_ring(&mut self, call: CallKey, operator: OperatorId) {
         let now = Instant::now().into_std();
-        if let Some(fork) = self.legs.forks.get(&(call, operator)) {
-            for leg in fork.clone() {
-                self.endpoint.end_leg(now, &leg);
-            }
+        for leg in self.legs.cancel(&call, &operator) {
+            self.endpoint.end_leg(now, &leg);
         }
     }
 
@@ -333,123 +307,30 @@ impl Core {
         calls: &HashMap<CallKey, mpsc::UnboundedSender<CallEvent>>,
     ) {
         let now = Instant::now().into_std();
-        let (key, owner, to_call) = match event {
-            Event::LegProgress { key, code } if code == 180 || code == 183 => {
-                let Some(owner) = self.legs.owners.get(&key).cloned() else {
-                    return;
-                };
-                let operator = owner.operator.clone();
-                (key, owner, CallEvent::OperatorRinging { operator })
-            }
-            Event::LegAnswered { key, body } => {
-                let Some(owner) = self.legs.owners.get(&key).cloned() else {
-                    // Nobody wants it any more.
-                    return self.endpoint.end_leg(now, &key);
-                };
-                let fork_key = (owner.call.clone(), owner.operator.clone());
-                self.legs.failures.remove(&fork_key);
-                if let Some(fork) = self.legs.forks.remove(&fork_key) {
-                    for other in fork.into_iter().filter(|l| *l != key) {
-                        self.endpoint.end_leg(now, &other);
+        for step in self.legs.on_event(event) {
+            match step {
+                Step::Deliver { call, leg, event } => match calls.get(&call) {
+                    Some(tx) => {
+                        let _ = tx.send(event);
                     }
+                    // The call is gone: end what it left behind.
+                    None => self.endpoint.end_leg(now, &leg),
+                },
+                Step::EndLeg(leg) => self.endpoint.end_leg(now, &leg),
+                Step::RefuseReInvite(leg) => {
+                    self.endpoint.respond_to_leg_reinvite(now, &leg, 481, None)
                 }
-                let event = CallEvent::OperatorAnswered {
-                    operator: owner.operator.clone(),
-                    leg: key.clone(),
-                    body,
-                };
-                (key, owner, event)
+                Step::RefuseRefer(leg) => self.endpoint.notify_transfer(now, &leg, 481),
             }
-            Event::LegFailed { key, code } => {
-                let Some(owner) = self.legs.owners.remove(&key) else {
-                    return;
-                };
-                let fork_key = (owner.call.clone(), owner.operator.clone());
-                let worst = self.legs.failures.entry(fork_key.clone()).or_insert(code);
-                // A refusal by the person (busy, decline) says more than a
-                // phone that could not be reached.
-                if matches!(code, 486 | 600 | 603) {
-                    *worst = code;
-                }
-                let worst = *worst;
-                let Some(fork) = self.legs.forks.get_mut(&fork_key) else {
-                    self.legs.failures.remove(&fork_key);
-                    return;
-                };
-                fork.retain(|l| *l != key);
-                if !fork.is_empty() {
-                    return;
-                }
-                self.legs.forks.remove(&fork_key);
-                self.legs.failures.remove(&fork_key);
-                let operator = owner.operator.clone();
-                (
-                    key,
-                    owner,
-                    CallEvent::OperatorFailed {
-                        operator,
-                        code: worst,
-                    },
-                )
-            }
-            Event::LegEnded { key } => {
-                let Some(owner) = self.legs.owners.remove(&key) else {
-                    return;
-                };
-                (key.clone(), owner, CallEvent::OperatorHungUp { leg: key })
-            }
-            Event::LegTerminated { key } => {
-                let Some(owner) = self.legs.owners.remove(&key) else {
-                    return;
-                };
-                (key.clone(), owner, CallEvent::OperatorLegGone { leg: key })
-            }
-            Event::LegReInvite { key, request } => {
-                let Some(owner) = self.legs.owners.get(&key).cloned() else {
-                    return self.endpoint.respond_to_leg_reinvite(now, &key, 481, None);
-                };
-                let event = CallEvent::OperatorReInvite {
-                    leg: key.clone(),
-                    request,
-                };
-                (key, owner, event)
-            }
-            Event::LegRefer { key, target } => {
-                let Some(owner) = self.legs.owners.get(&key).cloned() else {
-                    return self.endpoint.notify_transfer(now, &key, 481);
-                };
-                let event = CallEvent::OperatorTransfer {
-                    leg: key.clone(),
-                    target,
-                };
-                (key, owner, event)
-            }
-            _ => return,
-        };
-        match calls.get(&owner.call) {
-            Some(tx) => {
-                let _ = tx.send(to_call);
-            }
-            // The call is gone: end what it left behind.
-            None => self.endpoint.end_leg(now, &key),
         }
     }
 
     /// The call is over: whatever it still rings or talks to ends too.
     fn end_legs_of(&mut self, call: &CallKey) {
         let now = Instant::now().into_std();
-        let orphans: Vec<LegKey> = self
-            .legs
-            .owners
-            .iter()
-            .filter(|(_, o)| o.call == *call)
-            .map(|(k, _)| k.clone())
-            .collect();
-        for leg in orphans {
+        for leg in self.legs.call_over(call) {
             self.endpoint.end_leg(now, &leg);
         }
-        self.legs.forks.retain(|(c, _), _| c != call);
-        self.legs.failures.retain(|(c, _), _| c != call);
     }
 
     fn answer_register(
@@ -585,7 +466,8 @@ impl Core {
             | Event::LegEnded { .. }
             | Event::LegTerminated { .. }
             | Event::LegRefer { .. }
-            | Event::LegReInvite { .. } => return self.leg_event(event, calls),
+            | Event::LegReInvite { .. }
+            | Event::LegConfirmed { .. } => return self.leg_event(event, calls),
             Event::CallCancelled { key } => (key, CallEvent::Cancelled),
             Event::CallConfirmed { key, body } => (key, CallEvent::Confirmed { body }),
             Event::ReInvite { key, request } => (key, CallEvent::ReInvite { request }),

@@ -7,6 +7,7 @@
 //! (`sip::Endpoint`, `rtp::session::MediaSession`, `sdp`).
 
 pub mod core;
+pub mod forks;
 pub mod player;
 pub mod ports;
 
@@ -90,6 +91,12 @@ pub enum CallEvent {
     OperatorReInvite {
         leg: LegKey,
         request: Box<Request>,
+    },
+    /// The operator's phone answered (in its ACK) the offer we made for an
+    /// offer-less re-INVITE.
+    OperatorConfirmed {
+        leg: LegKey,
+        body: Vec<u8>,
     },
     /// The operator transfers the caller (REFER, accepted 202): answer
     /// with [`Command::NotifyTransfer`].
@@ -330,6 +337,9 @@ pub async fn run(
         });
         let _ = commands.send(Command::Hangup { key: key.clone() });
     }
+    // Whatever the call left in the queues (after a failure, a ghost
+    // caller or an operator "on call") is released.
+    ctx.queues.call_gone(id);
     ctx.active.fetch_sub(1, Ordering::Relaxed);
     let _ = commands.send(Command::Done { key });
 }
@@ -569,7 +579,7 @@ impl Call {
         };
         ctx.events.publish(Published::CallStarted { call: self.id });
         let ending = self.media_loop(&mut media, &sockets.rtp).await;
-        self.leave_queue_or_bridge(&mut media);
+        self.leave_queue_or_bridge(&mut media, ending.by);
         ctx.events.publish(Published::CallEnded {
             call: self.id,
             ended_by: ending.by.as_str(),
@@ -702,6 +712,7 @@ impl Call {
                     Some(CallEvent::OperatorLegGone { .. }) => {}
                     Some(CallEvent::OperatorTransfer { leg, target }) => self.transfer(media, leg, &target).await,
                     Some(CallEvent::OperatorReInvite { leg, request }) => self.operator_reinvite(media, leg, &request),
+                    Some(CallEvent::OperatorConfirmed { leg, body }) => self.operator_answer(media, leg, &body),
                 },
                 message = next_message(media.queue.as_mut().filter(|q| !q.closed).map(|q| &mut q.rx)) => {
                     match message {
@@ -778,6 +789,9 @@ impl Call {
                     if media.session.timed_out(now) {
                         info!("no media for the timeout; hanging up");
                         return ok(EndedBy::Timeout, Disposition::MediaTimeout, true);
+                    }
+                    if media.bridge.as_ref().is_some_and(|b| !b.held && b.session.timed_out(now)) {
+                        self.operator_lost(media);
                     }
                 }
             }
@@ -1023,6 +1037,19 @@ impl Call {
         let (Some((sockets, local)), None) = (offered, &media.bridge) else {
             return end_leg();
         };
+        // Media first: a phone whose answer we cannot use has not taken
+        // the call (and is not charged with it).
+        let negotiated = SessionDescription::parse(body)
+            .ok()
+            .and_then(|sd| sdp::negotiate(&sd, &CODECS).ok());
+        let Some(negotiated) = negotiated else {
+            warn!(%operator, "the operator's phone answered without usable media");
+            end_leg();
+            return self
+                .ctx
+                .queues
+                .rejected(self.id, operator, Rejection::Unreachable);
+        };
         if !self.ctx.queues.answered(self.id, operator.clone()).await {
             return end_leg();
         }
@@ -1037,15 +1064,6 @@ impl Call {
             q.name
         });
         let queue = queue.unwrap_or_default();
-        let negotiated = SessionDescription::parse(body)
-            .ok()
-            .and_then(|sd| sdp::negotiate(&sd, &CODECS).ok());
-        let Some(negotiated) = negotiated else {
-            warn!(%operator, "the operator's phone answered without usable media; back to the queue");
-            end_leg();
-            self.ctx.queues.conversation_ended(operator);
-            return self.join_queue(media, &queue);
-        };
         info!(%operator, codec = negotiated.codec.name(), "bridged to the operator");
         self.event("operator-answered", operator.0.clone());
         media.player.stop();
@@ -1138,10 +1156,18 @@ impl Call {
 
     /// The call is over: out of the queue (abandoned) or the operator's
     /// leg hung up and their wrap-up started.
-    fn leave_queue_or_bridge(&self, media: &mut Media) {
+    fn leave_queue_or_bridge(&self, media: &mut Media, by: EndedBy) {
         if let Some(queued) = media.queue.take() {
+            // Phones ringing for this call stop now, not when the call's
+            // records are written: the service frees their operators.
+            for operator in queued.offers.into_keys() {
+                let _ = self.commands.send(Command::CancelRing {
+                    key: self.key.clone(),
+                    operator,
+                });
+            }
             if !queued.closed {
-                self.ctx.queues.hang_up(self.id);
+                self.ctx.queues.hang_up(self.id, by == EndedBy::Caller);
                 self.event("queue-left", queued.name);
             }
         }
@@ -1215,6 +1241,67 @@ impl Call {
         let _ = self
             .commands
             .send(Command::RespondLegReInvite { leg, code, body });
+    }
+}
+
+impl Call {
+    /// The answer to our offer, from the operator's ACK: the media, and
+    /// hold or resume as it says.
+    fn operator_answer(&self, media: &mut Media, leg: LegKey, body: &[u8]) {
+        let Some(bridge) = media.bridge.as_mut().filter(|b| b.leg == leg) else {
+            return;
+        };
+        let negotiated = SessionDescription::parse(body)
+            .ok()
+            .and_then(|sd| sdp::negotiate(&sd, &CODECS).ok());
+        let Some(n) = negotiated else {
+            return warn!("the operator's ACK carried no usable SDP answer");
+        };
+        let held = !n.direction.we_send() || n.remote.is_none();
+        bridge
+            .session
+            .update(Instant::now().into_std(), MediaParams::from(&n));
+        self.set_operator_hold(media, held);
+    }
+
+    /// The operator's phone went silent for the media timeout (it died
+    /// without a BYE): their leg is ended and the caller waits in the
+    /// queue again rather than in silence.
+    fn operator_lost(&self, media: &mut Media) {
+        let Some(bridge) = media.bridge.take() else {
+            return;
+        };
+        warn!(operator = %bridge.operator, "no media from the operator's phone; the caller goes back to the queue");
+        self.event("operator-lost", bridge.operator.0.clone());
+        let _ = self.commands.send(Command::EndLeg { leg: bridge.leg });
+        self.ctx.queues.conversation_ended(bridge.operator);
+        self.say(media, &["transfer-operator".into()]);
+        self.join_queue(media, &bridge.queue);
+    }
+
+    fn set_operator_hold(&self, media: &mut Media, held: bool) {
+        let Some(bridge) = media.bridge.as_mut() else {
+            return;
+        };
+        if bridge.held == held {
+            return;
+        }
+        bridge.held = held;
+        info!(held, "the operator's hold");
+        let operator = bridge.operator.0.clone();
+        self.event(
+            if held {
+                "operator-hold"
+            } else {
+                "operator-resume"
+            },
+            operator,
+        );
+        if held {
+            self.say(media, &[HOLD_MUSIC.to_string()]);
+        } else {
+            media.player.stop();
+        }
     }
 }
 

@@ -228,6 +228,9 @@ pub enum Rejection {
     Declined,
     /// No contact registered, or any other failure to reach the phone.
     Unreachable,
+    /// Our side failed (no RTP port to offer): not held against the
+    /// operator.
+    Ours,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -649,15 +652,16 @@ impl Router {
         })
     }
 
-    /// The operator's phone refused the offer. Whatever the reason, the
-    /// operator counts it as not answered (`why` is for the caller's
-    /// records); the caller, once nobody rings any more, waits `retry`.
+    /// The operator's phone refused the offer. Busy, declined or
+    /// unreachable alike count as not answered; a failure on our side
+    /// ([`Rejection::Ours`]) does not. The caller, once nobody rings any
+    /// more, waits `retry`.
     pub fn rejected(
         &mut self,
         now: Instant,
         caller: CallId,
         operator: &OperatorId,
-        _why: Rejection,
+        why: Rejection,
     ) -> Result<(), RouterError> {
         self.check_offered(caller, operator)?;
         let q = self.callers[&caller];
@@ -672,7 +676,12 @@ impl Router {
             waiting.offer = None;
             waiting.retry_at = Some(now + retry);
         }
-        self.not_answered(operator);
+        if why == Rejection::Ours {
+            // Not their fault: free again at once, nothing counted.
+            self.set_state(operator, OperatorState::Available);
+        } else {
+            self.not_answered(operator);
+        }
         Ok(())
     }
 

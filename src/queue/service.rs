@@ -114,6 +114,20 @@ enum Input {
     },
     HangUp {
         call: Uuid,
+        /// The caller hung up (abandoned), rather than the server ending
+        /// the call (shutdown, timeout: left).
+        abandoned: bool,
+    },
+    /// The call's task has ended, however: whatever the router still
+    /// holds for it is released (a call that failed mid-way must not
+    /// leave a ghost caller or an operator "on call" for ever).
+    CallGone {
+        call: Uuid,
+    },
+    /// A lookup in the store finished (lookups run off the routing loop).
+    Resolved {
+        found: Box<Result<Option<crate::store::Operator>, crate::store::StoreError>>,
+        then: Then,
     },
     Answered {
         call: Uuid,
@@ -150,6 +164,26 @@ enum Input {
     },
 }
 
+/// What to do once an operator is looked up.
+enum Then {
+    LogInByPhone {
+        extension: String,
+    },
+    Set {
+        login: String,
+        request: StateRequest,
+        reply: oneshot::Sender<Result<OperatorView, ServiceError>>,
+    },
+    JoinFor {
+        call: Uuid,
+        queue: String,
+        extension: String,
+        from: OperatorId,
+        to_call: mpsc::UnboundedSender<ToCall>,
+        reply: oneshot::Sender<bool>,
+    },
+}
+
 /// The handle calls, the SIP core and the API use; cheap to clone.
 #[derive(Clone)]
 pub struct QueueService {
@@ -164,6 +198,9 @@ impl QueueService {
         let (write_tx, write_rx) = mpsc::unbounded_channel();
         tokio::spawn(writer(store.clone(), write_rx));
         let service = Service {
+            inputs: tx.clone(),
+            logout_after_call: Default::default(),
+            day: chrono::Local::now().date_naive(),
             router: Router::new(queues.queues()),
             store,
             bus,
@@ -221,9 +258,16 @@ impl QueueService {
         rx.await.unwrap_or(false)
     }
 
-    /// The caller hung up while waiting.
-    pub fn hang_up(&self, call: Uuid) {
-        let _ = self.tx.send(Input::HangUp { call });
+    /// The call left the queue before an operator took it: the caller
+    /// hung up (`abandoned`), or the server ended the call (shutdown, a
+    /// media timeout), which is stored as `left`.
+    pub fn hang_up(&self, call: Uuid, abandoned: bool) {
+        let _ = self.tx.send(Input::HangUp { call, abandoned });
+    }
+
+    /// The call's task is over (always sent, also after a failure).
+    pub fn call_gone(&self, call: Uuid) {
+        let _ = self.tx.send(Input::CallGone { call });
     }
 
     /// The operator answered; `false` when the offer was no longer theirs
@@ -352,6 +396,12 @@ async fn writer(store: Store, mut rx: mpsc::UnboundedReceiver<Write>) {
 }
 
 struct Service {
+    /// Our own inputs, for lookups to report back.
+    inputs: mpsc::UnboundedSender<Input>,
+    /// Phones gone while their operator was on a call: logged out after it.
+    logout_after_call: std::collections::HashSet<OperatorId>,
+    /// For "fewest calls today": counts start again each local day.
+    day: chrono::NaiveDate,
     router: Router,
     store: Store,
     bus: EventBus,
@@ -365,6 +415,11 @@ struct Service {
 impl Service {
     async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Input>) {
         loop {
+            let today = chrono::Local::now().date_naive();
+            if today != self.day {
+                self.day = today;
+                self.router.reset_daily_counts();
+            }
             let actions = self.router.poll(Instant::now());
             self.carry_out(actions);
             let wake = self
@@ -416,23 +471,7 @@ impl Service {
                 match self.router.join(now, id, &queue) {
                     Ok(JoinOutcome::Joined { position }) => {
                         info!(%call, %queue, position, "caller joined the queue");
-                        let _ = to_call.send(ToCall::Joined { position });
-                        let mut e = self.queue_event(call, &queue, QueueEventKind::Joined, None);
-                        e.position = Some(position as u32);
-                        self.store(e);
-                        self.bus.publish(Event::QueueJoined {
-                            call,
-                            queue: queue.clone(),
-                            position,
-                        });
-                        self.calls.insert(
-                            id,
-                            WaitingCall {
-                                queue,
-                                joined: now,
-                                to_call,
-                            },
-                        );
+                        self.joined(now, call, queue, position, None, to_call);
                     }
                     Ok(JoinOutcome::Refused(reason)) => {
                         let text = match reason {
@@ -468,64 +507,40 @@ impl Service {
                 to_call,
                 reply,
             } => {
-                let id = CallId(call.as_u128());
-                let operator = match self.lookup_extension(&extension).await {
-                    Ok(found) => found,
-                    Err(e) => {
-                        warn!(%extension, error = %e, "cannot look up the operator");
-                        None
-                    }
-                };
-                let joined = operator.and_then(|operator| {
-                    self.router
-                        .join_for(now, id, &queue, &operator)
-                        .ok()
-                        .map(|position| (operator, position))
-                });
-                // Known but logged out: the router does not know them.
-                let Some((operator, position)) = joined else {
-                    let _ = reply.send(false);
-                    return;
-                };
-                info!(%call, %queue, %operator, "caller waits for a colleague's extension");
-                self.record_transfer(call, &queue, &from, &extension);
-                let _ = to_call.send(ToCall::Joined { position });
-                let mut e = self.queue_event(call, &queue, QueueEventKind::Joined, Some(&operator));
-                e.position = Some(position as u32);
-                e.detail = Some(format!("for {operator}"));
-                self.store(e);
-                self.bus.publish(Event::QueueJoined {
-                    call,
-                    queue: queue.clone(),
-                    position,
-                });
-                self.calls.insert(
-                    id,
-                    WaitingCall {
+                let store = self.store.clone();
+                let key = extension.clone();
+                self.lookup(
+                    async move { store.operator_by_extension(&key).await },
+                    Then::JoinFor {
+                        call,
                         queue,
-                        joined: now,
+                        extension,
+                        from,
                         to_call,
+                        reply,
                     },
                 );
-                let _ = reply.send(true);
             }
-            Input::HangUp { call } => {
+            Input::HangUp { call, abandoned } => self.left(now, call, abandoned),
+            Input::CallGone { call } => {
+                // Normally the call said so itself already: then nothing
+                // is left to release.
+                self.left(now, call, true);
                 let id = CallId(call.as_u128());
-                self.calls.remove(&id);
-                if let Ok(abandoned) = self.router.hang_up(now, id) {
-                    let waited_ms = abandoned.waited.as_millis() as u64;
-                    info!(%call, queue = %abandoned.queue, waited_ms, "caller abandoned the queue");
-                    let mut e =
-                        self.queue_event(call, &abandoned.queue, QueueEventKind::Abandoned, None);
-                    e.wait_ms = Some(waited_ms);
-                    self.store(e);
-                    self.bus.publish(Event::QueueAbandoned {
-                        call,
-                        queue: abandoned.queue,
-                        waited_ms,
-                    });
+                let talking: Vec<OperatorId> = self
+                    .operators
+                    .keys()
+                    .filter(|o| {
+                        self.router.operator_state(o) == Some(&OperatorState::OnCall { caller: id })
+                    })
+                    .cloned()
+                    .collect();
+                for operator in talking {
+                    warn!(%call, %operator, "call ended without releasing its operator");
+                    self.conversation_ended(now, operator);
                 }
             }
+            Input::Resolved { found, then } => self.resolved(now, *found, then),
             Input::Answered {
                 call,
                 operator,
@@ -572,36 +587,30 @@ impl Service {
                     info!(%call, %operator, ?why, "operator did not take the call");
                 }
             }
-            Input::ConversationEnded { operator } => {
-                if let Err(e) = self.router.call_ended(now, &operator) {
-                    warn!(%operator, error = %e, "conversation end not applied");
-                }
-            }
+            Input::ConversationEnded { operator } => self.conversation_ended(now, operator),
             Input::Transferred {
                 call,
                 queue,
                 operator,
                 target,
             } => self.record_transfer(call, &queue, &operator, &target),
-            Input::PhoneRegistered { extension } => match self.lookup_extension(&extension).await {
-                Ok(Some(operator)) => {
-                    if self
-                        .router
-                        .operator_state(&operator)
-                        .is_none_or(|s| matches!(s, OperatorState::LoggedOut))
-                    {
-                        info!(%operator, %extension, "softphone registered: operator logged in");
-                        self.log_in(now, &operator);
-                    }
-                }
-                Ok(None) => {}
-                Err(e) => warn!(%extension, error = %e, "cannot look up the operator"),
-            },
+            Input::PhoneRegistered { extension } => {
+                let store = self.store.clone();
+                let key = extension.clone();
+                self.lookup(
+                    async move { store.operator_by_extension(&key).await },
+                    Then::LogInByPhone { extension },
+                );
+            }
             Input::PhoneGone { extension } => {
                 if let Some(operator) = self.extensions.get(&extension).cloned() {
                     match self.router.log_out(now, &operator) {
                         Ok(()) => {
                             info!(%operator, %extension, "softphone gone: operator logged out")
+                        }
+                        Err(RouterError::OnCall(_)) => {
+                            info!(%operator, %extension, "softphone gone: logged out after the call");
+                            self.logout_after_call.insert(operator);
                         }
                         Err(e) => warn!(%operator, error = %e, "softphone gone; operator stays"),
                     }
@@ -612,8 +621,17 @@ impl Service {
                 request,
                 reply,
             } => {
-                let result = self.set(now, &login, request).await;
-                let _ = reply.send(result);
+                // Fresh from the store: the queues served may have changed.
+                let store = self.store.clone();
+                let key = login.clone();
+                self.lookup(
+                    async move { store.operator_by_login(&key).await },
+                    Then::Set {
+                        login,
+                        request,
+                        reply,
+                    },
+                );
             }
             Input::Snapshot { reply } => {
                 let _ = reply.send(self.snapshot(now));
@@ -632,14 +650,165 @@ impl Service {
         });
     }
 
-    async fn lookup_extension(
+    /// Runs a store lookup in its own task; its result comes back as
+    /// [`Input::Resolved`], so routing never waits on the database.
+    fn lookup<F>(&self, query: F, then: Then)
+    where
+        F: std::future::Future<
+                Output = Result<Option<crate::store::Operator>, crate::store::StoreError>,
+            > + Send
+            + 'static,
+    {
+        let inputs = self.inputs.clone();
+        tokio::spawn(async move {
+            let found = query.await;
+            let _ = inputs.send(Input::Resolved {
+                found: Box::new(found),
+                then,
+            });
+        });
+    }
+
+    fn resolved(
         &mut self,
-        extension: &str,
-    ) -> Result<Option<OperatorId>, crate::store::StoreError> {
-        let found = self.store.operator_by_extension(extension).await?;
-        Ok(found
-            .filter(|op| op.disabled_at.is_none())
-            .map(|op| self.remember(op)))
+        now: Instant,
+        found: Result<Option<crate::store::Operator>, crate::store::StoreError>,
+        then: Then,
+    ) {
+        let found = found.map(|op| {
+            op.filter(|op| op.disabled_at.is_none())
+                .map(|op| self.remember(op))
+        });
+        match then {
+            Then::LogInByPhone { extension } => match found {
+                Ok(Some(operator)) => {
+                    if self
+                        .router
+                        .operator_state(&operator)
+                        .is_none_or(|s| *s == OperatorState::LoggedOut)
+                    {
+                        info!(%operator, %extension, "softphone registered: operator logged in");
+                        self.log_in(now, &operator);
+                    }
+                    // Back before the call ended: stays logged in.
+                    self.logout_after_call.remove(&operator);
+                }
+                Ok(None) => {}
+                Err(e) => warn!(%extension, error = %e, "cannot look up the operator"),
+            },
+            Then::Set {
+                login,
+                request,
+                reply,
+            } => {
+                let result = match found {
+                    Ok(Some(operator)) => self.set(now, &operator, request),
+                    Ok(None) => Err(ServiceError::UnknownOperator(login)),
+                    Err(e) => Err(e.into()),
+                };
+                let _ = reply.send(result);
+            }
+            Then::JoinFor {
+                call,
+                queue,
+                extension,
+                from,
+                to_call,
+                reply,
+            } => {
+                let id = CallId(call.as_u128());
+                let operator = match found {
+                    Ok(found) => found,
+                    Err(e) => {
+                        warn!(%extension, error = %e, "cannot look up the operator");
+                        None
+                    }
+                };
+                // Known but logged out: the router does not know them.
+                let joined = operator.and_then(|operator| {
+                    self.router
+                        .join_for(now, id, &queue, &operator)
+                        .ok()
+                        .map(|position| (operator, position))
+                });
+                let Some((operator, position)) = joined else {
+                    let _ = reply.send(false);
+                    return;
+                };
+                info!(%call, %queue, %operator, "caller waits for a colleague's extension");
+                self.record_transfer(call, &queue, &from, &extension);
+                self.joined(now, call, queue, position, Some(&operator), to_call);
+                let _ = reply.send(true);
+            }
+        }
+    }
+
+    /// The call waits (for `only` that operator): told, stored, published.
+    fn joined(
+        &mut self,
+        now: Instant,
+        call: Uuid,
+        queue: String,
+        position: usize,
+        only: Option<&OperatorId>,
+        to_call: mpsc::UnboundedSender<ToCall>,
+    ) {
+        let _ = to_call.send(ToCall::Joined { position });
+        let mut e = self.queue_event(call, &queue, QueueEventKind::Joined, only);
+        e.position = Some(position as u32);
+        e.detail = only.map(|o| format!("for {o}"));
+        self.store(e);
+        self.bus.publish(Event::QueueJoined {
+            call,
+            queue: queue.clone(),
+            position,
+        });
+        self.calls.insert(
+            CallId(call.as_u128()),
+            WaitingCall {
+                queue,
+                joined: now,
+                to_call,
+            },
+        );
+    }
+
+    /// The call is no longer waiting: abandoned by the caller, or left
+    /// because the server ended it. Nothing if it was not waiting.
+    fn left(&mut self, now: Instant, call: Uuid, abandoned: bool) {
+        let id = CallId(call.as_u128());
+        self.calls.remove(&id);
+        let Ok(gone) = self.router.hang_up(now, id) else {
+            return;
+        };
+        let waited_ms = gone.waited.as_millis() as u64;
+        let kind = if abandoned {
+            QueueEventKind::Abandoned
+        } else {
+            QueueEventKind::Left
+        };
+        info!(%call, queue = %gone.queue, waited_ms, kind = kind.as_str(), "caller left the queue");
+        let mut e = self.queue_event(call, &gone.queue, kind, None);
+        e.wait_ms = Some(waited_ms);
+        self.store(e);
+        if abandoned {
+            self.bus.publish(Event::QueueAbandoned {
+                call,
+                queue: gone.queue,
+                waited_ms,
+            });
+        }
+    }
+
+    fn conversation_ended(&mut self, now: Instant, operator: OperatorId) {
+        if let Err(e) = self.router.call_ended(now, &operator) {
+            warn!(%operator, error = %e, "conversation end not applied");
+        }
+        if self.logout_after_call.remove(&operator) {
+            if let Err(e) = self.router.log_out(now, &operator) {
+                warn!(%operator, error = %e, "logout after the call not applied");
+            }
+        }
     }
 
     fn remember(&mut self, op: crate::store::Operator) -> OperatorId {
@@ -671,21 +840,13 @@ impl Service {
         self.router.log_in(now, operator.clone(), memberships);
     }
 
-    async fn set(
+    fn set(
         &mut self,
         now: Instant,
-        login: &str,
+        operator: &OperatorId,
         request: StateRequest,
     ) -> Result<OperatorView, ServiceError> {
-        let operator = OperatorId::new(login);
-        // Fresh from the store: the queues served may have changed.
-        let found = self
-            .store
-            .operator_by_login(login)
-            .await?
-            .filter(|op| op.disabled_at.is_none())
-            .ok_or_else(|| ServiceError::UnknownOperator(login.to_owned()))?;
-        self.remember(found);
+        let operator = operator.clone();
         let logged_out = self
             .router
             .operator_state(&operator)
@@ -748,6 +909,8 @@ impl Service {
     }
 
     fn carry_out(&mut self, actions: Vec<Action>) {
+        // Calls whose task is gone without saying so: released after.
+        let mut dead = Vec::new();
         for action in actions {
             match action {
                 Action::Ring {
@@ -759,6 +922,10 @@ impl Service {
                     let Some(waiting) = self.calls.get(&caller) else {
                         continue;
                     };
+                    if waiting.to_call.is_closed() {
+                        dead.push(caller);
+                        continue;
+                    }
                     let call = Uuid::from_u128(caller.0);
                     for operator in operators {
                         let extension = self
@@ -841,6 +1008,14 @@ impl Service {
                     });
                 }
             }
+        }
+        for caller in dead {
+            let call = Uuid::from_u128(caller.0);
+            warn!(%call, "a waiting call's task is gone; releasing it");
+            self.left(Instant::now(), call, false);
+            // Its offer was withdrawn: tell nobody, store it.
+            let actions = self.router.poll(Instant::now());
+            self.carry_out(actions);
         }
     }
 }

@@ -816,3 +816,22 @@ fn a_caller_transferred_to_an_extension_waits_for_that_operator_only() {
         Err(RouterError::AlreadyWaiting(call(3)))
     );
 }
+
+#[test]
+fn a_failure_on_our_side_is_not_held_against_the_operator() {
+    let mut sim = Sim::new(&queue("general", "timeout = 15\nretry = 1"));
+    sim.log_in(0, "anna", &[("general", 0)]);
+    for (n, secs) in [(1, 10), (2, 20), (3, 30)] {
+        sim.join(secs, call(n), "general");
+        assert_eq!(rings(&sim.at(secs)), vec![ring(call(n), &["anna"])]);
+        sim.router
+            .rejected(sim.now, call(n), &op("anna"), Rejection::Ours)
+            .unwrap();
+        sim.router.hang_up(sim.now, call(n)).unwrap();
+    }
+    assert_eq!(
+        sim.state("anna"),
+        OperatorState::Available,
+        "never auto-paused"
+    );
+}

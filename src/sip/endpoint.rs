@@ -29,7 +29,8 @@ use super::{ALLOW, Flow, Transport, wire};
 pub struct CallKey(String);
 
 impl CallKey {
-    fn new(call_id: &str, from_tag: &str) -> Self {
+    /// A call is known by its Call-ID and the caller's From tag.
+    pub fn new(call_id: &str, from_tag: &str) -> Self {
         CallKey(format!("{call_id};{from_tag}"))
     }
 }
@@ -129,6 +130,9 @@ pub enum Event {
     /// The far end of a leg sent a re-INVITE (hold, resume); answer with
     /// [`Endpoint::respond_to_leg_reinvite`].
     LegReInvite { key: LegKey, request: Box<Request> },
+    /// The ACK of our 2xx to an offer-less re-INVITE on a leg, with the
+    /// answer to the offer we put in it.
+    LegConfirmed { key: LegKey, body: Vec<u8> },
     /// A REGISTER; answer it with [`Endpoint::respond`].
     Register {
         id: ServerTxId,
@@ -800,8 +804,7 @@ impl Endpoint {
             .get(&(call_id.clone(), local_tag.clone()))
             .cloned()
         else {
-            let seq = msg::cseq(&req).map(|(n, _)| n).unwrap_or(0);
-            if !self.on_leg_ack(call_id, local_tag, seq) {
+            if !self.on_leg_ack(call_id, local_tag, &req) {
                 debug!("stray ACK dropped");
             }
             return;

@@ -690,15 +690,7 @@ fn leg_rings_is_answered_acked_and_hung_up_by_the_phone() {
     assert_eq!((firsts(&sent).len(), events.len()), (1, 0));
     assert!(sent[0].0.starts_with("ACK "));
     // The operator hangs up.
-    let our_tag = invite
-        .split("tag=")
-        .nth(1)
-        .unwrap()
-        .lines()
-        .next()
-        .unwrap()
-        .trim()
-        .to_string();
+    let our_tag = our_tag(&invite);
     let bye = format!(
         "BYE sip:hotline@127.0.0.1:5060 SIP/2.0\r\nVia: SIP/2.0/UDP {PHONE};branch=z9hG4bKpb\r\n\
          From: <sip:1001@127.0.0.1>;tag=phone\r\nTo: <sip:+380611234567@127.0.0.1:5060>;tag={our_tag}\r\n\
@@ -831,4 +823,146 @@ fn a_cancel_that_brings_no_final_still_ends_the_leg_and_100_allows_cancel() {
         "{events:?}"
     );
     assert_eq!(ep.leg_count(), 0);
+}
+
+/// Our From tag in the INVITE we sent.
+fn our_tag(invite: &str) -> String {
+    invite
+        .split("tag=")
+        .nth(1)
+        .unwrap()
+        .lines()
+        .next()
+        .unwrap()
+        .trim()
+        .to_string()
+}
+
+/// A leg answered by the phone, and our tag on it.
+fn answered_leg(ep: &mut Endpoint, t0: Instant) -> (LegKey, String) {
+    let (key, invite) = ring(ep, t0);
+    ep.handle_input(t0, phone(), &leg_response(&invite, 200, "INVITE"));
+    drain(ep);
+    (key, our_tag(&invite))
+}
+
+/// An in-dialog request from the phone on a leg.
+fn from_phone(
+    key: &LegKey,
+    our_tag: &str,
+    method: &str,
+    cseq: u32,
+    extra: &str,
+    body: &str,
+) -> Vec<u8> {
+    format!(
+        "{method} sip:hotline@127.0.0.1:5060 SIP/2.0\r\nVia: SIP/2.0/UDP {PHONE};branch=z9hG4bK{method}{cseq}\r\n\
+         From: <sip:1001@127.0.0.1>;tag=phone\r\nTo: <sip:+380611234567@127.0.0.1:5060>;tag={our_tag}\r\n\
+         Call-ID: {key}\r\nCSeq: {cseq} {method}\r\n{extra}Content-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
+
+#[test]
+fn a_re_invite_on_a_leg_is_answered_by_the_tu_and_its_2xx_repeated_until_ack() {
+    let t0 = Instant::now();
+    let mut ep = endpoint();
+    let (key, tag) = answered_leg(&mut ep, t0);
+    let hold = "v=0\r\nc=IN IP4 127.0.0.1\r\nm=audio 4000 RTP/AVP 0\r\na=sendonly\r\n";
+    let contact = format!("Contact: <sip:1001@{PHONE};moved>\r\nContent-Type: application/sdp\r\n");
+    ep.handle_input(
+        t0,
+        phone(),
+        &from_phone(&key, &tag, "INVITE", 2, &contact, hold),
+    );
+    let (sent, events) = drain(&mut ep);
+    assert_eq!(firsts(&sent), vec!["SIP/2.0 100 Trying"]);
+    assert!(matches!(&events[..], [Event::LegReInvite { key: k, .. }] if *k == key));
+    // A second one while the first is open: 500 with Retry-After (§14.2).
+    ep.handle_input(
+        t0,
+        phone(),
+        &from_phone(&key, &tag, "INVITE", 3, &contact, hold),
+    );
+    let (sent, events) = drain(&mut ep);
+    assert_eq!(firsts(&sent), vec!["SIP/2.0 500 Server Internal Error"]);
+    assert!(sent[0].2.contains("Retry-After: "), "{}", sent[0].2);
+    assert!(events.is_empty());
+
+    ep.respond_to_leg_reinvite(
+        t0,
+        &key,
+        200,
+        Some(("application/sdp", b"v=0\r\n".to_vec())),
+    );
+    let (sent, _) = drain(&mut ep);
+    assert_eq!(firsts(&sent), vec!["SIP/2.0 200 OK"]);
+    assert!(sent[0].2.contains("Contact: ") && sent[0].2.contains("REFER"));
+    // Not acknowledged: sent again after T1 (the 500 too, until its ACK).
+    ep.handle_timeout(t0 + Duration::from_millis(600));
+    let (sent, _) = drain(&mut ep);
+    assert!(firsts(&sent).contains(&"SIP/2.0 200 OK"), "{sent:?}");
+    // The ACK carries an answer (had the re-INVITE been offer-less).
+    ep.handle_input(
+        t0,
+        phone(),
+        &from_phone(&key, &tag, "ACK", 2, "", "v=0\r\n"),
+    );
+    let (_, events) = drain(&mut ep);
+    assert!(
+        matches!(&events[..], [Event::LegConfirmed { key: k, body }] if *k == key && body == b"v=0\r\n")
+    );
+    ep.handle_timeout(t0 + Duration::from_secs(3));
+    let (sent, _) = drain(&mut ep);
+    assert!(
+        !firsts(&sent).contains(&"SIP/2.0 200 OK"),
+        "no more 200s after the ACK: {sent:?}"
+    );
+    // The accepted re-INVITE moved the target: our BYE goes there.
+    ep.end_leg(t0 + Duration::from_secs(3), &key);
+    let (sent, _) = drain(&mut ep);
+    let bye = format!("BYE sip:1001@{PHONE};moved SIP/2.0");
+    assert!(firsts(&sent).contains(&bye.as_str()), "{sent:?}");
+}
+
+#[test]
+fn refer_on_a_leg_is_accepted_and_its_outcome_notified() {
+    let t0 = Instant::now();
+    let mut ep = endpoint();
+    let (key, tag) = answered_leg(&mut ep, t0);
+    let refer_to = "Refer-To: <sip:emergency@127.0.0.1:5060>\r\n";
+    ep.handle_input(
+        t0,
+        phone(),
+        &from_phone(&key, &tag, "REFER", 2, refer_to, ""),
+    );
+    let (sent, events) = drain(&mut ep);
+    assert_eq!(firsts(&sent), vec!["SIP/2.0 202 Accepted"]);
+    assert!(matches!(
+        &events[..],
+        [Event::LegRefer { key: k, target }] if *k == key && target == "sip:emergency@127.0.0.1:5060"
+    ));
+    ep.notify_transfer(t0, &key, 200);
+    let (sent, _) = drain(&mut ep);
+    let notify = &sent[0].2;
+    assert!(
+        notify.starts_with(&format!("NOTIFY sip:1001@{PHONE} SIP/2.0")),
+        "{notify}"
+    );
+    for part in [
+        "Event: refer",
+        "Subscription-State: terminated;reason=noresource",
+        "Content-Type: message/sipfrag;version=2.0",
+        "Contact: ",
+        "CSeq: 2 NOTIFY",
+    ] {
+        assert!(notify.contains(part), "{part} missing: {notify}");
+    }
+    assert!(notify.ends_with("SIP/2.0 200 OK"), "{notify}");
+    // A REFER without Refer-To is a bad request.
+    ep.handle_input(t0, phone(), &from_phone(&key, &tag, "REFER", 3, "", ""));
+    let (sent, events) = drain(&mut ep);
+    assert_eq!(firsts(&sent), vec!["SIP/2.0 400 Bad Request"]);
+    assert!(events.is_empty());
 }

@@ -20,6 +20,13 @@ use crate::sip::{USER_AGENT, msg, wire};
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct LegKey(pub(super) String);
 
+impl LegKey {
+    /// A leg by its Call-ID (ours: [`Endpoint::invite`] makes a unique one).
+    pub fn new(call_id: impl Into<String>) -> Self {
+        LegKey(call_id.into())
+    }
+}
+
 impl std::fmt::Display for LegKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.0)
@@ -313,20 +320,23 @@ impl Endpoint {
         key: TxKey,
         leg: LegKey,
     ) {
-        let busy = self
-            .legs
-            .get(&leg)
-            .is_none_or(|l| l.reinvite.is_some() || l.state != LegState::Confirmed);
-        let code = if busy { 491 } else { 100 };
-        let resp = msg::response_to(&req, code, None, source.remote);
+        // §14.2: one re-INVITE at a time (500 with Retry-After while one
+        // is open); none on a leg that is ending or gone (481).
+        let (code, retry_after) = match self.legs.get(&leg) {
+            Some(l) if l.state != LegState::Confirmed => (481, None),
+            Some(l) if l.reinvite.is_some() => (500, Some(rand::random::<u8>() % 10 + 1)),
+            Some(_) => (100, None),
+            None => (481, None),
+        };
+        let mut resp = msg::response_to(&req, code, None, source.remote);
+        if let Some(secs) = retry_after {
+            msg::push_header(&mut resp, "Retry-After", secs.to_string());
+        }
         self.respond_new(now, key.clone(), resp_flow, resp, None);
-        if busy {
+        if code != 100 {
             return;
         }
         if let Some(l) = self.legs.get_mut(&leg) {
-            if let Some(dialog) = l.dialog.as_mut() {
-                dialog.refresh_target(&req);
-            }
             l.reinvite = Some((key, req.clone()));
         }
         self.event(Event::LegReInvite {
@@ -372,26 +382,42 @@ impl Endpoint {
         if (200..300).contains(&code) {
             let seq = msg::cseq(&request).map(|(n, _)| n).unwrap_or(0);
             leg.awaiting_ack = Some((tx_key, seq));
+            // The target changes with the accepted re-INVITE only (RFC
+            // 6141 §3.4).
+            if let Some(dialog) = leg.dialog.as_mut() {
+                dialog.refresh_target(&request);
+            }
         }
         self.transmit(flow, bytes);
     }
 
     /// The ACK for our 2xx to a leg's re-INVITE; `false` if no leg
     /// dialog matches.
-    pub(super) fn on_leg_ack(&mut self, call_id: String, local_tag: String, seq: u32) -> bool {
+    pub(super) fn on_leg_ack(&mut self, call_id: String, local_tag: String, req: &Request) -> bool {
         let Some(key) = self.leg_dialogs.get(&(call_id, local_tag)).cloned() else {
             return false;
         };
         let Some(leg) = self.legs.get_mut(&key) else {
             return true;
         };
-        if let Some((tx, awaited)) = leg.awaiting_ack.clone() {
-            if awaited == seq {
-                leg.awaiting_ack = None;
-                if let Some(entry) = self.server.get_mut(&tx) {
-                    entry.tx.on_2xx_acked();
-                }
-            }
+        let seq = msg::cseq(req).map(|(n, _)| n).unwrap_or(0);
+        let Some((tx, awaited)) = leg.awaiting_ack.clone() else {
+            return true;
+        };
+        if awaited != seq {
+            return true;
+        }
+        leg.awaiting_ack = None;
+        if let Some(entry) = self.server.get_mut(&tx) {
+            entry.tx.on_2xx_acked();
+        }
+        // Our offer went in the 2xx of an offer-less re-INVITE: the
+        // answer is here.
+        if !req.body.is_empty() {
+            self.event(Event::LegConfirmed {
+                key,
+                body: req.body.clone(),
+            });
         }
         true
     }
@@ -419,6 +445,11 @@ impl Endpoint {
         };
         let branch = msg::new_branch();
         let mut notify = dialog.request(Method::Notify, &host, &branch);
+        msg::push_header(
+            &mut notify,
+            "Contact",
+            super::contact_for(&host, dialog.flow.transport),
+        );
         msg::push_header(&mut notify, "Event", "refer");
         msg::push_header(
             &mut notify,

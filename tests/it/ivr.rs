@@ -309,6 +309,21 @@ async fn reload_refuses_a_broken_version_and_takes_a_good_one() {
     };
     call("greeting").await;
 
+    // A menu that routes to a queue nobody defined is refused as well.
+    std::fs::write(
+        &main,
+        original.replace("queue = \"roads\"", "queue = \"raods\""),
+    )
+    .unwrap();
+    let (status, body) = http(app.http_addr, "POST", "/api/ivr/reload").await;
+    assert_eq!(status, 422, "{body}");
+    assert!(
+        body.contains("main.toml:")
+            && body.contains("raods")
+            && body.contains("not defined in the queues file"),
+        "{body}"
+    );
+
     // A good edit is taken by the next call.
     std::fs::write(
         &main,

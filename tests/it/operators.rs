@@ -743,3 +743,60 @@ async fn an_operator_behind_asterisk_is_rung_through_the_trunk() {
     assert_eq!(answered.operator_id, Some(oksana.id));
     citizen.stop().await;
 }
+
+#[tokio::test]
+async fn a_caller_whose_operator_phone_dies_goes_back_to_the_queue() {
+    let app = spawn_app(AppOptions {
+        queues: Some(queues(15, 0)),
+        media_timeout_secs: 3,
+        ..Default::default()
+    })
+    .await;
+    add_operator(&app, "olena", "1001", &["general"]).await;
+    add_operator(&app, "petro", "1002", &["general"]).await;
+    let mut olena = operator_phone(&app, "olena", "1001", OLENA_HZ, AnswerMode::Auto).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut petro = operator_phone(&app, "petro", "1002", PETRO_HZ, AnswerMode::Auto).await;
+
+    let mut citizen = caller("0501112233").await;
+    call_into_queue(&app, &mut citizen, "0").await;
+    olena
+        .wait_established(Duration::from_secs(20))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    // Olena's softphone crashes: no BYE, no more RTP.
+    olena.stop().await;
+    let lost_at = std::time::Instant::now();
+    petro
+        .wait_established(Duration::from_secs(15))
+        .await
+        .expect("the caller reaches the next operator");
+    eprintln!(
+        "measured [operators]: caller back with an operator {:?} after the first one's phone died (media timeout 3 s)",
+        lost_at.elapsed()
+    );
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    citizen.hangup().await.unwrap();
+    petro.wait_closed(T).await.unwrap();
+    let call = crate::ended_call(&app).await;
+    let events = app.store().call_events(call.id).await.unwrap();
+    assert!(
+        events
+            .iter()
+            .any(|e| e.kind == "operator-lost" && e.detail == "olena")
+    );
+    assert_eq!(
+        queue_kinds(&app, call.id).await,
+        [
+            QueueEventKind::Joined,
+            QueueEventKind::Ringing,
+            QueueEventKind::Answered,
+            QueueEventKind::Joined,
+            QueueEventKind::Ringing,
+            QueueEventKind::Answered
+        ]
+    );
+    petro.stop().await;
+    citizen.stop().await;
+}
