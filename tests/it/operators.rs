@@ -11,7 +11,7 @@ use hotline::store::QueueEventKind;
 use hotline::store::operators::{DEFAULT_REALM, NewOperator, QueueMembership};
 
 use crate::peers::baresip::{AnswerMode, Baresip, BaresipOptions, Registration, tone_ratio};
-use crate::{AppOptions, T, TestApp, eventually, http, http_body, read_stereo, spawn_app};
+use crate::{AppOptions, Backend, T, TestApp, eventually, http, http_body, read_stereo, spawn_app};
 
 const CALLER_HZ: u32 = 440;
 const OLENA_HZ: u32 = 1000;
@@ -46,7 +46,12 @@ weight = {weight}
 
 /// The server with the test queues.
 async fn queue_app(ring_timeout: u32, announce: u32) -> TestApp {
+    queue_app_on(Backend::Sqlite, ring_timeout, announce).await
+}
+
+async fn queue_app_on(backend: Backend, ring_timeout: u32, announce: u32) -> TestApp {
     spawn_app(AppOptions {
+        backend,
         queues: Some(queues(ring_timeout, announce)),
         ..Default::default()
     })
@@ -176,7 +181,19 @@ fn share(samples: &[i16], hz: u32) -> f64 {
 
 #[tokio::test]
 async fn queued_caller_reaches_the_longest_idle_operator_and_both_are_heard() {
-    let app = queue_app(15, 0).await;
+    longest_idle_operator_takes_the_call(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn queued_caller_reaches_the_longest_idle_operator_on_postgres() {
+    longest_idle_operator_takes_the_call(Backend::Postgres).await;
+}
+
+/// Two softphones registered as operators, a third calling in through the
+/// IVR: the longest-idle operator takes the call, both are heard, the
+/// stereo recording has both voices, the queue's figures count it.
+async fn longest_idle_operator_takes_the_call(backend: Backend) {
+    let app = queue_app_on(backend, 15, 0).await;
     add_operator(&app, "olena", "1001", &["general"]).await;
     add_operator(&app, "petro", "1002", &["general"]).await;
     // Olena's phone registers first: she has been idle longest.
