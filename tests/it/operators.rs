@@ -409,7 +409,7 @@ async fn waiting_caller_hears_position_and_wait_then_is_answered() {
 }
 
 #[tokio::test]
-async fn an_unanswered_phone_passes_the_call_to_the_next_operator() {
+async fn an_unanswered_phone_passes_the_call_on_and_two_misses_pause_the_operator() {
     let app = queue_app(3, 0).await;
     add_operator(&app, "olena", "1001", &["general"]).await;
     add_operator(&app, "petro", "1002", &["general"]).await;
@@ -436,11 +436,33 @@ async fn an_unanswered_phone_passes_the_call_to_the_next_operator() {
         .wait_established(T)
         .await
         .expect("petro answers after the timeout");
+    // A second caller while petro talks: olena's phone rings again, and
+    // again nobody answers it: two misses in a row pause her.
+    let mut second = caller("0502220000").await;
+    call_into_queue(&app, &mut second, "0").await;
+    olena
+        .wait_event(|e| e.is("CALL_INCOMING"), Duration::from_secs(15))
+        .await
+        .expect("olena's phone rings for the second caller");
+    olena.wait_closed(T).await.unwrap();
+    wait_state(&app, "olena", "paused").await;
+    let (_, body) = http(app.http_addr, "GET", "/api/operators").await;
+    assert!(body.contains("\"reason\":\"no answer\""), "{body}");
+    second.hangup().await.unwrap();
+    second.stop().await;
+
     tokio::time::sleep(Duration::from_secs(1)).await;
     citizen.hangup().await.unwrap();
     petro.wait_closed(T).await.unwrap();
 
-    let call = crate::ended_call(&app).await;
+    let call = app
+        .store()
+        .list_calls(10)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|c| c.caller_e164.as_deref() == Some("+380501112233"))
+        .unwrap();
     let kinds = queue_kinds(&app, call.id).await;
     assert_eq!(
         kinds,
