@@ -1065,7 +1065,10 @@ impl Call {
         });
         let queue = queue.unwrap_or_default();
         info!(%operator, codec = negotiated.codec.name(), "bridged to the operator");
-        self.event("operator-answered", operator.0.clone());
+        self.event(
+            "operator-answered",
+            format!("{} {}", operator.0, negotiated.codec.name()),
+        );
         media.player.stop();
         let session = MediaSession::new(
             Instant::now().into_std(),

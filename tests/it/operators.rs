@@ -201,6 +201,7 @@ async fn longest_idle_operator_takes_the_call(backend: Backend) {
     tokio::time::sleep(Duration::from_millis(300)).await;
     let petro = operator_phone(&app, "petro", "1002", PETRO_HZ, AnswerMode::Auto).await;
 
+    let mut stream = app.events.subscribe();
     let mut citizen = caller("0501112233").await;
     call_into_queue(&app, &mut citizen, "0").await;
     let answered = olena
@@ -285,6 +286,35 @@ async fn longest_idle_operator_takes_the_call(backend: Backend) {
     let stats = queue_stats(&app, "general").await;
     assert_eq!(stats["answered"], 1);
     assert_eq!(stats["waiting"], 0);
+
+    // The live stream told every step, in order.
+    let mut seen = Vec::new();
+    while let Ok(published) = stream.try_recv() {
+        let json = serde_json::to_value(&published).unwrap();
+        let what = match json["type"].as_str().unwrap() {
+            "operator_state" => format!("{} {}", json["operator"], json["state"]),
+            other => other.to_string(),
+        };
+        seen.push(what.replace('"', ""));
+    }
+    // (The call task and the queue service publish the last two
+    // independently: either may come first.)
+    let (steps, ending) = seen.split_at(seen.len().min(6));
+    assert_eq!(
+        steps,
+        [
+            "call_started",
+            "queue_joined",
+            "operator_ringing",
+            "olena ringing",
+            "queue_answered",
+            "olena on_call",
+        ],
+        "{seen:?}"
+    );
+    let mut ending = ending.to_vec();
+    ending.sort();
+    assert_eq!(ending, ["call_ended", "olena available"], "{seen:?}");
     for p in [olena, petro, citizen] {
         p.stop().await;
     }
@@ -692,6 +722,17 @@ async fn hold_by_the_operator_plays_music_and_digits_pass_through() {
     olena.wait_closed(T).await.unwrap();
 
     let call = crate::ended_call(&app).await;
+    // The caller's leg is PCMA, the operator's PCMU: the bridge transcodes.
+    assert_eq!(call.codec.as_deref(), Some("PCMA"), "the caller's leg");
+    let answered = app
+        .store()
+        .call_events(call.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|e| e.kind == "operator-answered")
+        .unwrap();
+    assert_eq!(answered.detail, "olena PCMU");
     let kinds: Vec<String> = app
         .store()
         .call_events(call.id)
