@@ -53,6 +53,7 @@ pub use model::{
 };
 pub use operators::{NewOperator, Operator, OperatorState, QueueMembership, StateChange};
 pub use queues::{NewQueueEvent, QueueEvent, QueueEventKind, QueueStats};
+pub use users::{NewSession, NewUser, Role, Session, SessionLimits, User};
 
 /// Migrations embedded at build time. Paths are relative to the crate root.
 /// Note: cargo does not rebuild when only a migration file changes; a build
@@ -206,6 +207,7 @@ macro_rules! on_pool {
 // Declared after `on_pool!`, which they use (macro_rules scope is textual).
 pub mod operators;
 pub mod queues;
+pub mod users;
 
 /// Handle on the database. Cloning is cheap and shares the connection pool.
 #[derive(Debug, Clone)]

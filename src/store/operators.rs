@@ -218,7 +218,7 @@ fn check_name(field: &'static str, name: &str, extra: &[char]) -> Result<(), Sto
     Ok(())
 }
 
-fn check_login(login: &str) -> Result<(), StoreError> {
+pub(super) fn check_login(login: &str) -> Result<(), StoreError> {
     check_name("login", login, &['.', '_', '-'])
 }
 
@@ -245,7 +245,7 @@ fn check_extension(extension: &str) -> Result<(), StoreError> {
 }
 
 /// The name as it is stored: trimmed.
-fn check_display_name(name: &str) -> Result<&str, StoreError> {
+pub(super) fn check_display_name(name: &str) -> Result<&str, StoreError> {
     let name = name.trim();
     if name.is_empty() {
         return Err(invalid("display name", "must not be empty"));
@@ -343,7 +343,7 @@ pub fn ha1_sha256(username: &str, realm: &str, password: &str) -> String {
 }
 
 /// An Argon2id PHC string for `password`, with a fresh random salt.
-fn hash_password(password: &str) -> Result<String, StoreError> {
+pub(super) fn hash_password(password: &str) -> Result<String, StoreError> {
     let salt = SaltString::generate(&mut OsRng);
     Argon2::default()
         .hash_password(password.as_bytes(), &salt)
@@ -353,7 +353,7 @@ fn hash_password(password: &str) -> Result<String, StoreError> {
 
 /// Whether `password` matches the PHC string `phc` (whose own parameters
 /// are used). A string that does not parse is corrupt data.
-fn password_matches(phc: &str, password: &str) -> Result<bool, StoreError> {
+pub(super) fn password_matches(phc: &str, password: &str) -> Result<bool, StoreError> {
     let corrupt = |e: argon2::password_hash::Error| StoreError::Corrupt {
         table: "operators",
         column: "password_hash",
@@ -370,7 +370,7 @@ fn password_matches(phc: &str, password: &str) -> Result<bool, StoreError> {
 /// Spends about as long as checking a real password, so a sign-in with an
 /// unknown login does not answer faster than one with a wrong password
 /// (which would tell which logins exist).
-fn waste_a_verification(password: &str) {
+pub(super) fn waste_a_verification(password: &str) {
     static DUMMY: OnceLock<String> = OnceLock::new();
     let phc = DUMMY.get_or_init(|| hash_password("not anyone's password").unwrap_or_default());
     // The outcome is meaningless; only the time spent matters.
@@ -378,7 +378,7 @@ fn waste_a_verification(password: &str) {
 }
 
 /// Runs CPU-heavy hashing on tokio's blocking pool.
-async fn blocking<T: Send + 'static>(
+pub(super) async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
 ) -> Result<T, StoreError> {
     match tokio::task::spawn_blocking(work).await {

@@ -68,6 +68,7 @@ both_backends!(
 // they use.
 mod operators;
 mod queues;
+mod users;
 
 fn t0() -> DateTime<Utc> {
     // A fixed instant with a sub-microsecond part, to see it truncated.

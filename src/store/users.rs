@@ -1,0 +1,426 @@
+//! People who sign in to the console, with a role, and their sessions.
+//!
+//! * Roles: operator (takes calls; linked to an operator and their SIP
+//!   extension), supervisor, executor, admin. What each may do is decided
+//!   by the HTTP layer (`api::auth`); the store keeps who is who.
+//! * Passwords: Argon2id PHC strings, as for operators; hashing runs on the
+//!   blocking pool. An unknown login costs as long as a wrong password.
+//! * Sessions: the cookie carries a random token; the database keeps only
+//!   its SHA-256, with a CSRF token, the time it was last used and an
+//!   absolute expiry. A session idle for longer than the idle limit, or
+//!   past its expiry, is gone.
+
+use chrono::{DateTime, Duration, Utc};
+use sha2::Digest;
+use uuid::Uuid;
+
+use super::encoding::{Cols, DbTime, DbUuid, StoreRow};
+use super::model::text_enum;
+use super::operators::{
+    blocking, check_display_name, check_login, hash_password, password_matches,
+    waste_a_verification,
+};
+use super::{Backend, Store, StoreError, decode_all, insert_err, query_err};
+
+text_enum! {
+    /// What a user may do in the console.
+    Role {
+        /// Takes calls: their own calls, cards and state.
+        Operator => "operator",
+        /// Watches queues and operators, searches and listens to recordings.
+        Supervisor => "supervisor",
+        /// Works the cards assigned to their organisation.
+        Executor => "executor",
+        /// Everything, including users and the IVR.
+        Admin => "admin",
+    }
+}
+
+/// A user as stored (without the password hash).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    pub id: Uuid,
+    pub login: String,
+    pub display_name: String,
+    pub role: Role,
+    /// For an operator user: the operator (extension) they are.
+    pub operator_id: Option<Uuid>,
+    pub created_at: DateTime<Utc>,
+    pub disabled_at: Option<DateTime<Utc>>,
+}
+
+/// A user to add.
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    pub login: String,
+    pub display_name: String,
+    pub role: Role,
+    /// The operator's login, for (and only for) an operator user.
+    pub operator_login: Option<String>,
+}
+
+/// A signed-in user's session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    pub user: User,
+    pub csrf_token: String,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// A new session's secrets: the token for the cookie (only its hash is
+/// kept) and the CSRF token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewSession {
+    pub token: String,
+    pub csrf_token: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// How long sessions last.
+#[derive(Debug, Clone, Copy)]
+pub struct SessionLimits {
+    /// From sign-in, whatever happens (a shift and some).
+    pub lifetime: Duration,
+    /// Without any request.
+    pub idle: Duration,
+}
+
+impl Default for SessionLimits {
+    fn default() -> Self {
+        Self {
+            lifetime: Duration::hours(12),
+            idle: Duration::hours(2),
+        }
+    }
+}
+
+/// 32 random bytes, hex.
+fn random_token() -> String {
+    hex::encode(rand::random::<[u8; 32]>())
+}
+
+fn token_hash(token: &str) -> String {
+    hex::encode(sha2::Sha256::digest(token.as_bytes()))
+}
+
+const USER_COLUMNS: &str =
+    "u.id, u.login, u.display_name, u.role, u.operator_id, u.created_at, u.disabled_at";
+
+fn user_from_row(row: &impl StoreRow) -> Result<User, StoreError> {
+    let c = Cols::new(row, "users");
+    Ok(User {
+        id: c.uuid("id")?,
+        login: c.get("login")?,
+        display_name: c.get("display_name")?,
+        role: c.parsed("role", Role::parse)?,
+        operator_id: c.opt_uuid("operator_id")?,
+        created_at: c.time("created_at")?,
+        disabled_at: c.opt_time("disabled_at")?,
+    })
+}
+
+impl Store {
+    /// Adds a user with an Argon2id hash of `password`. `Invalid` (nothing
+    /// written) for a bad login or name, an operator user without an
+    /// existing operator, or an operator named for another role;
+    /// `AlreadyExists` ("user login", or "operator's user" when the
+    /// operator already has one).
+    pub async fn add_user(
+        &self,
+        new: &NewUser,
+        password: &str,
+        now: DateTime<Utc>,
+    ) -> Result<User, StoreError> {
+        const SQL: &str = "INSERT INTO users \
+            (id, login, display_name, role, password_hash, operator_id, created_at) \
+            VALUES ($1, $2, $3, $4, $5, $6, $7)";
+        check_login(&new.login)?;
+        let display_name = check_display_name(&new.display_name)?.to_owned();
+        if password.chars().count() < 8 {
+            return Err(StoreError::Invalid {
+                field: "password",
+                reason: "must be at least 8 characters".into(),
+            });
+        }
+        let operator_id = match (new.role, &new.operator_login) {
+            (Role::Operator, Some(login)) => Some(
+                self.operator_by_login(login)
+                    .await?
+                    .ok_or_else(|| StoreError::Invalid {
+                        field: "operator",
+                        reason: format!("no operator has the login {login:?}"),
+                    })?
+                    .id,
+            ),
+            (Role::Operator, None) => {
+                return Err(StoreError::Invalid {
+                    field: "operator",
+                    reason: "an operator user must name their operator".into(),
+                });
+            }
+            (_, Some(_)) => {
+                return Err(StoreError::Invalid {
+                    field: "operator",
+                    reason: "only operator users are linked to an operator".into(),
+                });
+            }
+            (_, None) => None,
+        };
+        let password = password.to_owned();
+        let hash = blocking(move || hash_password(&password)).await?;
+        let id = Uuid::new_v4();
+        let result = on_pool!(self, |pool| sqlx::query(SQL)
+            .bind(DbUuid(id))
+            .bind(&new.login)
+            .bind(&display_name)
+            .bind(new.role.as_str())
+            .bind(&hash)
+            .bind(operator_id.map(DbUuid))
+            .bind(DbTime::new(now))
+            .execute(pool)
+            .await
+            .map(drop));
+        if let Err(source) = result {
+            if source
+                .as_database_error()
+                .is_some_and(|e| e.is_unique_violation())
+            {
+                let login_taken = self.user_by_login(&new.login).await?.is_some();
+                return Err(StoreError::AlreadyExists {
+                    what: if login_taken {
+                        "user login"
+                    } else {
+                        "operator's user"
+                    },
+                    key: new.login.clone(),
+                });
+            }
+            return Err(insert_err("add a user", None, None)(source));
+        }
+        // Read back: the stored times have the storage's precision.
+        self.user_by_login(&new.login)
+            .await?
+            .ok_or(StoreError::NotFound { what: "user", id })
+    }
+
+    pub async fn user_by_login(&self, login: &str) -> Result<Option<User>, StoreError> {
+        let sql = format!("SELECT {USER_COLUMNS} FROM users u WHERE u.login = $1");
+        on_pool!(self, |pool| sqlx::query(&sql)
+            .bind(login)
+            .fetch_optional(pool)
+            .await
+            .map_err(query_err("read a user"))?
+            .map(|row| user_from_row(&row))
+            .transpose())
+    }
+
+    /// Every user, by login.
+    pub async fn list_users(&self) -> Result<Vec<User>, StoreError> {
+        let sql = format!("SELECT {USER_COLUMNS} FROM users u ORDER BY u.login");
+        on_pool!(self, |pool| decode_all(
+            sqlx::query(&sql)
+                .fetch_all(pool)
+                .await
+                .map_err(query_err("list users"))?,
+            user_from_row
+        ))
+    }
+
+    /// The operator user of an operator, if any.
+    pub async fn user_of_operator(&self, operator_id: Uuid) -> Result<Option<User>, StoreError> {
+        let sql = format!("SELECT {USER_COLUMNS} FROM users u WHERE u.operator_id = $1");
+        on_pool!(self, |pool| sqlx::query(&sql)
+            .bind(DbUuid(operator_id))
+            .fetch_optional(pool)
+            .await
+            .map_err(query_err("read an operator's user"))?
+            .map(|row| user_from_row(&row))
+            .transpose())
+    }
+
+    /// Removes the user and their sessions; `false` if there was none.
+    pub async fn remove_user(&self, login: &str) -> Result<bool, StoreError> {
+        const SQL: &str = "DELETE FROM users WHERE login = $1";
+        on_pool!(self, |pool| sqlx::query(SQL)
+            .bind(login)
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected() > 0)
+            .map_err(query_err("remove a user")))
+    }
+
+    /// Sets a new password and ends the user's sessions; `false` if there
+    /// is no such user.
+    pub async fn set_user_password(&self, login: &str, password: &str) -> Result<bool, StoreError> {
+        const SQL: &str = "UPDATE users SET password_hash = $1 WHERE login = $2";
+        const END: &str = "DELETE FROM sessions WHERE user_id IN \
+            (SELECT id FROM users WHERE login = $1)";
+        if password.chars().count() < 8 {
+            return Err(StoreError::Invalid {
+                field: "password",
+                reason: "must be at least 8 characters".into(),
+            });
+        }
+        let owned = password.to_owned();
+        let hash = blocking(move || hash_password(&owned)).await?;
+        on_pool!(self, |pool| async {
+            let mut tx = pool.begin().await?;
+            let changed = sqlx::query(SQL)
+                .bind(&hash)
+                .bind(login)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            sqlx::query(END).bind(login).execute(&mut *tx).await?;
+            tx.commit().await?;
+            Ok::<_, sqlx::Error>(changed > 0)
+        }
+        .await)
+        .map_err(query_err("set a user's password"))
+    }
+
+    /// The user, if `password` is theirs and they are not disabled; `None`
+    /// otherwise, after about as long either way.
+    pub async fn verify_user_password(
+        &self,
+        login: &str,
+        password: &str,
+    ) -> Result<Option<User>, StoreError> {
+        let sql = format!("SELECT {USER_COLUMNS}, u.password_hash FROM users u WHERE u.login = $1");
+        let stored = on_pool!(self, |pool| sqlx::query(&sql)
+            .bind(login)
+            .fetch_optional(pool)
+            .await
+            .map_err(query_err("read a user's password hash"))?
+            .map(|row| {
+                let hash = Cols::new(&row, "users").get::<String>("password_hash")?;
+                Ok::<_, StoreError>((user_from_row(&row)?, hash))
+            })
+            .transpose())?;
+        let password = password.to_owned();
+        blocking(move || match stored {
+            Some((user, phc)) => {
+                let matches = password_matches(&phc, &password)?;
+                Ok((matches && user.disabled_at.is_none()).then_some(user))
+            }
+            None => {
+                waste_a_verification(&password);
+                Ok(None)
+            }
+        })
+        .await
+    }
+
+    /// Starts a session for the user.
+    pub async fn create_session(
+        &self,
+        user_id: Uuid,
+        now: DateTime<Utc>,
+        limits: SessionLimits,
+    ) -> Result<NewSession, StoreError> {
+        const SQL: &str = "INSERT INTO sessions \
+            (token_hash, user_id, csrf_token, created_at, last_seen_at, expires_at) \
+            VALUES ($1, $2, $3, $4, $5, $6)";
+        let session = NewSession {
+            token: random_token(),
+            csrf_token: random_token(),
+            expires_at: now + limits.lifetime,
+        };
+        on_pool!(self, |pool| sqlx::query(SQL)
+            .bind(token_hash(&session.token))
+            .bind(DbUuid(user_id))
+            .bind(&session.csrf_token)
+            .bind(DbTime::new(now))
+            .bind(DbTime::new(now))
+            .bind(DbTime::new(session.expires_at))
+            .execute(pool)
+            .await
+            .map(drop)
+            .map_err(insert_err(
+                "start a session",
+                None,
+                Some(("user", user_id))
+            )))?;
+        Ok(session)
+    }
+
+    /// The live session for a cookie's token, its use recorded (at most
+    /// once a minute, to spare the database). `None` for an unknown,
+    /// expired or idle session, or a disabled user; such a session is
+    /// deleted.
+    pub async fn session(
+        &self,
+        token: &str,
+        now: DateTime<Utc>,
+        limits: SessionLimits,
+    ) -> Result<Option<Session>, StoreError> {
+        let sql = format!(
+            "SELECT {USER_COLUMNS}, s.csrf_token, s.created_at AS s_created, \
+             s.last_seen_at, s.expires_at \
+             FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = $1"
+        );
+        let hash = token_hash(token);
+        let found = on_pool!(self, |pool| sqlx::query(&sql)
+            .bind(&hash)
+            .fetch_optional(pool)
+            .await
+            .map_err(query_err("read a session"))?
+            .map(|row| {
+                let c = Cols::new(&row, "sessions");
+                Ok::<_, StoreError>((
+                    Session {
+                        user: user_from_row(&row)?,
+                        csrf_token: c.get("csrf_token")?,
+                        created_at: c.time("s_created")?,
+                        expires_at: c.time("expires_at")?,
+                    },
+                    c.time("last_seen_at")?,
+                ))
+            })
+            .transpose())?;
+        let Some((session, last_seen)) = found else {
+            return Ok(None);
+        };
+        let live = session.expires_at > now
+            && now - last_seen < limits.idle
+            && session.user.disabled_at.is_none();
+        if !live {
+            self.end_session(token).await?;
+            return Ok(None);
+        }
+        if now - last_seen >= Duration::minutes(1) {
+            const TOUCH: &str = "UPDATE sessions SET last_seen_at = $1 WHERE token_hash = $2";
+            on_pool!(self, |pool| sqlx::query(TOUCH)
+                .bind(DbTime::new(now))
+                .bind(&hash)
+                .execute(pool)
+                .await
+                .map(drop)
+                .map_err(query_err("record a session's use")))?;
+        }
+        Ok(Some(session))
+    }
+
+    /// Ends a session (sign-out); ending an unknown one is not an error.
+    pub async fn end_session(&self, token: &str) -> Result<(), StoreError> {
+        const SQL: &str = "DELETE FROM sessions WHERE token_hash = $1";
+        on_pool!(self, |pool| sqlx::query(SQL)
+            .bind(token_hash(token))
+            .execute(pool)
+            .await
+            .map(drop)
+            .map_err(query_err("end a session")))
+    }
+
+    /// Deletes sessions past their expiry; returns how many.
+    pub async fn delete_expired_sessions(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
+        const SQL: &str = "DELETE FROM sessions WHERE expires_at <= $1";
+        on_pool!(self, |pool| sqlx::query(SQL)
+            .bind(DbTime::new(now))
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected())
+            .map_err(query_err("delete expired sessions")))
+    }
+}
