@@ -122,12 +122,16 @@ impl Default for RtpSettings {
 #[serde(default, deny_unknown_fields)]
 pub struct HttpSettings {
     pub listen: SocketAddr,
+    /// Mark the session cookie `Secure` (sent over HTTPS only): set it when
+    /// the console is served over TLS (e.g. behind a TLS proxy).
+    pub secure_cookies: bool,
 }
 
 impl Default for HttpSettings {
     fn default() -> Self {
         Self {
             listen: "127.0.0.1:8080".parse().expect("constant address"),
+            secure_cookies: false,
         }
     }
 }

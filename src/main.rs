@@ -46,6 +46,135 @@ enum Command {
         #[command(subcommand)]
         action: OperatorAction,
     },
+    /// Console users: who signs in, with which role.
+    User {
+        #[command(subcommand)]
+        action: UserAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserAction {
+    /// Add a user who signs in to the console.
+    Add {
+        /// Sign-in name: a-z, 0-9, '.', '_' and '-'.
+        #[arg(long)]
+        login: String,
+        /// operator, supervisor, executor or admin.
+        #[arg(long)]
+        role: String,
+        /// Password, at least 8 characters; `-` reads one line from
+        /// standard input.
+        #[arg(long)]
+        password: String,
+        /// For an operator user: the operator (`hotline operator add`) they
+        /// are; default: the operator with the same login.
+        #[arg(long)]
+        operator: Option<String>,
+        /// Display name (default: the login).
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// List the users: login, role, name, operator.
+    List,
+    /// Remove a user and end their sessions.
+    Remove { login: String },
+    /// Set a user's password (ends their sessions).
+    Passwd {
+        login: String,
+        /// New password, at least 8 characters; `-` reads one line from
+        /// standard input.
+        #[arg(long)]
+        password: String,
+    },
+}
+
+/// `hotline user ...`; the work is in `hotline::store::users`.
+async fn user_command(database_url: &str, action: UserAction) -> anyhow::Result<()> {
+    use hotline::store::{NewUser, Role, Store};
+    let store = Store::connect(database_url).await?;
+    let outcome = async {
+        match action {
+            UserAction::Add {
+                login,
+                role,
+                password: arg,
+                operator,
+                name,
+            } => {
+                let role = Role::parse(&role).with_context(|| {
+                    format!("unknown role {role:?}: operator, supervisor, executor or admin")
+                })?;
+                let operator = match role {
+                    Role::Operator => Some(operator.unwrap_or_else(|| login.clone())),
+                    _ => operator,
+                };
+                let new = NewUser {
+                    display_name: name.unwrap_or_else(|| login.clone()),
+                    login,
+                    role,
+                    operator_login: operator,
+                };
+                let password = read_password(&arg, &new.login)?;
+                let user = store.add_user(&new, &password, chrono::Utc::now()).await?;
+                println!(
+                    "user {} added: {}{}",
+                    user.login,
+                    user.role,
+                    new.operator_login
+                        .map(|o| format!(", operator {o}"))
+                        .unwrap_or_default()
+                );
+            }
+            UserAction::List => {
+                for u in store.list_users().await? {
+                    println!(
+                        "{:<20} {:<11} {}{}",
+                        u.login,
+                        u.role.as_str(),
+                        u.display_name,
+                        if u.disabled_at.is_some() {
+                            " (disabled)"
+                        } else {
+                            ""
+                        }
+                    );
+                }
+            }
+            UserAction::Remove { login } => {
+                if !store.remove_user(&login).await? {
+                    anyhow::bail!("no user with login {login:?}");
+                }
+                println!("user {login} removed");
+            }
+            UserAction::Passwd {
+                login,
+                password: arg,
+            } => {
+                let password = read_password(&arg, &login)?;
+                if !store.set_user_password(&login, &password).await? {
+                    anyhow::bail!("no user with login {login:?}");
+                }
+                println!("password of {login} changed; their sessions ended");
+            }
+        }
+        Ok(())
+    }
+    .await;
+    store.close().await;
+    outcome
+}
+
+/// A password argument; `-`: one line of standard input, with a prompt if
+/// a person types it.
+fn read_password(arg: &str, login: &str) -> anyhow::Result<String> {
+    use std::io::IsTerminal;
+    let stdin = std::io::stdin();
+    if arg == "-" && stdin.is_terminal() {
+        eprint!("password for {login}: ");
+    }
+    hotline::store::operators::read_password_arg(arg, &mut stdin.lock())
+        .context("reading the password from standard input")
 }
 
 #[derive(Subcommand)]
@@ -114,17 +243,7 @@ enum OperatorAction {
 async fn operator_command(database_url: &str, action: OperatorAction) -> anyhow::Result<()> {
     use hotline::store::operators::{self, DEFAULT_REALM};
     use hotline::store::{NewOperator, Store};
-    use std::io::IsTerminal;
-
-    // `-`: one line of standard input, with a prompt if a person types it.
-    fn password(arg: &str, login: &str) -> anyhow::Result<String> {
-        let stdin = std::io::stdin();
-        if arg == "-" && stdin.is_terminal() {
-            eprint!("password for {login}: ");
-        }
-        operators::read_password_arg(arg, &mut stdin.lock())
-            .context("reading the password from standard input")
-    }
+    let password = read_password;
 
     let store = Store::connect(database_url).await?;
     let outcome = async {
@@ -272,6 +391,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Operator { action } => {
             operator_command(&settings.storage.database_url, action).await
         }
+        Command::User { action } => user_command(&settings.storage.database_url, action).await,
         Command::Serve => {
             init_logging(&settings);
             // Before start-up work, so an early SIGHUP cannot kill us (its

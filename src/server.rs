@@ -322,15 +322,22 @@ impl Application {
             .route("/healthz", get(health))
             .route("/api/ivr/reload", axum::routing::post(reload_ivr))
             .merge(crate::api::queues::routes())
+            .merge(crate::api::auth::routes())
             .with_state(HttpState {
                 ctx: ctx.clone(),
                 reloader: reloader.clone(),
+                auth: Arc::new(crate::api::auth::AuthSettings {
+                    limits: crate::store::SessionLimits::default(),
+                    secure_cookies: settings.http.secure_cookies,
+                    limiter: Default::default(),
+                }),
             });
         let mut http_stop = shutdown_rx;
         let http = tokio::spawn(async move {
             let stop = async move {
                 let _ = http_stop.wait_for(|s| *s).await;
             };
+            let app = app.into_make_service_with_connect_info::<SocketAddr>();
             if let Err(e) = axum::serve(listener, app)
                 .with_graceful_shutdown(stop)
                 .await
@@ -395,6 +402,7 @@ impl Application {
 pub struct HttpState {
     pub ctx: Arc<CallContext>,
     reloader: IvrReloader,
+    pub auth: Arc<crate::api::auth::AuthSettings>,
 }
 
 /// A trunk's address, resolved once at start-up.
@@ -440,10 +448,21 @@ async fn health(State(state): State<HttpState>) -> axum::Json<serde_json::Value>
     }))
 }
 
-/// `POST /api/ivr/reload`: 200 with the node count, or 422 with every
-/// problem found (the running version stays).
+/// `POST /api/ivr/reload` (admins): 200 with the node count, or 422 with
+/// every problem found (the running version stays).
 async fn reload_ivr(
     State(state): State<HttpState>,
+    auth: crate::api::auth::Auth,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    if let Err(refused) = auth.require(&[crate::store::Role::Admin]) {
+        return refused.into_response();
+    }
+    reload_response(state).await.into_response()
+}
+
+async fn reload_response(
+    state: HttpState,
 ) -> (axum::http::StatusCode, axum::Json<serde_json::Value>) {
     let reloader = state.reloader.clone();
     // Decoding prompts reads files: off the async workers.

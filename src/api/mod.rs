@@ -1,5 +1,6 @@
-//! The JSON API under `/api`. Sign-in and roles come with the console
-//! (issue 5); until then the API listens where `[http] listen` says, which
-//! by default is loopback only.
+//! The JSON API under `/api`: sign-in and sessions ([`auth`]), queues and
+//! operators' states ([`queues`]). Every route but sign-in needs a session
+//! and checks the role.
 
+pub mod auth;
 pub mod queues;

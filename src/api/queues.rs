@@ -1,12 +1,15 @@
 //! Queues and operators' states:
 //!
-//! - `GET /api/queues`: every queue's statistics for today, computed from
-//!   the stored queue events (waiting now, longest wait, answered,
-//!   abandoned, transferred, service level, average wait).
-//! - `GET /api/operators`: every operator with their current state.
+//! - `GET /api/queues` (operators, supervisors, admins): every queue's
+//!   statistics for today, computed from the stored queue events (waiting
+//!   now, longest wait, answered, abandoned, transferred, service level,
+//!   average wait).
+//! - `GET /api/operators` (supervisors, admins): every operator with their
+//!   current state.
 //! - `PUT /api/operators/{login}/state` with `{"state": "available"}`,
 //!   `{"state": "paused", "reason": "…"}`, `{"state": "logged_in"}` or
-//!   `{"state": "logged_out"}`: the operator's own controls.
+//!   `{"state": "logged_out"}`: the operator's own controls (an operator
+//!   user for their own operator; supervisors and admins for anyone).
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -16,9 +19,13 @@ use chrono::{Local, Utc};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use axum::response::{IntoResponse, Response};
+
+use super::auth::Auth;
 use crate::queue::RouterError;
 use crate::queue::service::{ServiceError, StateRequest};
 use crate::server::HttpState;
+use crate::store::Role;
 
 pub fn routes() -> axum::Router<HttpState> {
     axum::Router::new()
@@ -27,13 +34,20 @@ pub fn routes() -> axum::Router<HttpState> {
         .route("/api/operators/{login}/state", put(set_state))
 }
 
-type Reply = (StatusCode, Json<Value>);
+type Reply = Response;
 
 fn error(status: StatusCode, message: impl std::fmt::Display) -> Reply {
-    (status, Json(json!({ "error": message.to_string() })))
+    super::auth::error(status, message)
 }
 
-async fn queues(State(state): State<HttpState>) -> Reply {
+fn ok(value: Value) -> Reply {
+    (StatusCode::OK, Json(value)).into_response()
+}
+
+async fn queues(State(state): State<HttpState>, auth: Auth) -> Reply {
+    if let Err(refused) = auth.require(&[Role::Operator, Role::Supervisor, Role::Admin]) {
+        return refused.into_response();
+    }
     let now = Utc::now();
     // "Today" is the server's local day.
     let day_start = Local::now()
@@ -65,10 +79,13 @@ async fn queues(State(state): State<HttpState>) -> Reply {
             Err(e) => return error(StatusCode::SERVICE_UNAVAILABLE, e),
         }
     }
-    (StatusCode::OK, Json(json!({ "queues": out })))
+    ok(json!({ "queues": out }))
 }
 
-async fn operators(State(state): State<HttpState>) -> Reply {
+async fn operators(State(state): State<HttpState>, auth: Auth) -> Reply {
+    if let Err(refused) = auth.require(&[Role::Supervisor, Role::Admin]) {
+        return refused.into_response();
+    }
     let snapshot = match state.ctx.queues.snapshot().await {
         Ok(s) => s,
         Err(e) => return error(StatusCode::SERVICE_UNAVAILABLE, e),
@@ -92,7 +109,7 @@ async fn operators(State(state): State<HttpState>) -> Reply {
             })
         })
         .collect();
-    (StatusCode::OK, Json(json!({ "operators": list })))
+    ok(json!({ "operators": list }))
 }
 
 #[derive(Deserialize)]
@@ -104,9 +121,25 @@ struct StateBody {
 
 async fn set_state(
     State(state): State<HttpState>,
+    auth: Auth,
     Path(login): Path<String>,
     body: Result<Json<StateBody>, axum::extract::rejection::JsonRejection>,
 ) -> Reply {
+    if auth.role() == Role::Operator {
+        // Their own operator only.
+        let own = match state.ctx.store.operator_by_login(&login).await {
+            Ok(op) => op.is_some_and(|op| Some(op.id) == auth.0.user.operator_id),
+            Err(e) => return error(StatusCode::SERVICE_UNAVAILABLE, e),
+        };
+        if !own {
+            return error(
+                StatusCode::FORBIDDEN,
+                "an operator sets their own state only",
+            );
+        }
+    } else if let Err(refused) = auth.require(&[Role::Supervisor, Role::Admin]) {
+        return refused.into_response();
+    }
     let Json(body) = match body {
         Ok(b) => b,
         Err(e) => return error(StatusCode::UNPROCESSABLE_ENTITY, e.body_text()),
@@ -134,7 +167,7 @@ async fn set_state(
         }
     };
     match state.ctx.queues.set_state(&login, request).await {
-        Ok(view) => (StatusCode::OK, Json(json!(view))),
+        Ok(view) => ok(json!(view)),
         Err(ServiceError::UnknownOperator(_)) => error(StatusCode::NOT_FOUND, "no such operator"),
         Err(ServiceError::Router(
             e @ (RouterError::OnCall(_) | RouterError::Ringing(_) | RouterError::NotLoggedIn(_)),

@@ -11,7 +11,7 @@ use hotline::media::analysis::best_alignment;
 use hotline::store::demo;
 
 use crate::peers::baresip::{Baresip, BaresipOptions, read_wav_mono};
-use crate::{AppOptions, T, http, prompt, scripts_copy, spawn_app};
+use crate::{AppOptions, T, prompt, scripts_copy, spawn_app};
 
 /// Concatenated samples of these prompts, as the server plays them.
 fn spoken(names: &[String]) -> Vec<i16> {
@@ -274,7 +274,7 @@ async fn reload_refuses_a_broken_version_and_takes_a_good_one() {
         .replace("next = \"outage-check\"", "next = \"nowhere\"")
         .replace("prompt = \"greeting\"", "prompt = \"goodbye\"");
     std::fs::write(&main, broken).unwrap();
-    let (status, body) = http(app.http_addr, "POST", "/api/ivr/reload").await;
+    let (status, body) = app.api("POST", "/api/ivr/reload", "").await;
     assert_eq!(status, 422, "{body}");
     assert!(body.contains("unknown node main:nowhere"), "{body}");
 
@@ -315,7 +315,7 @@ async fn reload_refuses_a_broken_version_and_takes_a_good_one() {
         original.replace("queue = \"roads\"", "queue = \"raods\""),
     )
     .unwrap();
-    let (status, body) = http(app.http_addr, "POST", "/api/ivr/reload").await;
+    let (status, body) = app.api("POST", "/api/ivr/reload", "").await;
     assert_eq!(status, 422, "{body}");
     assert!(
         body.contains("main.toml:")
@@ -330,7 +330,7 @@ async fn reload_refuses_a_broken_version_and_takes_a_good_one() {
         original.replace("prompt = \"greeting\"", "prompt = \"goodbye\""),
     )
     .unwrap();
-    let (status, body) = http(app.http_addr, "POST", "/api/ivr/reload").await;
+    let (status, body) = app.api("POST", "/api/ivr/reload", "").await;
     assert_eq!(status, 200, "{body}");
     call("goodbye").await;
 }

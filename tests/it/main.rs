@@ -4,6 +4,7 @@
 
 mod peers;
 
+mod auth;
 mod calls;
 mod crash;
 mod edge;
@@ -64,6 +65,8 @@ impl Default for AppOptions {
 }
 
 pub struct TestApp {
+    /// An admin's signed-in session, made on first use.
+    admin: tokio::sync::OnceCell<ApiSession>,
     pub events: hotline::events::EventBus,
     pub sip_addr: std::net::SocketAddr,
     pub http_addr: std::net::SocketAddr,
@@ -76,6 +79,40 @@ pub struct TestApp {
 impl TestApp {
     pub fn store(&self) -> &Store {
         self.db.store()
+    }
+
+    /// A session of a user with this role (created on the spot).
+    pub async fn sign_in_as(&self, login: &str, role: hotline::store::Role) -> ApiSession {
+        let password = "test-password";
+        let user = hotline::store::NewUser {
+            login: login.into(),
+            display_name: login.into(),
+            role,
+            operator_login: (role == hotline::store::Role::Operator).then(|| login.to_string()),
+        };
+        if self.store().user_by_login(login).await.unwrap().is_none() {
+            self.store()
+                .add_user(&user, password, chrono::Utc::now())
+                .await
+                .expect("test user");
+        }
+        sign_in(self.http_addr, login, password)
+            .await
+            .expect("test user signs in")
+    }
+
+    /// The admin session the API helpers use.
+    pub async fn admin(&self) -> &ApiSession {
+        self.admin
+            .get_or_init(|| self.sign_in_as("test-admin", hotline::store::Role::Admin))
+            .await
+    }
+
+    /// An API request as the admin: (status, body).
+    pub async fn api(&self, method: &str, path: &str, body: &str) -> (u16, String) {
+        let session = self.admin().await;
+        let r = request(self.http_addr, method, path, &session.headers(), body).await;
+        (r.status, r.body)
     }
 
     pub fn uri(&self, user: &str) -> String {
@@ -200,6 +237,7 @@ pub async fn spawn_app(opts: AppOptions) -> TestApp {
     let (sip_addr, http_addr, shutdown) = (app.sip_addr(), app.http_addr(), app.shutdown_handle());
     let run = tokio::spawn(app.run_until_stopped());
     TestApp {
+        admin: tokio::sync::OnceCell::new(),
         events,
         sip_addr,
         http_addr,
@@ -265,39 +303,109 @@ where
     }
 }
 
-/// A plain HTTP/1.1 request over a fresh connection: (status, body).
-pub async fn http(addr: std::net::SocketAddr, method: &str, path: &str) -> (u16, String) {
-    http_body(addr, method, path, "").await
+/// A signed-in session: its cookie and CSRF token.
+#[derive(Debug, Clone)]
+pub struct ApiSession {
+    pub cookie: String,
+    pub csrf: String,
 }
 
-/// The same with a JSON body.
-pub async fn http_body(
+impl ApiSession {
+    pub fn headers(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("Cookie", format!("hotline_session={}", self.cookie)),
+            ("X-CSRF-Token", self.csrf.clone()),
+        ]
+    }
+}
+
+/// Signs in through the API.
+pub async fn sign_in(
+    addr: std::net::SocketAddr,
+    login: &str,
+    password: &str,
+) -> Result<ApiSession, String> {
+    let body = serde_json::json!({ "login": login, "password": password }).to_string();
+    let r = request(addr, "POST", "/api/session", &[], &body).await;
+    if r.status != 200 {
+        return Err(format!("sign-in: {} {}", r.status, r.body));
+    }
+    let cookie = r
+        .header("set-cookie")
+        .and_then(|c| c.split(';').next())
+        .and_then(|c| c.strip_prefix("hotline_session="))
+        .ok_or("no session cookie")?
+        .to_string();
+    let json: serde_json::Value = serde_json::from_str(&r.body).map_err(|e| e.to_string())?;
+    let csrf = json["csrf_token"]
+        .as_str()
+        .ok_or("no CSRF token")?
+        .to_string();
+    Ok(ApiSession { cookie, csrf })
+}
+
+/// A response: status, headers (lower-case names) and body.
+pub struct HttpResponse {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl HttpResponse {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// A plain HTTP/1.1 request over a fresh connection: (status, body).
+pub async fn http(addr: std::net::SocketAddr, method: &str, path: &str) -> (u16, String) {
+    let r = request(addr, method, path, &[], "").await;
+    (r.status, r.body)
+}
+
+/// An HTTP/1.1 request with headers and a JSON body.
+pub async fn request(
     addr: std::net::SocketAddr,
     method: &str,
     path: &str,
+    headers: &[(&str, String)],
     body: &str,
-) -> (u16, String) {
+) -> HttpResponse {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut s = tokio::net::TcpStream::connect(addr)
         .await
         .expect("HTTP connect");
+    let extra: String = headers
+        .iter()
+        .map(|(n, v)| format!("{n}: {v}\r\n"))
+        .collect();
     let req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        "{method} {path} HTTP/1.1\r\nHost: x\r\n{extra}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     );
     s.write_all(req.as_bytes()).await.expect("HTTP write");
     let mut text = String::new();
     s.read_to_string(&mut text).await.expect("HTTP read");
-    let status = text
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head
         .split_whitespace()
         .nth(1)
         .and_then(|c| c.parse().ok())
         .unwrap_or(0);
-    let body = text
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
-    (status, body)
+    let headers = head
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    HttpResponse {
+        status,
+        headers,
+        body: body.to_string(),
+    }
 }
 
 /// A copy of the shipped IVR scripts, to edit in a test.

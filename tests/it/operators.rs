@@ -11,7 +11,7 @@ use hotline::store::QueueEventKind;
 use hotline::store::operators::{DEFAULT_REALM, NewOperator, QueueMembership};
 
 use crate::peers::baresip::{AnswerMode, Baresip, BaresipOptions, Registration, tone_ratio};
-use crate::{AppOptions, Backend, T, TestApp, eventually, http, http_body, read_stereo, spawn_app};
+use crate::{AppOptions, Backend, T, TestApp, eventually, read_stereo, spawn_app};
 
 const CALLER_HZ: u32 = 440;
 const OLENA_HZ: u32 = 1000;
@@ -129,7 +129,7 @@ async fn call_into_queue(app: &TestApp, phone: &mut Baresip, key: &str) {
 /// Waits until the operator is in this state (as the API shows it).
 async fn wait_state(app: &TestApp, login: &str, state: &str) {
     let found = eventually(T, || async {
-        let (_, body) = http(app.http_addr, "GET", "/api/operators").await;
+        let (_, body) = app.api("GET", "/api/operators", "").await;
         let v: serde_json::Value = serde_json::from_str(&body).ok()?;
         v["operators"]
             .as_array()?
@@ -142,17 +142,12 @@ async fn wait_state(app: &TestApp, login: &str, state: &str) {
 }
 
 async fn set_state(app: &TestApp, login: &str, body: &str) -> (u16, String) {
-    http_body(
-        app.http_addr,
-        "PUT",
-        &format!("/api/operators/{login}/state"),
-        body,
-    )
-    .await
+    app.api("PUT", &format!("/api/operators/{login}/state"), body)
+        .await
 }
 
 async fn queue_stats(app: &TestApp, queue: &str) -> serde_json::Value {
-    let (status, body) = http(app.http_addr, "GET", "/api/queues").await;
+    let (status, body) = app.api("GET", "/api/queues", "").await;
     assert_eq!(status, 200, "{body}");
     let v: serde_json::Value = serde_json::from_str(&body).unwrap();
     v["queues"]
@@ -476,7 +471,7 @@ async fn an_unanswered_phone_passes_the_call_on_and_two_misses_pause_the_operato
         .expect("olena's phone rings for the second caller");
     olena.wait_closed(T).await.unwrap();
     wait_state(&app, "olena", "paused").await;
-    let (_, body) = http(app.http_addr, "GET", "/api/operators").await;
+    let (_, body) = app.api("GET", "/api/operators", "").await;
     assert!(body.contains("\"reason\":\"no answer\""), "{body}");
     second.hangup().await.unwrap();
     second.stop().await;
