@@ -40,11 +40,13 @@ pub enum Event {
         queue: String,
         position: usize,
     },
-    /// An operator's phone rings with the caller.
+    /// An operator's phone rings with the caller, who has waited this
+    /// long in the queue.
     OperatorRinging {
         call: Uuid,
         queue: String,
         operator: String,
+        waited_ms: u64,
     },
     /// An operator took the caller after `waited_ms` in the queue.
     QueueAnswered {

@@ -323,7 +323,9 @@ impl Application {
             .route("/api/ivr/reload", axum::routing::post(reload_ivr))
             .merge(crate::api::queues::routes())
             .merge(crate::api::auth::routes())
+            .merge(crate::api::console::routes())
             .with_state(HttpState {
+                consoles: crate::api::console::Consoles::spawn(events.clone(), store.clone()),
                 ctx: ctx.clone(),
                 reloader: reloader.clone(),
                 auth: Arc::new(crate::api::auth::AuthSettings {
@@ -403,6 +405,7 @@ pub struct HttpState {
     pub ctx: Arc<CallContext>,
     reloader: IvrReloader,
     pub auth: Arc<crate::api::auth::AuthSettings>,
+    pub consoles: crate::api::console::Consoles,
 }
 
 /// A trunk's address, resolved once at start-up.

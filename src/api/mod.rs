@@ -1,6 +1,7 @@
 //! The JSON API under `/api`: sign-in and sessions ([`auth`]), queues and
-//! operators' states ([`queues`]). Every route but sign-in needs a session
+//! operators' states ([`queues`]); the console's websocket ([`console`]). Every route but sign-in needs a session
 //! and checks the role.
 
 pub mod auth;
+pub mod console;
 pub mod queues;

@@ -948,6 +948,7 @@ impl Service {
                             call,
                             queue: queue.clone(),
                             operator: operator.0.clone(),
+                            waited_ms: waiting.joined.elapsed().as_millis() as u64,
                         });
                     }
                 }

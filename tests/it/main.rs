@@ -6,6 +6,7 @@ mod peers;
 
 mod auth;
 mod calls;
+mod console;
 mod crash;
 mod edge;
 mod ivr;

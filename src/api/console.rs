@@ -1,0 +1,364 @@
+//! The console's websocket (`GET /ws`): the operator's screen-pop, keyed
+//! to the call, and the live stream for supervisors.
+//!
+//! One task ([`Consoles::spawn`]) follows the event stream. When a call is
+//! offered to an operator (their phone starts ringing) it gathers the card:
+//! the caller's number, the SIP Call-ID, the path through the IVR, the wait
+//! in the queue, the caller's earlier appeals and the repair works at the
+//! caller's known address; and pushes `call_offered` to that operator's
+//! consoles only. `call_answered` follows when they answer, `call_ended`
+//! when the call ends, `call_withdrawn` when the offer goes elsewhere.
+//! The latest of these per operator is kept, so a console that connects
+//! (or reconnects) gets the current call at once.
+//!
+//! Every message is JSON with `type` and `v` (the message version); see
+//! `docs/websocket.md`.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use axum::extract::State;
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use chrono::Utc;
+use serde_json::{Value, json};
+use tokio::sync::broadcast;
+use tracing::{debug, warn};
+use uuid::Uuid;
+
+use super::auth::Auth;
+use crate::events::{Event, EventBus, Published};
+use crate::server::HttpState;
+use crate::store::{Role, Store};
+
+/// The message version.
+pub const VERSION: u32 = 1;
+/// Earlier appeals shown on a card.
+const EARLIER_APPEALS: u32 = 10;
+
+/// A message for one operator's consoles.
+#[derive(Debug, Clone)]
+struct ForOperator {
+    operator: String,
+    message: Arc<Value>,
+}
+
+/// What an operator's consoles show now.
+#[derive(Debug, Clone)]
+struct Current {
+    call: Uuid,
+    message: Arc<Value>,
+}
+
+/// The operators' consoles: their current call and a stream of messages.
+#[derive(Clone)]
+pub struct Consoles {
+    current: Arc<Mutex<HashMap<String, Current>>>,
+    tx: broadcast::Sender<ForOperator>,
+    bus: EventBus,
+}
+
+impl Consoles {
+    /// Starts following `bus`.
+    pub fn spawn(bus: EventBus, store: Store) -> Consoles {
+        let consoles = Consoles {
+            current: Default::default(),
+            tx: broadcast::channel(1024).0,
+            bus: bus.clone(),
+        };
+        let follower = consoles.clone();
+        let mut events = bus.subscribe();
+        tokio::spawn(async move {
+            loop {
+                match events.recv().await {
+                    Ok(published) => follower.on_event(&store, published).await,
+                    Err(broadcast::error::RecvError::Lagged(n)) => {
+                        warn!(missed = n, "console follower fell behind the event stream")
+                    }
+                    Err(broadcast::error::RecvError::Closed) => break,
+                }
+            }
+        });
+        consoles
+    }
+
+    fn current_of(&self, operator: &str) -> Option<Current> {
+        self.current
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(operator)
+            .cloned()
+    }
+
+    /// Sends to the operator's consoles; `keep` makes it their current
+    /// call, `None` clears it.
+    fn send(&self, operator: &str, message: Value, keep: Option<Uuid>) {
+        let message = Arc::new(message);
+        {
+            let mut current = self.current.lock().unwrap_or_else(|e| e.into_inner());
+            match keep {
+                Some(call) => {
+                    current.insert(
+                        operator.to_owned(),
+                        Current {
+                            call,
+                            message: message.clone(),
+                        },
+                    );
+                }
+                None => {
+                    current.remove(operator);
+                }
+            }
+        }
+        let _ = self.tx.send(ForOperator {
+            operator: operator.to_owned(),
+            message,
+        });
+    }
+
+    async fn on_event(&self, store: &Store, published: Published) {
+        match published.event {
+            Event::OperatorRinging {
+                call,
+                queue,
+                operator,
+                waited_ms,
+            } => {
+                let card = card(store, call, &queue, waited_ms).await;
+                let message = json!({
+                    "type": "call_offered",
+                    "v": VERSION,
+                    "call": card,
+                    "at": published.at,
+                });
+                self.send(&operator, message, Some(call));
+            }
+            Event::QueueAnswered {
+                call,
+                operator,
+                waited_ms,
+                queue,
+            } => {
+                // The card as offered, now answered; gathered again if the
+                // offer was missed (e.g. a console that was not open).
+                let card = match self.current_of(&operator) {
+                    Some(c) if c.call == call => c.message["call"].clone(),
+                    _ => card(store, call, &queue, waited_ms).await,
+                };
+                let message = json!({
+                    "type": "call_answered",
+                    "v": VERSION,
+                    "call": card,
+                    "at": published.at,
+                });
+                self.send(&operator, message, Some(call));
+            }
+            Event::CallEnded { call, ended_by } => {
+                let holders: Vec<String> = self
+                    .current
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .iter()
+                    .filter(|(_, c)| c.call == call)
+                    .map(|(op, _)| op.clone())
+                    .collect();
+                for operator in holders {
+                    let message = json!({
+                        "type": "call_ended",
+                        "v": VERSION,
+                        "call_id": call,
+                        "ended_by": ended_by,
+                        "at": published.at,
+                    });
+                    self.send(&operator, message, None);
+                }
+            }
+            Event::CallTransferred { call, operator, .. } => {
+                if self.current_of(&operator).is_some_and(|c| c.call == call) {
+                    let message = json!({
+                        "type": "call_ended",
+                        "v": VERSION,
+                        "call_id": call,
+                        "ended_by": "transfer",
+                        "at": published.at,
+                    });
+                    self.send(&operator, message, None);
+                }
+            }
+            Event::OperatorState {
+                operator, state, ..
+            } => {
+                // Ringing stopped without an answer: the offer went away.
+                let offered = self.current_of(&operator).filter(|c| {
+                    c.message["type"] == "call_offered" && !matches!(state, "ringing" | "on_call")
+                });
+                if let Some(c) = offered {
+                    let message = json!({
+                        "type": "call_withdrawn",
+                        "v": VERSION,
+                        "call_id": c.call,
+                        "at": published.at,
+                    });
+                    self.send(&operator, message, None);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The card for a call, as far as the store can tell: a store error leaves
+/// the part out rather than the whole pop-up.
+async fn card(store: &Store, call: Uuid, queue: &str, waited_ms: u64) -> Value {
+    let record = store.get_call(call).await.ok().flatten();
+    let phone = record.as_ref().map(|r| {
+        r.caller_e164
+            .clone()
+            .unwrap_or_else(|| r.caller_raw.clone())
+    });
+    let path: Vec<String> = store
+        .call_events(call)
+        .await
+        .map(|events| {
+            events
+                .into_iter()
+                .filter(|e| e.kind == "ivr")
+                .map(|e| e.detail)
+                .collect()
+        })
+        .unwrap_or_default();
+    let e164 = record.as_ref().and_then(|r| r.caller_e164.clone());
+    let (appeals, works) = match &e164 {
+        Some(e164) => {
+            let appeals = store
+                .appeals_by_phone(e164, EARLIER_APPEALS)
+                .await
+                .unwrap_or_default();
+            let works = match store.latest_address_for_phone(e164).await {
+                Ok(Some(address)) => store
+                    .repair_works_at(&address, Utc::now())
+                    .await
+                    .unwrap_or_default(),
+                _ => Vec::new(),
+            };
+            (appeals, works)
+        }
+        None => (Vec::new(), Vec::new()),
+    };
+    json!({
+        "id": call,
+        "sip_call_id": record.as_ref().map(|r| r.sip_call_id.clone()),
+        "caller": phone,
+        "queue": queue,
+        "waited_ms": waited_ms,
+        "ivr_path": path,
+        "address": appeals.iter().find_map(|a| a.address.clone()),
+        "earlier_appeals": appeals.iter().map(|a| json!({
+            "registration_number": a.registration_number,
+            "date": a.created_at,
+            "category": a.category,
+            "status": a.status.as_str(),
+        })).collect::<Vec<_>>(),
+        "repair_works": works.iter().map(|w| json!({
+            "kind": w.kind.as_str(),
+            "service": w.service.as_str(),
+            "description": w.description,
+            "expected_end": w.expected_end,
+        })).collect::<Vec<_>>(),
+    })
+}
+
+pub fn routes() -> axum::Router<HttpState> {
+    axum::Router::new().route("/ws", get(upgrade))
+}
+
+/// `GET /ws`: a signed-in operator, supervisor or admin.
+async fn upgrade(State(state): State<HttpState>, auth: Auth, ws: WebSocketUpgrade) -> Response {
+    if let Err(refused) = auth.require(&[Role::Operator, Role::Supervisor, Role::Admin]) {
+        return refused.into_response();
+    }
+    // An operator user's consoles follow their operator (by login).
+    let operator = match auth.0.user.operator_id {
+        Some(id) => match state.ctx.store.list_operators().await {
+            Ok(ops) => ops.into_iter().find(|o| o.id == id).map(|o| o.login),
+            Err(e) => return super::auth::error(axum::http::StatusCode::SERVICE_UNAVAILABLE, e),
+        },
+        None => None,
+    };
+    let consoles = state.consoles.clone();
+    let user = auth.0.user.clone();
+    ws.on_upgrade(move |socket| serve(socket, consoles, user, operator))
+}
+
+async fn serve(
+    mut socket: WebSocket,
+    consoles: Consoles,
+    user: crate::store::User,
+    operator: Option<String>,
+) {
+    // Subscribed before the current call is read, so nothing falls between.
+    let mut mine = consoles.tx.subscribe();
+    let live = matches!(user.role, Role::Supervisor | Role::Admin);
+    let mut events = consoles.bus.subscribe();
+    let hello = json!({
+        "type": "hello",
+        "v": VERSION,
+        "user": { "login": user.login, "name": user.display_name, "role": user.role.as_str() },
+        "operator": operator,
+    });
+    if socket.send(text(&hello)).await.is_err() {
+        return;
+    }
+    if let Some(current) = operator.as_deref().and_then(|o| consoles.current_of(o)) {
+        if socket.send(text(&current.message)).await.is_err() {
+            return;
+        }
+    }
+    loop {
+        tokio::select! {
+            received = mine.recv(), if operator.is_some() => match received {
+                Ok(m) if Some(&m.operator) == operator.as_ref() => {
+                    if socket.send(text(&m.message)).await.is_err() {
+                        return;
+                    }
+                }
+                Ok(_) => {}
+                Err(broadcast::error::RecvError::Lagged(_)) => {
+                    // Resend what is current rather than a gap.
+                    if let Some(c) = operator.as_deref().and_then(|o| consoles.current_of(o)) {
+                        if socket.send(text(&c.message)).await.is_err() {
+                            return;
+                        }
+                    }
+                }
+                Err(broadcast::error::RecvError::Closed) => return,
+            },
+            event = events.recv(), if live => match event {
+                Ok(published) => {
+                    let message = json!({ "type": "event", "v": VERSION, "event": published });
+                    if socket.send(text(&message)).await.is_err() {
+                        return;
+                    }
+                }
+                Err(broadcast::error::RecvError::Lagged(n)) => {
+                    let message = json!({ "type": "missed", "v": VERSION, "events": n });
+                    if socket.send(text(&message)).await.is_err() {
+                        return;
+                    }
+                }
+                Err(broadcast::error::RecvError::Closed) => return,
+            },
+            incoming = socket.recv() => match incoming {
+                // The console sends nothing yet but pings; close ends it.
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
+                Some(Ok(other)) => debug!(?other, "console message ignored"),
+            },
+        }
+    }
+}
+
+fn text(value: &Value) -> Message {
+    Message::Text(value.to_string().into())
+}

@@ -1,0 +1,252 @@
+//! The console's websocket: the card pops up on the ringing operator's
+//! console, keyed to the call, with the caller's earlier appeals and the
+//! repair works at their address; nobody else gets it; a console that
+//! reconnects gets the current call again. The client is tokio-tungstenite
+//! (a browser test comes with the console page).
+
+use std::time::Duration;
+
+use chrono::Utc;
+use futures_util::StreamExt;
+use hotline::store::operators::{DEFAULT_REALM, NewOperator, QueueMembership};
+use hotline::store::{Role, demo};
+use serde_json::Value;
+use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+use crate::peers::baresip::{AnswerMode, Baresip, BaresipOptions, Registration};
+use crate::{ApiSession, AppOptions, T, TestApp, spawn_app};
+
+/// A console: its messages as they arrive, each with when.
+struct Console {
+    rx: mpsc::UnboundedReceiver<(chrono::DateTime<Utc>, Value)>,
+}
+
+impl Console {
+    async fn open(app: &TestApp, session: &ApiSession) -> Console {
+        let url = format!("ws://{}/ws", app.http_addr);
+        let mut request = url.into_client_request().unwrap();
+        request.headers_mut().insert(
+            "Cookie",
+            format!("hotline_session={}", session.cookie)
+                .parse()
+                .unwrap(),
+        );
+        let (mut ws, _) = tokio_tungstenite::connect_async(request)
+            .await
+            .expect("websocket opens");
+        let (tx, rx) = mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            while let Some(Ok(message)) = ws.next().await {
+                if let Ok(text) = message.to_text() {
+                    if let Ok(v) = serde_json::from_str::<Value>(text) {
+                        if tx.send((Utc::now(), v)).is_err() {
+                            break;
+                        }
+                    }
+                }
+            }
+            let _ = ws.close(None).await;
+        });
+        Console { rx }
+    }
+
+    /// The next message of this type (others are skipped).
+    async fn next(&mut self, kind: &str) -> (chrono::DateTime<Utc>, Value) {
+        tokio::time::timeout(Duration::from_secs(20), async {
+            loop {
+                let (at, v) = self.rx.recv().await.expect("console open");
+                if v["type"] == kind {
+                    return (at, v);
+                }
+            }
+        })
+        .await
+        .unwrap_or_else(|_| panic!("no {kind} message"))
+    }
+
+    /// Every message that came, without waiting.
+    fn drained(&mut self) -> Vec<Value> {
+        let mut out = Vec::new();
+        while let Ok((_, v)) = self.rx.try_recv() {
+            out.push(v);
+        }
+        out
+    }
+}
+
+async fn operator_with_user(app: &TestApp, login: &str, ext: &str) -> ApiSession {
+    let op = NewOperator::new(
+        login,
+        ext,
+        None,
+        vec![QueueMembership::new("general", 0)],
+        Utc::now(),
+    );
+    app.store()
+        .add_operator(&op, "secret123", DEFAULT_REALM)
+        .await
+        .unwrap();
+    app.sign_in_as(login, Role::Operator).await
+}
+
+async fn phone(app: &TestApp, ext: &str) -> Baresip {
+    let mut p = Baresip::spawn(BaresipOptions {
+        from_user: ext.into(),
+        registration: Some(Registration {
+            registrar: app.sip_addr.to_string(),
+            user: ext.into(),
+            password: Some("secret123".into()),
+            expires: 300,
+        }),
+        answer_mode: AnswerMode::Manual,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    p.wait_registered(T).await.unwrap();
+    p
+}
+
+#[tokio::test]
+async fn the_card_pops_up_on_the_ringing_operators_console_only() {
+    let app = spawn_app(AppOptions::default()).await;
+    // The caller has an earlier appeal, and an outage is on at their address.
+    demo::seed(app.store(), Utc::now()).await.unwrap();
+    let olena_session = operator_with_user(&app, "olena", "1001").await;
+    let petro_session = operator_with_user(&app, "petro", "1002").await;
+    let supervisor = app.sign_in_as("sveta", Role::Supervisor).await;
+    let mut olena_phone = phone(&app, "1001").await;
+    // Petro is paused: only olena can be offered the call.
+    let petro_phone = phone(&app, "1002").await;
+    let (status, _) = app
+        .api(
+            "PUT",
+            "/api/operators/petro/state",
+            r#"{"state":"paused","reason":"training"}"#,
+        )
+        .await;
+    assert_eq!(status, 200);
+
+    let mut olena = Console::open(&app, &olena_session).await;
+    let mut petro = Console::open(&app, &petro_session).await;
+    let mut live = Console::open(&app, &supervisor).await;
+    let (_, hello) = olena.next("hello").await;
+    assert_eq!(hello["operator"], "olena");
+    assert_eq!(hello["v"], 1);
+
+    let mut citizen = Baresip::spawn(BaresipOptions {
+        from_user: "0611234567".into(),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    citizen.dial(&app.uri("1580")).await.unwrap();
+    citizen.wait_established(T).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    citizen.send_dtmf("0").await.unwrap();
+
+    let (_, offered) = olena.next("call_offered").await;
+    let card = &offered["call"];
+    assert_eq!(card["caller"], demo::CALLER);
+    assert_eq!(card["queue"], "general");
+    assert!(card["sip_call_id"].as_str().is_some_and(|s| !s.is_empty()));
+    assert!(card["waited_ms"].as_u64().is_some());
+    let path = card["ivr_path"].as_array().unwrap();
+    assert!(
+        path.iter().any(|s| s == "main:operator-queue enter"),
+        "{path:?}"
+    );
+    assert_eq!(
+        card["earlier_appeals"][0]["registration_number"],
+        demo::APPEAL_NUMBER
+    );
+    assert_eq!(card["repair_works"][0]["service"], "water");
+    assert!(card["address"].as_str().is_some());
+    let call_id = card["id"].as_str().unwrap().to_string();
+
+    olena_phone
+        .wait_event(|e| e.is("CALL_INCOMING"), T)
+        .await
+        .unwrap();
+    olena_phone.accept().await.unwrap();
+    olena_phone.wait_established(T).await.unwrap();
+    let (received_at, answered) = olena.next("call_answered").await;
+    assert_eq!(answered["call"]["id"], call_id.as_str());
+    // From the call task taking the operator's 200 OK (its stored
+    // "operator-answered" step) to the message at the console.
+    let call_uuid: uuid::Uuid = call_id.parse().unwrap();
+    let took_200 = app
+        .store()
+        .call_events(call_uuid)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|e| e.kind == "operator-answered")
+        .expect("operator-answered stored")
+        .at;
+    let latency = (received_at - took_200).num_microseconds().unwrap();
+    eprintln!(
+        "measured [console]: operator's 200 OK taken → call_answered at the console: {:.2} ms",
+        latency as f64 / 1000.0
+    );
+    assert!(latency < 1_000_000, "{latency} µs");
+
+    // A console opened now gets the current call at once.
+    let mut again = Console::open(&app, &olena_session).await;
+    again.next("hello").await;
+    let (_, current) = again.next("call_answered").await;
+    assert_eq!(current["call"]["id"], call_id.as_str());
+
+    citizen.hangup().await.unwrap();
+    let (_, ended) = olena.next("call_ended").await;
+    assert_eq!(ended["call_id"], call_id.as_str());
+
+    // Petro's console saw nothing of it.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let petros: Vec<Value> = petro.drained();
+    assert!(
+        petros.iter().all(|m| m["type"] == "hello"),
+        "another operator's call reached petro: {petros:?}"
+    );
+    // The supervisor's live view saw the queue steps.
+    let steps: Vec<String> = live
+        .drained()
+        .iter()
+        .filter(|m| m["type"] == "event")
+        .map(|m| m["event"]["type"].as_str().unwrap_or("").to_string())
+        .collect();
+    for step in [
+        "queue_joined",
+        "operator_ringing",
+        "queue_answered",
+        "call_ended",
+    ] {
+        assert!(steps.iter().any(|s| s == step), "{step} missing: {steps:?}");
+    }
+    for p in [olena_phone, petro_phone, citizen] {
+        p.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn the_websocket_needs_a_session_and_a_console_role() {
+    let app = spawn_app(AppOptions::default()).await;
+    let url = format!("ws://{}/ws", app.http_addr);
+    let refused = tokio_tungstenite::connect_async(url.clone()).await;
+    assert!(refused.is_err(), "no session, no websocket");
+    let executor = app.sign_in_as("vodokanal", Role::Executor).await;
+    let mut request = url.into_client_request().unwrap();
+    request.headers_mut().insert(
+        "Cookie",
+        format!("hotline_session={}", executor.cookie)
+            .parse()
+            .unwrap(),
+    );
+    match tokio_tungstenite::connect_async(request).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status(), 403)
+        }
+        other => panic!("an executor has no console: {:?}", other.map(|_| ())),
+    }
+}
