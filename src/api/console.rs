@@ -175,17 +175,17 @@ impl Consoles {
                     self.send(&operator, message, None);
                 }
             }
-            Event::CallTransferred { call, operator, .. } => {
-                if self.current_of(&operator).is_some_and(|c| c.call == call) {
-                    let message = json!({
-                        "type": "call_ended",
-                        "v": VERSION,
-                        "call_id": call,
-                        "ended_by": "transfer",
-                        "at": published.at,
-                    });
-                    self.send(&operator, message, None);
-                }
+            Event::CallTransferred { call, operator, .. }
+                if self.current_of(&operator).is_some_and(|c| c.call == call) =>
+            {
+                let message = json!({
+                    "type": "call_ended",
+                    "v": VERSION,
+                    "call_id": call,
+                    "ended_by": "transfer",
+                    "at": published.at,
+                });
+                self.send(&operator, message, None);
             }
             Event::OperatorState {
                 operator, state, ..
