@@ -20,11 +20,13 @@
 //!   around it); [`events`]: the internal event stream for live views.
 //! - [`call`]: the async edge: the SIP core task and one task per call,
 //!   which bridges the caller to the operator who answers.
+//! - [`classifier`]: issue types, executors and deadlines, read from a file.
 //! - [`server`]: assembling it all; [`config`]: settings; [`phone`]:
 //!   numbers and personal-data redaction.
 
 pub mod api;
 pub mod call;
+pub mod classifier;
 pub mod config;
 pub mod events;
 pub mod ivr;

@@ -51,6 +51,12 @@ enum Command {
         #[command(subcommand)]
         action: UserAction,
     },
+    /// The classifier of issue types: sections, types, executors and
+    /// deadline classes.
+    Classifier {
+        #[command(subcommand)]
+        action: ClassifierAction,
+    },
 }
 
 #[derive(Subcommand)]
@@ -175,6 +181,26 @@ fn read_password(arg: &str, login: &str) -> anyhow::Result<String> {
     }
     hotline::store::operators::read_password_arg(arg, &mut stdin.lock())
         .context("reading the password from standard input")
+}
+
+#[derive(Subcommand)]
+enum ClassifierAction {
+    /// Check a classifier file and store it as the new current version
+    /// (unless the current version has the same content). Reports each
+    /// problem as file:line and imports nothing if there is any.
+    Import {
+        /// The classifier file.
+        #[arg(default_value = hotline::classifier::DEFAULT_PATH)]
+        file: PathBuf,
+    },
+    /// Show a classifier version (default: the current one): its sections
+    /// and types with their executor and deadline class, then the
+    /// executors.
+    List {
+        /// Version number.
+        #[arg(long)]
+        version: Option<u32>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -304,6 +330,81 @@ async fn operator_command(database_url: &str, action: OperatorAction) -> anyhow:
     outcome
 }
 
+/// `hotline classifier ...`; the work is in `hotline::classifier` and
+/// `hotline::store::classifier`.
+async fn classifier_command(database_url: &str, action: ClassifierAction) -> anyhow::Result<()> {
+    use hotline::classifier::{Classifier, ClassifierError};
+    use hotline::store::Store;
+    use hotline::store::classifier::classifier_listing;
+
+    match action {
+        ClassifierAction::Import { file } => {
+            // Checked before the database is opened.
+            let classifier = match Classifier::load(&file) {
+                Ok(classifier) => classifier,
+                Err(ClassifierError::Invalid(problems)) => {
+                    for p in &problems {
+                        println!("{p}");
+                    }
+                    eprintln!("{} problem(s) found; nothing imported", problems.len());
+                    std::process::exit(1);
+                }
+                Err(e) => return Err(e.into()),
+            };
+            let source = file.display().to_string();
+            let store = Store::connect(database_url).await?;
+            let outcome = store
+                .import_classifier(&classifier, &source, chrono::Utc::now())
+                .await;
+            store.close().await;
+            let outcome = outcome?;
+            let counts = format!(
+                "{} sections, {} types, {} executors",
+                outcome.sections, outcome.types, outcome.executors
+            );
+            if outcome.created {
+                println!(
+                    "classifier version {} imported from {source}: {counts}",
+                    outcome.version.number
+                );
+            } else {
+                println!(
+                    "classifier unchanged: version {} (imported from {} on {}) has the same \
+                     content ({counts})",
+                    outcome.version.number,
+                    outcome.version.source,
+                    outcome.version.imported_at.format("%Y-%m-%d %H:%M UTC")
+                );
+            }
+            Ok(())
+        }
+        ClassifierAction::List { version } => {
+            let store = Store::connect(database_url).await?;
+            let listing = async {
+                let found = match version {
+                    Some(number) => store.classifier_version(number).await?,
+                    None => store.current_classifier_version().await?,
+                };
+                let Some(found) = found else {
+                    match version {
+                        Some(number) => anyhow::bail!("there is no classifier version {number}"),
+                        None => anyhow::bail!(
+                            "no classifier imported yet: run `hotline classifier import`"
+                        ),
+                    }
+                };
+                let categories = store.categories(found.number).await?;
+                let executors = store.executors(found.number).await?;
+                Ok(classifier_listing(&found, &categories, &executors))
+            }
+            .await;
+            store.close().await;
+            print!("{}", listing?);
+            Ok(())
+        }
+    }
+}
+
 fn init_logging(settings: &Settings) {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env()
@@ -392,6 +493,9 @@ async fn main() -> anyhow::Result<()> {
             operator_command(&settings.storage.database_url, action).await
         }
         Command::User { action } => user_command(&settings.storage.database_url, action).await,
+        Command::Classifier { action } => {
+            classifier_command(&settings.storage.database_url, action).await
+        }
         Command::Serve => {
             init_logging(&settings);
             // Before start-up work, so an early SIGHUP cannot kill us (its
