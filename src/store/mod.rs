@@ -44,6 +44,7 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
 use uuid::Uuid;
 
+pub use cards::{AppealCard, Channel, FieldError, RegisterError, registration_number};
 pub use classifier::{CategoryRecord, ClassifierVersion, ExecutorRecord, ImportOutcome};
 pub use encoding::storage_precision;
 use encoding::{Cols, DbTime, DbUuid, StoreRow};
@@ -206,6 +207,7 @@ macro_rules! on_pool {
 }
 
 // Declared after `on_pool!`, which they use (macro_rules scope is textual).
+pub mod cards;
 pub mod classifier;
 pub mod operators;
 pub mod queues;
