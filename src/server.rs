@@ -324,6 +324,7 @@ impl Application {
             .merge(crate::api::queues::routes())
             .merge(crate::api::auth::routes())
             .merge(crate::api::console::routes())
+            .merge(crate::api::appeals::routes())
             .with_state(HttpState {
                 consoles: crate::api::console::Consoles::spawn(events.clone(), store.clone()),
                 ctx: ctx.clone(),

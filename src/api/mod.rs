@@ -2,6 +2,7 @@
 //! operators' states ([`queues`]); the console's websocket ([`console`]). Every route but sign-in needs a session
 //! and checks the role.
 
+pub mod appeals;
 pub mod auth;
 pub mod console;
 pub mod queues;

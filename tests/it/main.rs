@@ -4,6 +4,7 @@
 
 mod peers;
 
+mod appeals;
 mod auth;
 mod calls;
 mod console;
