@@ -47,6 +47,8 @@ pub enum Event {
         queue: String,
         operator: String,
         waited_ms: u64,
+        /// The caller's steps through the IVR.
+        ivr_path: Vec<String>,
     },
     /// An operator took the caller after `waited_ms` in the queue.
     QueueAnswered {

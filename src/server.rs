@@ -325,6 +325,7 @@ impl Application {
             .merge(crate::api::auth::routes())
             .merge(crate::api::console::routes())
             .merge(crate::api::appeals::routes())
+            .merge(crate::api::calls::routes())
             .with_state(HttpState {
                 consoles: crate::api::console::Consoles::spawn(events.clone(), store.clone()),
                 ctx: ctx.clone(),

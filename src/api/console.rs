@@ -125,8 +125,9 @@ impl Consoles {
                 queue,
                 operator,
                 waited_ms,
+                ivr_path,
             } => {
-                let card = card(store, call, &queue, waited_ms).await;
+                let card = card(store, call, &queue, waited_ms, Some(ivr_path)).await;
                 let message = json!({
                     "type": "call_offered",
                     "v": VERSION,
@@ -145,7 +146,7 @@ impl Consoles {
                 // offer was missed (e.g. a console that was not open).
                 let card = match self.current_of(&operator) {
                     Some(c) if c.call == call => c.message["call"].clone(),
-                    _ => card(store, call, &queue, waited_ms).await,
+                    _ => card(store, call, &queue, waited_ms, None).await,
                 };
                 let message = json!({
                     "type": "call_answered",
@@ -210,25 +211,35 @@ impl Consoles {
 }
 
 /// The card for a call, as far as the store can tell: a store error leaves
-/// the part out rather than the whole pop-up.
-async fn card(store: &Store, call: Uuid, queue: &str, waited_ms: u64) -> Value {
+/// the part out rather than the whole pop-up. `ivr_path` as the call told
+/// it (else read from the stored steps).
+async fn card(
+    store: &Store,
+    call: Uuid,
+    queue: &str,
+    waited_ms: u64,
+    ivr_path: Option<Vec<String>>,
+) -> Value {
     let record = store.get_call(call).await.ok().flatten();
     let phone = record.as_ref().map(|r| {
         r.caller_e164
             .clone()
             .unwrap_or_else(|| r.caller_raw.clone())
     });
-    let path: Vec<String> = store
-        .call_events(call)
-        .await
-        .map(|events| {
-            events
-                .into_iter()
-                .filter(|e| e.kind == "ivr")
-                .map(|e| e.detail)
-                .collect()
-        })
-        .unwrap_or_default();
+    let path: Vec<String> = match ivr_path {
+        Some(path) => path,
+        None => store
+            .call_events(call)
+            .await
+            .map(|events| {
+                events
+                    .into_iter()
+                    .filter(|e| e.kind == "ivr")
+                    .map(|e| e.detail)
+                    .collect()
+            })
+            .unwrap_or_default(),
+    };
     let e164 = record.as_ref().and_then(|r| r.caller_e164.clone());
     let (appeals, works) = match &e164 {
         Some(e164) => {

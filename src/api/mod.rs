@@ -4,5 +4,6 @@
 
 pub mod appeals;
 pub mod auth;
+pub mod calls;
 pub mod console;
 pub mod queues;

@@ -322,6 +322,7 @@ pub async fn run(
         events,
         caller_e164: None,
         caller_shown: String::new(),
+        path: Default::default(),
         log: None,
     };
     // The call runs in a task of its own so that a bug in it cannot leave
@@ -353,6 +354,8 @@ struct Call {
     caller_e164: Option<String>,
     /// The caller's number as the operator's phone shows it.
     caller_shown: String,
+    /// The steps through the IVR so far, for the operator's card.
+    path: std::sync::Mutex<Vec<String>>,
     /// Events of the call (digits, IVR steps, hold…) are written in order
     /// by one task, off the media path.
     log: Option<mpsc::UnboundedSender<(chrono::DateTime<Utc>, &'static str, String)>>,
@@ -846,7 +849,12 @@ impl Call {
                 ivr::Action::StopPlayback => media.player.stop(),
                 ivr::Action::Step(step) => {
                     debug!(node = %step.node, what = %step.what, "IVR");
-                    self.event("ivr", format!("{} {}", step.node, step.what));
+                    let step = format!("{} {}", step.node, step.what);
+                    self.path
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .push(step.clone());
+                    self.event("ivr", step);
                 }
                 ivr::Action::Queue { queue } => {
                     info!(%queue, "caller queued");
@@ -925,6 +933,10 @@ impl Call {
         None
     }
 
+    fn ivr_path(&self) -> Vec<String> {
+        self.path.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
     /// Enters a queue (from the IVR, or again after a failed bridge).
     fn join_queue(&self, media: &mut Media, queue: &str) {
         let (tx, rx) = mpsc::unbounded_channel();
@@ -934,7 +946,7 @@ impl Call {
             closed: false,
             offers: Default::default(),
         });
-        self.ctx.queues.join(self.id, queue, tx);
+        self.ctx.queues.join(self.id, queue, tx, self.ivr_path());
     }
 
     /// A message of the queue service.
@@ -1109,14 +1121,14 @@ impl Call {
             self.ctx
                 .queues
                 .transferred(self.id, &queue, from.clone(), &name);
-            self.ctx.queues.join(self.id, &name, tx);
+            self.ctx.queues.join(self.id, &name, tx, self.ivr_path());
             name.clone()
         } else if !name.is_empty() && name.bytes().all(|b| b.is_ascii_digit()) {
             // Waits in the queue it came from, for that operator alone.
             let joined = self
                 .ctx
                 .queues
-                .transfer_to_extension(self.id, &queue, from.clone(), &name, tx)
+                .transfer_to_extension(self.id, &queue, from.clone(), &name, tx, self.ivr_path())
                 .await;
             if !joined {
                 info!(%target, "transfer refused: no such operator logged in");

@@ -102,6 +102,7 @@ enum Input {
         call: Uuid,
         queue: String,
         to_call: mpsc::UnboundedSender<ToCall>,
+        ivr_path: Vec<String>,
     },
     JoinFor {
         call: Uuid,
@@ -110,6 +111,7 @@ enum Input {
         /// The operator who transferred the caller.
         from: OperatorId,
         to_call: mpsc::UnboundedSender<ToCall>,
+        ivr_path: Vec<String>,
         reply: oneshot::Sender<bool>,
     },
     HangUp {
@@ -180,6 +182,7 @@ enum Then {
         extension: String,
         from: OperatorId,
         to_call: mpsc::UnboundedSender<ToCall>,
+        ivr_path: Vec<String>,
         reply: oneshot::Sender<bool>,
     },
 }
@@ -226,11 +229,19 @@ impl QueueService {
 
     /// The call enters `queue`; the answer ([`ToCall::Joined`] or
     /// [`ToCall::Refused`]) and everything after comes on `to_call`.
-    pub fn join(&self, call: Uuid, queue: &str, to_call: mpsc::UnboundedSender<ToCall>) {
+    /// `ivr_path`: the caller's steps through the menu, for the card.
+    pub fn join(
+        &self,
+        call: Uuid,
+        queue: &str,
+        to_call: mpsc::UnboundedSender<ToCall>,
+        ivr_path: Vec<String>,
+    ) {
         let _ = self.tx.send(Input::Join {
             call,
             queue: queue.to_owned(),
             to_call,
+            ivr_path,
         });
     }
 
@@ -245,6 +256,7 @@ impl QueueService {
         from: OperatorId,
         extension: &str,
         to_call: mpsc::UnboundedSender<ToCall>,
+        ivr_path: Vec<String>,
     ) -> bool {
         let (reply, rx) = oneshot::channel();
         let _ = self.tx.send(Input::JoinFor {
@@ -253,6 +265,7 @@ impl QueueService {
             extension: extension.to_owned(),
             from,
             to_call,
+            ivr_path,
             reply,
         });
         rx.await.unwrap_or(false)
@@ -358,6 +371,8 @@ struct WaitingCall {
     queue: String,
     joined: Instant,
     to_call: mpsc::UnboundedSender<ToCall>,
+    /// The caller's steps through the IVR, for the operator's card.
+    ivr_path: Vec<String>,
 }
 
 enum Write {
@@ -466,12 +481,19 @@ impl Service {
                 call,
                 queue,
                 to_call,
+                ivr_path,
             } => {
                 let id = CallId(call.as_u128());
                 match self.router.join(now, id, &queue) {
                     Ok(JoinOutcome::Joined { position }) => {
                         info!(%call, %queue, position, "caller joined the queue");
-                        self.joined(now, call, queue, position, None, to_call);
+                        let waiting = WaitingCall {
+                            queue,
+                            joined: now,
+                            to_call,
+                            ivr_path,
+                        };
+                        self.joined(call, position, None, waiting);
                     }
                     Ok(JoinOutcome::Refused(reason)) => {
                         let text = match reason {
@@ -505,6 +527,7 @@ impl Service {
                 extension,
                 from,
                 to_call,
+                ivr_path,
                 reply,
             } => {
                 let store = self.store.clone();
@@ -517,6 +540,7 @@ impl Service {
                         extension,
                         from,
                         to_call,
+                        ivr_path,
                         reply,
                     },
                 );
@@ -714,6 +738,7 @@ impl Service {
                 extension,
                 from,
                 to_call,
+                ivr_path,
                 reply,
             } => {
                 let id = CallId(call.as_u128());
@@ -737,7 +762,13 @@ impl Service {
                 };
                 info!(%call, %queue, %operator, "caller waits for a colleague's extension");
                 self.record_transfer(call, &queue, &from, &extension);
-                self.joined(now, call, queue, position, Some(&operator), to_call);
+                let waiting = WaitingCall {
+                    queue,
+                    joined: now,
+                    to_call,
+                    ivr_path,
+                };
+                self.joined(call, position, Some(&operator), waiting);
                 let _ = reply.send(true);
             }
         }
@@ -746,31 +777,22 @@ impl Service {
     /// The call waits (for `only` that operator): told, stored, published.
     fn joined(
         &mut self,
-        now: Instant,
         call: Uuid,
-        queue: String,
         position: usize,
         only: Option<&OperatorId>,
-        to_call: mpsc::UnboundedSender<ToCall>,
+        waiting: WaitingCall,
     ) {
-        let _ = to_call.send(ToCall::Joined { position });
-        let mut e = self.queue_event(call, &queue, QueueEventKind::Joined, only);
+        let _ = waiting.to_call.send(ToCall::Joined { position });
+        let mut e = self.queue_event(call, &waiting.queue, QueueEventKind::Joined, only);
         e.position = Some(position as u32);
         e.detail = only.map(|o| format!("for {o}"));
         self.store(e);
         self.bus.publish(Event::QueueJoined {
             call,
-            queue: queue.clone(),
+            queue: waiting.queue.clone(),
             position,
         });
-        self.calls.insert(
-            CallId(call.as_u128()),
-            WaitingCall {
-                queue,
-                joined: now,
-                to_call,
-            },
-        );
+        self.calls.insert(CallId(call.as_u128()), waiting);
     }
 
     /// The call is no longer waiting: abandoned by the caller, or left
@@ -949,6 +971,7 @@ impl Service {
                             queue: queue.clone(),
                             operator: operator.0.clone(),
                             waited_ms: waiting.joined.elapsed().as_millis() as u64,
+                            ivr_path: waiting.ivr_path.clone(),
                         });
                     }
                 }

@@ -209,6 +209,7 @@ macro_rules! on_pool {
 // Declared after `on_pool!`, which they use (macro_rules scope is textual).
 pub mod cards;
 pub mod classifier;
+pub mod console;
 pub mod operators;
 pub mod queues;
 pub mod users;

@@ -224,6 +224,55 @@ async fn the_card_pops_up_on_the_ringing_operators_console_only() {
     ] {
         assert!(steps.iter().any(|s| s == step), "{step} missing: {steps:?}");
     }
+    // Olena's own controls: today's calls, and "block this caller".
+    let r = crate::request(
+        app.http_addr,
+        "GET",
+        "/api/my/calls",
+        &olena_session.headers(),
+        "",
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let mine: Value = serde_json::from_str(&r.body).unwrap();
+    assert_eq!(mine["calls"][0]["id"], call_id.as_str());
+    assert_eq!(mine["calls"][0]["caller"], demo::CALLER);
+    let path = format!("/api/calls/{call_id}/block");
+    let reason = r#"{"reason":"образи на адресу оператора"}"#;
+    let r = crate::request(
+        app.http_addr,
+        "POST",
+        &path,
+        &petro_session.headers(),
+        reason,
+    )
+    .await;
+    assert_eq!(r.status, 403, "not petro's call");
+    let r = crate::request(
+        app.http_addr,
+        "POST",
+        &path,
+        &olena_session.headers(),
+        r#"{"reason":" "}"#,
+    )
+    .await;
+    assert_eq!(r.status, 422);
+    let r = crate::request(
+        app.http_addr,
+        "POST",
+        &path,
+        &olena_session.headers(),
+        reason,
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let requests = app
+        .store()
+        .block_requests(call_id.parse().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(requests.len(), 1);
+    assert_eq!(requests[0].1, demo::CALLER);
     for p in [olena_phone, petro_phone, citizen] {
         p.stop().await;
     }

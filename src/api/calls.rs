@@ -1,0 +1,120 @@
+//! The operator's own controls over calls:
+//!
+//! - `GET /api/my/calls` (operator users): the calls they answered today
+//!   (server local day), newest first.
+//! - `POST /api/calls/{id}/block` with `{"reason": "…"}`: "end call and
+//!   block caller". An operator for a call they took; supervisors and
+//!   admins for any call. The request is recorded (201); the block list
+//!   that acts on it comes with the recordings issue.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use chrono::{Local, Utc};
+use serde::Deserialize;
+use serde_json::json;
+use tracing::info;
+use uuid::Uuid;
+
+use super::auth::{Auth, error};
+use crate::server::HttpState;
+use crate::store::{Role, StoreError};
+
+pub fn routes() -> axum::Router<HttpState> {
+    axum::Router::new()
+        .route("/api/my/calls", get(my_calls))
+        .route("/api/calls/{id}/block", post(block))
+}
+
+fn today_start() -> chrono::DateTime<Utc> {
+    let now = Utc::now();
+    Local::now()
+        .date_naive()
+        .and_hms_opt(0, 0, 0)
+        .and_then(|t| t.and_local_timezone(Local).earliest())
+        .map(|t| t.with_timezone(&Utc))
+        .unwrap_or(now)
+}
+
+async fn my_calls(State(state): State<HttpState>, auth: Auth) -> Response {
+    if let Err(refused) = auth.require(&[Role::Operator]) {
+        return refused.into_response();
+    }
+    let Some(operator) = auth.0.user.operator_id else {
+        return Json(json!({ "calls": [] })).into_response();
+    };
+    match state
+        .ctx
+        .store
+        .calls_taken_by(operator, today_start())
+        .await
+    {
+        Ok(calls) => Json(json!({
+            "calls": calls.iter().map(|t| json!({
+                "id": t.call.id,
+                "caller": t.call.caller_e164.clone().unwrap_or_else(|| t.call.caller_raw.clone()),
+                "queue": t.queue,
+                "answered_at": t.answered_at,
+                "waited_ms": t.waited_ms,
+                "ended_at": t.call.ended_at,
+            })).collect::<Vec<_>>()
+        }))
+        .into_response(),
+        Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, e),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BlockBody {
+    reason: String,
+}
+
+async fn block(
+    State(state): State<HttpState>,
+    auth: Auth,
+    Path(id): Path<Uuid>,
+    body: Result<Json<BlockBody>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    let store = &state.ctx.store;
+    match auth.role() {
+        Role::Operator => {
+            // Their own calls only (any day: the button is on the card).
+            let took = match auth.0.user.operator_id {
+                Some(op) => match store.calls_taken_by(op, chrono::DateTime::UNIX_EPOCH).await {
+                    Ok(calls) => calls.iter().any(|t| t.call.id == id),
+                    Err(e) => return error(StatusCode::SERVICE_UNAVAILABLE, e),
+                },
+                None => false,
+            };
+            if !took {
+                return error(StatusCode::FORBIDDEN, "not a call you took");
+            }
+        }
+        _ => {
+            if let Err(refused) = auth.require(&[Role::Supervisor, Role::Admin]) {
+                return refused.into_response();
+            }
+        }
+    }
+    let Ok(Json(body)) = body else {
+        return error(StatusCode::UNPROCESSABLE_ENTITY, "send {\"reason\": …}");
+    };
+    match store
+        .request_block(id, Some(auth.0.user.id), &body.reason, Utc::now())
+        .await
+    {
+        Ok(request) => {
+            info!(call = %id, by = %auth.0.user.login, "block of the caller requested");
+            (StatusCode::CREATED, Json(json!({ "id": request }))).into_response()
+        }
+        Err(StoreError::Invalid { .. }) => error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "the reason must be 1 to 500 characters",
+        ),
+        Err(StoreError::NotFound { .. }) => error(StatusCode::NOT_FOUND, "no such call"),
+        Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, e),
+    }
+}
