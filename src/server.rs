@@ -266,6 +266,7 @@ impl Application {
             jitter_frames: settings.rtp.jitter_frames,
             media_timeout: Duration::from_secs(settings.rtp.media_timeout_secs),
             active: AtomicUsize::new(0),
+            live: Default::default(),
             queues: queue_service.clone(),
             events: events.clone(),
             login_on_register: settings.queues.login_on_register,

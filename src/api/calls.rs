@@ -4,8 +4,10 @@
 //!   (server local day), newest first.
 //! - `POST /api/calls/{id}/block` with `{"reason": "…"}`: "end call and
 //!   block caller". An operator for a call they took; supervisors and
-//!   admins for any call. The request is recorded (201); the block list
-//!   that acts on it comes with the recordings issue.
+//!   admins for any call. A call still in progress is ended (BYE to both
+//!   sides) and the request is recorded (201, `call_ended` says whether it
+//!   was still up); the block list that acts on it comes with the
+//!   recordings issue.
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -107,8 +109,14 @@ async fn block(
         .await
     {
         Ok(request) => {
-            info!(call = %id, by = %auth.0.user.login, "block of the caller requested");
-            (StatusCode::CREATED, Json(json!({ "id": request }))).into_response()
+            // "End call and block": a call still in progress is ended.
+            let ended = state.ctx.end_call(id);
+            info!(call = %id, by = %auth.0.user.login, ended, "block of the caller requested");
+            (
+                StatusCode::CREATED,
+                Json(json!({ "id": request, "call_ended": ended })),
+            )
+                .into_response()
         }
         Err(StoreError::Invalid { .. }) => error(
             StatusCode::UNPROCESSABLE_ENTITY,

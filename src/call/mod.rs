@@ -208,6 +208,9 @@ pub struct CallContext {
     pub jitter_frames: usize,
     pub media_timeout: Duration,
     pub active: AtomicUsize,
+    /// Calls in progress by our id, with a way to end each from outside
+    /// (the console's "end call and block caller").
+    pub live: std::sync::Mutex<std::collections::HashMap<Uuid, mpsc::UnboundedSender<()>>>,
     pub queues: QueueService,
     pub events: EventBus,
     /// A registered softphone logs its operator in.
@@ -215,6 +218,16 @@ pub struct CallContext {
 }
 
 impl CallContext {
+    /// Ends a call in progress (BYE to both sides); `false` if it is not
+    /// in progress.
+    pub fn end_call(&self, id: Uuid) -> bool {
+        self.live
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&id)
+            .is_some_and(|tx| tx.send(()).is_ok())
+    }
+
     /// Our address as the peer at `ip` sees it: the configured one, else
     /// the local address the system routes to that peer from.
     pub fn local_address(&self, peer: IpAddr) -> (Option<String>, IpAddr) {
@@ -341,6 +354,10 @@ pub async fn run(
     // Whatever the call left in the queues (after a failure, a ghost
     // caller or an operator "on call") is released.
     ctx.queues.call_gone(id);
+    ctx.live
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .remove(&id);
     ctx.active.fetch_sub(1, Ordering::Relaxed);
     let _ = commands.send(Command::Done { key });
 }
@@ -660,6 +677,12 @@ impl Call {
             hang_up,
         };
         let (lookups, mut results) = mpsc::unbounded_channel::<ivr::Input>();
+        let (end_tx, mut end_rx) = mpsc::unbounded_channel::<()>();
+        self.ctx
+            .live
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(self.id, end_tx);
         let actions = media.ivr.start(clock());
         if let Some(end) = self.apply(media, actions, &lookups) {
             return end;
@@ -717,6 +740,11 @@ impl Call {
                     Some(CallEvent::OperatorReInvite { leg, request }) => self.operator_reinvite(media, leg, &request),
                     Some(CallEvent::OperatorConfirmed { leg, body }) => self.operator_answer(media, leg, &body),
                 },
+                Some(()) = end_rx.recv() => {
+                    info!("ended from the console");
+                    self.event("ended-by-console", String::new());
+                    return ok(EndedBy::Server, Disposition::Answered, true);
+                }
                 message = next_message(media.queue.as_mut().filter(|q| !q.closed).map(|q| &mut q.rx)) => {
                     match message {
                         Some(message) => self.on_queue(media, message).await,

@@ -198,45 +198,8 @@ async fn the_card_pops_up_on_the_ringing_operators_console_only() {
     let (_, current) = again.next("call_answered").await;
     assert_eq!(current["call"]["id"], call_id.as_str());
 
-    citizen.hangup().await.unwrap();
-    let (_, ended) = olena.next("call_ended").await;
-    assert_eq!(ended["call_id"], call_id.as_str());
-
-    // Petro's console saw nothing of it.
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let petros: Vec<Value> = petro.drained();
-    assert!(
-        petros.iter().all(|m| m["type"] == "hello"),
-        "another operator's call reached petro: {petros:?}"
-    );
-    // The supervisor's live view saw the queue steps.
-    let steps: Vec<String> = live
-        .drained()
-        .iter()
-        .filter(|m| m["type"] == "event")
-        .map(|m| m["event"]["type"].as_str().unwrap_or("").to_string())
-        .collect();
-    for step in [
-        "queue_joined",
-        "operator_ringing",
-        "queue_answered",
-        "call_ended",
-    ] {
-        assert!(steps.iter().any(|s| s == step), "{step} missing: {steps:?}");
-    }
-    // Olena's own controls: today's calls, and "block this caller".
-    let r = crate::request(
-        app.http_addr,
-        "GET",
-        "/api/my/calls",
-        &olena_session.headers(),
-        "",
-    )
-    .await;
-    assert_eq!(r.status, 200, "{}", r.body);
-    let mine: Value = serde_json::from_str(&r.body).unwrap();
-    assert_eq!(mine["calls"][0]["id"], call_id.as_str());
-    assert_eq!(mine["calls"][0]["caller"], demo::CALLER);
+    // "End call and block caller", pressed during the call: not petro's to
+    // press, a reason is needed, then the call ends for both sides.
     let path = format!("/api/calls/{call_id}/block");
     let reason = r#"{"reason":"образи на адресу оператора"}"#;
     let r = crate::request(
@@ -266,6 +229,15 @@ async fn the_card_pops_up_on_the_ringing_operators_console_only() {
     )
     .await;
     assert_eq!(r.status, 201, "{}", r.body);
+    assert!(r.body.contains("\"call_ended\":true"), "{}", r.body);
+    citizen
+        .wait_closed(T)
+        .await
+        .expect("the caller's call ends");
+    olena_phone
+        .wait_closed(T)
+        .await
+        .expect("the operator's leg ends");
     let requests = app
         .store()
         .block_requests(call_id.parse().unwrap())
@@ -273,6 +245,44 @@ async fn the_card_pops_up_on_the_ringing_operators_console_only() {
         .unwrap();
     assert_eq!(requests.len(), 1);
     assert_eq!(requests[0].1, demo::CALLER);
+    let (_, ended) = olena.next("call_ended").await;
+    assert_eq!(ended["call_id"], call_id.as_str());
+
+    // Petro's console saw nothing of it.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let petros: Vec<Value> = petro.drained();
+    assert!(
+        petros.iter().all(|m| m["type"] == "hello"),
+        "another operator's call reached petro: {petros:?}"
+    );
+    // The supervisor's live view saw the queue steps.
+    let steps: Vec<String> = live
+        .drained()
+        .iter()
+        .filter(|m| m["type"] == "event")
+        .map(|m| m["event"]["type"].as_str().unwrap_or("").to_string())
+        .collect();
+    for step in [
+        "queue_joined",
+        "operator_ringing",
+        "queue_answered",
+        "call_ended",
+    ] {
+        assert!(steps.iter().any(|s| s == step), "{step} missing: {steps:?}");
+    }
+    // Olena's own calls today.
+    let r = crate::request(
+        app.http_addr,
+        "GET",
+        "/api/my/calls",
+        &olena_session.headers(),
+        "",
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let mine: Value = serde_json::from_str(&r.body).unwrap();
+    assert_eq!(mine["calls"][0]["id"], call_id.as_str());
+    assert_eq!(mine["calls"][0]["caller"], demo::CALLER);
     for p in [olena_phone, petro_phone, citizen] {
         p.stop().await;
     }
