@@ -14,7 +14,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use chrono::{Local, Utc};
+use chrono::Utc;
 use serde::Deserialize;
 use serde_json::json;
 use tracing::info;
@@ -30,16 +30,6 @@ pub fn routes() -> axum::Router<HttpState> {
         .route("/api/calls/{id}/block", post(block))
 }
 
-fn today_start() -> chrono::DateTime<Utc> {
-    let now = Utc::now();
-    Local::now()
-        .date_naive()
-        .and_hms_opt(0, 0, 0)
-        .and_then(|t| t.and_local_timezone(Local).earliest())
-        .map(|t| t.with_timezone(&Utc))
-        .unwrap_or(now)
-}
-
 async fn my_calls(State(state): State<HttpState>, auth: Auth) -> Response {
     if let Err(refused) = auth.require(&[Role::Operator]) {
         return refused.into_response();
@@ -50,7 +40,7 @@ async fn my_calls(State(state): State<HttpState>, auth: Auth) -> Response {
     match state
         .ctx
         .store
-        .calls_taken_by(operator, today_start())
+        .calls_taken_by(operator, super::local_day_start())
         .await
     {
         Ok(calls) => Json(json!({
@@ -85,8 +75,8 @@ async fn block(
         Role::Operator => {
             // Their own calls only (any day: the button is on the card).
             let took = match auth.0.user.operator_id {
-                Some(op) => match store.calls_taken_by(op, chrono::DateTime::UNIX_EPOCH).await {
-                    Ok(calls) => calls.iter().any(|t| t.call.id == id),
+                Some(op) => match store.operator_took_call(op, id).await {
+                    Ok(took) => took,
                     Err(e) => return error(StatusCode::SERVICE_UNAVAILABLE, e),
                 },
                 None => false,

@@ -292,8 +292,8 @@ async fn upgrade(State(state): State<HttpState>, auth: Auth, ws: WebSocketUpgrad
     }
     // An operator user's consoles follow their operator (by login).
     let operator = match auth.0.user.operator_id {
-        Some(id) => match state.ctx.store.list_operators().await {
-            Ok(ops) => ops.into_iter().find(|o| o.id == id).map(|o| o.login),
+        Some(id) => match state.ctx.store.operator_login(id).await {
+            Ok(login) => login,
             Err(e) => return super::auth::error(axum::http::StatusCode::SERVICE_UNAVAILABLE, e),
         },
         None => None,

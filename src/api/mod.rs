@@ -7,3 +7,15 @@ pub mod auth;
 pub mod calls;
 pub mod console;
 pub mod queues;
+
+/// The start of today (the server's local day), for "today's" figures.
+pub fn local_day_start() -> chrono::DateTime<chrono::Utc> {
+    use chrono::Local;
+    let now = chrono::Utc::now();
+    Local::now()
+        .date_naive()
+        .and_hms_opt(0, 0, 0)
+        .and_then(|t| t.and_local_timezone(Local).earliest())
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .unwrap_or(now)
+}

@@ -15,7 +15,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, put};
-use chrono::{Local, Utc};
+use chrono::Utc;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -50,12 +50,7 @@ async fn queues(State(state): State<HttpState>, auth: Auth) -> Reply {
     }
     let now = Utc::now();
     // "Today" is the server's local day.
-    let day_start = Local::now()
-        .date_naive()
-        .and_hms_opt(0, 0, 0)
-        .and_then(|t| t.and_local_timezone(Local).earliest())
-        .map(|t| t.with_timezone(&Utc))
-        .unwrap_or(now);
+    let day_start = super::local_day_start();
     let mut out = Vec::new();
     for queue in state.ctx.queues.queues().queues() {
         match state

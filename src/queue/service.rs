@@ -530,10 +530,8 @@ impl Service {
                 ivr_path,
                 reply,
             } => {
-                let store = self.store.clone();
-                let key = extension.clone();
-                self.lookup(
-                    async move { store.operator_by_extension(&key).await },
+                self.lookup_extension(
+                    extension.clone(),
                     Then::JoinFor {
                         call,
                         queue,
@@ -619,12 +617,7 @@ impl Service {
                 target,
             } => self.record_transfer(call, &queue, &operator, &target),
             Input::PhoneRegistered { extension } => {
-                let store = self.store.clone();
-                let key = extension.clone();
-                self.lookup(
-                    async move { store.operator_by_extension(&key).await },
-                    Then::LogInByPhone { extension },
-                );
+                self.lookup_extension(extension.clone(), Then::LogInByPhone { extension });
             }
             Input::PhoneGone { extension } => {
                 if let Some(operator) = self.extensions.get(&extension).cloned() {
@@ -646,10 +639,8 @@ impl Service {
                 reply,
             } => {
                 // Fresh from the store: the queues served may have changed.
-                let store = self.store.clone();
-                let key = login.clone();
-                self.lookup(
-                    async move { store.operator_by_login(&key).await },
+                self.lookup_login(
+                    login.clone(),
                     Then::Set {
                         login,
                         request,
@@ -672,6 +663,19 @@ impl Service {
             operator: operator.0.clone(),
             target: target.to_owned(),
         });
+    }
+
+    fn lookup_extension(&self, extension: String, then: Then) {
+        let store = self.store.clone();
+        self.lookup(
+            async move { store.operator_by_extension(&extension).await },
+            then,
+        );
+    }
+
+    fn lookup_login(&self, login: String, then: Then) {
+        let store = self.store.clone();
+        self.lookup(async move { store.operator_by_login(&login).await }, then);
     }
 
     /// Runs a store lookup in its own task; its result comes back as

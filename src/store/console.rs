@@ -52,6 +52,23 @@ impl Store {
         ))
     }
 
+    /// Whether the operator answered this call (from a queue).
+    pub async fn operator_took_call(
+        &self,
+        operator_id: Uuid,
+        call_id: Uuid,
+    ) -> Result<bool, StoreError> {
+        const SQL: &str = "SELECT 1 FROM queue_events \
+            WHERE call_id = $1 AND operator_id = $2 AND kind = 'answered' LIMIT 1";
+        on_pool!(self, |pool| sqlx::query(SQL)
+            .bind(DbUuid(call_id))
+            .bind(DbUuid(operator_id))
+            .fetch_optional(pool)
+            .await
+            .map(|row| row.is_some())
+            .map_err(query_err("check who took a call")))
+    }
+
     /// Records a request to block the caller of `call_id`; returns its id.
     /// `NotFound` for an unknown call, `Invalid` for a blank reason.
     pub async fn request_block(

@@ -260,7 +260,7 @@ pub(super) fn check_display_name(name: &str) -> Result<&str, StoreError> {
 }
 
 /// Never puts the password itself in the error.
-fn check_password(password: &str) -> Result<(), StoreError> {
+pub(super) fn check_password(password: &str) -> Result<(), StoreError> {
     if password.chars().count() < MIN_PASSWORD_CHARS {
         return Err(invalid(
             "password",
@@ -617,6 +617,16 @@ impl Store {
             .await
             .map(|row| row.is_some()))
         .map_err(query_err(op))
+    }
+
+    /// The login of the operator with this id, if any.
+    pub async fn operator_login(&self, id: Uuid) -> Result<Option<String>, StoreError> {
+        const SQL: &str = "SELECT login FROM operators WHERE id = $1";
+        on_pool!(self, |pool| sqlx::query_scalar(SQL)
+            .bind(DbUuid(id))
+            .fetch_optional(pool)
+            .await
+            .map_err(query_err("read an operator's login")))
     }
 
     /// The operator (with queues) whose login is `login`, disabled or not.

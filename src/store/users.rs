@@ -17,7 +17,7 @@ use uuid::Uuid;
 use super::encoding::{Cols, DbTime, DbUuid, StoreRow};
 use super::model::text_enum;
 use super::operators::{
-    blocking, check_display_name, check_login, hash_password, password_matches,
+    blocking, check_display_name, check_login, check_password, hash_password, password_matches,
     waste_a_verification,
 };
 use super::{Backend, Store, StoreError, decode_all, insert_err, query_err};
@@ -137,12 +137,7 @@ impl Store {
             VALUES ($1, $2, $3, $4, $5, $6, $7)";
         check_login(&new.login)?;
         let display_name = check_display_name(&new.display_name)?.to_owned();
-        if password.chars().count() < 8 {
-            return Err(StoreError::Invalid {
-                field: "password",
-                reason: "must be at least 8 characters".into(),
-            });
-        }
+        check_password(password)?;
         let operator_id = match (new.role, &new.operator_login) {
             (Role::Operator, Some(login)) => Some(
                 self.operator_by_login(login)
@@ -256,12 +251,7 @@ impl Store {
         const SQL: &str = "UPDATE users SET password_hash = $1 WHERE login = $2";
         const END: &str = "DELETE FROM sessions WHERE user_id IN \
             (SELECT id FROM users WHERE login = $1)";
-        if password.chars().count() < 8 {
-            return Err(StoreError::Invalid {
-                field: "password",
-                reason: "must be at least 8 characters".into(),
-            });
-        }
+        check_password(password)?;
         let owned = password.to_owned();
         let hash = blocking(move || hash_password(&owned)).await?;
         on_pool!(self, |pool| async {
