@@ -141,6 +141,10 @@ impl Default for HttpSettings {
 pub struct StorageSettings {
     pub database_url: String,
     pub recordings_dir: PathBuf,
+    /// Files attached to appeal cards: `<attachments_dir>/YYYY/MM/<uuid>.<ext>`.
+    pub attachments_dir: PathBuf,
+    /// The largest file an operator may attach to a card, in MiB.
+    pub attachment_max_mb: u32,
 }
 
 impl Default for StorageSettings {
@@ -148,6 +152,8 @@ impl Default for StorageSettings {
         Self {
             database_url: "sqlite://hotline.db".into(),
             recordings_dir: "recordings".into(),
+            attachments_dir: "attachments".into(),
+            attachment_max_mb: 25,
         }
     }
 }
@@ -317,6 +323,9 @@ impl Settings {
                 "[rtp] port range {}..{} needs at least one even/odd pair",
                 r.port_min, r.port_max
             ));
+        }
+        if !(1..=1024).contains(&self.storage.attachment_max_mb) {
+            return bad("[storage] attachment_max_mb must be 1 to 1024".into());
         }
         if self.sip.t1_ms == 0 || self.sip.t2_ms < self.sip.t1_ms {
             return bad("[sip] t1_ms must be > 0 and t2_ms >= t1_ms".into());

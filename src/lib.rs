@@ -21,10 +21,13 @@
 //! - [`call`]: the async edge: the SIP core task and one task per call,
 //!   which bridges the caller to the operator who answers.
 //! - [`classifier`]: issue types, executors and deadlines, read from a file.
+//! - [`api`]: the HTTP edge: the JSON API, the console's websocket and its
+//!   pages (`web/`); [`attachments`]: files attached to appeal cards.
 //! - [`server`]: assembling it all; [`config`]: settings; [`phone`]:
 //!   numbers and personal-data redaction.
 
 pub mod api;
+pub mod attachments;
 pub mod call;
 pub mod classifier;
 pub mod config;

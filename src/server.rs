@@ -319,15 +319,23 @@ impl Application {
             ctx: ctx.clone(),
             lock: Arc::default(),
         };
+        let attachments = crate::attachments::AttachmentFiles::new(
+            settings.storage.attachments_dir.clone(),
+            u64::from(settings.storage.attachment_max_mb) * 1024 * 1024,
+        );
+        attachments.sweep_incoming();
         let app = Router::new()
             .route("/healthz", get(health))
             .route("/api/ivr/reload", axum::routing::post(reload_ivr))
             .merge(crate::api::queues::routes())
             .merge(crate::api::auth::routes())
             .merge(crate::api::console::routes())
-            .merge(crate::api::appeals::routes())
+            .merge(crate::api::appeals::routes(attachments.max_bytes()))
             .merge(crate::api::calls::routes())
+            .merge(crate::api::web::routes())
+            .layer(axum::middleware::from_fn(crate::api::web::security_headers))
             .with_state(HttpState {
+                attachments,
                 consoles: crate::api::console::Consoles::spawn(events.clone(), store.clone()),
                 ctx: ctx.clone(),
                 reloader: reloader.clone(),
@@ -406,6 +414,7 @@ impl Application {
 #[derive(Clone)]
 pub struct HttpState {
     pub ctx: Arc<CallContext>,
+    pub attachments: crate::attachments::AttachmentFiles,
     reloader: IvrReloader,
     pub auth: Arc<crate::api::auth::AuthSettings>,
     pub consoles: crate::api::console::Consoles,

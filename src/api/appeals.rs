@@ -6,26 +6,57 @@
 //! - `POST /api/appeals` (operators, supervisors, admins): registers a card.
 //!   201 with the registration number, deadline and executor; 422 with
 //!   `{"errors": [{"field", "message"}]}`, one per wrong field, messages in
-//!   Ukrainian for the operator; nothing is written then.
+//!   Ukrainian for the operator; nothing is written then. An operator may
+//!   link a card only to a call they took.
+//! - `GET /api/appeals/{number}`: the card, its calls (with their
+//!   recordings) and attachments.
+//! - `POST /api/appeals/{number}/calls` with `{"call_id": …}`: attaches a
+//!   call to a registered card (the citizen called again about it).
+//! - `POST /api/appeals/{number}/attachments` (multipart, one `file`): a
+//!   photo, video or document for the card (see [`crate::attachments`]);
+//!   `GET /api/appeals/{number}/attachments/{id}` downloads it.
+//!
+//! All of these are for operators, supervisors and admins: executors get
+//! their cards with the executors' part of the console.
 
 use axum::Json;
-use axum::extract::State;
-use axum::http::StatusCode;
+use axum::body::Body;
+use axum::extract::{DefaultBodyLimit, Multipart, Path, State};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use chrono::Utc;
 use serde::Deserialize;
 use serde_json::json;
+use tracing::{info, warn};
 use uuid::Uuid;
 
 use super::auth::{Auth, error};
+use crate::attachments::{AttachmentError, Upload};
 use crate::server::HttpState;
-use crate::store::{AppealCard, Channel, FieldError, RegisterError, Role};
+use crate::store::{
+    AppealCard, AppealDetail, Attachment, Channel, FieldError, RegisterError, Role,
+};
 
-pub fn routes() -> axum::Router<HttpState> {
+/// Who works with cards in the console.
+const CARD_ROLES: &[Role] = &[Role::Operator, Role::Supervisor, Role::Admin];
+
+/// `max_upload`: the largest attachment, in bytes.
+pub fn routes(max_upload: u64) -> axum::Router<HttpState> {
+    // Room for the multipart framing around the file.
+    let body_limit = usize::try_from(max_upload)
+        .unwrap_or(usize::MAX)
+        .saturating_add(64 * 1024);
     axum::Router::new()
         .route("/api/classifier", get(classifier))
         .route("/api/appeals", post(register))
+        .route("/api/appeals/{number}", get(detail))
+        .route("/api/appeals/{number}/calls", post(attach_call))
+        .route(
+            "/api/appeals/{number}/attachments",
+            post(upload).layer(DefaultBodyLimit::max(body_limit)),
+        )
+        .route("/api/appeals/{number}/attachments/{id}", get(download))
 }
 
 async fn classifier(State(state): State<HttpState>, auth: Auth) -> Response {
@@ -109,7 +140,7 @@ async fn register(
     auth: Auth,
     body: Result<Json<CardBody>, axum::extract::rejection::JsonRejection>,
 ) -> Response {
-    if let Err(refused) = auth.require(&[Role::Operator, Role::Supervisor, Role::Admin]) {
+    if let Err(refused) = auth.require(CARD_ROLES) {
         return refused.into_response();
     }
     let body = match body {
@@ -148,12 +179,9 @@ async fn register(
         },
     };
     if let Some(call) = body.call_id {
-        match state.ctx.store.get_call(call).await {
-            Ok(Some(_)) => {}
-            Ok(None) => errors.push(FieldError {
-                field: "call_id",
-                message: "Такого дзвінка немає.".into(),
-            }),
+        match call_allowed(&state, &auth, call).await {
+            Ok(None) => {}
+            Ok(Some(refusal)) => errors.push(refusal.field_error()),
             Err(e) => return error(StatusCode::SERVICE_UNAVAILABLE, e),
         }
     }
@@ -186,20 +214,428 @@ async fn register(
         return invalid(errors);
     }
     match state.ctx.store.register_appeal(&card, Utc::now()).await {
-        Ok(appeal) => (
-            StatusCode::CREATED,
-            Json(json!({
-                "id": appeal.id,
-                "registration_number": appeal.registration_number,
-                "category": appeal.category,
-                "executor": appeal.executor,
-                "deadline": appeal.deadline,
-                "status": appeal.status.as_str(),
-                "call_id": appeal.call_id,
-            })),
-        )
-            .into_response(),
+        Ok(appeal) => {
+            // The card links to the call's recording through the call.
+            let recordings: Vec<Uuid> = match appeal.call_id {
+                Some(call) => match state.ctx.store.recordings_for_call(call).await {
+                    Ok(r) => r.into_iter().map(|r| r.id).collect(),
+                    Err(e) => {
+                        warn!(error = %e, "cannot list the call's recordings");
+                        Vec::new()
+                    }
+                },
+                None => Vec::new(),
+            };
+            info!(number = %appeal.registration_number, by = %auth.0.user.login, call = ?appeal.call_id, "appeal registered");
+            (
+                StatusCode::CREATED,
+                Json(json!({
+                    "id": appeal.id,
+                    "registration_number": appeal.registration_number,
+                    "category": appeal.category,
+                    "executor": appeal.executor,
+                    "deadline": appeal.deadline,
+                    "status": appeal.status.as_str(),
+                    "call_id": appeal.call_id,
+                    "recordings": recordings,
+                })),
+            )
+                .into_response()
+        }
         Err(RegisterError::Fields(errors)) => invalid(errors),
         Err(RegisterError::Store(e)) => error(StatusCode::SERVICE_UNAVAILABLE, e),
+    }
+}
+
+/// Why a call may not be linked to a card.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CallRefusal {
+    Unknown,
+    NotYours,
+}
+
+impl CallRefusal {
+    fn status(self) -> StatusCode {
+        match self {
+            CallRefusal::Unknown => StatusCode::NOT_FOUND,
+            CallRefusal::NotYours => StatusCode::FORBIDDEN,
+        }
+    }
+
+    fn field_error(self) -> FieldError {
+        let message = match self {
+            CallRefusal::Unknown => "Такого дзвінка немає.",
+            CallRefusal::NotYours => "Цей дзвінок прийняли не ви.",
+        };
+        FieldError {
+            field: "call_id",
+            message: message.into(),
+        }
+    }
+}
+
+/// Whether the user may link this call to a card: it must exist, and an
+/// operator must have taken it.
+async fn call_allowed(
+    state: &HttpState,
+    auth: &Auth,
+    call: Uuid,
+) -> Result<Option<CallRefusal>, crate::store::StoreError> {
+    let store = &state.ctx.store;
+    if store.get_call(call).await?.is_none() {
+        return Ok(Some(CallRefusal::Unknown));
+    }
+    if auth.role() != Role::Operator {
+        return Ok(None);
+    }
+    let took = match auth.0.user.operator_id {
+        Some(op) => store.operator_took_call(op, call).await?,
+        None => false,
+    };
+    Ok((!took).then_some(CallRefusal::NotYours))
+}
+
+/// The card behind `number` for a user whose role works with cards, or the
+/// response to give instead (403, 404, 503).
+async fn card_for(state: &HttpState, auth: &Auth, number: &str) -> Result<AppealDetail, Response> {
+    auth.require(CARD_ROLES)
+        .map_err(IntoResponse::into_response)?;
+    match state.ctx.store.appeal_detail(number).await {
+        Ok(Some(card)) => Ok(card),
+        Ok(None) => Err(error(
+            StatusCode::NOT_FOUND,
+            format!("no appeal has the number {number:?}"),
+        )),
+        Err(e) => Err(error(StatusCode::SERVICE_UNAVAILABLE, e)),
+    }
+}
+
+fn attachment_json(number: &str, a: &Attachment) -> serde_json::Value {
+    json!({
+        "id": a.id,
+        "file_name": a.file_name,
+        "content_type": a.content_type,
+        "size_bytes": a.size_bytes,
+        "uploaded_at": a.uploaded_at,
+        "url": format!("/api/appeals/{number}/attachments/{}", a.id),
+    })
+}
+
+/// `GET /api/appeals/{number}`.
+async fn detail(
+    State(state): State<HttpState>,
+    auth: Auth,
+    Path(number): Path<String>,
+) -> Response {
+    let card = match card_for(&state, &auth, &number).await {
+        Ok(c) => c,
+        Err(response) => return response,
+    };
+    let r = &card.record;
+    info!(number = %r.registration_number, by = %auth.0.user.login, "appeal card read");
+    Json(json!({
+        "id": r.id,
+        "registration_number": r.registration_number,
+        "status": r.status.as_str(),
+        "category": r.category,
+        "category_id": card.category_id,
+        "executor": r.executor,
+        "deadline": r.deadline,
+        "created_at": r.created_at,
+        "channel": card.channel.map(|c| c.as_str()),
+        "surname": card.surname,
+        "first_name": card.first_name,
+        "patronymic": card.patronymic,
+        "address": r.address,
+        "contact_phone": r.caller_phone,
+        "other_contact": card.other_contact,
+        "essence": card.essence,
+        "email": card.email,
+        "repeat_of": card.repeat_of,
+        "registered_by": card.registered_by,
+        "calls": card.calls.iter().map(|c| json!({
+            "id": c.call_id,
+            "attached_at": c.attached_at,
+            "recordings": c.recordings,
+        })).collect::<Vec<_>>(),
+        "attachments": card.attachments.iter()
+            .map(|a| attachment_json(&r.registration_number, a))
+            .collect::<Vec<_>>(),
+    }))
+    .into_response()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AttachCallBody {
+    call_id: Uuid,
+}
+
+/// `POST /api/appeals/{number}/calls`: 201 attached, 200 if it was already.
+async fn attach_call(
+    State(state): State<HttpState>,
+    auth: Auth,
+    Path(number): Path<String>,
+    body: Result<Json<AttachCallBody>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    let card = match card_for(&state, &auth, &number).await {
+        Ok(c) => c,
+        Err(response) => return response,
+    };
+    let Ok(Json(body)) = body else {
+        return error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "send {\"call_id\": \"<our call id>\"}",
+        );
+    };
+    match call_allowed(&state, &auth, body.call_id).await {
+        Ok(None) => {}
+        Ok(Some(refusal)) => return error(refusal.status(), refusal.field_error().message),
+        Err(e) => return error(StatusCode::SERVICE_UNAVAILABLE, e),
+    }
+    let r = &card.record;
+    match state
+        .ctx
+        .store
+        .attach_call(r.id, body.call_id, Some(auth.0.user.id), Utc::now())
+        .await
+    {
+        Ok(attached) => {
+            info!(number = %r.registration_number, call = %body.call_id, by = %auth.0.user.login, attached, "call attached to an appeal");
+            let status = if attached {
+                StatusCode::CREATED
+            } else {
+                StatusCode::OK
+            };
+            (
+                status,
+                Json(json!({
+                    "registration_number": r.registration_number,
+                    "call_id": body.call_id,
+                    "attached": attached,
+                })),
+            )
+                .into_response()
+        }
+        Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, e),
+    }
+}
+
+/// A file name as the browser sent it, made safe to show and to put in a
+/// header: no folders, no control characters, at most 200 characters.
+fn clean_file_name(sent: Option<&str>, ext: &str) -> String {
+    let base = sent
+        .unwrap_or("")
+        .rsplit(['/', '\\'])
+        .next()
+        .unwrap_or("")
+        .chars()
+        .filter(|c| !c.is_control() && *c != '"')
+        .take(200)
+        .collect::<String>();
+    let base = base.trim().trim_start_matches('.');
+    if base.is_empty() {
+        format!("attachment.{ext}")
+    } else {
+        base.to_owned()
+    }
+}
+
+/// `POST /api/appeals/{number}/attachments`: one file in the field `file`.
+async fn upload(
+    State(state): State<HttpState>,
+    auth: Auth,
+    Path(number): Path<String>,
+    multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
+) -> Response {
+    let card = match card_for(&state, &auth, &number).await {
+        Ok(c) => c,
+        Err(response) => return response,
+    };
+    let Ok(mut multipart) = multipart else {
+        return error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "send multipart/form-data with one field \"file\"",
+        );
+    };
+    let too_large = || {
+        error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!(
+                "Файл більший за {} МБ.",
+                state.attachments.max_bytes() / (1024 * 1024)
+            ),
+        )
+    };
+    let mut field = loop {
+        match multipart.next_field().await {
+            Ok(Some(f)) if f.name() == Some("file") => break f,
+            Ok(Some(_)) => continue,
+            Ok(None) => return error(StatusCode::UNPROCESSABLE_ENTITY, "Додайте файл."),
+            Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => return too_large(),
+            Err(e) => return error(StatusCode::UNPROCESSABLE_ENTITY, e.body_text()),
+        }
+    };
+    let sent_name = field.file_name().map(str::to_owned);
+    let mut upload: Upload = match state.attachments.begin() {
+        Ok(u) => u,
+        Err(e) => return error(StatusCode::SERVICE_UNAVAILABLE, e),
+    };
+    loop {
+        match field.chunk().await {
+            Ok(Some(chunk)) => match upload.write(&chunk) {
+                Ok(()) => {}
+                Err(AttachmentError::TooLarge { .. }) => return too_large(),
+                Err(e) => return error(StatusCode::SERVICE_UNAVAILABLE, e),
+            },
+            Ok(None) => break,
+            Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => return too_large(),
+            Err(e) => return error(StatusCode::UNPROCESSABLE_ENTITY, e.body_text()),
+        }
+    }
+    let id = Uuid::new_v4();
+    let now = Utc::now();
+    let ext = match upload.kind() {
+        Ok((_, ext)) => ext,
+        Err(AttachmentError::Empty) => {
+            return error(StatusCode::UNPROCESSABLE_ENTITY, "Файл порожній.");
+        }
+        Err(AttachmentError::Kind(kind)) => {
+            return error(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                format!("Такі файли ({kind}) не приймаються: лише фото, відео, PDF та документи."),
+            );
+        }
+        Err(e) => return error(StatusCode::SERVICE_UNAVAILABLE, e),
+    };
+    let stored = match upload.finish(id, now) {
+        Ok(s) => s,
+        Err(e) => return error(StatusCode::SERVICE_UNAVAILABLE, e),
+    };
+    let attachment = Attachment {
+        id,
+        appeal_id: card.record.id,
+        file_name: clean_file_name(sent_name.as_deref(), ext),
+        content_type: stored.content_type.to_owned(),
+        size_bytes: stored.size_bytes,
+        sha256: stored.sha256,
+        path: stored.path,
+        uploaded_at: now,
+    };
+    if let Err(e) = state
+        .ctx
+        .store
+        .add_attachment(&attachment, Some(auth.0.user.id))
+        .await
+    {
+        // No row, no file: nothing half-written stays.
+        if let Some(path) = state.attachments.path_of(&attachment.path) {
+            let _ = std::fs::remove_file(path);
+        }
+        return error(StatusCode::SERVICE_UNAVAILABLE, e);
+    }
+    let number = &card.record.registration_number;
+    info!(%number, attachment = %id, size = attachment.size_bytes, kind = %attachment.content_type, by = %auth.0.user.login, "attachment stored");
+    (
+        StatusCode::CREATED,
+        Json(attachment_json(number, &attachment)),
+    )
+        .into_response()
+}
+
+/// `filename*` of Content-Disposition (RFC 6266, RFC 8187): UTF-8,
+/// percent-encoded but for the attr-chars.
+fn disposition(name: &str) -> String {
+    let ascii: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "._- ".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let mut encoded = String::new();
+    for b in name.bytes() {
+        if b.is_ascii_alphanumeric() || b"!#$&+-.^_`|~".contains(&b) {
+            encoded.push(b as char);
+        } else {
+            encoded.push_str(&format!("%{b:02X}"));
+        }
+    }
+    format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{encoded}")
+}
+
+/// `GET /api/appeals/{number}/attachments/{id}`: always as a download.
+async fn download(
+    State(state): State<HttpState>,
+    auth: Auth,
+    Path((number, id)): Path<(String, Uuid)>,
+) -> Response {
+    let card = match card_for(&state, &auth, &number).await {
+        Ok(c) => c,
+        Err(response) => return response,
+    };
+    let attachment = match state.ctx.store.attachment(card.record.id, id).await {
+        Ok(Some(a)) => a,
+        Ok(None) => return error(StatusCode::NOT_FOUND, "no such attachment on this card"),
+        Err(e) => return error(StatusCode::SERVICE_UNAVAILABLE, e),
+    };
+    let Some(path) = state.attachments.path_of(&attachment.path) else {
+        return error(StatusCode::NOT_FOUND, "no such attachment on this card");
+    };
+    let file = match tokio::fs::File::open(&path).await {
+        Ok(f) => f,
+        Err(e) => {
+            warn!(path = %path.display(), error = %e, "an attachment's file is missing");
+            return error(StatusCode::NOT_FOUND, "the attachment's file is missing");
+        }
+    };
+    info!(number = %card.record.registration_number, attachment = %id, by = %auth.0.user.login, "attachment downloaded");
+    let stream = tokio_util::io::ReaderStream::new(file);
+    let mut response = Body::from_stream(stream).into_response();
+    let headers = response.headers_mut();
+    // The type is one of ours (checked on upload), never the browser's.
+    if let Ok(v) = HeaderValue::from_str(&attachment.content_type) {
+        headers.insert(header::CONTENT_TYPE, v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&disposition(&attachment.file_name)) {
+        headers.insert(header::CONTENT_DISPOSITION, v);
+    }
+    headers.insert(header::CONTENT_LENGTH, attachment.size_bytes.into());
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("sandbox; default-src 'none'"),
+    );
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_names_lose_folders_and_header_breakers() {
+        assert_eq!(
+            clean_file_name(Some("C:\\Users\\x\\фото 1.jpg"), "jpg"),
+            "фото 1.jpg"
+        );
+        assert_eq!(clean_file_name(Some("../../etc/passwd"), "pdf"), "passwd");
+        assert_eq!(clean_file_name(Some("a\r\nb\".png"), "png"), "ab.png");
+        assert_eq!(clean_file_name(Some(".."), "png"), "attachment.png");
+        assert_eq!(clean_file_name(None, "pdf"), "attachment.pdf");
+    }
+
+    #[test]
+    fn downloads_carry_an_ascii_and_a_utf8_name() {
+        assert_eq!(
+            disposition("акт №1.pdf"),
+            "attachment; filename=\"___ _1.pdf\"; filename*=UTF-8''%D0%B0%D0%BA%D1%82%20%E2%84%961.pdf"
+        );
     }
 }

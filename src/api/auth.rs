@@ -198,21 +198,36 @@ pub fn routes() -> axum::Router<HttpState> {
     axum::Router::new().route("/api/session", get(current).post(sign_in).delete(sign_out))
 }
 
-fn session_json(session: &Session) -> serde_json::Value {
+/// The session as the console sees it: the user, the operator login an
+/// operator user works as, the CSRF token and when the session ends.
+async fn session_json(state: &HttpState, session: &Session) -> Result<serde_json::Value, Response> {
     let u = &session.user;
-    json!({
+    let operator = match u.operator_id {
+        Some(id) => state
+            .ctx
+            .store
+            .operator_login(id)
+            .await
+            .map_err(|e| error(StatusCode::SERVICE_UNAVAILABLE, e))?,
+        None => None,
+    };
+    Ok(json!({
         "user": {
             "login": u.login,
             "name": u.display_name,
             "role": u.role.as_str(),
         },
+        "operator": operator,
         "csrf_token": session.csrf_token,
         "expires_at": session.expires_at,
-    })
+    }))
 }
 
-async fn current(auth: Auth) -> Response {
-    Json(session_json(&auth.0)).into_response()
+async fn current(State(state): State<HttpState>, auth: Auth) -> Response {
+    match session_json(&state, &auth.0).await {
+        Ok(body) => Json(body).into_response(),
+        Err(response) => response,
+    }
 }
 
 #[derive(Deserialize)]
@@ -297,7 +312,11 @@ async fn sign_in(
         expires_at: new.expires_at,
     };
     let max_age = state.auth.limits.lifetime.num_seconds();
-    let mut response = Json(session_json(&session)).into_response();
+    let body = match session_json(&state, &session).await {
+        Ok(body) => body,
+        Err(response) => return response,
+    };
+    let mut response = Json(body).into_response();
     response.headers_mut().insert(
         header::SET_COOKIE,
         cookie(&new.token, max_age, state.auth.secure_cookies),

@@ -189,8 +189,22 @@ impl Consoles {
                 self.send(&operator, message, None);
             }
             Event::OperatorState {
-                operator, state, ..
+                operator,
+                state,
+                reason,
             } => {
+                // The operator's own state, for their controls.
+                let message = Arc::new(json!({
+                    "type": "operator_state",
+                    "v": VERSION,
+                    "state": state,
+                    "reason": reason,
+                    "at": published.at,
+                }));
+                let _ = self.tx.send(ForOperator {
+                    operator: operator.clone(),
+                    message,
+                });
                 // Ringing stopped without an answer: the offer went away.
                 let offered = self.current_of(&operator).filter(|c| {
                     c.message["type"] == "call_offered" && !matches!(state, "ringing" | "on_call")
@@ -298,19 +312,38 @@ async fn upgrade(State(state): State<HttpState>, auth: Auth, ws: WebSocketUpgrad
         },
         None => None,
     };
+    // Subscribed before the operator's state and current call are read,
+    // so nothing falls between.
+    let mine = state.consoles.tx.subscribe();
+    // Where the operator stands now, for their controls (the queue
+    // service knows; a stopped service leaves it out).
+    let own_state = match &operator {
+        Some(login) => state.ctx.queues.snapshot().await.ok().map(|s| {
+            // An operator the service has not seen log in is logged out.
+            let view = s.operators.into_iter().find(|o| &o.login == login);
+            json!({
+                "type": "operator_state",
+                "v": VERSION,
+                "state": view.as_ref().map(|o| o.state).unwrap_or("logged_out"),
+                "reason": view.and_then(|o| o.reason),
+                "at": Utc::now(),
+            })
+        }),
+        None => None,
+    };
     let consoles = state.consoles.clone();
     let user = auth.0.user.clone();
-    ws.on_upgrade(move |socket| serve(socket, consoles, user, operator))
+    ws.on_upgrade(move |socket| serve(socket, mine, consoles, user, operator, own_state))
 }
 
 async fn serve(
     mut socket: WebSocket,
+    mut mine: broadcast::Receiver<ForOperator>,
     consoles: Consoles,
     user: crate::store::User,
     operator: Option<String>,
+    own_state: Option<Value>,
 ) {
-    // Subscribed before the current call is read, so nothing falls between.
-    let mut mine = consoles.tx.subscribe();
     let live = matches!(user.role, Role::Supervisor | Role::Admin);
     let mut events = consoles.bus.subscribe();
     let hello = json!({
@@ -321,6 +354,11 @@ async fn serve(
     });
     if socket.send(text(&hello)).await.is_err() {
         return;
+    }
+    if let Some(own) = own_state {
+        if socket.send(text(&own)).await.is_err() {
+            return;
+        }
     }
     if let Some(current) = operator.as_deref().and_then(|o| consoles.current_of(o)) {
         if socket.send(text(&current.message)).await.is_err() {

@@ -6,6 +6,10 @@
 //!   average wait).
 //! - `GET /api/operators` (supervisors, admins): every operator with their
 //!   current state.
+//! - `GET /api/live` (supervisors, admins): the queues as they are this
+//!   moment (the callers waiting in each, and for how long) and every
+//!   logged-in operator's state, from the queue service itself; the live
+//!   view starts from it and follows the websocket's events.
 //! - `PUT /api/operators/{login}/state` with `{"state": "available"}`,
 //!   `{"state": "paused", "reason": "…"}`, `{"state": "logged_in"}` or
 //!   `{"state": "logged_out"}`: the operator's own controls (an operator
@@ -31,6 +35,7 @@ pub fn routes() -> axum::Router<HttpState> {
     axum::Router::new()
         .route("/api/queues", get(queues))
         .route("/api/operators", get(operators))
+        .route("/api/live", get(live))
         .route("/api/operators/{login}/state", put(set_state))
 }
 
@@ -105,6 +110,20 @@ async fn operators(State(state): State<HttpState>, auth: Auth) -> Reply {
         })
         .collect();
     ok(json!({ "operators": list }))
+}
+
+async fn live(State(state): State<HttpState>, auth: Auth) -> Reply {
+    if let Err(refused) = auth.require(&[Role::Supervisor, Role::Admin]) {
+        return refused.into_response();
+    }
+    match state.ctx.queues.snapshot().await {
+        Ok(snapshot) => ok(json!({
+            "at": Utc::now(),
+            "queues": snapshot.queues,
+            "operators": snapshot.operators,
+        })),
+        Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, e),
+    }
 }
 
 #[derive(Deserialize)]

@@ -89,6 +89,15 @@ pub struct QueueView {
     pub name: String,
     pub waiting: usize,
     pub longest_wait_ms: u64,
+    /// The callers waiting, first in line first.
+    pub callers: Vec<WaitingCaller>,
+}
+
+/// A caller waiting in a queue, for live views.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct WaitingCaller {
+    pub call: Uuid,
+    pub waited_ms: u64,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -918,16 +927,21 @@ impl Service {
             .queue_names()
             .map(|name| {
                 let waiting = self.router.waiting(name);
-                let longest = waiting
+                let callers: Vec<WaitingCaller> = waiting
                     .iter()
-                    .filter_map(|c| self.calls.get(c))
-                    .map(|w| now.saturating_duration_since(w.joined))
-                    .max()
-                    .unwrap_or_default();
+                    .filter_map(|c| {
+                        let w = self.calls.get(c)?;
+                        Some(WaitingCaller {
+                            call: Uuid::from_u128(c.0),
+                            waited_ms: now.saturating_duration_since(w.joined).as_millis() as u64,
+                        })
+                    })
+                    .collect();
                 QueueView {
                     name: name.to_owned(),
                     waiting: waiting.len(),
-                    longest_wait_ms: longest.as_millis() as u64,
+                    longest_wait_ms: callers.iter().map(|c| c.waited_ms).max().unwrap_or(0),
+                    callers,
                 }
             })
             .collect();

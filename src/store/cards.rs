@@ -14,9 +14,9 @@ use chrono::{DateTime, Datelike, Utc};
 use serde::Serialize;
 use uuid::Uuid;
 
-use super::encoding::{DbTime, DbUuid};
+use super::encoding::{Cols, DbTime, DbUuid, StoreRow};
 use super::model::{AppealRecord, AppealStatus, text_enum};
-use super::{Backend, Store, StoreError, registration_digits};
+use super::{Backend, Store, StoreError, decode_all, insert_err, query_err, registration_digits};
 
 /// The first part of every registration number: the hotline's number.
 pub const REGISTRATION_PREFIX: &str = "1580";
@@ -264,5 +264,270 @@ impl Store {
             .appeal_by_registration_number(&number)
             .await?
             .ok_or(StoreError::NotFound { what: "appeal", id })?)
+    }
+}
+
+/// A call linked to a card: the one it was registered on, or one attached
+/// later, with the recordings of that call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkedCall {
+    pub call_id: Uuid,
+    /// `None` for the call the card was registered on.
+    pub attached_at: Option<DateTime<Utc>>,
+    pub recordings: Vec<Uuid>,
+}
+
+/// A file attached to a card, as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attachment {
+    pub id: Uuid,
+    pub appeal_id: Uuid,
+    /// The name it had on the operator's computer; never a path.
+    pub file_name: String,
+    pub content_type: String,
+    pub size_bytes: u64,
+    pub sha256: String,
+    /// Relative to `[storage] attachments_dir`, chosen by the server.
+    pub path: String,
+    pub uploaded_at: DateTime<Utc>,
+}
+
+/// A card with everything on it, for the console.
+#[derive(Clone, PartialEq, Eq)]
+pub struct AppealDetail {
+    pub record: AppealRecord,
+    pub surname: Option<String>,
+    pub first_name: Option<String>,
+    pub patronymic: Option<String>,
+    pub other_contact: Option<String>,
+    pub essence: Option<String>,
+    pub email: Option<String>,
+    pub channel: Option<Channel>,
+    pub category_id: Option<Uuid>,
+    /// The registration number of the appeal this one repeats.
+    pub repeat_of: Option<String>,
+    /// The login of the user who registered it.
+    pub registered_by: Option<String>,
+    /// The call it was registered on first, then attached calls in order.
+    pub calls: Vec<LinkedCall>,
+    pub attachments: Vec<Attachment>,
+}
+
+/// Personal data stays out of logs: only the record's redacted form.
+impl std::fmt::Debug for AppealDetail {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppealDetail")
+            .field("record", &self.record)
+            .field("channel", &self.channel)
+            .field("calls", &self.calls.len())
+            .field("attachments", &self.attachments.len())
+            .finish_non_exhaustive()
+    }
+}
+
+fn attachment_from_row(row: &impl StoreRow) -> Result<Attachment, StoreError> {
+    let c = Cols::new(row, "appeal_attachments");
+    Ok(Attachment {
+        id: c.uuid("id")?,
+        appeal_id: c.uuid("appeal_id")?,
+        file_name: c.get("file_name")?,
+        content_type: c.get("content_type")?,
+        size_bytes: c.int::<i64, u64>("size_bytes")?,
+        sha256: c.get("sha256")?,
+        path: c.get("path")?,
+        uploaded_at: c.time("uploaded_at")?,
+    })
+}
+
+impl Store {
+    /// The card with this registration number (dashes optional), with its
+    /// calls, their recordings and its attachments.
+    pub async fn appeal_detail(&self, number: &str) -> Result<Option<AppealDetail>, StoreError> {
+        const CARD: &str = "SELECT a.surname, a.first_name, a.patronymic, a.other_contact, \
+            a.essence, a.email, a.channel, a.category_id, o.registration_number AS original, \
+            u.login AS registered_by \
+            FROM appeals a LEFT JOIN appeals o ON o.id = a.repeat_of \
+            LEFT JOIN users u ON u.id = a.registered_by WHERE a.id = $1";
+        const ATTACHED: &str = "SELECT call_id, attached_at FROM appeal_calls \
+            WHERE appeal_id = $1 ORDER BY attached_at, call_id";
+        const ATTACHMENTS: &str = "SELECT id, appeal_id, file_name, content_type, size_bytes, \
+            sha256, path, uploaded_at FROM appeal_attachments \
+            WHERE appeal_id = $1 ORDER BY uploaded_at, id";
+        let Some(record) = self.appeal_by_registration_number(number).await? else {
+            return Ok(None);
+        };
+        let id = record.id;
+        let (card, attached, attachments) = on_pool!(self, |pool| {
+            let card = sqlx::query(CARD)
+                .bind(DbUuid(id))
+                .fetch_one(pool)
+                .await
+                .map_err(query_err("read an appeal card"))?;
+            let card = {
+                let c = Cols::new(&card, "appeals");
+                (
+                    c.get::<Option<String>>("surname")?,
+                    c.get::<Option<String>>("first_name")?,
+                    c.get::<Option<String>>("patronymic")?,
+                    c.get::<Option<String>>("other_contact")?,
+                    c.get::<Option<String>>("essence")?,
+                    c.get::<Option<String>>("email")?,
+                    c.opt_parsed("channel", Channel::parse)?,
+                    c.opt_uuid("category_id")?,
+                    c.get::<Option<String>>("original")?,
+                    c.get::<Option<String>>("registered_by")?,
+                )
+            };
+            let attached = decode_all(
+                sqlx::query(ATTACHED)
+                    .bind(DbUuid(id))
+                    .fetch_all(pool)
+                    .await
+                    .map_err(query_err("list an appeal's calls"))?,
+                |row| {
+                    let c = Cols::new(row, "appeal_calls");
+                    Ok((c.uuid("call_id")?, c.time("attached_at")?))
+                },
+            )?;
+            let attachments = decode_all(
+                sqlx::query(ATTACHMENTS)
+                    .bind(DbUuid(id))
+                    .fetch_all(pool)
+                    .await
+                    .map_err(query_err("list an appeal's attachments"))?,
+                attachment_from_row,
+            )?;
+            Ok::<_, StoreError>((card, attached, attachments))
+        })?;
+        let mut calls = Vec::new();
+        let linked = record
+            .call_id
+            .map(|c| (c, None))
+            .into_iter()
+            .chain(attached.into_iter().map(|(c, at)| (c, Some(at))));
+        for (call_id, attached_at) in linked {
+            let recordings = self
+                .recordings_for_call(call_id)
+                .await?
+                .into_iter()
+                .map(|r| r.id)
+                .collect();
+            calls.push(LinkedCall {
+                call_id,
+                attached_at,
+                recordings,
+            });
+        }
+        let (surname, first_name, patronymic, other_contact, essence, email) =
+            (card.0, card.1, card.2, card.3, card.4, card.5);
+        Ok(Some(AppealDetail {
+            record,
+            surname,
+            first_name,
+            patronymic,
+            other_contact,
+            essence,
+            email,
+            channel: card.6,
+            category_id: card.7,
+            repeat_of: card.8,
+            registered_by: card.9,
+            calls,
+            attachments,
+        }))
+    }
+
+    /// Attaches a call to a registered card (the citizen called again about
+    /// it). `false` if it was attached already, or it is the call the card
+    /// was registered on. `NotFound` for an unknown appeal or call.
+    pub async fn attach_call(
+        &self,
+        appeal_id: Uuid,
+        call_id: Uuid,
+        by: Option<Uuid>,
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        const OWN: &str = "SELECT 1 FROM appeals WHERE id = $1 AND call_id = $2";
+        const SQL: &str = "INSERT INTO appeal_calls (appeal_id, call_id, attached_by, attached_at) \
+            VALUES ($1, $2, $3, $4) ON CONFLICT (appeal_id, call_id) DO NOTHING";
+        let own = on_pool!(self, |pool| sqlx::query(OWN)
+            .bind(DbUuid(appeal_id))
+            .bind(DbUuid(call_id))
+            .fetch_optional(pool)
+            .await
+            .map(|row| row.is_some())
+            .map_err(query_err("check an appeal's call")))?;
+        if own {
+            return Ok(false);
+        }
+        if self.get_call(call_id).await?.is_none() {
+            return Err(StoreError::NotFound {
+                what: "call",
+                id: call_id,
+            });
+        }
+        let inserted = on_pool!(self, |pool| sqlx::query(SQL)
+            .bind(DbUuid(appeal_id))
+            .bind(DbUuid(call_id))
+            .bind(by.map(DbUuid))
+            .bind(DbTime::new(at))
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected())
+            .map_err(insert_err(
+                "attach a call to an appeal",
+                None,
+                Some(("appeal", appeal_id))
+            )))?;
+        Ok(inserted > 0)
+    }
+
+    /// Records a file stored for a card. `NotFound` for an unknown appeal.
+    pub async fn add_attachment(
+        &self,
+        attachment: &Attachment,
+        by: Option<Uuid>,
+    ) -> Result<(), StoreError> {
+        const SQL: &str = "INSERT INTO appeal_attachments \
+            (id, appeal_id, file_name, content_type, size_bytes, sha256, path, uploaded_by, \
+             uploaded_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
+        let size = super::to_i64("size_bytes", attachment.size_bytes)?;
+        on_pool!(self, |pool| sqlx::query(SQL)
+            .bind(DbUuid(attachment.id))
+            .bind(DbUuid(attachment.appeal_id))
+            .bind(&attachment.file_name)
+            .bind(&attachment.content_type)
+            .bind(size)
+            .bind(&attachment.sha256)
+            .bind(&attachment.path)
+            .bind(by.map(DbUuid))
+            .bind(DbTime::new(attachment.uploaded_at))
+            .execute(pool)
+            .await
+            .map(|_| ())
+            .map_err(insert_err(
+                "store an attachment",
+                Some(("attachment", attachment.id)),
+                Some(("appeal", attachment.appeal_id))
+            )))
+    }
+
+    /// One attachment of one card (both must match: an id from another
+    /// card finds nothing).
+    pub async fn attachment(
+        &self,
+        appeal_id: Uuid,
+        id: Uuid,
+    ) -> Result<Option<Attachment>, StoreError> {
+        const SQL: &str = "SELECT id, appeal_id, file_name, content_type, size_bytes, sha256, \
+            path, uploaded_at FROM appeal_attachments WHERE id = $1 AND appeal_id = $2";
+        on_pool!(self, |pool| sqlx::query(SQL)
+            .bind(DbUuid(id))
+            .bind(DbUuid(appeal_id))
+            .fetch_optional(pool)
+            .await
+            .map_err(query_err("read an attachment"))?
+            .map(|row| attachment_from_row(&row))
+            .transpose())
     }
 }

@@ -44,7 +44,10 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
 use uuid::Uuid;
 
-pub use cards::{AppealCard, Channel, FieldError, RegisterError, registration_number};
+pub use cards::{
+    AppealCard, AppealDetail, Attachment, Channel, FieldError, LinkedCall, RegisterError,
+    registration_number,
+};
 pub use classifier::{CategoryRecord, ClassifierVersion, ExecutorRecord, ImportOutcome};
 pub use encoding::storage_precision;
 use encoding::{Cols, DbTime, DbUuid, StoreRow};

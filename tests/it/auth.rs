@@ -6,31 +6,59 @@ use hotline::api::auth::MAX_FAILURES;
 use hotline::store::Role;
 use hotline::store::operators::{DEFAULT_REALM, NewOperator, QueueMembership};
 
-use crate::{ApiSession, AppOptions, TestApp, request, sign_in, spawn_app};
+use hotline::classifier::Classifier;
 
-/// Every API route with the method and a body that passes its checks.
-const ROUTES: [(&str, &str, &str); 5] = [
-    ("GET", "/api/queues", ""),
-    ("GET", "/api/operators", ""),
-    (
-        "PUT",
-        "/api/operators/olena/state",
-        r#"{"state":"logged_in"}"#,
-    ),
-    (
-        "PUT",
-        "/api/operators/petro/state",
-        r#"{"state":"logged_in"}"#,
-    ),
-    ("POST", "/api/ivr/reload", ""),
-];
+use crate::{
+    ApiSession, AppOptions, TestApp, multipart, request, request_bytes, sign_in, spawn_app,
+};
 
-async fn status(app: &TestApp, session: Option<&ApiSession>, route: (&str, &str, &str)) -> u16 {
-    let headers = session.map(ApiSession::headers).unwrap_or_default();
-    request(app.http_addr, route.0, route.1, &headers, route.2)
-        .await
-        .status
+/// A request to one route: method, path, body (JSON, or a multipart file
+/// when `multipart`).
+#[derive(Debug, Clone)]
+struct Route {
+    method: &'static str,
+    path: String,
+    body: String,
+    multipart: bool,
 }
+
+fn route(method: &'static str, path: impl Into<String>, body: impl Into<String>) -> Route {
+    Route {
+        method,
+        path: path.into(),
+        body: body.into(),
+        multipart: false,
+    }
+}
+
+async fn status(app: &TestApp, session: Option<&ApiSession>, route: &Route) -> u16 {
+    let mut headers = session.map(ApiSession::headers).unwrap_or_default();
+    if route.multipart {
+        let (content_type, body) = multipart("photo.png", PNG);
+        headers.push(("Content-Type", content_type));
+        return request_bytes(app.http_addr, route.method, &route.path, &headers, &body)
+            .await
+            .status;
+    }
+    request(
+        app.http_addr,
+        route.method,
+        &route.path,
+        &headers,
+        &route.body,
+    )
+    .await
+    .status
+}
+
+/// A 1×1 PNG.
+const PNG: &[u8] = &[
+    0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48, 0x44, 0x52,
+    0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00, 0x00, 0x1f, 0x15, 0xc4,
+    0x89, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x44, 0x41, 0x54, 0x78, 0x9c, 0x63, 0xf8, 0xcf, 0xc0, 0xf0,
+    0x1f, 0x00, 0x05, 0x00, 0x01, 0xff, 0x89, 0x99, 0x3d, 0x1d, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45,
+    0x4e, 0x44, 0xae, 0x42, 0x60, 0x82,
+];
 
 async fn app_with_operators() -> TestApp {
     let app = spawn_app(AppOptions::default()).await;
@@ -53,30 +81,103 @@ async fn app_with_operators() -> TestApp {
 #[tokio::test]
 async fn every_route_checks_the_session_and_the_role() {
     let app = app_with_operators().await;
-    for route in ROUTES {
-        assert_eq!(
-            status(&app, None, route).await,
-            401,
-            "{route:?} without a session"
-        );
+    hotline::store::demo::seed(app.store(), Utc::now())
+        .await
+        .unwrap();
+    let classifier = Classifier::load(&crate::repo().join("classifier/zaporizhzhia.toml")).unwrap();
+    app.store()
+        .import_classifier(&classifier, "zaporizhzhia.toml", Utc::now())
+        .await
+        .unwrap();
+    let category = app
+        .store()
+        .current_classifier_version()
+        .await
+        .unwrap()
+        .unwrap();
+    let category = app.store().categories(category.number).await.unwrap()[0].id;
+    let number = hotline::store::demo::APPEAL_NUMBER;
+    // A call nobody took (so an operator may not act on it).
+    let call = app.stored_call().await;
+    let admin = app.sign_in_as("root", Role::Admin).await;
+    // An attachment on the demo card, to download.
+    let (content_type, body) = multipart("photo.png", PNG);
+    let mut headers = admin.headers();
+    headers.push(("Content-Type", content_type));
+    let r = request_bytes(
+        app.http_addr,
+        "POST",
+        &format!("/api/appeals/{number}/attachments"),
+        &headers,
+        &body,
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let attachment: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+    let card = serde_json::json!({
+        "surname": "Шевченко", "first_name": "Тарас", "patronymic": "Григорович",
+        "address": "вул. Соборна, 1", "contact_phone": "0671234567",
+        "essence": "Немає світла в під'їзді.", "category_id": category,
+    })
+    .to_string();
+
+    let routes = [
+        route("GET", "/api/session", ""),
+        route("GET", "/api/queues", ""),
+        route("GET", "/api/operators", ""),
+        route("GET", "/api/live", ""),
+        route(
+            "PUT",
+            "/api/operators/olena/state",
+            r#"{"state":"logged_in"}"#,
+        ),
+        route(
+            "PUT",
+            "/api/operators/petro/state",
+            r#"{"state":"logged_in"}"#,
+        ),
+        route("POST", "/api/ivr/reload", ""),
+        route("GET", "/api/classifier", ""),
+        route("POST", "/api/appeals", card),
+        route("GET", format!("/api/appeals/{number}"), ""),
+        route(
+            "POST",
+            format!("/api/appeals/{number}/calls"),
+            format!(r#"{{"call_id":"{call}"}}"#),
+        ),
+        Route {
+            multipart: true,
+            ..route("POST", format!("/api/appeals/{number}/attachments"), "")
+        },
+        route("GET", attachment["url"].as_str().unwrap().to_owned(), ""),
+        route("GET", "/api/my/calls", ""),
+        route(
+            "POST",
+            format!("/api/calls/{call}/block"),
+            r#"{"reason":"образи"}"#,
+        ),
+    ];
+    for r in &routes {
+        assert_eq!(status(&app, None, r).await, 401, "{r:?} without a session");
     }
     let operator = app.sign_in_as("olena", Role::Operator).await;
     let supervisor = app.sign_in_as("sveta", Role::Supervisor).await;
     let executor = app.sign_in_as("vodokanal", Role::Executor).await;
-    let admin = app.sign_in_as("root", Role::Admin).await;
-    // queues, operators, olena's state, petro's state, IVR reload
-    let expected = [
-        (&operator, [200, 403, 200, 403, 403]),
-        (&supervisor, [200, 200, 200, 200, 403]),
-        (&executor, [403, 403, 403, 403, 403]),
-        (&admin, [200, 200, 200, 200, 200]),
+    // An operator may act only on calls they took: 403 for this one.
+    #[rustfmt::skip]
+    let expected: [(&ApiSession, [u16; 15]); 4] = [
+        //           sess queue ops live  olena petro ivr  class card view calls file  down mine block
+        (&operator,   [200, 200, 403, 403, 200,  403,  403, 200, 201, 200, 403,  201, 200, 200, 403]),
+        (&supervisor, [200, 200, 200, 200, 200,  200,  403, 200, 201, 200, 201,  201, 200, 403, 201]),
+        (&executor,   [200, 403, 403, 403, 403,  403,  403, 200, 403, 403, 403,  403, 403, 403, 403]),
+        (&admin,      [200, 200, 200, 200, 200,  200,  200, 200, 201, 200, 200,  201, 200, 403, 201]),
     ];
     for (session, codes) in expected {
-        for (route, code) in ROUTES.into_iter().zip(codes) {
+        for (r, code) in routes.iter().zip(codes) {
             assert_eq!(
-                status(&app, Some(session), route).await,
+                status(&app, Some(session), r).await,
                 code,
-                "{route:?} as {session:?}"
+                "{r:?} as {session:?}"
             );
         }
     }
@@ -236,4 +337,52 @@ async fn users_are_added_from_the_command_line() {
         ok && out.contains("olena") && out.contains("operator"),
         "{out}"
     );
+}
+
+#[tokio::test]
+async fn the_console_page_is_served_with_its_security_headers() {
+    let app = spawn_app(AppOptions::default()).await;
+    for path in ["/", "/card", "/live"] {
+        let r = request(app.http_addr, "GET", path, &[], "").await;
+        assert_eq!(r.status, 200, "{path}");
+        assert!(r.body.contains("<html lang=\"uk\">"), "{path}");
+        assert_eq!(r.header("content-type"), Some("text/html; charset=utf-8"));
+        let csp = r.header("content-security-policy").unwrap();
+        assert!(
+            csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'"),
+            "{csp}"
+        );
+        assert_eq!(r.header("x-frame-options"), Some("DENY"));
+        assert_eq!(r.header("x-content-type-options"), Some("nosniff"));
+    }
+    let r = request(app.http_addr, "GET", "/static/main.js", &[], "").await;
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        r.header("content-type"),
+        Some("text/javascript; charset=utf-8")
+    );
+    // Revalidated by ETag: unchanged, a 304 without the body.
+    let etag = r.header("etag").unwrap().to_owned();
+    let r = request(
+        app.http_addr,
+        "GET",
+        "/static/main.js",
+        &[("If-None-Match", etag)],
+        "",
+    )
+    .await;
+    assert_eq!(r.status, 304);
+    assert!(r.body.is_empty());
+    for missing in [
+        "/static/nope.js",
+        "/static/index.html",
+        "/static/..%2Fsrc%2Fmain.rs",
+    ] {
+        let r = request(app.http_addr, "GET", missing, &[], "").await;
+        assert_eq!(r.status, 404, "{missing}");
+    }
+    // The API's answers carry the headers too.
+    let r = request(app.http_addr, "GET", "/api/queues", &[], "").await;
+    assert_eq!(r.status, 401);
+    assert_eq!(r.header("x-content-type-options"), Some("nosniff"));
 }

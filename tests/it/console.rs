@@ -75,7 +75,7 @@ impl Console {
     }
 }
 
-async fn operator_with_user(app: &TestApp, login: &str, ext: &str) -> ApiSession {
+pub async fn operator_with_user(app: &TestApp, login: &str, ext: &str) -> ApiSession {
     let op = NewOperator::new(
         login,
         ext,
@@ -90,7 +90,7 @@ async fn operator_with_user(app: &TestApp, login: &str, ext: &str) -> ApiSession
     app.sign_in_as(login, Role::Operator).await
 }
 
-async fn phone(app: &TestApp, ext: &str) -> Baresip {
+pub async fn phone(app: &TestApp, ext: &str) -> Baresip {
     let mut p = Baresip::spawn(BaresipOptions {
         from_user: ext.into(),
         registration: Some(Registration {
@@ -106,6 +106,22 @@ async fn phone(app: &TestApp, ext: &str) -> Baresip {
     .unwrap();
     p.wait_registered(T).await.unwrap();
     p
+}
+
+/// The demo appeal's caller (0611234567) calls 1580 and presses 0.
+pub async fn citizen_asks_for_an_operator(app: &TestApp) -> Baresip {
+    let mut citizen = Baresip::spawn(BaresipOptions {
+        from_user: "0611234567".into(),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    citizen.dial(&app.uri("1580")).await.unwrap();
+    citizen.wait_established(T).await.unwrap();
+    // The greeting has started: keys barge in.
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    citizen.send_dtmf("0").await.unwrap();
+    citizen
 }
 
 #[tokio::test]
@@ -134,17 +150,11 @@ async fn the_card_pops_up_on_the_ringing_operators_console_only() {
     let (_, hello) = olena.next("hello").await;
     assert_eq!(hello["operator"], "olena");
     assert_eq!(hello["v"], 1);
+    // Then where she stands, for her controls.
+    let (_, own) = olena.next("operator_state").await;
+    assert_eq!(own["state"], "available");
 
-    let mut citizen = Baresip::spawn(BaresipOptions {
-        from_user: "0611234567".into(),
-        ..Default::default()
-    })
-    .await
-    .unwrap();
-    citizen.dial(&app.uri("1580")).await.unwrap();
-    citizen.wait_established(T).await.unwrap();
-    tokio::time::sleep(Duration::from_millis(800)).await;
-    citizen.send_dtmf("0").await.unwrap();
+    let mut citizen = citizen_asks_for_an_operator(&app).await;
 
     let (_, offered) = olena.next("call_offered").await;
     let card = &offered["call"];
@@ -172,6 +182,8 @@ async fn the_card_pops_up_on_the_ringing_operators_console_only() {
     olena_phone.accept().await.unwrap();
     olena_phone.wait_established(T).await.unwrap();
     let (received_at, answered) = olena.next("call_answered").await;
+    let (_, own) = olena.next("operator_state").await;
+    assert_eq!(own["state"], "on_call");
     assert_eq!(answered["call"]["id"], call_id.as_str());
     // From the call task taking the operator's 200 OK (its stored
     // "operator-answered" step) to the message at the console.
@@ -252,8 +264,18 @@ async fn the_card_pops_up_on_the_ringing_operators_console_only() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     let petros: Vec<Value> = petro.drained();
     assert!(
-        petros.iter().all(|m| m["type"] == "hello"),
+        petros
+            .iter()
+            .all(|m| m["type"] == "hello" || m["type"] == "operator_state"),
         "another operator's call reached petro: {petros:?}"
+    );
+    // Only his own state: paused, as set before the call.
+    assert!(
+        petros
+            .iter()
+            .filter(|m| m["type"] == "operator_state")
+            .all(|m| m["state"] == "paused"),
+        "{petros:?}"
     );
     // The supervisor's live view saw the queue steps.
     let steps: Vec<String> = live

@@ -6,6 +6,7 @@ mod peers;
 
 mod appeals;
 mod auth;
+mod browser;
 mod calls;
 mod console;
 mod crash;
@@ -49,6 +50,8 @@ pub struct AppOptions {
     pub queues: Option<String>,
     /// More keys for the `[queues]` section.
     pub queue_settings: String,
+    /// The largest attachment, in MiB.
+    pub attachment_max_mb: u32,
 }
 
 impl Default for AppOptions {
@@ -62,6 +65,7 @@ impl Default for AppOptions {
             scripts_dir: None,
             queues: None,
             queue_settings: String::new(),
+            attachment_max_mb: 25,
         }
     }
 }
@@ -81,6 +85,27 @@ pub struct TestApp {
 impl TestApp {
     pub fn store(&self) -> &Store {
         self.db.store()
+    }
+
+    /// A call stored as if it had come in from 0611234567, taken by no
+    /// operator.
+    pub async fn stored_call(&self) -> uuid::Uuid {
+        let id = uuid::Uuid::new_v4();
+        self.store()
+            .insert_call(&hotline::store::NewCall {
+                id,
+                sip_call_id: format!("{id}@test"),
+                caller_raw: "0611234567".into(),
+                caller_e164: Some("+380611234567".into()),
+                called_number: "1580".into(),
+                source: "local".into(),
+                source_addr: "127.0.0.1:5062".parse().expect("an address"),
+                transport: hotline::store::Transport::Udp,
+                arrived_at: chrono::Utc::now(),
+            })
+            .await
+            .expect("the call is stored");
+        id
     }
 
     /// A session of a user with this role (created on the spot).
@@ -187,6 +212,8 @@ listen = "127.0.0.1:0"
 [storage]
 database_url = {db:?}
 recordings_dir = {rec:?}
+attachments_dir = {att:?}
+attachment_max_mb = {att_mb}
 [ivr]
 scripts_dir = {ivr:?}
 entry = "main"
@@ -202,6 +229,8 @@ addresses = [{trusted}]
         media = opts.media_timeout_secs,
         db = db_url,
         rec = recordings.display().to_string(),
+        att = recordings.join("attachments").display().to_string(),
+        att_mb = opts.attachment_max_mb,
         ivr = opts
             .scripts_dir
             .clone()
@@ -376,6 +405,31 @@ pub async fn request(
     headers: &[(&str, String)],
     body: &str,
 ) -> HttpResponse {
+    request_bytes(addr, method, path, headers, body.as_bytes()).await
+}
+
+/// A multipart/form-data body with one file field `file`: (content type,
+/// body).
+pub fn multipart(file_name: &str, bytes: &[u8]) -> (String, Vec<u8>) {
+    let boundary = "hotline-test-boundary-7d1f";
+    let mut body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{file_name}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
+    )
+    .into_bytes();
+    body.extend_from_slice(bytes);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+/// An HTTP/1.1 request with headers and a body of any bytes (JSON unless a
+/// Content-Type header says otherwise).
+pub async fn request_bytes(
+    addr: std::net::SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, String)],
+    body: &[u8],
+) -> HttpResponse {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut s = tokio::net::TcpStream::connect(addr)
         .await
@@ -384,13 +438,24 @@ pub async fn request(
         .iter()
         .map(|(n, v)| format!("{n}: {v}\r\n"))
         .collect();
+    // JSON unless the caller says otherwise.
+    let json = if headers
+        .iter()
+        .any(|(n, _)| n.eq_ignore_ascii_case("content-type"))
+    {
+        ""
+    } else {
+        "Content-Type: application/json\r\n"
+    };
     let req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: x\r\n{extra}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        "{method} {path} HTTP/1.1\r\nHost: x\r\n{extra}{json}Content-Length: {}\r\nConnection: close\r\n\r\n",
         body.len()
     );
     s.write_all(req.as_bytes()).await.expect("HTTP write");
-    let mut text = String::new();
-    s.read_to_string(&mut text).await.expect("HTTP read");
+    s.write_all(body).await.expect("HTTP write");
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).await.expect("HTTP read");
+    let text = String::from_utf8_lossy(&raw).into_owned();
     let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
     let status = head
         .split_whitespace()

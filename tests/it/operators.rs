@@ -351,6 +351,22 @@ async fn waiting_caller_hears_position_and_wait_then_is_answered() {
     assert_eq!(stats["waiting"], 1, "{stats}");
     let longest = stats["longest_wait_ms"].as_u64().unwrap();
     assert!(longest >= 10_000, "{stats}");
+    // The live view's snapshot: the caller in line, and for how long.
+    let (status, body) = app.api("GET", "/api/live", "").await;
+    assert_eq!(status, 200, "{body}");
+    let live: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let general = live["queues"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|q| q["name"] == "general")
+        .unwrap();
+    assert_eq!(general["callers"][0]["call"], id.to_string(), "{live}");
+    assert!(general["callers"][0]["waited_ms"].as_u64().unwrap() >= 10_000);
+    assert_eq!(
+        general["longest_wait_ms"],
+        general["callers"][0]["waited_ms"]
+    );
     let (status, body) = set_state(&app, "olena", r#"{"state":"available"}"#).await;
     assert_eq!(status, 200, "{body}");
     olena.wait_established(T).await.expect("olena answers");

@@ -8,6 +8,7 @@ use crate::classifier::Classifier;
 both_backends!(
     cards_are_checked_field_by_field,
     registration_numbers_are_sequential_unique_and_skip_taken_ones,
+    a_card_shows_its_calls_recordings_repeat_and_attachments,
 );
 
 async fn a_category(db: &TestDb) -> Uuid {
@@ -123,4 +124,138 @@ async fn registration_numbers_are_sequential_unique_and_skip_taken_ones(db: &Tes
         .await
         .unwrap();
     assert_eq!(jan.registration_number, "1580-2027-000001");
+}
+
+async fn a_card_shows_its_calls_recordings_repeat_and_attachments(db: &TestDb) {
+    let category = a_category(db).await;
+    let first = new_call(t0());
+    db.insert_call(&first).await.unwrap();
+    let recording = new_recording(first.id, t0());
+    db.insert_recording(&recording).await.unwrap();
+    let original = db
+        .register_appeal(
+            &AppealCard {
+                call_id: Some(first.id),
+                email: "taras@example.com".into(),
+                ..card(category)
+            },
+            t0(),
+        )
+        .await
+        .unwrap();
+    let repeat = db
+        .register_appeal(
+            &AppealCard {
+                repeat_of: original.registration_number.clone(),
+                ..card(category)
+            },
+            t0() + Duration::hours(1),
+        )
+        .await
+        .unwrap();
+
+    // A later call, attached once; the registering call is not attached
+    // again; unknown calls and cards are refused.
+    let later = new_call(t0() + Duration::days(1));
+    db.insert_call(&later).await.unwrap();
+    let at = crate::store::storage_precision(t0() + Duration::days(1));
+    assert!(
+        db.attach_call(original.id, later.id, None, at)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !db.attach_call(original.id, later.id, None, at)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !db.attach_call(original.id, first.id, None, at)
+            .await
+            .unwrap()
+    );
+    assert!(matches!(
+        db.attach_call(original.id, Uuid::new_v4(), None, at).await,
+        Err(StoreError::NotFound { what: "call", .. })
+    ));
+    assert!(matches!(
+        db.attach_call(Uuid::new_v4(), later.id, None, at).await,
+        Err(StoreError::NotFound { what: "appeal", .. })
+    ));
+
+    let attachment = crate::store::Attachment {
+        id: Uuid::new_v4(),
+        appeal_id: original.id,
+        file_name: "фото.png".into(),
+        content_type: "image/png".into(),
+        size_bytes: 1234,
+        sha256: "ab".repeat(32),
+        path: "2026/11/x.png".into(),
+        uploaded_at: at,
+    };
+    db.add_attachment(&attachment, None).await.unwrap();
+    assert!(matches!(
+        db.add_attachment(&attachment, None).await,
+        Err(StoreError::AlreadyExists { .. })
+    ));
+    assert!(matches!(
+        db.add_attachment(
+            &crate::store::Attachment {
+                id: Uuid::new_v4(),
+                appeal_id: Uuid::new_v4(),
+                path: "2026/11/y.png".into(),
+                ..attachment.clone()
+            },
+            None
+        )
+        .await,
+        Err(StoreError::NotFound { what: "appeal", .. })
+    ));
+    assert_eq!(
+        db.attachment(original.id, attachment.id).await.unwrap(),
+        Some(attachment.clone())
+    );
+    assert_eq!(db.attachment(repeat.id, attachment.id).await.unwrap(), None);
+
+    let detail = db
+        .appeal_detail(&original.registration_number.replace('-', ""))
+        .await
+        .unwrap()
+        .expect("found without dashes");
+    assert_eq!(detail.surname.as_deref(), Some("Шевченко"));
+    assert_eq!(detail.email.as_deref(), Some("taras@example.com"));
+    assert_eq!(detail.category_id, Some(category));
+    assert_eq!(detail.channel, Some(crate::store::Channel::Phone));
+    assert_eq!(detail.repeat_of, None);
+    assert_eq!(detail.calls.len(), 2);
+    assert_eq!(detail.calls[0].call_id, first.id);
+    assert_eq!(detail.calls[0].attached_at, None);
+    assert_eq!(detail.calls[0].recordings, vec![recording.id]);
+    assert_eq!(detail.calls[1].call_id, later.id);
+    assert_eq!(detail.calls[1].attached_at, Some(at));
+    assert_eq!(detail.attachments, vec![attachment]);
+    // Personal data stays out of Debug.
+    let debug = format!("{detail:?}");
+    assert!(
+        !debug.contains("Шевченко") && !debug.contains("taras"),
+        "{debug}"
+    );
+
+    let detail = db
+        .appeal_detail(&repeat.registration_number)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        detail.repeat_of.as_deref(),
+        Some(original.registration_number.as_str())
+    );
+    assert_eq!(detail.channel, Some(crate::store::Channel::WalkIn));
+    assert!(detail.calls.is_empty() && detail.attachments.is_empty());
+    assert!(
+        db.appeal_detail("1580-1999-000001")
+            .await
+            .unwrap()
+            .is_none()
+    );
 }

@@ -1,0 +1,34 @@
+-- Calls attached to an appeal card after it was registered (the citizen
+-- calls again about the same appeal), and the files attached to a card
+-- (photos, video, documents: 000 §2.2.1 "other material"). SQLite flavour;
+-- kept in step with the other.
+
+-- The call a card was registered on stays in appeals.call_id; this holds
+-- every further call attached to it.
+CREATE TABLE appeal_calls (
+    appeal_id   TEXT NOT NULL REFERENCES appeals (id) ON DELETE CASCADE,
+    call_id     TEXT NOT NULL REFERENCES calls (id) ON DELETE CASCADE,
+    attached_by TEXT REFERENCES users (id) ON DELETE SET NULL,
+    attached_at TEXT NOT NULL,
+    PRIMARY KEY (appeal_id, call_id)
+) STRICT;
+
+-- "Which cards is this call attached to", and deleting a call.
+CREATE INDEX appeal_calls_call ON appeal_calls (call_id);
+
+CREATE TABLE appeal_attachments (
+    id           TEXT    NOT NULL PRIMARY KEY,
+    appeal_id    TEXT    NOT NULL REFERENCES appeals (id) ON DELETE CASCADE,
+    -- The name the file had on the operator's computer, for the download;
+    -- never used as a path.
+    file_name    TEXT    NOT NULL,
+    content_type TEXT    NOT NULL,
+    size_bytes   INTEGER NOT NULL CONSTRAINT appeal_attachments_size CHECK (size_bytes >= 0),
+    sha256       TEXT    NOT NULL,
+    -- Relative to [storage] attachments_dir, chosen by the server.
+    path         TEXT    NOT NULL UNIQUE,
+    uploaded_by  TEXT    REFERENCES users (id) ON DELETE SET NULL,
+    uploaded_at  TEXT    NOT NULL
+) STRICT;
+
+CREATE INDEX appeal_attachments_appeal ON appeal_attachments (appeal_id, uploaded_at);

@@ -1,0 +1,144 @@
+//! The console's pages: the operator console and the supervisors' live
+//! view, one page of plain HTML, CSS and JavaScript modules in `web/`
+//! (no build step), embedded in the binary so a deployment is one file.
+//!
+//! `GET /`, `/card` and `/live` give the page (it signs in, then shows the
+//! user's role's view at `/`, the card console at `/card`, the live view
+//! at `/live`); `GET /static/{file}` its parts. Every response of
+//! the server gets the security headers of [`security_headers`].
+
+use std::sync::LazyLock;
+
+use axum::extract::{Path, Request};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use sha2::{Digest, Sha256};
+
+use crate::server::HttpState;
+
+/// (name, content type, bytes) of every file the page is made of.
+const FILES: &[(&str, &str, &[u8])] = &[
+    (
+        "index.html",
+        "text/html; charset=utf-8",
+        include_bytes!("../../web/index.html"),
+    ),
+    (
+        "style.css",
+        "text/css; charset=utf-8",
+        include_bytes!("../../web/style.css"),
+    ),
+    (
+        "main.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../web/main.js"),
+    ),
+    (
+        "api.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../web/api.js"),
+    ),
+    (
+        "i18n.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../web/i18n.js"),
+    ),
+    (
+        "console.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../web/console.js"),
+    ),
+    (
+        "live.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../web/live.js"),
+    ),
+    (
+        "icon.svg",
+        "image/svg+xml",
+        include_bytes!("../../web/icon.svg"),
+    ),
+];
+
+/// Each file's ETag, computed once.
+static ETAGS: LazyLock<Vec<String>> = LazyLock::new(|| {
+    FILES
+        .iter()
+        .map(|(_, _, bytes)| format!("\"{}\"", &hex::encode(Sha256::digest(bytes))[..20]))
+        .collect()
+});
+
+pub fn routes() -> axum::Router<HttpState> {
+    axum::Router::new()
+        .route("/", get(page))
+        .route("/card", get(page))
+        .route("/live", get(page))
+        .route("/static/{file}", get(file))
+}
+
+async fn page(headers: HeaderMap) -> Response {
+    serve("index.html", &headers)
+}
+
+async fn file(Path(name): Path<String>, headers: HeaderMap) -> Response {
+    if name == "index.html" {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    serve(&name, &headers)
+}
+
+/// A file of the page, revalidated by ETag on every load (`no-cache`), so
+/// an upgraded server is picked up at once and an unchanged file costs a
+/// 304.
+fn serve(name: &str, headers: &HeaderMap) -> Response {
+    let Some(i) = FILES.iter().position(|(n, _, _)| *n == name) else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let (_, content_type, bytes) = FILES[i];
+    let etag = &ETAGS[i];
+    let cached = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag));
+    let mut response = if cached {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        ([(header::CONTENT_TYPE, content_type)], bytes).into_response()
+    };
+    let h = response.headers_mut();
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    if let Ok(v) = HeaderValue::from_str(etag) {
+        h.insert(header::ETAG, v);
+    }
+    response
+}
+
+/// Scripts and styles from this server only, no inline code, no framing by
+/// other sites, no referrer; responses that set their own policy (an
+/// attachment's download) keep it.
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; \
+    style-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; connect-src 'self'; \
+    object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
+pub async fn security_headers(request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    let h = response.headers_mut();
+    if !h.contains_key(header::CONTENT_SECURITY_POLICY) {
+        h.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+        );
+    }
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    response
+}

@@ -1,0 +1,601 @@
+//! The console's pages in a real browser (Debian's Chromium, headless, at
+//! 1366×768, through chromedriver): an operator signs in, a real call from
+//! baresip is queued to their registered baresip softphone, the card pops
+//! up with the caller's number and earlier appeals, the operator files the
+//! appeal and reads out the registration number; the supervisor's live
+//! view follows it all. A walk-in card is filled with the keyboard alone,
+//! in English, with an attachment.
+//!
+//! Screenshots go to `tests/artifacts/` (kept by the test run, not by git).
+
+use std::time::Duration;
+
+use chrono::Utc;
+use fantoccini::key::Key;
+use hotline::classifier::Classifier;
+use hotline::store::{Role, demo};
+use serde_json::{Value, json};
+
+use crate::console::{citizen_asks_for_an_operator, operator_with_user, phone};
+use crate::peers::browser::{Browser, HEIGHT, WIDTH};
+use crate::{AppOptions, T, TestApp, spawn_app};
+
+const W: Duration = Duration::from_secs(15);
+
+fn artifact(name: &str) -> std::path::PathBuf {
+    crate::repo().join("tests/artifacts").join(name)
+}
+
+async fn import_classifier(app: &TestApp) {
+    let classifier =
+        Classifier::load(&crate::repo().join("classifier/zaporizhzhia.toml")).expect("classifier");
+    app.store()
+        .import_classifier(&classifier, "zaporizhzhia.toml", Utc::now())
+        .await
+        .expect("import");
+}
+
+/// Signs in through the page's form and waits for the view and the
+/// websocket.
+async fn sign_in(browser: &Browser, app: &TestApp, path: &str, login: &str, view: &str) {
+    browser
+        .goto(&format!("http://{}{path}", app.http_addr))
+        .await
+        .unwrap();
+    browser
+        .until(
+            "the sign-in form",
+            "return !document.getElementById('view-sign-in').hidden",
+            W,
+        )
+        .await
+        .unwrap();
+    browser.type_into("#login", login).await.unwrap();
+    browser
+        .type_into("#password", &("test-password".to_owned() + &Key::Enter))
+        .await
+        .unwrap();
+    browser
+        .until(
+            view,
+            &format!(
+                "return !document.getElementById('{view}').hidden && \
+                 document.getElementById('connection').dataset.open === 'yes'"
+            ),
+            W,
+        )
+        .await
+        .unwrap();
+}
+
+fn js_str(v: &Value) -> String {
+    v.as_str().unwrap_or_default().to_owned()
+}
+
+/// Alt+K, a search that picks the category, Alt+E and the essence: the
+/// keyboard path an operator takes.
+async fn category_and_essence(browser: &Browser, search: &str, essence: &str) {
+    browser.keys(&(Key::Alt + "k" + &Key::Null)).await.unwrap();
+    browser
+        .keys(&(search.to_owned() + &Key::Enter))
+        .await
+        .unwrap();
+    browser.keys(&(Key::Alt + "e" + &Key::Null)).await.unwrap();
+    browser.keys(essence).await.unwrap();
+}
+
+/// The registration number the page shows once the card is saved.
+async fn registration_number(browser: &Browser) -> String {
+    js_str(
+        &browser
+            .until(
+                "the registration number",
+                "const s = document.getElementById('saved'); \
+                 return !s.hidden && document.getElementById('saved-number').textContent",
+                W,
+            )
+            .await
+            .unwrap(),
+    )
+}
+
+#[tokio::test]
+async fn an_operator_gets_the_card_on_screen_files_the_appeal_and_reads_out_its_number() {
+    let app = spawn_app(AppOptions::default()).await;
+    demo::seed(app.store(), Utc::now()).await.unwrap();
+    import_classifier(&app).await;
+    operator_with_user(&app, "olena", "1001").await;
+    app.sign_in_as("sveta", Role::Supervisor).await;
+    let mut softphone = phone(&app, "1001").await;
+
+    let operator = Browser::start().await.expect("chromium starts");
+    let supervisor = Browser::start().await.expect("chromium starts");
+    sign_in(&operator, &app, "/", "olena", "view-console").await;
+    // The phone registered: the operator is available, and says so.
+    operator
+        .until(
+            "the operator's state",
+            "return document.getElementById('my-state').dataset.state === 'available'",
+            W,
+        )
+        .await
+        .unwrap();
+    sign_in(&supervisor, &app, "/", "sveta", "view-live").await;
+    let olena_row = |state: &str| {
+        format!(
+            "const r = document.querySelector('#live-operators tr[data-operator=\"olena\"]'); return r && r.dataset.state === '{state}'"
+        )
+    };
+    supervisor
+        .until("olena available", &olena_row("available"), W)
+        .await
+        .unwrap();
+
+    // A citizen calls and asks for an operator.
+    let mut citizen = citizen_asks_for_an_operator(&app).await;
+
+    // The card pops up while the phone rings: the caller, their earlier
+    // appeal, the outage at their address, the path through the menu.
+    operator
+        .until(
+            "the card pops up",
+            "return document.getElementById('call-banner').dataset.phase === 'offered'",
+            W,
+        )
+        .await
+        .unwrap();
+    assert_eq!(operator.text("#call-caller").await.unwrap(), demo::CALLER);
+    let earlier = operator.text("#earlier").await.unwrap();
+    assert!(earlier.contains(demo::APPEAL_NUMBER), "{earlier}");
+    let works = operator.text("#works").await.unwrap();
+    assert!(!works.is_empty() && works != "—", "{works}");
+    let path = operator.text("#ivr-path").await.unwrap();
+    assert!(path.contains("main:operator-queue enter"), "{path}");
+    let prefilled = operator
+        .js(
+            "return [document.getElementById('f-contact_phone').value, document.getElementById('f-address').value, document.activeElement.id]",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(prefilled, json!([demo::CALLER, demo::ADDRESS, "f-surname"]));
+    supervisor
+        .until("olena ringing", &olena_row("ringing"), W)
+        .await
+        .unwrap();
+
+    softphone
+        .wait_event(|e| e.is("CALL_INCOMING"), T)
+        .await
+        .unwrap();
+    softphone.accept().await.unwrap();
+    softphone.wait_established(T).await.unwrap();
+    operator
+        .until(
+            "the call is answered",
+            "return document.getElementById('call-banner').dataset.phase === 'answered'",
+            W,
+        )
+        .await
+        .unwrap();
+    let call_id = js_str(
+        &operator
+            .js(
+                "return document.getElementById('call-banner').dataset.callId",
+                vec![],
+            )
+            .await
+            .unwrap(),
+    );
+    let call_uuid: uuid::Uuid = call_id.parse().expect("the banner carries our call id");
+
+    // Screen-pop latency: from the call task taking the operator's 200 OK
+    // (its stored step) to call_answered arriving in the page.
+    let received_ms = operator
+        .js(
+            "const t = window.hotline.views[0].timings.find(t => t.type === 'call_answered'); return t && t.receivedAt",
+            vec![],
+        )
+        .await
+        .unwrap()
+        .as_f64()
+        .expect("the page noted when call_answered arrived");
+    let took_200 = app
+        .store()
+        .call_events(call_uuid)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|e| e.kind == "operator-answered")
+        .expect("operator-answered stored")
+        .at;
+    let latency_ms = received_ms - took_200.timestamp_micros() as f64 / 1000.0;
+    eprintln!(
+        "measured [browser]: operator's 200 OK taken → call_answered in Chromium: {latency_ms:.2} ms"
+    );
+    assert!(
+        (0.0..1000.0).contains(&latency_ms),
+        "{latency_ms} ms from the 200 OK to the page"
+    );
+    operator
+        .screenshot(&artifact("console-screen-pop.png"))
+        .await
+        .unwrap();
+    supervisor
+        .until("olena on a call", &olena_row("on_call"), W)
+        .await
+        .unwrap();
+
+    // Saving without the mandatory fields: a message per field, in the
+    // browser, and nothing in the database.
+    operator.css("#save").await.unwrap().click().await.unwrap();
+    for field in ["surname", "first_name", "patronymic", "essence", "category"] {
+        let message = operator.text(&format!("#e-{field}")).await.unwrap();
+        assert!(!message.is_empty(), "no message for {field}");
+    }
+    assert!(
+        app.store()
+            .appeals_by_phone(demo::CALLER, 10)
+            .await
+            .unwrap()
+            .iter()
+            .all(|a| a.call_id != Some(call_uuid)),
+        "nothing saved"
+    );
+
+    // The operator fills it in, with the keyboard.
+    operator.type_into("#f-surname", "Шевченко").await.unwrap();
+    operator.keys(&(Key::Tab + "Тарас")).await.unwrap();
+    operator.keys(&(Key::Tab + "Григорович")).await.unwrap();
+    category_and_essence(
+        &operator,
+        "Відсутнє холодне",
+        "Третій день немає холодної води в будинку, під'їзд 2.",
+    )
+    .await;
+    let info = operator.text("#category-info").await.unwrap();
+    assert!(info.contains("Водоканал"), "{info}");
+    // Ctrl+Enter saves from the issue's text.
+    operator
+        .keys(&(Key::Control + &Key::Enter + &Key::Null))
+        .await
+        .unwrap();
+    let number = registration_number(&operator).await;
+    assert!(
+        number.len() == 16 && number.starts_with("1580-") && number[5..9].parse::<u32>().is_ok(),
+        "{number}"
+    );
+    // Large enough to read out: the number's font is at least 40 px.
+    let size = operator
+        .js(
+            "return parseFloat(getComputedStyle(document.getElementById('saved-number')).fontSize)",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert!(size.as_f64().unwrap() >= 40.0, "{size}");
+    operator
+        .screenshot(&artifact("console-registered.png"))
+        .await
+        .unwrap();
+
+    // The database holds it: the call, the deadline, the executor.
+    let card = app
+        .store()
+        .appeal_detail(&number)
+        .await
+        .unwrap()
+        .expect("the appeal is stored");
+    assert_eq!(card.record.call_id, Some(call_uuid));
+    assert_eq!(card.surname.as_deref(), Some("Шевченко"));
+    assert_eq!(card.record.caller_phone, demo::CALLER);
+    assert!(card.record.executor.contains("Водоканал"));
+    assert_eq!(
+        card.record.deadline - card.record.created_at,
+        chrono::TimeDelta::hours(3),
+        "emergency class: 3 hours"
+    );
+    assert!(
+        !card.calls[0].recordings.is_empty(),
+        "the card reaches the call's recording"
+    );
+
+    // "End call and block caller": a reason, then both legs end.
+    operator
+        .css("#block-caller")
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    operator
+        .keys(&("Нецензурна лайка на адресу оператора".to_owned() + &Key::Enter))
+        .await
+        .unwrap();
+    citizen
+        .wait_closed(T)
+        .await
+        .expect("the caller's call ends");
+    softphone
+        .wait_closed(T)
+        .await
+        .expect("the operator's leg ends");
+    assert_eq!(
+        app.store().block_requests(call_uuid).await.unwrap().len(),
+        1
+    );
+    operator
+        .until(
+            "the call ended",
+            "return document.getElementById('call-banner').dataset.phase === 'ended'",
+            W,
+        )
+        .await
+        .unwrap();
+
+    // Wrap-up, then done by the button; the live view follows.
+    operator
+        .until(
+            "wrap-up",
+            "return document.getElementById('my-state').dataset.state === 'wrap_up'",
+            W,
+        )
+        .await
+        .unwrap();
+    supervisor
+        .until("olena in wrap-up", &olena_row("wrap_up"), W)
+        .await
+        .unwrap();
+    operator
+        .css("#wrapup-done")
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    supervisor
+        .until("olena available again", &olena_row("available"), W)
+        .await
+        .unwrap();
+    let answered = supervisor
+        .until(
+            "today's figures",
+            "const r = document.querySelector('#live-queues tr[data-queue=\"general\"]'); return r && r.children[3].textContent === '1' && r.children[3].textContent",
+            W,
+        )
+        .await
+        .unwrap();
+    assert_eq!(answered, "1");
+    // Her own calls today list it.
+    operator
+        .until(
+            "my calls",
+            "return document.querySelectorAll('#my-calls tr').length === 1",
+            W,
+        )
+        .await
+        .unwrap();
+    supervisor
+        .screenshot(&artifact("live-view.png"))
+        .await
+        .unwrap();
+
+    operator.close().await;
+    supervisor.close().await;
+    citizen.stop().await;
+    softphone.stop().await;
+}
+
+/// A 1×1 PNG, as a citizen's photo.
+const PNG: &[u8] = &[
+    0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48, 0x44, 0x52,
+    0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00, 0x00, 0x1f, 0x15, 0xc4,
+    0x89, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x44, 0x41, 0x54, 0x78, 0x9c, 0x63, 0xf8, 0xcf, 0xc0, 0xf0,
+    0x1f, 0x00, 0x05, 0x00, 0x01, 0xff, 0x89, 0x99, 0x3d, 0x1d, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45,
+    0x4e, 0x44, 0xae, 0x42, 0x60, 0x82,
+];
+
+#[tokio::test]
+async fn a_walk_in_card_is_filed_with_the_keyboard_alone_in_english_with_a_photo() {
+    let app = spawn_app(AppOptions::default()).await;
+    demo::seed(app.store(), Utc::now()).await.unwrap();
+    import_classifier(&app).await;
+    operator_with_user(&app, "olena", "1001").await;
+    let browser = Browser::start().await.expect("chromium starts");
+    sign_in(&browser, &app, "/", "olena", "view-console").await;
+
+    // English, and back to it after a reload.
+    browser.css("#lang").await.unwrap().click().await.unwrap();
+    browser.client.refresh().await.unwrap();
+    browser
+        .until(
+            "the console again",
+            "return !document.getElementById('view-console').hidden",
+            W,
+        )
+        .await
+        .unwrap();
+    assert_eq!(browser.text("#card-title").await.unwrap(), "Appeal card");
+    assert_eq!(
+        browser
+            .js("return document.documentElement.lang", vec![])
+            .await
+            .unwrap(),
+        "en"
+    );
+
+    // The whole screen fits 1366×768 without scrolling sideways, and the
+    // save button is on it.
+    let fits = browser
+        .js(
+            "const b = document.getElementById('save').getBoundingClientRect(); \
+             return [document.documentElement.scrollWidth, innerWidth, innerHeight, b.bottom]",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let n = |i: usize| fits[i].as_f64().unwrap();
+    assert_eq!(n(1), f64::from(WIDTH), "{fits}");
+    assert!(n(0) <= n(1), "scrolls sideways: {fits}");
+    assert!(
+        n(3) <= n(2) && n(2) <= f64::from(HEIGHT),
+        "save is off screen: {fits}"
+    );
+
+    // A repeat of the demo appeal, found by its number: the citizen's
+    // name and address come from the original.
+    browser
+        .type_into("#find-number", &("15802026000123".to_owned() + &Key::Enter))
+        .await
+        .unwrap();
+    browser
+        .until(
+            "the found appeal",
+            "return document.querySelector('#found li.appeal')",
+            W,
+        )
+        .await
+        .unwrap();
+
+    // Alt+N: a new walk-in card, the first field focused; then Tab from
+    // field to field, as the keyboard alone would.
+    browser.keys(&(Key::Alt + "n" + &Key::Null)).await.unwrap();
+    let focused = browser
+        .js("return document.activeElement.id", vec![])
+        .await
+        .unwrap();
+    assert_eq!(focused, "f-surname");
+    let order = browser
+        .js(
+            "const ids = []; for (const e of document.querySelectorAll('#card input, #card select, #card textarea, #card button')) if (!e.closest('[hidden]')) ids.push(e.id); return ids",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        order,
+        json!([
+            "f-surname",
+            "f-first_name",
+            "f-patronymic",
+            "f-address",
+            "f-contact_phone",
+            "f-other_contact",
+            "f-email",
+            "f-category-filter",
+            "f-category",
+            "f-essence",
+            "f-files",
+            "save",
+            "clear-card"
+        ]),
+        "the tab order follows the card"
+    );
+    let mut keys = String::from("Коваленко");
+    for value in [
+        "Марія",
+        "Іванівна",
+        "вул. Перемоги, 5, кв. 1",
+        "067 123 45 67",
+        "",
+        "not-an-email",
+    ] {
+        keys += &Key::Tab;
+        keys += value;
+    }
+    browser.keys(&keys).await.unwrap();
+    // Enter saves: the browser's own checks stop it, with a message.
+    browser.keys(&Key::Enter).await.unwrap();
+    let email_error = browser.text("#e-email").await.unwrap();
+    assert!(email_error.contains("name@example.com"), "{email_error}");
+    assert_eq!(
+        browser
+            .js("return document.activeElement.id", vec![])
+            .await
+            .unwrap(),
+        "f-email",
+        "the first wrong field gets the focus"
+    );
+    // Every label names its field for screen readers.
+    let unlabelled = browser
+        .js(
+            "return [...document.querySelectorAll('#card input, #card select, #card textarea')].filter(e => !(e.labels && e.labels.length) && !e.getAttribute('aria-label')).map(e => e.id)",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(unlabelled, json!([]), "fields without a label");
+
+    browser
+        .js("document.getElementById('f-email').select()", vec![])
+        .await
+        .unwrap();
+    browser.keys("maria@example.com").await.unwrap();
+    category_and_essence(
+        &browser,
+        "Порив водогону",
+        "Тече вода з-під асфальту біля будинку.",
+    )
+    .await;
+    let photo = tempfile::Builder::new().suffix(".png").tempfile().unwrap();
+    std::fs::write(photo.path(), PNG).unwrap();
+    browser
+        .type_into("#f-files", &photo.path().display().to_string())
+        .await
+        .unwrap();
+    // Back in a text field, Enter saves.
+    browser
+        .js("document.getElementById('f-address').focus()", vec![])
+        .await
+        .unwrap();
+    browser.keys(&Key::Enter).await.unwrap();
+    let number = registration_number(&browser).await;
+    browser
+        .until(
+            "the photo is attached",
+            "return document.querySelector('#saved-files li.ok')",
+            W,
+        )
+        .await
+        .unwrap();
+    let card = app
+        .store()
+        .appeal_detail(&number)
+        .await
+        .unwrap()
+        .expect("stored");
+    assert_eq!(card.record.call_id, None, "a walk-in has no call");
+    assert_eq!(
+        card.channel,
+        Some(hotline::store::Channel::WalkIn),
+        "{number}"
+    );
+    assert_eq!(card.record.caller_phone, "+380671234567");
+    assert_eq!(card.email.as_deref(), Some("maria@example.com"));
+    assert_eq!(card.attachments.len(), 1);
+    assert_eq!(card.attachments[0].content_type, "image/png");
+    assert_eq!(card.attachments[0].size_bytes, PNG.len() as u64);
+
+    // A repeat: from the found appeal, the original's citizen.
+    browser.keys(&(Key::Alt + "n" + &Key::Null)).await.unwrap();
+    browser
+        .js(
+            "document.querySelector('#found li.appeal button:last-child').click()",
+            vec![],
+        )
+        .await
+        .unwrap();
+    browser
+        .until(
+            "marked as a repeat",
+            "return !document.getElementById('repeat-chip').hidden && document.getElementById('repeat-number').textContent",
+            W,
+        )
+        .await
+        .unwrap();
+    browser
+        .screenshot(&artifact("console-walk-in-repeat.png"))
+        .await
+        .unwrap();
+    browser.close().await;
+}

@@ -1,0 +1,643 @@
+// The operator's console: the call banner, the appeal card bound to the
+// call, and what is known of the caller (earlier appeals, repair works at
+// their address, their path through the voice menu).
+//
+// A card is bound to a call (our call id) or to none (a walk-in). What the
+// operator types is kept as a draft in sessionStorage under that key, so a
+// reload, a dropped connection or another call popping up loses nothing.
+
+import { api, ApiError } from './api.js';
+import { dateTime, duration, t, time } from './i18n.js';
+
+const $ = (id) => document.getElementById(id);
+
+/** The card's text fields, as the API names them. */
+const FIELDS = ['surname', 'first_name', 'patronymic', 'address', 'contact_phone', 'other_contact', 'email', 'essence'];
+const WALK_IN = 'walk-in';
+const DRAFT = 'hotline.draft.';
+
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (k === 'class') node.className = v;
+    else if (k === 'text') node.textContent = v;
+    else if (k.startsWith('on')) node.addEventListener(k.slice(2), v);
+    else node.setAttribute(k, v);
+  }
+  for (const c of children) if (c != null) node.append(c);
+  return node;
+}
+
+function clear(node, ...children) {
+  node.replaceChildren(...children);
+}
+
+/** Digits of a phone number; a Ukrainian number has 9 to 12 of them. */
+function plausiblePhone(text) {
+  const digits = text.replace(/\D/g, '');
+  return /^[+\d\s()\-.]*$/.test(text.replace(/^tel:/, '')) && digits.length >= 9 && digits.length <= 15;
+}
+
+export class Console {
+  constructor({ session, toast }) {
+    this.session = session;
+    this.toast = toast;
+    this.operator = session.operator || null;
+    this.role = session.user.role;
+    this.call = null;          // the call on the banner
+    this.cardKey = WALK_IN;    // the call id the card is bound to, or WALK_IN
+    this.repeatOf = '';
+    this.prefill = {};
+    this.categories = [];      // [{id, section, name, code, deadline, executor}]
+    this.saving = false;
+    this.timings = [];         // {type, call_id, at, receivedAt}: screen-pop latency
+    this.ticker = null;
+    this.bound = false;
+  }
+
+  async start() {
+    if (!this.bound) this.bind();
+    $('operator-controls').hidden = !this.operator;
+    // Until the server says otherwise (its first message does).
+    if (this.operator && !this.state) this.renderState({ state: 'logged_out', reason: null });
+    await this.loadClassifier();
+    this.showIdle();
+    this.openCard(WALK_IN, {});
+    this.refreshMyCalls();
+  }
+
+  stop() {
+    clearInterval(this.ticker);
+  }
+
+  retranslate() {
+    this.renderBanner();
+    this.renderCategories($('f-category-filter').value);
+    this.renderSide();
+    if (this.state) this.renderState(this.state);
+  }
+
+  // --- wiring -------------------------------------------------------------
+
+  bind() {
+    this.bound = true;
+    const form = $('card');
+    form.addEventListener('submit', (e) => {
+      e.preventDefault();
+      this.save();
+    });
+    form.addEventListener('input', () => this.keepDraft());
+    $('f-essence').addEventListener('keydown', (e) => {
+      if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) {
+        e.preventDefault();
+        this.save();
+      }
+    });
+    $('f-category-filter').addEventListener('input', (e) => this.renderCategories(e.target.value));
+    $('f-category-filter').addEventListener('keydown', (e) => {
+      // Enter in the search picks the first match instead of saving.
+      if (e.key === 'Enter') {
+        e.preventDefault();
+        const first = [...$('f-category').options].find((o) => o.value);
+        if (first) $('f-category').value = first.value;
+        this.showCategoryInfo();
+        this.keepDraft();
+        $('f-category').focus();
+      }
+    });
+    $('f-category').addEventListener('change', () => this.showCategoryInfo());
+    $('clear-card').addEventListener('click', () => {
+      this.dropDraft(this.cardKey);
+      this.openCard(this.cardKey, this.prefill);
+      $('f-surname').focus();
+    });
+    $('new-card').addEventListener('click', () => this.newWalkIn());
+    $('saved-new').addEventListener('click', () => this.newWalkIn());
+    $('repeat-clear').addEventListener('click', () => this.setRepeat(''));
+    document.addEventListener('keydown', (e) => this.shortcut(e));
+
+    $('go-available').addEventListener('click', () => this.setState({ state: 'available' }));
+    $('wrapup-done').addEventListener('click', () => this.setState({ state: 'available' }));
+    $('go-login').addEventListener('click', () => this.setState({ state: 'logged_in' }));
+    $('go-pause').addEventListener('click', () => {
+      const select = $('pause-reason');
+      this.setState({ state: 'paused', reason: select.options[select.selectedIndex].textContent });
+    });
+
+    $('block-caller').addEventListener('click', () => {
+      $('block-reason').value = '';
+      $('block-error').textContent = '';
+      $('block-dialog').showModal();
+      $('block-reason').focus();
+    });
+    $('block-cancel').addEventListener('click', () => $('block-dialog').close());
+    $('block-form').addEventListener('submit', (e) => {
+      e.preventDefault();
+      this.block();
+    });
+
+    $('attach-open').addEventListener('click', () => {
+      $('attach-number').value = '';
+      $('attach-error').textContent = '';
+      $('attach-dialog').showModal();
+      $('attach-number').focus();
+    });
+    $('attach-cancel').addEventListener('click', () => $('attach-dialog').close());
+    $('attach-form').addEventListener('submit', async (e) => {
+      e.preventDefault();
+      const number = $('attach-number').value.trim();
+      if (!number) {
+        $('attach-error').textContent = t('regNumber');
+        return;
+      }
+      const ok = await this.attachCall(number, $('attach-error'));
+      if (ok) $('attach-dialog').close();
+    });
+
+    $('find').addEventListener('submit', (e) => {
+      e.preventDefault();
+      this.find($('find-number').value.trim());
+    });
+  }
+
+  shortcut(e) {
+    if ($('view-console').hidden || !e.altKey || e.ctrlKey || e.metaKey) return;
+    const key = e.code;
+    if (key === 'KeyE') {
+      e.preventDefault();
+      this.showForm();
+      $('f-essence').focus();
+    } else if (key === 'KeyK') {
+      e.preventDefault();
+      this.showForm();
+      $('f-category-filter').focus();
+    } else if (key === 'KeyN') {
+      e.preventDefault();
+      this.newWalkIn();
+    }
+  }
+
+  // --- the websocket ------------------------------------------------------
+
+  onMessage(m, receivedAt) {
+    switch (m.type) {
+      case 'call_offered':
+      case 'call_answered': {
+        this.timings.push({ type: m.type, call_id: m.call.id, at: m.at, receivedAt });
+        if (this.timings.length > 50) this.timings.shift();
+        const phase = m.type === 'call_offered' ? 'offered' : 'answered';
+        const since = m.type === 'call_answered' ? Date.parse(m.at) : null;
+        const known = this.call && this.call.id === m.call.id;
+        this.call = { ...m.call, phase, answeredAt: since ?? (known ? this.call.answeredAt : null) };
+        if (this.cardKey !== m.call.id) this.popCard(m.call);
+        this.renderBanner();
+        this.renderSide();
+        break;
+      }
+      case 'call_withdrawn':
+        if (this.call && this.call.id === m.call_id) {
+          this.call = { ...this.call, phase: 'withdrawn' };
+          if (this.cardKey === m.call_id && !this.isDirty()) {
+            this.dropDraft(m.call_id);
+            this.openCard(WALK_IN, {});
+          }
+          this.renderBanner();
+        }
+        break;
+      case 'call_ended':
+        if (this.call && this.call.id === m.call_id) {
+          this.call = { ...this.call, phase: 'ended', ended_by: m.ended_by };
+          this.renderBanner();
+        }
+        this.refreshMyCalls();
+        break;
+      case 'operator_state':
+        this.state = { state: m.state, reason: m.reason };
+        this.renderState(this.state);
+        break;
+      default:
+        break;
+    }
+  }
+
+  onConnection() {}
+
+  // --- the banner and the operator's state --------------------------------
+
+  showIdle() {
+    this.call = null;
+    this.renderBanner();
+    this.renderSide();
+  }
+
+  renderBanner() {
+    const banner = $('call-banner');
+    const call = this.call;
+    clearInterval(this.ticker);
+    const phase = call ? call.phase : 'idle';
+    banner.className = `call-banner ${phase}`;
+    banner.dataset.callId = call ? call.id : '';
+    banner.dataset.phase = phase;
+    const state = $('call-state');
+    const meta = $('call-meta');
+    $('call-caller').textContent = call ? call.caller || '—' : '';
+    const live = call && (phase === 'offered' || phase === 'answered');
+    $('block-caller').hidden = !(call && phase === 'answered');
+    $('attach-open').hidden = !(call && phase !== 'withdrawn');
+    if (!call) {
+      state.textContent = t('noCall');
+      meta.textContent = '';
+      return;
+    }
+    const queue = t('queueWait', { q: call.queue, w: duration(call.waited_ms) });
+    const sip = call.sip_call_id ? ` · SIP ${call.sip_call_id}` : '';
+    if (phase === 'offered') state.textContent = t('callRinging');
+    if (phase === 'answered') state.textContent = t('callAnswered');
+    if (phase === 'withdrawn') state.textContent = t('callWithdrawn');
+    if (phase === 'ended') {
+      state.textContent = `${t('callEnded')}: ${t(`endedBy_${call.ended_by}`)}`;
+    }
+    const tick = () => {
+      const talk = phase === 'answered' && call.answeredAt ? ` · ${duration(Date.now() - call.answeredAt)}` : '';
+      meta.textContent = `${queue}${talk}${sip}`;
+    };
+    tick();
+    if (live && phase === 'answered') this.ticker = setInterval(tick, 1000);
+  }
+
+  renderState({ state, reason }) {
+    const badge = $('my-state');
+    badge.textContent = t(`state_${state}`) + (reason ? ` · ${reason}` : '');
+    badge.className = `state-badge s-${state}`;
+    badge.dataset.state = state;
+    $('go-login').hidden = state !== 'logged_out';
+    $('go-available').hidden = state !== 'paused';
+    $('wrapup-done').hidden = state !== 'wrap_up';
+    const canPause = state === 'available' || state === 'wrap_up';
+    $('go-pause').hidden = !canPause;
+    $('pause-box').hidden = !canPause;
+  }
+
+  async setState(body) {
+    if (!this.operator) return;
+    try {
+      const view = await api('PUT', `/api/operators/${encodeURIComponent(this.operator)}/state`, body);
+      this.state = { state: view.state, reason: view.reason };
+      this.renderState(this.state);
+    } catch (e) {
+      this.toast(t('stateFailed', { m: e.message }), 'error');
+    }
+  }
+
+  // --- the side panels ----------------------------------------------------
+
+  renderSide() {
+    const call = this.call;
+    const earlier = $('earlier');
+    const appeals = (call && call.earlier_appeals) || [];
+    clear(earlier, ...(appeals.length ? appeals.map((a) => this.appealItem(a)) : [el('li', { class: 'muted', text: '—' })]));
+    const works = (call && call.repair_works) || [];
+    clear($('works'), ...(works.length
+      ? works.map((w) => el('li', { class: w.kind === 'emergency' ? 'work emergency' : 'work' },
+        el('b', { text: `${t(`work_${w.kind}`)} · ${t(`service_${w.service}`)}` }), ' ',
+        el('span', { text: w.description }), ' ',
+        el('span', { class: 'muted', text: t('until', { d: dateTime(w.expected_end) }) })))
+      : [el('li', { class: 'muted', text: '—' })]));
+    const path = (call && call.ivr_path) || [];
+    clear($('ivr-path'), ...(path.length ? path.map((p) => el('li', { text: p })) : [el('li', { class: 'muted', text: '—' })]));
+  }
+
+  /** An earlier or found appeal, with what can be done with it. */
+  appealItem(a, target) {
+    const actions = el('span', { class: 'item-actions' });
+    if (this.call && this.call.phase !== 'withdrawn') {
+      actions.append(el('button', {
+        type: 'button', class: 'small', text: t('attachCall'),
+        onclick: () => this.attachCall(a.registration_number, target || null),
+      }));
+    }
+    actions.append(el('button', {
+      type: 'button', class: 'small', text: t('makeRepeat'),
+      onclick: () => this.repeat(a.registration_number),
+    }));
+    return el('li', { class: 'appeal', 'data-number': a.registration_number },
+      el('b', { class: 'mono', text: a.registration_number }), ' ',
+      el('span', { class: 'muted', text: dateTime(a.date || a.created_at) }), el('br'),
+      el('span', { text: a.category }), ' · ',
+      el('span', { class: `status st-${a.status}`, text: t(`status_${a.status}`) }),
+      actions);
+  }
+
+  async find(number) {
+    const found = $('found');
+    if (!number) return;
+    try {
+      const card = await api('GET', `/api/appeals/${encodeURIComponent(number)}`);
+      const who = [card.surname, card.first_name, card.patronymic].filter(Boolean).join(' ');
+      clear(found, el('ul', { class: 'list' }, this.appealItem({ ...card, date: card.created_at }, found)),
+        el('p', { class: 'small', text: [who, card.address, card.essence].filter(Boolean).join(' · ') }));
+    } catch (e) {
+      clear(found, el('p', { class: 'error', text: e.status === 404 ? t('notFound', { n: number }) : e.message }));
+    }
+  }
+
+  async attachCall(number, errorTarget) {
+    if (!this.call) return false;
+    try {
+      const r = await api('POST', `/api/appeals/${encodeURIComponent(number)}/calls`, { call_id: this.call.id });
+      this.toast(t(r.attached ? 'attached' : 'alreadyAttached', { n: r.registration_number }));
+      return true;
+    } catch (e) {
+      const message = e.status === 404 && /number/.test(e.message) ? t('notFound', { n: number }) : e.message;
+      if (errorTarget) errorTarget.textContent = message;
+      else this.toast(message, 'error');
+      return false;
+    }
+  }
+
+  async refreshMyCalls() {
+    const body = $('my-calls');
+    if (this.role !== 'operator') {
+      body.closest('section').hidden = true;
+      return;
+    }
+    try {
+      const { calls } = await api('GET', '/api/my/calls');
+      clear(body, ...calls.map((c) => el('tr', {},
+        el('td', { text: time(c.answered_at) }),
+        el('td', { class: 'mono', text: c.caller }),
+        el('td', { text: c.queue }),
+        el('td', { text: duration(c.waited_ms) }))));
+    } catch {
+      // Shown again on the next call.
+    }
+  }
+
+  // --- the card -----------------------------------------------------------
+
+  async loadClassifier() {
+    try {
+      const tree = await api('GET', '/api/classifier');
+      this.categories = tree.sections.flatMap((s) => s.types.map((ty) => ({
+        id: ty.id, code: ty.code, name: ty.name, section: s.name, deadline: ty.deadline, executor: ty.executor,
+      })));
+      $('e-category').textContent = '';
+    } catch (e) {
+      this.categories = [];
+      $('e-category').textContent = e.status === 404 ? t('noClassifier') : e.message;
+    }
+    this.renderCategories('');
+  }
+
+  renderCategories(query) {
+    const select = $('f-category');
+    const chosen = select.value;
+    const q = query.trim().toLowerCase();
+    const matches = this.categories.filter((c) => !q
+      || c.name.toLowerCase().includes(q) || c.section.toLowerCase().includes(q) || c.code.toLowerCase().includes(q));
+    const groups = new Map();
+    for (const c of matches) {
+      if (!groups.has(c.section)) groups.set(c.section, el('optgroup', { label: c.section }));
+      groups.get(c.section).append(el('option', { value: c.id, text: c.name }));
+    }
+    clear(select, el('option', { value: '', text: t('chooseCategory') }), ...groups.values());
+    if (matches.some((c) => c.id === chosen)) select.value = chosen;
+    else if (matches.length === 1) select.value = matches[0].id;
+    this.showCategoryInfo();
+  }
+
+  showCategoryInfo() {
+    const c = this.categories.find((x) => x.id === $('f-category').value);
+    $('category-info').textContent = c ? t('categoryInfo', { e: c.executor, d: t(`deadline_${c.deadline}`) }) : '';
+  }
+
+  values() {
+    const v = {};
+    for (const f of FIELDS) v[f] = $(`f-${f}`).value;
+    v.category_id = $('f-category').value;
+    return v;
+  }
+
+  isDirty() {
+    const v = this.values();
+    return FIELDS.some((f) => v[f].trim() !== (this.prefill[f] || '').trim()) || !!v.category_id || !!this.repeatOf;
+  }
+
+  keepDraft() {
+    if (!this.isDirty()) return;
+    sessionStorage.setItem(DRAFT + this.cardKey, JSON.stringify({ ...this.values(), repeat_of: this.repeatOf }));
+  }
+
+  dropDraft(key) {
+    sessionStorage.removeItem(DRAFT + key);
+  }
+
+  /** Binds the card to `key` (a call id or WALK_IN): its draft, or `prefill`. */
+  openCard(key, prefill) {
+    this.cardKey = key;
+    this.prefill = prefill;
+    let draft = null;
+    try {
+      draft = JSON.parse(sessionStorage.getItem(DRAFT + key) || 'null');
+    } catch {
+      draft = null;
+    }
+    const source = draft || prefill;
+    for (const f of FIELDS) $(`f-${f}`).value = source[f] || '';
+    $('f-category-filter').value = '';
+    this.renderCategories('');
+    $('f-category').value = source.category_id || '';
+    this.showCategoryInfo();
+    $('f-files').value = '';
+    this.setRepeat(source.repeat_of || '');
+    this.clearErrors();
+    $('card-channel').textContent = key === WALK_IN ? t('channel_walk_in') : t('channel_phone');
+    $('card').dataset.callId = key === WALK_IN ? '' : key;
+    this.showForm();
+    if (draft) this.toast(t('draftRestored'));
+  }
+
+  showForm() {
+    if (!$('saved').hidden) {
+      $('saved').hidden = true;
+      $('card').hidden = false;
+    }
+  }
+
+  /** The card pops up for a call: prefilled, the first field focused. */
+  popCard(call) {
+    if (this.isDirty()) {
+      this.keepDraft();
+      this.toast(t('draftKept'));
+    }
+    this.openCard(call.id, { contact_phone: call.caller || '', address: call.address || '' });
+    $('f-surname').focus();
+  }
+
+  newWalkIn() {
+    if (this.cardKey !== WALK_IN && this.isDirty()) this.keepDraft();
+    $('saved').hidden = true;
+    $('card').hidden = false;
+    this.openCard(WALK_IN, {});
+    $('f-surname').focus();
+  }
+
+  setRepeat(number) {
+    this.repeatOf = number;
+    $('repeat-chip').hidden = !number;
+    $('repeat-number').textContent = number;
+  }
+
+  /** A repeat appeal: the original's citizen, address and category. */
+  async repeat(number) {
+    try {
+      const card = await api('GET', `/api/appeals/${encodeURIComponent(number)}`);
+      this.showForm();
+      for (const f of ['surname', 'first_name', 'patronymic', 'address', 'other_contact', 'email']) {
+        if (card[f] && !$(`f-${f}`).value.trim()) $(`f-${f}`).value = card[f];
+      }
+      if (!$('f-contact_phone').value.trim() && card.contact_phone) $('f-contact_phone').value = card.contact_phone;
+      if (card.category_id && this.categories.some((c) => c.id === card.category_id)) {
+        $('f-category').value = card.category_id;
+        this.showCategoryInfo();
+      }
+      this.setRepeat(card.registration_number);
+      this.keepDraft();
+      $('f-essence').focus();
+    } catch (e) {
+      this.toast(e.status === 404 ? t('notFound', { n: number }) : e.message, 'error');
+    }
+  }
+
+  clearErrors() {
+    for (const node of document.querySelectorAll('#card .field-error')) node.textContent = '';
+    for (const node of document.querySelectorAll('#card [aria-invalid]')) node.removeAttribute('aria-invalid');
+    $('form-error').textContent = '';
+  }
+
+  showErrors(errors) {
+    this.clearErrors();
+    let first = null;
+    const other = [];
+    for (const { field, message } of errors) {
+      const id = field === 'category' ? 'category' : field;
+      const slot = $(`e-${id}`);
+      const input = $(field === 'category' ? 'f-category' : `f-${field}`);
+      if (slot && input) {
+        slot.textContent = slot.textContent ? `${slot.textContent} ${message}` : message;
+        input.setAttribute('aria-invalid', 'true');
+        first = first || input;
+      } else {
+        other.push(message);
+      }
+    }
+    $('form-error').textContent = [t('fixFields'), ...other].join(' ');
+    if (first) first.focus();
+  }
+
+  /** The browser's own checks, the same as the server's. */
+  check(v) {
+    const errors = [];
+    const need = (field, key) => { if (!v[field].trim()) errors.push({ field, message: t(key) }); };
+    need('surname', 'err_surname');
+    need('first_name', 'err_first_name');
+    need('patronymic', 'err_patronymic');
+    need('address', 'err_address');
+    if (!v.contact_phone.trim() && !v.other_contact.trim()) {
+      errors.push({ field: 'contact_phone', message: t('err_contact') });
+    } else if (v.contact_phone.trim() && !plausiblePhone(v.contact_phone.trim())) {
+      errors.push({ field: 'contact_phone', message: t('err_phone') });
+    }
+    const email = v.email.trim();
+    if (email && !/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email)) errors.push({ field: 'email', message: t('err_email') });
+    if (!v.category_id) errors.push({ field: 'category', message: t('err_category') });
+    need('essence', 'err_essence');
+    for (const f of ['surname', 'first_name', 'patronymic', 'address']) {
+      if ([...v[f]].length > 200) errors.push({ field: f, message: t('err_long', { n: 200 }) });
+    }
+    if ([...v.essence].length > 4000) errors.push({ field: 'essence', message: t('err_long', { n: 4000 }) });
+    return errors;
+  }
+
+  async save() {
+    if (this.saving || $('card').hidden) return;
+    const v = this.values();
+    const errors = this.check(v);
+    if (errors.length) {
+      this.showErrors(errors);
+      return;
+    }
+    const key = this.cardKey;
+    const body = { ...v, category_id: v.category_id };
+    if (key !== WALK_IN) body.call_id = key;
+    body.channel = key === WALK_IN ? 'walk_in' : 'phone';
+    if (this.repeatOf) body.repeat_of = this.repeatOf;
+    const files = [...$('f-files').files];
+    this.saving = true;
+    const button = $('save');
+    button.disabled = true;
+    button.textContent = t('saving');
+    try {
+      const appeal = await api('POST', '/api/appeals', body);
+      this.dropDraft(key);
+      this.showSaved(appeal);
+      await this.upload(appeal.registration_number, files);
+      this.refreshMyCalls();
+    } catch (e) {
+      if (e instanceof ApiError && e.status === 422 && e.body && Array.isArray(e.body.errors)) {
+        this.showErrors(e.body.errors);
+      } else {
+        $('form-error').textContent = t('saveFailed', { m: e.message });
+      }
+    } finally {
+      this.saving = false;
+      button.disabled = false;
+      button.textContent = t('save');
+    }
+  }
+
+  showSaved(appeal) {
+    $('saved-number').textContent = appeal.registration_number;
+    $('saved-details').textContent = t('savedDetails', { e: appeal.executor, d: dateTime(appeal.deadline) });
+    clear($('saved-files'));
+    $('card').hidden = true;
+    $('saved').hidden = false;
+    $('saved').dataset.number = appeal.registration_number;
+    $('saved').focus();
+  }
+
+  async upload(number, files) {
+    const list = $('saved-files');
+    for (const file of files) {
+      const item = el('li', { text: `${file.name}…` });
+      list.append(item);
+      const form = new FormData();
+      form.append('file', file, file.name);
+      try {
+        await api('POST', `/api/appeals/${encodeURIComponent(number)}/attachments`, form);
+        item.textContent = t('uploadDone', { f: file.name });
+        item.className = 'ok';
+      } catch (e) {
+        item.textContent = t('uploadFailed', { f: file.name, m: e.message });
+        item.className = 'error';
+      }
+    }
+  }
+
+  async block() {
+    const reason = $('block-reason').value.trim();
+    if (!reason) {
+      $('block-error').textContent = t('blockNeedsReason');
+      $('block-reason').focus();
+      return;
+    }
+    if (!this.call) return;
+    try {
+      await api('POST', `/api/calls/${this.call.id}/block`, { reason });
+      $('block-dialog').close();
+      this.toast(t('blocked'));
+    } catch (e) {
+      $('block-error').textContent = e.message;
+    }
+  }
+}

@@ -1,0 +1,161 @@
+// The console page: signs in, then shows the view of the user's role —
+// the card console for operators, the live view for supervisors and
+// admins (who can also open a card without a call).
+
+import { api, ApiError, connect, setCsrf, whenSignedOut } from './api.js';
+import { language, setLanguage, t, translate } from './i18n.js';
+import { Console } from './console.js';
+import { LiveView } from './live.js';
+
+const $ = (id) => document.getElementById(id);
+
+const VIEWS = ['view-sign-in', 'view-console', 'view-live', 'view-none'];
+
+function show(view) {
+  for (const id of VIEWS) $(id).hidden = id !== view;
+}
+
+/** A short message in the corner, read out by screen readers. */
+export function toast(text, kind = 'info') {
+  const el = $('toast');
+  el.textContent = text;
+  el.className = `toast ${kind}`;
+  el.hidden = false;
+  clearTimeout(toast.timer);
+  toast.timer = setTimeout(() => { el.hidden = true; }, kind === 'error' ? 8000 : 4000);
+}
+
+let socket = null;
+let session = null;
+let views = [];
+
+function signedOut(message) {
+  if (socket) socket.close();
+  socket = null;
+  session = null;
+  for (const v of views) v.stop?.();
+  views = [];
+  $('operator-controls').hidden = true;
+  $('nav').hidden = true;
+  $('sign-out').hidden = true;
+  $('who').textContent = '';
+  $('connection').textContent = '';
+  show('view-sign-in');
+  $('sign-in-error').textContent = message || '';
+  $('login').focus();
+}
+
+async function start(current) {
+  session = current;
+  setCsrf(current.csrf_token);
+  const { user } = current;
+  $('who').textContent = user.name || user.login;
+  $('sign-out').hidden = false;
+  const role = user.role;
+  // "/" is the role's own view; "/card" and "/live" pick one.
+  const liveAllowed = role === 'supervisor' || role === 'admin';
+  const consoleAllowed = role === 'operator' || liveAllowed;
+  const wantsLive = location.pathname === '/live' || (location.pathname === '/' && liveAllowed);
+  $('nav').hidden = !liveAllowed;
+  views = [];
+  let active = null;
+  if (liveAllowed && wantsLive) {
+    active = new LiveView({ toast });
+    show('view-live');
+  } else if (consoleAllowed) {
+    active = new Console({ session: current, toast });
+    show('view-console');
+  } else {
+    show('view-none');
+    return;
+  }
+  $('nav-console').setAttribute('aria-current', active instanceof Console ? 'page' : 'false');
+  $('nav-live').setAttribute('aria-current', active instanceof LiveView ? 'page' : 'false');
+  views.push(active);
+  await active.start();
+  socket = connect(
+    (message, receivedAt) => {
+      for (const v of views) v.onMessage(message, receivedAt);
+    },
+    (open) => {
+      const el = $('connection');
+      el.textContent = open ? t('online') : t('offline');
+      el.className = open ? 'connection ok' : 'connection down';
+      el.dataset.open = open ? 'yes' : 'no';
+      for (const v of views) v.onConnection?.(open);
+    },
+  );
+}
+
+async function signIn(event) {
+  event.preventDefault();
+  const login = $('login').value.trim();
+  const password = $('password').value;
+  const error = $('sign-in-error');
+  if (!login || !password) {
+    error.textContent = t('fillBoth');
+    (login ? $('password') : $('login')).focus();
+    return;
+  }
+  try {
+    const current = await api('POST', '/api/session', { login, password });
+    $('password').value = '';
+    error.textContent = '';
+    await start(current);
+  } catch (e) {
+    if (e instanceof ApiError && e.status === 429) {
+      error.textContent = t('tooMany', { s: e.retryAfter || '60' });
+    } else if (e instanceof ApiError && e.status === 401) {
+      error.textContent = t('wrongPassword');
+    } else {
+      error.textContent = t('serverError', { m: e.message });
+    }
+    $('password').select();
+  }
+}
+
+async function signOut() {
+  try {
+    await api('DELETE', '/api/session');
+  } catch {
+    // Signed out either way.
+  }
+  signedOut();
+}
+
+function toggleLanguage() {
+  setLanguage(language() === 'uk' ? 'en' : 'uk');
+  const button = $('lang');
+  const next = language() === 'uk' ? 'en' : 'uk';
+  button.textContent = next === 'en' ? 'EN' : 'УК';
+  button.lang = next;
+  button.setAttribute('aria-label', next === 'en' ? 'English' : 'Українська');
+  for (const v of views) v.retranslate?.();
+}
+
+async function boot() {
+  translate();
+  if (language() === 'en') {
+    $('lang').textContent = 'УК';
+    $('lang').lang = 'uk';
+    $('lang').setAttribute('aria-label', 'Українська');
+  }
+  $('lang').addEventListener('click', toggleLanguage);
+  $('sign-in-form').addEventListener('submit', signIn);
+  $('sign-out').addEventListener('click', signOut);
+  whenSignedOut(() => signedOut(t('sessionEnded')));
+  try {
+    const current = await api('GET', '/api/session');
+    await start(current);
+  } catch {
+    signedOut();
+  }
+}
+
+// For tests and diagnostics: who is signed in, and the console's timings.
+window.hotline = {
+  get session() { return session && { login: session.user.login, role: session.user.role }; },
+  get views() { return views; },
+};
+
+boot();
