@@ -16,8 +16,11 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use bytes::Bytes;
 use chrono::{DateTime, Datelike, Utc};
 use sha2::{Digest, Sha256};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
 use tracing::{info, warn};
 use uuid::Uuid;
 
@@ -48,8 +51,18 @@ pub const KINDS: &[(&str, &str)] = &[
 const HEAD: usize = 64 * 1024;
 const INCOMING: &str = ".incoming";
 
+/// A piece of an upload, for [`AttachmentFiles::spawn_writer`].
+#[derive(Debug)]
+pub enum Piece {
+    Data(Bytes),
+    /// The upload is complete: check it and keep it.
+    End,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum AttachmentError {
+    #[error("the upload was abandoned before its end")]
+    Abandoned,
     #[error("the file is larger than {max_mb} MiB")]
     TooLarge { max_mb: u64 },
     #[error("the file is empty")]
@@ -58,6 +71,17 @@ pub enum AttachmentError {
     Kind(String),
     #[error("cannot store the file: {0}")]
     Io(#[from] std::io::Error),
+}
+
+/// `dir/relative` if `relative` is a plain relative path (no `..`, no
+/// root, not empty): a path read from the database can never leave the
+/// directory it belongs to.
+pub fn plain_join(dir: &Path, relative: &str) -> Option<PathBuf> {
+    let rel = Path::new(relative);
+    let plain = rel
+        .components()
+        .all(|c| matches!(c, std::path::Component::Normal(_)));
+    (plain && !relative.is_empty()).then(|| dir.join(rel))
 }
 
 /// A finished upload, in its place.
@@ -89,15 +113,15 @@ impl AttachmentFiles {
         self.max_bytes
     }
 
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
     /// The file of a stored attachment. `relative` comes from the store,
     /// which took it from [`StoredFile::path`]; anything that would leave
     /// the directory is refused all the same.
     pub fn path_of(&self, relative: &str) -> Option<PathBuf> {
-        let rel = Path::new(relative);
-        let plain = rel
-            .components()
-            .all(|c| matches!(c, std::path::Component::Normal(_)));
-        (plain && !relative.is_empty()).then(|| self.dir.join(rel))
+        plain_join(&self.dir, relative)
     }
 
     /// Starts an upload.
@@ -116,6 +140,46 @@ impl AttachmentFiles {
             head: Vec::new(),
             done: false,
         })
+    }
+
+    /// Writes an upload on a blocking thread (never on the async workers,
+    /// which carry the calls' media) from the pieces sent. The file is kept
+    /// only once [`Piece::End`] arrives: a channel closed without it (the
+    /// client went away) discards it. Also returns the first write error.
+    pub fn spawn_writer(
+        &self,
+        id: Uuid,
+        now: DateTime<Utc>,
+    ) -> (
+        mpsc::Sender<Piece>,
+        JoinHandle<Result<StoredFile, AttachmentError>>,
+    ) {
+        let (tx, mut rx) = mpsc::channel::<Piece>(8);
+        let files = self.clone();
+        let writer = tokio::task::spawn_blocking(move || {
+            let mut upload = files.begin()?;
+            loop {
+                match rx.blocking_recv() {
+                    Some(Piece::Data(chunk)) => upload.write(&chunk)?,
+                    Some(Piece::End) => return upload.finish(id, now),
+                    None => return Err(AttachmentError::Abandoned),
+                }
+            }
+        });
+        (tx, writer)
+    }
+
+    /// Removes a stored file (its row could not be written), off the async
+    /// workers.
+    pub async fn remove(&self, relative: &str) {
+        if let Some(path) = self.path_of(relative) {
+            let _ = tokio::task::spawn_blocking(move || {
+                if let Err(e) = std::fs::remove_file(&path) {
+                    warn!(path = %path.display(), error = %e, "cannot remove an attachment's file");
+                }
+            })
+            .await;
+        }
     }
 
     /// Removes uploads a crash left unfinished; returns how many.
@@ -206,6 +270,15 @@ impl Upload {
         let path = format!("{folder}/{id}.{ext}");
         std::fs::rename(&self.tmp, self.dir.join(&path))?;
         self.done = true;
+        // The new name, and any new folder, are on disk too: after a crash
+        // the row never points at a file the file system forgot.
+        for dir in [
+            self.dir.join(&folder),
+            self.dir.join(format!("{:04}", now.year())),
+            self.dir.clone(),
+        ] {
+            std::fs::File::open(&dir)?.sync_all()?;
+        }
         Ok(StoredFile {
             path,
             content_type,

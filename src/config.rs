@@ -42,6 +42,10 @@ pub struct Settings {
     #[serde(default)]
     pub logging: LoggingSettings,
     #[serde(default)]
+    pub blocking: BlockingSettings,
+    #[serde(default)]
+    pub retention: RetentionSettings,
+    #[serde(default)]
     pub peer: Vec<PeerSettings>,
     #[serde(default)]
     pub trunk: Vec<TrunkSettings>,
@@ -145,6 +149,12 @@ pub struct StorageSettings {
     pub attachments_dir: PathBuf,
     /// The largest file an operator may attach to a card, in MiB.
     pub attachment_max_mb: u32,
+    /// Free space on the recordings volume below which the server warns
+    /// (log and supervisors' page), in MiB.
+    pub disk_warn_mb: u64,
+    /// Free space below which it says so loudly: calls are still answered,
+    /// but recordings may stop early (each file stays playable).
+    pub disk_min_mb: u64,
 }
 
 impl Default for StorageSettings {
@@ -154,6 +164,8 @@ impl Default for StorageSettings {
             recordings_dir: "recordings".into(),
             attachments_dir: "attachments".into(),
             attachment_max_mb: 25,
+            disk_warn_mb: 2048,
+            disk_min_mb: 256,
         }
     }
 }
@@ -244,6 +256,84 @@ impl Default for LoggingSettings {
     }
 }
 
+/// What a call from a blocked number gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BlockAction {
+    /// `403 Forbidden`, never answered.
+    Reject,
+    /// Answered, told (the `blocked` menu) and hung up; recorded.
+    Prompt,
+}
+
+/// What a call with no usable number (withheld, anonymous) gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AnonymousPolicy {
+    /// Served like any other call.
+    Allow,
+    Reject,
+    Prompt,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BlockingSettings {
+    pub action: BlockAction,
+    pub anonymous: AnonymousPolicy,
+    /// The menu file (in `[ivr] scripts_dir`) a call hears with `prompt`.
+    pub prompt_menu: String,
+    /// How long the operator's "end call and block caller" blocks a number,
+    /// in days; 0 blocks it until a supervisor lifts it.
+    pub operator_block_days: u32,
+}
+
+impl Default for BlockingSettings {
+    fn default() -> Self {
+        Self {
+            action: BlockAction::Prompt,
+            anonymous: AnonymousPolicy::Allow,
+            prompt_menu: "blocked".into(),
+            operator_block_days: 0,
+        }
+    }
+}
+
+/// How long recordings and cards are kept (000 §2.6-2.7), as `N days`,
+/// `N weeks`, `N months` or `N years`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RetentionSettings {
+    pub recordings: String,
+    pub cards: String,
+    /// How often the server prunes, in minutes (0: only `hotline prune`).
+    pub interval_mins: u64,
+}
+
+impl Default for RetentionSettings {
+    fn default() -> Self {
+        Self {
+            recordings: "3 months".into(),
+            cards: "3 years".into(),
+            interval_mins: 60,
+        }
+    }
+}
+
+impl RetentionSettings {
+    pub fn recordings(&self) -> Result<crate::retention::Period, ConfigError> {
+        self.recordings
+            .parse()
+            .map_err(|e| ConfigError::Invalid(format!("[retention] recordings: {e}")))
+    }
+
+    pub fn cards(&self) -> Result<crate::retention::Period, ConfigError> {
+        self.cards
+            .parse()
+            .map_err(|e| ConfigError::Invalid(format!("[retention] cards: {e}")))
+    }
+}
+
 /// An Asterisk box or trunk that sends us calls, trusted by source address.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -323,6 +413,14 @@ impl Settings {
                 "[rtp] port range {}..{} needs at least one even/odd pair",
                 r.port_min, r.port_max
             ));
+        }
+        self.retention.recordings()?;
+        self.retention.cards()?;
+        if self.storage.disk_min_mb > self.storage.disk_warn_mb {
+            return bad("[storage] disk_min_mb must not be above disk_warn_mb".into());
+        }
+        if self.blocking.prompt_menu.is_empty() {
+            return bad("[blocking] prompt_menu must name a menu file".into());
         }
         if !(1..=1024).contains(&self.storage.attachment_max_mb) {
             return bad("[storage] attachment_max_mb must be 1 to 1024".into());

@@ -71,6 +71,12 @@ pub enum Event {
     },
     /// The call is over.
     CallEnded { call: Uuid, ended_by: &'static str },
+    /// The recordings volume's free space crossed a threshold (`ok`,
+    /// `low`, `critical`, `unknown`).
+    Storage {
+        level: &'static str,
+        free_bytes: u64,
+    },
     /// An operator's state changed (`available`, `ringing`, `on_call`,
     /// `wrap_up`, `paused`, `logged_out`).
     OperatorState {
@@ -122,6 +128,12 @@ impl EventBus {
             at: Utc::now(),
             event,
         });
+    }
+
+    /// The number the next event will carry: a snapshot taken after
+    /// reading it includes at least the events before it.
+    pub fn next_seq(&self) -> u64 {
+        self.seq.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// A new subscriber sees what is published from now on.

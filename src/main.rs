@@ -57,6 +57,192 @@ enum Command {
         #[command(subcommand)]
         action: ClassifierAction,
     },
+    /// Blocked callers: numbers whose calls never reach the menu or an
+    /// operator.
+    Block {
+        #[command(subcommand)]
+        action: BlockCommand,
+    },
+    /// Remove recordings and cards past their retention period
+    /// (`[retention]`), except those under legal hold; first make files and
+    /// rows agree after any crash.
+    Prune {
+        /// List what would be removed; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Count ages from this moment (RFC 3339) instead of now: to see
+        /// what a prune on a given day would remove.
+        #[arg(long)]
+        now: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum BlockCommand {
+    /// Block a number, written in any form (`+380 61 123-45-67`,
+    /// `0611234567`, `(061) 123 45 67`, `tel:+380611234567`…).
+    Add {
+        number: String,
+        /// Why (kept with the block, shown to supervisors).
+        #[arg(long)]
+        reason: String,
+        /// Until when: `YYYY-MM-DD` (the end of that day) or RFC 3339;
+        /// default: until lifted.
+        #[arg(long)]
+        until: Option<String>,
+    },
+    /// List the blocks in force (`--history`: every block ever set).
+    List {
+        #[arg(long)]
+        history: bool,
+    },
+    /// Lift the block on a number.
+    Remove { number: String },
+}
+
+/// `hotline block ...`; the work is in `hotline::store::blocking`.
+async fn block_command(settings: &Settings, action: BlockCommand) -> anyhow::Result<()> {
+    use hotline::store::Store;
+    use hotline::store::blocking::NewBlock;
+    let numbering = hotline::phone::NumberingPlan {
+        country_code: settings.numbering.country_code.clone(),
+        area_code: settings.numbering.area_code.clone(),
+    };
+    let normalise = |raw: &str| {
+        numbering
+            .normalise(raw)
+            .with_context(|| format!("{raw:?} is not a phone number"))
+    };
+    let store = Store::connect(&settings.storage.database_url).await?;
+    let now = chrono::Utc::now();
+    let outcome = async {
+        match action {
+            BlockCommand::Add {
+                number,
+                reason,
+                until,
+            } => {
+                let number = normalise(&number)?;
+                let until = match until {
+                    Some(text) => Some(
+                        hotline::api::blocking::parse_until(&text)
+                            .with_context(|| format!("--until {text:?}: YYYY-MM-DD or RFC 3339"))?,
+                    ),
+                    None => None,
+                };
+                let block = store
+                    .block_number(
+                        &NewBlock {
+                            number: number.as_str(),
+                            reason: &reason,
+                            by: None,
+                            until,
+                            call_id: None,
+                        },
+                        now,
+                    )
+                    .await?;
+                tracing::info!(number = %block.number, until = ?block.until, "number blocked from the command line");
+                println!(
+                    "{} blocked{}",
+                    block.number,
+                    block
+                        .until
+                        .map(|u| format!(" until {}", u.to_rfc3339()))
+                        .unwrap_or_else(|| " until lifted".into())
+                );
+            }
+            BlockCommand::List { history } => {
+                for b in store.blocked_numbers(now, history).await? {
+                    let state = match (&b.end_reason, b.until) {
+                        (Some(end), _) => end.clone(),
+                        (None, Some(u)) => format!("until {}", u.format("%Y-%m-%d %H:%M UTC")),
+                        (None, None) => "until lifted".into(),
+                    };
+                    println!(
+                        "{:<15} {:<24} {:>4} calls  since {}  by {:<12} {}",
+                        b.number,
+                        state,
+                        b.attempts,
+                        b.blocked_at.format("%Y-%m-%d %H:%M"),
+                        b.blocked_by.as_deref().unwrap_or("-"),
+                        b.reason
+                    );
+                }
+            }
+            BlockCommand::Remove { number } => {
+                let number = normalise(&number)?;
+                match store.lift_block(number.as_str(), None, now).await? {
+                    Some(b) => {
+                        tracing::info!(number = %b.number, "block lifted from the command line");
+                        println!("{} unblocked", b.number);
+                    }
+                    None => anyhow::bail!("{} is not blocked", number.as_str()),
+                }
+            }
+        }
+        Ok(())
+    }
+    .await;
+    store.close().await;
+    outcome
+}
+
+/// `hotline prune`; the work is in `hotline::retention`.
+async fn prune_command(
+    settings: &Settings,
+    dry_run: bool,
+    now: Option<String>,
+) -> anyhow::Result<()> {
+    let now = match now {
+        Some(text) => chrono::DateTime::parse_from_rfc3339(&text)
+            .with_context(|| format!("--now {text:?}: RFC 3339, e.g. 2026-11-25T12:00:00Z"))?
+            .with_timezone(&chrono::Utc),
+        None => chrono::Utc::now(),
+    };
+    let store = hotline::store::Store::connect(&settings.storage.database_url).await?;
+    let pruner = hotline::retention::Pruner::from_settings(store.clone(), settings)?;
+    let outcome = async {
+        if !dry_run {
+            let fixed = pruner.reconcile(now).await?;
+            if fixed.fixed() > 0 {
+                println!("reconciled {} file(s) and row(s) left by an earlier crash", fixed.fixed());
+            }
+        }
+        let report = pruner.prune(now, dry_run).await?;
+        let verb = if dry_run { "would remove" } else { "removed" };
+        for r in &report.recordings {
+            println!(
+                "recording {}  {}  {}",
+                r.id,
+                r.started_at.format("%Y-%m-%d %H:%M:%S UTC"),
+                r.path
+            );
+        }
+        for c in &report.cards {
+            println!(
+                "card {}  {}",
+                c.registration_number,
+                c.created_at.format("%Y-%m-%d %H:%M:%S UTC")
+            );
+        }
+        println!(
+            "{verb} {} recording(s) started before {} ({} kept) and {} card(s) registered before {} ({} kept)",
+            report.recordings.len(),
+            report.recordings_cutoff.map(|c| c.to_rfc3339()).unwrap_or_default(),
+            settings.retention.recordings,
+            report.cards.len(),
+            report.cards_cutoff.map(|c| c.to_rfc3339()).unwrap_or_default(),
+            settings.retention.cards,
+        );
+        for e in &report.errors {
+            eprintln!("could not delete {e}");
+        }
+        Ok::<_, anyhow::Error>(())
+    }
+    .await;
+    store.close().await;
+    outcome
 }
 
 #[derive(Subcommand)]
@@ -405,6 +591,18 @@ async fn classifier_command(database_url: &str, action: ClassifierAction) -> any
     }
 }
 
+/// Commands that change what the server keeps log what they did, to
+/// standard error (`RUST_LOG` to change the level).
+fn init_cli_logging() {
+    use tracing_subscriber::EnvFilter;
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn,hotline=info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
 fn init_logging(settings: &Settings) {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env()
@@ -449,7 +647,9 @@ async fn main() -> anyhow::Result<()> {
             .and_then(|assets| {
                 // The queues the menus route to must exist.
                 let unknown = match &queues {
-                    Ok(queues) => hotline::server::unknown_queues(&assets, queues, &dir),
+                    Ok(queues) => {
+                        hotline::server::menu_problems(&assets, queues, &settings.blocking, &dir)
+                    }
                     Err(e) => vec![hotline::ivr::Diagnostic {
                         file: settings.queues.file.clone(),
                         line: 0,
@@ -495,6 +695,14 @@ async fn main() -> anyhow::Result<()> {
         Command::User { action } => user_command(&settings.storage.database_url, action).await,
         Command::Classifier { action } => {
             classifier_command(&settings.storage.database_url, action).await
+        }
+        Command::Block { action } => {
+            init_cli_logging();
+            block_command(&settings, action).await
+        }
+        Command::Prune { dry_run, now } => {
+            init_cli_logging();
+            prune_command(&settings, dry_run, now).await
         }
         Command::Serve => {
             init_logging(&settings);

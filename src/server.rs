@@ -107,7 +107,12 @@ impl IvrReloader {
         // notices changed files by their modification time and size).
         let loaded = self.source.load(&self.cache).and_then(|assets| {
             // A menu may only route to queues that exist.
-            let unknown = unknown_queues(&assets, self.ctx.queues.queues(), &self.source.dir);
+            let unknown = menu_problems(
+                &assets,
+                self.ctx.queues.queues(),
+                &self.ctx.blocking,
+                &self.source.dir,
+            );
             if unknown.is_empty() {
                 Ok(assets)
             } else {
@@ -136,6 +141,12 @@ impl Application {
     pub async fn build(settings: Settings) -> Result<Application, ServerError> {
         let store = Store::connect(&settings.storage.database_url).await?;
         recover(&store, &settings.storage.recordings_dir).await;
+        // Files and rows agree again after any crash (of a prune, a call or
+        // an upload), before a call can start.
+        let pruner = crate::retention::Pruner::from_settings(store.clone(), &settings)?;
+        if let Err(e) = pruner.reconcile(Utc::now()).await {
+            warn!(error = %e, "the start-up sweep of recordings and attachments failed");
+        }
         let recorder = Recorder::spawn(settings.storage.recordings_dir.clone())?;
         let prompts = PromptCache::new();
         let ivr_source = IvrSource {
@@ -149,7 +160,7 @@ impl Application {
                 path: settings.queues.file.clone(),
                 source,
             })?;
-        let unknown = unknown_queues(&ivr, &queues, &settings.ivr.scripts_dir);
+        let unknown = menu_problems(&ivr, &queues, &settings.blocking, &settings.ivr.scripts_dir);
         if !unknown.is_empty() {
             return Err(ServerError::Ivr(unknown));
         }
@@ -270,9 +281,22 @@ impl Application {
             queues: queue_service.clone(),
             events: events.clone(),
             login_on_register: settings.queues.login_on_register,
+            blocking: settings.blocking.clone(),
         });
 
         let (shutdown, shutdown_rx) = watch::channel(false);
+        let disk = crate::disk::DiskWatch::spawn(
+            settings.storage.recordings_dir.clone(),
+            settings.storage.disk_warn_mb,
+            settings.storage.disk_min_mb,
+            events.clone(),
+            shutdown_rx.clone(),
+        );
+        spawn_housekeeping(
+            pruner,
+            Duration::from_secs(settings.retention.interval_mins * 60),
+            shutdown_rx.clone(),
+        );
         let endpoint = Endpoint::new(EndpointConfig {
             timers: settings.sip.timers(),
             advertised: advertised.clone(),
@@ -332,10 +356,14 @@ impl Application {
             .merge(crate::api::console::routes())
             .merge(crate::api::appeals::routes(attachments.max_bytes()))
             .merge(crate::api::calls::routes())
+            .merge(crate::api::blocking::routes())
+            .merge(crate::api::recordings::routes())
             .merge(crate::api::web::routes())
             .layer(axum::middleware::from_fn(crate::api::web::security_headers))
             .with_state(HttpState {
+                recordings_dir: settings.storage.recordings_dir.clone(),
                 attachments,
+                disk,
                 consoles: crate::api::console::Consoles::spawn(events.clone(), store.clone()),
                 ctx: ctx.clone(),
                 reloader: reloader.clone(),
@@ -414,6 +442,8 @@ impl Application {
 #[derive(Clone)]
 pub struct HttpState {
     pub ctx: Arc<CallContext>,
+    pub recordings_dir: PathBuf,
+    pub disk: crate::disk::DiskWatch,
     pub attachments: crate::attachments::AttachmentFiles,
     reloader: IvrReloader,
     pub auth: Arc<crate::api::auth::AuthSettings>,
@@ -435,7 +465,18 @@ async fn resolve(t: &crate::config::TrunkSettings) -> Result<SocketAddr, ServerE
 /// Every queue an IVR `queue` node names must be configured (checked at
 /// start-up and on reload, so a typo is not found by a caller): one
 /// diagnostic per node that names an unknown queue.
-pub fn unknown_queues(ivr: &IvrAssets, queues: &QueueSet, scripts_dir: &Path) -> Vec<Diagnostic> {
+/// What the menus need of the rest of the configuration: every queue they
+/// route to exists, and the blocked callers' menu is there when
+/// `[blocking]` tells callers they are blocked.
+pub fn menu_problems(
+    ivr: &IvrAssets,
+    queues: &QueueSet,
+    blocking: &crate::config::BlockingSettings,
+    scripts_dir: &Path,
+) -> Vec<Diagnostic> {
+    use crate::config::{AnonymousPolicy, BlockAction};
+    let told =
+        blocking.action == BlockAction::Prompt || blocking.anonymous == AnonymousPolicy::Prompt;
     let mut found: Vec<Diagnostic> = ivr
         .script
         .nodes
@@ -451,16 +492,78 @@ pub fn unknown_queues(ivr: &IvrAssets, queues: &QueueSet, scripts_dir: &Path) ->
             _ => None,
         })
         .collect();
+    if told && !ivr.script.starts.contains_key(&blocking.prompt_menu) {
+        found.push(Diagnostic {
+            file: scripts_dir.join(format!("{}.toml", blocking.prompt_menu)),
+            line: 0,
+            message: format!(
+                "the menu file for blocked callers ([blocking] prompt_menu = {:?}) is missing",
+                blocking.prompt_menu
+            ),
+        });
+    }
     found.sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
     found
 }
 
 async fn health(State(state): State<HttpState>) -> axum::Json<serde_json::Value> {
+    let disk = state.disk.status();
     axum::Json(serde_json::json!({
         "status": "ok",
         "active_calls": state.ctx.active.load(Ordering::Relaxed),
         "rtp_ports_in_use": state.ctx.ports.in_use(),
+        "recordings_volume": {
+            "level": disk.level.as_str(),
+            "free_bytes": disk.free_bytes,
+        },
     }))
+}
+
+/// How often blocks past their `until` are ended (and logged).
+const BLOCK_EXPIRY_EVERY: Duration = Duration::from_secs(30);
+
+/// The server's own schedule: expired blocks ended and logged, and the
+/// retention prune every `prune_every` (never, if zero), the first an
+/// interval after start-up, so a restart does not prune at once.
+fn spawn_housekeeping(
+    pruner: crate::retention::Pruner,
+    prune_every: Duration,
+    mut stop: watch::Receiver<bool>,
+) {
+    tokio::spawn(async move {
+        let start = tokio::time::Instant::now();
+        let mut expiry = tokio::time::interval_at(start + BLOCK_EXPIRY_EVERY, BLOCK_EXPIRY_EVERY);
+        let mut next_prune = (!prune_every.is_zero()).then(|| start + prune_every);
+        loop {
+            let prune_due = async {
+                match next_prune {
+                    Some(at) => tokio::time::sleep_until(at).await,
+                    None => std::future::pending().await,
+                }
+            };
+            let stopped = async {
+                // The guard `wait_for` returns must not live across awaits.
+                let _ = stop.wait_for(|s| *s).await.map(|_| ());
+            };
+            tokio::select! {
+                _ = stopped => return,
+                _ = expiry.tick() => match pruner.store.expire_blocks(Utc::now()).await {
+                    Ok(ended) => {
+                        for b in ended {
+                            info!(number = %crate::phone::Pii(b.number.clone()), until = ?b.until, attempts = b.attempts, "block expired");
+                        }
+                    }
+                    Err(e) => warn!(error = %e, "cannot end expired blocks"),
+                },
+                _ = prune_due => {
+                    next_prune = Some(tokio::time::Instant::now() + prune_every);
+                    if let Err(e) = pruner.prune(Utc::now(), false).await {
+                        warn!(error = %e, "the retention prune failed; it runs again at the next interval");
+                    }
+                }
+            }
+        }
+    });
 }
 
 /// `POST /api/ivr/reload` (admins): 200 with the node count, or 422 with

@@ -68,7 +68,9 @@ export function connect(onMessage, onStatus) {
   const open = () => {
     const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
     socket = new WebSocket(`${scheme}://${location.host}/ws`);
+    let opened = false;
     socket.onopen = () => {
+      opened = true;
       delay = 250;
       onStatus(true);
     };
@@ -85,6 +87,9 @@ export function connect(onMessage, onStatus) {
     socket.onclose = () => {
       onStatus(false);
       if (closed) return;
+      // Refused at once: perhaps the session ended. Asking says so (a 401
+      // signs the page out, which closes this for good).
+      if (!opened) api('GET', '/api/session').catch(() => {});
       timer = setTimeout(open, delay);
       delay = Math.min(delay * 2, 5000);
     };

@@ -2,19 +2,41 @@
 // call, and what is known of the caller (earlier appeals, repair works at
 // their address, their path through the voice menu).
 //
-// A card is bound to a call (our call id) or to none (a walk-in). What the
-// operator types is kept as a draft in sessionStorage under that key, so a
-// reload, a dropped connection or another call popping up loses nothing.
+// A card is bound to a call (our call id) or to none (a walk-in, keyed
+// `walkin:<id>`). What the operator types is kept as a draft in
+// sessionStorage under that key, so a reload, a dropped connection or
+// another call popping up loses nothing: put-aside cards are listed under
+// "Unsaved cards" until saved or discarded. Signing out clears them.
 
 import { api, ApiError } from './api.js';
-import { dateTime, duration, t, time } from './i18n.js';
+import { dateTime, duration, t, time, tUk } from './i18n.js';
 
 const $ = (id) => document.getElementById(id);
 
 /** The card's text fields, as the API names them. */
 const FIELDS = ['surname', 'first_name', 'patronymic', 'address', 'contact_phone', 'other_contact', 'email', 'essence'];
-const WALK_IN = 'walk-in';
 const DRAFT = 'hotline.draft.';
+
+const newWalkInKey = () => `walkin:${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
+const isWalkIn = (key) => key.startsWith('walkin:');
+
+/** Forgets every draft and empties the screen: on sign-out, so the next
+ * person at the station sees nothing of the last one's callers. */
+export function clearConsole() {
+  for (const key of Object.keys(sessionStorage)) {
+    if (key.startsWith(DRAFT)) sessionStorage.removeItem(key);
+  }
+  $('card').reset();
+  $('saved').hidden = true;
+  $('card').hidden = false;
+  for (const id of ['earlier', 'works', 'ivr-path', 'drafts', 'found', 'my-calls', 'saved-files']) {
+    $(id).replaceChildren();
+  }
+  $('call-caller').textContent = '';
+  $('call-meta').textContent = '';
+  $('call-banner').dataset.callId = '';
+  $('call-banner').dataset.phase = 'idle';
+}
 
 function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
@@ -45,29 +67,32 @@ export class Console {
     this.operator = session.operator || null;
     this.role = session.user.role;
     this.call = null;          // the call on the banner
-    this.cardKey = WALK_IN;    // the call id the card is bound to, or WALK_IN
+    this.cardKey = newWalkInKey(); // the call id the card is bound to, or walkin:…
     this.repeatOf = '';
     this.prefill = {};
     this.categories = [];      // [{id, section, name, code, deadline, executor}]
     this.saving = false;
     this.timings = [];         // {type, call_id, at, receivedAt}: screen-pop latency
     this.ticker = null;
-    this.bound = false;
+    // Every listener goes with the console (a new sign-in binds afresh).
+    this.abort = new AbortController();
   }
 
   async start() {
-    if (!this.bound) this.bind();
+    this.bind();
     $('operator-controls').hidden = !this.operator;
     // Until the server says otherwise (its first message does).
     if (this.operator && !this.state) this.renderState({ state: 'logged_out', reason: null });
     await this.loadClassifier();
     this.showIdle();
-    this.openCard(WALK_IN, {});
+    this.openCard(this.cardKey, {});
+    this.renderDrafts();
     this.refreshMyCalls();
   }
 
   stop() {
     clearInterval(this.ticker);
+    this.abort.abort();
   }
 
   retranslate() {
@@ -80,70 +105,84 @@ export class Console {
   // --- wiring -------------------------------------------------------------
 
   bind() {
-    this.bound = true;
+    const on = (target, type, handler) => target.addEventListener(type, handler, { signal: this.abort.signal });
     const form = $('card');
-    form.addEventListener('submit', (e) => {
+    on(form, 'submit', (e) => {
       e.preventDefault();
       this.save();
     });
-    form.addEventListener('input', () => this.keepDraft());
-    $('f-essence').addEventListener('keydown', (e) => {
+    on(form, 'input', () => this.keepDraft());
+    on($('f-essence'), 'keydown', (e) => {
       if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) {
         e.preventDefault();
         this.save();
       }
     });
-    $('f-category-filter').addEventListener('input', (e) => this.renderCategories(e.target.value));
-    $('f-category-filter').addEventListener('keydown', (e) => {
+    on($('f-category-filter'), 'input', (e) => this.renderCategories(e.target.value));
+    on($('f-category-filter'), 'keydown', (e) => {
       // Enter in the search picks the first match instead of saving.
       if (e.key === 'Enter') {
         e.preventDefault();
-        const first = [...$('f-category').options].find((o) => o.value);
+        const q = e.target.value.trim().toLowerCase();
+        const options = [...$('f-category').options].filter((o) => o.value);
+        const first = options.find((o) => q && o.textContent.toLowerCase().includes(q)) || options[0];
         if (first) $('f-category').value = first.value;
         this.showCategoryInfo();
         this.keepDraft();
         $('f-category').focus();
       }
     });
-    $('f-category').addEventListener('change', () => this.showCategoryInfo());
-    $('clear-card').addEventListener('click', () => {
+    on($('f-category'), 'change', () => this.showCategoryInfo());
+    on($('clear-card'), 'click', () => {
       this.dropDraft(this.cardKey);
       this.openCard(this.cardKey, this.prefill);
+      this.renderDrafts();
       $('f-surname').focus();
     });
-    $('new-card').addEventListener('click', () => this.newWalkIn());
-    $('saved-new').addEventListener('click', () => this.newWalkIn());
-    $('repeat-clear').addEventListener('click', () => this.setRepeat(''));
-    document.addEventListener('keydown', (e) => this.shortcut(e));
+    on($('new-card'), 'click', () => this.newWalkIn());
+    on($('saved-new'), 'click', () => this.newWalkIn());
+    on($('repeat-clear'), 'click', () => this.setRepeat(''));
+    on(document, 'keydown', (e) => this.shortcut(e));
 
-    $('go-available').addEventListener('click', () => this.setState({ state: 'available' }));
-    $('wrapup-done').addEventListener('click', () => this.setState({ state: 'available' }));
-    $('go-login').addEventListener('click', () => this.setState({ state: 'logged_in' }));
-    $('go-pause').addEventListener('click', () => {
-      const select = $('pause-reason');
-      this.setState({ state: 'paused', reason: select.options[select.selectedIndex].textContent });
+    on($('go-available'), 'click', () => this.setState({ state: 'available' }));
+    on($('wrapup-done'), 'click', () => this.setState({ state: 'available' }));
+    on($('go-login'), 'click', () => this.setState({ state: 'logged_in' }));
+    on($('pause-reason'), 'change', () => {
+      $('pause-other-box').hidden = $('pause-reason').value !== 'other';
+    });
+    on($('go-pause'), 'click', () => {
+      // Stored in Ukrainian whatever the page shows: supervisors read it.
+      const choice = $('pause-reason').value;
+      const words = { break: 'reasonBreak', lunch: 'reasonLunch', training: 'reasonTraining', technical: 'reasonTechnical' };
+      const reason = choice === 'other' ? $('pause-other').value.trim() : tUk(words[choice]);
+      if (!reason) {
+        this.toast(t('pauseNeedsReason'), 'error');
+        $('pause-other').focus();
+        return;
+      }
+      this.setState({ state: 'paused', reason });
     });
 
-    $('block-caller').addEventListener('click', () => {
+    on($('block-caller'), 'click', () => {
       $('block-reason').value = '';
       $('block-error').textContent = '';
       $('block-dialog').showModal();
       $('block-reason').focus();
     });
-    $('block-cancel').addEventListener('click', () => $('block-dialog').close());
-    $('block-form').addEventListener('submit', (e) => {
+    on($('block-cancel'), 'click', () => $('block-dialog').close());
+    on($('block-form'), 'submit', (e) => {
       e.preventDefault();
       this.block();
     });
 
-    $('attach-open').addEventListener('click', () => {
+    on($('attach-open'), 'click', () => {
       $('attach-number').value = '';
       $('attach-error').textContent = '';
       $('attach-dialog').showModal();
       $('attach-number').focus();
     });
-    $('attach-cancel').addEventListener('click', () => $('attach-dialog').close());
-    $('attach-form').addEventListener('submit', async (e) => {
+    on($('attach-cancel'), 'click', () => $('attach-dialog').close());
+    on($('attach-form'), 'submit', async (e) => {
       e.preventDefault();
       const number = $('attach-number').value.trim();
       if (!number) {
@@ -154,7 +193,7 @@ export class Console {
       if (ok) $('attach-dialog').close();
     });
 
-    $('find').addEventListener('submit', (e) => {
+    on($('find'), 'submit', (e) => {
       e.preventDefault();
       this.find($('find-number').value.trim());
     });
@@ -181,6 +220,13 @@ export class Console {
 
   onMessage(m, receivedAt) {
     switch (m.type) {
+      case 'hello':
+        // The server starts us afresh: the current call, if any, follows.
+        if (this.call && (this.call.phase === 'offered' || this.call.phase === 'answered')) {
+          this.call = { ...this.call, phase: 'ended', ended_by: null };
+          this.renderBanner();
+        }
+        break;
       case 'call_offered':
       case 'call_answered': {
         this.timings.push({ type: m.type, call_id: m.call.id, at: m.at, receivedAt });
@@ -197,11 +243,23 @@ export class Console {
       case 'call_withdrawn':
         if (this.call && this.call.id === m.call_id) {
           this.call = { ...this.call, phase: 'withdrawn' };
-          if (this.cardKey === m.call_id && !this.isDirty()) {
-            this.dropDraft(m.call_id);
-            this.openCard(WALK_IN, {});
+          if (this.cardKey === m.call_id) {
+            if (this.isDirty()) {
+              // Never taken, so not this operator's call to file against:
+              // what was typed stays, as a card without a call.
+              const values = { ...this.values(), repeat_of: this.repeatOf };
+              this.dropDraft(m.call_id);
+              const key = newWalkInKey();
+              sessionStorage.setItem(DRAFT + key, JSON.stringify(values));
+              this.openCard(key, {}, { quiet: true });
+              this.toast(t('draftMovedToWalkIn'));
+            } else {
+              this.dropDraft(m.call_id);
+              this.openCard(newWalkInKey(), {});
+            }
           }
           this.renderBanner();
+          this.renderSide();
         }
         break;
       case 'call_ended':
@@ -243,7 +301,8 @@ export class Console {
     $('call-caller').textContent = call ? call.caller || '—' : '';
     const live = call && (phase === 'offered' || phase === 'answered');
     $('block-caller').hidden = !(call && phase === 'answered');
-    $('attach-open').hidden = !(call && phase !== 'withdrawn');
+    // Only a call the operator took can be attached to a card.
+    $('attach-open').hidden = !this.took(call);
     if (!call) {
       state.textContent = t('noCall');
       meta.textContent = '';
@@ -255,7 +314,7 @@ export class Console {
     if (phase === 'answered') state.textContent = t('callAnswered');
     if (phase === 'withdrawn') state.textContent = t('callWithdrawn');
     if (phase === 'ended') {
-      state.textContent = `${t('callEnded')}: ${t(`endedBy_${call.ended_by}`)}`;
+      state.textContent = call.ended_by ? `${t('callEnded')}: ${t(`endedBy_${call.ended_by}`)}` : t('callEnded');
     }
     const tick = () => {
       const talk = phase === 'answered' && call.answeredAt ? ` · ${duration(Date.now() - call.answeredAt)}` : '';
@@ -263,6 +322,11 @@ export class Console {
     };
     tick();
     if (live && phase === 'answered') this.ticker = setInterval(tick, 1000);
+  }
+
+  /** Whether the operator took this call (answered it, now or before). */
+  took(call) {
+    return !!(call && (call.phase === 'answered' || (call.phase === 'ended' && call.answeredAt)));
   }
 
   renderState({ state, reason }) {
@@ -276,6 +340,7 @@ export class Console {
     const canPause = state === 'available' || state === 'wrap_up';
     $('go-pause').hidden = !canPause;
     $('pause-box').hidden = !canPause;
+    $('pause-other-box').hidden = !canPause || $('pause-reason').value !== 'other';
   }
 
   async setState(body) {
@@ -310,7 +375,7 @@ export class Console {
   /** An earlier or found appeal, with what can be done with it. */
   appealItem(a, target) {
     const actions = el('span', { class: 'item-actions' });
-    if (this.call && this.call.phase !== 'withdrawn') {
+    if (this.took(this.call)) {
       actions.append(el('button', {
         type: 'button', class: 'small', text: t('attachCall'),
         onclick: () => this.attachCall(a.registration_number, target || null),
@@ -393,7 +458,10 @@ export class Console {
     const select = $('f-category');
     const chosen = select.value;
     const q = query.trim().toLowerCase();
-    const matches = this.categories.filter((c) => !q
+    // The chosen category stays in the list whatever the search, so a
+    // search never drops a choice; a single match is taken only when
+    // nothing was chosen.
+    const matches = this.categories.filter((c) => c.id === chosen || !q
       || c.name.toLowerCase().includes(q) || c.section.toLowerCase().includes(q) || c.code.toLowerCase().includes(q));
     const groups = new Map();
     for (const c of matches) {
@@ -401,8 +469,8 @@ export class Console {
       groups.get(c.section).append(el('option', { value: c.id, text: c.name }));
     }
     clear(select, el('option', { value: '', text: t('chooseCategory') }), ...groups.values());
-    if (matches.some((c) => c.id === chosen)) select.value = chosen;
-    else if (matches.length === 1) select.value = matches[0].id;
+    if (chosen && matches.some((c) => c.id === chosen)) select.value = chosen;
+    else if (!chosen && matches.length === 1) select.value = matches[0].id;
     this.showCategoryInfo();
   }
 
@@ -424,16 +492,57 @@ export class Console {
   }
 
   keepDraft() {
-    if (!this.isDirty()) return;
-    sessionStorage.setItem(DRAFT + this.cardKey, JSON.stringify({ ...this.values(), repeat_of: this.repeatOf }));
+    if (!this.isDirty()) {
+      this.dropDraft(this.cardKey);
+      return;
+    }
+    sessionStorage.setItem(DRAFT + this.cardKey, JSON.stringify({
+      ...this.values(), repeat_of: this.repeatOf, saved_at: Date.now(),
+      caller: isWalkIn(this.cardKey) ? '' : (this.prefill.contact_phone || ''),
+    }));
+  }
+
+  /** The cards put aside (drafts other than the open one). */
+  renderDrafts() {
+    const items = [];
+    for (const storageKey of Object.keys(sessionStorage)) {
+      if (!storageKey.startsWith(DRAFT)) continue;
+      const key = storageKey.slice(DRAFT.length);
+      if (key === this.cardKey) continue;
+      let draft;
+      try {
+        draft = JSON.parse(sessionStorage.getItem(storageKey));
+      } catch {
+        continue;
+      }
+      const who = [draft.surname, draft.first_name].filter(Boolean).join(' ') || '—';
+      const what = isWalkIn(key) ? t('draftWalkIn') : t('draftOfCall', { c: draft.caller || key.slice(0, 8) });
+      items.push({ at: draft.saved_at || 0, node: el('li', { class: 'draft', 'data-key': key },
+        el('b', { text: who }), ' ', el('span', { class: 'muted', text: `${what} · ${time(new Date(draft.saved_at || 0).toISOString())}` }),
+        el('span', { class: 'item-actions' },
+          el('button', { type: 'button', class: 'small', text: t('open'), onclick: () => this.reopen(key) }),
+          el('button', { type: 'button', class: 'small', text: t('discard'), onclick: () => { this.dropDraft(key); this.renderDrafts(); } }))) });
+    }
+    items.sort((a, b) => b.at - a.at);
+    clear($('drafts'), ...items.map((i) => i.node));
+    $('drafts-box').hidden = items.length === 0;
+  }
+
+  /** Opens a put-aside card (the open one is put aside in turn). */
+  reopen(key) {
+    this.keepDraft();
+    this.openCard(key, {});
+    this.renderDrafts();
+    $('f-surname').focus();
   }
 
   dropDraft(key) {
     sessionStorage.removeItem(DRAFT + key);
   }
 
-  /** Binds the card to `key` (a call id or WALK_IN): its draft, or `prefill`. */
-  openCard(key, prefill) {
+  /** Binds the card to `key` (a call id or walkin:…): its draft, or
+   * `prefill`. */
+  openCard(key, prefill, { quiet = false } = {}) {
     this.cardKey = key;
     this.prefill = prefill;
     let draft = null;
@@ -451,10 +560,10 @@ export class Console {
     $('f-files').value = '';
     this.setRepeat(source.repeat_of || '');
     this.clearErrors();
-    $('card-channel').textContent = key === WALK_IN ? t('channel_walk_in') : t('channel_phone');
-    $('card').dataset.callId = key === WALK_IN ? '' : key;
+    $('card-channel').textContent = isWalkIn(key) ? t('channel_walk_in') : t('channel_phone');
+    $('card').dataset.callId = isWalkIn(key) ? '' : key;
     this.showForm();
-    if (draft) this.toast(t('draftRestored'));
+    if (draft && !quiet) this.toast(t('draftRestored'));
   }
 
   showForm() {
@@ -466,19 +575,21 @@ export class Console {
 
   /** The card pops up for a call: prefilled, the first field focused. */
   popCard(call) {
-    if (this.isDirty()) {
+    if (!$('card').hidden && this.isDirty()) {
       this.keepDraft();
       this.toast(t('draftKept'));
     }
     this.openCard(call.id, { contact_phone: call.caller || '', address: call.address || '' });
+    this.renderDrafts();
     $('f-surname').focus();
   }
 
   newWalkIn() {
-    if (this.cardKey !== WALK_IN && this.isDirty()) this.keepDraft();
+    if (!$('card').hidden) this.keepDraft();
     $('saved').hidden = true;
     $('card').hidden = false;
-    this.openCard(WALK_IN, {});
+    this.openCard(newWalkInKey(), {});
+    this.renderDrafts();
     $('f-surname').focus();
   }
 
@@ -569,8 +680,8 @@ export class Console {
     }
     const key = this.cardKey;
     const body = { ...v, category_id: v.category_id };
-    if (key !== WALK_IN) body.call_id = key;
-    body.channel = key === WALK_IN ? 'walk_in' : 'phone';
+    if (!isWalkIn(key)) body.call_id = key;
+    body.channel = isWalkIn(key) ? 'walk_in' : 'phone';
     if (this.repeatOf) body.repeat_of = this.repeatOf;
     const files = [...$('f-files').files];
     this.saving = true;
@@ -580,11 +691,20 @@ export class Console {
     try {
       const appeal = await api('POST', '/api/appeals', body);
       this.dropDraft(key);
-      this.showSaved(appeal);
+      if (this.cardKey === key) {
+        this.showSaved(appeal);
+      } else {
+        // Another call popped up meanwhile: its card stays on screen.
+        this.toast(t('savedElsewhere', { n: appeal.registration_number }));
+        this.renderDrafts();
+      }
       await this.upload(appeal.registration_number, files);
       this.refreshMyCalls();
     } catch (e) {
-      if (e instanceof ApiError && e.status === 422 && e.body && Array.isArray(e.body.errors)) {
+      if (this.cardKey !== key) {
+        // The card was put aside meanwhile; its draft keeps it.
+        this.toast(t('saveFailed', { m: e.message }), 'error');
+      } else if (e instanceof ApiError && e.status === 422 && e.body && Array.isArray(e.body.errors)) {
         this.showErrors(e.body.errors);
       } else {
         $('form-error').textContent = t('saveFailed', { m: e.message });
@@ -610,7 +730,8 @@ export class Console {
     const list = $('saved-files');
     for (const file of files) {
       const item = el('li', { text: `${file.name}…` });
-      list.append(item);
+      // Shown under the number, or (the card was put aside) in a toast.
+      if (!$('saved').hidden && $('saved').dataset.number === number) list.append(item);
       const form = new FormData();
       form.append('file', file, file.name);
       try {
@@ -620,6 +741,7 @@ export class Console {
       } catch (e) {
         item.textContent = t('uploadFailed', { f: file.name, m: e.message });
         item.className = 'error';
+        if (!item.isConnected) this.toast(item.textContent, 'error');
       }
     }
   }

@@ -27,6 +27,8 @@ const WORDS = {
   reasonTraining: ['Навчання', 'Training'],
   reasonTechnical: ['Технічна проблема', 'Technical problem'],
   reasonOther: ['Інше', 'Other'],
+  pauseOther: ['Інша причина', 'Other reason'],
+  pauseNeedsReason: ['Вкажіть причину паузи.', 'Give the reason for the pause.'],
   state_available: ['Готовий', 'Ready'],
   state_ringing: ['Дзвонить', 'Ringing'],
   state_on_call: ['Розмова', 'On a call'],
@@ -89,8 +91,15 @@ const WORDS = {
   uploadFailed: ['{f}: не додано — {m}', '{f}: not attached — {m}'],
   fixFields: ['Виправте позначені поля.', 'Correct the marked fields.'],
   saveFailed: ['Не збережено: {m}', 'Not saved: {m}'],
-  draftKept: ['Незбережену картку відкладено в чернетку.', 'The unsaved card was kept as a draft.'],
+  draftKept: ['Незбережену картку відкладено: вона в «Незбережених картках».', 'The unsaved card was put aside: see “Unsaved cards”.'],
   draftRestored: ['Чернетку відновлено.', 'Draft restored.'],
+  draftMovedToWalkIn: ['Дзвінок пішов іншому оператору; картку збережено як картку без дзвінка.', 'The call went to another operator; the card is kept as one without a call.'],
+  drafts: ['Незбережені картки', 'Unsaved cards'],
+  open: ['Відкрити', 'Open'],
+  discard: ['Видалити', 'Discard'],
+  draftOfCall: ['дзвінок {c}', 'call {c}'],
+  draftWalkIn: ['без дзвінка', 'no call'],
+  savedElsewhere: ['Звернення {n} зареєстровано (картку вже закрито).', 'Appeal {n} registered (its card is already closed).'],
 
   err_surname: ['Вкажіть прізвище.', 'Enter the surname.'],
   err_first_name: ['Вкажіть ім\'я.', 'Enter the first name.'],
@@ -182,12 +191,21 @@ export function language() {
   return lang;
 }
 
+/** The word for `key` in Ukrainian, whatever the page shows: for what
+ * the server stores (a pause's reason), which must not depend on who
+ * clicked. */
+export function tUk(key) {
+  const entry = WORDS[key];
+  return entry ? entry[0] : key;
+}
+
 /** The word for `key` in the current language, with {name} filled in. */
 export function t(key, values = {}) {
   const entry = WORDS[key];
   let text = entry ? entry[lang === 'en' ? 1 : 0] : key;
   for (const [name, value] of Object.entries(values)) {
-    text = text.replaceAll(`{${name}}`, String(value));
+    // A function, so `$&` and the like in the value stay as they are.
+    text = text.replaceAll(`{${name}}`, () => String(value));
   }
   return text;
 }

@@ -26,10 +26,14 @@ export class LiveView {
     this.ticker = null;
     this.refreshTimer = null;
     this.reloading = null;
+    // Events that arrive while the snapshot is fetched, applied after it.
+    this.pending = null;
   }
 
+  /** The figures come once the websocket is open (see onConnection), so
+   * no event falls between the snapshot and the stream. */
   async start() {
-    await this.reload();
+    this.render();
     this.ticker = setInterval(() => this.renderQueues(), 1000);
     // Today's figures (answered, abandoned, service level) are computed by
     // the server from stored events: fetched again now and then.
@@ -47,10 +51,13 @@ export class LiveView {
 
   async reload() {
     if (this.reloading) return this.reloading;
+    this.pending = [];
     this.reloading = (async () => {
       try {
         const [live, operators] = await Promise.all([api('GET', '/api/live'), api('GET', '/api/operators')]);
         const now = Date.now();
+        const pending = this.pending || [];
+        this.pending = null;
         this.queues = new Map();
         for (const q of live.queues) {
           const callers = new Map(q.callers.map((c) => [c.call, now - c.waited_ms]));
@@ -62,9 +69,16 @@ export class LiveView {
             name: o.name, extension: o.extension, state: o.state, reason: o.reason || '', since: null,
           });
         }
+        // What happened while the snapshot was on its way (events from
+        // its number on may not be in it; the rest are applied twice,
+        // which changes nothing).
+        for (const [m, receivedAt] of pending) {
+          if (m.event.seq >= live.seq) this.apply(m.event, receivedAt);
+        }
         $('live-warning').textContent = '';
         await this.reloadStats();
       } catch (e) {
+        this.pending = null;
         $('live-warning').textContent = t('serverError', { m: e.message });
       } finally {
         this.reloading = null;
@@ -89,20 +103,29 @@ export class LiveView {
   }
 
   onConnection(open) {
-    // Events missed while the connection was down: start again.
-    if (open && this.wasDown) this.reload();
-    this.wasDown = !open;
+    // On every (re)connection: the stream is on, so start from a snapshot.
+    if (open) this.reload();
   }
 
-  onMessage(m) {
+  onMessage(m, receivedAt) {
     if (m.type === 'missed') {
       this.toast(t('missed', { n: m.events }));
       this.reload();
       return;
     }
     if (m.type !== 'event') return;
-    const e = m.event;
-    const at = Date.parse(e.at);
+    if (this.pending) {
+      this.pending.push([m, receivedAt]);
+      return;
+    }
+    this.apply(m.event, receivedAt);
+    this.render();
+  }
+
+  /** One event. Times are this browser's (when the event arrived), like
+   * the snapshot's, so the two clocks never mix. */
+  apply(e, receivedAt) {
+    const at = receivedAt || Date.now();
     const queue = (name) => {
       if (!this.queues.has(name)) this.queues.set(name, { callers: new Map(), stats: null });
       return this.queues.get(name);
@@ -128,9 +151,10 @@ export class LiveView {
       default:
         break;
     }
-    this.events.unshift(e);
-    if (this.events.length > EVENTS_SHOWN) this.events.pop();
-    this.render();
+    if (!this.events.some((x) => x.seq === e.seq)) {
+      this.events.unshift(e);
+      if (this.events.length > EVENTS_SHOWN) this.events.pop();
+    }
   }
 
   /** Today's figures again, once the burst of events has passed. */

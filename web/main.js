@@ -4,7 +4,7 @@
 
 import { api, ApiError, connect, setCsrf, whenSignedOut } from './api.js';
 import { language, setLanguage, t, translate } from './i18n.js';
-import { Console } from './console.js';
+import { Console, clearConsole } from './console.js';
 import { LiveView } from './live.js';
 
 const $ = (id) => document.getElementById(id);
@@ -35,6 +35,8 @@ function signedOut(message) {
   session = null;
   for (const v of views) v.stop?.();
   views = [];
+  // Nothing of the last user's callers stays on the screen or in storage.
+  clearConsole();
   $('operator-controls').hidden = true;
   $('nav').hidden = true;
   $('sign-out').hidden = true;

@@ -32,11 +32,17 @@ use tracing::{info, warn};
 use uuid::Uuid;
 
 use super::auth::{Auth, error};
-use crate::attachments::{AttachmentError, Upload};
+use crate::attachments::{AttachmentError, Piece};
 use crate::server::HttpState;
 use crate::store::{
-    AppealCard, AppealDetail, Attachment, Channel, FieldError, RegisterError, Role,
+    AppealCard, AppealDetail, Attachment, Channel, FieldError, RegisterError, Role, StoreError,
 };
+
+/// Why an upload was not kept.
+enum UploadFailure {
+    File(AttachmentError),
+    Store(StoreError),
+}
 
 /// Who works with cards in the console.
 const CARD_ROLES: &[Role] = &[Role::Operator, Role::Supervisor, Role::Admin];
@@ -417,12 +423,25 @@ async fn attach_call(
             )
                 .into_response()
         }
+        Err(StoreError::NotFound { what, .. }) => {
+            error(StatusCode::NOT_FOUND, format!("the {what} is gone"))
+        }
         Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, e),
     }
 }
 
+/// Invisible characters that reorder or hide text (bidi overrides and
+/// isolates, zero-width ones): a name could use them to pass `x.exe` off
+/// as `exe.png`.
+fn is_format_char(c: char) -> bool {
+    matches!(c, '\u{00AD}' | '\u{061C}' | '\u{180E}' | '\u{200B}'..='\u{200F}'
+        | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}')
+}
+
 /// A file name as the browser sent it, made safe to show and to put in a
-/// header: no folders, no control characters, at most 200 characters.
+/// header: no folders, no control or invisible characters, at most 200
+/// characters, and the extension of what the file really is (`ext`), so a
+/// download never opens as something else.
 fn clean_file_name(sent: Option<&str>, ext: &str) -> String {
     let base = sent
         .unwrap_or("")
@@ -430,14 +449,18 @@ fn clean_file_name(sent: Option<&str>, ext: &str) -> String {
         .next()
         .unwrap_or("")
         .chars()
-        .filter(|c| !c.is_control() && *c != '"')
+        .filter(|c| !c.is_control() && !is_format_char(*c) && *c != '"')
         .take(200)
         .collect::<String>();
     let base = base.trim().trim_start_matches('.');
-    if base.is_empty() {
+    let stem = match base.rsplit_once('.') {
+        Some((stem, _)) if !stem.trim().is_empty() => stem.trim(),
+        _ => base,
+    };
+    if stem.is_empty() {
         format!("attachment.{ext}")
     } else {
-        base.to_owned()
+        format!("{stem}.{ext}")
     }
 }
 
@@ -454,7 +477,7 @@ async fn upload(
     };
     let Ok(mut multipart) = multipart else {
         return error(
-            StatusCode::UNPROCESSABLE_ENTITY,
+            StatusCode::BAD_REQUEST,
             "send multipart/form-data with one field \"file\"",
         );
     };
@@ -473,67 +496,86 @@ async fn upload(
             Ok(Some(_)) => continue,
             Ok(None) => return error(StatusCode::UNPROCESSABLE_ENTITY, "Додайте файл."),
             Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => return too_large(),
-            Err(e) => return error(StatusCode::UNPROCESSABLE_ENTITY, e.body_text()),
+            Err(e) => return error(StatusCode::BAD_REQUEST, e.body_text()),
         }
     };
     let sent_name = field.file_name().map(str::to_owned);
-    let mut upload: Upload = match state.attachments.begin() {
-        Ok(u) => u,
-        Err(e) => return error(StatusCode::SERVICE_UNAVAILABLE, e),
-    };
-    loop {
-        match field.chunk().await {
-            Ok(Some(chunk)) => match upload.write(&chunk) {
-                Ok(()) => {}
-                Err(AttachmentError::TooLarge { .. }) => return too_large(),
-                Err(e) => return error(StatusCode::SERVICE_UNAVAILABLE, e),
-            },
-            Ok(None) => break,
-            Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => return too_large(),
-            Err(e) => return error(StatusCode::UNPROCESSABLE_ENTITY, e.body_text()),
-        }
-    }
     let id = Uuid::new_v4();
     let now = Utc::now();
-    let ext = match upload.kind() {
-        Ok((_, ext)) => ext,
-        Err(AttachmentError::Empty) => {
+    let (pieces, writer) = state.attachments.spawn_writer(id, now);
+    loop {
+        match field.chunk().await {
+            Ok(Some(chunk)) => {
+                if pieces.send(Piece::Data(chunk)).await.is_err() {
+                    // The writer stopped on an error: it says which below.
+                    break;
+                }
+            }
+            Ok(None) => {
+                let _ = pieces.send(Piece::End).await;
+                break;
+            }
+            Err(e) => {
+                drop(pieces);
+                let _ = writer.await;
+                if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    return too_large();
+                }
+                return error(StatusCode::BAD_REQUEST, e.body_text());
+            }
+        }
+    }
+    drop(pieces);
+    // Finishing and the row in a task of their own: a client that goes
+    // away now leaves neither a file without a row nor a row without a file.
+    let (store, files, appeal_id, by) = (
+        state.ctx.store.clone(),
+        state.attachments.clone(),
+        card.record.id,
+        auth.0.user.id,
+    );
+    let job = tokio::spawn(async move {
+        let stored = writer
+            .await
+            .map_err(|e| UploadFailure::File(AttachmentError::Io(std::io::Error::other(e))))?
+            .map_err(UploadFailure::File)?;
+        let ext = stored.path.rsplit('.').next().unwrap_or("bin").to_owned();
+        let attachment = Attachment {
+            id,
+            appeal_id,
+            file_name: clean_file_name(sent_name.as_deref(), &ext),
+            content_type: stored.content_type.to_owned(),
+            size_bytes: stored.size_bytes,
+            sha256: stored.sha256,
+            path: stored.path,
+            uploaded_at: now,
+        };
+        if let Err(e) = store.add_attachment(&attachment, Some(by)).await {
+            // No row, no file: nothing half-written stays.
+            files.remove(&attachment.path).await;
+            return Err(UploadFailure::Store(e));
+        }
+        Ok(attachment)
+    });
+    let attachment = match job.await {
+        Ok(Ok(a)) => a,
+        Ok(Err(UploadFailure::File(AttachmentError::TooLarge { .. }))) => return too_large(),
+        Ok(Err(UploadFailure::File(AttachmentError::Empty))) => {
             return error(StatusCode::UNPROCESSABLE_ENTITY, "Файл порожній.");
         }
-        Err(AttachmentError::Kind(kind)) => {
+        Ok(Err(UploadFailure::File(AttachmentError::Kind(kind)))) => {
             return error(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 format!("Такі файли ({kind}) не приймаються: лише фото, відео, PDF та документи."),
             );
         }
-        Err(e) => return error(StatusCode::SERVICE_UNAVAILABLE, e),
-    };
-    let stored = match upload.finish(id, now) {
-        Ok(s) => s,
-        Err(e) => return error(StatusCode::SERVICE_UNAVAILABLE, e),
-    };
-    let attachment = Attachment {
-        id,
-        appeal_id: card.record.id,
-        file_name: clean_file_name(sent_name.as_deref(), ext),
-        content_type: stored.content_type.to_owned(),
-        size_bytes: stored.size_bytes,
-        sha256: stored.sha256,
-        path: stored.path,
-        uploaded_at: now,
-    };
-    if let Err(e) = state
-        .ctx
-        .store
-        .add_attachment(&attachment, Some(auth.0.user.id))
-        .await
-    {
-        // No row, no file: nothing half-written stays.
-        if let Some(path) = state.attachments.path_of(&attachment.path) {
-            let _ = std::fs::remove_file(path);
+        Ok(Err(UploadFailure::Store(StoreError::NotFound { .. }))) => {
+            return error(StatusCode::NOT_FOUND, "the card is gone");
         }
-        return error(StatusCode::SERVICE_UNAVAILABLE, e);
-    }
+        Ok(Err(UploadFailure::File(e))) => return error(StatusCode::SERVICE_UNAVAILABLE, e),
+        Ok(Err(UploadFailure::Store(e))) => return error(StatusCode::SERVICE_UNAVAILABLE, e),
+        Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, e),
+    };
     let number = &card.record.registration_number;
     info!(%number, attachment = %id, size = attachment.size_bytes, kind = %attachment.content_type, by = %auth.0.user.login, "attachment stored");
     (
@@ -583,7 +625,11 @@ async fn download(
         Err(e) => return error(StatusCode::SERVICE_UNAVAILABLE, e),
     };
     let Some(path) = state.attachments.path_of(&attachment.path) else {
-        return error(StatusCode::NOT_FOUND, "no such attachment on this card");
+        warn!(attachment = %id, "an attachment's stored path is not a plain relative path");
+        return error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "the attachment's path is damaged",
+        );
     };
     let file = match tokio::fs::File::open(&path).await {
         Ok(f) => f,
@@ -625,8 +671,17 @@ mod tests {
             clean_file_name(Some("C:\\Users\\x\\фото 1.jpg"), "jpg"),
             "фото 1.jpg"
         );
-        assert_eq!(clean_file_name(Some("../../etc/passwd"), "pdf"), "passwd");
+        assert_eq!(
+            clean_file_name(Some("../../etc/passwd"), "pdf"),
+            "passwd.pdf"
+        );
         assert_eq!(clean_file_name(Some("a\r\nb\".png"), "png"), "ab.png");
+        // The name says what the file is, not what the sender claimed.
+        assert_eq!(clean_file_name(Some("report.html"), "pdf"), "report.pdf");
+        assert_eq!(
+            clean_file_name(Some("photo\u{202E}gnp.exe"), "png"),
+            "photognp.png"
+        );
         assert_eq!(clean_file_name(Some(".."), "png"), "attachment.png");
         assert_eq!(clean_file_name(None, "pdf"), "attachment.pdf");
     }

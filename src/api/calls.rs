@@ -5,9 +5,11 @@
 //! - `POST /api/calls/{id}/block` with `{"reason": "…"}`: "end call and
 //!   block caller". An operator for a call they took; supervisors and
 //!   admins for any call. A call still in progress is ended (BYE to both
-//!   sides) and the request is recorded (201, `call_ended` says whether it
-//!   was still up); the block list that acts on it comes with the
-//!   recordings issue.
+//!   sides) and the caller's number goes on the block list (201 with the
+//!   block; `call_ended` says whether the call was still up). An
+//!   operator's block lasts `[blocking] operator_block_days` (0: until a
+//!   supervisor lifts it). A call with no usable number (withheld) is
+//!   ended all the same and answered 422: there is nothing to block.
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -21,7 +23,9 @@ use tracing::info;
 use uuid::Uuid;
 
 use super::auth::{Auth, error};
+use crate::phone::Pii;
 use crate::server::HttpState;
+use crate::store::blocking::NewBlock;
 use crate::store::{Role, StoreError};
 
 pub fn routes() -> axum::Router<HttpState> {
@@ -94,25 +98,51 @@ async fn block(
     let Ok(Json(body)) = body else {
         return error(StatusCode::UNPROCESSABLE_ENTITY, "send {\"reason\": …}");
     };
-    match store
-        .request_block(id, Some(auth.0.user.id), &body.reason, Utc::now())
-        .await
-    {
-        Ok(request) => {
-            // "End call and block": a call still in progress is ended.
-            let ended = state.ctx.end_call(id);
-            info!(call = %id, by = %auth.0.user.login, ended, "block of the caller requested");
-            (
-                StatusCode::CREATED,
-                Json(json!({ "id": request, "call_ended": ended })),
-            )
-                .into_response()
-        }
-        Err(StoreError::Invalid { .. }) => error(
+    let reason = body.reason.trim();
+    if reason.is_empty() || reason.chars().count() > 500 {
+        return error(
             StatusCode::UNPROCESSABLE_ENTITY,
             "the reason must be 1 to 500 characters",
-        ),
-        Err(StoreError::NotFound { .. }) => error(StatusCode::NOT_FOUND, "no such call"),
+        );
+    }
+    let call = match store.get_call(id).await {
+        Ok(Some(c)) => c,
+        Ok(None) => return error(StatusCode::NOT_FOUND, "no such call"),
+        Err(e) => return error(StatusCode::SERVICE_UNAVAILABLE, e),
+    };
+    // "End call and block": a call still in progress is ended, whatever
+    // becomes of the block.
+    let ended = state.ctx.end_call(id);
+    let Some(number) = call.caller_e164.clone() else {
+        info!(call = %id, by = %auth.0.user.login, ended, "block asked for a call without a number");
+        return (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Json(json!({
+                "error": "the caller's number is withheld: there is nothing to block",
+                "call_ended": ended,
+            })),
+        )
+            .into_response();
+    };
+    let now = Utc::now();
+    let days = state.ctx.blocking.operator_block_days;
+    let until = (auth.role() == Role::Operator && days > 0)
+        .then(|| now + chrono::TimeDelta::days(i64::from(days)));
+    let block = NewBlock {
+        number: &number,
+        reason,
+        by: Some(auth.0.user.id),
+        until,
+        call_id: Some(id),
+    };
+    match store.block_number(&block, now).await {
+        Ok(b) => {
+            info!(call = %id, number = %Pii(number.clone()), by = %auth.0.user.login, ended, until = ?b.until, "caller blocked from the console");
+            let mut body = super::blocking::block_json(&b);
+            body["call_ended"] = json!(ended);
+            (StatusCode::CREATED, Json(body)).into_response()
+        }
+        Err(StoreError::Invalid { reason, .. }) => error(StatusCode::UNPROCESSABLE_ENTITY, reason),
         Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, e),
     }
 }

@@ -299,10 +299,23 @@ pub fn routes() -> axum::Router<HttpState> {
     axum::Router::new().route("/ws", get(upgrade))
 }
 
-/// `GET /ws`: a signed-in operator, supervisor or admin.
-async fn upgrade(State(state): State<HttpState>, auth: Auth, ws: WebSocketUpgrade) -> Response {
+/// `GET /ws`: a signed-in operator, supervisor or admin, from a page of
+/// this server (a browser's `Origin` must name the host it asked).
+async fn upgrade(
+    State(state): State<HttpState>,
+    auth: Auth,
+    headers: axum::http::HeaderMap,
+    ws: WebSocketUpgrade,
+) -> Response {
     if let Err(refused) = auth.require(&[Role::Operator, Role::Supervisor, Role::Admin]) {
         return refused.into_response();
+    }
+    if !same_origin(&headers) {
+        warn!(user = %auth.0.user.login, "websocket from another site's page refused");
+        return super::auth::error(
+            axum::http::StatusCode::FORBIDDEN,
+            "the console's websocket is for the console's own pages",
+        );
     }
     // An operator user's consoles follow their operator (by login).
     let operator = match auth.0.user.operator_id {
@@ -315,95 +328,123 @@ async fn upgrade(State(state): State<HttpState>, auth: Auth, ws: WebSocketUpgrad
     // Subscribed before the operator's state and current call are read,
     // so nothing falls between.
     let mine = state.consoles.tx.subscribe();
-    // Where the operator stands now, for their controls (the queue
-    // service knows; a stopped service leaves it out).
-    let own_state = match &operator {
-        Some(login) => state.ctx.queues.snapshot().await.ok().map(|s| {
+    let console = Connection {
+        consoles: state.consoles.clone(),
+        queues: state.ctx.queues.clone(),
+        user: auth.0.user.clone(),
+        operator,
+    };
+    ws.on_upgrade(move |socket| console.serve(socket, mine))
+}
+
+/// A browser sends `Origin` with every websocket; it must be this server
+/// (the `Host` asked for). Clients that send none are not browsers, and a
+/// page of another site cannot make a browser leave it out.
+fn same_origin(headers: &axum::http::HeaderMap) -> bool {
+    let Some(origin) = headers.get(axum::http::header::ORIGIN) else {
+        return true;
+    };
+    let host = headers
+        .get(axum::http::header::HOST)
+        .and_then(|h| h.to_str().ok());
+    let origin_host = origin
+        .to_str()
+        .ok()
+        .and_then(|o| o.split_once("://"))
+        .map(|(_, rest)| rest.trim_end_matches('/'));
+    matches!((origin_host, host), (Some(o), Some(h)) if o.eq_ignore_ascii_case(h))
+}
+
+/// One console's connection.
+struct Connection {
+    consoles: Consoles,
+    queues: crate::queue::service::QueueService,
+    user: crate::store::User,
+    operator: Option<String>,
+}
+
+impl Connection {
+    /// What a console is told on connecting, and again after it fell
+    /// behind: `hello` (the console starts afresh), where the operator
+    /// stands, and their current call if there is one.
+    async fn greeting(&self) -> Vec<Value> {
+        let user = &self.user;
+        let mut out = vec![json!({
+            "type": "hello",
+            "v": VERSION,
+            "user": { "login": user.login, "name": user.display_name, "role": user.role.as_str() },
+            "operator": self.operator,
+        })];
+        let Some(login) = &self.operator else {
+            return out;
+        };
+        // The queue service knows the state; a stopped service leaves it out.
+        if let Ok(snapshot) = self.queues.snapshot().await {
             // An operator the service has not seen log in is logged out.
-            let view = s.operators.into_iter().find(|o| &o.login == login);
-            json!({
+            let view = snapshot.operators.into_iter().find(|o| &o.login == login);
+            out.push(json!({
                 "type": "operator_state",
                 "v": VERSION,
                 "state": view.as_ref().map(|o| o.state).unwrap_or("logged_out"),
                 "reason": view.and_then(|o| o.reason),
                 "at": Utc::now(),
-            })
-        }),
-        None => None,
-    };
-    let consoles = state.consoles.clone();
-    let user = auth.0.user.clone();
-    ws.on_upgrade(move |socket| serve(socket, mine, consoles, user, operator, own_state))
-}
+            }));
+        }
+        if let Some(current) = self.consoles.current_of(login) {
+            out.push((*current.message).clone());
+        }
+        out
+    }
 
-async fn serve(
-    mut socket: WebSocket,
-    mut mine: broadcast::Receiver<ForOperator>,
-    consoles: Consoles,
-    user: crate::store::User,
-    operator: Option<String>,
-    own_state: Option<Value>,
-) {
-    let live = matches!(user.role, Role::Supervisor | Role::Admin);
-    let mut events = consoles.bus.subscribe();
-    let hello = json!({
-        "type": "hello",
-        "v": VERSION,
-        "user": { "login": user.login, "name": user.display_name, "role": user.role.as_str() },
-        "operator": operator,
-    });
-    if socket.send(text(&hello)).await.is_err() {
-        return;
-    }
-    if let Some(own) = own_state {
-        if socket.send(text(&own)).await.is_err() {
-            return;
+    async fn serve(self, mut socket: WebSocket, mut mine: broadcast::Receiver<ForOperator>) {
+        let live = matches!(self.user.role, Role::Supervisor | Role::Admin);
+        let mut events = self.consoles.bus.subscribe();
+        for message in self.greeting().await {
+            if socket.send(text(&message)).await.is_err() {
+                return;
+            }
         }
-    }
-    if let Some(current) = operator.as_deref().and_then(|o| consoles.current_of(o)) {
-        if socket.send(text(&current.message)).await.is_err() {
-            return;
-        }
-    }
-    loop {
-        tokio::select! {
-            received = mine.recv(), if operator.is_some() => match received {
-                Ok(m) if Some(&m.operator) == operator.as_ref() => {
-                    if socket.send(text(&m.message)).await.is_err() {
-                        return;
-                    }
-                }
-                Ok(_) => {}
-                Err(broadcast::error::RecvError::Lagged(_)) => {
-                    // Resend what is current rather than a gap.
-                    if let Some(c) = operator.as_deref().and_then(|o| consoles.current_of(o)) {
-                        if socket.send(text(&c.message)).await.is_err() {
+        let operator = self.operator.clone();
+        loop {
+            tokio::select! {
+                received = mine.recv(), if operator.is_some() => match received {
+                    Ok(m) if Some(&m.operator) == operator.as_ref() => {
+                        if socket.send(text(&m.message)).await.is_err() {
                             return;
                         }
                     }
-                }
-                Err(broadcast::error::RecvError::Closed) => return,
-            },
-            event = events.recv(), if live => match event {
-                Ok(published) => {
-                    let message = json!({ "type": "event", "v": VERSION, "event": published });
-                    if socket.send(text(&message)).await.is_err() {
-                        return;
+                    Ok(_) => {}
+                    Err(broadcast::error::RecvError::Lagged(_)) => {
+                        // Start the console afresh rather than leave a gap.
+                        for message in self.greeting().await {
+                            if socket.send(text(&message)).await.is_err() {
+                                return;
+                            }
+                        }
                     }
-                }
-                Err(broadcast::error::RecvError::Lagged(n)) => {
-                    let message = json!({ "type": "missed", "v": VERSION, "events": n });
-                    if socket.send(text(&message)).await.is_err() {
-                        return;
+                    Err(broadcast::error::RecvError::Closed) => return,
+                },
+                event = events.recv(), if live => match event {
+                    Ok(published) => {
+                        let message = json!({ "type": "event", "v": VERSION, "event": published });
+                        if socket.send(text(&message)).await.is_err() {
+                            return;
+                        }
                     }
-                }
-                Err(broadcast::error::RecvError::Closed) => return,
-            },
-            incoming = socket.recv() => match incoming {
-                // The console sends nothing yet but pings; close ends it.
-                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
-                Some(Ok(other)) => debug!(?other, "console message ignored"),
-            },
+                    Err(broadcast::error::RecvError::Lagged(n)) => {
+                        let message = json!({ "type": "missed", "v": VERSION, "events": n });
+                        if socket.send(text(&message)).await.is_err() {
+                            return;
+                        }
+                    }
+                    Err(broadcast::error::RecvError::Closed) => return,
+                },
+                incoming = socket.recv() => match incoming {
+                    // The console sends nothing yet but pings; close ends it.
+                    Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
+                    Some(Ok(other)) => debug!(?other, "console message ignored"),
+                },
+            }
         }
     }
 }

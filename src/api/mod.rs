@@ -7,9 +7,11 @@
 
 pub mod appeals;
 pub mod auth;
+pub mod blocking;
 pub mod calls;
 pub mod console;
 pub mod queues;
+pub mod recordings;
 pub mod web;
 
 /// The start of today (the server's local day), for "today's" figures.

@@ -116,9 +116,14 @@ async fn live(State(state): State<HttpState>, auth: Auth) -> Reply {
     if let Err(refused) = auth.require(&[Role::Supervisor, Role::Admin]) {
         return refused.into_response();
     }
+    // Read before the snapshot: events from this number on may not be in
+    // it, and the live view applies them after.
+    let seq = state.ctx.events.next_seq();
     match state.ctx.queues.snapshot().await {
         Ok(snapshot) => ok(json!({
             "at": Utc::now(),
+            "seq": seq,
+            "storage": state.disk.status(),
             "queues": snapshot.queues,
             "operators": snapshot.operators,
         })),

@@ -215,6 +215,8 @@ pub struct CallContext {
     pub events: EventBus,
     /// A registered softphone logs its operator in.
     pub login_on_register: bool,
+    /// What blocked and anonymous callers get.
+    pub blocking: crate::config::BlockingSettings,
 }
 
 impl CallContext {
@@ -269,17 +271,21 @@ pub fn local_ip_towards(peer: IpAddr) -> Option<IpAddr> {
     socket.local_addr().ok().map(|a| a.ip())
 }
 
-/// The caller's number as signalled: P-Asserted-Identity when the call
-/// comes from a trusted peer or trunk (RFC 3325 trusts it only there), else
-/// the From user part.
+/// The caller's number as signalled: P-Asserted-Identity, else
+/// Remote-Party-ID (its older cousin, still sent by many PBXs), when the
+/// call comes from a trusted peer or trunk (RFC 3325 trusts them only
+/// there); else the From user part.
 pub fn caller_number(invite: &Request, trusted: bool) -> String {
-    let from_pai = msg::first_header(invite, "P-Asserted-Identity")
-        .filter(|_| trusted)
-        .as_deref()
-        .and_then(msg::addr_uri)
-        .and_then(msg::uri_user)
-        .map(str::to_string);
-    from_pai
+    let asserted = |name: &str| {
+        msg::first_header(invite, name)
+            .filter(|_| trusted)
+            .as_deref()
+            .and_then(msg::addr_uri)
+            .and_then(msg::uri_user)
+            .map(str::to_string)
+    };
+    asserted("P-Asserted-Identity")
+        .or_else(|| asserted("Remote-Party-ID"))
         .or_else(|| {
             let from = msg::first_header(invite, "From")?;
             msg::addr_uri(&from)
@@ -337,6 +343,7 @@ pub async fn run(
         caller_shown: String::new(),
         path: Default::default(),
         log: None,
+        blocked: false,
     };
     // The call runs in a task of its own so that a bug in it cannot leave
     // the SIP side hanging: if it panics, the INVITE gets a 500 or the
@@ -376,6 +383,17 @@ struct Call {
     /// Events of the call (digits, IVR steps, hold…) are written in order
     /// by one task, off the media path.
     log: Option<mpsc::UnboundedSender<(chrono::DateTime<Utc>, &'static str, String)>>,
+    /// A blocked (or withheld, by policy) caller being told so: the call
+    /// only hears the blocked menu and never joins a queue.
+    blocked: bool,
+}
+
+/// What the block list says of a call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Screening {
+    Pass,
+    Reject,
+    Prompt,
 }
 
 impl Call {
@@ -402,6 +420,59 @@ impl Call {
     async fn reject(&self, code: u16, disposition: Disposition) {
         self.respond(code, None);
         self.end(Some(code), EndedBy::Server, disposition).await;
+    }
+
+    /// Checks the caller against the block list (000 §2.5.2), and a caller
+    /// with no usable number against the anonymous policy. Each call from a
+    /// blocked number is counted. If the list cannot be read the call goes
+    /// on: a hotline must not turn every citizen away because its database
+    /// is slow (the failure is logged).
+    async fn screen(&self) -> Screening {
+        use crate::config::{AnonymousPolicy, BlockAction};
+        let ctx = &self.ctx;
+        let now = Utc::now();
+        let as_screening = |action: BlockAction| match action {
+            BlockAction::Reject => Screening::Reject,
+            BlockAction::Prompt => Screening::Prompt,
+        };
+        let (screening, what) = match &self.caller_e164 {
+            Some(number) => match ctx.store.active_block(number, now).await {
+                Ok(Some((block, _reason))) => {
+                    let screening = as_screening(ctx.blocking.action);
+                    let what = match screening {
+                        Screening::Prompt => "prompt",
+                        _ => "rejected",
+                    };
+                    if let Err(e) = ctx
+                        .store
+                        .record_block_attempt(block, Some(self.id), now, what)
+                        .await
+                    {
+                        warn!(error = %e, "cannot count a blocked call");
+                    }
+                    info!(caller = %Pii(number.clone()), action = what, "call from a blocked number");
+                    (screening, format!("blocked {what}"))
+                }
+                Ok(None) => return Screening::Pass,
+                Err(e) => {
+                    warn!(error = %e, "cannot read the block list; the call goes on");
+                    return Screening::Pass;
+                }
+            },
+            None => match ctx.blocking.anonymous {
+                AnonymousPolicy::Allow => return Screening::Pass,
+                AnonymousPolicy::Reject => (Screening::Reject, "withheld rejected".to_owned()),
+                AnonymousPolicy::Prompt => (Screening::Prompt, "withheld prompt".to_owned()),
+            },
+        };
+        if let Err(e) = ctx
+            .store
+            .add_call_event(self.id, now, "screening", &what)
+            .await
+        {
+            warn!(error = %e, "cannot store the call's screening");
+        }
+        screening
     }
 
     async fn run(mut self, invite: Box<Request>, source: Flow) {
@@ -444,6 +515,23 @@ impl Call {
         if origin.is_none() && !ctx.open_access {
             info!(from = %source.remote, "call from an unknown source refused");
             return self.reject(403, Disposition::Rejected).await;
+        }
+        // A blocked caller never reaches the IVR or an operator.
+        match self.screen().await {
+            Screening::Pass => {}
+            Screening::Reject => return self.reject(403, Disposition::Blocked).await,
+            Screening::Prompt => {
+                let has_menu = ctx
+                    .ivr
+                    .read()
+                    .map(|a| a.script.starts.contains_key(&ctx.blocking.prompt_menu))
+                    .unwrap_or(false);
+                if !has_menu {
+                    warn!(menu = %ctx.blocking.prompt_menu, "the blocked callers' menu is missing; refusing instead");
+                    return self.reject(403, Disposition::Blocked).await;
+                }
+                self.blocked = true;
+            }
         }
 
         // Media: an offer in the INVITE, or none (we offer in the 2xx).
@@ -591,7 +679,12 @@ impl Call {
             local,
             recording,
             player: Player::default(),
-            ivr: Ivr::new(assets.script.clone()),
+            ivr: match assets.script.starts.get(&ctx.blocking.prompt_menu) {
+                Some(start) if self.blocked => {
+                    Ivr::starting_at(assets.script.clone(), start.clone())
+                }
+                _ => Ivr::new(assets.script.clone()),
+            },
             assets,
             queue: None,
             bridge: None,
@@ -639,10 +732,22 @@ impl Call {
                         warn!(error = %err, "recording is incomplete");
                     }
                 }
-                Err(e) => warn!(error = %e, "recording failed"),
+                Err(e) => {
+                    // No file (the disk refused it): the row must not point
+                    // at one.
+                    warn!(error = %e, "recording failed; the call is unrecorded");
+                    if let Err(e) = ctx.store.mark_recording_missing(id, ended_at).await {
+                        warn!(error = %e, "cannot mark the missing recording");
+                    }
+                }
             }
         }
-        self.end(ending.status, ending.by, ending.disposition).await;
+        let disposition = if self.blocked {
+            Disposition::Blocked
+        } else {
+            ending.disposition
+        };
+        self.end(ending.status, ending.by, disposition).await;
         drop(sockets);
         if ending.hang_up {
             // Wait (briefly) for the BYE to complete so shutdown can tell
@@ -883,6 +988,15 @@ impl Call {
                         .unwrap_or_else(|e| e.into_inner())
                         .push(step.clone());
                     self.event("ivr", step);
+                }
+                ivr::Action::Queue { .. } if self.blocked => {
+                    warn!("the blocked callers' menu leads to a queue; hanging up instead");
+                    return Some(Ending {
+                        by: EndedBy::Server,
+                        disposition: Disposition::Blocked,
+                        status: Some(200),
+                        hang_up: true,
+                    });
                 }
                 ivr::Action::Queue { queue } => {
                     info!(%queue, "caller queued");
@@ -1545,6 +1659,15 @@ mod tests {
             "0611234567",
             "PAI only from trusted sources"
         );
+        let rpid =
+            "Remote-Party-ID: \"Caller\" <sip:0612223344@pbx.example>;party=calling;screen=yes\r\n";
+        assert_eq!(caller_number(&req(rpid, ""), true), "0612223344");
+        assert_eq!(
+            caller_number(&req(&format!("{pai}{rpid}"), ""), true),
+            "+380501112233",
+            "PAI before Remote-Party-ID"
+        );
+        assert_eq!(caller_number(&req(rpid, ""), false), "0611234567");
         assert_eq!(called_number(&req("", "")), "1580");
     }
 

@@ -144,11 +144,20 @@ impl Ivr {
         }
     }
 
-    /// Enters the entry node.
+    /// A machine that starts in another node than the script's entry (the
+    /// menu a blocked caller hears).
+    pub fn starting_at(script: Arc<ScriptSet>, node: NodeId) -> Self {
+        Self {
+            node,
+            ..Self::new(script)
+        }
+    }
+
+    /// Enters the start node.
     pub fn start(&mut self, clock: Clock) -> Vec<Action> {
         let mut out = Vec::new();
-        let entry = self.script.entry.clone();
-        self.enter(clock, entry, &mut out);
+        let start = self.node.clone();
+        self.enter(clock, start, &mut out);
         out
     }
 

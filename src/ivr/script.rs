@@ -131,6 +131,8 @@ pub struct Node {
 pub struct ScriptSet {
     pub nodes: HashMap<NodeId, Node>,
     pub entry: NodeId,
+    /// Each menu file's start node, by file stem.
+    pub starts: HashMap<String, NodeId>,
     /// Prompt name → file, for every prompt a node uses.
     pub prompts: HashMap<String, PathBuf>,
     /// Where prompts are looked up (`<dir>/prompts/<language>`).
@@ -817,6 +819,7 @@ pub fn load(dir: &Path, entry: &str, language: &str) -> Result<ScriptSet, Vec<Di
         Ok(ScriptSet {
             nodes,
             entry: entry_id,
+            starts,
             prompts,
             prompts_dir,
         })

@@ -1,13 +1,13 @@
-//! What the operator's own controls read and write: the calls they took
-//! today, and "end call and block caller" requests (the block list itself
-//! comes with the recordings issue; until then the request is kept).
+//! What the operator's own controls read: the calls they took today, and
+//! whether they took a given call. ("End call and block caller" writes to
+//! the block list, `blocking`.)
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::encoding::{Cols, DbTime, DbUuid};
 use super::model::CallRecord;
-use super::{Backend, Store, StoreError, call_from_row, decode_all, insert_err, query_err};
+use super::{Backend, Store, StoreError, call_from_row, decode_all, query_err};
 
 /// A call an operator answered, with its queue step.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,58 +67,5 @@ impl Store {
             .await
             .map(|row| row.is_some())
             .map_err(query_err("check who took a call")))
-    }
-
-    /// Records a request to block the caller of `call_id`; returns its id.
-    /// `NotFound` for an unknown call, `Invalid` for a blank reason.
-    pub async fn request_block(
-        &self,
-        call_id: Uuid,
-        requested_by: Option<Uuid>,
-        reason: &str,
-        at: DateTime<Utc>,
-    ) -> Result<i64, StoreError> {
-        const SQL: &str = "INSERT INTO block_requests (call_id, caller, requested_by, at, reason) \
-            SELECT id, COALESCE(caller_e164, caller_raw), $2, $3, $4 FROM calls WHERE id = $1 \
-            RETURNING id";
-        let reason = reason.trim();
-        if reason.is_empty() || reason.chars().count() > 500 {
-            return Err(StoreError::Invalid {
-                field: "reason",
-                reason: "must be 1 to 500 characters".into(),
-            });
-        }
-        let id: Option<i64> = on_pool!(self, |pool| sqlx::query_scalar(SQL)
-            .bind(DbUuid(call_id))
-            .bind(requested_by.map(DbUuid))
-            .bind(DbTime::new(at))
-            .bind(reason)
-            .fetch_optional(pool)
-            .await
-            .map_err(insert_err("request a block", None, None)))?;
-        id.ok_or(StoreError::NotFound {
-            what: "call",
-            id: call_id,
-        })
-    }
-
-    /// The block requests of a call, oldest first: (id, caller, reason).
-    pub async fn block_requests(
-        &self,
-        call_id: Uuid,
-    ) -> Result<Vec<(i64, String, String)>, StoreError> {
-        const SQL: &str =
-            "SELECT id, caller, reason FROM block_requests WHERE call_id = $1 ORDER BY id";
-        on_pool!(self, |pool| decode_all(
-            sqlx::query(SQL)
-                .bind(DbUuid(call_id))
-                .fetch_all(pool)
-                .await
-                .map_err(query_err("list block requests"))?,
-            |row| {
-                let c = Cols::new(row, "block_requests");
-                Ok((c.get("id")?, c.get("caller")?, c.get("reason")?))
-            }
-        ))
     }
 }

@@ -209,12 +209,38 @@ macro_rules! on_pool {
     };
 }
 
+/// A transaction that will write. On SQLite it takes the write lock at
+/// once (`BEGIN IMMEDIATE`): a transaction that reads first and writes
+/// later would otherwise fail at once ("database is locked") when another
+/// writer holds the lock, instead of waiting its turn.
+trait BeginWrite {
+    type Db: sqlx::Database;
+    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, Self::Db>, sqlx::Error>;
+}
+
+impl BeginWrite for SqlitePool {
+    type Db = sqlx::Sqlite;
+    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error> {
+        self.begin_with("BEGIN IMMEDIATE").await
+    }
+}
+
+impl BeginWrite for PgPool {
+    type Db = sqlx::Postgres;
+    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error> {
+        self.begin().await
+    }
+}
+
 // Declared after `on_pool!`, which they use (macro_rules scope is textual).
+pub mod blocking;
 pub mod cards;
 pub mod classifier;
 pub mod console;
 pub mod operators;
 pub mod queues;
+pub mod recordings;
+pub mod retention;
 pub mod users;
 
 /// Handle on the database. Cloning is cheap and shares the connection pool.
@@ -239,7 +265,8 @@ macro_rules! event_columns {
 
 macro_rules! recording_columns {
     () => {
-        "id, call_id, path, started_at, ended_at, duration_ms, size_bytes, sample_rate, channels"
+        "id, call_id, path, started_at, ended_at, duration_ms, size_bytes, sample_rate, channels, \
+         purged_at"
     };
 }
 
@@ -305,6 +332,7 @@ fn recording_from_row(row: &impl StoreRow) -> Result<RecordingRecord, StoreError
         size_bytes: c.opt_int::<i64, u64>("size_bytes")?,
         sample_rate: c.int::<i32, u32>("sample_rate")?,
         channels: c.int::<i32, u16>("channels")?,
+        purged_at: c.opt_time("purged_at")?,
     })
 }
 

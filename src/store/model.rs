@@ -93,6 +93,9 @@ text_enum! {
         Failed => "failed",
         /// It was answered, then media stopped arriving and we ended it.
         MediaTimeout => "media_timeout",
+        /// The caller's number is blocked (or withheld, by policy): refused
+        /// with 403, or told so and hung up.
+        Blocked => "blocked",
     }
 }
 
@@ -190,6 +193,9 @@ pub struct RecordingRecord {
     pub size_bytes: Option<u64>,
     pub sample_rate: u32,
     pub channels: u16,
+    /// When the pruner removed the file (the row stays); `None` while the
+    /// file is kept.
+    pub purged_at: Option<DateTime<Utc>>,
 }
 
 text_enum! {

@@ -367,6 +367,7 @@ async fn recording_lifecycle(db: &TestDb) {
             size_bytes: None,
             sample_rate: 8000,
             channels: 2,
+            purged_at: None,
         }
     );
 

@@ -250,13 +250,15 @@ async fn the_card_pops_up_on_the_ringing_operators_console_only() {
         .wait_closed(T)
         .await
         .expect("the operator's leg ends");
-    let requests = app
+    let blocked = app
         .store()
-        .block_requests(call_id.parse().unwrap())
+        .blocked_numbers(Utc::now(), false)
         .await
         .unwrap();
-    assert_eq!(requests.len(), 1);
-    assert_eq!(requests[0].1, demo::CALLER);
+    assert_eq!(blocked.len(), 1);
+    assert_eq!(blocked[0].number, demo::CALLER);
+    assert_eq!(blocked[0].call_id, Some(call_id.parse().unwrap()));
+    assert_eq!(blocked[0].blocked_by.as_deref(), Some("olena"));
     let (_, ended) = olena.next("call_ended").await;
     assert_eq!(ended["call_id"], call_id.as_str());
 

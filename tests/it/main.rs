@@ -6,6 +6,7 @@ mod peers;
 
 mod appeals;
 mod auth;
+mod blocking;
 mod browser;
 mod calls;
 mod console;

@@ -1,0 +1,286 @@
+//! The block list: numbers whose calls never reach the IVR or an operator
+//! (000 §2.5.2), each block with its reason, who set it and until when,
+//! and every call attempt from a blocked number.
+//!
+//! Numbers are stored in E.164, normalised by the caller of these functions
+//! (`crate::phone::Numbering`), so every written form of a number is one
+//! block. At most one block is in force per number; lifted and expired
+//! blocks stay as history.
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::encoding::{Cols, DbTime, DbUuid, StoreRow};
+use super::{Backend, Store, StoreError, decode_all, insert_err, query_err};
+
+/// A block, in force or ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlockedNumber {
+    pub id: Uuid,
+    /// E.164.
+    pub number: String,
+    pub reason: String,
+    /// The login of who set it; `None` from the command line.
+    pub blocked_by: Option<String>,
+    pub blocked_at: DateTime<Utc>,
+    /// `None`: until lifted.
+    pub until: Option<DateTime<Utc>>,
+    /// The call that led to it.
+    pub call_id: Option<Uuid>,
+    pub ended_at: Option<DateTime<Utc>>,
+    pub ended_by: Option<String>,
+    /// `lifted`, `expired` or `replaced`.
+    pub end_reason: Option<String>,
+    /// Calls from the number while it was blocked.
+    pub attempts: u64,
+    pub last_attempt: Option<DateTime<Utc>>,
+}
+
+impl BlockedNumber {
+    /// Whether the block keeps callers out at `now`.
+    pub fn in_force(&self, now: DateTime<Utc>) -> bool {
+        self.ended_at.is_none() && self.until.is_none_or(|u| u > now)
+    }
+}
+
+macro_rules! block_select {
+    () => {
+        "SELECT b.id, b.number, b.reason, ub.login AS blocked_by_login, b.blocked_at, b.until, \
+         b.call_id, b.ended_at, ue.login AS ended_by_login, b.end_reason, \
+         (SELECT count(*) FROM block_attempts t WHERE t.block_id = b.id) AS attempts, \
+         (SELECT max(t.at) FROM block_attempts t WHERE t.block_id = b.id) AS last_attempt \
+         FROM blocked_numbers b \
+         LEFT JOIN users ub ON ub.id = b.blocked_by LEFT JOIN users ue ON ue.id = b.ended_by"
+    };
+}
+
+fn block_from_row(row: &impl StoreRow) -> Result<BlockedNumber, StoreError> {
+    let c = Cols::new(row, "blocked_numbers");
+    Ok(BlockedNumber {
+        id: c.uuid("id")?,
+        number: c.get("number")?,
+        reason: c.get("reason")?,
+        blocked_by: c.get("blocked_by_login")?,
+        blocked_at: c.time("blocked_at")?,
+        until: c.opt_time("until")?,
+        call_id: c.opt_uuid("call_id")?,
+        ended_at: c.opt_time("ended_at")?,
+        ended_by: c.get("ended_by_login")?,
+        end_reason: c.get("end_reason")?,
+        attempts: c.int::<i64, u64>("attempts")?,
+        last_attempt: c.opt_time("last_attempt")?,
+    })
+}
+
+/// A new block's details.
+#[derive(Debug, Clone)]
+pub struct NewBlock<'a> {
+    /// E.164.
+    pub number: &'a str,
+    pub reason: &'a str,
+    pub by: Option<Uuid>,
+    pub until: Option<DateTime<Utc>>,
+    pub call_id: Option<Uuid>,
+}
+
+impl Store {
+    /// Blocks a number from `now`. A block already on the number ends
+    /// (`replaced`, or `expired` if its time had passed) and this one takes
+    /// its place. `Invalid` for a number not in E.164, a blank reason or an
+    /// `until` not after `now`.
+    pub async fn block_number(
+        &self,
+        block: &NewBlock<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<BlockedNumber, StoreError> {
+        const END: &str = "UPDATE blocked_numbers SET ended_at = $2, ended_by = $3, \
+            end_reason = CASE WHEN until IS NOT NULL AND until <= $2 THEN 'expired' ELSE 'replaced' END \
+            WHERE number = $1 AND ended_at IS NULL";
+        const INSERT: &str = "INSERT INTO blocked_numbers \
+            (id, number, reason, blocked_by, blocked_at, until, call_id) \
+            VALUES ($1, $2, $3, $4, $5, $6, $7)";
+        let number = block.number.trim();
+        let plausible = number.len() > 4
+            && number.starts_with('+')
+            && number[1..].bytes().all(|b| b.is_ascii_digit());
+        if !plausible {
+            return Err(StoreError::Invalid {
+                field: "number",
+                reason: "must be in E.164 (+380…)".into(),
+            });
+        }
+        let reason = block.reason.trim();
+        if reason.is_empty() || reason.chars().count() > 500 {
+            return Err(StoreError::Invalid {
+                field: "reason",
+                reason: "must be 1 to 500 characters".into(),
+            });
+        }
+        if block.until.is_some_and(|u| u <= now) {
+            return Err(StoreError::Invalid {
+                field: "until",
+                reason: "must be in the future".into(),
+            });
+        }
+        let id = Uuid::new_v4();
+        on_pool!(self, |pool| async {
+            let mut tx = pool.begin().await?;
+            sqlx::query(END)
+                .bind(number)
+                .bind(DbTime::new(now))
+                .bind(block.by.map(DbUuid))
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(INSERT)
+                .bind(DbUuid(id))
+                .bind(number)
+                .bind(reason)
+                .bind(block.by.map(DbUuid))
+                .bind(DbTime::new(now))
+                .bind(block.until.map(DbTime::new))
+                .bind(block.call_id.map(DbUuid))
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await
+        }
+        .await
+        .map_err(insert_err(
+            "block a number",
+            None,
+            block.call_id.map(|c| ("call", c))
+        )))?;
+        self.block_by_id(id)
+            .await?
+            .ok_or(StoreError::NotFound { what: "block", id })
+    }
+
+    async fn block_by_id(&self, id: Uuid) -> Result<Option<BlockedNumber>, StoreError> {
+        const SQL: &str = concat!(block_select!(), " WHERE b.id = $1");
+        on_pool!(self, |pool| sqlx::query(SQL)
+            .bind(DbUuid(id))
+            .fetch_optional(pool)
+            .await
+            .map_err(query_err("read a block"))?
+            .map(|row| block_from_row(&row))
+            .transpose())
+    }
+
+    /// The block in force on `number` (E.164) at `now`, if any: what the
+    /// call path asks of every call.
+    pub async fn active_block(
+        &self,
+        number: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<(Uuid, String)>, StoreError> {
+        const SQL: &str = "SELECT id, reason FROM blocked_numbers \
+            WHERE number = $1 AND ended_at IS NULL AND (until IS NULL OR until > $2)";
+        on_pool!(self, |pool| sqlx::query(SQL)
+            .bind(number)
+            .bind(DbTime::new(now))
+            .fetch_optional(pool)
+            .await
+            .map_err(query_err("look up a block"))?
+            .map(|row| {
+                let c = Cols::new(&row, "blocked_numbers");
+                Ok((c.uuid("id")?, c.get("reason")?))
+            })
+            .transpose())
+    }
+
+    /// Lifts the block on `number`; the ended block, or `None` if none was
+    /// in force.
+    pub async fn lift_block(
+        &self,
+        number: &str,
+        by: Option<Uuid>,
+        now: DateTime<Utc>,
+    ) -> Result<Option<BlockedNumber>, StoreError> {
+        const SQL: &str = "UPDATE blocked_numbers SET ended_at = $2, ended_by = $3, \
+            end_reason = 'lifted' \
+            WHERE number = $1 AND ended_at IS NULL AND (until IS NULL OR until > $2) RETURNING id";
+        let id: Option<DbUuid> = on_pool!(self, |pool| sqlx::query_scalar(SQL)
+            .bind(number)
+            .bind(DbTime::new(now))
+            .bind(by.map(DbUuid))
+            .fetch_optional(pool)
+            .await
+            .map_err(query_err("lift a block")))?;
+        match id {
+            Some(id) => self.block_by_id(id.0).await,
+            None => Ok(None),
+        }
+    }
+
+    /// Ends the blocks whose time has passed by `now` (as of their `until`)
+    /// and returns them, so each expiry is logged once.
+    pub async fn expire_blocks(
+        &self,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<BlockedNumber>, StoreError> {
+        const SQL: &str = "UPDATE blocked_numbers SET ended_at = until, end_reason = 'expired' \
+            WHERE ended_at IS NULL AND until IS NOT NULL AND until <= $1 RETURNING id";
+        let ids: Vec<DbUuid> = on_pool!(self, |pool| sqlx::query_scalar(SQL)
+            .bind(DbTime::new(now))
+            .fetch_all(pool)
+            .await
+            .map_err(query_err("expire blocks")))?;
+        let mut out = Vec::new();
+        for id in ids {
+            out.extend(self.block_by_id(id.0).await?);
+        }
+        Ok(out)
+    }
+
+    /// Counts a call from a blocked number and what it got (`rejected`,
+    /// `prompt`).
+    pub async fn record_block_attempt(
+        &self,
+        block_id: Uuid,
+        call_id: Option<Uuid>,
+        at: DateTime<Utc>,
+        action: &str,
+    ) -> Result<(), StoreError> {
+        const SQL: &str =
+            "INSERT INTO block_attempts (block_id, call_id, at, action) VALUES ($1, $2, $3, $4)";
+        on_pool!(self, |pool| sqlx::query(SQL)
+            .bind(DbUuid(block_id))
+            .bind(call_id.map(DbUuid))
+            .bind(DbTime::new(at))
+            .bind(action)
+            .execute(pool)
+            .await
+            .map(|_| ())
+            .map_err(insert_err(
+                "count a blocked call",
+                None,
+                Some(("block", block_id))
+            )))
+    }
+
+    /// The blocks in force at `now`, newest first; with `history`, every
+    /// block ever set.
+    pub async fn blocked_numbers(
+        &self,
+        now: DateTime<Utc>,
+        history: bool,
+    ) -> Result<Vec<BlockedNumber>, StoreError> {
+        const ACTIVE: &str = concat!(
+            block_select!(),
+            " WHERE b.ended_at IS NULL AND (b.until IS NULL OR b.until > $1) \
+             ORDER BY b.blocked_at DESC, b.id"
+        );
+        const ALL: &str = concat!(
+            block_select!(),
+            " WHERE b.blocked_at <= $1 ORDER BY b.blocked_at DESC, b.id"
+        );
+        let sql = if history { ALL } else { ACTIVE };
+        on_pool!(self, |pool| decode_all(
+            sqlx::query(sql)
+                .bind(DbTime::new(now))
+                .fetch_all(pool)
+                .await
+                .map_err(query_err("list blocked numbers"))?,
+            block_from_row
+        ))
+    }
+}

@@ -1,0 +1,297 @@
+//! What supervisors search and listen to: recordings with their calls
+//! (caller, queue, operator, wait, linked appeals), found by date, caller,
+//! operator, queue, call id, appeal or duration; and the access log that
+//! every play or download writes (000 §2.7: personal data).
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::encoding::{Cols, DbTime, DbUuid, StoreRow};
+use super::{Backend, Store, StoreError, decode_all, query_err, registration_digits};
+
+/// What to look for; every part is optional.
+#[derive(Debug, Clone, Default)]
+pub struct RecordingFilter {
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+    /// E.164, or as the call had it when it could not be normalised.
+    pub caller: Option<String>,
+    /// An operator's login: calls they answered.
+    pub operator: Option<String>,
+    pub queue: Option<String>,
+    pub call_id: Option<Uuid>,
+    /// A registration number (dashes optional): the calls of that card.
+    pub appeal: Option<String>,
+    pub min_duration_ms: Option<u64>,
+    pub max_duration_ms: Option<u64>,
+    /// Only calls this operator (by id) answered: an operator's own view.
+    pub taken_by: Option<Uuid>,
+    /// Also recordings whose file the pruner removed.
+    pub include_purged: bool,
+}
+
+/// A recording in a list: the recording with its call's particulars.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordingItem {
+    pub id: Uuid,
+    pub call_id: Uuid,
+    pub started_at: DateTime<Utc>,
+    pub duration_ms: Option<u64>,
+    pub size_bytes: Option<u64>,
+    pub purged_at: Option<DateTime<Utc>>,
+    pub caller: String,
+    pub sip_call_id: String,
+    /// The queue the caller first joined.
+    pub queue: Option<String>,
+    /// Who answered first, and after how long in the queue.
+    pub operator: Option<String>,
+    pub waited_ms: Option<u64>,
+    /// Registration numbers of the cards the call is linked to.
+    pub appeals: Vec<String>,
+}
+
+/// One line of the access log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordingAccess {
+    pub id: i64,
+    pub recording_id: Uuid,
+    pub call_id: Uuid,
+    pub login: String,
+    pub role: String,
+    pub at: DateTime<Utc>,
+    /// `play` or `download`.
+    pub action: String,
+    pub range: Option<String>,
+    pub address: String,
+    pub user_agent: Option<String>,
+}
+
+/// A new access, as the API writes it.
+#[derive(Debug, Clone)]
+pub struct NewAccess<'a> {
+    pub recording_id: Uuid,
+    pub call_id: Uuid,
+    pub user_id: Uuid,
+    pub login: &'a str,
+    pub role: &'a str,
+    pub at: DateTime<Utc>,
+    pub action: &'a str,
+    pub range: Option<&'a str>,
+    pub address: &'a str,
+    pub user_agent: Option<&'a str>,
+}
+
+/// Filters shared by the count and the page: each `$n` is NULL to leave
+/// that part out.
+macro_rules! recording_where {
+    () => {
+        " FROM recordings r JOIN calls c ON c.id = r.call_id \
+          WHERE ($1 IS NULL OR r.started_at >= $1) \
+            AND ($2 IS NULL OR r.started_at < $2) \
+            AND ($3 IS NULL OR c.caller_e164 = $3 OR c.caller_raw = $3) \
+            AND ($4 IS NULL OR EXISTS (SELECT 1 FROM queue_events e JOIN operators o ON o.id = e.operator_id \
+                 WHERE e.call_id = c.id AND e.kind = 'answered' AND o.login = $4)) \
+            AND ($5 IS NULL OR EXISTS (SELECT 1 FROM queue_events e \
+                 WHERE e.call_id = c.id AND e.kind = 'joined' AND e.queue = $5)) \
+            AND ($6 IS NULL OR r.call_id = $6) \
+            AND ($7 IS NULL OR EXISTS (SELECT 1 FROM appeals a WHERE a.registration_digits = $7 \
+                 AND (a.call_id = c.id OR EXISTS (SELECT 1 FROM appeal_calls ac \
+                      WHERE ac.appeal_id = a.id AND ac.call_id = c.id)))) \
+            AND ($8 IS NULL OR r.duration_ms >= $8) \
+            AND ($9 IS NULL OR r.duration_ms <= $9) \
+            AND ($10 IS NULL OR EXISTS (SELECT 1 FROM queue_events e \
+                 WHERE e.call_id = c.id AND e.kind = 'answered' AND e.operator_id = $10)) \
+            AND ($11 OR r.purged_at IS NULL)"
+    };
+}
+
+macro_rules! item_select {
+    () => {
+        "SELECT r.id, r.call_id, r.started_at, r.duration_ms, r.size_bytes, r.purged_at, \
+         COALESCE(c.caller_e164, c.caller_raw) AS caller, c.sip_call_id, \
+         (SELECT e.queue FROM queue_events e WHERE e.call_id = c.id AND e.kind = 'joined' \
+          ORDER BY e.at, e.id LIMIT 1) AS queue, \
+         (SELECT o.login FROM queue_events e JOIN operators o ON o.id = e.operator_id \
+          WHERE e.call_id = c.id AND e.kind = 'answered' ORDER BY e.at, e.id LIMIT 1) AS operator, \
+         (SELECT e.wait_ms FROM queue_events e WHERE e.call_id = c.id AND e.kind = 'answered' \
+          ORDER BY e.at, e.id LIMIT 1) AS waited_ms"
+    };
+}
+
+fn to_i64_opt(field: &'static str, v: Option<u64>) -> Result<Option<i64>, StoreError> {
+    v.map(|v| super::to_i64(field, v)).transpose()
+}
+
+fn item_from_row(row: &impl StoreRow) -> Result<RecordingItem, StoreError> {
+    let c = Cols::new(row, "recordings");
+    Ok(RecordingItem {
+        id: c.uuid("id")?,
+        call_id: c.uuid("call_id")?,
+        started_at: c.time("started_at")?,
+        duration_ms: c.opt_int::<i64, u64>("duration_ms")?,
+        size_bytes: c.opt_int::<i64, u64>("size_bytes")?,
+        purged_at: c.opt_time("purged_at")?,
+        caller: c.get("caller")?,
+        sip_call_id: c.get("sip_call_id")?,
+        queue: c.get("queue")?,
+        operator: c.get("operator")?,
+        waited_ms: c.opt_int::<i64, u64>("waited_ms")?,
+        appeals: Vec::new(),
+    })
+}
+
+impl Store {
+    /// A page of recordings matching `filter`, newest first, and how many
+    /// match in all.
+    pub async fn search_recordings(
+        &self,
+        filter: &RecordingFilter,
+        offset: u64,
+        limit: u32,
+    ) -> Result<(Vec<RecordingItem>, u64), StoreError> {
+        const COUNT: &str = concat!("SELECT count(*)", recording_where!());
+        const PAGE: &str = concat!(
+            item_select!(),
+            recording_where!(),
+            " ORDER BY r.started_at DESC, r.id LIMIT $12 OFFSET $13"
+        );
+        let appeal = filter
+            .appeal
+            .as_deref()
+            .map(registration_digits)
+            .filter(|d| !d.is_empty());
+        let min = to_i64_opt("min_duration_ms", filter.min_duration_ms)?;
+        let max = to_i64_opt("max_duration_ms", filter.max_duration_ms)?;
+        let offset = super::to_i64("offset", offset)?;
+        macro_rules! bind_filter {
+            ($q:expr) => {
+                $q.bind(filter.from.map(DbTime::new))
+                    .bind(filter.to.map(DbTime::new))
+                    .bind(filter.caller.as_deref())
+                    .bind(filter.operator.as_deref())
+                    .bind(filter.queue.as_deref())
+                    .bind(filter.call_id.map(DbUuid))
+                    .bind(appeal.as_deref())
+                    .bind(min)
+                    .bind(max)
+                    .bind(filter.taken_by.map(DbUuid))
+                    .bind(filter.include_purged)
+            };
+        }
+        let (total, mut items) = on_pool!(self, |pool| {
+            let total: i64 = bind_filter!(sqlx::query_scalar(COUNT))
+                .fetch_one(pool)
+                .await
+                .map_err(query_err("count recordings"))?;
+            let rows = bind_filter!(sqlx::query(PAGE))
+                .bind(i64::from(limit))
+                .bind(offset)
+                .fetch_all(pool)
+                .await
+                .map_err(query_err("search recordings"))?;
+            Ok::<_, StoreError>((total, decode_all(rows, item_from_row)?))
+        })?;
+        for item in &mut items {
+            item.appeals = self.appeal_numbers_of_call(item.call_id).await?;
+        }
+        Ok((items, total.max(0) as u64))
+    }
+
+    /// One recording with its call's particulars.
+    pub async fn recording_item(&self, id: Uuid) -> Result<Option<RecordingItem>, StoreError> {
+        const SQL: &str = concat!(
+            item_select!(),
+            " FROM recordings r JOIN calls c ON c.id = r.call_id WHERE r.id = $1"
+        );
+        let item = on_pool!(self, |pool| sqlx::query(SQL)
+            .bind(DbUuid(id))
+            .fetch_optional(pool)
+            .await
+            .map_err(query_err("read a recording"))?
+            .map(|row| item_from_row(&row))
+            .transpose())?;
+        match item {
+            Some(mut item) => {
+                item.appeals = self.appeal_numbers_of_call(item.call_id).await?;
+                Ok(Some(item))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// Registration numbers of the cards a call is linked to (registered
+    /// on it, or attached later), oldest first.
+    pub async fn appeal_numbers_of_call(&self, call_id: Uuid) -> Result<Vec<String>, StoreError> {
+        const SQL: &str = "SELECT registration_number FROM appeals a WHERE a.call_id = $1 \
+            OR EXISTS (SELECT 1 FROM appeal_calls ac WHERE ac.appeal_id = a.id AND ac.call_id = $1) \
+            ORDER BY a.created_at, a.id";
+        on_pool!(self, |pool| sqlx::query_scalar(SQL)
+            .bind(DbUuid(call_id))
+            .fetch_all(pool)
+            .await
+            .map_err(query_err("list a call's appeals")))
+    }
+
+    /// Writes one access to a recording.
+    pub async fn log_recording_access(&self, access: &NewAccess<'_>) -> Result<(), StoreError> {
+        const SQL: &str = "INSERT INTO recording_access \
+            (recording_id, call_id, user_id, login, role, at, action, range, address, user_agent) \
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
+        on_pool!(self, |pool| sqlx::query(SQL)
+            .bind(DbUuid(access.recording_id))
+            .bind(DbUuid(access.call_id))
+            .bind(DbUuid(access.user_id))
+            .bind(access.login)
+            .bind(access.role)
+            .bind(DbTime::new(access.at))
+            .bind(access.action)
+            .bind(access.range)
+            .bind(access.address)
+            .bind(access.user_agent)
+            .execute(pool)
+            .await
+            .map(|_| ())
+            .map_err(query_err("log an access to a recording")))
+    }
+
+    /// The access log between `from` and `to`, newest first; for one
+    /// recording if given.
+    pub async fn recording_accesses(
+        &self,
+        from: Option<DateTime<Utc>>,
+        to: Option<DateTime<Utc>>,
+        recording: Option<Uuid>,
+        limit: u32,
+    ) -> Result<Vec<RecordingAccess>, StoreError> {
+        const SQL: &str = "SELECT id, recording_id, call_id, login, role, at, action, range, \
+            address, user_agent FROM recording_access \
+            WHERE ($1 IS NULL OR at >= $1) AND ($2 IS NULL OR at < $2) \
+              AND ($3 IS NULL OR recording_id = $3) \
+            ORDER BY at DESC, id DESC LIMIT $4";
+        on_pool!(self, |pool| decode_all(
+            sqlx::query(SQL)
+                .bind(from.map(DbTime::new))
+                .bind(to.map(DbTime::new))
+                .bind(recording.map(DbUuid))
+                .bind(i64::from(limit))
+                .fetch_all(pool)
+                .await
+                .map_err(query_err("read the recordings' access log"))?,
+            |row| {
+                let c = Cols::new(row, "recording_access");
+                Ok(RecordingAccess {
+                    id: c.get("id")?,
+                    recording_id: c.uuid("recording_id")?,
+                    call_id: c.uuid("call_id")?,
+                    login: c.get("login")?,
+                    role: c.get("role")?,
+                    at: c.time("at")?,
+                    action: c.get("action")?,
+                    range: c.get("range")?,
+                    address: c.get("address")?,
+                    user_agent: c.get("user_agent")?,
+                })
+            }
+        ))
+    }
+}

@@ -1,0 +1,426 @@
+//! What the pruner reads and writes: recordings and cards past their
+//! retention period, claimed so that two pruners never take the same row;
+//! legal holds that keep them; and the rows the start-up sweep reconciles
+//! with the files on disk.
+//!
+//! The database decides what is due (the file side is the pruner's, in
+//! `crate::retention`). A recording is claimed by marking it purged in one
+//! statement, before its file is removed: a crash in between leaves a
+//! purged row whose file the sweep removes, never a row pointing at a
+//! missing file. Cards are deleted in one transaction per batch, their
+//! attachments' paths returned for the pruner to remove after the commit.
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::encoding::{Cols, DbTime, DbUuid, StoreRow};
+use super::{Backend, BeginWrite, Store, StoreError, decode_all, insert_err, query_err};
+
+/// A recording the pruner removes (or would).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DueRecording {
+    pub id: Uuid,
+    pub call_id: Uuid,
+    /// Relative to the recordings directory.
+    pub path: String,
+    pub started_at: DateTime<Utc>,
+}
+
+/// A card the pruner deletes (or would).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DueCard {
+    pub id: Uuid,
+    pub registration_number: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// What a legal hold keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HoldTarget {
+    Recording(Uuid),
+    /// A card, and the recordings of its calls.
+    Appeal(Uuid),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LegalHold {
+    pub id: Uuid,
+    pub target: HoldTarget,
+    pub reason: String,
+    pub set_by: Option<String>,
+    pub set_at: DateTime<Utc>,
+    pub released_at: Option<DateTime<Utc>>,
+}
+
+/// No hold in force on the recording `r`, nor on a card of its call.
+macro_rules! recording_not_held {
+    () => {
+        "NOT EXISTS (SELECT 1 FROM legal_holds h WHERE h.released_at IS NULL AND \
+         (h.recording_id = r.id OR h.appeal_id IN \
+           (SELECT a.id FROM appeals a WHERE a.call_id = r.call_id \
+            UNION SELECT ac.appeal_id FROM appeal_calls ac WHERE ac.call_id = r.call_id)))"
+    };
+}
+
+macro_rules! card_not_held {
+    () => {
+        "NOT EXISTS (SELECT 1 FROM legal_holds h WHERE h.released_at IS NULL AND h.appeal_id = a.id)"
+    };
+}
+
+fn due_recording(row: &impl StoreRow) -> Result<DueRecording, StoreError> {
+    let c = Cols::new(row, "recordings");
+    Ok(DueRecording {
+        id: c.uuid("id")?,
+        call_id: c.uuid("call_id")?,
+        path: c.get("path")?,
+        started_at: c.time("started_at")?,
+    })
+}
+
+fn hold_from_row(row: &impl StoreRow) -> Result<LegalHold, StoreError> {
+    let c = Cols::new(row, "legal_holds");
+    let target = match (c.opt_uuid("recording_id")?, c.opt_uuid("appeal_id")?) {
+        (Some(r), None) => HoldTarget::Recording(r),
+        (None, Some(a)) => HoldTarget::Appeal(a),
+        _ => {
+            return Err(StoreError::Corrupt {
+                table: "legal_holds",
+                column: "recording_id",
+                reason: "a hold must name one recording or one card".into(),
+            });
+        }
+    };
+    Ok(LegalHold {
+        id: c.uuid("id")?,
+        target,
+        reason: c.get("reason")?,
+        set_by: c.get("login")?,
+        set_at: c.time("set_at")?,
+        released_at: c.opt_time("released_at")?,
+    })
+}
+
+impl Store {
+    /// Recordings started before `cutoff`, not purged and not held, oldest
+    /// first: what a prune would remove.
+    pub async fn recordings_due(
+        &self,
+        cutoff: DateTime<Utc>,
+    ) -> Result<Vec<DueRecording>, StoreError> {
+        const SQL: &str = concat!(
+            "SELECT r.id, r.call_id, r.path, r.started_at FROM recordings r \
+             WHERE r.purged_at IS NULL AND r.started_at < $1 AND ",
+            recording_not_held!(),
+            " ORDER BY r.started_at, r.id"
+        );
+        on_pool!(self, |pool| decode_all(
+            sqlx::query(SQL)
+                .bind(DbTime::new(cutoff))
+                .fetch_all(pool)
+                .await
+                .map_err(query_err("list recordings due"))?,
+            due_recording
+        ))
+    }
+
+    /// Claims up to `limit` recordings due (as [`Store::recordings_due`]):
+    /// marks them purged at `now` and returns them. A row is claimed by one
+    /// caller only, however many run at once.
+    pub async fn claim_recordings(
+        &self,
+        cutoff: DateTime<Utc>,
+        now: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<DueRecording>, StoreError> {
+        // The outer `purged_at IS NULL` is checked again on a row another
+        // transaction changed meanwhile (PostgreSQL re-reads it after the
+        // lock), so the second claimant skips it.
+        const SQL: &str = concat!(
+            "UPDATE recordings SET purged_at = $2, purge_reason = 'retention' \
+             WHERE purged_at IS NULL AND started_at < $1 AND id IN \
+             (SELECT r.id FROM recordings r WHERE r.purged_at IS NULL AND r.started_at < $1 AND ",
+            recording_not_held!(),
+            " ORDER BY r.started_at, r.id LIMIT $3) \
+             RETURNING id, call_id, path, started_at"
+        );
+        on_pool!(self, |pool| decode_all(
+            sqlx::query(SQL)
+                .bind(DbTime::new(cutoff))
+                .bind(DbTime::new(now))
+                .bind(i64::from(limit))
+                .fetch_all(pool)
+                .await
+                .map_err(query_err("claim recordings to prune"))?,
+            due_recording
+        ))
+    }
+
+    /// Of these recording ids, the ones with a row: (id, purged).
+    pub async fn recordings_known(&self, ids: &[Uuid]) -> Result<Vec<(Uuid, bool)>, StoreError> {
+        const SQL: &str = "SELECT id, purged_at FROM recordings WHERE id = $1";
+        let mut out = Vec::new();
+        for id in ids {
+            let row = on_pool!(self, |pool| sqlx::query(SQL)
+                .bind(DbUuid(*id))
+                .fetch_optional(pool)
+                .await
+                .map_err(query_err("look up a recording"))?
+                .map(|row| {
+                    let c = Cols::new(&row, "recordings");
+                    Ok::<_, StoreError>((c.uuid("id")?, c.opt_time("purged_at")?.is_some()))
+                })
+                .transpose())?;
+            out.extend(row);
+        }
+        Ok(out)
+    }
+
+    /// Every recording whose file should exist: (id, path).
+    pub async fn kept_recordings(&self) -> Result<Vec<(Uuid, String)>, StoreError> {
+        const SQL: &str = "SELECT id, path FROM recordings WHERE purged_at IS NULL ORDER BY id";
+        on_pool!(self, |pool| decode_all(
+            sqlx::query(SQL)
+                .fetch_all(pool)
+                .await
+                .map_err(query_err("list kept recordings"))?,
+            |row| {
+                let c = Cols::new(row, "recordings");
+                Ok((c.uuid("id")?, c.get("path")?))
+            }
+        ))
+    }
+
+    /// Marks a recording whose file is gone; `false` if it was marked
+    /// already.
+    pub async fn mark_recording_missing(
+        &self,
+        id: Uuid,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        const SQL: &str = "UPDATE recordings SET purged_at = $2, purge_reason = 'missing' \
+            WHERE id = $1 AND purged_at IS NULL";
+        on_pool!(self, |pool| sqlx::query(SQL)
+            .bind(DbUuid(id))
+            .bind(DbTime::new(now))
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected() > 0)
+            .map_err(query_err("mark a recording missing")))
+    }
+
+    /// Cards registered before `cutoff` and not held, oldest first.
+    pub async fn cards_due(&self, cutoff: DateTime<Utc>) -> Result<Vec<DueCard>, StoreError> {
+        const SQL: &str = concat!(
+            "SELECT a.id, a.registration_number, a.created_at FROM appeals a \
+             WHERE a.created_at < $1 AND ",
+            card_not_held!(),
+            " ORDER BY a.created_at, a.id"
+        );
+        on_pool!(self, |pool| decode_all(
+            sqlx::query(SQL)
+                .bind(DbTime::new(cutoff))
+                .fetch_all(pool)
+                .await
+                .map_err(query_err("list cards due"))?,
+            |row| {
+                let c = Cols::new(row, "appeals");
+                Ok(DueCard {
+                    id: c.uuid("id")?,
+                    registration_number: c.get("registration_number")?,
+                    created_at: c.time("created_at")?,
+                })
+            }
+        ))
+    }
+
+    /// Deletes up to `limit` cards due (as [`Store::cards_due`]) with
+    /// everything that hangs off them (attached calls' links, attachment
+    /// rows, released holds; repeats of them lose the link), in one
+    /// transaction. Returns the cards this call deleted (another pruner
+    /// running at once deletes the others) and their attachments' paths,
+    /// for the files to be removed after.
+    pub async fn delete_cards(
+        &self,
+        cutoff: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<(Vec<DueCard>, Vec<String>), StoreError> {
+        const PICK: &str = concat!(
+            "SELECT a.id FROM appeals a WHERE a.created_at < $1 AND ",
+            card_not_held!(),
+            " ORDER BY a.created_at, a.id LIMIT $2"
+        );
+        const FILES: &str = "DELETE FROM appeal_attachments WHERE appeal_id = $1 RETURNING path";
+        const UNLINK: &str = "UPDATE appeals SET repeat_of = NULL WHERE repeat_of = $1";
+        const DELETE: &str = concat!(
+            "DELETE FROM appeals AS a WHERE a.id = $1 AND a.created_at < $2 AND ",
+            card_not_held!(),
+            " RETURNING id, registration_number, created_at"
+        );
+        on_pool!(self, |pool| async {
+            let mut tx = pool.begin_write().await?;
+            let ids: Vec<DbUuid> = sqlx::query_scalar(PICK)
+                .bind(DbTime::new(cutoff))
+                .bind(i64::from(limit))
+                .fetch_all(&mut *tx)
+                .await?;
+            let mut cards = Vec::new();
+            let mut files = Vec::new();
+            for id in ids {
+                let paths: Vec<String> = sqlx::query_scalar(FILES)
+                    .bind(DbUuid(id.0))
+                    .fetch_all(&mut *tx)
+                    .await?;
+                sqlx::query(UNLINK)
+                    .bind(DbUuid(id.0))
+                    .execute(&mut *tx)
+                    .await?;
+                let row = sqlx::query(DELETE)
+                    .bind(DbUuid(id.0))
+                    .bind(DbTime::new(cutoff))
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                if let Some(row) = row {
+                    cards.push(row);
+                    files.extend(paths);
+                }
+            }
+            tx.commit().await?;
+            Ok::<_, sqlx::Error>((cards, files))
+        }
+        .await
+        .map_err(query_err("delete cards past retention"))
+        .and_then(|(rows, files)| {
+            let cards = decode_all(rows, |row| {
+                let c = Cols::new(row, "appeals");
+                Ok(DueCard {
+                    id: c.uuid("id")?,
+                    registration_number: c.get("registration_number")?,
+                    created_at: c.time("created_at")?,
+                })
+            })?;
+            Ok((cards, files))
+        }))
+    }
+
+    /// Every attachment row: (id, path), for the start-up sweep.
+    pub async fn attachment_paths(&self) -> Result<Vec<(Uuid, String)>, StoreError> {
+        const SQL: &str = "SELECT id, path FROM appeal_attachments ORDER BY id";
+        on_pool!(self, |pool| decode_all(
+            sqlx::query(SQL)
+                .fetch_all(pool)
+                .await
+                .map_err(query_err("list attachments"))?,
+            |row| {
+                let c = Cols::new(row, "appeal_attachments");
+                Ok((c.uuid("id")?, c.get("path")?))
+            }
+        ))
+    }
+
+    /// Removes an attachment's row (its file is gone).
+    pub async fn delete_attachment_row(&self, id: Uuid) -> Result<bool, StoreError> {
+        const SQL: &str = "DELETE FROM appeal_attachments WHERE id = $1";
+        on_pool!(self, |pool| sqlx::query(SQL)
+            .bind(DbUuid(id))
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected() > 0)
+            .map_err(query_err("delete an attachment row")))
+    }
+
+    // --- legal holds ----------------------------------------------------------------
+
+    /// Puts a recording or a card under legal hold. `NotFound` if it does
+    /// not exist, `Invalid` for a blank reason.
+    pub async fn set_hold(
+        &self,
+        target: HoldTarget,
+        reason: &str,
+        by: Option<Uuid>,
+        now: DateTime<Utc>,
+    ) -> Result<Uuid, StoreError> {
+        const SQL: &str = "INSERT INTO legal_holds \
+            (id, recording_id, appeal_id, reason, set_by, set_at) VALUES ($1, $2, $3, $4, $5, $6)";
+        let reason = reason.trim();
+        if reason.is_empty() || reason.chars().count() > 500 {
+            return Err(StoreError::Invalid {
+                field: "reason",
+                reason: "must be 1 to 500 characters".into(),
+            });
+        }
+        let id = Uuid::new_v4();
+        let (recording, appeal, parent) = match target {
+            HoldTarget::Recording(r) => (Some(r), None, ("recording", r)),
+            HoldTarget::Appeal(a) => (None, Some(a), ("appeal", a)),
+        };
+        on_pool!(self, |pool| sqlx::query(SQL)
+            .bind(DbUuid(id))
+            .bind(recording.map(DbUuid))
+            .bind(appeal.map(DbUuid))
+            .bind(reason)
+            .bind(by.map(DbUuid))
+            .bind(DbTime::new(now))
+            .execute(pool)
+            .await
+            .map(|_| id)
+            .map_err(insert_err("set a legal hold", None, Some(parent))))
+    }
+
+    /// Releases a hold; `false` if it was released already. `NotFound` for
+    /// an unknown hold.
+    pub async fn release_hold(
+        &self,
+        id: Uuid,
+        by: Option<Uuid>,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        const SQL: &str = "UPDATE legal_holds SET released_at = $2, released_by = $3 \
+            WHERE id = $1 AND released_at IS NULL";
+        const EXISTS: &str = "SELECT 1 FROM legal_holds WHERE id = $1";
+        let changed = on_pool!(self, |pool| sqlx::query(SQL)
+            .bind(DbUuid(id))
+            .bind(DbTime::new(now))
+            .bind(by.map(DbUuid))
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected())
+            .map_err(query_err("release a legal hold")))?;
+        if changed == 0 && !self.exists(EXISTS, id, "look up a legal hold").await? {
+            return Err(StoreError::NotFound {
+                what: "legal hold",
+                id,
+            });
+        }
+        Ok(changed > 0)
+    }
+
+    /// Holds on a recording (directly, or through a card of its call) or on
+    /// a card, newest first; released ones too.
+    pub async fn holds_on(&self, target: HoldTarget) -> Result<Vec<LegalHold>, StoreError> {
+        const ON_RECORDING: &str = "SELECT h.id, h.recording_id, h.appeal_id, h.reason, \
+            u.login, h.set_at, h.released_at FROM legal_holds h \
+            LEFT JOIN users u ON u.id = h.set_by \
+            WHERE h.recording_id = $1 OR h.appeal_id IN \
+              (SELECT a.id FROM appeals a JOIN recordings r ON r.call_id = a.call_id WHERE r.id = $1 \
+               UNION SELECT ac.appeal_id FROM appeal_calls ac JOIN recordings r ON r.call_id = ac.call_id \
+               WHERE r.id = $1) \
+            ORDER BY h.set_at DESC, h.id";
+        const ON_APPEAL: &str = "SELECT h.id, h.recording_id, h.appeal_id, h.reason, \
+            u.login, h.set_at, h.released_at FROM legal_holds h \
+            LEFT JOIN users u ON u.id = h.set_by WHERE h.appeal_id = $1 \
+            ORDER BY h.set_at DESC, h.id";
+        let (sql, id) = match target {
+            HoldTarget::Recording(r) => (ON_RECORDING, r),
+            HoldTarget::Appeal(a) => (ON_APPEAL, a),
+        };
+        on_pool!(self, |pool| decode_all(
+            sqlx::query(sql)
+                .bind(DbUuid(id))
+                .fetch_all(pool)
+                .await
+                .map_err(query_err("list legal holds"))?,
+            hold_from_row
+        ))
+    }
+}
