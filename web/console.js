@@ -9,9 +9,9 @@
 // "Unsaved cards" until saved or discarded. Signing out clears them.
 
 import { api, ApiError } from './api.js';
+import { $, el } from './dom.js';
 import { dateTime, duration, t, time, tUk } from './i18n.js';
 
-const $ = (id) => document.getElementById(id);
 
 /** The card's text fields, as the API names them. */
 const FIELDS = ['surname', 'first_name', 'patronymic', 'address', 'contact_phone', 'other_contact', 'email', 'essence'];
@@ -38,17 +38,6 @@ export function clearConsole() {
   $('call-banner').dataset.phase = 'idle';
 }
 
-function el(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (k === 'class') node.className = v;
-    else if (k === 'text') node.textContent = v;
-    else if (k.startsWith('on')) node.addEventListener(k.slice(2), v);
-    else node.setAttribute(k, v);
-  }
-  for (const c of children) if (c != null) node.append(c);
-  return node;
-}
 
 function clear(node, ...children) {
   node.replaceChildren(...children);
@@ -401,6 +390,27 @@ export class Console {
       const who = [card.surname, card.first_name, card.patronymic].filter(Boolean).join(' ');
       clear(found, el('ul', { class: 'list' }, this.appealItem({ ...card, date: card.created_at }, found)),
         el('p', { class: 'small', text: [who, card.address, card.essence].filter(Boolean).join(' · ') }));
+      if (this.role === 'supervisor' || this.role === 'admin') {
+        // A disputed card (and its calls' recordings) kept past retention.
+        const reason = el('input', { maxlength: '500', 'aria-label': t('holdReason'), placeholder: t('holdReason') });
+        const form = el('form', { class: 'find', novalidate: '' }, reason,
+          el('button', { type: 'submit', class: 'small', text: t('hold') }));
+        form.addEventListener('submit', async (e) => {
+          e.preventDefault();
+          if (!reason.value.trim()) {
+            this.toast(t('blockNeedsReason'), 'error');
+            return;
+          }
+          try {
+            await api('POST', `/api/appeals/${encodeURIComponent(card.registration_number)}/hold`, { reason: reason.value.trim() });
+            reason.value = '';
+            this.toast(t('cardHeld', { n: card.registration_number }));
+          } catch (err) {
+            this.toast(err.message, 'error');
+          }
+        });
+        found.append(form);
+      }
     } catch (e) {
       clear(found, el('p', { class: 'error', text: e.status === 404 ? t('notFound', { n: number }) : e.message }));
     }

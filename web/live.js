@@ -5,9 +5,9 @@
 // the stream it reloads them.
 
 import { api } from './api.js';
+import { $ } from './dom.js';
 import { duration, t, time } from './i18n.js';
 
-const $ = (id) => document.getElementById(id);
 const EVENTS_SHOWN = 60;
 
 function cell(text, cls) {
@@ -76,6 +76,7 @@ export class LiveView {
           if (m.event.seq >= live.seq) this.apply(m.event, receivedAt);
         }
         $('live-warning').textContent = '';
+        this.showStorage(live.storage);
         await this.reloadStats();
       } catch (e) {
         this.pending = null;
@@ -143,6 +144,9 @@ export class LiveView {
         leave(e.call);
         this.scheduleStats();
         break;
+      case 'storage':
+        this.showStorage({ level: e.level, free_bytes: e.free_bytes });
+        break;
       case 'operator_state': {
         const o = this.operators.get(e.operator) || { name: e.operator, extension: '', state: '', reason: '' };
         this.operators.set(e.operator, { ...o, state: e.state, reason: e.reason || '', since: at });
@@ -155,6 +159,19 @@ export class LiveView {
       this.events.unshift(e);
       if (this.events.length > EVENTS_SHOWN) this.events.pop();
     }
+  }
+
+  /** A banner when the recordings volume runs low. */
+  showStorage(storage) {
+    const banner = $('storage-warning');
+    if (!storage || storage.level === 'ok') {
+      banner.hidden = true;
+      return;
+    }
+    banner.textContent = t(`storage_${storage.level}`, { m: Math.floor((storage.free_bytes || 0) / 1048576) });
+    banner.className = `banner ${storage.level}`;
+    banner.dataset.level = storage.level;
+    banner.hidden = false;
   }
 
   /** Today's figures again, once the burst of events has passed. */

@@ -3,13 +3,14 @@
 // admins (who can also open a card without a call).
 
 import { api, ApiError, connect, setCsrf, whenSignedOut } from './api.js';
+import { $ } from './dom.js';
 import { language, setLanguage, t, translate } from './i18n.js';
 import { Console, clearConsole } from './console.js';
 import { LiveView } from './live.js';
+import { AccessView, BlockedView, RecordingsView } from './records.js';
 
-const $ = (id) => document.getElementById(id);
 
-const VIEWS = ['view-sign-in', 'view-console', 'view-live', 'view-none'];
+const VIEWS = ['view-sign-in', 'view-console', 'view-live', 'view-recordings', 'view-blocked', 'view-access', 'view-none'];
 
 function show(view) {
   for (const id of VIEWS) $(id).hidden = id !== view;
@@ -54,27 +55,43 @@ async function start(current) {
   $('who').textContent = user.name || user.login;
   $('sign-out').hidden = false;
   const role = user.role;
-  // "/" is the role's own view; "/card" and "/live" pick one.
-  const liveAllowed = role === 'supervisor' || role === 'admin';
-  const consoleAllowed = role === 'operator' || liveAllowed;
-  const wantsLive = location.pathname === '/live' || (location.pathname === '/' && liveAllowed);
-  $('nav').hidden = !liveAllowed;
-  views = [];
-  let active = null;
-  if (liveAllowed && wantsLive) {
-    active = new LiveView({ toast });
-    show('view-live');
-  } else if (consoleAllowed) {
-    active = new Console({ session: current, toast });
-    show('view-console');
-  } else {
-    show('view-none');
-    return;
+  // "/" is the role's own view; the other paths pick one, if the role
+  // has it.
+  const supervising = role === 'supervisor' || role === 'admin';
+  const allowed = {
+    'view-console': role === 'operator' || supervising,
+    'view-live': supervising,
+    'view-recordings': role === 'operator' || supervising,
+    'view-blocked': supervising,
+    'view-access': role === 'admin',
+  };
+  const byPath = {
+    '/card': 'view-console', '/live': 'view-live', '/recordings': 'view-recordings',
+    '/blocked': 'view-blocked', '/access': 'view-access',
+  };
+  const home = supervising ? 'view-live' : role === 'operator' ? 'view-console' : 'view-none';
+  let view = byPath[location.pathname] || home;
+  if (!allowed[view]) view = home;
+  for (const link of document.querySelectorAll('#nav a')) {
+    link.hidden = !allowed[link.dataset.view];
+    link.setAttribute('aria-current', link.dataset.view === view ? 'page' : 'false');
   }
-  $('nav-console').setAttribute('aria-current', active instanceof Console ? 'page' : 'false');
-  $('nav-live').setAttribute('aria-current', active instanceof LiveView ? 'page' : 'false');
+  $('nav').hidden = role === 'executor';
+  views = [];
+  const makers = {
+    'view-console': () => new Console({ session: current, toast }),
+    'view-live': () => new LiveView({ toast }),
+    'view-recordings': () => new RecordingsView({ session: current, toast }),
+    'view-blocked': () => new BlockedView({ toast }),
+    'view-access': () => new AccessView({ toast }),
+  };
+  show(view);
+  if (!makers[view]) return;
+  const active = makers[view]();
   views.push(active);
   await active.start();
+  // The live views need the websocket; the lists do not.
+  if (view !== 'view-console' && view !== 'view-live') return;
   socket = connect(
     (message, receivedAt) => {
       for (const v of views) v.onMessage(message, receivedAt);

@@ -110,10 +110,10 @@ async fn block(
         Ok(None) => return error(StatusCode::NOT_FOUND, "no such call"),
         Err(e) => return error(StatusCode::SERVICE_UNAVAILABLE, e),
     };
-    // "End call and block": a call still in progress is ended, whatever
-    // becomes of the block.
-    let ended = state.ctx.end_call(id);
+    // "End call and block": the number is blocked first (so a redial at
+    // once is refused), and the call ended whatever becomes of the block.
     let Some(number) = call.caller_e164.clone() else {
+        let ended = state.ctx.end_call(id);
         info!(call = %id, by = %auth.0.user.login, ended, "block asked for a call without a number");
         return (
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -135,7 +135,9 @@ async fn block(
         until,
         call_id: Some(id),
     };
-    match store.block_number(&block, now).await {
+    let blocked = store.block_number(&block, now).await;
+    let ended = state.ctx.end_call(id);
+    match blocked {
         Ok(b) => {
             info!(call = %id, number = %Pii(number.clone()), by = %auth.0.user.login, ended, until = ?b.until, "caller blocked from the console");
             let mut body = super::blocking::block_json(&b);

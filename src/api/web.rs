@@ -2,9 +2,10 @@
 //! view, one page of plain HTML, CSS and JavaScript modules in `web/`
 //! (no build step), embedded in the binary so a deployment is one file.
 //!
-//! `GET /`, `/card` and `/live` give the page (it signs in, then shows the
-//! user's role's view at `/`, the card console at `/card`, the live view
-//! at `/live`); `GET /static/{file}` its parts. Every response of
+//! `GET /`, `/card`, `/live`, `/recordings`, `/blocked` and `/access` give
+//! the page (it signs in, then shows the user's role's view at `/`, the
+//! card console at `/card`, the live view at `/live`, recordings, the block
+//! list and the recordings' access log); `GET /static/{file}` its parts. Every response of
 //! the server gets the security headers of [`security_headers`].
 
 use std::sync::LazyLock;
@@ -41,6 +42,11 @@ const FILES: &[(&str, &str, &[u8])] = &[
         include_bytes!("../../web/api.js"),
     ),
     (
+        "dom.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../web/dom.js"),
+    ),
+    (
         "i18n.js",
         "text/javascript; charset=utf-8",
         include_bytes!("../../web/i18n.js"),
@@ -54,6 +60,11 @@ const FILES: &[(&str, &str, &[u8])] = &[
         "live.js",
         "text/javascript; charset=utf-8",
         include_bytes!("../../web/live.js"),
+    ),
+    (
+        "records.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../web/records.js"),
     ),
     (
         "icon.svg",
@@ -75,6 +86,9 @@ pub fn routes() -> axum::Router<HttpState> {
         .route("/", get(page))
         .route("/card", get(page))
         .route("/live", get(page))
+        .route("/recordings", get(page))
+        .route("/blocked", get(page))
+        .route("/access", get(page))
         .route("/static/{file}", get(file))
 }
 

@@ -127,6 +127,12 @@ impl OpenRecording {
         let state = match open_writer(opener, &path) {
             Ok(writer) => FileState::Open(Box::new(writer)),
             Err(source) => {
+                // A file created but not even given its header (a full
+                // disk) would be a broken WAV: it goes. One that existed
+                // already is another call's and stays.
+                if source.kind() != io::ErrorKind::AlreadyExists {
+                    let _ = std::fs::remove_file(&path);
+                }
                 tracing::error!(%id, path = %path.display(), error = %source, "cannot create recording");
                 FileState::NotCreated(RecordingError::Create {
                     path: path.clone(),

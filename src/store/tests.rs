@@ -66,6 +66,7 @@ both_backends!(
 
 // Operators and queues, in files of their own; after both_backends!, which
 // they use.
+mod blocking;
 mod cards;
 mod classifier;
 mod operators;

@@ -4,7 +4,6 @@
 use chrono::Utc;
 use hotline::api::auth::MAX_FAILURES;
 use hotline::store::Role;
-use hotline::store::operators::{DEFAULT_REALM, NewOperator, QueueMembership};
 
 use hotline::classifier::Classifier;
 
@@ -63,17 +62,7 @@ const PNG: &[u8] = &[
 async fn app_with_operators() -> TestApp {
     let app = spawn_app(AppOptions::default()).await;
     for (login, ext) in [("olena", "1001"), ("petro", "1002")] {
-        let op = NewOperator::new(
-            login,
-            ext,
-            None,
-            vec![QueueMembership::new("general", 0)],
-            Utc::now(),
-        );
-        app.store()
-            .add_operator(&op, "sip-secret1", DEFAULT_REALM)
-            .await
-            .unwrap();
+        app.add_operator(login, ext).await;
     }
     app
 }
@@ -156,6 +145,20 @@ async fn every_route_checks_the_session_and_the_role() {
             format!("/api/calls/{call}/block"),
             r#"{"reason":"образи"}"#,
         ),
+        route("GET", "/api/blocked", ""),
+        route(
+            "POST",
+            "/api/blocked",
+            r#"{"number":"067 123 45 67","reason":"образи"}"#,
+        ),
+        route("DELETE", "/api/blocked/0671234567", ""),
+        route("GET", "/api/recordings", ""),
+        route("GET", "/api/recording-access", ""),
+        route(
+            "POST",
+            format!("/api/appeals/{number}/hold"),
+            r#"{"reason":"скарга"}"#,
+        ),
     ];
     for r in &routes {
         assert_eq!(status(&app, None, r).await, 401, "{r:?} without a session");
@@ -165,12 +168,12 @@ async fn every_route_checks_the_session_and_the_role() {
     let executor = app.sign_in_as("vodokanal", Role::Executor).await;
     // An operator may act only on calls they took: 403 for this one.
     #[rustfmt::skip]
-    let expected: [(&ApiSession, [u16; 15]); 4] = [
-        //           sess queue ops live  olena petro ivr  class card view calls file  down mine block
-        (&operator,   [200, 200, 403, 403, 200,  403,  403, 200, 201, 200, 403,  201, 200, 200, 403]),
-        (&supervisor, [200, 200, 200, 200, 200,  200,  403, 200, 201, 200, 201,  201, 200, 403, 201]),
-        (&executor,   [200, 403, 403, 403, 403,  403,  403, 200, 403, 403, 403,  403, 403, 403, 403]),
-        (&admin,      [200, 200, 200, 200, 200,  200,  200, 200, 201, 200, 200,  201, 200, 403, 201]),
+    let expected: [(&ApiSession, [u16; 21]); 4] = [
+        //           sess queue ops live  olena petro ivr  class card view calls file  down mine block blist badd bdel recs acc  hold
+        (&operator,   [200, 200, 403, 403, 200,  403,  403, 200, 201, 200, 403,  201, 200, 200, 403,  403,  403, 403, 200, 403, 403]),
+        (&supervisor, [200, 200, 200, 200, 200,  200,  403, 200, 201, 200, 201,  201, 200, 403, 201,  200,  201, 200, 200, 403, 201]),
+        (&executor,   [200, 403, 403, 403, 403,  403,  403, 200, 403, 403, 403,  403, 403, 403, 403,  403,  403, 403, 403, 403, 403]),
+        (&admin,      [200, 200, 200, 200, 200,  200,  200, 200, 201, 200, 200,  201, 200, 403, 201,  200,  201, 200, 200, 200, 201]),
     ];
     for (session, codes) in expected {
         for (r, code) in routes.iter().zip(codes) {

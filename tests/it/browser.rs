@@ -38,6 +38,18 @@ async fn import_classifier(app: &TestApp) {
 /// Signs in through the page's form and waits for the view and the
 /// websocket.
 async fn sign_in(browser: &Browser, app: &TestApp, path: &str, login: &str, view: &str) {
+    sign_in_to(browser, app, path, login, view, true).await
+}
+
+/// Signs in and waits for the view (and the websocket, if it has one).
+async fn sign_in_to(
+    browser: &Browser,
+    app: &TestApp,
+    path: &str,
+    login: &str,
+    view: &str,
+    live: bool,
+) {
     browser
         .goto(&format!("http://{}{path}", app.http_addr))
         .await
@@ -55,13 +67,15 @@ async fn sign_in(browser: &Browser, app: &TestApp, path: &str, login: &str, view
         .type_into("#password", &("test-password".to_owned() + &Key::Enter))
         .await
         .unwrap();
+    let connected = if live {
+        " && document.getElementById('connection').dataset.open === 'yes'"
+    } else {
+        ""
+    };
     browser
         .until(
             view,
-            &format!(
-                "return !document.getElementById('{view}').hidden && \
-                 document.getElementById('connection').dataset.open === 'yes'"
-            ),
+            &format!("return !document.getElementById('{view}').hidden{connected}"),
             W,
         )
         .await
@@ -599,5 +613,188 @@ async fn a_walk_in_card_is_filed_with_the_keyboard_alone_in_english_with_a_photo
         .screenshot(&artifact("console-walk-in-repeat.png"))
         .await
         .unwrap();
+    browser.close().await;
+}
+
+#[tokio::test]
+async fn a_supervisor_finds_yesterdays_call_by_the_callers_number_plays_it_and_seeks() {
+    let app = spawn_app(AppOptions::default()).await;
+    let yesterday = Utc::now() - chrono::TimeDelta::days(1);
+    // Yesterday's call: 30 s of audio; others around it.
+    let (target, _, _) =
+        crate::recordings::recorded_call(&app, yesterday, demo::CALLER, None, 30 * 16_000).await;
+    crate::recordings::recorded_call(&app, Utc::now(), demo::CALLER, None, 800).await;
+    crate::recordings::recorded_call(&app, yesterday, "+380671112233", None, 800).await;
+    app.sign_in_as("sveta", Role::Supervisor).await;
+    let browser = Browser::start().await.expect("chromium starts");
+    sign_in_to(
+        &browser,
+        &app,
+        "/recordings",
+        "sveta",
+        "view-recordings",
+        false,
+    )
+    .await;
+
+    let day = yesterday
+        .with_timezone(&chrono::Local)
+        .format("%Y-%m-%d")
+        .to_string();
+    browser
+        .js(
+            "document.getElementById('rs-from').value = arguments[0]; \
+             document.getElementById('rs-to').value = arguments[0];",
+            vec![json!(day)],
+        )
+        .await
+        .unwrap();
+    // The number as the citizen says it; Enter searches.
+    browser
+        .type_into("#rs-caller", &("(061) 123 45 67".to_owned() + &Key::Enter))
+        .await
+        .unwrap();
+    browser
+        .until(
+            "one recording found",
+            "return document.getElementById('rec-total').textContent === '1' && \
+             document.querySelectorAll('#rec-list tr').length === 1",
+            W,
+        )
+        .await
+        .unwrap();
+    // Opened with the keyboard.
+    browser
+        .js("document.querySelector('#rec-list tr').focus()", vec![])
+        .await
+        .unwrap();
+    browser.keys(&Key::Enter).await.unwrap();
+    browser
+        .until(
+            "the player",
+            &format!(
+                "const a = document.getElementById('rec-audio'); \
+                 return a.src.endsWith('/api/recordings/{target}/audio') && a.readyState >= 1 && a.duration"
+            ),
+            W,
+        )
+        .await
+        .unwrap();
+    let length = browser
+        .js(
+            "return document.getElementById('rec-audio').duration",
+            vec![],
+        )
+        .await
+        .unwrap()
+        .as_f64()
+        .unwrap();
+    assert!((length - 30.0).abs() < 0.1, "{length} s");
+    // Play, then seek to 20 s: it plays on from there.
+    browser
+        .js("document.getElementById('rec-audio').play()", vec![])
+        .await
+        .unwrap();
+    browser
+        .until(
+            "playing",
+            "return document.getElementById('rec-audio').currentTime > 0.3",
+            W,
+        )
+        .await
+        .unwrap();
+    browser
+        .js(
+            "document.getElementById('rec-audio').currentTime = 20",
+            vec![],
+        )
+        .await
+        .unwrap();
+    browser
+        .until(
+            "playing from 20 s",
+            "const a = document.getElementById('rec-audio'); \
+             return !a.seeking && a.currentTime > 20.2 && a.currentTime < 25",
+            W,
+        )
+        .await
+        .unwrap();
+    let facts = browser.text("#rec-facts").await.unwrap();
+    assert!(facts.contains(demo::CALLER), "{facts}");
+    browser
+        .screenshot(&artifact("recordings-player.png"))
+        .await
+        .unwrap();
+    // Every request of the player is in the access log, as sveta's plays
+    // with the ranges it asked for.
+    let log = app
+        .store()
+        .recording_accesses(None, None, Some(target), 100)
+        .await
+        .unwrap();
+    assert!(!log.is_empty());
+    assert!(log.iter().all(|a| a.login == "sveta" && a.action == "play"));
+    assert!(
+        log.iter()
+            .any(|a| a.range.as_deref().is_some_and(|r| r.starts_with("bytes="))),
+        "{log:?}"
+    );
+
+    // The block list: a number blocked in any written form, then lifted.
+    let row = "#blocked-list tr[data-number=\"+380611234567\"]";
+    browser
+        .goto(&format!("http://{}/blocked", app.http_addr))
+        .await
+        .unwrap();
+    browser
+        .until(
+            "the block list",
+            "return !document.getElementById('view-blocked').hidden",
+            W,
+        )
+        .await
+        .unwrap();
+    browser
+        .type_into("#ba-number", "(061) 123 45 67")
+        .await
+        .unwrap();
+    browser
+        .type_into(
+            "#ba-reason",
+            &("Образи операторів".to_owned() + &Key::Enter),
+        )
+        .await
+        .unwrap();
+    browser
+        .until(
+            "the number on the list",
+            &format!("return document.querySelector('{row}')"),
+            W,
+        )
+        .await
+        .unwrap();
+    let blocked = app.store().active_block(demo::CALLER, Utc::now()).await;
+    assert!(blocked.unwrap().is_some());
+    browser
+        .screenshot(&artifact("blocked-list.png"))
+        .await
+        .unwrap();
+    browser
+        .js(
+            &format!("document.querySelector('{row} button').click()"),
+            vec![],
+        )
+        .await
+        .unwrap();
+    browser
+        .until(
+            "the number lifted",
+            &format!("return !document.querySelector('{row}')"),
+            W,
+        )
+        .await
+        .unwrap();
+    let blocked = app.store().active_block(demo::CALLER, Utc::now()).await;
+    assert!(blocked.unwrap().is_none());
     browser.close().await;
 }

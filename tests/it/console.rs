@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use chrono::Utc;
 use futures_util::StreamExt;
-use hotline::store::operators::{DEFAULT_REALM, NewOperator, QueueMembership};
 use hotline::store::{Role, demo};
 use serde_json::Value;
 use tokio::sync::mpsc;
@@ -76,17 +75,7 @@ impl Console {
 }
 
 pub async fn operator_with_user(app: &TestApp, login: &str, ext: &str) -> ApiSession {
-    let op = NewOperator::new(
-        login,
-        ext,
-        None,
-        vec![QueueMembership::new("general", 0)],
-        Utc::now(),
-    );
-    app.store()
-        .add_operator(&op, "secret123", DEFAULT_REALM)
-        .await
-        .unwrap();
+    app.add_operator(login, ext).await;
     app.sign_in_as(login, Role::Operator).await
 }
 

@@ -11,10 +11,12 @@ mod browser;
 mod calls;
 mod console;
 mod crash;
+mod disk;
 mod edge;
 mod ivr;
 mod media;
 mod operators;
+mod recordings;
 mod registrar;
 mod trunk;
 
@@ -53,6 +55,10 @@ pub struct AppOptions {
     pub queue_settings: String,
     /// The largest attachment, in MiB.
     pub attachment_max_mb: u32,
+    /// Record here instead of a fresh temporary directory.
+    pub recordings_dir: Option<PathBuf>,
+    /// `[storage] disk_warn_mb` and `disk_min_mb`.
+    pub disk_mb: (u64, u64),
 }
 
 impl Default for AppOptions {
@@ -67,6 +73,8 @@ impl Default for AppOptions {
             queues: None,
             queue_settings: String::new(),
             attachment_max_mb: 25,
+            recordings_dir: None,
+            disk_mb: (2048, 256),
         }
     }
 }
@@ -86,6 +94,29 @@ pub struct TestApp {
 impl TestApp {
     pub fn store(&self) -> &Store {
         self.db.store()
+    }
+
+    /// An operator (SIP extension `ext`, password `secret123`) serving the
+    /// general queue; returns their id.
+    pub async fn add_operator(&self, login: &str, ext: &str) -> uuid::Uuid {
+        use hotline::store::operators::{DEFAULT_REALM, NewOperator, QueueMembership};
+        let op = NewOperator::new(
+            login,
+            ext,
+            None,
+            vec![QueueMembership::new("general", 0)],
+            chrono::Utc::now(),
+        );
+        self.store()
+            .add_operator(&op, "secret123", DEFAULT_REALM)
+            .await
+            .expect("test operator");
+        self.store()
+            .operator_by_login(login)
+            .await
+            .expect("operator read")
+            .expect("operator stored")
+            .id
     }
 
     /// A call stored as if it had come in from 0611234567, taken by no
@@ -215,6 +246,8 @@ database_url = {db:?}
 recordings_dir = {rec:?}
 attachments_dir = {att:?}
 attachment_max_mb = {att_mb}
+disk_warn_mb = {warn_mb}
+disk_min_mb = {min_mb}
 [ivr]
 scripts_dir = {ivr:?}
 entry = "main"
@@ -232,6 +265,8 @@ addresses = [{trusted}]
         rec = recordings.display().to_string(),
         att = recordings.join("attachments").display().to_string(),
         att_mb = opts.attachment_max_mb,
+        warn_mb = opts.disk_mb.0,
+        min_mb = opts.disk_mb.1,
         ivr = opts
             .scripts_dir
             .clone()
@@ -257,9 +292,13 @@ pub async fn spawn_app(opts: AppOptions) -> TestApp {
         }
         None => repo().join("sip-config/queues.toml"),
     };
+    let recordings_dir = opts
+        .recordings_dir
+        .clone()
+        .unwrap_or_else(|| recordings.path().to_path_buf());
     let settings = Settings::from_toml(&settings_toml(
         db.url(),
-        recordings.path(),
+        &recordings_dir,
         &queues_file,
         &opts,
     ))
@@ -381,6 +420,8 @@ pub struct HttpResponse {
     pub status: u16,
     pub headers: Vec<(String, String)>,
     pub body: String,
+    /// The body as sent (for binary answers).
+    pub bytes: Vec<u8>,
 }
 
 impl HttpResponse {
@@ -456,6 +497,11 @@ pub async fn request_bytes(
     s.write_all(body).await.expect("HTTP write");
     let mut raw = Vec::new();
     s.read_to_end(&mut raw).await.expect("HTTP read");
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or(raw.len());
+    let bytes = raw.get(split + 4..).unwrap_or_default().to_vec();
     let text = String::from_utf8_lossy(&raw).into_owned();
     let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
     let status = head
@@ -473,6 +519,7 @@ pub async fn request_bytes(
         status,
         headers,
         body: body.to_string(),
+        bytes,
     }
 }
 

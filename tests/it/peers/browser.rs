@@ -77,6 +77,8 @@ impl Browser {
                     "--disable-component-update",
                     "--disable-sync",
                     "--disable-features=Translate,MediaRouter",
+                    // The tests press play from a script.
+                    "--autoplay-policy=no-user-gesture-required",
                     "--lang=uk-UA",
                     format!("--window-size={WIDTH},{HEIGHT}"),
                     format!("--user-data-dir={}", profile.path().display()),

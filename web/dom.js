@@ -1,0 +1,19 @@
+// Building the page's content: elements are made with their text set as
+// text (never parsed as HTML), so nothing a caller or an operator typed can
+// run as code.
+
+export const $ = (id) => document.getElementById(id);
+
+/** An element with attributes (`text` sets its text, `on…` a listener)
+ * and children. */
+export function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (k === 'class') node.className = v;
+    else if (k === 'text') node.textContent = v;
+    else if (k.startsWith('on')) node.addEventListener(k.slice(2), v);
+    else node.setAttribute(k, v);
+  }
+  for (const c of children) if (c != null) node.append(c);
+  return node;
+}
