@@ -100,6 +100,13 @@ enum BlockCommand {
     Remove { number: String },
 }
 
+/// Who ran a command, for the log (the command line has no console user).
+fn os_user() -> String {
+    std::env::var("SUDO_USER")
+        .or_else(|_| std::env::var("USER"))
+        .unwrap_or_else(|_| "unknown".into())
+}
+
 /// `hotline block ...`; the work is in `hotline::store::blocking`.
 async fn block_command(settings: &Settings, action: BlockCommand) -> anyhow::Result<()> {
     use hotline::store::Store;
@@ -130,7 +137,7 @@ async fn block_command(settings: &Settings, action: BlockCommand) -> anyhow::Res
                     ),
                     None => None,
                 };
-                let block = store
+                let (block, new) = store
                     .block_number(
                         &NewBlock {
                             number: number.as_str(),
@@ -142,10 +149,13 @@ async fn block_command(settings: &Settings, action: BlockCommand) -> anyhow::Res
                         now,
                     )
                     .await?;
-                tracing::info!(number = %block.number, until = ?block.until, "number blocked from the command line");
+                if new {
+                    tracing::info!(number = %block.number, until = ?block.until, by = %os_user(), "number blocked from the command line");
+                }
                 println!(
-                    "{} blocked{}",
+                    "{} {}{}",
                     block.number,
+                    if new { "blocked" } else { "already blocked" },
                     block
                         .until
                         .map(|u| format!(" until {}", u.to_rfc3339()))
@@ -174,7 +184,7 @@ async fn block_command(settings: &Settings, action: BlockCommand) -> anyhow::Res
                 let number = normalise(&number)?;
                 match store.lift_block(number.as_str(), None, now).await? {
                     Some(b) => {
-                        tracing::info!(number = %b.number, "block lifted from the command line");
+                        tracing::info!(number = %b.number, by = %os_user(), "block lifted from the command line");
                         println!("{} unblocked", b.number);
                     }
                     None => anyhow::bail!("{} is not blocked", number.as_str()),
@@ -194,6 +204,11 @@ async fn prune_command(
     dry_run: bool,
     now: Option<String>,
 ) -> anyhow::Result<()> {
+    // Another "now" only to look: a prune dated later would remove what is
+    // younger than the limit today.
+    if now.is_some() && !dry_run {
+        anyhow::bail!("--now goes with --dry-run only: a prune always counts from the real time");
+    }
     let now = match now {
         Some(text) => chrono::DateTime::parse_from_rfc3339(&text)
             .with_context(|| format!("--now {text:?}: RFC 3339, e.g. 2026-11-25T12:00:00Z"))?
@@ -204,7 +219,9 @@ async fn prune_command(
     let pruner = hotline::retention::Pruner::from_settings(store.clone(), settings)?;
     let outcome = async {
         if !dry_run {
-            let fixed = pruner.reconcile(now).await?;
+            let fixed = pruner
+                .reconcile(now, hotline::retention::Sweep::Live)
+                .await?;
             if fixed.fixed() > 0 {
                 println!("reconciled {} file(s) and row(s) left by an earlier crash", fixed.fixed());
             }
@@ -226,6 +243,10 @@ async fn prune_command(
                 c.created_at.format("%Y-%m-%d %H:%M:%S UTC")
             );
         }
+        println!(
+            "{verb} the caller's number of {} call(s) older than {}",
+            report.calls_anonymised, settings.retention.cards
+        );
         println!(
             "{verb} {} recording(s) started before {} ({} kept) and {} card(s) registered before {} ({} kept)",
             report.recordings.len(),

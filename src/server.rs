@@ -144,7 +144,18 @@ impl Application {
         // Files and rows agree again after any crash (of a prune, a call or
         // an upload), before a call can start.
         let pruner = crate::retention::Pruner::from_settings(store.clone(), &settings)?;
-        if let Err(e) = pruner.reconcile(Utc::now()).await {
+        // The regulation's periods are the least a city keeps (000 §2.6-2.7).
+        let now = Utc::now();
+        if pruner.recordings.cutoff(now) > crate::retention::Period::Months(3).cutoff(now) {
+            warn!(recordings = %pruner.recordings, "[retention] recordings is shorter than the regulation's 3 months");
+        }
+        if pruner.cards.cutoff(now) > crate::retention::Period::Months(36).cutoff(now) {
+            warn!(cards = %pruner.cards, "[retention] cards is shorter than the regulation's 3 years");
+        }
+        if let Err(e) = pruner
+            .reconcile(Utc::now(), crate::retention::Sweep::StartUp)
+            .await
+        {
             warn!(error = %e, "the start-up sweep of recordings and attachments failed");
         }
         let recorder = Recorder::spawn(settings.storage.recordings_dir.clone())?;

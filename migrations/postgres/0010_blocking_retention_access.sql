@@ -36,13 +36,20 @@ CREATE TABLE block_attempts (
 
 CREATE INDEX block_attempts_block ON block_attempts (block_id, at);
 
--- The operator's "end call and block caller" requests become blocks.
-INSERT INTO blocked_numbers (id, number, reason, blocked_by, blocked_at, call_id)
-    SELECT md5(random()::text || r.id::text)::uuid, r.caller, r.reason, r.requested_by, r.at, r.call_id
+-- The operator's "end call and block caller" requests become blocks: the
+-- latest per number in force (until lifted), the earlier ones as history
+-- ('replaced'). A request whose caller was never normalised to E.164 cannot
+-- be a block; every request stays in block_requests_archive.
+INSERT INTO blocked_numbers (id, number, reason, blocked_by, blocked_at, call_id, ended_at, end_reason)
+    SELECT md5(random()::text || r.id::text)::uuid,
+           r.caller, r.reason, r.requested_by, r.at, r.call_id,
+           CASE WHEN r.id = (SELECT max(x.id) FROM block_requests x WHERE x.caller = r.caller)
+                THEN NULL ELSE r.at END,
+           CASE WHEN r.id = (SELECT max(x.id) FROM block_requests x WHERE x.caller = r.caller)
+                THEN NULL ELSE 'replaced' END
     FROM block_requests r
-    WHERE r.caller LIKE '+%'
-      AND r.id = (SELECT max(id) FROM block_requests x WHERE x.caller = r.caller);
-DROP TABLE block_requests;
+    WHERE r.caller LIKE '+%';
+ALTER TABLE block_requests RENAME TO block_requests_archive;
 
 -- A recording whose file the pruner removed keeps its row, marked.
 ALTER TABLE recordings ADD COLUMN purged_at timestamptz;

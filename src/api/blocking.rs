@@ -7,6 +7,8 @@
 //!   (supervisors, admins): blocks a number written in any form (it is
 //!   normalised first, so every form is one block). `until` (RFC 3339, or
 //!   a date `YYYY-MM-DD`, meaning the end of that day) makes it temporary.
+//!   201 with the new block; 200 with `already_blocked` if a block in force
+//!   lasts at least as long (a new block never shortens one).
 //! - `DELETE /api/blocked/{number}` (supervisors, admins): lifts it.
 //! - `POST /api/calls/{id}/block` (the operator who took the call,
 //!   supervisors, admins) is the card's "end call and block caller", in
@@ -174,9 +176,15 @@ async fn add(
         call_id: None,
     };
     match state.ctx.store.block_number(&block, now).await {
-        Ok(b) => {
+        Ok((b, true)) => {
             info!(number = %Pii(b.number.clone()), by = %auth.0.user.login, until = ?b.until, "number blocked");
             (StatusCode::CREATED, Json(block_json(&b))).into_response()
+        }
+        // Blocked already, for at least as long: the block in force stays.
+        Ok((b, false)) => {
+            let mut body = block_json(&b);
+            body["already_blocked"] = json!(true);
+            (StatusCode::OK, Json(body)).into_response()
         }
         Err(StoreError::Invalid { reason, .. }) => error(StatusCode::UNPROCESSABLE_ENTITY, reason),
         Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, e),

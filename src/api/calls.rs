@@ -138,7 +138,7 @@ async fn block(
     let blocked = store.block_number(&block, now).await;
     let ended = state.ctx.end_call(id);
     match blocked {
-        Ok(b) => {
+        Ok((b, _)) => {
             info!(call = %id, number = %Pii(number.clone()), by = %auth.0.user.login, ended, until = ?b.until, "caller blocked from the console");
             let mut body = super::blocking::block_json(&b);
             body["call_ended"] = json!(ended);

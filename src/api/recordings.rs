@@ -451,6 +451,12 @@ async fn set_hold(
             info!(hold = %id, ?target, by = %auth.0.user.login, "legal hold set");
             (StatusCode::CREATED, Json(json!({ "id": id }))).into_response()
         }
+        Err(StoreError::Invalid {
+            field: "recording", ..
+        }) => error(
+            StatusCode::CONFLICT,
+            "the recording's file was removed already (retention): there is nothing to hold",
+        ),
         Err(StoreError::Invalid { .. }) => error(
             StatusCode::UNPROCESSABLE_ENTITY,
             "Вкажіть причину (до 500 символів).",

@@ -427,13 +427,20 @@ impl Call {
     /// blocked number is counted. If the list cannot be read the call goes
     /// on: a hotline must not turn every citizen away because its database
     /// is slow (the failure is logged).
-    async fn screen(&self) -> Screening {
+    async fn screen(&self, assets: &IvrAssets) -> Screening {
         use crate::config::{AnonymousPolicy, BlockAction};
         let ctx = &self.ctx;
         let now = Utc::now();
+        // Told only if the menu that tells is there (it is checked at
+        // every load; this is the version the call runs on).
+        let has_menu = assets.script.starts.contains_key(&ctx.blocking.prompt_menu);
         let as_screening = |action: BlockAction| match action {
+            BlockAction::Prompt if has_menu => Screening::Prompt,
+            BlockAction::Prompt => {
+                warn!(menu = %ctx.blocking.prompt_menu, "the blocked callers' menu is missing; refusing instead");
+                Screening::Reject
+            }
             BlockAction::Reject => Screening::Reject,
-            BlockAction::Prompt => Screening::Prompt,
         };
         let (screening, what) = match &self.caller_e164 {
             Some(number) => match ctx.store.active_block(number, now).await {
@@ -462,7 +469,10 @@ impl Call {
             None => match ctx.blocking.anonymous {
                 AnonymousPolicy::Allow => return Screening::Pass,
                 AnonymousPolicy::Reject => (Screening::Reject, "withheld rejected".to_owned()),
-                AnonymousPolicy::Prompt => (Screening::Prompt, "withheld prompt".to_owned()),
+                AnonymousPolicy::Prompt => match as_screening(BlockAction::Prompt) {
+                    Screening::Prompt => (Screening::Prompt, "withheld prompt".to_owned()),
+                    other => (other, "withheld rejected".to_owned()),
+                },
             },
         };
         if let Err(e) = ctx
@@ -516,22 +526,18 @@ impl Call {
             info!(from = %source.remote, "call from an unknown source refused");
             return self.reject(403, Disposition::Rejected).await;
         }
+        // The IVR in force now is the one this call runs on, start to end
+        // (a reload changes only later calls).
+        let assets = ctx
+            .ivr
+            .read()
+            .map(|a| a.clone())
+            .unwrap_or_else(|e| e.into_inner().clone());
         // A blocked caller never reaches the IVR or an operator.
-        match self.screen().await {
+        match self.screen(&assets).await {
             Screening::Pass => {}
             Screening::Reject => return self.reject(403, Disposition::Blocked).await,
-            Screening::Prompt => {
-                let has_menu = ctx
-                    .ivr
-                    .read()
-                    .map(|a| a.script.starts.contains_key(&ctx.blocking.prompt_menu))
-                    .unwrap_or(false);
-                if !has_menu {
-                    warn!(menu = %ctx.blocking.prompt_menu, "the blocked callers' menu is missing; refusing instead");
-                    return self.reject(403, Disposition::Blocked).await;
-                }
-                self.blocked = true;
-            }
+            Screening::Prompt => self.blocked = true,
         }
 
         // Media: an offer in the INVITE, or none (we offer in the 2xx).
@@ -664,11 +670,6 @@ impl Call {
                 }
             })
         };
-        let assets = ctx
-            .ivr
-            .read()
-            .map(|a| a.clone())
-            .unwrap_or_else(|e| e.into_inner().clone());
         let mut media = Media {
             session: MediaSession::new(
                 Instant::now().into_std(),
@@ -732,14 +733,17 @@ impl Call {
                         warn!(error = %err, "recording is incomplete");
                     }
                 }
-                Err(e) => {
+                Err(e @ crate::recording::RecordingError::Create { .. }) => {
                     // No file (the disk refused it): the row must not point
                     // at one.
-                    warn!(error = %e, "recording failed; the call is unrecorded");
+                    warn!(error = %e, "recording could not be created; the call is unrecorded");
                     if let Err(e) = ctx.store.mark_recording_missing(id, ended_at).await {
                         warn!(error = %e, "cannot mark the missing recording");
                     }
                 }
+                // The file exists (the recorder stopped at shutdown, which
+                // closes every file): the next start completes its row.
+                Err(e) => warn!(error = %e, "recording failed"),
             }
         }
         let disposition = if self.blocked {

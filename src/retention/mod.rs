@@ -51,6 +51,9 @@ pub struct PruneReport {
     pub cards_cutoff: Option<DateTime<Utc>>,
     pub recordings: Vec<DueRecording>,
     pub cards: Vec<DueCard>,
+    /// Calls older than the cards' limit whose caller's number and events
+    /// were cleared (or would be).
+    pub calls_anonymised: u64,
     /// Recording and attachment files deleted.
     pub files_removed: usize,
     pub bytes_freed: u64,
@@ -61,6 +64,22 @@ pub struct PruneReport {
     pub errors: Vec<String>,
 }
 
+/// When the sweep runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sweep {
+    /// At start-up: no call or upload is in progress.
+    StartUp,
+    /// Beside a running server (`hotline prune`): recordings still being
+    /// written and uploads in progress are left alone.
+    Live,
+}
+
+/// More missing files than this share of those looked for (and at least
+/// [`MISSING_FLOOR`]) means the volume is not there (not mounted, not
+/// readable), not that files were lost: nothing is marked then.
+const MISSING_SHARE: f64 = 0.2;
+const MISSING_FLOOR: usize = 20;
+
 /// What the start-up sweep found and fixed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ReconcileReport {
@@ -68,6 +87,11 @@ pub struct ReconcileReport {
     pub purged_files_removed: usize,
     /// Recordings whose file is gone, marked purged (`missing`).
     pub rows_marked_missing: usize,
+    /// Recordings marked missing whose file is back, kept again.
+    pub rows_unmarked: usize,
+    /// Set when a directory looked absent or unreadable, or too many files
+    /// were missing: that part was not reconciled.
+    pub skipped: Vec<String>,
     /// Recording files with no row, older than the retention limit,
     /// removed.
     pub orphan_files_removed: usize,
@@ -84,6 +108,7 @@ impl ReconcileReport {
     pub fn fixed(&self) -> usize {
         self.purged_files_removed
             + self.rows_marked_missing
+            + self.rows_unmarked
             + self.orphan_files_removed
             + self.attachment_files_removed
             + self.attachment_rows_removed
@@ -153,6 +178,7 @@ impl Pruner {
         if dry_run {
             report.recordings = self.store.recordings_due(recordings_cutoff).await?;
             report.cards = self.store.cards_due(cards_cutoff).await?;
+            report.calls_anonymised = self.store.calls_due(cards_cutoff).await?;
             return Ok(report);
         }
         loop {
@@ -164,10 +190,12 @@ impl Pruner {
                 break;
             }
             for rec in claimed {
-                self.count(
-                    &mut report,
-                    remove(self.recordings_dir.join(&rec.path)).await,
-                );
+                match crate::attachments::plain_join(&self.recordings_dir, &rec.path) {
+                    Some(path) => self.count(&mut report, remove(path).await),
+                    None => report
+                        .errors
+                        .push(format!("recording path {:?} is not plain", rec.path)),
+                }
                 info!(recording = %rec.id, call = %rec.call_id, started = %rec.started_at, path = %rec.path, "recording pruned");
                 report.recordings.push(rec);
             }
@@ -189,6 +217,17 @@ impl Pruner {
                 info!(number = %card.registration_number, created = %card.created_at, "appeal card pruned");
                 report.cards.push(card);
             }
+        }
+        // The callers' numbers of calls as old as the cards go with them.
+        loop {
+            let n = self.store.anonymise_calls(cards_cutoff, BATCH).await?;
+            if n == 0 {
+                break;
+            }
+            report.calls_anonymised += n;
+        }
+        if report.calls_anonymised > 0 {
+            info!(calls = report.calls_anonymised, before = %cards_cutoff, "callers' numbers of old calls cleared");
         }
         if !report.recordings.is_empty() || !report.cards.is_empty() {
             info!(
@@ -218,18 +257,66 @@ impl Pruner {
     }
 
     /// Makes the files and the rows agree again after a crash (of the
-    /// pruner, or of the server mid-call or mid-upload).
-    pub async fn reconcile(&self, now: DateTime<Utc>) -> Result<ReconcileReport, StoreError> {
+    /// pruner, or of the server mid-call or mid-upload). A directory that
+    /// is absent or unreadable is left alone (a volume not mounted yet must
+    /// not cost every recording its row), and so is a part where too many
+    /// files are missing to be a crash's doing.
+    pub async fn reconcile(
+        &self,
+        now: DateTime<Utc>,
+        sweep: Sweep,
+    ) -> Result<ReconcileReport, StoreError> {
         let mut report = ReconcileReport::default();
-        self.attachments.sweep_incoming();
+        if sweep == Sweep::StartUp {
+            self.attachments.sweep_incoming();
+        }
+        if readable_dir(&self.recordings_dir).await {
+            self.reconcile_recordings(now, sweep, &mut report).await?;
+        } else {
+            report.skipped.push(format!(
+                "recordings: {} is absent or unreadable",
+                self.recordings_dir.display()
+            ));
+        }
+        if readable_dir(self.attachments.dir()).await {
+            self.reconcile_attachments(&mut report).await?;
+        } else {
+            report.skipped.push(format!(
+                "attachments: {} is absent or unreadable",
+                self.attachments.dir().display()
+            ));
+        }
+        for why in &report.skipped {
+            warn!(%why, "start-up sweep: part skipped");
+        }
+        if report.fixed() > 0 || !report.orphan_files_kept.is_empty() {
+            info!(
+                purged_files_removed = report.purged_files_removed,
+                rows_marked_missing = report.rows_marked_missing,
+                rows_unmarked = report.rows_unmarked,
+                orphan_files_removed = report.orphan_files_removed,
+                orphan_files_kept = report.orphan_files_kept.len(),
+                attachment_files_removed = report.attachment_files_removed,
+                attachment_rows_removed = report.attachment_rows_removed,
+                "start-up sweep reconciled files and rows"
+            );
+        }
+        Ok(report)
+    }
 
+    async fn reconcile_recordings(
+        &self,
+        now: DateTime<Utc>,
+        sweep: Sweep,
+        report: &mut ReconcileReport,
+    ) -> Result<(), StoreError> {
         // Recording files on disk, against their rows.
         let dir = self.recordings_dir.clone();
         let files = tokio::task::spawn_blocking(move || wav_files(&dir))
             .await
             .unwrap_or_default();
         let ids: Vec<Uuid> = files.iter().map(|(id, _, _)| *id).collect();
-        let known: std::collections::HashMap<Uuid, bool> = self
+        let known: std::collections::HashMap<Uuid, Option<String>> = self
             .store
             .recordings_known(&ids)
             .await?
@@ -238,13 +325,21 @@ impl Pruner {
         let cutoff = self.recordings.cutoff(now);
         for (id, path, modified) in files {
             match known.get(&id) {
-                Some(true) => {
+                // Purged by the pruner, which died before the file went.
+                Some(Some(reason)) if reason == "retention" => {
                     if let Ok(Some(_)) = remove(path.clone()).await {
                         info!(recording = %id, path = %path.display(), "file of a purged recording removed");
                         report.purged_files_removed += 1;
                     }
                 }
-                Some(false) => {}
+                // Thought lost, and back: kept again.
+                Some(Some(_)) => {
+                    if self.store.unmark_recording_missing(id).await? {
+                        info!(recording = %id, path = %path.display(), "recording file back; kept again");
+                        report.rows_unmarked += 1;
+                    }
+                }
+                Some(None) => {}
                 None => {
                     let old = modified
                         .map(|m| DateTime::<Utc>::from(m) < cutoff)
@@ -261,32 +356,49 @@ impl Pruner {
                 }
             }
         }
-        // Rows whose file is gone.
-        for (id, path) in self.store.kept_recordings().await? {
-            let full = self.recordings_dir.join(&path);
-            let exists = tokio::task::spawn_blocking(move || full.exists())
-                .await
-                .unwrap_or(true);
-            if !exists && self.store.mark_recording_missing(id, now).await? {
+        // Rows whose file is gone (recordings still being written, beside a
+        // running server, are not looked at).
+        let kept = self.store.kept_recordings(sweep == Sweep::Live).await?;
+        let dir = self.recordings_dir.clone();
+        let missing = tokio::task::spawn_blocking(move || missing_files(&dir, kept))
+            .await
+            .unwrap_or_default();
+        if too_many(missing.missing.len(), missing.looked_at) {
+            report.skipped.push(format!(
+                "recordings: {} of {} files missing; the volume looks wrong, nothing marked",
+                missing.missing.len(),
+                missing.looked_at
+            ));
+            return Ok(());
+        }
+        for (id, path) in missing.missing {
+            if self.store.mark_recording_missing(id, now).await? {
                 warn!(recording = %id, %path, "recording file missing; row marked");
                 report.rows_marked_missing += 1;
             }
         }
+        Ok(())
+    }
 
-        // Attachments, both ways.
+    async fn reconcile_attachments(&self, report: &mut ReconcileReport) -> Result<(), StoreError> {
         let rows = self.store.attachment_paths().await?;
-        let mut listed = HashSet::new();
-        for (id, path) in rows {
-            listed.insert(path.clone());
-            let exists = match self.attachments.path_of(&path) {
-                Some(full) => tokio::task::spawn_blocking(move || full.exists())
-                    .await
-                    .unwrap_or(true),
-                None => false,
-            };
-            if !exists && self.store.delete_attachment_row(id).await? {
-                warn!(attachment = %id, %path, "attachment file missing; row removed");
-                report.attachment_rows_removed += 1;
+        let listed: HashSet<String> = rows.iter().map(|(_, p)| p.clone()).collect();
+        let root = self.attachments.dir().to_path_buf();
+        let missing = tokio::task::spawn_blocking(move || missing_files(&root, rows))
+            .await
+            .unwrap_or_default();
+        if too_many(missing.missing.len(), missing.looked_at) {
+            report.skipped.push(format!(
+                "attachments: {} of {} files missing; the volume looks wrong, nothing removed",
+                missing.missing.len(),
+                missing.looked_at
+            ));
+        } else {
+            for (id, path) in missing.missing {
+                if self.store.delete_attachment_row(id).await? {
+                    warn!(attachment = %id, %path, "attachment file missing; row removed");
+                    report.attachment_rows_removed += 1;
+                }
             }
         }
         let root = self.attachments.dir().to_path_buf();
@@ -304,19 +416,46 @@ impl Pruner {
                 }
             }
         }
-        if report.fixed() > 0 || !report.orphan_files_kept.is_empty() {
-            info!(
-                purged_files_removed = report.purged_files_removed,
-                rows_marked_missing = report.rows_marked_missing,
-                orphan_files_removed = report.orphan_files_removed,
-                orphan_files_kept = report.orphan_files_kept.len(),
-                attachment_files_removed = report.attachment_files_removed,
-                attachment_rows_removed = report.attachment_rows_removed,
-                "start-up sweep reconciled files and rows"
-            );
-        }
-        Ok(report)
+        Ok(())
     }
+}
+
+/// Whether `dir` is there and can be listed.
+async fn readable_dir(dir: &Path) -> bool {
+    let dir = dir.to_path_buf();
+    tokio::task::spawn_blocking(move || std::fs::read_dir(&dir).is_ok())
+        .await
+        .unwrap_or(false)
+}
+
+fn too_many(missing: usize, looked_at: usize) -> bool {
+    missing >= MISSING_FLOOR && (missing as f64) > MISSING_SHARE * looked_at as f64
+}
+
+#[derive(Default)]
+struct Missing {
+    looked_at: usize,
+    /// Certainly absent (not merely unreadable).
+    missing: Vec<(Uuid, String)>,
+}
+
+/// Which of these rows' files are certainly absent under `dir`; a file
+/// that cannot be checked (permissions, I/O) counts as present.
+fn missing_files(dir: &Path, rows: Vec<(Uuid, String)>) -> Missing {
+    let mut out = Missing {
+        looked_at: rows.len(),
+        missing: Vec::new(),
+    };
+    for (id, path) in rows {
+        let absent = match crate::attachments::plain_join(dir, &path) {
+            Some(full) => matches!(full.try_exists(), Ok(false)),
+            None => false,
+        };
+        if absent {
+            out.missing.push((id, path));
+        }
+    }
+    out
 }
 
 /// Every `<uuid>.wav` under the recordings directory: (id, path, modified).

@@ -40,6 +40,8 @@ both_backends!(
     thousands_of_recordings_only_the_old_unheld_go_and_two_pruners_share_them,
     an_interrupted_prune_is_finished_by_the_start_up_sweep,
     old_cards_go_with_their_files_and_held_ones_stay,
+    a_missing_volume_costs_no_recording_its_row,
+    holds_on_purged_recordings_are_refused,
 );
 
 /// "Now" for these tests: a fixed day, nothing to do with the real clock.
@@ -285,7 +287,7 @@ async fn an_interrupted_prune_is_finished_by_the_start_up_sweep(db: &TestDb) {
         .set_modified(std::time::SystemTime::now() - std::time::Duration::from_secs(3600))
         .unwrap();
 
-    let report = f.pruner.reconcile(now()).await.unwrap();
+    let report = f.pruner.reconcile(now(), Sweep::StartUp).await.unwrap();
     assert_eq!(report.purged_files_removed, 10);
     assert_eq!(report.rows_marked_missing, 1);
     assert_eq!(report.orphan_files_removed, 1);
@@ -316,7 +318,7 @@ async fn an_interrupted_prune_is_finished_by_the_start_up_sweep(db: &TestDb) {
     // The prune finishes the rest; a second sweep finds nothing more.
     let rest = f.pruner.prune(now(), false).await.unwrap();
     assert_eq!(rest.recordings.len(), 10);
-    let again = f.pruner.reconcile(now()).await.unwrap();
+    let again = f.pruner.reconcile(now(), Sweep::StartUp).await.unwrap();
     assert_eq!(again.fixed(), 0);
 }
 
@@ -428,4 +430,108 @@ async fn old_cards_go_with_their_files_and_held_ones_stay(db: &TestDb) {
         .expect("young card kept");
     assert_eq!(young.repeat_of, None);
     assert_eq!(young.surname.as_deref(), Some("Шевченко"));
+}
+
+async fn a_missing_volume_costs_no_recording_its_row(db: &TestDb) {
+    let f = fixture(db);
+    let dir = f.pruner.recordings_dir.clone();
+    let mut ids = Vec::new();
+    for i in 0..30 {
+        ids.push(
+            recording_at(db, &dir, now() - TimeDelta::days(1) + TimeDelta::minutes(i))
+                .await
+                .0,
+        );
+    }
+    // The volume is not mounted: the directory is not there.
+    let aside = dir.with_extension("unmounted");
+    std::fs::rename(&dir, &aside).unwrap();
+    let report = f.pruner.reconcile(now(), Sweep::StartUp).await.unwrap();
+    assert_eq!(report.rows_marked_missing, 0);
+    assert!(!report.skipped.is_empty());
+    // Mounted, but empty (another disk): too many missing, nothing marked.
+    std::fs::create_dir_all(&dir).unwrap();
+    let report = f.pruner.reconcile(now(), Sweep::StartUp).await.unwrap();
+    assert_eq!(report.rows_marked_missing, 0, "{report:?}");
+    assert!(
+        report.skipped.iter().any(|s| s.contains("30 of 30")),
+        "{report:?}"
+    );
+    std::fs::remove_dir(&dir).unwrap();
+    std::fs::rename(&aside, &dir).unwrap();
+    for id in &ids {
+        assert!(
+            db.get_recording(*id)
+                .await
+                .unwrap()
+                .unwrap()
+                .purged_at
+                .is_none()
+        );
+    }
+    // One really lost, marked; back again (restored from a backup): kept.
+    let rec = db.get_recording(ids[0]).await.unwrap().unwrap();
+    let file = dir.join(&rec.path);
+    let saved = std::fs::read(&file).unwrap();
+    std::fs::remove_file(&file).unwrap();
+    let report = f.pruner.reconcile(now(), Sweep::StartUp).await.unwrap();
+    assert_eq!(report.rows_marked_missing, 1);
+    std::fs::write(&file, saved).unwrap();
+    let report = f.pruner.reconcile(now(), Sweep::StartUp).await.unwrap();
+    assert_eq!(report.rows_unmarked, 1);
+    assert!(file.exists(), "a file back is never deleted");
+    assert!(
+        db.get_recording(ids[0])
+            .await
+            .unwrap()
+            .unwrap()
+            .purged_at
+            .is_none()
+    );
+}
+
+async fn holds_on_purged_recordings_are_refused(db: &TestDb) {
+    let f = fixture(db);
+    let dir = f.pruner.recordings_dir.clone();
+    let (old, old_call) = recording_at(db, &dir, now() - TimeDelta::days(200)).await;
+    f.pruner.prune(now(), false).await.unwrap();
+    assert!(matches!(
+        db.set_hold(HoldTarget::Recording(old), "пізно", None, now())
+            .await,
+        Err(StoreError::Invalid {
+            field: "recording",
+            ..
+        })
+    ));
+    assert!(matches!(
+        db.set_hold(HoldTarget::Recording(Uuid::new_v4()), "x", None, now())
+            .await,
+        Err(StoreError::NotFound { .. })
+    ));
+    // The call of a recording that old has lost its caller's number only
+    // once the cards' limit has passed.
+    let call = db.get_call(old_call).await.unwrap().unwrap();
+    assert_eq!(call.caller_e164.as_deref(), Some("+380611234567"));
+    let ancient = call_at(db, now() - TimeDelta::days(4 * 366)).await;
+    db.add_call_event(ancient, now() - TimeDelta::days(4 * 366), "dtmf", "5")
+        .await
+        .unwrap();
+    let dry = f.pruner.prune(now(), true).await.unwrap();
+    assert_eq!(dry.calls_anonymised, 1);
+    let report = f.pruner.prune(now(), false).await.unwrap();
+    assert_eq!(report.calls_anonymised, 1);
+    let cleared = db.get_call(ancient).await.unwrap().unwrap();
+    assert_eq!(
+        (cleared.caller_raw.as_str(), cleared.caller_e164),
+        ("", None)
+    );
+    assert!(db.call_events(ancient).await.unwrap().is_empty());
+    assert!(
+        db.get_call(old_call)
+            .await
+            .unwrap()
+            .unwrap()
+            .caller_e164
+            .is_some()
+    );
 }

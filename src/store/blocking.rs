@@ -11,7 +11,9 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::encoding::{Cols, DbTime, DbUuid, StoreRow};
-use super::{Backend, Store, StoreError, decode_all, insert_err, query_err};
+use super::{Backend, BeginWrite, Store, StoreError, decode_all, insert_err, query_err};
+use crate::phone::Pii;
+use tracing::info;
 
 /// A block, in force or ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,21 +86,19 @@ pub struct NewBlock<'a> {
 }
 
 impl Store {
-    /// Blocks a number from `now`. A block already on the number ends
-    /// (`replaced`, or `expired` if its time had passed) and this one takes
-    /// its place. `Invalid` for a number not in E.164, a blank reason or an
-    /// `until` not after `now`.
+    /// Blocks a number from `now`. A block in force that lasts at least as
+    /// long is kept as it is (a new block never shortens one: an
+    /// operator's week never turns a supervisor's "until lifted" into a
+    /// week); otherwise the old one ends (`replaced`) and this one takes its
+    /// place. Returns the block in force and whether it is the new one.
+    /// Blocks whose time has passed are ended (and logged) first.
+    /// `Invalid` for a number not in E.164, a blank reason or an `until`
+    /// not after `now`.
     pub async fn block_number(
         &self,
         block: &NewBlock<'_>,
         now: DateTime<Utc>,
-    ) -> Result<BlockedNumber, StoreError> {
-        const END: &str = "UPDATE blocked_numbers SET ended_at = $2, ended_by = $3, \
-            end_reason = CASE WHEN until IS NOT NULL AND until <= $2 THEN 'expired' ELSE 'replaced' END \
-            WHERE number = $1 AND ended_at IS NULL";
-        const INSERT: &str = "INSERT INTO blocked_numbers \
-            (id, number, reason, blocked_by, blocked_at, until, call_id) \
-            VALUES ($1, $2, $3, $4, $5, $6, $7)";
+    ) -> Result<(BlockedNumber, bool), StoreError> {
         let number = block.number.trim();
         let plausible = number.len() > 4
             && number.starts_with('+')
@@ -122,15 +122,62 @@ impl Store {
                 reason: "must be in the future".into(),
             });
         }
+        for ended in self.expire_blocks(now).await? {
+            info!(number = %Pii(ended.number.clone()), until = ?ended.until, "block expired");
+        }
+        // Two blocks of one number at once: the second finds the first in
+        // force (the unique index stops a second insert) and decides again.
+        let mut tries = 0;
+        loop {
+            match self.replace_block(number, reason, block, now).await {
+                Err(StoreError::AlreadyExists { .. }) if tries == 0 => tries += 1,
+                other => return other,
+            }
+        }
+    }
+
+    async fn replace_block(
+        &self,
+        number: &str,
+        reason: &str,
+        block: &NewBlock<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<(BlockedNumber, bool), StoreError> {
+        const IN_FORCE: &str = "SELECT id, until FROM blocked_numbers \
+            WHERE number = $1 AND ended_at IS NULL";
+        const END: &str = "UPDATE blocked_numbers SET ended_at = $2, ended_by = $3, \
+            end_reason = 'replaced' WHERE id = $1";
+        const INSERT: &str = "INSERT INTO blocked_numbers \
+            (id, number, reason, blocked_by, blocked_at, until, call_id) \
+            VALUES ($1, $2, $3, $4, $5, $6, $7)";
         let id = Uuid::new_v4();
-        on_pool!(self, |pool| async {
-            let mut tx = pool.begin().await?;
-            sqlx::query(END)
+        let kept: Option<Uuid> = on_pool!(self, |pool| async {
+            let mut tx = pool.begin_write().await?;
+            let current = sqlx::query(IN_FORCE)
                 .bind(number)
-                .bind(DbTime::new(now))
-                .bind(block.by.map(DbUuid))
-                .execute(&mut *tx)
+                .fetch_optional(&mut *tx)
                 .await?;
+            if let Some(row) = current {
+                let c = Cols::new(&row, "blocked_numbers");
+                let (old, old_until) = match (c.uuid("id"), c.opt_time("until")) {
+                    (Ok(id), Ok(until)) => (id, until),
+                    _ => return Err(sqlx::Error::Decode("a block in force".into())),
+                };
+                let longer = match (old_until, block.until) {
+                    (None, _) => true,
+                    (Some(_), None) => false,
+                    (Some(old), Some(new)) => old >= new,
+                };
+                if longer {
+                    return Ok(Some(old));
+                }
+                sqlx::query(END)
+                    .bind(DbUuid(old))
+                    .bind(DbTime::new(now))
+                    .bind(block.by.map(DbUuid))
+                    .execute(&mut *tx)
+                    .await?;
+            }
             sqlx::query(INSERT)
                 .bind(DbUuid(id))
                 .bind(number)
@@ -141,17 +188,31 @@ impl Store {
                 .bind(block.call_id.map(DbUuid))
                 .execute(&mut *tx)
                 .await?;
-            tx.commit().await
+            tx.commit().await?;
+            Ok(None)
         }
         .await
-        .map_err(insert_err(
-            "block a number",
-            None,
-            block.call_id.map(|c| ("call", c))
-        )))?;
-        self.block_by_id(id)
-            .await?
-            .ok_or(StoreError::NotFound { what: "block", id })
+        .map_err(|e| {
+            if e.as_database_error()
+                .is_some_and(|d| d.is_unique_violation())
+            {
+                StoreError::AlreadyExists {
+                    what: "block in force on",
+                    key: number.to_owned(),
+                }
+            } else {
+                insert_err("block a number", None, block.call_id.map(|c| ("call", c)))(e)
+            }
+        }))?;
+        let (shown, new) = match kept {
+            Some(old) => (old, false),
+            None => (id, true),
+        };
+        let found = self.block_by_id(shown).await?.ok_or(StoreError::NotFound {
+            what: "block",
+            id: shown,
+        })?;
+        Ok((found, new))
     }
 
     async fn block_by_id(&self, id: Uuid) -> Result<Option<BlockedNumber>, StoreError> {

@@ -1034,7 +1034,10 @@ async fn connect_sqlite(url: &str) -> Result<SqlitePool, StoreError> {
     let options = options
         .create_if_missing(true)
         .foreign_keys(true)
-        .busy_timeout(SQLITE_BUSY_TIMEOUT);
+        .busy_timeout(SQLITE_BUSY_TIMEOUT)
+        // Deleted personal data (cards past retention) is overwritten in the
+        // file, not left in free pages.
+        .pragma("secure_delete", "ON");
     // synchronous stays at sqlx's default, FULL: call records are the
     // service's evidence, and a few fsyncs per call cost nothing at this
     // volume.

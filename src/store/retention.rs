@@ -144,43 +144,99 @@ impl Store {
             " ORDER BY r.started_at, r.id LIMIT $3) \
              RETURNING id, call_id, path, started_at"
         );
-        on_pool!(self, |pool| decode_all(
-            sqlx::query(SQL)
+        // Holds set while the claim ran (PostgreSQL reads the subquery from
+        // the statement's snapshot) are seen by a second statement; those
+        // recordings are given back before the claim commits. A hold that
+        // comes later waits for the claim's row locks, then finds the
+        // recording purged (`set_hold`).
+        const HELD: &str = concat!(
+            "SELECT r.id FROM recordings r WHERE r.id = $1 AND NOT ",
+            recording_not_held!()
+        );
+        const GIVE_BACK: &str =
+            "UPDATE recordings SET purged_at = NULL, purge_reason = NULL WHERE id = $1";
+        on_pool!(self, |pool| async {
+            let mut tx = pool.begin_write().await?;
+            let rows = sqlx::query(SQL)
                 .bind(DbTime::new(cutoff))
                 .bind(DbTime::new(now))
                 .bind(i64::from(limit))
-                .fetch_all(pool)
-                .await
-                .map_err(query_err("claim recordings to prune"))?,
-            due_recording
-        ))
+                .fetch_all(&mut *tx)
+                .await?;
+            let mut claimed = Vec::with_capacity(rows.len());
+            for row in rows {
+                let Ok(rec) = due_recording(&row) else {
+                    continue;
+                };
+                let held = sqlx::query(HELD)
+                    .bind(DbUuid(rec.id))
+                    .fetch_optional(&mut *tx)
+                    .await?
+                    .is_some();
+                if held {
+                    sqlx::query(GIVE_BACK)
+                        .bind(DbUuid(rec.id))
+                        .execute(&mut *tx)
+                        .await?;
+                } else {
+                    claimed.push(rec);
+                }
+            }
+            tx.commit().await?;
+            Ok::<_, sqlx::Error>(claimed)
+        }
+        .await
+        .map_err(query_err("claim recordings to prune")))
     }
 
-    /// Of these recording ids, the ones with a row: (id, purged).
-    pub async fn recordings_known(&self, ids: &[Uuid]) -> Result<Vec<(Uuid, bool)>, StoreError> {
-        const SQL: &str = "SELECT id, purged_at FROM recordings WHERE id = $1";
-        let mut out = Vec::new();
-        for id in ids {
-            let row = on_pool!(self, |pool| sqlx::query(SQL)
-                .bind(DbUuid(*id))
-                .fetch_optional(pool)
-                .await
-                .map_err(query_err("look up a recording"))?
-                .map(|row| {
-                    let c = Cols::new(&row, "recordings");
-                    Ok::<_, StoreError>((c.uuid("id")?, c.opt_time("purged_at")?.is_some()))
-                })
-                .transpose())?;
-            out.extend(row);
+    /// Of these recording ids, the ones with a row, and whether (and why)
+    /// each was purged: `None` kept, `Some("retention")`, `Some("missing")`.
+    /// Asked in batches, so a sweep of a full volume stays quick.
+    pub async fn recordings_known(
+        &self,
+        ids: &[Uuid],
+    ) -> Result<Vec<(Uuid, Option<String>)>, StoreError> {
+        let mut out = Vec::with_capacity(ids.len());
+        for batch in ids.chunks(500) {
+            let marks: Vec<String> = (1..=batch.len()).map(|i| format!("${i}")).collect();
+            let sql = format!(
+                "SELECT id, purged_at, purge_reason FROM recordings WHERE id IN ({})",
+                marks.join(", ")
+            );
+            let rows = on_pool!(self, |pool| {
+                let mut q = sqlx::query(&sql);
+                for id in batch {
+                    q = q.bind(DbUuid(*id));
+                }
+                decode_all(
+                    q.fetch_all(pool)
+                        .await
+                        .map_err(query_err("look up recordings"))?,
+                    |row| {
+                        let c = Cols::new(row, "recordings");
+                        let purged = c.opt_time("purged_at")?.map(|_| ());
+                        let reason: Option<String> = c.get("purge_reason")?;
+                        Ok((c.uuid("id")?, purged.map(|_| reason.unwrap_or_default())))
+                    },
+                )
+            })?;
+            out.extend(rows);
         }
         Ok(out)
     }
 
-    /// Every recording whose file should exist: (id, path).
-    pub async fn kept_recordings(&self) -> Result<Vec<(Uuid, String)>, StoreError> {
-        const SQL: &str = "SELECT id, path FROM recordings WHERE purged_at IS NULL ORDER BY id";
+    /// Every recording whose file should exist: (id, path). With
+    /// `finished_only`, recordings still being written (calls in progress)
+    /// are left out.
+    pub async fn kept_recordings(
+        &self,
+        finished_only: bool,
+    ) -> Result<Vec<(Uuid, String)>, StoreError> {
+        const SQL: &str = "SELECT id, path FROM recordings WHERE purged_at IS NULL \
+            AND ($1 = FALSE OR ended_at IS NOT NULL) ORDER BY id";
         on_pool!(self, |pool| decode_all(
             sqlx::query(SQL)
+                .bind(finished_only)
                 .fetch_all(pool)
                 .await
                 .map_err(query_err("list kept recordings"))?,
@@ -189,6 +245,19 @@ impl Store {
                 Ok((c.uuid("id")?, c.get("path")?))
             }
         ))
+    }
+
+    /// A recording marked missing whose file is back (a volume mounted
+    /// late): kept again. `false` if it was not marked missing.
+    pub async fn unmark_recording_missing(&self, id: Uuid) -> Result<bool, StoreError> {
+        const SQL: &str = "UPDATE recordings SET purged_at = NULL, purge_reason = NULL \
+            WHERE id = $1 AND purge_reason = 'missing'";
+        on_pool!(self, |pool| sqlx::query(SQL)
+            .bind(DbUuid(id))
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected() > 0)
+            .map_err(query_err("unmark a recording")))
     }
 
     /// Marks a recording whose file is gone; `false` if it was marked
@@ -250,6 +319,16 @@ impl Store {
             card_not_held!(),
             " ORDER BY a.created_at, a.id LIMIT $2"
         );
+        // The card is locked before its holds are read (PostgreSQL): a hold
+        // being set waits, then finds the card gone; a hold set just before
+        // is seen by the statements that follow the lock.
+        let lock: &str = match self.backend {
+            Backend::Sqlite(_) => "SELECT id FROM appeals WHERE id = $1 AND created_at < $2",
+            Backend::Postgres(_) => {
+                "SELECT id FROM appeals WHERE id = $1 AND created_at < $2 FOR UPDATE"
+            }
+        };
+        const HELD: &str = "SELECT 1 FROM legal_holds WHERE appeal_id = $1 AND released_at IS NULL";
         const FILES: &str = "DELETE FROM appeal_attachments WHERE appeal_id = $1 RETURNING path";
         const UNLINK: &str = "UPDATE appeals SET repeat_of = NULL WHERE repeat_of = $1";
         const DELETE: &str = concat!(
@@ -267,6 +346,20 @@ impl Store {
             let mut cards = Vec::new();
             let mut files = Vec::new();
             for id in ids {
+                let locked = sqlx::query(lock)
+                    .bind(DbUuid(id.0))
+                    .bind(DbTime::new(cutoff))
+                    .fetch_optional(&mut *tx)
+                    .await?
+                    .is_some();
+                let held = sqlx::query(HELD)
+                    .bind(DbUuid(id.0))
+                    .fetch_optional(&mut *tx)
+                    .await?
+                    .is_some();
+                if !locked || held {
+                    continue;
+                }
                 let paths: Vec<String> = sqlx::query_scalar(FILES)
                     .bind(DbUuid(id.0))
                     .fetch_all(&mut *tx)
@@ -354,17 +447,64 @@ impl Store {
             HoldTarget::Recording(r) => (Some(r), None, ("recording", r)),
             HoldTarget::Appeal(a) => (None, Some(a), ("appeal", a)),
         };
-        on_pool!(self, |pool| sqlx::query(SQL)
-            .bind(DbUuid(id))
-            .bind(recording.map(DbUuid))
-            .bind(appeal.map(DbUuid))
-            .bind(reason)
-            .bind(by.map(DbUuid))
-            .bind(DbTime::new(now))
-            .execute(pool)
-            .await
-            .map(|_| id)
-            .map_err(insert_err("set a legal hold", None, Some(parent))))
+        // What the hold keeps is locked first (PostgreSQL), so a prune
+        // running now either finishes before (and the hold sees what is
+        // left) or waits for the hold.
+        let (lock, target_id): (&str, Uuid) = match (target, &self.backend) {
+            (HoldTarget::Recording(r), Backend::Postgres(_)) => (
+                "SELECT id FROM recordings WHERE id = $1 AND purged_at IS NULL FOR UPDATE",
+                r,
+            ),
+            (HoldTarget::Recording(r), Backend::Sqlite(_)) => (
+                "SELECT id FROM recordings WHERE id = $1 AND purged_at IS NULL",
+                r,
+            ),
+            (HoldTarget::Appeal(a), Backend::Postgres(_)) => (
+                "SELECT r.id FROM recordings r WHERE r.purged_at IS NULL AND r.call_id IN \
+                 (SELECT a.call_id FROM appeals a WHERE a.id = $1 \
+                  UNION SELECT ac.call_id FROM appeal_calls ac WHERE ac.appeal_id = $1) \
+                 FOR UPDATE",
+                a,
+            ),
+            (HoldTarget::Appeal(a), Backend::Sqlite(_)) => ("SELECT $1", a),
+        };
+        let outcome = on_pool!(self, |pool| async {
+            let mut tx = pool.begin_write().await?;
+            let found = sqlx::query(lock)
+                .bind(DbUuid(target_id))
+                .fetch_all(&mut *tx)
+                .await?;
+            if recording.is_some() && found.is_empty() {
+                return Ok(false);
+            }
+            sqlx::query(SQL)
+                .bind(DbUuid(id))
+                .bind(recording.map(DbUuid))
+                .bind(appeal.map(DbUuid))
+                .bind(reason)
+                .bind(by.map(DbUuid))
+                .bind(DbTime::new(now))
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            Ok::<_, sqlx::Error>(true)
+        }
+        .await
+        .map_err(insert_err("set a legal hold", None, Some(parent))))?;
+        if outcome {
+            return Ok(id);
+        }
+        // No kept recording: purged already, or none at all.
+        match self.get_recording(target_id).await? {
+            Some(_) => Err(StoreError::Invalid {
+                field: "recording",
+                reason: "its file was removed already (retention)".into(),
+            }),
+            None => Err(StoreError::NotFound {
+                what: "recording",
+                id: target_id,
+            }),
+        }
     }
 
     /// Releases a hold; `false` if it was released already. `NotFound` for
@@ -422,5 +562,67 @@ impl Store {
                 .map_err(query_err("list legal holds"))?,
             hold_from_row
         ))
+    }
+}
+
+/// Calls older than the cut-off whose caller is still on record, and no
+/// held card's: their personal data goes with the cards'.
+macro_rules! calls_to_anonymise {
+    () => {
+        "SELECT c.id FROM calls c WHERE c.arrived_at < $1 \
+         AND (c.caller_raw <> '' OR c.caller_e164 IS NOT NULL) \
+         AND NOT EXISTS (SELECT 1 FROM legal_holds h WHERE h.released_at IS NULL AND h.appeal_id IN \
+           (SELECT a.id FROM appeals a WHERE a.call_id = c.id \
+            UNION SELECT ac.appeal_id FROM appeal_calls ac WHERE ac.call_id = c.id)) \
+         AND NOT EXISTS (SELECT 1 FROM legal_holds h JOIN recordings r ON r.id = h.recording_id \
+           WHERE h.released_at IS NULL AND r.call_id = c.id)"
+    };
+}
+
+impl Store {
+    /// How many calls [`Store::anonymise_calls`] would clear.
+    pub async fn calls_due(&self, cutoff: DateTime<Utc>) -> Result<u64, StoreError> {
+        const SQL: &str = concat!("SELECT count(*) FROM (", calls_to_anonymise!(), ") due");
+        let n: i64 = on_pool!(self, |pool| sqlx::query_scalar(SQL)
+            .bind(DbTime::new(cutoff))
+            .fetch_one(pool)
+            .await
+            .map_err(query_err("count calls due")))?;
+        Ok(n.max(0) as u64)
+    }
+
+    /// Clears the caller's number from up to `limit` calls older than
+    /// `cutoff` and deletes their events (the digits a caller typed, the
+    /// path through the menu), keeping the call's times and outcome for the
+    /// statistics. Returns how many calls it cleared.
+    pub async fn anonymise_calls(
+        &self,
+        cutoff: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<u64, StoreError> {
+        const CLEAR: &str = concat!(
+            "UPDATE calls SET caller_raw = '', caller_e164 = NULL WHERE id IN (",
+            calls_to_anonymise!(),
+            " LIMIT $2) RETURNING id"
+        );
+        const EVENTS: &str = "DELETE FROM call_events WHERE call_id = $1";
+        on_pool!(self, |pool| async {
+            let mut tx = pool.begin_write().await?;
+            let ids: Vec<DbUuid> = sqlx::query_scalar(CLEAR)
+                .bind(DbTime::new(cutoff))
+                .bind(i64::from(limit))
+                .fetch_all(&mut *tx)
+                .await?;
+            for id in &ids {
+                sqlx::query(EVENTS)
+                    .bind(DbUuid(id.0))
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+            Ok::<_, sqlx::Error>(ids.len() as u64)
+        }
+        .await
+        .map_err(query_err("clear old calls' personal data")))
     }
 }

@@ -73,16 +73,17 @@ async fn answered(app: &TestApp, from_user: &str) -> Baresip {
 async fn a_blocked_number_is_refused_in_every_written_form_and_identity_header() {
     let app = spawn_app(reject_policy("allow")).await;
     // Blocked as a supervisor would type it; again in another form, which
-    // is the same number (the block is replaced, not doubled).
+    // is the same number: blocked already, not doubled.
     let (status, first) = block(&app, "(061) 123 45 67", "нецензурна лайка").await;
     assert_eq!(status, 201, "{first}");
     assert_eq!(first["number"], NUMBER);
     let (status, second) = block(&app, "tel:+380611234567", "образи").await;
-    assert_eq!(status, 201, "{second}");
+    assert_eq!(status, 200, "{second}");
+    assert_eq!(second["already_blocked"], true);
     let (_, list) = app.api("GET", "/api/blocked", "").await;
     let list: Value = serde_json::from_str(&list).unwrap();
     assert_eq!(list["blocked"].as_array().unwrap().len(), 1, "{list}");
-    assert_eq!(list["blocked"][0]["reason"], "образи");
+    assert_eq!(list["blocked"][0]["reason"], "нецензурна лайка");
     let (status, bad) = block(&app, "1580", "x").await;
     assert_eq!(status, 422, "a service code is not a number: {bad}");
 
@@ -145,7 +146,7 @@ async fn a_blocked_number_is_refused_in_every_written_form_and_identity_header()
         .iter()
         .map(|b| b["end_reason"].as_str().unwrap_or("-"))
         .collect();
-    assert_eq!(reasons, ["lifted", "replaced"], "{history}");
+    assert_eq!(reasons, ["lifted"], "{history}");
 }
 
 #[tokio::test]

@@ -18,8 +18,12 @@ fn block<'a>(number: &'a str, reason: &'a str, until: Option<DateTime<Utc>>) -> 
 async fn blocks_replace_lift_expire_and_count_attempts(db: &TestDb) {
     let t = t0();
     let n = "+380611234567";
-    let first = db.block_number(&block(n, "образи", None), t).await.unwrap();
-    assert!(first.in_force(t) && first.until.is_none());
+    let soon = t + Duration::minutes(30);
+    let (first, new) = db
+        .block_number(&block(n, "образи", Some(soon)), t)
+        .await
+        .unwrap();
+    assert!(new && first.in_force(t) && first.until == Some(storage_precision(soon)));
     let (id, reason) = db.active_block(n, t).await.unwrap().unwrap();
     assert_eq!((id, reason.as_str()), (first.id, "образи"));
     assert_eq!(db.active_block("+380671234567", t).await.unwrap(), None);
@@ -36,13 +40,24 @@ async fn blocks_replace_lift_expire_and_count_attempts(db: &TestDb) {
     }
     // A second block replaces the first; attempts count against it.
     let later = t + Duration::minutes(1);
-    let second = db
+    let (second, new) = db
         .block_number(
             &block(n, "погрози", Some(later + Duration::hours(1))),
             later,
         )
         .await
         .unwrap();
+    assert!(new);
+    // A shorter one does not shorten it.
+    let (kept, new) = db
+        .block_number(
+            &block(n, "ще раз", Some(later + Duration::minutes(5))),
+            later,
+        )
+        .await
+        .unwrap();
+    assert!(!new);
+    assert_eq!(kept.id, second.id);
     for _ in 0..3 {
         db.record_block_attempt(second.id, None, later, "rejected")
             .await
