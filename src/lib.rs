@@ -35,6 +35,7 @@ pub mod disk;
 pub mod events;
 pub mod ivr;
 pub mod media;
+pub mod metrics;
 pub mod phone;
 pub mod queue;
 pub mod recording;

@@ -293,6 +293,7 @@ impl Application {
             events: events.clone(),
             login_on_register: settings.queues.login_on_register,
             blocking: settings.blocking.clone(),
+            metrics: Default::default(),
         });
 
         let (shutdown, shutdown_rx) = watch::channel(false);
@@ -361,6 +362,7 @@ impl Application {
         attachments.sweep_incoming();
         let app = Router::new()
             .route("/healthz", get(health))
+            .route("/metrics", get(metrics))
             .route("/api/ivr/reload", axum::routing::post(reload_ivr))
             .merge(crate::api::queues::routes())
             .merge(crate::api::auth::routes())
@@ -528,6 +530,24 @@ async fn health(State(state): State<HttpState>) -> axum::Json<serde_json::Value>
             "free_bytes": disk.free_bytes,
         },
     }))
+}
+
+/// `GET /metrics`: the server's counters in the Prometheus text format
+/// (no personal data).
+async fn metrics(State(state): State<HttpState>) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let text = state.ctx.metrics.render(
+        state.ctx.active.load(Ordering::Relaxed),
+        state.ctx.ports.in_use(),
+    );
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        text,
+    )
+        .into_response()
 }
 
 /// How often blocks past their `until` are ended (and logged).

@@ -217,6 +217,7 @@ pub struct CallContext {
     pub login_on_register: bool,
     /// What blocked and anonymous callers get.
     pub blocking: crate::config::BlockingSettings,
+    pub metrics: crate::metrics::Metrics,
 }
 
 impl CallContext {
@@ -533,8 +534,13 @@ impl Call {
             .read()
             .map(|a| a.clone())
             .unwrap_or_else(|e| e.into_inner().clone());
+        crate::metrics::Metrics::add(&ctx.metrics.calls_total, 1);
         // A blocked caller never reaches the IVR or an operator.
-        match self.screen(&assets).await {
+        let screening = self.screen(&assets).await;
+        if screening != Screening::Pass {
+            crate::metrics::Metrics::add(&ctx.metrics.calls_blocked_total, 1);
+        }
+        match screening {
             Screening::Pass => {}
             Screening::Reject => return self.reject(403, Disposition::Blocked).await,
             Screening::Prompt => self.blocked = true,
@@ -702,6 +708,16 @@ impl Call {
         self.log = None;
         let _ = log_writer.await;
         let stats = media.session.stats();
+        {
+            use crate::metrics::Metrics;
+            let m = &ctx.metrics;
+            Metrics::add(&m.rtp_packets_in_total, stats.packets_in);
+            Metrics::add(&m.rtp_packets_out_total, stats.packets_out);
+            Metrics::add(&m.rtp_frames_missing_total, stats.jitter.missing);
+            Metrics::add(&m.rtp_packets_late_total, stats.jitter.late);
+            Metrics::add(&m.rtp_packets_ignored_total, stats.ignored);
+            Metrics::add(&m.dtmf_digits_total, stats.dtmf);
+        }
         info!(
             packets_in = stats.packets_in,
             packets_out = stats.packets_out,
@@ -730,10 +746,12 @@ impl Call {
                         warn!(error = %e, "cannot store the recording's end");
                     }
                     if let Some(err) = summary.write_error {
+                        crate::metrics::Metrics::add(&ctx.metrics.recordings_incomplete_total, 1);
                         warn!(error = %err, "recording is incomplete");
                     }
                 }
                 Err(e @ crate::recording::RecordingError::Create { .. }) => {
+                    crate::metrics::Metrics::add(&ctx.metrics.recordings_incomplete_total, 1);
                     // No file (the disk refused it): the row must not point
                     // at one.
                     warn!(error = %e, "recording could not be created; the call is unrecorded");
@@ -796,17 +814,58 @@ impl Call {
         if let Some(end) = self.apply(media, actions, &lookups) {
             return end;
         }
+        // Two timers for the life of the call, moved rather than made anew
+        // on every turn: at thousands of calls, registering a timer per
+        // packet is a cost of its own.
+        let tick_timer = tokio::time::sleep_until(Instant::from_std(media.session.next_tick()));
+        let ivr_timer = tokio::time::sleep_until(Instant::now());
+        tokio::pin!(tick_timer, ivr_timer);
         loop {
             let tick = Instant::from_std(media.session.next_tick());
+            if tick_timer.deadline() != tick {
+                tick_timer.as_mut().reset(tick);
+            }
             let ivr_deadline = media.ivr.poll_timeout().map(Instant::from_std);
+            if let Some(at) = ivr_deadline.filter(|at| *at != ivr_timer.deadline()) {
+                ivr_timer.as_mut().reset(at);
+            }
             tokio::select! {
+                // Most frequent first: the 20 ms tick (ahead of the
+                // packets, so a flood of them cannot starve it) and the
+                // caller's packets, 50 a second each; then the rest.
+                // Polling stops at the first branch ready.
+                biased;
+                _ = &mut tick_timer => {
+                    let now = Instant::now().into_std();
+                    if let Some(end) = self.media_tick(media, now, socket, &mut packet, &mut caller, &mut heard, &mut leg_packet, &mut to_operator, &lookups) {
+                        return end;
+                    }
+                }
+                received = socket.recv_from(&mut buf) => {
+                    if let Ok((n, from)) = received {
+                        if let Some(event) = media.session.on_packet(Instant::now().into_std(), from, &buf[..n]) {
+                            if let Some(end) = self.digit(media, event.digit, "rfc4733", &lookups) {
+                                return end;
+                            }
+                        }
+                    }
+                }
+                received = recv_leg(media.bridge.as_ref().map(|b| &b.sockets.rtp), &mut leg_buf) => {
+                    if let (Ok((n, from)), Some(bridge)) = (received, media.bridge.as_mut()) {
+                        if let Some(event) = bridge.session.on_packet(Instant::now().into_std(), from, &leg_buf[..n]) {
+                            // Passed through to the caller's side.
+                            debug!(digit = %event.digit, "DTMF from the operator");
+                            media.session.send_digit(event.digit);
+                        }
+                    }
+                }
                 Some(result) = results.recv() => {
                     let actions = media.ivr.handle_input(clock(), result);
                     if let Some(end) = self.apply(media, actions, &lookups) {
                         return end;
                     }
                 }
-                _ = tokio::time::sleep_until(ivr_deadline.unwrap_or(tick)), if ivr_deadline.is_some() => {
+                _ = &mut ivr_timer, if ivr_deadline.is_some() => {
                     let actions = media.ivr.handle_timeout(clock());
                     if let Some(end) = self.apply(media, actions, &lookups) {
                         return end;
@@ -861,81 +920,94 @@ impl Call {
                         None => if let Some(q) = media.queue.as_mut() { q.closed = true },
                     }
                 }
-                received = recv_leg(media.bridge.as_ref().map(|b| &b.sockets.rtp), &mut leg_buf) => {
-                    if let (Ok((n, from)), Some(bridge)) = (received, media.bridge.as_mut()) {
-                        if let Some(event) = bridge.session.on_packet(Instant::now().into_std(), from, &leg_buf[..n]) {
-                            // Passed through to the caller's side.
-                            debug!(digit = %event.digit, "DTMF from the operator");
-                            media.session.send_digit(event.digit);
-                        }
+            }
+        }
+    }
+
+    /// The 20 ms tick: every frame due is played, sent and recorded (and,
+    /// bridged, passed to the operator); `Some` when the call ends.
+    #[allow(clippy::too_many_arguments)]
+    fn media_tick(
+        &self,
+        media: &mut Media,
+        now: std::time::Instant,
+        socket: &tokio::net::UdpSocket,
+        packet: &mut Vec<u8>,
+        caller: &mut [i16; FRAME_SAMPLES],
+        heard: &mut [i16; FRAME_SAMPLES],
+        leg_packet: &mut Vec<u8>,
+        to_operator: &mut [i16; FRAME_SAMPLES],
+        lookups: &LookupSender,
+    ) -> Option<Ending> {
+        let due = media.session.frames_due(now);
+        for i in 0..due {
+            // The IVR's prompts run on while the caller holds us;
+            // what was not sent was not heard.
+            let finished = match media.bridge.as_mut() {
+                // Bridged: the caller hears the operator, the
+                // operator the caller's last frame.
+                Some(bridge) => {
+                    let dest = bridge
+                        .session
+                        .tick(&to_operator[..], &mut heard[..], leg_packet);
+                    if let (Some(dest), true) = (dest, due - i <= 3) {
+                        let _ = bridge.sockets.rtp.try_send_to(leg_packet, dest);
                     }
+                    // On hold: the music, round and round.
+                    if bridge.held && media.player.next_frame(&mut heard[..]) {
+                        // (A queue node makes the IVR load it.)
+                        let _ = media.player.play(&[HOLD_MUSIC.to_string()], &media.assets);
+                    }
+                    false
                 }
-                received = socket.recv_from(&mut buf) => {
-                    if let Ok((n, from)) = received {
-                        if let Some(event) = media.session.on_packet(Instant::now().into_std(), from, &buf[..n]) {
-                            if let Some(end) = self.digit(media, event.digit, "rfc4733", &lookups) {
-                                return end;
-                            }
-                        }
-                    }
-                }
-                _ = tokio::time::sleep_until(tick) => {
-                    let now = Instant::now().into_std();
-                    let due = media.session.frames_due(now);
-                    for i in 0..due {
-                        // The IVR's prompts run on while the caller holds us;
-                        // what was not sent was not heard.
-                        let finished = match media.bridge.as_mut() {
-                            // Bridged: the caller hears the operator, the
-                            // operator the caller's last frame.
-                            Some(bridge) => {
-                                let dest = bridge.session.tick(&to_operator, &mut heard, &mut leg_packet);
-                                if let (Some(dest), true) = (dest, due - i <= 3) {
-                                    let _ = bridge.sockets.rtp.try_send_to(&leg_packet, dest);
-                                }
-                                // On hold: the music, round and round.
-                                if bridge.held && media.player.next_frame(&mut heard) {
-                                    // (A queue node makes the IVR load it.)
-                                    let _ = media.player.play(&[HOLD_MUSIC.to_string()], &media.assets);
-                                }
-                                false
-                            }
-                            None => media.player.next_frame(&mut heard),
-                        };
-                        if !media.session.params().direction.we_send() {
-                            heard.fill(0);
-                        }
-                        let dest = media.session.tick(&heard, &mut caller, &mut packet);
-                        // After a stall, frames older than 60 ms are
-                        // recorded but not sent: they would arrive too late
-                        // to be played and only flood the caller's buffer.
-                        if let (Some(dest), true) = (dest, due - i <= 3) {
-                            let _ = socket.try_send_to(&packet, dest);
-                        }
-                        if let Some(rec) = media.recording.as_mut() {
-                            rec.push_frame(&caller, &heard);
-                        }
-                        to_operator = caller;
-                        if finished && media.hangup_after_playback {
-                            return ok(EndedBy::Server, Disposition::Answered, true);
-                        }
-                        if finished && media.bridge.is_none() {
-                            let actions = media.ivr.handle_input(clock(), ivr::Input::PlaybackDone);
-                            if let Some(end) = self.apply(media, actions, &lookups) {
-                                return end;
-                            }
-                        }
-                    }
-                    if media.session.timed_out(now) {
-                        info!("no media for the timeout; hanging up");
-                        return ok(EndedBy::Timeout, Disposition::MediaTimeout, true);
-                    }
-                    if media.bridge.as_ref().is_some_and(|b| !b.held && b.session.timed_out(now)) {
-                        self.operator_lost(media);
-                    }
+                None => media.player.next_frame(&mut heard[..]),
+            };
+            if !media.session.params().direction.we_send() {
+                heard.fill(0);
+            }
+            let dest = media.session.tick(&heard[..], &mut caller[..], packet);
+            // After a stall, frames older than 60 ms are
+            // recorded but not sent: they would arrive too late
+            // to be played and only flood the caller's buffer.
+            if let (Some(dest), true) = (dest, due - i <= 3) {
+                let _ = socket.try_send_to(packet, dest);
+            }
+            if let Some(rec) = media.recording.as_mut() {
+                rec.push_frame(&caller[..], &heard[..]);
+            }
+            *to_operator = *caller;
+            if finished && media.hangup_after_playback {
+                return Some(Ending {
+                    by: EndedBy::Server,
+                    disposition: Disposition::Answered,
+                    status: Some(200),
+                    hang_up: true,
+                });
+            }
+            if finished && media.bridge.is_none() {
+                let actions = media.ivr.handle_input(clock(), ivr::Input::PlaybackDone);
+                if let Some(end) = self.apply(media, actions, lookups) {
+                    return Some(end);
                 }
             }
         }
+        if media.session.timed_out(now) {
+            info!("no media for the timeout; hanging up");
+            return Some(Ending {
+                by: EndedBy::Timeout,
+                disposition: Disposition::MediaTimeout,
+                status: Some(200),
+                hang_up: true,
+            });
+        }
+        if media
+            .bridge
+            .as_ref()
+            .is_some_and(|b| !b.held && b.session.timed_out(now))
+        {
+            self.operator_lost(media);
+        }
+        None
     }
 
     /// A key press: on file, and to the IVR.

@@ -152,7 +152,6 @@ impl Recorder {
             .name("recorder".into())
             .spawn(move || thread::run(rx, dir, opener))
             .map_err(RecordingError::Spawn)?;
-        thread::spawn_ticker(&tx).map_err(RecordingError::Spawn)?;
         Ok(Recorder {
             shared: Arc::new(Shared {
                 tx,

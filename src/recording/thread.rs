@@ -22,9 +22,11 @@ use super::{CHANNELS, RecordingError, RecordingSummary, SAMPLE_RATE};
 /// seeks per second.
 const FLUSH_INTERVAL: Duration = Duration::from_secs(1);
 
-/// How often the ticker wakes the recorder so that files whose call went
-/// quiet (no new samples) still get their header updated.
-const TICK_INTERVAL: Duration = Duration::from_millis(250);
+/// How often the recorder looks for work. It is never woken by a sender:
+/// at thousands of calls, a wake-up per batch of samples would cost the
+/// media path a system call each; instead it drains everything queued
+/// every `POLL_INTERVAL`, and updates headers of files that went quiet.
+const POLL_INTERVAL: Duration = Duration::from_millis(20);
 
 /// Largest block handed to hound at once; keeps its scratch buffer small.
 const WRITE_CHUNK: usize = 4096;
@@ -53,7 +55,6 @@ pub(super) enum Command {
         key: u64,
         reply: Option<Reply>,
     },
-    Tick,
     Shutdown,
 }
 
@@ -66,24 +67,6 @@ pub(super) fn create_file(path: &Path) -> io::Result<Box<dyn Sink>> {
     }
     let file: File = OpenOptions::new().write(true).create_new(true).open(path)?;
     Ok(Box::new(file))
-}
-
-/// Starts the ticker thread. It holds only a weak sender so it never keeps
-/// the recorder alive, and exits once the channel is gone.
-pub(super) fn spawn_ticker(tx: &mpsc::UnboundedSender<Command>) -> io::Result<()> {
-    let weak = tx.downgrade();
-    std::thread::Builder::new()
-        .name("recorder-tick".into())
-        .spawn(move || {
-            loop {
-                std::thread::sleep(TICK_INTERVAL);
-                match weak.upgrade() {
-                    Some(tx) if tx.send(Command::Tick).is_ok() => {}
-                    _ => break,
-                }
-            }
-        })
-        .map(|_| ())
 }
 
 type Writer = hound::WavWriter<BufWriter<Box<dyn Sink>>>;
@@ -298,7 +281,20 @@ pub(super) fn run(
 ) {
     tracing::debug!(dir = %recordings_dir.display(), "recorder started");
     let mut files: HashMap<u64, OpenRecording> = HashMap::new();
-    while let Some(command) = rx.blocking_recv() {
+    loop {
+        let command = match rx.try_recv() {
+            Ok(command) => command,
+            Err(mpsc::error::TryRecvError::Empty) => {
+                // Nothing queued: headers of quiet files, then a nap.
+                let now = Instant::now();
+                for rec in files.values_mut() {
+                    rec.flush_if_due(now);
+                }
+                std::thread::sleep(POLL_INTERVAL);
+                continue;
+            }
+            Err(mpsc::error::TryRecvError::Disconnected) => break,
+        };
         match command {
             Command::Start {
                 key,
@@ -326,12 +322,6 @@ pub(super) fn run(
                 if let Some(reply) = reply {
                     // The caller may have stopped waiting; the outcome is logged.
                     let _ = reply.send(result);
-                }
-            }
-            Command::Tick => {
-                let now = Instant::now();
-                for rec in files.values_mut() {
-                    rec.flush_if_due(now);
                 }
             }
             // Closing makes later sends fail fast while everything already

@@ -669,32 +669,42 @@ async fn a_supervisor_finds_yesterdays_call_by_the_callers_number_plays_it_and_s
         .await
         .unwrap();
     browser.keys(&Key::Enter).await.unwrap();
+    // Nothing is fetched until it is played (the access log counts plays,
+    // not opened pages).
     browser
         .until(
             "the player",
             &format!(
-                "const a = document.getElementById('rec-audio'); \
-                 return a.src.endsWith('/api/recordings/{target}/audio') && a.readyState >= 1 && a.duration"
+                "return document.getElementById('rec-audio').src.endsWith('/api/recordings/{target}/audio')"
             ),
             W,
         )
         .await
         .unwrap();
+    assert!(
+        app.store()
+            .recording_accesses(None, None, Some(target), 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "opening the details plays nothing"
+    );
+    // Play, then seek to 20 s: it plays on from there.
+    browser
+        .js("document.getElementById('rec-audio').play()", vec![])
+        .await
+        .unwrap();
     let length = browser
-        .js(
-            "return document.getElementById('rec-audio').duration",
-            vec![],
+        .until(
+            "the length",
+            "const a = document.getElementById('rec-audio'); return a.readyState >= 1 && a.duration",
+            W,
         )
         .await
         .unwrap()
         .as_f64()
         .unwrap();
     assert!((length - 30.0).abs() < 0.1, "{length} s");
-    // Play, then seek to 20 s: it plays on from there.
-    browser
-        .js("document.getElementById('rec-audio').play()", vec![])
-        .await
-        .unwrap();
     browser
         .until(
             "playing",

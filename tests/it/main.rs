@@ -14,6 +14,7 @@ mod crash;
 mod disk;
 mod edge;
 mod ivr;
+mod load;
 mod media;
 mod operators;
 mod recordings;
