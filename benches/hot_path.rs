@@ -12,21 +12,29 @@ use hotline::rtp::dtmf::DtmfReceiver;
 use hotline::rtp::jitter::{JitterBuffer, Slot};
 use hotline::rtp::session::{MediaParams, MediaSession};
 
-const INVITE: &[u8] = b"INVITE sip:1580@127.0.0.1:5060 SIP/2.0\r\n\
-Via: SIP/2.0/UDP 127.0.0.1:40000;branch=z9hG4bK-524287-1---7f1b2c;rport\r\n\
-Max-Forwards: 70\r\n\
-Contact: <sip:0611234567@127.0.0.1:40000>\r\n\
-To: <sip:1580@127.0.0.1>\r\n\
-From: \"Citizen\" <sip:0611234567@127.0.0.1>;tag=4f1e6a7b\r\n\
-Call-ID: 9eY1bXqW0uXzVwQ2-aBcDeF@127.0.0.1\r\n\
-CSeq: 1 INVITE\r\n\
-Allow: INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, NOTIFY\r\n\
-Content-Type: application/sdp\r\n\
-User-Agent: bench\r\n\
-Content-Length: 233\r\n\r\n\
-v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
+const SDP: &str = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
 m=audio 40002 RTP/AVP 0 8 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\n\
 a=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-16\r\na=ptime:20\r\na=sendrecv\r\n";
+
+/// A softphone's INVITE with its SDP offer.
+fn invite() -> Vec<u8> {
+    format!(
+        "INVITE sip:1580@127.0.0.1:5060 SIP/2.0\r\n\
+         Via: SIP/2.0/UDP 127.0.0.1:40000;branch=z9hG4bK-524287-1---7f1b2c;rport\r\n\
+         Max-Forwards: 70\r\n\
+         Contact: <sip:0611234567@127.0.0.1:40000>\r\n\
+         To: <sip:1580@127.0.0.1>\r\n\
+         From: \"Citizen\" <sip:0611234567@127.0.0.1>;tag=4f1e6a7b\r\n\
+         Call-ID: 9eY1bXqW0uXzVwQ2-aBcDeF@127.0.0.1\r\n\
+         CSeq: 1 INVITE\r\n\
+         Allow: INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, NOTIFY\r\n\
+         Content-Type: application/sdp\r\n\
+         User-Agent: bench\r\n\
+         Content-Length: {}\r\n\r\n{SDP}",
+        SDP.len()
+    )
+    .into_bytes()
+}
 
 fn rtp_packet(seq: u16, ts: u32) -> Vec<u8> {
     let mut p = vec![0x80, 0x00];
@@ -40,15 +48,16 @@ fn rtp_packet(seq: u16, ts: u32) -> Vec<u8> {
 fn sip(c: &mut Criterion) {
     let mut g = c.benchmark_group("sip");
     g.throughput(Throughput::Elements(1));
+    let invite = invite();
     g.bench_function("parse INVITE", |b| {
-        b.iter(|| hotline::sip::wire::parse(black_box(INVITE)).unwrap())
+        b.iter(|| hotline::sip::wire::parse(black_box(&invite)).unwrap())
     });
-    let msg = hotline::sip::wire::parse(INVITE).unwrap();
+    let msg = hotline::sip::wire::parse(&invite).unwrap();
     g.bench_function("serialise INVITE", |b| {
         b.iter(|| hotline::sip::wire::serialize(black_box(&msg)))
     });
     g.bench_function("frame check (TCP)", |b| {
-        b.iter(|| hotline::sip::wire::check_frame(black_box(INVITE)).unwrap())
+        b.iter(|| hotline::sip::wire::check_frame(black_box(&invite)).unwrap())
     });
     g.finish();
 }

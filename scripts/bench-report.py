@@ -98,6 +98,9 @@ def write(results, out_path):
 
     ok_steps = [n for n, run, rec in steps if not problems(run, rec)]
     capacity = max(ok_steps) if ok_steps else 0
+    lossless = [n for n, run, rec in steps
+                if not [x for x in problems(run, rec) if not x.startswith("deviation")]]
+    capacity_lossless = max(lossless) if lossless else 0
     ok_rates = [r for r, run in rates if not rate_problems(run)]
     setup_rate = max(ok_rates) if ok_rates else 0
     per_call = [run["server"]["rss_per_call_kib"] for n, run, _ in steps if run.get("server") and n >= 500]
@@ -127,7 +130,8 @@ def write(results, out_path):
              "opened and its length checked (29–32 s).")
     L.append("- Criteria for a step: no failed call, 0 packets lost in either direction and no frame missing in "
              f"the server, deviation p99 ≤ {DEVIATION_P99_MS:g} ms, every recording valid and of the right length. "
-             "The steps stop at the first that fails.")
+             "The steps go on past a step that misses only the timing criterion, and stop at the first where "
+             "a call fails, audio is lost or a recording is bad.")
     L.append(f"- Set-up rate: short calls (3 s, no keys) at increasing rates for 10 s each; the rate holds while "
              f"set-up p99 ≤ {SETUP_P99_MS:g} ms and no call fails.")
     L.append("")
@@ -140,7 +144,9 @@ def write(results, out_path):
     L.append("## Results")
     L.append("")
     L.append(f"- **Capacity: {capacity} concurrent recorded calls** on one core meeting every criterion "
-             "(target: 2,000).")
+             "(target: 2,000)" + (" — no step met the timing criterion" if capacity == 0 else "") + ".")
+    L.append(f"- Without a failed call, a lost packet or a bad recording (the timing criterion aside): "
+             f"**{capacity_lossless} concurrent calls**.")
     L.append(f"- **Set-up rate: {setup_rate} calls per second** with set-up p99 ≤ {SETUP_P99_MS:g} ms and no "
              "failed call (target: 300).")
     if rss_per_call is not None:
@@ -207,7 +213,10 @@ def main():
         p = problems(run, rec)
         for x in p:
             print(f"  {x}", file=sys.stderr)
-        sys.exit(1 if p else 0)
+        # 2: only the timing criterion missed (the steps go on, to show
+        # where calls start to fail); 1: calls failed or audio was lost.
+        hard = [x for x in p if not x.startswith("deviation")]
+        sys.exit(1 if hard else 2 if p else 0)
     if args[:1] == ["--check-rate"]:
         p = rate_problems(load(args[1]))
         for x in p:

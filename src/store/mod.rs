@@ -1038,9 +1038,6 @@ async fn connect_sqlite(url: &str) -> Result<SqlitePool, StoreError> {
         // Deleted personal data (cards past retention) is overwritten in the
         // file, not left in free pages.
         .pragma("secure_delete", "ON");
-    // synchronous stays at sqlx's default, FULL: call records are the
-    // service's evidence, and a few fsyncs per call cost nothing at this
-    // volume.
     let (options, pool) = if in_memory {
         // One connection, kept forever: the database vanishes with the last
         // connection, and shared-cache mode would answer concurrent writers
@@ -1062,6 +1059,9 @@ async fn connect_sqlite(url: &str) -> Result<SqlitePool, StoreError> {
             create_dir(dir).await?;
         }
         // WAL: readers do not block the writer nor the writer readers.
+        // synchronous stays at sqlx's default, FULL: call records are the
+        // service's evidence. (NORMAL was measured under load, scripts/bench:
+        // no clear gain in call set-up, which the media load decides.)
         let options = options.journal_mode(SqliteJournalMode::Wal);
         (
             options,

@@ -431,6 +431,13 @@ fn server_use(
         .iter()
         .filter(|s| s.t >= from && s.t <= to)
         .collect();
+    // While every call was up; for runs that never have them all up at
+    // once (short calls at a rate), the whole run.
+    let window = if window.len() >= 2 {
+        window
+    } else {
+        samples.iter().collect()
+    };
     let steady = match (window.first(), window.last()) {
         (Some(a), Some(b)) if b.t > a.t => (b.cpu_s - a.cpu_s) / (b.t - a.t) * 100.0,
         _ => 0.0,
