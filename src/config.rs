@@ -226,6 +226,16 @@ pub struct NumberingSettings {
     pub area_code: String,
 }
 
+impl NumberingSettings {
+    /// The plan numbers are normalised by.
+    pub fn plan(&self) -> crate::phone::NumberingPlan {
+        crate::phone::NumberingPlan {
+            country_code: self.country_code.clone(),
+            area_code: self.area_code.clone(),
+        }
+    }
+}
+
 impl Default for NumberingSettings {
     fn default() -> Self {
         Self {

@@ -111,10 +111,7 @@ fn os_user() -> String {
 async fn block_command(settings: &Settings, action: BlockCommand) -> anyhow::Result<()> {
     use hotline::store::Store;
     use hotline::store::blocking::NewBlock;
-    let numbering = hotline::phone::NumberingPlan {
-        country_code: settings.numbering.country_code.clone(),
-        area_code: settings.numbering.area_code.clone(),
-    };
+    let numbering = settings.numbering.plan();
     let normalise = |raw: &str| {
         numbering
             .normalise(raw)
@@ -219,9 +216,7 @@ async fn prune_command(
     let pruner = hotline::retention::Pruner::from_settings(store.clone(), settings)?;
     let outcome = async {
         if !dry_run {
-            let fixed = pruner
-                .reconcile(now, hotline::retention::Sweep::Live)
-                .await?;
+            let fixed = pruner.reconcile(now).await?;
             if fixed.fixed() > 0 {
                 println!("reconciled {} file(s) and row(s) left by an earlier crash", fixed.fixed());
             }

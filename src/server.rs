@@ -27,7 +27,6 @@ use crate::config::{Settings, parse_net};
 use crate::events::EventBus;
 use crate::ivr::Diagnostic;
 use crate::media::PromptCache;
-use crate::phone::NumberingPlan;
 use crate::queue::QueueSet;
 use crate::queue::service::QueueService;
 use crate::recording::{self, Recorder};
@@ -141,8 +140,6 @@ impl Application {
     pub async fn build(settings: Settings) -> Result<Application, ServerError> {
         let store = Store::connect(&settings.storage.database_url).await?;
         recover(&store, &settings.storage.recordings_dir).await;
-        // Files and rows agree again after any crash (of a prune, a call or
-        // an upload), before a call can start.
         let pruner = crate::retention::Pruner::from_settings(store.clone(), &settings)?;
         // The regulation's periods are the least a city keeps (000 §2.6-2.7).
         let now = Utc::now();
@@ -152,12 +149,9 @@ impl Application {
         if pruner.cards.cutoff(now) > crate::retention::Period::Months(36).cutoff(now) {
             warn!(cards = %pruner.cards, "[retention] cards is shorter than the regulation's 3 years");
         }
-        if let Err(e) = pruner
-            .reconcile(Utc::now(), crate::retention::Sweep::StartUp)
-            .await
-        {
-            warn!(error = %e, "the start-up sweep of recordings and attachments failed");
-        }
+        // Uploads a crash cut short, before any new one can begin; files and
+        // rows are made to agree by the housekeeping task, beside the calls.
+        pruner.attachments.sweep_incoming();
         let recorder = Recorder::spawn(settings.storage.recordings_dir.clone())?;
         let prompts = PromptCache::new();
         let ivr_source = IvrSource {
@@ -280,10 +274,7 @@ impl Application {
             ivr: std::sync::RwLock::new(Arc::new(ivr)),
             origins,
             open_access: settings.sip.open_access,
-            numbering: NumberingPlan {
-                country_code: settings.numbering.country_code.clone(),
-                area_code: settings.numbering.area_code.clone(),
-            },
+            numbering: settings.numbering.plan(),
             answer_delay: Duration::from_millis(settings.sip.answer_delay_ms),
             jitter_frames: settings.rtp.jitter_frames,
             media_timeout: Duration::from_secs(settings.rtp.media_timeout_secs),
@@ -304,6 +295,7 @@ impl Application {
             events.clone(),
             shutdown_rx.clone(),
         );
+        let attachments = pruner.attachments.clone();
         spawn_housekeeping(
             pruner,
             Duration::from_secs(settings.retention.interval_mins * 60),
@@ -355,11 +347,6 @@ impl Application {
             ctx: ctx.clone(),
             lock: Arc::default(),
         };
-        let attachments = crate::attachments::AttachmentFiles::new(
-            settings.storage.attachments_dir.clone(),
-            u64::from(settings.storage.attachment_max_mb) * 1024 * 1024,
-        );
-        attachments.sweep_incoming();
         let app = Router::new()
             .route("/healthz", get(health))
             .route("/metrics", get(metrics))
@@ -562,6 +549,12 @@ fn spawn_housekeeping(
     mut stop: watch::Receiver<bool>,
 ) {
     tokio::spawn(async move {
+        // Files and rows agree again after any crash (of a prune, a call or
+        // an upload); beside the calls, so start-up does not wait on a walk
+        // of the recordings.
+        if let Err(e) = pruner.reconcile(Utc::now()).await {
+            warn!(error = %e, "the sweep of recordings and attachments failed");
+        }
         let start = tokio::time::Instant::now();
         let mut expiry = tokio::time::interval_at(start + BLOCK_EXPIRY_EVERY, BLOCK_EXPIRY_EVERY);
         let mut next_prune = (!prune_every.is_zero()).then(|| start + prune_every);
@@ -637,6 +630,12 @@ async fn reload_response(
 
 /// After a crash: repair the WAV files of recordings that never finished,
 /// complete their rows from what is on disk, and close calls left open.
+/// A file is gone when its directory can be read and it is not there (an
+/// unmounted volume loses nothing).
+fn gone(path: &Path, recordings_dir: &Path) -> bool {
+    std::fs::read_dir(recordings_dir).is_ok() && matches!(path.try_exists(), Ok(false))
+}
+
 pub async fn recover(store: &Store, recordings_dir: &Path) {
     let unfinished = match store.unfinished_recordings().await {
         Ok(r) => r,
@@ -654,6 +653,14 @@ pub async fn recover(store: &Store, recordings_dir: &Path) {
                     warn!(error = %e, "cannot complete a recovered recording's row");
                 }
                 info!(recording = %rec.id, seconds = outcome.duration.as_secs_f64(), repaired = outcome.changed, "recovered unfinished recording");
+            }
+            Err(e) if gone(&path, recordings_dir) => {
+                // The call's file never reached the disk (or was lost with
+                // it): the row says so instead of staying unfinished.
+                warn!(recording = %rec.id, error = %e, "an unfinished recording's file is missing");
+                if let Err(e) = store.mark_recording_missing(rec.id, Utc::now()).await {
+                    warn!(error = %e, "cannot mark a missing recording");
+                }
             }
             Err(e) => {
                 warn!(recording = %rec.id, error = %e, "cannot repair an unfinished recording")

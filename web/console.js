@@ -9,7 +9,7 @@
 // "Unsaved cards" until saved or discarded. Signing out clears them.
 
 import { api, ApiError } from './api.js';
-import { $, el } from './dom.js';
+import { $, el, listeners } from './dom.js';
 import { dateTime, duration, t, time, tUk } from './i18n.js';
 
 
@@ -94,7 +94,7 @@ export class Console {
   // --- wiring -------------------------------------------------------------
 
   bind() {
-    const on = (target, type, handler) => target.addEventListener(type, handler, { signal: this.abort.signal });
+    const on = listeners(this.abort);
     const form = $('card');
     on(form, 'submit', (e) => {
       e.preventDefault();

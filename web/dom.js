@@ -17,3 +17,7 @@ export function el(tag, attrs = {}, ...children) {
   for (const c of children) if (c != null) node.append(c);
   return node;
 }
+
+/** `on(target, type, handler)` adding listeners that all go when `abort`
+ * is aborted (a view's own, removed when it stops). */
+export const listeners = (abort) => (target, type, handler) => target.addEventListener(type, handler, { signal: abort.signal });

@@ -4,12 +4,36 @@
 // server's to decide.
 
 import { api, ApiError } from './api.js';
-import { $, el } from './dom.js';
+import { $, el, listeners } from './dom.js';
 import { dateTime, duration, t } from './i18n.js';
 
+/** What the three views share: listeners removed when the view stops, no
+ * use for the websocket, and failures told to the user. */
+class View {
+  constructor({ toast }) {
+    this.toast = toast;
+    this.abort = new AbortController();
+  }
 
+  stop() {
+    this.abort.abort();
+  }
 
-const listeners = (abort) => (target, type, handler) => target.addEventListener(type, handler, { signal: abort.signal });
+  onMessage() {}
+
+  retranslate() {
+    this.load();
+  }
+
+  /** Runs `work`; a failure is shown as a toast. */
+  async attempt(work) {
+    try {
+      await work();
+    } catch (e) {
+      this.toast(e.message, 'error');
+    }
+  }
+}
 
 /** The query string of a form's filled fields. */
 function formQuery(pairs) {
@@ -18,13 +42,12 @@ function formQuery(pairs) {
   return q;
 }
 
-export class RecordingsView {
+export class RecordingsView extends View {
   constructor({ session, toast }) {
+    super({ toast });
     this.session = session;
-    this.toast = toast;
     this.page = 1;
     this.perPage = 25;
-    this.abort = new AbortController();
     this.canHold = ['supervisor', 'admin'].includes(session.user.role);
   }
 
@@ -52,14 +75,12 @@ export class RecordingsView {
   }
 
   stop() {
-    this.abort.abort();
+    super.stop();
     $('rec-audio').removeAttribute('src');
   }
 
-  onMessage() {}
-
-  retranslate() {
-    this.search();
+  load() {
+    return this.search();
   }
 
   query() {
@@ -109,8 +130,8 @@ export class RecordingsView {
     return tr;
   }
 
-  async open(id) {
-    try {
+  open(id) {
+    return this.attempt(async () => {
       const r = await api('GET', `/api/recordings/${id}`);
       this.current = r;
       const audio = $('rec-audio');
@@ -138,9 +159,7 @@ export class RecordingsView {
       this.renderHolds(r.holds);
       $('rec-detail').hidden = false;
       $('rec-detail').dataset.id = id;
-    } catch (e) {
-      this.toast(e.message, 'error');
-    }
+    });
   }
 
   renderHolds(holds) {
@@ -163,30 +182,22 @@ export class RecordingsView {
       this.toast(t('blockNeedsReason'), 'error');
       return;
     }
-    try {
+    await this.attempt(async () => {
       await api('POST', `/api/recordings/${this.current.id}/hold`, { reason });
       $('rec-hold-reason').value = '';
       await this.open(this.current.id);
-    } catch (e) {
-      this.toast(e.message, 'error');
-    }
+    });
   }
 
-  async release(id) {
-    try {
+  release(id) {
+    return this.attempt(async () => {
       await api('DELETE', `/api/holds/${id}`);
       await this.open(this.current.id);
-    } catch (e) {
-      this.toast(e.message, 'error');
-    }
+    });
   }
 }
 
-export class BlockedView {
-  constructor({ toast }) {
-    this.toast = toast;
-    this.abort = new AbortController();
-  }
+export class BlockedView extends View {
 
   async start() {
     const on = listeners(this.abort);
@@ -198,18 +209,8 @@ export class BlockedView {
     await this.load();
   }
 
-  stop() {
-    this.abort.abort();
-  }
-
-  onMessage() {}
-
-  retranslate() {
-    this.load();
-  }
-
-  async load() {
-    try {
+  load() {
+    return this.attempt(async () => {
       const history = $('blocked-history').checked ? '?history=1' : '';
       const { blocked } = await api('GET', `/api/blocked${history}`);
       $('blocked-list').replaceChildren(...blocked.map((b) => {
@@ -227,9 +228,7 @@ export class BlockedView {
         if (b.end_reason) tr.classList.add('muted');
         return tr;
       }));
-    } catch (e) {
-      this.toast(e.message, 'error');
-    }
+    });
   }
 
   async add() {
@@ -263,22 +262,16 @@ export class BlockedView {
     }
   }
 
-  async lift(number) {
-    try {
+  lift(number) {
+    return this.attempt(async () => {
       await api('DELETE', `/api/blocked/${encodeURIComponent(number)}`);
       this.toast(t('numberUnblocked', { n: number }));
       await this.load();
-    } catch (e) {
-      this.toast(e.message, 'error');
-    }
+    });
   }
 }
 
-export class AccessView {
-  constructor({ toast }) {
-    this.toast = toast;
-    this.abort = new AbortController();
-  }
+export class AccessView extends View {
 
   async start() {
     const on = listeners(this.abort);
@@ -289,20 +282,10 @@ export class AccessView {
     await this.load();
   }
 
-  stop() {
-    this.abort.abort();
-  }
-
-  onMessage() {}
-
-  retranslate() {
-    this.load();
-  }
-
-  async load() {
+  load() {
     const q = formQuery([['from', $('ac-from').value], ['to', $('ac-to').value]]);
     $('ac-csv').href = `/api/recording-access?${q}&format=csv`;
-    try {
+    return this.attempt(async () => {
       const { access } = await api('GET', `/api/recording-access?${q}&limit=500`);
       $('access-list').replaceChildren(...access.map((a) => el('tr', {},
         el('td', { text: dateTime(a.at) }),
@@ -311,8 +294,6 @@ export class AccessView {
         el('td', {}, el('a', { href: `/recordings?call_id=${a.call_id}`, class: 'mono', text: a.recording_id.slice(0, 8) })),
         el('td', { class: 'mono', text: a.range || '—' }),
         el('td', { class: 'mono', text: a.address }))));
-    } catch (e) {
-      this.toast(e.message, 'error');
-    }
+    });
   }
 }

@@ -35,7 +35,7 @@ use super::auth::{Auth, error};
 use crate::attachments::{AttachmentError, Piece};
 use crate::server::HttpState;
 use crate::store::{
-    AppealCard, AppealDetail, Attachment, Channel, FieldError, RegisterError, Role, StoreError,
+    AppealCard, AppealRecord, Attachment, Channel, FieldError, RegisterError, Role, StoreError,
 };
 
 /// Why an upload was not kept.
@@ -133,14 +133,6 @@ struct CardBody {
     channel: Option<String>,
 }
 
-fn invalid(errors: Vec<FieldError>) -> Response {
-    (
-        StatusCode::UNPROCESSABLE_ENTITY,
-        Json(json!({ "errors": errors })),
-    )
-        .into_response()
-}
-
 async fn register(
     State(state): State<HttpState>,
     auth: Auth,
@@ -217,7 +209,7 @@ async fn register(
         errors.extend(card.check());
         errors.sort_by_key(|e| e.field);
         errors.dedup_by_key(|e| e.field);
-        return invalid(errors);
+        return super::field_errors(errors);
     }
     match state.ctx.store.register_appeal(&card, Utc::now()).await {
         Ok(appeal) => {
@@ -248,7 +240,7 @@ async fn register(
             )
                 .into_response()
         }
-        Err(RegisterError::Fields(errors)) => invalid(errors),
+        Err(RegisterError::Fields(errors)) => super::field_errors(errors),
         Err(RegisterError::Store(e)) => error(StatusCode::SERVICE_UNAVAILABLE, e),
     }
 }
@@ -301,19 +293,24 @@ async fn call_allowed(
     Ok((!took).then_some(CallRefusal::NotYours))
 }
 
-/// The card behind `number` for a user whose role works with cards, or the
-/// response to give instead (403, 404, 503).
-async fn card_for(state: &HttpState, auth: &Auth, number: &str) -> Result<AppealDetail, Response> {
+/// The card behind `number` (its record, not everything on it) for a user
+/// whose role works with cards, or the response to give instead (403,
+/// 404, 503).
+async fn card_for(state: &HttpState, auth: &Auth, number: &str) -> Result<AppealRecord, Response> {
     auth.require(CARD_ROLES)
         .map_err(IntoResponse::into_response)?;
-    match state.ctx.store.appeal_detail(number).await {
+    match state.ctx.store.appeal_by_registration_number(number).await {
         Ok(Some(card)) => Ok(card),
-        Ok(None) => Err(error(
-            StatusCode::NOT_FOUND,
-            format!("no appeal has the number {number:?}"),
-        )),
+        Ok(None) => Err(not_found(number)),
         Err(e) => Err(error(StatusCode::SERVICE_UNAVAILABLE, e)),
     }
+}
+
+fn not_found(number: &str) -> Response {
+    error(
+        StatusCode::NOT_FOUND,
+        format!("no appeal has the number {number:?}"),
+    )
 }
 
 fn attachment_json(number: &str, a: &Attachment) -> serde_json::Value {
@@ -333,9 +330,13 @@ async fn detail(
     auth: Auth,
     Path(number): Path<String>,
 ) -> Response {
-    let card = match card_for(&state, &auth, &number).await {
-        Ok(c) => c,
-        Err(response) => return response,
+    if let Err(refused) = auth.require(CARD_ROLES) {
+        return refused.into_response();
+    }
+    let card = match state.ctx.store.appeal_detail(&number).await {
+        Ok(Some(card)) => card,
+        Ok(None) => return not_found(&number),
+        Err(e) => return error(StatusCode::SERVICE_UNAVAILABLE, e),
     };
     let r = &card.record;
     info!(number = %r.registration_number, by = %auth.0.user.login, "appeal card read");
@@ -399,7 +400,7 @@ async fn attach_call(
         Ok(Some(refusal)) => return error(refusal.status(), refusal.field_error().message),
         Err(e) => return error(StatusCode::SERVICE_UNAVAILABLE, e),
     }
-    let r = &card.record;
+    let r = &card;
     match state
         .ctx
         .store
@@ -531,7 +532,7 @@ async fn upload(
     let (store, files, appeal_id, by) = (
         state.ctx.store.clone(),
         state.attachments.clone(),
-        card.record.id,
+        card.id,
         auth.0.user.id,
     );
     let job = tokio::spawn(async move {
@@ -576,37 +577,13 @@ async fn upload(
         Ok(Err(UploadFailure::Store(e))) => return error(StatusCode::SERVICE_UNAVAILABLE, e),
         Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, e),
     };
-    let number = &card.record.registration_number;
+    let number = &card.registration_number;
     info!(%number, attachment = %id, size = attachment.size_bytes, kind = %attachment.content_type, by = %auth.0.user.login, "attachment stored");
     (
         StatusCode::CREATED,
         Json(attachment_json(number, &attachment)),
     )
         .into_response()
-}
-
-/// `filename*` of Content-Disposition (RFC 6266, RFC 8187): UTF-8,
-/// percent-encoded but for the attr-chars.
-fn disposition(name: &str) -> String {
-    let ascii: String = name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || "._- ".contains(c) {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    let mut encoded = String::new();
-    for b in name.bytes() {
-        if b.is_ascii_alphanumeric() || b"!#$&+-.^_`|~".contains(&b) {
-            encoded.push(b as char);
-        } else {
-            encoded.push_str(&format!("%{b:02X}"));
-        }
-    }
-    format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{encoded}")
 }
 
 /// `GET /api/appeals/{number}/attachments/{id}`: always as a download.
@@ -619,7 +596,7 @@ async fn download(
         Ok(c) => c,
         Err(response) => return response,
     };
-    let attachment = match state.ctx.store.attachment(card.record.id, id).await {
+    let attachment = match state.ctx.store.attachment(card.id, id).await {
         Ok(Some(a)) => a,
         Ok(None) => return error(StatusCode::NOT_FOUND, "no such attachment on this card"),
         Err(e) => return error(StatusCode::SERVICE_UNAVAILABLE, e),
@@ -638,7 +615,7 @@ async fn download(
             return error(StatusCode::NOT_FOUND, "the attachment's file is missing");
         }
     };
-    info!(number = %card.record.registration_number, attachment = %id, by = %auth.0.user.login, "attachment downloaded");
+    info!(number = %card.registration_number, attachment = %id, by = %auth.0.user.login, "attachment downloaded");
     let stream = tokio_util::io::ReaderStream::new(file);
     let mut response = Body::from_stream(stream).into_response();
     let headers = response.headers_mut();
@@ -646,7 +623,7 @@ async fn download(
     if let Ok(v) = HeaderValue::from_str(&attachment.content_type) {
         headers.insert(header::CONTENT_TYPE, v);
     }
-    if let Ok(v) = HeaderValue::from_str(&disposition(&attachment.file_name)) {
+    if let Ok(v) = HeaderValue::from_str(&super::disposition("attachment", &attachment.file_name)) {
         headers.insert(header::CONTENT_DISPOSITION, v);
     }
     headers.insert(header::CONTENT_LENGTH, attachment.size_bytes.into());
@@ -684,13 +661,5 @@ mod tests {
         );
         assert_eq!(clean_file_name(Some(".."), "png"), "attachment.png");
         assert_eq!(clean_file_name(None, "pdf"), "attachment.pdf");
-    }
-
-    #[test]
-    fn downloads_carry_an_ascii_and_a_utf8_name() {
-        assert_eq!(
-            disposition("акт №1.pdf"),
-            "attachment; filename=\"___ _1.pdf\"; filename*=UTF-8''%D0%B0%D0%BA%D1%82%20%E2%84%961.pdf"
-        );
     }
 }

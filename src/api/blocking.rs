@@ -21,7 +21,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get};
-use chrono::{DateTime, Local, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tracing::info;
@@ -84,15 +84,7 @@ async fn list(
 /// An `until` as people give it: a moment (RFC 3339), or a date meaning
 /// the end of that day on the server's clock.
 pub fn parse_until(text: &str) -> Option<DateTime<Utc>> {
-    let text = text.trim();
-    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
-        return Some(t.with_timezone(&Utc));
-    }
-    let day = NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()?;
-    day.and_hms_opt(23, 59, 59)?
-        .and_local_timezone(Local)
-        .earliest()
-        .map(|t| t.with_timezone(&Utc))
+    super::moment(text, super::DayEdge::LastSecond)
 }
 
 #[derive(Deserialize)]
@@ -102,14 +94,6 @@ struct AddBody {
     reason: String,
     #[serde(default)]
     until: Option<String>,
-}
-
-fn invalid(errors: Vec<FieldError>) -> Response {
-    (
-        StatusCode::UNPROCESSABLE_ENTITY,
-        Json(json!({ "errors": errors })),
-    )
-        .into_response()
 }
 
 async fn add(
@@ -166,7 +150,7 @@ async fn add(
         },
     };
     let Some(number) = number.filter(|_| errors.is_empty()) else {
-        return invalid(errors);
+        return super::field_errors(errors);
     };
     let block = NewBlock {
         number: number.as_str(),
@@ -229,7 +213,7 @@ mod tests {
         let end_of_day = parse_until("2026-12-01").unwrap();
         assert!(
             end_of_day
-                .with_timezone(&Local)
+                .with_timezone(&chrono::Local)
                 .format("%H:%M:%S")
                 .to_string()
                 == "23:59:59"

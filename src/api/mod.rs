@@ -25,3 +25,94 @@ pub fn local_day_start() -> chrono::DateTime<chrono::Utc> {
         .map(|t| t.with_timezone(&chrono::Utc))
         .unwrap_or(now)
 }
+
+/// Where a bare date (`YYYY-MM-DD`, the server's local day) falls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DayEdge {
+    /// Its first moment: a search's `from`.
+    Start,
+    /// Its last second: a block's `until` ("through that day").
+    LastSecond,
+    /// The first moment of the next day: a search's `to`, exclusive.
+    End,
+}
+
+/// A moment as people give one: RFC 3339, or a date taken at `edge`.
+pub fn moment(text: &str, edge: DayEdge) -> Option<chrono::DateTime<chrono::Utc>> {
+    use chrono::{DateTime, Local, NaiveDate, Utc};
+    let text = text.trim();
+    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
+        return Some(t.with_timezone(&Utc));
+    }
+    let day = NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()?;
+    let at = match edge {
+        DayEdge::Start => day.and_hms_opt(0, 0, 0)?,
+        DayEdge::LastSecond => day.and_hms_opt(23, 59, 59)?,
+        DayEdge::End => day.succ_opt()?.and_hms_opt(0, 0, 0)?,
+    };
+    at.and_local_timezone(Local)
+        .earliest()
+        .map(|t| t.with_timezone(&Utc))
+}
+
+/// 422 with `{"errors": [{"field", "message"}]}`, one per wrong field: what
+/// the pages show under each field.
+pub fn field_errors(errors: Vec<crate::store::FieldError>) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    (
+        axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+        axum::Json(serde_json::json!({ "errors": errors })),
+    )
+        .into_response()
+}
+
+/// Content-Disposition (RFC 6266) of `kind` (`inline`, `attachment`) with
+/// the name twice: ASCII for old clients, and `filename*` (RFC 8187) in
+/// UTF-8, percent-encoded but for the attr-chars.
+pub fn disposition(kind: &str, name: &str) -> String {
+    let ascii: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "._- ".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let mut encoded = String::new();
+    for b in name.bytes() {
+        if b.is_ascii_alphanumeric() || b"!#$&+-.^_`|~".contains(&b) {
+            encoded.push(b as char);
+        } else {
+            encoded.push_str(&format!("%{b:02X}"));
+        }
+    }
+    format!("{kind}; filename=\"{ascii}\"; filename*=UTF-8''{encoded}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeDelta;
+
+    #[test]
+    fn dates_in_queries_cover_whole_days() {
+        let from = moment("2026-11-24", DayEdge::Start).unwrap();
+        let to = moment("2026-11-24", DayEdge::End).unwrap();
+        assert_eq!(to - from, TimeDelta::days(1));
+        assert_eq!(
+            moment("2026-11-24T10:00:00Z", DayEdge::End),
+            Some("2026-11-24T10:00:00Z".parse().unwrap())
+        );
+        assert_eq!(moment("yesterday", DayEdge::Start), None);
+    }
+
+    #[test]
+    fn downloads_carry_an_ascii_and_a_utf8_name() {
+        assert_eq!(
+            disposition("attachment", "акт №1.pdf"),
+            "attachment; filename=\"___ _1.pdf\"; filename*=UTF-8''%D0%B0%D0%BA%D1%82%20%E2%84%961.pdf"
+        );
+    }
+}

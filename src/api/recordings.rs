@@ -36,7 +36,7 @@ use super::auth::{Auth, error};
 use crate::server::HttpState;
 use crate::store::recordings::{NewAccess, RecordingFilter, RecordingItem};
 use crate::store::retention::{HoldTarget, LegalHold};
-use crate::store::{Role, StoreError};
+use crate::store::{FieldError, Role, StoreError};
 
 /// How long an operator may listen to a call they took.
 pub const OPERATOR_WINDOW: TimeDelta = TimeDelta::hours(24);
@@ -146,24 +146,19 @@ struct SearchQuery {
 /// A moment from a query: RFC 3339, or a date (`from`: the start of that
 /// day, `to`: the end of it, on the server's clock).
 fn moment(text: &str, end_of_day: bool) -> Option<DateTime<Utc>> {
-    let text = text.trim();
-    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
-        return Some(t.with_timezone(&Utc));
-    }
-    let day = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()?;
-    let day = if end_of_day { day.succ_opt()? } else { day };
-    day.and_hms_opt(0, 0, 0)?
-        .and_local_timezone(chrono::Local)
-        .earliest()
-        .map(|t| t.with_timezone(&Utc))
+    let edge = if end_of_day {
+        super::DayEdge::End
+    } else {
+        super::DayEdge::Start
+    };
+    super::moment(text, edge)
 }
 
-fn bad_query(field: &str, message: &str) -> Response {
-    (
-        StatusCode::UNPROCESSABLE_ENTITY,
-        Json(json!({ "errors": [{ "field": field, "message": message }] })),
-    )
-        .into_response()
+fn bad_query(field: &'static str, message: &str) -> Response {
+    super::field_errors(vec![FieldError {
+        field,
+        message: message.to_owned(),
+    }])
 }
 
 async fn search(
@@ -416,8 +411,8 @@ async fn audio(
         item.started_at.format("%Y%m%d-%H%M%S"),
         &id.simple().to_string()[..8]
     );
-    let disposition = if download { "attachment" } else { "inline" };
-    if let Ok(v) = HeaderValue::from_str(&format!("{disposition}; filename=\"call-{name}\"")) {
+    let kind = if download { "attachment" } else { "inline" };
+    if let Ok(v) = HeaderValue::from_str(&super::disposition(kind, &format!("call-{name}"))) {
         h.insert(header::CONTENT_DISPOSITION, v);
     }
     response
@@ -623,17 +618,5 @@ mod tests {
         assert_eq!(csv_field("a \"b\""), "\"a \"\"b\"\"\"");
         assert_eq!(csv_field("=HYPERLINK(1)"), "\"'=HYPERLINK(1)\"");
         assert_eq!(csv_field("bytes=0-"), "\"bytes=0-\"");
-    }
-
-    #[test]
-    fn dates_in_queries_cover_whole_days() {
-        let from = moment("2026-11-24", false).unwrap();
-        let to = moment("2026-11-24", true).unwrap();
-        assert_eq!(to - from, TimeDelta::days(1));
-        assert_eq!(
-            moment("2026-11-24T10:00:00Z", true),
-            Some("2026-11-24T10:00:00Z".parse().unwrap())
-        );
-        assert_eq!(moment("yesterday", false), None);
     }
 }

@@ -64,16 +64,6 @@ pub struct PruneReport {
     pub errors: Vec<String>,
 }
 
-/// When the sweep runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Sweep {
-    /// At start-up: no call or upload is in progress.
-    StartUp,
-    /// Beside a running server (`hotline prune`): recordings still being
-    /// written and uploads in progress are left alone.
-    Live,
-}
-
 /// More missing files than this share of those looked for (and at least
 /// [`MISSING_FLOOR`]) means the volume is not there (not mounted, not
 /// readable), not that files were lost: nothing is marked then.
@@ -257,21 +247,17 @@ impl Pruner {
     }
 
     /// Makes the files and the rows agree again after a crash (of the
-    /// pruner, or of the server mid-call or mid-upload). A directory that
-    /// is absent or unreadable is left alone (a volume not mounted yet must
-    /// not cost every recording its row), and so is a part where too many
-    /// files are missing to be a crash's doing.
-    pub async fn reconcile(
-        &self,
-        now: DateTime<Utc>,
-        sweep: Sweep,
-    ) -> Result<ReconcileReport, StoreError> {
+    /// pruner, or of the server mid-call or mid-upload). Safe beside a
+    /// running server: recordings still being written and uploads in
+    /// progress are left alone (the server sweeps unfinished uploads itself
+    /// at start, before any can begin). A directory that is absent or
+    /// unreadable is left alone too (a volume not mounted yet must not cost
+    /// every recording its row), and so is a part where too many files are
+    /// missing to be a crash's doing.
+    pub async fn reconcile(&self, now: DateTime<Utc>) -> Result<ReconcileReport, StoreError> {
         let mut report = ReconcileReport::default();
-        if sweep == Sweep::StartUp {
-            self.attachments.sweep_incoming();
-        }
         if readable_dir(&self.recordings_dir).await {
-            self.reconcile_recordings(now, sweep, &mut report).await?;
+            self.reconcile_recordings(now, &mut report).await?;
         } else {
             report.skipped.push(format!(
                 "recordings: {} is absent or unreadable",
@@ -307,7 +293,6 @@ impl Pruner {
     async fn reconcile_recordings(
         &self,
         now: DateTime<Utc>,
-        sweep: Sweep,
         report: &mut ReconcileReport,
     ) -> Result<(), StoreError> {
         // Recording files on disk, against their rows.
@@ -356,9 +341,10 @@ impl Pruner {
                 }
             }
         }
-        // Rows whose file is gone (recordings still being written, beside a
-        // running server, are not looked at).
-        let kept = self.store.kept_recordings(sweep == Sweep::Live).await?;
+        // Rows whose file is gone (recordings still being written are not
+        // looked at; those a crash left unfinished were completed, or
+        // marked, by `server::recover` first).
+        let kept = self.store.kept_recordings().await?;
         let dir = self.recordings_dir.clone();
         let missing = tokio::task::spawn_blocking(move || missing_files(&dir, kept))
             .await

@@ -11,30 +11,8 @@ use uuid::Uuid;
 
 use super::*;
 use crate::store::retention::HoldTarget;
-use crate::store::testing::TestDb;
-use crate::store::{AppealCard, Attachment, NewCall, NewRecording, Transport};
-
-macro_rules! both_backends {
-    ($($name:ident),+ $(,)?) => {$(
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                let db = crate::store::testing::TestDb::sqlite().await.expect("fresh SQLite");
-                super::$name(&db).await;
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                let db = crate::store::testing::TestDb::postgres()
-                    .await
-                    .expect("fresh PostgreSQL (is it running?)");
-                if let Some(db) = db {
-                    super::$name(&db).await;
-                }
-            }
-        }
-    )+};
-}
+use crate::store::testing::{TestDb, both_backends, sample_card as card};
+use crate::store::{AppealCard, Attachment, NewRecording};
 
 both_backends!(
     thousands_of_recordings_only_the_old_unheld_go_and_two_pruners_share_them,
@@ -67,21 +45,7 @@ fn fixture(db: &TestDb) -> Fixture {
 }
 
 async fn call_at(db: &TestDb, at: DateTime<Utc>) -> Uuid {
-    let id = Uuid::new_v4();
-    db.insert_call(&NewCall {
-        id,
-        sip_call_id: format!("{id}@test"),
-        caller_raw: "0611234567".into(),
-        caller_e164: Some("+380611234567".into()),
-        called_number: "1580".into(),
-        source: "test".into(),
-        source_addr: "127.0.0.1:5060".parse().unwrap(),
-        transport: Transport::Udp,
-        arrived_at: at,
-    })
-    .await
-    .unwrap();
-    id
+    crate::store::testing::stored_call(db, "0611234567", "+380611234567", at).await
 }
 
 /// A recorded call at `at`, its file written under the recordings dir.
@@ -102,6 +66,9 @@ async fn recording_at(db: &TestDb, dir: &Path, at: DateTime<Utc>) -> (Uuid, Uuid
     })
     .await
     .unwrap();
+    db.finish_recording(id, at + TimeDelta::seconds(30), 30_000, 12)
+        .await
+        .unwrap();
     (id, call)
 }
 
@@ -287,7 +254,7 @@ async fn an_interrupted_prune_is_finished_by_the_start_up_sweep(db: &TestDb) {
         .set_modified(std::time::SystemTime::now() - std::time::Duration::from_secs(3600))
         .unwrap();
 
-    let report = f.pruner.reconcile(now(), Sweep::StartUp).await.unwrap();
+    let report = f.pruner.reconcile(now()).await.unwrap();
     assert_eq!(report.purged_files_removed, 10);
     assert_eq!(report.rows_marked_missing, 1);
     assert_eq!(report.orphan_files_removed, 1);
@@ -318,31 +285,12 @@ async fn an_interrupted_prune_is_finished_by_the_start_up_sweep(db: &TestDb) {
     // The prune finishes the rest; a second sweep finds nothing more.
     let rest = f.pruner.prune(now(), false).await.unwrap();
     assert_eq!(rest.recordings.len(), 10);
-    let again = f.pruner.reconcile(now(), Sweep::StartUp).await.unwrap();
+    let again = f.pruner.reconcile(now()).await.unwrap();
     assert_eq!(again.fixed(), 0);
 }
 
 async fn a_category(db: &TestDb) -> Uuid {
-    let classifier =
-        crate::classifier::Classifier::load(Path::new(crate::classifier::DEFAULT_PATH)).unwrap();
-    let outcome = db
-        .import_classifier(&classifier, "sample", now() - TimeDelta::days(2000))
-        .await
-        .unwrap();
-    db.categories(outcome.version.number).await.unwrap()[0].id
-}
-
-fn card(category: Uuid) -> AppealCard {
-    AppealCard {
-        surname: "Шевченко".into(),
-        first_name: "Тарас".into(),
-        patronymic: "Григорович".into(),
-        address: "вул. Соборна, 12".into(),
-        contact_phone: "+380611234567".into(),
-        essence: "Немає води.".into(),
-        category_id: Some(category),
-        ..Default::default()
-    }
+    crate::store::testing::sample_category(db, "sample", now() - TimeDelta::days(2000)).await
 }
 
 async fn old_cards_go_with_their_files_and_held_ones_stay(db: &TestDb) {
@@ -446,12 +394,12 @@ async fn a_missing_volume_costs_no_recording_its_row(db: &TestDb) {
     // The volume is not mounted: the directory is not there.
     let aside = dir.with_extension("unmounted");
     std::fs::rename(&dir, &aside).unwrap();
-    let report = f.pruner.reconcile(now(), Sweep::StartUp).await.unwrap();
+    let report = f.pruner.reconcile(now()).await.unwrap();
     assert_eq!(report.rows_marked_missing, 0);
     assert!(!report.skipped.is_empty());
     // Mounted, but empty (another disk): too many missing, nothing marked.
     std::fs::create_dir_all(&dir).unwrap();
-    let report = f.pruner.reconcile(now(), Sweep::StartUp).await.unwrap();
+    let report = f.pruner.reconcile(now()).await.unwrap();
     assert_eq!(report.rows_marked_missing, 0, "{report:?}");
     assert!(
         report.skipped.iter().any(|s| s.contains("30 of 30")),
@@ -474,10 +422,10 @@ async fn a_missing_volume_costs_no_recording_its_row(db: &TestDb) {
     let file = dir.join(&rec.path);
     let saved = std::fs::read(&file).unwrap();
     std::fs::remove_file(&file).unwrap();
-    let report = f.pruner.reconcile(now(), Sweep::StartUp).await.unwrap();
+    let report = f.pruner.reconcile(now()).await.unwrap();
     assert_eq!(report.rows_marked_missing, 1);
     std::fs::write(&file, saved).unwrap();
-    let report = f.pruner.reconcile(now(), Sweep::StartUp).await.unwrap();
+    let report = f.pruner.reconcile(now()).await.unwrap();
     assert_eq!(report.rows_unmarked, 1);
     assert!(file.exists(), "a file back is never deleted");
     assert!(

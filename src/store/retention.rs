@@ -225,18 +225,13 @@ impl Store {
         Ok(out)
     }
 
-    /// Every recording whose file should exist: (id, path). With
-    /// `finished_only`, recordings still being written (calls in progress)
-    /// are left out.
-    pub async fn kept_recordings(
-        &self,
-        finished_only: bool,
-    ) -> Result<Vec<(Uuid, String)>, StoreError> {
-        const SQL: &str = "SELECT id, path FROM recordings WHERE purged_at IS NULL \
-            AND ($1 = FALSE OR ended_at IS NOT NULL) ORDER BY id";
+    /// Every finished recording whose file should exist: (id, path).
+    /// Recordings still being written (calls in progress) are left out.
+    pub async fn kept_recordings(&self) -> Result<Vec<(Uuid, String)>, StoreError> {
+        const SQL: &str = "SELECT id, path FROM recordings \
+            WHERE purged_at IS NULL AND ended_at IS NOT NULL ORDER BY id";
         on_pool!(self, |pool| decode_all(
             sqlx::query(SQL)
-                .bind(finished_only)
                 .fetch_all(pool)
                 .await
                 .map_err(query_err("list kept recordings"))?,
@@ -292,14 +287,7 @@ impl Store {
                 .fetch_all(pool)
                 .await
                 .map_err(query_err("list cards due"))?,
-            |row| {
-                let c = Cols::new(row, "appeals");
-                Ok(DueCard {
-                    id: c.uuid("id")?,
-                    registration_number: c.get("registration_number")?,
-                    created_at: c.time("created_at")?,
-                })
-            }
+            due_card_from_row
         ))
     }
 
@@ -384,14 +372,7 @@ impl Store {
         .await
         .map_err(query_err("delete cards past retention"))
         .and_then(|(rows, files)| {
-            let cards = decode_all(rows, |row| {
-                let c = Cols::new(row, "appeals");
-                Ok(DueCard {
-                    id: c.uuid("id")?,
-                    registration_number: c.get("registration_number")?,
-                    created_at: c.time("created_at")?,
-                })
-            })?;
+            let cards = decode_all(rows, due_card_from_row)?;
             Ok((cards, files))
         }))
     }
@@ -625,4 +606,13 @@ impl Store {
         .await
         .map_err(query_err("clear old calls' personal data")))
     }
+}
+
+fn due_card_from_row(row: &impl StoreRow) -> Result<DueCard, StoreError> {
+    let c = Cols::new(row, "appeals");
+    Ok(DueCard {
+        id: c.uuid("id")?,
+        registration_number: c.get("registration_number")?,
+        created_at: c.time("created_at")?,
+    })
 }

@@ -24,7 +24,9 @@ use std::path::PathBuf;
 use sqlx::{Connection, Executor, PgConnection};
 use uuid::Uuid;
 
-use super::{Store, StoreError};
+use chrono::{DateTime, Utc};
+
+use super::{AppealCard, Store, StoreError};
 
 /// Environment variable naming the PostgreSQL URL used to create and drop
 /// test databases (any existing database the user may connect to).
@@ -37,6 +39,94 @@ pub const SKIP_PG_ENV: &str = "HOTLINE_TEST_SKIP_PG";
 /// Prefix of every database [`TestDb::postgres`] creates, so leftovers of
 /// killed test runs are easy to find and drop.
 pub const PG_TEST_DB_PREFIX: &str = "hotline_test_";
+
+/// A call stored as if it had come in over UDP from 127.0.0.1:5062, from
+/// `caller_raw` (normalised to `caller_e164`) to 1580, at `at`.
+pub async fn stored_call(
+    store: &Store,
+    caller_raw: &str,
+    caller_e164: &str,
+    at: DateTime<Utc>,
+) -> Uuid {
+    let id = Uuid::new_v4();
+    store
+        .insert_call(&super::NewCall {
+            id,
+            sip_call_id: format!("{id}@test"),
+            caller_raw: caller_raw.into(),
+            caller_e164: Some(caller_e164.into()),
+            called_number: "1580".into(),
+            source: "local".into(),
+            source_addr: "127.0.0.1:5062".parse().expect("an address"),
+            transport: super::Transport::Udp,
+            arrived_at: at,
+        })
+        .await
+        .expect("the call is stored");
+    id
+}
+
+/// Imports the shipped sample classifier ([`crate::classifier::DEFAULT_PATH`],
+/// read from the working directory, the package root under `cargo test`)
+/// as of `at` and returns its first category.
+pub async fn sample_category(store: &Store, source: &str, at: DateTime<Utc>) -> Uuid {
+    let classifier =
+        crate::classifier::Classifier::load(std::path::Path::new(crate::classifier::DEFAULT_PATH))
+            .expect("the sample classifier loads");
+    let outcome = store
+        .import_classifier(&classifier, source, at)
+        .await
+        .expect("the sample classifier imports");
+    store
+        .categories(outcome.version.number)
+        .await
+        .expect("its categories")[0]
+        .id
+}
+
+/// A card an operator filled in full, in `category`.
+pub fn sample_card(category: Uuid) -> AppealCard {
+    AppealCard {
+        surname: "Шевченко".into(),
+        first_name: "Тарас".into(),
+        patronymic: "Григорович".into(),
+        address: "вул. Соборна, 12, кв. 5".into(),
+        contact_phone: "+380611234567".into(),
+        essence: "Немає холодної води з ранку.".into(),
+        category_id: Some(category),
+        ..Default::default()
+    }
+}
+
+/// For each named `async fn name(db: &TestDb)`, generates `name::sqlite` and
+/// `name::postgres` tests running it on each backend.
+#[cfg(test)]
+macro_rules! both_backends {
+    ($($name:ident),+ $(,)?) => {$(
+        mod $name {
+            // Multi-threaded so tests that spawn tasks really overlap.
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let db = $crate::store::testing::TestDb::sqlite()
+                    .await
+                    .expect("fresh SQLite test database");
+                super::$name(&db).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                let db = $crate::store::testing::TestDb::postgres().await.expect(
+                    "fresh PostgreSQL test database (is PostgreSQL running? \
+                     set HOTLINE_TEST_SKIP_PG=1 to skip on purpose)",
+                );
+                let Some(db) = db else { return };
+                super::$name(&db).await;
+            }
+        }
+    )+};
+}
+#[cfg(test)]
+pub(crate) use both_backends;
 
 /// Whether PostgreSQL tests are to be skipped (see [`SKIP_PG_ENV`]).
 pub fn skip_postgres() -> bool {

@@ -8,35 +8,8 @@ use std::net::SocketAddr;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use uuid::Uuid;
 
-use super::testing::TestDb;
+use super::testing::{TestDb, both_backends};
 use super::*;
-
-/// For each named `async fn name(db: &TestDb)`, generates `name::sqlite` and
-/// `name::postgres` tests running it on each backend.
-macro_rules! both_backends {
-    ($($name:ident),+ $(,)?) => {$(
-        mod $name {
-            use super::TestDb;
-
-            // Multi-threaded so tests that spawn tasks really overlap.
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                let db = TestDb::sqlite().await.expect("fresh SQLite test database");
-                super::$name(&db).await;
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                let db = TestDb::postgres().await.expect(
-                    "fresh PostgreSQL test database (is PostgreSQL running? \
-                     set HOTLINE_TEST_SKIP_PG=1 to skip on purpose)",
-                );
-                let Some(db) = db else { return };
-                super::$name(&db).await;
-            }
-        }
-    )+};
-}
 
 both_backends!(
     migrations_are_idempotent,
@@ -64,8 +37,7 @@ both_backends!(
     repair_work_insert_is_atomic,
 );
 
-// Operators and queues, in files of their own; after both_backends!, which
-// they use.
+// The rest, in files of their own.
 mod blocking;
 mod cards;
 mod classifier;

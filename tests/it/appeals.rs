@@ -5,9 +5,10 @@
 use chrono::{DateTime, Datelike, Utc};
 use hotline::classifier::Classifier;
 use hotline::store::Role;
+use hotline::store::testing::sample_category;
 use serde_json::{Value, json};
 
-use crate::{AppOptions, request, spawn_app};
+use crate::{AppOptions, files_under, request, spawn_app};
 
 #[tokio::test]
 async fn cards_are_registered_with_a_number_deadline_and_executor() {
@@ -170,7 +171,7 @@ async fn files_and_later_calls_are_attached_to_a_card() {
         }
     };
     let files_on_disk = || {
-        walk(&app.recordings.path().join("attachments"))
+        files_under(&app.recordings.path().join("attachments"))
             .into_iter()
             .filter(|p| p.is_file())
             .count()
@@ -266,18 +267,7 @@ async fn files_and_later_calls_are_attached_to_a_card() {
 #[tokio::test]
 async fn an_operator_links_cards_only_to_calls_they_took() {
     let app = spawn_app(AppOptions::default()).await;
-    let classifier = Classifier::load(&crate::repo().join("classifier/zaporizhzhia.toml")).unwrap();
-    app.store()
-        .import_classifier(&classifier, "zaporizhzhia.toml", Utc::now())
-        .await
-        .unwrap();
-    let version = app
-        .store()
-        .current_classifier_version()
-        .await
-        .unwrap()
-        .unwrap();
-    let category = app.store().categories(version.number).await.unwrap()[0].id;
+    let category = sample_category(app.store(), "zaporizhzhia.toml", Utc::now()).await;
     let op = hotline::store::NewOperator::new("olena", "1001", None, Vec::new(), Utc::now());
     app.store()
         .add_operator(&op, "sip-secret1", hotline::store::operators::DEFAULT_REALM)
@@ -308,19 +298,4 @@ async fn an_operator_links_cards_only_to_calls_they_took() {
             .is_empty(),
         "nothing saved"
     );
-}
-
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    if let Ok(entries) = std::fs::read_dir(dir) {
-        for e in entries.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                out.extend(walk(&p));
-            } else {
-                out.push(p);
-            }
-        }
-    }
-    out
 }

@@ -5,10 +5,8 @@ use chrono::Utc;
 use hotline::api::auth::MAX_FAILURES;
 use hotline::store::Role;
 
-use hotline::classifier::Classifier;
-
 use crate::{
-    ApiSession, AppOptions, TestApp, multipart, request, request_bytes, sign_in, spawn_app,
+    ApiSession, AppOptions, PNG, TestApp, multipart, request, request_bytes, sign_in, spawn_app,
 };
 
 /// A request to one route: method, path, body (JSON, or a multipart file
@@ -50,15 +48,6 @@ async fn status(app: &TestApp, session: Option<&ApiSession>, route: &Route) -> u
     .status
 }
 
-/// A 1×1 PNG.
-const PNG: &[u8] = &[
-    0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48, 0x44, 0x52,
-    0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00, 0x00, 0x1f, 0x15, 0xc4,
-    0x89, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x44, 0x41, 0x54, 0x78, 0x9c, 0x63, 0xf8, 0xcf, 0xc0, 0xf0,
-    0x1f, 0x00, 0x05, 0x00, 0x01, 0xff, 0x89, 0x99, 0x3d, 0x1d, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45,
-    0x4e, 0x44, 0xae, 0x42, 0x60, 0x82,
-];
-
 async fn app_with_operators() -> TestApp {
     let app = spawn_app(AppOptions::default()).await;
     for (login, ext) in [("olena", "1001"), ("petro", "1002")] {
@@ -73,18 +62,9 @@ async fn every_route_checks_the_session_and_the_role() {
     hotline::store::demo::seed(app.store(), Utc::now())
         .await
         .unwrap();
-    let classifier = Classifier::load(&crate::repo().join("classifier/zaporizhzhia.toml")).unwrap();
-    app.store()
-        .import_classifier(&classifier, "zaporizhzhia.toml", Utc::now())
-        .await
-        .unwrap();
-    let category = app
-        .store()
-        .current_classifier_version()
-        .await
-        .unwrap()
-        .unwrap();
-    let category = app.store().categories(category.number).await.unwrap()[0].id;
+    let category =
+        hotline::store::testing::sample_category(app.store(), "zaporizhzhia.toml", Utc::now())
+            .await;
     let number = hotline::store::demo::APPEAL_NUMBER;
     // A call nobody took (so an operator may not act on it).
     let call = app.stored_call().await;

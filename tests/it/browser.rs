@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 
 use crate::console::{citizen_asks_for_an_operator, operator_with_user, phone};
 use crate::peers::browser::{Browser, HEIGHT, WIDTH};
-use crate::{AppOptions, T, TestApp, spawn_app};
+use crate::{AppOptions, PNG, T, TestApp, spawn_app};
 
 const W: Duration = Duration::from_secs(15);
 
@@ -214,15 +214,7 @@ async fn an_operator_gets_the_card_on_screen_files_the_appeal_and_reads_out_its_
         .unwrap()
         .as_f64()
         .expect("the page noted when call_answered arrived");
-    let took_200 = app
-        .store()
-        .call_events(call_uuid)
-        .await
-        .unwrap()
-        .into_iter()
-        .find(|e| e.kind == "operator-answered")
-        .expect("operator-answered stored")
-        .at;
+    let took_200 = app.operator_answered_at(call_uuid).await;
     let latency_ms = received_ms - took_200.timestamp_micros() as f64 / 1000.0;
     eprintln!(
         "measured [browser]: operator's 200 OK taken → call_answered in Chromium: {latency_ms:.2} ms"
@@ -401,15 +393,6 @@ async fn an_operator_gets_the_card_on_screen_files_the_appeal_and_reads_out_its_
     citizen.stop().await;
     softphone.stop().await;
 }
-
-/// A 1×1 PNG, as a citizen's photo.
-const PNG: &[u8] = &[
-    0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48, 0x44, 0x52,
-    0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00, 0x00, 0x1f, 0x15, 0xc4,
-    0x89, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x44, 0x41, 0x54, 0x78, 0x9c, 0x63, 0xf8, 0xcf, 0xc0, 0xf0,
-    0x1f, 0x00, 0x05, 0x00, 0x01, 0xff, 0x89, 0x99, 0x3d, 0x1d, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45,
-    0x4e, 0x44, 0xae, 0x42, 0x60, 0x82,
-];
 
 #[tokio::test]
 async fn a_walk_in_card_is_filed_with_the_keyboard_alone_in_english_with_a_photo() {

@@ -177,15 +177,7 @@ async fn the_card_pops_up_on_the_ringing_operators_console_only() {
     // From the call task taking the operator's 200 OK (its stored
     // "operator-answered" step) to the message at the console.
     let call_uuid: uuid::Uuid = call_id.parse().unwrap();
-    let took_200 = app
-        .store()
-        .call_events(call_uuid)
-        .await
-        .unwrap()
-        .into_iter()
-        .find(|e| e.kind == "operator-answered")
-        .expect("operator-answered stored")
-        .at;
+    let took_200 = app.operator_answered_at(call_uuid).await;
     let latency = (received_at - took_200).num_microseconds().unwrap();
     eprintln!(
         "measured [console]: operator's 200 OK taken → call_answered at the console: {:.2} ms",

@@ -12,7 +12,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::peers::baresip::{Baresip, BaresipOptions};
-use crate::{AppOptions, T, eventually, http, spawn_app};
+use crate::{AppOptions, T, eventually, files_under, http, spawn_app};
 
 /// A tmpfs mounted for the test, unmounted when dropped.
 struct TinyDisk {
@@ -56,19 +56,10 @@ impl Drop for TinyDisk {
 }
 
 fn wavs(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if p.extension().is_some_and(|x| x == "wav") {
-                out.push(p);
-            }
-        }
-    }
-    out
+    files_under(dir)
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|x| x == "wav"))
+        .collect()
 }
 
 #[tokio::test]

@@ -123,22 +123,32 @@ impl TestApp {
     /// A call stored as if it had come in from 0611234567, taken by no
     /// operator.
     pub async fn stored_call(&self) -> uuid::Uuid {
-        let id = uuid::Uuid::new_v4();
-        self.store()
-            .insert_call(&hotline::store::NewCall {
-                id,
-                sip_call_id: format!("{id}@test"),
-                caller_raw: "0611234567".into(),
-                caller_e164: Some("+380611234567".into()),
-                called_number: "1580".into(),
-                source: "local".into(),
-                source_addr: "127.0.0.1:5062".parse().expect("an address"),
-                transport: hotline::store::Transport::Udp,
-                arrived_at: chrono::Utc::now(),
-            })
+        self.call_from("0611234567", "+380611234567", chrono::Utc::now())
             .await
-            .expect("the call is stored");
-        id
+    }
+
+    /// A call stored as if it had come in from `caller_raw` (normalised to
+    /// `caller_e164`) at `at`.
+    pub async fn call_from(
+        &self,
+        caller_raw: &str,
+        caller_e164: &str,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> uuid::Uuid {
+        hotline::store::testing::stored_call(self.store(), caller_raw, caller_e164, at).await
+    }
+
+    /// When the call task took the operator's 200 OK: the call's stored
+    /// "operator-answered" step.
+    pub async fn operator_answered_at(&self, call: uuid::Uuid) -> chrono::DateTime<chrono::Utc> {
+        self.store()
+            .call_events(call)
+            .await
+            .expect("the call's steps")
+            .into_iter()
+            .find(|e| e.kind == "operator-answered")
+            .expect("operator-answered stored")
+            .at
     }
 
     /// A session of a user with this role (created on the spot).
@@ -522,6 +532,32 @@ pub async fn request_bytes(
         body: body.to_string(),
         bytes,
     }
+}
+
+/// A 1×1 PNG, as a citizen's photo.
+pub const PNG: &[u8] = &[
+    0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48, 0x44, 0x52,
+    0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00, 0x00, 0x1f, 0x15, 0xc4,
+    0x89, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x44, 0x41, 0x54, 0x78, 0x9c, 0x63, 0xf8, 0xcf, 0xc0, 0xf0,
+    0x1f, 0x00, 0x05, 0x00, 0x01, 0xff, 0x89, 0x99, 0x3d, 0x1d, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45,
+    0x4e, 0x44, 0xae, 0x42, 0x60, 0x82,
+];
+
+/// Every file under `dir`, at any depth (none if it cannot be read).
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
 }
 
 /// A copy of the shipped IVR scripts, to edit in a test.

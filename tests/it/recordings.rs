@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
-use hotline::store::{NewCall, NewQueueEvent, NewRecording, QueueEventKind, Role, Transport};
+use hotline::store::{NewQueueEvent, NewRecording, QueueEventKind, Role};
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -24,21 +24,7 @@ pub async fn recorded_call(
     operator: Option<Uuid>,
     samples: usize,
 ) -> (Uuid, Uuid, Vec<u8>) {
-    let call = Uuid::new_v4();
-    app.store()
-        .insert_call(&NewCall {
-            id: call,
-            sip_call_id: format!("{call}@test"),
-            caller_raw: caller.into(),
-            caller_e164: Some(caller.into()),
-            called_number: "1580".into(),
-            source: "local".into(),
-            source_addr: "127.0.0.1:5062".parse().unwrap(),
-            transport: Transport::Udp,
-            arrived_at: at,
-        })
-        .await
-        .unwrap();
+    let call = app.call_from(caller, caller, at).await;
     let mut joined = NewQueueEvent::new(at, "general", call, QueueEventKind::Joined);
     joined.position = Some(1);
     app.store().add_queue_event(&joined).await.unwrap();
@@ -281,18 +267,7 @@ async fn supervisors_find_a_call(backend: crate::Backend) {
     assert_eq!(find("min_secs=1".into()).await["total"], 1);
     assert_eq!(find("max_secs=1".into()).await["total"], 32);
     // By the appeal registered on the call.
-    let category = {
-        let classifier = hotline::classifier::Classifier::load(
-            &crate::repo().join("classifier/zaporizhzhia.toml"),
-        )
-        .unwrap();
-        let v = app
-            .store()
-            .import_classifier(&classifier, "t", now)
-            .await
-            .unwrap();
-        app.store().categories(v.version.number).await.unwrap()[0].id
-    };
+    let category = hotline::store::testing::sample_category(app.store(), "t", now).await;
     let card = app
         .store()
         .register_appeal(

@@ -2,8 +2,8 @@
 
 use chrono::{Datelike, TimeZone};
 
+use super::testing::sample_card as card;
 use super::*;
-use crate::classifier::Classifier;
 
 both_backends!(
     cards_are_checked_field_by_field,
@@ -12,26 +12,7 @@ both_backends!(
 );
 
 async fn a_category(db: &TestDb) -> Uuid {
-    let classifier = Classifier::load(std::path::Path::new(crate::classifier::DEFAULT_PATH))
-        .expect("sample classifier");
-    let outcome = db
-        .import_classifier(&classifier, "sample", t0())
-        .await
-        .unwrap();
-    db.categories(outcome.version.number).await.unwrap()[0].id
-}
-
-fn card(category: Uuid) -> AppealCard {
-    AppealCard {
-        surname: "Шевченко".into(),
-        first_name: "Тарас".into(),
-        patronymic: "Григорович".into(),
-        address: "вул. Соборна, 12, кв. 5".into(),
-        contact_phone: "+380611234567".into(),
-        essence: "Немає холодної води з ранку.".into(),
-        category_id: Some(category),
-        ..Default::default()
-    }
+    super::testing::sample_category(db, "sample", t0()).await
 }
 
 async fn cards_are_checked_field_by_field(db: &TestDb) {

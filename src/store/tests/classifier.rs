@@ -1,5 +1,5 @@
 //! Classifier store tests, each body run on SQLite and on PostgreSQL (see
-//! `both_backends!` in the parent).
+//! `store::testing::both_backends!`).
 
 use std::path::Path;
 
@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::super::classifier::{CategoryRecord, ClassifierVersion};
 use super::super::{Backend, Store, StoreError, storage_precision};
-use super::TestDb;
+use super::{TestDb, both_backends};
 use crate::classifier::{Classifier, ClassifierError, DEFAULT_PATH, DeadlineClass};
 
 both_backends!(
