@@ -212,26 +212,22 @@ fn recording(c: &mut Criterion) {
     g.bench_function("push a stereo frame (media side)", |b| {
         b.iter(|| active.push_frame(black_box(&caller), black_box(&heard)))
     });
-    let spec = hound::WavSpec {
-        channels: 2,
-        sample_rate: 8000,
-        bits_per_sample: 16,
-        sample_format: hound::SampleFormat::Int,
-    };
-    let mut writer =
-        hound::WavWriter::new(std::io::Cursor::new(Vec::with_capacity(1 << 26)), spec).unwrap();
+    // The recorder thread's work for a frame: interleaved samples to the
+    // file's bytes, appended (to memory here, to a buffered file there).
     let interleaved: Vec<i16> = caller
         .iter()
         .zip(&heard)
         .flat_map(|(a, b)| [*a, *b])
         .collect();
+    let mut bytes = Vec::with_capacity(4 * 160);
+    let mut file = std::io::Cursor::new(Vec::with_capacity(1 << 20));
     g.bench_function("encode a stereo frame to WAV (recorder side)", |b| {
         b.iter(|| {
-            let mut w = writer.get_i16_writer(320);
-            for s in black_box(&interleaved) {
-                w.write_sample(*s);
+            hotline::recording::encode_samples(black_box(&interleaved), &mut bytes);
+            if file.position() > 1 << 20 {
+                file.set_position(0);
             }
-            w.flush().unwrap();
+            std::io::Write::write_all(&mut file, &bytes).unwrap();
         })
     });
     g.finish();

@@ -60,6 +60,8 @@ pub enum ServerError {
     },
     #[error("[queues] member_trunk = {0:?} names no [[trunk]]")]
     MemberTrunk(String),
+    #[error("cannot start the media engine's thread: {0}")]
+    MediaEngine(#[source] std::io::Error),
 }
 
 /// The running server's handles.
@@ -261,6 +263,11 @@ impl Application {
                 Some(crate::call::core::MemberTrunk { host, address })
             }
         };
+        let media = crate::call::engine::MediaEngine::spawn(crate::call::engine::MediaSettings {
+            jitter_frames: settings.rtp.jitter_frames,
+            media_timeout: Duration::from_secs(settings.rtp.media_timeout_secs),
+        })
+        .map_err(ServerError::MediaEngine)?;
         let ctx = Arc::new(CallContext {
             store: store.clone(),
             recorder: recorder.clone(),
@@ -276,8 +283,7 @@ impl Application {
             open_access: settings.sip.open_access,
             numbering: settings.numbering.plan(),
             answer_delay: Duration::from_millis(settings.sip.answer_delay_ms),
-            jitter_frames: settings.rtp.jitter_frames,
-            media_timeout: Duration::from_secs(settings.rtp.media_timeout_secs),
+            media,
             active: AtomicUsize::new(0),
             live: Default::default(),
             queues: queue_service.clone(),

@@ -7,6 +7,7 @@
 //! (`sip::Endpoint`, `rtp::session::MediaSession`, `sdp`).
 
 pub mod core;
+pub mod engine;
 pub mod forks;
 pub mod player;
 pub mod ports;
@@ -31,12 +32,12 @@ use crate::phone::{NumberingPlan, Pii};
 use crate::queue::service::{QueueService, ToCall};
 use crate::queue::{OperatorId, Position, Refusal, Rejection};
 use crate::recording::Recorder;
-use crate::rtp::FRAME_SAMPLES;
-use crate::rtp::session::{MediaParams, MediaSession};
+use crate::rtp::session::MediaParams;
 use crate::sdp::{self, LocalMedia, SessionDescription};
 use crate::sip::{CallKey, Flow, LegKey, msg};
 use crate::store::{CallEnd, Disposition, EndedBy, NewCall, NewRecording, Store};
-use player::{IvrAssets, Player};
+use engine::{Command as MediaCommand, MediaEngine, MediaEvent, MediaHandle, Side};
+use player::IvrAssets;
 use ports::PortPool;
 
 /// Codecs we offer and accept, in our order of preference.
@@ -205,8 +206,8 @@ pub struct CallContext {
     pub open_access: bool,
     pub numbering: NumberingPlan,
     pub answer_delay: Duration,
-    pub jitter_frames: usize,
-    pub media_timeout: Duration,
+    /// Carries every call's RTP, prompts and recording.
+    pub media: MediaEngine,
     pub active: AtomicUsize,
     /// Calls in progress by our id, with a way to end each from outside
     /// (the console's "end call and block caller").
@@ -568,7 +569,7 @@ impl Call {
             },
             None => None,
         };
-        let sockets = match ctx.ports.allocate().await {
+        let sockets = match ctx.ports.allocate() {
             Ok(s) => s,
             Err(e) => {
                 warn!(error = %e, "no RTP port for the call");
@@ -656,11 +657,7 @@ impl Call {
                 }
             })
         };
-        info!(
-            codec = params.codec.name(),
-            port = sockets.port(),
-            "answered"
-        );
+        info!(codec = params.codec.name(), port = local.port, "answered");
 
         let (log_tx, mut log_rx) =
             mpsc::unbounded_channel::<(chrono::DateTime<Utc>, &'static str, String)>();
@@ -676,16 +673,12 @@ impl Call {
                 }
             })
         };
+        let (handle, media_events) = ctx.media.start(self.id, params.clone(), recording, sockets);
         let mut media = Media {
-            session: MediaSession::new(
-                Instant::now().into_std(),
-                params,
-                ctx.jitter_frames,
-                ctx.media_timeout,
-            ),
+            handle,
+            events: media_events,
+            params,
             local,
-            recording,
-            player: Player::default(),
             ivr: match assets.script.starts.get(&ctx.blocking.prompt_menu) {
                 Some(start) if self.blocked => {
                     Ivr::starting_at(assets.script.clone(), start.clone())
@@ -698,8 +691,17 @@ impl Call {
             hangup_after_playback: false,
         };
         ctx.events.publish(Published::CallStarted { call: self.id });
-        let ending = self.media_loop(&mut media, &sockets.rtp).await;
+        let ending = self.media_loop(&mut media).await;
         self.leave_queue_or_bridge(&mut media, ending.by);
+        let Media { handle, .. } = media;
+        let (stats, recording, sockets) = match handle.finish().await {
+            Some(f) => (f.stats, f.recording, Some(f.sockets)),
+            None => {
+                // Only when the engine died with the server.
+                warn!("the media engine is gone; the call's media is lost");
+                (Default::default(), None, None)
+            }
+        };
         ctx.events.publish(Published::CallEnded {
             call: self.id,
             ended_by: ending.by.as_str(),
@@ -707,7 +709,6 @@ impl Call {
         // Every event of the call is on file before the call is closed.
         self.log = None;
         let _ = log_writer.await;
-        let stats = media.session.stats();
         {
             use crate::metrics::Metrics;
             let m = &ctx.metrics;
@@ -733,7 +734,7 @@ impl Call {
         let ended_at = Utc::now();
         // The rows must exist before they are completed.
         let _ = rows.await;
-        if let Some(rec) = media.recording.take() {
+        if let Some(rec) = recording {
             let id = rec.id;
             match rec.finish().await {
                 Ok(summary) => {
@@ -788,15 +789,7 @@ impl Call {
         }
     }
 
-    async fn media_loop(&mut self, media: &mut Media, socket: &tokio::net::UdpSocket) -> Ending {
-        let mut buf = vec![0u8; 2048];
-        let mut packet = Vec::with_capacity(256);
-        let mut caller = [0i16; FRAME_SAMPLES];
-        let mut heard = [0i16; FRAME_SAMPLES];
-        let mut leg_buf = vec![0u8; 2048];
-        let mut leg_packet = Vec::with_capacity(256);
-        // The caller's last frame: what the operator hears next.
-        let mut to_operator = [0i16; FRAME_SAMPLES];
+    async fn media_loop(&mut self, media: &mut Media) -> Ending {
         let ok = |by, disposition, hang_up| Ending {
             by,
             disposition,
@@ -814,49 +807,18 @@ impl Call {
         if let Some(end) = self.apply(media, actions, &lookups) {
             return end;
         }
-        // Two timers for the life of the call, moved rather than made anew
-        // on every turn: at thousands of calls, registering a timer per
-        // packet is a cost of its own.
-        let tick_timer = tokio::time::sleep_until(Instant::from_std(media.session.next_tick()));
+        // One timer for the life of the call, moved rather than made anew.
         let ivr_timer = tokio::time::sleep_until(Instant::now());
-        tokio::pin!(tick_timer, ivr_timer);
+        tokio::pin!(ivr_timer);
         loop {
-            let tick = Instant::from_std(media.session.next_tick());
-            if tick_timer.deadline() != tick {
-                tick_timer.as_mut().reset(tick);
-            }
             let ivr_deadline = media.ivr.poll_timeout().map(Instant::from_std);
             if let Some(at) = ivr_deadline.filter(|at| *at != ivr_timer.deadline()) {
                 ivr_timer.as_mut().reset(at);
             }
             tokio::select! {
-                // Most frequent first: the 20 ms tick (ahead of the
-                // packets, so a flood of them cannot starve it) and the
-                // caller's packets, 50 a second each; then the rest.
-                // Polling stops at the first branch ready.
-                biased;
-                _ = &mut tick_timer => {
-                    let now = Instant::now().into_std();
-                    if let Some(end) = self.media_tick(media, now, socket, &mut packet, &mut caller, &mut heard, &mut leg_packet, &mut to_operator, &lookups) {
+                Some(event) = media.events.recv() => {
+                    if let Some(end) = self.on_media(media, event, &lookups) {
                         return end;
-                    }
-                }
-                received = socket.recv_from(&mut buf) => {
-                    if let Ok((n, from)) = received {
-                        if let Some(event) = media.session.on_packet(Instant::now().into_std(), from, &buf[..n]) {
-                            if let Some(end) = self.digit(media, event.digit, "rfc4733", &lookups) {
-                                return end;
-                            }
-                        }
-                    }
-                }
-                received = recv_leg(media.bridge.as_ref().map(|b| &b.sockets.rtp), &mut leg_buf) => {
-                    if let (Ok((n, from)), Some(bridge)) = (received, media.bridge.as_mut()) {
-                        if let Some(event) = bridge.session.on_packet(Instant::now().into_std(), from, &leg_buf[..n]) {
-                            // Passed through to the caller's side.
-                            debug!(digit = %event.digit, "DTMF from the operator");
-                            media.session.send_digit(event.digit);
-                        }
                     }
                 }
                 Some(result) = results.recv() => {
@@ -924,90 +886,43 @@ impl Call {
         }
     }
 
-    /// The 20 ms tick: every frame due is played, sent and recorded (and,
-    /// bridged, passed to the operator); `Some` when the call ends.
-    #[allow(clippy::too_many_arguments)]
-    fn media_tick(
+    /// What the media engine reports: keys, prompts played out, silence;
+    /// `Some` when the call ends.
+    fn on_media(
         &self,
         media: &mut Media,
-        now: std::time::Instant,
-        socket: &tokio::net::UdpSocket,
-        packet: &mut Vec<u8>,
-        caller: &mut [i16; FRAME_SAMPLES],
-        heard: &mut [i16; FRAME_SAMPLES],
-        leg_packet: &mut Vec<u8>,
-        to_operator: &mut [i16; FRAME_SAMPLES],
+        event: MediaEvent,
         lookups: &LookupSender,
     ) -> Option<Ending> {
-        let due = media.session.frames_due(now);
-        for i in 0..due {
-            // The IVR's prompts run on while the caller holds us;
-            // what was not sent was not heard.
-            let finished = match media.bridge.as_mut() {
-                // Bridged: the caller hears the operator, the
-                // operator the caller's last frame.
-                Some(bridge) => {
-                    let dest = bridge
-                        .session
-                        .tick(&to_operator[..], &mut heard[..], leg_packet);
-                    if let (Some(dest), true) = (dest, due - i <= 3) {
-                        let _ = bridge.sockets.rtp.try_send_to(leg_packet, dest);
-                    }
-                    // On hold: the music, round and round.
-                    if bridge.held && media.player.next_frame(&mut heard[..]) {
-                        // (A queue node makes the IVR load it.)
-                        let _ = media.player.play(&[HOLD_MUSIC.to_string()], &media.assets);
-                    }
-                    false
-                }
-                None => media.player.next_frame(&mut heard[..]),
-            };
-            if !media.session.params().direction.we_send() {
-                heard.fill(0);
-            }
-            let dest = media.session.tick(&heard[..], &mut caller[..], packet);
-            // After a stall, frames older than 60 ms are
-            // recorded but not sent: they would arrive too late
-            // to be played and only flood the caller's buffer.
-            if let (Some(dest), true) = (dest, due - i <= 3) {
-                let _ = socket.try_send_to(packet, dest);
-            }
-            if let Some(rec) = media.recording.as_mut() {
-                rec.push_frame(&caller[..], &heard[..]);
-            }
-            *to_operator = *caller;
-            if finished && media.hangup_after_playback {
-                return Some(Ending {
-                    by: EndedBy::Server,
-                    disposition: Disposition::Answered,
-                    status: Some(200),
-                    hang_up: true,
-                });
-            }
-            if finished && media.bridge.is_none() {
-                let actions = media.ivr.handle_input(clock(), ivr::Input::PlaybackDone);
-                if let Some(end) = self.apply(media, actions, lookups) {
-                    return Some(end);
-                }
-            }
-        }
-        if media.session.timed_out(now) {
-            info!("no media for the timeout; hanging up");
-            return Some(Ending {
-                by: EndedBy::Timeout,
-                disposition: Disposition::MediaTimeout,
+        match event {
+            MediaEvent::Digit(digit) => self.digit(media, digit, "rfc4733", lookups),
+            MediaEvent::PlaybackDone if media.hangup_after_playback => Some(Ending {
+                by: EndedBy::Server,
+                disposition: Disposition::Answered,
                 status: Some(200),
                 hang_up: true,
-            });
+            }),
+            MediaEvent::PlaybackDone if media.bridge.is_none() => {
+                let actions = media.ivr.handle_input(clock(), ivr::Input::PlaybackDone);
+                self.apply(media, actions, lookups)
+            }
+            MediaEvent::PlaybackDone => None,
+            MediaEvent::CallerSilent => {
+                info!("no media for the timeout; hanging up");
+                Some(Ending {
+                    by: EndedBy::Timeout,
+                    disposition: Disposition::MediaTimeout,
+                    status: Some(200),
+                    hang_up: true,
+                })
+            }
+            MediaEvent::OperatorSilent => {
+                if media.bridge.as_ref().is_some_and(|b| !b.held) {
+                    self.operator_lost(media);
+                }
+                None
+            }
         }
-        if media
-            .bridge
-            .as_ref()
-            .is_some_and(|b| !b.held && b.session.timed_out(now))
-        {
-            self.operator_lost(media);
-        }
-        None
     }
 
     /// A key press: on file, and to the IVR.
@@ -1020,11 +935,11 @@ impl Call {
     ) -> Option<Ending> {
         info!(%digit, how, "DTMF");
         self.event("dtmf", digit.to_string());
-        if let Some(bridge) = media.bridge.as_mut() {
+        if media.bridge.is_some() {
             // The operator's system may want them (an extension to dial).
-            if !bridge.session.send_digit(digit) {
-                debug!(%digit, "the operator's phone takes no telephone-events");
-            }
+            media
+                .handle
+                .send(MediaCommand::Digit(Side::Operator, digit));
             return None;
         }
         if media.hangup_after_playback {
@@ -1049,13 +964,8 @@ impl Call {
     ) -> Option<Ending> {
         for action in actions {
             match action {
-                ivr::Action::Play { prompts, .. } => {
-                    let missing = media.player.play(&prompts, &media.assets);
-                    if !missing.is_empty() {
-                        warn!(?missing, "prompts missing from the language; skipped");
-                    }
-                }
-                ivr::Action::StopPlayback => media.player.stop(),
+                ivr::Action::Play { prompts, .. } => self.say(media, &prompts),
+                ivr::Action::StopPlayback => media.handle.send(MediaCommand::StopPlayback),
                 ivr::Action::Step(step) => {
                     debug!(node = %step.node, what = %step.what, "IVR");
                     let step = format!("{} {}", step.node, step.what);
@@ -1189,7 +1099,7 @@ impl Call {
                 let Some(queued) = media.queue.as_mut() else {
                     return;
                 };
-                let sockets = match self.ctx.ports.allocate().await {
+                let sockets = match self.ctx.ports.allocate() {
                     Ok(s) => s,
                     Err(e) => {
                         warn!(error = %e, "no RTP port to ring an operator");
@@ -1244,10 +1154,11 @@ impl Call {
 
     /// Plays prompts now (the IVR's queue loop picks up after them).
     fn say(&self, media: &mut Media, prompts: &[String]) {
-        let missing = media.player.play(prompts, &media.assets);
+        let (prompts, missing) = media.assets.resolve(prompts);
         if !missing.is_empty() {
             warn!(?missing, "prompts missing from the language; skipped");
         }
+        media.handle.send(MediaCommand::Play(prompts));
     }
 
     async fn operator_answered(
@@ -1299,19 +1210,17 @@ impl Call {
             "operator-answered",
             format!("{} {}", operator.0, negotiated.codec.name()),
         );
-        media.player.stop();
-        let session = MediaSession::new(
-            Instant::now().into_std(),
-            MediaParams::from(&negotiated),
-            self.ctx.jitter_frames,
-            self.ctx.media_timeout,
-        );
+        let params = MediaParams::from(&negotiated);
+        media.handle.send(MediaCommand::Bridge {
+            params: params.clone(),
+            sockets,
+            hold_music: media.assets.resolve(&[HOLD_MUSIC.to_string()]).0,
+        });
         media.bridge = Some(Bridge {
             operator,
             leg,
             queue,
-            sockets,
-            session,
+            params,
             local,
             held: false,
         });
@@ -1358,13 +1267,11 @@ impl Call {
             return notify(404);
         };
         notify(200);
-        let Some(bridge) = media.bridge.take() else {
+        if self.end_conversation(media).is_none() {
             return;
-        };
+        }
         info!(operator = %from, target = %name, "the operator transferred the caller");
         self.event("transferred", format!("{} {name}", from.0));
-        self.ctx.queues.conversation_ended(from);
-        let _ = self.commands.send(Command::EndLeg { leg: bridge.leg });
         media.queue = Some(Queued {
             name: waits_in,
             rx,
@@ -1404,17 +1311,19 @@ impl Call {
                 self.event("queue-left", queued.name);
             }
         }
-        if let Some(bridge) = media.bridge.take() {
-            let _ = self.commands.send(Command::EndLeg { leg: bridge.leg });
-            self.ctx.queues.conversation_ended(bridge.operator);
-            let stats = bridge.session.stats();
-            info!(
-                queue = %bridge.queue,
-                operator_packets_in = stats.packets_in,
-                operator_packets_out = stats.packets_out,
-                "conversation ended"
-            );
-        }
+        self.end_conversation(media);
+    }
+
+    /// The conversation with the operator is over: their leg ends (BYE),
+    /// its media stops, and the service starts their wrap-up.
+    fn end_conversation(&self, media: &mut Media) -> Option<Bridge> {
+        let bridge = media.bridge.take()?;
+        media.handle.send(MediaCommand::Unbridge);
+        let _ = self.commands.send(Command::EndLeg {
+            leg: bridge.leg.clone(),
+        });
+        self.ctx.queues.conversation_ended(bridge.operator.clone());
+        Some(bridge)
     }
 
     fn apply_answer(&self, media: &mut Media, body: &[u8]) {
@@ -1422,15 +1331,23 @@ impl Call {
             .ok()
             .and_then(|sd| sdp::negotiate(&sd, &CODECS).ok());
         match parsed {
-            Some(n) => media
-                .session
-                .update(Instant::now().into_std(), MediaParams::from(&n)),
+            Some(n) => {
+                media.params = MediaParams::from(&n);
+                media
+                    .handle
+                    .send(MediaCommand::Update(Side::Caller, media.params.clone()));
+            }
             None => warn!("ACK carried no usable SDP answer"),
         }
     }
 
     fn reinvite(&self, media: &mut Media, request: &Request) {
-        let (code, body, held) = reoffer(&mut media.session, &mut media.local, request);
+        let (code, body, held) = reoffer(&mut media.params, &mut media.local, request);
+        if held.is_some() {
+            media
+                .handle
+                .send(MediaCommand::Update(Side::Caller, media.params.clone()));
+        }
         if let Some(held) = held {
             self.event(if held { "hold" } else { "resume" }, String::new());
             info!(held, "re-INVITE from the caller");
@@ -1453,7 +1370,12 @@ impl Call {
             });
             return;
         };
-        let (code, body, held) = reoffer(&mut bridge.session, &mut bridge.local, request);
+        let (code, body, held) = reoffer(&mut bridge.params, &mut bridge.local, request);
+        if held.is_some() {
+            media
+                .handle
+                .send(MediaCommand::Update(Side::Operator, bridge.params.clone()));
+        }
         if let Some(held) = held {
             info!(held, "re-INVITE from the operator");
             self.event(
@@ -1465,11 +1387,7 @@ impl Call {
                 bridge.operator.0.clone(),
             );
             bridge.held = held;
-            if held {
-                self.say(media, &[HOLD_MUSIC.to_string()]);
-            } else {
-                media.player.stop();
-            }
+            media.handle.send(MediaCommand::Hold(held));
         }
         let _ = self
             .commands
@@ -1491,9 +1409,10 @@ impl Call {
             return warn!("the operator's ACK carried no usable SDP answer");
         };
         let held = !n.direction.we_send() || n.remote.is_none();
-        bridge
-            .session
-            .update(Instant::now().into_std(), MediaParams::from(&n));
+        bridge.params = MediaParams::from(&n);
+        media
+            .handle
+            .send(MediaCommand::Update(Side::Operator, bridge.params.clone()));
         self.set_operator_hold(media, held);
     }
 
@@ -1501,13 +1420,11 @@ impl Call {
     /// without a BYE): their leg is ended and the caller waits in the
     /// queue again rather than in silence.
     fn operator_lost(&self, media: &mut Media) {
-        let Some(bridge) = media.bridge.take() else {
+        let Some(bridge) = self.end_conversation(media) else {
             return;
         };
         warn!(operator = %bridge.operator, "no media from the operator's phone; the caller goes back to the queue");
         self.event("operator-lost", bridge.operator.0.clone());
-        let _ = self.commands.send(Command::EndLeg { leg: bridge.leg });
-        self.ctx.queues.conversation_ended(bridge.operator);
         self.say(media, &["transfer-operator".into()]);
         self.join_queue(media, &bridge.queue);
     }
@@ -1530,11 +1447,7 @@ impl Call {
             },
             operator,
         );
-        if held {
-            self.say(media, &[HOLD_MUSIC.to_string()]);
-        } else {
-            media.player.stop();
-        }
+        media.handle.send(MediaCommand::Hold(held));
     }
 }
 
@@ -1543,23 +1456,24 @@ const HOLD_MUSIC: &str = "hold-music";
 
 /// Answers a re-INVITE's offer (or the lack of one) for a media session:
 /// the status, the SDP to send, and whether it puts us on hold (`None` for
-/// an offer-less re-INVITE, which changes nothing yet).
+/// an offer-less re-INVITE, which changes nothing yet). `params` take the
+/// new session when it is `Some`.
 fn reoffer(
-    session: &mut MediaSession,
+    params: &mut MediaParams,
     local: &mut LocalMedia,
     request: &Request,
 ) -> (u16, Option<Vec<u8>>, Option<bool>) {
     local.version += 1;
     if request.body.is_empty() {
         // Offer-less re-INVITE: offer again, same codec first.
-        let codecs = preferring(session.params().codec);
+        let codecs = preferring(params.codec);
         return (200, Some(sdp::offer(local, &codecs).into_bytes()), None);
     }
     let outcome = SessionDescription::parse(&request.body)
         .map_err(|_| 400)
         .and_then(|sd| {
             // Keep the codec in use if it is still offered (RFC 3264 §8.3.2).
-            let current = session.params().codec;
+            let current = params.codec;
             sdp::negotiate(&sd, &[current])
                 .or_else(|_| sdp::negotiate(&sd, &CODECS))
                 .map(|n| (sd, n))
@@ -1569,7 +1483,7 @@ fn reoffer(
         Ok((sd, n)) => {
             let held = !n.direction.we_send() || n.remote.is_none();
             let answer = sdp::answer(&sd, &n, local);
-            session.update(Instant::now().into_std(), MediaParams::from(&n));
+            *params = MediaParams::from(&n);
             (200, Some(answer.into_bytes()), Some(held))
         }
         Err(code) => {
@@ -1583,17 +1497,6 @@ fn reoffer(
 async fn next_message(rx: Option<&mut mpsc::UnboundedReceiver<ToCall>>) -> Option<ToCall> {
     match rx {
         Some(rx) => rx.recv().await,
-        None => std::future::pending().await,
-    }
-}
-
-/// A packet from the operator's phone, or never when not bridged.
-async fn recv_leg(
-    socket: Option<&tokio::net::UdpSocket>,
-    buf: &mut [u8],
-) -> std::io::Result<(usize, std::net::SocketAddr)> {
-    match socket {
-        Some(socket) => socket.recv_from(buf).await,
         None => std::future::pending().await,
     }
 }
@@ -1651,23 +1554,26 @@ struct Bridge {
     operator: OperatorId,
     leg: LegKey,
     queue: String,
-    sockets: ports::MediaSockets,
-    session: MediaSession,
+    /// The leg's session as negotiated (the engine runs it).
+    params: MediaParams,
     /// Our side of the leg's SDP.
     local: LocalMedia,
     /// The operator holds the caller (music on hold plays).
     held: bool,
 }
 
+/// The call's side of its media: the engine runs the RTP, the prompts and
+/// the recording; the task decides what they do.
 struct Media {
-    session: MediaSession,
+    handle: MediaHandle,
+    events: mpsc::UnboundedReceiver<MediaEvent>,
+    /// The caller's session as negotiated.
+    params: MediaParams,
     queue: Option<Queued>,
     bridge: Option<Bridge>,
     /// Hang up once the prompt playing now is over.
     hangup_after_playback: bool,
     local: LocalMedia,
-    recording: Option<crate::recording::ActiveRecording>,
-    player: Player,
     ivr: Ivr,
     assets: Arc<IvrAssets>,
 }

@@ -87,6 +87,25 @@ impl IvrAssets {
     }
 }
 
+impl IvrAssets {
+    /// The decoded prompts of these names, in order, and the names that
+    /// have none.
+    pub fn resolve(&self, names: &[String]) -> (Vec<Prompt>, Vec<String>) {
+        let mut missing = Vec::new();
+        let prompts = names
+            .iter()
+            .filter_map(|n| {
+                let p = self.prompts.get(n).cloned();
+                if p.is_none() {
+                    missing.push(n.clone());
+                }
+                p
+            })
+            .collect();
+        (prompts, missing)
+    }
+}
+
 /// Plays a queue of prompts, one 20 ms frame at a time.
 #[derive(Default)]
 pub struct Player {
@@ -101,20 +120,16 @@ impl Player {
     /// prompt are skipped (validation makes that rare: only a `say` word
     /// missing from a language).
     pub fn play(&mut self, names: &[String], assets: &IvrAssets) -> Vec<String> {
-        let mut missing = Vec::new();
-        self.queue = names
-            .iter()
-            .filter_map(|n| {
-                let p = assets.prompts.get(n).cloned();
-                if p.is_none() {
-                    missing.push(n.clone());
-                }
-                p
-            })
-            .collect();
+        let (prompts, missing) = assets.resolve(names);
+        self.load(prompts);
+        missing
+    }
+
+    /// Replaces what plays with these decoded prompts.
+    pub fn load(&mut self, prompts: Vec<Prompt>) {
+        self.queue = prompts.into();
         self.pos = 0;
         self.active = true;
-        missing
     }
 
     pub fn stop(&mut self) {

@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 
-use tokio::net::UdpSocket;
+use std::net::UdpSocket;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PortError {
@@ -31,7 +31,8 @@ pub struct PortPool {
     state: Arc<Mutex<State>>,
 }
 
-/// A call's media sockets; the ports return to the pool when dropped.
+/// A call's media sockets, non-blocking (the media engine polls them); the
+/// ports return to the pool when dropped.
 #[derive(Debug)]
 pub struct MediaSockets {
     pub rtp: UdpSocket,
@@ -77,9 +78,10 @@ impl PortPool {
         self.state.lock().map(|s| s.in_use.len()).unwrap_or(0)
     }
 
-    pub async fn allocate(&self) -> Result<MediaSockets, PortError> {
+    pub fn allocate(&self) -> Result<MediaSockets, PortError> {
         if self.max == 0 {
-            let rtp = UdpSocket::bind(SocketAddr::new(self.ip, 0)).await?;
+            let rtp = UdpSocket::bind(SocketAddr::new(self.ip, 0))?;
+            rtp.set_nonblocking(true)?;
             let port = rtp.local_addr()?.port();
             return Ok(MediaSockets {
                 rtp,
@@ -93,7 +95,7 @@ impl PortPool {
             let Some(port) = self.reserve_next() else {
                 break;
             };
-            match self.bind_pair(port).await {
+            match self.bind_pair(port) {
                 Ok((rtp, rtcp)) => {
                     return Ok(MediaSockets {
                         rtp,
@@ -135,9 +137,10 @@ impl PortPool {
         }
     }
 
-    async fn bind_pair(&self, port: u16) -> std::io::Result<(UdpSocket, UdpSocket)> {
-        let rtp = UdpSocket::bind(SocketAddr::new(self.ip, port)).await?;
-        let rtcp = UdpSocket::bind(SocketAddr::new(self.ip, port + 1)).await?;
+    fn bind_pair(&self, port: u16) -> std::io::Result<(UdpSocket, UdpSocket)> {
+        let rtp = UdpSocket::bind(SocketAddr::new(self.ip, port))?;
+        rtp.set_nonblocking(true)?;
+        let rtcp = UdpSocket::bind(SocketAddr::new(self.ip, port + 1))?;
         Ok((rtp, rtcp))
     }
 }
@@ -146,22 +149,22 @@ impl PortPool {
 mod tests {
     use super::*;
 
-    #[tokio::test]
-    async fn pairs_are_even_unique_and_released() {
+    #[test]
+    fn pairs_are_even_unique_and_released() {
         // A high range unlikely to be in use on a test machine.
         let pool = PortPool::new("127.0.0.1".parse().unwrap(), 47001, 47006);
-        let a = pool.allocate().await.unwrap();
-        let b = pool.allocate().await.unwrap();
+        let a = pool.allocate().unwrap();
+        let b = pool.allocate().unwrap();
         assert!(a.port() % 2 == 0 && b.port() % 2 == 0 && a.port() != b.port());
         assert_eq!(pool.in_use(), 2);
-        let third = pool.allocate().await;
+        let third = pool.allocate();
         assert!(
             matches!(third, Err(PortError::Exhausted { .. })),
             "range has two pairs only: {third:?}"
         );
         drop(a);
         assert_eq!(pool.in_use(), 1);
-        let c = pool.allocate().await.unwrap();
+        let c = pool.allocate().unwrap();
         assert_eq!(pool.in_use(), 2);
         drop((b, c));
         assert_eq!(pool.in_use(), 0);

@@ -96,6 +96,16 @@ impl RecordingSummary {
     }
 }
 
+/// The bytes of interleaved samples in a WAV file (16-bit little-endian),
+/// into `out` (cleared first): the recorder's whole per-frame work.
+pub fn encode_samples(samples: &[i16], out: &mut Vec<u8>) {
+    out.clear();
+    out.reserve(samples.len() * 2);
+    for s in samples {
+        out.extend_from_slice(&s.to_le_bytes());
+    }
+}
+
 /// Relative path of a recording: `YYYY/MM/DD/<uuid>.wav`, UTC date.
 pub fn relative_path_for(id: Uuid, started_at: DateTime<Utc>) -> PathBuf {
     let mut path = PathBuf::from(started_at.format("%Y").to_string());

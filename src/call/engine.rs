@@ -1,0 +1,994 @@
+//! The media engine: one thread that carries the RTP of every call.
+//!
+//! A call's media (its RTP session with the caller, the operator's leg once
+//! bridged, the prompt player and the recording) lives here, not in the
+//! call's task. The engine serves every call from one clock, in 0.5 ms
+//! slots: a call gets the least busy slot when it starts and is served in
+//! that slot every 20 ms (read what its sockets hold, produce its frame,
+//! send it, record it). Its packets leave on a fixed 20 ms grid however many
+//! calls there are, and no call needs a timer, a task wake-up or a channel
+//! message per packet: at thousands of calls those, not the audio, were the
+//! cost (`docs/BENCHMARKS.md`).
+//!
+//! The call's task keeps every decision (IVR, queue, SIP). It talks to the
+//! engine through a [`MediaHandle`]: [`Command`]s in, a few
+//! [`MediaEvent`]s out (a key pressed, a prompt over, media gone silent).
+//!
+//! The per-call work ([`CallMedia`]) and the timing ([`Wheel`]) are plain
+//! code that takes packets and time; the thread in [`run`] is the IO edge.
+
+use std::collections::HashMap;
+use std::io;
+use std::net::{SocketAddr, UdpSocket};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc as std_mpsc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::{mpsc, oneshot};
+use tracing::{debug, info};
+use uuid::Uuid;
+
+use super::player::Player;
+use super::ports::MediaSockets;
+use crate::media::Prompt;
+use crate::recording::ActiveRecording;
+use crate::rtp::session::{MediaParams, MediaSession, MediaStats};
+use crate::rtp::{FRAME, FRAME_SAMPLES};
+
+/// The engine's time grid: a call is served at one of `SLOTS` points
+/// every 20 ms.
+pub const SLOT: Duration = Duration::from_micros(500);
+const SLOTS: usize = (FRAME.as_micros() / SLOT.as_micros()) as usize;
+
+/// After a stall, frames older than this many are recorded but not sent:
+/// they would arrive too late to be played and only flood the peer's
+/// buffer.
+const SEND_AT_MOST: u64 = 3;
+
+/// Which RTP stream of a call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    Caller,
+    Operator,
+}
+
+/// What the engine tells a call's task.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MediaEvent {
+    /// An RFC 4733 key from the caller (keys from the operator's phone go
+    /// straight to the caller).
+    Digit(char),
+    /// The prompts loaded last have played out (not reported while
+    /// bridged: the music on hold loops).
+    PlaybackDone,
+    /// The caller has sent nothing for the media timeout.
+    CallerSilent,
+    /// The operator's phone has sent nothing for the media timeout (and
+    /// does not hold the call).
+    OperatorSilent,
+}
+
+/// What a call's task asks of its media.
+pub enum Command {
+    /// Play these prompts now, instead of whatever plays.
+    Play(Vec<Prompt>),
+    StopPlayback,
+    /// Send a key as an RFC 4733 event on one side.
+    Digit(Side, char),
+    /// A re-INVITE or an ACK changed one side's session.
+    Update(Side, MediaParams),
+    /// The operator answered: their stream starts, the caller hears them.
+    Bridge {
+        params: MediaParams,
+        sockets: MediaSockets,
+        /// Looped while the operator holds the call.
+        hold_music: Vec<Prompt>,
+    },
+    /// The operator holds (music plays to the caller) or resumes.
+    Hold(bool),
+    /// The operator's leg is over; its port is released.
+    Unbridge,
+    /// The call is over: the engine lets go of it and hands back what the
+    /// task must finish (the recording, the port).
+    Finish(Option<oneshot::Sender<Finished>>),
+}
+
+/// A call's media, handed back at its end.
+pub struct Finished {
+    pub stats: MediaStats,
+    pub recording: Option<ActiveRecording>,
+    pub sockets: MediaSockets,
+}
+
+/// Settings of every call's media.
+#[derive(Debug, Clone, Copy)]
+pub struct MediaSettings {
+    pub jitter_frames: usize,
+    pub media_timeout: Duration,
+}
+
+/// One call's media as the engine holds it: its sessions, player and
+/// recording, driven by packets and frame times (no sockets, no clock).
+pub struct CallMedia {
+    caller: MediaSession,
+    leg: Option<Leg>,
+    player: Player,
+    recording: Option<ActiveRecording>,
+    settings: MediaSettings,
+    /// The caller's last frame: what the operator hears next.
+    to_operator: [i16; FRAME_SAMPLES],
+    caller_frame: [i16; FRAME_SAMPLES],
+    heard: [i16; FRAME_SAMPLES],
+    leg_packet: Vec<u8>,
+    silent_reported: bool,
+}
+
+struct Leg {
+    session: MediaSession,
+    held: bool,
+    hold_music: Vec<Prompt>,
+    silent_reported: bool,
+}
+
+impl CallMedia {
+    /// The media of a call answered with `params`, its first frame due at
+    /// `start`.
+    pub fn new(
+        start: Instant,
+        params: MediaParams,
+        settings: MediaSettings,
+        recording: Option<ActiveRecording>,
+    ) -> Self {
+        Self {
+            caller: MediaSession::new(
+                start,
+                params,
+                settings.jitter_frames,
+                settings.media_timeout,
+            ),
+            leg: None,
+            player: Player::default(),
+            recording,
+            settings,
+            to_operator: [0; FRAME_SAMPLES],
+            caller_frame: [0; FRAME_SAMPLES],
+            heard: [0; FRAME_SAMPLES],
+            leg_packet: Vec::with_capacity(256),
+            silent_reported: false,
+        }
+    }
+
+    pub fn stats(&self) -> MediaStats {
+        self.caller.stats()
+    }
+
+    /// Carries out a command of the task (other than bridging, [`Self::bridge`],
+    /// and finishing, which the engine does).
+    pub fn command(&mut self, now: Instant, command: Command) {
+        match command {
+            Command::Play(prompts) => self.player.load(prompts),
+            Command::StopPlayback => self.player.stop(),
+            Command::Digit(Side::Caller, digit) => {
+                self.caller.send_digit(digit);
+            }
+            Command::Digit(Side::Operator, digit) => {
+                let taken = self
+                    .leg
+                    .as_mut()
+                    .is_some_and(|leg| leg.session.send_digit(digit));
+                if !taken {
+                    debug!(%digit, "the operator's phone takes no telephone-events");
+                }
+            }
+            Command::Update(Side::Caller, params) => self.caller.update(now, params),
+            Command::Update(Side::Operator, params) => {
+                if let Some(leg) = self.leg.as_mut() {
+                    leg.session.update(now, params);
+                }
+            }
+            Command::Hold(held) => {
+                let Some(leg) = self.leg.as_mut() else {
+                    return;
+                };
+                leg.held = held;
+                if held {
+                    self.player.load(leg.hold_music.clone());
+                } else {
+                    self.player.stop();
+                }
+            }
+            Command::Unbridge => {
+                if let Some(leg) = self.leg.take() {
+                    let stats = leg.session.stats();
+                    info!(
+                        operator_packets_in = stats.packets_in,
+                        operator_packets_out = stats.packets_out,
+                        "conversation ended"
+                    );
+                }
+            }
+            Command::Bridge { .. } | Command::Finish(_) => {}
+        }
+    }
+
+    /// The operator answered: what plays stops, their stream starts.
+    pub fn bridge(&mut self, now: Instant, params: MediaParams, hold_music: Vec<Prompt>) {
+        self.player.stop();
+        self.leg = Some(Leg {
+            session: MediaSession::new(
+                now,
+                params,
+                self.settings.jitter_frames,
+                self.settings.media_timeout,
+            ),
+            held: false,
+            hold_music,
+            silent_reported: false,
+        });
+    }
+
+    /// A datagram arrived on one side's RTP port.
+    pub fn on_packet(
+        &mut self,
+        side: Side,
+        now: Instant,
+        from: SocketAddr,
+        bytes: &[u8],
+        events: &mut Vec<MediaEvent>,
+    ) {
+        match side {
+            Side::Caller => {
+                if let Some(event) = self.caller.on_packet(now, from, bytes) {
+                    events.push(MediaEvent::Digit(event.digit));
+                }
+            }
+            Side::Operator => {
+                let Some(leg) = self.leg.as_mut() else {
+                    return;
+                };
+                if let Some(event) = leg.session.on_packet(now, from, bytes) {
+                    // Passed through to the caller's side.
+                    debug!(digit = %event.digit, "DTMF from the operator");
+                    self.caller.send_digit(event.digit);
+                }
+            }
+        }
+    }
+
+    /// Every frame due at `now`: played (or passed from the operator),
+    /// sent through `send`, recorded. `packet` is scratch space.
+    pub fn frames(
+        &mut self,
+        now: Instant,
+        packet: &mut Vec<u8>,
+        send: &mut impl FnMut(Side, &[u8], SocketAddr),
+        events: &mut Vec<MediaEvent>,
+    ) {
+        let due = self.caller.frames_due(now);
+        for i in 0..due {
+            let fresh = due - i <= SEND_AT_MOST;
+            // The prompts run on while the caller holds us: what was not
+            // sent was not heard.
+            let finished = match self.leg.as_mut() {
+                // Bridged: the caller hears the operator, the operator the
+                // caller's last frame.
+                Some(leg) => {
+                    let dest =
+                        leg.session
+                            .tick(&self.to_operator, &mut self.heard, &mut self.leg_packet);
+                    if let (Some(dest), true) = (dest, fresh) {
+                        send(Side::Operator, &self.leg_packet, dest);
+                    }
+                    // On hold: the music, round and round.
+                    if leg.held && self.player.next_frame(&mut self.heard) {
+                        self.player.load(leg.hold_music.clone());
+                    }
+                    false
+                }
+                None => self.player.next_frame(&mut self.heard),
+            };
+            if !self.caller.params().direction.we_send() {
+                self.heard.fill(0);
+            }
+            let dest = self
+                .caller
+                .tick(&self.heard, &mut self.caller_frame, packet);
+            if let (Some(dest), true) = (dest, fresh) {
+                send(Side::Caller, packet, dest);
+            }
+            if let Some(rec) = self.recording.as_mut() {
+                rec.push_frame(&self.caller_frame, &self.heard);
+            }
+            self.to_operator = self.caller_frame;
+            if finished {
+                events.push(MediaEvent::PlaybackDone);
+            }
+        }
+        if !self.silent_reported && self.caller.timed_out(now) {
+            self.silent_reported = true;
+            events.push(MediaEvent::CallerSilent);
+        }
+        if let Some(leg) = self.leg.as_mut() {
+            if !leg.held && !leg.silent_reported && leg.session.timed_out(now) {
+                leg.silent_reported = true;
+                events.push(MediaEvent::OperatorSilent);
+            }
+        }
+    }
+}
+
+/// The engine's timing: which calls to serve when. Slot `n` (counted from
+/// `origin`) comes at `origin + n·SLOT`; a call lives in one of the `SLOTS`
+/// slots of the 20 ms cycle, so it is served every 20 ms.
+pub struct Wheel {
+    origin: Instant,
+    slots: Vec<Vec<u64>>,
+    /// The next slot number to serve.
+    cursor: u64,
+    calls: usize,
+}
+
+impl Wheel {
+    pub fn new(origin: Instant) -> Self {
+        Self {
+            origin,
+            slots: vec![Vec::new(); SLOTS],
+            cursor: 0,
+            calls: 0,
+        }
+    }
+
+    fn at(&self, slot: u64) -> Instant {
+        self.origin + SLOT * slot as u32
+    }
+
+    /// The slot number whose time is the first at or after `t`.
+    fn slot_at_or_after(&self, t: Instant) -> u64 {
+        let since = t.saturating_duration_since(self.origin).as_nanos();
+        since.div_ceil(SLOT.as_nanos()) as u64
+    }
+
+    /// Adds a call to the least busy slot; returns the time of its first
+    /// frame (not before `now`, nor before the next slot to serve).
+    pub fn add(&mut self, key: u64, now: Instant) -> Instant {
+        if self.calls == 0 {
+            // Idle until now: start the cycle afresh.
+            self.cursor = self.slot_at_or_after(now);
+        }
+        let index = (0..SLOTS)
+            .min_by_key(|&i| (self.slots[i].len(), i))
+            .unwrap_or(0);
+        self.slots[index].push(key);
+        self.calls += 1;
+        let mut slot = self.slot_at_or_after(now).max(self.cursor);
+        slot += (index as u64 + SLOTS as u64 - slot % SLOTS as u64) % SLOTS as u64;
+        self.at(slot)
+    }
+
+    pub fn remove(&mut self, key: u64) {
+        for slot in &mut self.slots {
+            if let Some(i) = slot.iter().position(|k| *k == key) {
+                slot.swap_remove(i);
+                self.calls -= 1;
+                return;
+            }
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.calls
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.calls == 0
+    }
+
+    /// When the next slot with calls in it is due; `None` without calls.
+    pub fn next_due(&mut self) -> Option<Instant> {
+        if self.calls == 0 {
+            return None;
+        }
+        while self.slots[(self.cursor % SLOTS as u64) as usize].is_empty() {
+            self.cursor += 1;
+        }
+        Some(self.at(self.cursor))
+    }
+
+    /// The calls of the next slot if it is due at `now` (the cursor moves
+    /// past it). After a stall longer than a cycle the cursor skips whole
+    /// cycles: no call is served twice for one stall, and each is served
+    /// within the next cycle, with all its frames due.
+    pub fn take_due(&mut self, now: Instant) -> Option<&[u64]> {
+        let at = self.next_due()?;
+        if at > now {
+            return None;
+        }
+        let last = (now.saturating_duration_since(self.origin).as_nanos() / SLOT.as_nanos()) as u64;
+        let due = last + 1 - self.cursor;
+        if due > SLOTS as u64 {
+            let cycles = (due - SLOTS as u64).div_ceil(SLOTS as u64);
+            self.cursor += cycles * SLOTS as u64;
+            self.next_due()?;
+            if self.at(self.cursor) > now {
+                return None;
+            }
+        }
+        let index = (self.cursor % SLOTS as u64) as usize;
+        self.cursor += 1;
+        Some(&self.slots[index])
+    }
+}
+
+/// The engine: cheap to clone, all clones feed one thread.
+#[derive(Clone)]
+pub struct MediaEngine {
+    tx: std_mpsc::Sender<Message>,
+    next_key: Arc<AtomicU64>,
+    settings: MediaSettings,
+}
+
+enum Message {
+    Start {
+        key: u64,
+        call: Uuid,
+        params: MediaParams,
+        recording: Option<ActiveRecording>,
+        sockets: MediaSockets,
+        events: mpsc::UnboundedSender<MediaEvent>,
+    },
+    Command(u64, Command),
+}
+
+impl MediaEngine {
+    /// Starts the engine's thread.
+    pub fn spawn(settings: MediaSettings) -> io::Result<MediaEngine> {
+        let (tx, rx) = std_mpsc::channel();
+        std::thread::Builder::new()
+            .name("media".into())
+            .spawn(move || run(rx, settings))?;
+        Ok(MediaEngine {
+            tx,
+            next_key: Arc::new(AtomicU64::new(0)),
+            settings,
+        })
+    }
+
+    /// Hands a call's media to the engine: its RTP starts with the next
+    /// free slot. Events come back on the returned receiver.
+    pub fn start(
+        &self,
+        call: Uuid,
+        params: MediaParams,
+        recording: Option<ActiveRecording>,
+        sockets: MediaSockets,
+    ) -> (MediaHandle, mpsc::UnboundedReceiver<MediaEvent>) {
+        let key = self.next_key.fetch_add(1, Ordering::Relaxed);
+        let (events, rx) = mpsc::unbounded_channel();
+        let _ = self.tx.send(Message::Start {
+            key,
+            call,
+            params,
+            recording,
+            sockets,
+            events,
+        });
+        let handle = MediaHandle {
+            key,
+            tx: self.tx.clone(),
+            finished: false,
+        };
+        (handle, rx)
+    }
+
+    pub fn settings(&self) -> MediaSettings {
+        self.settings
+    }
+}
+
+/// A call's way to its media in the engine.
+pub struct MediaHandle {
+    key: u64,
+    tx: std_mpsc::Sender<Message>,
+    finished: bool,
+}
+
+impl MediaHandle {
+    pub fn send(&self, command: Command) {
+        let _ = self.tx.send(Message::Command(self.key, command));
+    }
+
+    /// Ends the call's media and takes back what is left of it; `None`
+    /// only if the engine is gone.
+    pub async fn finish(mut self) -> Option<Finished> {
+        self.finished = true;
+        let (reply, finished) = oneshot::channel();
+        self.send(Command::Finish(Some(reply)));
+        finished.await.ok()
+    }
+}
+
+impl Drop for MediaHandle {
+    fn drop(&mut self) {
+        // A task that ends without `finish` (a panic) must not leave its
+        // media running; dropping the recording closes its file.
+        if !self.finished {
+            self.send(Command::Finish(None));
+        }
+    }
+}
+
+/// A call in the engine: its media and its sockets.
+struct Entry {
+    call: Uuid,
+    media: CallMedia,
+    sockets: MediaSockets,
+    leg: Option<MediaSockets>,
+    events: mpsc::UnboundedSender<MediaEvent>,
+}
+
+/// Every datagram waiting on `socket`, to `media`.
+fn drain(
+    socket: &UdpSocket,
+    side: Side,
+    media: &mut CallMedia,
+    now: Instant,
+    buf: &mut [u8],
+    events: &mut Vec<MediaEvent>,
+) {
+    loop {
+        match socket.recv_from(buf) {
+            Ok((n, from)) => media.on_packet(side, now, from, &buf[..n], events),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+            // ICMP port unreachable and the like: the next read goes on.
+            Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => continue,
+            Err(_) => return,
+        }
+    }
+}
+
+/// Serves one call at its slot: what arrived, then the frames due.
+fn serve(entry: &mut Entry, now: Instant, buf: &mut [u8], packet: &mut Vec<u8>) {
+    let mut events = Vec::new();
+    let media = &mut entry.media;
+    drain(
+        &entry.sockets.rtp,
+        Side::Caller,
+        media,
+        now,
+        buf,
+        &mut events,
+    );
+    if let Some(leg) = &entry.leg {
+        drain(&leg.rtp, Side::Operator, media, now, buf, &mut events);
+    }
+    let (caller, leg) = (&entry.sockets.rtp, entry.leg.as_ref());
+    let mut send = |side: Side, bytes: &[u8], dest: SocketAddr| {
+        let socket = match side {
+            Side::Caller => Some(caller),
+            Side::Operator => leg.map(|l| &l.rtp),
+        };
+        if let Some(socket) = socket {
+            // A full socket buffer drops the frame, as the network would.
+            let _ = socket.send_to(bytes, dest);
+        }
+    };
+    media.frames(now, packet, &mut send, &mut events);
+    for event in events {
+        let _ = entry.events.send(event);
+    }
+}
+
+/// The engine thread: waits for the next slot (or a command), serves it.
+fn run(rx: std_mpsc::Receiver<Message>, settings: MediaSettings) {
+    // Wake-ups on time to the microsecond, not the default 50 µs slack.
+    if let Err(e) = nix::sys::prctl::set_timerslack(1_000) {
+        debug!(error = %e, "cannot tighten the media thread's timer slack");
+    }
+    let mut wheel = Wheel::new(Instant::now());
+    let mut calls: HashMap<u64, Entry> = HashMap::new();
+    let mut buf = vec![0u8; 2048];
+    let mut packet = Vec::with_capacity(256);
+    loop {
+        // Commands first; a wait only when nothing is due.
+        let mut next = rx.try_recv();
+        if matches!(next, Err(std_mpsc::TryRecvError::Empty)) {
+            let now = Instant::now();
+            next = match wheel.next_due() {
+                Some(at) if at <= now => Err(std_mpsc::TryRecvError::Empty),
+                Some(at) => rx.recv_timeout(at - now).map_err(|e| match e {
+                    std_mpsc::RecvTimeoutError::Timeout => std_mpsc::TryRecvError::Empty,
+                    std_mpsc::RecvTimeoutError::Disconnected => {
+                        std_mpsc::TryRecvError::Disconnected
+                    }
+                }),
+                None => rx.recv().map_err(|_| std_mpsc::TryRecvError::Disconnected),
+            };
+        }
+        match next {
+            Ok(message) => {
+                handle(message, &mut wheel, &mut calls, settings);
+                continue;
+            }
+            Err(std_mpsc::TryRecvError::Disconnected) => break,
+            Err(std_mpsc::TryRecvError::Empty) => {}
+        }
+        let now = Instant::now();
+        while let Some(keys) = wheel.take_due(now) {
+            for key in keys {
+                if let Some(entry) = calls.get_mut(key) {
+                    serve(entry, now, &mut buf, &mut packet);
+                }
+            }
+        }
+    }
+    debug!(calls = calls.len(), "media engine stopped");
+}
+
+fn handle(
+    message: Message,
+    wheel: &mut Wheel,
+    calls: &mut HashMap<u64, Entry>,
+    settings: MediaSettings,
+) {
+    let now = Instant::now();
+    match message {
+        Message::Start {
+            key,
+            call,
+            params,
+            recording,
+            sockets,
+            events,
+        } => {
+            let start = wheel.add(key, now);
+            calls.insert(
+                key,
+                Entry {
+                    call,
+                    media: CallMedia::new(start, params, settings, recording),
+                    sockets,
+                    leg: None,
+                    events,
+                },
+            );
+        }
+        Message::Command(key, command) => {
+            let Some(entry) = calls.get_mut(&key) else {
+                return;
+            };
+            match command {
+                Command::Bridge {
+                    params,
+                    sockets,
+                    hold_music,
+                } => {
+                    entry.media.bridge(now, params, hold_music);
+                    entry.leg = Some(sockets);
+                }
+                Command::Unbridge => {
+                    let _span = tracing::info_span!("call", id = %entry.call).entered();
+                    entry.media.command(now, Command::Unbridge);
+                    entry.leg = None;
+                }
+                Command::Finish(reply) => {
+                    wheel.remove(key);
+                    if let Some(mut entry) = calls.remove(&key) {
+                        // What came since the call's last slot counts too.
+                        let (mut buf, mut ignored) = ([0u8; 2048], Vec::new());
+                        let media = &mut entry.media;
+                        drain(
+                            &entry.sockets.rtp,
+                            Side::Caller,
+                            media,
+                            now,
+                            &mut buf,
+                            &mut ignored,
+                        );
+                        let finished = Finished {
+                            stats: entry.media.stats(),
+                            recording: entry.media.recording,
+                            sockets: entry.sockets,
+                        };
+                        if let Some(reply) = reply {
+                            let _ = reply.send(finished);
+                        }
+                    }
+                }
+                command => entry.media.command(now, command),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::media::Codec;
+    use crate::sdp::Direction;
+    use rtp_rs::{RtpPacketBuilder, RtpReader, Seq};
+
+    const CALLER: &str = "127.0.0.1:40000";
+    const OPERATOR: &str = "127.0.0.1:41000";
+
+    fn params(remote: &str) -> MediaParams {
+        MediaParams {
+            codec: Codec::Pcmu,
+            dtmf_payload_type: Some(101),
+            remote: Some(remote.parse().unwrap()),
+            direction: Direction::SendRecv,
+        }
+    }
+
+    fn settings() -> MediaSettings {
+        MediaSettings {
+            jitter_frames: 1,
+            media_timeout: Duration::from_secs(2),
+        }
+    }
+
+    fn audio(seq: u16, sample: i16) -> Vec<u8> {
+        let mut payload = Vec::new();
+        Codec::Pcmu.encode(&[sample; FRAME_SAMPLES], &mut payload);
+        RtpPacketBuilder::new()
+            .payload_type(0)
+            .ssrc(7)
+            .sequence(Seq::from(seq))
+            .timestamp(u32::from(seq) * 160)
+            .payload(&payload)
+            .build()
+            .unwrap()
+    }
+
+    fn key(seq: u16, event: u8, end: bool) -> Vec<u8> {
+        let flags = if end { 0x80 } else { 0 } | 10;
+        RtpPacketBuilder::new()
+            .payload_type(101)
+            .ssrc(7)
+            .sequence(Seq::from(seq))
+            .timestamp(4000)
+            .payload(&[event, flags, 0, 160])
+            .build()
+            .unwrap()
+    }
+
+    /// Packets sent: side, destination, payload type, first decoded sample.
+    type Sent = Vec<(Side, SocketAddr, u8, i16)>;
+
+    fn run_frames(media: &mut CallMedia, now: Instant, events: &mut Vec<MediaEvent>) -> Sent {
+        let mut sent = Vec::new();
+        let mut packet = Vec::new();
+        media.frames(
+            now,
+            &mut packet,
+            &mut |side, bytes, dest| {
+                let rtp = RtpReader::new(bytes).unwrap();
+                let mut decoded = Vec::new();
+                Codec::Pcmu.decode(rtp.payload(), &mut decoded);
+                let first = if rtp.payload_type() == 0 {
+                    decoded[0]
+                } else {
+                    0
+                };
+                sent.push((side, dest, rtp.payload_type(), first));
+            },
+            events,
+        );
+        sent
+    }
+
+    fn prompt(samples: usize, value: i16) -> Vec<Prompt> {
+        vec![Prompt::new("p", vec![value; samples])]
+    }
+
+    fn near(a: i16, b: i16) -> bool {
+        (i32::from(a) - i32::from(b)).abs() < i32::from(b.abs() / 16 + 8)
+    }
+
+    #[test]
+    fn calls_are_spread_over_the_slots_and_served_every_twenty_ms() {
+        let t0 = Instant::now();
+        let mut wheel = Wheel::new(t0);
+        assert_eq!(wheel.next_due(), None, "nothing to wait for without calls");
+        let starts: Vec<Instant> = (0..2 * SLOTS as u64).map(|k| wheel.add(k, t0)).collect();
+        assert_eq!(wheel.len(), 2 * SLOTS);
+        // Two calls in every slot, each starting on the grid within 20 ms.
+        let mut offsets: Vec<u128> = starts.iter().map(|s| (*s - t0).as_micros()).collect();
+        offsets.sort();
+        let expected: Vec<u128> = (0..SLOTS as u128)
+            .flat_map(|i| [i * 500, i * 500])
+            .collect();
+        assert_eq!(offsets, expected);
+
+        // Over one cycle every call is served once, at its own time.
+        let mut served: HashMap<u64, Vec<Instant>> = HashMap::new();
+        let mut now = t0;
+        while now < t0 + FRAME * 3 {
+            while let Some(keys) = wheel.take_due(now) {
+                for k in keys {
+                    served.entry(*k).or_default().push(now);
+                }
+            }
+            now += Duration::from_micros(100);
+        }
+        for (k, times) in &served {
+            assert_eq!(times.len(), 3, "call {k} served once a cycle");
+            assert_eq!(times[0], starts[*k as usize], "call {k} first at its start");
+            assert!(times.windows(2).all(|w| w[1] - w[0] == FRAME));
+        }
+        assert_eq!(served.len(), 2 * SLOTS);
+
+        // A new call goes to the emptiest slot, not before the cursor.
+        wheel.remove(5);
+        wheel.remove(45);
+        let start = wheel.add(100, now);
+        assert!(start >= now && start < now + FRAME);
+        assert_eq!(
+            (start - t0).as_micros() % 20_000,
+            5 * 500,
+            "slot 5 was emptied"
+        );
+    }
+
+    #[test]
+    fn a_stalled_engine_serves_every_call_once_then_keeps_the_grid() {
+        let t0 = Instant::now();
+        let mut wheel = Wheel::new(t0);
+        for k in 0..10 {
+            wheel.add(k, t0);
+        }
+        let late = t0 + Duration::from_millis(1_000) + Duration::from_micros(250);
+        let mut served: HashMap<u64, usize> = HashMap::new();
+        let mut now = late;
+        while now < late + FRAME - SLOT {
+            while let Some(keys) = wheel.take_due(now) {
+                for k in keys {
+                    *served.entry(*k).or_default() += 1;
+                }
+                let slot_time = wheel.at(wheel.cursor - 1);
+                assert!(
+                    now == late || slot_time + SLOT > now,
+                    "on time after the stall"
+                );
+            }
+            now += Duration::from_micros(50);
+        }
+        assert_eq!(
+            served.len(),
+            10,
+            "every call served within a cycle of the stall"
+        );
+        assert!(served.values().all(|n| *n == 1), "none twice: {served:?}");
+        let next = wheel.next_due().unwrap();
+        assert!(next > late && next <= late + FRAME);
+        assert_eq!(
+            (next - t0).as_nanos() % SLOT.as_nanos(),
+            0,
+            "still on the grid"
+        );
+        for k in 0..10 {
+            wheel.remove(k);
+        }
+        assert!(wheel.is_empty());
+        assert_eq!(wheel.next_due(), None);
+    }
+
+    #[test]
+    fn prompts_play_to_the_caller_and_their_end_is_reported_once() {
+        let t0 = Instant::now();
+        let mut media = CallMedia::new(t0, params(CALLER), settings(), None);
+        let mut events = Vec::new();
+        media.command(t0, Command::Play(prompt(400, 1000)));
+        // Nothing is due before the start; three frames 40 ms after it.
+        assert!(run_frames(&mut media, t0 - FRAME, &mut events).is_empty());
+        let sent = run_frames(&mut media, t0 + FRAME * 2, &mut events);
+        let caller: SocketAddr = CALLER.parse().unwrap();
+        assert_eq!(sent.len(), 3);
+        assert!(
+            sent.iter()
+                .all(|(side, dest, pt, _)| *side == Side::Caller && *dest == caller && *pt == 0)
+        );
+        assert!(near(sent[0].3, 1000) && near(sent[2].3, 1000));
+        assert_eq!(events, vec![MediaEvent::PlaybackDone]);
+        events.clear();
+        let sent = run_frames(&mut media, t0 + FRAME * 3, &mut events);
+        assert_eq!(sent.len(), 1);
+        assert!(near(sent[0].3, 0), "silence after the prompt");
+        assert!(events.is_empty(), "the end is reported once");
+
+        // A stall: every frame is produced, only the last three are sent.
+        let sent = run_frames(&mut media, t0 + FRAME * 13, &mut events);
+        assert_eq!(sent.len(), 3);
+        assert_eq!(media.stats().packets_out, 4 + 10);
+    }
+
+    #[test]
+    fn the_callers_keys_are_reported_and_silence_ends_the_call() {
+        let t0 = Instant::now();
+        let mut media = CallMedia::new(t0, params(CALLER), settings(), None);
+        let mut events = Vec::new();
+        let from: SocketAddr = "127.0.0.1:40002".parse().unwrap();
+        media.on_packet(Side::Caller, t0, from, &audio(1, 500), &mut events);
+        media.on_packet(Side::Caller, t0, from, &key(2, 5, false), &mut events);
+        media.on_packet(Side::Caller, t0, from, &key(3, 5, true), &mut events);
+        media.on_packet(Side::Caller, t0, from, &key(4, 5, true), &mut events);
+        assert_eq!(events, vec![MediaEvent::Digit('5')]);
+        events.clear();
+        // Symmetric RTP: we answer where the packets come from.
+        let sent = run_frames(&mut media, t0, &mut events);
+        assert_eq!(sent[0].1, from);
+        // Two seconds of nothing from the caller: reported once.
+        assert!(run_frames(&mut media, t0 + Duration::from_millis(1_900), &mut events).len() <= 3);
+        assert!(events.is_empty());
+        run_frames(&mut media, t0 + Duration::from_millis(2_100), &mut events);
+        run_frames(&mut media, t0 + Duration::from_millis(2_200), &mut events);
+        assert_eq!(events, vec![MediaEvent::CallerSilent]);
+    }
+
+    #[test]
+    fn bridged_the_caller_and_the_operator_hear_each_other_and_hold_loops_music() {
+        let t0 = Instant::now();
+        let mut media = CallMedia::new(t0, params(CALLER), settings(), None);
+        let mut events = Vec::new();
+        let (caller, operator): (SocketAddr, SocketAddr) =
+            (CALLER.parse().unwrap(), OPERATOR.parse().unwrap());
+        media.command(t0, Command::Play(prompt(16_000, 3000)));
+        media.bridge(t0, params(OPERATOR), prompt(200, -2000));
+        for n in 0..4u16 {
+            let at = t0 + FRAME * u32::from(n);
+            media.on_packet(Side::Caller, at, caller, &audio(10 + n, 1200), &mut events);
+            media.on_packet(
+                Side::Operator,
+                at,
+                operator,
+                &audio(90 + n, -700),
+                &mut events,
+            );
+            let sent = run_frames(&mut media, at, &mut events);
+            assert_eq!(sent.len(), 2, "one packet each way every frame");
+            let to_operator = sent.iter().find(|s| s.0 == Side::Operator).unwrap();
+            let to_caller = sent.iter().find(|s| s.0 == Side::Caller).unwrap();
+            assert_eq!((to_operator.1, to_caller.1), (operator, caller));
+            assert!(
+                near(to_caller.3, -700),
+                "the caller hears the operator, not the prompt"
+            );
+            if n > 0 {
+                // The operator hears the caller's previous frame.
+                assert!(near(to_operator.3, 1200), "{to_operator:?}");
+            }
+        }
+        // An operator's key goes to the caller as a telephone-event.
+        media.on_packet(
+            Side::Operator,
+            t0 + FRAME * 4,
+            operator,
+            &key(94, 9, false),
+            &mut events,
+        );
+        let sent = run_frames(&mut media, t0 + FRAME * 4, &mut events);
+        assert!(sent.iter().any(|s| s.0 == Side::Caller && s.2 == 101));
+
+        // On hold the 200-sample music loops, and its ends are not reported.
+        media.command(t0, Command::Hold(true));
+        let mut heard = Vec::new();
+        for n in 5..25u32 {
+            for s in run_frames(&mut media, t0 + FRAME * n, &mut events) {
+                if s.0 == Side::Caller && s.2 == 0 {
+                    heard.push(s.3);
+                }
+            }
+        }
+        assert!(
+            heard.iter().filter(|s| near(**s, -2000)).count() >= 10,
+            "{heard:?}"
+        );
+        assert!(events.is_empty(), "{events:?}");
+
+        // The leg ends: only the caller's stream goes on.
+        media.command(t0, Command::Unbridge);
+        let sent = run_frames(&mut media, t0 + FRAME * 25, &mut events);
+        assert!(sent.iter().all(|s| s.0 == Side::Caller));
+        assert!(!sent.is_empty());
+    }
+}
