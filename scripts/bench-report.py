@@ -116,7 +116,8 @@ def write(results, out_path):
     L.append("")
     L.append("- Release build. The server runs pinned to core 0 (`taskset -c 0`), the load generator "
              "(`hotline-load`, in this repository) to core 1. Loopback only. SQLite; every call recorded "
-             "to a stereo WAV; logging at `warn`.")
+             "to a stereo WAV; logging at `warn`; the media thread at real-time priority "
+             "(`[rtp] realtime_priority = 10`, SCHED_FIFO; `RT_PRIO=0 scripts/bench` measures without).")
     L.append("- Each concurrency step starts a fresh server, places N calls at N/10 per second (at least 50), "
              "each pressing 0 after 1.5 s (an RFC 4733 event) to join the operators' queue, where it hears "
              "the queue's prompts and music on hold with nobody to answer; each call is held 30 s from its answer "
@@ -190,6 +191,18 @@ def write(results, out_path):
             f"| {s.get('steady_cpu_pct', 0):.0f} | {verdict} |"
         )
     L.append("")
+    pop = os.path.join(results, "screen-pop.txt")
+    if os.path.exists(pop):
+        L.append("### Screen-pop latency with 500 consoles connected")
+        L.append("")
+        L.append("From the call task taking the operator's 200 OK to `call_answered` at the operator's "
+                 "console (a websocket client), with 499 other operators' consoles connected; ten calls "
+                 "from a baresip citizen through the IVR to a baresip softphone "
+                 "(`console::screen_pop_with_500_consoles_connected`, release build, not pinned).")
+        L.append("")
+        for line in open(pop).read().strip().splitlines():
+            L.append("    " + line.strip())
+        L.append("")
     L.append("### Micro-benchmarks (criterion, mean with 95 % interval)")
     L.append("")
     L.append("| benchmark | mean | interval |")

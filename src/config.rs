@@ -109,6 +109,9 @@ pub struct RtpSettings {
     pub jitter_frames: usize,
     /// Hang up when no RTP has arrived for this long (0 = never).
     pub media_timeout_secs: u64,
+    /// Real-time (SCHED_FIFO) priority for the media thread, 1 to 99; 0
+    /// leaves it an ordinary thread. Needs CAP_SYS_NICE (or root).
+    pub realtime_priority: u8,
 }
 
 impl Default for RtpSettings {
@@ -118,6 +121,7 @@ impl Default for RtpSettings {
             port_max: 30000,
             jitter_frames: 3,
             media_timeout_secs: 60,
+            realtime_priority: 0,
         }
     }
 }

@@ -18,8 +18,9 @@
 //! - [`store`]: calls, events and recordings in SQLite or PostgreSQL.
 //! - [`queue`]: queues (config, the sans-IO router, and the service task
 //!   around it); [`events`]: the internal event stream for live views.
-//! - [`call`]: the async edge: the SIP core task and one task per call,
-//!   which bridges the caller to the operator who answers.
+//! - [`call`]: the async edge: the SIP core task, one task per call that
+//!   decides (IVR, queue, bridging to the operator who answers), and the
+//!   media engine, one thread that carries every call's RTP and recording.
 //! - [`classifier`]: issue types, executors and deadlines, read from a file.
 //! - [`api`]: the HTTP edge: the JSON API, the console's websocket and its
 //!   pages (`web/`); [`attachments`]: files attached to appeal cards.

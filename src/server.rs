@@ -266,6 +266,7 @@ impl Application {
         let media = crate::call::engine::MediaEngine::spawn(crate::call::engine::MediaSettings {
             jitter_frames: settings.rtp.jitter_frames,
             media_timeout: Duration::from_secs(settings.rtp.media_timeout_secs),
+            realtime_priority: settings.rtp.realtime_priority,
         })
         .map_err(ServerError::MediaEngine)?;
         let ctx = Arc::new(CallContext {

@@ -1,10 +1,13 @@
 //! Calls: one task per call that takes the SIP core's events, negotiates
-//! media, answers, runs the RTP stream and the recording, and writes the
-//! call record. The SIP core itself lives in [`core`].
+//! media, answers, drives the IVR and the queue, and writes the call
+//! record. The SIP core itself lives in [`core`]; every call's RTP,
+//! prompts and recording run in the media [`engine`], which the task steers
+//! with commands and hears from through a few events.
 //!
 //! This is the async edge where protocol logic meets sockets, the database
 //! and the recorder; the decisions are made by the sans-IO parts
-//! (`sip::Endpoint`, `rtp::session::MediaSession`, `sdp`).
+//! (`sip::Endpoint`, `rtp::session::MediaSession`, `sdp`,
+//! `engine::CallMedia`).
 
 pub mod core;
 pub mod engine;

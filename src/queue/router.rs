@@ -879,6 +879,15 @@ impl Router {
 
     /// Offers every caller who can be offered, in priority order.
     fn offer_callers(&mut self, now: Instant) {
+        // Nobody free, nobody to offer: the common case of a long queue,
+        // which must not cost a pass over every waiting caller per poll.
+        if !self
+            .operators
+            .values()
+            .any(|o| o.state == OperatorState::Available)
+        {
+            return;
+        }
         let mut ready: Vec<(std::cmp::Reverse<u32>, Instant, u64, usize, CallId)> = self
             .queues
             .iter()

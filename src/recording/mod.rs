@@ -40,8 +40,9 @@ pub const CHANNELS: u16 = 2;
 
 /// Interleaved samples buffered in an [`ActiveRecording`] before they are
 /// handed to the recorder: 200 ms of stereo audio. Batching turns one
-/// allocation and channel message per 20 ms frame into one per ten frames,
-/// while a crash still loses at most this much on top of the unflushed tail.
+/// allocation, channel message and file write per 20 ms frame into one per
+/// ten frames, while a crash still loses at most this much on top of the
+/// unflushed tail.
 const BATCH_SAMPLES: usize = 2 * SAMPLE_RATE as usize / 5;
 
 /// Errors of the recording subsystem.
@@ -254,10 +255,16 @@ impl ActiveRecording {
     /// time. Never blocks and allocates only once per batch of frames.
     pub fn push_frame(&mut self, caller: &[i16], heard: &[i16]) {
         let frames = caller.len().max(heard.len());
-        self.pending.reserve(frames * 2);
-        for i in 0..frames {
-            self.pending.push(caller.get(i).copied().unwrap_or(0));
-            self.pending.push(heard.get(i).copied().unwrap_or(0));
+        let start = self.pending.len();
+        // Silence first, then each side in its place: a missing tail of one
+        // side stays silent.
+        self.pending.resize(start + frames * 2, 0);
+        let out = &mut self.pending[start..];
+        for (pair, s) in out.chunks_exact_mut(2).zip(caller) {
+            pair[0] = *s;
+        }
+        for (pair, s) in out.chunks_exact_mut(2).zip(heard) {
+            pair[1] = *s;
         }
         if self.pending.len() >= BATCH_SAMPLES {
             self.send_pending();

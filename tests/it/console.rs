@@ -97,6 +97,17 @@ pub async fn phone(app: &TestApp, ext: &str) -> Baresip {
     p
 }
 
+/// The operator's ringing phone is answered; the console's `call_answered`.
+async fn answer(phone: &mut Baresip, console: &mut Console) -> (chrono::DateTime<Utc>, Value) {
+    phone
+        .wait_event(|e| e.is("CALL_INCOMING"), T)
+        .await
+        .unwrap();
+    phone.accept().await.unwrap();
+    phone.wait_established(T).await.unwrap();
+    console.next("call_answered").await
+}
+
 /// The demo appeal's caller (0611234567) calls 1580 and presses 0.
 pub async fn citizen_asks_for_an_operator(app: &TestApp) -> Baresip {
     let mut citizen = Baresip::spawn(BaresipOptions {
@@ -164,13 +175,7 @@ async fn the_card_pops_up_on_the_ringing_operators_console_only() {
     assert!(card["address"].as_str().is_some());
     let call_id = card["id"].as_str().unwrap().to_string();
 
-    olena_phone
-        .wait_event(|e| e.is("CALL_INCOMING"), T)
-        .await
-        .unwrap();
-    olena_phone.accept().await.unwrap();
-    olena_phone.wait_established(T).await.unwrap();
-    let (received_at, answered) = olena.next("call_answered").await;
+    let (received_at, answered) = answer(&mut olena_phone, &mut olena).await;
     let (_, own) = olena.next("operator_state").await;
     assert_eq!(own["state"], "on_call");
     assert_eq!(answered["call"]["id"], call_id.as_str());
@@ -313,4 +318,64 @@ async fn the_websocket_needs_a_session_and_a_console_role() {
         }
         other => panic!("an executor has no console: {:?}", other.map(|_| ())),
     }
+}
+
+/// Screen-pop latency with 500 consoles connected (issue 7's bench, not
+/// the test suite: `scripts/bench` runs it on a release build). Olena's
+/// console and 499 other operators' consoles are open; ten citizens in
+/// turn reach Olena, and each time the interval from the call task taking
+/// her phone's 200 OK to `call_answered` at her console is measured.
+#[tokio::test]
+#[ignore = "a benchmark: scripts/bench runs it"]
+async fn screen_pop_with_500_consoles_connected() {
+    const CONSOLES: usize = 500;
+    const CALLS: usize = 10;
+    let app = spawn_app(AppOptions::default()).await;
+    demo::seed(app.store(), Utc::now()).await.unwrap();
+    let olena_session = operator_with_user(&app, "olena", "1001").await;
+    let mut olena_phone = phone(&app, "1001").await;
+    let mut olena = Console::open(&app, &olena_session).await;
+    olena.next("hello").await;
+    let mut others = Vec::new();
+    for i in 1..CONSOLES {
+        let login = format!("op{i:03}");
+        let session = operator_with_user(&app, &login, &format!("{}", 2000 + i)).await;
+        others.push(Console::open(&app, &session).await);
+    }
+    for console in &mut others {
+        console.next("hello").await;
+    }
+    let mut latencies = Vec::new();
+    for _ in 0..CALLS {
+        let mut citizen = citizen_asks_for_an_operator(&app).await;
+        let (_, offered) = olena.next("call_offered").await;
+        let call: uuid::Uuid = offered["call"]["id"].as_str().unwrap().parse().unwrap();
+        let (received_at, answered) = answer(&mut olena_phone, &mut olena).await;
+        assert_eq!(answered["call"]["id"], call.to_string());
+        let took_200 = app.operator_answered_at(call).await;
+        latencies.push((received_at - took_200).num_microseconds().unwrap() as f64 / 1000.0);
+        citizen.hangup().await.unwrap();
+        olena_phone.wait_closed(T).await.unwrap();
+        citizen.stop().await;
+        let (status, _) = app
+            .api(
+                "PUT",
+                "/api/operators/olena/state",
+                r#"{"state":"available"}"#,
+            )
+            .await;
+        assert_eq!(status, 200);
+        olena.next("operator_state").await;
+        for console in &mut others {
+            console.drained();
+        }
+    }
+    latencies.sort_by(|a, b| a.total_cmp(b));
+    eprintln!(
+        "measured [screen-pop-500]: {CONSOLES} consoles, {CALLS} calls: p50 {:.2} ms, max {:.2} ms, all {:?}",
+        latencies[CALLS / 2],
+        latencies[CALLS - 1],
+        latencies
+    );
+    assert_eq!(latencies.len(), CALLS);
 }
