@@ -80,10 +80,10 @@ async fn thousands_of_recordings_only_the_old_unheld_go_and_two_pruners_share_th
     let f = fixture(db);
     let dir = f.pruner.recordings_dir.clone();
     let cutoff = f.pruner.recordings.cutoff(now());
-    // 1,200 recordings from 200 days ago to now, one every 4 hours, and
+    // 2,000 recordings from 333 days ago to now, one every 4 hours, and
     // some right around the limit.
     let mut all = Vec::new();
-    for i in 0..1200 {
+    for i in 0..2000 {
         let at = now() - TimeDelta::hours(4 * i);
         all.push((recording_at(db, &dir, at).await, at));
     }

@@ -422,6 +422,30 @@ async fn every_role_against_every_recording_route(backend: crate::Backend) {
             }
         }
     }
+    // Releasing a hold: supervisors and admins only, each on a fresh hold.
+    for (session, code) in [
+        (None, 401),
+        (Some(&olena), 403),
+        (Some(&petro), 403),
+        (Some(&executor), 403),
+        (Some(&supervisor), 200),
+        (Some(&admin), 200),
+    ] {
+        let r = request(
+            app.http_addr,
+            "POST",
+            &format!("/api/recordings/{nobodys}/hold"),
+            &supervisor.headers(),
+            r#"{"reason":"x"}"#,
+        )
+        .await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        let hold: Value = serde_json::from_str(&r.body).unwrap();
+        let path = format!("/api/holds/{}", hold["id"].as_str().unwrap());
+        let headers = session.map(|s| s.headers()).unwrap_or_default();
+        let r = request(app.http_addr, "DELETE", &path, &headers, "").await;
+        assert_eq!(r.status, code, "DELETE {path} as {session:?}: {}", r.body);
+    }
     // Without a session: 401 everywhere.
     for (method, path, body) in routes(hers).into_iter().chain([
         ("GET", "/api/recordings".to_owned(), ""),
