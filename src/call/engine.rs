@@ -446,15 +446,30 @@ pub struct MediaEngine {
 struct Mailbox {
     queue: Mutex<VecDeque<Message>>,
     wake: Condvar,
+    /// The engine thread is gone (set and read under `queue`'s lock).
+    closed: std::sync::atomic::AtomicBool,
 }
 
 impl Mailbox {
     fn post(&self, message: Message) {
-        self.queue
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push_back(message);
+        let mut queue = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+        if self.closed.load(Ordering::Relaxed) {
+            // Dropped: a `finish` waiting for its reply gets `None`.
+            return;
+        }
+        queue.push_back(message);
+        drop(queue);
         self.wake.notify_one();
+    }
+
+    /// The engine thread has ended (or panicked): what waits is dropped,
+    /// and so is what comes later, so no call waits for it for ever.
+    fn close(&self) {
+        let mut queue = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+        self.closed.store(true, Ordering::Relaxed);
+        let dropped = std::mem::take(&mut *queue);
+        drop(queue);
+        drop(dropped);
     }
 
     /// Moves every waiting message into `into`, first waiting for one
@@ -690,7 +705,18 @@ fn serve(entry: &mut Entry, now: Instant, inbox: &mut Inbox, packet: &mut Vec<u8
 }
 
 /// The engine thread: waits for the next slot (or a command), serves it.
+/// Closes the mailbox when the engine thread ends, however it ends.
+struct Closing(Arc<Mailbox>);
+
+impl Drop for Closing {
+    fn drop(&mut self) {
+        self.0.close();
+    }
+}
+
 fn run(mailbox: Arc<Mailbox>, settings: MediaSettings) {
+    let closing = Closing(mailbox);
+    let mailbox = &closing.0;
     // Wake-ups on time to the microsecond, not the default 50 µs slack.
     if let Err(e) = nix::sys::prctl::set_timerslack(1_000) {
         debug!(error = %e, "cannot tighten the media thread's timer slack");
@@ -706,7 +732,7 @@ fn run(mailbox: Arc<Mailbox>, settings: MediaSettings) {
     loop {
         // Commands first; a wait only when nothing is due.
         mailbox.take(wheel.next_due(), &mut messages);
-        if messages.is_empty() && wheel.is_empty() && Arc::strong_count(&mailbox) == 1 {
+        if messages.is_empty() && wheel.is_empty() && Arc::strong_count(mailbox) == 1 {
             // Idle, and no engine or call handle is left to send anything.
             break;
         }
@@ -898,6 +924,22 @@ mod tests {
 
     fn near(a: i16, b: i16) -> bool {
         (i32::from(a) - i32::from(b)).abs() < i32::from(b.abs() / 16 + 8)
+    }
+
+    #[test]
+    fn a_closed_mailbox_drops_what_waits_and_what_comes() {
+        let mailbox = Mailbox::default();
+        let (reply, waiting) = oneshot::channel();
+        mailbox.post(Message::Command(1, Command::Finish(Some(reply))));
+        mailbox.close();
+        let (late, after) = oneshot::channel();
+        mailbox.post(Message::Command(2, Command::Finish(Some(late))));
+        // Both replies are gone: a call's `finish` gets `None`, not a hang.
+        assert!(waiting.blocking_recv().is_err());
+        assert!(after.blocking_recv().is_err());
+        let mut taken = VecDeque::new();
+        mailbox.take(Some(Instant::now()), &mut taken);
+        assert!(taken.is_empty());
     }
 
     #[test]
