@@ -38,7 +38,9 @@ use crate::recording::Recorder;
 use crate::rtp::session::MediaParams;
 use crate::sdp::{self, LocalMedia, SessionDescription};
 use crate::sip::{CallKey, Flow, LegKey, msg};
-use crate::store::{CallEnd, Disposition, EndedBy, NewCall, NewRecording, Store};
+use crate::store::{
+    CallEnd, Disposition, EndedBy, FinishedRecording, NewCall, NewRecording, Store,
+};
 use engine::{Command as MediaCommand, MediaEngine, MediaEvent, MediaHandle, Side};
 use player::IvrAssets;
 use ports::PortPool;
@@ -650,13 +652,13 @@ impl Call {
                 channels: 2,
             });
             tokio::spawn(async move {
-                if let Err(e) = store.mark_call_answered(id, answered_at, codec).await {
-                    warn!(error = %e, "cannot store the answer time");
-                }
-                if let Some(row) = row {
-                    if let Err(e) = store.insert_recording(&row).await {
-                        warn!(error = %e, "cannot store the recording row");
-                    }
+                // One transaction: at hundreds of answers a second, each
+                // commit is an fsync the next call's row waits behind.
+                if let Err(e) = store
+                    .call_answered(id, answered_at, codec, row.as_ref())
+                    .await
+                {
+                    warn!(error = %e, "cannot store the answer and the recording row");
                 }
             })
         };
@@ -737,18 +739,18 @@ impl Call {
         let ended_at = Utc::now();
         // The rows must exist before they are completed.
         let _ = rows.await;
+        let mut finished_recording = None;
         if let Some(rec) = recording {
             let id = rec.id;
             match rec.finish().await {
                 Ok(summary) => {
-                    let ms = summary.duration.as_millis() as u64;
-                    if let Err(e) = ctx
-                        .store
-                        .finish_recording(id, ended_at, ms, summary.bytes)
-                        .await
-                    {
-                        warn!(error = %e, "cannot store the recording's end");
-                    }
+                    // Stored with the call's end, in one transaction.
+                    finished_recording = Some(FinishedRecording {
+                        id,
+                        ended_at,
+                        duration_ms: summary.duration.as_millis() as u64,
+                        size_bytes: summary.bytes,
+                    });
                     if let Some(err) = summary.write_error {
                         crate::metrics::Metrics::add(&ctx.metrics.recordings_incomplete_total, 1);
                         warn!(error = %err, "recording is incomplete");
@@ -773,7 +775,19 @@ impl Call {
         } else {
             ending.disposition
         };
-        self.end(ending.status, ending.by, disposition).await;
+        let end = CallEnd {
+            at: Utc::now(),
+            ended_by: ending.by,
+            sip_status: ending.status,
+            disposition,
+        };
+        if let Err(e) = ctx
+            .store
+            .call_finished(self.id, end, finished_recording)
+            .await
+        {
+            warn!(error = %e, "cannot store the end of the call and its recording");
+        }
         drop(sockets);
         if ending.hang_up {
             // Wait (briefly) for the BYE to complete so shutdown can tell

@@ -121,6 +121,16 @@ pub struct NewCall {
     pub arrived_at: DateTime<Utc>,
 }
 
+/// A recording's end, stored with its call's
+/// ([`Store::call_finished`](super::Store::call_finished)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FinishedRecording {
+    pub id: Uuid,
+    pub ended_at: DateTime<Utc>,
+    pub duration_ms: u64,
+    pub size_bytes: u64,
+}
+
 /// How a call ended; see [`Store::mark_call_ended`](super::Store::mark_call_ended).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CallEnd {

@@ -15,6 +15,7 @@ both_backends!(
     migrations_are_idempotent,
     call_lifecycle,
     call_end_is_idempotent,
+    answer_and_end_with_the_recording_in_one_transaction,
     unknown_ids,
     duplicate_ids,
     events_are_ordered,
@@ -171,6 +172,74 @@ async fn call_lifecycle(db: &TestDb) {
     assert_eq!(got.ended_by, Some(EndedBy::Caller));
     assert_eq!(got.sip_status, Some(200));
     assert_eq!(got.disposition, Some(Disposition::Answered));
+}
+
+async fn answer_and_end_with_the_recording_in_one_transaction(db: &TestDb) {
+    let call = new_call(t0());
+    db.insert_call(&call).await.expect("insert");
+    let answered = t0() + Duration::seconds(1);
+    let rec = new_recording(call.id, answered);
+    db.call_answered(call.id, answered, "PCMU/8000", Some(&rec))
+        .await
+        .expect("answer");
+    let got = db.get_call(call.id).await.unwrap().unwrap();
+    assert_eq!(got.answered_at, Some(storage_precision(answered)));
+    assert_eq!(got.codec.as_deref(), Some("PCMU/8000"));
+    let stored = db.get_recording(rec.id).await.unwrap().expect("row");
+    assert_eq!(stored.call_id, call.id);
+    assert_eq!(stored.ended_at, None);
+    // The recording row cannot go in twice; then nothing of it is stored,
+    // the answer included.
+    let other = new_call(t0());
+    db.insert_call(&other).await.expect("insert");
+    let clash = NewRecording {
+        call_id: other.id,
+        ..rec.clone()
+    };
+    assert!(
+        db.call_answered(other.id, answered, "PCMA/8000", Some(&clash))
+            .await
+            .is_err()
+    );
+    let got = db.get_call(other.id).await.unwrap().unwrap();
+    assert_eq!(got.answered_at, None, "all or nothing");
+
+    let ended = t0() + Duration::seconds(31);
+    let end = CallEnd {
+        at: ended,
+        ended_by: EndedBy::Caller,
+        sip_status: Some(200),
+        disposition: Disposition::Answered,
+    };
+    let finished = FinishedRecording {
+        id: rec.id,
+        ended_at: ended,
+        duration_ms: 30_000,
+        size_bytes: 480_044,
+    };
+    db.call_finished(call.id, end, Some(finished))
+        .await
+        .expect("end");
+    // A second end changes neither row.
+    let later = CallEnd {
+        at: ended + Duration::seconds(5),
+        ended_by: EndedBy::Timeout,
+        ..end
+    };
+    let longer = FinishedRecording {
+        duration_ms: 35_000,
+        ..finished
+    };
+    db.call_finished(call.id, later, Some(longer))
+        .await
+        .expect("again");
+    let got = db.get_call(call.id).await.unwrap().unwrap();
+    assert_eq!(got.ended_at, Some(storage_precision(ended)));
+    assert_eq!(got.ended_by, Some(EndedBy::Caller));
+    let stored = db.get_recording(rec.id).await.unwrap().unwrap();
+    assert_eq!(stored.ended_at, Some(storage_precision(ended)));
+    assert_eq!(stored.duration_ms, Some(30_000));
+    assert_eq!(stored.size_bytes, Some(480_044));
 }
 
 async fn call_end_is_idempotent(db: &TestDb) {
