@@ -432,7 +432,6 @@ impl Wheel {
 pub struct MediaEngine {
     mailbox: Arc<Mailbox>,
     next_key: Arc<AtomicU64>,
-    settings: MediaSettings,
 }
 
 /// The engine thread's commands: a queue under a mutex, and a condition
@@ -516,7 +515,6 @@ impl MediaEngine {
         Ok(MediaEngine {
             mailbox,
             next_key: Arc::new(AtomicU64::new(0)),
-            settings,
         })
     }
 
@@ -545,10 +543,6 @@ impl MediaEngine {
             finished: false,
         };
         (handle, rx)
-    }
-
-    pub fn settings(&self) -> MediaSettings {
-        self.settings
     }
 }
 

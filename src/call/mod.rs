@@ -412,21 +412,30 @@ impl Call {
         });
     }
 
-    async fn end(&self, status: Option<u16>, by: EndedBy, disposition: Disposition) {
+    /// The call's end on file, with its recording's end if it had one
+    /// (one transaction).
+    async fn end(
+        &self,
+        status: Option<u16>,
+        by: EndedBy,
+        disposition: Disposition,
+        recording: Option<FinishedRecording>,
+    ) {
         let end = CallEnd {
             at: Utc::now(),
             ended_by: by,
             sip_status: status,
             disposition,
         };
-        if let Err(e) = self.ctx.store.mark_call_ended(self.id, end).await {
+        if let Err(e) = self.ctx.store.call_finished(self.id, end, recording).await {
             warn!(error = %e, "cannot store the end of the call");
         }
     }
 
     async fn reject(&self, code: u16, disposition: Disposition) {
         self.respond(code, None);
-        self.end(Some(code), EndedBy::Server, disposition).await;
+        self.end(Some(code), EndedBy::Server, disposition, None)
+            .await;
     }
 
     /// Checks the caller against the block list (000 §2.5.2), and a caller
@@ -608,7 +617,7 @@ impl Call {
                     ev = self.events.recv() => match ev {
                         Some(CallEvent::Cancelled) | None => {
                             info!("cancelled before answer");
-                            return self.end(Some(487), EndedBy::Caller, Disposition::Cancelled).await;
+                            return self.end(Some(487), EndedBy::Caller, Disposition::Cancelled, None).await;
                         }
                         Some(CallEvent::Shutdown) => {
                             return self.reject(503, Disposition::Failed).await;
@@ -775,19 +784,8 @@ impl Call {
         } else {
             ending.disposition
         };
-        let end = CallEnd {
-            at: Utc::now(),
-            ended_by: ending.by,
-            sip_status: ending.status,
-            disposition,
-        };
-        if let Err(e) = ctx
-            .store
-            .call_finished(self.id, end, finished_recording)
-            .await
-        {
-            warn!(error = %e, "cannot store the end of the call and its recording");
-        }
+        self.end(ending.status, ending.by, disposition, finished_recording)
+            .await;
         drop(sockets);
         if ending.hang_up {
             // Wait (briefly) for the BYE to complete so shutdown can tell

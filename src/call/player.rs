@@ -89,7 +89,8 @@ impl IvrAssets {
 
 impl IvrAssets {
     /// The decoded prompts of these names, in order, and the names that
-    /// have none.
+    /// have none (validation makes that rare: only a `say` word missing
+    /// from a language).
     pub fn resolve(&self, names: &[String]) -> (Vec<Prompt>, Vec<String>) {
         let mut missing = Vec::new();
         let prompts = names
@@ -116,16 +117,8 @@ pub struct Player {
 }
 
 impl Player {
-    /// Replaces what plays with these prompts; names without a decoded
-    /// prompt are skipped (validation makes that rare: only a `say` word
-    /// missing from a language).
-    pub fn play(&mut self, names: &[String], assets: &IvrAssets) -> Vec<String> {
-        let (prompts, missing) = assets.resolve(names);
-        self.load(prompts);
-        missing
-    }
-
-    /// Replaces what plays with these decoded prompts.
+    /// Replaces what plays with these decoded prompts (names are resolved
+    /// with [`IvrAssets::resolve`]).
     pub fn load(&mut self, prompts: Vec<Prompt>) {
         self.queue = prompts.into();
         self.pos = 0;
@@ -190,7 +183,8 @@ mod tests {
     fn plays_prompts_back_to_back_and_reports_the_end_once() {
         let a = assets(&[("x", 200), ("y", 100)]);
         let mut p = Player::default();
-        let missing = p.play(&["x".into(), "nope".into(), "y".into()], &a);
+        let (prompts, missing) = a.resolve(&["x".into(), "nope".into(), "y".into()]);
+        p.load(prompts);
         assert_eq!(missing, vec!["nope".to_string()]);
         let mut frame = [0i16; 160];
         assert!(!p.next_frame(&mut frame));
@@ -202,7 +196,7 @@ mod tests {
         assert!(frame[..140].iter().all(|s| *s == 1) && frame[140..].iter().all(|s| *s == 0));
         assert!(!p.next_frame(&mut frame), "reported once");
         assert!(frame.iter().all(|s| *s == 0));
-        p.play(&["x".into()], &a);
+        p.load(a.resolve(&["x".into()]).0);
         p.stop();
         assert!(
             !p.next_frame(&mut frame),
