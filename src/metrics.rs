@@ -29,8 +29,14 @@ impl Metrics {
         counter.fetch_add(n, Ordering::Relaxed);
     }
 
-    /// The Prometheus text exposition, with `active_calls` read at the time.
-    pub fn render(&self, active_calls: usize, rtp_ports_in_use: usize) -> String {
+    /// The Prometheus text exposition, with `active_calls`, the ports in
+    /// use and the database's write counts read at the time.
+    pub fn render(
+        &self,
+        active_calls: usize,
+        rtp_ports_in_use: usize,
+        db: crate::store::WriteCounts,
+    ) -> String {
         let mut out = String::new();
         let mut counter = |name: &str, help: &str, value: u64| {
             let _ = writeln!(out, "# HELP hotline_{name} {help}");
@@ -79,6 +85,16 @@ impl Metrics {
             "Recordings that stopped early or could not be created.",
             get(&self.recordings_incomplete_total),
         );
+        counter(
+            "db_writes_total",
+            "Call, call-event and queue-event writes to the database.",
+            db.writes,
+        );
+        counter(
+            "db_write_commits_total",
+            "Commits those writes took (several writes share one under load).",
+            db.commits,
+        );
         let _ = writeln!(out, "# HELP hotline_active_calls Calls in progress.");
         let _ = writeln!(out, "# TYPE hotline_active_calls gauge");
         let _ = writeln!(out, "hotline_active_calls {active_calls}");
@@ -110,10 +126,16 @@ mod tests {
         let m = Metrics::default();
         Metrics::add(&m.calls_total, 3);
         Metrics::add(&m.rtp_packets_in_total, 150);
-        let text = m.render(2, 2);
+        let db = crate::store::WriteCounts {
+            writes: 40,
+            commits: 4,
+        };
+        let text = m.render(2, 2, db);
         assert_eq!(read(&text, "hotline_calls_total"), Some(3));
         assert_eq!(read(&text, "hotline_rtp_packets_in_total"), Some(150));
         assert_eq!(read(&text, "hotline_active_calls"), Some(2));
+        assert_eq!(read(&text, "hotline_db_writes_total"), Some(40));
+        assert_eq!(read(&text, "hotline_db_write_commits_total"), Some(4));
         assert_eq!(read(&text, "hotline_calls"), None, "whole names only");
         assert!(text.contains("# TYPE hotline_active_calls gauge"));
     }

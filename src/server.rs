@@ -533,6 +533,7 @@ async fn metrics(State(state): State<HttpState>) -> axum::response::Response {
     let text = state.ctx.metrics.render(
         state.ctx.active.load(Ordering::Relaxed),
         state.ctx.ports.in_use(),
+        state.ctx.store.write_counts(),
     );
     (
         [(

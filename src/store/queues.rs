@@ -251,9 +251,6 @@ impl Store {
     /// `i32::MAX`; `NotFound` with what = "call" or "operator" if
     /// `call_id` or `operator_id` names nothing stored.
     pub async fn add_queue_event(&self, e: &NewQueueEvent) -> Result<i64, StoreError> {
-        const SQL: &str = "INSERT INTO queue_events \
-            (at, queue, call_id, kind, operator_id, wait_ms, position, detail) \
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id";
         check_queue_name(&e.queue)?;
         let wait_ms = e.wait_ms.map(|ms| to_i64("wait_ms", ms)).transpose()?;
         let position = e
@@ -270,21 +267,17 @@ impl Store {
                 }),
             })
             .transpose()?;
-        let inserted = on_pool!(self, |pool| sqlx::query(SQL)
-            .bind(DbTime::new(e.at))
-            .bind(&e.queue)
-            .bind(DbUuid(e.call_id))
-            .bind(e.kind.as_str())
-            .bind(e.operator_id.map(DbUuid))
-            .bind(wait_ms)
-            .bind(position)
-            .bind(e.detail.as_deref())
-            .fetch_one(pool)
-            .await
-            .map(|row| Cols::new(&row, "queue_events").get::<i64>("id")));
-        match inserted {
-            Ok(id) => id,
-            Err(source) => Err(self.queue_event_insert_err(e, source).await),
+        let write = super::batch::Write::QueueEvent {
+            event: e.clone(),
+            wait_ms,
+            position,
+        };
+        match self.writer.write(write).await {
+            Ok(id) => super::batch::new_id(id, "queue_events"),
+            Err(StoreError::Query { source, .. }) => {
+                Err(self.queue_event_insert_err(e, source).await)
+            }
+            Err(other) => Err(other),
         }
     }
 

@@ -26,6 +26,7 @@ both_backends!(
     list_calls_newest_first,
     unicode_text,
     concurrent_inserts,
+    hot_writes_are_committed_in_groups,
     corrupt_enum_is_reported,
     appeal_lookup_by_number,
     duplicate_appeals,
@@ -675,6 +676,75 @@ async fn unicode_text(db: &TestDb) {
         .expect("get")
         .expect("present");
     assert_eq!(got.path, rec.path);
+}
+
+/// Writes sent together share commits, each keeps its own outcome (a bad
+/// one among them costs the others nothing), and one producer's writes are
+/// stored in the order it sent them.
+async fn hot_writes_are_committed_in_groups(db: &TestDb) {
+    use futures_util::future::join_all;
+    const CALLS: usize = 100;
+    let before = db.write_counts();
+    let calls: Vec<NewCall> = (0..CALLS).map(|_| new_call(t0())).collect();
+    let stored = join_all(calls.iter().map(|c| db.insert_call(c))).await;
+    assert!(stored.iter().all(Result::is_ok), "{stored:?}");
+    let after = db.write_counts();
+    assert_eq!(after.writes - before.writes, CALLS as u64);
+    assert!(
+        after.commits - before.commits < CALLS as u64 / 4,
+        "{CALLS} concurrent writes took {} commits",
+        after.commits - before.commits
+    );
+
+    // A duplicate call and an event for a call never stored, sent among
+    // good writes: only they fail, each with its own error.
+    let stranger = Uuid::new_v4();
+    let fresh: Vec<NewCall> = (0..10).map(|_| new_call(t0())).collect();
+    let (dup, missing, good, events) = tokio::join!(
+        db.insert_call(&calls[7]),
+        db.add_call_event(stranger, t0(), "ivr", "main"),
+        join_all(fresh.iter().map(|c| db.insert_call(c))),
+        join_all(
+            calls
+                .iter()
+                .map(|c| db.add_call_event(c.id, t0(), "ivr", "main"))
+        ),
+    );
+    assert!(
+        matches!(dup, Err(StoreError::AlreadyExists { what: "call", .. })),
+        "{dup:?}"
+    );
+    assert!(
+        matches!(missing, Err(StoreError::NotFound { what: "call", id }) if id == stranger),
+        "{missing:?}"
+    );
+    assert!(good.iter().all(Result::is_ok), "{good:?}");
+    assert!(events.iter().all(Result::is_ok), "{events:?}");
+    for c in &fresh {
+        assert!(db.get_call(c.id).await.unwrap().is_some());
+    }
+    assert_eq!(db.call_events(calls[0].id).await.unwrap().len(), 1);
+
+    // Sent one after another without waiting: stored in that order (same
+    // time, so the stored order decides).
+    let call = &calls[1];
+    let steps: Vec<String> = (0..40).map(|n| format!("step {n}")).collect();
+    let sent = join_all(
+        steps
+            .iter()
+            .map(|d| db.add_call_event(call.id, t0(), "dtmf", d)),
+    )
+    .await;
+    assert!(sent.iter().all(Result::is_ok));
+    let read: Vec<String> = db
+        .call_events(call.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.kind == "dtmf")
+        .map(|e| e.detail)
+        .collect();
+    assert_eq!(read, steps);
 }
 
 async fn concurrent_inserts(db: &TestDb) {
