@@ -34,12 +34,6 @@ pub enum Event {
         queue: String,
         reason: &'static str,
     },
-    /// The caller moved up.
-    QueuePosition {
-        call: Uuid,
-        queue: String,
-        position: usize,
-    },
     /// An operator's phone rings with the caller, who has waited this
     /// long in the queue.
     OperatorRinging {

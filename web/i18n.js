@@ -226,7 +226,6 @@ const WORDS = {
   ev_call_started: ['дзвінок прийнято сервером', 'call answered by the server'],
   ev_queue_joined: ['у черзі «{q}», позиція {p}', 'joined “{q}” at position {p}'],
   ev_queue_refused: ['черга «{q}» не прийняла ({r})', '“{q}” refused ({r})'],
-  ev_queue_position: ['позиція {p} у «{q}»', 'position {p} in “{q}”'],
   ev_operator_ringing: ['дзвонить оператору {o}', 'ringing operator {o}'],
   ev_queue_answered: ['{o} прийняв(ла) дзвінок', '{o} answered'],
   ev_queue_abandoned: ['абонент не дочекався в «{q}»', 'caller abandoned “{q}”'],

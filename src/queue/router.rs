@@ -167,8 +167,6 @@ pub enum Action {
         caller: CallId,
         operator: OperatorId,
     },
-    /// The caller moved up (someone ahead left the queue).
-    PositionChanged { caller: CallId, position: usize },
     /// Say the position (when the queue says it) and the expected wait.
     Announce {
         caller: CallId,
@@ -755,7 +753,11 @@ impl Router {
         }
     }
 
-    /// Takes the caller out of their queue; everyone behind moves up.
+    /// Takes the caller out of their queue; everyone behind moves up. No
+    /// action per caller moved: with a thousand waiting, a queue emptying
+    /// from its head would make half a million of them. Positions are
+    /// read when they are said ([`Action::Announce`]) or asked
+    /// ([`Router::position`]).
     fn remove_waiting(&mut self, caller: CallId) -> Result<(usize, Waiting), RouterError> {
         let q = self
             .callers
@@ -768,12 +770,6 @@ impl Router {
             .position(|w| w.caller == caller)
             .ok_or(RouterError::NotWaiting(caller))?;
         let waiting = queue.waiting.remove(i);
-        for (j, behind) in queue.waiting.iter().enumerate().skip(i) {
-            self.pending.push(Action::PositionChanged {
-                caller: behind.caller,
-                position: j + 1,
-            });
-        }
         Ok((q, waiting))
     }
 

@@ -998,20 +998,6 @@ impl Service {
                         let _ = waiting.to_call.send(ToCall::CancelRing { operator });
                     }
                 }
-                Action::PositionChanged { caller, position } => {
-                    if let Some(waiting) = self.calls.get(&caller) {
-                        let call = Uuid::from_u128(caller.0);
-                        let mut e =
-                            self.queue_event(call, &waiting.queue, QueueEventKind::Position, None);
-                        e.position = Some(position as u32);
-                        self.store(e);
-                        self.bus.publish(Event::QueuePosition {
-                            call,
-                            queue: waiting.queue.clone(),
-                            position,
-                        });
-                    }
-                }
                 Action::Announce {
                     caller,
                     position,

@@ -47,7 +47,9 @@ text_enum! {
         /// The caller left the queue another way (timeout, a key pressed
         /// to leave) after `wait_ms`.
         Left => "left",
-        /// The caller's place changed to `position`; still waiting.
+        /// The caller's place changed to `position`; still waiting. No
+        /// longer written (one row per caller moved up made a queue
+        /// emptying from its head cost O(n²) rows); older rows are read.
         Position => "position",
     }
 }
