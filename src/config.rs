@@ -63,6 +63,11 @@ pub struct SipSettings {
     pub open_access: bool,
     /// Ring this long (sending 180) before answering; 0 answers at once.
     pub answer_delay_ms: u64,
+    /// Calls in progress beyond which a new call gets 503 (still put on
+    /// file), so an overload turns callers away instead of spoiling every
+    /// call's audio; 0 = no limit. `docs/BENCHMARKS.md` says what one
+    /// core holds.
+    pub max_calls: usize,
     pub t1_ms: u64,
     pub t2_ms: u64,
     pub t4_ms: u64,
@@ -79,6 +84,7 @@ impl Default for SipSettings {
             public_address: String::new(),
             open_access: false,
             answer_delay_ms: 0,
+            max_calls: 0,
             t1_ms: 500,
             t2_ms: 4000,
             t4_ms: 5000,

@@ -14,6 +14,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 pub struct Metrics {
     pub calls_total: AtomicU64,
     pub calls_blocked_total: AtomicU64,
+    /// Calls refused because `max_calls` were in progress.
+    pub calls_overload_total: AtomicU64,
     pub rtp_packets_in_total: AtomicU64,
     pub rtp_packets_out_total: AtomicU64,
     /// Frames the jitter buffer had nothing for (lost or too late).
@@ -49,6 +51,11 @@ impl Metrics {
             "calls_blocked_total",
             "Calls from blocked (or, by policy, withheld) numbers.",
             get(&self.calls_blocked_total),
+        );
+        counter(
+            "calls_overload_total",
+            "Calls refused with 503 because max_calls were in progress.",
+            get(&self.calls_overload_total),
         );
         counter(
             "rtp_packets_in_total",

@@ -284,6 +284,7 @@ impl Application {
             open_access: settings.sip.open_access,
             numbering: settings.numbering.plan(),
             answer_delay: Duration::from_millis(settings.sip.answer_delay_ms),
+            max_calls: settings.sip.max_calls,
             media,
             active: AtomicUsize::new(0),
             live: Default::default(),

@@ -211,6 +211,8 @@ pub struct CallContext {
     pub open_access: bool,
     pub numbering: NumberingPlan,
     pub answer_delay: Duration,
+    /// Calls in progress beyond which new ones get 503; 0 = no limit.
+    pub max_calls: usize,
     /// Carries every call's RTP, prompts and recording.
     pub media: MediaEngine,
     pub active: AtomicUsize,
@@ -541,6 +543,17 @@ impl Call {
         if origin.is_none() && !ctx.open_access {
             info!(from = %source.remote, "call from an unknown source refused");
             return self.reject(403, Disposition::Rejected).await;
+        }
+        // Counts this call too.
+        let active = ctx.active.load(Ordering::Relaxed);
+        if ctx.max_calls > 0 && active > ctx.max_calls {
+            warn!(
+                active,
+                max_calls = ctx.max_calls,
+                "too many calls; refusing with 503"
+            );
+            crate::metrics::Metrics::add(&ctx.metrics.calls_overload_total, 1);
+            return self.reject(503, Disposition::Failed).await;
         }
         // The IVR in force now is the one this call runs on, start to end
         // (a reload changes only later calls).

@@ -129,6 +129,47 @@ async fn unknown_source_gets_403() {
 }
 
 #[tokio::test]
+async fn beyond_max_calls_a_call_gets_503_and_is_on_file() {
+    let app = spawn_app(AppOptions {
+        max_calls: 1,
+        ..Default::default()
+    })
+    .await;
+    let mut first = Baresip::spawn(BaresipOptions::default()).await.unwrap();
+    first.dial(&app.uri("1580")).await.unwrap();
+    first.wait_established(T).await.unwrap();
+
+    let mut second = Baresip::spawn(BaresipOptions::default()).await.unwrap();
+    second.dial(&app.uri("1580")).await.unwrap();
+    let closed = second.wait_closed(T).await.unwrap();
+    assert_eq!(closed.sip_status(), Some(503), "{closed:?}");
+    let refused = crate::ended_call(&app).await;
+    assert_eq!(
+        (refused.sip_status, refused.disposition, refused.answered_at),
+        (Some(503), Some(Disposition::Failed), None)
+    );
+    let metrics = crate::request(app.http_addr, "GET", "/metrics", &[], "").await;
+    assert_eq!(
+        hotline::metrics::read(&metrics.body, "hotline_calls_overload_total"),
+        Some(1)
+    );
+
+    // Once the first call ends there is room again.
+    first.hangup().await.unwrap();
+    crate::eventually(T, || async {
+        let calls = app.store().list_calls(10).await.ok()?;
+        calls.iter().all(|c| c.ended_at.is_some()).then_some(())
+    })
+    .await
+    .expect("the first call ends");
+    second.dial(&app.uri("1580")).await.unwrap();
+    second.wait_established(T).await.unwrap();
+    second.hangup().await.unwrap();
+    first.stop().await;
+    second.stop().await;
+}
+
+#[tokio::test]
 async fn trusted_network_from_other_loopback_address() {
     // A network entry trusts a whole range; baresip calls from 127.0.0.7.
     let app = spawn_app(AppOptions {

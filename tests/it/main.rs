@@ -45,6 +45,8 @@ pub struct AppOptions {
     /// Source networks trusted as the "local" peer.
     pub trusted: Vec<&'static str>,
     pub answer_delay_ms: u64,
+    /// `[sip] max_calls` (0 = no limit).
+    pub max_calls: usize,
     pub media_timeout_secs: u64,
     /// Extra TOML appended to the configuration (e.g. a [[trunk]]).
     pub extra: String,
@@ -68,6 +70,7 @@ impl Default for AppOptions {
             backend: Backend::Sqlite,
             trusted: vec!["127.0.0.1"],
             answer_delay_ms: 0,
+            max_calls: 0,
             media_timeout_secs: 60,
             extra: String::new(),
             scripts_dir: None,
@@ -245,6 +248,7 @@ pub fn settings_toml(
 [sip]
 listen = "127.0.0.1:0"
 answer_delay_ms = {delay}
+max_calls = {max_calls}
 shutdown_grace_secs = 5
 [rtp]
 port_min = 0
@@ -271,6 +275,7 @@ addresses = [{trusted}]
 {extra}
 "#,
         delay = opts.answer_delay_ms,
+        max_calls = opts.max_calls,
         media = opts.media_timeout_secs,
         db = db_url,
         rec = recordings.display().to_string(),
