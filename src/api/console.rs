@@ -36,13 +36,9 @@ use crate::store::{Role, Store};
 pub const VERSION: u32 = 1;
 /// Earlier appeals shown on a card.
 const EARLIER_APPEALS: u32 = 10;
-
-/// A message for one operator's consoles.
-#[derive(Debug, Clone)]
-struct ForOperator {
-    operator: String,
-    message: Arc<Value>,
-}
+/// Messages an operator's console may fall behind by before it is started
+/// afresh (an operator gets a few per call).
+const OPERATOR_BACKLOG: usize = 64;
 
 /// What an operator's consoles show now.
 #[derive(Debug, Clone)]
@@ -55,7 +51,10 @@ struct Current {
 #[derive(Clone)]
 pub struct Consoles {
     current: Arc<Mutex<HashMap<String, Current>>>,
-    tx: broadcast::Sender<ForOperator>,
+    /// A channel per operator (by login), made when their first console
+    /// connects: a message reaches only that operator's consoles, so the
+    /// time to pop a card does not grow with the number of consoles open.
+    channels: Arc<Mutex<HashMap<String, broadcast::Sender<Arc<Value>>>>>,
     bus: EventBus,
 }
 
@@ -64,7 +63,7 @@ impl Consoles {
     pub fn spawn(bus: EventBus, store: Store) -> Consoles {
         let consoles = Consoles {
             current: Default::default(),
-            tx: broadcast::channel(1024).0,
+            channels: Default::default(),
             bus: bus.clone(),
         };
         let follower = consoles.clone();
@@ -81,6 +80,24 @@ impl Consoles {
             }
         });
         consoles
+    }
+
+    /// The stream of messages for `operator`'s consoles.
+    fn subscribe(&self, operator: &str) -> broadcast::Receiver<Arc<Value>> {
+        self.channels
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(operator.to_owned())
+            .or_insert_with(|| broadcast::channel(OPERATOR_BACKLOG).0)
+            .subscribe()
+    }
+
+    /// To `operator`'s consoles, if any is connected.
+    fn push(&self, operator: &str, message: Arc<Value>) {
+        let channels = self.channels.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(tx) = channels.get(operator) {
+            let _ = tx.send(message);
+        }
     }
 
     fn current_of(&self, operator: &str) -> Option<Current> {
@@ -112,10 +129,7 @@ impl Consoles {
                 }
             }
         }
-        let _ = self.tx.send(ForOperator {
-            operator: operator.to_owned(),
-            message,
-        });
+        self.push(operator, message);
     }
 
     async fn on_event(&self, store: &Store, published: Published) {
@@ -201,10 +215,7 @@ impl Consoles {
                     "reason": reason,
                     "at": published.at,
                 }));
-                let _ = self.tx.send(ForOperator {
-                    operator: operator.clone(),
-                    message,
-                });
+                self.push(&operator, message);
                 // Ringing stopped without an answer: the offer went away.
                 let offered = self.current_of(&operator).filter(|c| {
                     c.message["type"] == "call_offered" && !matches!(state, "ringing" | "on_call")
@@ -327,7 +338,7 @@ async fn upgrade(
     };
     // Subscribed before the operator's state and current call are read,
     // so nothing falls between.
-    let mine = state.consoles.tx.subscribe();
+    let mine = operator.as_deref().map(|o| state.consoles.subscribe(o));
     let console = Connection {
         consoles: state.consoles.clone(),
         queues: state.ctx.queues.clone(),
@@ -396,7 +407,7 @@ impl Connection {
         out
     }
 
-    async fn serve(self, mut socket: WebSocket, mut mine: broadcast::Receiver<ForOperator>) {
+    async fn serve(self, mut socket: WebSocket, mut mine: Option<broadcast::Receiver<Arc<Value>>>) {
         let live = matches!(self.user.role, Role::Supervisor | Role::Admin);
         let mut events = self.consoles.bus.subscribe();
         for message in self.greeting().await {
@@ -404,16 +415,14 @@ impl Connection {
                 return;
             }
         }
-        let operator = self.operator.clone();
         loop {
             tokio::select! {
-                received = mine.recv(), if operator.is_some() => match received {
-                    Ok(m) if Some(&m.operator) == operator.as_ref() => {
-                        if socket.send(text(&m.message)).await.is_err() {
+                received = next_for_operator(&mut mine) => match received {
+                    Ok(message) => {
+                        if socket.send(text(&message)).await.is_err() {
                             return;
                         }
                     }
-                    Ok(_) => {}
                     Err(broadcast::error::RecvError::Lagged(_)) => {
                         // Start the console afresh rather than leave a gap.
                         for message in self.greeting().await {
@@ -446,6 +455,17 @@ impl Connection {
                 },
             }
         }
+    }
+}
+
+/// The next message for the console's operator; never, for a console
+/// that follows no operator (a supervisor's).
+async fn next_for_operator(
+    mine: &mut Option<broadcast::Receiver<Arc<Value>>>,
+) -> Result<Arc<Value>, broadcast::error::RecvError> {
+    match mine {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
     }
 }
 
