@@ -65,7 +65,7 @@ enum Command {
         /// Each recording's length must lie within these, in seconds.
         #[arg(long, default_value_t = 0.0)]
         min_secs: f64,
-        #[arg(long, default_value_t = f64::MAX)]
+        #[arg(long, default_value_t = f64::INFINITY, hide_default_value = true)]
         max_secs: f64,
         #[arg(long)]
         json: Option<PathBuf>,
