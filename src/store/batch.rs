@@ -26,9 +26,8 @@ use uuid::Uuid;
 
 use super::encoding::{Cols, DbTime, DbUuid};
 use super::{
-    Backend, BeginWrite, CALL_ANSWER_SQL, CALL_END_SQL, CALL_FINISH_RECORDING_SQL,
-    CALL_INSERT_RECORDING_SQL, CallEnd, FinishedRecording, NewCall, NewQueueEvent, NewRecording,
-    StoreError, insert_err, query_err,
+    Backend, BeginWrite, CALL_FINISH_RECORDING_SQL, CALL_INSERT_RECORDING_SQL, CallEnd,
+    FinishedRecording, NewCall, NewQueueEvent, NewRecording, StoreError, insert_err, query_err,
 };
 
 /// The most writes one transaction takes. A batch holds SQLite's write lock
@@ -39,6 +38,11 @@ const INSERT_CALL_SQL: &str = "INSERT INTO calls \
     (id, sip_call_id, caller_raw, caller_e164, called_number, source, source_addr, \
      transport, arrived_at) \
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
+const CALL_ANSWER_SQL: &str = "UPDATE calls SET answered_at = $2, codec = $3 \
+    WHERE id = $1 AND answered_at IS NULL";
+const CALL_END_SQL: &str = "UPDATE calls \
+    SET ended_at = $2, ended_by = $3, sip_status = $4, disposition = $5 \
+    WHERE id = $1 AND ended_at IS NULL";
 const INSERT_EVENT_SQL: &str = "INSERT INTO call_events (call_id, at, kind, detail) \
     VALUES ($1, $2, $3, $4) RETURNING id";
 const INSERT_QUEUE_EVENT_SQL: &str = "INSERT INTO queue_events \
@@ -74,18 +78,40 @@ pub(super) enum Write {
     },
 }
 
-/// What a write gives back: the new row's id where the table has a serial
-/// one (events), `None` otherwise.
-pub(super) type Outcome = Result<Option<i64>, StoreError>;
-
-/// The id of the row a write added, for the tables that number their rows.
-pub(super) fn new_id(outcome: Option<i64>, table: &'static str) -> Result<i64, StoreError> {
-    outcome.ok_or_else(|| StoreError::Corrupt {
-        table,
-        column: "id",
-        reason: "the insert returned no id".into(),
-    })
+/// What a write did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Applied {
+    /// The new row's id where the table numbers its rows (events).
+    pub id: Option<i64>,
+    /// Rows its last statement changed: 0 for an answer or an end that
+    /// came second (only the first counts).
+    pub changed: u64,
 }
+
+impl Applied {
+    fn changed(changed: u64) -> Applied {
+        Applied { id: None, changed }
+    }
+
+    fn inserted(id: i64) -> Applied {
+        Applied {
+            id: Some(id),
+            changed: 1,
+        }
+    }
+
+    /// The id of the row the write added, for the tables that number their
+    /// rows.
+    pub(super) fn new_id(self, table: &'static str) -> Result<i64, StoreError> {
+        self.id.ok_or_else(|| StoreError::Corrupt {
+            table,
+            column: "id",
+            reason: "the insert returned no id".into(),
+        })
+    }
+}
+
+pub(super) type Outcome = Result<Applied, StoreError>;
 
 #[derive(Debug)]
 pub(super) struct Job {
@@ -223,7 +249,7 @@ macro_rules! apply {
                     .bind(DbTime::new(call.arrived_at))
                     .execute(&mut *$tx)
                     .await
-                    .map(|_| None)
+                    .map(|r| Applied::changed(r.rows_affected()))
                     .map_err(insert_err("insert a call", Some(("call", call.id)), None)),
                 Write::Answered {
                     id,
@@ -231,7 +257,7 @@ macro_rules! apply {
                     codec,
                     recording,
                 } => {
-                    sqlx::query(CALL_ANSWER_SQL)
+                    let answered = sqlx::query(CALL_ANSWER_SQL)
                         .bind(DbUuid(*id))
                         .bind(DbTime::new(*at))
                         .bind(codec)
@@ -254,7 +280,7 @@ macro_rules! apply {
                                 Some(("call", rec.call_id)),
                             ))?;
                     }
-                    Ok(None)
+                    Ok(Applied::changed(answered.rows_affected()))
                 }
                 Write::Event {
                     call_id,
@@ -274,7 +300,7 @@ macro_rules! apply {
                         Some(("call", *call_id)),
                     ))
                     .and_then(|row| Cols::new(&row, "call_events").get::<i64>("id"))
-                    .map(Some),
+                    .map(Applied::inserted),
                 Write::QueueEvent {
                     event: e,
                     wait_ms,
@@ -294,7 +320,7 @@ macro_rules! apply {
                     // missing (`queue_event_insert_err`).
                     .map_err(query_err("add a queue event"))
                     .and_then(|row| Cols::new(&row, "queue_events").get::<i64>("id"))
-                    .map(Some),
+                    .map(Applied::inserted),
                 Write::Finished { id, end, recording } => {
                     if let Some((r, duration_ms, size_bytes)) = recording {
                         sqlx::query(CALL_FINISH_RECORDING_SQL)
@@ -314,8 +340,8 @@ macro_rules! apply {
                         .bind(end.disposition.as_str())
                         .execute(&mut *$tx)
                         .await
-                        .map_err(query_err("mark a call ended"))?;
-                    Ok(None)
+                        .map(|r| Applied::changed(r.rows_affected()))
+                        .map_err(query_err("mark a call ended"))
                 }
             }
         }

@@ -211,13 +211,8 @@ macro_rules! on_pool {
     };
 }
 
-// Statements shared by the single updates and the combined transactions
-// at a call's answer and end.
-const CALL_ANSWER_SQL: &str = "UPDATE calls SET answered_at = $2, codec = $3 \
-    WHERE id = $1 AND answered_at IS NULL";
-const CALL_END_SQL: &str = "UPDATE calls \
-    SET ended_at = $2, ended_by = $3, sip_status = $4, disposition = $5 \
-    WHERE id = $1 AND ended_at IS NULL";
+// Statements shared by the single updates and the call path's writes
+// ([`batch`]) at a call's answer and end.
 const CALL_INSERT_RECORDING_SQL: &str = "INSERT INTO recordings \
     (id, call_id, path, started_at, sample_rate, channels) \
     VALUES ($1, $2, $3, $4, $5, $6)";
@@ -488,19 +483,13 @@ impl Store {
         at: DateTime<Utc>,
         codec: &str,
     ) -> Result<bool, StoreError> {
-        const SQL: &str = CALL_ANSWER_SQL;
-        let changed = on_pool!(self, |pool| sqlx::query(SQL)
-            .bind(DbUuid(id))
-            .bind(DbTime::new(at))
-            .bind(codec)
-            .execute(pool)
-            .await
-            .map(|r| r.rows_affected()))
-        .map_err(query_err("mark a call answered"))?;
-        if changed == 0 {
-            self.require_call(id).await?;
-        }
-        Ok(changed > 0)
+        let write = Write::Answered {
+            id,
+            at,
+            codec: codec.to_owned(),
+            recording: None,
+        };
+        self.first_of(id, write).await
     }
 
     /// The answer and the recording's row in one transaction: one commit
@@ -559,17 +548,19 @@ impl Store {
     /// returns `false` (changing nothing) if the call had already ended.
     /// `NotFound` if there is no such call.
     pub async fn mark_call_ended(&self, id: Uuid, end: CallEnd) -> Result<bool, StoreError> {
-        const SQL: &str = CALL_END_SQL;
-        let changed = on_pool!(self, |pool| sqlx::query(SQL)
-            .bind(DbUuid(id))
-            .bind(DbTime::new(end.at))
-            .bind(end.ended_by.as_str())
-            .bind(end.sip_status.map(i32::from))
-            .bind(end.disposition.as_str())
-            .execute(pool)
-            .await
-            .map(|r| r.rows_affected()))
-        .map_err(query_err("mark a call ended"))?;
+        let write = Write::Finished {
+            id,
+            end,
+            recording: None,
+        };
+        self.first_of(id, write).await
+    }
+
+    /// Makes `write` (an answer or an end of call `id`): `true` if it was
+    /// the first, `false` if one was already stored, `NotFound` if there
+    /// is no such call.
+    async fn first_of(&self, id: Uuid, write: Write) -> Result<bool, StoreError> {
+        let changed = self.writer.write(write).await?.changed;
         if changed == 0 {
             self.require_call(id).await?;
         }
@@ -671,7 +662,7 @@ impl Store {
             kind: kind.to_owned(),
             detail: detail.to_owned(),
         };
-        batch::new_id(self.writer.write(write).await?, "call_events")
+        self.writer.write(write).await?.new_id("call_events")
     }
 
     /// Events of a call in the order they happened (by time, then by the

@@ -275,7 +275,7 @@ impl Store {
             position,
         };
         match self.writer.write(write).await {
-            Ok(id) => super::batch::new_id(id, "queue_events"),
+            Ok(applied) => applied.new_id("queue_events"),
             Err(StoreError::Query { source, .. }) => {
                 Err(self.queue_event_insert_err(e, source).await)
             }
