@@ -173,21 +173,24 @@ impl Writer {
 async fn run(backend: Backend, mut rx: mpsc::UnboundedReceiver<Job>, counters: Arc<Counters>) {
     let mut jobs = Vec::with_capacity(MAX_BATCH);
     while rx.recv_many(&mut jobs, MAX_BATCH).await > 0 {
-        let n = jobs.len() as u64;
-        let commits = match &backend {
-            Backend::Sqlite(pool) => commit!(pool, jobs),
-            Backend::Postgres(pool) => commit!(pool, jobs),
-        };
-        counters.writes.fetch_add(n, Ordering::Relaxed);
-        counters.commits.fetch_add(commits, Ordering::Relaxed);
+        // Counted before anyone hears back, so a writer that reads the
+        // counts after its write sees it counted.
+        counters
+            .writes
+            .fetch_add(jobs.len() as u64, Ordering::Relaxed);
+        match &backend {
+            Backend::Sqlite(pool) => commit!(pool, jobs, counters.commits),
+            Backend::Postgres(pool) => commit!(pool, jobs, counters.commits),
+        }
     }
 }
 
 /// Commits `$jobs` (drained) on `$pool`: all in one transaction, or, if
-/// that fails, each alone. Gives the number of commits made. A macro, like [`on_pool!`](super::on_pool), so
-/// the statements are checked against both backends' types.
+/// that fails, each alone; each commit is counted in `$commits` before the
+/// replies go. A macro, like [`on_pool!`](super::on_pool), so the
+/// statements are checked against both backends' types.
 macro_rules! commit {
-    ($pool:expr, $jobs:expr) => {{
+    ($pool:expr, $jobs:expr, $commits:expr) => {{
         let together = if $jobs.len() > 1 {
             async {
                 let mut tx = $pool.begin_write().await.ok()?;
@@ -204,13 +207,12 @@ macro_rules! commit {
         };
         match together {
             Some(outcomes) => {
+                $commits.fetch_add(1, Ordering::Relaxed);
                 for (job, outcome) in $jobs.drain(..).zip(outcomes) {
                     let _ = job.reply.send(Ok(outcome));
                 }
-                1
             }
             None => {
-                let mut commits = 0;
                 for job in $jobs.drain(..) {
                     let outcome = async {
                         let mut tx = $pool
@@ -219,13 +221,12 @@ macro_rules! commit {
                             .map_err(query_err("start a write"))?;
                         let outcome = apply!(tx, &job.write)?;
                         tx.commit().await.map_err(query_err("commit a write"))?;
+                        $commits.fetch_add(1, Ordering::Relaxed);
                         Ok(outcome)
                     }
                     .await;
-                    commits += u64::from(outcome.is_ok());
                     let _ = job.reply.send(outcome);
                 }
-                commits
             }
         }
     }};

@@ -137,46 +137,33 @@ pub fn skip_postgres() -> bool {
 /// (best effort: a failure to delete is printed, not raised).
 #[derive(Debug)]
 pub struct TestDb {
+    // Dropped in this order: the store's connections, then the database.
     store: Store,
+    db: EmptyDb,
+}
+
+/// A database of its own with nothing in it yet, deleted when this is
+/// dropped: for tests of the migrations themselves.
+#[derive(Debug)]
+pub struct EmptyDb {
     url: String,
     cleanup: Cleanup,
 }
 
-#[derive(Debug)]
-enum Cleanup {
-    /// Temporary directory holding the SQLite file (and its WAL files).
-    RemoveDir(PathBuf),
-    DropDatabase {
-        admin_url: String,
-        name: String,
-    },
-}
-
-impl TestDb {
-    /// A new SQLite database file in a new directory under the system's
-    /// temporary directory.
-    pub async fn sqlite() -> Result<TestDb, StoreError> {
+impl EmptyDb {
+    /// A path for a new SQLite database file in a new directory under the
+    /// system's temporary directory (created by whoever connects first).
+    pub fn sqlite() -> EmptyDb {
         let dir = std::env::temp_dir().join(format!("hotline-test-{}", Uuid::new_v4().simple()));
-        // Store::connect creates the directory; remove it even if that or
-        // the migration fails.
-        let url = format!("sqlite://{}", dir.join("hotline.db").display());
-        match Store::connect(&url).await {
-            Ok(store) => Ok(TestDb {
-                store,
-                url,
-                cleanup: Cleanup::RemoveDir(dir),
-            }),
-            Err(e) => {
-                // Best effort: the directory may not even exist.
-                let _ = std::fs::remove_dir_all(&dir);
-                Err(e)
-            }
+        EmptyDb {
+            url: format!("sqlite://{}", dir.join("hotline.db").display()),
+            cleanup: Cleanup::RemoveDir(dir),
         }
     }
 
     /// A new PostgreSQL database, or `Ok(None)` if [`SKIP_PG_ENV`] is set.
     /// An unreachable server is an error, never a silent skip.
-    pub async fn postgres() -> Result<Option<TestDb>, StoreError> {
+    pub async fn postgres() -> Result<Option<EmptyDb>, StoreError> {
         if skip_postgres() {
             eprintln!("{SKIP_PG_ENV} is set: skipping a PostgreSQL test");
             return Ok(None);
@@ -201,22 +188,54 @@ impl TestDb {
             })?;
         // Best effort: the server closes the session anyway.
         let _ = admin.close().await;
+        Ok(Some(EmptyDb {
+            url: with_database(&admin_url, &name),
+            cleanup: Cleanup::DropDatabase { admin_url, name },
+        }))
+    }
 
-        let url = with_database(&admin_url, &name);
-        // Built before connecting so the database is dropped even if
-        // connecting or migrating fails.
-        let cleanup = Cleanup::DropDatabase { admin_url, name };
-        match Store::connect(&url).await {
-            Ok(store) => Ok(Some(TestDb {
-                store,
-                url,
-                cleanup,
-            })),
-            Err(e) => {
-                run_cleanup(&cleanup);
-                Err(e)
-            }
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+}
+
+impl Drop for EmptyDb {
+    fn drop(&mut self) {
+        run_cleanup(&self.cleanup);
+    }
+}
+
+#[derive(Debug)]
+enum Cleanup {
+    /// Temporary directory holding the SQLite file (and its WAL files).
+    RemoveDir(PathBuf),
+    DropDatabase {
+        admin_url: String,
+        name: String,
+    },
+}
+
+impl TestDb {
+    /// A new SQLite database file in a new directory under the system's
+    /// temporary directory.
+    pub async fn sqlite() -> Result<TestDb, StoreError> {
+        TestDb::on(EmptyDb::sqlite()).await
+    }
+
+    /// A new PostgreSQL database, or `Ok(None)` if [`SKIP_PG_ENV`] is set.
+    /// An unreachable server is an error, never a silent skip.
+    pub async fn postgres() -> Result<Option<TestDb>, StoreError> {
+        match EmptyDb::postgres().await? {
+            Some(db) => TestDb::on(db).await.map(Some),
+            None => Ok(None),
         }
+    }
+
+    /// Connects to (and so migrates) `db`; on failure `db` is dropped,
+    /// which deletes it.
+    async fn on(db: EmptyDb) -> Result<TestDb, StoreError> {
+        let store = Store::connect(&db.url).await?;
+        Ok(TestDb { store, db })
     }
 
     pub fn store(&self) -> &Store {
@@ -226,7 +245,7 @@ impl TestDb {
     /// URL of this database, for connecting again (e.g. to test reconnects
     /// or to start a server on it).
     pub fn url(&self) -> &str {
-        &self.url
+        &self.db.url
     }
 }
 
@@ -235,12 +254,6 @@ impl Deref for TestDb {
 
     fn deref(&self) -> &Store {
         &self.store
-    }
-}
-
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        run_cleanup(&self.cleanup);
     }
 }
 
@@ -279,8 +292,8 @@ fn run_cleanup(cleanup: &Cleanup) {
 
 async fn drop_database(admin_url: &str, name: &str) -> Result<(), sqlx::Error> {
     let mut admin = PgConnection::connect(admin_url).await?;
-    // FORCE (PostgreSQL 13+) ends the store's pooled connections, which are
-    // still open: the Store is dropped after this runs.
+    // FORCE (PostgreSQL 13+) ends the store's pooled connections, which
+    // may still be open: dropping a pool closes them in the background.
     admin
         .execute(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)").as_str())
         .await?;

@@ -43,6 +43,7 @@ both_backends!(
 mod blocking;
 mod cards;
 mod classifier;
+mod migrations;
 mod operators;
 mod queues;
 mod users;
