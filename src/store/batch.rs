@@ -14,8 +14,8 @@
 //! duplicate call id, an event for a call that is not there) the batch is
 //! rolled back and each of its writes is done again alone, in order, so
 //! one bad write costs the others only time. Writes are applied in the
-//! order they were sent, so a producer that sends without waiting (the
-//! queue's writer) still sees them stored in its order.
+//! order they were sent, so a producer that sends several without waiting
+//! for each still sees them stored in its order.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
