@@ -547,7 +547,9 @@ impl Call {
         // Counts this call too.
         let active = ctx.active.load(Ordering::Relaxed);
         if ctx.max_calls > 0 && active > ctx.max_calls {
-            warn!(
+            // At info, as the other refusals: under overload a warning for
+            // each would flood the log; `/metrics` counts them for alerts.
+            info!(
                 active,
                 max_calls = ctx.max_calls,
                 "too many calls; refusing with 503"
