@@ -94,7 +94,7 @@ impl Metrics {
         );
         counter(
             "db_writes_total",
-            "Call, call-event and queue-event writes to the database.",
+            "Writes of calls, their events, recordings and queue events to the database.",
             db.writes,
         );
         counter(

@@ -92,11 +92,14 @@ impl Consoles {
             .subscribe()
     }
 
-    /// To `operator`'s consoles, if any is connected.
+    /// To `operator`'s consoles, if any is connected; the channel of an
+    /// operator whose consoles have all closed goes.
     fn push(&self, operator: &str, message: Arc<Value>) {
-        let channels = self.channels.lock().unwrap_or_else(|e| e.into_inner());
+        let mut channels = self.channels.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(tx) = channels.get(operator) {
-            let _ = tx.send(message);
+            if tx.send(message).is_err() {
+                channels.remove(operator);
+            }
         }
     }
 

@@ -443,52 +443,61 @@ pub struct MediaEngine {
 /// the waiter sleep, so the sender runs and finishes.
 #[derive(Default)]
 struct Mailbox {
-    queue: Mutex<VecDeque<Message>>,
+    state: Mutex<Posted>,
     wake: Condvar,
-    /// The engine thread is gone (set and read under `queue`'s lock).
-    closed: std::sync::atomic::AtomicBool,
+}
+
+#[derive(Default)]
+struct Posted {
+    queue: VecDeque<Message>,
+    /// The engine thread is gone.
+    closed: bool,
 }
 
 impl Mailbox {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Posted> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     fn post(&self, message: Message) {
-        let mut queue = self.queue.lock().unwrap_or_else(|e| e.into_inner());
-        if self.closed.load(Ordering::Relaxed) {
+        let mut state = self.lock();
+        if state.closed {
             // Dropped: a `finish` waiting for its reply gets `None`.
             return;
         }
-        queue.push_back(message);
-        drop(queue);
+        state.queue.push_back(message);
+        drop(state);
         self.wake.notify_one();
     }
 
     /// The engine thread has ended (or panicked): what waits is dropped,
     /// and so is what comes later, so no call waits for it for ever.
     fn close(&self) {
-        let mut queue = self.queue.lock().unwrap_or_else(|e| e.into_inner());
-        self.closed.store(true, Ordering::Relaxed);
-        let dropped = std::mem::take(&mut *queue);
-        drop(queue);
+        let mut state = self.lock();
+        state.closed = true;
+        let dropped = std::mem::take(&mut state.queue);
+        drop(state);
         drop(dropped);
     }
 
     /// Moves every waiting message into `into`, first waiting for one
     /// until `deadline` (`None`: a second) if there is none.
     fn take(&self, deadline: Option<Instant>, into: &mut VecDeque<Message>) {
-        let mut queue = self.queue.lock().unwrap_or_else(|e| e.into_inner());
-        if queue.is_empty() {
+        let mut state = self.lock();
+        if state.queue.is_empty() {
             let wait = match deadline {
                 Some(at) => at.saturating_duration_since(Instant::now()),
                 None => Duration::from_secs(1),
             };
             if !wait.is_zero() {
-                queue = self
+                state = self
                     .wake
-                    .wait_timeout(queue, wait)
+                    .wait_timeout(state, wait)
                     .unwrap_or_else(|e| e.into_inner())
                     .0;
             }
         }
-        std::mem::swap(&mut *queue, into);
+        std::mem::swap(&mut state.queue, into);
     }
 }
 
@@ -612,13 +621,7 @@ impl Inbox {
         // ICMP errors queued on the socket (a peer's port closed) come
         // first, one per read; the datagrams behind them are still there.
         for _ in 0..BATCH {
-            let [a, b, c, d] = &mut *self.buffers;
-            let mut slices = [
-                [IoSliceMut::new(a)],
-                [IoSliceMut::new(b)],
-                [IoSliceMut::new(c)],
-                [IoSliceMut::new(d)],
-            ];
+            let mut slices = self.buffers.each_mut().map(|b| [IoSliceMut::new(b)]);
             let results = recvmmsg(
                 socket.as_raw_fd(),
                 &mut self.headers,

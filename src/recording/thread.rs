@@ -121,7 +121,7 @@ impl Writer {
         Ok(())
     }
 
-    /// Writes what is buffered and makes the header tell it.
+    /// Makes the header tell what was written, and flushes the sink.
     fn flush(&mut self) -> io::Result<()> {
         let sink = &mut self.out;
         sink.seek(SeekFrom::Start(4))?;

@@ -26,8 +26,8 @@ use uuid::Uuid;
 
 use super::encoding::{Cols, DbTime, DbUuid};
 use super::{
-    Backend, BeginWrite, CALL_FINISH_RECORDING_SQL, CALL_INSERT_RECORDING_SQL, CallEnd,
-    FinishedRecording, NewCall, NewQueueEvent, NewRecording, StoreError, insert_err, query_err,
+    Backend, BeginWrite, CallEnd, FinishedRecording, NewCall, NewQueueEvent, NewRecording,
+    StoreError, insert_err, query_err, to_i64,
 };
 
 /// The most writes one transaction takes. A batch holds SQLite's write lock
@@ -43,6 +43,12 @@ const CALL_ANSWER_SQL: &str = "UPDATE calls SET answered_at = $2, codec = $3 \
 const CALL_END_SQL: &str = "UPDATE calls \
     SET ended_at = $2, ended_by = $3, sip_status = $4, disposition = $5 \
     WHERE id = $1 AND ended_at IS NULL";
+const INSERT_RECORDING_SQL: &str = "INSERT INTO recordings \
+    (id, call_id, path, started_at, sample_rate, channels) \
+    VALUES ($1, $2, $3, $4, $5, $6)";
+const FINISH_RECORDING_SQL: &str = "UPDATE recordings \
+    SET ended_at = $2, duration_ms = $3, size_bytes = $4 \
+    WHERE id = $1 AND ended_at IS NULL";
 const INSERT_EVENT_SQL: &str = "INSERT INTO call_events (call_id, at, kind, detail) \
     VALUES ($1, $2, $3, $4) RETURNING id";
 const INSERT_QUEUE_EVENT_SQL: &str = "INSERT INTO queue_events \
@@ -57,8 +63,12 @@ pub(super) enum Write {
         id: Uuid,
         at: DateTime<Utc>,
         codec: String,
-        recording: Option<(NewRecording, i32)>,
+        recording: Option<RecordingRow>,
     },
+    /// A recording's row alone (the answer usually brings it).
+    Recording(RecordingRow),
+    /// A recording's end alone (the call's end usually brings it).
+    RecordingEnd(RecordingEnd),
     Event {
         call_id: Uuid,
         at: DateTime<Utc>,
@@ -73,9 +83,46 @@ pub(super) enum Write {
     Finished {
         id: Uuid,
         end: CallEnd,
-        /// The recording's end, its duration and size in range for the columns.
-        recording: Option<(FinishedRecording, i64, i64)>,
+        recording: Option<RecordingEnd>,
     },
+}
+
+/// A recording's row, its sample rate in range for the column.
+#[derive(Debug)]
+pub(super) struct RecordingRow {
+    rec: NewRecording,
+    sample_rate: i32,
+}
+
+impl RecordingRow {
+    pub(super) fn new(rec: &NewRecording) -> Result<RecordingRow, StoreError> {
+        let sample_rate = i32::try_from(rec.sample_rate).map_err(|_| StoreError::OutOfRange {
+            field: "sample_rate",
+            value: u64::from(rec.sample_rate),
+        })?;
+        Ok(RecordingRow {
+            rec: rec.clone(),
+            sample_rate,
+        })
+    }
+}
+
+/// A recording's end, its duration and size in range for the columns.
+#[derive(Debug)]
+pub(super) struct RecordingEnd {
+    end: FinishedRecording,
+    duration_ms: i64,
+    size_bytes: i64,
+}
+
+impl RecordingEnd {
+    pub(super) fn new(end: FinishedRecording) -> Result<RecordingEnd, StoreError> {
+        Ok(RecordingEnd {
+            end,
+            duration_ms: to_i64("duration_ms", end.duration_ms)?,
+            size_bytes: to_i64("size_bytes", end.size_bytes)?,
+        })
+    }
 }
 
 /// What a write did.
@@ -233,6 +280,51 @@ macro_rules! commit {
 }
 use commit;
 
+/// Inserts a [`RecordingRow`] inside the transaction `$tx`.
+macro_rules! insert_recording {
+    ($tx:ident, $row:expr) => {{
+        let RecordingRow { rec, sample_rate } = $row;
+        sqlx::query(INSERT_RECORDING_SQL)
+            .bind(DbUuid(rec.id))
+            .bind(DbUuid(rec.call_id))
+            .bind(&rec.path)
+            .bind(DbTime::new(rec.started_at))
+            .bind(*sample_rate)
+            .bind(i32::from(rec.channels))
+            .execute(&mut *$tx)
+            .await
+            .map(|r| Applied::changed(r.rows_affected()))
+            .map_err(insert_err(
+                "insert a recording",
+                Some(("recording", rec.id)),
+                Some(("call", rec.call_id)),
+            ))
+    }};
+}
+use insert_recording;
+
+/// Stores a [`RecordingEnd`] inside the transaction `$tx` (only the first
+/// end counts).
+macro_rules! finish_recording {
+    ($tx:ident, $end:expr) => {{
+        let RecordingEnd {
+            end,
+            duration_ms,
+            size_bytes,
+        } = $end;
+        sqlx::query(FINISH_RECORDING_SQL)
+            .bind(DbUuid(end.id))
+            .bind(DbTime::new(end.ended_at))
+            .bind(*duration_ms)
+            .bind(*size_bytes)
+            .execute(&mut *$tx)
+            .await
+            .map(|r| Applied::changed(r.rows_affected()))
+            .map_err(query_err("finish a recording"))
+    }};
+}
+use finish_recording;
+
 /// Applies one write inside the transaction `$tx`.
 macro_rules! apply {
     ($tx:ident, $write:expr) => {
@@ -265,24 +357,13 @@ macro_rules! apply {
                         .execute(&mut *$tx)
                         .await
                         .map_err(query_err("mark a call answered"))?;
-                    if let Some((rec, sample_rate)) = recording {
-                        sqlx::query(CALL_INSERT_RECORDING_SQL)
-                            .bind(DbUuid(rec.id))
-                            .bind(DbUuid(rec.call_id))
-                            .bind(&rec.path)
-                            .bind(DbTime::new(rec.started_at))
-                            .bind(*sample_rate)
-                            .bind(i32::from(rec.channels))
-                            .execute(&mut *$tx)
-                            .await
-                            .map_err(insert_err(
-                                "insert a recording",
-                                Some(("recording", rec.id)),
-                                Some(("call", rec.call_id)),
-                            ))?;
+                    if let Some(row) = recording {
+                        insert_recording!($tx, row)?;
                     }
                     Ok(Applied::changed(answered.rows_affected()))
                 }
+                Write::Recording(row) => insert_recording!($tx, row),
+                Write::RecordingEnd(end) => finish_recording!($tx, end),
                 Write::Event {
                     call_id,
                     at,
@@ -323,15 +404,8 @@ macro_rules! apply {
                     .and_then(|row| Cols::new(&row, "queue_events").get::<i64>("id"))
                     .map(Applied::inserted),
                 Write::Finished { id, end, recording } => {
-                    if let Some((r, duration_ms, size_bytes)) = recording {
-                        sqlx::query(CALL_FINISH_RECORDING_SQL)
-                            .bind(DbUuid(r.id))
-                            .bind(DbTime::new(r.ended_at))
-                            .bind(*duration_ms)
-                            .bind(*size_bytes)
-                            .execute(&mut *$tx)
-                            .await
-                            .map_err(query_err("finish a recording"))?;
+                    if let Some(r) = recording {
+                        finish_recording!($tx, r)?;
                     }
                     sqlx::query(CALL_END_SQL)
                         .bind(DbUuid(*id))

@@ -44,8 +44,8 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
 use uuid::Uuid;
 
-use batch::Write;
 pub use batch::WriteCounts;
+use batch::{RecordingEnd, RecordingRow, Write};
 pub use cards::{
     AppealCard, AppealDetail, Attachment, Channel, FieldError, LinkedCall, RegisterError,
     registration_number,
@@ -210,15 +210,6 @@ macro_rules! on_pool {
         }
     };
 }
-
-// Statements shared by the single updates and the call path's writes
-// ([`batch`]) at a call's answer and end.
-const CALL_INSERT_RECORDING_SQL: &str = "INSERT INTO recordings \
-    (id, call_id, path, started_at, sample_rate, channels) \
-    VALUES ($1, $2, $3, $4, $5, $6)";
-const CALL_FINISH_RECORDING_SQL: &str = "UPDATE recordings \
-    SET ended_at = $2, duration_ms = $3, size_bytes = $4 \
-    WHERE id = $1 AND ended_at IS NULL";
 
 /// A transaction that will write. On SQLite it takes the write lock at
 /// once (`BEGIN IMMEDIATE`): a transaction that reads first and writes
@@ -502,17 +493,7 @@ impl Store {
         codec: &str,
         recording: Option<&NewRecording>,
     ) -> Result<(), StoreError> {
-        let recording = match recording {
-            Some(rec) => {
-                let sample_rate =
-                    i32::try_from(rec.sample_rate).map_err(|_| StoreError::OutOfRange {
-                        field: "sample_rate",
-                        value: u64::from(rec.sample_rate),
-                    })?;
-                Some((rec.clone(), sample_rate))
-            }
-            None => None,
-        };
+        let recording = recording.map(RecordingRow::new).transpose()?;
         let write = Write::Answered {
             id,
             at,
@@ -531,14 +512,7 @@ impl Store {
         end: CallEnd,
         recording: Option<FinishedRecording>,
     ) -> Result<(), StoreError> {
-        let recording = match recording {
-            Some(r) => Some((
-                r,
-                to_i64("duration_ms", r.duration_ms)?,
-                to_i64("size_bytes", r.size_bytes)?,
-            )),
-            None => None,
-        };
+        let recording = recording.map(RecordingEnd::new).transpose()?;
         let write = Write::Finished { id, end, recording };
         self.writer.write(write).await.map(drop)
     }
@@ -689,26 +663,8 @@ impl Store {
     /// `NotFound` if its call does not exist, `AlreadyExists` if the id is
     /// taken.
     pub async fn insert_recording(&self, rec: &NewRecording) -> Result<(), StoreError> {
-        const SQL: &str = CALL_INSERT_RECORDING_SQL;
-        let sample_rate = i32::try_from(rec.sample_rate).map_err(|_| StoreError::OutOfRange {
-            field: "sample_rate",
-            value: u64::from(rec.sample_rate),
-        })?;
-        on_pool!(self, |pool| sqlx::query(SQL)
-            .bind(DbUuid(rec.id))
-            .bind(DbUuid(rec.call_id))
-            .bind(&rec.path)
-            .bind(DbTime::new(rec.started_at))
-            .bind(sample_rate)
-            .bind(i32::from(rec.channels))
-            .execute(pool)
-            .await
-            .map(|_| ()))
-        .map_err(insert_err(
-            "insert a recording",
-            Some(("recording", rec.id)),
-            Some(("call", rec.call_id)),
-        ))
+        let write = Write::Recording(RecordingRow::new(rec)?);
+        self.writer.write(write).await.map(drop)
     }
 
     /// Records that a recording's file is complete. Only the first call
@@ -721,18 +677,13 @@ impl Store {
         duration_ms: u64,
         size_bytes: u64,
     ) -> Result<bool, StoreError> {
-        const SQL: &str = CALL_FINISH_RECORDING_SQL;
-        let duration_ms = to_i64("duration_ms", duration_ms)?;
-        let size_bytes = to_i64("size_bytes", size_bytes)?;
-        let changed = on_pool!(self, |pool| sqlx::query(SQL)
-            .bind(DbUuid(id))
-            .bind(DbTime::new(ended_at))
-            .bind(duration_ms)
-            .bind(size_bytes)
-            .execute(pool)
-            .await
-            .map(|r| r.rows_affected()))
-        .map_err(query_err("finish a recording"))?;
+        let end = RecordingEnd::new(FinishedRecording {
+            id,
+            ended_at,
+            duration_ms,
+            size_bytes,
+        })?;
+        let changed = self.writer.write(Write::RecordingEnd(end)).await?.changed;
         if changed == 0 && self.get_recording(id).await?.is_none() {
             return Err(StoreError::NotFound {
                 what: "recording",
