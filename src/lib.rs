@@ -34,6 +34,7 @@ pub mod classifier;
 pub mod config;
 pub mod disk;
 pub mod events;
+pub mod ids;
 pub mod ivr;
 pub mod media;
 pub mod metrics;

@@ -651,33 +651,22 @@ async fn main() -> anyhow::Result<()> {
         Command::Ivr {
             action: IvrAction::Check { dir },
         } => {
-            let dir = dir.unwrap_or(settings.ivr.scripts_dir.clone());
+            let mut source = hotline::ivr::assets::IvrSource::from_settings(&settings.ivr);
+            if let Some(dir) = dir {
+                source.dir = dir;
+            }
             let cache = hotline::media::PromptCache::new();
-            let queues = hotline::queue::QueueSet::load(&settings.queues.file);
-            let loaded = hotline::call::player::IvrAssets::load(
-                &dir,
-                &settings.ivr.entry,
-                &settings.ivr.language,
-                &cache,
-            )
-            .and_then(|assets| {
-                // The queues the menus route to must exist.
-                let unknown = match &queues {
-                    Ok(queues) => {
-                        hotline::server::menu_problems(&assets, queues, &settings.blocking, &dir)
-                    }
-                    Err(e) => vec![hotline::ivr::Diagnostic {
-                        file: settings.queues.file.clone(),
-                        line: 0,
-                        message: e.to_string(),
-                    }],
-                };
-                if unknown.is_empty() {
-                    Ok(assets)
-                } else {
-                    Err(unknown)
+            let loaded = match hotline::queue::QueueSet::load(&settings.queues.file) {
+                Ok(queues) => {
+                    hotline::ivr::assets::load_checked(&source, &cache, &queues, &settings.blocking)
                 }
-            });
+                Err(e) => Err(vec![hotline::ivr::Diagnostic {
+                    file: settings.queues.file.clone(),
+                    line: 0,
+                    message: e.to_string(),
+                }]),
+            };
+            let dir = &source.dir;
             match loaded {
                 Ok(assets) => {
                     println!(

@@ -12,20 +12,18 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use axum::Router;
-use axum::extract::State;
-use axum::routing::get;
 use chrono::Utc;
 use tokio::sync::watch;
 use tracing::{info, warn};
 
+use crate::api::{AppState, RecordingsDir};
 use crate::call::core::{Core, Trunk};
-use crate::call::player::IvrAssets;
 use crate::call::ports::PortPool;
 use crate::call::{CallContext, Origin};
 use crate::config::{Settings, parse_net};
 use crate::events::EventBus;
 use crate::ivr::Diagnostic;
+use crate::ivr::assets::{CurrentIvr, IvrReloader, IvrSource, load_checked};
 use crate::media::PromptCache;
 use crate::queue::QueueSet;
 use crate::queue::service::QueueService;
@@ -76,68 +74,6 @@ pub struct Application {
     reloader: IvrReloader,
 }
 
-/// Where the IVR comes from, to load it again on reload.
-#[derive(Debug, Clone)]
-pub struct IvrSource {
-    pub dir: PathBuf,
-    pub entry: String,
-    pub language: String,
-}
-
-impl IvrSource {
-    pub fn load(&self, cache: &PromptCache) -> Result<IvrAssets, Vec<Diagnostic>> {
-        IvrAssets::load(&self.dir, &self.entry, &self.language, cache)
-    }
-}
-
-/// Reloads the IVR into running calls' context: new calls get the new
-/// version; a version with errors is refused and the old one stays.
-#[derive(Clone)]
-pub struct IvrReloader {
-    source: IvrSource,
-    cache: PromptCache,
-    ctx: Arc<CallContext>,
-    /// One reload at a time, so an older load never replaces a newer one.
-    lock: Arc<std::sync::Mutex<()>>,
-}
-
-impl IvrReloader {
-    pub fn reload(&self) -> Result<usize, Vec<Diagnostic>> {
-        let _one_at_a_time = self.lock.lock().unwrap_or_else(|e| e.into_inner());
-        // Prompt files may have been replaced: decode afresh (the cache
-        // notices changed files by their modification time and size).
-        let loaded = self.source.load(&self.cache).and_then(|assets| {
-            // A menu may only route to queues that exist.
-            let unknown = menu_problems(
-                &assets,
-                self.ctx.queues.queues(),
-                &self.ctx.blocking,
-                &self.source.dir,
-            );
-            if unknown.is_empty() {
-                Ok(assets)
-            } else {
-                Err(unknown)
-            }
-        });
-        match loaded {
-            Ok(assets) => {
-                let nodes = assets.script.nodes.len();
-                let mut current = self.ctx.ivr.write().unwrap_or_else(|e| e.into_inner());
-                *current = Arc::new(assets);
-                info!(nodes, "IVR reloaded");
-                Ok(nodes)
-            }
-            Err(errors) => {
-                for e in &errors {
-                    warn!(error = %e, "IVR reload refused; keeping the running version");
-                }
-                Err(errors)
-            }
-        }
-    }
-}
-
 impl Application {
     pub async fn build(settings: Settings) -> Result<Application, ServerError> {
         let store = Store::connect(&settings.storage.database_url).await?;
@@ -156,23 +92,24 @@ impl Application {
         pruner.attachments.sweep_incoming();
         let recorder = Recorder::spawn(settings.storage.recordings_dir.clone())?;
         let prompts = PromptCache::new();
-        let ivr_source = IvrSource {
-            dir: settings.ivr.scripts_dir.clone(),
-            entry: settings.ivr.entry.clone(),
-            language: settings.ivr.language.clone(),
-        };
-        let ivr = ivr_source.load(&prompts).map_err(ServerError::Ivr)?;
+        let ivr_source = IvrSource::from_settings(&settings.ivr);
         let queues =
             QueueSet::load(&settings.queues.file).map_err(|source| ServerError::Queues {
                 path: settings.queues.file.clone(),
                 source,
             })?;
-        let unknown = menu_problems(&ivr, &queues, &settings.blocking, &settings.ivr.scripts_dir);
-        if !unknown.is_empty() {
-            return Err(ServerError::Ivr(unknown));
-        }
+        let ivr = load_checked(&ivr_source, &prompts, &queues, &settings.blocking)
+            .map_err(ServerError::Ivr)?;
+        let ivr = CurrentIvr::new(ivr);
         let events = EventBus::new();
         let queue_service = QueueService::spawn(queues, store.clone(), events.clone());
+        let reloader = IvrReloader::new(
+            ivr_source,
+            prompts,
+            queue_service.queue_set(),
+            settings.blocking.clone(),
+            ivr.clone(),
+        );
 
         let (transport, inbound) =
             SipTransport::bind(settings.sip.listen)
@@ -279,7 +216,7 @@ impl Application {
             ),
             advertised: fixed.clone(),
             sip_port: sip_addr.port(),
-            ivr: std::sync::RwLock::new(Arc::new(ivr)),
+            ivr,
             origins,
             open_access: settings.sip.open_access,
             numbering: settings.numbering.plan(),
@@ -349,38 +286,26 @@ impl Application {
             addr: settings.http.listen,
             source,
         })?;
-        let reloader = IvrReloader {
-            source: ivr_source,
-            cache: prompts,
-            ctx: ctx.clone(),
-            lock: Arc::default(),
+        let state = AppState {
+            store: store.clone(),
+            queues: queue_service.clone(),
+            events: events.clone(),
+            consoles: crate::api::console::Consoles::spawn(events.clone(), store.clone()),
+            auth: Arc::new(crate::api::auth::AuthSettings {
+                limits: crate::store::SessionLimits::default(),
+                secure_cookies: settings.http.secure_cookies,
+                limiter: Default::default(),
+            }),
+            disk,
+            recordings: RecordingsDir(settings.storage.recordings_dir.clone()),
+            numbering: settings.numbering.plan(),
+            blocking: settings.blocking.clone(),
+            calls: ctx.clone(),
+            ivr: reloader.clone(),
+            attachments,
         };
-        let app = Router::new()
-            .route("/healthz", get(health))
-            .route("/metrics", get(metrics))
-            .route("/api/ivr/reload", axum::routing::post(reload_ivr))
-            .merge(crate::api::queues::routes())
-            .merge(crate::api::auth::routes())
-            .merge(crate::api::console::routes())
-            .merge(crate::api::appeals::routes(attachments.max_bytes()))
-            .merge(crate::api::calls::routes())
-            .merge(crate::api::blocking::routes())
-            .merge(crate::api::recordings::routes())
-            .merge(crate::api::web::routes())
-            .layer(axum::middleware::from_fn(crate::api::web::security_headers))
-            .with_state(HttpState {
-                recordings_dir: settings.storage.recordings_dir.clone(),
-                attachments,
-                disk,
-                consoles: crate::api::console::Consoles::spawn(events.clone(), store.clone()),
-                ctx: ctx.clone(),
-                reloader: reloader.clone(),
-                auth: Arc::new(crate::api::auth::AuthSettings {
-                    limits: crate::store::SessionLimits::default(),
-                    secure_cookies: settings.http.secure_cookies,
-                    limiter: Default::default(),
-                }),
-            });
+        let max_upload = state.attachments.max_bytes();
+        let app = crate::api::router(state, max_upload);
         let mut http_stop = shutdown_rx;
         let http = tokio::spawn(async move {
             let stop = async move {
@@ -447,17 +372,6 @@ impl Application {
     }
 }
 
-#[derive(Clone)]
-pub struct HttpState {
-    pub ctx: Arc<CallContext>,
-    pub recordings_dir: PathBuf,
-    pub disk: crate::disk::DiskWatch,
-    pub attachments: crate::attachments::AttachmentFiles,
-    reloader: IvrReloader,
-    pub auth: Arc<crate::api::auth::AuthSettings>,
-    pub consoles: crate::api::console::Consoles,
-}
-
 /// A trunk's address, resolved once at start-up.
 async fn resolve(t: &crate::config::TrunkSettings) -> Result<SocketAddr, ServerError> {
     tokio::net::lookup_host(&t.address)
@@ -468,82 +382,6 @@ async fn resolve(t: &crate::config::TrunkSettings) -> Result<SocketAddr, ServerE
             name: t.name.clone(),
             address: t.address.clone(),
         })
-}
-
-/// Every queue an IVR `queue` node names must be configured (checked at
-/// start-up and on reload, so a typo is not found by a caller): one
-/// diagnostic per node that names an unknown queue.
-/// What the menus need of the rest of the configuration: every queue they
-/// route to exists, and the blocked callers' menu is there when
-/// `[blocking]` tells callers they are blocked.
-pub fn menu_problems(
-    ivr: &IvrAssets,
-    queues: &QueueSet,
-    blocking: &crate::config::BlockingSettings,
-    scripts_dir: &Path,
-) -> Vec<Diagnostic> {
-    use crate::config::{AnonymousPolicy, BlockAction};
-    let told =
-        blocking.action == BlockAction::Prompt || blocking.anonymous == AnonymousPolicy::Prompt;
-    let mut found: Vec<Diagnostic> = ivr
-        .script
-        .nodes
-        .values()
-        .filter_map(|n| match &n.kind {
-            crate::ivr::script::NodeKind::Queue { queue, .. } if queues.get(queue).is_none() => {
-                Some(Diagnostic {
-                    file: scripts_dir.join(format!("{}.toml", n.id.file)),
-                    line: n.line,
-                    message: format!("queue {queue:?} is not defined in the queues file"),
-                })
-            }
-            _ => None,
-        })
-        .collect();
-    if told && !ivr.script.starts.contains_key(&blocking.prompt_menu) {
-        found.push(Diagnostic {
-            file: scripts_dir.join(format!("{}.toml", blocking.prompt_menu)),
-            line: 0,
-            message: format!(
-                "the menu file for blocked callers ([blocking] prompt_menu = {:?}) is missing",
-                blocking.prompt_menu
-            ),
-        });
-    }
-    found.sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
-    found
-}
-
-async fn health(State(state): State<HttpState>) -> axum::Json<serde_json::Value> {
-    let disk = state.disk.status();
-    axum::Json(serde_json::json!({
-        "status": "ok",
-        "active_calls": state.ctx.active.load(Ordering::Relaxed),
-        "rtp_ports_in_use": state.ctx.ports.in_use(),
-        "recordings_volume": {
-            "level": disk.level.as_str(),
-            "free_bytes": disk.free_bytes,
-        },
-    }))
-}
-
-/// `GET /metrics`: the server's counters in the Prometheus text format
-/// (no personal data).
-async fn metrics(State(state): State<HttpState>) -> axum::response::Response {
-    use axum::response::IntoResponse;
-    let text = state.ctx.metrics.render(
-        state.ctx.active.load(Ordering::Relaxed),
-        state.ctx.ports.in_use(),
-        state.ctx.store.write_counts(),
-    );
-    (
-        [(
-            axum::http::header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
-        )],
-        text,
-    )
-        .into_response()
 }
 
 /// How often blocks past their `until` are ended (and logged).
@@ -597,44 +435,6 @@ fn spawn_housekeeping(
             }
         }
     });
-}
-
-/// `POST /api/ivr/reload` (admins): 200 with the node count, or 422 with
-/// every problem found (the running version stays).
-async fn reload_ivr(
-    State(state): State<HttpState>,
-    auth: crate::api::auth::Auth,
-) -> axum::response::Response {
-    use axum::response::IntoResponse;
-    if let Err(refused) = auth.require(&[crate::store::Role::Admin]) {
-        return refused.into_response();
-    }
-    reload_response(state).await.into_response()
-}
-
-async fn reload_response(
-    state: HttpState,
-) -> (axum::http::StatusCode, axum::Json<serde_json::Value>) {
-    let reloader = state.reloader.clone();
-    // Decoding prompts reads files: off the async workers.
-    let result = tokio::task::spawn_blocking(move || reloader.reload()).await;
-    match result {
-        Ok(Ok(nodes)) => (
-            axum::http::StatusCode::OK,
-            axum::Json(serde_json::json!({ "reloaded": true, "nodes": nodes })),
-        ),
-        Ok(Err(errors)) => (
-            axum::http::StatusCode::UNPROCESSABLE_ENTITY,
-            axum::Json(serde_json::json!({
-                "reloaded": false,
-                "errors": errors.iter().map(|d| d.to_string()).collect::<Vec<_>>(),
-            })),
-        ),
-        Err(_) => (
-            axum::http::StatusCode::INTERNAL_SERVER_ERROR,
-            axum::Json(serde_json::json!({ "reloaded": false })),
-        ),
-    }
 }
 
 /// After a crash: repair the WAV files of recordings that never finished,

@@ -21,21 +21,24 @@
 
 use axum::Json;
 use axum::body::Body;
+use axum::extract::rejection::JsonRejection;
 use axum::extract::{DefaultBodyLimit, Multipart, Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use chrono::Utc;
-use serde::Deserialize;
-use serde_json::json;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 use tracing::{info, warn};
 use uuid::Uuid;
 
-use super::auth::{Auth, error};
-use crate::attachments::{AttachmentError, Piece};
-use crate::server::HttpState;
+use super::auth::Auth;
+use super::error::ApiError;
+use super::state::AppState;
+use crate::attachments::{AttachmentError, AttachmentFiles, Piece};
+use crate::phone::NumberingPlan;
 use crate::store::{
-    AppealCard, AppealRecord, Attachment, Channel, FieldError, RegisterError, Role, StoreError,
+    AppealCard, AppealRecord, Attachment, Channel, FieldError, RegisterError, Role, Store,
+    StoreError,
 };
 
 /// Why an upload was not kept.
@@ -48,7 +51,7 @@ enum UploadFailure {
 const CARD_ROLES: &[Role] = &[Role::Operator, Role::Supervisor, Role::Admin];
 
 /// `max_upload`: the largest attachment, in bytes.
-pub fn routes(max_upload: u64) -> axum::Router<HttpState> {
+pub fn routes(max_upload: u64) -> axum::Router<AppState> {
     // Room for the multipart framing around the file.
     let body_limit = usize::try_from(max_upload)
         .unwrap_or(usize::MAX)
@@ -65,53 +68,64 @@ pub fn routes(max_upload: u64) -> axum::Router<HttpState> {
         .route("/api/appeals/{number}/attachments/{id}", get(download))
 }
 
-async fn classifier(State(state): State<HttpState>, auth: Auth) -> Response {
-    if let Err(refused) = auth.require(&[
+/// `GET /api/classifier`: the current version as a tree.
+#[derive(Serialize)]
+struct ClassifierTree {
+    version: u32,
+    sections: Vec<SectionView>,
+}
+
+#[derive(Serialize)]
+struct SectionView {
+    code: String,
+    name: String,
+    types: Vec<IssueTypeView>,
+}
+
+#[derive(Serialize)]
+struct IssueTypeView {
+    id: Uuid,
+    code: String,
+    name: String,
+    deadline: &'static str,
+    executor: String,
+}
+
+async fn classifier(
+    State(store): State<Store>,
+    auth: Auth,
+) -> Result<Json<ClassifierTree>, ApiError> {
+    auth.require(&[
         Role::Operator,
         Role::Supervisor,
         Role::Executor,
         Role::Admin,
-    ]) {
-        return refused.into_response();
-    }
-    let store = &state.ctx.store;
-    let version = match store.current_classifier_version().await {
-        Ok(Some(v)) => v,
-        Ok(None) => {
-            return error(
-                StatusCode::NOT_FOUND,
-                "no classifier imported yet: run `hotline classifier import`",
-            );
-        }
-        Err(e) => return error(StatusCode::SERVICE_UNAVAILABLE, e),
-    };
-    let categories = match store.categories(version.number).await {
-        Ok(c) => c,
-        Err(e) => return error(StatusCode::SERVICE_UNAVAILABLE, e),
-    };
-    let mut sections: Vec<serde_json::Value> = Vec::new();
-    for c in categories {
-        let item = json!({
-            "id": c.id,
-            "code": c.type_code,
-            "name": c.type_name,
-            "deadline": c.deadline.as_str(),
-            "executor": c.executor.name,
-        });
+    ])?;
+    let version = store.current_classifier_version().await?.ok_or_else(|| {
+        ApiError::not_found("no classifier imported yet: run `hotline classifier import`")
+    })?;
+    let mut sections: Vec<SectionView> = Vec::new();
+    for c in store.categories(version.number).await? {
+        let item = IssueTypeView {
+            id: c.id,
+            code: c.type_code,
+            name: c.type_name,
+            deadline: c.deadline.as_str(),
+            executor: c.executor.name,
+        };
         match sections.last_mut() {
-            Some(s) if s["code"] == c.section_code.as_str() => {
-                if let Some(types) = s["types"].as_array_mut() {
-                    types.push(item);
-                }
-            }
-            _ => sections.push(json!({
-                "code": c.section_code,
-                "name": c.section_name,
-                "types": [item],
-            })),
+            Some(s) if s.code == c.section_code => s.types.push(item),
+            _ => sections.push(SectionView {
+                code: c.section_code,
+                name: c.section_name,
+                types: vec![item],
+            }),
         }
     }
-    Json(json!({ "version": version.number, "sections": sections })).into_response()
+    Ok(Json(ClassifierTree {
+        version: version.number,
+        sections,
+    }))
 }
 
 /// The card as the console sends it; every field may be missing (the
@@ -133,18 +147,28 @@ struct CardBody {
     channel: Option<String>,
 }
 
+/// A card just registered: what the operator reads out.
+#[derive(Serialize)]
+struct Registered {
+    id: Uuid,
+    registration_number: String,
+    category: String,
+    executor: String,
+    deadline: DateTime<Utc>,
+    status: &'static str,
+    call_id: Option<Uuid>,
+    /// The recordings of the call it was registered on.
+    recordings: Vec<Uuid>,
+}
+
 async fn register(
-    State(state): State<HttpState>,
+    State(store): State<Store>,
+    State(numbering): State<NumberingPlan>,
     auth: Auth,
-    body: Result<Json<CardBody>, axum::extract::rejection::JsonRejection>,
-) -> Response {
-    if let Err(refused) = auth.require(CARD_ROLES) {
-        return refused.into_response();
-    }
-    let body = match body {
-        Ok(Json(b)) => b,
-        Err(e) => return error(StatusCode::UNPROCESSABLE_ENTITY, e.body_text()),
-    };
+    body: Result<Json<CardBody>, JsonRejection>,
+) -> Result<(StatusCode, Json<Registered>), ApiError> {
+    auth.require(CARD_ROLES)?;
+    let Json(body) = body?;
     let mut errors = Vec::new();
     // The phone as typed ("067 123 45 67", "(061) 234-56-78") is stored in
     // E.164, so a later call from it finds the card.
@@ -152,7 +176,7 @@ async fn register(
     let contact_phone = if phone.is_empty() {
         String::new()
     } else {
-        match state.ctx.numbering.normalise(phone) {
+        match numbering.normalise(phone) {
             Some(e164) => e164.to_string(),
             None => {
                 errors.push(FieldError {
@@ -177,10 +201,8 @@ async fn register(
         },
     };
     if let Some(call) = body.call_id {
-        match call_allowed(&state, &auth, call).await {
-            Ok(None) => {}
-            Ok(Some(refusal)) => errors.push(refusal.field_error()),
-            Err(e) => return error(StatusCode::SERVICE_UNAVAILABLE, e),
+        if let Some(refusal) = call_allowed(&store, &auth, call).await? {
+            errors.push(refusal.field_error());
         }
     }
     let card = AppealCard {
@@ -202,47 +224,45 @@ async fn register(
         call_id: body.call_id,
         repeat_of: body.repeat_of,
         channel,
-        registered_by: Some(auth.0.user.id),
+        registered_by: Some(auth.user().id),
     };
     if !errors.is_empty() {
         // Report the card's own problems too, all at once.
         errors.extend(card.check());
         errors.sort_by_key(|e| e.field);
         errors.dedup_by_key(|e| e.field);
-        return super::field_errors(errors);
+        return Err(ApiError::Fields(errors));
     }
-    match state.ctx.store.register_appeal(&card, Utc::now()).await {
-        Ok(appeal) => {
-            // The card links to the call's recording through the call.
-            let recordings: Vec<Uuid> = match appeal.call_id {
-                Some(call) => match state.ctx.store.recordings_for_call(call).await {
-                    Ok(r) => r.into_iter().map(|r| r.id).collect(),
-                    Err(e) => {
-                        warn!(error = %e, "cannot list the call's recordings");
-                        Vec::new()
-                    }
-                },
-                None => Vec::new(),
-            };
-            info!(number = %appeal.registration_number, by = %auth.0.user.login, call = ?appeal.call_id, "appeal registered");
-            (
-                StatusCode::CREATED,
-                Json(json!({
-                    "id": appeal.id,
-                    "registration_number": appeal.registration_number,
-                    "category": appeal.category,
-                    "executor": appeal.executor,
-                    "deadline": appeal.deadline,
-                    "status": appeal.status.as_str(),
-                    "call_id": appeal.call_id,
-                    "recordings": recordings,
-                })),
-            )
-                .into_response()
-        }
-        Err(RegisterError::Fields(errors)) => super::field_errors(errors),
-        Err(RegisterError::Store(e)) => error(StatusCode::SERVICE_UNAVAILABLE, e),
-    }
+    let appeal = match store.register_appeal(&card, Utc::now()).await {
+        Ok(appeal) => appeal,
+        Err(RegisterError::Fields(errors)) => return Err(ApiError::Fields(errors)),
+        Err(RegisterError::Store(e)) => return Err(e.into()),
+    };
+    // The card links to the call's recording through the call.
+    let recordings: Vec<Uuid> = match appeal.call_id {
+        Some(call) => match store.recordings_for_call(call).await {
+            Ok(r) => r.into_iter().map(|r| r.id).collect(),
+            Err(e) => {
+                warn!(error = %e, "cannot list the call's recordings");
+                Vec::new()
+            }
+        },
+        None => Vec::new(),
+    };
+    info!(number = %appeal.registration_number, by = %auth.user().login, call = ?appeal.call_id, "appeal registered");
+    Ok((
+        StatusCode::CREATED,
+        Json(Registered {
+            id: appeal.id,
+            registration_number: appeal.registration_number,
+            category: appeal.category,
+            executor: appeal.executor,
+            deadline: appeal.deadline,
+            status: appeal.status.as_str(),
+            call_id: appeal.call_id,
+            recordings,
+        }),
+    ))
 }
 
 /// Why a call may not be linked to a card.
@@ -253,21 +273,26 @@ enum CallRefusal {
 }
 
 impl CallRefusal {
-    fn status(self) -> StatusCode {
+    fn message(self) -> &'static str {
         match self {
-            CallRefusal::Unknown => StatusCode::NOT_FOUND,
-            CallRefusal::NotYours => StatusCode::FORBIDDEN,
+            CallRefusal::Unknown => "Такого дзвінка немає.",
+            CallRefusal::NotYours => "Цей дзвінок прийняли не ви.",
         }
     }
 
     fn field_error(self) -> FieldError {
-        let message = match self {
-            CallRefusal::Unknown => "Такого дзвінка немає.",
-            CallRefusal::NotYours => "Цей дзвінок прийняли не ви.",
-        };
         FieldError {
             field: "call_id",
-            message: message.into(),
+            message: self.message().into(),
+        }
+    }
+}
+
+impl From<CallRefusal> for ApiError {
+    fn from(refusal: CallRefusal) -> ApiError {
+        match refusal {
+            CallRefusal::Unknown => ApiError::not_found(refusal.message()),
+            CallRefusal::NotYours => ApiError::forbidden(refusal.message()),
         }
     }
 }
@@ -275,18 +300,17 @@ impl CallRefusal {
 /// Whether the user may link this call to a card: it must exist, and an
 /// operator must have taken it.
 async fn call_allowed(
-    state: &HttpState,
+    store: &Store,
     auth: &Auth,
     call: Uuid,
-) -> Result<Option<CallRefusal>, crate::store::StoreError> {
-    let store = &state.ctx.store;
+) -> Result<Option<CallRefusal>, StoreError> {
     if store.get_call(call).await?.is_none() {
         return Ok(Some(CallRefusal::Unknown));
     }
     if auth.role() != Role::Operator {
         return Ok(None);
     }
-    let took = match auth.0.user.operator_id {
+    let took = match auth.user().operator_id {
         Some(op) => store.operator_took_call(op, call).await?,
         None => false,
     };
@@ -294,82 +318,124 @@ async fn call_allowed(
 }
 
 /// The card behind `number` (its record, not everything on it) for a user
-/// whose role works with cards, or the response to give instead (403,
-/// 404, 503).
-async fn card_for(state: &HttpState, auth: &Auth, number: &str) -> Result<AppealRecord, Response> {
-    auth.require(CARD_ROLES)
-        .map_err(IntoResponse::into_response)?;
-    match state.ctx.store.appeal_by_registration_number(number).await {
-        Ok(Some(card)) => Ok(card),
-        Ok(None) => Err(not_found(number)),
-        Err(e) => Err(error(StatusCode::SERVICE_UNAVAILABLE, e)),
+/// whose role works with cards.
+async fn card_for(store: &Store, auth: &Auth, number: &str) -> Result<AppealRecord, ApiError> {
+    auth.require(CARD_ROLES)?;
+    store
+        .appeal_by_registration_number(number)
+        .await?
+        .ok_or_else(|| not_found(number))
+}
+
+fn not_found(number: &str) -> ApiError {
+    ApiError::not_found(format!("no appeal has the number {number:?}"))
+}
+
+/// A file on a card.
+#[derive(Serialize)]
+struct AttachmentView {
+    id: Uuid,
+    file_name: String,
+    content_type: String,
+    size_bytes: u64,
+    uploaded_at: DateTime<Utc>,
+    url: String,
+}
+
+impl AttachmentView {
+    fn new(number: &str, a: &Attachment) -> AttachmentView {
+        AttachmentView {
+            id: a.id,
+            file_name: a.file_name.clone(),
+            content_type: a.content_type.clone(),
+            size_bytes: a.size_bytes,
+            uploaded_at: a.uploaded_at,
+            url: format!("/api/appeals/{number}/attachments/{}", a.id),
+        }
     }
 }
 
-fn not_found(number: &str) -> Response {
-    error(
-        StatusCode::NOT_FOUND,
-        format!("no appeal has the number {number:?}"),
-    )
+/// `GET /api/appeals/{number}`: everything on the card.
+#[derive(Serialize)]
+struct CardView {
+    id: Uuid,
+    registration_number: String,
+    status: &'static str,
+    category: String,
+    category_id: Option<Uuid>,
+    executor: String,
+    deadline: DateTime<Utc>,
+    created_at: DateTime<Utc>,
+    channel: Option<&'static str>,
+    surname: Option<String>,
+    first_name: Option<String>,
+    patronymic: Option<String>,
+    address: Option<String>,
+    contact_phone: String,
+    other_contact: Option<String>,
+    essence: Option<String>,
+    email: Option<String>,
+    repeat_of: Option<String>,
+    registered_by: Option<String>,
+    calls: Vec<CallOnCard>,
+    attachments: Vec<AttachmentView>,
 }
 
-fn attachment_json(number: &str, a: &Attachment) -> serde_json::Value {
-    json!({
-        "id": a.id,
-        "file_name": a.file_name,
-        "content_type": a.content_type,
-        "size_bytes": a.size_bytes,
-        "uploaded_at": a.uploaded_at,
-        "url": format!("/api/appeals/{number}/attachments/{}", a.id),
-    })
+#[derive(Serialize)]
+struct CallOnCard {
+    id: Uuid,
+    attached_at: Option<DateTime<Utc>>,
+    recordings: Vec<Uuid>,
 }
 
-/// `GET /api/appeals/{number}`.
 async fn detail(
-    State(state): State<HttpState>,
+    State(store): State<Store>,
     auth: Auth,
     Path(number): Path<String>,
-) -> Response {
-    if let Err(refused) = auth.require(CARD_ROLES) {
-        return refused.into_response();
-    }
-    let card = match state.ctx.store.appeal_detail(&number).await {
-        Ok(Some(card)) => card,
-        Ok(None) => return not_found(&number),
-        Err(e) => return error(StatusCode::SERVICE_UNAVAILABLE, e),
-    };
-    let r = &card.record;
-    info!(number = %r.registration_number, by = %auth.0.user.login, "appeal card read");
-    Json(json!({
-        "id": r.id,
-        "registration_number": r.registration_number,
-        "status": r.status.as_str(),
-        "category": r.category,
-        "category_id": card.category_id,
-        "executor": r.executor,
-        "deadline": r.deadline,
-        "created_at": r.created_at,
-        "channel": card.channel.map(|c| c.as_str()),
-        "surname": card.surname,
-        "first_name": card.first_name,
-        "patronymic": card.patronymic,
-        "address": r.address,
-        "contact_phone": r.caller_phone,
-        "other_contact": card.other_contact,
-        "essence": card.essence,
-        "email": card.email,
-        "repeat_of": card.repeat_of,
-        "registered_by": card.registered_by,
-        "calls": card.calls.iter().map(|c| json!({
-            "id": c.call_id,
-            "attached_at": c.attached_at,
-            "recordings": c.recordings,
-        })).collect::<Vec<_>>(),
-        "attachments": card.attachments.iter()
-            .map(|a| attachment_json(&r.registration_number, a))
-            .collect::<Vec<_>>(),
+) -> Result<Json<CardView>, ApiError> {
+    auth.require(CARD_ROLES)?;
+    let card = store
+        .appeal_detail(&number)
+        .await?
+        .ok_or_else(|| not_found(&number))?;
+    let r = card.record;
+    info!(number = %r.registration_number, by = %auth.user().login, "appeal card read");
+    let attachments = card
+        .attachments
+        .iter()
+        .map(|a| AttachmentView::new(&r.registration_number, a))
+        .collect();
+    Ok(Json(CardView {
+        id: r.id,
+        registration_number: r.registration_number,
+        status: r.status.as_str(),
+        category: r.category,
+        category_id: card.category_id,
+        executor: r.executor,
+        deadline: r.deadline,
+        created_at: r.created_at,
+        channel: card.channel.map(|c| c.as_str()),
+        surname: card.surname,
+        first_name: card.first_name,
+        patronymic: card.patronymic,
+        address: r.address,
+        contact_phone: r.caller_phone,
+        other_contact: card.other_contact,
+        essence: card.essence,
+        email: card.email,
+        repeat_of: card.repeat_of,
+        registered_by: card.registered_by,
+        calls: card
+            .calls
+            .into_iter()
+            .map(|c| CallOnCard {
+                id: c.call_id,
+                attached_at: c.attached_at,
+                recordings: c.recordings,
+            })
+            .collect(),
+        attachments,
     }))
-    .into_response()
 }
 
 #[derive(Deserialize)]
@@ -378,57 +444,50 @@ struct AttachCallBody {
     call_id: Uuid,
 }
 
+#[derive(Serialize)]
+struct CallAttached {
+    registration_number: String,
+    call_id: Uuid,
+    attached: bool,
+}
+
 /// `POST /api/appeals/{number}/calls`: 201 attached, 200 if it was already.
 async fn attach_call(
-    State(state): State<HttpState>,
+    State(store): State<Store>,
     auth: Auth,
     Path(number): Path<String>,
-    body: Result<Json<AttachCallBody>, axum::extract::rejection::JsonRejection>,
-) -> Response {
-    let card = match card_for(&state, &auth, &number).await {
-        Ok(c) => c,
-        Err(response) => return response,
-    };
-    let Ok(Json(body)) = body else {
-        return error(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "send {\"call_id\": \"<our call id>\"}",
-        );
-    };
-    match call_allowed(&state, &auth, body.call_id).await {
-        Ok(None) => {}
-        Ok(Some(refusal)) => return error(refusal.status(), refusal.field_error().message),
-        Err(e) => return error(StatusCode::SERVICE_UNAVAILABLE, e),
+    body: Result<Json<AttachCallBody>, JsonRejection>,
+) -> Result<(StatusCode, Json<CallAttached>), ApiError> {
+    let card = card_for(&store, &auth, &number).await?;
+    let Json(body) =
+        body.map_err(|_| ApiError::unprocessable("send {\"call_id\": \"<our call id>\"}"))?;
+    if let Some(refusal) = call_allowed(&store, &auth, body.call_id).await? {
+        return Err(refusal.into());
     }
-    let r = &card;
-    match state
-        .ctx
-        .store
-        .attach_call(r.id, body.call_id, Some(auth.0.user.id), Utc::now())
+    let attached = match store
+        .attach_call(card.id, body.call_id, Some(auth.user().id), Utc::now())
         .await
     {
-        Ok(attached) => {
-            info!(number = %r.registration_number, call = %body.call_id, by = %auth.0.user.login, attached, "call attached to an appeal");
-            let status = if attached {
-                StatusCode::CREATED
-            } else {
-                StatusCode::OK
-            };
-            (
-                status,
-                Json(json!({
-                    "registration_number": r.registration_number,
-                    "call_id": body.call_id,
-                    "attached": attached,
-                })),
-            )
-                .into_response()
-        }
+        Ok(attached) => attached,
         Err(StoreError::NotFound { what, .. }) => {
-            error(StatusCode::NOT_FOUND, format!("the {what} is gone"))
+            return Err(ApiError::not_found(format!("the {what} is gone")));
         }
-        Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, e),
-    }
+        Err(e) => return Err(e.into()),
+    };
+    info!(number = %card.registration_number, call = %body.call_id, by = %auth.user().login, attached, "call attached to an appeal");
+    let status = if attached {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((
+        status,
+        Json(CallAttached {
+            registration_number: card.registration_number,
+            call_id: body.call_id,
+            attached,
+        }),
+    ))
 }
 
 /// Invisible characters that reorder or hide text (bidi overrides and
@@ -467,43 +526,34 @@ fn clean_file_name(sent: Option<&str>, ext: &str) -> String {
 
 /// `POST /api/appeals/{number}/attachments`: one file in the field `file`.
 async fn upload(
-    State(state): State<HttpState>,
+    State(store): State<Store>,
+    State(files): State<AttachmentFiles>,
     auth: Auth,
     Path(number): Path<String>,
     multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
-) -> Response {
-    let card = match card_for(&state, &auth, &number).await {
-        Ok(c) => c,
-        Err(response) => return response,
-    };
-    let Ok(mut multipart) = multipart else {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "send multipart/form-data with one field \"file\"",
-        );
-    };
+) -> Result<(StatusCode, Json<AttachmentView>), ApiError> {
+    let card = card_for(&store, &auth, &number).await?;
+    let mut multipart = multipart
+        .map_err(|_| ApiError::bad_request("send multipart/form-data with one field \"file\""))?;
     let too_large = || {
-        error(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!(
-                "Файл більший за {} МБ.",
-                state.attachments.max_bytes() / (1024 * 1024)
-            ),
-        )
+        ApiError::PayloadTooLarge(format!(
+            "Файл більший за {} МБ.",
+            files.max_bytes() / (1024 * 1024)
+        ))
     };
     let mut field = loop {
         match multipart.next_field().await {
             Ok(Some(f)) if f.name() == Some("file") => break f,
             Ok(Some(_)) => continue,
-            Ok(None) => return error(StatusCode::UNPROCESSABLE_ENTITY, "Додайте файл."),
-            Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => return too_large(),
-            Err(e) => return error(StatusCode::BAD_REQUEST, e.body_text()),
+            Ok(None) => return Err(ApiError::unprocessable("Додайте файл.")),
+            Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => return Err(too_large()),
+            Err(e) => return Err(ApiError::bad_request(e.body_text())),
         }
     };
     let sent_name = field.file_name().map(str::to_owned);
     let id = Uuid::new_v4();
     let now = Utc::now();
-    let (pieces, writer) = state.attachments.spawn_writer(id, now);
+    let (pieces, writer) = files.spawn_writer(id, now);
     loop {
         match field.chunk().await {
             Ok(Some(chunk)) => {
@@ -520,21 +570,17 @@ async fn upload(
                 drop(pieces);
                 let _ = writer.await;
                 if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                    return too_large();
+                    return Err(too_large());
                 }
-                return error(StatusCode::BAD_REQUEST, e.body_text());
+                return Err(ApiError::bad_request(e.body_text()));
             }
         }
     }
     drop(pieces);
     // Finishing and the row in a task of their own: a client that goes
     // away now leaves neither a file without a row nor a row without a file.
-    let (store, files, appeal_id, by) = (
-        state.ctx.store.clone(),
-        state.attachments.clone(),
-        card.id,
-        auth.0.user.id,
-    );
+    let (appeal_id, by) = (card.id, auth.user().id);
+    let (store, kept) = (store.clone(), files.clone());
     let job = tokio::spawn(async move {
         let stored = writer
             .await
@@ -553,69 +599,61 @@ async fn upload(
         };
         if let Err(e) = store.add_attachment(&attachment, Some(by)).await {
             // No row, no file: nothing half-written stays.
-            files.remove(&attachment.path).await;
+            kept.remove(&attachment.path).await;
             return Err(UploadFailure::Store(e));
         }
         Ok(attachment)
     });
     let attachment = match job.await {
         Ok(Ok(a)) => a,
-        Ok(Err(UploadFailure::File(AttachmentError::TooLarge { .. }))) => return too_large(),
+        Ok(Err(UploadFailure::File(AttachmentError::TooLarge { .. }))) => return Err(too_large()),
         Ok(Err(UploadFailure::File(AttachmentError::Empty))) => {
-            return error(StatusCode::UNPROCESSABLE_ENTITY, "Файл порожній.");
+            return Err(ApiError::unprocessable("Файл порожній."));
         }
         Ok(Err(UploadFailure::File(AttachmentError::Kind(kind)))) => {
-            return error(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                format!("Такі файли ({kind}) не приймаються: лише фото, відео, PDF та документи."),
-            );
+            return Err(ApiError::UnsupportedMediaType(format!(
+                "Такі файли ({kind}) не приймаються: лише фото, відео, PDF та документи."
+            )));
         }
         Ok(Err(UploadFailure::Store(StoreError::NotFound { .. }))) => {
-            return error(StatusCode::NOT_FOUND, "the card is gone");
+            return Err(ApiError::not_found("the card is gone"));
         }
-        Ok(Err(UploadFailure::File(e))) => return error(StatusCode::SERVICE_UNAVAILABLE, e),
-        Ok(Err(UploadFailure::Store(e))) => return error(StatusCode::SERVICE_UNAVAILABLE, e),
-        Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, e),
+        Ok(Err(UploadFailure::File(e))) => return Err(ApiError::Unavailable(e.to_string())),
+        Ok(Err(UploadFailure::Store(e))) => return Err(ApiError::Unavailable(e.to_string())),
+        Err(e) => return Err(ApiError::internal(e.to_string())),
     };
     let number = &card.registration_number;
-    info!(%number, attachment = %id, size = attachment.size_bytes, kind = %attachment.content_type, by = %auth.0.user.login, "attachment stored");
-    (
+    info!(%number, attachment = %id, size = attachment.size_bytes, kind = %attachment.content_type, by = %auth.user().login, "attachment stored");
+    Ok((
         StatusCode::CREATED,
-        Json(attachment_json(number, &attachment)),
-    )
-        .into_response()
+        Json(AttachmentView::new(number, &attachment)),
+    ))
 }
 
 /// `GET /api/appeals/{number}/attachments/{id}`: always as a download.
 async fn download(
-    State(state): State<HttpState>,
+    State(store): State<Store>,
+    State(files): State<AttachmentFiles>,
     auth: Auth,
     Path((number, id)): Path<(String, Uuid)>,
-) -> Response {
-    let card = match card_for(&state, &auth, &number).await {
-        Ok(c) => c,
-        Err(response) => return response,
-    };
-    let attachment = match state.ctx.store.attachment(card.id, id).await {
-        Ok(Some(a)) => a,
-        Ok(None) => return error(StatusCode::NOT_FOUND, "no such attachment on this card"),
-        Err(e) => return error(StatusCode::SERVICE_UNAVAILABLE, e),
-    };
-    let Some(path) = state.attachments.path_of(&attachment.path) else {
+) -> Result<Response, ApiError> {
+    let card = card_for(&store, &auth, &number).await?;
+    let attachment = store
+        .attachment(card.id, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("no such attachment on this card"))?;
+    let Some(path) = files.path_of(&attachment.path) else {
         warn!(attachment = %id, "an attachment's stored path is not a plain relative path");
-        return error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "the attachment's path is damaged",
-        );
+        return Err(ApiError::internal("the attachment's path is damaged"));
     };
     let file = match tokio::fs::File::open(&path).await {
         Ok(f) => f,
         Err(e) => {
             warn!(path = %path.display(), error = %e, "an attachment's file is missing");
-            return error(StatusCode::NOT_FOUND, "the attachment's file is missing");
+            return Err(ApiError::not_found("the attachment's file is missing"));
         }
     };
-    info!(number = %card.registration_number, attachment = %id, by = %auth.0.user.login, "attachment downloaded");
+    info!(number = %card.registration_number, attachment = %id, by = %auth.user().login, "attachment downloaded");
     let stream = tokio_util::io::ReaderStream::new(file);
     let mut response = Body::from_stream(stream).into_response();
     let headers = response.headers_mut();
@@ -635,7 +673,7 @@ async fn download(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static("sandbox; default-src 'none'"),
     );
-    response
+    Ok(response)
 }
 
 #[cfg(test)]

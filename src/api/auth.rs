@@ -23,19 +23,22 @@ use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
+use std::sync::Arc;
+
 use axum::Json;
-use axum::extract::{ConnectInfo, FromRequestParts, State};
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{ConnectInfo, FromRef, FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::IntoResponse;
 use axum::routing::get;
-use chrono::Utc;
-use serde::Deserialize;
-use serde_json::json;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 use tracing::{info, warn};
 
-use crate::server::HttpState;
-use crate::store::{Role, Session, SessionLimits};
+use super::error::{ApiError, Forbidden};
+use super::state::AppState;
+use crate::store::{Role, Session, SessionLimits, Store, User};
 
 pub const COOKIE: &str = "hotline_session";
 pub const CSRF_HEADER: &str = "x-csrf-token";
@@ -97,26 +100,8 @@ pub struct AuthSettings {
     pub limiter: std::sync::Mutex<SignInLimiter>,
 }
 
-/// An API error as JSON: `{"error": "…"}`.
-pub fn error(status: StatusCode, message: impl std::fmt::Display) -> Response {
-    (status, Json(json!({ "error": message.to_string() }))).into_response()
-}
-
 /// A signed-in user, for a handler.
 pub struct Auth(pub Session);
-
-/// A request the user's role may not make: answered 403.
-#[derive(Debug)]
-pub struct Forbidden(Role);
-
-impl IntoResponse for Forbidden {
-    fn into_response(self) -> Response {
-        error(
-            StatusCode::FORBIDDEN,
-            format!("not allowed for the role {}", self.0),
-        )
-    }
-}
 
 impl Auth {
     /// 403 unless the user has one of these roles.
@@ -130,6 +115,10 @@ impl Auth {
 
     pub fn role(&self) -> Role {
         self.0.user.role
+    }
+
+    pub fn user(&self) -> &User {
+        &self.0.user
     }
 }
 
@@ -153,28 +142,23 @@ fn same(a: &str, b: &str) -> bool {
             == 0
 }
 
-impl FromRequestParts<HttpState> for Auth {
-    type Rejection = Response;
+impl<S> FromRequestParts<S> for Auth
+where
+    S: Send + Sync,
+    Store: FromRef<S>,
+    Arc<AuthSettings>: FromRef<S>,
+{
+    type Rejection = ApiError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &HttpState,
-    ) -> Result<Self, Self::Rejection> {
-        let Some(token) = cookie_token(&parts.headers) else {
-            return Err(error(StatusCode::UNAUTHORIZED, "sign in first"));
-        };
-        let session = state
-            .ctx
-            .store
-            .session(&token, Utc::now(), state.auth.limits)
-            .await
-            .map_err(|e| error(StatusCode::SERVICE_UNAVAILABLE, e))?
-            .ok_or_else(|| {
-                error(
-                    StatusCode::UNAUTHORIZED,
-                    "the session has ended; sign in again",
-                )
-            })?;
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let token = cookie_token(&parts.headers).ok_or(ApiError::Unauthorized("sign in first"))?;
+        let settings = Arc::<AuthSettings>::from_ref(state);
+        let session = Store::from_ref(state)
+            .session(&token, Utc::now(), settings.limits)
+            .await?
+            .ok_or(ApiError::Unauthorized(
+                "the session has ended; sign in again",
+            ))?;
         let changes = !matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
         if changes {
             let sent = parts
@@ -184,50 +168,60 @@ impl FromRequestParts<HttpState> for Auth {
                 .unwrap_or("");
             if !same(sent, &session.csrf_token) {
                 warn!(user = %session.user.login, path = %parts.uri.path(), "request without the CSRF token refused");
-                return Err(error(
-                    StatusCode::FORBIDDEN,
-                    "missing or wrong X-CSRF-Token",
-                ));
+                return Err(ApiError::forbidden("missing or wrong X-CSRF-Token"));
             }
         }
         Ok(Auth(session))
     }
 }
 
-pub fn routes() -> axum::Router<HttpState> {
+pub fn routes() -> axum::Router<AppState> {
     axum::Router::new().route("/api/session", get(current).post(sign_in).delete(sign_out))
 }
 
 /// The session as the console sees it: the user, the operator login an
 /// operator user works as, the CSRF token and when the session ends.
-async fn session_json(state: &HttpState, session: &Session) -> Result<serde_json::Value, Response> {
-    let u = &session.user;
-    let operator = match u.operator_id {
-        Some(id) => state
-            .ctx
-            .store
-            .operator_login(id)
-            .await
-            .map_err(|e| error(StatusCode::SERVICE_UNAVAILABLE, e))?,
-        None => None,
-    };
-    Ok(json!({
-        "user": {
-            "login": u.login,
-            "name": u.display_name,
-            "role": u.role.as_str(),
-        },
-        "operator": operator,
-        "csrf_token": session.csrf_token,
-        "expires_at": session.expires_at,
-    }))
+#[derive(Serialize)]
+struct SessionView {
+    user: UserView,
+    operator: Option<String>,
+    csrf_token: String,
+    expires_at: DateTime<Utc>,
 }
 
-async fn current(State(state): State<HttpState>, auth: Auth) -> Response {
-    match session_json(&state, &auth.0).await {
-        Ok(body) => Json(body).into_response(),
-        Err(response) => response,
+/// Who a session or a console belongs to.
+#[derive(Debug, Clone, Serialize)]
+pub struct UserView {
+    pub login: String,
+    pub name: String,
+    pub role: &'static str,
+}
+
+impl From<&User> for UserView {
+    fn from(u: &User) -> UserView {
+        UserView {
+            login: u.login.clone(),
+            name: u.display_name.clone(),
+            role: u.role.as_str(),
+        }
     }
+}
+
+async fn session_view(store: &Store, session: &Session) -> Result<SessionView, ApiError> {
+    let operator = match session.user.operator_id {
+        Some(id) => store.operator_login(id).await?,
+        None => None,
+    };
+    Ok(SessionView {
+        user: UserView::from(&session.user),
+        operator,
+        csrf_token: session.csrf_token.clone(),
+        expires_at: session.expires_at,
+    })
+}
+
+async fn current(State(store): State<Store>, auth: Auth) -> Result<Json<SessionView>, ApiError> {
+    Ok(Json(session_view(&store, &auth.0).await?))
 }
 
 #[derive(Deserialize)]
@@ -246,64 +240,40 @@ fn cookie(value: &str, max_age: i64, secure: bool) -> HeaderValue {
 }
 
 async fn sign_in(
-    State(state): State<HttpState>,
+    State(store): State<Store>,
+    State(settings): State<Arc<AuthSettings>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    body: Result<Json<Credentials>, axum::extract::rejection::JsonRejection>,
-) -> Response {
-    let Ok(Json(creds)) = body else {
-        return error(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "send {\"login\": …, \"password\": …}",
-        );
-    };
+    body: Result<Json<Credentials>, JsonRejection>,
+) -> Result<impl IntoResponse, ApiError> {
+    let Json(creds) =
+        body.map_err(|_| ApiError::unprocessable("send {\"login\": …, \"password\": …}"))?;
     let login = creds.login.trim().to_lowercase();
     let ip = peer.ip();
-    let blocked = state
-        .auth
+    let blocked = settings
         .limiter
         .lock()
         .map(|mut l| l.blocked(Instant::now(), ip, &login))
         .unwrap_or(None);
-    if let Some(wait) = blocked {
+    if let Some(retry_after) = blocked {
         warn!(%ip, %login, "sign-in refused: too many failures");
-        let mut response = error(
-            StatusCode::TOO_MANY_REQUESTS,
-            "too many failed sign-ins; try again later",
-        );
-        if let Ok(v) = HeaderValue::from_str(&wait.as_secs().max(1).to_string()) {
-            response.headers_mut().insert(header::RETRY_AFTER, v);
-        }
-        return response;
+        return Err(ApiError::TooManyRequests {
+            message: "too many failed sign-ins; try again later",
+            retry_after,
+        });
     }
-    let user = match state
-        .ctx
-        .store
-        .verify_user_password(&login, &creds.password)
-        .await
-    {
-        Ok(user) => user,
-        Err(e) => return error(StatusCode::SERVICE_UNAVAILABLE, e),
-    };
+    let user = store.verify_user_password(&login, &creds.password).await?;
     let Some(user) = user else {
-        if let Ok(mut l) = state.auth.limiter.lock() {
+        if let Ok(mut l) = settings.limiter.lock() {
             l.failed(Instant::now(), ip, &login);
         }
         warn!(%ip, %login, "sign-in failed");
-        return error(StatusCode::UNAUTHORIZED, "wrong login or password");
+        return Err(ApiError::Unauthorized("wrong login or password"));
     };
-    if let Ok(mut l) = state.auth.limiter.lock() {
+    if let Ok(mut l) = settings.limiter.lock() {
         l.succeeded(&login);
     }
     let now = Utc::now();
-    let new = match state
-        .ctx
-        .store
-        .create_session(user.id, now, state.auth.limits)
-        .await
-    {
-        Ok(s) => s,
-        Err(e) => return error(StatusCode::SERVICE_UNAVAILABLE, e),
-    };
+    let new = store.create_session(user.id, now, settings.limits).await?;
     info!(%ip, login = %user.login, role = user.role.as_str(), "signed in");
     let session = Session {
         user,
@@ -311,31 +281,31 @@ async fn sign_in(
         created_at: now,
         expires_at: new.expires_at,
     };
-    let max_age = state.auth.limits.lifetime.num_seconds();
-    let body = match session_json(&state, &session).await {
-        Ok(body) => body,
-        Err(response) => return response,
-    };
-    let mut response = Json(body).into_response();
-    response.headers_mut().insert(
-        header::SET_COOKIE,
-        cookie(&new.token, max_age, state.auth.secure_cookies),
-    );
-    response
+    let max_age = settings.limits.lifetime.num_seconds();
+    let body = session_view(&store, &session).await?;
+    Ok((
+        [(
+            header::SET_COOKIE,
+            cookie(&new.token, max_age, settings.secure_cookies),
+        )],
+        Json(body),
+    ))
 }
 
-async fn sign_out(State(state): State<HttpState>, auth: Auth, headers: HeaderMap) -> Response {
+async fn sign_out(
+    State(store): State<Store>,
+    State(settings): State<Arc<AuthSettings>>,
+    auth: Auth,
+    headers: HeaderMap,
+) -> Result<impl IntoResponse, ApiError> {
     if let Some(token) = cookie_token(&headers) {
-        if let Err(e) = state.ctx.store.end_session(&token).await {
-            return error(StatusCode::SERVICE_UNAVAILABLE, e);
-        }
+        store.end_session(&token).await?;
     }
-    info!(login = %auth.0.user.login, "signed out");
-    let mut response = StatusCode::NO_CONTENT.into_response();
-    response
-        .headers_mut()
-        .insert(header::SET_COOKIE, cookie("", 0, state.auth.secure_cookies));
-    response
+    info!(login = %auth.user().login, "signed out");
+    Ok((
+        StatusCode::NO_CONTENT,
+        [(header::SET_COOKIE, cookie("", 0, settings.secure_cookies))],
+    ))
 }
 
 #[cfg(test)]

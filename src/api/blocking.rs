@@ -17,44 +17,27 @@
 //! Every change is logged with who made it.
 
 use axum::Json;
+use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get};
 use chrono::{DateTime, Utc};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
 use tracing::info;
 
-use super::auth::{Auth, error};
-use crate::phone::Pii;
-use crate::server::HttpState;
+use super::auth::Auth;
+use super::error::ApiError;
+use super::state::AppState;
+use crate::phone::{NumberingPlan, Pii};
 use crate::store::blocking::{BlockedNumber, NewBlock};
-use crate::store::{FieldError, Role, StoreError};
+use crate::store::{FieldError, Role, Store};
 
 const LIST_ROLES: &[Role] = &[Role::Supervisor, Role::Admin];
 
-pub fn routes() -> axum::Router<HttpState> {
+pub fn routes() -> axum::Router<AppState> {
     axum::Router::new()
         .route("/api/blocked", get(list).post(add))
         .route("/api/blocked/{number}", delete(lift))
-}
-
-pub fn block_json(b: &BlockedNumber) -> Value {
-    json!({
-        "id": b.id,
-        "number": b.number,
-        "reason": b.reason,
-        "blocked_by": b.blocked_by,
-        "blocked_at": b.blocked_at,
-        "until": b.until,
-        "call_id": b.call_id,
-        "ended_at": b.ended_at,
-        "ended_by": b.ended_by,
-        "end_reason": b.end_reason,
-        "attempts": b.attempts,
-        "last_attempt": b.last_attempt,
-    })
 }
 
 #[derive(Deserialize, Default)]
@@ -63,22 +46,20 @@ struct ListQuery {
     history: Option<String>,
 }
 
+#[derive(Serialize)]
+struct BlockList {
+    blocked: Vec<BlockedNumber>,
+}
+
 async fn list(
-    State(state): State<HttpState>,
+    State(store): State<Store>,
     auth: Auth,
     Query(query): Query<ListQuery>,
-) -> Response {
-    if let Err(refused) = auth.require(LIST_ROLES) {
-        return refused.into_response();
-    }
+) -> Result<Json<BlockList>, ApiError> {
+    auth.require(LIST_ROLES)?;
     let history = matches!(query.history.as_deref(), Some("1" | "true" | "yes"));
-    match state.ctx.store.blocked_numbers(Utc::now(), history).await {
-        Ok(list) => Json(json!({
-            "blocked": list.iter().map(block_json).collect::<Vec<_>>(),
-        }))
-        .into_response(),
-        Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, e),
-    }
+    let blocked = store.blocked_numbers(Utc::now(), history).await?;
+    Ok(Json(BlockList { blocked }))
 }
 
 /// An `until` as people give it: a moment (RFC 3339), or a date meaning
@@ -96,21 +77,26 @@ struct AddBody {
     until: Option<String>,
 }
 
+/// A block as set: new, or the one in force that already lasts as long.
+#[derive(Serialize)]
+struct BlockSet {
+    #[serde(flatten)]
+    block: BlockedNumber,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    already_blocked: bool,
+}
+
 async fn add(
-    State(state): State<HttpState>,
+    State(store): State<Store>,
+    State(numbering): State<NumberingPlan>,
     auth: Auth,
-    body: Result<Json<AddBody>, axum::extract::rejection::JsonRejection>,
-) -> Response {
-    if let Err(refused) = auth.require(LIST_ROLES) {
-        return refused.into_response();
-    }
-    let Json(body) = match body {
-        Ok(b) => b,
-        Err(e) => return error(StatusCode::UNPROCESSABLE_ENTITY, e.body_text()),
-    };
+    body: Result<Json<AddBody>, JsonRejection>,
+) -> Result<(StatusCode, Json<BlockSet>), ApiError> {
+    auth.require(LIST_ROLES)?;
+    let Json(body) = body?;
     let now = Utc::now();
     let mut errors = Vec::new();
-    let number = state.ctx.numbering.normalise(&body.number);
+    let number = numbering.normalise(&body.number);
     if number.is_none() {
         errors.push(FieldError {
             field: "number",
@@ -150,54 +136,53 @@ async fn add(
         },
     };
     let Some(number) = number.filter(|_| errors.is_empty()) else {
-        return super::field_errors(errors);
+        return Err(ApiError::Fields(errors));
     };
     let block = NewBlock {
         number: number.as_str(),
         reason,
-        by: Some(auth.0.user.id),
+        by: Some(auth.user().id),
         until,
         call_id: None,
     };
-    match state.ctx.store.block_number(&block, now).await {
-        Ok((b, true)) => {
-            info!(number = %Pii(b.number.clone()), by = %auth.0.user.login, until = ?b.until, "number blocked");
-            (StatusCode::CREATED, Json(block_json(&b))).into_response()
-        }
+    let (block, new) = store.block_number(&block, now).await?;
+    if new {
+        info!(number = %Pii(block.number.clone()), by = %auth.user().login, until = ?block.until, "number blocked");
+        Ok((
+            StatusCode::CREATED,
+            Json(BlockSet {
+                block,
+                already_blocked: false,
+            }),
+        ))
+    } else {
         // Blocked already, for at least as long: the block in force stays.
-        Ok((b, false)) => {
-            let mut body = block_json(&b);
-            body["already_blocked"] = json!(true);
-            (StatusCode::OK, Json(body)).into_response()
-        }
-        Err(StoreError::Invalid { reason, .. }) => error(StatusCode::UNPROCESSABLE_ENTITY, reason),
-        Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, e),
+        Ok((
+            StatusCode::OK,
+            Json(BlockSet {
+                block,
+                already_blocked: true,
+            }),
+        ))
     }
 }
 
-async fn lift(State(state): State<HttpState>, auth: Auth, Path(number): Path<String>) -> Response {
-    if let Err(refused) = auth.require(LIST_ROLES) {
-        return refused.into_response();
-    }
-    let Some(e164) = state.ctx.numbering.normalise(&number) else {
-        return error(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "the number is not recognised",
-        );
-    };
-    match state
-        .ctx
-        .store
-        .lift_block(e164.as_str(), Some(auth.0.user.id), Utc::now())
-        .await
-    {
-        Ok(Some(b)) => {
-            info!(number = %Pii(b.number.clone()), by = %auth.0.user.login, "block lifted");
-            Json(block_json(&b)).into_response()
-        }
-        Ok(None) => error(StatusCode::NOT_FOUND, "the number is not blocked"),
-        Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, e),
-    }
+async fn lift(
+    State(store): State<Store>,
+    State(numbering): State<NumberingPlan>,
+    auth: Auth,
+    Path(number): Path<String>,
+) -> Result<Json<BlockedNumber>, ApiError> {
+    auth.require(LIST_ROLES)?;
+    let e164 = numbering
+        .normalise(&number)
+        .ok_or_else(|| ApiError::unprocessable("the number is not recognised"))?;
+    let block = store
+        .lift_block(e164.as_str(), Some(auth.user().id), Utc::now())
+        .await?
+        .ok_or_else(|| ApiError::not_found("the number is not blocked"))?;
+    info!(number = %Pii(block.number.clone()), by = %auth.user().login, "block lifted");
+    Ok(Json(block))
 }
 
 #[cfg(test)]

@@ -11,55 +11,71 @@
 //!   supervisor lifts it). A call with no usable number (withheld) is
 //!   ended all the same and answered 422: there is nothing to block.
 
+use std::sync::Arc;
+
 use axum::Json;
+use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use chrono::Utc;
-use serde::Deserialize;
-use serde_json::json;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 use tracing::info;
 use uuid::Uuid;
 
-use super::auth::{Auth, error};
+use super::auth::Auth;
+use super::error::ApiError;
+use super::state::{AppState, CallControl};
+use crate::config::BlockingSettings;
+use crate::ids::CallId;
 use crate::phone::Pii;
-use crate::server::HttpState;
-use crate::store::blocking::NewBlock;
-use crate::store::{Role, StoreError};
+use crate::store::blocking::{BlockedNumber, NewBlock};
+use crate::store::{Role, Store};
 
-pub fn routes() -> axum::Router<HttpState> {
+pub fn routes() -> axum::Router<AppState> {
     axum::Router::new()
         .route("/api/my/calls", get(my_calls))
         .route("/api/calls/{id}/block", post(block))
 }
 
-async fn my_calls(State(state): State<HttpState>, auth: Auth) -> Response {
-    if let Err(refused) = auth.require(&[Role::Operator]) {
-        return refused.into_response();
-    }
-    let Some(operator) = auth.0.user.operator_id else {
-        return Json(json!({ "calls": [] })).into_response();
+#[derive(Serialize)]
+struct MyCalls {
+    calls: Vec<MyCall>,
+}
+
+/// A call the operator answered today.
+#[derive(Serialize)]
+struct MyCall {
+    id: Uuid,
+    /// E.164, else as the call had it.
+    caller: String,
+    queue: String,
+    answered_at: DateTime<Utc>,
+    waited_ms: Option<u64>,
+    ended_at: Option<DateTime<Utc>>,
+}
+
+async fn my_calls(State(store): State<Store>, auth: Auth) -> Result<Json<MyCalls>, ApiError> {
+    auth.require(&[Role::Operator])?;
+    let Some(operator) = auth.user().operator_id else {
+        return Ok(Json(MyCalls { calls: Vec::new() }));
     };
-    match state
-        .ctx
-        .store
+    let taken = store
         .calls_taken_by(operator, super::local_day_start())
-        .await
-    {
-        Ok(calls) => Json(json!({
-            "calls": calls.iter().map(|t| json!({
-                "id": t.call.id,
-                "caller": t.call.caller_e164.clone().unwrap_or_else(|| t.call.caller_raw.clone()),
-                "queue": t.queue,
-                "answered_at": t.answered_at,
-                "waited_ms": t.waited_ms,
-                "ended_at": t.call.ended_at,
-            })).collect::<Vec<_>>()
-        }))
-        .into_response(),
-        Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, e),
-    }
+        .await?;
+    let calls = taken
+        .into_iter()
+        .map(|t| MyCall {
+            id: t.call.id,
+            caller: t.call.caller_e164.unwrap_or(t.call.caller_raw),
+            queue: t.queue,
+            answered_at: t.answered_at,
+            waited_ms: t.waited_ms,
+            ended_at: t.call.ended_at,
+        })
+        .collect();
+    Ok(Json(MyCalls { calls }))
 }
 
 #[derive(Deserialize)]
@@ -68,83 +84,82 @@ struct BlockBody {
     reason: String,
 }
 
+/// The caller blocked: the block, and whether the call was still up.
+#[derive(Serialize)]
+struct CallerBlocked {
+    #[serde(flatten)]
+    block: BlockedNumber,
+    call_ended: bool,
+}
+
+/// A call with no number to block, ended all the same.
+#[derive(Serialize)]
+struct NothingToBlock {
+    error: &'static str,
+    call_ended: bool,
+}
+
 async fn block(
-    State(state): State<HttpState>,
+    State(store): State<Store>,
+    State(calls): State<Arc<dyn CallControl>>,
+    State(blocking): State<BlockingSettings>,
     auth: Auth,
     Path(id): Path<Uuid>,
-    body: Result<Json<BlockBody>, axum::extract::rejection::JsonRejection>,
-) -> Response {
-    let store = &state.ctx.store;
+    body: Result<Json<BlockBody>, JsonRejection>,
+) -> Result<Response, ApiError> {
     match auth.role() {
         Role::Operator => {
             // Their own calls only (any day: the button is on the card).
-            let took = match auth.0.user.operator_id {
-                Some(op) => match store.operator_took_call(op, id).await {
-                    Ok(took) => took,
-                    Err(e) => return error(StatusCode::SERVICE_UNAVAILABLE, e),
-                },
+            let took = match auth.user().operator_id {
+                Some(op) => store.operator_took_call(op, id).await?,
                 None => false,
             };
             if !took {
-                return error(StatusCode::FORBIDDEN, "not a call you took");
+                return Err(ApiError::forbidden("not a call you took"));
             }
         }
-        _ => {
-            if let Err(refused) = auth.require(&[Role::Supervisor, Role::Admin]) {
-                return refused.into_response();
-            }
-        }
+        _ => auth.require(&[Role::Supervisor, Role::Admin])?,
     }
-    let Ok(Json(body)) = body else {
-        return error(StatusCode::UNPROCESSABLE_ENTITY, "send {\"reason\": …}");
-    };
+    let Json(body) = body.map_err(|_| ApiError::unprocessable("send {\"reason\": …}"))?;
     let reason = body.reason.trim();
     if reason.is_empty() || reason.chars().count() > 500 {
-        return error(
-            StatusCode::UNPROCESSABLE_ENTITY,
+        return Err(ApiError::unprocessable(
             "the reason must be 1 to 500 characters",
-        );
+        ));
     }
-    let call = match store.get_call(id).await {
-        Ok(Some(c)) => c,
-        Ok(None) => return error(StatusCode::NOT_FOUND, "no such call"),
-        Err(e) => return error(StatusCode::SERVICE_UNAVAILABLE, e),
-    };
+    let call = store
+        .get_call(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("no such call"))?;
     // "End call and block": the number is blocked first (so a redial at
     // once is refused), and the call ended whatever becomes of the block.
     let Some(number) = call.caller_e164.clone() else {
-        let ended = state.ctx.end_call(id);
-        info!(call = %id, by = %auth.0.user.login, ended, "block asked for a call without a number");
-        return (
-            StatusCode::UNPROCESSABLE_ENTITY,
-            Json(json!({
-                "error": "the caller's number is withheld: there is nothing to block",
-                "call_ended": ended,
-            })),
-        )
-            .into_response();
+        let ended = calls.end_call(CallId::from_uuid(id));
+        info!(call = %id, by = %auth.user().login, ended, "block asked for a call without a number");
+        let reply = NothingToBlock {
+            error: "the caller's number is withheld: there is nothing to block",
+            call_ended: ended,
+        };
+        return Ok((StatusCode::UNPROCESSABLE_ENTITY, Json(reply)).into_response());
     };
     let now = Utc::now();
-    let days = state.ctx.blocking.operator_block_days;
+    let days = blocking.operator_block_days;
     let until = (auth.role() == Role::Operator && days > 0)
         .then(|| now + chrono::TimeDelta::days(i64::from(days)));
     let block = NewBlock {
         number: &number,
         reason,
-        by: Some(auth.0.user.id),
+        by: Some(auth.user().id),
         until,
         call_id: Some(id),
     };
     let blocked = store.block_number(&block, now).await;
-    let ended = state.ctx.end_call(id);
-    match blocked {
-        Ok((b, _)) => {
-            info!(call = %id, number = %Pii(number.clone()), by = %auth.0.user.login, ended, until = ?b.until, "caller blocked from the console");
-            let mut body = super::blocking::block_json(&b);
-            body["call_ended"] = json!(ended);
-            (StatusCode::CREATED, Json(body)).into_response()
-        }
-        Err(StoreError::Invalid { reason, .. }) => error(StatusCode::UNPROCESSABLE_ENTITY, reason),
-        Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, e),
-    }
+    let ended = calls.end_call(CallId::from_uuid(id));
+    let (block, _) = blocked?;
+    info!(call = %id, number = %Pii(number.clone()), by = %auth.user().login, ended, until = ?block.until, "caller blocked from the console");
+    let reply = CallerBlocked {
+        block,
+        call_ended: ended,
+    };
+    Ok((StatusCode::CREATED, Json(reply)).into_response())
 }

@@ -19,17 +19,19 @@ use std::sync::{Arc, Mutex};
 
 use axum::extract::State;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::get;
-use chrono::Utc;
-use serde_json::{Value, json};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
 use tokio::sync::broadcast;
 use tracing::{debug, warn};
 use uuid::Uuid;
 
-use super::auth::Auth;
+use super::auth::{Auth, UserView};
+use super::error::ApiError;
+use super::state::AppState;
 use crate::events::{Event, EventBus, Published};
-use crate::server::HttpState;
+use crate::queue::service::QueueService;
 use crate::store::{Role, Store};
 
 /// The message version.
@@ -40,11 +42,119 @@ const EARLIER_APPEALS: u32 = 10;
 /// afresh (an operator gets a few per call).
 const OPERATOR_BACKLOG: usize = 64;
 
-/// What an operator's consoles show now.
+/// A message to a console (`docs/websocket.md`), without its version.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ConsoleMessage {
+    /// The first message of every connection: the console starts afresh.
+    Hello {
+        user: UserView,
+        operator: Option<String>,
+    },
+    /// Where the operator stands.
+    OperatorState {
+        state: &'static str,
+        reason: Option<String>,
+        at: DateTime<Utc>,
+    },
+    /// The operator's phone rings with this caller.
+    CallOffered {
+        call: Arc<CallCard>,
+        at: DateTime<Utc>,
+    },
+    /// The operator answered.
+    CallAnswered {
+        call: Arc<CallCard>,
+        at: DateTime<Utc>,
+    },
+    /// The call is over (or the operator transferred it).
+    CallEnded {
+        call_id: Uuid,
+        ended_by: &'static str,
+        at: DateTime<Utc>,
+    },
+    /// The offer went elsewhere without an answer.
+    CallWithdrawn { call_id: Uuid, at: DateTime<Utc> },
+    /// A step of the event stream, for supervisors' live views.
+    Event { event: Published },
+    /// The connection fell behind and this many events were dropped.
+    Missed { events: u64 },
+}
+
+/// A message as sent: with its version.
+#[derive(Serialize)]
+struct Versioned<'a> {
+    v: u32,
+    #[serde(flatten)]
+    message: &'a ConsoleMessage,
+}
+
+impl ConsoleMessage {
+    fn to_text(&self) -> Message {
+        let versioned = Versioned {
+            v: VERSION,
+            message: self,
+        };
+        // Plain structs of strings, numbers and times: serialising cannot
+        // fail.
+        let text = serde_json::to_string(&versioned).unwrap_or_default();
+        Message::Text(text.into())
+    }
+}
+
+/// The card that pops up for a call.
+#[derive(Debug, Clone, Serialize)]
+pub struct CallCard {
+    pub id: Uuid,
+    pub sip_call_id: Option<String>,
+    /// E.164 when the number could be normalised, else as received.
+    pub caller: Option<String>,
+    pub queue: String,
+    pub waited_ms: u64,
+    /// The steps through the menu, in order.
+    pub ivr_path: Vec<String>,
+    /// The address of the caller's latest appeal that gave one.
+    pub address: Option<String>,
+    pub earlier_appeals: Vec<EarlierAppeal>,
+    /// Works in progress at that address.
+    pub repair_works: Vec<WorkNearby>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct EarlierAppeal {
+    pub registration_number: String,
+    pub date: DateTime<Utc>,
+    pub category: String,
+    pub status: &'static str,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct WorkNearby {
+    pub kind: &'static str,
+    pub service: &'static str,
+    pub description: String,
+    pub expected_end: DateTime<Utc>,
+}
+
+/// What an operator's consoles show now: the latest offer or answer.
 #[derive(Debug, Clone)]
 struct Current {
     call: Uuid,
-    message: Arc<Value>,
+    message: Arc<ConsoleMessage>,
+}
+
+impl Current {
+    fn card(&self) -> Option<Arc<CallCard>> {
+        match &*self.message {
+            ConsoleMessage::CallOffered { call, .. }
+            | ConsoleMessage::CallAnswered { call, .. } => Some(call.clone()),
+            _ => None,
+        }
+    }
+
+    fn offered(&self) -> bool {
+        matches!(*self.message, ConsoleMessage::CallOffered { .. })
+    }
 }
 
 /// The operators' consoles: their current call and a stream of messages.
@@ -54,7 +164,7 @@ pub struct Consoles {
     /// A channel per operator (by login), made when their first console
     /// connects: a message reaches only that operator's consoles, so the
     /// time to pop a card does not grow with the number of consoles open.
-    channels: Arc<Mutex<HashMap<String, broadcast::Sender<Arc<Value>>>>>,
+    channels: Arc<Mutex<HashMap<String, broadcast::Sender<Arc<ConsoleMessage>>>>>,
     bus: EventBus,
 }
 
@@ -83,7 +193,7 @@ impl Consoles {
     }
 
     /// The stream of messages for `operator`'s consoles.
-    fn subscribe(&self, operator: &str) -> broadcast::Receiver<Arc<Value>> {
+    fn subscribe(&self, operator: &str) -> broadcast::Receiver<Arc<ConsoleMessage>> {
         self.channels
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -94,7 +204,7 @@ impl Consoles {
 
     /// To `operator`'s consoles, if any is connected; the channel of an
     /// operator whose consoles have all closed goes.
-    fn push(&self, operator: &str, message: Arc<Value>) {
+    fn push(&self, operator: &str, message: Arc<ConsoleMessage>) {
         let mut channels = self.channels.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(tx) = channels.get(operator) {
             if tx.send(message).is_err() {
@@ -113,7 +223,7 @@ impl Consoles {
 
     /// Sends to the operator's consoles; `keep` makes it their current
     /// call, `None` clears it.
-    fn send(&self, operator: &str, message: Value, keep: Option<Uuid>) {
+    fn send(&self, operator: &str, message: ConsoleMessage, keep: Option<Uuid>) {
         let message = Arc::new(message);
         {
             let mut current = self.current.lock().unwrap_or_else(|e| e.into_inner());
@@ -136,6 +246,7 @@ impl Consoles {
     }
 
     async fn on_event(&self, store: &Store, published: Published) {
+        let at = published.at;
         match published.event {
             Event::OperatorRinging {
                 call,
@@ -145,12 +256,10 @@ impl Consoles {
                 ivr_path,
             } => {
                 let card = card(store, call, &queue, waited_ms, Some(ivr_path)).await;
-                let message = json!({
-                    "type": "call_offered",
-                    "v": VERSION,
-                    "call": card,
-                    "at": published.at,
-                });
+                let message = ConsoleMessage::CallOffered {
+                    call: Arc::new(card),
+                    at,
+                };
                 self.send(&operator, message, Some(call));
             }
             Event::QueueAnswered {
@@ -161,16 +270,15 @@ impl Consoles {
             } => {
                 // The card as offered, now answered; gathered again if the
                 // offer was missed (e.g. a console that was not open).
-                let card = match self.current_of(&operator) {
-                    Some(c) if c.call == call => c.message["call"].clone(),
-                    _ => card(store, call, &queue, waited_ms, None).await,
+                let offered = self
+                    .current_of(&operator)
+                    .filter(|c| c.call == call)
+                    .and_then(|c| c.card());
+                let card = match offered {
+                    Some(card) => card,
+                    None => Arc::new(card(store, call, &queue, waited_ms, None).await),
                 };
-                let message = json!({
-                    "type": "call_answered",
-                    "v": VERSION,
-                    "call": card,
-                    "at": published.at,
-                });
+                let message = ConsoleMessage::CallAnswered { call: card, at };
                 self.send(&operator, message, Some(call));
             }
             Event::CallEnded { call, ended_by } => {
@@ -183,26 +291,22 @@ impl Consoles {
                     .map(|(op, _)| op.clone())
                     .collect();
                 for operator in holders {
-                    let message = json!({
-                        "type": "call_ended",
-                        "v": VERSION,
-                        "call_id": call,
-                        "ended_by": ended_by,
-                        "at": published.at,
-                    });
+                    let message = ConsoleMessage::CallEnded {
+                        call_id: call,
+                        ended_by,
+                        at,
+                    };
                     self.send(&operator, message, None);
                 }
             }
             Event::CallTransferred { call, operator, .. }
                 if self.current_of(&operator).is_some_and(|c| c.call == call) =>
             {
-                let message = json!({
-                    "type": "call_ended",
-                    "v": VERSION,
-                    "call_id": call,
-                    "ended_by": "transfer",
-                    "at": published.at,
-                });
+                let message = ConsoleMessage::CallEnded {
+                    call_id: call,
+                    ended_by: "transfer",
+                    at,
+                };
                 self.send(&operator, message, None);
             }
             Event::OperatorState {
@@ -211,25 +315,17 @@ impl Consoles {
                 reason,
             } => {
                 // The operator's own state, for their controls.
-                let message = Arc::new(json!({
-                    "type": "operator_state",
-                    "v": VERSION,
-                    "state": state,
-                    "reason": reason,
-                    "at": published.at,
-                }));
-                self.push(&operator, message);
+                let message = ConsoleMessage::OperatorState { state, reason, at };
+                self.push(&operator, Arc::new(message));
                 // Ringing stopped without an answer: the offer went away.
-                let offered = self.current_of(&operator).filter(|c| {
-                    c.message["type"] == "call_offered" && !matches!(state, "ringing" | "on_call")
-                });
+                let offered = self
+                    .current_of(&operator)
+                    .filter(|c| c.offered() && !matches!(state, "ringing" | "on_call"));
                 if let Some(c) = offered {
-                    let message = json!({
-                        "type": "call_withdrawn",
-                        "v": VERSION,
-                        "call_id": c.call,
-                        "at": published.at,
-                    });
+                    let message = ConsoleMessage::CallWithdrawn {
+                        call_id: c.call,
+                        at,
+                    };
                     self.send(&operator, message, None);
                 }
             }
@@ -247,7 +343,7 @@ async fn card(
     queue: &str,
     waited_ms: u64,
     ivr_path: Option<Vec<String>>,
-) -> Value {
+) -> CallCard {
     let record = store.get_call(call).await.ok().flatten();
     let phone = record.as_ref().map(|r| {
         r.caller_e164
@@ -286,69 +382,71 @@ async fn card(
         }
         None => (Vec::new(), Vec::new()),
     };
-    json!({
-        "id": call,
-        "sip_call_id": record.as_ref().map(|r| r.sip_call_id.clone()),
-        "caller": phone,
-        "queue": queue,
-        "waited_ms": waited_ms,
-        "ivr_path": path,
-        "address": appeals.iter().find_map(|a| a.address.clone()),
-        "earlier_appeals": appeals.iter().map(|a| json!({
-            "registration_number": a.registration_number,
-            "date": a.created_at,
-            "category": a.category,
-            "status": a.status.as_str(),
-        })).collect::<Vec<_>>(),
-        "repair_works": works.iter().map(|w| json!({
-            "kind": w.kind.as_str(),
-            "service": w.service.as_str(),
-            "description": w.description,
-            "expected_end": w.expected_end,
-        })).collect::<Vec<_>>(),
-    })
+    CallCard {
+        id: call,
+        sip_call_id: record.map(|r| r.sip_call_id),
+        caller: phone,
+        queue: queue.to_owned(),
+        waited_ms,
+        ivr_path: path,
+        address: appeals.iter().find_map(|a| a.address.clone()),
+        earlier_appeals: appeals
+            .into_iter()
+            .map(|a| EarlierAppeal {
+                registration_number: a.registration_number,
+                date: a.created_at,
+                category: a.category,
+                status: a.status.as_str(),
+            })
+            .collect(),
+        repair_works: works
+            .into_iter()
+            .map(|w| WorkNearby {
+                kind: w.kind.as_str(),
+                service: w.service.as_str(),
+                description: w.description,
+                expected_end: w.expected_end,
+            })
+            .collect(),
+    }
 }
 
-pub fn routes() -> axum::Router<HttpState> {
+pub fn routes() -> axum::Router<AppState> {
     axum::Router::new().route("/ws", get(upgrade))
 }
 
 /// `GET /ws`: a signed-in operator, supervisor or admin, from a page of
 /// this server (a browser's `Origin` must name the host it asked).
 async fn upgrade(
-    State(state): State<HttpState>,
+    State(store): State<Store>,
+    State(consoles): State<Consoles>,
+    State(queues): State<QueueService>,
     auth: Auth,
     headers: axum::http::HeaderMap,
     ws: WebSocketUpgrade,
-) -> Response {
-    if let Err(refused) = auth.require(&[Role::Operator, Role::Supervisor, Role::Admin]) {
-        return refused.into_response();
-    }
+) -> Result<Response, ApiError> {
+    auth.require(&[Role::Operator, Role::Supervisor, Role::Admin])?;
     if !same_origin(&headers) {
-        warn!(user = %auth.0.user.login, "websocket from another site's page refused");
-        return super::auth::error(
-            axum::http::StatusCode::FORBIDDEN,
+        warn!(user = %auth.user().login, "websocket from another site's page refused");
+        return Err(ApiError::forbidden(
             "the console's websocket is for the console's own pages",
-        );
+        ));
     }
     // An operator user's consoles follow their operator (by login).
-    let operator = match auth.0.user.operator_id {
-        Some(id) => match state.ctx.store.operator_login(id).await {
-            Ok(login) => login,
-            Err(e) => return super::auth::error(axum::http::StatusCode::SERVICE_UNAVAILABLE, e),
-        },
+    let operator = match auth.user().operator_id {
+        Some(id) => store.operator_login(id).await?,
         None => None,
     };
     // Subscribed before the operator's state and current call are read,
     // so nothing falls between.
-    let mine = operator.as_deref().map(|o| state.consoles.subscribe(o));
+    let mine = operator.as_deref().map(|o| consoles.subscribe(o));
     let console = Connection {
-        consoles: state.consoles.clone(),
-        queues: state.ctx.queues.clone(),
-        user: auth.0.user.clone(),
+        consoles,
+        queues,
+        user: auth.0.user,
         operator,
     };
-    ws.on_upgrade(move |socket| console.serve(socket, mine))
+    Ok(ws.on_upgrade(move |socket| console.serve(socket, mine)))
 }
 
 /// A browser sends `Origin` with every websocket; it must be this server
@@ -372,7 +470,7 @@ fn same_origin(headers: &axum::http::HeaderMap) -> bool {
 /// One console's connection.
 struct Connection {
     consoles: Consoles,
-    queues: crate::queue::service::QueueService,
+    queues: QueueService,
     user: crate::store::User,
     operator: Option<String>,
 }
@@ -381,13 +479,10 @@ impl Connection {
     /// What a console is told on connecting, and again after it fell
     /// behind: `hello` (the console starts afresh), where the operator
     /// stands, and their current call if there is one.
-    async fn greeting(&self) -> Vec<Value> {
-        let user = &self.user;
-        let mut out = vec![json!({
-            "type": "hello",
-            "v": VERSION,
-            "user": { "login": user.login, "name": user.display_name, "role": user.role.as_str() },
-            "operator": self.operator,
+    async fn greeting(&self) -> Vec<Arc<ConsoleMessage>> {
+        let mut out = vec![Arc::new(ConsoleMessage::Hello {
+            user: UserView::from(&self.user),
+            operator: self.operator.clone(),
         })];
         let Some(login) = &self.operator else {
             return out;
@@ -396,25 +491,27 @@ impl Connection {
         if let Ok(snapshot) = self.queues.snapshot().await {
             // An operator the service has not seen log in is logged out.
             let view = snapshot.operators.into_iter().find(|o| &o.login == login);
-            out.push(json!({
-                "type": "operator_state",
-                "v": VERSION,
-                "state": view.as_ref().map(|o| o.state).unwrap_or("logged_out"),
-                "reason": view.and_then(|o| o.reason),
-                "at": Utc::now(),
+            out.push(Arc::new(ConsoleMessage::OperatorState {
+                state: view.as_ref().map(|o| o.state).unwrap_or("logged_out"),
+                reason: view.and_then(|o| o.reason),
+                at: Utc::now(),
             }));
         }
         if let Some(current) = self.consoles.current_of(login) {
-            out.push((*current.message).clone());
+            out.push(current.message);
         }
         out
     }
 
-    async fn serve(self, mut socket: WebSocket, mut mine: Option<broadcast::Receiver<Arc<Value>>>) {
+    async fn serve(
+        self,
+        mut socket: WebSocket,
+        mut mine: Option<broadcast::Receiver<Arc<ConsoleMessage>>>,
+    ) {
         let live = matches!(self.user.role, Role::Supervisor | Role::Admin);
         let mut events = self.consoles.bus.subscribe();
         for message in self.greeting().await {
-            if socket.send(text(&message)).await.is_err() {
+            if socket.send(message.to_text()).await.is_err() {
                 return;
             }
         }
@@ -422,34 +519,29 @@ impl Connection {
             tokio::select! {
                 received = next_for_operator(&mut mine) => match received {
                     Ok(message) => {
-                        if socket.send(text(&message)).await.is_err() {
+                        if socket.send(message.to_text()).await.is_err() {
                             return;
                         }
                     }
                     Err(broadcast::error::RecvError::Lagged(_)) => {
                         // Start the console afresh rather than leave a gap.
                         for message in self.greeting().await {
-                            if socket.send(text(&message)).await.is_err() {
+                            if socket.send(message.to_text()).await.is_err() {
                                 return;
                             }
                         }
                     }
                     Err(broadcast::error::RecvError::Closed) => return,
                 },
-                event = events.recv(), if live => match event {
-                    Ok(published) => {
-                        let message = json!({ "type": "event", "v": VERSION, "event": published });
-                        if socket.send(text(&message)).await.is_err() {
-                            return;
-                        }
+                event = events.recv(), if live => {
+                    let message = match event {
+                        Ok(event) => ConsoleMessage::Event { event },
+                        Err(broadcast::error::RecvError::Lagged(events)) => ConsoleMessage::Missed { events },
+                        Err(broadcast::error::RecvError::Closed) => return,
+                    };
+                    if socket.send(message.to_text()).await.is_err() {
+                        return;
                     }
-                    Err(broadcast::error::RecvError::Lagged(n)) => {
-                        let message = json!({ "type": "missed", "v": VERSION, "events": n });
-                        if socket.send(text(&message)).await.is_err() {
-                            return;
-                        }
-                    }
-                    Err(broadcast::error::RecvError::Closed) => return,
                 },
                 incoming = socket.recv() => match incoming {
                     // The console sends nothing yet but pings; close ends it.
@@ -464,14 +556,10 @@ impl Connection {
 /// The next message for the console's operator; never, for a console
 /// that follows no operator (a supervisor's).
 async fn next_for_operator(
-    mine: &mut Option<broadcast::Receiver<Arc<Value>>>,
-) -> Result<Arc<Value>, broadcast::error::RecvError> {
+    mine: &mut Option<broadcast::Receiver<Arc<ConsoleMessage>>>,
+) -> Result<Arc<ConsoleMessage>, broadcast::error::RecvError> {
     match mine {
         Some(rx) => rx.recv().await,
         None => std::future::pending().await,
     }
-}
-
-fn text(value: &Value) -> Message {
-    Message::Text(value.to_string().into())
 }

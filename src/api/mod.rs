@@ -1,18 +1,53 @@
 //! The HTTP edge: the JSON API under `/api` (sign-in and sessions in
 //! [`auth`], queues, operators' states and the live snapshot in [`queues`],
 //! appeal cards and their attachments in [`appeals`], the operator's own
-//! calls in [`calls`]), the console's websocket ([`console`]) and the
-//! console's pages ([`web`]). Every API route but sign-in needs a session
-//! and checks the role; the pages themselves hold no data.
+//! calls in [`calls`], the block list in [`blocking`], recordings and their
+//! access log in [`recordings`], the voice menu's reload in [`ivr`]), the
+//! console's websocket ([`console`]), the console's pages ([`web`]) and the
+//! server's health and counters ([`health`]).
+//!
+//! Handlers take the parts of [`AppState`] they need and return
+//! `Result<_, ApiError>` ([`error`]): a failure becomes a status in one
+//! place. Every API route but sign-in needs a session and checks the role;
+//! the pages themselves hold no data. What the API may ask of calls in
+//! progress is the [`state::CallControl`] trait, so nothing here depends on
+//! the call layer or the server that assembles it all.
 
 pub mod appeals;
 pub mod auth;
 pub mod blocking;
 pub mod calls;
 pub mod console;
+pub mod error;
+pub mod health;
+pub mod ivr;
 pub mod queues;
 pub mod recordings;
+#[cfg(test)]
+mod route_tests;
+pub mod state;
 pub mod web;
+
+pub use error::ApiError;
+pub use state::{AppState, CallControl, RecordingsDir};
+
+/// Every route, with the security headers on every response.
+/// `max_upload`: the largest attachment, in bytes.
+pub fn router(state: AppState, max_upload: u64) -> axum::Router {
+    axum::Router::new()
+        .merge(health::routes())
+        .merge(ivr::routes())
+        .merge(queues::routes())
+        .merge(auth::routes())
+        .merge(console::routes())
+        .merge(appeals::routes(max_upload))
+        .merge(calls::routes())
+        .merge(blocking::routes())
+        .merge(recordings::routes())
+        .merge(web::routes())
+        .layer(axum::middleware::from_fn(web::security_headers))
+        .with_state(state)
+}
 
 /// The start of today (the server's local day), for "today's" figures.
 pub fn local_day_start() -> chrono::DateTime<chrono::Utc> {
@@ -53,17 +88,6 @@ pub fn moment(text: &str, edge: DayEdge) -> Option<chrono::DateTime<chrono::Utc>
     at.and_local_timezone(Local)
         .earliest()
         .map(|t| t.with_timezone(&Utc))
-}
-
-/// 422 with `{"errors": [{"field", "message"}]}`, one per wrong field: what
-/// the pages show under each field.
-pub fn field_errors(errors: Vec<crate::store::FieldError>) -> axum::response::Response {
-    use axum::response::IntoResponse;
-    (
-        axum::http::StatusCode::UNPROCESSABLE_ENTITY,
-        axum::Json(serde_json::json!({ "errors": errors })),
-    )
-        .into_response()
 }
 
 /// Content-Disposition (RFC 6266) of `kind` (`inline`, `attachment`) with

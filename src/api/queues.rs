@@ -16,22 +16,21 @@
 //!   user for their own operator; supervisors and admins for anyone).
 
 use axum::Json;
+use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
 use axum::routing::{get, put};
-use chrono::Utc;
-use serde::Deserialize;
-use serde_json::{Value, json};
-
-use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 
 use super::auth::Auth;
-use crate::queue::RouterError;
-use crate::queue::service::{ServiceError, StateRequest};
-use crate::server::HttpState;
-use crate::store::Role;
+use super::error::ApiError;
+use super::state::AppState;
+use crate::disk::{DiskStatus, DiskWatch};
+use crate::events::EventBus;
+use crate::queue::service::{OperatorView, QueueService, QueueView, StateRequest};
+use crate::store::{Role, Store};
 
-pub fn routes() -> axum::Router<HttpState> {
+pub fn routes() -> axum::Router<AppState> {
     axum::Router::new()
         .route("/api/queues", get(queues))
         .route("/api/operators", get(operators))
@@ -39,96 +38,142 @@ pub fn routes() -> axum::Router<HttpState> {
         .route("/api/operators/{login}/state", put(set_state))
 }
 
-type Reply = Response;
-
-fn error(status: StatusCode, message: impl std::fmt::Display) -> Reply {
-    super::auth::error(status, message)
+#[derive(Serialize)]
+struct QueueFigures {
+    queues: Vec<QueueToday>,
 }
 
-fn ok(value: Value) -> Reply {
-    (StatusCode::OK, Json(value)).into_response()
+/// A queue's figures for today.
+#[derive(Serialize)]
+struct QueueToday {
+    name: String,
+    waiting: u32,
+    longest_wait_ms: Option<u64>,
+    answered: u32,
+    abandoned: u32,
+    transferred: u32,
+    answered_within_service_level: u32,
+    service_level_secs: u64,
+    service_level_pct: Option<f64>,
+    average_wait_ms: Option<u64>,
 }
 
-async fn queues(State(state): State<HttpState>, auth: Auth) -> Reply {
-    if let Err(refused) = auth.require(&[Role::Operator, Role::Supervisor, Role::Admin]) {
-        return refused.into_response();
-    }
+async fn queues(
+    State(store): State<Store>,
+    State(service): State<QueueService>,
+    auth: Auth,
+) -> Result<Json<QueueFigures>, ApiError> {
+    auth.require(&[Role::Operator, Role::Supervisor, Role::Admin])?;
     let now = Utc::now();
     // "Today" is the server's local day.
     let day_start = super::local_day_start();
     let mut out = Vec::new();
-    for queue in state.ctx.queues.queues().queues() {
-        match state
-            .ctx
-            .store
+    for queue in service.queues().queues() {
+        let stats = store
             .queue_stats(&queue.name, day_start, now, queue.service_level)
-            .await
-        {
-            Ok(stats) => out.push(json!({
-                "name": queue.name,
-                "waiting": stats.waiting_now,
-                "longest_wait_ms": stats.longest_wait.map(|d| d.as_millis() as u64),
-                "answered": stats.answered,
-                "abandoned": stats.abandoned,
-                "transferred": stats.transferred,
-                "answered_within_service_level": stats.answered_within_service_level,
-                "service_level_secs": queue.service_level.as_secs(),
-                "service_level_pct": stats.service_level_pct,
-                "average_wait_ms": stats.average_wait.map(|d| d.as_millis() as u64),
-            })),
-            Err(e) => return error(StatusCode::SERVICE_UNAVAILABLE, e),
-        }
+            .await?;
+        out.push(QueueToday {
+            name: queue.name.clone(),
+            waiting: stats.waiting_now,
+            longest_wait_ms: stats.longest_wait.map(|d| d.as_millis() as u64),
+            answered: stats.answered,
+            abandoned: stats.abandoned,
+            transferred: stats.transferred,
+            answered_within_service_level: stats.answered_within_service_level,
+            service_level_secs: queue.service_level.as_secs(),
+            service_level_pct: stats.service_level_pct,
+            average_wait_ms: stats.average_wait.map(|d| d.as_millis() as u64),
+        });
     }
-    ok(json!({ "queues": out }))
+    Ok(Json(QueueFigures { queues: out }))
 }
 
-async fn operators(State(state): State<HttpState>, auth: Auth) -> Reply {
-    if let Err(refused) = auth.require(&[Role::Supervisor, Role::Admin]) {
-        return refused.into_response();
-    }
-    let snapshot = match state.ctx.queues.snapshot().await {
-        Ok(s) => s,
-        Err(e) => return error(StatusCode::SERVICE_UNAVAILABLE, e),
-    };
-    let stored = match state.ctx.store.list_operators().await {
-        Ok(ops) => ops,
-        Err(e) => return error(StatusCode::SERVICE_UNAVAILABLE, e),
-    };
-    let list: Vec<Value> = stored
+#[derive(Serialize)]
+struct OperatorList {
+    operators: Vec<OperatorEntry>,
+}
+
+/// An operator as stored, with their state now.
+#[derive(Serialize)]
+struct OperatorEntry {
+    login: String,
+    name: String,
+    extension: String,
+    queues: Vec<MembershipView>,
+    disabled: bool,
+    state: &'static str,
+    reason: Option<String>,
+}
+
+#[derive(Serialize)]
+struct MembershipView {
+    queue: String,
+    penalty: u32,
+}
+
+async fn operators(
+    State(store): State<Store>,
+    State(service): State<QueueService>,
+    auth: Auth,
+) -> Result<Json<OperatorList>, ApiError> {
+    auth.require(&[Role::Supervisor, Role::Admin])?;
+    let snapshot = service.snapshot().await?;
+    let operators = store
+        .list_operators()
+        .await?
         .into_iter()
         .map(|op| {
             let live = snapshot.operators.iter().find(|v| v.login == op.login);
-            json!({
-                "login": op.login,
-                "name": op.display_name,
-                "extension": op.extension,
-                "queues": op.queues.iter().map(|m| json!({"queue": m.queue, "penalty": m.penalty})).collect::<Vec<_>>(),
-                "disabled": op.disabled_at.is_some(),
-                "state": live.map(|v| v.state).unwrap_or("logged_out"),
-                "reason": live.and_then(|v| v.reason.clone()),
-            })
+            OperatorEntry {
+                queues: op
+                    .queues
+                    .iter()
+                    .map(|m| MembershipView {
+                        queue: m.queue.clone(),
+                        penalty: m.penalty,
+                    })
+                    .collect(),
+                disabled: op.disabled_at.is_some(),
+                state: live.map(|v| v.state).unwrap_or("logged_out"),
+                reason: live.and_then(|v| v.reason.clone()),
+                login: op.login,
+                name: op.display_name,
+                extension: op.extension,
+            }
         })
         .collect();
-    ok(json!({ "operators": list }))
+    Ok(Json(OperatorList { operators }))
 }
 
-async fn live(State(state): State<HttpState>, auth: Auth) -> Reply {
-    if let Err(refused) = auth.require(&[Role::Supervisor, Role::Admin]) {
-        return refused.into_response();
-    }
+/// The queues and operators this moment, and where in the event stream
+/// the live view picks up.
+#[derive(Serialize)]
+struct LiveSnapshot {
+    at: DateTime<Utc>,
+    seq: u64,
+    storage: DiskStatus,
+    queues: Vec<QueueView>,
+    operators: Vec<OperatorView>,
+}
+
+async fn live(
+    State(service): State<QueueService>,
+    State(events): State<EventBus>,
+    State(disk): State<DiskWatch>,
+    auth: Auth,
+) -> Result<Json<LiveSnapshot>, ApiError> {
+    auth.require(&[Role::Supervisor, Role::Admin])?;
     // Read before the snapshot: events from this number on may not be in
     // it, and the live view applies them after.
-    let seq = state.ctx.events.next_seq();
-    match state.ctx.queues.snapshot().await {
-        Ok(snapshot) => ok(json!({
-            "at": Utc::now(),
-            "seq": seq,
-            "storage": state.disk.status(),
-            "queues": snapshot.queues,
-            "operators": snapshot.operators,
-        })),
-        Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, e),
-    }
+    let seq = events.next_seq();
+    let snapshot = service.snapshot().await?;
+    Ok(Json(LiveSnapshot {
+        at: Utc::now(),
+        seq,
+        storage: disk.status(),
+        queues: snapshot.queues,
+        operators: snapshot.operators,
+    }))
 }
 
 #[derive(Deserialize)]
@@ -139,30 +184,25 @@ struct StateBody {
 }
 
 async fn set_state(
-    State(state): State<HttpState>,
+    State(store): State<Store>,
+    State(service): State<QueueService>,
     auth: Auth,
     Path(login): Path<String>,
-    body: Result<Json<StateBody>, axum::extract::rejection::JsonRejection>,
-) -> Reply {
+    body: Result<Json<StateBody>, JsonRejection>,
+) -> Result<Json<OperatorView>, ApiError> {
     if auth.role() == Role::Operator {
         // Their own operator only.
-        let own = match state.ctx.store.operator_by_login(&login).await {
-            Ok(op) => op.is_some_and(|op| Some(op.id) == auth.0.user.operator_id),
-            Err(e) => return error(StatusCode::SERVICE_UNAVAILABLE, e),
-        };
+        let own = store
+            .operator_by_login(&login)
+            .await?
+            .is_some_and(|op| Some(op.id) == auth.user().operator_id);
         if !own {
-            return error(
-                StatusCode::FORBIDDEN,
-                "an operator sets their own state only",
-            );
+            return Err(ApiError::forbidden("an operator sets their own state only"));
         }
-    } else if let Err(refused) = auth.require(&[Role::Supervisor, Role::Admin]) {
-        return refused.into_response();
+    } else {
+        auth.require(&[Role::Supervisor, Role::Admin])?;
     }
-    let Json(body) = match body {
-        Ok(b) => b,
-        Err(e) => return error(StatusCode::UNPROCESSABLE_ENTITY, e.body_text()),
-    };
+    let Json(body) = body?;
     let request = match (body.state.as_str(), body.reason) {
         ("available", _) => StateRequest::Available,
         ("logged_in", _) => StateRequest::LogIn,
@@ -173,24 +213,15 @@ async fn set_state(
             }
         }
         ("paused", _) => {
-            return error(
-                StatusCode::UNPROCESSABLE_ENTITY,
+            return Err(ApiError::unprocessable(
                 "a pause needs a reason (1 to 200 characters)",
-            );
+            ));
         }
         (other, _) => {
-            return error(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                format!("unknown state {other:?}: use available, paused, logged_in or logged_out"),
-            );
+            return Err(ApiError::unprocessable(format!(
+                "unknown state {other:?}: use available, paused, logged_in or logged_out"
+            )));
         }
     };
-    match state.ctx.queues.set_state(&login, request).await {
-        Ok(view) => ok(json!(view)),
-        Err(ServiceError::UnknownOperator(_)) => error(StatusCode::NOT_FOUND, "no such operator"),
-        Err(ServiceError::Router(
-            e @ (RouterError::OnCall(_) | RouterError::Ringing(_) | RouterError::NotLoggedIn(_)),
-        )) => error(StatusCode::CONFLICT, e),
-        Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, e),
-    }
+    Ok(Json(service.set_state(&login, request).await?))
 }

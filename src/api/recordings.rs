@@ -21,29 +21,31 @@
 use std::net::SocketAddr;
 
 use axum::Json;
+use axum::extract::rejection::JsonRejection;
 use axum::extract::{ConnectInfo, Path, Query, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use chrono::{DateTime, TimeDelta, Utc};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
 use tower::ServiceExt;
 use tracing::{info, warn};
 use uuid::Uuid;
 
-use super::auth::{Auth, error};
-use crate::server::HttpState;
-use crate::store::recordings::{NewAccess, RecordingFilter, RecordingItem};
+use super::auth::Auth;
+use super::error::ApiError;
+use super::state::{AppState, RecordingsDir};
+use crate::phone::NumberingPlan;
+use crate::store::recordings::{NewAccess, RecordingAccess, RecordingFilter, RecordingItem};
 use crate::store::retention::{HoldTarget, LegalHold};
-use crate::store::{FieldError, Role, StoreError};
+use crate::store::{Role, Store, StoreError};
 
 /// How long an operator may listen to a call they took.
 pub const OPERATOR_WINDOW: TimeDelta = TimeDelta::hours(24);
 const HOLD_ROLES: &[Role] = &[Role::Supervisor, Role::Admin];
 const MAX_PER_PAGE: u32 = 200;
 
-pub fn routes() -> axum::Router<HttpState> {
+pub fn routes() -> axum::Router<AppState> {
     axum::Router::new()
         .route("/api/recordings", get(search))
         .route("/api/recordings/{id}", get(detail))
@@ -56,51 +58,34 @@ pub fn routes() -> axum::Router<HttpState> {
 
 /// Which recordings this user may see: all (`None`), those of calls an
 /// operator answered (`Some(operator id)`), or none (403).
-fn scope(auth: &Auth) -> Result<Option<Uuid>, Forbidden> {
+fn scope(auth: &Auth) -> Result<Option<Uuid>, ApiError> {
     match auth.role() {
         Role::Supervisor | Role::Admin => Ok(None),
         Role::Operator => auth
-            .0
-            .user
+            .user()
             .operator_id
             .map(Some)
-            .ok_or(Forbidden("this operator user has no operator")),
-        Role::Executor => Err(Forbidden(
+            .ok_or_else(|| ApiError::forbidden("this operator user has no operator")),
+        Role::Executor => Err(ApiError::forbidden(
             "recordings are for supervisors (and operators, of their own calls)",
         )),
     }
 }
 
-/// A 403 with its reason.
-struct Forbidden(&'static str);
-
-impl IntoResponse for Forbidden {
-    fn into_response(self) -> Response {
-        error(StatusCode::FORBIDDEN, self.0)
-    }
-}
-
 /// The recording, if this user may have it: 404 if there is none, 403 if
 /// it is not theirs to hear.
-async fn allowed(state: &HttpState, auth: &Auth, id: Uuid) -> Result<RecordingItem, Response> {
-    let operator = scope(auth).map_err(IntoResponse::into_response)?;
-    let store = &state.ctx.store;
+async fn allowed(store: &Store, auth: &Auth, id: Uuid) -> Result<RecordingItem, ApiError> {
+    let operator = scope(auth)?;
     let item = store
         .recording_item(id)
-        .await
-        .map_err(|e| error(StatusCode::SERVICE_UNAVAILABLE, e))?
-        .ok_or_else(|| error(StatusCode::NOT_FOUND, "no such recording"))?;
+        .await?
+        .ok_or_else(|| ApiError::not_found("no such recording"))?;
     if let Some(op) = operator {
-        let took = store
-            .operator_took_call(op, item.call_id)
-            .await
-            .map_err(|e| error(StatusCode::SERVICE_UNAVAILABLE, e))?;
-        if !took {
-            return Err(error(StatusCode::FORBIDDEN, "not a call you took"));
+        if !store.operator_took_call(op, item.call_id).await? {
+            return Err(ApiError::forbidden("not a call you took"));
         }
         if item.started_at < Utc::now() - OPERATOR_WINDOW {
-            return Err(error(
-                StatusCode::FORBIDDEN,
+            return Err(ApiError::forbidden(
                 "an operator may listen to their calls for 24 hours only",
             ));
         }
@@ -108,22 +93,43 @@ async fn allowed(state: &HttpState, auth: &Auth, id: Uuid) -> Result<RecordingIt
     Ok(item)
 }
 
-fn item_json(r: &RecordingItem) -> Value {
-    json!({
-        "id": r.id,
-        "call_id": r.call_id,
-        "started_at": r.started_at,
-        "duration_ms": r.duration_ms,
-        "size_bytes": r.size_bytes,
-        "purged_at": r.purged_at,
-        "caller": r.caller,
-        "sip_call_id": r.sip_call_id,
-        "queue": r.queue,
-        "operator": r.operator,
-        "waited_ms": r.waited_ms,
-        "appeals": r.appeals,
-        "audio_url": (r.purged_at.is_none()).then(|| format!("/api/recordings/{}/audio", r.id)),
-    })
+/// A recording as listed: the call's caller, queue, operator and cards.
+#[derive(Serialize)]
+struct RecordingView {
+    id: Uuid,
+    call_id: Uuid,
+    started_at: DateTime<Utc>,
+    duration_ms: Option<u64>,
+    size_bytes: Option<u64>,
+    purged_at: Option<DateTime<Utc>>,
+    caller: String,
+    sip_call_id: String,
+    queue: Option<String>,
+    operator: Option<String>,
+    waited_ms: Option<u64>,
+    appeals: Vec<String>,
+    /// `None` once the file is removed (retention).
+    audio_url: Option<String>,
+}
+
+impl From<RecordingItem> for RecordingView {
+    fn from(r: RecordingItem) -> RecordingView {
+        RecordingView {
+            audio_url: (r.purged_at.is_none()).then(|| format!("/api/recordings/{}/audio", r.id)),
+            id: r.id,
+            call_id: r.call_id,
+            started_at: r.started_at,
+            duration_ms: r.duration_ms,
+            size_bytes: r.size_bytes,
+            purged_at: r.purged_at,
+            caller: r.caller,
+            sip_call_id: r.sip_call_id,
+            queue: r.queue,
+            operator: r.operator,
+            waited_ms: r.waited_ms,
+            appeals: r.appeals,
+        }
+    }
 }
 
 #[derive(Deserialize, Default)]
@@ -144,32 +150,32 @@ struct SearchQuery {
 }
 
 /// A moment from a query: RFC 3339, or a date (`from`: the start of that
-/// day, `to`: the end of it, on the server's clock).
-fn moment(text: &str, end_of_day: bool) -> Option<DateTime<Utc>> {
+/// day, `to`: the end of it, on the server's clock); a 422 naming `field`
+/// if it is neither.
+fn moment(field: &'static str, text: &str, end_of_day: bool) -> Result<DateTime<Utc>, ApiError> {
     let edge = if end_of_day {
         super::DayEdge::End
     } else {
         super::DayEdge::Start
     };
-    super::moment(text, edge)
+    super::moment(text, edge).ok_or_else(|| ApiError::field(field, "Дата: РРРР-ММ-ДД."))
 }
 
-fn bad_query(field: &'static str, message: &str) -> Response {
-    super::field_errors(vec![FieldError {
-        field,
-        message: message.to_owned(),
-    }])
+#[derive(Serialize)]
+struct SearchPage {
+    page: u64,
+    per_page: u32,
+    total: u64,
+    recordings: Vec<RecordingView>,
 }
 
 async fn search(
-    State(state): State<HttpState>,
+    State(store): State<Store>,
+    State(numbering): State<NumberingPlan>,
     auth: Auth,
     Query(q): Query<SearchQuery>,
-) -> Response {
-    let operator = match scope(&auth) {
-        Ok(o) => o,
-        Err(refused) => return refused.into_response(),
-    };
+) -> Result<Json<SearchPage>, ApiError> {
+    let operator = scope(&auth)?;
     let nonempty = |v: &Option<String>| {
         v.as_deref()
             .map(str::trim)
@@ -184,44 +190,36 @@ async fn search(
         ..Default::default()
     };
     if let Some(text) = nonempty(&q.from) {
-        match moment(&text, false) {
-            Some(t) => filter.from = Some(t),
-            None => return bad_query("from", "Дата: РРРР-ММ-ДД."),
-        }
+        filter.from = Some(moment("from", &text, false)?);
     }
     if let Some(text) = nonempty(&q.to) {
-        match moment(&text, true) {
-            Some(t) => filter.to = Some(t),
-            None => return bad_query("to", "Дата: РРРР-ММ-ДД."),
-        }
+        filter.to = Some(moment("to", &text, true)?);
     }
     if let Some(text) = nonempty(&q.caller) {
         // Any written form finds the number; what does not normalise is
         // looked for as the call had it (e.g. "anonymous").
         filter.caller = Some(
-            state
-                .ctx
-                .numbering
+            numbering
                 .normalise(&text)
                 .map(|n| n.to_string())
                 .unwrap_or(text),
         );
     }
     if let Some(text) = nonempty(&q.call_id) {
-        match text.parse() {
-            Ok(id) => filter.call_id = Some(id),
-            Err(_) => return bad_query("call_id", "Ідентифікатор дзвінка має вигляд UUID."),
-        }
+        let id = text
+            .parse()
+            .map_err(|_| ApiError::field("call_id", "Ідентифікатор дзвінка має вигляд UUID."))?;
+        filter.call_id = Some(id);
     }
     for (field, value, slot) in [
         ("min_secs", &q.min_secs, &mut filter.min_duration_ms),
         ("max_secs", &q.max_secs, &mut filter.max_duration_ms),
     ] {
         if let Some(text) = nonempty(value) {
-            match text.parse::<u64>() {
-                Ok(secs) => *slot = Some(secs.saturating_mul(1000)),
-                Err(_) => return bad_query(field, "Тривалість — ціле число секунд."),
-            }
+            let secs = text
+                .parse::<u64>()
+                .map_err(|_| ApiError::field(field, "Тривалість — ціле число секунд."))?;
+            *slot = Some(secs.saturating_mul(1000));
         }
     }
     if let Some(op) = operator {
@@ -241,82 +239,112 @@ async fn search(
         .and_then(|p| p.parse().ok())
         .unwrap_or(50)
         .clamp(1, MAX_PER_PAGE);
-    match state
-        .ctx
-        .store
+    let (items, total) = store
         .search_recordings(&filter, (page - 1) * u64::from(per_page), per_page)
-        .await
-    {
-        Ok((items, total)) => Json(json!({
-            "page": page,
-            "per_page": per_page,
-            "total": total,
-            "recordings": items.iter().map(item_json).collect::<Vec<_>>(),
-        }))
-        .into_response(),
-        Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, e),
+        .await?;
+    Ok(Json(SearchPage {
+        page,
+        per_page,
+        total,
+        recordings: items.into_iter().map(RecordingView::from).collect(),
+    }))
+}
+
+/// A legal hold, on a recording or a card.
+#[derive(Serialize)]
+struct HoldView {
+    id: Uuid,
+    /// `recording` or `appeal`.
+    on: &'static str,
+    target: Uuid,
+    reason: String,
+    set_by: Option<String>,
+    set_at: DateTime<Utc>,
+    released_at: Option<DateTime<Utc>>,
+}
+
+impl From<LegalHold> for HoldView {
+    fn from(h: LegalHold) -> HoldView {
+        let (on, target) = match h.target {
+            HoldTarget::Recording(r) => ("recording", r),
+            HoldTarget::Appeal(a) => ("appeal", a),
+        };
+        HoldView {
+            id: h.id,
+            on,
+            target,
+            reason: h.reason,
+            set_by: h.set_by,
+            set_at: h.set_at,
+            released_at: h.released_at,
+        }
     }
 }
 
-fn hold_json(h: &LegalHold) -> Value {
-    let (kind, target) = match h.target {
-        HoldTarget::Recording(r) => ("recording", r),
-        HoldTarget::Appeal(a) => ("appeal", a),
-    };
-    json!({
-        "id": h.id,
-        "on": kind,
-        "target": target,
-        "reason": h.reason,
-        "set_by": h.set_by,
-        "set_at": h.set_at,
-        "released_at": h.released_at,
-    })
+/// One recording with its call's path and steps, and its holds.
+#[derive(Serialize)]
+struct RecordingDetail {
+    #[serde(flatten)]
+    recording: RecordingView,
+    ivr_path: Vec<String>,
+    events: Vec<EventView>,
+    call: Option<CallView>,
+    holds: Vec<HoldView>,
 }
 
-async fn detail(State(state): State<HttpState>, auth: Auth, Path(id): Path<Uuid>) -> Response {
-    let item = match allowed(&state, &auth, id).await {
-        Ok(i) => i,
-        Err(response) => return response,
-    };
-    let store = &state.ctx.store;
-    let events = match store.call_events(item.call_id).await {
-        Ok(e) => e,
-        Err(e) => return error(StatusCode::SERVICE_UNAVAILABLE, e),
-    };
-    let holds = match store.holds_on(HoldTarget::Recording(id)).await {
-        Ok(h) => h,
-        Err(e) => return error(StatusCode::SERVICE_UNAVAILABLE, e),
-    };
-    let call = match store.get_call(item.call_id).await {
-        Ok(c) => c,
-        Err(e) => return error(StatusCode::SERVICE_UNAVAILABLE, e),
-    };
-    let mut body = item_json(&item);
-    body["ivr_path"] = json!(
-        events
+#[derive(Serialize)]
+struct EventView {
+    at: DateTime<Utc>,
+    kind: String,
+    detail: String,
+}
+
+#[derive(Serialize)]
+struct CallView {
+    arrived_at: DateTime<Utc>,
+    answered_at: Option<DateTime<Utc>>,
+    ended_at: Option<DateTime<Utc>>,
+    ended_by: Option<&'static str>,
+    disposition: Option<&'static str>,
+    called_number: String,
+    codec: Option<String>,
+}
+
+async fn detail(
+    State(store): State<Store>,
+    auth: Auth,
+    Path(id): Path<Uuid>,
+) -> Result<Json<RecordingDetail>, ApiError> {
+    let item = allowed(&store, &auth, id).await?;
+    let events = store.call_events(item.call_id).await?;
+    let holds = store.holds_on(HoldTarget::Recording(id)).await?;
+    let call = store.get_call(item.call_id).await?;
+    Ok(Json(RecordingDetail {
+        recording: RecordingView::from(item),
+        ivr_path: events
             .iter()
             .filter(|e| e.kind == "ivr")
             .map(|e| e.detail.clone())
-            .collect::<Vec<_>>()
-    );
-    body["events"] = json!(
-        events
-            .iter()
-            .map(|e| json!({ "at": e.at, "kind": e.kind, "detail": e.detail }))
-            .collect::<Vec<_>>()
-    );
-    body["call"] = json!(call.map(|c| json!({
-        "arrived_at": c.arrived_at,
-        "answered_at": c.answered_at,
-        "ended_at": c.ended_at,
-        "ended_by": c.ended_by.map(|b| b.as_str()),
-        "disposition": c.disposition.map(|d| d.as_str()),
-        "called_number": c.called_number,
-        "codec": c.codec,
-    })));
-    body["holds"] = json!(holds.iter().map(hold_json).collect::<Vec<_>>());
-    Json(body).into_response()
+            .collect(),
+        events: events
+            .into_iter()
+            .map(|e| EventView {
+                at: e.at,
+                kind: e.kind,
+                detail: e.detail,
+            })
+            .collect(),
+        call: call.map(|c| CallView {
+            arrived_at: c.arrived_at,
+            answered_at: c.answered_at,
+            ended_at: c.ended_at,
+            ended_by: c.ended_by.map(|b| b.as_str()),
+            disposition: c.disposition.map(|d| d.as_str()),
+            called_number: c.called_number,
+            codec: c.codec,
+        }),
+        holds: holds.into_iter().map(HoldView::from).collect(),
+    }))
 }
 
 #[derive(Deserialize, Default)]
@@ -328,34 +356,27 @@ struct AudioQuery {
 /// `GET /api/recordings/{id}/audio`: logged, then served from the path the
 /// database holds, with Range support.
 async fn audio(
-    State(state): State<HttpState>,
+    State(store): State<Store>,
+    State(recordings): State<RecordingsDir>,
     auth: Auth,
     Path(id): Path<Uuid>,
     Query(q): Query<AudioQuery>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     request: Request,
-) -> Response {
-    let item = match allowed(&state, &auth, id).await {
-        Ok(i) => i,
-        Err(response) => return response,
-    };
+) -> Result<Response, ApiError> {
+    let item = allowed(&store, &auth, id).await?;
     if item.purged_at.is_some() {
-        return error(
-            StatusCode::GONE,
+        return Err(ApiError::Gone(
             "the recording was removed at the end of its retention period",
-        );
+        ));
     }
-    let rec = match state.ctx.store.get_recording(id).await {
-        Ok(Some(r)) => r,
-        Ok(None) => return error(StatusCode::NOT_FOUND, "no such recording"),
-        Err(e) => return error(StatusCode::SERVICE_UNAVAILABLE, e),
-    };
-    let Some(path) = crate::attachments::plain_join(&state.recordings_dir, &rec.path) else {
+    let rec = store
+        .get_recording(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("no such recording"))?;
+    let Some(path) = crate::attachments::plain_join(&recordings.0, &rec.path) else {
         warn!(recording = %id, "a recording's stored path is not a plain relative path");
-        return error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "the recording's path is damaged",
-        );
+        return Err(ApiError::internal("the recording's path is damaged"));
     };
     let download = matches!(q.download.as_deref(), Some("1" | "true"));
     let headers = request.headers();
@@ -363,13 +384,11 @@ async fn audio(
     let agent = headers
         .get(header::USER_AGENT)
         .and_then(|v| v.to_str().ok());
-    let user = &auth.0.user;
+    let user = auth.user();
     let address = peer.ip().to_string();
     let action = if download { "download" } else { "play" };
     // The log first: an access that cannot be logged does not happen.
-    let logged = state
-        .ctx
-        .store
+    store
         .log_recording_access(&NewAccess {
             recording_id: id,
             call_id: item.call_id,
@@ -382,10 +401,8 @@ async fn audio(
             address: &address,
             user_agent: agent,
         })
-        .await;
-    if let Err(e) = logged {
-        return error(StatusCode::SERVICE_UNAVAILABLE, e);
-    }
+        .await
+        .map_err(|e| ApiError::Unavailable(e.to_string()))?;
     info!(recording = %id, by = %user.login, action, range = range.unwrap_or("-"), from = %address, "recording accessed");
     let mut response = match tower_http::services::ServeFile::new(&path)
         .oneshot(request)
@@ -396,7 +413,7 @@ async fn audio(
     };
     if response.status() == StatusCode::NOT_FOUND {
         warn!(recording = %id, path = %path.display(), "a recording's file is missing");
-        return error(StatusCode::NOT_FOUND, "the recording's file is missing");
+        return Err(ApiError::not_found("the recording's file is missing"));
     }
     let h = response.headers_mut();
     h.insert(
@@ -415,7 +432,7 @@ async fn audio(
     if let Ok(v) = HeaderValue::from_str(&super::disposition(kind, &format!("call-{name}"))) {
         h.insert(header::CONTENT_DISPOSITION, v);
     }
-    response
+    Ok(response)
 }
 
 #[derive(Deserialize)]
@@ -424,87 +441,90 @@ struct HoldBody {
     reason: String,
 }
 
+#[derive(Serialize)]
+struct HoldSet {
+    id: Uuid,
+}
+
 async fn set_hold(
-    state: &HttpState,
+    store: &Store,
     auth: &Auth,
     target: HoldTarget,
-    body: Result<Json<HoldBody>, axum::extract::rejection::JsonRejection>,
-) -> Response {
-    if let Err(refused) = auth.require(HOLD_ROLES) {
-        return refused.into_response();
-    }
-    let Ok(Json(body)) = body else {
-        return error(StatusCode::UNPROCESSABLE_ENTITY, "send {\"reason\": …}");
-    };
-    match state
-        .ctx
-        .store
-        .set_hold(target, &body.reason, Some(auth.0.user.id), Utc::now())
-        .await
-    {
-        Ok(id) => {
-            info!(hold = %id, ?target, by = %auth.0.user.login, "legal hold set");
-            (StatusCode::CREATED, Json(json!({ "id": id }))).into_response()
-        }
+    body: Result<Json<HoldBody>, JsonRejection>,
+) -> Result<(StatusCode, Json<HoldSet>), ApiError> {
+    auth.require(HOLD_ROLES)?;
+    let Json(body) = body.map_err(|_| ApiError::unprocessable("send {\"reason\": …}"))?;
+    let set = store
+        .set_hold(target, &body.reason, Some(auth.user().id), Utc::now())
+        .await;
+    let id = match set {
+        Ok(id) => id,
         Err(StoreError::Invalid {
             field: "recording", ..
-        }) => error(
-            StatusCode::CONFLICT,
-            "the recording's file was removed already (retention): there is nothing to hold",
-        ),
-        Err(StoreError::Invalid { .. }) => error(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "Вкажіть причину (до 500 символів).",
-        ),
-        Err(StoreError::NotFound { what, .. }) => {
-            error(StatusCode::NOT_FOUND, format!("no such {what}"))
+        }) => {
+            return Err(ApiError::conflict(
+                "the recording's file was removed already (retention): there is nothing to hold",
+            ));
         }
-        Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, e),
-    }
+        Err(StoreError::Invalid { .. }) => {
+            return Err(ApiError::unprocessable(
+                "Вкажіть причину (до 500 символів).",
+            ));
+        }
+        Err(StoreError::NotFound { what, .. }) => {
+            return Err(ApiError::not_found(format!("no such {what}")));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    info!(hold = %id, ?target, by = %auth.user().login, "legal hold set");
+    Ok((StatusCode::CREATED, Json(HoldSet { id })))
 }
 
 async fn hold_recording(
-    State(state): State<HttpState>,
+    State(store): State<Store>,
     auth: Auth,
     Path(id): Path<Uuid>,
-    body: Result<Json<HoldBody>, axum::extract::rejection::JsonRejection>,
-) -> Response {
-    set_hold(&state, &auth, HoldTarget::Recording(id), body).await
+    body: Result<Json<HoldBody>, JsonRejection>,
+) -> Result<(StatusCode, Json<HoldSet>), ApiError> {
+    set_hold(&store, &auth, HoldTarget::Recording(id), body).await
 }
 
 async fn hold_appeal(
-    State(state): State<HttpState>,
+    State(store): State<Store>,
     auth: Auth,
     Path(number): Path<String>,
-    body: Result<Json<HoldBody>, axum::extract::rejection::JsonRejection>,
-) -> Response {
-    if let Err(refused) = auth.require(HOLD_ROLES) {
-        return refused.into_response();
-    }
-    match state.ctx.store.appeal_by_registration_number(&number).await {
-        Ok(Some(a)) => set_hold(&state, &auth, HoldTarget::Appeal(a.id), body).await,
-        Ok(None) => error(StatusCode::NOT_FOUND, "no such appeal"),
-        Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, e),
-    }
+    body: Result<Json<HoldBody>, JsonRejection>,
+) -> Result<(StatusCode, Json<HoldSet>), ApiError> {
+    auth.require(HOLD_ROLES)?;
+    let appeal = store
+        .appeal_by_registration_number(&number)
+        .await?
+        .ok_or_else(|| ApiError::not_found("no such appeal"))?;
+    set_hold(&store, &auth, HoldTarget::Appeal(appeal.id), body).await
 }
 
-async fn release(State(state): State<HttpState>, auth: Auth, Path(id): Path<Uuid>) -> Response {
-    if let Err(refused) = auth.require(HOLD_ROLES) {
-        return refused.into_response();
-    }
-    match state
-        .ctx
-        .store
-        .release_hold(id, Some(auth.0.user.id), Utc::now())
+#[derive(Serialize)]
+struct HoldReleased {
+    id: Uuid,
+    released: bool,
+}
+
+async fn release(
+    State(store): State<Store>,
+    auth: Auth,
+    Path(id): Path<Uuid>,
+) -> Result<Json<HoldReleased>, ApiError> {
+    auth.require(HOLD_ROLES)?;
+    let released = match store
+        .release_hold(id, Some(auth.user().id), Utc::now())
         .await
     {
-        Ok(released) => {
-            info!(hold = %id, by = %auth.0.user.login, released, "legal hold released");
-            Json(json!({ "id": id, "released": released })).into_response()
-        }
-        Err(StoreError::NotFound { .. }) => error(StatusCode::NOT_FOUND, "no such hold"),
-        Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, e),
-    }
+        Ok(released) => released,
+        Err(StoreError::NotFound { .. }) => return Err(ApiError::not_found("no such hold")),
+        Err(e) => return Err(e.into()),
+    };
+    info!(hold = %id, by = %auth.user().login, released, "legal hold released");
+    Ok(Json(HoldReleased { id, released }))
 }
 
 #[derive(Deserialize, Default)]
@@ -515,6 +535,41 @@ struct AccessQuery {
     recording: Option<Uuid>,
     format: Option<String>,
     limit: Option<u32>,
+}
+
+/// One line of the access log.
+#[derive(Serialize)]
+struct AccessView {
+    at: DateTime<Utc>,
+    login: String,
+    role: String,
+    action: String,
+    recording_id: Uuid,
+    call_id: Uuid,
+    range: Option<String>,
+    address: String,
+    user_agent: Option<String>,
+}
+
+impl From<RecordingAccess> for AccessView {
+    fn from(r: RecordingAccess) -> AccessView {
+        AccessView {
+            at: r.at,
+            login: r.login,
+            role: r.role,
+            action: r.action,
+            recording_id: r.recording_id,
+            call_id: r.call_id,
+            range: r.range,
+            address: r.address,
+            user_agent: r.user_agent,
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct AccessLog {
+    access: Vec<AccessView>,
 }
 
 /// A CSV field: quoted, quotes doubled, and a leading `=+-@` defused so a
@@ -529,38 +584,24 @@ fn csv_field(text: &str) -> String {
 }
 
 async fn access_log(
-    State(state): State<HttpState>,
+    State(store): State<Store>,
     auth: Auth,
     Query(q): Query<AccessQuery>,
-) -> Response {
-    if let Err(refused) = auth.require(&[Role::Admin]) {
-        return refused.into_response();
-    }
+) -> Result<Response, ApiError> {
+    auth.require(&[Role::Admin])?;
     let from = match q.from.as_deref().filter(|s| !s.is_empty()) {
-        Some(t) => match moment(t, false) {
-            Some(t) => Some(t),
-            None => return bad_query("from", "Дата: РРРР-ММ-ДД."),
-        },
+        Some(t) => Some(moment("from", t, false)?),
         None => None,
     };
     let to = match q.to.as_deref().filter(|s| !s.is_empty()) {
-        Some(t) => match moment(t, true) {
-            Some(t) => Some(t),
-            None => return bad_query("to", "Дата: РРРР-ММ-ДД."),
-        },
+        Some(t) => Some(moment("to", t, true)?),
         None => None,
     };
     let limit = q.limit.unwrap_or(10_000).clamp(1, 100_000);
-    let rows = match state
-        .ctx
-        .store
+    let rows = store
         .recording_accesses(from, to, q.recording, limit)
-        .await
-    {
-        Ok(r) => r,
-        Err(e) => return error(StatusCode::SERVICE_UNAVAILABLE, e),
-    };
-    info!(by = %auth.0.user.login, rows = rows.len(), "recordings' access log read");
+        .await?;
+    info!(by = %auth.user().login, rows = rows.len(), "recordings' access log read");
     if q.format.as_deref() == Some("csv") {
         let mut out =
             String::from("at,login,role,action,recording_id,call_id,range,address,user_agent\r\n");
@@ -580,7 +621,7 @@ async fn access_log(
             out.push_str(&line.join(","));
             out.push_str("\r\n");
         }
-        return (
+        return Ok((
             [
                 (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
                 (
@@ -590,22 +631,10 @@ async fn access_log(
             ],
             out,
         )
-            .into_response();
+            .into_response());
     }
-    Json(json!({
-        "access": rows.iter().map(|r| json!({
-            "at": r.at,
-            "login": r.login,
-            "role": r.role,
-            "action": r.action,
-            "recording_id": r.recording_id,
-            "call_id": r.call_id,
-            "range": r.range,
-            "address": r.address,
-            "user_agent": r.user_agent,
-        })).collect::<Vec<_>>(),
-    }))
-    .into_response()
+    let access = rows.into_iter().map(AccessView::from).collect();
+    Ok(Json(AccessLog { access }).into_response())
 }
 
 #[cfg(test)]

@@ -17,7 +17,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use sha2::{Digest, Sha256};
 
-use crate::server::HttpState;
+use super::state::AppState;
 
 /// (name, content type, bytes) of every file the page is made of.
 const FILES: &[(&str, &str, &[u8])] = &[
@@ -81,7 +81,7 @@ static ETAGS: LazyLock<Vec<String>> = LazyLock::new(|| {
         .collect()
 });
 
-pub fn routes() -> axum::Router<HttpState> {
+pub fn routes() -> axum::Router<AppState> {
     axum::Router::new()
         .route("/", get(page))
         .route("/card", get(page))

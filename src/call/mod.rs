@@ -29,6 +29,7 @@ use tracing::{Instrument, debug, info, info_span, warn};
 use uuid::Uuid;
 
 use crate::events::{Event as Published, EventBus};
+use crate::ivr::assets::{CurrentIvr, IvrAssets};
 use crate::ivr::{self, Clock, Ivr};
 use crate::media::Codec;
 use crate::phone::{NumberingPlan, Pii};
@@ -42,7 +43,6 @@ use crate::store::{
     CallEnd, Disposition, EndedBy, FinishedRecording, NewCall, NewRecording, Store,
 };
 use engine::{Command as MediaCommand, MediaEngine, MediaEvent, MediaHandle, Side};
-use player::IvrAssets;
 use ports::PortPool;
 
 /// Codecs we offer and accept, in our order of preference.
@@ -206,7 +206,7 @@ pub struct CallContext {
     pub sip_port: u16,
     /// The IVR in force; new calls take the current one, so a reload never
     /// changes a call in progress.
-    pub ivr: std::sync::RwLock<Arc<IvrAssets>>,
+    pub ivr: CurrentIvr,
     pub origins: Vec<Origin>,
     pub open_access: bool,
     pub numbering: NumberingPlan,
@@ -264,6 +264,25 @@ impl CallContext {
             .iter()
             .find(|o| o.contains(ip))
             .map(|o| o.name.as_str())
+    }
+}
+
+/// What the HTTP edge may do with calls in progress.
+impl crate::api::CallControl for CallContext {
+    fn end_call(&self, call: crate::ids::CallId) -> bool {
+        CallContext::end_call(self, call.as_uuid())
+    }
+
+    fn active_calls(&self) -> usize {
+        self.active.load(Ordering::Relaxed)
+    }
+
+    fn rtp_ports_in_use(&self) -> usize {
+        self.ports.in_use()
+    }
+
+    fn metrics(&self) -> &crate::metrics::Metrics {
+        &self.metrics
     }
 }
 
@@ -559,11 +578,7 @@ impl Call {
         }
         // The IVR in force now is the one this call runs on, start to end
         // (a reload changes only later calls).
-        let assets = ctx
-            .ivr
-            .read()
-            .map(|a| a.clone())
-            .unwrap_or_else(|e| e.into_inner().clone());
+        let assets = ctx.ivr.get();
         crate::metrics::Metrics::add(&ctx.metrics.calls_total, 1);
         // A blocked caller never reaches the IVR or an operator.
         let screening = self.screen(&assets).await;

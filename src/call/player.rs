@@ -1,111 +1,10 @@
-//! What the caller hears: the IVR's prompts, decoded once into memory
-//! ([`IvrAssets`]), and a [`Player`] that hands them out 20 ms at a time.
-//!
-//! Loading reads and decodes files (at start-up and on reload, never during
-//! a call); the player itself is plain memory.
+//! What the caller hears: a [`Player`] that hands out the IVR's prompts
+//! (decoded once into memory by [`crate::ivr::assets`]) 20 ms at a time.
+//! Plain memory: no IO.
 
-use std::collections::{HashMap, VecDeque};
-use std::path::Path;
-use std::sync::Arc;
+use std::collections::VecDeque;
 
-use crate::ivr::script::{self, Diagnostic, PROMPT_EXTENSIONS, ScriptSet};
-use crate::media::{Prompt, PromptCache};
-
-/// A validated script set and every prompt of its language, decoded.
-pub struct IvrAssets {
-    pub script: Arc<ScriptSet>,
-    pub prompts: HashMap<String, Prompt>,
-}
-
-impl IvrAssets {
-    /// Loads and checks `<dir>/*.toml` and decodes every prompt under
-    /// `<dir>/prompts/<language>/` (so that numbers and dates spoken by the
-    /// `say` builder are at hand too).
-    pub fn load(
-        dir: &Path,
-        entry: &str,
-        language: &str,
-        cache: &PromptCache,
-    ) -> Result<IvrAssets, Vec<Diagnostic>> {
-        let script = script::load(dir, entry, language)?;
-        let mut prompts = HashMap::new();
-        let mut errors = Vec::new();
-        let mut stack = vec![script.prompts_dir.clone()];
-        while let Some(folder) = stack.pop() {
-            let Ok(entries) = std::fs::read_dir(&folder) else {
-                continue;
-            };
-            for entry in entries.flatten() {
-                let path = entry.path();
-                if path.is_dir() {
-                    stack.push(path);
-                    continue;
-                }
-                let Some(ext) = path.extension().and_then(|e| e.to_str()) else {
-                    continue;
-                };
-                let Some(rank) = PROMPT_EXTENSIONS.iter().position(|e| *e == ext) else {
-                    continue;
-                };
-                let Ok(rel) = path
-                    .with_extension("")
-                    .strip_prefix(&script.prompts_dir)
-                    .map(|p| p.to_path_buf())
-                else {
-                    continue;
-                };
-                let name = rel.to_string_lossy().replace('\\', "/");
-                // Where several formats exist, the first in PROMPT_EXTENSIONS wins.
-                let better = script::find_prompt(&script.prompts_dir, &name)
-                    .and_then(|p| p.extension().map(|e| e.to_string_lossy().into_owned()))
-                    .is_none_or(|best| {
-                        PROMPT_EXTENSIONS.iter().position(|e| *e == best) == Some(rank)
-                    });
-                if !better {
-                    continue;
-                }
-                match cache.get(&path) {
-                    Ok(prompt) => {
-                        prompts.insert(name, prompt);
-                    }
-                    Err(e) => errors.push(Diagnostic {
-                        file: path.clone(),
-                        line: 0,
-                        message: e.to_string(),
-                    }),
-                }
-            }
-        }
-        if errors.is_empty() {
-            Ok(IvrAssets {
-                script: Arc::new(script),
-                prompts,
-            })
-        } else {
-            Err(errors)
-        }
-    }
-}
-
-impl IvrAssets {
-    /// The decoded prompts of these names, in order, and the names that
-    /// have none (validation makes that rare: only a `say` word missing
-    /// from a language).
-    pub fn resolve(&self, names: &[String]) -> (Vec<Prompt>, Vec<String>) {
-        let mut missing = Vec::new();
-        let prompts = names
-            .iter()
-            .filter_map(|n| {
-                let p = self.prompts.get(n).cloned();
-                if p.is_none() {
-                    missing.push(n.clone());
-                }
-                p
-            })
-            .collect();
-        (prompts, missing)
-    }
-}
+use crate::media::Prompt;
 
 /// Plays a queue of prompts, one 20 ms frame at a time.
 #[derive(Default)]
@@ -118,7 +17,7 @@ pub struct Player {
 
 impl Player {
     /// Replaces what plays with these decoded prompts (names are resolved
-    /// with [`IvrAssets::resolve`]).
+    /// with [`crate::ivr::assets::IvrAssets::resolve`]).
     pub fn load(&mut self, prompts: Vec<Prompt>) {
         self.queue = prompts.into();
         self.pos = 0;
@@ -160,7 +59,11 @@ impl Player {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use super::*;
+    use crate::ivr::assets::IvrAssets;
+    use crate::ivr::script;
 
     fn assets(prompts: &[(&str, usize)]) -> IvrAssets {
         let dir = tempfile::tempdir().unwrap();

@@ -1,10 +1,13 @@
 //! The IVR: menus written as files ([`script`]), the pure per-call machine
-//! that runs them ([`machine`]), and the builder that speaks numbers, dates
-//! and times from prompt pieces ([`say`]).
+//! that runs them ([`machine`]), the builder that speaks numbers, dates
+//! and times from prompt pieces ([`say`]), and the version in force with
+//! its prompts decoded, loaded, checked and reloaded ([`assets`]).
 //!
 //! Nothing here does IO at call time: scripts are read and validated once
-//! (at start-up and on reload), and the machine only returns actions.
+//! (at start-up and on reload, in [`script`] and [`assets`]), and the
+//! machine only returns actions.
 
+pub mod assets;
 pub mod machine;
 pub mod say;
 pub mod script;

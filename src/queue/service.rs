@@ -236,6 +236,11 @@ impl QueueService {
         &self.configs
     }
 
+    /// The queues, shared (the IVR's reloader checks menus against them).
+    pub fn queue_set(&self) -> std::sync::Arc<QueueSet> {
+        self.configs.clone()
+    }
+
     /// The call enters `queue`; the answer ([`ToCall::Joined`] or
     /// [`ToCall::Refused`]) and everything after comes on `to_call`.
     /// `ivr_path`: the caller's steps through the menu, for the card.

@@ -15,8 +15,8 @@ use super::{Backend, BeginWrite, Store, StoreError, decode_all, insert_err, quer
 use crate::phone::Pii;
 use tracing::info;
 
-/// A block, in force or ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A block, in force or ended (as the API shows it, too).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct BlockedNumber {
     pub id: Uuid,
     /// E.164.

@@ -1,0 +1,271 @@
+//! [`ApiError`]: every way a request can fail, and the one place where a
+//! failure becomes an HTTP status and a body. Handlers return
+//! `Result<_, ApiError>` and use `?`: the store's, the queue service's and
+//! the role check's errors convert on their own, so no handler picks a
+//! status by hand for them.
+//!
+//! Bodies: `{"error": "…"}`, or `{"errors": [{"field", "message"}]}` (one
+//! per wrong field, what the pages show under each field). 429 carries
+//! `Retry-After`.
+
+use std::borrow::Cow;
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::rejection::JsonRejection;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+use crate::queue::RouterError;
+use crate::queue::service::ServiceError;
+use crate::store::{FieldError, Role, StoreError};
+
+/// Why a request was not served.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// 400: the request itself is malformed (not a field of it).
+    #[error("{0}")]
+    BadRequest(Cow<'static, str>),
+    /// 401: no session, or it has ended.
+    #[error("{0}")]
+    Unauthorized(&'static str),
+    /// 403: signed in, but not allowed this.
+    #[error("{0}")]
+    Forbidden(Cow<'static, str>),
+    /// 404.
+    #[error("{0}")]
+    NotFound(Cow<'static, str>),
+    /// 409: the thing is in a state that does not allow it.
+    #[error("{0}")]
+    Conflict(Cow<'static, str>),
+    /// 410: it existed, and was removed (retention).
+    #[error("{0}")]
+    Gone(&'static str),
+    /// 413.
+    #[error("{0}")]
+    PayloadTooLarge(String),
+    /// 415.
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    /// 422 with one message.
+    #[error("{0}")]
+    Unprocessable(Cow<'static, str>),
+    /// 422 with a message per wrong field.
+    #[error("{} wrong field(s)", .0.len())]
+    Fields(Vec<FieldError>),
+    /// 429 until `retry_after` has passed.
+    #[error("{message}")]
+    TooManyRequests {
+        message: &'static str,
+        retry_after: Duration,
+    },
+    /// 500: our own fault (a damaged path on file, a task that died).
+    #[error("{0}")]
+    Internal(Cow<'static, str>),
+    /// 503: the database or a service cannot answer now.
+    #[error("{0}")]
+    Unavailable(String),
+}
+
+impl ApiError {
+    pub fn bad_request(message: impl Into<Cow<'static, str>>) -> Self {
+        ApiError::BadRequest(message.into())
+    }
+
+    pub fn forbidden(message: impl Into<Cow<'static, str>>) -> Self {
+        ApiError::Forbidden(message.into())
+    }
+
+    pub fn not_found(message: impl Into<Cow<'static, str>>) -> Self {
+        ApiError::NotFound(message.into())
+    }
+
+    pub fn conflict(message: impl Into<Cow<'static, str>>) -> Self {
+        ApiError::Conflict(message.into())
+    }
+
+    pub fn unprocessable(message: impl Into<Cow<'static, str>>) -> Self {
+        ApiError::Unprocessable(message.into())
+    }
+
+    pub fn internal(message: impl Into<Cow<'static, str>>) -> Self {
+        ApiError::Internal(message.into())
+    }
+
+    /// A 422 naming one wrong field.
+    pub fn field(field: &'static str, message: impl Into<String>) -> Self {
+        ApiError::Fields(vec![FieldError {
+            field,
+            message: message.into(),
+        }])
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::Gone(_) => StatusCode::GONE,
+            ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::Unprocessable(_) | ApiError::Fields(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+}
+
+/// `{"error": "…"}`.
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    error: &'a str,
+}
+
+/// `{"errors": [{"field", "message"}]}`.
+#[derive(Serialize)]
+struct FieldsBody<'a> {
+    errors: &'a [FieldError],
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        if let ApiError::Fields(errors) = &self {
+            return (status, Json(FieldsBody { errors })).into_response();
+        }
+        let message = self.to_string();
+        let mut response = (status, Json(ErrorBody { error: &message })).into_response();
+        if let ApiError::TooManyRequests { retry_after, .. } = self {
+            let secs = retry_after.as_secs().max(1);
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        response
+    }
+}
+
+/// A store error the handler did not handle itself: a missing row is 404,
+/// a refused value 422, a taken key 409; anything else means the database
+/// cannot answer now (503).
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound { .. } => ApiError::NotFound(e.to_string().into()),
+            StoreError::Invalid { reason, .. } => ApiError::Unprocessable(reason.into()),
+            StoreError::AlreadyExists { .. } => ApiError::Conflict(e.to_string().into()),
+            other => ApiError::Unavailable(other.to_string()),
+        }
+    }
+}
+
+/// The queue service: an unknown operator is 404; a state change the
+/// operator's call or ringing phone does not allow, 409.
+impl From<ServiceError> for ApiError {
+    fn from(e: ServiceError) -> Self {
+        match e {
+            ServiceError::UnknownOperator(_) => ApiError::not_found("no such operator"),
+            ServiceError::Router(
+                e
+                @ (RouterError::OnCall(_) | RouterError::Ringing(_) | RouterError::NotLoggedIn(_)),
+            ) => ApiError::Conflict(e.to_string().into()),
+            other => ApiError::Unavailable(other.to_string()),
+        }
+    }
+}
+
+/// A JSON body that does not parse, or has the wrong fields: 422 with what
+/// serde found.
+impl From<JsonRejection> for ApiError {
+    fn from(e: JsonRejection) -> Self {
+        ApiError::Unprocessable(e.body_text().into())
+    }
+}
+
+/// A role that may not make the request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Forbidden(pub Role);
+
+impl From<Forbidden> for ApiError {
+    fn from(f: Forbidden) -> Self {
+        ApiError::Forbidden(format!("not allowed for the role {}", f.0).into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn body(e: ApiError) -> (StatusCode, Option<String>, serde_json::Value) {
+        let r = e.into_response();
+        let status = r.status();
+        let retry = r
+            .headers()
+            .get(header::RETRY_AFTER)
+            .map(|v| v.to_str().unwrap().to_owned());
+        let bytes = axum::body::to_bytes(r.into_body(), 1 << 20).await.unwrap();
+        (status, retry, serde_json::from_slice(&bytes).unwrap())
+    }
+
+    #[tokio::test]
+    async fn errors_are_json_with_their_status() {
+        let (status, _, json) = body(ApiError::not_found("no such call")).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        assert_eq!(json, serde_json::json!({ "error": "no such call" }));
+
+        let (status, _, json) = body(ApiError::field("number", "Номер не розпізнано.")).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(
+            json,
+            serde_json::json!({ "errors": [{ "field": "number", "message": "Номер не розпізнано." }] })
+        );
+
+        let (status, retry, _) = body(ApiError::TooManyRequests {
+            message: "try again later",
+            retry_after: Duration::from_millis(300),
+        })
+        .await;
+        assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(retry.as_deref(), Some("1"), "never Retry-After: 0");
+    }
+
+    #[test]
+    fn store_errors_map_to_statuses() {
+        let id = uuid::Uuid::nil();
+        let cases = [
+            (
+                StoreError::NotFound { what: "call", id },
+                StatusCode::NOT_FOUND,
+            ),
+            (
+                StoreError::Invalid {
+                    field: "reason",
+                    reason: "too long".into(),
+                },
+                StatusCode::UNPROCESSABLE_ENTITY,
+            ),
+            (
+                StoreError::AlreadyExists {
+                    what: "user",
+                    key: "olena".into(),
+                },
+                StatusCode::CONFLICT,
+            ),
+            (
+                StoreError::PasswordHashing("cancelled".into()),
+                StatusCode::SERVICE_UNAVAILABLE,
+            ),
+        ];
+        for (e, status) in cases {
+            assert_eq!(ApiError::from(e).status(), status);
+        }
+        assert_eq!(
+            ApiError::from(Forbidden(Role::Executor)).status(),
+            StatusCode::FORBIDDEN
+        );
+    }
+}

@@ -1,0 +1,487 @@
+//! The routes without a socket: the whole router is driven with
+//! `tower::ServiceExt::oneshot` over a real SQLite database, with a stand-in
+//! for the calls in progress ([`FakeCalls`]). The integration tests
+//! (`tests/it/`) drive the same routes over a real port with real calls.
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::connect_info::MockConnectInfo;
+use axum::http::{HeaderMap, Method, Request, StatusCode, header};
+use chrono::Utc;
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+use super::auth::{AuthSettings, CSRF_HEADER, MAX_FAILURES};
+use super::console::Consoles;
+use super::state::{AppState, CallControl, RecordingsDir};
+use crate::attachments::AttachmentFiles;
+use crate::config::{BlockingSettings, NumberingSettings};
+use crate::events::EventBus;
+use crate::ids::CallId;
+use crate::ivr::assets::{CurrentIvr, IvrAssets, IvrReloader, IvrSource};
+use crate::media::PromptCache;
+use crate::metrics::Metrics;
+use crate::queue::QueueSet;
+use crate::queue::service::QueueService;
+use crate::store::testing::{TestDb, stored_call};
+use crate::store::{NewUser, Role, SessionLimits};
+
+/// Calls "in progress" as a test sets them; the ones ended through the
+/// API are noted.
+#[derive(Default)]
+struct FakeCalls {
+    live: Mutex<HashSet<CallId>>,
+    ended: Mutex<Vec<CallId>>,
+    metrics: Metrics,
+}
+
+impl CallControl for FakeCalls {
+    fn end_call(&self, call: CallId) -> bool {
+        let was_live = self.live.lock().unwrap().remove(&call);
+        if was_live {
+            self.ended.lock().unwrap().push(call);
+        }
+        was_live
+    }
+
+    fn active_calls(&self) -> usize {
+        self.live.lock().unwrap().len()
+    }
+
+    fn rtp_ports_in_use(&self) -> usize {
+        2 * self.active_calls()
+    }
+
+    fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+}
+
+/// A signed-in user: the session cookie and the CSRF token.
+struct Signed {
+    cookie: String,
+    csrf: String,
+}
+
+struct Harness {
+    router: Router,
+    db: TestDb,
+    calls: Arc<FakeCalls>,
+    dirs: tempfile::TempDir,
+}
+
+const QUEUES: &str = "[[queue]]\nname = \"general\"\n";
+const PASSWORD: &str = "correct horse battery";
+
+impl Harness {
+    async fn new() -> Harness {
+        let db = TestDb::sqlite().await.expect("a fresh SQLite database");
+        let dirs = tempfile::tempdir().expect("a temporary folder");
+        let scripts = dirs.path().join("ivr");
+        std::fs::create_dir_all(scripts.join("prompts/uk")).unwrap();
+        std::fs::write(
+            scripts.join("main.toml"),
+            "start = \"bye\"\n[nodes.bye]\ntype = \"hangup\"\n",
+        )
+        .unwrap();
+        let source = IvrSource {
+            dir: scripts,
+            entry: "main".into(),
+            language: "uk".into(),
+        };
+        let cache = PromptCache::new();
+        let assets = IvrAssets::load(&source.dir, &source.entry, &source.language, &cache)
+            .expect("the one-node menu loads");
+        let events = EventBus::new();
+        let queues = QueueService::spawn(
+            QueueSet::parse(QUEUES).expect("the queues parse"),
+            db.store().clone(),
+            events.clone(),
+        );
+        let (_stop, stopped) = tokio::sync::watch::channel(false);
+        let disk =
+            crate::disk::DiskWatch::spawn(dirs.path().to_path_buf(), 0, 0, events.clone(), stopped);
+        let calls = Arc::new(FakeCalls::default());
+        let state = AppState {
+            store: db.store().clone(),
+            queues: queues.clone(),
+            events: events.clone(),
+            consoles: Consoles::spawn(events, db.store().clone()),
+            auth: Arc::new(AuthSettings {
+                limits: SessionLimits::default(),
+                secure_cookies: false,
+                limiter: Default::default(),
+            }),
+            disk,
+            attachments: AttachmentFiles::new(dirs.path().join("attachments"), 1 << 20),
+            recordings: RecordingsDir(dirs.path().join("recordings")),
+            numbering: NumberingSettings::default().plan(),
+            blocking: BlockingSettings::default(),
+            calls: calls.clone(),
+            ivr: IvrReloader::new(
+                source,
+                cache,
+                queues.queue_set(),
+                BlockingSettings::default(),
+                CurrentIvr::new(assets),
+            ),
+        };
+        let peer: SocketAddr = "192.0.2.10:50000".parse().unwrap();
+        let router = super::router(state, 1 << 20).layer(MockConnectInfo(peer));
+        Harness {
+            router,
+            db,
+            calls,
+            dirs,
+        }
+    }
+
+    /// One request; the JSON body of the answer (`Null` if it has none).
+    async fn call(
+        &self,
+        method: Method,
+        uri: &str,
+        who: Option<&Signed>,
+        body: Option<Value>,
+    ) -> (StatusCode, HeaderMap, Value) {
+        let mut request = Request::builder().method(method).uri(uri);
+        if let Some(who) = who {
+            request = request
+                .header(header::COOKIE, &who.cookie)
+                .header(CSRF_HEADER, &who.csrf);
+        }
+        let request = match body {
+            Some(body) => request
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from(body.to_string())),
+            None => request.body(Body::empty()),
+        }
+        .expect("a well-formed request");
+        let response = self
+            .router
+            .clone()
+            .oneshot(request)
+            .await
+            .expect("the router answers every request");
+        let (parts, body) = response.into_parts();
+        let bytes = axum::body::to_bytes(body, 1 << 20).await.expect("a body");
+        let json = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        (parts.status, parts.headers, json)
+    }
+
+    async fn user(&self, login: &str, role: Role) {
+        self.db
+            .add_user(
+                &NewUser {
+                    login: login.into(),
+                    display_name: login.into(),
+                    role,
+                    operator_login: None,
+                },
+                PASSWORD,
+                Utc::now(),
+            )
+            .await
+            .expect("the user is added");
+    }
+
+    async fn sign_in(&self, login: &str, role: Role) -> Signed {
+        self.user(login, role).await;
+        let (status, headers, body) = self
+            .call(
+                Method::POST,
+                "/api/session",
+                None,
+                Some(json!({ "login": login, "password": PASSWORD })),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let cookie = headers
+            .get(header::SET_COOKIE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .expect("a session cookie")
+            .to_owned();
+        let csrf = body["csrf_token"]
+            .as_str()
+            .expect("a CSRF token")
+            .to_owned();
+        Signed { cookie, csrf }
+    }
+}
+
+#[tokio::test]
+async fn every_api_route_wants_a_session_and_says_so_in_json() {
+    let h = Harness::new().await;
+    for (method, uri) in [
+        (Method::GET, "/api/queues"),
+        (Method::GET, "/api/blocked"),
+        (Method::POST, "/api/appeals"),
+        (Method::GET, "/api/recordings"),
+        (Method::POST, "/api/ivr/reload"),
+    ] {
+        let (status, _, body) = h.call(method, uri, None, Some(json!({}))).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{uri}");
+        assert_eq!(body, json!({ "error": "sign in first" }), "{uri}");
+    }
+}
+
+#[tokio::test]
+async fn sign_in_failures_are_limited_with_retry_after() {
+    let h = Harness::new().await;
+    h.user("sveta", Role::Supervisor).await;
+    let wrong = json!({ "login": "sveta", "password": "not it at all" });
+    for _ in 0..MAX_FAILURES {
+        let (status, _, _) = h
+            .call(Method::POST, "/api/session", None, Some(wrong.clone()))
+            .await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+    let right = json!({ "login": "sveta", "password": PASSWORD });
+    let (status, headers, body) = h
+        .call(Method::POST, "/api/session", None, Some(right))
+        .await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+    let wait: u64 = headers[header::RETRY_AFTER]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(wait >= 1, "{wait}");
+    let (status, _, body) = h
+        .call(
+            Method::POST,
+            "/api/session",
+            None,
+            Some(json!({ "login": 1 })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+}
+
+#[tokio::test]
+async fn roles_and_the_csrf_token_are_checked_before_anything_is_done() {
+    let h = Harness::new().await;
+    let executor = h.sign_in("vodokanal", Role::Executor).await;
+    let (status, _, body) = h
+        .call(Method::GET, "/api/blocked", Some(&executor), None)
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(body["error"], "not allowed for the role executor");
+    let (status, _, _) = h
+        .call(Method::GET, "/api/recordings", Some(&executor), None)
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    let supervisor = h.sign_in("sveta", Role::Supervisor).await;
+    let forged = Signed {
+        cookie: supervisor.cookie.clone(),
+        csrf: "0".repeat(supervisor.csrf.len()),
+    };
+    let block = json!({ "number": "0671234567", "reason": "образи" });
+    let (status, _, body) = h
+        .call(Method::POST, "/api/blocked", Some(&forged), Some(block))
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    let (_, _, list) = h
+        .call(Method::GET, "/api/blocked", Some(&supervisor), None)
+        .await;
+    assert_eq!(list, json!({ "blocked": [] }), "nothing was blocked");
+}
+
+#[tokio::test]
+async fn the_block_list_round_trip() {
+    let h = Harness::new().await;
+    let sveta = h.sign_in("sveta", Role::Supervisor).await;
+    let (status, _, body) = h
+        .call(
+            Method::POST,
+            "/api/blocked",
+            Some(&sveta),
+            Some(json!({ "number": "12", "reason": "", "until": "someday" })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let fields: Vec<&str> = body["errors"]
+        .as_array()
+        .expect("one error per field")
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, ["number", "reason", "until"]);
+
+    let block = json!({ "number": "(067) 123 45 67", "reason": "образи" });
+    let (status, _, body) = h
+        .call(
+            Method::POST,
+            "/api/blocked",
+            Some(&sveta),
+            Some(block.clone()),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["number"], "+380671234567");
+    assert_eq!(body["blocked_by"], "sveta");
+    assert!(body.get("already_blocked").is_none(), "{body}");
+    let (status, _, body) = h
+        .call(Method::POST, "/api/blocked", Some(&sveta), Some(block))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["already_blocked"], true);
+
+    let (_, _, list) = h
+        .call(Method::GET, "/api/blocked", Some(&sveta), None)
+        .await;
+    assert_eq!(list["blocked"].as_array().map(Vec::len), Some(1));
+    let (status, _, body) = h
+        .call(
+            Method::DELETE,
+            "/api/blocked/0671234567",
+            Some(&sveta),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["end_reason"], "lifted");
+    let (status, _, _) = h
+        .call(
+            Method::DELETE,
+            "/api/blocked/0671234567",
+            Some(&sveta),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _, _) = h
+        .call(Method::DELETE, "/api/blocked/abc", Some(&sveta), None)
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+#[tokio::test]
+async fn end_call_and_block_ends_the_live_call_through_call_control() {
+    let h = Harness::new().await;
+    let sveta = h.sign_in("sveta", Role::Supervisor).await;
+    let now = Utc::now();
+    let call = CallId::from_uuid(stored_call(&h.db, "0611234567", "+380611234567", now).await);
+    h.calls.live.lock().unwrap().insert(call);
+
+    let (_, _, health) = h.call(Method::GET, "/healthz", None, None).await;
+    assert_eq!(health["active_calls"], 1);
+    assert_eq!(health["rtp_ports_in_use"], 2);
+
+    let uri = format!("/api/calls/{call}/block");
+    let (status, _, body) = h
+        .call(
+            Method::POST,
+            &uri,
+            Some(&sveta),
+            Some(json!({ "reason": "" })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(h.calls.ended.lock().unwrap().is_empty(), "nothing done yet");
+
+    let (status, _, body) = h
+        .call(
+            Method::POST,
+            &uri,
+            Some(&sveta),
+            Some(json!({ "reason": "погрози" })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["number"], "+380611234567");
+    assert_eq!(body["call_ended"], true);
+    assert_eq!(body["call_id"], call.to_string());
+    assert_eq!(*h.calls.ended.lock().unwrap(), [call]);
+
+    let (status, _, body) = h
+        .call(
+            Method::POST,
+            &format!("/api/calls/{}/block", CallId::random()),
+            Some(&sveta),
+            Some(json!({ "reason": "погрози" })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+}
+
+#[tokio::test]
+async fn a_card_with_wrong_fields_names_each_and_registers_nothing() {
+    let h = Harness::new().await;
+    let sveta = h.sign_in("sveta", Role::Supervisor).await;
+    let (status, _, body) = h
+        .call(
+            Method::POST,
+            "/api/appeals",
+            Some(&sveta),
+            Some(json!({ "contact_phone": "12", "channel": "pigeon" })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let fields: Vec<&str> = body["errors"]
+        .as_array()
+        .expect("one error per field")
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    for field in ["channel", "contact_phone", "surname", "essence"] {
+        assert!(fields.contains(&field), "{field} in {fields:?}");
+    }
+    let (status, _, body) = h
+        .call(
+            Method::POST,
+            "/api/appeals",
+            Some(&sveta),
+            Some(json!({ "nickname": "x" })),
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "unknown field: {body}"
+    );
+    let (status, _, body) = h
+        .call(
+            Method::GET,
+            "/api/appeals/1580-2026-000001",
+            Some(&sveta),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+}
+
+#[tokio::test]
+async fn only_admins_reload_the_voice_menu() {
+    let h = Harness::new().await;
+    let sveta = h.sign_in("sveta", Role::Supervisor).await;
+    let (status, _, _) = h
+        .call(Method::POST, "/api/ivr/reload", Some(&sveta), None)
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let admin = h.sign_in("root", Role::Admin).await;
+    // The default policy tells blocked callers so: their menu must exist.
+    let (status, _, body) = h
+        .call(Method::POST, "/api/ivr/reload", Some(&admin), None)
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["reloaded"], false);
+    let problem = body["errors"][0].as_str().expect("the problem");
+    assert!(problem.contains("blocked.toml:0:"), "{problem}");
+    std::fs::write(
+        h.dirs.path().join("ivr/blocked.toml"),
+        "start = \"bye\"\n[nodes.bye]\ntype = \"hangup\"\n",
+    )
+    .unwrap();
+    let (status, _, body) = h
+        .call(Method::POST, "/api/ivr/reload", Some(&admin), None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body, json!({ "reloaded": true, "nodes": 2 }));
+}

@@ -1,0 +1,61 @@
+//! What the HTTP edge is given: [`AppState`], made of parts that handlers
+//! take one by one (`State<Store>`, `State<QueueService>`…) through
+//! `FromRef`, so a handler reaches only what it needs. The server assembles
+//! it ([`crate::server`]); tests assemble one of their own.
+//!
+//! The calls in progress are behind [`CallControl`], the little the API may
+//! ask of them, so `api` does not depend on the call layer.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use axum::extract::FromRef;
+
+use super::auth::AuthSettings;
+use super::console::Consoles;
+use crate::attachments::AttachmentFiles;
+use crate::config::BlockingSettings;
+use crate::disk::DiskWatch;
+use crate::events::EventBus;
+use crate::ids::CallId;
+use crate::ivr::assets::IvrReloader;
+use crate::metrics::Metrics;
+use crate::phone::NumberingPlan;
+use crate::queue::service::QueueService;
+use crate::store::Store;
+
+/// What the API may ask of the calls in progress.
+pub trait CallControl: Send + Sync {
+    /// Ends a call in progress (BYE to both sides); `false` if it is not in
+    /// progress.
+    fn end_call(&self, call: CallId) -> bool;
+    /// Calls in progress now.
+    fn active_calls(&self) -> usize;
+    /// RTP ports taken by calls now.
+    fn rtp_ports_in_use(&self) -> usize;
+    /// The server's counters.
+    fn metrics(&self) -> &Metrics;
+}
+
+/// The folder the recordings' stored paths are relative to.
+#[derive(Debug, Clone)]
+pub struct RecordingsDir(pub PathBuf);
+
+/// Everything the routes are given; each field is a part a handler can take
+/// alone.
+#[derive(Clone, FromRef)]
+pub struct AppState {
+    pub store: Store,
+    pub queues: QueueService,
+    pub events: EventBus,
+    pub consoles: Consoles,
+    pub auth: Arc<AuthSettings>,
+    pub disk: DiskWatch,
+    pub attachments: AttachmentFiles,
+    pub recordings: RecordingsDir,
+    pub numbering: NumberingPlan,
+    /// What blocked callers get, and how long an operator's block lasts.
+    pub blocking: BlockingSettings,
+    pub calls: Arc<dyn CallControl>,
+    pub ivr: IvrReloader,
+}
