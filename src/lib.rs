@@ -28,9 +28,8 @@
 //!   numbers and personal-data redaction.
 
 pub mod api;
-pub mod attachments;
+pub mod appeal;
 pub mod call;
-pub mod classifier;
 pub mod config;
 pub mod disk;
 pub mod events;

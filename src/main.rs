@@ -231,7 +231,7 @@ async fn prune_command(
                 r.path
             );
         }
-        for c in &report.cards {
+        for c in &report.appeals {
             println!(
                 "card {}  {}",
                 c.registration_number,
@@ -247,8 +247,8 @@ async fn prune_command(
             report.recordings.len(),
             report.recordings_cutoff.map(|c| c.to_rfc3339()).unwrap_or_default(),
             settings.retention.recordings,
-            report.cards.len(),
-            report.cards_cutoff.map(|c| c.to_rfc3339()).unwrap_or_default(),
+            report.appeals.len(),
+            report.appeals_cutoff.map(|c| c.to_rfc3339()).unwrap_or_default(),
             settings.retention.cards,
         );
         for e in &report.errors {
@@ -392,7 +392,7 @@ enum ClassifierAction {
     /// problem as file:line and imports nothing if there is any.
     Import {
         /// The classifier file.
-        #[arg(default_value = hotline::classifier::DEFAULT_PATH)]
+        #[arg(default_value = hotline::appeal::classifier::DEFAULT_PATH)]
         file: PathBuf,
     },
     /// Show a classifier version (default: the current one): its sections
@@ -535,9 +535,9 @@ async fn operator_command(database_url: &str, action: OperatorAction) -> anyhow:
 /// `hotline classifier ...`; the work is in `hotline::classifier` and
 /// `hotline::store::classifier`.
 async fn classifier_command(database_url: &str, action: ClassifierAction) -> anyhow::Result<()> {
-    use hotline::classifier::{Classifier, ClassifierError};
+    use hotline::appeal::classifier::{Classifier, ClassifierError};
+    use hotline::appeal::classifier_store::classifier_listing;
     use hotline::store::Store;
-    use hotline::store::classifier::classifier_listing;
 
     match action {
         ClassifierAction::Import { file } => {

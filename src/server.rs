@@ -84,8 +84,8 @@ impl Application {
         if pruner.recordings.cutoff(now) > crate::retention::Period::Months(3).cutoff(now) {
             warn!(recordings = %pruner.recordings, "[retention] recordings is shorter than the regulation's 3 months");
         }
-        if pruner.cards.cutoff(now) > crate::retention::Period::Months(36).cutoff(now) {
-            warn!(cards = %pruner.cards, "[retention] cards is shorter than the regulation's 3 years");
+        if pruner.appeals.cutoff(now) > crate::retention::Period::Months(36).cutoff(now) {
+            warn!(appeals = %pruner.appeals, "[retention] cards is shorter than the regulation's 3 years");
         }
         // Uploads a crash cut short, before any new one can begin; files and
         // rows are made to agree by the housekeeping task, beside the calls.

@@ -28,9 +28,10 @@ use tracing::info;
 use super::auth::Auth;
 use super::error::ApiError;
 use super::state::AppState;
+use crate::appeal::FieldError;
 use crate::phone::{NumberingPlan, Pii};
 use crate::store::blocking::{BlockedNumber, NewBlock};
-use crate::store::{FieldError, Role, Store};
+use crate::store::{Role, Store};
 
 const LIST_ROLES: &[Role] = &[Role::Supervisor, Role::Admin];
 

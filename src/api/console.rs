@@ -393,7 +393,7 @@ async fn card(
         earlier_appeals: appeals
             .into_iter()
             .map(|a| EarlierAppeal {
-                registration_number: a.registration_number,
+                registration_number: a.registration_number.into(),
                 date: a.created_at,
                 category: a.category,
                 status: a.status.as_str(),

@@ -17,9 +17,10 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
+use crate::appeal::FieldError;
 use crate::queue::RouterError;
 use crate::queue::service::ServiceError;
-use crate::store::{FieldError, Role, StoreError};
+use crate::store::{Role, StoreError};
 
 /// Why a request was not served.
 #[derive(Debug, thiserror::Error)]

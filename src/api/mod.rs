@@ -1,6 +1,6 @@
 //! The HTTP edge: the JSON API under `/api` (sign-in and sessions in
 //! [`auth`], queues, operators' states and the live snapshot in [`queues`],
-//! appeal cards and their attachments in [`appeals`], the operator's own
+//! appeal cards and their attachments in [`crate::appeal::routes`], the operator's own
 //! calls in [`calls`], the block list in [`blocking`], recordings and their
 //! access log in [`recordings`], the voice menu's reload in [`ivr`]), the
 //! console's websocket ([`console`]), the console's pages ([`web`]) and the
@@ -13,7 +13,6 @@
 //! progress is the [`state::CallControl`] trait, so nothing here depends on
 //! the call layer or the server that assembles it all.
 
-pub mod appeals;
 pub mod auth;
 pub mod blocking;
 pub mod calls;
@@ -40,7 +39,7 @@ pub fn router(state: AppState, max_upload: u64) -> axum::Router {
         .merge(queues::routes())
         .merge(auth::routes())
         .merge(console::routes())
-        .merge(appeals::routes(max_upload))
+        .merge(crate::appeal::routes::routes(max_upload))
         .merge(calls::routes())
         .merge(blocking::routes())
         .merge(recordings::routes())

@@ -374,7 +374,7 @@ async fn audio(
         .get_recording(id)
         .await?
         .ok_or_else(|| ApiError::not_found("no such recording"))?;
-    let Some(path) = crate::attachments::plain_join(&recordings.0, &rec.path) else {
+    let Some(path) = crate::appeal::attachments::plain_join(&recordings.0, &rec.path) else {
         warn!(recording = %id, "a recording's stored path is not a plain relative path");
         return Err(ApiError::internal("the recording's path is damaged"));
     };

@@ -18,7 +18,7 @@ use tower::ServiceExt;
 use super::auth::{AuthSettings, CSRF_HEADER, MAX_FAILURES};
 use super::console::Consoles;
 use super::state::{AppState, CallControl, RecordingsDir};
-use crate::attachments::AttachmentFiles;
+use crate::appeal::attachments::AttachmentFiles;
 use crate::config::{BlockingSettings, NumberingSettings};
 use crate::events::EventBus;
 use crate::ids::CallId;

@@ -13,7 +13,7 @@ use axum::extract::FromRef;
 
 use super::auth::AuthSettings;
 use super::console::Consoles;
-use crate::attachments::AttachmentFiles;
+use crate::appeal::attachments::AttachmentFiles;
 use crate::config::BlockingSettings;
 use crate::disk::DiskWatch;
 use crate::events::EventBus;

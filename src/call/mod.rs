@@ -1047,7 +1047,7 @@ impl Call {
                     tokio::spawn(async move {
                         let input = match store.appeal_by_registration_number(&number).await {
                             Ok(found) => ivr::Input::Appeal(found.map(|a| ivr::AppealSummary {
-                                registration_number: a.registration_number,
+                                registration_number: a.registration_number.into(),
                                 status: a.status.as_str().to_string(),
                                 deadline: a.deadline.with_timezone(&chrono::Local).naive_local(),
                             })),

@@ -32,8 +32,8 @@ use uuid::Uuid;
 
 pub use period::{Period, PeriodError};
 
-use crate::attachments::AttachmentFiles;
-use crate::store::retention::{DueCard, DueRecording};
+use crate::appeal::attachments::AttachmentFiles;
+use crate::store::retention::{DueAppeal, DueRecording};
 use crate::store::{Store, StoreError};
 
 /// Rows claimed per statement: short transactions, so calls' own writes
@@ -48,9 +48,9 @@ const UPLOAD_GRACE: Duration = Duration::from_secs(600);
 pub struct PruneReport {
     pub dry_run: bool,
     pub recordings_cutoff: Option<DateTime<Utc>>,
-    pub cards_cutoff: Option<DateTime<Utc>>,
+    pub appeals_cutoff: Option<DateTime<Utc>>,
     pub recordings: Vec<DueRecording>,
-    pub cards: Vec<DueCard>,
+    pub appeals: Vec<DueAppeal>,
     /// Calls older than the cards' limit whose caller's number and events
     /// were cleared (or would be).
     pub calls_anonymised: u64,
@@ -111,7 +111,8 @@ pub struct Pruner {
     pub recordings_dir: PathBuf,
     pub attachments: AttachmentFiles,
     pub recordings: Period,
-    pub cards: Period,
+    /// `[retention] cards`.
+    pub appeals: Period,
 }
 
 impl Pruner {
@@ -128,7 +129,7 @@ impl Pruner {
                 u64::from(settings.storage.attachment_max_mb) * 1024 * 1024,
             ),
             recordings: settings.retention.recordings()?,
-            cards: settings.retention.cards()?,
+            appeals: settings.retention.cards()?,
         })
     }
 }
@@ -158,17 +159,17 @@ impl Pruner {
         dry_run: bool,
     ) -> Result<PruneReport, StoreError> {
         let recordings_cutoff = self.recordings.cutoff(now);
-        let cards_cutoff = self.cards.cutoff(now);
+        let appeals_cutoff = self.appeals.cutoff(now);
         let mut report = PruneReport {
             dry_run,
             recordings_cutoff: Some(recordings_cutoff),
-            cards_cutoff: Some(cards_cutoff),
+            appeals_cutoff: Some(appeals_cutoff),
             ..Default::default()
         };
         if dry_run {
             report.recordings = self.store.recordings_due(recordings_cutoff).await?;
-            report.cards = self.store.cards_due(cards_cutoff).await?;
-            report.calls_anonymised = self.store.calls_due(cards_cutoff).await?;
+            report.appeals = self.store.appeals_due(appeals_cutoff).await?;
+            report.calls_anonymised = self.store.calls_due(appeals_cutoff).await?;
             return Ok(report);
         }
         loop {
@@ -180,7 +181,7 @@ impl Pruner {
                 break;
             }
             for rec in claimed {
-                match crate::attachments::plain_join(&self.recordings_dir, &rec.path) {
+                match crate::appeal::attachments::plain_join(&self.recordings_dir, &rec.path) {
                     Some(path) => self.count(&mut report, remove(path).await),
                     None => report
                         .errors
@@ -191,8 +192,8 @@ impl Pruner {
             }
         }
         loop {
-            let (cards, files) = self.store.delete_cards(cards_cutoff, BATCH).await?;
-            if cards.is_empty() {
+            let (appeals, files) = self.store.delete_appeals(appeals_cutoff, BATCH).await?;
+            if appeals.is_empty() {
                 break;
             }
             for file in files {
@@ -203,26 +204,26 @@ impl Pruner {
                         .push(format!("attachment path {file:?} is not plain")),
                 }
             }
-            for card in cards {
-                info!(number = %card.registration_number, created = %card.created_at, "appeal card pruned");
-                report.cards.push(card);
+            for appeal in appeals {
+                info!(number = %appeal.registration_number, created = %appeal.created_at, "appeal pruned");
+                report.appeals.push(appeal);
             }
         }
         // The callers' numbers of calls as old as the cards go with them.
         loop {
-            let n = self.store.anonymise_calls(cards_cutoff, BATCH).await?;
+            let n = self.store.anonymise_calls(appeals_cutoff, BATCH).await?;
             if n == 0 {
                 break;
             }
             report.calls_anonymised += n;
         }
         if report.calls_anonymised > 0 {
-            info!(calls = report.calls_anonymised, before = %cards_cutoff, "callers' numbers of old calls cleared");
+            info!(calls = report.calls_anonymised, before = %appeals_cutoff, "callers' numbers of old calls cleared");
         }
-        if !report.recordings.is_empty() || !report.cards.is_empty() {
+        if !report.recordings.is_empty() || !report.appeals.is_empty() {
             info!(
                 recordings = report.recordings.len(),
-                cards = report.cards.len(),
+                appeals = report.appeals.len(),
                 files = report.files_removed,
                 bytes = report.bytes_freed,
                 failed = report.errors.len(),
@@ -433,7 +434,7 @@ fn missing_files(dir: &Path, rows: Vec<(Uuid, String)>) -> Missing {
         missing: Vec::new(),
     };
     for (id, path) in rows {
-        let absent = match crate::attachments::plain_join(dir, &path) {
+        let absent = match crate::appeal::attachments::plain_join(dir, &path) {
             Some(full) => matches!(full.try_exists(), Ok(false)),
             None => false,
         };

@@ -10,9 +10,10 @@ use chrono::{DateTime, TimeDelta, Utc};
 use uuid::Uuid;
 
 use super::*;
+use crate::appeal::{Attachment, NewAppeal};
+use crate::store::NewRecording;
 use crate::store::retention::HoldTarget;
-use crate::store::testing::{TestDb, both_backends, sample_card as card};
-use crate::store::{AppealCard, Attachment, NewRecording};
+use crate::store::testing::{TestDb, both_backends, sample_appeal as card};
 
 both_backends!(
     thousands_of_recordings_only_the_old_unheld_go_and_two_pruners_share_them,
@@ -39,7 +40,7 @@ fn fixture(db: &TestDb) -> Fixture {
         recordings_dir: dir.path().join("recordings"),
         attachments: AttachmentFiles::new(dir.path().join("attachments"), 1 << 20),
         recordings: "3 months".parse().unwrap(),
-        cards: "3 years".parse().unwrap(),
+        appeals: "3 years".parse().unwrap(),
     };
     Fixture { _dir: dir, pruner }
 }
@@ -111,7 +112,7 @@ async fn thousands_of_recordings_only_the_old_unheld_go_and_two_pruners_share_th
     let category = a_category(db).await;
     let card = db
         .register_appeal(
-            &AppealCard {
+            &NewAppeal {
                 call_id: Some(held_by_card.1),
                 ..card(category)
             },
@@ -307,8 +308,8 @@ async fn old_cards_go_with_their_files_and_held_ones_stay(db: &TestDb) {
     }
     let young = db
         .register_appeal(
-            &AppealCard {
-                repeat_of: old_cards[0].registration_number.clone(),
+            &NewAppeal {
+                repeat_of: old_cards[0].registration_number.to_string(),
                 ..card(category)
             },
             now() - TimeDelta::days(10),
@@ -348,10 +349,10 @@ async fn old_cards_go_with_their_files_and_held_ones_stay(db: &TestDb) {
     }
 
     let dry = f.pruner.prune(now(), true).await.unwrap();
-    assert_eq!(dry.cards.len(), 29, "all old cards but the held one");
+    assert_eq!(dry.appeals.len(), 29, "all old cards but the held one");
     let (a, b) = tokio::join!(f.pruner.prune(now(), false), f.pruner.prune(now(), false));
     let (a, b) = (a.unwrap(), b.unwrap());
-    assert_eq!(a.cards.len() + b.cards.len(), 29);
+    assert_eq!(a.appeals.len() + b.appeals.len(), 29);
     assert_eq!(a.files_removed + b.files_removed, 29);
     for (card, file) in &files {
         let kept = *card == held.id;

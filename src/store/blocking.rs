@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::encoding::{Cols, DbTime, DbUuid, StoreRow};
-use super::{Backend, BeginWrite, Store, StoreError, decode_all, insert_err, query_err};
+use super::{BeginWrite, Store, StoreError, decode_all, insert_err, query_err};
 use crate::phone::Pii;
 use tracing::info;
 

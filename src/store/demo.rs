@@ -5,10 +5,8 @@
 use chrono::{DateTime, Duration, Utc};
 use uuid::Uuid;
 
-use super::{
-    AppealStatus, NewAppeal, NewRepairWork, Service, Store, StoreError, WorkAddress, WorkKind,
-    WorkStatus,
-};
+use super::{NewRepairWork, Service, Store, StoreError, WorkAddress, WorkKind, WorkStatus};
+use crate::appeal::{AppealRow, AppealStatus};
 
 /// The sample appeal's registration number.
 pub const APPEAL_NUMBER: &str = "1580-2026-000123";
@@ -21,7 +19,7 @@ pub const ADDRESS: &str = "вул. Соборна, 12, кв. 5";
 /// emergency water outage on вул. Соборна active from an hour ago for six
 /// hours. Returns their ids.
 pub async fn seed(store: &Store, now: DateTime<Utc>) -> Result<(Uuid, Uuid), StoreError> {
-    let appeal = NewAppeal {
+    let appeal = AppealRow {
         id: Uuid::new_v4(),
         registration_number: APPEAL_NUMBER.into(),
         status: AppealStatus::InProgress,

@@ -34,13 +34,13 @@ pub fn storage_precision(t: DateTime<Utc>) -> DateTime<Utc> {
 }
 
 /// A UUID column value.
-pub(super) struct DbUuid(pub Uuid);
+pub(crate) struct DbUuid(pub Uuid);
 
 /// A timestamp column value; build with [`DbTime::new`] so it is truncated.
-pub(super) struct DbTime(pub DateTime<Utc>);
+pub(crate) struct DbTime(pub DateTime<Utc>);
 
 impl DbTime {
-    pub(super) fn new(t: DateTime<Utc>) -> Self {
+    pub(crate) fn new(t: DateTime<Utc>) -> Self {
         DbTime(storage_precision(t))
     }
 }
@@ -154,7 +154,7 @@ impl<'r> Decode<'r, Postgres> for DbTime {
 // --- Reading rows on either backend -------------------------------------------
 
 /// A column type both backends can decode.
-pub(super) trait Decodable:
+pub(crate) trait Decodable:
     for<'r> Decode<'r, Sqlite> + Type<Sqlite> + for<'r> Decode<'r, Postgres> + Type<Postgres>
 {
 }
@@ -165,7 +165,7 @@ impl<T> Decodable for T where
 }
 
 /// A row of either backend, so row-to-record code is written once.
-pub(super) trait StoreRow {
+pub(crate) trait StoreRow {
     fn column<T: Decodable>(&self, name: &str) -> Result<T, sqlx::Error>;
 }
 
@@ -183,13 +183,13 @@ impl StoreRow for PgRow {
 
 /// Reads typed columns of one row of `table`, turning any decoding problem
 /// into [`StoreError::Corrupt`] naming the table and column.
-pub(super) struct Cols<'a, R> {
+pub(crate) struct Cols<'a, R> {
     row: &'a R,
     table: &'static str,
 }
 
 impl<'a, R: StoreRow> Cols<'a, R> {
-    pub(super) fn new(row: &'a R, table: &'static str) -> Self {
+    pub(crate) fn new(row: &'a R, table: &'static str) -> Self {
         Cols { row, table }
     }
 
@@ -201,25 +201,25 @@ impl<'a, R: StoreRow> Cols<'a, R> {
         }
     }
 
-    pub(super) fn get<T: Decodable>(&self, column: &'static str) -> Result<T, StoreError> {
+    pub(crate) fn get<T: Decodable>(&self, column: &'static str) -> Result<T, StoreError> {
         self.row
             .column(column)
             .map_err(|e| self.corrupt(column, e.to_string()))
     }
 
-    pub(super) fn uuid(&self, column: &'static str) -> Result<Uuid, StoreError> {
+    pub(crate) fn uuid(&self, column: &'static str) -> Result<Uuid, StoreError> {
         Ok(self.get::<DbUuid>(column)?.0)
     }
 
-    pub(super) fn opt_uuid(&self, column: &'static str) -> Result<Option<Uuid>, StoreError> {
+    pub(crate) fn opt_uuid(&self, column: &'static str) -> Result<Option<Uuid>, StoreError> {
         Ok(self.get::<Option<DbUuid>>(column)?.map(|u| u.0))
     }
 
-    pub(super) fn time(&self, column: &'static str) -> Result<DateTime<Utc>, StoreError> {
+    pub(crate) fn time(&self, column: &'static str) -> Result<DateTime<Utc>, StoreError> {
         Ok(self.get::<DbTime>(column)?.0)
     }
 
-    pub(super) fn opt_time(
+    pub(crate) fn opt_time(
         &self,
         column: &'static str,
     ) -> Result<Option<DateTime<Utc>>, StoreError> {
@@ -227,7 +227,7 @@ impl<'a, R: StoreRow> Cols<'a, R> {
     }
 
     /// A text column parsed into a domain value (an enum, an address...).
-    pub(super) fn parsed<T>(
+    pub(crate) fn parsed<T>(
         &self,
         column: &'static str,
         parse: impl FnOnce(&str) -> Option<T>,
@@ -236,7 +236,7 @@ impl<'a, R: StoreRow> Cols<'a, R> {
         parse(&text).ok_or_else(|| self.corrupt(column, format!("unexpected value {text:?}")))
     }
 
-    pub(super) fn opt_parsed<T>(
+    pub(crate) fn opt_parsed<T>(
         &self,
         column: &'static str,
         parse: impl FnOnce(&str) -> Option<T>,
@@ -251,7 +251,7 @@ impl<'a, R: StoreRow> Cols<'a, R> {
 
     /// An integer column stored as `S` (i32 for `integer`, i64 for `bigint`,
     /// which PostgreSQL keeps apart) converted to the domain's type `T`.
-    pub(super) fn int<S, T>(&self, column: &'static str) -> Result<T, StoreError>
+    pub(crate) fn int<S, T>(&self, column: &'static str) -> Result<T, StoreError>
     where
         S: Decodable + Copy + std::fmt::Display,
         T: TryFrom<S>,
@@ -260,7 +260,7 @@ impl<'a, R: StoreRow> Cols<'a, R> {
         T::try_from(raw).map_err(|_| self.corrupt(column, format!("out of range: {raw}")))
     }
 
-    pub(super) fn opt_int<S, T>(&self, column: &'static str) -> Result<Option<T>, StoreError>
+    pub(crate) fn opt_int<S, T>(&self, column: &'static str) -> Result<Option<T>, StoreError>
     where
         S: Decodable + Copy + std::fmt::Display,
         T: TryFrom<S>,

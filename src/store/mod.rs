@@ -1,8 +1,11 @@
-//! Persistent store: call history, per-call events and recording metadata;
-//! appeals (the citizens' registered cards) and repair works (outages), which
-//! the IVR reads and the operator card writes; operators, their queues,
-//! credentials and state history ([`operators`]); queue events and the
-//! queue statistics computed from them ([`queues`]).
+//! Persistent store: the connection, the migrations and the errors, and the
+//! queries of every part of the service but the appeal's: calls and their
+//! events ([`calls`]), recordings and their access log ([`recordings`]),
+//! repair works ([`repair_works`]), operators, their queues, credentials and
+//! states ([`operators`]), queue events and statistics ([`queues`]), users
+//! and sessions ([`users`]), the block list ([`blocking`]) and retention
+//! ([`retention`]). The appeal's queries are in its own folder
+//! ([`crate::appeal::store`]), on the same [`Store`].
 //!
 //! Role: the one place that reads and writes the database. It talks to
 //! nothing on the network but that database, and knows nothing about SIP:
@@ -30,37 +33,75 @@
 
 mod address;
 pub mod demo;
-mod encoding;
-mod model;
+pub(crate) mod encoding;
 pub mod testing;
 
 use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
 use sqlx::migrate::{MigrateError, Migrator};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
 use uuid::Uuid;
 
 pub use batch::WriteCounts;
-use batch::{RecordingEnd, RecordingRow, Write};
-pub use cards::{
-    AppealCard, AppealDetail, Attachment, Channel, FieldError, LinkedCall, RegisterError,
-    registration_number,
+pub use calls::{
+    CallEnd, CallEvent, CallRecord, Disposition, EndedBy, NewCall, TakenCall, Transport,
 };
-pub use classifier::{CategoryRecord, ClassifierVersion, ExecutorRecord, ImportOutcome};
+use encoding::DbUuid;
 pub use encoding::storage_precision;
-use encoding::{Cols, DbTime, DbUuid, StoreRow};
-pub use model::{
-    AppealRecord, AppealStatus, CallEnd, CallEvent, CallRecord, Disposition, EndedBy,
-    FinishedRecording, NewAppeal, NewCall, NewRecording, NewRepairWork, RecordingRecord,
-    RepairWork, Service, Transport, WorkAddress, WorkKind, WorkStatus,
-};
 pub use operators::{NewOperator, Operator, OperatorState, QueueMembership, StateChange};
 pub use queues::{NewQueueEvent, QueueEvent, QueueEventKind, QueueStats};
+pub use recordings::{FinishedRecording, NewRecording, RecordingRecord};
+pub use repair_works::{NewRepairWork, RepairWork, Service, WorkAddress, WorkKind, WorkStatus};
 pub use users::{NewSession, NewUser, Role, Session, SessionLimits, User};
+
+/// Declares a fieldless enum stored as text, with `as_str`/`parse` so the
+/// text in the database is spelled out once, next to the variant.
+macro_rules! text_enum {
+    (
+        $(#[$meta:meta])*
+        $name:ident {
+            $( $(#[$vmeta:meta])* $variant:ident => $text:literal, )+
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum $name {
+            $( $(#[$vmeta])* $variant, )+
+        }
+
+        impl $name {
+            /// Every variant, in declaration order.
+            pub const ALL: &'static [$name] = &[$($name::$variant,)+];
+
+            /// The text stored in the database (and shown to people).
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $( $name::$variant => $text, )+
+                }
+            }
+
+            /// The variant whose text is `text`, or `None` for anything else.
+            pub fn parse(text: &str) -> Option<Self> {
+                match text {
+                    $( $text => Some($name::$variant), )+
+                    _ => None,
+                }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+// For the record types of the store's modules and of the appeal's.
+pub(crate) use text_enum;
 
 /// Migrations embedded at build time. Paths are relative to the crate root.
 /// Note: cargo does not rebuild when only a migration file changes; a build
@@ -141,7 +182,7 @@ pub enum StoreError {
 }
 
 /// Builds the error for a failed statement; `op` says what we were doing.
-fn query_err(op: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
+pub(crate) fn query_err(op: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
     move |source| StoreError::Query { op, source }
 }
 
@@ -149,7 +190,7 @@ fn query_err(op: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
 /// domain's errors: a duplicate primary key is `AlreadyExists` for `dup`, a
 /// missing parent row is `NotFound` for `parent` (each `(what, id)`; `None`
 /// where the table has no such constraint).
-fn insert_err(
+pub(crate) fn insert_err(
     op: &'static str,
     dup: Option<(&'static str, Uuid)>,
     parent: Option<(&'static str, Uuid)>,
@@ -170,7 +211,7 @@ fn insert_err(
     }
 }
 
-fn to_i64(field: &'static str, value: u64) -> Result<i64, StoreError> {
+pub(crate) fn to_i64(field: &'static str, value: u64) -> Result<i64, StoreError> {
     i64::try_from(value).map_err(|_| StoreError::OutOfRange { field, value })
 }
 
@@ -193,7 +234,7 @@ fn redact_url(url: &str) -> String {
 
 /// The database behind a [`Store`].
 #[derive(Debug, Clone)]
-enum Backend {
+pub(crate) enum Backend {
     Sqlite(SqlitePool),
     Postgres(PgPool),
 }
@@ -205,17 +246,18 @@ enum Backend {
 macro_rules! on_pool {
     ($store:expr, |$pool:ident| $body:expr) => {
         match &$store.backend {
-            Backend::Sqlite($pool) => $body,
-            Backend::Postgres($pool) => $body,
+            $crate::store::Backend::Sqlite($pool) => $body,
+            $crate::store::Backend::Postgres($pool) => $body,
         }
     };
 }
+pub(crate) use on_pool;
 
 /// A transaction that will write. On SQLite it takes the write lock at
 /// once (`BEGIN IMMEDIATE`): a transaction that reads first and writes
 /// later would otherwise fail at once ("database is locked") when another
 /// writer holds the lock, instead of waiting its turn.
-trait BeginWrite {
+pub(crate) trait BeginWrite {
     type Db: sqlx::Database;
     async fn begin_write(&self) -> Result<sqlx::Transaction<'static, Self::Db>, sqlx::Error>;
 }
@@ -237,169 +279,25 @@ impl BeginWrite for PgPool {
 // Declared after `on_pool!`, which they use (macro_rules scope is textual).
 mod batch;
 pub mod blocking;
-pub mod cards;
-pub mod classifier;
-pub mod console;
+pub mod calls;
 pub mod operators;
 pub mod queues;
 pub mod recordings;
+pub mod repair_works;
 pub mod retention;
 pub mod users;
 
 /// Handle on the database. Cloning is cheap and shares the connection pool.
 #[derive(Debug, Clone)]
 pub struct Store {
-    backend: Backend,
+    pub(crate) backend: Backend,
     /// The hot writes (a call's arrival, answer, path, queue events and
     /// end), committed in groups: see [`batch`].
     writer: batch::Writer,
 }
 
-/// Columns of `calls`, in the order [`call_from_row`] expects by name.
-macro_rules! call_columns {
-    () => {
-        "id, sip_call_id, caller_raw, caller_e164, called_number, source, source_addr, \
-         transport, arrived_at, answered_at, ended_at, ended_by, sip_status, disposition, codec"
-    };
-}
-
-macro_rules! event_columns {
-    () => {
-        "id, call_id, at, kind, detail"
-    };
-}
-
-macro_rules! recording_columns {
-    () => {
-        "id, call_id, path, started_at, ended_at, duration_ms, size_bytes, sample_rate, channels, \
-         purged_at"
-    };
-}
-
-macro_rules! appeal_columns {
-    () => {
-        "id, registration_number, status, category, executor, deadline, caller_phone, address, \
-         created_at, call_id"
-    };
-}
-
-/// A repair work joined with its addresses: one row per address (one row
-/// with NULL street if it has none). Callers order by work, then
-/// `a.ordinal`, for [`works_from_rows`].
-macro_rules! repair_work_select {
-    () => {
-        "SELECT w.id, w.kind, w.service, w.description, w.starts_at, w.expected_end, \
-         w.ended_at, w.status, w.created_at, a.street, a.house \
-         FROM repair_works w LEFT JOIN repair_work_addresses a ON a.work_id = w.id"
-    };
-}
-
-fn call_from_row(row: &impl StoreRow) -> Result<CallRecord, StoreError> {
-    let c = Cols::new(row, "calls");
-    Ok(CallRecord {
-        id: c.uuid("id")?,
-        sip_call_id: c.get("sip_call_id")?,
-        caller_raw: c.get("caller_raw")?,
-        caller_e164: c.get("caller_e164")?,
-        called_number: c.get("called_number")?,
-        source: c.get("source")?,
-        source_addr: c.parsed("source_addr", |s| s.parse().ok())?,
-        transport: c.parsed("transport", Transport::parse)?,
-        arrived_at: c.time("arrived_at")?,
-        answered_at: c.opt_time("answered_at")?,
-        ended_at: c.opt_time("ended_at")?,
-        ended_by: c.opt_parsed("ended_by", EndedBy::parse)?,
-        sip_status: c.opt_int::<i32, u16>("sip_status")?,
-        disposition: c.opt_parsed("disposition", Disposition::parse)?,
-        codec: c.get("codec")?,
-    })
-}
-
-fn event_from_row(row: &impl StoreRow) -> Result<CallEvent, StoreError> {
-    let c = Cols::new(row, "call_events");
-    Ok(CallEvent {
-        id: c.get("id")?,
-        call_id: c.uuid("call_id")?,
-        at: c.time("at")?,
-        kind: c.get("kind")?,
-        detail: c.get("detail")?,
-    })
-}
-
-fn recording_from_row(row: &impl StoreRow) -> Result<RecordingRecord, StoreError> {
-    let c = Cols::new(row, "recordings");
-    Ok(RecordingRecord {
-        id: c.uuid("id")?,
-        call_id: c.uuid("call_id")?,
-        path: c.get("path")?,
-        started_at: c.time("started_at")?,
-        ended_at: c.opt_time("ended_at")?,
-        duration_ms: c.opt_int::<i64, u64>("duration_ms")?,
-        size_bytes: c.opt_int::<i64, u64>("size_bytes")?,
-        sample_rate: c.int::<i32, u32>("sample_rate")?,
-        channels: c.int::<i32, u16>("channels")?,
-        purged_at: c.opt_time("purged_at")?,
-    })
-}
-
-fn appeal_from_row(row: &impl StoreRow) -> Result<AppealRecord, StoreError> {
-    let c = Cols::new(row, "appeals");
-    Ok(AppealRecord {
-        id: c.uuid("id")?,
-        registration_number: c.get("registration_number")?,
-        status: c.parsed("status", AppealStatus::parse)?,
-        category: c.get("category")?,
-        executor: c.get("executor")?,
-        deadline: c.time("deadline")?,
-        caller_phone: c.get("caller_phone")?,
-        address: c.get("address")?,
-        created_at: c.time("created_at")?,
-        call_id: c.opt_uuid("call_id")?,
-    })
-}
-
-/// Groups rows of [`repair_work_select!`] into works, each with its
-/// addresses in order. Rows of one work must be adjacent.
-fn works_from_rows(rows: &[impl StoreRow]) -> Result<Vec<RepairWork>, StoreError> {
-    let mut works: Vec<RepairWork> = Vec::new();
-    for row in rows {
-        let w = Cols::new(row, "repair_works");
-        let id = w.uuid("id")?;
-        if works.last().is_none_or(|last| last.id != id) {
-            works.push(RepairWork {
-                id,
-                kind: w.parsed("kind", WorkKind::parse)?,
-                service: w.parsed("service", Service::parse)?,
-                description: w.get("description")?,
-                starts_at: w.time("starts_at")?,
-                expected_end: w.time("expected_end")?,
-                ended_at: w.opt_time("ended_at")?,
-                status: w.parsed("status", WorkStatus::parse)?,
-                created_at: w.time("created_at")?,
-                addresses: Vec::new(),
-            });
-        }
-        let a = Cols::new(row, "repair_work_addresses");
-        // NULL street: the LEFT JOIN found no address (streets are NOT NULL).
-        if let (Some(street), Some(work)) = (a.get::<Option<String>>("street")?, works.last_mut()) {
-            work.addresses.push(WorkAddress {
-                street,
-                house: a.get("house")?,
-            });
-        }
-    }
-    Ok(works)
-}
-
-/// The digits of a registration number, which is what a caller types:
-/// "1580-2026-000123" -> "15802026000123". Stored beside the number, so a
-/// lookup by digits is one indexed equality on either backend.
-fn registration_digits(number: &str) -> String {
-    number.chars().filter(char::is_ascii_digit).collect()
-}
-
 /// Decodes every row with `f`, stopping at the first corrupt one.
-fn decode_all<R, T>(
+pub(crate) fn decode_all<R, T>(
     rows: Vec<R>,
     f: impl Fn(&R) -> Result<T, StoreError>,
 ) -> Result<Vec<T>, StoreError> {
@@ -456,545 +354,8 @@ impl Store {
         on_pool!(self, |pool| pool.close().await)
     }
 
-    // --- calls --------------------------------------------------------------
-
-    /// Records a call that has just arrived.
-    /// Fails with `AlreadyExists` if a call with the same id is stored.
-    pub async fn insert_call(&self, call: &NewCall) -> Result<(), StoreError> {
-        self.writer.write(Write::Call(call.clone())).await.map(drop)
-    }
-
-    /// Records that the call was answered, with the agreed codec.
-    /// Only the first answer counts: returns `false` (changing nothing) if
-    /// the call was already marked answered. `NotFound` if there is no such
-    /// call.
-    pub async fn mark_call_answered(
-        &self,
-        id: Uuid,
-        at: DateTime<Utc>,
-        codec: &str,
-    ) -> Result<bool, StoreError> {
-        let write = Write::Answered {
-            id,
-            at,
-            codec: codec.to_owned(),
-            recording: None,
-        };
-        self.first_of(id, write).await
-    }
-
-    /// The answer and the recording's row in one transaction: one commit
-    /// (on SQLite one `fsync`) at every answer instead of two. As
-    /// [`Self::mark_call_answered`], a second answer changes nothing.
-    pub async fn call_answered(
-        &self,
-        id: Uuid,
-        at: DateTime<Utc>,
-        codec: &str,
-        recording: Option<&NewRecording>,
-    ) -> Result<(), StoreError> {
-        let recording = recording.map(RecordingRow::new).transpose()?;
-        let write = Write::Answered {
-            id,
-            at,
-            codec: codec.to_owned(),
-            recording,
-        };
-        self.writer.write(write).await.map(drop)
-    }
-
-    /// The recording's end (if the call had one) and the call's, in one
-    /// transaction: one commit at every hang-up instead of two. As the
-    /// single updates, only the first end of each counts.
-    pub async fn call_finished(
-        &self,
-        id: Uuid,
-        end: CallEnd,
-        recording: Option<FinishedRecording>,
-    ) -> Result<(), StoreError> {
-        let recording = recording.map(RecordingEnd::new).transpose()?;
-        let write = Write::Finished { id, end, recording };
-        self.writer.write(write).await.map(drop)
-    }
-
-    /// Records how the call ended. Idempotent: only the first end counts, so
-    /// a BYE racing a timeout or shutdown cannot overwrite the real outcome;
-    /// returns `false` (changing nothing) if the call had already ended.
-    /// `NotFound` if there is no such call.
-    pub async fn mark_call_ended(&self, id: Uuid, end: CallEnd) -> Result<bool, StoreError> {
-        let write = Write::Finished {
-            id,
-            end,
-            recording: None,
-        };
-        self.first_of(id, write).await
-    }
-
-    /// Makes `write` (an answer or an end of call `id`): `true` if it was
-    /// the first, `false` if one was already stored, `NotFound` if there
-    /// is no such call.
-    async fn first_of(&self, id: Uuid, write: Write) -> Result<bool, StoreError> {
-        let changed = self.writer.write(write).await?.changed;
-        if changed == 0 {
-            self.require_call(id).await?;
-        }
-        Ok(changed > 0)
-    }
-
-    /// `Ok` if the call exists, `NotFound` otherwise. Used after an update
-    /// that changed nothing, to tell "already done" from "no such call".
-    async fn require_call(&self, id: Uuid) -> Result<(), StoreError> {
-        const SQL: &str = "SELECT 1 FROM calls WHERE id = $1";
-        if self.exists(SQL, id, "look up a call").await? {
-            Ok(())
-        } else {
-            Err(StoreError::NotFound { what: "call", id })
-        }
-    }
-
-    pub async fn get_call(&self, id: Uuid) -> Result<Option<CallRecord>, StoreError> {
-        const SQL: &str = concat!("SELECT ", call_columns!(), " FROM calls WHERE id = $1");
-        on_pool!(self, |pool| sqlx::query(SQL)
-            .bind(DbUuid(id))
-            .fetch_optional(pool)
-            .await
-            .map_err(query_err("read a call"))?
-            .map(|row| call_from_row(&row))
-            .transpose())
-    }
-
-    /// The `limit` most recent calls by arrival, newest first.
-    pub async fn list_calls(&self, limit: u32) -> Result<Vec<CallRecord>, StoreError> {
-        // id breaks ties so the order is stable between requests.
-        const SQL: &str = concat!(
-            "SELECT ",
-            call_columns!(),
-            " FROM calls ORDER BY arrived_at DESC, id DESC LIMIT $1"
-        );
-        on_pool!(self, |pool| decode_all(
-            sqlx::query(SQL)
-                .bind(i64::from(limit))
-                .fetch_all(pool)
-                .await
-                .map_err(query_err("list calls"))?,
-            call_from_row
-        ))
-    }
-
-    /// Calls that never ended (after a crash, those the server was handling),
-    /// oldest first.
-    pub async fn unfinished_calls(&self) -> Result<Vec<CallRecord>, StoreError> {
-        const SQL: &str = concat!(
-            "SELECT ",
-            call_columns!(),
-            " FROM calls WHERE ended_at IS NULL ORDER BY arrived_at, id"
-        );
-        on_pool!(self, |pool| decode_all(
-            sqlx::query(SQL)
-                .fetch_all(pool)
-                .await
-                .map_err(query_err("list unfinished calls"))?,
-            call_from_row
-        ))
-    }
-
-    /// Ends every unfinished call at `at` with `disposition` and
-    /// `ended_by = shutdown` (no final SIP status is known). Meant for
-    /// start-up, before any new call is taken, to close what a crash left
-    /// open. Returns how many calls it closed.
-    pub async fn close_unfinished_calls(
-        &self,
-        at: DateTime<Utc>,
-        disposition: Disposition,
-    ) -> Result<u64, StoreError> {
-        const SQL: &str = "UPDATE calls SET ended_at = $1, ended_by = $2, disposition = $3 \
-            WHERE ended_at IS NULL";
-        on_pool!(self, |pool| sqlx::query(SQL)
-            .bind(DbTime::new(at))
-            .bind(EndedBy::Shutdown.as_str())
-            .bind(disposition.as_str())
-            .execute(pool)
-            .await
-            .map(|r| r.rows_affected()))
-        .map_err(query_err("close unfinished calls"))
-    }
-
-    // --- call events ----------------------------------------------------------
-
-    /// Records an event of a call; returns the event's id.
-    /// `NotFound` if there is no such call.
-    pub async fn add_call_event(
-        &self,
-        call_id: Uuid,
-        at: DateTime<Utc>,
-        kind: &str,
-        detail: &str,
-    ) -> Result<i64, StoreError> {
-        let write = Write::Event {
-            call_id,
-            at,
-            kind: kind.to_owned(),
-            detail: detail.to_owned(),
-        };
-        self.writer.write(write).await?.new_id("call_events")
-    }
-
-    /// Events of a call in the order they happened (by time, then by the
-    /// order they were stored). Empty if there is no such call.
-    pub async fn call_events(&self, call_id: Uuid) -> Result<Vec<CallEvent>, StoreError> {
-        const SQL: &str = concat!(
-            "SELECT ",
-            event_columns!(),
-            " FROM call_events WHERE call_id = $1 ORDER BY at, id"
-        );
-        on_pool!(self, |pool| decode_all(
-            sqlx::query(SQL)
-                .bind(DbUuid(call_id))
-                .fetch_all(pool)
-                .await
-                .map_err(query_err("read call events"))?,
-            event_from_row
-        ))
-    }
-
-    // --- recordings -------------------------------------------------------------
-
-    /// Records that a recording has started.
-    /// `NotFound` if its call does not exist, `AlreadyExists` if the id is
-    /// taken.
-    pub async fn insert_recording(&self, rec: &NewRecording) -> Result<(), StoreError> {
-        let write = Write::Recording(RecordingRow::new(rec)?);
-        self.writer.write(write).await.map(drop)
-    }
-
-    /// Records that a recording's file is complete. Only the first call
-    /// counts: returns `false` (changing nothing) if it was already
-    /// finished. `NotFound` if there is no such recording.
-    pub async fn finish_recording(
-        &self,
-        id: Uuid,
-        ended_at: DateTime<Utc>,
-        duration_ms: u64,
-        size_bytes: u64,
-    ) -> Result<bool, StoreError> {
-        let end = RecordingEnd::new(FinishedRecording {
-            id,
-            ended_at,
-            duration_ms,
-            size_bytes,
-        })?;
-        let changed = self.writer.write(Write::RecordingEnd(end)).await?.changed;
-        if changed == 0 && self.get_recording(id).await?.is_none() {
-            return Err(StoreError::NotFound {
-                what: "recording",
-                id,
-            });
-        }
-        Ok(changed > 0)
-    }
-
-    pub async fn get_recording(&self, id: Uuid) -> Result<Option<RecordingRecord>, StoreError> {
-        const SQL: &str = concat!(
-            "SELECT ",
-            recording_columns!(),
-            " FROM recordings WHERE id = $1"
-        );
-        on_pool!(self, |pool| sqlx::query(SQL)
-            .bind(DbUuid(id))
-            .fetch_optional(pool)
-            .await
-            .map_err(query_err("read a recording"))?
-            .map(|row| recording_from_row(&row))
-            .transpose())
-    }
-
-    /// Recordings of a call, in the order they started.
-    pub async fn recordings_for_call(
-        &self,
-        call_id: Uuid,
-    ) -> Result<Vec<RecordingRecord>, StoreError> {
-        const SQL: &str = concat!(
-            "SELECT ",
-            recording_columns!(),
-            " FROM recordings WHERE call_id = $1 ORDER BY started_at, id"
-        );
-        on_pool!(self, |pool| decode_all(
-            sqlx::query(SQL)
-                .bind(DbUuid(call_id))
-                .fetch_all(pool)
-                .await
-                .map_err(query_err("list recordings of a call"))?,
-            recording_from_row
-        ))
-    }
-
-    /// Recordings never finished (after a crash, their files need their
-    /// headers fixed and their length measured), oldest first.
-    pub async fn unfinished_recordings(&self) -> Result<Vec<RecordingRecord>, StoreError> {
-        const SQL: &str = concat!(
-            "SELECT ",
-            recording_columns!(),
-            " FROM recordings WHERE ended_at IS NULL ORDER BY started_at, id"
-        );
-        on_pool!(self, |pool| decode_all(
-            sqlx::query(SQL)
-                .fetch_all(pool)
-                .await
-                .map_err(query_err("list unfinished recordings"))?,
-            recording_from_row
-        ))
-    }
-
-    // --- appeals ------------------------------------------------------------------
-
-    /// Stores a registered appeal. `AlreadyExists` with what = "appeal" if
-    /// the id is taken, or what = "appeal registration number" if another
-    /// appeal has this number or one with the same digits ("1580-2026-1"
-    /// and "15802026-1" cannot both exist: a caller types only digits).
-    /// `NotFound` if `call_id` names no stored call. A number without
-    /// digits is refused by the database (a `Query` error).
-    pub async fn insert_appeal(&self, appeal: &NewAppeal) -> Result<(), StoreError> {
-        const SQL: &str = "INSERT INTO appeals \
-            (id, registration_number, registration_digits, status, category, executor, \
-             deadline, caller_phone, address, created_at, call_id) \
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
-        let digits = registration_digits(&appeal.registration_number);
-        let inserted = on_pool!(self, |pool| sqlx::query(SQL)
-            .bind(DbUuid(appeal.id))
-            .bind(&appeal.registration_number)
-            .bind(&digits)
-            .bind(appeal.status.as_str())
-            .bind(&appeal.category)
-            .bind(&appeal.executor)
-            .bind(DbTime::new(appeal.deadline))
-            .bind(&appeal.caller_phone)
-            .bind(appeal.address.as_deref())
-            .bind(DbTime::new(appeal.created_at))
-            .bind(appeal.call_id.map(DbUuid))
-            .execute(pool)
-            .await
-            .map(|_| ()));
-        let Err(source) = inserted else {
-            return Ok(());
-        };
-        // Two unique columns: the backends name the violated constraint
-        // differently (or not at all), so ask which one it was.
-        if source
-            .as_database_error()
-            .is_some_and(|e| e.is_unique_violation())
-        {
-            const ID_SQL: &str = "SELECT 1 FROM appeals WHERE id = $1";
-            let (what, key) = if self.exists(ID_SQL, appeal.id, "look up an appeal").await? {
-                ("appeal", appeal.id.to_string())
-            } else {
-                (
-                    "appeal registration number",
-                    appeal.registration_number.clone(),
-                )
-            };
-            return Err(StoreError::AlreadyExists { what, key });
-        }
-        let call = appeal.call_id.map(|id| ("call", id));
-        Err(insert_err("insert an appeal", None, call)(source))
-    }
-
-    /// The appeal whose registration number is `number`, written with or
-    /// without its dashes (any non-digit is ignored on both sides:
-    /// "15802026000123" and "1580 2026 000123" find "1580-2026-000123").
-    /// `None` if there is none, or if `number` has no digits.
-    pub async fn appeal_by_registration_number(
-        &self,
-        number: &str,
-    ) -> Result<Option<AppealRecord>, StoreError> {
-        const SQL: &str = concat!(
-            "SELECT ",
-            appeal_columns!(),
-            " FROM appeals WHERE registration_digits = $1"
-        );
-        let digits = registration_digits(number);
-        if digits.is_empty() {
-            return Ok(None);
-        }
-        on_pool!(self, |pool| sqlx::query(SQL)
-            .bind(&digits)
-            .fetch_optional(pool)
-            .await
-            .map_err(query_err("look up an appeal by number"))?
-            .map(|row| appeal_from_row(&row))
-            .transpose())
-    }
-
-    /// The `limit` most recent appeals from the caller number `e164`, newest
-    /// first (by registration time).
-    pub async fn appeals_by_phone(
-        &self,
-        e164: &str,
-        limit: u32,
-    ) -> Result<Vec<AppealRecord>, StoreError> {
-        // id breaks ties so the order is stable between requests.
-        const SQL: &str = concat!(
-            "SELECT ",
-            appeal_columns!(),
-            " FROM appeals WHERE caller_phone = $1 \
-             ORDER BY created_at DESC, id DESC LIMIT $2"
-        );
-        on_pool!(self, |pool| decode_all(
-            sqlx::query(SQL)
-                .bind(e164)
-                .bind(i64::from(limit))
-                .fetch_all(pool)
-                .await
-                .map_err(query_err("list appeals by phone"))?,
-            appeal_from_row
-        ))
-    }
-
-    /// The address of the most recent appeal from `e164` that gave one (a
-    /// blank address counts as none): where the caller probably lives.
-    pub async fn latest_address_for_phone(&self, e164: &str) -> Result<Option<String>, StoreError> {
-        const SQL: &str = "SELECT address FROM appeals \
-            WHERE caller_phone = $1 AND address IS NOT NULL AND trim(address) <> '' \
-            ORDER BY created_at DESC, id DESC LIMIT 1";
-        on_pool!(self, |pool| sqlx::query(SQL)
-            .bind(e164)
-            .fetch_optional(pool)
-            .await
-            .map_err(query_err("look up a caller's address"))?
-            .map(|row| Cols::new(&row, "appeals").get::<String>("address"))
-            .transpose())
-    }
-
-    // --- repair works ---------------------------------------------------------------
-
-    /// Stores a repair work with its addresses, all or nothing: if any part
-    /// fails (e.g. a blank street, which the database refuses), nothing is
-    /// stored. `AlreadyExists` if the id is taken.
-    pub async fn insert_repair_work(&self, work: &NewRepairWork) -> Result<(), StoreError> {
-        const WORK_SQL: &str = "INSERT INTO repair_works \
-            (id, kind, service, description, starts_at, expected_end, status, created_at) \
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
-        const ADDRESS_SQL: &str = "INSERT INTO repair_work_addresses \
-            (work_id, ordinal, street, house) VALUES ($1, $2, $3, $4)";
-        on_pool!(self, |pool| async {
-            // Dropping the transaction on an early return rolls it back.
-            let mut tx = pool
-                .begin()
-                .await
-                .map_err(query_err("start storing a repair work"))?;
-            sqlx::query(WORK_SQL)
-                .bind(DbUuid(work.id))
-                .bind(work.kind.as_str())
-                .bind(work.service.as_str())
-                .bind(&work.description)
-                .bind(DbTime::new(work.starts_at))
-                .bind(DbTime::new(work.expected_end))
-                .bind(work.status.as_str())
-                .bind(DbTime::new(work.created_at))
-                .execute(&mut *tx)
-                .await
-                .map_err(insert_err(
-                    "insert a repair work",
-                    Some(("repair work", work.id)),
-                    None,
-                ))?;
-            for (ordinal, address) in work.addresses.iter().enumerate() {
-                let ordinal = i32::try_from(ordinal).map_err(|_| StoreError::OutOfRange {
-                    field: "repair work addresses",
-                    value: ordinal as u64,
-                })?;
-                sqlx::query(ADDRESS_SQL)
-                    .bind(DbUuid(work.id))
-                    .bind(ordinal)
-                    .bind(&address.street)
-                    .bind(address.house.as_deref())
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(query_err("insert a repair work's address"))?;
-            }
-            tx.commit().await.map_err(query_err("commit a repair work"))
-        }
-        .await)
-    }
-
-    pub async fn get_repair_work(&self, id: Uuid) -> Result<Option<RepairWork>, StoreError> {
-        const SQL: &str = concat!(repair_work_select!(), " WHERE w.id = $1 ORDER BY a.ordinal");
-        let works = on_pool!(self, |pool| works_from_rows(
-            &sqlx::query(SQL)
-                .bind(DbUuid(id))
-                .fetch_all(pool)
-                .await
-                .map_err(query_err("read a repair work"))?
-        ))?;
-        Ok(works.into_iter().next())
-    }
-
-    /// Works in progress at `now`, each with its addresses: started
-    /// (`starts_at <= now`), not ended and not closed. A work past its
-    /// expected end stays in progress until it is closed: the outage may
-    /// well go on. Emergency works come first, then by start.
-    pub async fn active_repair_works(
-        &self,
-        now: DateTime<Utc>,
-    ) -> Result<Vec<RepairWork>, StoreError> {
-        // One statement, so a work closed meanwhile cannot lose its
-        // addresses halfway; w.id keeps each work's rows together.
-        const SQL: &str = concat!(
-            repair_work_select!(),
-            " WHERE w.starts_at <= $1 AND w.ended_at IS NULL AND w.status <> $2 \
-             ORDER BY CASE WHEN w.kind = $3 THEN 0 ELSE 1 END, w.starts_at, w.id, a.ordinal"
-        );
-        on_pool!(self, |pool| works_from_rows(
-            &sqlx::query(SQL)
-                .bind(DbTime::new(now))
-                .bind(WorkStatus::Closed.as_str())
-                .bind(WorkKind::Emergency.as_str())
-                .fetch_all(pool)
-                .await
-                .map_err(query_err("list active repair works"))?
-        ))
-    }
-
-    /// Works in progress at `now` (as [`Store::active_repair_works`], in the
-    /// same order) with an address matching the caller's free-text
-    /// `address`; see [`WorkAddress::matches`] for the rule. The matching
-    /// runs here, not in SQL, so it folds Ukrainian case alike on both
-    /// backends; works in progress in a city are few.
-    pub async fn repair_works_at(
-        &self,
-        address: &str,
-        now: DateTime<Utc>,
-    ) -> Result<Vec<RepairWork>, StoreError> {
-        let mut works = self.active_repair_works(now).await?;
-        works.retain(|w| w.affects(address));
-        Ok(works)
-    }
-
-    /// Closes a work's record: it ended at `at`. Only the first close
-    /// counts: returns `false` (changing nothing) if it had already ended.
-    /// `NotFound` if there is no such work.
-    pub async fn close_repair_work(&self, id: Uuid, at: DateTime<Utc>) -> Result<bool, StoreError> {
-        const SQL: &str = "UPDATE repair_works SET ended_at = $2, status = $3 \
-            WHERE id = $1 AND ended_at IS NULL";
-        const ID_SQL: &str = "SELECT 1 FROM repair_works WHERE id = $1";
-        let changed = on_pool!(self, |pool| sqlx::query(SQL)
-            .bind(DbUuid(id))
-            .bind(DbTime::new(at))
-            .bind(WorkStatus::Closed.as_str())
-            .execute(pool)
-            .await
-            .map(|r| r.rows_affected()))
-        .map_err(query_err("close a repair work"))?;
-        if changed == 0 && !self.exists(ID_SQL, id, "look up a repair work").await? {
-            return Err(StoreError::NotFound {
-                what: "repair work",
-                id,
-            });
-        }
-        Ok(changed > 0)
-    }
-
     /// Whether `sql` (`SELECT 1 FROM ... WHERE id = $1`) finds a row.
-    async fn exists(
+    pub(crate) async fn exists(
         &self,
         sql: &'static str,
         id: Uuid,
@@ -1091,4 +452,4 @@ async fn connect_postgres(url: &str) -> Result<PgPool, StoreError> {
 
 // Last, so the tests see the macros above (macro_rules scope is textual).
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

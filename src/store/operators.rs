@@ -39,8 +39,7 @@ use sha2::Digest;
 use uuid::Uuid;
 
 use super::encoding::{Cols, DbTime, DbUuid, StoreRow};
-use super::model::text_enum;
-use super::{Backend, Store, StoreError, decode_all, insert_err, query_err, storage_precision};
+use super::{Store, StoreError, decode_all, insert_err, query_err, storage_precision};
 
 /// The digest realm operators' softphones authenticate in, until the
 /// configuration has a key for it.

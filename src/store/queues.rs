@@ -22,9 +22,8 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::encoding::{Cols, DbTime, DbUuid, StoreRow};
-use super::model::text_enum;
 use super::operators::check_queue_name;
-use super::{Backend, Store, StoreError, decode_all, query_err, to_i64};
+use super::{Store, StoreError, decode_all, query_err, to_i64};
 
 text_enum! {
     /// What happened to a caller in a queue.

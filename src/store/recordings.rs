@@ -1,13 +1,169 @@
-//! What supervisors search and listen to: recordings with their calls
-//! (caller, queue, operator, wait, linked appeals), found by date, caller,
-//! operator, queue, call id, appeal or duration; and the access log that
-//! every play or download writes (000 §2.7: personal data).
+//! Recordings: a recording's row from the call's answer to its end (through
+//! the group commit, [`super::batch`]); what supervisors search and listen
+//! to: recordings with their calls (caller, queue, operator, wait, linked
+//! appeals), found by date, caller, operator, queue, call id, appeal or
+//! duration; and the access log that every play or download writes (000
+//! §2.7: personal data).
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+use super::batch::{RecordingEnd, RecordingRow, Write};
 use super::encoding::{Cols, DbTime, DbUuid, StoreRow};
-use super::{Backend, Store, StoreError, decode_all, query_err, registration_digits};
+use super::{Store, StoreError, decode_all, query_err};
+use crate::appeal::number::digits as registration_digits;
+
+/// A recording as first recorded, when its file is opened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewRecording {
+    pub id: Uuid,
+    pub call_id: Uuid,
+    /// File path relative to the recordings directory.
+    pub path: String,
+    pub started_at: DateTime<Utc>,
+    pub sample_rate: u32,
+    pub channels: u16,
+}
+
+/// A recording as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordingRecord {
+    pub id: Uuid,
+    pub call_id: Uuid,
+    /// File path relative to the recordings directory.
+    pub path: String,
+    pub started_at: DateTime<Utc>,
+    /// `None` until [`Store::finish_recording`](super::Store::finish_recording).
+    pub ended_at: Option<DateTime<Utc>>,
+    pub duration_ms: Option<u64>,
+    pub size_bytes: Option<u64>,
+    pub sample_rate: u32,
+    pub channels: u16,
+    /// When the pruner removed the file (the row stays); `None` while the
+    /// file is kept.
+    pub purged_at: Option<DateTime<Utc>>,
+}
+
+/// A recording's end, stored with its call's
+/// ([`Store::call_finished`](super::Store::call_finished)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FinishedRecording {
+    pub id: Uuid,
+    pub ended_at: DateTime<Utc>,
+    pub duration_ms: u64,
+    pub size_bytes: u64,
+}
+
+macro_rules! recording_columns {
+    () => {
+        "id, call_id, path, started_at, ended_at, duration_ms, size_bytes, sample_rate, channels, \
+         purged_at"
+    };
+}
+
+fn recording_from_row(row: &impl StoreRow) -> Result<RecordingRecord, StoreError> {
+    let c = Cols::new(row, "recordings");
+    Ok(RecordingRecord {
+        id: c.uuid("id")?,
+        call_id: c.uuid("call_id")?,
+        path: c.get("path")?,
+        started_at: c.time("started_at")?,
+        ended_at: c.opt_time("ended_at")?,
+        duration_ms: c.opt_int::<i64, u64>("duration_ms")?,
+        size_bytes: c.opt_int::<i64, u64>("size_bytes")?,
+        sample_rate: c.int::<i32, u32>("sample_rate")?,
+        channels: c.int::<i32, u16>("channels")?,
+        purged_at: c.opt_time("purged_at")?,
+    })
+}
+
+impl Store {
+    /// Records that a recording has started.
+    /// `NotFound` if its call does not exist, `AlreadyExists` if the id is
+    /// taken.
+    pub async fn insert_recording(&self, rec: &NewRecording) -> Result<(), StoreError> {
+        let write = Write::Recording(RecordingRow::new(rec)?);
+        self.writer.write(write).await.map(drop)
+    }
+
+    /// Records that a recording's file is complete. Only the first call
+    /// counts: returns `false` (changing nothing) if it was already
+    /// finished. `NotFound` if there is no such recording.
+    pub async fn finish_recording(
+        &self,
+        id: Uuid,
+        ended_at: DateTime<Utc>,
+        duration_ms: u64,
+        size_bytes: u64,
+    ) -> Result<bool, StoreError> {
+        let end = RecordingEnd::new(FinishedRecording {
+            id,
+            ended_at,
+            duration_ms,
+            size_bytes,
+        })?;
+        let changed = self.writer.write(Write::RecordingEnd(end)).await?.changed;
+        if changed == 0 && self.get_recording(id).await?.is_none() {
+            return Err(StoreError::NotFound {
+                what: "recording",
+                id,
+            });
+        }
+        Ok(changed > 0)
+    }
+
+    pub async fn get_recording(&self, id: Uuid) -> Result<Option<RecordingRecord>, StoreError> {
+        const SQL: &str = concat!(
+            "SELECT ",
+            recording_columns!(),
+            " FROM recordings WHERE id = $1"
+        );
+        on_pool!(self, |pool| sqlx::query(SQL)
+            .bind(DbUuid(id))
+            .fetch_optional(pool)
+            .await
+            .map_err(query_err("read a recording"))?
+            .map(|row| recording_from_row(&row))
+            .transpose())
+    }
+
+    /// Recordings of a call, in the order they started.
+    pub async fn recordings_for_call(
+        &self,
+        call_id: Uuid,
+    ) -> Result<Vec<RecordingRecord>, StoreError> {
+        const SQL: &str = concat!(
+            "SELECT ",
+            recording_columns!(),
+            " FROM recordings WHERE call_id = $1 ORDER BY started_at, id"
+        );
+        on_pool!(self, |pool| decode_all(
+            sqlx::query(SQL)
+                .bind(DbUuid(call_id))
+                .fetch_all(pool)
+                .await
+                .map_err(query_err("list recordings of a call"))?,
+            recording_from_row
+        ))
+    }
+
+    /// Recordings never finished (after a crash, their files need their
+    /// headers fixed and their length measured), oldest first.
+    pub async fn unfinished_recordings(&self) -> Result<Vec<RecordingRecord>, StoreError> {
+        const SQL: &str = concat!(
+            "SELECT ",
+            recording_columns!(),
+            " FROM recordings WHERE ended_at IS NULL ORDER BY started_at, id"
+        );
+        on_pool!(self, |pool| decode_all(
+            sqlx::query(SQL)
+                .fetch_all(pool)
+                .await
+                .map_err(query_err("list unfinished recordings"))?,
+            recording_from_row
+        ))
+    }
+}
 
 /// What to look for; every part is optional.
 #[derive(Debug, Clone, Default)]

@@ -28,7 +28,7 @@ pub struct DueRecording {
 
 /// A card the pruner deletes (or would).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DueCard {
+pub struct DueAppeal {
     pub id: Uuid,
     pub registration_number: String,
     pub created_at: DateTime<Utc>,
@@ -62,7 +62,7 @@ macro_rules! recording_not_held {
     };
 }
 
-macro_rules! card_not_held {
+macro_rules! appeal_not_held {
     () => {
         "NOT EXISTS (SELECT 1 FROM legal_holds h WHERE h.released_at IS NULL AND h.appeal_id = a.id)"
     };
@@ -274,11 +274,11 @@ impl Store {
     }
 
     /// Cards registered before `cutoff` and not held, oldest first.
-    pub async fn cards_due(&self, cutoff: DateTime<Utc>) -> Result<Vec<DueCard>, StoreError> {
+    pub async fn appeals_due(&self, cutoff: DateTime<Utc>) -> Result<Vec<DueAppeal>, StoreError> {
         const SQL: &str = concat!(
             "SELECT a.id, a.registration_number, a.created_at FROM appeals a \
              WHERE a.created_at < $1 AND ",
-            card_not_held!(),
+            appeal_not_held!(),
             " ORDER BY a.created_at, a.id"
         );
         on_pool!(self, |pool| decode_all(
@@ -287,24 +287,24 @@ impl Store {
                 .fetch_all(pool)
                 .await
                 .map_err(query_err("list cards due"))?,
-            due_card_from_row
+            due_appeal_from_row
         ))
     }
 
-    /// Deletes up to `limit` cards due (as [`Store::cards_due`]) with
+    /// Deletes up to `limit` cards due (as [`Store::appeals_due`]) with
     /// everything that hangs off them (attached calls' links, attachment
     /// rows, released holds; repeats of them lose the link), in one
     /// transaction. Returns the cards this call deleted (another pruner
     /// running at once deletes the others) and their attachments' paths,
     /// for the files to be removed after.
-    pub async fn delete_cards(
+    pub async fn delete_appeals(
         &self,
         cutoff: DateTime<Utc>,
         limit: u32,
-    ) -> Result<(Vec<DueCard>, Vec<String>), StoreError> {
+    ) -> Result<(Vec<DueAppeal>, Vec<String>), StoreError> {
         const PICK: &str = concat!(
             "SELECT a.id FROM appeals a WHERE a.created_at < $1 AND ",
-            card_not_held!(),
+            appeal_not_held!(),
             " ORDER BY a.created_at, a.id LIMIT $2"
         );
         // The card is locked before its holds are read (PostgreSQL): a hold
@@ -321,7 +321,7 @@ impl Store {
         const UNLINK: &str = "UPDATE appeals SET repeat_of = NULL WHERE repeat_of = $1";
         const DELETE: &str = concat!(
             "DELETE FROM appeals AS a WHERE a.id = $1 AND a.created_at < $2 AND ",
-            card_not_held!(),
+            appeal_not_held!(),
             " RETURNING id, registration_number, created_at"
         );
         on_pool!(self, |pool| async {
@@ -372,7 +372,7 @@ impl Store {
         .await
         .map_err(query_err("delete cards past retention"))
         .and_then(|(rows, files)| {
-            let cards = decode_all(rows, due_card_from_row)?;
+            let cards = decode_all(rows, due_appeal_from_row)?;
             Ok((cards, files))
         }))
     }
@@ -608,9 +608,9 @@ impl Store {
     }
 }
 
-fn due_card_from_row(row: &impl StoreRow) -> Result<DueCard, StoreError> {
+fn due_appeal_from_row(row: &impl StoreRow) -> Result<DueAppeal, StoreError> {
     let c = Cols::new(row, "appeals");
-    Ok(DueCard {
+    Ok(DueAppeal {
         id: c.uuid("id")?,
         registration_number: c.get("registration_number")?,
         created_at: c.time("created_at")?,

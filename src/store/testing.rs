@@ -26,7 +26,8 @@ use uuid::Uuid;
 
 use chrono::{DateTime, Utc};
 
-use super::{AppealCard, Store, StoreError};
+use super::{Store, StoreError};
+use crate::appeal::NewAppeal;
 
 /// Environment variable naming the PostgreSQL URL used to create and drop
 /// test databases (any existing database the user may connect to).
@@ -66,13 +67,14 @@ pub async fn stored_call(
     id
 }
 
-/// Imports the shipped sample classifier ([`crate::classifier::DEFAULT_PATH`],
+/// Imports the shipped sample classifier ([`crate::appeal::classifier::DEFAULT_PATH`],
 /// read from the working directory, the package root under `cargo test`)
 /// as of `at` and returns its first category.
 pub async fn sample_category(store: &Store, source: &str, at: DateTime<Utc>) -> Uuid {
-    let classifier =
-        crate::classifier::Classifier::load(std::path::Path::new(crate::classifier::DEFAULT_PATH))
-            .expect("the sample classifier loads");
+    let classifier = crate::appeal::classifier::Classifier::load(std::path::Path::new(
+        crate::appeal::classifier::DEFAULT_PATH,
+    ))
+    .expect("the sample classifier loads");
     let outcome = store
         .import_classifier(&classifier, source, at)
         .await
@@ -85,8 +87,8 @@ pub async fn sample_category(store: &Store, source: &str, at: DateTime<Utc>) -> 
 }
 
 /// A card an operator filled in full, in `category`.
-pub fn sample_card(category: Uuid) -> AppealCard {
-    AppealCard {
+pub fn sample_appeal(category: Uuid) -> NewAppeal {
+    NewAppeal {
         surname: "Шевченко".into(),
         first_name: "Тарас".into(),
         patronymic: "Григорович".into(),

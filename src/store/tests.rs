@@ -8,6 +8,7 @@ use std::net::SocketAddr;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use uuid::Uuid;
 
+use super::encoding::{DbTime, DbUuid};
 use super::testing::{TestDb, both_backends};
 use super::*;
 
@@ -28,11 +29,6 @@ both_backends!(
     concurrent_inserts,
     hot_writes_are_committed_in_groups,
     corrupt_enum_is_reported,
-    appeal_lookup_by_number,
-    duplicate_appeals,
-    appeal_call_link,
-    appeals_by_phone_newest_first,
-    latest_address_for_phone,
     active_repair_works_around_now,
     close_repair_work,
     repair_works_at_address,
@@ -41,14 +37,12 @@ both_backends!(
 
 // The rest, in files of their own.
 mod blocking;
-mod cards;
-mod classifier;
 mod migrations;
 mod operators;
 mod queues;
 mod users;
 
-fn t0() -> DateTime<Utc> {
+pub(crate) fn t0() -> DateTime<Utc> {
     // A fixed instant with a sub-microsecond part, to see it truncated.
     Utc.with_ymd_and_hms(2025, 3, 14, 9, 26, 53)
         .single()
@@ -56,7 +50,7 @@ fn t0() -> DateTime<Utc> {
         + Duration::nanoseconds(589_793_238)
 }
 
-fn new_call(arrived_at: DateTime<Utc>) -> NewCall {
+pub(crate) fn new_call(arrived_at: DateTime<Utc>) -> NewCall {
     NewCall {
         id: Uuid::new_v4(),
         sip_call_id: format!("{}@192.0.2.10", Uuid::new_v4().simple()),
@@ -70,7 +64,7 @@ fn new_call(arrived_at: DateTime<Utc>) -> NewCall {
     }
 }
 
-fn new_recording(call_id: Uuid, started_at: DateTime<Utc>) -> NewRecording {
+pub(crate) fn new_recording(call_id: Uuid, started_at: DateTime<Utc>) -> NewRecording {
     NewRecording {
         id: Uuid::new_v4(),
         call_id,
@@ -82,7 +76,7 @@ fn new_recording(call_id: Uuid, started_at: DateTime<Utc>) -> NewRecording {
 }
 
 /// Runs raw SQL on the store's pool (for checks the API does not offer).
-async fn raw_execute(store: &Store, sql: &str) {
+pub(crate) async fn raw_execute(store: &Store, sql: &str) {
     use sqlx::Executor;
     on_pool!(store, |pool| {
         pool.execute(sql).await.expect("raw SQL");
@@ -812,256 +806,6 @@ async fn corrupt_enum_is_reported(db: &TestDb) {
     }
 }
 
-// --- appeals ---------------------------------------------------------------------
-
-const PHONE: &str = "+380611234567";
-
-fn new_appeal(registration_number: &str, created_at: DateTime<Utc>) -> NewAppeal {
-    NewAppeal {
-        id: Uuid::new_v4(),
-        registration_number: registration_number.into(),
-        status: AppealStatus::Registered,
-        category: "Житлово-комунальне господарство / Водопостачання / Відсутність води".into(),
-        executor: "КП «Водоканал»".into(),
-        deadline: created_at + Duration::hours(24),
-        caller_phone: PHONE.into(),
-        address: Some("вул. Соборна, 12, кв. 5".into()),
-        created_at,
-        call_id: None,
-    }
-}
-
-/// What reading `appeal` back must give.
-fn stored_appeal(appeal: &NewAppeal) -> AppealRecord {
-    AppealRecord {
-        id: appeal.id,
-        registration_number: appeal.registration_number.clone(),
-        status: appeal.status,
-        category: appeal.category.clone(),
-        executor: appeal.executor.clone(),
-        deadline: storage_precision(appeal.deadline),
-        caller_phone: appeal.caller_phone.clone(),
-        address: appeal.address.clone(),
-        created_at: storage_precision(appeal.created_at),
-        call_id: appeal.call_id,
-    }
-}
-
-async fn appeal_lookup_by_number(db: &TestDb) {
-    let appeal = NewAppeal {
-        status: AppealStatus::InProgress,
-        ..new_appeal("1580-2026-000123", t0())
-    };
-    let other = new_appeal("1580-2026-000124", t0());
-    db.insert_appeal(&appeal).await.expect("insert");
-    db.insert_appeal(&other).await.expect("insert other");
-
-    let want = stored_appeal(&appeal);
-    for typed in [
-        "1580-2026-000123",
-        "15802026000123",
-        " 1580 2026 000123 ",
-        "№1580/2026/000123#",
-    ] {
-        let got = db
-            .appeal_by_registration_number(typed)
-            .await
-            .expect("lookup");
-        assert_eq!(got.as_ref(), Some(&want), "{typed:?}");
-    }
-    for unknown in [
-        "1580-2026-000125",
-        "1580-2026-00012",
-        "158020260001230",
-        "",
-        "---",
-        "абв",
-    ] {
-        assert_eq!(
-            db.appeal_by_registration_number(unknown)
-                .await
-                .expect("lookup"),
-            None,
-            "{unknown:?}"
-        );
-    }
-}
-
-async fn duplicate_appeals(db: &TestDb) {
-    let appeal = new_appeal("1580-2026-000123", t0());
-    db.insert_appeal(&appeal).await.expect("insert");
-
-    match db.insert_appeal(&appeal).await {
-        Err(StoreError::AlreadyExists {
-            what: "appeal",
-            key,
-        }) => {
-            assert_eq!(key, appeal.id.to_string())
-        }
-        other => panic!("expected AlreadyExists for the id, got {other:?}"),
-    }
-    // Another appeal with the same number, or the same digits written
-    // otherwise: a caller could not tell them apart on the keypad.
-    for number in ["1580-2026-000123", "15802026-000123"] {
-        let twin = new_appeal(number, t0() + Duration::seconds(1));
-        match db.insert_appeal(&twin).await {
-            Err(
-                err @ StoreError::AlreadyExists {
-                    what: "appeal registration number",
-                    ..
-                },
-            ) => assert!(err.to_string().contains(number), "{err}"),
-            other => panic!("{number}: expected AlreadyExists, got {other:?}"),
-        }
-    }
-    // A number must have digits.
-    assert!(matches!(
-        db.insert_appeal(&new_appeal("б/н", t0())).await,
-        Err(StoreError::Query { .. })
-    ));
-    let stored = db.appeals_by_phone(PHONE, 10).await.expect("list");
-    assert_eq!(stored, vec![stored_appeal(&appeal)]);
-}
-
-async fn appeal_call_link(db: &TestDb) {
-    let call = new_call(t0());
-    db.insert_call(&call).await.expect("insert call");
-    let appeal = NewAppeal {
-        call_id: Some(call.id),
-        ..new_appeal("1580-2026-000001", t0() + Duration::minutes(3))
-    };
-    db.insert_appeal(&appeal).await.expect("insert");
-    let got = db
-        .appeal_by_registration_number(&appeal.registration_number)
-        .await
-        .expect("lookup")
-        .expect("present");
-    assert_eq!(got.call_id, Some(call.id));
-
-    let nobody = Uuid::new_v4();
-    let orphan = NewAppeal {
-        call_id: Some(nobody),
-        ..new_appeal("1580-2026-000002", t0())
-    };
-    assert!(matches!(
-        db.insert_appeal(&orphan).await,
-        Err(StoreError::NotFound { what: "call", id }) if id == nobody
-    ));
-
-    // Purging the call keeps the appeal (kept 3 years), unlinked.
-    raw_execute(db, "DELETE FROM calls").await;
-    let got = db
-        .appeal_by_registration_number(&appeal.registration_number)
-        .await
-        .expect("lookup")
-        .expect("still present");
-    assert_eq!(got.call_id, None);
-}
-
-async fn appeals_by_phone_newest_first(db: &TestDb) {
-    let mut mine = Vec::new();
-    for (n, offset_ms) in [0, 2500, 1000, 1001, 999].into_iter().enumerate() {
-        let appeal = new_appeal(
-            &format!("1580-2025-{n:06}"),
-            t0() + Duration::milliseconds(offset_ms),
-        );
-        db.insert_appeal(&appeal).await.expect("insert");
-        mine.push(appeal);
-    }
-    let theirs = NewAppeal {
-        caller_phone: "+380501112233".into(),
-        ..new_appeal("1580-2025-999999", t0() + Duration::days(1))
-    };
-    db.insert_appeal(&theirs)
-        .await
-        .expect("insert other caller");
-    mine.sort_by_key(|a| std::cmp::Reverse(a.created_at));
-    let want: Vec<String> = mine.iter().map(|a| a.registration_number.clone()).collect();
-
-    let numbers = |list: Vec<AppealRecord>| -> Vec<String> {
-        list.into_iter().map(|a| a.registration_number).collect()
-    };
-    assert_eq!(
-        numbers(db.appeals_by_phone(PHONE, 100).await.expect("list")),
-        want
-    );
-    assert_eq!(
-        numbers(db.appeals_by_phone(PHONE, 2).await.expect("list")),
-        want[..2]
-    );
-    assert!(
-        db.appeals_by_phone(PHONE, 0)
-            .await
-            .expect("list")
-            .is_empty()
-    );
-    assert_eq!(
-        numbers(db.appeals_by_phone("+380501112233", 5).await.expect("list")),
-        vec![theirs.registration_number]
-    );
-    assert!(
-        db.appeals_by_phone("+380000000000", 5)
-            .await
-            .expect("list")
-            .is_empty()
-    );
-}
-
-async fn latest_address_for_phone(db: &TestDb) {
-    assert_eq!(
-        db.latest_address_for_phone(PHONE).await.expect("address"),
-        None
-    );
-    let old = NewAppeal {
-        address: Some("вул. Соборна, 12".into()),
-        ..new_appeal("1580-2026-000001", t0())
-    };
-    // Newer, but without a usable address.
-    let none = NewAppeal {
-        address: None,
-        ..new_appeal("1580-2026-000002", t0() + Duration::hours(1))
-    };
-    let blank = NewAppeal {
-        address: Some("  ".into()),
-        ..new_appeal("1580-2026-000003", t0() + Duration::hours(2))
-    };
-    // Another caller's, newest of all.
-    let other = NewAppeal {
-        caller_phone: "+380501112233".into(),
-        address: Some("пр. Металургів, 5".into()),
-        ..new_appeal("1580-2026-000004", t0() + Duration::hours(3))
-    };
-    for appeal in [&old, &none, &blank, &other] {
-        db.insert_appeal(appeal).await.expect("insert");
-    }
-    assert_eq!(
-        db.latest_address_for_phone(PHONE)
-            .await
-            .expect("address")
-            .as_deref(),
-        Some("вул. Соборна, 12")
-    );
-
-    let moved = NewAppeal {
-        address: Some("бульв. Шевченка, 7".into()),
-        ..new_appeal("1580-2026-000005", t0() + Duration::hours(4))
-    };
-    db.insert_appeal(&moved).await.expect("insert");
-    assert_eq!(
-        db.latest_address_for_phone(PHONE)
-            .await
-            .expect("address")
-            .as_deref(),
-        Some("бульв. Шевченка, 7")
-    );
-    assert_eq!(
-        db.latest_address_for_phone("+380000000000")
-            .await
-            .expect("address"),
-        None
-    );
-}
-
 // --- repair works ---------------------------------------------------------------------
 
 fn street(street: &str, house: Option<&str>) -> WorkAddress {
@@ -1458,9 +1202,6 @@ fn enums_round_trip_through_text() {
     assert_eq!(Disposition::MediaTimeout.as_str(), "media_timeout");
     assert_eq!(Disposition::parse("Answered"), None);
     assert_eq!(EndedBy::Shutdown.to_string(), "shutdown");
-    for s in AppealStatus::ALL {
-        assert_eq!(AppealStatus::parse(s.as_str()), Some(*s));
-    }
     for k in WorkKind::ALL {
         assert_eq!(WorkKind::parse(k.as_str()), Some(*k));
     }
@@ -1470,23 +1211,4 @@ fn enums_round_trip_through_text() {
     for s in WorkStatus::ALL {
         assert_eq!(WorkStatus::parse(s.as_str()), Some(*s));
     }
-    assert_eq!(AppealStatus::ALL.len(), 8);
-    assert_eq!(AppealStatus::InProgress.as_str(), "in_progress");
-}
-
-#[test]
-fn appeal_debug_hides_personal_data() {
-    let appeal = new_appeal("1580-2026-000123", t0());
-    let shown = format!("{appeal:?} {:?}", stored_appeal(&appeal));
-    assert!(!shown.contains("+3806112345"), "{shown}");
-    assert!(!shown.contains("Соборна"), "{shown}");
-    assert!(shown.contains("***67"), "{shown}");
-    assert!(shown.contains("1580-2026-000123"), "{shown}");
-}
-
-#[test]
-fn registration_digits_ignore_everything_but_digits() {
-    assert_eq!(registration_digits("1580-2026-000123"), "15802026000123");
-    assert_eq!(registration_digits(" №1580 / 2026 "), "15802026");
-    assert_eq!(registration_digits("б/н"), "");
 }

@@ -15,12 +15,11 @@ use sha2::Digest;
 use uuid::Uuid;
 
 use super::encoding::{Cols, DbTime, DbUuid, StoreRow};
-use super::model::text_enum;
 use super::operators::{
     blocking, check_display_name, check_login, check_password, hash_password, password_matches,
     waste_a_verification,
 };
-use super::{Backend, Store, StoreError, decode_all, insert_err, query_err};
+use super::{Store, StoreError, decode_all, insert_err, query_err};
 
 text_enum! {
     /// What a user may do in the console.

@@ -3,7 +3,7 @@
 //! number, deadline and executor, a repeat appeal, and the roles.
 
 use chrono::{DateTime, Datelike, Utc};
-use hotline::classifier::Classifier;
+use hotline::appeal::classifier::Classifier;
 use hotline::store::Role;
 use hotline::store::testing::sample_category;
 use serde_json::{Value, json};

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use fantoccini::key::Key;
-use hotline::classifier::Classifier;
+use hotline::appeal::classifier::Classifier;
 use hotline::store::{Role, demo};
 use serde_json::{Value, json};
 
@@ -566,7 +566,7 @@ async fn a_walk_in_card_is_filed_with_the_keyboard_alone_in_english_with_a_photo
     assert_eq!(card.record.call_id, None, "a walk-in has no call");
     assert_eq!(
         card.channel,
-        Some(hotline::store::Channel::WalkIn),
+        Some(hotline::appeal::Channel::WalkIn),
         "{number}"
     );
     assert_eq!(card.record.caller_phone, "+380671234567");

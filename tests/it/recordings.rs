@@ -271,7 +271,7 @@ async fn supervisors_find_a_call(backend: crate::Backend) {
     let card = app
         .store()
         .register_appeal(
-            &hotline::store::AppealCard {
+            &hotline::appeal::NewAppeal {
                 surname: "Шевченко".into(),
                 first_name: "Тарас".into(),
                 patronymic: "Григорович".into(),
@@ -294,7 +294,7 @@ async fn supervisors_find_a_call(backend: crate::Backend) {
     assert_eq!(by_card["total"], 1);
     assert_eq!(
         by_card["recordings"][0]["appeals"][0],
-        card.registration_number
+        card.registration_number.as_str()
     );
     // Paging: newest first, 10 a page.
     let page1 = find("per_page=10&page=1".into()).await;
@@ -316,7 +316,7 @@ async fn supervisors_find_a_call(backend: crate::Backend) {
     .await;
     assert_eq!(detail.status, 200, "{}", detail.body);
     let detail: Value = serde_json::from_str(&detail.body).unwrap();
-    assert_eq!(detail["appeals"][0], card.registration_number);
+    assert_eq!(detail["appeals"][0], card.registration_number.as_str());
     assert!(detail["holds"].as_array().unwrap().is_empty());
     // A hold, then released.
     let r = request(

@@ -6,10 +6,10 @@ use std::path::Path;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use uuid::Uuid;
 
-use super::super::classifier::{CategoryRecord, ClassifierVersion};
-use super::super::{Backend, Store, StoreError, storage_precision};
-use super::{TestDb, both_backends};
-use crate::classifier::{Classifier, ClassifierError, DEFAULT_PATH, DeadlineClass};
+use super::classifier::{Classifier, ClassifierError, DEFAULT_PATH, DeadlineClass};
+use super::classifier_store::{CategoryRecord, ClassifierVersion};
+use crate::store::testing::{TestDb, both_backends};
+use crate::store::{Store, StoreError, on_pool, storage_precision};
 
 both_backends!(
     classifier_sample_import,

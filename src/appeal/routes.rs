@@ -3,7 +3,7 @@
 //! - `GET /api/classifier`: the current classifier as a tree (section →
 //!   issue types, each with its executor and deadline class), for the
 //!   card's category field.
-//! - `POST /api/appeals` (operators, supervisors, admins): registers a card.
+//! - `POST /api/appeals` (operators, supervisors, admins): registers a appeal.
 //!   201 with the registration number, deadline and executor; 422 with
 //!   `{"errors": [{"field", "message"}]}`, one per wrong field, messages in
 //!   Ukrainian for the operator; nothing is written then. An operator may
@@ -31,15 +31,14 @@ use serde::{Deserialize, Serialize};
 use tracing::{info, warn};
 use uuid::Uuid;
 
-use super::auth::Auth;
-use super::error::ApiError;
-use super::state::AppState;
-use crate::attachments::{AttachmentError, AttachmentFiles, Piece};
-use crate::phone::NumberingPlan;
-use crate::store::{
-    AppealCard, AppealRecord, Attachment, Channel, FieldError, RegisterError, Role, Store,
-    StoreError,
+use super::attachments::{AttachmentError, AttachmentFiles, Piece};
+use super::{
+    AppealRecord, Attachment, Channel, FieldError, NewAppeal, RegisterError, RegistrationNumber,
 };
+use crate::api::auth::Auth;
+use crate::api::{ApiError, AppState};
+use crate::phone::NumberingPlan;
+use crate::store::{Role, Store, StoreError};
 
 /// Why an upload was not kept.
 enum UploadFailure {
@@ -47,8 +46,8 @@ enum UploadFailure {
     Store(StoreError),
 }
 
-/// Who works with cards in the console.
-const CARD_ROLES: &[Role] = &[Role::Operator, Role::Supervisor, Role::Admin];
+/// Who works with appeals in the console.
+const APPEAL_ROLES: &[Role] = &[Role::Operator, Role::Supervisor, Role::Admin];
 
 /// `max_upload`: the largest attachment, in bytes.
 pub fn routes(max_upload: u64) -> axum::Router<AppState> {
@@ -132,7 +131,7 @@ async fn classifier(
 /// checks say which are required).
 #[derive(Deserialize, Default)]
 #[serde(default, deny_unknown_fields)]
-struct CardBody {
+struct AppealBody {
     surname: String,
     first_name: String,
     patronymic: String,
@@ -151,7 +150,7 @@ struct CardBody {
 #[derive(Serialize)]
 struct Registered {
     id: Uuid,
-    registration_number: String,
+    registration_number: RegistrationNumber,
     category: String,
     executor: String,
     deadline: DateTime<Utc>,
@@ -165,13 +164,13 @@ async fn register(
     State(store): State<Store>,
     State(numbering): State<NumberingPlan>,
     auth: Auth,
-    body: Result<Json<CardBody>, JsonRejection>,
+    body: Result<Json<AppealBody>, JsonRejection>,
 ) -> Result<(StatusCode, Json<Registered>), ApiError> {
-    auth.require(CARD_ROLES)?;
+    auth.require(APPEAL_ROLES)?;
     let Json(body) = body?;
     let mut errors = Vec::new();
     // The phone as typed ("067 123 45 67", "(061) 234-56-78") is stored in
-    // E.164, so a later call from it finds the card.
+    // E.164, so a later call from it finds the appeal.
     let phone = body.contact_phone.trim();
     let contact_phone = if phone.is_empty() {
         String::new()
@@ -205,7 +204,7 @@ async fn register(
             errors.push(refusal.field_error());
         }
     }
-    let card = AppealCard {
+    let appeal = NewAppeal {
         surname: body.surname,
         first_name: body.first_name,
         patronymic: body.patronymic,
@@ -228,12 +227,12 @@ async fn register(
     };
     if !errors.is_empty() {
         // Report the card's own problems too, all at once.
-        errors.extend(card.check());
+        errors.extend(appeal.check());
         errors.sort_by_key(|e| e.field);
         errors.dedup_by_key(|e| e.field);
         return Err(ApiError::Fields(errors));
     }
-    let appeal = match store.register_appeal(&card, Utc::now()).await {
+    let appeal = match store.register_appeal(&appeal, Utc::now()).await {
         Ok(appeal) => appeal,
         Err(RegisterError::Fields(errors)) => return Err(ApiError::Fields(errors)),
         Err(RegisterError::Store(e)) => return Err(e.into()),
@@ -265,7 +264,7 @@ async fn register(
     ))
 }
 
-/// Why a call may not be linked to a card.
+/// Why a call may not be linked to a appeal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum CallRefusal {
     Unknown,
@@ -319,8 +318,8 @@ async fn call_allowed(
 
 /// The card behind `number` (its record, not everything on it) for a user
 /// whose role works with cards.
-async fn card_for(store: &Store, auth: &Auth, number: &str) -> Result<AppealRecord, ApiError> {
-    auth.require(CARD_ROLES)?;
+async fn appeal_for(store: &Store, auth: &Auth, number: &str) -> Result<AppealRecord, ApiError> {
+    auth.require(APPEAL_ROLES)?;
     store
         .appeal_by_registration_number(number)
         .await?
@@ -331,7 +330,7 @@ fn not_found(number: &str) -> ApiError {
     ApiError::not_found(format!("no appeal has the number {number:?}"))
 }
 
-/// A file on a card.
+/// A file on a appeal.
 #[derive(Serialize)]
 struct AttachmentView {
     id: Uuid,
@@ -355,11 +354,11 @@ impl AttachmentView {
     }
 }
 
-/// `GET /api/appeals/{number}`: everything on the card.
+/// `GET /api/appeals/{number}`: everything on the appeal.
 #[derive(Serialize)]
-struct CardView {
+struct AppealView {
     id: Uuid,
-    registration_number: String,
+    registration_number: RegistrationNumber,
     status: &'static str,
     category: String,
     category_id: Option<Uuid>,
@@ -377,12 +376,12 @@ struct CardView {
     email: Option<String>,
     repeat_of: Option<String>,
     registered_by: Option<String>,
-    calls: Vec<CallOnCard>,
+    calls: Vec<CallOnAppeal>,
     attachments: Vec<AttachmentView>,
 }
 
 #[derive(Serialize)]
-struct CallOnCard {
+struct CallOnAppeal {
     id: Uuid,
     attached_at: Option<DateTime<Utc>>,
     recordings: Vec<Uuid>,
@@ -392,43 +391,43 @@ async fn detail(
     State(store): State<Store>,
     auth: Auth,
     Path(number): Path<String>,
-) -> Result<Json<CardView>, ApiError> {
-    auth.require(CARD_ROLES)?;
-    let card = store
+) -> Result<Json<AppealView>, ApiError> {
+    auth.require(APPEAL_ROLES)?;
+    let appeal = store
         .appeal_detail(&number)
         .await?
         .ok_or_else(|| not_found(&number))?;
-    let r = card.record;
+    let r = appeal.record;
     info!(number = %r.registration_number, by = %auth.user().login, "appeal card read");
-    let attachments = card
+    let attachments = appeal
         .attachments
         .iter()
         .map(|a| AttachmentView::new(&r.registration_number, a))
         .collect();
-    Ok(Json(CardView {
+    Ok(Json(AppealView {
         id: r.id,
         registration_number: r.registration_number,
         status: r.status.as_str(),
         category: r.category,
-        category_id: card.category_id,
+        category_id: appeal.category_id,
         executor: r.executor,
         deadline: r.deadline,
         created_at: r.created_at,
-        channel: card.channel.map(|c| c.as_str()),
-        surname: card.surname,
-        first_name: card.first_name,
-        patronymic: card.patronymic,
+        channel: appeal.channel.map(|c| c.as_str()),
+        surname: appeal.surname,
+        first_name: appeal.first_name,
+        patronymic: appeal.patronymic,
         address: r.address,
         contact_phone: r.caller_phone,
-        other_contact: card.other_contact,
-        essence: card.essence,
-        email: card.email,
-        repeat_of: card.repeat_of,
-        registered_by: card.registered_by,
-        calls: card
+        other_contact: appeal.other_contact,
+        essence: appeal.essence,
+        email: appeal.email,
+        repeat_of: appeal.repeat_of,
+        registered_by: appeal.registered_by,
+        calls: appeal
             .calls
             .into_iter()
-            .map(|c| CallOnCard {
+            .map(|c| CallOnAppeal {
                 id: c.call_id,
                 attached_at: c.attached_at,
                 recordings: c.recordings,
@@ -446,7 +445,7 @@ struct AttachCallBody {
 
 #[derive(Serialize)]
 struct CallAttached {
-    registration_number: String,
+    registration_number: RegistrationNumber,
     call_id: Uuid,
     attached: bool,
 }
@@ -458,14 +457,14 @@ async fn attach_call(
     Path(number): Path<String>,
     body: Result<Json<AttachCallBody>, JsonRejection>,
 ) -> Result<(StatusCode, Json<CallAttached>), ApiError> {
-    let card = card_for(&store, &auth, &number).await?;
+    let appeal = appeal_for(&store, &auth, &number).await?;
     let Json(body) =
         body.map_err(|_| ApiError::unprocessable("send {\"call_id\": \"<our call id>\"}"))?;
     if let Some(refusal) = call_allowed(&store, &auth, body.call_id).await? {
         return Err(refusal.into());
     }
     let attached = match store
-        .attach_call(card.id, body.call_id, Some(auth.user().id), Utc::now())
+        .attach_call(appeal.id, body.call_id, Some(auth.user().id), Utc::now())
         .await
     {
         Ok(attached) => attached,
@@ -474,7 +473,7 @@ async fn attach_call(
         }
         Err(e) => return Err(e.into()),
     };
-    info!(number = %card.registration_number, call = %body.call_id, by = %auth.user().login, attached, "call attached to an appeal");
+    info!(number = %appeal.registration_number, call = %body.call_id, by = %auth.user().login, attached, "call attached to an appeal");
     let status = if attached {
         StatusCode::CREATED
     } else {
@@ -483,7 +482,7 @@ async fn attach_call(
     Ok((
         status,
         Json(CallAttached {
-            registration_number: card.registration_number,
+            registration_number: appeal.registration_number,
             call_id: body.call_id,
             attached,
         }),
@@ -532,7 +531,7 @@ async fn upload(
     Path(number): Path<String>,
     multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
 ) -> Result<(StatusCode, Json<AttachmentView>), ApiError> {
-    let card = card_for(&store, &auth, &number).await?;
+    let appeal = appeal_for(&store, &auth, &number).await?;
     let mut multipart = multipart
         .map_err(|_| ApiError::bad_request("send multipart/form-data with one field \"file\""))?;
     let too_large = || {
@@ -579,7 +578,7 @@ async fn upload(
     drop(pieces);
     // Finishing and the row in a task of their own: a client that goes
     // away now leaves neither a file without a row nor a row without a file.
-    let (appeal_id, by) = (card.id, auth.user().id);
+    let (appeal_id, by) = (appeal.id, auth.user().id);
     let (store, kept) = (store.clone(), files.clone());
     let job = tokio::spawn(async move {
         let stored = writer
@@ -622,7 +621,7 @@ async fn upload(
         Ok(Err(UploadFailure::Store(e))) => return Err(ApiError::Unavailable(e.to_string())),
         Err(e) => return Err(ApiError::internal(e.to_string())),
     };
-    let number = &card.registration_number;
+    let number = &appeal.registration_number;
     info!(%number, attachment = %id, size = attachment.size_bytes, kind = %attachment.content_type, by = %auth.user().login, "attachment stored");
     Ok((
         StatusCode::CREATED,
@@ -637,9 +636,9 @@ async fn download(
     auth: Auth,
     Path((number, id)): Path<(String, Uuid)>,
 ) -> Result<Response, ApiError> {
-    let card = card_for(&store, &auth, &number).await?;
+    let appeal = appeal_for(&store, &auth, &number).await?;
     let attachment = store
-        .attachment(card.id, id)
+        .attachment(appeal.id, id)
         .await?
         .ok_or_else(|| ApiError::not_found("no such attachment on this card"))?;
     let Some(path) = files.path_of(&attachment.path) else {
@@ -653,7 +652,7 @@ async fn download(
             return Err(ApiError::not_found("the attachment's file is missing"));
         }
     };
-    info!(number = %card.registration_number, attachment = %id, by = %auth.user().login, "attachment downloaded");
+    info!(number = %appeal.registration_number, attachment = %id, by = %auth.user().login, "attachment downloaded");
     let stream = tokio_util::io::ReaderStream::new(file);
     let mut response = Body::from_stream(stream).into_response();
     let headers = response.headers_mut();
@@ -661,7 +660,10 @@ async fn download(
     if let Ok(v) = HeaderValue::from_str(&attachment.content_type) {
         headers.insert(header::CONTENT_TYPE, v);
     }
-    if let Ok(v) = HeaderValue::from_str(&super::disposition("attachment", &attachment.file_name)) {
+    if let Ok(v) = HeaderValue::from_str(&crate::api::disposition(
+        "attachment",
+        &attachment.file_name,
+    )) {
         headers.insert(header::CONTENT_DISPOSITION, v);
     }
     headers.insert(header::CONTENT_LENGTH, attachment.size_bytes.into());

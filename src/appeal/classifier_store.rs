@@ -1,5 +1,5 @@
 //! Versions of the classifier of issue types: each import of a classifier
-//! file ([`crate::classifier::Classifier`]) that changes its content adds a
+//! file ([`crate::appeal::classifier::Classifier`]) that changes its content adds a
 //! version with rows of its own for the executors and for the categories
 //! (one per issue type, carrying its section). The newest version is the
 //! current one; rows of older versions stay as they were, so a card keeps
@@ -21,10 +21,10 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use crate::classifier::{Classifier, DeadlineClass};
+use super::classifier::{Classifier, DeadlineClass};
 
-use super::encoding::{Cols, DbTime, DbUuid, StoreRow};
-use super::{Backend, Store, StoreError, decode_all, query_err, storage_precision};
+use crate::store::encoding::{Cols, DbTime, DbUuid, StoreRow};
+use crate::store::{Store, StoreError, decode_all, on_pool, query_err, storage_precision};
 
 /// One imported classifier.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,0 +1,36 @@
+//! The appeal (звернення; the console's "картка"): what a citizen asks of
+//! the city, from its registration on. One folder a reader can take in
+//! alone, in three layers:
+//!
+//! - the rules, plain code with no IO: [`number`] (the registration number),
+//!   [`registration`] (the fields a new appeal must have, checked one by
+//!   one), [`record`] (an appeal as stored, its status and what is on it),
+//!   [`classifier`] (issue types, executors and deadline classes, from the
+//!   city's file);
+//! - storage: [`store`] (registering, looking up, linking calls and
+//!   attachments), [`classifier_store`] (the classifier's versions) and
+//!   [`attachments`] (the attached files on disk);
+//! - HTTP: [`routes`].
+//!
+//! In code it is an "appeal" everywhere; "card" is a word of the console
+//! and its users.
+
+pub mod attachments;
+pub mod classifier;
+pub mod classifier_store;
+pub mod number;
+pub mod record;
+pub mod registration;
+pub mod routes;
+pub mod store;
+
+#[cfg(test)]
+mod classifier_store_tests;
+#[cfg(test)]
+mod store_tests;
+
+pub use classifier::{Classifier, DeadlineClass};
+pub use classifier_store::{CategoryRecord, ClassifierVersion, ExecutorRecord, ImportOutcome};
+pub use number::{REGISTRATION_PREFIX, RegistrationNumber};
+pub use record::{AppealDetail, AppealRecord, AppealRow, AppealStatus, Attachment, LinkedCall};
+pub use registration::{Channel, FieldError, NewAppeal, RegisterError};

@@ -1,0 +1,133 @@
+//! Registering an appeal: the fields a new appeal must have, checked one by
+//! one (every problem named with its field, in the operator's language),
+//! before [`Store::register_appeal`](crate::store::Store::register_appeal)
+//! gives it a number, a deadline and an executor.
+//!
+//! Plain rules: no IO.
+
+use serde::Serialize;
+use uuid::Uuid;
+
+use crate::store::{StoreError, text_enum};
+
+text_enum! {
+    /// How the appeal came in.
+    Channel {
+        Phone => "phone",
+        WalkIn => "walk_in",
+        Web => "web",
+        Chatbot => "chatbot",
+    }
+}
+
+/// An appeal to register, as the operator (or the citizen, on the web or
+/// in a messenger) filled it in.
+#[derive(Debug, Clone, Default)]
+pub struct NewAppeal {
+    pub surname: String,
+    pub first_name: String,
+    pub patronymic: String,
+    pub address: String,
+    /// In E.164 (normalised by the caller of [`Store::register_appeal`]);
+    /// empty when the citizen gave another contact.
+    pub contact_phone: String,
+    pub other_contact: String,
+    pub essence: String,
+    pub email: String,
+    pub category_id: Option<Uuid>,
+    pub call_id: Option<Uuid>,
+    /// The registration number of the appeal this one repeats.
+    pub repeat_of: String,
+    pub channel: Option<Channel>,
+    pub registered_by: Option<Uuid>,
+}
+
+/// A field that is wrong, and what to tell the operator (Ukrainian).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FieldError {
+    pub field: &'static str,
+    pub message: String,
+}
+
+fn required(out: &mut Vec<FieldError>, field: &'static str, value: &str, what: &str) {
+    if value.trim().is_empty() {
+        out.push(FieldError {
+            field,
+            message: format!("Вкажіть {what}."),
+        });
+    } else if value.chars().any(char::is_control) && field != "essence" {
+        out.push(FieldError {
+            field,
+            message: "Поле містить недопустимі символи.".into(),
+        });
+    }
+}
+
+impl NewAppeal {
+    /// Every problem with the appeal, field by field; empty when it may be
+    /// registered. The mandatory fields follow the regulation (000
+    /// §2.2.1): surname, first name, patronymic, address, a contact (phone
+    /// or other), the essence of the issue; and a category.
+    pub fn check(&self) -> Vec<FieldError> {
+        let mut out = Vec::new();
+        required(&mut out, "surname", &self.surname, "прізвище");
+        required(&mut out, "first_name", &self.first_name, "ім'я");
+        required(&mut out, "patronymic", &self.patronymic, "по батькові");
+        required(&mut out, "address", &self.address, "адресу");
+        if self.contact_phone.trim().is_empty() && self.other_contact.trim().is_empty() {
+            out.push(FieldError {
+                field: "contact_phone",
+                message: "Вкажіть контактний телефон або інший контакт.".into(),
+            });
+        }
+        required(&mut out, "essence", &self.essence, "суть звернення");
+        if self.essence.chars().count() > 4000 {
+            out.push(FieldError {
+                field: "essence",
+                message: "Суть звернення — не довше 4000 символів.".into(),
+            });
+        }
+        let email = self.email.trim();
+        if !email.is_empty() {
+            let ok = email
+                .split_once('@')
+                .is_some_and(|(user, host)| !user.is_empty() && host.contains('.'))
+                && !email.contains(char::is_whitespace);
+            if !ok {
+                out.push(FieldError {
+                    field: "email",
+                    message: "Електронна пошта має вигляд name@example.com.".into(),
+                });
+            }
+        }
+        if self.category_id.is_none() {
+            out.push(FieldError {
+                field: "category",
+                message: "Оберіть категорію з класифікатора.".into(),
+            });
+        }
+        for (field, value) in [
+            ("surname", &self.surname),
+            ("first_name", &self.first_name),
+            ("patronymic", &self.patronymic),
+            ("address", &self.address),
+        ] {
+            if value.chars().count() > 200 {
+                out.push(FieldError {
+                    field,
+                    message: "Не довше 200 символів.".into(),
+                });
+            }
+        }
+        out
+    }
+}
+
+/// Why an appeal was not registered.
+#[derive(Debug, thiserror::Error)]
+pub enum RegisterError {
+    #[error("the appeal has {} problem(s)", .0.len())]
+    Fields(Vec<FieldError>),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}

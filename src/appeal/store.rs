@@ -1,0 +1,483 @@
+//! The appeal's queries: registering one (a number from the year's
+//! counter, the deadline from its category's class, the category's executor,
+//! all in one transaction), writing a row directly, looking one up by its
+//! number (any way it is written) or a caller's by phone, linking calls and
+//! attachments, and reading everything on it.
+
+use chrono::{DateTime, Datelike, Utc};
+use uuid::Uuid;
+
+use super::number::{RegistrationNumber, digits};
+use super::record::{AppealDetail, AppealRecord, AppealRow, AppealStatus, Attachment, LinkedCall};
+use super::registration::{Channel, FieldError, NewAppeal, RegisterError};
+use crate::store::encoding::{Cols, DbTime, DbUuid, StoreRow};
+use crate::store::{Store, StoreError, decode_all, insert_err, on_pool, query_err, to_i64};
+
+macro_rules! appeal_columns {
+    () => {
+        "id, registration_number, status, category, executor, deadline, caller_phone, address, \
+         created_at, call_id"
+    };
+}
+
+fn appeal_from_row(row: &impl StoreRow) -> Result<AppealRecord, StoreError> {
+    let c = Cols::new(row, "appeals");
+    Ok(AppealRecord {
+        id: c.uuid("id")?,
+        registration_number: RegistrationNumber::new(c.get::<String>("registration_number")?),
+        status: c.parsed("status", AppealStatus::parse)?,
+        category: c.get("category")?,
+        executor: c.get("executor")?,
+        deadline: c.time("deadline")?,
+        caller_phone: c.get("caller_phone")?,
+        address: c.get("address")?,
+        created_at: c.time("created_at")?,
+        call_id: c.opt_uuid("call_id")?,
+    })
+}
+
+fn attachment_from_row(row: &impl StoreRow) -> Result<Attachment, StoreError> {
+    let c = Cols::new(row, "appeal_attachments");
+    Ok(Attachment {
+        id: c.uuid("id")?,
+        appeal_id: c.uuid("appeal_id")?,
+        file_name: c.get("file_name")?,
+        content_type: c.get("content_type")?,
+        size_bytes: c.int::<i64, u64>("size_bytes")?,
+        sha256: c.get("sha256")?,
+        path: c.get("path")?,
+        uploaded_at: c.time("uploaded_at")?,
+    })
+}
+
+impl Store {
+    /// The appeal with this registration number (dashes optional), with its
+    /// calls, their recordings and its attachments.
+    pub async fn appeal_detail(&self, number: &str) -> Result<Option<AppealDetail>, StoreError> {
+        const CARD: &str = "SELECT a.surname, a.first_name, a.patronymic, a.other_contact, \
+            a.essence, a.email, a.channel, a.category_id, o.registration_number AS original, \
+            u.login AS registered_by \
+            FROM appeals a LEFT JOIN appeals o ON o.id = a.repeat_of \
+            LEFT JOIN users u ON u.id = a.registered_by WHERE a.id = $1";
+        const ATTACHED: &str = "SELECT call_id, attached_at FROM appeal_calls \
+            WHERE appeal_id = $1 ORDER BY attached_at, call_id";
+        const ATTACHMENTS: &str = "SELECT id, appeal_id, file_name, content_type, size_bytes, \
+            sha256, path, uploaded_at FROM appeal_attachments \
+            WHERE appeal_id = $1 ORDER BY uploaded_at, id";
+        let Some(record) = self.appeal_by_registration_number(number).await? else {
+            return Ok(None);
+        };
+        let id = record.id;
+        let (fields, attached, attachments) = on_pool!(self, |pool| {
+            let row = sqlx::query(CARD)
+                .bind(DbUuid(id))
+                .fetch_one(pool)
+                .await
+                .map_err(query_err("read an appeal card"))?;
+            let fields = {
+                let c = Cols::new(&row, "appeals");
+                (
+                    c.get::<Option<String>>("surname")?,
+                    c.get::<Option<String>>("first_name")?,
+                    c.get::<Option<String>>("patronymic")?,
+                    c.get::<Option<String>>("other_contact")?,
+                    c.get::<Option<String>>("essence")?,
+                    c.get::<Option<String>>("email")?,
+                    c.opt_parsed("channel", Channel::parse)?,
+                    c.opt_uuid("category_id")?,
+                    c.get::<Option<String>>("original")?,
+                    c.get::<Option<String>>("registered_by")?,
+                )
+            };
+            let attached = decode_all(
+                sqlx::query(ATTACHED)
+                    .bind(DbUuid(id))
+                    .fetch_all(pool)
+                    .await
+                    .map_err(query_err("list an appeal's calls"))?,
+                |row| {
+                    let c = Cols::new(row, "appeal_calls");
+                    Ok((c.uuid("call_id")?, c.time("attached_at")?))
+                },
+            )?;
+            let attachments = decode_all(
+                sqlx::query(ATTACHMENTS)
+                    .bind(DbUuid(id))
+                    .fetch_all(pool)
+                    .await
+                    .map_err(query_err("list an appeal's attachments"))?,
+                attachment_from_row,
+            )?;
+            Ok::<_, StoreError>((fields, attached, attachments))
+        })?;
+        let mut calls = Vec::new();
+        let linked = record
+            .call_id
+            .map(|c| (c, None))
+            .into_iter()
+            .chain(attached.into_iter().map(|(c, at)| (c, Some(at))));
+        for (call_id, attached_at) in linked {
+            let recordings = self
+                .recordings_for_call(call_id)
+                .await?
+                .into_iter()
+                .map(|r| r.id)
+                .collect();
+            calls.push(LinkedCall {
+                call_id,
+                attached_at,
+                recordings,
+            });
+        }
+        let (surname, first_name, patronymic, other_contact, essence, email) =
+            (fields.0, fields.1, fields.2, fields.3, fields.4, fields.5);
+        Ok(Some(AppealDetail {
+            record,
+            surname,
+            first_name,
+            patronymic,
+            other_contact,
+            essence,
+            email,
+            channel: fields.6,
+            category_id: fields.7,
+            repeat_of: fields.8,
+            registered_by: fields.9,
+            calls,
+            attachments,
+        }))
+    }
+
+    /// Attaches a call to a registered appeal (the citizen called again about
+    /// it). `false` if it was attached already, or it is the call the appeal
+    /// was registered on. `NotFound` for an unknown appeal or call.
+    pub async fn attach_call(
+        &self,
+        appeal_id: Uuid,
+        call_id: Uuid,
+        by: Option<Uuid>,
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        const OWN: &str = "SELECT 1 FROM appeals WHERE id = $1 AND call_id = $2";
+        const SQL: &str = "INSERT INTO appeal_calls (appeal_id, call_id, attached_by, attached_at) \
+            VALUES ($1, $2, $3, $4) ON CONFLICT (appeal_id, call_id) DO NOTHING";
+        let own = on_pool!(self, |pool| sqlx::query(OWN)
+            .bind(DbUuid(appeal_id))
+            .bind(DbUuid(call_id))
+            .fetch_optional(pool)
+            .await
+            .map(|row| row.is_some())
+            .map_err(query_err("check an appeal's call")))?;
+        if own {
+            return Ok(false);
+        }
+        if self.get_call(call_id).await?.is_none() {
+            return Err(StoreError::NotFound {
+                what: "call",
+                id: call_id,
+            });
+        }
+        let inserted = on_pool!(self, |pool| sqlx::query(SQL)
+            .bind(DbUuid(appeal_id))
+            .bind(DbUuid(call_id))
+            .bind(by.map(DbUuid))
+            .bind(DbTime::new(at))
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected())
+            .map_err(insert_err(
+                "attach a call to an appeal",
+                None,
+                Some(("appeal", appeal_id))
+            )))?;
+        Ok(inserted > 0)
+    }
+
+    /// Records a file stored for an appeal. `NotFound` for an unknown appeal.
+    pub async fn add_attachment(
+        &self,
+        attachment: &Attachment,
+        by: Option<Uuid>,
+    ) -> Result<(), StoreError> {
+        const SQL: &str = "INSERT INTO appeal_attachments \
+            (id, appeal_id, file_name, content_type, size_bytes, sha256, path, uploaded_by, \
+             uploaded_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
+        let size = to_i64("size_bytes", attachment.size_bytes)?;
+        on_pool!(self, |pool| sqlx::query(SQL)
+            .bind(DbUuid(attachment.id))
+            .bind(DbUuid(attachment.appeal_id))
+            .bind(&attachment.file_name)
+            .bind(&attachment.content_type)
+            .bind(size)
+            .bind(&attachment.sha256)
+            .bind(&attachment.path)
+            .bind(by.map(DbUuid))
+            .bind(DbTime::new(attachment.uploaded_at))
+            .execute(pool)
+            .await
+            .map(|_| ())
+            .map_err(insert_err(
+                "store an attachment",
+                Some(("attachment", attachment.id)),
+                Some(("appeal", attachment.appeal_id))
+            )))
+    }
+
+    /// One attachment of one appeal (both must match: an id from another
+    /// appeal finds nothing).
+    pub async fn attachment(
+        &self,
+        appeal_id: Uuid,
+        id: Uuid,
+    ) -> Result<Option<Attachment>, StoreError> {
+        const SQL: &str = "SELECT id, appeal_id, file_name, content_type, size_bytes, sha256, \
+            path, uploaded_at FROM appeal_attachments WHERE id = $1 AND appeal_id = $2";
+        on_pool!(self, |pool| sqlx::query(SQL)
+            .bind(DbUuid(id))
+            .bind(DbUuid(appeal_id))
+            .fetch_optional(pool)
+            .await
+            .map_err(query_err("read an attachment"))?
+            .map(|row| attachment_from_row(&row))
+            .transpose())
+    }
+}
+
+impl Store {
+    /// Stores a registered appeal. `AlreadyExists` with what = "appeal" if
+    /// the id is taken, or what = "appeal registration number" if another
+    /// appeal has this number or one with the same digits ("1580-2026-1"
+    /// and "15802026-1" cannot both exist: a caller types only digits).
+    /// `NotFound` if `call_id` names no stored call. A number without
+    /// digits is refused by the database (a `Query` error).
+    pub async fn insert_appeal(&self, appeal: &AppealRow) -> Result<(), StoreError> {
+        const SQL: &str = "INSERT INTO appeals \
+            (id, registration_number, registration_digits, status, category, executor, \
+             deadline, caller_phone, address, created_at, call_id) \
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
+        let digits = digits(&appeal.registration_number);
+        let inserted = on_pool!(self, |pool| sqlx::query(SQL)
+            .bind(DbUuid(appeal.id))
+            .bind(appeal.registration_number.as_str())
+            .bind(&digits)
+            .bind(appeal.status.as_str())
+            .bind(&appeal.category)
+            .bind(&appeal.executor)
+            .bind(DbTime::new(appeal.deadline))
+            .bind(&appeal.caller_phone)
+            .bind(appeal.address.as_deref())
+            .bind(DbTime::new(appeal.created_at))
+            .bind(appeal.call_id.map(DbUuid))
+            .execute(pool)
+            .await
+            .map(|_| ()));
+        let Err(source) = inserted else {
+            return Ok(());
+        };
+        // Two unique columns: the backends name the violated constraint
+        // differently (or not at all), so ask which one it was.
+        if source
+            .as_database_error()
+            .is_some_and(|e| e.is_unique_violation())
+        {
+            const ID_SQL: &str = "SELECT 1 FROM appeals WHERE id = $1";
+            let (what, key) = if self.exists(ID_SQL, appeal.id, "look up an appeal").await? {
+                ("appeal", appeal.id.to_string())
+            } else {
+                (
+                    "appeal registration number",
+                    appeal.registration_number.to_string(),
+                )
+            };
+            return Err(StoreError::AlreadyExists { what, key });
+        }
+        let call = appeal.call_id.map(|id| ("call", id));
+        Err(insert_err("insert an appeal", None, call)(source))
+    }
+
+    /// The appeal whose registration number is `number`, written with or
+    /// without its dashes (any non-digit is ignored on both sides:
+    /// "15802026000123" and "1580 2026 000123" find "1580-2026-000123").
+    /// `None` if there is none, or if `number` has no digits.
+    pub async fn appeal_by_registration_number(
+        &self,
+        number: &str,
+    ) -> Result<Option<AppealRecord>, StoreError> {
+        const SQL: &str = concat!(
+            "SELECT ",
+            appeal_columns!(),
+            " FROM appeals WHERE registration_digits = $1"
+        );
+        let digits = digits(number);
+        if digits.is_empty() {
+            return Ok(None);
+        }
+        on_pool!(self, |pool| sqlx::query(SQL)
+            .bind(&digits)
+            .fetch_optional(pool)
+            .await
+            .map_err(query_err("look up an appeal by number"))?
+            .map(|row| appeal_from_row(&row))
+            .transpose())
+    }
+
+    /// The `limit` most recent appeals from the caller number `e164`, newest
+    /// first (by registration time).
+    pub async fn appeals_by_phone(
+        &self,
+        e164: &str,
+        limit: u32,
+    ) -> Result<Vec<AppealRecord>, StoreError> {
+        // id breaks ties so the order is stable between requests.
+        const SQL: &str = concat!(
+            "SELECT ",
+            appeal_columns!(),
+            " FROM appeals WHERE caller_phone = $1 \
+             ORDER BY created_at DESC, id DESC LIMIT $2"
+        );
+        on_pool!(self, |pool| decode_all(
+            sqlx::query(SQL)
+                .bind(e164)
+                .bind(i64::from(limit))
+                .fetch_all(pool)
+                .await
+                .map_err(query_err("list appeals by phone"))?,
+            appeal_from_row
+        ))
+    }
+
+    /// The address of the most recent appeal from `e164` that gave one (a
+    /// blank address counts as none): where the caller probably lives.
+    pub async fn latest_address_for_phone(&self, e164: &str) -> Result<Option<String>, StoreError> {
+        const SQL: &str = "SELECT address FROM appeals \
+            WHERE caller_phone = $1 AND address IS NOT NULL AND trim(address) <> '' \
+            ORDER BY created_at DESC, id DESC LIMIT 1";
+        on_pool!(self, |pool| sqlx::query(SQL)
+            .bind(e164)
+            .fetch_optional(pool)
+            .await
+            .map_err(query_err("look up a caller's address"))?
+            .map(|row| Cols::new(&row, "appeals").get::<String>("address"))
+            .transpose())
+    }
+}
+
+impl Store {
+    /// Registers the appeal: checks it (every problem at once), gives it the
+    /// next registration number of the year, the deadline from its
+    /// category's class and the category's executor, in one transaction.
+    pub async fn register_appeal(
+        &self,
+        appeal: &NewAppeal,
+        now: DateTime<Utc>,
+    ) -> Result<AppealRecord, RegisterError> {
+        let mut problems = appeal.check();
+        let category = match appeal.category_id {
+            Some(id) => self.category(id).await?,
+            None => None,
+        };
+        if appeal.category_id.is_some() && category.is_none() {
+            problems.push(FieldError {
+                field: "category",
+                message: "Такої категорії немає в класифікаторі.".into(),
+            });
+        }
+        let repeat_of = match appeal.repeat_of.trim() {
+            "" => None,
+            number => match self.appeal_by_registration_number(number).await? {
+                Some(original) => Some(original.id),
+                None => {
+                    problems.push(FieldError {
+                        field: "repeat_of",
+                        message: format!("Звернення {number} не знайдено."),
+                    });
+                    None
+                }
+            },
+        };
+        let Some(category) = category.filter(|_| problems.is_empty()) else {
+            return Err(RegisterError::Fields(problems));
+        };
+
+        let id = Uuid::new_v4();
+        let year = now.year();
+        let deadline = category.deadline.deadline(now);
+        let category_text = format!("{} / {}", category.section_name, category.type_name);
+        let trimmed = |s: &str| s.trim().to_owned();
+        let optional = |s: &str| Some(s.trim().to_owned()).filter(|s| !s.is_empty());
+        const COUNTER_INIT: &str = "INSERT INTO registration_counters (year, last) VALUES ($1, 0) ON CONFLICT (year) DO NOTHING";
+        const COUNTER_NEXT: &str =
+            "UPDATE registration_counters SET last = last + 1 WHERE year = $1 RETURNING last";
+        const TAKEN: &str = "SELECT 1 FROM appeals WHERE registration_digits = $1";
+        const INSERT: &str = "INSERT INTO appeals \
+            (id, registration_number, registration_digits, status, category, executor, deadline, \
+             caller_phone, address, created_at, call_id, surname, first_name, patronymic, \
+             other_contact, essence, email, channel, category_id, repeat_of, registered_by) \
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
+                    $18, $19, $20, $21)";
+        let channel = appeal.channel.unwrap_or(if appeal.call_id.is_some() {
+            Channel::Phone
+        } else {
+            Channel::WalkIn
+        });
+        let number: Result<RegistrationNumber, sqlx::Error> = on_pool!(self, |pool| async {
+            let mut tx = pool.begin().await?;
+            sqlx::query(COUNTER_INIT)
+                .bind(year)
+                .execute(&mut *tx)
+                .await?;
+            // Skip numbers already taken (cards registered another way).
+            let number = loop {
+                let n: i64 = sqlx::query_scalar::<_, i32>(COUNTER_NEXT)
+                    .bind(year)
+                    .fetch_one(&mut *tx)
+                    .await?
+                    .into();
+                let number = RegistrationNumber::issue(year, n);
+                let taken = sqlx::query(TAKEN)
+                    .bind(number.digits())
+                    .fetch_optional(&mut *tx)
+                    .await?
+                    .is_some();
+                if !taken {
+                    break number;
+                }
+            };
+            sqlx::query(INSERT)
+                .bind(DbUuid(id))
+                .bind(number.as_str())
+                .bind(number.digits())
+                .bind(AppealStatus::Registered.as_str())
+                .bind(&category_text)
+                .bind(&category.executor.name)
+                .bind(DbTime::new(deadline))
+                .bind(trimmed(&appeal.contact_phone))
+                .bind(trimmed(&appeal.address))
+                .bind(DbTime::new(now))
+                .bind(appeal.call_id.map(DbUuid))
+                .bind(trimmed(&appeal.surname))
+                .bind(trimmed(&appeal.first_name))
+                .bind(trimmed(&appeal.patronymic))
+                .bind(optional(&appeal.other_contact))
+                .bind(appeal.essence.trim())
+                .bind(optional(&appeal.email))
+                .bind(channel.as_str())
+                .bind(DbUuid(category.id))
+                .bind(repeat_of.map(DbUuid))
+                .bind(appeal.registered_by.map(DbUuid))
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            Ok(number)
+        }
+        .await);
+        let number = number.map_err(|source| StoreError::Query {
+            op: "register an appeal",
+            source,
+        })?;
+        Ok(self
+            .appeal_by_registration_number(&number)
+            .await?
+            .ok_or(StoreError::NotFound { what: "appeal", id })?)
+    }
+}
