@@ -12,6 +12,7 @@ use std::time::Duration;
 use ipnet::IpNet;
 use serde::Deserialize;
 
+use crate::secret::{DatabaseUrl, SecretString};
 use crate::sip::timer::TimerConfig;
 
 #[derive(Debug, thiserror::Error)]
@@ -153,7 +154,7 @@ impl Default for HttpSettings {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct StorageSettings {
-    pub database_url: String,
+    pub database_url: DatabaseUrl,
     pub recordings_dir: PathBuf,
     /// Files attached to appeal cards: `<attachments_dir>/YYYY/MM/<uuid>.<ext>`.
     pub attachments_dir: PathBuf,
@@ -170,7 +171,7 @@ pub struct StorageSettings {
 impl Default for StorageSettings {
     fn default() -> Self {
         Self {
-            database_url: "sqlite://hotline.db".into(),
+            database_url: DatabaseUrl::new("sqlite://hotline.db"),
             recordings_dir: "recordings".into(),
             attachments_dir: "attachments".into(),
             attachment_max_mb: 25,
@@ -375,7 +376,7 @@ pub struct TrunkSettings {
     #[serde(default)]
     pub domain: String,
     pub username: String,
-    pub password: String,
+    pub password: SecretString,
     #[serde(default)]
     pub realm: Option<String>,
     #[serde(default = "default_expiry")]
@@ -550,7 +551,7 @@ mod tests {
         .unwrap();
         let s = Settings::from_toml(&text).unwrap();
         assert_eq!(s.sip.listen, "0.0.0.0:5060".parse().unwrap());
-        assert_eq!(s.storage.database_url, "sqlite://hotline.db");
+        assert_eq!(s.storage.database_url.expose(), "sqlite://hotline.db");
         assert!(
             s.peer
                 .iter()

@@ -32,6 +32,7 @@ pub mod appeal;
 pub mod call;
 pub mod config;
 pub mod disk;
+pub mod error;
 pub mod events;
 pub mod ids;
 pub mod ivr;
@@ -43,6 +44,9 @@ pub mod recording;
 pub mod retention;
 pub mod rtp;
 pub mod sdp;
+pub mod secret;
 pub mod server;
 pub mod sip;
 pub mod store;
+
+pub use error::Error;

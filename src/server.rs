@@ -76,7 +76,7 @@ pub struct Application {
 
 impl Application {
     pub async fn build(settings: Settings) -> Result<Application, ServerError> {
-        let store = Store::connect(&settings.storage.database_url).await?;
+        let store = Store::connect(settings.storage.database_url.expose()).await?;
         recover(&store, &settings.storage.recordings_dir).await;
         let pruner = crate::retention::Pruner::from_settings(store.clone(), &settings)?;
         // The regulation's periods are the least a city keeps (000 §2.6-2.7).

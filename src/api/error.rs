@@ -17,7 +17,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
-use crate::appeal::FieldError;
+use crate::appeal::{FieldError, RegisterError};
 use crate::queue::RouterError;
 use crate::queue::service::ServiceError;
 use crate::store::{Role, StoreError};
@@ -160,6 +160,17 @@ impl From<StoreError> for ApiError {
             StoreError::Invalid { reason, .. } => ApiError::Unprocessable(reason.into()),
             StoreError::AlreadyExists { .. } => ApiError::Conflict(e.to_string().into()),
             other => ApiError::Unavailable(other.to_string()),
+        }
+    }
+}
+
+/// An appeal that was not registered: a 422 naming every wrong field, or
+/// the store's failure.
+impl From<RegisterError> for ApiError {
+    fn from(e: RegisterError) -> Self {
+        match e {
+            RegisterError::Fields(errors) => ApiError::Fields(errors),
+            RegisterError::Store(e) => e.into(),
         }
     }
 }

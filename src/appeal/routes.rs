@@ -32,9 +32,7 @@ use tracing::{info, warn};
 use uuid::Uuid;
 
 use super::attachments::{AttachmentError, AttachmentFiles, Piece};
-use super::{
-    AppealRecord, Attachment, Channel, FieldError, NewAppeal, RegisterError, RegistrationNumber,
-};
+use super::{AppealRecord, Attachment, Channel, FieldError, NewAppeal, RegistrationNumber};
 use crate::api::auth::Auth;
 use crate::api::{ApiError, AppState};
 use crate::phone::NumberingPlan;
@@ -232,11 +230,7 @@ async fn register(
         errors.dedup_by_key(|e| e.field);
         return Err(ApiError::Fields(errors));
     }
-    let appeal = match store.register_appeal(&appeal, Utc::now()).await {
-        Ok(appeal) => appeal,
-        Err(RegisterError::Fields(errors)) => return Err(ApiError::Fields(errors)),
-        Err(RegisterError::Store(e)) => return Err(e.into()),
-    };
+    let appeal = store.register_appeal(&appeal, Utc::now()).await?;
     // The card links to the call's recording through the call.
     let recordings: Vec<Uuid> = match appeal.call_id {
         Some(call) => match store.recordings_for_call(call).await {

@@ -17,6 +17,7 @@ use rsip::{Method, Request, Response, SipMessage};
 use tracing::{debug, warn};
 
 use super::dialog::Dialog;
+use super::legs::{Leg, LegKey};
 use super::msg::{self, ViaInfo};
 use super::timer::TimerConfig;
 use super::transaction::{
@@ -51,7 +52,7 @@ pub struct ServerTxId(TxKey);
 
 /// RFC 3261 §17.2.3 server transaction key.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-struct TxKey {
+pub(super) struct TxKey {
     branch: String,
     sent_by: String,
     /// rsip's Method is not Hash; its printed name serves.
@@ -185,17 +186,17 @@ struct Call {
 }
 
 #[derive(Debug)]
-struct ServerEntry {
-    tx: ServerTransaction,
+pub(super) struct ServerEntry {
+    pub(super) tx: ServerTransaction,
     call: Option<CallKey>,
 }
 
 #[derive(Debug)]
-enum ClientOwner {
+pub(super) enum ClientOwner {
     Bye(CallKey),
     Tu,
     /// Our BYE or CANCEL on an outgoing leg.
-    Leg(legs::LegKey),
+    Leg(LegKey),
     /// Nobody waits for the answer (NOTIFY of a transfer's outcome).
     Quiet,
 }
@@ -207,17 +208,17 @@ struct ClientEntry {
 }
 
 pub struct Endpoint {
-    cfg: EndpointConfig,
-    server: HashMap<TxKey, ServerEntry>,
+    pub(super) cfg: EndpointConfig,
+    pub(super) server: HashMap<TxKey, ServerEntry>,
     client: HashMap<String, ClientEntry>,
     calls: HashMap<CallKey, Call>,
     /// (Call-ID, our tag) → call, to find the dialog of in-dialog requests.
     dialogs: HashMap<(String, String), CallKey>,
     /// Outgoing legs (ringing operators), their INVITE transactions by
     /// branch, and their dialogs by (Call-ID, our tag).
-    legs: HashMap<legs::LegKey, legs::Leg>,
-    invites: HashMap<String, (InviteClientTransaction, legs::LegKey)>,
-    leg_dialogs: HashMap<(String, String), legs::LegKey>,
+    pub(super) legs: HashMap<LegKey, Leg>,
+    pub(super) invites: HashMap<String, (InviteClientTransaction, LegKey)>,
+    pub(super) leg_dialogs: HashMap<(String, String), LegKey>,
     outputs: VecDeque<Output>,
     accepting: bool,
 }
@@ -920,7 +921,7 @@ impl Endpoint {
     // ----- helpers -----
 
     /// Creates a server transaction for `req` and sends its first response.
-    fn respond_new(
+    pub(super) fn respond_new(
         &mut self,
         now: Instant,
         key: TxKey,
@@ -940,7 +941,7 @@ impl Endpoint {
         self.transmit(flow, bytes);
     }
 
-    fn start_client(
+    pub(super) fn start_client(
         &mut self,
         now: Instant,
         flow: Flow,
@@ -1017,17 +1018,17 @@ impl Endpoint {
         }
     }
 
-    fn transmit(&mut self, flow: Flow, bytes: Vec<u8>) {
+    pub(super) fn transmit(&mut self, flow: Flow, bytes: Vec<u8>) {
         self.outputs
             .push_back(Output::Transmit(Transmit { flow, bytes }));
     }
 
-    fn event(&mut self, event: Event) {
+    pub(super) fn event(&mut self, event: Event) {
         self.outputs.push_back(Output::Event(event));
     }
 }
 
-fn contact_for(host: &str, transport: Transport) -> String {
+pub(super) fn contact_for(host: &str, transport: Transport) -> String {
     match transport {
         Transport::Udp => format!("<sip:hotline@{host}>"),
         Transport::Tcp => format!("<sip:hotline@{host};transport=tcp>"),
@@ -1035,7 +1036,11 @@ fn contact_for(host: &str, transport: Transport) -> String {
 }
 
 /// Adds extra headers and a body to a response.
-fn finish_response(resp: &mut Response, extra: &[(&str, String)], body: Option<(&str, Vec<u8>)>) {
+pub(super) fn finish_response(
+    resp: &mut Response,
+    extra: &[(&str, String)],
+    body: Option<(&str, Vec<u8>)>,
+) {
     for (name, value) in extra {
         msg::push_header(resp, name, value.clone());
     }
@@ -1154,10 +1159,6 @@ fn salvage_bad_request(bytes: &[u8], reason: &str) -> Option<Vec<u8>> {
     ));
     Some(out.into_bytes())
 }
-
-#[path = "legs.rs"]
-mod legs;
-pub use legs::LegKey;
 
 #[cfg(test)]
 #[path = "endpoint_tests.rs"]

@@ -1,6 +1,6 @@
 //! Outgoing call legs: the UA core as a UAC, ringing an operator's phone.
 //!
-//! Part of [`super::Endpoint`] (a child module, so it shares its tables):
+//! Part of [`super::Endpoint`] (a second `impl Endpoint`, sharing its tables):
 //! INVITE in an INVITE client transaction, CANCEL while it rings (sent as
 //! soon as a provisional allows it), the ACK for a 2xx, the UAC dialog, BYE
 //! either way. Sans-IO like the rest of the endpoint.
@@ -11,7 +11,8 @@ use rsip::headers::UntypedHeader;
 use rsip::{Header, Method, Request, Response};
 use tracing::debug;
 
-use super::{ClientOwner, Endpoint, Event, Flow, TxKey};
+use super::Flow;
+use super::endpoint::{ClientOwner, Endpoint, Event, TxKey, contact_for, finish_response};
 use crate::sip::dialog::Dialog;
 use crate::sip::transaction::{InviteClientTransaction, TimerOutcome};
 use crate::sip::{USER_AGENT, msg, wire};
@@ -100,9 +101,10 @@ impl Endpoint {
         headers.push(Header::To(rsip::headers::To::new(format!("<{target}>"))));
         headers.push(Header::CallId(rsip::headers::CallId::new(call_id)));
         headers.push(Header::CSeq(rsip::headers::CSeq::new("1 INVITE")));
-        headers.push(Header::Contact(rsip::headers::Contact::new(
-            super::contact_for(&host, flow.transport),
-        )));
+        headers.push(Header::Contact(rsip::headers::Contact::new(contact_for(
+            &host,
+            flow.transport,
+        ))));
         headers.push(Header::Allow(rsip::headers::Allow::new(
             crate::sip::LEG_ALLOW,
         )));
@@ -367,14 +369,10 @@ impl Endpoint {
         let flow = entry.tx.flow;
         let mut resp = msg::response_to(&request, code, None, flow.remote);
         if (200..300).contains(&code) {
-            msg::push_header(
-                &mut resp,
-                "Contact",
-                super::contact_for(&host, flow.transport),
-            );
+            msg::push_header(&mut resp, "Contact", contact_for(&host, flow.transport));
             msg::push_header(&mut resp, "Allow", crate::sip::LEG_ALLOW);
         }
-        super::finish_response(&mut resp, &[], body);
+        finish_response(&mut resp, &[], body);
         let bytes = wire::serialize(&rsip::SipMessage::Response(resp));
         if !entry.tx.send_response(now, code, bytes.clone()) {
             return;
@@ -448,7 +446,7 @@ impl Endpoint {
         msg::push_header(
             &mut notify,
             "Contact",
-            super::contact_for(&host, dialog.flow.transport),
+            contact_for(&host, dialog.flow.transport),
         );
         msg::push_header(&mut notify, "Event", "refer");
         msg::push_header(

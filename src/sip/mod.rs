@@ -3,12 +3,15 @@
 //!
 //! Layers, bottom up: [`wire`] (framing and parsing) → [`msg`] (header
 //! helpers) → [`transaction`] with [`timer`] → [`dialog`] → [`endpoint`]
-//! (the UA core that the call layer drives) and [`registration`] (our
-//! REGISTER to trunks, with [`digest`] authentication).
+//! (the UA core that the call layer drives; its outgoing legs, the calls
+//! it places to operators' phones, in [`legs`]), [`registrar`] (operators'
+//! phones registering to us) and [`registration`] (our REGISTER to trunks,
+//! with [`digest`] authentication).
 
 pub mod dialog;
 pub mod digest;
 pub mod endpoint;
+pub mod legs;
 pub mod msg;
 pub mod registrar;
 pub mod registration;
@@ -20,8 +23,9 @@ pub mod wire;
 use std::net::SocketAddr;
 
 pub use endpoint::{
-    CallKey, ClientTxId, Endpoint, EndpointConfig, Event, LegKey, Output, ServerTxId, Transmit,
+    CallKey, ClientTxId, Endpoint, EndpointConfig, Event, Output, ServerTxId, Transmit,
 };
+pub use legs::LegKey;
 
 /// What we call ourselves in Server and User-Agent headers.
 pub const USER_AGENT: &str = concat!("hotline/", env!("CARGO_PKG_VERSION"));

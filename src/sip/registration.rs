@@ -12,6 +12,8 @@ use rsip::headers::UntypedHeader;
 use rsip::{Header, Method, Request, Response};
 use tracing::{info, warn};
 
+use secrecy::{ExposeSecret, SecretString};
+
 use super::digest::{self, Challenge};
 use super::{USER_AGENT, msg};
 
@@ -22,7 +24,8 @@ pub struct RegistrationConfig {
     /// The registrar's domain, used in the Request-URI and the AOR.
     pub domain: String,
     pub username: String,
-    pub password: String,
+    /// Never printed (`Debug` shows `[REDACTED]`).
+    pub password: SecretString,
     /// If set, only a challenge for this realm is answered, so the
     /// password is never offered to a realm it was not meant for.
     pub realm: Option<String>,
@@ -215,7 +218,7 @@ impl Registration {
             ch,
             &digest::Credentials {
                 username: &self.cfg.username,
-                password: &self.cfg.password,
+                password: self.cfg.password.expose_secret(),
                 method: "REGISTER",
                 uri: &uri,
                 cnonce: &cnonce,
@@ -326,7 +329,7 @@ mod tests {
             name: "trunk".into(),
             domain: "sip.example.ua".into(),
             username: "1580".into(),
-            password: "secret".into(),
+            password: SecretString::from("secret"),
             realm: Some("sip.example.ua".into()),
             expiry: Duration::from_secs(300),
             contact_host: "127.0.0.1:5060".into(),

@@ -45,6 +45,8 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
 use uuid::Uuid;
 
+use crate::secret::redact_url;
+
 pub use batch::WriteCounts;
 pub use calls::{
     CallEnd, CallEvent, CallRecord, Disposition, EndedBy, NewCall, TakenCall, Transport,
@@ -213,23 +215,6 @@ pub(crate) fn insert_err(
 
 pub(crate) fn to_i64(field: &'static str, value: u64) -> Result<i64, StoreError> {
     i64::try_from(value).map_err(|_| StoreError::OutOfRange { field, value })
-}
-
-/// Removes the password from a URL so it can go into errors and logs.
-fn redact_url(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
-    };
-    // Userinfo ends at the last '@' before the path ('@' inside a password
-    // should be percent-encoded, but be generous anyway).
-    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
-    let Some(at) = rest[..authority_end].rfind('@') else {
-        return url.to_owned();
-    };
-    match rest[..at].split_once(':') {
-        Some((user, _password)) => format!("{scheme}://{user}:***{}", &rest[at..]),
-        None => url.to_owned(),
-    }
 }
 
 /// The database behind a [`Store`].

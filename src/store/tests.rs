@@ -11,6 +11,7 @@ use uuid::Uuid;
 use super::encoding::{DbTime, DbUuid};
 use super::testing::{TestDb, both_backends};
 use super::*;
+use crate::secret::redact_url;
 
 both_backends!(
     migrations_are_idempotent,

@@ -192,3 +192,44 @@ async fn environment_overrides_the_file() {
         .unwrap();
     assert!(!bad.status.success());
 }
+
+#[tokio::test]
+async fn config_check_never_prints_a_password() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("hotline.toml");
+    let sample = std::fs::read_to_string(crate::repo().join("sip-config/hotline.toml")).unwrap();
+    std::fs::write(
+        &config,
+        format!(
+            "{sample}\n[[trunk]]\nname = \"city\"\naddress = \"127.0.0.1:5099\"\n\
+             username = \"hotline\"\npassword = \"trunk-s3cret\"\nregister = false\n"
+        ),
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_hotline"))
+        .args(["config", "check", "--config"])
+        .arg(&config)
+        .current_dir(crate::repo())
+        .env(
+            "HOTLINE_STORAGE__DATABASE_URL",
+            "postgres://hotline:db-s3cret@127.0.0.1/hotline",
+        )
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(!text.contains("s3cret"), "{text}");
+    assert!(
+        text.contains("postgres://hotline:***@127.0.0.1/hotline"),
+        "{text}"
+    );
+    assert!(
+        text.contains("name: \"city\""),
+        "the trunk is shown: {text}"
+    );
+}

@@ -1,0 +1,122 @@
+//! `hotline block …`: the block list from the command line; the work is in
+//! `hotline::store::blocking`.
+
+use anyhow::Context;
+use clap::Subcommand;
+use hotline::config::Settings;
+use hotline::store::blocking::NewBlock;
+
+use crate::with_store;
+
+#[derive(Subcommand)]
+pub enum BlockCommand {
+    /// Block a number, written in any form (`+380 61 123-45-67`,
+    /// `0611234567`, `(061) 123 45 67`, `tel:+380611234567`…).
+    Add {
+        number: String,
+        /// Why (kept with the block, shown to supervisors).
+        #[arg(long)]
+        reason: String,
+        /// Until when: `YYYY-MM-DD` (the end of that day) or RFC 3339;
+        /// default: until lifted.
+        #[arg(long)]
+        until: Option<String>,
+    },
+    /// List the blocks in force (`--history`: every block ever set).
+    List {
+        #[arg(long)]
+        history: bool,
+    },
+    /// Lift the block on a number.
+    Remove { number: String },
+}
+
+/// Who ran a command, for the log (the command line has no console user).
+fn os_user() -> String {
+    std::env::var("SUDO_USER")
+        .or_else(|_| std::env::var("USER"))
+        .unwrap_or_else(|_| "unknown".into())
+}
+
+/// `hotline block ...`.
+pub async fn run(settings: &Settings, action: BlockCommand) -> anyhow::Result<()> {
+    let numbering = settings.numbering.plan();
+    let normalise = |raw: &str| {
+        numbering
+            .normalise(raw)
+            .with_context(|| format!("{raw:?} is not a phone number"))
+    };
+    let now = chrono::Utc::now();
+    with_store(settings, async |store| {
+        match action {
+            BlockCommand::Add {
+                number,
+                reason,
+                until,
+            } => {
+                let number = normalise(&number)?;
+                let until = match until {
+                    Some(text) => Some(
+                        hotline::api::blocking::parse_until(&text)
+                            .with_context(|| format!("--until {text:?}: YYYY-MM-DD or RFC 3339"))?,
+                    ),
+                    None => None,
+                };
+                let (block, new) = store
+                    .block_number(
+                        &NewBlock {
+                            number: number.as_str(),
+                            reason: &reason,
+                            by: None,
+                            until,
+                            call_id: None,
+                        },
+                        now,
+                    )
+                    .await?;
+                if new {
+                    tracing::info!(number = %block.number, until = ?block.until, by = %os_user(), "number blocked from the command line");
+                }
+                println!(
+                    "{} {}{}",
+                    block.number,
+                    if new { "blocked" } else { "already blocked" },
+                    block
+                        .until
+                        .map(|u| format!(" until {}", u.to_rfc3339()))
+                        .unwrap_or_else(|| " until lifted".into())
+                );
+            }
+            BlockCommand::List { history } => {
+                for b in store.blocked_numbers(now, history).await? {
+                    let state = match (&b.end_reason, b.until) {
+                        (Some(end), _) => end.clone(),
+                        (None, Some(u)) => format!("until {}", u.format("%Y-%m-%d %H:%M UTC")),
+                        (None, None) => "until lifted".into(),
+                    };
+                    println!(
+                        "{:<15} {:<24} {:>4} calls  since {}  by {:<12} {}",
+                        b.number,
+                        state,
+                        b.attempts,
+                        b.blocked_at.format("%Y-%m-%d %H:%M"),
+                        b.blocked_by.as_deref().unwrap_or("-"),
+                        b.reason
+                    );
+                }
+            }
+            BlockCommand::Remove { number } => {
+                let number = normalise(&number)?;
+                match store.lift_block(number.as_str(), None, now).await? {
+                    Some(b) => {
+                        tracing::info!(number = %b.number, by = %os_user(), "block lifted from the command line");
+                        println!("{} unblocked", b.number);
+                    }
+                    None => anyhow::bail!("{} is not blocked", number.as_str()),
+                }
+            }
+        }
+        Ok(())
+    })
+    .await
+}

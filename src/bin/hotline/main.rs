@@ -1,0 +1,155 @@
+//! The `hotline` command: parses the command line and hands each command
+//! to its module: `serve` runs the server ([`serve`]); the others look after
+//! what it keeps: users and operators ([`people`]), the classifier
+//! ([`classifier`]), the block list ([`block`]), retention ([`prune`]) and
+//! the voice menu ([`ivr`]). The work itself is in the library; `anyhow`
+//! lives here only, where errors become messages for a person.
+
+mod block;
+mod classifier;
+mod ivr;
+mod people;
+mod prune;
+mod serve;
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use hotline::config::{DEFAULT_PATH, Settings};
+use hotline::store::Store;
+
+#[derive(Parser)]
+#[command(
+    name = "hotline",
+    version,
+    about = "Call-centre server for citizen hotlines"
+)]
+struct Cli {
+    /// Configuration file.
+    #[arg(long, global = true, default_value = DEFAULT_PATH)]
+    config: PathBuf,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server.
+    Serve,
+    /// Configuration tools.
+    Config {
+        #[command(subcommand)]
+        action: ConfigAction,
+    },
+    /// IVR menu tools.
+    Ivr {
+        #[command(subcommand)]
+        action: ivr::IvrAction,
+    },
+    /// Demonstration data.
+    Demo {
+        #[command(subcommand)]
+        action: DemoAction,
+    },
+    /// Operators: who answers calls, on which extension, in which queues.
+    Operator {
+        #[command(subcommand)]
+        action: people::OperatorAction,
+    },
+    /// Console users: who signs in, with which role.
+    User {
+        #[command(subcommand)]
+        action: people::UserAction,
+    },
+    /// The classifier of issue types: sections, types, executors and
+    /// deadline classes.
+    Classifier {
+        #[command(subcommand)]
+        action: classifier::ClassifierAction,
+    },
+    /// Blocked callers: numbers whose calls never reach the menu or an
+    /// operator.
+    Block {
+        #[command(subcommand)]
+        action: block::BlockCommand,
+    },
+    /// Remove recordings and appeals past their retention period
+    /// (`[retention]`), except those under legal hold; first make files and
+    /// rows agree after any crash.
+    Prune {
+        /// List what would be removed; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Count ages from this moment (RFC 3339) instead of now: to see
+        /// what a prune on a given day would remove.
+        #[arg(long)]
+        now: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum DemoAction {
+    /// Add a sample appeal (registration number 1580-2026-000123, caller
+    /// +380611234567) and an active water outage on вул. Соборна, to try
+    /// menu 4 and 5 by phone.
+    Seed,
+}
+
+#[derive(Subcommand)]
+enum ConfigAction {
+    /// Load the configuration (file plus HOTLINE_* overrides), check it and
+    /// print the effective values with passwords hidden.
+    Check,
+}
+
+/// Opens the store, runs `work` on it and closes it whatever `work`
+/// returned (so SQLite checkpoints its WAL before the command exits).
+pub async fn with_store<T>(
+    settings: &Settings,
+    work: impl AsyncFnOnce(&Store) -> anyhow::Result<T>,
+) -> anyhow::Result<T> {
+    let store = Store::connect(settings.storage.database_url.expose()).await?;
+    let outcome = work(&store).await;
+    store.close().await;
+    outcome
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let settings =
+        Settings::load(&cli.config).with_context(|| format!("loading {}", cli.config.display()))?;
+    match cli.command {
+        Command::Serve => serve::run(settings).await,
+        Command::Config {
+            action: ConfigAction::Check,
+        } => {
+            // Passwords are secrets: they print redacted.
+            println!("{settings:#?}");
+            Ok(())
+        }
+        Command::Ivr { action } => ivr::run(&settings, action),
+        Command::Demo {
+            action: DemoAction::Seed,
+        } => {
+            with_store(&settings, async |store| {
+                let (appeal, work) = hotline::store::demo::seed(store, chrono::Utc::now()).await?;
+                println!("appeal {appeal} and repair work {work} added");
+                Ok(())
+            })
+            .await
+        }
+        Command::Operator { action } => people::operator(&settings, action).await,
+        Command::User { action } => people::user(&settings, action).await,
+        Command::Classifier { action } => classifier::run(&settings, action).await,
+        Command::Block { action } => {
+            serve::init_cli_logging();
+            block::run(&settings, action).await
+        }
+        Command::Prune { dry_run, now } => {
+            serve::init_cli_logging();
+            prune::run(&settings, dry_run, now).await
+        }
+    }
+}
