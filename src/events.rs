@@ -11,7 +11,8 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use tokio::sync::broadcast;
-use uuid::Uuid;
+
+use crate::ids::CallId;
 
 /// Events kept for slow subscribers.
 pub const CAPACITY: usize = 4096;
@@ -21,50 +22,55 @@ pub const CAPACITY: usize = 4096;
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Event {
     /// A call was answered by the server (the IVR starts).
-    CallStarted { call: Uuid },
+    CallStarted { call: CallId },
     /// The caller entered a queue at this position (from 1).
     QueueJoined {
-        call: Uuid,
+        call: CallId,
         queue: String,
         position: usize,
     },
     /// The queue would not take the caller (`full`, `no-operators`).
     QueueRefused {
-        call: Uuid,
+        call: CallId,
         queue: String,
         reason: &'static str,
     },
     /// An operator's phone rings with the caller, who has waited this
     /// long in the queue.
     OperatorRinging {
-        call: Uuid,
+        call: CallId,
         queue: String,
         operator: String,
         waited_ms: u64,
-        /// The caller's steps through the IVR.
-        ivr_path: Vec<String>,
+        /// The caller's steps through the IVR (and, kept out of the JSON,
+        /// the caller and the SIP Call-ID).
+        #[serde(flatten)]
+        summary: CallSummary,
     },
     /// An operator took the caller after `waited_ms` in the queue.
     QueueAnswered {
-        call: Uuid,
+        call: CallId,
         queue: String,
         operator: String,
         waited_ms: u64,
     },
     /// The caller hung up while waiting.
     QueueAbandoned {
-        call: Uuid,
+        call: CallId,
         queue: String,
         waited_ms: u64,
     },
     /// The operator handed the caller on (blind transfer).
     CallTransferred {
-        call: Uuid,
+        call: CallId,
         operator: String,
         target: String,
     },
     /// The call is over.
-    CallEnded { call: Uuid, ended_by: &'static str },
+    CallEnded {
+        call: CallId,
+        ended_by: &'static str,
+    },
     /// The recordings volume's free space crossed a threshold (`ok`,
     /// `low`, `critical`, `unknown`).
     Storage {
@@ -79,6 +85,25 @@ pub enum Event {
         #[serde(skip_serializing_if = "Option::is_none")]
         reason: Option<String>,
     },
+}
+
+/// What a call knows of itself for the operator's card, carried with it
+/// into the queue and out on [`Event::OperatorRinging`], so the screen-pop
+/// needs no database round trip. Only the path through the menu is in the
+/// stream's JSON (the supervisors' live view): the caller's number is
+/// personal data, and the SIP Call-ID travels with it.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+pub struct CallSummary {
+    /// The caller's steps through the IVR.
+    pub ivr_path: Vec<String>,
+    /// The caller's number: E.164 when it could be normalised, else as
+    /// received.
+    #[serde(skip)]
+    pub caller: String,
+    #[serde(skip)]
+    pub caller_e164: Option<String>,
+    #[serde(skip)]
+    pub sip_call_id: String,
 }
 
 /// An event with when it happened and its place in the stream.
@@ -144,7 +169,7 @@ mod tests {
     fn events_are_numbered_and_serialised_with_their_type() {
         let bus = EventBus::new();
         let mut rx = bus.subscribe();
-        let call = Uuid::nil();
+        let call = CallId::from_uuid(uuid::Uuid::nil());
         bus.publish(Event::QueueJoined {
             call,
             queue: "general".into(),
@@ -168,11 +193,34 @@ mod tests {
     }
 
     #[test]
+    fn the_stream_carries_the_path_but_not_the_caller() {
+        let ringing = Event::OperatorRinging {
+            call: CallId::random(),
+            queue: "general".into(),
+            operator: "olena".into(),
+            waited_ms: 5210,
+            summary: CallSummary {
+                ivr_path: vec!["main:greeting enter".into()],
+                caller: "+380611234567".into(),
+                caller_e164: Some("+380611234567".into()),
+                sip_call_id: "a84b4c76e66710@192.0.2.4".into(),
+            },
+        };
+        let json = serde_json::to_value(&ringing).unwrap();
+        assert_eq!(json["ivr_path"][0], "main:greeting enter");
+        let text = json.to_string();
+        assert!(!text.contains("1234567"), "{text}");
+        assert!(!text.contains("a84b4c76e66710"), "{text}");
+    }
+
+    #[test]
     fn a_slow_subscriber_learns_what_it_missed() {
         let bus = EventBus::new();
         let mut rx = bus.subscribe();
         for _ in 0..CAPACITY + 5 {
-            bus.publish(Event::CallStarted { call: Uuid::nil() });
+            bus.publish(Event::CallStarted {
+                call: CallId::from_uuid(uuid::Uuid::nil()),
+            });
         }
         assert!(matches!(
             rx.try_recv(),

@@ -25,12 +25,12 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use tokio::sync::broadcast;
 use tracing::{debug, warn};
-use uuid::Uuid;
 
 use super::auth::{Auth, UserView};
 use super::error::ApiError;
 use super::state::AppState;
-use crate::events::{Event, EventBus, Published};
+use crate::events::{CallSummary, Event, EventBus, Published};
+use crate::ids::CallId;
 use crate::queue::service::QueueService;
 use crate::store::{Role, Store};
 
@@ -69,12 +69,12 @@ pub enum ConsoleMessage {
     },
     /// The call is over (or the operator transferred it).
     CallEnded {
-        call_id: Uuid,
+        call_id: CallId,
         ended_by: &'static str,
         at: DateTime<Utc>,
     },
     /// The offer went elsewhere without an answer.
-    CallWithdrawn { call_id: Uuid, at: DateTime<Utc> },
+    CallWithdrawn { call_id: CallId, at: DateTime<Utc> },
     /// A step of the event stream, for supervisors' live views.
     Event { event: Published },
     /// The connection fell behind and this many events were dropped.
@@ -105,7 +105,7 @@ impl ConsoleMessage {
 /// The card that pops up for a call.
 #[derive(Debug, Clone, Serialize)]
 pub struct CallCard {
-    pub id: Uuid,
+    pub id: CallId,
     pub sip_call_id: Option<String>,
     /// E.164 when the number could be normalised, else as received.
     pub caller: Option<String>,
@@ -139,7 +139,7 @@ pub struct WorkNearby {
 /// What an operator's consoles show now: the latest offer or answer.
 #[derive(Debug, Clone)]
 struct Current {
-    call: Uuid,
+    call: CallId,
     message: Arc<ConsoleMessage>,
 }
 
@@ -223,7 +223,7 @@ impl Consoles {
 
     /// Sends to the operator's consoles; `keep` makes it their current
     /// call, `None` clears it.
-    fn send(&self, operator: &str, message: ConsoleMessage, keep: Option<Uuid>) {
+    fn send(&self, operator: &str, message: ConsoleMessage, keep: Option<CallId>) {
         let message = Arc::new(message);
         {
             let mut current = self.current.lock().unwrap_or_else(|e| e.into_inner());
@@ -253,9 +253,9 @@ impl Consoles {
                 queue,
                 operator,
                 waited_ms,
-                ivr_path,
+                summary,
             } => {
-                let card = card(store, call, &queue, waited_ms, Some(ivr_path)).await;
+                let card = card(store, call, &queue, waited_ms, Some(summary)).await;
                 let message = ConsoleMessage::CallOffered {
                     call: Arc::new(card),
                     at,
@@ -334,38 +334,23 @@ impl Consoles {
     }
 }
 
-/// The card for a call, as far as the store can tell: a store error leaves
-/// the part out rather than the whole pop-up. `ivr_path` as the call told
-/// it (else read from the stored steps).
+/// The card for a call: what the call told of itself (`known`: the caller,
+/// the SIP Call-ID, the path through the menu) or, for a call whose offer
+/// this console missed, what the store has of it; and the caller's earlier
+/// appeals and the works at their address. A store error leaves that part
+/// out rather than the whole pop-up.
 async fn card(
     store: &Store,
-    call: Uuid,
+    call: CallId,
     queue: &str,
     waited_ms: u64,
-    ivr_path: Option<Vec<String>>,
+    known: Option<CallSummary>,
 ) -> CallCard {
-    let record = store.get_call(call).await.ok().flatten();
-    let phone = record.as_ref().map(|r| {
-        r.caller_e164
-            .clone()
-            .unwrap_or_else(|| r.caller_raw.clone())
-    });
-    let path: Vec<String> = match ivr_path {
-        Some(path) => path,
-        None => store
-            .call_events(call)
-            .await
-            .map(|events| {
-                events
-                    .into_iter()
-                    .filter(|e| e.kind == "ivr")
-                    .map(|e| e.detail)
-                    .collect()
-            })
-            .unwrap_or_default(),
+    let summary = match known {
+        Some(summary) => summary,
+        None => stored_summary(store, call).await,
     };
-    let e164 = record.as_ref().and_then(|r| r.caller_e164.clone());
-    let (appeals, works) = match &e164 {
+    let (appeals, works) = match &summary.caller_e164 {
         Some(e164) => {
             let appeals = store
                 .appeals_by_phone(e164, EARLIER_APPEALS)
@@ -382,13 +367,19 @@ async fn card(
         }
         None => (Vec::new(), Vec::new()),
     };
+    let CallSummary {
+        ivr_path,
+        caller,
+        sip_call_id,
+        ..
+    } = summary;
     CallCard {
         id: call,
-        sip_call_id: record.map(|r| r.sip_call_id),
-        caller: phone,
+        sip_call_id: Some(sip_call_id).filter(|s| !s.is_empty()),
+        caller: Some(caller).filter(|c| !c.is_empty()),
         queue: queue.to_owned(),
         waited_ms,
-        ivr_path: path,
+        ivr_path,
         address: appeals.iter().find_map(|a| a.address.clone()),
         earlier_appeals: appeals
             .into_iter()
@@ -408,6 +399,35 @@ async fn card(
                 expected_end: w.expected_end,
             })
             .collect(),
+    }
+}
+
+/// A call's summary as the store has it: its row and its stored steps
+/// (empty parts where the store cannot tell).
+async fn stored_summary(store: &Store, call: CallId) -> CallSummary {
+    let record = store.get_call(call.as_uuid()).await.ok().flatten();
+    let ivr_path = store
+        .call_events(call.as_uuid())
+        .await
+        .map(|events| {
+            events
+                .into_iter()
+                .filter(|e| e.kind == "ivr")
+                .map(|e| e.detail)
+                .collect()
+        })
+        .unwrap_or_default();
+    match record {
+        Some(r) => CallSummary {
+            ivr_path,
+            caller: r.caller_e164.clone().unwrap_or(r.caller_raw),
+            caller_e164: r.caller_e164,
+            sip_call_id: r.sip_call_id,
+        },
+        None => CallSummary {
+            ivr_path,
+            ..Default::default()
+        },
     }
 }
 

@@ -16,6 +16,7 @@ use tracing::{info, warn};
 
 use super::forks::{Forks, Step};
 use super::{CallContext, CallEvent, Command, RingRequest};
+use crate::ids::CallId;
 use crate::queue::OperatorId;
 use crate::sip::ServerTxId;
 use crate::sip::endpoint::ClientTxId;
@@ -59,6 +60,53 @@ pub struct MemberTrunk {
     pub address: SocketAddr,
 }
 
+/// The calls in progress: each call's task by our id, and the SIP core's
+/// key of its dialog both ways (events come keyed by the dialog, commands
+/// by our id).
+#[derive(Default)]
+struct Calls {
+    by_id: HashMap<CallId, (CallKey, mpsc::UnboundedSender<CallEvent>)>,
+    by_key: HashMap<CallKey, CallId>,
+}
+
+impl Calls {
+    fn insert(&mut self, id: CallId, key: CallKey, tx: mpsc::UnboundedSender<CallEvent>) {
+        self.by_key.insert(key.clone(), id);
+        self.by_id.insert(id, (key, tx));
+    }
+
+    fn remove(&mut self, id: &CallId) {
+        if let Some((key, _)) = self.by_id.remove(id) {
+            self.by_key.remove(&key);
+        }
+    }
+
+    fn key(&self, id: &CallId) -> Option<&CallKey> {
+        self.by_id.get(id).map(|(key, _)| key)
+    }
+
+    /// Tells the call; `false` if it is gone.
+    fn send(&self, id: &CallId, event: CallEvent) -> bool {
+        self.by_id
+            .get(id)
+            .is_some_and(|(_, tx)| tx.send(event).is_ok())
+    }
+
+    fn send_by_key(&self, key: &CallKey, event: CallEvent) {
+        if let Some(id) = self.by_key.get(key) {
+            self.send(id, event);
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.by_id.len()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.by_id.is_empty()
+    }
+}
+
 pub struct Core {
     pub registrar: Registrar,
     pub member_trunk: Option<MemberTrunk>,
@@ -81,7 +129,7 @@ pub struct Core {
 impl Core {
     pub async fn run(mut self) {
         let (cmd_tx, mut cmd_rx) = mpsc::unbounded_channel::<Command>();
-        let mut calls: HashMap<CallKey, mpsc::UnboundedSender<CallEvent>> = HashMap::new();
+        let mut calls = Calls::default();
         let mut stopping: Option<Instant> = None;
         loop {
             self.flush(&mut calls, &cmd_tx).await;
@@ -134,7 +182,7 @@ impl Core {
                         info!(calls = calls.len(), "shutting down: no new calls, hanging up active ones");
                         stopping = Some(Instant::now());
                         self.endpoint.stop_accepting();
-                        for tx in calls.values() {
+                        for (_, tx) in calls.by_id.values() {
                             let _ = tx.send(CallEvent::Shutdown);
                         }
                         for i in 0..self.trunks.len() {
@@ -238,13 +286,9 @@ impl Core {
     }
 
     /// Rings every registered contact of the operator's extension.
-    fn ring(
-        &mut self,
-        request: RingRequest,
-        calls: &HashMap<CallKey, mpsc::UnboundedSender<CallEvent>>,
-    ) {
+    fn ring(&mut self, request: RingRequest, calls: &Calls) {
         let RingRequest {
-            key: call,
+            call,
             operator,
             extension,
             caller,
@@ -267,13 +311,14 @@ impl Core {
             contacts.push((format!("sip:{extension}@{}", trunk.host), flow));
         }
         if contacts.is_empty() {
-            info!(%operator, %extension, "no registered phone to ring");
-            if let Some(tx) = calls.get(&call) {
-                let _ = tx.send(CallEvent::OperatorFailed {
+            info!(%call, %operator, %extension, "no registered phone to ring");
+            calls.send(
+                &call,
+                CallEvent::OperatorFailed {
                     operator,
                     code: 480,
-                });
-            }
+                },
+            );
             return;
         }
         let fork = contacts
@@ -293,7 +338,7 @@ impl Core {
     }
 
     /// Stops ringing the operator for the call (legs not yet answered).
-    fn cancel_ring(&mut self, call: CallKey, operator: OperatorId) {
+    fn cancel_ring(&mut self, call: CallId, operator: OperatorId) {
         let now = Instant::now().into_std();
         for leg in self.legs.cancel(&call, &operator) {
             self.endpoint.end_leg(now, &leg);
@@ -301,21 +346,16 @@ impl Core {
     }
 
     /// A leg event, to the call that owns the leg.
-    fn leg_event(
-        &mut self,
-        event: Event,
-        calls: &HashMap<CallKey, mpsc::UnboundedSender<CallEvent>>,
-    ) {
+    fn leg_event(&mut self, event: Event, calls: &Calls) {
         let now = Instant::now().into_std();
         for step in self.legs.on_event(event) {
             match step {
-                Step::Deliver { call, leg, event } => match calls.get(&call) {
-                    Some(tx) => {
-                        let _ = tx.send(event);
+                Step::Deliver { call, leg, event } => {
+                    if !calls.send(&call, event) {
+                        // The call is gone: end what it left behind.
+                        self.endpoint.end_leg(now, &leg);
                     }
-                    // The call is gone: end what it left behind.
-                    None => self.endpoint.end_leg(now, &leg),
-                },
+                }
                 Step::EndLeg(leg) => self.endpoint.end_leg(now, &leg),
                 Step::RefuseReInvite(leg) => {
                     self.endpoint.respond_to_leg_reinvite(now, &leg, 481, None)
@@ -326,7 +366,7 @@ impl Core {
     }
 
     /// The call is over: whatever it still rings or talks to ends too.
-    fn end_legs_of(&mut self, call: &CallKey) {
+    fn end_legs_of(&mut self, call: &CallId) {
         let now = Instant::now().into_std();
         for leg in self.legs.call_over(call) {
             self.endpoint.end_leg(now, &leg);
@@ -367,34 +407,40 @@ impl Core {
         self.trunks[i].pending = Some(id);
     }
 
-    fn command(
-        &mut self,
-        cmd: Command,
-        calls: &mut HashMap<CallKey, mpsc::UnboundedSender<CallEvent>>,
-    ) {
+    fn command(&mut self, cmd: Command, calls: &mut Calls) {
         let now = Instant::now().into_std();
+        // The dialog of the call a command is for; a call whose dialog is
+        // gone (it ended meanwhile) has nothing left to do at the SIP level.
+        let key = |call: &CallId| {
+            calls
+                .key(call)
+                .cloned()
+                .ok_or(crate::sip::endpoint::EndpointError::UnknownCall)
+        };
         let result = match cmd {
-            Command::Respond { key, code, body } => {
+            Command::Respond { call, code, body } => key(&call).and_then(|key| {
                 let body = body.map(|b| ("application/sdp", b));
                 self.endpoint.respond_to_call(now, &key, code, &[], body)
-            }
-            Command::RespondReInvite { key, code, body } => {
+            }),
+            Command::RespondReInvite { call, code, body } => key(&call).and_then(|key| {
                 let body = body.map(|b| ("application/sdp", b));
                 self.endpoint.respond_to_reinvite(now, &key, code, body)
+            }),
+            Command::Hangup { call } => key(&call).and_then(|key| self.endpoint.hangup(now, &key)),
+            Command::LocalHost { call, host } => {
+                key(&call).and_then(|key| self.endpoint.set_local_host(&key, host))
             }
-            Command::Hangup { key } => self.endpoint.hangup(now, &key),
-            Command::LocalHost { key, host } => self.endpoint.set_local_host(&key, host),
-            Command::Done { key } => {
-                calls.remove(&key);
-                self.end_legs_of(&key);
+            Command::Done { call } => {
+                calls.remove(&call);
+                self.end_legs_of(&call);
                 Ok(())
             }
             Command::Ring(request) => {
                 self.ring(request, calls);
                 Ok(())
             }
-            Command::CancelRing { key, operator } => {
-                self.cancel_ring(key, operator);
+            Command::CancelRing { call, operator } => {
+                self.cancel_ring(call, operator);
                 Ok(())
             }
             Command::EndLeg { leg } => {
@@ -418,11 +464,7 @@ impl Core {
     }
 
     /// Carries out everything the endpoint has queued.
-    async fn flush(
-        &mut self,
-        calls: &mut HashMap<CallKey, mpsc::UnboundedSender<CallEvent>>,
-        cmd_tx: &mpsc::UnboundedSender<Command>,
-    ) {
+    async fn flush(&mut self, calls: &mut Calls, cmd_tx: &mpsc::UnboundedSender<Command>) {
         while let Some(output) = self.endpoint.poll_output() {
             match output {
                 Output::Transmit(t) => self.transport.send(t).await,
@@ -434,7 +476,7 @@ impl Core {
     fn dispatch(
         &mut self,
         event: Event,
-        calls: &mut HashMap<CallKey, mpsc::UnboundedSender<CallEvent>>,
+        calls: &mut Calls,
         cmd_tx: &mpsc::UnboundedSender<Command>,
     ) {
         let (key, call_event) = match event {
@@ -444,10 +486,12 @@ impl Core {
                 source,
             } => {
                 let (tx, rx) = mpsc::unbounded_channel();
-                calls.insert(key.clone(), tx);
+                // Our id for the call from here on, everywhere.
+                let id = CallId::random();
+                calls.insert(id, key, tx);
                 tokio::spawn(super::run(
                     self.ctx.clone(),
-                    key,
+                    id,
                     request,
                     source,
                     rx,
@@ -502,8 +546,6 @@ impl Core {
                 return;
             }
         };
-        if let Some(tx) = calls.get(&key) {
-            let _ = tx.send(call_event);
-        }
+        calls.send_by_key(&key, call_event);
     }
 }

@@ -28,11 +28,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::ids::CallId;
 use nix::errno::Errno;
 use nix::sys::socket::{MsgFlags, MultiHeaders, SockaddrStorage, recvmmsg};
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, info};
-use uuid::Uuid;
 
 use super::player::Player;
 use super::ports::MediaSockets;
@@ -504,7 +504,7 @@ impl Mailbox {
 enum Message {
     Start {
         key: u64,
-        call: Uuid,
+        call: CallId,
         params: MediaParams,
         recording: Option<ActiveRecording>,
         sockets: MediaSockets,
@@ -531,7 +531,7 @@ impl MediaEngine {
     /// free slot. Events come back on the returned receiver.
     pub fn start(
         &self,
-        call: Uuid,
+        call: CallId,
         params: MediaParams,
         recording: Option<ActiveRecording>,
         sockets: MediaSockets,
@@ -589,7 +589,7 @@ impl Drop for MediaHandle {
 
 /// A call in the engine: its media and its sockets.
 struct Entry {
-    call: Uuid,
+    call: CallId,
     media: CallMedia,
     sockets: MediaSockets,
     leg: Option<MediaSockets>,

@@ -13,15 +13,16 @@
 use std::collections::HashMap;
 
 use super::CallEvent;
+use crate::ids::CallId;
 use crate::queue::OperatorId;
-use crate::sip::{CallKey, Event, LegKey};
+use crate::sip::{Event, LegKey};
 
 /// What the SIP core must do with a leg event.
 #[derive(Debug)]
 pub enum Step {
     /// Tell the call; if the call is gone, end the leg instead.
     Deliver {
-        call: CallKey,
+        call: CallId,
         leg: LegKey,
         event: CallEvent,
     },
@@ -36,11 +37,11 @@ pub enum Step {
 
 #[derive(Debug, Clone)]
 struct Owner {
-    call: CallKey,
+    call: CallId,
     operator: OperatorId,
 }
 
-type ForkKey = (CallKey, OperatorId);
+type ForkKey = (CallId, OperatorId);
 
 #[derive(Default)]
 pub struct Forks {
@@ -53,12 +54,12 @@ pub struct Forks {
 
 impl Forks {
     /// The call rings the operator on these legs (one per contact).
-    pub fn rang(&mut self, call: CallKey, operator: OperatorId, legs: Vec<LegKey>) {
+    pub fn rang(&mut self, call: CallId, operator: OperatorId, legs: Vec<LegKey>) {
         for leg in &legs {
             self.owners.insert(
                 leg.clone(),
                 Owner {
-                    call: call.clone(),
+                    call,
                     operator: operator.clone(),
                 },
             );
@@ -69,15 +70,15 @@ impl Forks {
     /// Stops the ring: the legs still ringing the operator for the call,
     /// to cancel. Their final answers (487) are no news to anyone and are
     /// dropped, so they cannot touch a later ring of the same operator.
-    pub fn cancel(&mut self, call: &CallKey, operator: &OperatorId) -> Vec<LegKey> {
-        let fork = (call.clone(), operator.clone());
+    pub fn cancel(&mut self, call: &CallId, operator: &OperatorId) -> Vec<LegKey> {
+        let fork = (*call, operator.clone());
         self.worst.remove(&fork);
         self.ringing.remove(&fork).unwrap_or_default()
     }
 
     /// The call is over: the legs it still owns, to end. Their final
     /// events still come and are dropped here.
-    pub fn call_over(&mut self, call: &CallKey) -> Vec<LegKey> {
+    pub fn call_over(&mut self, call: &CallId) -> Vec<LegKey> {
         self.ringing.retain(|(c, _), _| c != call);
         self.worst.retain(|(c, _), _| c != call);
         self.owners
@@ -112,7 +113,7 @@ impl Forks {
                 let Some(owner) = self.owners.get(&key).cloned() else {
                     return vec![Step::EndLeg(key)];
                 };
-                let fork = (owner.call.clone(), owner.operator.clone());
+                let fork = (owner.call, owner.operator.clone());
                 self.worst.remove(&fork);
                 let mut steps: Vec<Step> = self
                     .ringing
@@ -134,7 +135,7 @@ impl Forks {
                 let Some(owner) = self.owners.remove(&key) else {
                     return Vec::new();
                 };
-                let fork = (owner.call.clone(), owner.operator.clone());
+                let fork = (owner.call, owner.operator.clone());
                 // Not (or no longer) ringing: answered elsewhere, cancelled,
                 // or the call is over.
                 let Some(legs) = self.ringing.get_mut(&fork).filter(|l| l.contains(&key)) else {
@@ -173,7 +174,7 @@ impl Forks {
             },
             Event::LegReInvite { key, request } => match self.owners.get(&key) {
                 Some(owner) => {
-                    let call = owner.call.clone();
+                    let call = owner.call;
                     let event = CallEvent::OperatorReInvite {
                         leg: key.clone(),
                         request,
@@ -184,7 +185,7 @@ impl Forks {
             },
             Event::LegConfirmed { key, body } => match self.owners.get(&key) {
                 Some(owner) => {
-                    let call = owner.call.clone();
+                    let call = owner.call;
                     let event = CallEvent::OperatorConfirmed {
                         leg: key.clone(),
                         body,
@@ -195,7 +196,7 @@ impl Forks {
             },
             Event::LegRefer { key, target } => match self.owners.get(&key) {
                 Some(owner) => {
-                    let call = owner.call.clone();
+                    let call = owner.call;
                     let event = CallEvent::OperatorTransfer {
                         leg: key.clone(),
                         target,
@@ -209,7 +210,7 @@ impl Forks {
     }
 }
 
-fn deliver(call: CallKey, leg: LegKey, event: CallEvent) -> Step {
+fn deliver(call: CallId, leg: LegKey, event: CallEvent) -> Step {
     Step::Deliver { call, leg, event }
 }
 
@@ -221,8 +222,8 @@ mod tests {
         LegKey::new(format!("leg{n}@hotline"))
     }
 
-    fn call(n: u32) -> CallKey {
-        CallKey::new(&format!("call{n}"), "tag")
+    fn call(n: u32) -> CallId {
+        CallId::from_uuid(uuid::Uuid::from_u128(n.into()))
     }
 
     fn olena() -> OperatorId {
@@ -248,7 +249,10 @@ mod tests {
                         CallEvent::OperatorTransfer { target, .. } => format!("transfer {target}"),
                         other => format!("{other:?}"),
                     };
-                    format!("{call} {leg}: {what}")
+                    // Named as the calls' SIP keys were before calls had
+                    // an id of their own.
+                    let n = call.as_uuid().as_u128();
+                    format!("call{n};tag {leg}: {what}")
                 }
                 Step::EndLeg(l) => format!("end {l}"),
                 Step::RefuseReInvite(l) => format!("481 {l}"),

@@ -28,7 +28,8 @@ use tokio::time::Instant;
 use tracing::{Instrument, debug, info, info_span, warn};
 use uuid::Uuid;
 
-use crate::events::{Event as Published, EventBus};
+use crate::events::{CallSummary, Event as Published, EventBus};
+use crate::ids::CallId;
 use crate::ivr::assets::{CurrentIvr, IvrAssets};
 use crate::ivr::{self, Clock, Ivr};
 use crate::media::Codec;
@@ -38,7 +39,7 @@ use crate::queue::{OperatorId, Position, Refusal, Rejection};
 use crate::recording::Recorder;
 use crate::rtp::session::MediaParams;
 use crate::sdp::{self, LocalMedia, SessionDescription};
-use crate::sip::{CallKey, Flow, LegKey, msg};
+use crate::sip::{Flow, LegKey, msg};
 use crate::store::{
     CallEnd, Disposition, EndedBy, FinishedRecording, NewCall, NewRecording, Store,
 };
@@ -116,32 +117,32 @@ pub enum CallEvent {
 #[derive(Debug)]
 pub enum Command {
     Respond {
-        key: CallKey,
+        call: CallId,
         code: u16,
         body: Option<Vec<u8>>,
     },
     RespondReInvite {
-        key: CallKey,
+        call: CallId,
         code: u16,
         body: Option<Vec<u8>>,
     },
     Hangup {
-        key: CallKey,
+        call: CallId,
     },
     /// Contact/Via host for this call (our address facing the caller).
     LocalHost {
-        key: CallKey,
+        call: CallId,
         host: String,
     },
-    /// The call task has finished with this key (its legs are ended too).
+    /// The call task has finished (its legs are ended too).
     Done {
-        key: CallKey,
+        call: CallId,
     },
     /// Ring every registered phone of an operator.
     Ring(RingRequest),
     /// Stop ringing the operator's phones (those not answered).
     CancelRing {
-        key: CallKey,
+        call: CallId,
         operator: OperatorId,
     },
     /// Hang up a leg (CANCEL or BYE as far as it got).
@@ -164,7 +165,7 @@ pub enum Command {
 /// number and a display name to show, our SDP offer.
 #[derive(Debug)]
 pub struct RingRequest {
-    pub key: CallKey,
+    pub call: CallId,
     pub operator: OperatorId,
     pub extension: String,
     pub caller: String,
@@ -218,7 +219,7 @@ pub struct CallContext {
     pub active: AtomicUsize,
     /// Calls in progress by our id, with a way to end each from outside
     /// (the console's "end call and block caller").
-    pub live: std::sync::Mutex<std::collections::HashMap<Uuid, mpsc::UnboundedSender<()>>>,
+    pub live: std::sync::Mutex<std::collections::HashMap<CallId, mpsc::UnboundedSender<()>>>,
     pub queues: QueueService,
     pub events: EventBus,
     /// A registered softphone logs its operator in.
@@ -231,7 +232,7 @@ pub struct CallContext {
 impl CallContext {
     /// Ends a call in progress (BYE to both sides); `false` if it is not
     /// in progress.
-    pub fn end_call(&self, id: Uuid) -> bool {
+    pub fn end_call(&self, id: CallId) -> bool {
         self.live
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -269,8 +270,8 @@ impl CallContext {
 
 /// What the HTTP edge may do with calls in progress.
 impl crate::api::CallControl for CallContext {
-    fn end_call(&self, call: crate::ids::CallId) -> bool {
-        CallContext::end_call(self, call.as_uuid())
+    fn end_call(&self, call: CallId) -> bool {
+        CallContext::end_call(self, call)
     }
 
     fn active_calls(&self) -> usize {
@@ -350,21 +351,23 @@ struct Ending {
 }
 
 /// Runs one call from INVITE to its end.
+/// `id` is ours, given by the SIP core; the call's log span names it and
+/// the SIP Call-ID, so every line of the call is found by either.
 pub async fn run(
     ctx: Arc<CallContext>,
-    key: CallKey,
+    id: CallId,
     invite: Box<Request>,
     source: Flow,
     events: mpsc::UnboundedReceiver<CallEvent>,
     commands: mpsc::UnboundedSender<Command>,
 ) {
-    let id = Uuid::new_v4();
-    let span = info_span!("call", %id);
+    let sip_call_id = msg::call_id(invite.as_ref()).unwrap_or_default();
+    let span = info_span!("call", %id, sip_call_id = %sip_call_id);
     ctx.active.fetch_add(1, Ordering::Relaxed);
     let call = Call {
         ctx: ctx.clone(),
-        key: key.clone(),
         id,
+        sip_call_id,
         commands: commands.clone(),
         events,
         caller_e164: None,
@@ -380,11 +383,11 @@ pub async fn run(
     if let Err(e) = outcome {
         warn!(call = %id, error = %e, "call task failed; ending the call");
         let _ = commands.send(Command::Respond {
-            key: key.clone(),
+            call: id,
             code: 500,
             body: None,
         });
-        let _ = commands.send(Command::Hangup { key: key.clone() });
+        let _ = commands.send(Command::Hangup { call: id });
     }
     // Whatever the call left in the queues (after a failure, a ghost
     // caller or an operator "on call") is released.
@@ -394,13 +397,14 @@ pub async fn run(
         .unwrap_or_else(|e| e.into_inner())
         .remove(&id);
     ctx.active.fetch_sub(1, Ordering::Relaxed);
-    let _ = commands.send(Command::Done { key });
+    let _ = commands.send(Command::Done { call: id });
 }
 
 struct Call {
     ctx: Arc<CallContext>,
-    key: CallKey,
-    id: Uuid,
+    id: CallId,
+    /// The SIP Call-ID the caller's side chose, for the record and the card.
+    sip_call_id: String,
     commands: mpsc::UnboundedSender<Command>,
     events: mpsc::UnboundedReceiver<CallEvent>,
     caller_e164: Option<String>,
@@ -427,7 +431,7 @@ enum Screening {
 impl Call {
     fn respond(&self, code: u16, body: Option<Vec<u8>>) {
         let _ = self.commands.send(Command::Respond {
-            key: self.key.clone(),
+            call: self.id,
             code,
             body,
         });
@@ -448,7 +452,12 @@ impl Call {
             sip_status: status,
             disposition,
         };
-        if let Err(e) = self.ctx.store.call_finished(self.id, end, recording).await {
+        if let Err(e) = self
+            .ctx
+            .store
+            .call_finished(self.id.as_uuid(), end, recording)
+            .await
+        {
             warn!(error = %e, "cannot store the end of the call");
         }
     }
@@ -489,7 +498,7 @@ impl Call {
                     };
                     if let Err(e) = ctx
                         .store
-                        .record_block_attempt(block, Some(self.id), now, what)
+                        .record_block_attempt(block, Some(self.id.as_uuid()), now, what)
                         .await
                     {
                         warn!(error = %e, "cannot count a blocked call");
@@ -514,7 +523,7 @@ impl Call {
         };
         if let Err(e) = ctx
             .store
-            .add_call_event(self.id, now, "screening", &what)
+            .add_call_event(self.id.as_uuid(), now, "screening", &what)
             .await
         {
             warn!(error = %e, "cannot store the call's screening");
@@ -539,8 +548,8 @@ impl Call {
             "incoming call"
         );
         let record = NewCall {
-            id: self.id,
-            sip_call_id: msg::call_id(invite.as_ref()).unwrap_or_default(),
+            id: self.id.as_uuid(),
+            sip_call_id: self.sip_call_id.clone(),
             caller_raw: caller_raw.clone(),
             caller_e164: caller_e164.map(|n| n.to_string()),
             called_number: called_number(&invite),
@@ -623,7 +632,7 @@ impl Call {
         let (local_host, media_ip) = ctx.local_address(source.remote.ip());
         if let Some(host) = local_host {
             let _ = self.commands.send(Command::LocalHost {
-                key: self.key.clone(),
+                call: self.id,
                 host,
             });
         }
@@ -681,7 +690,7 @@ impl Call {
         // latency.
         let rows = {
             let store = ctx.store.clone();
-            let (id, codec) = (self.id, params.codec.name());
+            let (id, codec) = (self.id.as_uuid(), params.codec.name());
             let row = recording.as_ref().map(|r| NewRecording {
                 id: r.id,
                 call_id: id,
@@ -707,7 +716,7 @@ impl Call {
             mpsc::unbounded_channel::<(chrono::DateTime<Utc>, &'static str, String)>();
         self.log = Some(log_tx);
         let log_writer = {
-            let (store, id) = (ctx.store.clone(), self.id);
+            let (store, id) = (ctx.store.clone(), self.id.as_uuid());
             tokio::spawn(async move {
                 // In order, one at a time: the path must read as it happened.
                 while let Some((at, kind, detail)) = log_rx.recv().await {
@@ -771,9 +780,7 @@ impl Call {
             "call ended"
         );
         if ending.hang_up {
-            let _ = self.commands.send(Command::Hangup {
-                key: self.key.clone(),
-            });
+            let _ = self.commands.send(Command::Hangup { call: self.id });
         }
         let ended_at = Utc::now();
         // The rows must exist before they are completed.
@@ -1106,8 +1113,15 @@ impl Call {
         None
     }
 
-    fn ivr_path(&self) -> Vec<String> {
-        self.path.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    /// What the call knows of itself for the operator's card: the caller,
+    /// the SIP Call-ID and the steps through the IVR.
+    fn summary(&self) -> CallSummary {
+        CallSummary {
+            ivr_path: self.path.lock().unwrap_or_else(|e| e.into_inner()).clone(),
+            caller: self.caller_shown.clone(),
+            caller_e164: self.caller_e164.clone(),
+            sip_call_id: self.sip_call_id.clone(),
+        }
     }
 
     /// Enters a queue (from the IVR, or again after a failed bridge).
@@ -1119,7 +1133,7 @@ impl Call {
             closed: false,
             offers: Default::default(),
         });
-        self.ctx.queues.join(self.id, queue, tx, self.ivr_path());
+        self.ctx.queues.join(self.id, queue, tx, self.summary());
     }
 
     /// A message of the queue service.
@@ -1161,7 +1175,7 @@ impl Call {
                     version: 1,
                 };
                 let _ = self.commands.send(Command::Ring(RingRequest {
-                    key: self.key.clone(),
+                    call: self.id,
                     operator: operator.clone(),
                     extension,
                     caller: self.caller_shown.clone(),
@@ -1174,7 +1188,7 @@ impl Call {
                 if let Some(queued) = media.queue.as_mut() {
                     if queued.offers.remove(&operator).is_some() {
                         let _ = self.commands.send(Command::CancelRing {
-                            key: self.key.clone(),
+                            call: self.id,
                             operator,
                         });
                     }
@@ -1243,7 +1257,7 @@ impl Call {
             // Other phones of a ring-all offer stop ringing.
             for other in q.offers.into_keys() {
                 let _ = self.commands.send(Command::CancelRing {
-                    key: self.key.clone(),
+                    call: self.id,
                     operator: other,
                 });
             }
@@ -1293,14 +1307,14 @@ impl Call {
             self.ctx
                 .queues
                 .transferred(self.id, &queue, from.clone(), &name);
-            self.ctx.queues.join(self.id, &name, tx, self.ivr_path());
+            self.ctx.queues.join(self.id, &name, tx, self.summary());
             name.clone()
         } else if !name.is_empty() && name.bytes().all(|b| b.is_ascii_digit()) {
             // Waits in the queue it came from, for that operator alone.
             let joined = self
                 .ctx
                 .queues
-                .transfer_to_extension(self.id, &queue, from.clone(), &name, tx, self.ivr_path())
+                .transfer_to_extension(self.id, &queue, from.clone(), &name, tx, self.summary())
                 .await;
             if !joined {
                 info!(%target, "transfer refused: no such operator logged in");
@@ -1347,7 +1361,7 @@ impl Call {
             // records are written: the service frees their operators.
             for operator in queued.offers.into_keys() {
                 let _ = self.commands.send(Command::CancelRing {
-                    key: self.key.clone(),
+                    call: self.id,
                     operator,
                 });
             }
@@ -1398,7 +1412,7 @@ impl Call {
             info!(held, "re-INVITE from the caller");
         }
         let _ = self.commands.send(Command::RespondReInvite {
-            key: self.key.clone(),
+            call: self.id,
             code,
             body,
         });

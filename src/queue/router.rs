@@ -69,16 +69,9 @@ impl fmt::Display for OperatorId {
     }
 }
 
-/// A waiting caller, by their call's id (the store's UUID as a `u128`).
-/// Not personal data: the number stays with the call.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct CallId(pub u128);
-
-impl fmt::Display for CallId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:032x}", self.0)
-    }
-}
+/// A waiting caller, by their call's id. Not personal data: the number
+/// stays with the call.
+pub use crate::ids::CallId;
 
 /// A queue an operator serves, with Asterisk's member penalty (lower is
 /// offered first). The store's `QueueMembership` converts one to one.

@@ -20,7 +20,7 @@ use super::router::{
     Rejection, Router, RouterError,
 };
 use super::{QueueConfig, QueueSet};
-use crate::events::{Event, EventBus};
+use crate::events::{CallSummary, Event, EventBus};
 use crate::store::{NewQueueEvent, QueueEventKind, Store};
 
 /// What the queue service tells a waiting call.
@@ -96,7 +96,7 @@ pub struct QueueView {
 /// A caller waiting in a queue, for live views.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct WaitingCaller {
-    pub call: Uuid,
+    pub call: CallId,
     pub waited_ms: u64,
 }
 
@@ -108,23 +108,23 @@ pub struct Snapshot {
 
 enum Input {
     Join {
-        call: Uuid,
+        call: CallId,
         queue: String,
         to_call: mpsc::UnboundedSender<ToCall>,
-        ivr_path: Vec<String>,
+        summary: CallSummary,
     },
     JoinFor {
-        call: Uuid,
+        call: CallId,
         queue: String,
         extension: String,
         /// The operator who transferred the caller.
         from: OperatorId,
         to_call: mpsc::UnboundedSender<ToCall>,
-        ivr_path: Vec<String>,
+        summary: CallSummary,
         reply: oneshot::Sender<bool>,
     },
     HangUp {
-        call: Uuid,
+        call: CallId,
         /// The caller hung up (abandoned), rather than the server ending
         /// the call (shutdown, timeout: left).
         abandoned: bool,
@@ -133,7 +133,7 @@ enum Input {
     /// holds for it is released (a call that failed mid-way must not
     /// leave a ghost caller or an operator "on call" for ever).
     CallGone {
-        call: Uuid,
+        call: CallId,
     },
     /// A lookup in the store finished (lookups run off the routing loop).
     Resolved {
@@ -141,12 +141,12 @@ enum Input {
         then: Then,
     },
     Answered {
-        call: Uuid,
+        call: CallId,
         operator: OperatorId,
         reply: oneshot::Sender<bool>,
     },
     Rejected {
-        call: Uuid,
+        call: CallId,
         operator: OperatorId,
         why: Rejection,
     },
@@ -154,7 +154,7 @@ enum Input {
         operator: OperatorId,
     },
     Transferred {
-        call: Uuid,
+        call: CallId,
         queue: String,
         operator: OperatorId,
         target: String,
@@ -186,12 +186,12 @@ enum Then {
         reply: oneshot::Sender<Result<OperatorView, ServiceError>>,
     },
     JoinFor {
-        call: Uuid,
+        call: CallId,
         queue: String,
         extension: String,
         from: OperatorId,
         to_call: mpsc::UnboundedSender<ToCall>,
-        ivr_path: Vec<String>,
+        summary: CallSummary,
         reply: oneshot::Sender<bool>,
     },
 }
@@ -243,19 +243,20 @@ impl QueueService {
 
     /// The call enters `queue`; the answer ([`ToCall::Joined`] or
     /// [`ToCall::Refused`]) and everything after comes on `to_call`.
-    /// `ivr_path`: the caller's steps through the menu, for the card.
+    /// `summary`: what the call knows of itself (the caller, the SIP
+    /// Call-ID, the steps through the menu), for the operator's card.
     pub fn join(
         &self,
-        call: Uuid,
+        call: CallId,
         queue: &str,
         to_call: mpsc::UnboundedSender<ToCall>,
-        ivr_path: Vec<String>,
+        summary: CallSummary,
     ) {
         let _ = self.tx.send(Input::Join {
             call,
             queue: queue.to_owned(),
             to_call,
-            ivr_path,
+            summary,
         });
     }
 
@@ -265,12 +266,12 @@ impl QueueService {
     /// transfer and the join are stored, in that order.
     pub async fn transfer_to_extension(
         &self,
-        call: Uuid,
+        call: CallId,
         queue: &str,
         from: OperatorId,
         extension: &str,
         to_call: mpsc::UnboundedSender<ToCall>,
-        ivr_path: Vec<String>,
+        summary: CallSummary,
     ) -> bool {
         let (reply, rx) = oneshot::channel();
         let _ = self.tx.send(Input::JoinFor {
@@ -279,7 +280,7 @@ impl QueueService {
             extension: extension.to_owned(),
             from,
             to_call,
-            ivr_path,
+            summary,
             reply,
         });
         rx.await.unwrap_or(false)
@@ -288,18 +289,18 @@ impl QueueService {
     /// The call left the queue before an operator took it: the caller
     /// hung up (`abandoned`), or the server ended the call (shutdown, a
     /// media timeout), which is stored as `left`.
-    pub fn hang_up(&self, call: Uuid, abandoned: bool) {
+    pub fn hang_up(&self, call: CallId, abandoned: bool) {
         let _ = self.tx.send(Input::HangUp { call, abandoned });
     }
 
     /// The call's task is over (always sent, also after a failure).
-    pub fn call_gone(&self, call: Uuid) {
+    pub fn call_gone(&self, call: CallId) {
         let _ = self.tx.send(Input::CallGone { call });
     }
 
     /// The operator answered; `false` when the offer was no longer theirs
     /// (it timed out, or someone else answered first): hang up their leg.
-    pub async fn answered(&self, call: Uuid, operator: OperatorId) -> bool {
+    pub async fn answered(&self, call: CallId, operator: OperatorId) -> bool {
         let (reply, rx) = oneshot::channel();
         let _ = self.tx.send(Input::Answered {
             call,
@@ -309,7 +310,7 @@ impl QueueService {
         rx.await.unwrap_or(false)
     }
 
-    pub fn rejected(&self, call: Uuid, operator: OperatorId, why: Rejection) {
+    pub fn rejected(&self, call: CallId, operator: OperatorId, why: Rejection) {
         let _ = self.tx.send(Input::Rejected {
             call,
             operator,
@@ -323,7 +324,7 @@ impl QueueService {
         let _ = self.tx.send(Input::ConversationEnded { operator });
     }
 
-    pub fn transferred(&self, call: Uuid, queue: &str, operator: OperatorId, target: &str) {
+    pub fn transferred(&self, call: CallId, queue: &str, operator: OperatorId, target: &str) {
         let _ = self.tx.send(Input::Transferred {
             call,
             queue: queue.to_owned(),
@@ -385,8 +386,9 @@ struct WaitingCall {
     queue: String,
     joined: Instant,
     to_call: mpsc::UnboundedSender<ToCall>,
-    /// The caller's steps through the IVR, for the operator's card.
-    ivr_path: Vec<String>,
+    /// The caller, the SIP Call-ID and the steps through the IVR, for the
+    /// operator's card.
+    summary: CallSummary,
 }
 
 enum Write {
@@ -467,7 +469,7 @@ impl Service {
 
     fn queue_event(
         &self,
-        call: Uuid,
+        call: CallId,
         queue: &str,
         kind: QueueEventKind,
         operator: Option<&OperatorId>,
@@ -475,7 +477,7 @@ impl Service {
         NewQueueEvent {
             at: Utc::now(),
             queue: queue.to_owned(),
-            call_id: call,
+            call_id: call.as_uuid(),
             kind,
             operator_id: operator.and_then(|o| self.operators.get(o)).map(|i| i.id),
             wait_ms: None,
@@ -495,9 +497,9 @@ impl Service {
                 call,
                 queue,
                 to_call,
-                ivr_path,
+                summary,
             } => {
-                let id = CallId(call.as_u128());
+                let id = call;
                 match self.router.join(now, id, &queue) {
                     Ok(JoinOutcome::Joined { position }) => {
                         info!(%call, %queue, position, "caller joined the queue");
@@ -505,7 +507,7 @@ impl Service {
                             queue,
                             joined: now,
                             to_call,
-                            ivr_path,
+                            summary,
                         };
                         self.joined(call, position, None, waiting);
                     }
@@ -541,7 +543,7 @@ impl Service {
                 extension,
                 from,
                 to_call,
-                ivr_path,
+                summary,
                 reply,
             } => {
                 self.lookup_extension(
@@ -552,7 +554,7 @@ impl Service {
                         extension,
                         from,
                         to_call,
-                        ivr_path,
+                        summary,
                         reply,
                     },
                 );
@@ -562,7 +564,7 @@ impl Service {
                 // Normally the call said so itself already: then nothing
                 // is left to release.
                 self.left(now, call, true);
-                let id = CallId(call.as_u128());
+                let id = call;
                 let talking: Vec<OperatorId> = self
                     .operators
                     .keys()
@@ -582,7 +584,7 @@ impl Service {
                 operator,
                 reply,
             } => {
-                let id = CallId(call.as_u128());
+                let id = call;
                 match self.router.answered(now, id, &operator) {
                     Ok(answered) => {
                         self.calls.remove(&id);
@@ -615,7 +617,7 @@ impl Service {
                 operator,
                 why,
             } => {
-                let id = CallId(call.as_u128());
+                let id = call;
                 if let Err(e) = self.router.rejected(now, id, &operator, why) {
                     // The offer was withdrawn meanwhile: nothing to do.
                     tracing::debug!(%call, %operator, error = %e, "rejection of a withdrawn offer");
@@ -668,7 +670,7 @@ impl Service {
         }
     }
 
-    fn record_transfer(&self, call: Uuid, queue: &str, operator: &OperatorId, target: &str) {
+    fn record_transfer(&self, call: CallId, queue: &str, operator: &OperatorId, target: &str) {
         let mut e = self.queue_event(call, queue, QueueEventKind::Transferred, Some(operator));
         e.detail = Some(target.to_owned());
         self.store(e);
@@ -756,10 +758,10 @@ impl Service {
                 extension,
                 from,
                 to_call,
-                ivr_path,
+                summary,
                 reply,
             } => {
-                let id = CallId(call.as_u128());
+                let id = call;
                 let operator = match found {
                     Ok(found) => found,
                     Err(e) => {
@@ -784,7 +786,7 @@ impl Service {
                     queue,
                     joined: now,
                     to_call,
-                    ivr_path,
+                    summary,
                 };
                 self.joined(call, position, Some(&operator), waiting);
                 let _ = reply.send(true);
@@ -795,7 +797,7 @@ impl Service {
     /// The call waits (for `only` that operator): told, stored, published.
     fn joined(
         &mut self,
-        call: Uuid,
+        call: CallId,
         position: usize,
         only: Option<&OperatorId>,
         waiting: WaitingCall,
@@ -810,13 +812,13 @@ impl Service {
             queue: waiting.queue.clone(),
             position,
         });
-        self.calls.insert(CallId(call.as_u128()), waiting);
+        self.calls.insert(call, waiting);
     }
 
     /// The call is no longer waiting: abandoned by the caller, or left
     /// because the server ended it. Nothing if it was not waiting.
-    fn left(&mut self, now: Instant, call: Uuid, abandoned: bool) {
-        let id = CallId(call.as_u128());
+    fn left(&mut self, now: Instant, call: CallId, abandoned: bool) {
+        let id = call;
         self.calls.remove(&id);
         let Ok(gone) = self.router.hang_up(now, id) else {
             return;
@@ -937,7 +939,7 @@ impl Service {
                     .filter_map(|c| {
                         let w = self.calls.get(c)?;
                         Some(WaitingCaller {
-                            call: Uuid::from_u128(c.0),
+                            call: *c,
                             waited_ms: now.saturating_duration_since(w.joined).as_millis() as u64,
                         })
                     })
@@ -971,7 +973,7 @@ impl Service {
                         dead.push(caller);
                         continue;
                     }
-                    let call = Uuid::from_u128(caller.0);
+                    let call = caller;
                     for operator in operators {
                         let extension = self
                             .operators
@@ -994,7 +996,7 @@ impl Service {
                             queue: queue.clone(),
                             operator: operator.0.clone(),
                             waited_ms: waiting.joined.elapsed().as_millis() as u64,
-                            ivr_path: waiting.ivr_path.clone(),
+                            summary: waiting.summary.clone(),
                         });
                     }
                 }
@@ -1043,7 +1045,7 @@ impl Service {
             }
         }
         for caller in dead {
-            let call = Uuid::from_u128(caller.0);
+            let call = caller;
             warn!(%call, "a waiting call's task is gone; releasing it");
             self.left(Instant::now(), call, false);
             // Its offer was withdrawn: tell nobody, store it.

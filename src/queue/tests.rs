@@ -101,7 +101,7 @@ fn op(login: &str) -> OperatorId {
 }
 
 fn call(n: u128) -> CallId {
-    CallId(n)
+    CallId::from_uuid(uuid::Uuid::from_u128(n))
 }
 
 /// One queue's TOML.
