@@ -47,7 +47,7 @@ pub enum Error {
     #[error(transparent)]
     Endpoint(#[from] crate::sip::endpoint::EndpointError),
     #[error(transparent)]
-    Ports(#[from] crate::call::ports::PortError),
+    Ports(#[from] crate::rtp::ports::PortError),
     #[error(transparent)]
     Api(#[from] crate::api::ApiError),
 }

@@ -2,30 +2,43 @@
 //!
 //! # Layout
 //!
-//! Protocol logic is sans-IO: it takes input and the time and returns what
-//! to do. The tokio code around it is thin.
+//! Protocol and domain logic is plain code: it takes input and the time and
+//! returns what to do. The tokio code around it is thin.
 //!
-//! - [`sip`]: SIP wire format, transactions, dialogs, the UA core
-//!   ([`sip::Endpoint`]), trunk registration, and the UDP/TCP transport
-//!   (the only IO in it).
-//! - [`sdp`]: offer/answer for G.711 and telephone-events.
-//! - [`rtp`]: jitter buffer, pacing, RFC 4733 digits and the per-call
-//!   [`rtp::session::MediaSession`].
+//! - SIP: the protocol is the workspace crate `sip-proto`, sans-IO, which
+//!   [`sip`] re-exports; [`sip`] adds its IO: the UDP/TCP transport and
+//!   the core task that drives the endpoint and hands each call to its
+//!   task. [`sdp`]: offer/answer for G.711 and telephone-events.
+//! - [`rtp`]: jitter buffer, pacing, RFC 4733 digits, the prompt player and
+//!   the per-call [`rtp::session::MediaSession`] (sans-IO), and the media
+//!   engine, one thread that carries every call's RTP, prompts and
+//!   recording, with its port pool.
 //! - [`media`]: G.711, prompt decoding (symphonia) and resampling, signal
-//!   analysis.
-//! - [`recording`]: the recorder thread writing stereo WAVs, and repair of
-//!   files a crash left unfinished.
-//! - [`store`]: calls, events and recordings in SQLite or PostgreSQL.
-//! - [`queue`]: queues (config, the sans-IO router, and the service task
-//!   around it); [`events`]: the internal event stream for live views.
-//! - [`call`]: the async edge: the SIP core task, one task per call that
-//!   decides (IVR, queue, bridging to the operator who answers), and the
-//!   media engine, one thread that carries every call's RTP and recording.
-//! - [`classifier`]: issue types, executors and deadlines, read from a file.
-//! - [`api`]: the HTTP edge: the JSON API, the console's websocket and its
-//!   pages (`web/`); [`attachments`]: files attached to appeal cards.
+//!   analysis. [`recording`]: the recorder thread writing stereo WAVs, and
+//!   repair of files a crash left unfinished.
+//! - [`ivr`]: menu files, the IVR machine, saying numbers and dates, and the
+//!   version in force ([`ivr::assets`]).
+//! - [`call`]: an answered call's state machine ([`call::machine`], plain
+//!   code) and the task per call that drives it; [`queue`]: queues (config,
+//!   the sans-IO router, and the service task around it); [`events`]: the
+//!   internal event stream for live views.
+//! - [`appeal`]: the appeal (the console's card), one folder: registration
+//!   number, rules, records, the classifier, attachments, their queries and
+//!   routes.
+//! - [`store`]: the database (SQLite or PostgreSQL): connection, migrations
+//!   and errors, and the queries of calls, recordings, repair works,
+//!   operators, queues, users, the block list and retention.
+//! - [`api`]: the HTTP edge: [`api::ApiError`], the state handlers take parts
+//!   of ([`api::AppState`]), the JSON API, the console's websocket and pages.
+//! - [`retention`]: periods and the pruner; [`disk`]: the recordings
+//!   volume watched; [`metrics`]: the counters.
 //! - [`server`]: assembling it all; [`config`]: settings; [`phone`]:
-//!   numbers and personal-data redaction.
+//!   numbers and personal-data redaction; [`ids`]: typed identities
+//!   ([`ids::CallId`]); [`secret`]: secrets that never print; [`error`]: the
+//!   crate error gathering every module's.
+//!
+//! The `hotline` command (`src/bin/hotline/`) parses the command line and
+//! dispatches to the library.
 
 pub mod api;
 pub mod appeal;

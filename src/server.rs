@@ -17,8 +17,6 @@ use tokio::sync::watch;
 use tracing::{info, warn};
 
 use crate::api::{AppState, RecordingsDir};
-use crate::call::core::{Core, Trunk};
-use crate::call::ports::PortPool;
 use crate::call::{CallContext, Origin};
 use crate::config::{Settings, parse_net};
 use crate::events::EventBus;
@@ -28,6 +26,8 @@ use crate::media::PromptCache;
 use crate::queue::QueueSet;
 use crate::queue::service::QueueService;
 use crate::recording::{self, Recorder};
+use crate::rtp::ports::PortPool;
+use crate::sip::core::{Core, Trunk};
 use crate::sip::registration::{Registration, RegistrationConfig};
 use crate::sip::transport::SipTransport;
 use crate::sip::{Endpoint, EndpointConfig};
@@ -197,10 +197,10 @@ impl Application {
                 } else {
                     t.domain.clone()
                 };
-                Some(crate::call::core::MemberTrunk { host, address })
+                Some(crate::sip::core::MemberTrunk { host, address })
             }
         };
-        let media = crate::call::engine::MediaEngine::spawn(crate::call::engine::MediaSettings {
+        let media = crate::rtp::engine::MediaEngine::spawn(crate::rtp::engine::MediaSettings {
             jitter_frames: settings.rtp.jitter_frames,
             media_timeout: Duration::from_secs(settings.rtp.media_timeout_secs),
             realtime_priority: settings.rtp.realtime_priority,

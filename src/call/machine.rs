@@ -32,13 +32,13 @@ use std::time::{Duration, Instant};
 use rsip::Request;
 use tracing::{debug, info, warn};
 
-use super::engine::{MediaEvent, Side};
 use super::{CODECS, CallEvent, Command, RingRequest};
 use crate::events::CallSummary;
 use crate::ids::CallId;
 use crate::ivr::{self, Clock, Ivr};
 use crate::media::Codec;
 use crate::queue::{OperatorId, Position, Refusal, Rejection};
+use crate::rtp::engine::{MediaEvent, Side};
 use crate::rtp::session::MediaParams;
 use crate::sdp::{self, LocalMedia, SessionDescription};
 use crate::sip::{LegKey, msg};

@@ -10,7 +10,6 @@ use std::time::{Duration, Instant};
 use chrono::NaiveDate;
 use rsip::SipMessage;
 
-use super::engine::{MediaEvent, Side};
 use super::machine::*;
 use super::{CallEvent, Command};
 use crate::events::CallSummary;
@@ -18,6 +17,7 @@ use crate::ids::CallId;
 use crate::ivr::{self, Clock, Ivr};
 use crate::media::Codec;
 use crate::queue::{OperatorId, Position, Refusal, Rejection};
+use crate::rtp::engine::{MediaEvent, Side};
 use crate::rtp::session::MediaParams;
 use crate::sdp::{Direction, LocalMedia};
 use crate::sip::{LegKey, wire};

@@ -1,22 +1,25 @@
-//! Calls: one task per call that takes the SIP core's events, negotiates
-//! media, answers, drives the IVR and the queue, and writes the call
-//! record. The SIP core itself lives in [`core`]; every call's RTP,
-//! prompts and recording run in the media [`engine`], which the task steers
-//! with commands and hears from through a few events.
+//! Calls: what happens to each one, from its INVITE to its end.
 //!
-//! This is the async edge where protocol logic meets sockets, the database
-//! and the recorder; the decisions are made by the sans-IO parts
-//! (`sip::Endpoint`, `rtp::session::MediaSession`, `sdp`,
-//! `engine::CallMedia`).
+//! - [`machine`]: an answered call's phases (menu, queued, bridged, held,
+//!   closing) and what every input does in each, as plain code that returns
+//!   actions; tested in simulated time.
+//! - [`task`](run): one task per call, the thin driver: it decides what
+//!   comes before the answer (on file, trusted source, capacity, block list,
+//!   media), then feeds the machine and carries out its actions, then puts
+//!   the call's end on file.
+//! - [`forks`]: which call and operator each outgoing leg rings for
+//!   (sans-IO), for the SIP core.
+//! - here: what the SIP core and a call tell each other ([`CallEvent`],
+//!   [`Command`]), and [`CallContext`], what every call shares.
+//!
+//! The SIP core task is [`crate::sip::core`]; every call's RTP, prompts and
+//! recording run in the media engine ([`crate::rtp::engine`]), which the
+//! task steers with commands and hears from through a few events.
 
-pub mod core;
-pub mod engine;
 pub mod forks;
 pub mod machine;
 #[cfg(test)]
 mod machine_tests;
-pub mod player;
-pub mod ports;
 mod task;
 
 pub use machine::{announcement, info_digit};
@@ -38,10 +41,10 @@ use crate::phone::NumberingPlan;
 use crate::queue::OperatorId;
 use crate::queue::service::QueueService;
 use crate::recording::Recorder;
+use crate::rtp::engine::MediaEngine;
+use crate::rtp::ports::PortPool;
 use crate::sip::{LegKey, msg};
 use crate::store::Store;
-use engine::MediaEngine;
-use ports::PortPool;
 
 /// Codecs we offer and accept, in our order of preference.
 pub const CODECS: [Codec; 2] = [Codec::Pcmu, Codec::Pcma];

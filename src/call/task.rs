@@ -20,12 +20,10 @@ use tokio::time::Instant;
 use tracing::{Instrument, debug, info, info_span, warn};
 use uuid::Uuid;
 
-use super::engine::{Command as MediaCommand, MediaEvent, MediaHandle};
 use super::machine::{
     Action, CallMachine, Ending, FromQueue, HOLD_MUSIC, Input, Lookup, MediaAction, Phase,
     QueueAction, RtpPort, Setup,
 };
-use super::ports::{MediaSockets, PortPool};
 use super::{CODECS, CallContext, CallEvent, Command, called_number, caller_number};
 use crate::events::{CallSummary, Event as Published};
 use crate::ids::CallId;
@@ -34,6 +32,8 @@ use crate::ivr::{self, Clock, Ivr};
 use crate::phone::Pii;
 use crate::queue::service::ToCall;
 use crate::recording::ActiveRecording;
+use crate::rtp::engine::{Command as MediaCommand, MediaEvent, MediaHandle};
+use crate::rtp::ports::{MediaSockets, PortPool};
 use crate::rtp::session::MediaParams;
 use crate::sdp::{self, LocalMedia, SessionDescription};
 use crate::sip::{Flow, msg};

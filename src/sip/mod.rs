@@ -1,73 +1,15 @@
-//! SIP (RFC 3261): the wire format, transactions, dialogs and the UA core,
-//! all sans-IO, plus the one module that does IO: [`transport`].
+//! SIP. The protocol itself is the workspace crate `sip-proto`
+//! (`crates/sip-proto`): the wire format, transactions, dialogs, the UA core,
+//! the registrar and trunk registration, all sans-IO, which Cargo enforces
+//! (that crate has no async runtime to reach for). It is re-exported here,
+//! so `crate::sip::wire`, `crate::sip::Endpoint`… name it.
 //!
-//! Layers, bottom up: [`wire`] (framing and parsing) → [`msg`] (header
-//! helpers) → [`transaction`] with [`timer`] → [`dialog`] → [`endpoint`]
-//! (the UA core that the call layer drives; its outgoing legs, the calls
-//! it places to operators' phones, in [`legs`]), [`registrar`] (operators'
-//! phones registering to us) and [`registration`] (our REGISTER to trunks,
-//! with [`digest`] authentication).
+//! Here is its IO: [`transport`], the UDP and TCP sockets, and [`core`],
+//! the task that owns the endpoint and the trunks' registrations, feeds them
+//! what the transport receives and the time, and hands each call to its
+//! own task.
 
-pub mod dialog;
-pub mod digest;
-pub mod endpoint;
-pub mod legs;
-pub mod msg;
-pub mod registrar;
-pub mod registration;
-pub mod timer;
-pub mod transaction;
+pub use sip_proto::*;
+
+pub mod core;
 pub mod transport;
-pub mod wire;
-
-use std::net::SocketAddr;
-
-pub use endpoint::{
-    CallKey, ClientTxId, Endpoint, EndpointConfig, Event, Output, ServerTxId, Transmit,
-};
-pub use legs::LegKey;
-
-/// What we call ourselves in Server and User-Agent headers.
-pub const USER_AGENT: &str = concat!("hotline/", env!("CARGO_PKG_VERSION"));
-
-/// Methods we accept, for Allow headers.
-pub const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, REGISTER";
-
-/// Methods an operator's phone may send on the leg we place to it: REFER
-/// too (blind transfer).
-pub const LEG_ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, REFER";
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Transport {
-    Udp,
-    Tcp,
-}
-
-impl Transport {
-    /// Reliable transports need no retransmission timers (§17).
-    pub fn is_reliable(self) -> bool {
-        matches!(self, Transport::Tcp)
-    }
-
-    pub fn via_name(self) -> &'static str {
-        match self {
-            Transport::Udp => "UDP",
-            Transport::Tcp => "TCP",
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Transport::Udp => "udp",
-            Transport::Tcp => "tcp",
-        }
-    }
-}
-
-/// Where a message came from or goes to: a transport and the peer's
-/// address (for TCP, the connection to that address).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Flow {
-    pub transport: Transport,
-    pub remote: SocketAddr,
-}

@@ -13,9 +13,9 @@ use tracing::debug;
 
 use super::Flow;
 use super::endpoint::{ClientOwner, Endpoint, Event, TxKey, contact_for, finish_response};
-use crate::sip::dialog::Dialog;
-use crate::sip::transaction::{InviteClientTransaction, TimerOutcome};
-use crate::sip::{USER_AGENT, msg, wire};
+use crate::dialog::Dialog;
+use crate::transaction::{InviteClientTransaction, TimerOutcome};
+use crate::{USER_AGENT, msg, wire};
 
 /// Identifies an outgoing leg: its Call-ID (ours, unique).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -105,9 +105,7 @@ impl Endpoint {
             &host,
             flow.transport,
         ))));
-        headers.push(Header::Allow(rsip::headers::Allow::new(
-            crate::sip::LEG_ALLOW,
-        )));
+        headers.push(Header::Allow(rsip::headers::Allow::new(crate::LEG_ALLOW)));
         headers.push(Header::UserAgent(rsip::headers::UserAgent::new(USER_AGENT)));
         headers.push(Header::ContentType(rsip::headers::ContentType::new(
             "application/sdp",
@@ -370,7 +368,7 @@ impl Endpoint {
         let mut resp = msg::response_to(&request, code, None, flow.remote);
         if (200..300).contains(&code) {
             msg::push_header(&mut resp, "Contact", contact_for(&host, flow.transport));
-            msg::push_header(&mut resp, "Allow", crate::sip::LEG_ALLOW);
+            msg::push_header(&mut resp, "Allow", crate::LEG_ALLOW);
         }
         finish_response(&mut resp, &[], body);
         let bytes = wire::serialize(&rsip::SipMessage::Response(resp));

@@ -1161,5 +1161,4 @@ fn salvage_bad_request(bytes: &[u8], reason: &str) -> Option<Vec<u8>> {
 }
 
 #[cfg(test)]
-#[path = "endpoint_tests.rs"]
 mod tests;

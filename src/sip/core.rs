@@ -14,8 +14,8 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 use tracing::{info, warn};
 
-use super::forks::{Forks, Step};
-use super::{CallContext, CallEvent, Command, RingRequest};
+use crate::call::forks::{Forks, Step};
+use crate::call::{CallContext, CallEvent, Command, RingRequest};
 use crate::ids::CallId;
 use crate::queue::OperatorId;
 use crate::sip::ServerTxId;
@@ -489,7 +489,7 @@ impl Core {
                 // Our id for the call from here on, everywhere.
                 let id = CallId::random();
                 calls.insert(id, key, tx);
-                tokio::spawn(super::run(
+                tokio::spawn(crate::call::run(
                     self.ctx.clone(),
                     id,
                     request,

@@ -540,7 +540,7 @@ impl InviteClientTransaction {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sip::Transport;
+    use crate::Transport;
 
     fn udp() -> Flow {
         Flow {
@@ -688,7 +688,7 @@ mod tests {
             From: <sip:hotline@127.0.0.1>;tag=ours\r\nTo: <sip:1001@127.0.0.1>\r\n\
             Call-ID: leg2\r\nCSeq: 7 INVITE\r\nContact: <sip:hotline@127.0.0.1:5060>\r\n\
             Content-Length: 0\r\n\r\n";
-        match crate::sip::wire::parse(raw.as_bytes()).unwrap() {
+        match crate::wire::parse(raw.as_bytes()).unwrap() {
             rsip::SipMessage::Request(r) => r,
             _ => unreachable!(),
         }
@@ -700,7 +700,7 @@ mod tests {
              From: <sip:hotline@127.0.0.1>;tag=ours\r\nTo: <sip:1001@127.0.0.1>;tag=phone\r\n\
              Call-ID: leg2\r\nCSeq: 7 INVITE\r\nContent-Length: 0\r\n\r\n"
         );
-        match crate::sip::wire::parse(raw.as_bytes()).unwrap() {
+        match crate::wire::parse(raw.as_bytes()).unwrap() {
             rsip::SipMessage::Response(r) => r,
             _ => unreachable!(),
         }
@@ -738,10 +738,8 @@ mod tests {
             "ringing may last as long as the TU wants"
         );
         let cancel = tx.cancel().expect("CANCEL after 180");
-        let text = String::from_utf8(crate::sip::wire::serialize(&rsip::SipMessage::Request(
-            cancel,
-        )))
-        .unwrap();
+        let text =
+            String::from_utf8(crate::wire::serialize(&rsip::SipMessage::Request(cancel))).unwrap();
         assert!(text.starts_with("CANCEL sip:1001@127.0.0.1:5062 SIP/2.0"));
         assert!(
             text.contains("branch=z9hG4bKop1")

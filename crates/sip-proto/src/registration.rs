@@ -321,7 +321,7 @@ fn granted_expiry(resp: &Response, contact_host: &str) -> Option<Duration> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sip::wire;
+    use crate::wire;
     use rsip::SipMessage;
 
     fn cfg() -> RegistrationConfig {

@@ -3,7 +3,7 @@
 use std::time::{Duration, Instant};
 
 use super::*;
-use crate::sip::timer::TimerConfig;
+use crate::timer::TimerConfig;
 
 const PEER: &str = "127.0.0.1:5070";
 

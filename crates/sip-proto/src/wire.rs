@@ -381,10 +381,7 @@ mod tests {
             .collect();
         assert_eq!(vias.len(), 2);
         assert_eq!(msg.call_id_header().unwrap().value(), "abc");
-        assert_eq!(
-            crate::sip::msg::from_tag(&msg).unwrap().as_deref(),
-            Some("xyz")
-        );
+        assert_eq!(crate::msg::from_tag(&msg).unwrap().as_deref(), Some("xyz"));
     }
 
     #[test]

@@ -509,8 +509,8 @@ fn parse_auth(value: &str) -> Vec<(String, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sip::digest::{self, Challenge};
-    use crate::sip::{Transport, wire};
+    use crate::digest::{self, Challenge};
+    use crate::{Transport, wire};
 
     const REALM: &str = "hotline";
 

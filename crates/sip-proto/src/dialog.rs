@@ -198,7 +198,7 @@ fn header_value(req: &Request, pick: impl Fn(&Header) -> bool) -> Option<String>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sip::{Transport, wire};
+    use crate::{Transport, wire};
     use rsip::prelude::*;
 
     fn invite(record_route: &str) -> Request {
