@@ -120,15 +120,20 @@ enum Screening {
     Prompt,
 }
 
-/// A call just answered: its media, its recording, and the task writing
-/// its rows.
+/// A call just answered: its media, and the task writing its rows.
 struct Answered {
+    media: AnsweredMedia,
+    rows: tokio::task::JoinHandle<()>,
+}
+
+/// The answered call's media: the caller's session, our side of it, the
+/// port and the recording.
+struct AnsweredMedia {
     params: MediaParams,
     local: LocalMedia,
     media_ip: std::net::IpAddr,
     sockets: MediaSockets,
     recording: Option<ActiveRecording>,
-    rows: tokio::task::JoinHandle<()>,
 }
 
 impl Call {
@@ -235,35 +240,52 @@ impl Call {
     }
 
     async fn run(mut self, invite: Box<Request>, source: Flow) {
-        let ctx = self.ctx.clone();
         let Some(assets) = self.admit(&invite, source).await else {
             return;
         };
         let Some(answered) = self.answer(&invite, source).await else {
             return;
         };
-        let Answered {
+        let rows = answered.rows;
+        let log_writer = self.start_log();
+        let mut driver = self.start_media(answered.media, assets);
+        self.ctx
+            .events
+            .publish(Published::CallStarted { call: self.id });
+        let ending = self.converse(&mut driver).await;
+        let leftovers = driver.machine.finish(ending.by);
+        self.carry_out(&mut driver, leftovers).await;
+        self.close(ending, driver.handle, log_writer, rows).await;
+    }
+
+    /// The call's steps (digits, IVR steps, hold…) are written in order by
+    /// one task, off the media path: [`Call::event`] feeds it.
+    fn start_log(&mut self) -> tokio::task::JoinHandle<()> {
+        let (log_tx, mut log_rx) =
+            mpsc::unbounded_channel::<(chrono::DateTime<Utc>, &'static str, String)>();
+        self.log = Some(log_tx);
+        let (store, id) = (self.ctx.store.clone(), self.id.as_uuid());
+        tokio::spawn(async move {
+            // In order, one at a time: the path must read as it happened.
+            while let Some((at, kind, detail)) = log_rx.recv().await {
+                if let Err(e) = store.add_call_event(id, at, kind, &detail).await {
+                    warn!(error = %e, kind, "cannot store a call event");
+                }
+            }
+        })
+    }
+
+    /// The call's media starts in the engine, and its machine with the IVR
+    /// it runs on (the blocked callers' menu for a caller told so).
+    fn start_media(&self, media: AnsweredMedia, assets: Arc<IvrAssets>) -> Driver {
+        let ctx = &self.ctx;
+        let AnsweredMedia {
             params,
             local,
             media_ip,
             sockets,
             recording,
-            rows,
-        } = answered;
-        let (log_tx, mut log_rx) =
-            mpsc::unbounded_channel::<(chrono::DateTime<Utc>, &'static str, String)>();
-        self.log = Some(log_tx);
-        let log_writer = {
-            let (store, id) = (ctx.store.clone(), self.id.as_uuid());
-            tokio::spawn(async move {
-                // In order, one at a time: the path must read as it happened.
-                while let Some((at, kind, detail)) = log_rx.recv().await {
-                    if let Err(e) = store.add_call_event(id, at, kind, &detail).await {
-                        warn!(error = %e, kind, "cannot store a call event");
-                    }
-                }
-            })
-        };
+        } = media;
         let (handle, media_events) = ctx.media.start(self.id, params.clone(), recording, sockets);
         let ivr = match assets.script.starts.get(&ctx.blocking.prompt_menu) {
             Some(start) if self.blocked => Ivr::starting_at(assets.script.clone(), start.clone()),
@@ -290,7 +312,7 @@ impl Call {
             },
             queues: Arc::new(queues),
         });
-        let mut driver = Driver {
+        Driver {
             machine,
             handle,
             media_events,
@@ -298,12 +320,19 @@ impl Call {
             media_ip,
             queue: None,
             lookups: mpsc::unbounded_channel(),
-        };
-        ctx.events.publish(Published::CallStarted { call: self.id });
-        let ending = self.converse(&mut driver).await;
-        let leftovers = driver.machine.finish(ending.by);
-        self.carry_out(&mut driver, leftovers).await;
-        let Driver { handle, .. } = driver;
+        }
+    }
+
+    /// The call is over: its media and recording closed, its steps and its
+    /// end on file, our BYE sent (and briefly waited for) if it is ours.
+    async fn close(
+        &mut self,
+        ending: Ending,
+        handle: MediaHandle,
+        log_writer: tokio::task::JoinHandle<()>,
+        rows: tokio::task::JoinHandle<()>,
+    ) {
+        let ctx = self.ctx.clone();
         let (stats, recording, sockets) = match handle.finish().await {
             Some(f) => (f.stats, f.recording, Some(f.sockets)),
             None => {
@@ -599,11 +628,13 @@ impl Call {
         };
         info!(codec = params.codec.name(), port = local.port, "answered");
         Some(Answered {
-            params,
-            local,
-            media_ip,
-            sockets,
-            recording,
+            media: AnsweredMedia {
+                params,
+                local,
+                media_ip,
+                sockets,
+                recording,
+            },
             rows,
         })
     }
