@@ -173,6 +173,21 @@ impl Harness {
         (parts.status, parts.headers, json)
     }
 
+    async fn get(&self, uri: &str, who: &Signed) -> (StatusCode, Value) {
+        let (status, _, body) = self.call(Method::GET, uri, Some(who), None).await;
+        (status, body)
+    }
+
+    async fn post(&self, uri: &str, who: &Signed, body: Value) -> (StatusCode, Value) {
+        let (status, _, body) = self.call(Method::POST, uri, Some(who), Some(body)).await;
+        (status, body)
+    }
+
+    async fn delete(&self, uri: &str, who: &Signed) -> (StatusCode, Value) {
+        let (status, _, body) = self.call(Method::DELETE, uri, Some(who), None).await;
+        (status, body)
+    }
+
     async fn user(&self, login: &str, role: Role) {
         self.db
             .add_user(
@@ -267,14 +282,10 @@ async fn sign_in_failures_are_limited_with_retry_after() {
 async fn roles_and_the_csrf_token_are_checked_before_anything_is_done() {
     let h = Harness::new().await;
     let executor = h.sign_in("vodokanal", Role::Executor).await;
-    let (status, _, body) = h
-        .call(Method::GET, "/api/blocked", Some(&executor), None)
-        .await;
+    let (status, body) = h.get("/api/blocked", &executor).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert_eq!(body["error"], "not allowed for the role executor");
-    let (status, _, _) = h
-        .call(Method::GET, "/api/recordings", Some(&executor), None)
-        .await;
+    let (status, _) = h.get("/api/recordings", &executor).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
 
     let supervisor = h.sign_in("sveta", Role::Supervisor).await;
@@ -283,13 +294,9 @@ async fn roles_and_the_csrf_token_are_checked_before_anything_is_done() {
         csrf: "0".repeat(supervisor.csrf.len()),
     };
     let block = json!({ "number": "0671234567", "reason": "образи" });
-    let (status, _, body) = h
-        .call(Method::POST, "/api/blocked", Some(&forged), Some(block))
-        .await;
+    let (status, body) = h.post("/api/blocked", &forged, block).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
-    let (_, _, list) = h
-        .call(Method::GET, "/api/blocked", Some(&supervisor), None)
-        .await;
+    let (_, list) = h.get("/api/blocked", &supervisor).await;
     assert_eq!(list, json!({ "blocked": [] }), "nothing was blocked");
 }
 
@@ -297,12 +304,11 @@ async fn roles_and_the_csrf_token_are_checked_before_anything_is_done() {
 async fn the_block_list_round_trip() {
     let h = Harness::new().await;
     let sveta = h.sign_in("sveta", Role::Supervisor).await;
-    let (status, _, body) = h
-        .call(
-            Method::POST,
+    let (status, body) = h
+        .post(
             "/api/blocked",
-            Some(&sveta),
-            Some(json!({ "number": "12", "reason": "", "until": "someday" })),
+            &sveta,
+            json!({ "number": "12", "reason": "", "until": "someday" }),
         )
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
@@ -315,50 +321,23 @@ async fn the_block_list_round_trip() {
     assert_eq!(fields, ["number", "reason", "until"]);
 
     let block = json!({ "number": "(067) 123 45 67", "reason": "образи" });
-    let (status, _, body) = h
-        .call(
-            Method::POST,
-            "/api/blocked",
-            Some(&sveta),
-            Some(block.clone()),
-        )
-        .await;
+    let (status, body) = h.post("/api/blocked", &sveta, block.clone()).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     assert_eq!(body["number"], "+380671234567");
     assert_eq!(body["blocked_by"], "sveta");
     assert!(body.get("already_blocked").is_none(), "{body}");
-    let (status, _, body) = h
-        .call(Method::POST, "/api/blocked", Some(&sveta), Some(block))
-        .await;
+    let (status, body) = h.post("/api/blocked", &sveta, block).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["already_blocked"], true);
 
-    let (_, _, list) = h
-        .call(Method::GET, "/api/blocked", Some(&sveta), None)
-        .await;
+    let (_, list) = h.get("/api/blocked", &sveta).await;
     assert_eq!(list["blocked"].as_array().map(Vec::len), Some(1));
-    let (status, _, body) = h
-        .call(
-            Method::DELETE,
-            "/api/blocked/0671234567",
-            Some(&sveta),
-            None,
-        )
-        .await;
+    let (status, body) = h.delete("/api/blocked/0671234567", &sveta).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["end_reason"], "lifted");
-    let (status, _, _) = h
-        .call(
-            Method::DELETE,
-            "/api/blocked/0671234567",
-            Some(&sveta),
-            None,
-        )
-        .await;
+    let (status, _) = h.delete("/api/blocked/0671234567", &sveta).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    let (status, _, _) = h
-        .call(Method::DELETE, "/api/blocked/abc", Some(&sveta), None)
-        .await;
+    let (status, _) = h.delete("/api/blocked/abc", &sveta).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
 }
 
@@ -375,25 +354,11 @@ async fn end_call_and_block_ends_the_live_call_through_call_control() {
     assert_eq!(health["rtp_ports_in_use"], 2);
 
     let uri = format!("/api/calls/{call}/block");
-    let (status, _, body) = h
-        .call(
-            Method::POST,
-            &uri,
-            Some(&sveta),
-            Some(json!({ "reason": "" })),
-        )
-        .await;
+    let (status, body) = h.post(&uri, &sveta, json!({ "reason": "" })).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert!(h.calls.ended.lock().unwrap().is_empty(), "nothing done yet");
 
-    let (status, _, body) = h
-        .call(
-            Method::POST,
-            &uri,
-            Some(&sveta),
-            Some(json!({ "reason": "погрози" })),
-        )
-        .await;
+    let (status, body) = h.post(&uri, &sveta, json!({ "reason": "погрози" })).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     assert_eq!(body["number"], "+380611234567");
     assert_eq!(body["call_ended"], true);
@@ -415,12 +380,11 @@ async fn end_call_and_block_ends_the_live_call_through_call_control() {
 async fn a_card_with_wrong_fields_names_each_and_registers_nothing() {
     let h = Harness::new().await;
     let sveta = h.sign_in("sveta", Role::Supervisor).await;
-    let (status, _, body) = h
-        .call(
-            Method::POST,
+    let (status, body) = h
+        .post(
             "/api/appeals",
-            Some(&sveta),
-            Some(json!({ "contact_phone": "12", "channel": "pigeon" })),
+            &sveta,
+            json!({ "contact_phone": "12", "channel": "pigeon" }),
         )
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
@@ -433,27 +397,15 @@ async fn a_card_with_wrong_fields_names_each_and_registers_nothing() {
     for field in ["channel", "contact_phone", "surname", "essence"] {
         assert!(fields.contains(&field), "{field} in {fields:?}");
     }
-    let (status, _, body) = h
-        .call(
-            Method::POST,
-            "/api/appeals",
-            Some(&sveta),
-            Some(json!({ "nickname": "x" })),
-        )
+    let (status, body) = h
+        .post("/api/appeals", &sveta, json!({ "nickname": "x" }))
         .await;
     assert_eq!(
         status,
         StatusCode::UNPROCESSABLE_ENTITY,
         "unknown field: {body}"
     );
-    let (status, _, body) = h
-        .call(
-            Method::GET,
-            "/api/appeals/1580-2026-000001",
-            Some(&sveta),
-            None,
-        )
-        .await;
+    let (status, body) = h.get("/api/appeals/1580-2026-000001", &sveta).await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
 }
 

@@ -53,22 +53,12 @@ keys = { "0" = "operator", "9" = "bye" }
 [nodes.operator]
 type = "queue"
 queue = "general"
-prompt = ["please-wait", "hold-music"]
+prompt = ["please-wait"]
 
 [nodes.bye]
 type = "hangup"
 prompt = "goodbye"
 "#;
-
-const PROMPTS: &[&str] = &[
-    "greeting",
-    "main-menu",
-    "invalid",
-    "no-input",
-    "please-wait",
-    "hold-music",
-    "goodbye",
-];
 
 struct Sim {
     machine: CallMachine<u16>,
@@ -127,22 +117,8 @@ fn reinvite(body: &[u8]) -> Box<rsip::Request> {
 
 impl Sim {
     fn new(blocked: bool) -> Sim {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("main.toml"), MAIN).unwrap();
-        let prompts = dir.path().join("prompts/uk");
-        std::fs::create_dir_all(&prompts).unwrap();
-        // Placeholders: validation looks for the files only.
-        let names = PROMPTS
-            .iter()
-            .map(|p| p.to_string())
-            .chain(ivr::say::QUEUE_PROMPTS.iter().map(|p| p.to_string()))
-            .chain(ivr::say::vocabulary().iter().cloned());
-        for name in names {
-            let path = prompts.join(format!("{name}.wav"));
-            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-            std::fs::write(path, b"").unwrap();
-        }
-        let script = crate::ivr::script::load(dir.path(), "main", "uk").expect("the menu loads");
+        let (dir, script) = crate::ivr::testing::scripts(&[("main.toml", MAIN)]);
+        let script = script.expect("the menu loads");
         let t0 = Instant::now();
         let machine = CallMachine::new(Setup {
             id: CallId::random(),
@@ -235,15 +211,20 @@ impl Sim {
         })
     }
 
+    /// `operator`'s phone answers on leg `n`, sending RTP from `port`.
+    fn answers(&mut self, operator: OperatorId, n: u32, port: u16) -> Vec<Action<u16>> {
+        self.sip(CallEvent::OperatorAnswered {
+            operator,
+            leg: leg(n),
+            body: phone_sdp(port, "sendrecv"),
+        })
+    }
+
     /// Queued, olena's phone rings on port 30000 and answers on leg 1.
     fn bridged(&mut self) {
         self.queued();
         self.offer(olena(), 30000);
-        let actions = self.sip(CallEvent::OperatorAnswered {
-            operator: olena(),
-            leg: leg(1),
-            body: phone_sdp(7000, "sendrecv"),
-        });
+        let actions = self.answers(olena(), 1, 7000);
         assert_eq!(
             queue_actions(&actions),
             [QueueAction::ConfirmAnswer { operator: olena() }]
@@ -402,11 +383,7 @@ fn a_queued_caller_rings_an_operator_who_answers_and_is_bridged() {
     assert!(offer.contains("m=audio 30000 "), "{offer}");
     let actions = sim.sip(CallEvent::OperatorRinging { operator: olena() });
     assert_eq!(logs(&actions), ["operator-ringing olena"]);
-    let actions = sim.sip(CallEvent::OperatorAnswered {
-        operator: olena(),
-        leg: leg(1),
-        body: phone_sdp(7000, "sendrecv"),
-    });
+    let actions = sim.answers(olena(), 1, 7000);
     assert_eq!(
         queue_actions(&actions),
         [QueueAction::ConfirmAnswer { operator: olena() }]
@@ -434,19 +411,11 @@ fn the_first_of_two_operators_to_answer_takes_the_call() {
     sim.queued();
     sim.offer(olena(), 30000);
     sim.offer(petro(), 30002);
-    sim.sip(CallEvent::OperatorAnswered {
-        operator: petro(),
-        leg: leg(2),
-        body: phone_sdp(7000, "sendrecv"),
-    });
+    sim.answers(petro(), 2, 7000);
     let actions = sim.machine.answer_confirmed(true);
     assert_eq!(sip(&actions), ["cancel olena"], "the other phone stops");
     // Olena's phone answering late is hung up.
-    let late = sim.sip(CallEvent::OperatorAnswered {
-        operator: olena(),
-        leg: leg(1),
-        body: phone_sdp(7002, "sendrecv"),
-    });
+    let late = sim.answers(olena(), 1, 7002);
     assert_eq!(sip(&late), [format!("end {}", leg(1))]);
     assert!(queue_actions(&late).is_empty());
 }
@@ -456,11 +425,7 @@ fn an_offer_the_service_took_back_ends_the_phones_leg_and_the_caller_waits_on() 
     let mut sim = Sim::new(false);
     sim.queued();
     sim.offer(olena(), 30000);
-    sim.sip(CallEvent::OperatorAnswered {
-        operator: olena(),
-        leg: leg(1),
-        body: phone_sdp(7000, "sendrecv"),
-    });
+    sim.answers(olena(), 1, 7000);
     let actions = sim.machine.answer_confirmed(false);
     assert_eq!(sip(&actions), [format!("end {}", leg(1))]);
     assert_eq!(sim.machine.phase(), Phase::Queued);

@@ -221,6 +221,9 @@ pub struct CallContext {
     /// (the console's "end call and block caller").
     pub live: std::sync::Mutex<std::collections::HashMap<CallId, mpsc::UnboundedSender<()>>>,
     pub queues: QueueService,
+    /// The configured queues' names, which a transfer may name (shared by
+    /// every call's machine).
+    pub queue_names: std::sync::Arc<std::collections::HashSet<String>>,
     pub events: EventBus,
     /// A registered softphone logs its operator in.
     pub login_on_register: bool,

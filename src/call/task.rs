@@ -8,7 +8,6 @@
 //! store and the call's steps on file. At the end it closes the media and
 //! the recording and puts the call's end on file.
 
-use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -291,13 +290,6 @@ impl Call {
             Some(start) if self.blocked => Ivr::starting_at(assets.script.clone(), start.clone()),
             _ => Ivr::new(assets.script.clone()),
         };
-        let queues: HashSet<String> = ctx
-            .queues
-            .queues()
-            .queues()
-            .iter()
-            .map(|q| q.name.clone())
-            .collect();
         let machine = CallMachine::new(Setup {
             id: self.id,
             ivr,
@@ -310,7 +302,7 @@ impl Call {
                 caller_e164: self.caller_e164.clone(),
                 sip_call_id: self.sip_call_id.clone(),
             },
-            queues: Arc::new(queues),
+            queues: ctx.queue_names.clone(),
         });
         Driver {
             machine,
@@ -693,8 +685,10 @@ impl Call {
         driver: &mut Driver,
         actions: Vec<Action<MediaSockets>>,
     ) -> Option<Ending> {
-        let mut todo = std::collections::VecDeque::from(actions);
-        while let Some(action) = todo.pop_front() {
+        // A stack, last action on top: what an answer leads to goes on top.
+        let mut todo = actions;
+        todo.reverse();
+        while let Some(action) = todo.pop() {
             match action {
                 Action::Sip(command) => {
                     let _ = self.commands.send(command);
@@ -706,9 +700,7 @@ impl Call {
                 Action::Queue(action) => {
                     let more = self.queue(driver, action).await;
                     // What the answer led to comes next, before the rest.
-                    for action in more.into_iter().rev() {
-                        todo.push_front(action);
-                    }
+                    todo.extend(more.into_iter().rev());
                 }
             }
             if !driver.machine.listens_to_queue() {

@@ -15,4 +15,6 @@ pub mod script;
 pub use machine::{Action, AppealSummary, Clock, Input, Ivr, OutageSummary, Step};
 pub use script::{Diagnostic, NodeId, ScriptSet};
 #[cfg(test)]
+pub(crate) mod testing;
+#[cfg(test)]
 mod tests;
