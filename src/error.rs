@@ -2,7 +2,8 @@
 //! code that crosses modules (the server's assembly, a library user).
 //! Each module keeps its own enum, which says exactly what can go wrong
 //! there; this one only collects them, and
-//! [`ApiError`](crate::api::ApiError) maps it to HTTP in one place.
+//! [`ApiError`](crate::api::ApiError) maps it to HTTP in one place
+//! (`From<hotline::Error>`).
 
 use crate::ivr::Diagnostic;
 
@@ -48,8 +49,6 @@ pub enum Error {
     Endpoint(#[from] crate::sip::endpoint::EndpointError),
     #[error(transparent)]
     Ports(#[from] crate::rtp::ports::PortError),
-    #[error(transparent)]
-    Api(#[from] crate::api::ApiError),
 }
 
 impl From<crate::server::ServerError> for Error {

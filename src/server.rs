@@ -225,14 +225,6 @@ impl Application {
             media,
             active: AtomicUsize::new(0),
             live: Default::default(),
-            queue_names: Arc::new(
-                queue_service
-                    .queues()
-                    .queues()
-                    .iter()
-                    .map(|q| q.name.clone())
-                    .collect(),
-            ),
             queues: queue_service.clone(),
             events: events.clone(),
             login_on_register: settings.queues.login_on_register,

@@ -104,14 +104,14 @@ async fn block(
     State(calls): State<Arc<dyn CallControl>>,
     State(blocking): State<BlockingSettings>,
     auth: Auth,
-    Path(id): Path<Uuid>,
+    Path(id): Path<CallId>,
     body: Result<Json<BlockBody>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     match auth.role() {
         Role::Operator => {
             // Their own calls only (any day: the button is on the card).
             let took = match auth.user().operator_id {
-                Some(op) => store.operator_took_call(op, id).await?,
+                Some(op) => store.operator_took_call(op, id.as_uuid()).await?,
                 None => false,
             };
             if !took {
@@ -128,13 +128,13 @@ async fn block(
         ));
     }
     let call = store
-        .get_call(id)
+        .get_call(id.as_uuid())
         .await?
         .ok_or_else(|| ApiError::not_found("no such call"))?;
     // "End call and block": the number is blocked first (so a redial at
     // once is refused), and the call ended whatever becomes of the block.
     let Some(number) = call.caller_e164.clone() else {
-        let ended = calls.end_call(CallId::from_uuid(id));
+        let ended = calls.end_call(id);
         info!(call = %id, by = %auth.user().login, ended, "block asked for a call without a number");
         let reply = NothingToBlock {
             error: "the caller's number is withheld: there is nothing to block",
@@ -151,10 +151,10 @@ async fn block(
         reason,
         by: Some(auth.user().id),
         until,
-        call_id: Some(id),
+        call_id: Some(id.as_uuid()),
     };
     let blocked = store.block_number(&block, now).await;
-    let ended = calls.end_call(CallId::from_uuid(id));
+    let ended = calls.end_call(id);
     let (block, _) = blocked?;
     info!(call = %id, number = %Pii(number.clone()), by = %auth.user().login, ended, until = ?block.until, "caller blocked from the console");
     let reply = CallerBlocked {

@@ -190,6 +190,36 @@ impl From<ServiceError> for ApiError {
     }
 }
 
+/// Any module's error, in one place: what the store, the registration
+/// rules and the queue service say maps as their own `From`s above; a
+/// configuration or start-up error, a broken prompt or file means the
+/// server cannot do it now (503); a malformed SIP message or SDP is not
+/// something a request to the API can cause, so it is ours (500).
+impl From<crate::Error> for ApiError {
+    fn from(e: crate::Error) -> Self {
+        use crate::Error as E;
+        match e {
+            E::Store(e) => e.into(),
+            E::Register(e) => e.into(),
+            E::QueueService(e) => e.into(),
+            E::Router(e) => ServiceError::Router(e).into(),
+            E::Config(_)
+            | E::Server(_)
+            | E::Classifier(_)
+            | E::Attachment(_)
+            | E::Recording(_)
+            | E::Prompt(_)
+            | E::Ivr(_)
+            | E::QueueConfig(_)
+            | E::Queue(_)
+            | E::Ports(_) => ApiError::Unavailable(e.to_string()),
+            E::Sdp(_) | E::Wire(_) | E::Message(_) | E::Digest(_) | E::Endpoint(_) => {
+                ApiError::internal(e.to_string())
+            }
+        }
+    }
+}
+
 /// A JSON body that does not parse, or has the wrong fields: 422 with what
 /// serde found.
 impl From<JsonRejection> for ApiError {
@@ -278,6 +308,25 @@ mod tests {
         assert_eq!(
             ApiError::from(Forbidden(Role::Executor)).status(),
             StatusCode::FORBIDDEN
+        );
+    }
+
+    #[test]
+    fn the_crate_error_maps_through_its_modules_own_mappings() {
+        let id = uuid::Uuid::nil();
+        let missing = crate::Error::from(StoreError::NotFound { what: "call", id });
+        assert_eq!(ApiError::from(missing).status(), StatusCode::NOT_FOUND);
+        let fields = crate::Error::from(RegisterError::Fields(Vec::new()));
+        assert_eq!(
+            ApiError::from(fields).status(),
+            StatusCode::UNPROCESSABLE_ENTITY
+        );
+        let busy = crate::Error::from(RouterError::OnCall(crate::queue::OperatorId::new("olena")));
+        assert_eq!(ApiError::from(busy).status(), StatusCode::CONFLICT);
+        let sdp = crate::Error::from(crate::sdp::SdpError::NoAudio);
+        assert_eq!(
+            ApiError::from(sdp).status(),
+            StatusCode::INTERNAL_SERVER_ERROR
         );
     }
 }

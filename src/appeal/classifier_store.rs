@@ -7,7 +7,7 @@
 //!
 //! Role: the classifier's part of the store, plus the listing the
 //! `hotline classifier list` command prints (tested here because `main` is
-//! kept thin). Parsing and checking the file is [`crate::classifier`]'s
+//! kept thin). Parsing and checking the file is [`super::classifier`]'s
 //! job: a [`Classifier`] is valid by construction, so nothing is checked
 //! again here beyond what the database's constraints refuse.
 //!

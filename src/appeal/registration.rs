@@ -28,7 +28,7 @@ pub struct NewAppeal {
     pub first_name: String,
     pub patronymic: String,
     pub address: String,
-    /// In E.164 (normalised by the caller of [`Store::register_appeal`]);
+    /// In E.164 (normalised by the caller of [`Store::register_appeal`](crate::store::Store::register_appeal));
     /// empty when the citizen gave another contact.
     pub contact_phone: String,
     pub other_contact: String,

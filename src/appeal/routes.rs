@@ -13,7 +13,7 @@
 //! - `POST /api/appeals/{number}/calls` with `{"call_id": …}`: attaches a
 //!   call to a registered card (the citizen called again about it).
 //! - `POST /api/appeals/{number}/attachments` (multipart, one `file`): a
-//!   photo, video or document for the card (see [`crate::attachments`]);
+//!   photo, video or document for the card (see [`super::attachments`]);
 //!   `GET /api/appeals/{number}/attachments/{id}` downloads it.
 //!
 //! All of these are for operators, supervisors and admins: executors get

@@ -3,7 +3,7 @@
 //! out. No socket, no clock, no database: the task feeds it the SIP core's
 //! events, the media engine's, the queue service's messages and the IVR's
 //! lookups, with the time; it tells the task what to send, play, store and
-//! ask. Tested in simulated time ([`super::machine_tests`]), like the
+//! ask. Tested in simulated time (`machine_tests.rs`), like the
 //! router and the IVR.
 //!
 //! The phases ([`Phase`]):
@@ -25,7 +25,7 @@
 //! The IVR's own machine ([`Ivr`]) runs inside: it has the caller in the
 //! menu and, with the queue's prompts, while they wait.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -37,7 +37,7 @@ use crate::events::CallSummary;
 use crate::ids::CallId;
 use crate::ivr::{self, Clock, Ivr};
 use crate::media::Codec;
-use crate::queue::{OperatorId, Position, Refusal, Rejection};
+use crate::queue::{OperatorId, Position, QueueSet, Refusal, Rejection};
 use crate::rtp::engine::{MediaEvent, Side};
 use crate::rtp::session::MediaParams;
 use crate::sdp::{self, LocalMedia, SessionDescription};
@@ -287,7 +287,7 @@ pub struct CallMachine<P> {
     /// operator's card.
     summary: CallSummary,
     /// The configured queues, which a transfer may name.
-    queues: Arc<HashSet<String>>,
+    queues: Arc<QueueSet>,
 }
 
 /// A new answered call: its id, the IVR it runs, the caller's session,
@@ -299,7 +299,7 @@ pub struct Setup {
     pub local: LocalMedia,
     pub blocked: bool,
     pub summary: CallSummary,
-    pub queues: Arc<HashSet<String>>,
+    pub queues: Arc<QueueSet>,
 }
 
 impl<P: RtpPort> CallMachine<P> {
@@ -805,7 +805,7 @@ impl<P: RtpPort> CallMachine<P> {
         }
         let name = msg::uri_user(target).unwrap_or(target).to_ascii_lowercase();
         let (from, queue) = (bridge.operator.clone(), bridge.queue.clone());
-        if self.queues.contains(&name) {
+        if self.queues.get(&name).is_some() {
             out.push(Action::Queue(QueueAction::Transferred {
                 queue,
                 from: from.clone(),
@@ -848,7 +848,7 @@ impl<P: RtpPort> CallMachine<P> {
         out: &mut Vec<Action<P>>,
     ) {
         out.push(Action::Sip(Command::NotifyTransfer { leg, code: 200 }));
-        let State::Bridged(bridge) = std::mem::replace(&mut self.state, State::Menu) else {
+        let Some(bridge) = self.take_bridge() else {
             return;
         };
         self.end_conversation(bridge, out);
@@ -860,6 +860,18 @@ impl<P: RtpPort> CallMachine<P> {
             offers: HashMap::new(),
         });
         out.push(play(&["transfer-operator"]));
+    }
+
+    /// The bridge, leaving the call in the menu phase until the caller
+    /// goes somewhere else; `None` (and nothing changed) when not bridged.
+    fn take_bridge(&mut self) -> Option<Bridge> {
+        if !matches!(self.state, State::Bridged(_)) {
+            return None;
+        }
+        match std::mem::replace(&mut self.state, State::Menu) {
+            State::Bridged(bridge) => Some(bridge),
+            _ => None,
+        }
     }
 
     /// The conversation with the operator is over: their leg ends (BYE),
@@ -876,7 +888,7 @@ impl<P: RtpPort> CallMachine<P> {
     /// without a BYE): their leg is ended and the caller waits in the
     /// queue again rather than in silence.
     fn operator_lost(&mut self, out: &mut Vec<Action<P>>) {
-        let State::Bridged(bridge) = std::mem::replace(&mut self.state, State::Menu) else {
+        let Some(bridge) = self.take_bridge() else {
             return;
         };
         let (operator, queue) = (bridge.operator.clone(), bridge.queue.clone());
@@ -939,14 +951,7 @@ impl<P: RtpPort> CallMachine<P> {
                 bridge.session.params.clone(),
             )));
             info!(held, "re-INVITE from the operator");
-            let kind = if held {
-                "operator-hold"
-            } else {
-                "operator-resume"
-            };
-            log(out, kind, bridge.operator.0.clone());
-            bridge.held = held;
-            out.push(Action::Media(MediaAction::Hold(held)));
+            operator_holds(bridge, held, out);
         }
         out.push(Action::Sip(Command::RespondLegReInvite { leg, code, body }));
     }
@@ -970,17 +975,23 @@ impl<P: RtpPort> CallMachine<P> {
             bridge.session.params.clone(),
         )));
         if bridge.held != held {
-            bridge.held = held;
             info!(held, "the operator's hold");
-            let kind = if held {
-                "operator-hold"
-            } else {
-                "operator-resume"
-            };
-            log(out, kind, bridge.operator.0.clone());
-            out.push(Action::Media(MediaAction::Hold(held)));
+            operator_holds(bridge, held, out);
         }
     }
+}
+
+/// The operator holds the caller (the music on hold plays) or resumes: on
+/// file and to the engine.
+fn operator_holds<P>(bridge: &mut Bridge, held: bool, out: &mut Vec<Action<P>>) {
+    bridge.held = held;
+    let kind = if held {
+        "operator-hold"
+    } else {
+        "operator-resume"
+    };
+    log(out, kind, bridge.operator.0.clone());
+    out.push(Action::Media(MediaAction::Hold(held)));
 }
 
 fn log<P>(out: &mut Vec<Action<P>>, kind: &'static str, detail: String) {

@@ -3,7 +3,6 @@
 //! and every way a call ends, with no socket, engine or database. Ports
 //! are plain numbers; SDP bodies are what phones send.
 
-use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -16,7 +15,7 @@ use crate::events::CallSummary;
 use crate::ids::CallId;
 use crate::ivr::{self, Clock, Ivr};
 use crate::media::Codec;
-use crate::queue::{OperatorId, Position, Refusal, Rejection};
+use crate::queue::{OperatorId, Position, QueueSet, Refusal, Rejection};
 use crate::rtp::engine::{MediaEvent, Side};
 use crate::rtp::session::MediaParams;
 use crate::sdp::{Direction, LocalMedia};
@@ -137,10 +136,10 @@ impl Sim {
                 caller_e164: Some("+380611234567".into()),
                 sip_call_id: "abc@198.51.100.9".into(),
             },
-            queues: Arc::new(HashSet::from([
-                "general".to_string(),
-                "emergency".to_string(),
-            ])),
+            queues: Arc::new(
+                QueueSet::parse("[[queue]]\nname = \"general\"\n[[queue]]\nname = \"emergency\"\n")
+                    .expect("two queues"),
+            ),
         });
         Sim {
             machine,
@@ -833,7 +832,7 @@ fn lookups_go_out_and_their_answers_come_back_to_the_ivr() {
         local: local(20000),
         blocked: false,
         summary: CallSummary::default(),
-        queues: Arc::new(HashSet::new()),
+        queues: Arc::new(QueueSet::parse("[[queue]]\nname = \"general\"\n").expect("a queue")),
     });
     sim.start();
     let actions = sim.media(MediaEvent::PlaybackDone);

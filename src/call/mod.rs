@@ -22,7 +22,6 @@ pub mod machine;
 mod machine_tests;
 mod task;
 
-pub use machine::{announcement, info_digit};
 pub use task::run;
 
 use std::net::IpAddr;
@@ -221,9 +220,6 @@ pub struct CallContext {
     /// (the console's "end call and block caller").
     pub live: std::sync::Mutex<std::collections::HashMap<CallId, mpsc::UnboundedSender<()>>>,
     pub queues: QueueService,
-    /// The configured queues' names, which a transfer may name (shared by
-    /// every call's machine).
-    pub queue_names: std::sync::Arc<std::collections::HashSet<String>>,
     pub events: EventBus,
     /// A registered softphone logs its operator in.
     pub login_on_register: bool,
@@ -344,6 +340,7 @@ pub fn called_number(invite: &Request) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::machine::info_digit;
     use super::*;
     use crate::sip::wire;
 

@@ -302,7 +302,7 @@ impl Call {
                 caller_e164: self.caller_e164.clone(),
                 sip_call_id: self.sip_call_id.clone(),
             },
-            queues: ctx.queue_names.clone(),
+            queues: ctx.queues.queue_set(),
         });
         Driver {
             machine,

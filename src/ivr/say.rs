@@ -139,7 +139,7 @@ pub fn minutes(m: u32) -> Vec<String> {
 }
 
 /// The prompts a queue says on its own: its place and expected wait
-/// ([`crate::call::announcement`]), the refusal, the music while an
+/// ([`crate::call::machine::announcement`]), the refusal, the music while an
 /// operator holds the caller and the words of a transfer.
 pub const QUEUE_PROMPTS: [&str; 7] = [
     "queue/position",
