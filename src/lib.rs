@@ -35,7 +35,8 @@
 //! - [`server`]: assembling it all; [`config`]: settings; [`phone`]:
 //!   numbers and personal-data redaction; [`ids`]: typed identities
 //!   ([`ids::CallId`]); [`secret`]: secrets that never print; [`error`]: the
-//!   crate error gathering every module's.
+//!   crate error gathering every module's; [`logtext`]: clients' text made
+//!   safe for the log.
 //!
 //! The `hotline` command (`src/bin/hotline/`) parses the command line and
 //! dispatches to the library.
@@ -49,6 +50,7 @@ pub mod error;
 pub mod events;
 pub mod ids;
 pub mod ivr;
+pub mod logtext;
 pub mod media;
 pub mod metrics;
 pub mod phone;

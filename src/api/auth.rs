@@ -38,6 +38,7 @@ use tracing::{info, warn};
 
 use super::error::{ApiError, Forbidden};
 use super::state::AppState;
+use crate::logtext::Untrusted;
 use crate::store::{Role, Session, SessionLimits, Store, User};
 
 pub const COOKIE: &str = "hotline_session";
@@ -69,9 +70,13 @@ impl SignInLimiter {
             .max()
     }
 
+    /// A failed sign-in. Only a login that could exist is counted by name:
+    /// any other text would only fill the table (the address still counts).
     pub fn failed(&mut self, now: Instant, ip: IpAddr, login: &str) {
         self.by_address.entry(ip).or_default().push(now);
-        self.by_login.entry(login.to_owned()).or_default().push(now);
+        if crate::store::is_possible_login(login) {
+            self.by_login.entry(login.to_owned()).or_default().push(now);
+        }
     }
 
     /// A good sign-in clears the login's failures (not the address's: one
@@ -255,18 +260,22 @@ async fn sign_in(
         .map(|mut l| l.blocked(Instant::now(), ip, &login))
         .unwrap_or(None);
     if let Some(retry_after) = blocked {
-        warn!(%ip, %login, "sign-in refused: too many failures");
+        warn!(%ip, login = %Untrusted(&login), "sign-in refused: too many failures");
         return Err(ApiError::TooManyRequests {
             message: "too many failed sign-ins; try again later",
             retry_after,
         });
     }
-    let user = store.verify_user_password(&login, &creds.password).await?;
+    // A login no account can have is not looked up (nor kept whole).
+    let user = match crate::store::is_possible_login(&login) {
+        true => store.verify_user_password(&login, &creds.password).await?,
+        false => None,
+    };
     let Some(user) = user else {
         if let Ok(mut l) = settings.limiter.lock() {
             l.failed(Instant::now(), ip, &login);
         }
-        warn!(%ip, %login, "sign-in failed");
+        warn!(%ip, login = %Untrusted(&login), "sign-in failed");
         return Err(ApiError::Unauthorized("wrong login or password"));
     };
     if let Ok(mut l) = settings.limiter.lock() {
@@ -331,6 +340,18 @@ mod tests {
         assert_eq!(l.blocked(at, b, "petro"), None);
         // The window passes from the oldest failure that counts.
         assert!(l.blocked(t0 + FAILURE_WINDOW, a, "x").is_none());
+    }
+
+    #[test]
+    fn a_login_no_account_can_have_is_counted_by_address_only() {
+        let t0 = Instant::now();
+        let mut l = SignInLimiter::default();
+        let a: IpAddr = "192.0.2.1".parse().unwrap();
+        let huge = "x".repeat(1 << 20);
+        l.failed(t0, a, &huge);
+        l.failed(t0, a, "admin\nINFO forged");
+        assert!(l.by_login.is_empty(), "nothing kept by name");
+        assert_eq!(l.by_address[&a].len(), 2);
     }
 
     #[test]

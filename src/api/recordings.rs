@@ -35,6 +35,7 @@ use uuid::Uuid;
 use super::auth::Auth;
 use super::error::ApiError;
 use super::state::{AppState, RecordingsDir};
+use crate::logtext::Untrusted;
 use crate::phone::NumberingPlan;
 use crate::store::recordings::{NewAccess, RecordingAccess, RecordingFilter, RecordingItem};
 use crate::store::retention::{HoldTarget, LegalHold};
@@ -403,7 +404,7 @@ async fn audio(
         })
         .await
         .map_err(|e| ApiError::Unavailable(e.to_string()))?;
-    info!(recording = %id, by = %user.login, action, range = range.unwrap_or("-"), from = %address, "recording accessed");
+    info!(recording = %id, by = %user.login, action, range = %Untrusted(range.unwrap_or("-")), from = %address, "recording accessed");
     let mut response = match tower_http::services::ServeFile::new(&path)
         .oneshot(request)
         .await

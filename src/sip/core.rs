@@ -17,6 +17,7 @@ use tracing::{info, warn};
 use crate::call::forks::{Forks, Step};
 use crate::call::{CallContext, CallEvent, Command, RingRequest};
 use crate::ids::CallId;
+use crate::logtext::Untrusted;
 use crate::queue::OperatorId;
 use crate::sip::ServerTxId;
 use crate::sip::endpoint::ClientTxId;
@@ -260,9 +261,9 @@ impl Core {
             self.check_registrations(now);
         }
         if answer.code == 200 {
-            info!(extension = %user, from = %source.remote, contacts = self.registrar.contacts(&user, now).len(), "registered");
+            info!(extension = %Untrusted(&user), from = %source.remote, contacts = self.registrar.contacts(&user, now).len(), "registered");
         } else if answer.code == 403 {
-            warn!(extension = %user, from = %source.remote, reason = answer.reason, failures = self.registrar.failures(source.remote.ip()), "registration refused");
+            warn!(extension = %Untrusted(&user), from = %source.remote, reason = answer.reason, failures = self.registrar.failures(source.remote.ip()), "registration refused");
         }
         self.answer_register(id, request, source, answer);
     }

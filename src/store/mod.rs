@@ -53,7 +53,9 @@ pub use calls::{
 };
 use encoding::DbUuid;
 pub use encoding::storage_precision;
-pub use operators::{NewOperator, Operator, OperatorState, QueueMembership, StateChange};
+pub use operators::{
+    NewOperator, Operator, OperatorState, QueueMembership, StateChange, is_possible_login,
+};
 pub use queues::{NewQueueEvent, QueueEvent, QueueEventKind, QueueStats};
 pub use recordings::{FinishedRecording, NewRecording, RecordingRecord};
 pub use repair_works::{NewRepairWork, RepairWork, Service, WorkAddress, WorkKind, WorkStatus};

@@ -221,6 +221,11 @@ pub(super) fn check_login(login: &str) -> Result<(), StoreError> {
     check_name("login", login, &['.', '_', '-'])
 }
 
+/// Whether an account could have this login (sign-in looks up no other).
+pub fn is_possible_login(login: &str) -> bool {
+    check_login(login).is_ok()
+}
+
 /// A queue name as in `sip-config/`: `[a-z0-9_-]`, at most 64 characters.
 /// Shared with the queue events ([`super::queues`]), so events name queues
 /// the way memberships do.

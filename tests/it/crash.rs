@@ -23,6 +23,23 @@ fn free_port() -> u16 {
     }
 }
 
+/// `hotline.toml` in `dir` for a server on `db`, recording to
+/// `dir/recordings`, with the shipped queues.
+fn write_config(dir: &Path, db: &str) -> std::path::PathBuf {
+    let config = dir.join("hotline.toml");
+    std::fs::write(
+        &config,
+        settings_toml(
+            db,
+            &dir.join("recordings"),
+            &crate::repo().join("sip-config/queues.toml"),
+            &AppOptions::default(),
+        ),
+    )
+    .unwrap();
+    config
+}
+
 fn start_server(config: &Path, log: &Path, sip: u16, http: u16) -> Child {
     let log = std::fs::File::create(log).unwrap();
     Command::new(env!("CARGO_BIN_EXE_hotline"))
@@ -68,17 +85,7 @@ async fn recording_survives_sigkill_and_is_completed_on_restart() {
     let db = fresh_db(crate::Backend::Sqlite).await;
     let dir = tempfile::tempdir().unwrap();
     let recordings = dir.path().join("recordings");
-    let config = dir.path().join("hotline.toml");
-    std::fs::write(
-        &config,
-        settings_toml(
-            db.url(),
-            &recordings,
-            &crate::repo().join("sip-config/queues.toml"),
-            &AppOptions::default(),
-        ),
-    )
-    .unwrap();
+    let config = write_config(dir.path(), db.url());
     let (sip, http) = (free_port(), free_port());
     let log = dir.path().join("server.log");
     let mut server = start_server(&config, &log, sip, http);
@@ -232,4 +239,51 @@ async fn config_check_never_prints_a_password() {
         text.contains("name: \"city\""),
         "the trunk is shown: {text}"
     );
+}
+
+/// A sign-in whose login holds a line break and a forged event, and logins of
+/// a megabyte (issue 15): the log keeps one line per event and grows by a
+/// bounded amount however long the logins.
+#[tokio::test]
+async fn a_clients_text_cannot_forge_or_pad_the_log() {
+    let db = fresh_db(crate::Backend::Sqlite).await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), db.url());
+    let (sip, http) = (free_port(), free_port());
+    let log = dir.path().join("server.log");
+    let mut server = start_server(&config, &log, sip, http);
+    wait_healthy(http, &log).await;
+    let addr: std::net::SocketAddr = ([127, 0, 0, 1], http).into();
+    let before = std::fs::metadata(&log).unwrap().len();
+
+    let forged =
+        "ivan\n2026-12-04T10:00:00.000000Z  INFO hotline::api::auth: signed in login=admin\x1b[2J";
+    let huge = "я".repeat(512 * 1024);
+    let mut refused = 0;
+    for login in std::iter::once(forged).chain(std::iter::repeat_n(huge.as_str(), 20)) {
+        let body = serde_json::json!({ "login": login, "password": "wrong" }).to_string();
+        let r = crate::request(addr, "POST", "/api/session", &[], &body).await;
+        assert!(matches!(r.status, 401 | 429), "{} {}", r.status, r.body);
+        refused += 1;
+    }
+    server.start_kill().unwrap();
+    server.wait().await.unwrap();
+
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        !text
+            .lines()
+            .any(|l| l.starts_with("2026-12-04T10:00:00.000000Z")),
+        "a forged line reached the log:\n{text}"
+    );
+    assert!(!text.contains('\x1b'), "an escape sequence reached the log");
+    assert!(
+        text.contains("login=ivan\\n2026"),
+        "the login is shown escaped"
+    );
+    let grown = std::fs::metadata(&log).unwrap().len() - before;
+    eprintln!(
+        "measured [log]: {refused} refused sign-ins with 1 MiB logins grew the log by {grown} bytes"
+    );
+    assert!(grown < 16 * 1024, "the log grew by {grown} bytes");
 }

@@ -54,11 +54,19 @@ fn init_logging(settings: &Settings) {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new(&settings.logging.level));
+    // Colours only on a terminal; elsewhere any escape byte is a client's.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
     let builder = tracing_subscriber::fmt().with_env_filter(filter);
     if settings.logging.format == "json" {
-        builder.json().init();
+        builder
+            .json()
+            .with_writer(hotline::logtext::stdout_one_line(false))
+            .init();
     } else {
-        builder.init();
+        builder
+            .with_ansi(ansi)
+            .with_writer(hotline::logtext::stdout_one_line(ansi))
+            .init();
     }
     hotline::phone::reveal_personal_data(settings.logging.reveal_personal_data);
 }
