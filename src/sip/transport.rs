@@ -244,6 +244,11 @@ async fn tcp_reader(
                     }
                 }
                 Err(e) => {
+                    // The request still gets its answer (513 for one too
+                    // large, 400 for ambiguous framing) before the close.
+                    if let Some(answer) = wire::error_response(&buf, &e) {
+                        let _ = writer.send(answer);
+                    }
                     warn!(%remote, error = %e, "closing TCP connection that cannot be framed");
                     return;
                 }

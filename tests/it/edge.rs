@@ -215,6 +215,89 @@ const OPTIONS: &str = "OPTIONS sip:1580@127.0.0.1 SIP/2.0\r\n\
     Max-Forwards: 70\r\nFrom: <sip:probe@127.0.0.1>;tag=p1\r\nTo: <sip:1580@127.0.0.1>\r\n\
     Call-ID: opt-1@127.0.0.1\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n";
 
+/// What issue 15 found the server misreading, over real sockets: each
+/// request gets the answer RFC 3261 prescribes, and a 70 KB message over
+/// TCP gets 513 before the connection is closed.
+#[tokio::test]
+async fn sip_is_answered_as_the_rfc_prescribes_over_real_sockets() {
+    let app = spawn_app(AppOptions::default()).await;
+    let invite = OPTIONS
+        .replace("OPTIONS sip:1580", "INVITE sip:1580")
+        .replace("CSeq: 1 OPTIONS", "CSeq: 1 INVITE");
+    let cases = [
+        // Spaces around the Via's slashes: read, not dropped.
+        (
+            OPTIONS.replace("Via: SIP/2.0/UDP", "Via: SIP / 2.0 / UDP"),
+            "SIP/2.0 200 OK",
+        ),
+        (
+            OPTIONS.replace("sip:1580@", "sip:1580;ext=7@"),
+            "SIP/2.0 200 OK",
+        ),
+        (
+            invite.replace(
+                "Max-Forwards: 70\r\n",
+                "Max-Forwards: 70\r\nCall-ID: two@x\r\n",
+            ),
+            "SIP/2.0 400 Bad Request",
+        ),
+        (
+            invite.replace(
+                "Content-Length: 0",
+                "Content-Length: 0\r\nContent-Length: 0",
+            ),
+            "SIP/2.0 400 Bad Request",
+        ),
+        (
+            invite.replace("<sip:probe@", "\"Probe <sip:probe@"),
+            "SIP/2.0 400 Bad Request",
+        ),
+        (
+            invite.replace("sip:1580@", &format!("sip:{}@", "7".repeat(8000))),
+            "SIP/2.0 414 Request-URI Too Long",
+        ),
+        (
+            OPTIONS.replacen("SIP/2.0\r\n", "SIP/7.0\r\n", 1),
+            "SIP/2.0 505 Version Not Supported",
+        ),
+        (
+            OPTIONS.replace("OPTIONS", "FROBNICATE"),
+            "SIP/2.0 501 Not Implemented",
+        ),
+        (
+            invite.replace(
+                "Content-Length: 0\r\n\r\n",
+                "Content-Type: text/plain\r\nContent-Length: 5\r\n\r\nhello",
+            ),
+            "SIP/2.0 415 Unsupported Media Type",
+        ),
+    ];
+    for (request, expected) in cases {
+        assert_eq!(
+            udp_request(app.sip_addr, &request).await.as_deref(),
+            Some(expected),
+            "{}",
+            request.lines().take(3).collect::<Vec<_>>().join(" | ")
+        );
+    }
+    let mut tcp = TcpStream::connect(app.sip_addr).await.unwrap();
+    let huge = OPTIONS
+        .replace("UDP 127.0.0.1:{port}", "TCP 127.0.0.1:9")
+        .replace(
+            "Content-Length: 0",
+            &format!("X-Pad: {}\r\nContent-Length: 0", "p".repeat(70_000)),
+        );
+    tcp.write_all(huge.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(5), tcp.read_to_end(&mut answer)).await;
+    assert!(read.is_ok(), "the connection is closed after the answer");
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(
+        answer.starts_with("SIP/2.0 513 Message Too Large\r\n"),
+        "{answer}"
+    );
+}
+
 #[tokio::test]
 async fn survives_garbage_and_keeps_answering() {
     let app = spawn_app(AppOptions::default()).await;

@@ -274,7 +274,7 @@ impl Endpoint {
             Ok(SipMessage::Response(resp)) => self.on_response(now, resp),
             Err(e) => {
                 debug!(remote = %flow.remote, error = %e, "unparsable SIP message");
-                if let Some(bytes) = salvage_bad_request(bytes, &e.to_string()) {
+                if let Some(bytes) = wire::error_response(bytes, &e) {
                     self.transmit(flow, bytes);
                 }
             }
@@ -609,7 +609,7 @@ impl Endpoint {
         if !unsupported.is_empty() {
             return Some((420, Some(("Unsupported", unsupported.join(", ")))));
         }
-        None
+        unsupported_body(req)
     }
 
     fn on_out_of_dialog(
@@ -1089,6 +1089,38 @@ fn response_flow(source: Flow, via: &ViaInfo) -> Flow {
     }
 }
 
+/// A body we cannot read gets 415 naming what we can (§8.2.3, §21.4.13):
+/// an offer is `application/sdp`, not compressed. Only INVITE and ACK carry
+/// offers or answers we read; other bodies (INFO's digits) are the TU's.
+fn unsupported_body(req: &Request) -> Option<(u16, Option<(&'static str, String)>)> {
+    if !matches!(req.method, Method::Invite) || req.body.is_empty() {
+        return None;
+    }
+    let encoding = msg::header_values(req, "Content-Encoding");
+    if encoding.iter().any(|e| !e.eq_ignore_ascii_case("identity")) {
+        return Some((415, Some(("Accept-Encoding", "identity".into()))));
+    }
+    let kind = msg::first_header(req, "Content-Type").unwrap_or_default();
+    let media = kind.split(';').next().unwrap_or_default().trim();
+    if !media.eq_ignore_ascii_case("application/sdp") {
+        return Some((415, Some(("Accept", "application/sdp".into()))));
+    }
+    // Our answer is SDP: a caller that accepts none cannot read it (§21.4.7,
+    // RFC 4475 §3.3.15).
+    let accept = msg::header_values(req, "Accept");
+    let takes_sdp = |a: &String| {
+        let media = a.split(';').next().unwrap_or_default().trim();
+        ["application/sdp", "application/*", "*/*"]
+            .iter()
+            .any(|m| media.eq_ignore_ascii_case(m))
+    };
+    if !accept.is_empty() && !accept.iter().any(takes_sdp) {
+        let warning = "399 hotline \"the answer would be application/sdp\"";
+        return Some((406, Some(("Warning", warning.into()))));
+    }
+    None
+}
+
 /// Checks the mandatory headers (§8.1.1) and CSeq's method (§8.2.6).
 fn validate(req: &Request) -> Result<(), String> {
     msg::call_id(req).map_err(|e| e.to_string())?;
@@ -1105,60 +1137,7 @@ fn validate(req: &Request) -> Result<(), String> {
     Ok(())
 }
 
-/// A message rsip cannot parse still deserves a 400 if it is recognisably a
-/// request whose Via, From, To, Call-ID and CSeq we can copy (§8.2.6 needs
-/// them to route the response); anything else is dropped (§16.3, §18.1.2).
-fn salvage_bad_request(bytes: &[u8], reason: &str) -> Option<Vec<u8>> {
-    let text = String::from_utf8_lossy(bytes);
-    let mut lines = text.split("\r\n");
-    let start = lines.next()?;
-    let mut parts = start.split_whitespace();
-    let method = parts.next()?;
-    parts.next()?;
-    if parts.next() != Some("SIP/2.0")
-        || method == "ACK"
-        || !method.bytes().all(|b| b.is_ascii_uppercase())
-    {
-        return None;
-    }
-    let mut copied = Vec::new();
-    let mut have = [false; 5];
-    for line in lines.take_while(|l| !l.is_empty()) {
-        let Some((name, value)) = line.split_once(':') else {
-            continue;
-        };
-        let name = name.trim().to_ascii_lowercase();
-        let idx = match name.as_str() {
-            "via" | "v" => 0,
-            "from" | "f" => 1,
-            "to" | "t" => 2,
-            "call-id" | "i" => 3,
-            "cseq" => 4,
-            _ => continue,
-        };
-        have[idx] = true;
-        let canonical = ["Via", "From", "To", "Call-ID", "CSeq"][idx];
-        copied.push(format!("{canonical}: {}", value.trim()));
-    }
-    if !have.iter().all(|h| *h) {
-        return None;
-    }
-    let reason: String = reason
-        .chars()
-        .filter(|c| !c.is_control() && *c != '"')
-        .take(120)
-        .collect();
-    let mut out = String::from("SIP/2.0 400 Bad Request\r\n");
-    for line in copied {
-        out.push_str(&line);
-        out.push_str("\r\n");
-    }
-    out.push_str(&format!(
-        "Warning: 399 hotline \"{reason}\"\r\nServer: {}\r\nContent-Length: 0\r\n\r\n",
-        super::USER_AGENT
-    ));
-    Some(out.into_bytes())
-}
-
+#[cfg(test)]
+mod rfc4475;
 #[cfg(test)]
 mod tests;

@@ -260,10 +260,22 @@ impl Registrar {
                 reason: "too many failures",
             });
         }
-        let Some(auth) = msg::first_header(req, "Authorization") else {
+        // The address of record is a SIP URI (§10.2, RFC 4475 §3.3.4).
+        let aor = msg::first_header(req, "To").unwrap_or_default();
+        let scheme = msg::addr_uri(&aor)
+            .and_then(|u| u.split_once(':'))
+            .map(|(s, _)| s);
+        if !scheme.is_some_and(|s| s.eq_ignore_ascii_case("sip") || s.eq_ignore_ascii_case("sips"))
+        {
+            return Begin::Answer(Answer {
+                code: 400,
+                headers: Vec::new(),
+                reason: "the address of record is not a SIP URI",
+            });
+        }
+        let Some(params) = digest_credentials(req) else {
             return Begin::Answer(self.challenge(now, false));
         };
-        let params = parse_auth(&auth);
         let get = |k: &str| {
             params
                 .iter()
@@ -304,10 +316,9 @@ impl Registrar {
             headers: Vec::new(),
             reason,
         };
-        let Some(auth) = msg::first_header(req, "Authorization") else {
+        let Some(params) = digest_credentials(req) else {
             return self.challenge(now, false);
         };
-        let params = parse_auth(&auth);
         let get = |k: &str| {
             params
                 .iter()
@@ -497,13 +508,19 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 }
 
 /// `Digest a="x", b=y` → pairs (quoted values unquoted).
-fn parse_auth(value: &str) -> Vec<(String, String)> {
-    let rest = value.trim();
-    let rest = match rest.split_once(char::is_whitespace) {
-        Some((scheme, params)) if scheme.eq_ignore_ascii_case("Digest") => params,
-        _ => rest,
-    };
-    super::digest::parse_params(rest)
+/// The parameters of the first `Authorization` in the Digest scheme.
+/// Credentials in a scheme we do not know are not ours to judge: they are
+/// passed over, and without Digest ones the client is challenged (§22.4,
+/// RFC 4475 §3.1.1.10).
+fn digest_credentials(req: &Request) -> Option<Vec<(String, String)>> {
+    msg::header_values(req, "Authorization")
+        .into_iter()
+        .find_map(|value| {
+            let (scheme, params) = value.trim().split_once(char::is_whitespace)?;
+            scheme
+                .eq_ignore_ascii_case("Digest")
+                .then(|| super::digest::parse_params(params))
+        })
 }
 
 #[cfg(test)]

@@ -18,14 +18,73 @@ use rsip::SipMessage;
 /// SDP bodies; 64 KiB is the datagram limit and a generous cap for TCP.
 pub const MAX_MESSAGE: usize = 65_535;
 
+/// Longest Request-URI we read; longer ones get 414 (§21.4.12). A
+/// telephone number or an operator's address is far shorter.
+pub const MAX_URI: usize = 1024;
+
+/// Longest header line (after unfolding). RFC 4475's long but valid
+/// message (§3.1.1.3) has lines of about 2,000 bytes.
+pub const MAX_HEADER_LINE: usize = 8192;
+
+/// Most header lines in one message.
+pub const MAX_HEADERS: usize = 256;
+
+/// Headers that may appear once (§7.3.1, §20): a second one makes the
+/// message ambiguous, and ambiguity is what an attacker exploits.
+const SINGLE_VALUED: [&str; 8] = [
+    "Call-ID",
+    "From",
+    "To",
+    "CSeq",
+    "Max-Forwards",
+    "Content-Length",
+    "Content-Type",
+    "Expires",
+];
+
+/// Methods `rsip` knows. Methods are case-sensitive (§7.1): `invite` is an
+/// unknown method, answered 501.
+const KNOWN_METHODS: [&str; 14] = [
+    "INVITE",
+    "ACK",
+    "BYE",
+    "CANCEL",
+    "OPTIONS",
+    "REGISTER",
+    "INFO",
+    "PRACK",
+    "UPDATE",
+    "SUBSCRIBE",
+    "NOTIFY",
+    "REFER",
+    "MESSAGE",
+    "PUBLISH",
+];
+
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum WireError {
     #[error("message exceeds {MAX_MESSAGE} bytes")]
     TooLarge,
     #[error("malformed start line")]
     StartLine,
+    #[error("SIP version {0} is not supported")]
+    Version(String),
+    #[error("method {0} is not implemented")]
+    UnknownMethod(String),
+    #[error("URI scheme {0} is not supported")]
+    UnsupportedScheme(String),
+    #[error("Request-URI of {0} bytes is longer than {MAX_URI}")]
+    UriTooLong(usize),
     #[error("malformed header line: {0}")]
     HeaderLine(String),
+    #[error("header line of {0} bytes is longer than {MAX_HEADER_LINE}")]
+    HeaderTooLong(usize),
+    #[error("more than {MAX_HEADERS} header lines")]
+    TooManyHeaders,
+    #[error("{0} appears more than once")]
+    Duplicate(&'static str),
+    #[error("unterminated quoted string in {0}")]
+    UnterminatedQuote(String),
     #[error("Content-Length is not a number")]
     ContentLength,
     #[error("stream framing requires Content-Length")]
@@ -34,6 +93,20 @@ pub enum WireError {
     TruncatedBody { declared: usize, actual: usize },
     #[error("rsip could not parse the message: {0}")]
     Rsip(String),
+}
+
+impl WireError {
+    /// The response a request that fails this way gets (§8.2, §21.4, §21.5).
+    pub fn status(&self) -> u16 {
+        match self {
+            WireError::TooLarge => 513,
+            WireError::Version(_) => 505,
+            WireError::UnknownMethod(_) => 501,
+            WireError::UriTooLong(_) => 414,
+            WireError::UnsupportedScheme(_) => 416,
+            _ => 400,
+        }
+    }
 }
 
 /// Result of checking a stream buffer for a complete message.
@@ -169,8 +242,11 @@ pub fn reason_phrase(code: u16) -> &'static str {
         403 => "Forbidden",
         404 => "Not Found",
         405 => "Method Not Allowed",
+        406 => "Not Acceptable",
         407 => "Proxy Authentication Required",
         408 => "Request Timeout",
+        413 => "Request Entity Too Large",
+        414 => "Request-URI Too Long",
         415 => "Unsupported Media Type",
         416 => "Unsupported URI Scheme",
         420 => "Bad Extension",
@@ -186,9 +262,83 @@ pub fn reason_phrase(code: u16) -> &'static str {
         501 => "Not Implemented",
         503 => "Service Unavailable",
         505 => "Version Not Supported",
+        513 => "Message Too Large",
         603 => "Decline",
         _ => "Unknown",
     }
+}
+
+/// The answer to a request that could not be parsed ([`WireError::status`]:
+/// 400, 414, 501, 505, 513), if it is recognisably a request whose Via,
+/// From, To, Call-ID and CSeq we can copy (§8.2.6 needs them to route the
+/// response); anything else, and ACK, gets nothing (§16.3, §18.1.2). Where a
+/// single-valued header is duplicated the first is copied.
+pub fn error_response(bytes: &[u8], error: &WireError) -> Option<Vec<u8>> {
+    let head_end = find(bytes, b"\r\n\r\n").unwrap_or(bytes.len());
+    let text = String::from_utf8_lossy(&bytes[..head_end.min(MAX_MESSAGE)]);
+    let mut lines = text.trim_start_matches(['\r', '\n']).split("\r\n");
+    // Method first and version last, whatever is between (a URI with
+    // spaces in it still gets its 400).
+    let parts: Vec<&str> = lines.next()?.split_whitespace().collect();
+    let (&method, &version) = (parts.first()?, parts.last()?);
+    if parts.len() < 3 {
+        return None;
+    }
+    if method == "ACK"
+        || !is_token(method)
+        || !version
+            .get(..4)
+            .is_some_and(|p| p.eq_ignore_ascii_case("SIP/"))
+    {
+        return None;
+    }
+    const COPIED: [&str; 5] = ["Via", "From", "To", "Call-ID", "CSeq"];
+    let mut vias = Vec::new();
+    let mut single: [Option<&str>; 4] = [None; 4];
+    for line in lines.take_while(|l| !l.is_empty()) {
+        let Some((name, value)) = line.split_once(':') else {
+            continue;
+        };
+        if line.len() > MAX_HEADER_LINE {
+            continue;
+        }
+        let name = expand_compact(name.trim());
+        match COPIED.iter().position(|h| name.eq_ignore_ascii_case(h)) {
+            Some(0) => vias.push(value.trim()),
+            Some(i) => {
+                single[i - 1].get_or_insert(value.trim());
+            }
+            None => {}
+        }
+    }
+    if vias.is_empty() || single.iter().any(Option::is_none) {
+        return None;
+    }
+    let code = error.status();
+    let reason: String = error
+        .to_string()
+        .chars()
+        .filter(|c| !c.is_control() && *c != '"' && *c != '\\')
+        .take(120)
+        .collect();
+    let mut out = format!("SIP/2.0 {code} {}\r\n", reason_phrase(code));
+    for via in vias {
+        out.push_str(&format!("Via: {via}\r\n"));
+    }
+    for (name, value) in COPIED[1..].iter().zip(single) {
+        let value = value.unwrap_or_default();
+        // A final response carries our tag in To (§8.2.6.2).
+        let tag = match *name == "To" && !value.to_ascii_lowercase().contains(";tag=") {
+            true => format!(";tag={}", crate::msg::random_token()),
+            false => String::new(),
+        };
+        out.push_str(&format!("{name}: {value}{tag}\r\n"));
+    }
+    out.push_str(&format!(
+        "Warning: 399 hotline \"{reason}\"\r\nServer: {}\r\nContent-Length: 0\r\n\r\n",
+        crate::USER_AGENT
+    ));
+    Some(out.into_bytes())
 }
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
@@ -196,21 +346,30 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
 }
 
 /// Reads `Content-Length` (or its compact form `l`) from a header section.
+/// Two of them, even equal, make the framing ambiguous: an error.
 fn content_length(head: &str) -> Result<Option<usize>, WireError> {
+    let mut found = None;
     for line in head.lines().skip(1) {
         let Some((name, value)) = line.split_once(':') else {
             continue;
         };
         let name = name.trim();
         if name.eq_ignore_ascii_case("content-length") || name.eq_ignore_ascii_case("l") {
-            return value
-                .trim()
-                .parse::<usize>()
-                .map(Some)
-                .map_err(|_| WireError::ContentLength);
+            if found.is_some() {
+                return Err(WireError::Duplicate("Content-Length"));
+            }
+            let value = value.trim();
+            if value.is_empty() || value.len() > 9 || !value.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(WireError::ContentLength);
+            }
+            found = Some(
+                value
+                    .parse::<usize>()
+                    .map_err(|_| WireError::ContentLength)?,
+            );
         }
     }
-    Ok(None)
+    Ok(found)
 }
 
 /// Long names for the compact forms of RFC 3261 §7.3.3 and later RFCs.
@@ -245,14 +404,239 @@ fn is_list_header(name: &str) -> bool {
         .any(|h| name.eq_ignore_ascii_case(h))
 }
 
-/// Rewrites a header section into the shape `rsip` parses: one header a
-/// line, long names, `Name: value`, list headers split into one value a line.
-fn normalise_head(head: &str) -> Result<String, WireError> {
-    let mut lines = head.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l));
-    let start_line = lines.next().ok_or(WireError::StartLine)?.trim();
-    if start_line.is_empty() || !start_line.contains(' ') {
+/// Headers holding one or more addresses or hops, each with parameters.
+const ADDRESS_HEADERS: [&str; 8] = [
+    "from",
+    "to",
+    "contact",
+    "route",
+    "record-route",
+    "reply-to",
+    "via",
+    "p-asserted-identity",
+];
+
+/// Headers whose grammar has quoted strings (display names, parameters):
+/// an unterminated quote in them leaves the rest of the line ambiguous.
+/// An unknown header's value is opaque and not checked (RFC 4475 §3.1.1.1).
+fn has_quoted_strings(name: &str) -> bool {
+    is_address_header(name)
+        || [
+            "authorization",
+            "proxy-authorization",
+            "content-type",
+            "content-disposition",
+            "refer-to",
+            "referred-by",
+        ]
+        .iter()
+        .any(|h| name.eq_ignore_ascii_case(h))
+}
+
+fn is_address_header(name: &str) -> bool {
+    ADDRESS_HEADERS.iter().any(|h| name.eq_ignore_ascii_case(h))
+}
+
+/// `token` of §25.1: the characters a method or a header name is made of.
+fn is_token(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-.!%*_+`'~".contains(&b))
+}
+
+/// Whether every quoted string in `value` ends (a backslash escapes the
+/// next character inside quotes, §25.1 quoted-pair).
+fn quotes_balanced(value: &str) -> bool {
+    let (mut quoted, mut escaped) = (false, false);
+    for b in value.bytes() {
+        if escaped {
+            escaped = false;
+        } else if quoted && b == b'\\' {
+            escaped = true;
+        } else if b == b'"' {
+            quoted = !quoted;
+        }
+    }
+    !quoted
+}
+
+/// What §25.1 forbids in an address header and a lenient reading would
+/// guess at (RFC 4475 §3.1.2.1, §3.1.2.13, §3.1.2.15): empty elements of a
+/// list (`,,`), empty parameters (`;;`), a bare URI with `?headers` (it must
+/// be in `<>`), an unquoted display name with separators in it. Only what
+/// lies outside quotes and `<>` is looked at: a URI's user part may hold
+/// `;;` and `,`.
+fn check_address_syntax(name: &str, value: &str) -> Result<(), &'static str> {
+    if !is_address_header(name) || (name.eq_ignore_ascii_case("contact") && value == "*") {
+        return Ok(());
+    }
+    let elements: Vec<&str> = match is_list_header(name) || name.eq_ignore_ascii_case("contact") {
+        true => split_list_keep_empty(value),
+        false => vec![value],
+    };
+    for element in elements {
+        let element = element.trim();
+        if element.is_empty() {
+            return Err("empty list element");
+        }
+        let outside = outside_quotes_and_brackets(element);
+        let mut params = outside.split(';');
+        let head = params.next().unwrap_or_default();
+        if params.any(|p| p.trim().is_empty()) {
+            return Err("empty parameter");
+        }
+        let bracketed = element.contains('<');
+        if !bracketed && head.contains('?') && !name.eq_ignore_ascii_case("via") {
+            return Err("a URI with headers must be enclosed in <>");
+        }
+        if bracketed && !element.trim_start().starts_with('"') {
+            let display = &element[..element.find('<').unwrap_or(0)];
+            let separator = |c: char| {
+                c.is_ascii() && !c.is_ascii_alphanumeric() && !" \t-.!%*_+`'~".contains(c)
+            };
+            if display.chars().any(separator) {
+                return Err("a display name with separators must be quoted");
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `value` with quoted strings and `<…>` blanked out (each byte kept as a
+/// space or a placeholder, so positions of `;` and `?` outside them stay).
+fn outside_quotes_and_brackets(value: &str) -> String {
+    let (mut quoted, mut escaped, mut depth) = (false, false, 0i32);
+    value
+        .chars()
+        .map(|c| {
+            let inside = quoted || depth > 0;
+            if escaped {
+                escaped = false;
+            } else if quoted && c == '\\' {
+                escaped = true;
+            } else if c == '"' {
+                quoted = !quoted;
+                return 'q';
+            } else if !quoted && c == '<' {
+                depth += 1;
+            } else if !quoted && c == '>' {
+                depth -= 1;
+                return 'u';
+            }
+            if inside || depth > 0 { 'u' } else { c }
+        })
+        .collect()
+}
+
+/// The Request-URI's user part with `;` escaped (`%3B`, an equal URI,
+/// §19.1.4), for `rsip`, which reads `;` there as the start of parameters
+/// (RFC 4475 §3.1.1.9: the user is `user;par=u@example.net`).
+fn escape_user_part(uri: &str) -> String {
+    let Some((scheme, rest)) = uri.split_once(':') else {
+        return uri.to_string();
+    };
+    match rest.rfind('@') {
+        Some(at) if rest[..at].contains(';') => {
+            format!("{scheme}:{}{}", rest[..at].replace(';', "%3B"), &rest[at..])
+        }
+        _ => uri.to_string(),
+    }
+}
+
+/// `SIP / 2.0 / UDP host` → `SIP/2.0/UDP host`: §25.1 allows LWS around
+/// the slashes of a Via's sent-protocol (RFC 4475 §3.1.1.1).
+fn tidy_via(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    let mut rest = value.trim_start();
+    for field in 0..3 {
+        let end = rest
+            .find(|c: char| c.is_whitespace() || c == '/')
+            .unwrap_or(rest.len());
+        out.push_str(&rest[..end]);
+        rest = rest[end..].trim_start();
+        if field < 2 {
+            match rest.strip_prefix('/') {
+                Some(after) => {
+                    out.push('/');
+                    rest = after.trim_start();
+                }
+                // Not a sent-protocol: leave it for parse_via to refuse.
+                None => return value.to_string(),
+            }
+        }
+    }
+    out.push(' ');
+    out.push_str(rest);
+    out
+}
+
+/// The start line, checked and tidied; for a request also its method, which
+/// is checked once the headers are known to be sound.
+fn start_line(line: &str) -> Result<(String, Option<&str>), WireError> {
+    let parts: Vec<&str> = line.split_whitespace().collect();
+    let sip_slash = |p: &str| p.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("SIP/"));
+    if parts.first().is_some_and(|p| sip_slash(p)) {
+        // A status line: version, three digits, a phrase of any words.
+        let code = parts.get(1).ok_or(WireError::StartLine)?;
+        if code.len() != 3 || !code.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(WireError::StartLine);
+        }
+        if !parts[0].eq_ignore_ascii_case("SIP/2.0") {
+            return Err(WireError::Version(parts[0].to_string()));
+        }
+        // The phrase may be empty (RFC 4475 §3.1.1.13); rsip wants one.
+        if parts.len() == 2 {
+            let code = code.parse().unwrap_or(0);
+            return Ok((format!("SIP/2.0 {code} {}", reason_phrase(code)), None));
+        }
+        return Ok((parts.join(" "), None));
+    }
+    // A request line: exactly method, URI and version (a URI with spaces
+    // in it is malformed, §25.1).
+    let [method, uri, version] = parts[..] else {
+        return Err(WireError::StartLine);
+    };
+    if !is_token(method) {
         return Err(WireError::StartLine);
     }
+    if uri.len() > MAX_URI {
+        return Err(WireError::UriTooLong(uri.len()));
+    }
+    // A Request-URI is a bare URI: `<sip:…>` is malformed (RFC 4475 §3.1.2.7).
+    let scheme = uri.split_once(':').map(|(s, _)| s).unwrap_or("");
+    if uri.starts_with('<') || scheme.is_empty() || !is_token(scheme) {
+        return Err(WireError::StartLine);
+    }
+    if !["sip", "sips", "tel"]
+        .iter()
+        .any(|s| scheme.eq_ignore_ascii_case(s))
+    {
+        return Err(WireError::UnsupportedScheme(scheme.to_string()));
+    }
+    let uri = escape_user_part(uri);
+    if !version.eq_ignore_ascii_case("SIP/2.0") {
+        let numbered = sip_slash(version)
+            && version[4..].split_once('.').is_some_and(|(a, b)| {
+                [a, b]
+                    .iter()
+                    .all(|n| !n.is_empty() && n.bytes().all(|d| d.is_ascii_digit()))
+            });
+        return Err(match numbered {
+            true => WireError::Version(version.to_string()),
+            false => WireError::StartLine,
+        });
+    }
+    Ok((format!("{method} {uri} SIP/2.0"), Some(method)))
+}
+
+/// Rewrites a header section into the shape `rsip` parses: one header a
+/// line, long names, `Name: value`, list headers split into one value a line.
+/// On the way it refuses what would be ambiguous: duplicated single-valued
+/// headers, unterminated quotes, lines and URIs beyond the limits.
+fn normalise_head(head: &str) -> Result<String, WireError> {
+    let mut lines = head.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l));
+    let first = lines.next().ok_or(WireError::StartLine)?.trim();
+    let (start, method) = start_line(first)?;
     // Unfold: a line starting with white space continues the previous one.
     let mut unfolded: Vec<String> = Vec::new();
     for line in lines {
@@ -266,40 +650,74 @@ fn normalise_head(head: &str) -> Result<String, WireError> {
             unfolded.push(line.to_string());
         }
     }
+    if unfolded.len() > MAX_HEADERS {
+        return Err(WireError::TooManyHeaders);
+    }
     let mut out = String::with_capacity(head.len() + 64);
-    out.push_str(&collapse_spaces(start_line));
+    out.push_str(&start);
+    let mut seen = [false; SINGLE_VALUED.len()];
     for line in unfolded {
+        if line.len() > MAX_HEADER_LINE {
+            return Err(WireError::HeaderTooLong(line.len()));
+        }
         let (name, value) = line
             .split_once(':')
             .ok_or_else(|| WireError::HeaderLine(line.clone()))?;
         let name = name.trim();
-        if name.is_empty() || name.contains([' ', '\t']) {
+        if !is_token(name) {
             return Err(WireError::HeaderLine(line.clone()));
         }
         let name = expand_compact(name);
         let value = value.trim();
+        if let Some(i) = SINGLE_VALUED
+            .iter()
+            .position(|h| name.eq_ignore_ascii_case(h))
+        {
+            if std::mem::replace(&mut seen[i], true) {
+                return Err(WireError::Duplicate(SINGLE_VALUED[i]));
+            }
+        }
+        if has_quoted_strings(name) && !quotes_balanced(value) {
+            return Err(WireError::UnterminatedQuote(name.to_string()));
+        }
+        if let Err(why) = check_address_syntax(name, value) {
+            return Err(WireError::HeaderLine(format!("{name}: {why}")));
+        }
         if name.eq_ignore_ascii_case("content-length") {
             // serialize() and parse() own the body length.
             continue;
         }
         if is_list_header(name) {
+            let via = name.eq_ignore_ascii_case("via");
             for part in split_list(value) {
+                let part = match via {
+                    true => tidy_via(part),
+                    false => part.to_string(),
+                };
                 out.push_str(&format!("\r\n{name}: {part}"));
             }
         } else {
             out.push_str(&format!("\r\n{name}: {value}"));
         }
     }
+    if let Some(method) = method {
+        if !KNOWN_METHODS.contains(&method) {
+            return Err(WireError::UnknownMethod(method.to_string()));
+        }
+    }
     Ok(out)
-}
-
-fn collapse_spaces(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// Splits a header value at top-level commas, not those inside quotes or
 /// angle brackets (a display name or URI may contain commas).
 pub fn split_list(value: &str) -> Vec<&str> {
+    let mut parts = split_list_keep_empty(value);
+    parts.retain(|p| !p.is_empty());
+    parts
+}
+
+/// [`split_list`] keeping empty elements (`a,,b` has three).
+fn split_list_keep_empty(value: &str) -> Vec<&str> {
     let mut parts = Vec::new();
     let (mut depth, mut quoted, mut escaped, mut start) = (0i32, false, false, 0usize);
     for (i, ch) in value.char_indices() {
@@ -320,7 +738,6 @@ pub fn split_list(value: &str) -> Vec<&str> {
         }
     }
     parts.push(value[start..].trim());
-    parts.retain(|p| !p.is_empty());
     parts
 }
 

@@ -7,14 +7,14 @@ use crate::timer::TimerConfig;
 
 const PEER: &str = "127.0.0.1:5070";
 
-fn udp() -> Flow {
+pub(super) fn udp() -> Flow {
     Flow {
         transport: Transport::Udp,
         remote: PEER.parse().unwrap(),
     }
 }
 
-fn endpoint() -> Endpoint {
+pub(super) fn endpoint() -> Endpoint {
     Endpoint::new(EndpointConfig {
         timers: TimerConfig::default(),
         advertised: "127.0.0.1:5060".into(),
@@ -52,7 +52,9 @@ fn invite() -> Vec<u8> {
 }
 
 /// Drains outputs into (responses' first lines with destinations, events).
-fn drain(ep: &mut Endpoint) -> (Vec<(String, std::net::SocketAddr, String)>, Vec<Event>) {
+pub(super) fn drain(
+    ep: &mut Endpoint,
+) -> (Vec<(String, std::net::SocketAddr, String)>, Vec<Event>) {
     let (mut sent, mut events) = (vec![], vec![]);
     while let Some(o) = ep.poll_output() {
         match o {
@@ -542,6 +544,110 @@ fn malformed_requests_get_400_or_are_dropped_and_nothing_panics() {
         ep.handle_input(t0, udp(), &bytes);
         while ep.poll_output().is_some() {}
     }
+}
+
+/// One answer to `bytes` over UDP: its status line and the whole text.
+fn answer_to(bytes: &[u8]) -> (String, String) {
+    let mut ep = endpoint();
+    ep.handle_input(Instant::now(), udp(), bytes);
+    let (sent, _) = drain(&mut ep);
+    let (first, _, text) = sent
+        .into_iter()
+        .find(|(f, _, _)| !f.contains(" 100 "))
+        .expect("an answer");
+    (first, text)
+}
+
+#[test]
+fn what_the_issue_found_misread_is_read_as_rfc_3261_says() {
+    let invite = String::from_utf8(invite()).unwrap();
+    // LWS around the Via's slashes: a call, not silence.
+    let spaced = invite.replace("Via: SIP/2.0/UDP", "Via: SIP / 2.0 / UDP");
+    let mut ep = endpoint();
+    incoming_bytes(&mut ep, spaced.as_bytes());
+    // Each single-valued header twice: 400 naming it.
+    for (header, line) in [
+        ("Call-ID", "Call-ID: other@127.0.0.1\r\n"),
+        ("From", "From: <sip:x@127.0.0.1>;tag=x\r\n"),
+        ("To", "To: <sip:y@127.0.0.1>\r\n"),
+        ("CSeq", "CSeq: 2 INVITE\r\n"),
+        ("Max-Forwards", "Max-Forwards: 69\r\n"),
+        ("Content-Length", "Content-Length: 0\r\n"),
+    ] {
+        let twice = invite.replace("Contact:", &format!("{line}Contact:"));
+        let (first, text) = answer_to(twice.as_bytes());
+        assert_eq!(first, "SIP/2.0 400 Bad Request", "{header}");
+        assert!(
+            text.contains(&format!("{header} appears more than once")),
+            "{text}"
+        );
+    }
+    let unterminated = invite.replace("\"Citizen\"", "\"Citizen");
+    assert_eq!(
+        answer_to(unterminated.as_bytes()).0,
+        "SIP/2.0 400 Bad Request"
+    );
+    let long = invite.replace("sip:1580@", &format!("sip:{}@", "1".repeat(8000)));
+    assert_eq!(
+        answer_to(long.as_bytes()).0,
+        "SIP/2.0 414 Request-URI Too Long"
+    );
+    let version = invite.replacen("SIP/2.0\r\n", "SIP/7.0\r\n", 1);
+    assert_eq!(
+        answer_to(version.as_bytes()).0,
+        "SIP/2.0 505 Version Not Supported"
+    );
+    for method in ["invite", "FROB", "R%45GISTER"] {
+        let unknown = invite
+            .replacen("INVITE", method, 1)
+            .replace("1 INVITE", &format!("1 {method}"));
+        assert_eq!(
+            answer_to(unknown.as_bytes()).0,
+            "SIP/2.0 501 Not Implemented",
+            "{method}"
+        );
+    }
+    let text_body = String::from_utf8(request(
+        "INVITE",
+        "z9hG4bKtxt",
+        1,
+        None,
+        "Content-Type: text/plain\r\n",
+        "hello",
+    ))
+    .unwrap();
+    let (first, text) = answer_to(text_body.as_bytes());
+    assert_eq!(first, "SIP/2.0 415 Unsupported Media Type");
+    assert!(text.contains("Accept: application/sdp\r\n"), "{text}");
+    // A user part with ';' (RFC 4475 §3.1.1.9) is a call like any other.
+    let semi = invite.replacen("sip:1580@", "sip:1580;ext=1@", 1);
+    incoming_bytes(&mut endpoint(), semi.as_bytes());
+}
+
+/// An INVITE in, a call out.
+fn incoming_bytes(ep: &mut Endpoint, bytes: &[u8]) {
+    ep.handle_input(Instant::now(), udp(), bytes);
+    let (sent, events) = drain(ep);
+    assert_eq!(firsts(&sent), vec!["SIP/2.0 100 Trying"], "{sent:?}");
+    assert!(
+        matches!(&events[..], [Event::IncomingCall { .. }]),
+        "{events:?}"
+    );
+}
+
+#[test]
+fn a_message_too_large_for_a_stream_is_answered_513() {
+    let mut big = String::from_utf8(invite()).unwrap();
+    let filler = format!("X-Filler: {}\r\n", "a".repeat(1000));
+    big = big.replace("Contact:", &format!("{}Contact:", filler.repeat(70)));
+    let error = crate::wire::check_frame(big.as_bytes()).unwrap_err();
+    let answer = crate::wire::error_response(big.as_bytes(), &error).expect("an answer");
+    let answer = String::from_utf8(answer).unwrap();
+    assert!(
+        answer.starts_with("SIP/2.0 513 Message Too Large\r\n"),
+        "{answer}"
+    );
+    assert!(answer.contains("Call-ID: call-1@127.0.0.1\r\n"));
 }
 
 #[test]
