@@ -10,7 +10,7 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use hotline::media::g711::Codec;
 use hotline::rtp::dtmf::DtmfReceiver;
 use hotline::rtp::jitter::{JitterBuffer, Slot};
-use hotline::rtp::session::{MediaParams, MediaSession};
+use hotline::rtp::session::{Latch, MediaParams, MediaSession};
 
 const SDP: &str = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
 m=audio 40002 RTP/AVP 0 8 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\n\
@@ -180,7 +180,7 @@ fn media_session(c: &mut Criterion) {
         direction: hotline::sdp::Direction::SendRecv,
     };
     let t0 = Instant::now();
-    let mut session = MediaSession::new(t0, params, 3, Duration::from_secs(60));
+    let mut session = MediaSession::new(t0, params, Latch::Strict, 3, Duration::from_secs(60));
     let heard = vec![0i16; 160];
     let mut caller = vec![0i16; 160];
     let mut out = Vec::with_capacity(200);

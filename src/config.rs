@@ -363,6 +363,22 @@ pub struct PeerSettings {
     /// Addresses or networks (`10.0.0.5`, `10.0.0.0/24`), or `this-host`
     /// for every address of this machine (loopback and its interfaces).
     pub addresses: Vec<String>,
+    /// Where its calls' media may come from (`docs/sip.md`, "Media address").
+    #[serde(default)]
+    pub media: MediaLatch,
+}
+
+/// How a peer's or trunk's calls take their media address.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MediaLatch {
+    /// Only the address in the SDP, both ways (a peer that sends from the
+    /// address it signals, as Asterisk and trunks do).
+    #[default]
+    Strict,
+    /// Symmetric RTP: the first packets from the SDP's or the signalling's
+    /// IP set the address (a peer whose media passes a NAT).
+    Symmetric,
 }
 
 /// A trunk we REGISTER to with digest authentication.
@@ -383,6 +399,9 @@ pub struct TrunkSettings {
     pub expiry_secs: u64,
     #[serde(default = "yes")]
     pub register: bool,
+    /// Where its calls' media may come from, as for a `[[peer]]`.
+    #[serde(default)]
+    pub media: MediaLatch,
 }
 
 fn default_expiry() -> u64 {

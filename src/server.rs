@@ -18,7 +18,7 @@ use tracing::{info, warn};
 
 use crate::api::{AppState, RecordingsDir};
 use crate::call::{CallContext, Origin};
-use crate::config::{Settings, parse_net};
+use crate::config::{MediaLatch, Settings, parse_net};
 use crate::events::EventBus;
 use crate::ivr::Diagnostic;
 use crate::ivr::assets::{CurrentIvr, IvrReloader, IvrSource, load_checked};
@@ -31,7 +31,7 @@ use crate::sip::core::{Core, Trunk};
 use crate::sip::registration::{Registration, RegistrationConfig};
 use crate::sip::transport::SipTransport;
 use crate::sip::{Endpoint, EndpointConfig};
-use crate::store::{Disposition, Store};
+use crate::store::Store;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
@@ -149,6 +149,7 @@ impl Application {
                     .filter_map(|a| parse_net(a).ok())
                     .collect(),
                 this_host: p.addresses.iter().any(|a| a == crate::config::THIS_HOST),
+                strict_media: p.media == MediaLatch::Strict,
             })
             .collect();
         let mut trunks = Vec::new();
@@ -158,6 +159,7 @@ impl Application {
                 name: t.name.clone(),
                 networks: vec![registrar.ip().into()],
                 this_host: false,
+                strict_media: t.media == MediaLatch::Strict,
             });
             if t.register {
                 let domain = if t.domain.is_empty() {
@@ -476,10 +478,7 @@ pub async fn recover(store: &Store, recordings_dir: &Path) {
             }
         }
     }
-    match store
-        .close_unfinished_calls(Utc::now(), Disposition::Failed)
-        .await
-    {
+    match store.close_calls_after_crash(Utc::now()).await {
         Ok(0) => {}
         Ok(n) => info!(calls = n, "closed calls left open by an earlier run"),
         Err(e) => warn!(error = %e, "cannot close calls left open"),

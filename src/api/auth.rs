@@ -250,8 +250,10 @@ async fn sign_in(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     body: Result<Json<Credentials>, JsonRejection>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let Json(creds) =
-        body.map_err(|_| ApiError::unprocessable("send {\"login\": …, \"password\": …}"))?;
+    let Json(creds) = body.map_err(|e| match e.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::from(e),
+        _ => ApiError::unprocessable("send {\"login\": …, \"password\": …}"),
+    })?;
     let login = creds.login.trim().to_lowercase();
     let ip = peer.ip();
     let blocked = settings

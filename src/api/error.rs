@@ -223,8 +223,12 @@ impl From<crate::Error> for ApiError {
 /// A JSON body that does not parse, or has the wrong fields: 422 with what
 /// serde found.
 impl From<JsonRejection> for ApiError {
+    /// A body over the size limit is 413; any other bad body 422.
     fn from(e: JsonRejection) -> Self {
-        ApiError::Unprocessable(e.body_text().into())
+        match e.status() {
+            StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge(e.body_text()),
+            _ => ApiError::Unprocessable(e.body_text().into()),
+        }
     }
 }
 

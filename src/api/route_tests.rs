@@ -437,3 +437,12 @@ async fn only_admins_reload_the_voice_menu() {
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body, json!({ "reloaded": true, "nodes": 2 }));
 }
+
+#[tokio::test]
+async fn a_body_over_the_limit_is_413_not_422() {
+    let h = Harness::new().await;
+    let huge = json!({ "login": "x".repeat(3 << 20), "password": "p" });
+    let (status, _, body) = h.call(Method::POST, "/api/session", None, Some(huge)).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
+    assert!(body["error"].as_str().is_some(), "{body}");
+}

@@ -120,6 +120,13 @@ pub enum Command {
         code: u16,
         body: Option<Vec<u8>>,
     },
+    /// Our 200 with this SDP; `sent` says whether it went out (not when a
+    /// CANCEL or the caller's end got there first).
+    Answer {
+        call: CallId,
+        body: Vec<u8>,
+        sent: tokio::sync::oneshot::Sender<bool>,
+    },
     RespondReInvite {
         call: CallId,
         code: u16,
@@ -180,6 +187,9 @@ pub struct Origin {
     /// Trust every address of this machine (`this-host`): a softphone on
     /// the server itself may send from its LAN address, not loopback.
     pub this_host: bool,
+    /// Its calls' media only from and to the SDP's address
+    /// ([`crate::rtp::session::Latch::Strict`]).
+    pub strict_media: bool,
 }
 
 impl Origin {
@@ -255,15 +265,12 @@ impl CallContext {
     }
 
     /// The configured peer or trunk a source address belongs to.
-    pub fn origin_of(&self, ip: IpAddr) -> Option<&str> {
+    pub fn origin_of(&self, ip: IpAddr) -> Option<&Origin> {
         let ip = match ip {
             IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
             v4 => v4,
         };
-        self.origins
-            .iter()
-            .find(|o| o.contains(ip))
-            .map(|o| o.name.as_str())
+        self.origins.iter().find(|o| o.contains(ip))
     }
 }
 

@@ -33,7 +33,7 @@ use crate::queue::service::ToCall;
 use crate::recording::ActiveRecording;
 use crate::rtp::engine::{Command as MediaCommand, MediaEvent, MediaHandle};
 use crate::rtp::ports::{MediaSockets, PortPool};
-use crate::rtp::session::MediaParams;
+use crate::rtp::session::{Latch, MediaParams};
 use crate::sdp::{self, LocalMedia, SessionDescription};
 use crate::sip::{Flow, msg};
 use crate::store::{CallEnd, Disposition, EndedBy, FinishedRecording, NewCall, NewRecording};
@@ -68,6 +68,9 @@ pub async fn run(
         caller_shown: String::new(),
         log: None,
         blocked: false,
+        latch: Latch::Symmetric {
+            signalling: Some(source.remote.ip()),
+        },
     };
     // The call runs in a task of its own so that a bug in it cannot leave
     // the SIP side hanging: if it panics, the INVITE gets a 500 or the
@@ -109,6 +112,9 @@ struct Call {
     /// A blocked (or withheld, by policy) caller being told so: the call
     /// only hears the blocked menu and never joins a queue.
     blocked: bool,
+    /// Where the caller's media may come from: strict for a peer that
+    /// says so, else symmetric from the signalling's address.
+    latch: Latch,
 }
 
 /// What the block list says of a call.
@@ -285,7 +291,9 @@ impl Call {
             sockets,
             recording,
         } = media;
-        let (handle, media_events) = ctx.media.start(self.id, params.clone(), recording, sockets);
+        let (handle, media_events) =
+            ctx.media
+                .start(self.id, params.clone(), self.latch, recording, sockets);
         let ivr = match assets.script.starts.get(&ctx.blocking.prompt_menu) {
             Some(start) if self.blocked => Ivr::starting_at(assets.script.clone(), start.clone()),
             _ => Ivr::new(assets.script.clone()),
@@ -424,7 +432,11 @@ impl Call {
     /// on, or `None` if it was refused (and its end put on file).
     async fn admit(&mut self, invite: &Request, source: Flow) -> Option<Arc<IvrAssets>> {
         let ctx = self.ctx.clone();
-        let origin = ctx.origin_of(source.remote.ip()).map(str::to_string);
+        let peer = ctx.origin_of(source.remote.ip());
+        if peer.is_some_and(|p| p.strict_media) {
+            self.latch = Latch::Strict;
+        }
+        let origin = peer.map(|p| p.name.clone());
         let caller_raw = caller_number(invite, origin.is_some());
         let caller_e164 = ctx.numbering.normalise(&caller_raw);
         self.caller_e164 = caller_e164.as_ref().map(|n| n.to_string());
@@ -574,7 +586,21 @@ impl Call {
                 }
             }
         }
-        self.respond(200, Some(answer_sdp.into_bytes()));
+        // Answered only once the 200 is out: a CANCEL that got to the SIP
+        // side first leaves a cancelled call, with no answer time and no
+        // recording.
+        let (sent, answer_sent) = tokio::sync::oneshot::channel();
+        let _ = self.commands.send(Command::Answer {
+            call: self.id,
+            body: answer_sdp.into_bytes(),
+            sent,
+        });
+        if !answer_sent.await.unwrap_or(false) {
+            info!("cancelled as it was answered");
+            self.end(Some(487), EndedBy::Caller, Disposition::Cancelled, None)
+                .await;
+            return None;
+        }
         let answered_at = Utc::now();
         let params = match &negotiated {
             Some(n) => MediaParams::from(n),

@@ -38,7 +38,7 @@ use super::player::Player;
 use super::ports::MediaSockets;
 use crate::media::Prompt;
 use crate::recording::ActiveRecording;
-use crate::rtp::session::{MediaParams, MediaSession, MediaStats};
+use crate::rtp::session::{Latch, MediaParams, MediaSession, MediaStats};
 use crate::rtp::{FRAME, FRAME_SAMPLES};
 
 /// The engine's time grid: a call is served at one of `SLOTS` points
@@ -144,6 +144,7 @@ impl CallMedia {
     pub fn new(
         start: Instant,
         params: MediaParams,
+        latch: Latch,
         settings: MediaSettings,
         recording: Option<ActiveRecording>,
     ) -> Self {
@@ -151,6 +152,7 @@ impl CallMedia {
             caller: MediaSession::new(
                 start,
                 params,
+                latch,
                 settings.jitter_frames,
                 settings.media_timeout,
             ),
@@ -223,9 +225,12 @@ impl CallMedia {
     pub fn bridge(&mut self, now: Instant, params: MediaParams, hold_music: Vec<Prompt>) {
         self.player.stop();
         self.leg = Some(Leg {
+            // An operator's phone may sit behind NAT, its SDP address a
+            // private one: it latches symmetrically, moves only by the rule.
             session: MediaSession::new(
                 now,
                 params,
+                Latch::Symmetric { signalling: None },
                 self.settings.jitter_frames,
                 self.settings.media_timeout,
             ),
@@ -506,6 +511,7 @@ enum Message {
         key: u64,
         call: CallId,
         params: MediaParams,
+        latch: Latch,
         recording: Option<ActiveRecording>,
         sockets: MediaSockets,
         events: mpsc::UnboundedSender<MediaEvent>,
@@ -533,6 +539,7 @@ impl MediaEngine {
         &self,
         call: CallId,
         params: MediaParams,
+        latch: Latch,
         recording: Option<ActiveRecording>,
         sockets: MediaSockets,
     ) -> (MediaHandle, mpsc::UnboundedReceiver<MediaEvent>) {
@@ -542,6 +549,7 @@ impl MediaEngine {
             key,
             call,
             params,
+            latch,
             recording,
             sockets,
             events,
@@ -781,6 +789,7 @@ fn handle(
             key,
             call,
             params,
+            latch,
             recording,
             sockets,
             events,
@@ -790,7 +799,7 @@ fn handle(
                 key,
                 Entry {
                     call,
-                    media: CallMedia::new(start, params, settings, recording),
+                    media: CallMedia::new(start, params, latch, settings, recording),
                     sockets,
                     leg: None,
                     events,
@@ -1027,10 +1036,16 @@ mod tests {
         assert_eq!(wheel.next_due(), None);
     }
 
+    /// A call's media, unrecorded, its caller at [`CALLER`].
+    fn caller_media(t0: Instant) -> CallMedia {
+        let latch = Latch::Symmetric { signalling: None };
+        CallMedia::new(t0, params(CALLER), latch, settings(), None)
+    }
+
     #[test]
     fn prompts_play_to_the_caller_and_their_end_is_reported_once() {
         let t0 = Instant::now();
-        let mut media = CallMedia::new(t0, params(CALLER), settings(), None);
+        let mut media = caller_media(t0);
         let mut events = Vec::new();
         media.command(t0, Command::Play(prompt(400, 1000)));
         // Nothing is due before the start; three frames 40 ms after it.
@@ -1059,7 +1074,7 @@ mod tests {
     #[test]
     fn the_callers_keys_are_reported_and_silence_ends_the_call() {
         let t0 = Instant::now();
-        let mut media = CallMedia::new(t0, params(CALLER), settings(), None);
+        let mut media = caller_media(t0);
         let mut events = Vec::new();
         let from: SocketAddr = "127.0.0.1:40002".parse().unwrap();
         media.on_packet(Side::Caller, t0, from, &audio(1, 500), &mut events);
@@ -1082,7 +1097,7 @@ mod tests {
     #[test]
     fn bridged_the_caller_and_the_operator_hear_each_other_and_hold_loops_music() {
         let t0 = Instant::now();
-        let mut media = CallMedia::new(t0, params(CALLER), settings(), None);
+        let mut media = caller_media(t0);
         let mut events = Vec::new();
         let (caller, operator): (SocketAddr, SocketAddr) =
             (CALLER.parse().unwrap(), OPERATOR.parse().unwrap());

@@ -7,7 +7,7 @@
 //! timestamped packets, picks out RFC 4733 digits, and tells when media has
 //! stopped for longer than allowed.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use rtp_rs::{RtpPacketBuilder, RtpReader, Seq};
@@ -51,15 +51,45 @@ pub struct MediaStats {
     pub jitter: JitterStats,
 }
 
-/// Packets from a new address are taken (re-latched) only when the
-/// latched source has been quiet this long: a stray or spoofed packet
-/// cannot steal the stream mid-talk, a real move (NAT rebinding) can.
-const RELATCH_AFTER: Duration = Duration::from_millis(500);
+/// Where a session takes the peer's packets from and sends its own
+/// (`docs/sip.md`, "Media address"). RTCP is neither read nor sent, so it
+/// has no address to take over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Latch {
+    /// Only the SDP's address, both ways: packets from anywhere else are
+    /// ignored. For peers that send from the address they signal (an
+    /// Asterisk box, a trunk).
+    Strict,
+    /// Symmetric RTP, for callers behind NAT: the first packets from the
+    /// SDP's IP or the signalling's IP (any IP when the signalling's is not
+    /// known) set the address; a new source of those IPs takes over only
+    /// after the latched one has been silent [`MOVE_AFTER_SILENCE`] and the
+    /// new one has sent [`MOVE_AFTER_PACKETS`] packets without a gap, and
+    /// never while the latched source still sends.
+    Symmetric { signalling: Option<IpAddr> },
+}
+
+/// How long the latched source must be silent before another may take over.
+pub const MOVE_AFTER_SILENCE: Duration = Duration::from_secs(2);
+/// Packets a new source sends, each within [`CANDIDATE_GAP`] of the last,
+/// before it takes over (half a second of speech).
+pub const MOVE_AFTER_PACKETS: u32 = 25;
+const CANDIDATE_GAP: Duration = Duration::from_millis(200);
+
+/// A source that would take over the stream, and how steadily it sends.
+#[derive(Debug, Clone, Copy)]
+struct Candidate {
+    from: SocketAddr,
+    last: Instant,
+    packets: u32,
+}
 
 pub struct MediaSession {
     params: MediaParams,
+    latch: Latch,
     latched: Option<SocketAddr>,
     last_from_latched: Option<Instant>,
+    candidate: Option<Candidate>,
     /// The peer's audio SSRC; a new one is a new stream.
     remote_ssrc: Option<u32>,
     last_rx: Instant,
@@ -98,13 +128,16 @@ impl MediaSession {
     pub fn new(
         now: Instant,
         params: MediaParams,
+        latch: Latch,
         jitter_depth: usize,
         media_timeout: Duration,
     ) -> Self {
         Self {
             params,
+            latch,
             latched: None,
             last_from_latched: None,
+            candidate: None,
             remote_ssrc: None,
             last_rx: now,
             media_timeout,
@@ -183,6 +216,7 @@ impl MediaSession {
         if params.remote != self.params.remote {
             // A new media address: latch afresh to what arrives next.
             self.latched = None;
+            self.candidate = None;
         }
         if params.direction.we_send() && !self.params.direction.we_send() {
             self.marker = true;
@@ -193,7 +227,57 @@ impl MediaSession {
 
     /// Where our packets go: the latched source, else the SDP address.
     pub fn destination(&self) -> Option<SocketAddr> {
-        self.latched.or(self.params.remote)
+        match self.latch {
+            Latch::Strict => self.params.remote,
+            Latch::Symmetric { .. } => self.latched.or(self.params.remote),
+        }
+    }
+
+    /// Whether a packet from `from` belongs to the stream, latching or
+    /// moving the stream as [`Latch`] says.
+    fn take_source(&mut self, now: Instant, from: SocketAddr) -> bool {
+        if self.latched == Some(from) {
+            self.last_from_latched = Some(now);
+            self.candidate = None;
+            return true;
+        }
+        let allowed = match self.latch {
+            Latch::Strict => self.params.remote == Some(from),
+            Latch::Symmetric { signalling } => {
+                let sdp = self.params.remote.map(|a| a.ip());
+                signalling.is_none() || sdp == Some(from.ip()) || signalling == Some(from.ip())
+            }
+        };
+        if !allowed {
+            return false;
+        }
+        if self.latched.is_some() {
+            let candidate = match self.candidate {
+                Some(c) if c.from == from && now.duration_since(c.last) <= CANDIDATE_GAP => {
+                    Candidate {
+                        last: now,
+                        packets: c.packets + 1,
+                        ..c
+                    }
+                }
+                _ => Candidate {
+                    from,
+                    last: now,
+                    packets: 1,
+                },
+            };
+            self.candidate = Some(candidate);
+            let quiet = self
+                .last_from_latched
+                .is_none_or(|t| now.duration_since(t) >= MOVE_AFTER_SILENCE);
+            if !quiet || candidate.packets < MOVE_AFTER_PACKETS {
+                return false;
+            }
+        }
+        self.latched = Some(from);
+        self.last_from_latched = Some(now);
+        self.candidate = None;
+        true
     }
 
     /// When the next frame is due.
@@ -232,19 +316,10 @@ impl MediaSession {
             self.stats.ignored += 1;
             return None;
         }
-        match self.latched {
-            Some(addr) if addr == from => {}
-            Some(_)
-                if self
-                    .last_from_latched
-                    .is_some_and(|t| now.duration_since(t) < RELATCH_AFTER) =>
-            {
-                self.stats.ignored += 1;
-                return None;
-            }
-            _ => self.latched = Some(from),
+        if !self.take_source(now, from) {
+            self.stats.ignored += 1;
+            return None;
         }
-        self.last_from_latched = Some(now);
         self.last_rx = now;
         self.stats.packets_in += 1;
         let seq: u16 = rtp.sequence_number().into();
@@ -366,7 +441,7 @@ mod tests {
     #[test]
     fn digits_go_out_as_telephone_events_and_audio_resumes() {
         let now = Instant::now();
-        let mut s = MediaSession::new(now, params(), 3, Duration::from_secs(60));
+        let mut s = MediaSession::new(now, params(), SYMMETRIC, 3, Duration::from_secs(60));
         let (heard, mut caller, mut packet) = ([0i16; 160], [0i16; 160], Vec::new());
         assert!(s.send_digit('5'));
         assert!(!s.send_digit('x'));
@@ -401,14 +476,14 @@ mod tests {
 
         let mut no_events = params();
         no_events.dtmf_payload_type = None;
-        let mut s = MediaSession::new(now, no_events, 3, Duration::from_secs(60));
+        let mut s = MediaSession::new(now, no_events, SYMMETRIC, 3, Duration::from_secs(60));
         assert!(!s.send_digit('5'), "the peer takes no telephone-events");
     }
 
     #[test]
     fn outgoing_packets_are_numbered_and_timed() {
         let t0 = Instant::now();
-        let mut s = MediaSession::new(t0, params(), 1, Duration::from_secs(60));
+        let mut s = MediaSession::new(t0, params(), SYMMETRIC, 1, Duration::from_secs(60));
         let (heard, mut caller, mut pkt) = ([0i16; 160], [0i16; 160], Vec::new());
         let mut seen = vec![];
         for _ in 0..3 {
@@ -435,10 +510,26 @@ mod tests {
         assert_eq!(s.next_tick(), t0 + Duration::from_millis(60));
     }
 
+    const SYMMETRIC: Latch = Latch::Symmetric { signalling: None };
+
+    /// `count` packets from `from`, 20 ms apart from `start`; how many were
+    /// taken.
+    fn send(s: &mut MediaSession, from: SocketAddr, start: Instant, first: u16, count: u16) -> u16 {
+        (0..count)
+            .filter(|i| {
+                let at = start + Duration::from_millis(20 * u64::from(*i));
+                let seq = first + i;
+                let before = s.stats().packets_in;
+                s.on_packet(at, from, &rtp(0, seq, u32::from(seq) * 160, &[0xff; 160]));
+                s.stats().packets_in > before
+            })
+            .count() as u16
+    }
+
     #[test]
     fn latches_to_real_source_and_resists_strays() {
         let t0 = Instant::now();
-        let mut s = MediaSession::new(t0, params(), 1, Duration::from_secs(60));
+        let mut s = MediaSession::new(t0, params(), SYMMETRIC, 1, Duration::from_secs(60));
         let nat: SocketAddr = "127.0.0.9:50000".parse().unwrap();
         s.on_packet(t0, nat, &rtp(0, 1, 0, &[0xff; 160]));
         assert_eq!(s.destination(), Some(nat));
@@ -450,19 +541,84 @@ mod tests {
         );
         assert_eq!(s.destination(), Some(nat));
         assert_eq!(s.stats().ignored, 1);
-        // After the latched source goes quiet, a new one takes over.
-        s.on_packet(
-            t0 + Duration::from_secs(2),
-            stray,
-            &rtp(0, 3, 320, &[0xff; 160]),
+        // After the latched source has been silent 2 s, a steady new one
+        // takes over, but only after half a second of packets.
+        let quiet = t0 + Duration::from_secs(2);
+        assert_eq!(
+            send(&mut s, stray, quiet, 3, MOVE_AFTER_PACKETS as u16 - 1),
+            0
+        );
+        assert_eq!(s.destination(), Some(nat));
+        assert_eq!(
+            send(&mut s, stray, quiet + Duration::from_millis(480), 27, 1),
+            1
         );
         assert_eq!(s.destination(), Some(stray));
     }
 
     #[test]
+    fn a_pause_of_the_caller_does_not_hand_the_stream_to_another_sender() {
+        let t0 = Instant::now();
+        let caller: SocketAddr = "127.0.0.1:40000".parse().unwrap();
+        let other: SocketAddr = "127.0.0.2:40000".parse().unwrap();
+        let same_host: SocketAddr = "127.0.0.1:41000".parse().unwrap();
+        let signalling = Latch::Symmetric {
+            signalling: Some(caller.ip()),
+        };
+        let mut s = MediaSession::new(t0, params(), signalling, 1, Duration::from_secs(60));
+        assert_eq!(send(&mut s, caller, t0, 1, 10), 10);
+        // The caller pauses 0.5 s; another host sends steadily all along.
+        let pause = t0 + Duration::from_millis(200);
+        assert_eq!(
+            send(&mut s, other, pause, 100, 200),
+            0,
+            "another host never"
+        );
+        assert_eq!(s.destination(), Some(caller));
+        // Another port of the caller's own host, while the caller still
+        // sends now and then: never.
+        for k in 0..10u64 {
+            let at = pause + Duration::from_millis(1000 * k);
+            send(&mut s, caller, at, 400 + k as u16, 1);
+            assert_eq!(
+                send(&mut s, same_host, at + Duration::from_millis(20), 500, 40),
+                0
+            );
+        }
+        assert_eq!(s.destination(), Some(caller));
+    }
+
+    #[test]
+    fn strict_takes_only_the_sdp_address_both_ways() {
+        let t0 = Instant::now();
+        let sdp: SocketAddr = "127.0.0.1:40000".parse().unwrap();
+        let mut s = MediaSession::new(t0, params(), Latch::Strict, 1, Duration::from_secs(60));
+        let elsewhere: SocketAddr = "127.0.0.1:40002".parse().unwrap();
+        // Even long after silence, a steady stream from elsewhere is ignored.
+        assert_eq!(
+            send(&mut s, elsewhere, t0 + Duration::from_secs(5), 1, 100),
+            0
+        );
+        assert_eq!(s.destination(), Some(sdp));
+        assert_eq!(send(&mut s, sdp, t0 + Duration::from_secs(7), 200, 3), 3);
+        // A re-INVITE moves it: the new SDP address, and only it.
+        let moved: SocketAddr = "127.0.0.1:42000".parse().unwrap();
+        s.update(
+            t0 + Duration::from_secs(8),
+            MediaParams {
+                remote: Some(moved),
+                ..params()
+            },
+        );
+        assert_eq!(s.destination(), Some(moved));
+        assert_eq!(send(&mut s, sdp, t0 + Duration::from_secs(9), 300, 3), 0);
+        assert_eq!(send(&mut s, moved, t0 + Duration::from_secs(9), 300, 3), 3);
+    }
+
+    #[test]
     fn decodes_caller_audio_and_digits() {
         let t0 = Instant::now();
-        let mut s = MediaSession::new(t0, params(), 1, Duration::from_secs(60));
+        let mut s = MediaSession::new(t0, params(), SYMMETRIC, 1, Duration::from_secs(60));
         let src: SocketAddr = "127.0.0.1:40000".parse().unwrap();
         let mut pcmu = Vec::new();
         Codec::Pcmu.encode(&[1000i16; 160], &mut pcmu);
@@ -486,7 +642,7 @@ mod tests {
     #[test]
     fn media_timeout_except_on_hold() {
         let t0 = Instant::now();
-        let mut s = MediaSession::new(t0, params(), 1, Duration::from_secs(60));
+        let mut s = MediaSession::new(t0, params(), SYMMETRIC, 1, Duration::from_secs(60));
         assert!(!s.timed_out(t0 + Duration::from_secs(59)));
         assert!(s.timed_out(t0 + Duration::from_secs(61)));
         for direction in [

@@ -423,6 +423,14 @@ impl Core {
                 let body = body.map(|b| ("application/sdp", b));
                 self.endpoint.respond_to_call(now, &key, code, &[], body)
             }),
+            Command::Answer { call, body, sent } => {
+                let result = key(&call).and_then(|key| {
+                    let body = Some(("application/sdp", body));
+                    self.endpoint.respond_to_call(now, &key, 200, &[], body)
+                });
+                let _ = sent.send(result.is_ok());
+                result
+            }
             Command::RespondReInvite { call, code, body } => key(&call).and_then(|key| {
                 let body = body.map(|b| ("application/sdp", b));
                 self.endpoint.respond_to_reinvite(now, &key, code, body)

@@ -32,8 +32,11 @@ text_enum! {
         Operator => "operator",
         /// A timer ended it (no media, no ACK, maximum duration...).
         Timeout => "timeout",
-        /// The server stopped, or restarted after a crash, with the call up.
+        /// The server stopped with the call up.
         Shutdown => "shutdown",
+        /// The server crashed with the call up: its end is the last moment
+        /// known of it (its recording's last write, its last event).
+        Crash => "crash",
     }
 }
 
@@ -311,25 +314,42 @@ impl Store {
         ))
     }
 
-    /// Ends every unfinished call at `at` with `disposition` and
-    /// `ended_by = shutdown` (no final SIP status is known). Meant for
-    /// start-up, before any new call is taken, to close what a crash left
-    /// open. Returns how many calls it closed.
-    pub async fn close_unfinished_calls(
-        &self,
-        at: DateTime<Utc>,
-        disposition: Disposition,
-    ) -> Result<u64, StoreError> {
+    /// Ends every call a crash left open (meant for start-up, before any
+    /// new call is taken, and after the unfinished recordings are
+    /// completed): at the last moment known of it (its recordings' ends,
+    /// its last event, its answer, its arrival; never later than `now`),
+    /// `ended_by = crash`, answered if it was, else failed. Returns how many
+    /// calls it closed.
+    pub async fn close_calls_after_crash(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
         const SQL: &str = "UPDATE calls SET ended_at = $1, ended_by = $2, disposition = $3 \
-            WHERE ended_at IS NULL";
-        on_pool!(self, |pool| sqlx::query(SQL)
-            .bind(DbTime::new(at))
-            .bind(EndedBy::Shutdown.as_str())
-            .bind(disposition.as_str())
-            .execute(pool)
-            .await
-            .map(|r| r.rows_affected()))
-        .map_err(query_err("close unfinished calls"))
+            WHERE id = $4 AND ended_at IS NULL";
+        let mut closed = 0;
+        for call in self.unfinished_calls().await? {
+            let recordings = self.recordings_for_call(call.id).await?;
+            let events = self.call_events(call.id).await?;
+            let last = [Some(call.arrived_at), call.answered_at]
+                .into_iter()
+                .flatten()
+                .chain(recordings.iter().filter_map(|r| r.ended_at))
+                .chain(events.iter().map(|e| e.at))
+                .max()
+                .unwrap_or(now)
+                .min(now);
+            let disposition = match call.answered_at {
+                Some(_) => Disposition::Answered,
+                None => Disposition::Failed,
+            };
+            closed += on_pool!(self, |pool| sqlx::query(SQL)
+                .bind(DbTime::new(last))
+                .bind(EndedBy::Crash.as_str())
+                .bind(disposition.as_str())
+                .bind(DbUuid(call.id))
+                .execute(pool)
+                .await
+                .map(|r| r.rows_affected()))
+            .map_err(query_err("close a call left open by a crash"))?;
+        }
+        Ok(closed)
     }
 
     /// Records an event of a call; returns the event's id.

@@ -497,26 +497,25 @@ async fn unfinished_calls_and_recordings(db: &TestDb) {
     assert_eq!(open_recs, vec![rec_open.id]);
 
     let restart = t0() + Duration::minutes(5);
-    assert_eq!(
-        db.close_unfinished_calls(restart, Disposition::Failed)
-            .await
-            .expect("close"),
-        2
-    );
+    assert_eq!(db.close_calls_after_crash(restart).await.expect("close"), 2);
     assert!(db.unfinished_calls().await.expect("unfinished").is_empty());
     assert_eq!(
-        db.close_unfinished_calls(restart, Disposition::Failed)
+        db.close_calls_after_crash(restart)
             .await
             .expect("close again"),
         0
     );
+    // Nothing known of it but its arrival: it ends there, not at the restart.
     let closed = db
         .get_call(open_late.id)
         .await
         .expect("get")
         .expect("present");
-    assert_eq!(closed.ended_at, Some(storage_precision(restart)));
-    assert_eq!(closed.ended_by, Some(EndedBy::Shutdown));
+    assert_eq!(
+        closed.ended_at,
+        Some(storage_precision(open_late.arrived_at))
+    );
+    assert_eq!(closed.ended_by, Some(EndedBy::Crash));
     assert_eq!(closed.disposition, Some(Disposition::Failed));
     assert_eq!(closed.sip_status, None);
     // Calls that had ended keep their real outcome.

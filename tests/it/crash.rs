@@ -139,9 +139,16 @@ async fn recording_survives_sigkill_and_is_completed_on_restart() {
         rec.duration_ms.unwrap() >= 1500 && rec.ended_at.is_some(),
         "{rec:?}"
     );
+    // The call ends when its recording does, not at the restart, and says
+    // a crash ended it; it was answered.
     let call = store.get_call(calls[0].id).await.unwrap().unwrap();
-    assert_eq!(call.disposition, Some(Disposition::Failed));
-    assert!(call.ended_at.is_some());
+    assert_eq!(call.disposition, Some(Disposition::Answered));
+    assert_eq!(call.ended_by, Some(hotline::store::EndedBy::Crash));
+    let (ended, recorded) = (call.ended_at.unwrap(), rec.ended_at.unwrap());
+    assert!(
+        (ended - recorded).num_milliseconds().abs() < 1000,
+        "the call ended at {ended}, its recording at {recorded}"
+    );
 
     // SIGTERM: a clean, prompt exit.
     let pid = server.id().expect("running") as i32;

@@ -35,17 +35,75 @@ async fn cancel_before_answer() {
     );
     assert!(codes.iter().all(|c| *c != 200 || codes.contains(&487)));
     let call = crate::ended_call(&app).await;
-    assert_eq!(call.disposition, Some(Disposition::Cancelled));
-    assert_eq!(call.sip_status, Some(487));
-    assert_eq!(call.answered_at, None);
-    assert!(
-        app.store()
-            .recordings_for_call(call.id)
-            .await
-            .unwrap()
-            .is_empty(),
-        "no recording for an unanswered call"
+    assert_cancelled_unrecorded(&app, &call).await;
+}
+
+/// A CANCEL right behind its INVITE reaches the SIP side before the call is
+/// answered (issue 15): the call is cancelled, with no answer time, no
+/// recording and no file, even though the server had the 200 ready.
+#[tokio::test]
+async fn a_cancel_that_overtakes_the_answer_leaves_no_answer_and_no_recording() {
+    let app = spawn_app(AppOptions::default()).await;
+    let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let port = socket.local_addr().unwrap().port();
+    let sdp = format!(
+        "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
+         m=audio {} RTP/AVP 0\r\n",
+        port + 2
     );
+    let head = |method: &str| {
+        format!(
+            "{method} sip:1580@127.0.0.1 SIP/2.0\r\n\
+             Via: SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bKrace1;rport\r\n\
+             Max-Forwards: 70\r\nFrom: <sip:0611234567@127.0.0.1>;tag=race\r\n\
+             To: <sip:1580@127.0.0.1>\r\nCall-ID: race-1@127.0.0.1\r\nCSeq: 1 {method}\r\n\
+             Contact: <sip:0611234567@127.0.0.1:{port}>\r\n"
+        )
+    };
+    let invite = format!(
+        "{}Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{sdp}",
+        head("INVITE"),
+        sdp.len()
+    );
+    let cancel = format!("{}Content-Length: 0\r\n\r\n", head("CANCEL"));
+    socket
+        .send_to(invite.as_bytes(), app.sip_addr)
+        .await
+        .unwrap();
+    socket
+        .send_to(cancel.as_bytes(), app.sip_addr)
+        .await
+        .unwrap();
+    let mut codes = Vec::new();
+    let mut buf = vec![0u8; 4096];
+    while let Ok(Ok((n, _))) =
+        tokio::time::timeout(Duration::from_millis(1500), socket.recv_from(&mut buf)).await
+    {
+        let text = String::from_utf8_lossy(&buf[..n]).to_string();
+        let code: u16 = text.split_whitespace().nth(1).unwrap().parse().unwrap();
+        codes.push(code);
+        if code == 487 {
+            let ack = format!("{}Content-Length: 0\r\n\r\n", head("ACK"));
+            socket.send_to(ack.as_bytes(), app.sip_addr).await.unwrap();
+        }
+    }
+    assert!(codes.contains(&487), "the INVITE was cancelled: {codes:?}");
+    let call = crate::ended_call(&app).await;
+    assert_cancelled_unrecorded(&app, &call).await;
+}
+
+/// A cancelled call: 487, never answered, no recording row and no WAV.
+async fn assert_cancelled_unrecorded(app: &crate::TestApp, call: &hotline::store::CallRecord) {
+    assert_eq!(call.disposition, Some(Disposition::Cancelled), "{call:?}");
+    assert_eq!(call.sip_status, Some(487), "{call:?}");
+    assert_eq!(call.answered_at, None, "{call:?}");
+    let rows = app.store().recordings_for_call(call.id).await.unwrap();
+    assert!(rows.is_empty(), "no recording row for an unanswered call");
+    let wavs = crate::files_under(app.recordings.path())
+        .into_iter()
+        .filter(|f| f.extension().is_some_and(|x| x == "wav"))
+        .count();
+    assert_eq!(wavs, 0, "no recording file for an unanswered call");
 }
 
 #[tokio::test]

@@ -62,6 +62,8 @@ pub struct AppOptions {
     pub recordings_dir: Option<PathBuf>,
     /// `[storage] disk_warn_mb` and `disk_min_mb`.
     pub disk_mb: (u64, u64),
+    /// The "local" peer's `media`: "strict" or "symmetric".
+    pub peer_media: &'static str,
 }
 
 impl Default for AppOptions {
@@ -69,6 +71,7 @@ impl Default for AppOptions {
         Self {
             backend: Backend::Sqlite,
             trusted: vec!["127.0.0.1"],
+            peer_media: "strict",
             answer_delay_ms: 0,
             max_calls: 0,
             media_timeout_secs: 60,
@@ -272,6 +275,7 @@ file = {queues:?}
 [[peer]]
 name = "local"
 addresses = [{trusted}]
+media = "{peer_media}"
 {extra}
 "#,
         delay = opts.answer_delay_ms,
@@ -290,6 +294,7 @@ addresses = [{trusted}]
             .display()
             .to_string(),
         trusted = trusted.join(", "),
+        peer_media = opts.peer_media,
         extra = opts.extra,
         queues = queues_file.display().to_string(),
         queue_settings = opts.queue_settings,
