@@ -64,11 +64,15 @@ pub struct SipSettings {
     pub open_access: bool,
     /// Ring this long (sending 180) before answering; 0 answers at once.
     pub answer_delay_ms: u64,
-    /// Calls in progress beyond which a new call gets 503 (still put on
-    /// file), so an overload turns callers away instead of spoiling every
-    /// call's audio; 0 = no limit. `docs/BENCHMARKS.md` says what one
+    /// Established calls (confirmed by ACK) beyond which a new call gets
+    /// 503 (still put on file), so an overload turns callers away instead
+    /// of spoiling every call's audio; 0 = no limit. Calls being set up
+    /// are limited apart, by `admission`. `docs/BENCHMARKS.md` says what one
     /// core holds.
     pub max_calls: usize,
+    /// Each source's limits on new calls and on calls being set up
+    /// (`docs/sip.md`, "Admission").
+    pub admission: crate::call::admission::AdmissionSettings,
     pub t1_ms: u64,
     pub t2_ms: u64,
     pub t4_ms: u64,
@@ -85,6 +89,7 @@ impl Default for SipSettings {
             public_address: String::new(),
             open_access: false,
             answer_delay_ms: 0,
+            admission: Default::default(),
             max_calls: 0,
             t1_ms: 500,
             t2_ms: 4000,
@@ -366,6 +371,9 @@ pub struct PeerSettings {
     /// Where its calls' media may come from (`docs/sip.md`, "Media address").
     #[serde(default)]
     pub media: MediaLatch,
+    /// Each of its callers' admission limits, if not `[sip.admission]`'s.
+    #[serde(default)]
+    pub admission: Option<crate::call::admission::Limits>,
 }
 
 /// How a peer's or trunk's calls take their media address.
@@ -402,6 +410,9 @@ pub struct TrunkSettings {
     /// Where its calls' media may come from, as for a `[[peer]]`.
     #[serde(default)]
     pub media: MediaLatch,
+    /// Each of its callers' admission limits, as for a `[[peer]]`.
+    #[serde(default)]
+    pub admission: Option<crate::call::admission::Limits>,
 }
 
 fn default_expiry() -> u64 {

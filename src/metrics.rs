@@ -16,6 +16,9 @@ pub struct Metrics {
     pub calls_blocked_total: AtomicU64,
     /// Calls refused because `max_calls` were in progress.
     pub calls_overload_total: AtomicU64,
+    /// INVITEs refused by admission control (a source over its limits, or
+    /// too many calls being set up): answered 503, never a call.
+    pub calls_flood_refused_total: AtomicU64,
     pub rtp_packets_in_total: AtomicU64,
     pub rtp_packets_out_total: AtomicU64,
     /// Frames the jitter buffer had nothing for (lost or too late).
@@ -56,6 +59,11 @@ impl Metrics {
             "calls_overload_total",
             "Calls refused with 503 because max_calls were in progress.",
             get(&self.calls_overload_total),
+        );
+        counter(
+            "calls_flood_refused_total",
+            "INVITEs refused with 503 by admission control (a source over its limits).",
+            get(&self.calls_flood_refused_total),
         );
         counter(
             "rtp_packets_in_total",

@@ -150,6 +150,7 @@ impl Application {
                     .collect(),
                 this_host: p.addresses.iter().any(|a| a == crate::config::THIS_HOST),
                 strict_media: p.media == MediaLatch::Strict,
+                admission: p.admission,
             })
             .collect();
         let mut trunks = Vec::new();
@@ -160,6 +161,7 @@ impl Application {
                 networks: vec![registrar.ip().into()],
                 this_host: false,
                 strict_media: t.media == MediaLatch::Strict,
+                admission: t.admission,
             });
             if t.register {
                 let domain = if t.domain.is_empty() {
@@ -226,6 +228,7 @@ impl Application {
             max_calls: settings.sip.max_calls,
             media,
             active: AtomicUsize::new(0),
+            established: AtomicUsize::new(0),
             live: Default::default(),
             queues: queue_service.clone(),
             events: events.clone(),
@@ -273,6 +276,7 @@ impl Application {
             ctx: ctx.clone(),
             shutdown: shutdown_rx.clone(),
             grace: Duration::from_secs(settings.sip.shutdown_grace_secs),
+            admission: crate::call::admission::Admission::new(settings.sip.admission),
         };
         let core = tokio::spawn(core.run());
 

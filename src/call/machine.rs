@@ -65,6 +65,12 @@ pub struct Ending {
 }
 
 impl Ending {
+    /// Our 2xx was never acknowledged: the call never began (the caller's
+    /// side never confirmed it), so nothing of it is worth keeping.
+    pub fn never_confirmed(&self) -> bool {
+        self.by == EndedBy::Timeout && self.disposition == Disposition::Failed
+    }
+
     /// Answered, ended by `by`; `hang_up`: we send the BYE.
     fn answered(by: EndedBy, disposition: Disposition, hang_up: bool) -> Ending {
         Ending {

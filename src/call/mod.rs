@@ -7,6 +7,9 @@
 //!   comes before the answer (on file, trusted source, capacity, block list,
 //!   media), then feeds the machine and carries out its actions, then puts
 //!   the call's end on file.
+//! - [`admission`]: whether a new INVITE may become a call (each source's
+//!   limits, calls being set up apart from established ones), plain code
+//!   the SIP core asks before a call task exists.
 //! - [`forks`]: which call and operator each outgoing leg rings for
 //!   (sans-IO), for the SIP core.
 //! - here: what the SIP core and a call tell each other ([`CallEvent`],
@@ -16,6 +19,7 @@
 //! recording run in the media engine ([`crate::rtp::engine`]), which the
 //! task steers with commands and hears from through a few events.
 
+pub mod admission;
 pub mod forks;
 pub mod machine;
 #[cfg(test)]
@@ -190,6 +194,8 @@ pub struct Origin {
     /// Its calls' media only from and to the SDP's address
     /// ([`crate::rtp::session::Latch::Strict`]).
     pub strict_media: bool,
+    /// Each of its callers' admission limits, if not `[sip.admission]`'s.
+    pub admission: Option<admission::Limits>,
 }
 
 impl Origin {
@@ -226,6 +232,9 @@ pub struct CallContext {
     /// Carries every call's RTP, prompts and recording.
     pub media: MediaEngine,
     pub active: AtomicUsize,
+    /// Calls confirmed by ACK and not yet ended, kept by the SIP core's
+    /// admission control; `max_calls` limits these.
+    pub established: AtomicUsize,
     /// Calls in progress by our id, with a way to end each from outside
     /// (the console's "end call and block caller").
     pub live: std::sync::Mutex<std::collections::HashMap<CallId, mpsc::UnboundedSender<()>>>,

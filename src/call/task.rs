@@ -373,8 +373,19 @@ impl Call {
         let _ = rows.await;
         let mut finished_recording = None;
         if let Some(rec) = recording {
-            let id = rec.id;
+            let (id, relative) = (rec.id, rec.relative_path.clone());
             match rec.finish().await {
+                Ok(_) if ending.never_confirmed() => {
+                    // A 2xx never acknowledged (a flood's): no file, no row,
+                    // so a flood costs no disk.
+                    let path = ctx.recorder.recordings_dir().join(relative);
+                    if let Err(e) = tokio::fs::remove_file(&path).await {
+                        warn!(error = %e, "cannot remove an unconfirmed call's recording");
+                    }
+                    if let Err(e) = ctx.store.discard_recording(id).await {
+                        warn!(error = %e, "cannot remove an unconfirmed call's recording row");
+                    }
+                }
                 Ok(summary) => {
                     // Stored with the call's end, in one transaction.
                     finished_recording = Some(FinishedRecording {
@@ -476,13 +487,15 @@ impl Call {
             self.reject(403, Disposition::Rejected).await;
             return None;
         }
-        // Counts this call too.
-        let active = ctx.active.load(Ordering::Relaxed);
-        if ctx.max_calls > 0 && active > ctx.max_calls {
+        // Established calls only: those still being set up are limited by
+        // admission control, so a flood of unconfirmed INVITEs cannot use up
+        // max_calls.
+        let established = ctx.established.load(Ordering::Relaxed);
+        if ctx.max_calls > 0 && established >= ctx.max_calls {
             // At info, as the other refusals: under overload a warning for
             // each would flood the log; `/metrics` counts them for alerts.
             info!(
-                active,
+                established,
                 max_calls = ctx.max_calls,
                 "too many calls; refusing with 503"
             );

@@ -14,10 +14,12 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 use tracing::{info, warn};
 
+use crate::call::admission::{Admission, SourceKey};
 use crate::call::forks::{Forks, Step};
 use crate::call::{CallContext, CallEvent, Command, RingRequest};
 use crate::ids::CallId;
 use crate::logtext::Untrusted;
+use crate::phone::Pii;
 use crate::queue::OperatorId;
 use crate::sip::ServerTxId;
 use crate::sip::endpoint::ClientTxId;
@@ -125,6 +127,8 @@ pub struct Core {
     pub ctx: Arc<CallContext>,
     pub shutdown: watch::Receiver<bool>,
     pub grace: Duration,
+    /// Whether a new INVITE may become a call ([`crate::call::admission`]).
+    pub admission: Admission,
 }
 
 impl Core {
@@ -170,6 +174,7 @@ impl Core {
                 Some(step) = self.register_steps.1.recv() => self.register_step(step),
                 _ = tokio::time::sleep_until(Instant::from_std(deadline)) => {
                     let now = Instant::now().into_std();
+                    self.give_up_overdue_acks(now, &calls);
                     self.endpoint.handle_timeout(now);
                     self.check_registrations(now);
                     for i in 0..self.trunks.len() {
@@ -428,6 +433,9 @@ impl Core {
                     let body = Some(("application/sdp", body));
                     self.endpoint.respond_to_call(now, &key, 200, &[], body)
                 });
+                if result.is_ok() {
+                    self.admission.answered(now, call);
+                }
                 let _ = sent.send(result.is_ok());
                 result
             }
@@ -440,6 +448,8 @@ impl Core {
                 key(&call).and_then(|key| self.endpoint.set_local_host(&key, host))
             }
             Command::Done { call } => {
+                self.admission.ended(call);
+                self.publish_admission();
                 calls.remove(&call);
                 self.end_legs_of(&call);
                 Ok(())
@@ -472,6 +482,60 @@ impl Core {
         }
     }
 
+    /// Admission control for a new INVITE: `false` when it is refused, with
+    /// 503 and no call task, row or file (a flood costs nothing to keep).
+    fn admit(&mut self, id: CallId, key: &CallKey, request: &rsip::Request, source: Flow) -> bool {
+        let now = Instant::now().into_std();
+        let origin = self.ctx.origin_of(source.remote.ip());
+        let (source_key, limits) = match origin {
+            Some(peer) => (
+                SourceKey::Caller {
+                    peer: source.remote.ip(),
+                    caller: crate::call::caller_number(request, true),
+                },
+                peer.admission.unwrap_or(self.admission.default_limits()),
+            ),
+            None => (
+                SourceKey::Address(source.remote.ip()),
+                self.admission.default_limits(),
+            ),
+        };
+        let was_flooding = self.admission.flooding(now, &source_key);
+        let Err(refusal) = self.admission.offer(now, id, source_key.clone(), &limits) else {
+            return true;
+        };
+        crate::metrics::Metrics::add(&self.ctx.metrics.calls_flood_refused_total, 1);
+        if !was_flooding && self.admission.flooding(now, &source_key) {
+            let caller = match &source_key {
+                SourceKey::Caller { caller, .. } => Pii(caller.clone()).to_string(),
+                SourceKey::Address(_) => "-".into(),
+            };
+            warn!(from = %source.remote, %caller, limit = refusal.as_str(), "a source over its limits: its new calls get 503 for now");
+        }
+        let retry = [("Retry-After", "10".to_string())];
+        let _ = self.endpoint.respond_to_call(now, key, 503, &retry, None);
+        false
+    }
+
+    /// Tells the call context how many calls are established (`max_calls`).
+    fn publish_admission(&self) {
+        self.ctx.established.store(
+            self.admission.established(),
+            std::sync::atomic::Ordering::Relaxed,
+        );
+    }
+
+    /// A flooding source's 2xx that has waited `quick_ack` for its ACK is
+    /// given up on (BYE, and the call ends as if Timer H had run out).
+    fn give_up_overdue_acks(&mut self, now: std::time::Instant, calls: &Calls) {
+        for call in self.admission.overdue(now) {
+            if let Some(key) = calls.key(&call) {
+                self.endpoint.give_up_ack(now, key);
+            }
+            self.admission.ended(call);
+        }
+    }
+
     /// Carries out everything the endpoint has queued.
     async fn flush(&mut self, calls: &mut Calls, cmd_tx: &mpsc::UnboundedSender<Command>) {
         while let Some(output) = self.endpoint.poll_output() {
@@ -494,9 +558,12 @@ impl Core {
                 request,
                 source,
             } => {
-                let (tx, rx) = mpsc::unbounded_channel();
                 // Our id for the call from here on, everywhere.
                 let id = CallId::random();
+                if !self.admit(id, &key, &request, source) {
+                    return;
+                }
+                let (tx, rx) = mpsc::unbounded_channel();
                 calls.insert(id, key, tx);
                 tokio::spawn(crate::call::run(
                     self.ctx.clone(),
@@ -522,7 +589,13 @@ impl Core {
             | Event::LegReInvite { .. }
             | Event::LegConfirmed { .. } => return self.leg_event(event, calls),
             Event::CallCancelled { key } => (key, CallEvent::Cancelled),
-            Event::CallConfirmed { key, body } => (key, CallEvent::Confirmed { body }),
+            Event::CallConfirmed { key, body } => {
+                if let Some(id) = calls.by_key.get(&key) {
+                    self.admission.confirmed(*id);
+                    self.publish_admission();
+                }
+                (key, CallEvent::Confirmed { body })
+            }
             Event::ReInvite { key, request } => (key, CallEvent::ReInvite { request }),
             Event::Info { key, request } => (key, CallEvent::Info { request }),
             Event::RemoteHangup { key } => (key, CallEvent::RemoteHangup),

@@ -86,6 +86,19 @@ impl Store {
         self.writer.write(write).await.map(drop)
     }
 
+    /// Removes the row of a recording not to be kept: a call never
+    /// confirmed by ACK, where nothing was said (a flood's unacknowledged
+    /// 2xx). Removing its file is the caller's part.
+    pub async fn discard_recording(&self, id: Uuid) -> Result<(), StoreError> {
+        const SQL: &str = "DELETE FROM recordings WHERE id = $1";
+        on_pool!(self, |pool| sqlx::query(SQL)
+            .bind(DbUuid(id))
+            .execute(pool)
+            .await
+            .map(drop))
+        .map_err(query_err("discard a recording"))
+    }
+
     /// Records that a recording's file is complete. Only the first call
     /// counts: returns `false` (changing nothing) if it was already
     /// finished. `NotFound` if there is no such recording.

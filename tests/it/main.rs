@@ -13,6 +13,7 @@ mod console;
 mod crash;
 mod disk;
 mod edge;
+mod flood;
 mod ivr;
 mod load;
 mod media;
@@ -64,6 +65,8 @@ pub struct AppOptions {
     pub disk_mb: (u64, u64),
     /// The "local" peer's `media`: "strict" or "symmetric".
     pub peer_media: &'static str,
+    /// `[sip] open_access`: calls from any address.
+    pub open_access: bool,
 }
 
 impl Default for AppOptions {
@@ -72,6 +75,7 @@ impl Default for AppOptions {
             backend: Backend::Sqlite,
             trusted: vec!["127.0.0.1"],
             peer_media: "strict",
+            open_access: false,
             answer_delay_ms: 0,
             max_calls: 0,
             media_timeout_secs: 60,
@@ -252,6 +256,7 @@ pub fn settings_toml(
 listen = "127.0.0.1:0"
 answer_delay_ms = {delay}
 max_calls = {max_calls}
+open_access = {open_access}
 shutdown_grace_secs = 5
 [rtp]
 port_min = 0
@@ -280,6 +285,7 @@ media = "{peer_media}"
 "#,
         delay = opts.answer_delay_ms,
         max_calls = opts.max_calls,
+        open_access = opts.open_access,
         media = opts.media_timeout_secs,
         db = db_url,
         rec = recordings.display().to_string(),

@@ -983,6 +983,22 @@ impl Endpoint {
         }
     }
 
+    /// Stops waiting for the ACK of our 2xx now, as if the wait had run out
+    /// (BYE, then [`Event::AckTimeout`]): a short Timer H for a source that
+    /// floods us with INVITEs it never acknowledges.
+    pub fn give_up_ack(&mut self, now: Instant, key: &CallKey) {
+        let Some(tx) = self
+            .calls
+            .get(key)
+            .and_then(|c| c.awaiting_ack.as_ref())
+            .map(|(tx, _)| tx.clone())
+        else {
+            return;
+        };
+        self.server.remove(&tx);
+        self.on_ack_timeout(now, key.clone(), &tx);
+    }
+
     fn on_ack_timeout(&mut self, now: Instant, key: CallKey, tx: &TxKey) {
         let Some(call) = self.calls.get_mut(&key) else {
             return;

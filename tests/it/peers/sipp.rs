@@ -205,8 +205,14 @@ impl SippProcess {
             .spawn()
             .context("spawning `sipp` (is the sip-tester package installed?)")?;
 
-        // Ready when its SIP port is taken (we can no longer bind it).
-        let local_addr = SocketAddr::new(LOCAL_IP, sip_port);
+        // Ready when its SIP port is taken (we can no longer bind it), on
+        // the address it was given with `-i` if not the default.
+        let ip = extra_args
+            .windows(2)
+            .find(|w| w[0] == "-i")
+            .and_then(|w| w[1].parse().ok())
+            .unwrap_or(LOCAL_IP);
+        let local_addr = SocketAddr::new(ip, sip_port);
         let deadline = Instant::now() + Duration::from_secs(5);
         loop {
             if UdpSocket::bind(local_addr).is_err() {
