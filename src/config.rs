@@ -21,6 +21,13 @@ pub enum ConfigError {
     Load(#[from] config::ConfigError),
     #[error("invalid configuration: {0}")]
     Invalid(String),
+    /// The file is sound; a `HOTLINE_*` variable is not (a mistyped name, a
+    /// value of the wrong kind).
+    #[error("environment: {} does not fit the configuration: {source}", .names.join(", "))]
+    Environment {
+        names: Vec<String>,
+        source: Box<config::ConfigError>,
+    },
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -429,17 +436,54 @@ pub const DEFAULT_PATH: &str = "sip-config/hotline.toml";
 impl Settings {
     /// Reads the file (which must exist) and applies environment overrides.
     pub fn load(path: &Path) -> Result<Settings, ConfigError> {
-        let settings: Settings = config::Config::builder()
-            .add_source(config::File::from(path).format(config::FileFormat::Toml))
+        Self::load_with(path, overrides())
+    }
+
+    /// [`Settings::load`] with these `HOTLINE_*` overrides.
+    fn load_with(path: &Path, env: config::Map<String, String>) -> Result<Settings, ConfigError> {
+        let file = || config::File::from(path).format(config::FileFormat::Toml);
+        let names: Vec<String> = env.keys().cloned().collect();
+        let combined = config::Config::builder()
+            .add_source(file())
             .add_source(
                 config::Environment::with_prefix("HOTLINE")
                     .prefix_separator("_")
                     .separator("__")
                     .try_parsing(true)
-                    .source(Some(overrides())),
+                    .source(Some(env)),
             )
-            .build()?
-            .try_deserialize()?;
+            .build()
+            .and_then(|c| c.try_deserialize::<Settings>());
+        let settings = match combined {
+            Ok(settings) => settings,
+            Err(source) => {
+                // Blame the file only if the file alone fails too.
+                let file_alone = config::Config::builder()
+                    .add_source(file())
+                    .build()
+                    .and_then(|c| c.try_deserialize::<Settings>());
+                // The variables the error is about, when it names a key.
+                let message = source.to_string();
+                let named: Vec<String> = names
+                    .iter()
+                    .filter(|n| {
+                        let key = n.rsplit("__").next().unwrap_or_default().to_lowercase();
+                        let path = n.trim_start_matches("HOTLINE_").replace("__", ".");
+                        message.contains(&format!("field `{key}`"))
+                            || message.contains(&format!("key `{}`", path.to_lowercase()))
+                    })
+                    .cloned()
+                    .collect();
+                let names = if named.is_empty() { names } else { named };
+                return Err(match (file_alone, names.is_empty()) {
+                    (Ok(_), false) => ConfigError::Environment {
+                        names,
+                        source: Box::new(source),
+                    },
+                    _ => ConfigError::Load(source),
+                });
+            }
+        };
         settings.check()?;
         Ok(settings)
     }
@@ -546,6 +590,7 @@ impl Settings {
 
 /// The `HOTLINE_<SECTION>__<KEY>` variables only: other `HOTLINE_*`
 /// variables (test settings, wrappers' own) are not configuration keys.
+/// The `HOTLINE_*` variables that override the file (`HOTLINE_SIP__LISTEN`).
 fn overrides() -> config::Map<String, String> {
     std::env::vars()
         .filter(|(name, _)| {
@@ -587,6 +632,35 @@ mod tests {
                 .iter()
                 .any(|p| p.addresses.iter().any(|a| a == THIS_HOST))
         );
+    }
+
+    #[test]
+    fn a_mistyped_variable_is_named_and_the_file_not_blamed() {
+        let sample = Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/sip-config/hotline.toml"
+        ));
+        let env = |pairs: &[(&str, &str)]| {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect::<config::Map<String, String>>()
+        };
+        let good = Settings::load_with(sample, env(&[("HOTLINE_SIP__LISTEN", "127.0.0.1:5070")]));
+        assert_eq!(good.unwrap().sip.listen, "127.0.0.1:5070".parse().unwrap());
+        let typo = Settings::load_with(sample, env(&[("HOTLINE_SIP__LISTN", "127.0.0.1:5070")]));
+        match typo {
+            Err(e @ ConfigError::Environment { .. }) => {
+                assert!(e.to_string().contains("HOTLINE_SIP__LISTN"), "{e}")
+            }
+            other => panic!("{other:?}"),
+        }
+        // A broken file is still the file's fault.
+        let dir = tempfile::tempdir().unwrap();
+        let broken = dir.path().join("hotline.toml");
+        std::fs::write(&broken, "[sip]\nlistn = 1\n").unwrap();
+        let e = Settings::load_with(&broken, env(&[("HOTLINE_SIP__LISTEN", "127.0.0.1:5070")]));
+        assert!(matches!(e, Err(ConfigError::Load(_))), "{e:?}");
     }
 
     #[test]

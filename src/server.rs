@@ -60,6 +60,27 @@ pub enum ServerError {
     MemberTrunk(String),
     #[error("cannot start the media engine's thread: {0}")]
     MediaEngine(#[source] std::io::Error),
+    #[error("cannot write the {what} folder {}: {source}", .path.display())]
+    NotWritable {
+        what: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// A folder the server writes to: made on first start, and tried with a
+/// file, so a folder the server cannot write stops it at once, named,
+/// instead of failing every call's recording later.
+fn check_writable(what: &'static str, dir: &Path) -> Result<(), ServerError> {
+    let fail = |source| ServerError::NotWritable {
+        what,
+        path: dir.to_owned(),
+        source,
+    };
+    std::fs::create_dir_all(dir).map_err(fail)?;
+    let probe = dir.join(".hotline-write-check");
+    std::fs::write(&probe, b"hotline").map_err(fail)?;
+    std::fs::remove_file(&probe).map_err(fail)
 }
 
 /// The running server's handles.
@@ -76,7 +97,10 @@ pub struct Application {
 
 impl Application {
     pub async fn build(settings: Settings) -> Result<Application, ServerError> {
+        check_writable("recordings", &settings.storage.recordings_dir)?;
+        check_writable("attachments", &settings.storage.attachments_dir)?;
         let store = Store::connect(settings.storage.database_url.expose()).await?;
+        store.check_writable().await?;
         recover(&store, &settings.storage.recordings_dir).await;
         let pruner = crate::retention::Pruner::from_settings(store.clone(), &settings)?;
         // The regulation's periods are the least a city keeps (000 §2.6-2.7).
@@ -98,6 +122,17 @@ impl Application {
                 path: settings.queues.file.clone(),
                 source,
             })?;
+        // An operator in a queue the file no longer has is never offered a
+        // call from it: said at every start, by name.
+        for operator in store.list_operators().await? {
+            for m in operator
+                .queues
+                .iter()
+                .filter(|m| queues.get(&m.queue).is_none())
+            {
+                warn!(operator = %operator.login, queue = %m.queue, file = %settings.queues.file.display(), "an operator's queue is not in the queues file");
+            }
+        }
         let ivr = load_checked(&ivr_source, &prompts, &queues, &settings.blocking)
             .map_err(ServerError::Ivr)?;
         let ivr = CurrentIvr::new(ivr);

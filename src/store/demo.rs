@@ -15,10 +15,28 @@ pub const CALLER: &str = "+380611234567";
 /// The caller's address on that appeal; the sample outage affects it.
 pub const ADDRESS: &str = "вул. Соборна, 12, кв. 5";
 
+/// The sample outage's description, by which a second seed finds it.
+const WORK_DESCRIPTION: &str = "Аварія на водогоні: немає холодної води";
+
 /// Adds the sample appeal (in progress, due tomorrow at 18:00 UTC) and an
 /// emergency water outage on вул. Соборна active from an hour ago for six
-/// hours. Returns their ids.
+/// hours. Returns their ids. Seeding again adds nothing: what is there
+/// (the appeal, an active sample outage) is kept and its id returned.
 pub async fn seed(store: &Store, now: DateTime<Utc>) -> Result<(Uuid, Uuid), StoreError> {
+    let existing = store.appeal_by_registration_number(APPEAL_NUMBER).await?;
+    let appeal_id = match existing {
+        Some(appeal) => appeal.id,
+        None => insert_sample_appeal(store, now).await?,
+    };
+    let active = store.active_repair_works(now).await?;
+    let work_id = match active.iter().find(|w| w.description == WORK_DESCRIPTION) {
+        Some(work) => work.id,
+        None => insert_sample_work(store, now).await?,
+    };
+    Ok((appeal_id, work_id))
+}
+
+async fn insert_sample_appeal(store: &Store, now: DateTime<Utc>) -> Result<Uuid, StoreError> {
     let appeal = AppealRow {
         id: Uuid::new_v4(),
         registration_number: APPEAL_NUMBER.into(),
@@ -36,11 +54,15 @@ pub async fn seed(store: &Store, now: DateTime<Utc>) -> Result<(Uuid, Uuid), Sto
         call_id: None,
     };
     store.insert_appeal(&appeal).await?;
+    Ok(appeal.id)
+}
+
+async fn insert_sample_work(store: &Store, now: DateTime<Utc>) -> Result<Uuid, StoreError> {
     let work = NewRepairWork {
         id: Uuid::new_v4(),
         kind: WorkKind::Emergency,
         service: Service::Water,
-        description: "Аварія на водогоні: немає холодної води".into(),
+        description: WORK_DESCRIPTION.into(),
         starts_at: now - Duration::hours(1),
         expected_end: now + Duration::hours(6),
         status: WorkStatus::Active,
@@ -51,5 +73,5 @@ pub async fn seed(store: &Store, now: DateTime<Utc>) -> Result<(Uuid, Uuid), Sto
         }],
     };
     store.insert_repair_work(&work).await?;
-    Ok((appeal.id, work.id))
+    Ok(work.id)
 }

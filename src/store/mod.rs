@@ -124,6 +124,8 @@ const POSTGRES_MAX_CONNECTIONS: u32 = 10;
 /// How long an operation waits for a free pooled connection (or for the
 /// first connection to a server) before failing.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long the first connection to PostgreSQL may take at start-up.
+const FIRST_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Everything that can go wrong in the store.
 #[derive(Debug, thiserror::Error)]
@@ -133,12 +135,17 @@ pub enum StoreError {
     #[error("invalid database URL {url:?}: {reason}")]
     InvalidUrl { url: String, reason: String },
 
-    #[error("cannot open the {backend} database: {source}")]
+    /// `target`: the SQLite file, or PostgreSQL's host, port and database.
+    #[error("cannot open the {backend} database {target}: {source}")]
     Connect {
         backend: &'static str,
+        target: String,
         #[source]
         source: sqlx::Error,
     },
+
+    #[error("the database does not take writes: {source}")]
+    ReadOnly { source: sqlx::Error },
 
     #[error("cannot migrate the database schema: {0}")]
     Migrate(#[from] MigrateError),
@@ -321,6 +328,15 @@ impl Store {
         Ok(())
     }
 
+    /// Fails unless the database takes writes: a read-only file or a
+    /// standby server would let the server start and then lose every call.
+    pub async fn check_writable(&self) -> Result<(), StoreError> {
+        // A write that changes nothing still needs the write lock.
+        const SQL: &str = "UPDATE _sqlx_migrations SET success = success WHERE version < 0";
+        on_pool!(self, |pool| sqlx::query(SQL).execute(pool).await.map(drop))
+            .map_err(|source| StoreError::ReadOnly { source })
+    }
+
     /// Writes made through the group commit ([`batch`]) so far, and the
     /// commits they took.
     pub fn write_counts(&self) -> WriteCounts {
@@ -403,11 +419,13 @@ async fn connect_sqlite(url: &str) -> Result<SqlitePool, StoreError> {
             SqlitePoolOptions::new().max_connections(SQLITE_MAX_CONNECTIONS),
         )
     };
+    let target = options.get_filename().display().to_string();
     pool.acquire_timeout(ACQUIRE_TIMEOUT)
         .connect_with(options)
         .await
         .map_err(|source| StoreError::Connect {
             backend: "sqlite",
+            target,
             source,
         })
 }
@@ -417,6 +435,7 @@ async fn create_dir(dir: &Path) -> Result<(), StoreError> {
         .await
         .map_err(|e| StoreError::Connect {
             backend: "sqlite",
+            target: dir.display().to_string(),
             source: sqlx::Error::Io(e),
         })
 }
@@ -426,15 +445,36 @@ async fn connect_postgres(url: &str) -> Result<PgPool, StoreError> {
         url: redact_url(url),
         reason: e.to_string(),
     })?;
+    let target = format!(
+        "{}:{}/{}",
+        options.get_host(),
+        options.get_port(),
+        options.get_database().unwrap_or_default()
+    );
+    // One connection first, with a short wait: an unreachable server is
+    // named with its own error (refused, unknown host, password) at once,
+    // not as a pool that timed out ten seconds later.
+    let first = tokio::time::timeout(
+        FIRST_CONNECT_TIMEOUT,
+        <sqlx::postgres::PgConnection as sqlx::Connection>::connect_with(&options),
+    )
+    .await;
+    let fail = |source| StoreError::Connect {
+        backend: "postgres",
+        target: target.clone(),
+        source,
+    };
+    match first {
+        Ok(Ok(connection)) => drop(connection),
+        Ok(Err(source)) => return Err(fail(source)),
+        Err(_) => return Err(fail(sqlx::Error::PoolTimedOut)),
+    }
     PgPoolOptions::new()
         .max_connections(POSTGRES_MAX_CONNECTIONS)
         .acquire_timeout(ACQUIRE_TIMEOUT)
         .connect_with(options)
         .await
-        .map_err(|source| StoreError::Connect {
-            backend: "postgres",
-            source,
-        })
+        .map_err(fail)
 }
 
 // Last, so the tests see the macros above (macro_rules scope is textual).

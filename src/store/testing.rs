@@ -178,6 +178,7 @@ impl EmptyDb {
                 .await
                 .map_err(|source| StoreError::Connect {
                     backend: "postgres",
+                    target: super::redact_url(&admin_url),
                     source,
                 })?;
         // The name is ours (prefix + hex), so quoting cannot be escaped.

@@ -15,6 +15,8 @@ use crate::secret::redact_url;
 
 both_backends!(
     migrations_are_idempotent,
+    demo_seed_twice_adds_nothing,
+    a_database_that_takes_writes_passes_the_check,
     call_lifecycle,
     call_end_is_idempotent,
     answer_and_end_with_the_recording_in_one_transaction,
@@ -1211,4 +1213,18 @@ fn enums_round_trip_through_text() {
     for s in WorkStatus::ALL {
         assert_eq!(WorkStatus::parse(s.as_str()), Some(*s));
     }
+}
+
+async fn demo_seed_twice_adds_nothing(db: &TestDb) {
+    let now = t0();
+    let first = demo::seed(db, now).await.expect("first seed");
+    let second = demo::seed(db, now + Duration::minutes(5))
+        .await
+        .expect("second seed");
+    assert_eq!(first, second, "the same appeal and outage");
+    assert_eq!(db.active_repair_works(now).await.unwrap().len(), 1);
+}
+
+async fn a_database_that_takes_writes_passes_the_check(db: &TestDb) {
+    db.check_writable().await.expect("writable");
 }

@@ -294,3 +294,152 @@ async fn a_clients_text_cannot_forge_or_pad_the_log() {
     );
     assert!(grown < 16 * 1024, "the log grew by {grown} bytes");
 }
+
+/// `hotline ARGS --config CONFIG` with these variables, run to its end;
+/// panics with its standard error unless it succeeded when `ok`.
+async fn hotline_cli(args: &[&str], config: &Path, env: &[(&str, &str)], ok: bool) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_hotline"))
+        .args(args)
+        .arg("--config")
+        .arg(config)
+        .envs(env.iter().copied())
+        .output()
+        .await
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.success(), ok, "{args:?}: {said}");
+    said
+}
+
+/// `hotline serve` with this configuration and environment, expected to
+/// refuse to start: (how long it took, what it printed).
+async fn refused_start(config: &Path, env: &[(&str, String)]) -> (Duration, String) {
+    let started = std::time::Instant::now();
+    let out = tokio::time::timeout(
+        Duration::from_secs(30),
+        Command::new(env!("CARGO_BIN_EXE_hotline"))
+            .args(["serve", "--config"])
+            .arg(config)
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+            .env("HOTLINE_SIP__LISTEN", format!("127.0.0.1:{}", free_port()))
+            .env("HOTLINE_HTTP__LISTEN", format!("127.0.0.1:{}", free_port()))
+            .output(),
+    )
+    .await
+    .expect("it does not hang")
+    .unwrap();
+    assert!(!out.status.success(), "it refused to start");
+    (
+        started.elapsed(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Tried as a new admin would (issue 15): a server that cannot write its
+/// folders or its database, or reach its database, or is given a mistyped
+/// variable, refuses to start at once and names what is wrong, each cause
+/// once.
+#[tokio::test]
+async fn a_server_that_cannot_work_refuses_to_start_and_says_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("hotline.db");
+    let config = write_config(dir.path(), &format!("sqlite://{}", db.display()));
+
+    // Recordings on a read-only volume.
+    let disk = crate::disk::TinyDisk::mount("1M");
+    disk.make_read_only();
+    let recordings = disk.path().join("recordings");
+    let (_, said) = refused_start(
+        &config,
+        &[(
+            "HOTLINE_STORAGE__RECORDINGS_DIR",
+            recordings.display().to_string(),
+        )],
+    )
+    .await;
+    assert!(
+        said.contains(&format!("recordings folder {}", recordings.display())),
+        "{said}"
+    );
+    eprintln!("measured [start-up]: read-only recordings:\n{said}");
+
+    // The database on a read-only volume: made and migrated, then frozen.
+    let frozen = crate::disk::TinyDisk::mount("8M");
+    let frozen_db = frozen.path().join("hotline.db");
+    let url = format!("sqlite://{}", frozen_db.display());
+    hotline_cli(
+        &["demo", "seed"],
+        &config,
+        &[("HOTLINE_STORAGE__DATABASE_URL", &url)],
+        true,
+    )
+    .await;
+    frozen.make_read_only();
+    let (_, said) = refused_start(&config, &[("HOTLINE_STORAGE__DATABASE_URL", url)]).await;
+    assert!(
+        said.contains(&frozen_db.display().to_string()) || said.contains("does not take writes"),
+        "{said}"
+    );
+
+    eprintln!("measured [start-up]: read-only database:\n{said}");
+    // PostgreSQL that is not there: its address and the refusal, at once.
+    let (took, said) = refused_start(
+        &config,
+        &[(
+            "HOTLINE_STORAGE__DATABASE_URL",
+            "postgres://hotline@127.0.0.1:1/hotline".into(),
+        )],
+    )
+    .await;
+    assert!(said.contains("127.0.0.1:1/hotline"), "{said}");
+    assert!(said.to_lowercase().contains("refused"), "{said}");
+    assert!(took < Duration::from_secs(8), "said so in {took:?}");
+    eprintln!("measured [start-up]: PostgreSQL absent, refused in {took:?}:\n{said}");
+
+    // A mistyped variable is named as such, not blamed on the file.
+    let (_, said) =
+        refused_start(&config, &[("HOTLINE_SIP__LISTN", "127.0.0.1:5070".into())]).await;
+    assert!(said.contains("HOTLINE_SIP__LISTN"), "{said}");
+    eprintln!("measured [start-up]: a mistyped variable:\n{said}");
+    // Each cause once.
+    for line in said.lines().filter(|l| l.contains("caused by")) {
+        let cause = line.trim().trim_start_matches("caused by: ");
+        assert_eq!(said.matches(cause).count(), 1, "{said}");
+    }
+}
+
+/// A fresh start makes its folders without a warning; `demo seed` twice is
+/// fine.
+#[tokio::test]
+async fn a_first_start_makes_its_folders_quietly_and_seeding_twice_is_fine() {
+    let db = fresh_db(crate::Backend::Sqlite).await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), db.url());
+    for _ in 0..2 {
+        hotline_cli(&["demo", "seed"], &config, &[], true).await;
+    }
+    // An operator for a queue the queues file does not have is refused.
+    let add = ["operator", "add", "--login", "olena", "--extension", "2001"];
+    let add = [
+        &add[..],
+        &["--password", "long-enough-1", "--queues", "genral"],
+    ]
+    .concat();
+    let said = hotline_cli(&add, &config, &[], false).await;
+    assert!(said.contains("no queue \"genral\""), "{said}");
+    let (sip, http) = (free_port(), free_port());
+    let log = dir.path().join("server.log");
+    let mut server = start_server(&config, &log, sip, http);
+    wait_healthy(http, &log).await;
+    server.start_kill().unwrap();
+    server.wait().await.unwrap();
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        !text.contains("WARN"),
+        "a first start warns of nothing:\n{text}"
+    );
+    assert!(
+        dir.path().join("recordings").is_dir()
+            && dir.path().join("recordings/attachments").is_dir()
+    );
+}

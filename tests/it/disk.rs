@@ -15,12 +15,12 @@ use crate::peers::baresip::{Baresip, BaresipOptions};
 use crate::{AppOptions, T, eventually, files_under, http, spawn_app};
 
 /// A tmpfs mounted for the test, unmounted when dropped.
-struct TinyDisk {
+pub struct TinyDisk {
     dir: tempfile::TempDir,
 }
 
 impl TinyDisk {
-    fn mount(size: &str) -> TinyDisk {
+    pub fn mount(size: &str) -> TinyDisk {
         let dir = tempfile::tempdir().expect("temp dir");
         let out = std::process::Command::new("mount")
             .args([
@@ -41,8 +41,19 @@ impl TinyDisk {
         TinyDisk { dir }
     }
 
-    fn path(&self) -> &Path {
+    pub fn path(&self) -> &Path {
         self.dir.path()
+    }
+
+    /// From now on nothing can be written to it, not even by root.
+    pub fn make_read_only(&self) {
+        let ok = std::process::Command::new("mount")
+            .args(["-o", "remount,ro"])
+            .arg(self.dir.path())
+            .status()
+            .expect("mount runs")
+            .success();
+        assert!(ok, "remounting read-only");
     }
 }
 

@@ -116,10 +116,37 @@ pub async fn with_store<T>(
 }
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
-    let settings =
-        Settings::load(&cli.config).with_context(|| format!("loading {}", cli.config.display()))?;
+async fn main() -> std::process::ExitCode {
+    match run(Cli::parse()).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {}", report(&e));
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// An error and its causes, each once: a cause that its error's message
+/// already quotes is not repeated.
+fn report(e: &anyhow::Error) -> String {
+    let mut out = e.to_string();
+    for cause in e.chain().skip(1) {
+        let cause = cause.to_string();
+        if !out.contains(&cause) {
+            out.push_str("\n  caused by: ");
+            out.push_str(&cause);
+        }
+    }
+    out
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let settings = Settings::load(&cli.config).with_context(|| {
+        format!(
+            "loading the configuration ({} and HOTLINE_* variables)",
+            cli.config.display()
+        )
+    })?;
     match cli.command {
         Command::Serve => serve::run(settings).await,
         Command::Config {

@@ -168,8 +168,22 @@ pub async fn operator(settings: &Settings, action: OperatorAction) -> anyhow::Re
                 queues,
                 name,
             } => {
-                // Checked before asking for the password.
+                // Checked before asking for the password, against the
+                // queues file: a queue that does not exist would never
+                // offer this operator a call.
                 let queues = operators::parse_queue_list(&queues)?;
+                let file = &settings.queues.file;
+                let known = hotline::queue::QueueSet::load(file)
+                    .with_context(|| format!("reading the queues in {}", file.display()))?;
+                if let Some(unknown) = queues.iter().find(|m| known.get(&m.queue).is_none()) {
+                    let names: Vec<&str> = known.queues().iter().map(|q| q.name.as_str()).collect();
+                    anyhow::bail!(
+                        "no queue {:?} in {}; the queues are: {}",
+                        unknown.queue,
+                        file.display(),
+                        names.join(", ")
+                    );
+                }
                 let new = NewOperator::new(
                     &login,
                     &extension,
