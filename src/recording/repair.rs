@@ -41,8 +41,9 @@ struct Format {
 /// dropping a partial trailing frame. Works on files whose header says 0 data
 /// bytes (killed before the first header update) or too many.
 ///
-/// The data chunk must be the last chunk, as in every file the recorder
-/// writes; anything after its start is taken as audio.
+/// The file must be laid out as the recorder writes it: a plain integer PCM
+/// fmt chunk first, the data chunk last (anything after its start is taken as
+/// audio). Anything else is refused as `NotWav` and left as it was.
 pub fn repair_file(path: impl AsRef<Path>) -> Result<RepairOutcome, RecordingError> {
     let path = path.as_ref();
     let io_err = |source| RecordingError::Io {
@@ -81,21 +82,27 @@ pub fn repair_file(path: impl AsRef<Path>) -> Result<RepairOutcome, RecordingErr
         if &id == b"data" {
             break (pos + 8, size);
         }
-        if &id == b"fmt " {
-            format = Some(read_format(&mut file, pos + 8, size, file_len).map_err(
-                |e| match e {
-                    Some(io) => io_err(io),
-                    None => not_wav("fmt chunk too short"),
-                },
-            )?);
+        match &id {
+            b"fmt " if format.is_some() => return Err(not_wav("two fmt chunks")),
+            b"fmt " => {
+                format = Some(read_format(&mut file, pos + 8, size, file_len).map_err(
+                    |e| match e {
+                        FormatError::Io(io) => io_err(io),
+                        FormatError::Invalid(reason) => not_wav(reason),
+                    },
+                )?);
+            }
+            _ if format.is_none() => return Err(not_wav("a chunk before the fmt chunk")),
+            // Readers differ on the pad byte of an odd chunk and on a fact
+            // chunk of another size; the recorder writes neither, so a file
+            // with one is not a recording this may rewrite.
+            b"fact" if size != 4 => return Err(not_wav("a fact chunk of unusual size")),
+            _ if size % 2 == 1 => return Err(not_wav("an odd-sized chunk before the data")),
+            _ => {}
         }
-        // Chunks are padded to even sizes.
-        pos += 8 + u64::from(size) + u64::from(size & 1);
+        pos += 8 + u64::from(size);
     };
     let format = format.ok_or_else(|| not_wav("no fmt chunk before the data chunk"))?;
-    if format.block_align == 0 || format.sample_rate == 0 {
-        return Err(not_wav("fmt chunk has zero block alignment or sample rate"));
-    }
 
     let align = u64::from(format.block_align);
     // RIFF sizes are 32-bit: beyond 4 GiB keep the largest whole-frame prefix.
@@ -145,23 +152,54 @@ fn read_chunk_header(file: &mut File, pos: u64) -> std::io::Result<([u8; 4], u32
     Ok((id, size))
 }
 
-/// Reads the fields of a fmt chunk that locate frames. `Err(None)` means the
-/// chunk is too short to be a WAVEFORMAT.
-fn read_format(
-    file: &mut File,
-    pos: u64,
-    size: u32,
-    file_len: u64,
-) -> Result<Format, Option<std::io::Error>> {
-    if size < 16 || pos + 16 > file_len {
-        return Err(None);
+enum FormatError {
+    Io(std::io::Error),
+    Invalid(&'static str),
+}
+
+/// Reads a fmt chunk and accepts it only if it is plain integer PCM (the
+/// recorder's own format, and what every reader plays) whose fields agree
+/// with each other: a repair must never vouch for a file no player opens.
+fn read_format(file: &mut File, pos: u64, size: u32, file_len: u64) -> Result<Format, FormatError> {
+    // WAVEFORMAT (16 bytes) or WAVEFORMATEX (18, with cbSize).
+    if size != 16 && size != 18 {
+        return Err(FormatError::Invalid("fmt chunk is not 16 or 18 bytes long"));
+    }
+    if pos + u64::from(size) > file_len {
+        return Err(FormatError::Invalid(
+            "fmt chunk runs past the end of the file",
+        ));
     }
     let mut fmt = [0u8; 16];
-    file.seek(SeekFrom::Start(pos)).map_err(Some)?;
-    file.read_exact(&mut fmt).map_err(Some)?;
+    file.seek(SeekFrom::Start(pos)).map_err(FormatError::Io)?;
+    file.read_exact(&mut fmt).map_err(FormatError::Io)?;
+    let u16_at = |i: usize| u16::from_le_bytes([fmt[i], fmt[i + 1]]);
+    let u32_at = |i: usize| u32::from_le_bytes([fmt[i], fmt[i + 1], fmt[i + 2], fmt[i + 3]]);
+    let (tag, channels, sample_rate) = (u16_at(0), u16_at(2), u32_at(4));
+    let (byte_rate, block_align, bits) = (u32_at(8), u16_at(12), u16_at(14));
+    if tag != 1 {
+        return Err(FormatError::Invalid("fmt chunk is not integer PCM"));
+    }
+    if channels == 0 || sample_rate == 0 {
+        return Err(FormatError::Invalid(
+            "fmt chunk has no channels or no sample rate",
+        ));
+    }
+    if !matches!(bits, 8 | 16 | 24) {
+        return Err(FormatError::Invalid(
+            "fmt chunk has other than 8, 16 or 24 bits a sample",
+        ));
+    }
+    if u32::from(block_align) != u32::from(channels) * u32::from(bits / 8)
+        || Some(byte_rate) != u32::from(block_align).checked_mul(sample_rate)
+    {
+        return Err(FormatError::Invalid(
+            "fmt chunk's block alignment or byte rate disagrees with its channels and sample size",
+        ));
+    }
     Ok(Format {
-        channels: u16::from_le_bytes([fmt[2], fmt[3]]),
-        sample_rate: u32::from_le_bytes([fmt[4], fmt[5], fmt[6], fmt[7]]),
-        block_align: u16::from_le_bytes([fmt[12], fmt[13]]),
+        channels,
+        sample_rate,
+        block_align,
     })
 }

@@ -505,3 +505,66 @@ async fn recorder_thread_exits_when_all_handles_are_gone() {
     let (_, l, _) = read_wav(&path);
     assert_eq!(l, vec![1; FRAME]);
 }
+
+/// A file's header as the recorder writes it, with `fmt` standing for the
+/// fmt chunk's 16 bytes, and 4 bytes of audio.
+fn wav_with(fmt: [u8; 16], between: &[u8]) -> Vec<u8> {
+    let mut bytes = b"RIFF\x00\x00\x00\x00WAVEfmt \x10\x00\x00\x00".to_vec();
+    bytes.extend(fmt);
+    bytes.extend(between);
+    bytes.extend(b"data\x00\x00\x00\x00");
+    bytes.extend([1, 2, 3, 4]);
+    bytes
+}
+
+#[test]
+fn repair_vouches_only_for_files_a_player_opens() {
+    // 8 kHz stereo 16-bit: byte rate 32,000, block alignment 4.
+    let good = [1, 0, 2, 0, 0x40, 0x1F, 0, 0, 0, 0x7D, 0, 0, 4, 0, 16, 0];
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("call.wav");
+    std::fs::write(&path, wav_with(good, b"LIST\x02\x00\x00\x00ab")).expect("write");
+    assert_eq!(repair_file(&path).expect("repair").frames, 1);
+    let reader = hound::WavReader::open(&path).expect("a repaired file opens");
+    assert_eq!(
+        reader.into_samples::<i16>().filter(Result::is_ok).count(),
+        2
+    );
+
+    let with = |i: usize, b: u8| {
+        let mut fmt = good;
+        fmt[i] = b;
+        fmt
+    };
+    let cases: [(&str, Vec<u8>); 8] = [
+        ("float", wav_with(with(0, 3), b"")),
+        ("no channels", wav_with(with(2, 0), b"")),
+        ("12 bits", wav_with(with(14, 12), b"")),
+        ("block alignment", wav_with(with(12, 3), b"")),
+        ("byte rate", wav_with(with(9, 0x7E), b"")),
+        ("odd chunk", wav_with(good, b"LIST\x01\x00\x00\x00a\x00")),
+        (
+            "long fact",
+            wav_with(
+                good,
+                b"fact\x08\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00",
+            ),
+        ),
+        (
+            "two fmt",
+            wav_with(good, &[b"fmt \x10\x00\x00\x00".as_slice(), &good].concat()),
+        ),
+    ];
+    for (what, bytes) in cases {
+        std::fs::write(&path, &bytes).expect("write");
+        match repair_file(&path) {
+            Err(RecordingError::NotWav { reason, .. }) => println!("{what}: {reason}"),
+            other => panic!("{what}: {other:?}"),
+        }
+        assert_eq!(
+            std::fs::read(&path).expect("read"),
+            bytes,
+            "{what}: untouched"
+        );
+    }
+}

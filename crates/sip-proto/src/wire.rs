@@ -26,7 +26,8 @@ pub const MAX_URI: usize = 1024;
 /// message (§3.1.1.3) has lines of about 2,000 bytes.
 pub const MAX_HEADER_LINE: usize = 8192;
 
-/// Most header lines in one message.
+/// Most header lines in one message, and most header values once comma
+/// lists are split into one value a line.
 pub const MAX_HEADERS: usize = 256;
 
 /// Headers that may appear once (§7.3.1, §20): a second one makes the
@@ -276,7 +277,12 @@ pub fn reason_phrase(code: u16) -> &'static str {
 pub fn error_response(bytes: &[u8], error: &WireError) -> Option<Vec<u8>> {
     let head_end = find(bytes, b"\r\n\r\n").unwrap_or(bytes.len());
     let text = String::from_utf8_lossy(&bytes[..head_end.min(MAX_MESSAGE)]);
-    let mut lines = text.trim_start_matches(['\r', '\n']).split("\r\n");
+    // Lines end at LF, as the parser reads them: a bare LF inside what
+    // looks like one line must not carry a header into our answer.
+    let mut lines = text
+        .trim_start_matches(['\r', '\n'])
+        .split('\n')
+        .map(|l| l.strip_suffix('\r').unwrap_or(l));
     // Method first and version last, whatever is between (a URI with
     // spaces in it still gets its 400).
     let parts: Vec<&str> = lines.next()?.split_whitespace().collect();
@@ -299,7 +305,9 @@ pub fn error_response(bytes: &[u8], error: &WireError) -> Option<Vec<u8>> {
         let Some((name, value)) = line.split_once(':') else {
             continue;
         };
-        if line.len() > MAX_HEADER_LINE {
+        // A CR left in a line is a bare one: a line break to some readers.
+        // (Other control bytes may come quoted, as in RFC 4475 §3.1.1.2.)
+        if line.len() > MAX_HEADER_LINE || line.contains('\r') {
             continue;
         }
         let name = expand_compact(name.trim());
@@ -573,12 +581,21 @@ fn tidy_via(value: &str) -> String {
 /// The start line, checked and tidied; for a request also its method, which
 /// is checked once the headers are known to be sound.
 fn start_line(line: &str) -> Result<(String, Option<&str>), WireError> {
+    // No CR but the line's own end, no other control byte (§25.1): a bare
+    // CR would be read as a space here and as a line end elsewhere.
+    if line.chars().any(|c| c.is_control() && c != '\t') {
+        return Err(WireError::StartLine);
+    }
     let parts: Vec<&str> = line.split_whitespace().collect();
     let sip_slash = |p: &str| p.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("SIP/"));
     if parts.first().is_some_and(|p| sip_slash(p)) {
         // A status line: version, three digits, a phrase of any words.
         let code = parts.get(1).ok_or(WireError::StartLine)?;
-        if code.len() != 3 || !code.bytes().all(|b| b.is_ascii_digit()) {
+        // Three digits of a class 1 to 6 (§7.2, §21): "010" is none.
+        if code.len() != 3
+            || !code.bytes().all(|b| b.is_ascii_digit())
+            || !(b'1'..=b'6').contains(&code.as_bytes()[0])
+        {
             return Err(WireError::StartLine);
         }
         if !parts[0].eq_ignore_ascii_case("SIP/2.0") {
@@ -614,6 +631,11 @@ fn start_line(line: &str) -> Result<(String, Option<&str>), WireError> {
         return Err(WireError::UnsupportedScheme(scheme.to_string()));
     }
     let uri = escape_user_part(uri);
+    // Measured again as it will be printed: escaping ';' in the user part
+    // lengthens it, and what we print must be what we would read.
+    if uri.len() > MAX_URI {
+        return Err(WireError::UriTooLong(uri.len()));
+    }
     if !version.eq_ignore_ascii_case("SIP/2.0") {
         let numbered = sip_slash(version)
             && version[4..].split_once('.').is_some_and(|(a, b)| {
@@ -656,6 +678,10 @@ fn normalise_head(head: &str) -> Result<String, WireError> {
     let mut out = String::with_capacity(head.len() + 64);
     out.push_str(&start);
     let mut seen = [false; SINGLE_VALUED.len()];
+    // Counted as printed, one value a line: 256 lines of comma lists must
+    // not become thousands of headers (nor print what we would not read).
+    // The Content-Length that serialize() always writes is one of them.
+    let mut printed = 1usize;
     for line in unfolded {
         if line.len() > MAX_HEADER_LINE {
             return Err(WireError::HeaderTooLong(line.len()));
@@ -695,9 +721,14 @@ fn normalise_head(head: &str) -> Result<String, WireError> {
                     false => part.to_string(),
                 };
                 out.push_str(&format!("\r\n{name}: {part}"));
+                printed += 1;
             }
         } else {
             out.push_str(&format!("\r\n{name}: {value}"));
+            printed += 1;
+        }
+        if printed > MAX_HEADERS {
+            return Err(WireError::TooManyHeaders);
         }
     }
     if let Some(method) = method {
@@ -799,6 +830,70 @@ mod tests {
         assert_eq!(vias.len(), 2);
         assert_eq!(msg.call_id_header().unwrap().value(), "abc");
         assert_eq!(crate::msg::from_tag(&msg).unwrap().as_deref(), Some("xyz"));
+    }
+
+    #[test]
+    fn a_request_uri_is_measured_as_printed() {
+        // Found by fuzzing: 1,000 bytes with ';' in the user part were taken,
+        // escaped to %3B past 1 KiB when printed, and not read again.
+        let uri = |user: &str| INVITE.replacen("sip:1580@", &format!("sip:{user}@"), 1);
+        let plain = "1".repeat(MAX_URI - "sip:@127.0.0.1".len());
+        assert!(parse(uri(&plain).as_bytes()).is_ok());
+        // 1,014 bytes as sent; ten ';' become ten "%3B": 1,034.
+        let semis = format!("{};", "1".repeat(99)).repeat(10);
+        assert_eq!(
+            parse(uri(&semis).as_bytes()).unwrap_err(),
+            WireError::UriTooLong(1034)
+        );
+    }
+
+    #[test]
+    fn header_values_count_as_printed_one_a_line() {
+        // Found by fuzzing: few lines of long Via lists were taken, then
+        // printed one value a line, past MAX_HEADERS, and not read again.
+        let vias = |n: usize| {
+            let list = vec!["SIP/2.0/UDP h;branch=z9hG4bK1"; n].join(", ");
+            INVITE.replacen("Via: ", &format!("Via: {list}, "), 1)
+        };
+        // INVITE has 7 headers besides its Via and Content-Length: with
+        // them, the n + 1 Vias of vias(n) fill MAX_HEADERS at n = MAX - 9.
+        let full = parse(vias(MAX_HEADERS - 9).as_bytes()).expect("at the limit");
+        assert!(parse(&serialize(&full)).is_ok(), "and read again");
+        assert_eq!(
+            parse(vias(MAX_HEADERS - 8).as_bytes()).unwrap_err(),
+            WireError::TooManyHeaders
+        );
+    }
+
+    #[test]
+    fn a_status_line_has_a_class_1_to_6_and_no_bare_cr() {
+        let response = |line: &str| {
+            format!(
+                "{line}\r\nVia: SIP/2.0/UDP 127.0.0.1;branch=z9hG4bKa\r\n\
+                 From: <sip:a@b>;tag=1\r\nTo: <sip:c@d>\r\nCall-ID: x\r\n\
+                 CSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"
+            )
+        };
+        assert!(parse(response("SIP/2.0 200 OK").as_bytes()).is_ok());
+        assert!(parse(response("SIP/2.0 699 Whatever it is").as_bytes()).is_ok());
+        // Found by fuzzing: "010" was taken, then printed as "10", which
+        // did not parse again; a bare CR was read as a space.
+        for line in ["SIP/2.0 010 Odd", "SIP/2.0 700 Odd", "SIP/2.0 200 \rVia: x"] {
+            assert_eq!(
+                parse(response(line).as_bytes()).unwrap_err(),
+                WireError::StartLine,
+                "{line:?}"
+            );
+        }
+        assert_eq!(
+            parse(
+                INVITE
+                    .replace("127.0.0.1 SIP/2.0", "127.0.0.1\r SIP/2.0")
+                    .as_bytes()
+            )
+            .unwrap_err(),
+            WireError::StartLine
+        );
     }
 
     #[test]

@@ -635,6 +635,26 @@ fn incoming_bytes(ep: &mut Endpoint, bytes: &[u8]) {
     );
 }
 
+/// Found by fuzzing: a bare LF inside a header line must not smuggle a
+/// header into the error answer, which copies the request's headers.
+#[test]
+fn an_error_answer_carries_no_header_smuggled_in_by_a_bare_lf() {
+    let smuggled = "OPTIONS sip:user@example.com SIP/1.0\r\nTo: <sip:user@example.com>\r\n\
+        From: <sip:caller@example.com>;tag=323\r\nCall-ID: x@y\r\nCSeq: 60 OPTIONS\r\n\
+        Via: SIP/2.0/UDP funky.examp\nl: 0\nX-Injected: yes\r\n\r\n";
+    let error = crate::wire::parse(smuggled.as_bytes()).unwrap_err();
+    let answer = crate::wire::error_response(smuggled.as_bytes(), &error).expect("an answer");
+    let answer = String::from_utf8(answer).unwrap();
+    assert!(
+        !answer.contains("X-Injected") && !answer.contains("\nl: 0"),
+        "{answer}"
+    );
+    assert_eq!(
+        crate::wire::check_frame(answer.as_bytes()),
+        Ok(crate::wire::Frame::Complete(answer.len()))
+    );
+}
+
 #[test]
 fn a_message_too_large_for_a_stream_is_answered_513() {
     let mut big = String::from_utf8(invite()).unwrap();
