@@ -48,6 +48,8 @@ pub struct Settings {
     #[serde(default)]
     pub numbering: NumberingSettings,
     #[serde(default)]
+    pub appeals: AppealSettings,
+    #[serde(default)]
     pub logging: LoggingSettings,
     #[serde(default)]
     pub blocking: BlockingSettings,
@@ -265,6 +267,45 @@ impl Default for NumberingSettings {
             country_code: "380".into(),
             area_code: "61".into(),
         }
+    }
+}
+
+/// The card's life (docs/lifecycle.md).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AppealSettings {
+    /// The working calendar: days, hours, holidays, executors' own hours.
+    pub calendar: PathBuf,
+    /// The share of a card's term left at which it is "due soon" (0.25:
+    /// the last quarter).
+    pub due_soon_share: f64,
+}
+
+impl Default for AppealSettings {
+    fn default() -> Self {
+        Self {
+            calendar: PathBuf::from(crate::appeal::calendar::DEFAULT_PATH),
+            due_soon_share: 0.25,
+        }
+    }
+}
+
+impl AppealSettings {
+    /// The lifecycle's rules with the city's calendar, read and checked.
+    pub fn lifecycle(
+        &self,
+    ) -> Result<crate::appeal::lifecycle::Lifecycle, crate::appeal::calendar::CalendarError> {
+        if !(0.0..=1.0).contains(&self.due_soon_share) {
+            return Err(crate::appeal::calendar::CalendarError::Invalid {
+                path: "[appeals] due_soon_share".into(),
+                message: format!("{} is not a share between 0 and 1", self.due_soon_share),
+            });
+        }
+        let calendar = crate::appeal::calendar::WorkingCalendar::load(&self.calendar)?;
+        Ok(crate::appeal::lifecycle::Lifecycle::new(
+            calendar,
+            self.due_soon_share,
+        ))
     }
 }
 

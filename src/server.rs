@@ -56,6 +56,8 @@ pub enum ServerError {
         path: PathBuf,
         source: crate::queue::ConfigError,
     },
+    #[error(transparent)]
+    Calendar(#[from] crate::appeal::calendar::CalendarError),
     #[error("[queues] member_trunk = {0:?} names no [[trunk]]")]
     MemberTrunk(String),
     #[error("cannot start the media engine's thread: {0}")]
@@ -99,6 +101,7 @@ impl Application {
     pub async fn build(settings: Settings) -> Result<Application, ServerError> {
         check_writable("recordings", &settings.storage.recordings_dir)?;
         check_writable("attachments", &settings.storage.attachments_dir)?;
+        let lifecycle = Arc::new(settings.appeals.lifecycle()?);
         let store = Store::connect(settings.storage.database_url.expose()).await?;
         store.check_writable().await?;
         recover(&store, &settings.storage.recordings_dir).await;
@@ -327,11 +330,28 @@ impl Application {
             addr: settings.http.listen,
             source,
         })?;
+        let consoles = crate::api::console::Consoles::spawn(events.clone(), store.clone());
+        let watcher = {
+            let consoles = consoles.clone();
+            crate::appeal::watcher::spawn(
+                store.clone(),
+                lifecycle.clone(),
+                move |step| {
+                    consoles.card_changed(
+                        &step.registration_number,
+                        step.step,
+                        step.status,
+                        &step.notices,
+                    )
+                },
+                shutdown_rx.clone(),
+            )
+        };
         let state = AppState {
             store: store.clone(),
             queues: queue_service.clone(),
             events: events.clone(),
-            consoles: crate::api::console::Consoles::spawn(events.clone(), store.clone()),
+            consoles,
             auth: Arc::new(crate::api::auth::AuthSettings {
                 limits: crate::store::SessionLimits::default(),
                 secure_cookies: settings.http.secure_cookies,
@@ -344,6 +364,8 @@ impl Application {
             calls: ctx.clone(),
             ivr: reloader.clone(),
             attachments,
+            lifecycle: lifecycle.clone(),
+            watcher,
         };
         let max_upload = state.attachments.max_bytes();
         let app = crate::api::router(state, max_upload);

@@ -728,7 +728,7 @@ export class Console {
 
   showSaved(appeal) {
     $('saved-number').textContent = appeal.registration_number;
-    $('saved-details').textContent = t('savedDetails', { e: appeal.executor, d: dateTime(appeal.deadline) });
+    $('saved-details').textContent = t('savedDetails', { e: appeal.executor_name || appeal.executor, d: dateTime(appeal.deadline) });
     clear($('saved-files'));
     $('card').hidden = true;
     $('saved').hidden = false;

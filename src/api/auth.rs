@@ -125,6 +125,17 @@ impl Auth {
     pub fn user(&self) -> &User {
         &self.0.user
     }
+
+    /// The signed-in user as the author of a card's history entry.
+    pub fn author(&self) -> crate::appeal::lifecycle_store::Author {
+        let user = &self.0.user;
+        crate::appeal::lifecycle_store::Author {
+            user_id: Some(user.id),
+            login: user.login.clone(),
+            role: user.role.to_string(),
+            executor: None,
+        }
+    }
 }
 
 fn cookie_token(headers: &HeaderMap) -> Option<String> {

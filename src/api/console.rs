@@ -29,6 +29,8 @@ use tracing::{debug, warn};
 use super::auth::{Auth, UserView};
 use super::error::ApiError;
 use super::state::AppState;
+use crate::appeal::AppealStatus;
+use crate::appeal::lifecycle::{EntryKind, Notice};
 use crate::events::{CallSummary, Event, EventBus, Published};
 use crate::ids::CallId;
 use crate::queue::service::QueueService;
@@ -41,6 +43,16 @@ const EARLIER_APPEALS: u32 = 10;
 /// Messages an operator's console may fall behind by before it is started
 /// afresh (an operator gets a few per call).
 const OPERATOR_BACKLOG: usize = 64;
+/// Card changes a console may fall behind by before it is told to read
+/// its lists afresh.
+const CARD_BACKLOG: usize = 256;
+
+/// A card's change, and whom it concerns.
+#[derive(Debug)]
+struct CardChange {
+    message: Arc<ConsoleMessage>,
+    notices: Vec<Notice>,
+}
 
 /// A message to a console (`docs/websocket.md`), without its version.
 #[derive(Debug, Clone, Serialize)]
@@ -75,6 +87,16 @@ pub enum ConsoleMessage {
     },
     /// The offer went elsewhere without an answer.
     CallWithdrawn { call_id: CallId, at: DateTime<Utc> },
+    /// A card changed (registered, delivered, a step of its life, a
+    /// deadline passed): the inbox or decisions queue that lists it is to be
+    /// read again. Sent to the consoles the step concerns: its executors'
+    /// users, the control staff, a curator.
+    CardChanged {
+        registration_number: String,
+        step: EntryKind,
+        status: AppealStatus,
+        at: DateTime<Utc>,
+    },
     /// A step of the event stream, for supervisors' live views.
     Event { event: Published },
     /// The connection fell behind and this many events were dropped.
@@ -165,6 +187,8 @@ pub struct Consoles {
     /// connects: a message reaches only that operator's consoles, so the
     /// time to pop a card does not grow with the number of consoles open.
     channels: Arc<Mutex<HashMap<String, broadcast::Sender<Arc<ConsoleMessage>>>>>,
+    /// Every card change; each connection keeps those that concern its user.
+    cards: broadcast::Sender<Arc<CardChange>>,
     bus: EventBus,
 }
 
@@ -174,6 +198,7 @@ impl Consoles {
         let consoles = Consoles {
             current: Default::default(),
             channels: Default::default(),
+            cards: broadcast::channel(CARD_BACKLOG).0,
             bus: bus.clone(),
         };
         let follower = consoles.clone();
@@ -190,6 +215,28 @@ impl Consoles {
             }
         });
         consoles
+    }
+
+    /// Tells the consoles a card's step concerns (`notices`) that it
+    /// changed.
+    pub fn card_changed(
+        &self,
+        registration_number: &str,
+        step: EntryKind,
+        status: AppealStatus,
+        notices: &[Notice],
+    ) {
+        let change = CardChange {
+            message: Arc::new(ConsoleMessage::CardChanged {
+                registration_number: registration_number.to_owned(),
+                step,
+                status,
+                at: Utc::now(),
+            }),
+            notices: notices.to_vec(),
+        };
+        // No console open: nobody to tell.
+        let _ = self.cards.send(Arc::new(change));
     }
 
     /// The stream of messages for `operator`'s consoles.
@@ -435,8 +482,8 @@ pub fn routes() -> axum::Router<AppState> {
     axum::Router::new().route("/ws", get(upgrade))
 }
 
-/// `GET /ws`: a signed-in operator, supervisor or admin, from a page of
-/// this server (a browser's `Origin` must name the host it asked).
+/// `GET /ws`: a signed-in user (an executor's users get their cards'
+/// changes only), from a page of this server (a browser's `Origin` must name the host it asked).
 async fn upgrade(
     State(store): State<Store>,
     State(consoles): State<Consoles>,
@@ -445,7 +492,12 @@ async fn upgrade(
     headers: axum::http::HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Result<Response, ApiError> {
-    auth.require(&[Role::Operator, Role::Supervisor, Role::Admin])?;
+    auth.require(&[
+        Role::Operator,
+        Role::Supervisor,
+        Role::Executor,
+        Role::Admin,
+    ])?;
     if !same_origin(&headers) {
         warn!(user = %auth.user().login, "websocket from another site's page refused");
         return Err(ApiError::forbidden(
@@ -496,6 +548,17 @@ struct Connection {
 }
 
 impl Connection {
+    /// Whether a card's change concerns this console's user: an executor's
+    /// users for its cards, the control staff (supervisors) for requests
+    /// and overdue cards, a curator by login.
+    fn concerns(&self, notices: &[Notice]) -> bool {
+        notices.iter().any(|n| match n {
+            Notice::Executor(code) => self.user.executor.as_deref() == Some(code.as_str()),
+            Notice::Supervisors => self.user.role == Role::Supervisor,
+            Notice::Curator(login) => *login == self.user.login,
+        })
+    }
+
     /// What a console is told on connecting, and again after it fell
     /// behind: `hello` (the console starts afresh), where the operator
     /// stands, and their current call if there is one.
@@ -530,6 +593,7 @@ impl Connection {
     ) {
         let live = matches!(self.user.role, Role::Supervisor | Role::Admin);
         let mut events = self.consoles.bus.subscribe();
+        let mut cards = self.consoles.cards.subscribe();
         for message in self.greeting().await {
             if socket.send(message.to_text()).await.is_err() {
                 return;
@@ -545,6 +609,23 @@ impl Connection {
                     }
                     Err(broadcast::error::RecvError::Lagged(_)) => {
                         // Start the console afresh rather than leave a gap.
+                        for message in self.greeting().await {
+                            if socket.send(message.to_text()).await.is_err() {
+                                return;
+                            }
+                        }
+                    }
+                    Err(broadcast::error::RecvError::Closed) => return,
+                },
+                change = cards.recv() => match change {
+                    Ok(change) if self.concerns(&change.notices) => {
+                        if socket.send(change.message.to_text()).await.is_err() {
+                            return;
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(broadcast::error::RecvError::Lagged(_)) => {
+                        // Lists may have missed a change: read them afresh.
                         for message in self.greeting().await {
                             if socket.send(message.to_text()).await.is_err() {
                                 return;

@@ -17,6 +17,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
+use crate::appeal::lifecycle::Refusal;
 use crate::appeal::{FieldError, RegisterError};
 use crate::queue::RouterError;
 use crate::queue::service::ServiceError;
@@ -55,6 +56,9 @@ pub enum ApiError {
     /// 422 with a message per wrong field.
     #[error("{} wrong field(s)", .0.len())]
     Fields(Vec<FieldError>),
+    /// A step of a card's life the rules refuse (`docs/lifecycle.md`).
+    #[error("{0}")]
+    Refused(Refusal),
     /// 429 until `retry_after` has passed.
     #[error("{message}")]
     TooManyRequests {
@@ -113,6 +117,22 @@ impl ApiError {
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Unprocessable(_) | ApiError::Fields(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Refused(refusal) => match refusal {
+                Refusal::Role { .. }
+                | Refusal::NotYourCard
+                | Refusal::NotLead(_)
+                | Refusal::LeadCannotDecline
+                | Refusal::NotYourRequest => StatusCode::FORBIDDEN,
+                Refusal::Missing(_)
+                | Refusal::TooLong { .. }
+                | Refusal::NotLater(_)
+                | Refusal::PlannedNotFuture(_)
+                | Refusal::NeedsDocuments
+                | Refusal::NeedsProof
+                | Refusal::Executors
+                | Refusal::SameExecutors => StatusCode::UNPROCESSABLE_ENTITY,
+                _ => StatusCode::CONFLICT,
+            },
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -124,6 +144,9 @@ impl ApiError {
 #[derive(Serialize)]
 struct ErrorBody<'a> {
     error: &'a str,
+    /// For a refused step: its stable name, for the console's words.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    code: Option<&'static str>,
 }
 
 /// `{"errors": [{"field", "message"}]}`.
@@ -139,7 +162,18 @@ impl IntoResponse for ApiError {
             return (status, Json(FieldsBody { errors })).into_response();
         }
         let message = self.to_string();
-        let mut response = (status, Json(ErrorBody { error: &message })).into_response();
+        let code = match &self {
+            ApiError::Refused(refusal) => Some(refusal.code()),
+            _ => None,
+        };
+        let mut response = (
+            status,
+            Json(ErrorBody {
+                error: &message,
+                code,
+            }),
+        )
+            .into_response();
         if let ApiError::TooManyRequests { retry_after, .. } = self {
             let secs = retry_after.as_secs().max(1);
             response
@@ -159,8 +193,15 @@ impl From<StoreError> for ApiError {
             StoreError::NotFound { .. } => ApiError::NotFound(e.to_string().into()),
             StoreError::Invalid { reason, .. } => ApiError::Unprocessable(reason.into()),
             StoreError::AlreadyExists { .. } => ApiError::Conflict(e.to_string().into()),
+            StoreError::Stale { .. } => ApiError::Conflict(e.to_string().into()),
             other => ApiError::Unavailable(other.to_string()),
         }
+    }
+}
+
+impl From<Refusal> for ApiError {
+    fn from(refusal: Refusal) -> Self {
+        ApiError::Refused(refusal)
     }
 }
 

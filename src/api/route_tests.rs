@@ -129,6 +129,8 @@ impl Harness {
                 BlockingSettings::default(),
                 CurrentIvr::new(assets),
             ),
+            lifecycle: Arc::new(crate::appeal::lifecycle::Lifecycle::default()),
+            watcher: Default::default(),
         };
         let peer: SocketAddr = "192.0.2.10:50000".parse().unwrap();
         let router = super::router(state, 1 << 20).layer(MockConnectInfo(peer));
@@ -189,6 +191,17 @@ impl Harness {
     }
 
     async fn user(&self, login: &str, role: Role) {
+        // An executor user names its organisation: the sample classifier's.
+        if role == Role::Executor
+            && self
+                .db
+                .current_classifier_version()
+                .await
+                .unwrap()
+                .is_none()
+        {
+            crate::store::testing::sample_category(&self.db, "sample", Utc::now()).await;
+        }
         self.db
             .add_user(
                 &NewUser {
@@ -196,6 +209,8 @@ impl Harness {
                     display_name: login.into(),
                     role,
                     operator_login: None,
+                    executor: (role == Role::Executor).then(|| login.to_string()),
+                    head: false,
                 },
                 PASSWORD,
                 Utc::now(),
@@ -445,4 +460,168 @@ async fn a_body_over_the_limit_is_413_not_422() {
     let (status, _, body) = h.call(Method::POST, "/api/session", None, Some(huge)).await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
     assert!(body["error"].as_str().is_some(), "{body}");
+}
+
+/// A card through its first steps over the API: the executor's inbox has
+/// it, another organisation's user is refused it at every route, steps are
+/// checked by the rules and written to the history with their authors.
+#[tokio::test]
+async fn an_executor_works_its_own_cards_and_no_others() {
+    let h = Harness::new().await;
+    let category = crate::store::testing::sample_category(&h.db, "sample", Utc::now()).await;
+    let sveta = h.sign_in("sveta", Role::Supervisor).await;
+    let sample = crate::store::testing::sample_appeal(category);
+    let (status, card) = h
+        .post(
+            "/api/appeals",
+            &sveta,
+            json!({
+                "surname": sample.surname, "first_name": sample.first_name,
+                "patronymic": sample.patronymic, "address": sample.address,
+                "contact_phone": sample.contact_phone, "essence": sample.essence,
+                "category_id": category,
+            }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{card}");
+    let number = card["registration_number"].as_str().unwrap().to_owned();
+    let code = card["executor"].as_str().unwrap().to_owned();
+    assert!(
+        card["executor_name"].as_str().unwrap().contains('«'),
+        "{card}"
+    );
+
+    // Executor users are named after their organisation in these tests.
+    let mine = h.sign_in(&code, Role::Executor).await;
+    let other_code = if code == "oblenergo" {
+        "vodokanal"
+    } else {
+        "oblenergo"
+    };
+    let other = h.sign_in(other_code, Role::Executor).await;
+    let (status, inbox) = h.get("/api/inbox?tab=new", &mine).await;
+    assert_eq!(status, StatusCode::OK, "{inbox}");
+    assert_eq!(inbox["cards"][0]["registration_number"], number.as_str());
+    assert!(inbox["cards"][0]["seconds_left"].as_i64().unwrap() > 0);
+    let (_, theirs) = h.get("/api/inbox", &other).await;
+    assert_eq!(theirs["cards"].as_array().unwrap().len(), 0, "{theirs}");
+    let (status, body) = h.get("/api/inbox?tab=someday", &mine).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+
+    // Another organisation's user: refused the card, its history, its steps.
+    for uri in [
+        format!("/api/appeals/{number}"),
+        format!("/api/appeals/{number}/history"),
+    ] {
+        let (status, body) = h.get(&uri, &other).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{uri}: {body}");
+    }
+    let actions = format!("/api/appeals/{number}/actions");
+    let accept = json!({ "action": "accept", "responsible": "Гнатюк О. В." });
+    let (status, body) = h.post(&actions, &other, accept.clone()).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::FORBIDDEN, Some("not_your_card")),
+        "{body}"
+    );
+
+    // The card's own executor.
+    let (status, card) = h.get(&format!("/api/appeals/{number}"), &mine).await;
+    assert_eq!(status, StatusCode::OK, "{card}");
+    let (status, step) = h.post(&actions, &mine, accept.clone()).await;
+    assert_eq!(status, StatusCode::OK, "{step}");
+    assert_eq!(step["status"], "in_progress");
+    let (status, body) = h.post(&actions, &mine, accept).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::CONFLICT, Some("already_accepted")),
+        "{body}"
+    );
+    let no_documents = json!({
+        "action": "request_extension", "until": "2099-01-01T00:00:00Z",
+        "reason": "Чекаємо на матеріали",
+    });
+    let (status, body) = h.post(&actions, &mine, no_documents).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("needs_documents")),
+        "{body}"
+    );
+    let foreign_document = json!({
+        "action": "request_extension", "until": "2099-01-01T00:00:00Z",
+        "reason": "Чекаємо на матеріали", "documents": [uuid::Uuid::new_v4()],
+    });
+    let (status, body) = h.post(&actions, &mine, foreign_document).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let (status, body) = h
+        .post(
+            &actions,
+            &mine,
+            json!({ "action": "comment", "text": "Бригада виїхала" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // The server's own steps are no client's.
+    for own in ["deliver", "mark_overdue", "mark_due_soon"] {
+        let (status, body) = h.post(&actions, &mine, json!({ "action": own })).await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (StatusCode::FORBIDDEN, Some("role")),
+            "{own}: {body}"
+        );
+    }
+    let (status, body) = h.post(&actions, &mine, json!({ "action": "fly" })).await;
+    assert_eq!(
+        status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "an unknown step: {body}"
+    );
+    let admin = h.sign_in("root", Role::Admin).await;
+    let (status, body) = h
+        .post(
+            &actions,
+            &admin,
+            json!({ "action": "comment", "text": "x" }),
+        )
+        .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::FORBIDDEN, Some("role")),
+        "{body}"
+    );
+
+    // Nothing awaits a decision; an executor has no decisions queue.
+    let (status, queue) = h.get("/api/decisions", &sveta).await;
+    assert_eq!(
+        (status, queue.as_array().map(Vec::len)),
+        (StatusCode::OK, Some(0)),
+        "{queue}"
+    );
+    let (status, _) = h.get("/api/decisions", &mine).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    // The history: every step, its author and time.
+    let (status, history) = h
+        .get(&format!("/api/appeals/{number}/history"), &sveta)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{history}");
+    let steps: Vec<(&str, &str)> = history
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["kind"].as_str().unwrap(), e["login"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        steps,
+        vec![
+            ("registered", "sveta"),
+            ("accepted", code.as_str()),
+            ("commented", code.as_str())
+        ]
+    );
+    // Every opening of the card is logged: the executor's and no refused one.
+    let card_id = uuid::Uuid::parse_str(card["id"].as_str().unwrap()).unwrap();
+    let openings = h.db.card_openings(Some(card_id), 10).await.unwrap();
+    assert_eq!(openings.len(), 1);
+    assert_eq!(openings[0].login, code);
 }

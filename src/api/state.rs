@@ -58,4 +58,8 @@ pub struct AppState {
     pub blocking: BlockingSettings,
     pub calls: Arc<dyn CallControl>,
     pub ivr: IvrReloader,
+    /// The card's rules, with the city's working calendar.
+    pub lifecycle: Arc<crate::appeal::lifecycle::Lifecycle>,
+    /// Woken when a step may bring a delivery or a deadline nearer.
+    pub watcher: crate::appeal::watcher::WatcherHandle,
 }

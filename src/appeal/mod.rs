@@ -6,26 +6,38 @@
 //!   [`registration`] (the fields a new appeal must have, checked one by
 //!   one), [`record`] (an appeal as stored, its status and what is on it),
 //!   [`classifier`] (issue types, executors and deadline classes, from the
-//!   city's file);
+//!   city's file), [`lifecycle`] (the card's life: who may do what in which
+//!   state) and [`calendar`] (the city's working days and hours);
 //! - storage: [`store`] (registering, looking up, linking calls and
-//!   attachments), [`classifier_store`] (the classifier's versions) and
-//!   [`attachments`] (the attached files on disk);
-//! - HTTP: [`routes`].
+//!   attachments), [`lifecycle_store`] (a card's steps and history, its
+//!   executors' people and curators), [`classifier_store`] (the
+//!   classifier's versions) and [`attachments`] (the attached files on
+//!   disk); [`watcher`] applies what time does to cards (delivery,
+//!   deadlines) the moment it is due;
+//! - HTTP: [`routes`] (registering, reading, attaching) and
+//!   [`lifecycle_routes`] (inboxes, the decisions queue, history, steps).
 //!
 //! In code it is an "appeal" everywhere; "card" is a word of the console
 //! and its users.
 
 pub mod attachments;
+pub mod calendar;
 pub mod classifier;
 pub mod classifier_store;
+pub mod lifecycle;
+pub mod lifecycle_routes;
+pub mod lifecycle_store;
 pub mod number;
 pub mod record;
 pub mod registration;
 pub mod routes;
 pub mod store;
+pub mod watcher;
 
 #[cfg(test)]
 mod classifier_store_tests;
+#[cfg(test)]
+mod lifecycle_store_tests;
 #[cfg(test)]
 mod store_tests;
 

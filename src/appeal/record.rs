@@ -14,24 +14,40 @@ use super::registration::Channel;
 use crate::store::text_enum;
 
 text_enum! {
-    /// Where an appeal is in its life (see the domain notes, "Life of a card").
+    /// Where an appeal is in its life: the states of
+    /// [`lifecycle`](super::lifecycle), drawn in `docs/lifecycle.md`.
     AppealStatus {
-        /// Registered by the contact centre, not yet sent to an executor.
+        /// Registered; waits for the executor's working hours to be
+        /// delivered (in its inbox already, marked as such).
         Registered => "registered",
-        /// Sent to an executor, not yet accepted.
-        Assigned => "assigned",
-        /// Accepted by the executor, work under way.
+        /// Delivered to the executor, not yet accepted.
+        Delivered => "delivered",
+        /// Accepted by the lead executor (responsible person named): work
+        /// under way.
         InProgress => "in_progress",
-        /// The executor proposes closure: says the issue is resolved.
-        Resolved => "resolved",
+        /// The executor proposes closure; the contact centre decides.
+        ClosureProposed => "closure_proposed",
+        /// Sent back to the executor: closure refused (or, next, not
+        /// confirmed by the citizen).
+        Rework => "rework",
+        /// In the socio-economic development plan: long-term control until
+        /// the planned date.
+        LongTerm => "long_term",
         /// Closed by the contact centre.
         Closed => "closed",
-        /// Not registered or not taken: missing mandatory data, abuse...
+        /// Not to be considered (000 §2.5.2): hatred, no mandatory data.
         Rejected => "rejected",
-        /// Sent back to the executor (closure refused or not confirmed).
-        Rework => "rework",
-        /// Staff are asking the citizen whether the work was done.
+        /// Staff are asking the citizen whether the work was done (the
+        /// verification issue's states build on this one).
         Verification => "verification",
+    }
+}
+
+impl AppealStatus {
+    /// Whether the card's life is over: not counted as open, overdue or
+    /// due soon, and its retention runs from its closure.
+    pub fn is_final(self) -> bool {
+        matches!(self, AppealStatus::Closed | AppealStatus::Rejected)
     }
 }
 
@@ -64,7 +80,9 @@ pub struct AppealRow {
     pub status: AppealStatus,
     /// The classifier's path or name (free text for now).
     pub category: String,
-    /// The executing organisation's name (free text for now).
+    /// The lead executor's code in the classifier ("vodokanal"); its
+    /// executors and their parts are in the card's lifecycle
+    /// ([`Store::appeal_card`](crate::store::Store::appeal_card)).
     pub executor: String,
     pub deadline: DateTime<Utc>,
     /// The caller's number in E.164.

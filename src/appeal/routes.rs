@@ -19,11 +19,14 @@
 //! All of these are for operators, supervisors and admins: executors get
 //! their cards with the executors' part of the console.
 
+use std::net::SocketAddr;
+use std::sync::Arc;
+
 use axum::Json;
 use axum::body::Body;
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{DefaultBodyLimit, Multipart, Path, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Multipart, Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use chrono::{DateTime, Utc};
@@ -32,6 +35,8 @@ use tracing::{info, warn};
 use uuid::Uuid;
 
 use super::attachments::{AttachmentError, AttachmentFiles, Piece};
+use super::lifecycle::{EntryKind, Lifecycle};
+use super::lifecycle_routes::may_see_card;
 use super::{AppealRecord, Attachment, Channel, FieldError, NewAppeal, RegistrationNumber};
 use crate::api::auth::Auth;
 use crate::api::{ApiError, AppState};
@@ -150,7 +155,9 @@ struct Registered {
     id: Uuid,
     registration_number: RegistrationNumber,
     category: String,
+    /// The lead executor's code, and its name to show.
     executor: String,
+    executor_name: String,
     deadline: DateTime<Utc>,
     status: &'static str,
     call_id: Option<Uuid>,
@@ -161,6 +168,9 @@ struct Registered {
 async fn register(
     State(store): State<Store>,
     State(numbering): State<NumberingPlan>,
+    State(rules): State<Arc<Lifecycle>>,
+    State(consoles): State<crate::api::console::Consoles>,
+    State(watcher): State<super::watcher::WatcherHandle>,
     auth: Auth,
     body: Result<Json<AppealBody>, JsonRejection>,
 ) -> Result<(StatusCode, Json<Registered>), ApiError> {
@@ -230,7 +240,24 @@ async fn register(
         errors.dedup_by_key(|e| e.field);
         return Err(ApiError::Fields(errors));
     }
-    let appeal = store.register_appeal(&appeal, Utc::now()).await?;
+    let category = appeal.category_id;
+    let registration = store
+        .register_appeal(&appeal, &rules, &auth.author(), Utc::now())
+        .await?;
+    let appeal = registration.record;
+    // Into the executor's inbox at once (marked if outside its hours).
+    consoles.card_changed(
+        appeal.registration_number.as_str(),
+        EntryKind::Registered,
+        appeal.status,
+        &registration.notices,
+    );
+    watcher.poke();
+    let executor_name = match category {
+        Some(id) => store.category(id).await?.map(|c| c.executor.name),
+        None => None,
+    }
+    .unwrap_or_else(|| appeal.executor.clone());
     // The card links to the call's recording through the call.
     let recordings: Vec<Uuid> = match appeal.call_id {
         Some(call) => match store.recordings_for_call(call).await {
@@ -250,6 +277,7 @@ async fn register(
             registration_number: appeal.registration_number,
             category: appeal.category,
             executor: appeal.executor,
+            executor_name,
             deadline: appeal.deadline,
             status: appeal.status.as_str(),
             call_id: appeal.call_id,
@@ -385,14 +413,40 @@ async fn detail(
     State(store): State<Store>,
     auth: Auth,
     Path(number): Path<String>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
 ) -> Result<Json<AppealView>, ApiError> {
-    auth.require(APPEAL_ROLES)?;
+    if auth.role() != Role::Executor {
+        auth.require(APPEAL_ROLES)?;
+    }
     let appeal = store
         .appeal_detail(&number)
         .await?
         .ok_or_else(|| not_found(&number))?;
+    // An executor's user sees its organisation's cards, no other's.
+    if !may_see_card(&store, &auth, appeal.record.id).await? {
+        return Err(ApiError::forbidden("the card is not this executor's"));
+    }
     let r = appeal.record;
-    info!(number = %r.registration_number, by = %auth.user().login, "appeal card read");
+    // The log first: an opening that cannot be logged does not happen.
+    let user = auth.user();
+    let agent = headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok());
+    store
+        .log_card_open(
+            r.id,
+            r.registration_number.as_str(),
+            user.id,
+            &user.login,
+            user.role.as_str(),
+            &peer.ip().to_string(),
+            agent,
+            Utc::now(),
+        )
+        .await
+        .map_err(|e| ApiError::Unavailable(e.to_string()))?;
+    info!(number = %r.registration_number, by = %user.login, "appeal card read");
     let attachments = appeal
         .attachments
         .iter()

@@ -4,9 +4,11 @@
 //! number (any way it is written) or a caller's by phone, linking calls and
 //! attachments, and reading everything on it.
 
-use chrono::{DateTime, Datelike, Utc};
+use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+use super::lifecycle::{Assignment, ExecutorCode, Lifecycle, Notice};
+use super::lifecycle_store::{Author, StepValues, write_parts_and_entry};
 use super::number::{RegistrationNumber, digits};
 use super::record::{AppealDetail, AppealRecord, AppealRow, AppealStatus, Attachment, LinkedCall};
 use super::registration::{Channel, FieldError, NewAppeal, RegisterError};
@@ -364,13 +366,17 @@ impl Store {
 
 impl Store {
     /// Registers the appeal: checks it (every problem at once), gives it the
-    /// next registration number of the year, the deadline from its
-    /// category's class and the category's executor, in one transaction.
+    /// next registration number of the city's year, and starts its life as
+    /// the lifecycle says (the category's executor as lead, the deadline
+    /// from its class, delivered now or at the executor's next working
+    /// hour), with the first entry of its history, in one transaction.
     pub async fn register_appeal(
         &self,
         appeal: &NewAppeal,
+        rules: &Lifecycle,
+        author: &Author,
         now: DateTime<Utc>,
-    ) -> Result<AppealRecord, RegisterError> {
+    ) -> Result<Registration, RegisterError> {
         let mut problems = appeal.check();
         let category = match appeal.category_id {
             Some(id) => self.category(id).await?,
@@ -400,8 +406,32 @@ impl Store {
         };
 
         let id = Uuid::new_v4();
-        let year = now.year();
-        let deadline = category.deadline.deadline(now);
+        // The city's year: a card filed at 00:30 on 1 January Kyiv time is
+        // the new year's.
+        let year = rules.calendar().year(now);
+        let lead =
+            ExecutorCode::parse(&category.executor.code).map_err(|reason| StoreError::Corrupt {
+                table: "classifier_executors",
+                column: "code",
+                reason,
+            })?;
+        let curator = self.curator_of(lead.as_str()).await?;
+        let outcome = rules
+            .register(
+                vec![Assignment {
+                    executor: lead.clone(),
+                    lead: true,
+                }],
+                category.deadline,
+                curator,
+                now,
+            )
+            .map_err(|refusal| StoreError::Invalid {
+                field: "executor",
+                reason: refusal.to_string(),
+            })?;
+        let card = &outcome.card;
+        let values = StepValues::new(card, &outcome.entry)?;
         let category_text = format!("{} / {}", category.section_name, category.type_name);
         let trimmed = |s: &str| s.trim().to_owned();
         let optional = |s: &str| Some(s.trim().to_owned()).filter(|s| !s.is_empty());
@@ -412,9 +442,10 @@ impl Store {
         const INSERT: &str = "INSERT INTO appeals \
             (id, registration_number, registration_digits, status, category, executor, deadline, \
              caller_phone, address, created_at, call_id, surname, first_name, patronymic, \
-             other_contact, essence, email, channel, category_id, repeat_of, registered_by) \
+             other_contact, essence, email, channel, category_id, repeat_of, registered_by, \
+             term_start, control, delivery_at) \
             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
-                    $18, $19, $20, $21)";
+                    $18, $19, $20, $21, $22, $23, $24)";
         let channel = appeal.channel.unwrap_or(if appeal.call_id.is_some() {
             Channel::Phone
         } else {
@@ -447,10 +478,10 @@ impl Store {
                 .bind(DbUuid(id))
                 .bind(number.as_str())
                 .bind(number.digits())
-                .bind(AppealStatus::Registered.as_str())
+                .bind(card.status.as_str())
                 .bind(&category_text)
-                .bind(&category.executor.name)
-                .bind(DbTime::new(deadline))
+                .bind(lead.as_str())
+                .bind(DbTime::new(card.deadline))
                 .bind(trimmed(&appeal.contact_phone))
                 .bind(trimmed(&appeal.address))
                 .bind(DbTime::new(now))
@@ -465,8 +496,12 @@ impl Store {
                 .bind(DbUuid(category.id))
                 .bind(repeat_of.map(DbUuid))
                 .bind(appeal.registered_by.map(DbUuid))
+                .bind(DbTime::new(card.term_start))
+                .bind(card.control.as_str())
+                .bind(card.delivery_at.map(DbTime::new))
                 .execute(&mut *tx)
                 .await?;
+            write_parts_and_entry!(tx, id, card, &outcome.entry, author, now, values);
             tx.commit().await?;
             Ok(number)
         }
@@ -475,9 +510,20 @@ impl Store {
             op: "register an appeal",
             source,
         })?;
-        Ok(self
+        let record = self
             .appeal_by_registration_number(&number)
             .await?
-            .ok_or(StoreError::NotFound { what: "appeal", id })?)
+            .ok_or(StoreError::NotFound { what: "appeal", id })?;
+        Ok(Registration {
+            record,
+            notices: outcome.notices,
+        })
     }
+}
+
+/// A registered appeal, and whom to tell of it (its executors' inboxes).
+#[derive(Debug, Clone)]
+pub struct Registration {
+    pub record: AppealRecord,
+    pub notices: Vec<Notice>,
 }

@@ -32,7 +32,15 @@ async fn cards_are_checked_field_by_field(db: &TestDb) {
         email: "not-an-address".into(),
         ..Default::default()
     };
-    let Err(RegisterError::Fields(problems)) = db.register_appeal(&empty, t0()).await else {
+    let Err(RegisterError::Fields(problems)) = db
+        .register_appeal(
+            &empty,
+            &crate::appeal::lifecycle::Lifecycle::default(),
+            &crate::appeal::lifecycle_store::Author::system(),
+            t0(),
+        )
+        .await
+    else {
         panic!("an empty card is refused");
     };
     let fields: Vec<&str> = problems.iter().map(|p| p.field).collect();
@@ -55,7 +63,15 @@ async fn cards_are_checked_field_by_field(db: &TestDb) {
     other.contact_phone.clear();
     other.other_contact = "Telegram @taras".into();
     other.repeat_of = "1580-2020-999999".into();
-    let Err(RegisterError::Fields(problems)) = db.register_appeal(&other, t0()).await else {
+    let Err(RegisterError::Fields(problems)) = db
+        .register_appeal(
+            &other,
+            &crate::appeal::lifecycle::Lifecycle::default(),
+            &crate::appeal::lifecycle_store::Author::system(),
+            t0(),
+        )
+        .await
+    else {
         panic!("unknown original");
     };
     assert_eq!(
@@ -65,7 +81,7 @@ async fn cards_are_checked_field_by_field(db: &TestDb) {
     let mut bad_category = card(category);
     bad_category.category_id = Some(Uuid::new_v4());
     assert!(matches!(
-        db.register_appeal(&bad_category, t0()).await,
+        db.register_appeal(&bad_category, &crate::appeal::lifecycle::Lifecycle::default(), &crate::appeal::lifecycle_store::Author::system(), t0()).await,
         Err(RegisterError::Fields(p)) if p[0].field == "category"
     ));
     assert!(
@@ -84,19 +100,35 @@ async fn registration_numbers_are_sequential_unique_and_skip_taken_ones(db: &Tes
         .with_ymd_and_hms(2026, 11, 23, 9, 0, 0)
         .single()
         .unwrap();
-    let first = db.register_appeal(&card(category), now).await.unwrap();
+    let first = db
+        .register_appeal(
+            &card(category),
+            &crate::appeal::lifecycle::Lifecycle::default(),
+            &crate::appeal::lifecycle_store::Author::system(),
+            now,
+        )
+        .await
+        .unwrap()
+        .record;
     assert_eq!(first.registration_number, "1580-2026-000001");
     assert_eq!(first.deadline, now + cat.deadline.duration());
-    assert_eq!(first.executor, cat.executor.name);
-    assert_eq!(first.status, AppealStatus::Registered);
+    assert_eq!(first.executor, cat.executor.code, "a key, not a name");
+    // 11:00 on a Monday in Kyiv: delivered at once.
+    assert_eq!(first.status, AppealStatus::Delivered);
     // A number taken another way is skipped.
     demo::seed(db, now).await.unwrap(); // 1580-2026-000123
     let mut numbers: Vec<String> = vec![first.registration_number.to_string()];
     // Several operators saving at once: all different.
     let cards: Vec<NewAppeal> = (0..130).map(|_| card(category)).collect();
-    let saves = cards.iter().map(|c| db.register_appeal(c, now));
+    let (rules, author) = (
+        crate::appeal::lifecycle::Lifecycle::default(),
+        crate::appeal::lifecycle_store::Author::system(),
+    );
+    let saves = cards
+        .iter()
+        .map(|c| db.register_appeal(c, &rules, &author, now));
     for saved in futures_util::future::join_all(saves).await {
-        numbers.push(saved.unwrap().registration_number.into());
+        numbers.push(saved.unwrap().record.registration_number.into());
     }
     let mut unique = numbers.clone();
     unique.sort();
@@ -107,14 +139,29 @@ async fn registration_numbers_are_sequential_unique_and_skip_taken_ones(db: &Tes
     // A repeat appeal points at the original.
     let mut again = card(category);
     again.repeat_of = first.registration_number.to_string();
-    let repeat = db.register_appeal(&again, now).await.unwrap();
+    let repeat = db
+        .register_appeal(
+            &again,
+            &crate::appeal::lifecycle::Lifecycle::default(),
+            &crate::appeal::lifecycle_store::Author::system(),
+            now,
+        )
+        .await
+        .unwrap()
+        .record;
     assert_ne!(repeat.id, first.id);
     // A new year starts at 1.
     let next_year = now.with_year(2027).unwrap();
     let jan = db
-        .register_appeal(&card(category), next_year)
+        .register_appeal(
+            &card(category),
+            &crate::appeal::lifecycle::Lifecycle::default(),
+            &crate::appeal::lifecycle_store::Author::system(),
+            next_year,
+        )
         .await
-        .unwrap();
+        .unwrap()
+        .record;
     assert_eq!(jan.registration_number, "1580-2027-000001");
 }
 
@@ -131,20 +178,26 @@ async fn a_card_shows_its_calls_recordings_repeat_and_attachments(db: &TestDb) {
                 email: "taras@example.com".into(),
                 ..card(category)
             },
+            &crate::appeal::lifecycle::Lifecycle::default(),
+            &crate::appeal::lifecycle_store::Author::system(),
             t0(),
         )
         .await
-        .unwrap();
+        .unwrap()
+        .record;
     let repeat = db
         .register_appeal(
             &NewAppeal {
                 repeat_of: original.registration_number.to_string(),
                 ..card(category)
             },
+            &crate::appeal::lifecycle::Lifecycle::default(),
+            &crate::appeal::lifecycle_store::Author::system(),
             t0() + Duration::hours(1),
         )
         .await
-        .unwrap();
+        .unwrap()
+        .record;
 
     // A later call, attached once; the registering call is not attached
     // again; unknown calls and cards are refused.
@@ -527,6 +580,6 @@ fn statuses_round_trip_through_text() {
     for s in AppealStatus::ALL {
         assert_eq!(AppealStatus::parse(s.as_str()), Some(*s));
     }
-    assert_eq!(AppealStatus::ALL.len(), 8);
+    assert_eq!(AppealStatus::ALL.len(), 9);
     assert_eq!(AppealStatus::InProgress.as_str(), "in_progress");
 }

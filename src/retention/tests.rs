@@ -116,10 +116,13 @@ async fn thousands_of_recordings_only_the_old_unheld_go_and_two_pruners_share_th
                 call_id: Some(held_by_card.1),
                 ..card(category)
             },
+            &crate::appeal::lifecycle::Lifecycle::default(),
+            &crate::appeal::lifecycle_store::Author::system(),
             now(),
         )
         .await
-        .unwrap();
+        .unwrap()
+        .record;
     db.set_hold(HoldTarget::Appeal(card.id), "скарга", None, now())
         .await
         .unwrap();
@@ -229,7 +232,16 @@ async fn an_interrupted_prune_is_finished_by_the_start_up_sweep(db: &TestDb) {
     // Attachments: a row whose file is gone, and a file whose row is gone
     // (a crash between the card's deletion and its files').
     let category = a_category(db).await;
-    let card = db.register_appeal(&card(category), now()).await.unwrap();
+    let card = db
+        .register_appeal(
+            &card(category),
+            &crate::appeal::lifecycle::Lifecycle::default(),
+            &crate::appeal::lifecycle_store::Author::system(),
+            now(),
+        )
+        .await
+        .unwrap()
+        .record;
     db.add_attachment(
         &Attachment {
             id: Uuid::new_v4(),
@@ -294,6 +306,32 @@ async fn a_category(db: &TestDb) -> Uuid {
     crate::store::testing::sample_category(db, "sample", now() - TimeDelta::days(2000)).await
 }
 
+/// Ends a card's life (dismissed by a supervisor) at `at`.
+async fn finish(db: &TestDb, id: Uuid, at: DateTime<Utc>) {
+    use crate::appeal::lifecycle::{Action, Actor, Lifecycle};
+    let stored = db.appeal_card(id).await.unwrap().expect("the card");
+    let supervisor = Actor::User {
+        login: "control".into(),
+        role: crate::store::Role::Supervisor,
+        executor: None,
+    };
+    let dismiss = Action::Dismiss {
+        reason: "не підлягає розгляду".into(),
+    };
+    let outcome = Lifecycle::default()
+        .handle(&stored.card, dismiss, &supervisor, at)
+        .expect("dismissed");
+    db.write_step(
+        id,
+        stored.revision,
+        &outcome,
+        &crate::appeal::lifecycle_store::Author::system(),
+        at,
+    )
+    .await
+    .expect("written");
+}
+
 async fn old_cards_go_with_their_files_and_held_ones_stay(db: &TestDb) {
     let f = fixture(db);
     let category = a_category(db).await;
@@ -301,9 +339,17 @@ async fn old_cards_go_with_their_files_and_held_ones_stay(db: &TestDb) {
     let mut old_cards = Vec::new();
     for i in 0..30 {
         let card = db
-            .register_appeal(&card(category), old + TimeDelta::hours(i))
+            .register_appeal(
+                &card(category),
+                &crate::appeal::lifecycle::Lifecycle::default(),
+                &crate::appeal::lifecycle_store::Author::system(),
+                old + TimeDelta::hours(i),
+            )
             .await
-            .unwrap();
+            .unwrap()
+            .record;
+        // Dismissed an hour later: its three years count from there.
+        finish(db, card.id, old + TimeDelta::hours(i + 1)).await;
         old_cards.push(card);
     }
     let young = db
@@ -312,10 +358,13 @@ async fn old_cards_go_with_their_files_and_held_ones_stay(db: &TestDb) {
                 repeat_of: old_cards[0].registration_number.to_string(),
                 ..card(category)
             },
+            &crate::appeal::lifecycle::Lifecycle::default(),
+            &crate::appeal::lifecycle_store::Author::system(),
             now() - TimeDelta::days(10),
         )
         .await
-        .unwrap();
+        .unwrap()
+        .record;
     let held = &old_cards[1];
     db.set_hold(HoldTarget::Appeal(held.id), "судова справа", None, now())
         .await

@@ -42,7 +42,7 @@ async fn insert_sample_appeal(store: &Store, now: DateTime<Utc>) -> Result<Uuid,
         registration_number: APPEAL_NUMBER.into(),
         status: AppealStatus::InProgress,
         category: "Водопостачання / Відсутність холодної води".into(),
-        executor: "КП «Водоканал»".into(),
+        executor: "vodokanal".into(),
         deadline: (now + Duration::days(1))
             .date_naive()
             .and_hms_opt(18, 0, 0)

@@ -101,6 +101,25 @@ macro_rules! text_enum {
                 f.write_str(self.as_str())
             }
         }
+
+        /// As its stored text, in JSON as in the database.
+        impl serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(self.as_str())
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+                $name::parse(&text).ok_or_else(|| {
+                    serde::de::Error::custom(format!(
+                        concat!("{:?} is not a ", stringify!($name)),
+                        text
+                    ))
+                })
+            }
+        }
     };
 }
 
@@ -159,6 +178,11 @@ pub enum StoreError {
     /// "appeal registration number", `key` = "1580-2026-000123").
     #[error("{what} {key} already exists")]
     AlreadyExists { what: &'static str, key: String },
+
+    /// The row changed since it was read (another step was written first):
+    /// nothing was written; read it again and decide again.
+    #[error("{what} {id} changed meanwhile")]
+    Stale { what: &'static str, id: Uuid },
 
     /// A value given to the store breaks its rules (a login with spaces, a
     /// short password...); nothing was written. `reason` never contains a

@@ -273,13 +273,15 @@ impl Store {
             .map_err(query_err("mark a recording missing")))
     }
 
-    /// Cards registered before `cutoff` and not held, oldest first.
+    /// Cards whose life ended (closed or dismissed) before `cutoff` and not
+    /// held, oldest first: a card's retention counts from its closure, and
+    /// open or long-term cards are never due.
     pub async fn appeals_due(&self, cutoff: DateTime<Utc>) -> Result<Vec<DueAppeal>, StoreError> {
         const SQL: &str = concat!(
             "SELECT a.id, a.registration_number, a.created_at FROM appeals a \
-             WHERE a.created_at < $1 AND ",
+             WHERE a.finished_at < $1 AND ",
             appeal_not_held!(),
-            " ORDER BY a.created_at, a.id"
+            " ORDER BY a.finished_at, a.id"
         );
         on_pool!(self, |pool| decode_all(
             sqlx::query(SQL)
@@ -303,24 +305,24 @@ impl Store {
         limit: u32,
     ) -> Result<(Vec<DueAppeal>, Vec<String>), StoreError> {
         const PICK: &str = concat!(
-            "SELECT a.id FROM appeals a WHERE a.created_at < $1 AND ",
+            "SELECT a.id FROM appeals a WHERE a.finished_at < $1 AND ",
             appeal_not_held!(),
-            " ORDER BY a.created_at, a.id LIMIT $2"
+            " ORDER BY a.finished_at, a.id LIMIT $2"
         );
         // The card is locked before its holds are read (PostgreSQL): a hold
         // being set waits, then finds the card gone; a hold set just before
         // is seen by the statements that follow the lock.
         let lock: &str = match self.backend {
-            Backend::Sqlite(_) => "SELECT id FROM appeals WHERE id = $1 AND created_at < $2",
+            Backend::Sqlite(_) => "SELECT id FROM appeals WHERE id = $1 AND finished_at < $2",
             Backend::Postgres(_) => {
-                "SELECT id FROM appeals WHERE id = $1 AND created_at < $2 FOR UPDATE"
+                "SELECT id FROM appeals WHERE id = $1 AND finished_at < $2 FOR UPDATE"
             }
         };
         const HELD: &str = "SELECT 1 FROM legal_holds WHERE appeal_id = $1 AND released_at IS NULL";
         const FILES: &str = "DELETE FROM appeal_attachments WHERE appeal_id = $1 RETURNING path";
         const UNLINK: &str = "UPDATE appeals SET repeat_of = NULL WHERE repeat_of = $1";
         const DELETE: &str = concat!(
-            "DELETE FROM appeals AS a WHERE a.id = $1 AND a.created_at < $2 AND ",
+            "DELETE FROM appeals AS a WHERE a.id = $1 AND a.finished_at < $2 AND ",
             appeal_not_held!(),
             " RETURNING id, registration_number, created_at"
         );

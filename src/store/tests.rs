@@ -79,6 +79,12 @@ pub(crate) fn new_recording(call_id: Uuid, started_at: DateTime<Utc>) -> NewReco
 }
 
 /// Runs raw SQL on the store's pool (for checks the API does not offer).
+/// Runs raw SQL that may fail (a trigger's refusal, a constraint).
+pub(crate) async fn raw_try_execute(store: &Store, sql: &str) -> Result<(), sqlx::Error> {
+    use sqlx::Executor;
+    on_pool!(store, |pool| pool.execute(sql).await.map(drop))
+}
+
 pub(crate) async fn raw_execute(store: &Store, sql: &str) {
     use sqlx::Executor;
     on_pool!(store, |pool| {

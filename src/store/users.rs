@@ -44,6 +44,10 @@ pub struct User {
     pub role: Role,
     /// For an operator user: the operator (extension) they are.
     pub operator_id: Option<Uuid>,
+    /// For an executor user: its organisation's code in the classifier.
+    pub executor: Option<String>,
+    /// For an executor user: whether they are the organisation's head.
+    pub head: bool,
     pub created_at: DateTime<Utc>,
     pub disabled_at: Option<DateTime<Utc>>,
 }
@@ -56,6 +60,11 @@ pub struct NewUser {
     pub role: Role,
     /// The operator's login, for (and only for) an operator user.
     pub operator_login: Option<String>,
+    /// The organisation's code in the classifier, for (and only for) an
+    /// executor user.
+    pub executor: Option<String>,
+    /// An executor user who heads the organisation.
+    pub head: bool,
 }
 
 /// A signed-in user's session.
@@ -103,8 +112,8 @@ fn token_hash(token: &str) -> String {
     hex::encode(sha2::Sha256::digest(token.as_bytes()))
 }
 
-const USER_COLUMNS: &str =
-    "u.id, u.login, u.display_name, u.role, u.operator_id, u.created_at, u.disabled_at";
+const USER_COLUMNS: &str = "u.id, u.login, u.display_name, u.role, u.operator_id, \
+    u.executor_code, u.executor_head, u.created_at, u.disabled_at";
 
 fn user_from_row(row: &impl StoreRow) -> Result<User, StoreError> {
     let c = Cols::new(row, "users");
@@ -114,12 +123,51 @@ fn user_from_row(row: &impl StoreRow) -> Result<User, StoreError> {
         display_name: c.get("display_name")?,
         role: c.parsed("role", Role::parse)?,
         operator_id: c.opt_uuid("operator_id")?,
+        executor: c.get("executor_code")?,
+        head: c.get::<bool>("executor_head")?,
         created_at: c.time("created_at")?,
         disabled_at: c.opt_time("disabled_at")?,
     })
 }
 
 impl Store {
+    /// An executor user names an organisation the current classifier has;
+    /// no other user names one or is a head.
+    async fn check_executor_of_user(&self, new: &NewUser) -> Result<(), StoreError> {
+        let invalid = |reason: String| StoreError::Invalid {
+            field: "executor",
+            reason,
+        };
+        match (new.role, new.executor.as_deref()) {
+            (Role::Executor, Some(code)) => {
+                let Some(version) = self.current_classifier_version().await? else {
+                    return Err(invalid(
+                        "no classifier imported yet: run `hotline classifier import`".into(),
+                    ));
+                };
+                let executors = self.executors(version.number).await?;
+                if !executors.iter().any(|e| e.code == code) {
+                    let mut known: Vec<&str> = executors.iter().map(|e| e.code.as_str()).collect();
+                    known.sort_unstable();
+                    return Err(invalid(format!(
+                        "the classifier (version {}) has no executor {code:?}; it has {}",
+                        version.number,
+                        known.join(", ")
+                    )));
+                }
+                Ok(())
+            }
+            (Role::Executor, None) => Err(invalid(
+                "an executor user must name their organisation (--executor CODE)".into(),
+            )),
+            (_, Some(_)) => Err(invalid(
+                "only executor users belong to an executor organisation".into(),
+            )),
+            (_, None) if new.head => Err(invalid("only an executor user can be a head".into())),
+            (_, None) => Ok(()),
+        }
+    }
+
     /// Adds a user with an Argon2id hash of `password`. `Invalid` (nothing
     /// written) for a bad login or name, an operator user without an
     /// existing operator, or an operator named for another role;
@@ -132,8 +180,9 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<User, StoreError> {
         const SQL: &str = "INSERT INTO users \
-            (id, login, display_name, role, password_hash, operator_id, created_at) \
-            VALUES ($1, $2, $3, $4, $5, $6, $7)";
+            (id, login, display_name, role, password_hash, operator_id, executor_code, \
+             executor_head, created_at) \
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
         check_login(&new.login)?;
         let display_name = check_display_name(&new.display_name)?.to_owned();
         check_password(password)?;
@@ -161,6 +210,7 @@ impl Store {
             }
             (_, None) => None,
         };
+        self.check_executor_of_user(new).await?;
         let password = password.to_owned();
         let hash = blocking(move || hash_password(&password)).await?;
         let id = Uuid::new_v4();
@@ -171,6 +221,8 @@ impl Store {
             .bind(new.role.as_str())
             .bind(&hash)
             .bind(operator_id.map(DbUuid))
+            .bind(new.executor.as_deref())
+            .bind(new.head)
             .bind(DbTime::new(now))
             .execute(pool)
             .await

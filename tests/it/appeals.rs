@@ -87,8 +87,19 @@ async fn cards_are_registered_with_a_number_deadline_and_executor() {
     assert_eq!(r.status, 201, "{}", r.body);
     let saved: Value = serde_json::from_str(&r.body).unwrap();
     let number = saved["registration_number"].as_str().unwrap();
-    assert_eq!(number, format!("1580-{}-000001", before.year()));
-    assert_eq!(saved["executor"], emergency["executor"]);
+    // The city's year (Europe/Kyiv), not UTC's.
+    let year = before.with_timezone(&chrono_tz::Europe::Kyiv).year();
+    assert_eq!(number, format!("1580-{year}-000001"));
+    // The executor is stored as the classifier's key, shown by its name.
+    assert_eq!(saved["executor_name"], emergency["executor"]);
+    assert!(
+        saved["executor"]
+            .as_str()
+            .unwrap()
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b == b'-' || b == b'_'),
+        "{saved}"
+    );
     let deadline: DateTime<Utc> = saved["deadline"].as_str().unwrap().parse().unwrap();
     let hours = (deadline - before).num_minutes() as f64 / 60.0;
     assert!((hours - 3.0).abs() < 0.1, "emergency: 3 hours, got {hours}");
@@ -298,4 +309,60 @@ async fn an_operator_links_cards_only_to_calls_they_took() {
             .is_empty(),
         "nothing saved"
     );
+}
+
+/// Files a full card over the API as `session` (who may register cards), in
+/// a category of the sample classifier whose executor is `executor`;
+/// returns its registration number.
+pub async fn file_card_for(
+    app: &crate::TestApp,
+    session: &crate::ApiSession,
+    executor: &str,
+) -> String {
+    if app
+        .store()
+        .current_classifier_version()
+        .await
+        .unwrap()
+        .is_none()
+    {
+        let classifier =
+            Classifier::load(&crate::repo().join("classifier/zaporizhzhia.toml")).unwrap();
+        app.store()
+            .import_classifier(&classifier, "zaporizhzhia.toml", Utc::now())
+            .await
+            .unwrap();
+    }
+    let version = app
+        .store()
+        .current_classifier_version()
+        .await
+        .unwrap()
+        .unwrap();
+    let category = app
+        .store()
+        .categories(version.number)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|c| c.executor.code == executor)
+        .expect("a category of this executor");
+    let body = json!({
+        "surname": "Шевченко", "first_name": "Тарас", "patronymic": "Григорович",
+        "address": "вул. Соборна, 12, кв. 5", "contact_phone": "+380611234567",
+        "essence": "Третій день немає холодної води в будинку.",
+        "category_id": category.id,
+    })
+    .to_string();
+    let r = request(
+        app.http_addr,
+        "POST",
+        "/api/appeals",
+        &session.headers(),
+        &body,
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let card: Value = serde_json::from_str(&r.body).unwrap();
+    card["registration_number"].as_str().unwrap().to_owned()
 }

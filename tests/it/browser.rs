@@ -295,7 +295,7 @@ async fn an_operator_gets_the_card_on_screen_files_the_appeal_and_reads_out_its_
     assert_eq!(card.record.call_id, Some(call_uuid));
     assert_eq!(card.surname.as_deref(), Some("Шевченко"));
     assert_eq!(card.record.caller_phone, demo::CALLER);
-    assert!(card.record.executor.contains("Водоканал"));
+    assert_eq!(card.record.executor, "vodokanal", "the executor is a key");
     assert_eq!(
         card.record.deadline - card.record.created_at,
         chrono::TimeDelta::hours(3),

@@ -299,25 +299,36 @@ async fn the_card_pops_up_on_the_ringing_operators_console_only() {
 }
 
 #[tokio::test]
-async fn the_websocket_needs_a_session_and_a_console_role() {
+async fn the_websocket_needs_a_session_and_tells_an_executor_of_its_own_cards_only() {
     let app = spawn_app(AppOptions::default()).await;
     let url = format!("ws://{}/ws", app.http_addr);
     let refused = tokio_tungstenite::connect_async(url.clone()).await;
     assert!(refused.is_err(), "no session, no websocket");
-    let executor = app.sign_in_as("vodokanal", Role::Executor).await;
-    let mut request = url.into_client_request().unwrap();
-    request.headers_mut().insert(
-        "Cookie",
-        format!("hotline_session={}", executor.cookie)
-            .parse()
-            .unwrap(),
+    // Executor users are named after their organisation in these tests.
+    let vodokanal = app.sign_in_as("vodokanal", Role::Executor).await;
+    let oblenergo = app.sign_in_as("oblenergo", Role::Executor).await;
+    let mut mine = Console::open(&app, &vodokanal).await;
+    let mut theirs = Console::open(&app, &oblenergo).await;
+    mine.next("hello").await;
+    theirs.next("hello").await;
+    // A card for the water utility, filed by a supervisor over the API.
+    let supervisor = app.sign_in_as("sveta", Role::Supervisor).await;
+    let filed = Utc::now();
+    let number = crate::appeals::file_card_for(&app, &supervisor, "vodokanal").await;
+    let (at, changed) = mine.next("card_changed").await;
+    assert_eq!(changed["registration_number"], number.as_str(), "{changed}");
+    assert_eq!(changed["step"], "registered");
+    assert!(
+        at - filed < chrono::TimeDelta::seconds(1),
+        "within a second"
     );
-    match tokio_tungstenite::connect_async(request).await {
-        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
-            assert_eq!(response.status(), 403)
-        }
-        other => panic!("an executor has no console: {:?}", other.map(|_| ())),
-    }
+    // The electricity company's console hears nothing of it.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let heard = theirs.drained();
+    assert!(
+        heard.iter().all(|m| m["type"] != "card_changed"),
+        "another executor is told nothing: {heard:?}"
+    );
 }
 
 /// Screen-pop latency with 500 consoles connected (issue 7's bench, not

@@ -169,7 +169,28 @@ impl TestApp {
             display_name: login.into(),
             role,
             operator_login: (role == hotline::store::Role::Operator).then(|| login.to_string()),
+            // Executor users are named after their organisation in these tests.
+            executor: (role == hotline::store::Role::Executor).then(|| login.to_string()),
+            head: false,
         };
+        // An executor user names its organisation: the sample classifier's.
+        if role == hotline::store::Role::Executor
+            && self
+                .store()
+                .current_classifier_version()
+                .await
+                .unwrap()
+                .is_none()
+        {
+            let classifier = hotline::appeal::classifier::Classifier::load(
+                &repo().join(hotline::appeal::classifier::DEFAULT_PATH),
+            )
+            .expect("the sample classifier");
+            self.store()
+                .import_classifier(&classifier, "zaporizhzhia.toml", chrono::Utc::now())
+                .await
+                .expect("the sample classifier imports");
+        }
         if self.store().user_by_login(login).await.unwrap().is_none() {
             self.store()
                 .add_user(&user, password, chrono::Utc::now())

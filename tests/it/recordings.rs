@@ -282,10 +282,13 @@ async fn supervisors_find_a_call(backend: crate::Backend) {
                 call_id: Some(target_call),
                 ..Default::default()
             },
+            &hotline::appeal::lifecycle::Lifecycle::default(),
+            &hotline::appeal::lifecycle_store::Author::system(),
             now,
         )
         .await
-        .unwrap();
+        .unwrap()
+        .record;
     let by_card = find(format!(
         "appeal={}",
         card.registration_number.replace('-', "")

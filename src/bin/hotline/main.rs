@@ -7,6 +7,7 @@
 
 mod block;
 mod classifier;
+mod executor;
 mod ivr;
 mod people;
 mod prune;
@@ -61,6 +62,11 @@ enum Command {
     User {
         #[command(subcommand)]
         action: people::UserAction,
+    },
+    /// Executors as organisations: their users and curators.
+    Executor {
+        #[command(subcommand)]
+        action: executor::ExecutorAction,
     },
     /// The classifier of issue types: sections, types, executors and
     /// deadline classes.
@@ -169,6 +175,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Operator { action } => people::operator(&settings, action).await,
         Command::User { action } => people::user(&settings, action).await,
+        Command::Executor { action } => executor::executor(&settings, action).await,
         Command::Classifier { action } => classifier::run(&settings, action).await,
         Command::Block { action } => {
             serve::init_cli_logging();

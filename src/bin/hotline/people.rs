@@ -26,6 +26,13 @@ pub enum UserAction {
         /// are; default: the operator with the same login.
         #[arg(long)]
         operator: Option<String>,
+        /// For an executor user: the organisation's code in the classifier
+        /// (`hotline classifier show` lists them), e.g. vodokanal.
+        #[arg(long)]
+        executor: Option<String>,
+        /// For an executor user: they head the organisation.
+        #[arg(long)]
+        head: bool,
         /// Display name (default: the login).
         #[arg(long)]
         name: Option<String>,
@@ -54,6 +61,8 @@ pub async fn user(settings: &Settings, action: UserAction) -> anyhow::Result<()>
                 role,
                 password: arg,
                 operator,
+                executor,
+                head,
                 name,
             } => {
                 let role = Role::parse(&role).with_context(|| {
@@ -68,25 +77,36 @@ pub async fn user(settings: &Settings, action: UserAction) -> anyhow::Result<()>
                     login,
                     role,
                     operator_login: operator,
+                    executor,
+                    head,
                 };
                 let password = read_password(&arg, &new.login)?;
                 let user = store.add_user(&new, &password, chrono::Utc::now()).await?;
                 println!(
-                    "user {} added: {}{}",
+                    "user {} added: {}{}{}{}",
                     user.login,
                     user.role,
                     new.operator_login
                         .map(|o| format!(", operator {o}"))
-                        .unwrap_or_default()
+                        .unwrap_or_default(),
+                    user.executor
+                        .as_deref()
+                        .map(|e| format!(", executor {e}"))
+                        .unwrap_or_default(),
+                    if user.head { ", head" } else { "" }
                 );
             }
             UserAction::List => {
                 for u in store.list_users().await? {
                     println!(
-                        "{:<20} {:<11} {}{}",
+                        "{:<20} {:<11} {}{}{}",
                         u.login,
                         u.role.as_str(),
                         u.display_name,
+                        u.executor
+                            .as_deref()
+                            .map(|e| format!(" [{e}{}]", if u.head { ", head" } else { "" }))
+                            .unwrap_or_default(),
                         if u.disabled_at.is_some() {
                             " (disabled)"
                         } else {

@@ -15,6 +15,8 @@ fn new_user(login: &str, role: Role, operator: Option<&str>) -> NewUser {
         display_name: format!("{login} (тест)"),
         role,
         operator_login: operator.map(str::to_string),
+        executor: None,
+        head: false,
     }
 }
 

@@ -1,0 +1,1342 @@
+//! The card's life as a state machine: who may do what in which state, what
+//! each step needs, and what it changes (000 §2.4, §3; 001 §7.2, §9; 004
+//! §5–6). The diagram, the table of roles and the rules are in
+//! `docs/lifecycle.md`.
+//!
+//! Role: [`Lifecycle::handle`] takes a card, an action, its actor and the
+//! time, and returns the card as it is after the action, the entry for the
+//! card's history and who is to be told; or a [`Refusal`] that says why not.
+//! [`Lifecycle::register`] makes a new card's life. Plain code like the IVR
+//! machine: no database, no clock, no sockets; the store writes the outcome
+//! (the new state and its history entry in one transaction) and the
+//! websocket tells the people named in it.
+//!
+//! The working calendar is the one thing it consults: when a card reaches an
+//! executor (its working hours) and when a decision is due (the end of the
+//! contact centre's next working day).
+
+use std::fmt;
+
+use chrono::{DateTime, Days, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::calendar::WorkingCalendar;
+use super::classifier::DeadlineClass;
+use super::record::AppealStatus;
+use crate::store::text_enum;
+use crate::store::users::Role;
+
+/// Longest comment, reason or summary, in characters.
+pub const MAX_TEXT_CHARS: usize = 4000;
+
+/// Longest name of a responsible person, in characters.
+pub const MAX_NAME_CHARS: usize = 200;
+
+/// The code of an executor of the classifier ("vodokanal"): the key a card
+/// holds, never the organisation's name.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct ExecutorCode(String);
+
+impl ExecutorCode {
+    /// Longest code, as the classifier allows.
+    pub const MAX_CHARS: usize = 64;
+
+    /// A code: `[a-z0-9_-]`, 1 to 64 characters.
+    pub fn parse(text: &str) -> Result<ExecutorCode, String> {
+        let ok = !text.is_empty()
+            && text.len() <= Self::MAX_CHARS
+            && text
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
+        match ok {
+            true => Ok(ExecutorCode(text.to_string())),
+            false => Err(format!("{text:?} is not an executor code")),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for ExecutorCode {
+    type Error = String;
+    fn try_from(text: String) -> Result<Self, String> {
+        ExecutorCode::parse(&text)
+    }
+}
+
+impl From<ExecutorCode> for String {
+    fn from(code: ExecutorCode) -> String {
+        code.0
+    }
+}
+
+impl fmt::Display for ExecutorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+text_enum! {
+    /// The level of control a card is under (000 §2.4).
+    Control {
+        /// The deadline of its class.
+        Regular => "regular",
+        /// Additional control: an extension was granted (000 §2.4.2).
+        Additional => "additional",
+        /// Long-term control: in the SER plan (000 §2.4.3).
+        LongTerm => "long_term",
+    }
+}
+
+/// An executor on a card: the lead, or one of the others (001 §7.2).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Part {
+    pub executor: ExecutorCode,
+    pub lead: bool,
+    /// The person the executor named when it accepted (000 §3.1.1).
+    pub responsible: Option<String>,
+    /// Why the executor said the issue is not theirs; it then has no part
+    /// in the work.
+    pub declined: Option<String>,
+}
+
+/// An executor to put on a card.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Assignment {
+    pub executor: ExecutorCode,
+    pub lead: bool,
+}
+
+/// What an executor asks the contact centre to decide.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Request {
+    /// Another executor: not its competence, or others must join (000
+    /// §3.3.1).
+    ChangeExecutor { suggested: Option<ExecutorCode> },
+    /// Additional control: a concrete new deadline (000 §3.3.2, 001 §9.3).
+    Extension { until: DateTime<Utc> },
+    /// The socio-economic development plan: long-term control until the
+    /// planned date (000 §3.3.3, 001 §9.4).
+    LongTerm { planned: NaiveDate },
+    /// Closure: the issue is resolved (000 §3.4, 001 §9.5).
+    Closure,
+}
+
+impl Request {
+    /// The request's name in history entries and messages.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Request::ChangeExecutor { .. } => "change_executor",
+            Request::Extension { .. } => "extension",
+            Request::LongTerm { .. } => "long_term",
+            Request::Closure => "closure",
+        }
+    }
+}
+
+/// A request awaiting a decision.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pending {
+    pub request: Request,
+    pub by: ExecutorCode,
+    pub made_at: DateTime<Utc>,
+    /// The end of the contact centre's next working day.
+    pub due: DateTime<Utc>,
+    /// The state the card goes back to if the request is withdrawn or
+    /// rejected (a rejected closure goes to rework instead).
+    pub return_to: AppealStatus,
+    /// A second extension needs the curator's approval as well (000 §3.3.2,
+    /// 001 §9.3).
+    pub needs_curator: bool,
+    /// The supervisor who approved, while the curator has not.
+    pub approved_by_supervisor: Option<String>,
+    /// The curator who approved, while the supervisor has not.
+    pub approved_by_curator: Option<String>,
+}
+
+/// A card as the state machine sees it: the facts its rules depend on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Card {
+    pub status: AppealStatus,
+    pub deadline: DateTime<Utc>,
+    /// When the current deadline was set: the time left is counted from
+    /// it (the "due soon" warning).
+    pub term_start: DateTime<Utc>,
+    pub control: Control,
+    pub parts: Vec<Part>,
+    pub pending: Option<Pending>,
+    /// Extensions granted so far.
+    pub extensions: u32,
+    /// For a card in the SER plan, the planned date of the work.
+    pub planned: Option<NaiveDate>,
+    /// When a registered card is to reach its executor (the start of its
+    /// working hours); `None` once delivered.
+    pub delivery_at: Option<DateTime<Utc>>,
+    /// The login of the lead executor's curator, if it has one.
+    pub curator: Option<String>,
+    /// Attachments on the card marked as proof of the work.
+    pub proofs: u32,
+    /// Whether the watcher has said the deadline passed, or is near.
+    pub overdue_noted: bool,
+    pub due_soon_noted: bool,
+}
+
+impl Card {
+    /// The lead executor's part.
+    pub fn lead(&self) -> Option<&Part> {
+        self.parts.iter().find(|p| p.lead)
+    }
+
+    /// The part of `executor` on this card, if it has one.
+    pub fn part(&self, executor: &ExecutorCode) -> Option<&Part> {
+        self.parts.iter().find(|p| &p.executor == executor)
+    }
+
+    /// Whether the deadline counts against the executor in this state: a
+    /// card whose closure is being decided waits on the contact centre.
+    pub fn deadline_runs(&self) -> bool {
+        matches!(
+            self.status,
+            AppealStatus::Registered
+                | AppealStatus::Delivered
+                | AppealStatus::InProgress
+                | AppealStatus::Rework
+                | AppealStatus::LongTerm
+        )
+    }
+
+    /// Whether the card is past its deadline at `now`.
+    pub fn is_overdue(&self, now: DateTime<Utc>) -> bool {
+        self.deadline_runs() && now > self.deadline
+    }
+}
+
+/// Who acts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Actor {
+    /// The server itself: delivery, the deadline watcher.
+    System,
+    User {
+        login: String,
+        role: Role,
+        /// An executor user's organisation.
+        executor: Option<ExecutorCode>,
+    },
+}
+
+impl Actor {
+    pub fn login(&self) -> &str {
+        match self {
+            Actor::System => "system",
+            Actor::User { login, .. } => login,
+        }
+    }
+}
+
+/// What someone does to a card. As JSON (the API's steps):
+/// `{"action": "accept", "responsible": "…"}`; the server's own steps
+/// (deliver, mark_*) are refused to any user by the rules.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Action {
+    /// The card reaches its executor (System, in the executor's hours).
+    Deliver,
+    /// The executor accepts: competence confirmed, the responsible person
+    /// named (000 §3.1.1, §3.1.3).
+    Accept {
+        responsible: String,
+    },
+    Comment {
+        text: String,
+    },
+    /// Files already stored on the card; proof of the work if `proof`.
+    Attach {
+        files: Vec<Uuid>,
+        #[serde(default)]
+        proof: bool,
+    },
+    RequestChange {
+        reason: String,
+        #[serde(default)]
+        suggested: Option<ExecutorCode>,
+    },
+    /// One of several executors: not ours (001 §7.2).
+    NotOurs {
+        reason: String,
+    },
+    RequestExtension {
+        until: DateTime<Utc>,
+        reason: String,
+        #[serde(default)]
+        documents: Vec<Uuid>,
+    },
+    RequestLongTerm {
+        planned: NaiveDate,
+        reason: String,
+        #[serde(default)]
+        documents: Vec<Uuid>,
+    },
+    ProposeClosure {
+        summary: String,
+        #[serde(default)]
+        proof: Vec<Uuid>,
+    },
+    /// The executor takes its pending request back.
+    Withdraw,
+    /// The pending request granted; a change of executor names the new
+    /// ones.
+    Approve {
+        #[serde(default)]
+        note: Option<String>,
+        #[serde(default)]
+        executors: Vec<Assignment>,
+    },
+    /// The pending request refused; a refused closure sends the card back
+    /// for rework.
+    Reject {
+        reason: String,
+    },
+    /// The contact centre puts other executors on the card.
+    Reassign {
+        executors: Vec<Assignment>,
+        reason: String,
+    },
+    /// The appeal is not to be considered (000 §2.5.2).
+    Dismiss {
+        reason: String,
+    },
+    /// The deadline passed (System, the watcher).
+    MarkOverdue,
+    /// The deadline is near (System, the watcher).
+    MarkDueSoon,
+}
+
+impl Action {
+    /// The attachments the step carries (to be the card's own), and the
+    /// executors it names (to be the classifier's).
+    pub fn references(&self) -> (Vec<Uuid>, Vec<ExecutorCode>) {
+        match self {
+            Action::Attach { files, .. }
+            | Action::RequestExtension {
+                documents: files, ..
+            }
+            | Action::RequestLongTerm {
+                documents: files, ..
+            }
+            | Action::ProposeClosure { proof: files, .. } => (files.clone(), Vec::new()),
+            Action::RequestChange {
+                suggested: Some(code),
+                ..
+            } => (Vec::new(), vec![code.clone()]),
+            Action::Approve { executors, .. } | Action::Reassign { executors, .. } => (
+                Vec::new(),
+                executors.iter().map(|a| a.executor.clone()).collect(),
+            ),
+            _ => (Vec::new(), Vec::new()),
+        }
+    }
+
+    /// The action's name, as the UI and the API spell it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Action::Deliver => "deliver",
+            Action::Accept { .. } => "accept",
+            Action::Comment { .. } => "comment",
+            Action::Attach { .. } => "attach",
+            Action::RequestChange { .. } => "request_change",
+            Action::NotOurs { .. } => "not_ours",
+            Action::RequestExtension { .. } => "request_extension",
+            Action::RequestLongTerm { .. } => "request_long_term",
+            Action::ProposeClosure { .. } => "propose_closure",
+            Action::Withdraw => "withdraw",
+            Action::Approve { .. } => "approve",
+            Action::Reject { .. } => "reject",
+            Action::Reassign { .. } => "reassign",
+            Action::Dismiss { .. } => "dismiss",
+            Action::MarkOverdue => "mark_overdue",
+            Action::MarkDueSoon => "mark_due_soon",
+        }
+    }
+}
+
+text_enum! {
+    /// What a history entry records.
+    EntryKind {
+        Registered => "registered",
+        Delivered => "delivered",
+        Accepted => "accepted",
+        Commented => "commented",
+        Attached => "attached",
+        ChangeRequested => "change_requested",
+        NotOurs => "not_ours",
+        ExtensionRequested => "extension_requested",
+        LongTermRequested => "long_term_requested",
+        ClosureProposed => "closure_proposed",
+        Withdrawn => "withdrawn",
+        /// The supervisor approved a second extension; the curator has not yet.
+        AwaitingCurator => "awaiting_curator",
+        /// The curator approved a second extension; the supervisor has not yet.
+        CuratorApproved => "curator_approved",
+        ExecutorChanged => "executor_changed",
+        Extended => "extended",
+        MovedToLongTerm => "moved_to_long_term",
+        Closed => "closed",
+        RequestRejected => "request_rejected",
+        ReturnedForRework => "returned_for_rework",
+        Reassigned => "reassigned",
+        Dismissed => "dismissed",
+        Overdue => "overdue",
+        DueSoon => "due_soon",
+    }
+}
+
+/// One entry of a card's history, as the state machine makes it; the store
+/// adds the card, the author's login and the time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    pub kind: EntryKind,
+    pub from: AppealStatus,
+    pub to: AppealStatus,
+    /// The comment, reason or summary.
+    pub text: Option<String>,
+    /// Attachments the step carries (documents, proof).
+    pub files: Vec<Uuid>,
+    /// What else changed, for the history's reader.
+    pub details: Details,
+}
+
+/// The changes an entry records beyond its state.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Details {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deadline: Option<DeadlineChange>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub executors: Option<Vec<Assignment>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub executor: Option<ExecutorCode>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub responsible: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request: Option<Request>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub planned: Option<NaiveDate>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub due: Option<DateTime<Utc>>,
+    #[serde(skip_serializing_if = "std::ops::Not::not", default)]
+    pub proof: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeadlineChange {
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+}
+
+/// Whom to tell of a step, at once (their consoles' inboxes and queues).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Notice {
+    /// The executor's signed-in users.
+    Executor(ExecutorCode),
+    /// The contact centre's control staff.
+    Supervisors,
+    /// A curator, by login: a second extension waits for them.
+    Curator(String),
+}
+
+/// What an action did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    pub card: Card,
+    pub entry: Entry,
+    pub notices: Vec<Notice>,
+}
+
+/// Why an action is refused: a stable code for the UI's words and an
+/// English message for logs and the API.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    #[error("{role} may not {action}")]
+    Role { role: String, action: &'static str },
+    #[error("cannot {action} a card that is {status}")]
+    State {
+        action: &'static str,
+        status: AppealStatus,
+    },
+    #[error("the card is not this executor's")]
+    NotYourCard,
+    #[error("only the lead executor may {0}")]
+    NotLead(&'static str),
+    #[error("the lead executor asks for a change of executor instead")]
+    LeadCannotDecline,
+    #[error("this executor has already accepted the card")]
+    AlreadyAccepted,
+    #[error("{0} is required")]
+    Missing(&'static str),
+    #[error("{what} is longer than {max} characters")]
+    TooLong { what: &'static str, max: usize },
+    #[error("the new deadline must be later than the current one ({0})")]
+    NotLater(DateTime<Utc>),
+    #[error("the planned date must be after today ({0})")]
+    PlannedNotFuture(NaiveDate),
+    #[error("documents that justify the request are required")]
+    NeedsDocuments,
+    #[error("proof of the work (a photo or document marked as proof) is required")]
+    NeedsProof,
+    #[error("a request is already awaiting a decision")]
+    AlreadyPending,
+    #[error("no request is awaiting a decision")]
+    NothingPending,
+    #[error("the request was made by another executor")]
+    NotYourRequest,
+    #[error("a second extension needs the curator's approval, and {0} has no curator")]
+    NoCurator(ExecutorCode),
+    #[error("this extension waits for the curator, not for another supervisor")]
+    AwaitingCurator,
+    #[error("the curator has approved; this extension waits for a supervisor")]
+    AwaitingSupervisor,
+    #[error("the executors must be listed, each once, with exactly one lead")]
+    Executors,
+    #[error("the new executors are the same as the current ones")]
+    SameExecutors,
+    #[error("the card is not due for this ({0})")]
+    NotDue(&'static str),
+    #[error("the card is not ready to be delivered yet")]
+    NotYetDeliverable,
+}
+
+impl Refusal {
+    /// A stable name for the UI's translation.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Refusal::Role { .. } => "role",
+            Refusal::State { .. } => "state",
+            Refusal::NotYourCard => "not_your_card",
+            Refusal::NotLead(_) => "not_lead",
+            Refusal::LeadCannotDecline => "lead_cannot_decline",
+            Refusal::AlreadyAccepted => "already_accepted",
+            Refusal::Missing(_) => "missing",
+            Refusal::TooLong { .. } => "too_long",
+            Refusal::NotLater(_) => "not_later",
+            Refusal::PlannedNotFuture(_) => "planned_not_future",
+            Refusal::NeedsDocuments => "needs_documents",
+            Refusal::NeedsProof => "needs_proof",
+            Refusal::AlreadyPending => "already_pending",
+            Refusal::NothingPending => "nothing_pending",
+            Refusal::NotYourRequest => "not_your_request",
+            Refusal::NoCurator(_) => "no_curator",
+            Refusal::AwaitingCurator => "awaiting_curator",
+            Refusal::AwaitingSupervisor => "awaiting_supervisor",
+            Refusal::Executors => "executors",
+            Refusal::SameExecutors => "same_executors",
+            Refusal::NotDue(_) => "not_due",
+            Refusal::NotYetDeliverable => "not_yet_deliverable",
+        }
+    }
+}
+
+/// The rules, with the calendar they count days by.
+#[derive(Debug, Clone)]
+pub struct Lifecycle {
+    calendar: WorkingCalendar,
+    /// The share of a term left at which a card is "due soon" (0.25: the
+    /// last quarter).
+    due_soon_share: f64,
+}
+
+use AppealStatus as S;
+
+/// States in which the executor works the card.
+const WORKING: &[AppealStatus] = &[S::InProgress, S::Rework];
+/// States before the lead executor accepts.
+const INCOMING: &[AppealStatus] = &[S::Registered, S::Delivered];
+/// States in which the card's life goes on.
+const OPEN: &[AppealStatus] = &[
+    S::Registered,
+    S::Delivered,
+    S::InProgress,
+    S::ClosureProposed,
+    S::Rework,
+    S::LongTerm,
+    S::Verification,
+];
+
+impl Default for Lifecycle {
+    /// The default calendar (Monday to Friday 08:00–17:00, Europe/Kyiv)
+    /// and "due soon" in the last quarter of a term.
+    fn default() -> Self {
+        Lifecycle::new(WorkingCalendar::default(), 0.25)
+    }
+}
+
+impl Lifecycle {
+    pub fn new(calendar: WorkingCalendar, due_soon_share: f64) -> Lifecycle {
+        Lifecycle {
+            calendar,
+            due_soon_share: due_soon_share.clamp(0.0, 1.0),
+        }
+    }
+
+    pub fn calendar(&self) -> &WorkingCalendar {
+        &self.calendar
+    }
+
+    /// A new card's life: its deadline from its class, counted from `now`,
+    /// and delivered at once if its lead executor is at work, else marked to
+    /// be delivered when work starts.
+    pub fn register(
+        &self,
+        executors: Vec<Assignment>,
+        class: DeadlineClass,
+        curator: Option<String>,
+        now: DateTime<Utc>,
+    ) -> Result<Outcome, Refusal> {
+        check_assignments(&executors)?;
+        let mut card = Card {
+            status: S::Registered,
+            deadline: class.deadline(now),
+            term_start: now,
+            control: Control::Regular,
+            parts: Vec::new(),
+            pending: None,
+            extensions: 0,
+            planned: None,
+            delivery_at: None,
+            curator,
+            proofs: 0,
+            overdue_noted: false,
+            due_soon_noted: false,
+        };
+        self.put_on(&mut card, &executors, now);
+        let details = Details {
+            executors: Some(executors),
+            deadline: Some(DeadlineChange {
+                from: card.deadline,
+                to: card.deadline,
+            }),
+            ..Details::default()
+        };
+        let notices = self.executors_of(&card);
+        Ok(Outcome {
+            entry: Entry {
+                kind: EntryKind::Registered,
+                from: S::Registered,
+                to: card.status,
+                text: None,
+                files: Vec::new(),
+                details,
+            },
+            card,
+            notices,
+        })
+    }
+
+    /// Puts `executors` on the card, delivered at once if the lead is at
+    /// work, else waiting for its hours.
+    fn put_on(&self, card: &mut Card, executors: &[Assignment], now: DateTime<Utc>) {
+        card.parts = executors
+            .iter()
+            .map(|a| Part {
+                executor: a.executor.clone(),
+                lead: a.lead,
+                responsible: None,
+                declined: None,
+            })
+            .collect();
+        let lead = executors
+            .iter()
+            .find(|a| a.lead)
+            .map(|a| a.executor.as_str());
+        let schedule = self.calendar.executor(lead.unwrap_or_default());
+        let at = self.calendar.next_working_moment(schedule, now);
+        if at <= now {
+            card.status = S::Delivered;
+            card.delivery_at = None;
+        } else {
+            card.status = S::Registered;
+            card.delivery_at = Some(at);
+        }
+    }
+
+    /// The notices for every executor on the card that has not declined.
+    fn executors_of(&self, card: &Card) -> Vec<Notice> {
+        card.parts
+            .iter()
+            .filter(|p| p.declined.is_none())
+            .map(|p| Notice::Executor(p.executor.clone()))
+            .collect()
+    }
+
+    /// The warning point of the current term: "due soon" from here on.
+    pub fn due_soon_at(&self, card: &Card) -> DateTime<Utc> {
+        let term = (card.deadline - card.term_start).num_milliseconds().max(0) as f64;
+        let left = chrono::TimeDelta::milliseconds((term * self.due_soon_share) as i64);
+        card.deadline - left
+    }
+
+    /// The next thing time alone does to the card, and when: its delivery
+    /// when its executor's hours start, the "due soon" warning, then
+    /// "overdue" the first moment past the deadline. `None` when time can
+    /// do nothing more to it (its life is over, the deadline does not run
+    /// in its state, or both are noted). A card already past its deadline
+    /// at `now` is overdue at once, with no warning before it. The deadline
+    /// watcher sleeps until the earliest of these over all cards, then
+    /// applies the action.
+    pub fn next_due(&self, card: &Card, now: DateTime<Utc>) -> Option<(DateTime<Utc>, Action)> {
+        let delivery = match card.status {
+            S::Registered => card.delivery_at.map(|at| (at, Action::Deliver)),
+            _ => None,
+        };
+        let deadline = if !card.deadline_runs() || card.overdue_noted {
+            None
+        } else {
+            // The first instant after the deadline that the store keeps
+            // (microseconds): "overdue the moment it passes".
+            let overdue = card.deadline + chrono::TimeDelta::microseconds(1);
+            if card.due_soon_noted || overdue <= now {
+                Some((overdue, Action::MarkOverdue))
+            } else {
+                Some((self.due_soon_at(card), Action::MarkDueSoon))
+            }
+        };
+        match (delivery, deadline) {
+            (Some(d), Some(t)) => Some(if d.0 <= t.0 { d } else { t }),
+            (d, t) => d.or(t),
+        }
+    }
+
+    /// Applies `action` by `actor` at `now` to `card`.
+    pub fn handle(
+        &self,
+        card: &Card,
+        action: Action,
+        actor: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<Outcome, Refusal> {
+        let name = action.name();
+        let status = card.status;
+        let in_state = |states: &[AppealStatus]| match states.contains(&status) {
+            true => Ok(()),
+            false => Err(Refusal::State {
+                action: name,
+                status,
+            }),
+        };
+        let role = match actor {
+            Actor::System => None,
+            Actor::User { role, .. } => Some(*role),
+        };
+        let refuse_role = || Refusal::Role {
+            role: role.map_or("the system".to_string(), |r| r.to_string()),
+            action: name,
+        };
+        let mut next = card.clone();
+        let mut entry = Entry {
+            kind: EntryKind::Commented,
+            from: status,
+            to: status,
+            text: None,
+            files: Vec::new(),
+            details: Details::default(),
+        };
+        let mut notices: Vec<Notice> = Vec::new();
+
+        match action {
+            Action::Deliver => {
+                if role.is_some() {
+                    return Err(refuse_role());
+                }
+                in_state(&[S::Registered])?;
+                if card.delivery_at.is_some_and(|at| at > now) {
+                    return Err(Refusal::NotYetDeliverable);
+                }
+                next.status = S::Delivered;
+                next.delivery_at = None;
+                entry.kind = EntryKind::Delivered;
+                notices = self.executors_of(card);
+            }
+            Action::MarkOverdue | Action::MarkDueSoon => {
+                if role.is_some() {
+                    return Err(refuse_role());
+                }
+                let overdue = matches!(action, Action::MarkOverdue);
+                if !card.deadline_runs() {
+                    return Err(Refusal::State {
+                        action: name,
+                        status,
+                    });
+                }
+                let (due, noted) = match overdue {
+                    true => (card.is_overdue(now), card.overdue_noted),
+                    false => (now >= self.due_soon_at(card), card.due_soon_noted),
+                };
+                if !due || noted {
+                    return Err(Refusal::NotDue(name));
+                }
+                // Overdue says more than "due soon": no warning after it.
+                next.due_soon_noted = true;
+                next.overdue_noted |= overdue;
+                entry.kind = if overdue {
+                    EntryKind::Overdue
+                } else {
+                    EntryKind::DueSoon
+                };
+                entry.details.deadline = Some(DeadlineChange {
+                    from: card.deadline,
+                    to: card.deadline,
+                });
+                notices = self.executors_of(card);
+                if overdue {
+                    notices.push(Notice::Supervisors);
+                }
+            }
+            Action::Accept { responsible } => {
+                let part = self.executor_part(card, actor, name)?;
+                in_state(&[
+                    S::Registered,
+                    S::Delivered,
+                    S::InProgress,
+                    S::Rework,
+                    S::LongTerm,
+                ])?;
+                if part.responsible.is_some() {
+                    return Err(Refusal::AlreadyAccepted);
+                }
+                let responsible = text(&responsible, "the responsible person", MAX_NAME_CHARS)?;
+                let executor = part.executor.clone();
+                let lead = part.lead;
+                for p in next.parts.iter_mut().filter(|p| p.executor == executor) {
+                    p.responsible = Some(responsible.clone());
+                }
+                if lead && INCOMING.contains(&status) {
+                    next.status = S::InProgress;
+                    next.delivery_at = None;
+                }
+                entry.kind = EntryKind::Accepted;
+                entry.details.executor = Some(executor);
+                entry.details.responsible = Some(responsible);
+                notices.push(Notice::Supervisors);
+            }
+            Action::Comment { text: body } => {
+                match role {
+                    Some(Role::Executor) => {
+                        self.executor_part(card, actor, name)?;
+                        in_state(OPEN)?;
+                    }
+                    Some(Role::Operator) => in_state(OPEN)?,
+                    Some(Role::Supervisor) => {}
+                    _ => return Err(refuse_role()),
+                }
+                entry.kind = EntryKind::Commented;
+                entry.text = Some(text(&body, "a comment", MAX_TEXT_CHARS)?);
+                notices = self.everyone_but(card, actor);
+            }
+            Action::Attach { files, proof } => {
+                match role {
+                    Some(Role::Executor) => {
+                        self.executor_part(card, actor, name)?;
+                        in_state(OPEN)?;
+                    }
+                    Some(Role::Operator | Role::Supervisor) if !proof => in_state(OPEN)?,
+                    _ => return Err(refuse_role()),
+                }
+                if files.is_empty() {
+                    return Err(Refusal::Missing("a file"));
+                }
+                if proof {
+                    next.proofs += files.len() as u32;
+                }
+                entry.kind = EntryKind::Attached;
+                entry.files = files;
+                entry.details.proof = proof;
+                notices = self.everyone_but(card, actor);
+            }
+            Action::RequestChange { reason, suggested } => {
+                let part = self.executor_part(card, actor, name)?;
+                if !part.lead {
+                    return Err(Refusal::NotLead(name));
+                }
+                in_state(&[S::Registered, S::Delivered, S::InProgress, S::Rework])?;
+                let reason = text(&reason, "a reason", MAX_TEXT_CHARS)?;
+                let request = Request::ChangeExecutor { suggested };
+                self.file_request(&mut next, part, request, now)?;
+                entry.kind = EntryKind::ChangeRequested;
+                entry.text = Some(reason);
+                entry.details.request = next.pending.as_ref().map(|p| p.request.clone());
+                entry.details.due = next.pending.as_ref().map(|p| p.due);
+                notices.push(Notice::Supervisors);
+            }
+            Action::NotOurs { reason } => {
+                let part = self.executor_part(card, actor, name)?;
+                if part.lead {
+                    return Err(Refusal::LeadCannotDecline);
+                }
+                in_state(&[
+                    S::Registered,
+                    S::Delivered,
+                    S::InProgress,
+                    S::Rework,
+                    S::LongTerm,
+                ])?;
+                let reason = text(&reason, "a reason", MAX_TEXT_CHARS)?;
+                let executor = part.executor.clone();
+                for p in next.parts.iter_mut().filter(|p| p.executor == executor) {
+                    p.declined = Some(reason.clone());
+                }
+                entry.kind = EntryKind::NotOurs;
+                entry.text = Some(reason);
+                entry.details.executor = Some(executor);
+                notices = vec![Notice::Supervisors];
+                notices.extend(self.executors_of(&next));
+            }
+            Action::RequestExtension {
+                until,
+                reason,
+                documents,
+            } => {
+                let part = self.executor_part(card, actor, name)?;
+                if !part.lead {
+                    return Err(Refusal::NotLead(name));
+                }
+                in_state(WORKING)?;
+                let reason = text(&reason, "a justification", MAX_TEXT_CHARS)?;
+                if until <= card.deadline {
+                    return Err(Refusal::NotLater(card.deadline));
+                }
+                if documents.is_empty() {
+                    return Err(Refusal::NeedsDocuments);
+                }
+                if card.extensions >= 1 && card.curator.is_none() {
+                    return Err(Refusal::NoCurator(part.executor.clone()));
+                }
+                self.file_request(&mut next, part, Request::Extension { until }, now)?;
+                entry.kind = EntryKind::ExtensionRequested;
+                entry.text = Some(reason);
+                entry.files = documents;
+                entry.details.request = Some(Request::Extension { until });
+                entry.details.due = next.pending.as_ref().map(|p| p.due);
+                notices.push(Notice::Supervisors);
+                if let Some(curator) = card.curator.as_ref().filter(|_| card.extensions >= 1) {
+                    notices.push(Notice::Curator(curator.clone()));
+                }
+            }
+            Action::RequestLongTerm {
+                planned,
+                reason,
+                documents,
+            } => {
+                let part = self.executor_part(card, actor, name)?;
+                if !part.lead {
+                    return Err(Refusal::NotLead(name));
+                }
+                in_state(WORKING)?;
+                let reason = text(&reason, "a justification", MAX_TEXT_CHARS)?;
+                let today = self.calendar.date(now);
+                if planned <= today {
+                    return Err(Refusal::PlannedNotFuture(today));
+                }
+                if documents.is_empty() {
+                    return Err(Refusal::NeedsDocuments);
+                }
+                self.file_request(&mut next, part, Request::LongTerm { planned }, now)?;
+                entry.kind = EntryKind::LongTermRequested;
+                entry.text = Some(reason);
+                entry.files = documents;
+                entry.details.request = Some(Request::LongTerm { planned });
+                entry.details.planned = Some(planned);
+                entry.details.due = next.pending.as_ref().map(|p| p.due);
+                notices.push(Notice::Supervisors);
+            }
+            Action::ProposeClosure { summary, proof } => {
+                let part = self.executor_part(card, actor, name)?;
+                if !part.lead {
+                    return Err(Refusal::NotLead(name));
+                }
+                in_state(&[S::InProgress, S::Rework, S::LongTerm])?;
+                let summary = text(&summary, "what was done", MAX_TEXT_CHARS)?;
+                if proof.is_empty() && card.proofs == 0 {
+                    return Err(Refusal::NeedsProof);
+                }
+                self.file_request(&mut next, part, Request::Closure, now)?;
+                next.status = S::ClosureProposed;
+                next.proofs += proof.len() as u32;
+                entry.kind = EntryKind::ClosureProposed;
+                entry.text = Some(summary);
+                entry.files = proof;
+                entry.details.proof = true;
+                entry.details.due = next.pending.as_ref().map(|p| p.due);
+                notices.push(Notice::Supervisors);
+            }
+            Action::Withdraw => {
+                let part = self.executor_part(card, actor, name)?;
+                let pending = card.pending.as_ref().ok_or(Refusal::NothingPending)?;
+                if pending.by != part.executor {
+                    return Err(Refusal::NotYourRequest);
+                }
+                next.status = pending.return_to;
+                next.pending = None;
+                entry.kind = EntryKind::Withdrawn;
+                entry.details.request = Some(pending.request.clone());
+                notices.push(Notice::Supervisors);
+            }
+            Action::Approve { note, executors } => {
+                let pending = card.pending.as_ref().ok_or(Refusal::NothingPending)?;
+                let curator = self.is_curator(card, actor);
+                let supervisor = role == Some(Role::Supervisor);
+                if !supervisor && !curator {
+                    return Err(refuse_role());
+                }
+                let note = note
+                    .filter(|n| !n.trim().is_empty())
+                    .map(|n| text(&n, "a note", MAX_TEXT_CHARS))
+                    .transpose()?;
+                entry.text = note;
+                entry.details.request = Some(pending.request.clone());
+                if pending.needs_curator {
+                    // Both must approve, in either order; a supervisor acting
+                    // as curator counts once.
+                    let mut approval = pending.clone();
+                    if curator && approval.approved_by_curator.is_none() {
+                        approval.approved_by_curator = Some(actor.login().to_string());
+                    } else if supervisor && approval.approved_by_supervisor.is_none() {
+                        approval.approved_by_supervisor = Some(actor.login().to_string());
+                    } else {
+                        return Err(match approval.approved_by_curator.is_some() {
+                            true => Refusal::AwaitingSupervisor,
+                            false => Refusal::AwaitingCurator,
+                        });
+                    }
+                    if approval.approved_by_curator.is_none()
+                        || approval.approved_by_supervisor.is_none()
+                    {
+                        entry.kind = match approval.approved_by_curator.is_some() {
+                            true => EntryKind::CuratorApproved,
+                            false => EntryKind::AwaitingCurator,
+                        };
+                        notices.push(Notice::Supervisors);
+                        if let Some(login) = card.curator.clone() {
+                            notices.push(Notice::Curator(login));
+                        }
+                        next.pending = Some(approval);
+                        return Ok(Outcome {
+                            card: next,
+                            entry,
+                            notices,
+                        });
+                    }
+                } else if !supervisor {
+                    return Err(refuse_role());
+                }
+                next.pending = None;
+                match &pending.request {
+                    Request::ChangeExecutor { .. } => {
+                        check_assignments(&executors)?;
+                        if same_executors(card, &executors) {
+                            return Err(Refusal::SameExecutors);
+                        }
+                        notices = self.executors_of(card);
+                        self.put_on(&mut next, &executors, now);
+                        next.due_soon_noted = false;
+                        notices.extend(self.executors_of(&next));
+                        entry.kind = EntryKind::ExecutorChanged;
+                        entry.details.executors = Some(executors);
+                    }
+                    Request::Extension { until } => {
+                        next.status = pending.return_to;
+                        self.move_deadline(&mut next, *until, now, &mut entry);
+                        next.extensions += 1;
+                        next.control = Control::Additional;
+                        entry.kind = EntryKind::Extended;
+                        notices = self.executors_of(card);
+                    }
+                    Request::LongTerm { planned } => {
+                        next.status = S::LongTerm;
+                        next.planned = Some(*planned);
+                        let end = self.end_of_day(*planned);
+                        self.move_deadline(&mut next, end, now, &mut entry);
+                        next.control = Control::LongTerm;
+                        entry.kind = EntryKind::MovedToLongTerm;
+                        entry.details.planned = Some(*planned);
+                        notices = self.executors_of(card);
+                    }
+                    Request::Closure => {
+                        next.status = S::Closed;
+                        entry.kind = EntryKind::Closed;
+                        notices = self.executors_of(card);
+                    }
+                }
+            }
+            Action::Reject { reason } => {
+                let pending = card.pending.as_ref().ok_or(Refusal::NothingPending)?;
+                let curator = pending.needs_curator && self.is_curator(card, actor);
+                if role != Some(Role::Supervisor) && !curator {
+                    return Err(refuse_role());
+                }
+                let reason = text(&reason, "a reason", MAX_TEXT_CHARS)?;
+                next.pending = None;
+                entry.text = Some(reason);
+                entry.details.request = Some(pending.request.clone());
+                if pending.request == Request::Closure {
+                    next.status = S::Rework;
+                    entry.kind = EntryKind::ReturnedForRework;
+                } else {
+                    next.status = pending.return_to;
+                    entry.kind = EntryKind::RequestRejected;
+                }
+                notices = self.executors_of(card);
+            }
+            Action::Reassign { executors, reason } => {
+                if role != Some(Role::Supervisor) {
+                    return Err(refuse_role());
+                }
+                in_state(&[
+                    S::Registered,
+                    S::Delivered,
+                    S::InProgress,
+                    S::Rework,
+                    S::LongTerm,
+                ])?;
+                if card.pending.is_some() {
+                    return Err(Refusal::AlreadyPending);
+                }
+                let reason = text(&reason, "a reason", MAX_TEXT_CHARS)?;
+                check_assignments(&executors)?;
+                if same_executors(card, &executors) {
+                    return Err(Refusal::SameExecutors);
+                }
+                notices = self.executors_of(card);
+                self.put_on(&mut next, &executors, now);
+                if status == S::LongTerm {
+                    // Still in the plan: the new executor works to its date.
+                    next.status = S::LongTerm;
+                    next.delivery_at = None;
+                }
+                notices.extend(self.executors_of(&next));
+                entry.kind = EntryKind::Reassigned;
+                entry.text = Some(reason);
+                entry.details.executors = Some(executors);
+            }
+            Action::Dismiss { reason } => {
+                if role != Some(Role::Supervisor) {
+                    return Err(refuse_role());
+                }
+                in_state(INCOMING)?;
+                let reason = text(&reason, "a reason", MAX_TEXT_CHARS)?;
+                next.status = S::Rejected;
+                next.pending = None;
+                next.delivery_at = None;
+                entry.kind = EntryKind::Dismissed;
+                entry.text = Some(reason);
+                notices = self.executors_of(card);
+            }
+        }
+        entry.to = next.status;
+        dedup(&mut notices);
+        Ok(Outcome {
+            card: next,
+            entry,
+            notices,
+        })
+    }
+
+    /// The acting executor's part on the card, or why it has none.
+    fn executor_part<'c>(
+        &self,
+        card: &'c Card,
+        actor: &Actor,
+        action: &'static str,
+    ) -> Result<&'c Part, Refusal> {
+        let Actor::User { role, executor, .. } = actor else {
+            return Err(Refusal::Role {
+                role: "the system".to_string(),
+                action,
+            });
+        };
+        if *role != Role::Executor {
+            return Err(Refusal::Role {
+                role: role.to_string(),
+                action,
+            });
+        }
+        executor
+            .as_ref()
+            .and_then(|code| card.part(code))
+            .filter(|p| p.declined.is_none())
+            .ok_or(Refusal::NotYourCard)
+    }
+
+    /// Whether `actor` is the curator of the card's lead executor.
+    fn is_curator(&self, card: &Card, actor: &Actor) -> bool {
+        matches!(actor, Actor::User { .. }) && card.curator.as_deref() == Some(actor.login())
+    }
+
+    /// Everyone concerned with a card but the actor's own side.
+    fn everyone_but(&self, card: &Card, actor: &Actor) -> Vec<Notice> {
+        let mut notices = vec![Notice::Supervisors];
+        let own = match actor {
+            Actor::User { executor, .. } => executor.clone(),
+            Actor::System => None,
+        };
+        notices.extend(self.executors_of(card).into_iter().filter(|n| {
+            own.as_ref()
+                .is_none_or(|o| *n != Notice::Executor(o.clone()))
+        }));
+        notices
+    }
+
+    /// Files a request on `card`: one at a time, due by the end of the
+    /// contact centre's next working day.
+    fn file_request(
+        &self,
+        card: &mut Card,
+        part: &Part,
+        request: Request,
+        now: DateTime<Utc>,
+    ) -> Result<(), Refusal> {
+        if card.pending.is_some() {
+            return Err(Refusal::AlreadyPending);
+        }
+        let needs_curator = matches!(request, Request::Extension { .. }) && card.extensions >= 1;
+        card.pending = Some(Pending {
+            request,
+            by: part.executor.clone(),
+            made_at: now,
+            due: self
+                .calendar
+                .end_of_next_working_day(self.calendar.centre(), now),
+            return_to: card.status,
+            needs_curator,
+            approved_by_supervisor: None,
+            approved_by_curator: None,
+        });
+        Ok(())
+    }
+
+    /// Moves the deadline (an extension, the SER plan): the term and its
+    /// warnings start again.
+    fn move_deadline(
+        &self,
+        card: &mut Card,
+        to: DateTime<Utc>,
+        now: DateTime<Utc>,
+        entry: &mut Entry,
+    ) {
+        entry.details.deadline = Some(DeadlineChange {
+            from: card.deadline,
+            to,
+        });
+        card.deadline = to;
+        card.term_start = now;
+        card.overdue_noted = false;
+        card.due_soon_noted = false;
+    }
+
+    /// The end of a local day (its last moment before midnight).
+    fn end_of_day(&self, date: NaiveDate) -> DateTime<Utc> {
+        let next = date.checked_add_days(Days::new(1)).unwrap_or(date);
+        let midnight = NaiveDateTime::new(next, NaiveTime::MIN);
+        let tz = self.calendar.time_zone();
+        // Kyiv's clocks never change at midnight; `earliest` covers any zone
+        // that would.
+        tz.from_local_datetime(&midnight)
+            .earliest()
+            .map(|t| t.with_timezone(&Utc))
+            .unwrap_or_else(|| Utc.from_utc_datetime(&midnight))
+            - chrono::TimeDelta::seconds(1)
+    }
+}
+
+text_enum! {
+    /// The tabs of an executor's inbox (a card may be under several: in
+    /// progress and overdue).
+    Tab {
+        /// Not yet accepted by this executor.
+        New => "new",
+        /// Accepted and worked (or sent back for rework).
+        InProgress => "in_progress",
+        /// Past its deadline.
+        Overdue => "overdue",
+        /// In the last share of its term.
+        DueSoon => "due_soon",
+        /// A request or a closure proposal awaits the contact centre.
+        Awaiting => "awaiting",
+        /// In the SER plan.
+        LongTerm => "long_term",
+        /// Closed or dismissed.
+        Closed => "closed",
+    }
+}
+
+impl Lifecycle {
+    /// The tabs `card` is under for `executor` at `now`.
+    pub fn tabs(&self, card: &Card, executor: &ExecutorCode, now: DateTime<Utc>) -> Vec<Tab> {
+        let mut tabs = Vec::new();
+        let accepted = card.part(executor).is_some_and(|p| p.responsible.is_some());
+        match card.status {
+            S::Closed | S::Rejected => return vec![Tab::Closed],
+            S::Registered | S::Delivered => tabs.push(Tab::New),
+            S::LongTerm => tabs.push(Tab::LongTerm),
+            S::InProgress | S::Rework if !accepted => tabs.push(Tab::New),
+            S::InProgress | S::Rework => tabs.push(Tab::InProgress),
+            S::ClosureProposed | S::Verification => {}
+        }
+        if card.pending.is_some() {
+            tabs.push(Tab::Awaiting);
+        }
+        if card.is_overdue(now) {
+            tabs.push(Tab::Overdue);
+        } else if card.deadline_runs() && now >= self.due_soon_at(card) {
+            tabs.push(Tab::DueSoon);
+        }
+        tabs
+    }
+}
+
+/// A text a step needs: trimmed, not blank, not too long.
+fn text(body: &str, what: &'static str, max: usize) -> Result<String, Refusal> {
+    let body = body.trim();
+    if body.is_empty() {
+        return Err(Refusal::Missing(what));
+    }
+    if body.chars().count() > max {
+        return Err(Refusal::TooLong { what, max });
+    }
+    Ok(body.to_string())
+}
+
+/// Executors for a card: at least one, each once, exactly one lead.
+fn check_assignments(executors: &[Assignment]) -> Result<(), Refusal> {
+    let leads = executors.iter().filter(|a| a.lead).count();
+    let mut codes: Vec<&ExecutorCode> = executors.iter().map(|a| &a.executor).collect();
+    codes.sort();
+    codes.dedup();
+    match leads == 1 && codes.len() == executors.len() {
+        true => Ok(()),
+        false => Err(Refusal::Executors),
+    }
+}
+
+/// Whether `executors` are the card's executors already, lead included.
+fn same_executors(card: &Card, executors: &[Assignment]) -> bool {
+    let mut now: Vec<(&ExecutorCode, bool)> =
+        card.parts.iter().map(|p| (&p.executor, p.lead)).collect();
+    let mut new: Vec<(&ExecutorCode, bool)> =
+        executors.iter().map(|a| (&a.executor, a.lead)).collect();
+    now.sort();
+    new.sort();
+    now == new
+}
+
+/// Drops repeated notices, keeping the first of each.
+fn dedup(notices: &mut Vec<Notice>) {
+    let mut seen = std::collections::HashSet::new();
+    notices.retain(|n| seen.insert(n.clone()));
+}
+
+#[cfg(test)]
+#[path = "lifecycle_tests.rs"]
+mod tests;

@@ -1,0 +1,393 @@
+//! HTTP for the card's life: an executor's inbox (`GET /api/inbox`), the
+//! contact centre's decisions queue (`GET /api/decisions`), a card's
+//! history (`GET /api/appeals/{number}/history`) and the steps of its life
+//! (`POST /api/appeals/{number}/actions`). The rules are
+//! [`Lifecycle::handle`]'s; a handler reads the card, asks the machine,
+//! writes the outcome (reading again if another step came first) and tells
+//! the people the outcome names.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, Query, State};
+use axum::routing::{get, post};
+use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
+use serde::{Deserialize, Serialize};
+use tracing::info;
+use uuid::Uuid;
+
+use super::lifecycle::{Action, Actor, Control, EntryKind, ExecutorCode, Lifecycle, Pending, Tab};
+use super::lifecycle_store::{CardSummary, HistoryEntry};
+use super::record::AppealStatus;
+use crate::api::auth::Auth;
+use crate::api::{ApiError, AppState};
+use crate::store::{Role, Store, StoreError};
+
+/// How long closed cards stay in an executor's "closed" tab.
+const CLOSED_TAB_DAYS: i64 = 30;
+
+/// How often a step is tried again when another step on the same card was
+/// written first.
+const STALE_RETRIES: usize = 3;
+
+pub fn routes() -> axum::Router<AppState> {
+    axum::Router::new()
+        .route("/api/inbox", get(inbox))
+        .route("/api/decisions", get(decisions))
+        .route("/api/appeals/{number}/history", get(history))
+        .route("/api/appeals/{number}/actions", post(act))
+}
+
+/// The signed-in user as the state machine's actor.
+pub fn actor_of(auth: &Auth) -> Actor {
+    let user = auth.user();
+    Actor::User {
+        login: user.login.clone(),
+        role: user.role,
+        executor: user
+            .executor
+            .as_deref()
+            .and_then(|code| ExecutorCode::parse(code).ok()),
+    }
+}
+
+/// A card in a list, as the console shows it.
+#[derive(Serialize)]
+pub struct CardView {
+    id: Uuid,
+    registration_number: String,
+    status: AppealStatus,
+    category: String,
+    address: Option<String>,
+    created_at: DateTime<Utc>,
+    deadline: DateTime<Utc>,
+    /// Seconds to the deadline (negative when overdue), at the time of the
+    /// answer.
+    seconds_left: i64,
+    overdue: bool,
+    control: Control,
+    planned: Option<NaiveDate>,
+    /// For a card registered outside its executor's hours: when it is
+    /// delivered.
+    delivery_at: Option<DateTime<Utc>>,
+    executors: Vec<PartView>,
+    pending: Option<Pending>,
+    /// Seconds left to decide the pending request.
+    seconds_to_decide: Option<i64>,
+    tabs: Vec<Tab>,
+}
+
+#[derive(Serialize)]
+struct PartView {
+    executor: String,
+    lead: bool,
+    responsible: Option<String>,
+    declined: Option<String>,
+}
+
+fn card_view(
+    rules: &Lifecycle,
+    s: CardSummary,
+    viewer: Option<&ExecutorCode>,
+    now: DateTime<Utc>,
+) -> CardView {
+    let card = &s.stored.card;
+    CardView {
+        id: s.stored.id,
+        registration_number: s.stored.registration_number.clone(),
+        status: card.status,
+        category: s.category,
+        address: s.address,
+        created_at: s.created_at,
+        deadline: card.deadline,
+        seconds_left: (card.deadline - now).num_seconds(),
+        overdue: card.is_overdue(now),
+        control: card.control,
+        planned: card.planned,
+        delivery_at: card.delivery_at,
+        executors: card
+            .parts
+            .iter()
+            .map(|p| PartView {
+                executor: p.executor.to_string(),
+                lead: p.lead,
+                responsible: p.responsible.clone(),
+                declined: p.declined.clone(),
+            })
+            .collect(),
+        seconds_to_decide: card.pending.as_ref().map(|p| (p.due - now).num_seconds()),
+        pending: card.pending.clone(),
+        tabs: viewer.map(|e| rules.tabs(card, e, now)).unwrap_or_default(),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct InboxQuery {
+    tab: Option<String>,
+}
+
+#[derive(Serialize)]
+struct Inbox {
+    executor: String,
+    /// How many cards are under each tab.
+    counts: Vec<TabCount>,
+    cards: Vec<CardView>,
+}
+
+#[derive(Serialize)]
+struct TabCount {
+    tab: Tab,
+    count: usize,
+}
+
+/// `GET /api/inbox[?tab=new]`: the signed-in executor's cards, by deadline.
+async fn inbox(
+    State(store): State<Store>,
+    State(rules): State<Arc<Lifecycle>>,
+    auth: Auth,
+    Query(query): Query<InboxQuery>,
+) -> Result<Json<Inbox>, ApiError> {
+    auth.require(&[Role::Executor])?;
+    let executor = auth
+        .user()
+        .executor
+        .as_deref()
+        .and_then(|c| ExecutorCode::parse(c).ok())
+        .ok_or_else(|| ApiError::forbidden("this executor user belongs to no organisation"))?;
+    let tab = match query.tab.as_deref() {
+        None | Some("") => None,
+        Some(t) => Some(Tab::parse(t).ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "unknown tab {t:?}: new, in_progress, overdue, due_soon, awaiting, long_term or closed"
+            ))
+        })?),
+    };
+    let now = Utc::now();
+    let cards: Vec<CardView> = store
+        .executor_cards(executor.as_str(), now - TimeDelta::days(CLOSED_TAB_DAYS))
+        .await?
+        .into_iter()
+        .map(|s| card_view(&rules, s, Some(&executor), now))
+        .collect();
+    let counts = Tab::ALL
+        .iter()
+        .map(|t| TabCount {
+            tab: *t,
+            count: cards.iter().filter(|c| c.tabs.contains(t)).count(),
+        })
+        .collect();
+    let cards = cards
+        .into_iter()
+        .filter(|c| tab.is_none_or(|t| c.tabs.contains(&t)))
+        .collect();
+    Ok(Json(Inbox {
+        executor: executor.to_string(),
+        counts,
+        cards,
+    }))
+}
+
+/// `GET /api/decisions`: what awaits the contact centre's decision, the
+/// soonest due first. Supervisors see all; a curator, the second extensions
+/// waiting for them.
+async fn decisions(
+    State(store): State<Store>,
+    State(rules): State<Arc<Lifecycle>>,
+    auth: Auth,
+) -> Result<Json<Vec<CardView>>, ApiError> {
+    let now = Utc::now();
+    let login = auth.user().login.clone();
+    let supervisor = auth.role() == Role::Supervisor;
+    let curated: Vec<String> = match supervisor {
+        true => Vec::new(),
+        false => store
+            .executor_people()
+            .await?
+            .into_iter()
+            .filter(|e| e.curator.as_deref() == Some(login.as_str()))
+            .map(|e| e.code)
+            .collect(),
+    };
+    if !supervisor && curated.is_empty() {
+        return Err(ApiError::forbidden(
+            "the decisions queue is for the control staff and the executors' curators",
+        ));
+    }
+    let views = store
+        .cards_awaiting_decision()
+        .await?
+        .into_iter()
+        .filter(|s| {
+            let card = &s.stored.card;
+            supervisor
+                || card.pending.as_ref().is_some_and(|p| {
+                    p.needs_curator
+                        && p.approved_by_curator.is_none()
+                        && card
+                            .lead()
+                            .is_some_and(|l| curated.iter().any(|c| c == l.executor.as_str()))
+                })
+        })
+        .map(|s| card_view(&rules, s, None, now))
+        .collect();
+    Ok(Json(views))
+}
+
+/// A history entry as the console shows it.
+#[derive(Serialize)]
+struct EntryView {
+    at: DateTime<Utc>,
+    login: String,
+    role: String,
+    executor: Option<String>,
+    kind: EntryKind,
+    from: AppealStatus,
+    to: AppealStatus,
+    text: Option<String>,
+    files: Vec<Uuid>,
+    details: super::lifecycle::Details,
+}
+
+impl From<HistoryEntry> for EntryView {
+    fn from(e: HistoryEntry) -> Self {
+        EntryView {
+            at: e.at,
+            login: e.login,
+            role: e.role,
+            executor: e.executor,
+            kind: e.kind,
+            from: e.from,
+            to: e.to,
+            text: e.text,
+            files: e.files,
+            details: e.details,
+        }
+    }
+}
+
+/// Whether `auth` may see the card: the contact centre always; an executor
+/// only a card it has a part in (a declined part included: its own steps
+/// are on the card); a curator the cards of the executors they curate.
+pub async fn may_see_card(store: &Store, auth: &Auth, id: Uuid) -> Result<bool, ApiError> {
+    let user = auth.user();
+    if matches!(user.role, Role::Operator | Role::Supervisor | Role::Admin) {
+        return Ok(true);
+    }
+    let Some(stored) = store.appeal_card(id).await? else {
+        return Ok(false);
+    };
+    let own = user.executor.as_deref().is_some_and(|code| {
+        stored
+            .card
+            .parts
+            .iter()
+            .any(|p| p.executor.as_str() == code)
+    });
+    Ok(own || stored.card.curator.as_deref() == Some(user.login.as_str()))
+}
+
+/// `GET /api/appeals/{number}/history`: every step, oldest first.
+async fn history(
+    State(store): State<Store>,
+    auth: Auth,
+    Path(number): Path<String>,
+) -> Result<Json<Vec<EntryView>>, ApiError> {
+    let appeal = store
+        .appeal_by_registration_number(&number)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("appeal {number} not found")))?;
+    if !may_see_card(&store, &auth, appeal.id).await? {
+        return Err(ApiError::forbidden("the card is not this executor's"));
+    }
+    let entries = store.appeal_history(appeal.id).await?;
+    Ok(Json(entries.into_iter().map(EntryView::from).collect()))
+}
+
+/// What a step did.
+#[derive(Serialize)]
+struct Stepped {
+    status: AppealStatus,
+    kind: EntryKind,
+    deadline: DateTime<Utc>,
+    pending: Option<Pending>,
+}
+
+/// `POST /api/appeals/{number}/actions`: one step of the card's life.
+async fn act(
+    State(store): State<Store>,
+    State(rules): State<Arc<Lifecycle>>,
+    State(consoles): State<crate::api::console::Consoles>,
+    State(watcher): State<super::watcher::WatcherHandle>,
+    auth: Auth,
+    Path(number): Path<String>,
+    body: Result<Json<Action>, JsonRejection>,
+) -> Result<Json<Stepped>, ApiError> {
+    let Json(action) = body?;
+    let appeal = store
+        .appeal_by_registration_number(&number)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("appeal {number} not found")))?;
+    let (files, executors) = action.references();
+    for file in files {
+        if store.attachment(appeal.id, file).await?.is_none() {
+            return Err(ApiError::field(
+                "documents",
+                format!("Файл {file} не прикріплено до цього звернення."),
+            ));
+        }
+    }
+    if !executors.is_empty() {
+        let known = match store.current_classifier_version().await? {
+            Some(v) => store.executors(v.number).await?,
+            None => Vec::new(),
+        };
+        if let Some(unknown) = executors
+            .iter()
+            .find(|e| !known.iter().any(|k| k.code == e.as_str()))
+        {
+            return Err(ApiError::field(
+                "executors",
+                format!("Виконавця {unknown} немає в класифікаторі."),
+            ));
+        }
+    }
+    let actor = actor_of(&auth);
+    let author = auth.author();
+    for _ in 0..STALE_RETRIES {
+        let now = Utc::now();
+        let stored = store
+            .appeal_card(appeal.id)
+            .await?
+            .ok_or_else(|| ApiError::not_found(format!("appeal {number} not found")))?;
+        let outcome = rules.handle(&stored.card, action.clone(), &actor, now)?;
+        match store
+            .write_step(appeal.id, stored.revision, &outcome, &author, now)
+            .await
+        {
+            Ok(()) => {
+                info!(number = %number, by = %author.login, step = %outcome.entry.kind, to = %outcome.card.status, "card step");
+                consoles.card_changed(
+                    &number,
+                    outcome.entry.kind,
+                    outcome.card.status,
+                    &outcome.notices,
+                );
+                // A new deadline or executor: the watcher looks again.
+                watcher.poke();
+                return Ok(Json(Stepped {
+                    status: outcome.card.status,
+                    kind: outcome.entry.kind,
+                    deadline: outcome.card.deadline,
+                    pending: outcome.card.pending,
+                }));
+            }
+            Err(StoreError::Stale { .. }) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(ApiError::conflict(
+        "the card kept changing while this step was written; look at it again",
+    ))
+}
