@@ -703,3 +703,33 @@ fn opening_from_row(row: &impl StoreRow) -> Result<CardOpening, StoreError> {
         user_agent: c.get("user_agent")?,
     })
 }
+
+impl Store {
+    /// Every card, or those of one executor (its part not declined) and/or
+    /// in one state, by deadline: for `hotline appeal list`.
+    pub async fn card_list(
+        &self,
+        executor: Option<&str>,
+        status: Option<AppealStatus>,
+    ) -> Result<Vec<CardSummary>, StoreError> {
+        // Empty text stands for "any": one statement for every filter.
+        const WHERE: &str = "($1 = '' OR id IN (SELECT appeal_id FROM appeal_executors \
+            WHERE executor_code = $1 AND declined IS NULL)) AND ($2 = '' OR status = $2)";
+        let cards = format!(
+            "SELECT {} FROM appeals WHERE {WHERE} ORDER BY deadline, id",
+            summary_columns!()
+        );
+        let parts = format!(
+            "SELECT {PART_COLUMNS} FROM appeal_executors WHERE appeal_id IN \
+             (SELECT id FROM appeals WHERE {WHERE}) ORDER BY lead DESC, executor_code"
+        );
+        card_list!(
+            self,
+            "list cards",
+            &cards,
+            &parts,
+            executor.unwrap_or(""),
+            status.map(|s| s.as_str()).unwrap_or("")
+        )
+    }
+}

@@ -19,6 +19,7 @@ both_backends!(
     the_history_is_append_only,
     executor_users_and_curators_are_checked,
     the_watcher_delivers_warns_and_marks_overdue_on_time_from_the_store,
+    cards_are_listed_by_executor_and_state,
 );
 
 /// 11:00 on Wednesday 2 December 2026, Kyiv time: within working hours.
@@ -370,4 +371,64 @@ async fn the_watcher_delivers_warns_and_marks_overdue_on_time_from_the_store(db:
     let stored = db.appeal_card(record.id).await.unwrap().unwrap();
     assert_eq!(stored.card.status, AppealStatus::Delivered);
     assert!(stored.card.overdue_noted);
+}
+
+async fn cards_are_listed_by_executor_and_state(db: &TestDb) {
+    let category = category(db).await;
+    let rules = Lifecycle::default();
+    let at = wednesday();
+    let first = db
+        .register_appeal(&card(category), &rules, &operator(), at)
+        .await
+        .unwrap()
+        .record;
+    let later = db
+        .register_appeal(
+            &card(category),
+            &rules,
+            &operator(),
+            at + TimeDelta::hours(1),
+        )
+        .await
+        .unwrap()
+        .record;
+    let code = first.executor.clone();
+    let numbers = |list: Vec<super::lifecycle_store::CardSummary>| -> Vec<String> {
+        list.into_iter()
+            .map(|s| s.stored.registration_number)
+            .collect()
+    };
+    let all = numbers(db.card_list(None, None).await.unwrap());
+    assert_eq!(
+        all,
+        vec![
+            first.registration_number.to_string(),
+            later.registration_number.to_string()
+        ],
+        "by deadline"
+    );
+    assert_eq!(
+        numbers(db.card_list(Some(&code), None).await.unwrap()).len(),
+        2
+    );
+    assert!(db.card_list(Some("nobody"), None).await.unwrap().is_empty());
+    let delivered = db
+        .card_list(None, Some(AppealStatus::Delivered))
+        .await
+        .unwrap();
+    assert_eq!(delivered.len(), 2);
+    assert_eq!(
+        delivered[0].stored.card.parts.len(),
+        1,
+        "with its executors"
+    );
+    assert!(
+        db.card_list(Some(&code), Some(AppealStatus::Closed))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let inbox = db.executor_cards(&code, at).await.unwrap();
+    assert_eq!(inbox.len(), 2);
+    assert!(db.cards_awaiting_decision().await.unwrap().is_empty());
 }

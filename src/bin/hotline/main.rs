@@ -5,6 +5,7 @@
 //! the voice menu ([`ivr`]). The work itself is in the library; `anyhow`
 //! lives here only, where errors become messages for a person.
 
+mod appeal;
 mod block;
 mod classifier;
 mod executor;
@@ -62,6 +63,11 @@ enum Command {
     User {
         #[command(subcommand)]
         action: people::UserAction,
+    },
+    /// Cards: one card's state and history, lists by executor and state.
+    Appeal {
+        #[command(subcommand)]
+        action: appeal::AppealAction,
     },
     /// Executors as organisations: their users and curators.
     Executor {
@@ -176,6 +182,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Operator { action } => people::operator(&settings, action).await,
         Command::User { action } => people::user(&settings, action).await,
         Command::Executor { action } => executor::executor(&settings, action).await,
+        Command::Appeal { action } => appeal::run(&settings, action).await,
         Command::Classifier { action } => classifier::run(&settings, action).await,
         Command::Block { action } => {
             serve::init_cli_logging();
