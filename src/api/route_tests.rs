@@ -163,6 +163,11 @@ impl Harness {
             None => request.body(Body::empty()),
         }
         .expect("a well-formed request");
+        self.send(request).await
+    }
+
+    /// Sends a request; the status, headers and JSON body of the answer.
+    async fn send(&self, request: Request<Body>) -> (StatusCode, HeaderMap, Value) {
         let response = self
             .router
             .clone()
@@ -183,6 +188,39 @@ impl Harness {
     async fn post(&self, uri: &str, who: &Signed, body: Value) -> (StatusCode, Value) {
         let (status, _, body) = self.call(Method::POST, uri, Some(who), Some(body)).await;
         (status, body)
+    }
+
+    /// A file sent as the console sends it (multipart), marked as proof or
+    /// not.
+    async fn upload(
+        &self,
+        uri: &str,
+        who: &Signed,
+        bytes: &[u8],
+        proof: bool,
+    ) -> (StatusCode, Value) {
+        let boundary = "route-test-boundary";
+        let mut body = format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"proof\"\r\n\r\n{proof}\r\n\
+             --{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"фото.png\"\r\n\
+             Content-Type: image/png\r\n\r\n"
+        )
+        .into_bytes();
+        body.extend_from_slice(bytes);
+        body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+        let request = Request::builder()
+            .method(Method::POST)
+            .uri(uri)
+            .header(header::COOKIE, &who.cookie)
+            .header(CSRF_HEADER, &who.csrf)
+            .header(
+                header::CONTENT_TYPE,
+                format!("multipart/form-data; boundary={boundary}"),
+            )
+            .body(Body::from(body))
+            .expect("a well-formed request");
+        let (status, _, json) = self.send(request).await;
+        (status, json)
     }
 
     async fn delete(&self, uri: &str, who: &Signed) -> (StatusCode, Value) {
@@ -561,6 +599,19 @@ async fn an_executor_works_its_own_cards_and_no_others() {
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
+    // Proof of the work, uploaded by the card's executor; none by another.
+    const PNG: [u8; 12] = [
+        0x89, b'P', b'N', b'G', 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 0x0d,
+    ];
+    let files = format!("/api/appeals/{number}/attachments");
+    let (status, body) = h.upload(&files, &other, &PNG, true).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    let (status, photo) = h.upload(&files, &mine, &PNG, true).await;
+    assert_eq!(status, StatusCode::CREATED, "{photo}");
+    let (status, _) = h
+        .get(&format!("{files}/{}", photo["id"].as_str().unwrap()), &mine)
+        .await;
+    assert_eq!(status, StatusCode::OK, "the executor downloads its proof");
     // The server's own steps are no client's.
     for own in ["deliver", "mark_overdue", "mark_due_soon"] {
         let (status, body) = h.post(&actions, &mine, json!({ "action": own })).await;
@@ -616,11 +667,16 @@ async fn an_executor_works_its_own_cards_and_no_others() {
         vec![
             ("registered", "sveta"),
             ("accepted", code.as_str()),
-            ("commented", code.as_str())
+            ("commented", code.as_str()),
+            ("attached", code.as_str()),
         ]
     );
+    assert_eq!(history[3]["details"]["proof"], true, "{history}");
+    assert_eq!(history[3]["files"][0], photo["id"]);
     // Every opening of the card is logged: the executor's and no refused one.
     let card_id = uuid::Uuid::parse_str(card["id"].as_str().unwrap()).unwrap();
+    let stored = h.db.appeal_card(card_id).await.unwrap().unwrap();
+    assert_eq!(stored.card.proofs, 1);
     let openings = h.db.card_openings(Some(card_id), 10).await.unwrap();
     assert_eq!(openings.len(), 1);
     assert_eq!(openings[0].login, code);

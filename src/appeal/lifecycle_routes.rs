@@ -353,36 +353,47 @@ async fn act(
             ));
         }
     }
-    let actor = actor_of(&auth);
+    let outcome = take_step(&store, &rules, &auth, appeal.id, action).await?;
+    info!(number = %number, by = %auth.user().login, step = %outcome.entry.kind, to = %outcome.card.status, "card step");
+    consoles.card_changed(
+        &number,
+        outcome.entry.kind,
+        outcome.card.status,
+        &outcome.notices,
+    );
+    // A new deadline or executor: the watcher looks again.
+    watcher.poke();
+    Ok(Json(Stepped {
+        status: outcome.card.status,
+        kind: outcome.entry.kind,
+        deadline: outcome.card.deadline,
+        pending: outcome.card.pending,
+    }))
+}
+
+/// Reads the card, asks the rules, writes the outcome; if another step was
+/// written first, decides again on the card it left.
+pub async fn take_step(
+    store: &Store,
+    rules: &Lifecycle,
+    auth: &Auth,
+    id: Uuid,
+    action: Action,
+) -> Result<super::lifecycle::Outcome, ApiError> {
+    let actor = actor_of(auth);
     let author = auth.author();
     for _ in 0..STALE_RETRIES {
         let now = Utc::now();
         let stored = store
-            .appeal_card(appeal.id)
+            .appeal_card(id)
             .await?
-            .ok_or_else(|| ApiError::not_found(format!("appeal {number} not found")))?;
+            .ok_or_else(|| ApiError::not_found("the card is gone"))?;
         let outcome = rules.handle(&stored.card, action.clone(), &actor, now)?;
         match store
-            .write_step(appeal.id, stored.revision, &outcome, &author, now)
+            .write_step(id, stored.revision, &outcome, &author, now)
             .await
         {
-            Ok(()) => {
-                info!(number = %number, by = %author.login, step = %outcome.entry.kind, to = %outcome.card.status, "card step");
-                consoles.card_changed(
-                    &number,
-                    outcome.entry.kind,
-                    outcome.card.status,
-                    &outcome.notices,
-                );
-                // A new deadline or executor: the watcher looks again.
-                watcher.poke();
-                return Ok(Json(Stepped {
-                    status: outcome.card.status,
-                    kind: outcome.entry.kind,
-                    deadline: outcome.card.deadline,
-                    pending: outcome.card.pending,
-                }));
-            }
+            Ok(()) => return Ok(outcome),
             Err(StoreError::Stale { .. }) => continue,
             Err(e) => return Err(e.into()),
         }

@@ -733,3 +733,18 @@ impl Store {
         )
     }
 }
+
+impl Store {
+    /// Marks a file of the card as proof of the work (000 §3.1.5).
+    pub async fn mark_proof(&self, appeal_id: Uuid, id: Uuid) -> Result<(), StoreError> {
+        const SQL: &str =
+            "UPDATE appeal_attachments SET proof = TRUE WHERE id = $1 AND appeal_id = $2";
+        on_pool!(self, |pool| sqlx::query(SQL)
+            .bind(DbUuid(id))
+            .bind(DbUuid(appeal_id))
+            .execute(pool)
+            .await
+            .map(drop)
+            .map_err(query_err("mark an attachment as proof")))
+    }
+}

@@ -348,6 +348,26 @@ async fn appeal_for(store: &Store, auth: &Auth, number: &str) -> Result<AppealRe
         .ok_or_else(|| not_found(number))
 }
 
+/// The card whose files `auth` may upload or download: the contact
+/// centre's, or an executor's own (403 for another's).
+async fn appeal_for_files(
+    store: &Store,
+    auth: &Auth,
+    number: &str,
+) -> Result<AppealRecord, ApiError> {
+    if auth.role() != Role::Executor {
+        return appeal_for(store, auth, number).await;
+    }
+    let appeal = store
+        .appeal_by_registration_number(number)
+        .await?
+        .ok_or_else(|| not_found(number))?;
+    match may_see_card(store, auth, appeal.id).await? {
+        true => Ok(appeal),
+        false => Err(ApiError::forbidden("the card is not this executor's")),
+    }
+}
+
 fn not_found(number: &str) -> ApiError {
     ApiError::not_found(format!("no appeal has the number {number:?}"))
 }
@@ -575,11 +595,13 @@ fn clean_file_name(sent: Option<&str>, ext: &str) -> String {
 async fn upload(
     State(store): State<Store>,
     State(files): State<AttachmentFiles>,
+    State(rules): State<Arc<Lifecycle>>,
+    State(consoles): State<crate::api::console::Consoles>,
     auth: Auth,
     Path(number): Path<String>,
     multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
 ) -> Result<(StatusCode, Json<AttachmentView>), ApiError> {
-    let appeal = appeal_for(&store, &auth, &number).await?;
+    let appeal = appeal_for_files(&store, &auth, &number).await?;
     let mut multipart = multipart
         .map_err(|_| ApiError::bad_request("send multipart/form-data with one field \"file\""))?;
     let too_large = || {
@@ -588,9 +610,15 @@ async fn upload(
             files.max_bytes() / (1024 * 1024)
         ))
     };
+    // An executor may mark the file as proof of the work (a field "proof"
+    // before the file, "true").
+    let mut proof = false;
     let mut field = loop {
         match multipart.next_field().await {
             Ok(Some(f)) if f.name() == Some("file") => break f,
+            Ok(Some(f)) if f.name() == Some("proof") => {
+                proof = matches!(f.text().await.as_deref(), Ok("true" | "1"));
+            }
             Ok(Some(_)) => continue,
             Ok(None) => return Err(ApiError::unprocessable("Додайте файл.")),
             Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => return Err(too_large()),
@@ -600,6 +628,21 @@ async fn upload(
     let sent_name = field.file_name().map(str::to_owned);
     let id = Uuid::new_v4();
     let now = Utc::now();
+    // The rules first: a file the card's life would refuse is not kept.
+    let attach = super::lifecycle::Action::Attach {
+        files: vec![id],
+        proof,
+    };
+    let card = store
+        .appeal_card(appeal.id)
+        .await?
+        .ok_or_else(|| not_found(&number))?;
+    rules.handle(
+        &card.card,
+        attach.clone(),
+        &super::lifecycle_routes::actor_of(&auth),
+        now,
+    )?;
     let (pieces, writer) = files.spawn_writer(id, now);
     loop {
         match field.chunk().await {
@@ -627,7 +670,7 @@ async fn upload(
     // Finishing and the row in a task of their own: a client that goes
     // away now leaves neither a file without a row nor a row without a file.
     let (appeal_id, by) = (appeal.id, auth.user().id);
-    let (store, kept) = (store.clone(), files.clone());
+    let (task_store, kept) = (store.clone(), files.clone());
     let job = tokio::spawn(async move {
         let stored = writer
             .await
@@ -644,7 +687,7 @@ async fn upload(
             path: stored.path,
             uploaded_at: now,
         };
-        if let Err(e) = store.add_attachment(&attachment, Some(by)).await {
+        if let Err(e) = task_store.add_attachment(&attachment, Some(by)).await {
             // No row, no file: nothing half-written stays.
             kept.remove(&attachment.path).await;
             return Err(UploadFailure::Store(e));
@@ -669,8 +712,32 @@ async fn upload(
         Ok(Err(UploadFailure::Store(e))) => return Err(ApiError::Unavailable(e.to_string())),
         Err(e) => return Err(ApiError::internal(e.to_string())),
     };
+    // The step in the card's history; if the card's life refuses it now
+    // (it changed meanwhile), the file goes: nothing is on a card that its
+    // history does not tell.
+    let outcome = match super::lifecycle_routes::take_step(&store, &rules, &auth, appeal.id, attach)
+        .await
+    {
+        Ok(outcome) => outcome,
+        Err(e) => {
+            if let Err(gone) = store.delete_attachment_row(attachment.id).await {
+                warn!(attachment = %id, error = %gone, "an attachment refused by the card's life could not be removed");
+            }
+            files.remove(&attachment.path).await;
+            return Err(e);
+        }
+    };
+    if proof {
+        store.mark_proof(appeal.id, attachment.id).await?;
+    }
     let number = &appeal.registration_number;
-    info!(%number, attachment = %id, size = attachment.size_bytes, kind = %attachment.content_type, by = %auth.user().login, "attachment stored");
+    consoles.card_changed(
+        number.as_str(),
+        outcome.entry.kind,
+        outcome.card.status,
+        &outcome.notices,
+    );
+    info!(%number, attachment = %id, size = attachment.size_bytes, kind = %attachment.content_type, proof, by = %auth.user().login, "attachment stored");
     Ok((
         StatusCode::CREATED,
         Json(AttachmentView::new(number, &attachment)),
@@ -684,7 +751,7 @@ async fn download(
     auth: Auth,
     Path((number, id)): Path<(String, Uuid)>,
 ) -> Result<Response, ApiError> {
-    let appeal = appeal_for(&store, &auth, &number).await?;
+    let appeal = appeal_for_files(&store, &auth, &number).await?;
     let attachment = store
         .attachment(appeal.id, id)
         .await?
