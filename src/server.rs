@@ -250,6 +250,7 @@ impl Application {
         .map_err(ServerError::MediaEngine)?;
         let ctx = Arc::new(CallContext {
             store: store.clone(),
+            city_tz: lifecycle.calendar().time_zone(),
             recorder: recorder.clone(),
             ports: PortPool::new(
                 settings.sip.listen.ip(),

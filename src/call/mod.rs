@@ -212,6 +212,9 @@ pub fn is_own_address(ip: IpAddr) -> bool {
 /// Everything a call needs, shared by all calls.
 pub struct CallContext {
     pub store: Store,
+    /// The city's time zone (the working calendar's): dates and times told
+    /// to callers are on its clock.
+    pub city_tz: chrono_tz::Tz,
     pub recorder: Recorder,
     pub ports: PortPool,
     /// `host:port` and IP to advertise when fixed by configuration (a

@@ -810,15 +810,24 @@ impl Call {
     /// back on `answer`.
     fn lookup(&self, lookup: Lookup, answer: mpsc::UnboundedSender<ivr::Input>) {
         let store = self.ctx.store.clone();
+        let tz = self.ctx.city_tz;
         match lookup {
             Lookup::Appeal { number } => {
                 tokio::spawn(async move {
-                    let input = match store.appeal_by_registration_number(&number).await {
-                        Ok(found) => ivr::Input::Appeal(found.map(|a| ivr::AppealSummary {
-                            registration_number: a.registration_number.into(),
-                            status: a.status.as_str().to_string(),
-                            deadline: a.deadline.with_timezone(&chrono::Local).naive_local(),
-                        })),
+                    let found = match store.appeal_by_registration_number(&number).await {
+                        Ok(Some(a)) => store.appeal_card(a.id).await.map(|card| {
+                            Some(ivr::AppealSummary {
+                                registration_number: a.registration_number.into(),
+                                status: a.status.as_str().to_string(),
+                                deadline: a.deadline.with_timezone(&tz).naive_local(),
+                                planned: card.and_then(|c| c.card.planned),
+                            })
+                        }),
+                        Ok(None) => Ok(None),
+                        Err(e) => Err(e),
+                    };
+                    let input = match found {
+                        Ok(found) => ivr::Input::Appeal(found),
                         Err(e) => {
                             warn!(error = %e, "appeal lookup failed");
                             ivr::Input::LookupFailed
@@ -850,10 +859,7 @@ impl Call {
                                 .map(|w| ivr::OutageSummary {
                                     kind: w.kind.as_str().to_string(),
                                     service: w.service.as_str().to_string(),
-                                    expected_end: w
-                                        .expected_end
-                                        .with_timezone(&chrono::Local)
-                                        .naive_local(),
+                                    expected_end: w.expected_end.with_timezone(&tz).naive_local(),
                                 })
                                 .collect(),
                         ),

@@ -31,7 +31,10 @@ pub struct AppealSummary {
     pub registration_number: String,
     /// Status as in the store (`in_progress`…).
     pub status: String,
+    /// The deadline, on the city's clock.
     pub deadline: NaiveDateTime,
+    /// For a card in the SER plan: the planned date of the work.
+    pub planned: Option<chrono::NaiveDate>,
 }
 
 /// A repair work as the IVR announces it.
@@ -594,8 +597,17 @@ impl Ivr {
                 p.extend(say::registration_number(&a.registration_number));
                 p.push("appeal-status".into());
                 p.push(format!("status/{}", a.status.replace('_', "-")));
-                p.push("appeal-deadline".into());
-                p.extend(say::deadline(a.deadline));
+                // A card in the SER plan: the planned date, not an hour.
+                match a.planned {
+                    Some(planned) => {
+                        p.push("appeal-planned".into());
+                        p.extend(say::date(planned));
+                    }
+                    None => {
+                        p.push("appeal-deadline".into());
+                        p.extend(say::deadline(a.deadline));
+                    }
+                }
                 p
             }
         };

@@ -338,19 +338,21 @@ fn parse_hhmm(s: &str) -> Option<u32> {
 const KEYS: &str = "0123456789*#";
 
 /// Prompts an `appeal-status` node speaks besides numbers and dates.
-pub const APPEAL_PROMPTS: [&str; 14] = [
+pub const APPEAL_PROMPTS: [&str; 16] = [
     "lookup-failed",
     "appeal",
     "appeal-status",
     "appeal-deadline",
+    "appeal-planned",
     "appeal-not-found",
     "status/registered",
-    "status/assigned",
+    "status/delivered",
     "status/in-progress",
-    "status/resolved",
+    "status/closure-proposed",
     "status/closed",
     "status/rejected",
     "status/rework",
+    "status/long-term",
     "status/verification",
     "status/overdue",
 ];

@@ -270,6 +270,7 @@ fn collect_with_terminator_and_appeal_read_back() {
         registration_number: "1580-2026-000123".into(),
         status: "in_progress".into(),
         deadline,
+        planned: None,
     };
     let a = m.handle_input(sim.after(50), Input::Appeal(Some(found)));
     let spoken = &plays(&a)[0];
@@ -284,6 +285,42 @@ fn collect_with_terminator_and_appeal_read_back() {
     // Then back to the menu.
     let a = m.handle_input(sim.after(9000), Input::PlaybackDone);
     assert_eq!(plays(&a), vec![p(&["main-menu"])]);
+}
+
+#[test]
+fn a_card_in_the_ser_plan_is_read_back_with_its_planned_date() {
+    let (mut m, mut sim) = at_main_menu();
+    m.handle_input(sim.after(100), Input::Digit('4'));
+    for d in "15802026000123#".chars() {
+        m.handle_input(sim.after(300), Input::Digit(d));
+    }
+    let planned = NaiveDate::from_ymd_opt(2027, 9, 1).unwrap();
+    let found = AppealSummary {
+        registration_number: "1580-2026-000123".into(),
+        status: "long_term".into(),
+        deadline: planned.and_hms_opt(23, 59, 59).unwrap(),
+        planned: Some(planned),
+    };
+    let a = m.handle_input(sim.after(50), Input::Appeal(Some(found)));
+    let spoken = &plays(&a)[0];
+    assert!(
+        spoken.contains(&"status/long-term".to_string()),
+        "{spoken:?}"
+    );
+    assert!(
+        !spoken.contains(&"appeal-deadline".to_string()),
+        "no hour of a plan"
+    );
+    let i = spoken.iter().position(|s| s == "appeal-planned").unwrap();
+    assert_eq!(&spoken[i + 1..], &super::say::date(planned)[..]);
+    // Every prompt it speaks is one the menu checker knows.
+    for prompt in spoken {
+        assert!(
+            crate::ivr::script::APPEAL_PROMPTS.contains(&prompt.as_str())
+                || super::say::vocabulary().contains(prompt),
+            "{prompt}"
+        );
+    }
 }
 
 #[test]
@@ -707,4 +744,19 @@ fn silent_loops_and_unset_variables_are_reported() {
                 .contains("variable \"registration\" is read here but no collect node sets it")),
         "{d:?}"
     );
+}
+
+#[test]
+fn every_card_state_has_a_prompt_to_be_read_by() {
+    for status in crate::appeal::AppealStatus::ALL {
+        let name = format!("status/{}", status.as_str().replace('_', "-"));
+        assert!(
+            crate::ivr::script::APPEAL_PROMPTS.contains(&name.as_str()),
+            "{name} missing"
+        );
+        let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("ivr-scripts/prompts/uk")
+            .join(format!("{name}.wav"));
+        assert!(file.exists(), "{} missing", file.display());
+    }
 }

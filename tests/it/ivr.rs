@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use chrono::{Local, Utc};
+use chrono::Utc;
 use hotline::ivr::say;
 use hotline::media::analysis::best_alignment;
 use hotline::store::demo;
@@ -79,8 +79,12 @@ async fn menu_4_reads_back_a_seeded_appeal() {
         "status/in-progress".to_string(),
         "appeal-deadline".to_string(),
     ]);
+    // On the city's clock (the working calendar's Europe/Kyiv).
     expected.extend(say::deadline(
-        appeal.deadline.with_timezone(&Local).naive_local(),
+        appeal
+            .deadline
+            .with_timezone(&chrono_tz::Europe::Kyiv)
+            .naive_local(),
     ));
     let readback = spoken(&expected);
     tokio::time::sleep(Duration::from_secs_f64(
@@ -137,7 +141,12 @@ async fn outage_at_callers_address_first_then_menu_5() {
         .await
         .unwrap()
         .remove(0);
-    let until = say::deadline(work.expected_end.with_timezone(&Local).naive_local());
+    // On the city's clock (the working calendar's Europe/Kyiv), whatever the machine's.
+    let until = say::deadline(
+        work.expected_end
+            .with_timezone(&chrono_tz::Europe::Kyiv)
+            .naive_local(),
+    );
     // The seeded appeal's caller: their address has a water outage.
     let mut phone = Baresip::spawn(BaresipOptions {
         from_user: "0611234567".into(),
