@@ -678,7 +678,7 @@ impl Call {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .insert(self.id, end_tx);
-        let actions = driver.machine.start(clock());
+        let actions = driver.machine.start(clock(self.ctx.city_tz));
         if let Some(end) = self.carry_out(driver, actions).await {
             return end;
         }
@@ -694,7 +694,7 @@ impl Call {
                 Some(event) = driver.media_events.recv() => Input::Media(event),
                 Some(result) = driver.lookups.1.recv() => Input::Ivr(result),
                 _ = &mut ivr_timer, if ivr_deadline.is_some() => {
-                    let actions = driver.machine.handle_timeout(clock());
+                    let actions = driver.machine.handle_timeout(clock(self.ctx.city_tz));
                     if let Some(end) = self.carry_out(driver, actions).await {
                         return end;
                     }
@@ -709,7 +709,7 @@ impl Call {
                     None => Input::Queue(FromQueue::Closed),
                 },
             };
-            let actions = driver.machine.handle(clock(), input);
+            let actions = driver.machine.handle(clock(self.ctx.city_tz), input);
             if let Some(end) = self.carry_out(driver, actions).await {
                 return end;
             }
@@ -982,9 +982,11 @@ async fn next_message(rx: Option<&mut mpsc::UnboundedReceiver<ToCall>>) -> Optio
     }
 }
 
-fn clock() -> Clock {
+/// Now, for the call's machine: the monotonic instant, and the wall clock
+/// of the city (the IVR's time-of-day rules), whatever the machine's zone.
+fn clock(city: chrono_tz::Tz) -> Clock {
     Clock {
         now: Instant::now().into_std(),
-        wall: chrono::Local::now().naive_local(),
+        wall: Utc::now().with_timezone(&city).naive_local(),
     }
 }
