@@ -348,13 +348,13 @@ impl WorkingCalendar {
     /// The working period of `date` for `who` as moments, or `None`.
     fn period(&self, who: &Schedule, date: NaiveDate) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
         let hours = self.hours(who, date)?;
-        Some((self.at(date, hours.start), self.at(date, hours.end)))
+        Some((self.moment(date, hours.start), self.moment(date, hours.end)))
     }
 
     /// The moment `minutes` after local midnight of `date`. Across a
     /// daylight-saving change: a time the clocks skip is taken an hour
     /// later, a time they repeat is the first of the two.
-    fn at(&self, date: NaiveDate, minutes: u16) -> DateTime<Utc> {
+    pub fn moment(&self, date: NaiveDate, minutes: u16) -> DateTime<Utc> {
         let midnight = NaiveDateTime::new(date, NaiveTime::MIN);
         let wall = midnight + chrono::TimeDelta::minutes(i64::from(minutes));
         let local = self.tz.from_local_datetime(&wall).earliest().or_else(|| {
@@ -630,7 +630,7 @@ mod tests {
         // Back to winter time on 25 October: 03:30 happens twice; a
         // period starting then begins at the first.
         assert_eq!(
-            cal.at(
+            cal.moment(
                 NaiveDate::from_ymd_opt(2026, 10, 25).expect("a date"),
                 3 * 60 + 30
             )
@@ -638,7 +638,7 @@ mod tests {
             "2026-10-25T00:30:00+00:00"
         );
         assert_eq!(
-            cal.at(
+            cal.moment(
                 NaiveDate::from_ymd_opt(2026, 3, 29).expect("a date"),
                 3 * 60 + 30
             )

@@ -17,7 +17,7 @@
 
 use std::fmt;
 
-use chrono::{DateTime, Days, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
+use chrono::{DateTime, Days, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -856,10 +856,7 @@ impl Lifecycle {
                 notices = self.everyone_but(card, actor);
             }
             Action::RequestChange { reason, suggested } => {
-                let part = self.executor_part(card, actor, name)?;
-                if !part.lead {
-                    return Err(Refusal::NotLead(name));
-                }
+                let part = self.lead_part(card, actor, name)?;
                 in_state(&[S::Registered, S::Delivered, S::InProgress, S::Rework])?;
                 let reason = text(&reason, "a reason", MAX_TEXT_CHARS)?;
                 let request = Request::ChangeExecutor { suggested };
@@ -898,10 +895,7 @@ impl Lifecycle {
                 reason,
                 documents,
             } => {
-                let part = self.executor_part(card, actor, name)?;
-                if !part.lead {
-                    return Err(Refusal::NotLead(name));
-                }
+                let part = self.lead_part(card, actor, name)?;
                 in_state(WORKING)?;
                 let reason = text(&reason, "a justification", MAX_TEXT_CHARS)?;
                 if until <= card.deadline {
@@ -929,10 +923,7 @@ impl Lifecycle {
                 reason,
                 documents,
             } => {
-                let part = self.executor_part(card, actor, name)?;
-                if !part.lead {
-                    return Err(Refusal::NotLead(name));
-                }
+                let part = self.lead_part(card, actor, name)?;
                 in_state(WORKING)?;
                 let reason = text(&reason, "a justification", MAX_TEXT_CHARS)?;
                 let today = self.calendar.date(now);
@@ -952,10 +943,7 @@ impl Lifecycle {
                 notices.push(Notice::Supervisors);
             }
             Action::ProposeClosure { summary, proof } => {
-                let part = self.executor_part(card, actor, name)?;
-                if !part.lead {
-                    return Err(Refusal::NotLead(name));
-                }
+                let part = self.lead_part(card, actor, name)?;
                 in_state(&[S::InProgress, S::Rework, S::LongTerm])?;
                 let summary = text(&summary, "what was done", MAX_TEXT_CHARS)?;
                 if proof.is_empty() && card.proofs == 0 {
@@ -1169,6 +1157,21 @@ impl Lifecycle {
             .ok_or(Refusal::NotYourCard)
     }
 
+    /// The acting executor's part, which must be the lead's (requests and
+    /// closure are the lead executor's to make).
+    fn lead_part<'c>(
+        &self,
+        card: &'c Card,
+        actor: &Actor,
+        action: &'static str,
+    ) -> Result<&'c Part, Refusal> {
+        let part = self.executor_part(card, actor, action)?;
+        match part.lead {
+            true => Ok(part),
+            false => Err(Refusal::NotLead(action)),
+        }
+    }
+
     /// Whether `actor` is the curator of the card's lead executor.
     fn is_curator(&self, card: &Card, actor: &Actor) -> bool {
         matches!(actor, Actor::User { .. }) && card.curator.as_deref() == Some(actor.login())
@@ -1238,15 +1241,7 @@ impl Lifecycle {
     /// The end of a local day (its last moment before midnight).
     fn end_of_day(&self, date: NaiveDate) -> DateTime<Utc> {
         let next = date.checked_add_days(Days::new(1)).unwrap_or(date);
-        let midnight = NaiveDateTime::new(next, NaiveTime::MIN);
-        let tz = self.calendar.time_zone();
-        // Kyiv's clocks never change at midnight; `earliest` covers any zone
-        // that would.
-        tz.from_local_datetime(&midnight)
-            .earliest()
-            .map(|t| t.with_timezone(&Utc))
-            .unwrap_or_else(|| Utc.from_utc_datetime(&midnight))
-            - chrono::TimeDelta::seconds(1)
+        self.calendar.moment(next, 0) - chrono::TimeDelta::seconds(1)
     }
 }
 

@@ -74,7 +74,7 @@ macro_rules! card_columns {
     };
 }
 
-fn card_from_row(row: &impl StoreRow) -> Result<(Uuid, String, Card, i64), StoreError> {
+fn card_from_row(row: &impl StoreRow) -> Result<StoredCard, StoreError> {
     let c = Cols::new(row, "appeals");
     let pending = match c.get::<Option<String>>("pending")? {
         None => None,
@@ -104,12 +104,12 @@ fn card_from_row(row: &impl StoreRow) -> Result<(Uuid, String, Card, i64), Store
         overdue_noted: c.get::<bool>("overdue_noted")?,
         due_soon_noted: c.get::<bool>("due_soon_noted")?,
     };
-    Ok((
-        c.uuid("id")?,
-        c.get::<String>("registration_number")?,
+    Ok(StoredCard {
+        id: c.uuid("id")?,
+        registration_number: c.get("registration_number")?,
         card,
-        i64::from(c.get::<i32>("revision")?),
-    ))
+        revision: i64::from(c.get::<i32>("revision")?),
+    })
 }
 
 fn part_from_row(row: &impl StoreRow) -> Result<Part, StoreError> {
@@ -247,7 +247,7 @@ impl Store {
         const CARD: &str = concat!("SELECT ", card_columns!(), " FROM appeals WHERE id = $1");
         const PARTS: &str = "SELECT executor_code, lead, responsible, declined \
             FROM appeal_executors WHERE appeal_id = $1 ORDER BY lead DESC, executor_code";
-        let Some(row) = on_pool!(self, |pool| sqlx::query(CARD)
+        let Some(mut stored) = on_pool!(self, |pool| sqlx::query(CARD)
             .bind(DbUuid(id))
             .fetch_optional(pool)
             .await
@@ -257,8 +257,7 @@ impl Store {
         else {
             return Ok(None);
         };
-        let (id, registration_number, mut card, revision) = row;
-        card.parts = on_pool!(self, |pool| decode_all(
+        stored.card.parts = on_pool!(self, |pool| decode_all(
             sqlx::query(PARTS)
                 .bind(DbUuid(id))
                 .fetch_all(pool)
@@ -266,15 +265,10 @@ impl Store {
                 .map_err(query_err("read a card's executors"))?,
             part_from_row
         ))?;
-        if let Some(lead) = card.lead() {
-            card.curator = self.curator_of(lead.executor.as_str()).await?;
+        if let Some(lead) = stored.card.lead() {
+            stored.card.curator = self.curator_of(lead.executor.as_str()).await?;
         }
-        Ok(Some(StoredCard {
-            id,
-            registration_number,
-            card,
-            revision,
-        }))
+        Ok(Some(stored))
     }
 
     /// The login of the executor's curator, if one is named and active.
@@ -443,6 +437,8 @@ impl Store {
         const USERS: &str = "SELECT login, executor_code, executor_head FROM users \
             WHERE executor_code IS NOT NULL AND disabled_at IS NULL \
             ORDER BY executor_head DESC, login";
+        const CURATORS: &str = "SELECT c.executor_code, u.login FROM executor_curators c \
+            JOIN users u ON u.id = c.user_id WHERE u.disabled_at IS NULL";
         let Some(version) = self.current_classifier_version().await? else {
             return Ok(Vec::new());
         };
@@ -460,20 +456,34 @@ impl Store {
                 ))
             }
         ))?;
-        let mut out = Vec::new();
-        for e in self.executors(version.number).await? {
-            out.push(ExecutorPeople {
+        let curators: std::collections::HashMap<String, String> =
+            on_pool!(self, |pool| decode_all(
+                sqlx::query(CURATORS)
+                    .fetch_all(pool)
+                    .await
+                    .map_err(query_err("list curators"))?,
+                |row| {
+                    let c = Cols::new(row, "executor_curators");
+                    Ok((c.get::<String>("executor_code")?, c.get::<String>("login")?))
+                }
+            ))?
+            .into_iter()
+            .collect();
+        Ok(self
+            .executors(version.number)
+            .await?
+            .into_iter()
+            .map(|e| ExecutorPeople {
                 users: users
                     .iter()
                     .filter(|(code, _, _)| *code == e.code)
                     .map(|(_, login, head)| (login.clone(), *head))
                     .collect(),
-                curator: self.curator_of(&e.code).await?,
+                curator: curators.get(&e.code).cloned(),
                 code: e.code,
                 name: e.name,
-            });
-        }
-        Ok(out)
+            })
+            .collect())
     }
 }
 
@@ -496,15 +506,9 @@ macro_rules! summary_columns {
 }
 
 fn summary_from_row(row: &impl StoreRow) -> Result<CardSummary, StoreError> {
-    let (id, registration_number, card, revision) = card_from_row(row)?;
     let c = Cols::new(row, "appeals");
     Ok(CardSummary {
-        stored: StoredCard {
-            id,
-            registration_number,
-            card,
-            revision,
-        },
+        stored: card_from_row(row)?,
         category: c.get("category")?,
         address: c.get("address")?,
         created_at: c.time("created_at")?,
@@ -513,9 +517,14 @@ fn summary_from_row(row: &impl StoreRow) -> Result<CardSummary, StoreError> {
 
 /// Puts each card's executors on it, from rows of (appeal_id, part).
 fn add_parts(cards: &mut [CardSummary], parts: Vec<(Uuid, Part)>) {
+    let index: std::collections::HashMap<Uuid, usize> = cards
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.stored.id, i))
+        .collect();
     for (appeal, part) in parts {
-        if let Some(card) = cards.iter_mut().find(|c| c.stored.id == appeal) {
-            card.stored.card.parts.push(part);
+        if let Some(&i) = index.get(&appeal) {
+            cards[i].stored.card.parts.push(part);
         }
     }
 }
@@ -594,60 +603,51 @@ impl Store {
             summary_columns!(),
             " FROM appeals WHERE pending IS NOT NULL ORDER BY pending_due, id"
         );
-        const PARTS: &str = "SELECT appeal_id, executor_code, lead, responsible, declined \
-            FROM appeal_executors WHERE appeal_id IN \
-            (SELECT id FROM appeals WHERE pending IS NOT NULL) ORDER BY lead DESC, executor_code";
-        card_list!(self, "list the cards awaiting a decision", CARDS, PARTS)
+        let parts = format!(
+            "SELECT {PART_COLUMNS} FROM appeal_executors WHERE appeal_id IN \
+             (SELECT id FROM appeals WHERE pending IS NOT NULL) ORDER BY lead DESC, executor_code"
+        );
+        card_list!(self, "list the cards awaiting a decision", CARDS, &parts)
     }
 
     /// The cards time can still change (delivery, warnings): what the
     /// deadline watcher keeps in view.
     pub async fn cards_to_watch(&self) -> Result<Vec<StoredCard>, StoreError> {
+        // Open cards not yet marked overdue, or waiting to be delivered.
         const WATCHED: &str =
             "finished_at IS NULL AND (overdue_noted = FALSE OR delivery_at IS NOT NULL)";
-        const CARDS: &str = concat!(
-            "SELECT ",
-            summary_columns!(),
-            " FROM appeals WHERE finished_at IS NULL \
-              AND (overdue_noted = FALSE OR delivery_at IS NOT NULL) ORDER BY deadline, id"
+        let cards = format!(
+            "SELECT {} FROM appeals WHERE {WATCHED} ORDER BY deadline, id",
+            summary_columns!()
         );
         let parts = format!(
             "SELECT {PART_COLUMNS} FROM appeal_executors WHERE appeal_id IN \
              (SELECT id FROM appeals WHERE {WATCHED}) ORDER BY lead DESC, executor_code"
         );
-        let cards = card_list!(self, "list the cards to watch", CARDS, &parts)?;
+        let cards = card_list!(self, "list the cards to watch", &cards, &parts)?;
         Ok(cards.into_iter().map(|s| s.stored).collect())
     }
 }
 
 impl Store {
-    /// Logs that `login` opened the card: who, when, from where. Kept when
-    /// the user or the card goes (the login and number are copied).
-    #[allow(clippy::too_many_arguments)]
-    pub async fn log_card_open(
-        &self,
-        appeal_id: Uuid,
-        registration_number: &str,
-        user_id: Uuid,
-        login: &str,
-        role: &str,
-        address: &str,
-        user_agent: Option<&str>,
-        at: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
+    /// Logs an opening of a card: who, when, from where. Kept when the user
+    /// or the card goes (the login and number are copied).
+    pub async fn log_card_open(&self, open: &NewOpening<'_>) -> Result<(), StoreError> {
         const SQL: &str = "INSERT INTO appeal_access \
             (appeal_id, registration_number, user_id, login, role, at, address, user_agent) \
             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
         // A user agent is the client's text: kept, but not without bound.
-        let agent = user_agent.map(|a| a.chars().take(256).collect::<String>());
+        let agent = open
+            .user_agent
+            .map(|a| a.chars().take(256).collect::<String>());
         on_pool!(self, |pool| sqlx::query(SQL)
-            .bind(DbUuid(appeal_id))
-            .bind(registration_number)
-            .bind(DbUuid(user_id))
-            .bind(login)
-            .bind(role)
-            .bind(DbTime::new(at))
-            .bind(address)
+            .bind(DbUuid(open.appeal_id))
+            .bind(open.registration_number)
+            .bind(DbUuid(open.user_id))
+            .bind(open.login)
+            .bind(open.role)
+            .bind(DbTime::new(open.at))
+            .bind(open.address)
             .bind(agent.as_deref())
             .execute(pool)
             .await
@@ -679,6 +679,19 @@ impl Store {
             )
         })
     }
+}
+
+/// An opening of a card, to log.
+#[derive(Debug, Clone)]
+pub struct NewOpening<'a> {
+    pub appeal_id: Uuid,
+    pub registration_number: &'a str,
+    pub user_id: Uuid,
+    pub login: &'a str,
+    pub role: &'a str,
+    pub address: &'a str,
+    pub user_agent: Option<&'a str>,
+    pub at: DateTime<Utc>,
 }
 
 /// One opening of a card, from the access log.

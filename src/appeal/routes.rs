@@ -37,6 +37,7 @@ use uuid::Uuid;
 use super::attachments::{AttachmentError, AttachmentFiles, Piece};
 use super::lifecycle::{EntryKind, Lifecycle};
 use super::lifecycle_routes::may_see_card;
+use super::lifecycle_store::NewOpening;
 use super::{AppealRecord, Attachment, Channel, FieldError, NewAppeal, RegistrationNumber};
 use crate::api::auth::Auth;
 use crate::api::{ApiError, AppState};
@@ -240,7 +241,6 @@ async fn register(
         errors.dedup_by_key(|e| e.field);
         return Err(ApiError::Fields(errors));
     }
-    let category = appeal.category_id;
     let registration = store
         .register_appeal(&appeal, &rules, &auth.author(), Utc::now())
         .await?;
@@ -253,11 +253,7 @@ async fn register(
         &registration.notices,
     );
     watcher.poke();
-    let executor_name = match category {
-        Some(id) => store.category(id).await?.map(|c| c.executor.name),
-        None => None,
-    }
-    .unwrap_or_else(|| appeal.executor.clone());
+    let executor_name = registration.executor_name;
     // The card links to the call's recording through the call.
     let recordings: Vec<Uuid> = match appeal.call_id {
         Some(call) => match store.recordings_for_call(call).await {
@@ -454,16 +450,16 @@ async fn detail(
         .get(header::USER_AGENT)
         .and_then(|v| v.to_str().ok());
     store
-        .log_card_open(
-            r.id,
-            r.registration_number.as_str(),
-            user.id,
-            &user.login,
-            user.role.as_str(),
-            &peer.ip().to_string(),
-            agent,
-            Utc::now(),
-        )
+        .log_card_open(&NewOpening {
+            appeal_id: r.id,
+            registration_number: r.registration_number.as_str(),
+            user_id: user.id,
+            login: &user.login,
+            role: user.role.as_str(),
+            address: &peer.ip().to_string(),
+            user_agent: agent,
+            at: Utc::now(),
+        })
         .await
         .map_err(|e| ApiError::Unavailable(e.to_string()))?;
     info!(number = %r.registration_number, by = %user.login, "appeal card read");

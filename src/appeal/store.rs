@@ -516,6 +516,7 @@ impl Store {
             .ok_or(StoreError::NotFound { what: "appeal", id })?;
         Ok(Registration {
             record,
+            executor_name: category.executor.name.clone(),
             notices: outcome.notices,
         })
     }
@@ -525,5 +526,7 @@ impl Store {
 #[derive(Debug, Clone)]
 pub struct Registration {
     pub record: AppealRecord,
+    /// The lead executor's name, to show (the record holds its code).
+    pub executor_name: String,
     pub notices: Vec<Notice>,
 }
