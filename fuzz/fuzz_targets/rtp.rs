@@ -1,6 +1,7 @@
-//! A call's RTP stream: arbitrary packets (RTP, RFC 4733 events, junk) from
-//! three addresses, interleaved with frame ticks. No panic; every packet we
-//! send is RTP of the call's SSRC, and goes only where the rules allow.
+//! A call's RTP stream: arbitrary packets (RTP, RFC 4733 events, RTCP sent
+//! to the RTP port, junk) from three addresses, interleaved with frame
+//! ticks. No panic; RTCP is never taken for media; every packet we send is
+//! RTP of the call's SSRC, and goes only where the rules allow.
 #![no_main]
 
 use std::net::SocketAddr;
@@ -50,7 +51,16 @@ fuzz_target!(|data: &[u8]| {
         let (how, bytes) = (chunk[0], &chunk[1..]);
         now += Duration::from_millis(u64::from(how >> 2) * 5);
         let from = sources[usize::from(how & 3) % 3];
+        let before = session.stats();
         session.on_packet(now, from, bytes);
+        // RTCP multiplexed on the RTP port (RFC 5761: packet types 200–204
+        // where RTP has its payload type) is never taken for audio or
+        // events, and never moves the stream.
+        if bytes.len() >= 2 && bytes[0] >> 6 == 2 && (200..=204).contains(&bytes[1]) {
+            let after = session.stats();
+            assert_eq!(after.packets_in, before.packets_in, "RTCP is not media");
+            assert_eq!(after.ignored, before.ignored + 1);
+        }
         digits.on_payload(u32::from(how), bytes);
         for _ in 0..session.frames_due(now).min(50) {
             packet.clear();

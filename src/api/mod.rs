@@ -25,6 +25,7 @@ pub mod recordings;
 #[cfg(test)]
 mod route_tests;
 pub mod state;
+pub mod testing;
 pub mod web;
 
 pub use error::ApiError;

@@ -1,183 +1,35 @@
 //! The routes without a socket: the whole router is driven with
 //! `tower::ServiceExt::oneshot` over a real SQLite database, with a stand-in
-//! for the calls in progress ([`FakeCalls`]). The integration tests
+//! for the calls in progress (`api::testing`). The integration tests
 //! (`tests/it/`) drive the same routes over a real port with real calls.
 
-use std::collections::HashSet;
-use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::ops::Deref;
 
-use axum::Router;
 use axum::body::Body;
-use axum::extract::connect_info::MockConnectInfo;
-use axum::http::{HeaderMap, Method, Request, StatusCode, header};
+use axum::http::{Method, Request, StatusCode, header};
 use chrono::Utc;
 use serde_json::{Value, json};
-use tower::ServiceExt;
 
-use super::auth::{AuthSettings, CSRF_HEADER, MAX_FAILURES};
-use super::console::Consoles;
-use super::state::{AppState, CallControl, RecordingsDir};
-use crate::appeal::attachments::AttachmentFiles;
-use crate::config::{BlockingSettings, NumberingSettings};
-use crate::events::EventBus;
+use super::auth::{CSRF_HEADER, MAX_FAILURES};
+use super::testing::{PASSWORD, Signed, TestApi};
 use crate::ids::CallId;
-use crate::ivr::assets::{CurrentIvr, IvrAssets, IvrReloader, IvrSource};
-use crate::media::PromptCache;
-use crate::metrics::Metrics;
-use crate::queue::QueueSet;
-use crate::queue::service::QueueService;
-use crate::store::testing::{TestDb, stored_call};
-use crate::store::{NewUser, Role, SessionLimits};
+use crate::store::Role;
+use crate::store::testing::stored_call;
 
-/// Calls "in progress" as a test sets them; the ones ended through the
-/// API are noted.
-#[derive(Default)]
-struct FakeCalls {
-    live: Mutex<HashSet<CallId>>,
-    ended: Mutex<Vec<CallId>>,
-    metrics: Metrics,
-}
+/// The API ([`TestApi`]) with the shorthands these tests use.
+struct Harness(TestApi);
 
-impl CallControl for FakeCalls {
-    fn end_call(&self, call: CallId) -> bool {
-        let was_live = self.live.lock().unwrap().remove(&call);
-        if was_live {
-            self.ended.lock().unwrap().push(call);
-        }
-        was_live
-    }
+impl Deref for Harness {
+    type Target = TestApi;
 
-    fn active_calls(&self) -> usize {
-        self.live.lock().unwrap().len()
-    }
-
-    fn rtp_ports_in_use(&self) -> usize {
-        2 * self.active_calls()
-    }
-
-    fn metrics(&self) -> &Metrics {
-        &self.metrics
+    fn deref(&self) -> &TestApi {
+        &self.0
     }
 }
-
-/// A signed-in user: the session cookie and the CSRF token.
-struct Signed {
-    cookie: String,
-    csrf: String,
-}
-
-struct Harness {
-    router: Router,
-    db: TestDb,
-    calls: Arc<FakeCalls>,
-    dirs: tempfile::TempDir,
-}
-
-const QUEUES: &str = "[[queue]]\nname = \"general\"\n";
-const PASSWORD: &str = "correct horse battery";
 
 impl Harness {
     async fn new() -> Harness {
-        let db = TestDb::sqlite().await.expect("a fresh SQLite database");
-        let dirs = tempfile::tempdir().expect("a temporary folder");
-        let scripts = dirs.path().join("ivr");
-        std::fs::create_dir_all(scripts.join("prompts/uk")).unwrap();
-        std::fs::write(
-            scripts.join("main.toml"),
-            "start = \"bye\"\n[nodes.bye]\ntype = \"hangup\"\n",
-        )
-        .unwrap();
-        let source = IvrSource {
-            dir: scripts,
-            entry: "main".into(),
-            language: "uk".into(),
-        };
-        let cache = PromptCache::new();
-        let assets = IvrAssets::load(&source.dir, &source.entry, &source.language, &cache)
-            .expect("the one-node menu loads");
-        let events = EventBus::new();
-        let queues = QueueService::spawn(
-            QueueSet::parse(QUEUES).expect("the queues parse"),
-            db.store().clone(),
-            events.clone(),
-        );
-        let (_stop, stopped) = tokio::sync::watch::channel(false);
-        let disk =
-            crate::disk::DiskWatch::spawn(dirs.path().to_path_buf(), 0, 0, events.clone(), stopped);
-        let calls = Arc::new(FakeCalls::default());
-        let state = AppState {
-            store: db.store().clone(),
-            queues: queues.clone(),
-            events: events.clone(),
-            consoles: Consoles::spawn(events, db.store().clone()),
-            auth: Arc::new(AuthSettings {
-                limits: SessionLimits::default(),
-                secure_cookies: false,
-                limiter: Default::default(),
-            }),
-            disk,
-            attachments: AttachmentFiles::new(dirs.path().join("attachments"), 1 << 20),
-            recordings: RecordingsDir(dirs.path().join("recordings")),
-            numbering: NumberingSettings::default().plan(),
-            blocking: BlockingSettings::default(),
-            calls: calls.clone(),
-            ivr: IvrReloader::new(
-                source,
-                cache,
-                queues.queue_set(),
-                BlockingSettings::default(),
-                CurrentIvr::new(assets),
-            ),
-            lifecycle: Arc::new(crate::appeal::lifecycle::Lifecycle::default()),
-            watcher: Default::default(),
-        };
-        let peer: SocketAddr = "192.0.2.10:50000".parse().unwrap();
-        let router = super::router(state, 1 << 20).layer(MockConnectInfo(peer));
-        Harness {
-            router,
-            db,
-            calls,
-            dirs,
-        }
-    }
-
-    /// One request; the JSON body of the answer (`Null` if it has none).
-    async fn call(
-        &self,
-        method: Method,
-        uri: &str,
-        who: Option<&Signed>,
-        body: Option<Value>,
-    ) -> (StatusCode, HeaderMap, Value) {
-        let mut request = Request::builder().method(method).uri(uri);
-        if let Some(who) = who {
-            request = request
-                .header(header::COOKIE, &who.cookie)
-                .header(CSRF_HEADER, &who.csrf);
-        }
-        let request = match body {
-            Some(body) => request
-                .header(header::CONTENT_TYPE, "application/json")
-                .body(Body::from(body.to_string())),
-            None => request.body(Body::empty()),
-        }
-        .expect("a well-formed request");
-        self.send(request).await
-    }
-
-    /// Sends a request; the status, headers and JSON body of the answer.
-    async fn send(&self, request: Request<Body>) -> (StatusCode, HeaderMap, Value) {
-        let response = self
-            .router
-            .clone()
-            .oneshot(request)
-            .await
-            .expect("the router answers every request");
-        let (parts, body) = response.into_parts();
-        let bytes = axum::body::to_bytes(body, 1 << 20).await.expect("a body");
-        let json = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        (parts.status, parts.headers, json)
+        Harness(TestApi::new().await)
     }
 
     async fn get(&self, uri: &str, who: &Signed) -> (StatusCode, Value) {
@@ -226,59 +78,6 @@ impl Harness {
     async fn delete(&self, uri: &str, who: &Signed) -> (StatusCode, Value) {
         let (status, _, body) = self.call(Method::DELETE, uri, Some(who), None).await;
         (status, body)
-    }
-
-    async fn user(&self, login: &str, role: Role) {
-        // An executor user names its organisation: the sample classifier's.
-        if role == Role::Executor
-            && self
-                .db
-                .current_classifier_version()
-                .await
-                .unwrap()
-                .is_none()
-        {
-            crate::store::testing::sample_category(&self.db, "sample", Utc::now()).await;
-        }
-        self.db
-            .add_user(
-                &NewUser {
-                    login: login.into(),
-                    display_name: login.into(),
-                    role,
-                    operator_login: None,
-                    executor: (role == Role::Executor).then(|| login.to_string()),
-                    head: false,
-                },
-                PASSWORD,
-                Utc::now(),
-            )
-            .await
-            .expect("the user is added");
-    }
-
-    async fn sign_in(&self, login: &str, role: Role) -> Signed {
-        self.user(login, role).await;
-        let (status, headers, body) = self
-            .call(
-                Method::POST,
-                "/api/session",
-                None,
-                Some(json!({ "login": login, "password": PASSWORD })),
-            )
-            .await;
-        assert_eq!(status, StatusCode::OK, "{body}");
-        let cookie = headers
-            .get(header::SET_COOKIE)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(';').next())
-            .expect("a session cookie")
-            .to_owned();
-        let csrf = body["csrf_token"]
-            .as_str()
-            .expect("a CSRF token")
-            .to_owned();
-        Signed { cookie, csrf }
     }
 }
 
@@ -480,7 +279,7 @@ async fn only_admins_reload_the_voice_menu() {
     let problem = body["errors"][0].as_str().expect("the problem");
     assert!(problem.contains("blocked.toml:0:"), "{problem}");
     std::fs::write(
-        h.dirs.path().join("ivr/blocked.toml"),
+        h.dir().join("ivr/blocked.toml"),
         "start = \"bye\"\n[nodes.bye]\ntype = \"hangup\"\n",
     )
     .unwrap();
