@@ -365,6 +365,13 @@ async fn an_executor_works_its_own_cards_and_no_others() {
     // The card's own executor.
     let (status, card) = h.get(&format!("/api/appeals/{number}"), &mine).await;
     assert_eq!(status, StatusCode::OK, "{card}");
+    // The console offers what the rules allow this user now.
+    assert_eq!(
+        card["life"]["actions"],
+        json!(["accept", "comment", "attach", "request_change"]),
+        "{card}"
+    );
+    assert_eq!(card["life"]["mine"], code.as_str());
     let (status, step) = h.post(&actions, &mine, accept.clone()).await;
     assert_eq!(status, StatusCode::OK, "{step}");
     assert_eq!(step["status"], "in_progress");

@@ -1291,6 +1291,102 @@ impl Lifecycle {
     }
 }
 
+impl Lifecycle {
+    /// The steps `actor` may take on `card` at `now` (the names of
+    /// [`Action::name`]), for the console to offer: each tried with sample
+    /// fields. A step refused only for its fields (a missing reason, a date
+    /// too early, no documents yet) is offered; the form then says what it
+    /// needs. The server's own steps are never offered.
+    pub fn available(&self, card: &Card, actor: &Actor, now: DateTime<Utc>) -> Vec<&'static str> {
+        let some_text = || "-".to_string();
+        let file = vec![Uuid::nil()];
+        let executors: Vec<Assignment> = card
+            .parts
+            .iter()
+            .filter(|p| p.declined.is_none())
+            .map(|p| Assignment {
+                executor: p.executor.clone(),
+                lead: p.lead,
+            })
+            .collect();
+        let samples = [
+            Action::Accept {
+                responsible: some_text(),
+            },
+            Action::Comment { text: some_text() },
+            Action::Attach {
+                files: file.clone(),
+                proof: false,
+            },
+            Action::RequestChange {
+                reason: some_text(),
+                suggested: None,
+            },
+            Action::NotOurs {
+                reason: some_text(),
+            },
+            Action::RequestExtension {
+                until: card.deadline.max(now) + chrono::TimeDelta::days(30),
+                reason: some_text(),
+                documents: file.clone(),
+            },
+            Action::RequestLongTerm {
+                planned: (now + chrono::TimeDelta::days(400)).date_naive(),
+                reason: some_text(),
+                documents: file.clone(),
+            },
+            Action::ProposeClosure {
+                summary: some_text(),
+                proof: file,
+            },
+            Action::Withdraw,
+            Action::Approve {
+                note: None,
+                executors: Vec::new(),
+            },
+            Action::Reject {
+                reason: some_text(),
+            },
+            Action::Reassign {
+                executors,
+                reason: some_text(),
+            },
+            Action::Dismiss {
+                reason: some_text(),
+            },
+        ];
+        samples
+            .into_iter()
+            .filter(
+                |action| match self.handle(card, action.clone(), actor, now) {
+                    Ok(_) => true,
+                    Err(refusal) => refusal.is_about_fields(),
+                },
+            )
+            .map(|action| action.name())
+            .collect()
+    }
+}
+
+impl Refusal {
+    /// Whether the step could be taken with other fields: the refusal is
+    /// about what was sent, not about who sends it or the card's state.
+    pub fn is_about_fields(&self) -> bool {
+        matches!(
+            self,
+            Refusal::Missing(_)
+                | Refusal::TooLong { .. }
+                | Refusal::NotLater(_)
+                | Refusal::PlannedNotFuture(_)
+                | Refusal::NeedsDocuments
+                | Refusal::NeedsProof
+                | Refusal::Executors
+                | Refusal::SameExecutors
+                | Refusal::NoCurator(_)
+        )
+    }
+}
+
 /// A text a step needs: trimmed, not blank, not too long.
 fn text(body: &str, what: &'static str, max: usize) -> Result<String, Refusal> {
     let body = body.trim();

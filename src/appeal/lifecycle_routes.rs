@@ -86,6 +86,17 @@ struct PartView {
     declined: Option<String>,
 }
 
+impl From<&super::lifecycle::Part> for PartView {
+    fn from(p: &super::lifecycle::Part) -> Self {
+        PartView {
+            executor: p.executor.to_string(),
+            lead: p.lead,
+            responsible: p.responsible.clone(),
+            declined: p.declined.clone(),
+        }
+    }
+}
+
 fn card_view(
     rules: &Lifecycle,
     s: CardSummary,
@@ -106,20 +117,62 @@ fn card_view(
         control: card.control,
         planned: card.planned,
         delivery_at: card.delivery_at,
-        executors: card
-            .parts
-            .iter()
-            .map(|p| PartView {
-                executor: p.executor.to_string(),
-                lead: p.lead,
-                responsible: p.responsible.clone(),
-                declined: p.declined.clone(),
-            })
-            .collect(),
+        executors: card.parts.iter().map(PartView::from).collect(),
         seconds_to_decide: card.pending.as_ref().map(|p| (p.due - now).num_seconds()),
         pending: card.pending.clone(),
         tabs: viewer.map(|e| rules.tabs(card, e, now)).unwrap_or_default(),
     }
+}
+
+/// A card's life on its detail, for the one who opened it: the facts of
+/// its state and the steps this user may take now.
+#[derive(Serialize)]
+pub struct LifeView {
+    control: Control,
+    extensions: u32,
+    planned: Option<NaiveDate>,
+    delivery_at: Option<DateTime<Utc>>,
+    seconds_left: i64,
+    overdue: bool,
+    executors: Vec<PartView>,
+    pending: Option<Pending>,
+    seconds_to_decide: Option<i64>,
+    /// The viewer's organisation, for an executor's user.
+    mine: Option<String>,
+    /// The steps ([`Action`]'s names) the viewer may take now.
+    actions: Vec<&'static str>,
+}
+
+/// The life of the card `id` as `auth`'s user sees it now.
+pub async fn life_view(
+    store: &Store,
+    rules: &Lifecycle,
+    auth: &Auth,
+    id: Uuid,
+) -> Result<Option<LifeView>, ApiError> {
+    let Some(stored) = store.appeal_card(id).await? else {
+        return Ok(None);
+    };
+    let now = Utc::now();
+    let card = &stored.card;
+    let actor = actor_of(auth);
+    let mine = match &actor {
+        Actor::User { executor, .. } => executor.as_ref().map(|e| e.to_string()),
+        Actor::System => None,
+    };
+    Ok(Some(LifeView {
+        control: card.control,
+        extensions: card.extensions,
+        planned: card.planned,
+        delivery_at: card.delivery_at,
+        seconds_left: (card.deadline - now).num_seconds(),
+        overdue: card.is_overdue(now),
+        executors: card.parts.iter().map(PartView::from).collect(),
+        seconds_to_decide: card.pending.as_ref().map(|p| (p.due - now).num_seconds()),
+        pending: card.pending.clone(),
+        mine,
+        actions: rules.available(card, &actor, now),
+    }))
 }
 
 #[derive(Deserialize)]

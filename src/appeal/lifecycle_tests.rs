@@ -1160,3 +1160,28 @@ fn an_executors_inbox_tabs_follow_the_card() {
         vec![Tab::Closed]
     );
 }
+
+/// What the console offers is what the table allows: every user's step in
+/// every state, for every actor (the server's own steps never offered).
+#[test]
+fn the_steps_offered_are_the_ones_the_rules_allow() {
+    let m = machine();
+    let now = kyiv("2026-12-07 12:00");
+    for state in AppealStatus::ALL.iter().copied() {
+        let card = card_in(state, now);
+        for name in ACTORS.iter().copied().filter(|a| *a != "system") {
+            let offered = m.available(&card, &actor(name), now);
+            let expected: Vec<&str> = ACTIONS
+                .iter()
+                .copied()
+                .filter(|a| !matches!(*a, "deliver" | "mark_overdue" | "mark_due_soon"))
+                .filter(|a| allowed(a, name, state))
+                .collect();
+            let mut offered_sorted = offered.clone();
+            offered_sorted.sort_unstable();
+            let mut expected_sorted = expected.clone();
+            expected_sorted.sort_unstable();
+            assert_eq!(offered_sorted, expected_sorted, "{name} in {state}");
+        }
+    }
+}

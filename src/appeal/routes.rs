@@ -416,6 +416,8 @@ struct AppealView {
     registered_by: Option<String>,
     calls: Vec<CallOnAppeal>,
     attachments: Vec<AttachmentView>,
+    /// The card's life and the steps the viewer may take.
+    life: Option<super::lifecycle_routes::LifeView>,
 }
 
 #[derive(Serialize)]
@@ -427,6 +429,7 @@ struct CallOnAppeal {
 
 async fn detail(
     State(store): State<Store>,
+    State(rules): State<std::sync::Arc<super::lifecycle::Lifecycle>>,
     auth: Auth,
     Path(number): Path<String>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -468,6 +471,7 @@ async fn detail(
         .iter()
         .map(|a| AttachmentView::new(&r.registration_number, a))
         .collect();
+    let life = super::lifecycle_routes::life_view(&store, &rules, &auth, r.id).await?;
     Ok(Json(AppealView {
         id: r.id,
         registration_number: r.registration_number,
@@ -498,6 +502,7 @@ async fn detail(
             })
             .collect(),
         attachments,
+        life,
     }))
 }
 
