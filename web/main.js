@@ -8,9 +8,10 @@ import { language, setLanguage, t, translate } from './i18n.js';
 import { Console, clearConsole } from './console.js';
 import { LiveView } from './live.js';
 import { AccessView, BlockedView, RecordingsView } from './records.js';
+import { DecisionsView, InboxView } from './work.js';
 
 
-const VIEWS = ['view-sign-in', 'view-console', 'view-live', 'view-recordings', 'view-blocked', 'view-access', 'view-none'];
+const VIEWS = ['view-sign-in', 'view-console', 'view-live', 'view-recordings', 'view-blocked', 'view-access', 'view-inbox', 'view-decisions', 'view-none'];
 
 function show(view) {
   for (const id of VIEWS) $(id).hidden = id !== view;
@@ -58,25 +59,33 @@ async function start(current) {
   // "/" is the role's own view; the other paths pick one, if the role
   // has it.
   const supervising = role === 'supervisor' || role === 'admin';
+  // An executor's user who curates executors decides their second
+  // extensions: the decisions queue answers them.
+  const curator = role === 'executor' && await api('GET', '/api/decisions').then(() => true, () => false);
   const allowed = {
     'view-console': role === 'operator' || supervising,
     'view-live': supervising,
     'view-recordings': role === 'operator' || supervising,
     'view-blocked': supervising,
     'view-access': role === 'admin',
+    'view-inbox': role === 'executor',
+    'view-decisions': role === 'supervisor' || curator,
   };
   const byPath = {
     '/card': 'view-console', '/live': 'view-live', '/recordings': 'view-recordings',
     '/blocked': 'view-blocked', '/access': 'view-access',
+    '/inbox': 'view-inbox', '/decisions': 'view-decisions',
   };
-  const home = supervising ? 'view-live' : role === 'operator' ? 'view-console' : 'view-none';
+  const home = supervising ? 'view-live'
+    : role === 'operator' ? 'view-console'
+      : role === 'executor' ? 'view-inbox' : 'view-none';
   let view = byPath[location.pathname] || home;
   if (!allowed[view]) view = home;
   for (const link of document.querySelectorAll('#nav a')) {
     link.hidden = !allowed[link.dataset.view];
     link.setAttribute('aria-current', link.dataset.view === view ? 'page' : 'false');
   }
-  $('nav').hidden = role === 'executor';
+  $('nav').hidden = false;
   views = [];
   const makers = {
     'view-console': () => new Console({ session: current, toast }),
@@ -84,6 +93,8 @@ async function start(current) {
     'view-recordings': () => new RecordingsView({ session: current, toast }),
     'view-blocked': () => new BlockedView({ toast }),
     'view-access': () => new AccessView({ toast }),
+    'view-inbox': () => new InboxView({ toast }),
+    'view-decisions': () => new DecisionsView({ toast }),
   };
   show(view);
   if (!makers[view]) return;
@@ -91,7 +102,7 @@ async function start(current) {
   views.push(active);
   await active.start();
   // The live views need the websocket; the lists do not.
-  if (view !== 'view-console' && view !== 'view-live') return;
+  if (!['view-console', 'view-live', 'view-inbox', 'view-decisions'].includes(view)) return;
   socket = connect(
     (message, receivedAt) => {
       for (const v of views) v.onMessage(message, receivedAt);

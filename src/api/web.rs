@@ -67,6 +67,11 @@ const FILES: &[(&str, &str, &[u8])] = &[
         include_bytes!("../../web/records.js"),
     ),
     (
+        "work.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../web/work.js"),
+    ),
+    (
         "icon.svg",
         "image/svg+xml",
         include_bytes!("../../web/icon.svg"),
@@ -89,6 +94,8 @@ pub fn routes() -> axum::Router<AppState> {
         .route("/recordings", get(page))
         .route("/blocked", get(page))
         .route("/access", get(page))
+        .route("/inbox", get(page))
+        .route("/decisions", get(page))
         .route("/static/{file}", get(file))
 }
 

@@ -66,6 +66,9 @@ pub struct CardView {
     /// answer.
     seconds_left: i64,
     overdue: bool,
+    /// Whether the deadline counts now (not while a closure is decided,
+    /// nor once the card is closed).
+    deadline_runs: bool,
     control: Control,
     planned: Option<NaiveDate>,
     /// For a card registered outside its executor's hours: when it is
@@ -114,6 +117,7 @@ fn card_view(
         deadline: card.deadline,
         seconds_left: (card.deadline - now).num_seconds(),
         overdue: card.is_overdue(now),
+        deadline_runs: card.deadline_runs(),
         control: card.control,
         planned: card.planned,
         delivery_at: card.delivery_at,
@@ -134,6 +138,7 @@ pub struct LifeView {
     delivery_at: Option<DateTime<Utc>>,
     seconds_left: i64,
     overdue: bool,
+    deadline_runs: bool,
     executors: Vec<PartView>,
     pending: Option<Pending>,
     seconds_to_decide: Option<i64>,
@@ -167,6 +172,7 @@ pub async fn life_view(
         delivery_at: card.delivery_at,
         seconds_left: (card.deadline - now).num_seconds(),
         overdue: card.is_overdue(now),
+        deadline_runs: card.deadline_runs(),
         executors: card.parts.iter().map(PartView::from).collect(),
         seconds_to_decide: card.pending.as_ref().map(|p| (p.due - now).num_seconds()),
         pending: card.pending.clone(),
@@ -184,6 +190,8 @@ struct InboxQuery {
 #[derive(Serialize)]
 struct Inbox {
     executor: String,
+    /// The organisation's name in the current classifier.
+    executor_name: Option<String>,
     /// How many cards are under each tab.
     counts: Vec<TabCount>,
     cards: Vec<CardView>,
@@ -235,8 +243,18 @@ async fn inbox(
         .into_iter()
         .filter(|c| tab.is_none_or(|t| c.tabs.contains(&t)))
         .collect();
+    let executor_name = match store.current_classifier_version().await? {
+        Some(v) => store
+            .executors(v.number)
+            .await?
+            .into_iter()
+            .find(|e| e.code == executor.as_str())
+            .map(|e| e.name),
+        None => None,
+    };
     Ok(Json(Inbox {
         executor: executor.to_string(),
+        executor_name,
         counts,
         cards,
     }))

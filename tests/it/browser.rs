@@ -791,3 +791,208 @@ async fn a_supervisor_finds_yesterdays_call_by_the_callers_number_plays_it_and_s
     assert!(blocked.unwrap().is_none());
     browser.close().await;
 }
+
+/// A card's life in two browsers: a card the contact centre files appears
+/// in the executor's inbox at once (websocket), the executor accepts it,
+/// comments, proposes closure with a photo as proof through the page's
+/// forms; the supervisor finds the proposal in the decisions queue and
+/// approves it; the executor's page follows, and the history has every
+/// step with its author.
+#[tokio::test]
+async fn an_executor_works_a_card_and_the_supervisor_closes_it_in_the_browser() {
+    let app = spawn_app(AppOptions::default()).await;
+    import_classifier(&app).await;
+    // Executor users are named after their organisation in these tests.
+    app.sign_in_as("vodokanal", Role::Executor).await;
+    let sveta = app.sign_in_as("sveta", Role::Supervisor).await;
+
+    let executor = Browser::start().await.expect("chromium starts");
+    let supervisor = Browser::start().await.expect("chromium starts");
+    sign_in(&executor, &app, "/", "vodokanal", "view-inbox").await;
+    executor
+        .until(
+            "the organisation's name",
+            "return document.getElementById('inbox-org').textContent.includes('Водоканал')",
+            W,
+        )
+        .await
+        .unwrap();
+
+    // Filed by the contact centre: in the inbox's "new" tab within moments.
+    let number = crate::appeals::file_card_for(&app, &sveta, "vodokanal").await;
+    let row = format!("tr[data-number='{number}']");
+    executor
+        .until(
+            "the new card in the inbox, live",
+            &format!("return document.querySelector(\"{row}\")"),
+            W,
+        )
+        .await
+        .unwrap();
+    executor.click(&row).await.unwrap();
+    let step = |action: &str| format!("#inbox-card button[data-action='{action}']");
+    let submit = "#inbox-card form button[type=submit]";
+    executor
+        .until(
+            "the card's steps",
+            &format!("return document.querySelector(\"{}\")", step("accept")),
+            W,
+        )
+        .await
+        .unwrap();
+    executor
+        .screenshot(&artifact("executor-new-card.png"))
+        .await
+        .unwrap();
+
+    // Accept, naming the person responsible (the form says what is missing
+    // first).
+    executor.click(&step("accept")).await.unwrap();
+    executor.click(submit).await.unwrap();
+    let error = executor.text("#inbox-card form .error").await.unwrap();
+    assert!(error.contains("Відповідальна особа"), "{error}");
+    executor
+        .type_into("#step-accept-responsible", "Гнатюк О. В., майстер")
+        .await
+        .unwrap();
+    executor.click(submit).await.unwrap();
+    let panel_says = |text: &str| {
+        format!("return document.getElementById('inbox-card').textContent.includes({text:?})")
+    };
+    executor
+        .until(
+            "accepted",
+            &panel_says("відповідальний: Гнатюк О. В., майстер"),
+            W,
+        )
+        .await
+        .unwrap();
+
+    executor.click(&step("comment")).await.unwrap();
+    executor
+        .type_into("#step-comment-text", "Бригада виїхала.")
+        .await
+        .unwrap();
+    executor.click(submit).await.unwrap();
+    executor
+        .until(
+            "the comment in the history",
+            &panel_says("Бригада виїхала."),
+            W,
+        )
+        .await
+        .unwrap();
+
+    // Closure proposed with a photo as proof.
+    let photo = tempfile::Builder::new().suffix(".png").tempfile().unwrap();
+    std::fs::write(photo.path(), PNG).unwrap();
+    executor.click(&step("propose_closure")).await.unwrap();
+    executor
+        .type_into(
+            "#step-propose_closure-summary",
+            "Воду подано, засувку замінено.",
+        )
+        .await
+        .unwrap();
+    executor
+        .type_into(
+            "#step-propose_closure-proof",
+            &photo.path().display().to_string(),
+        )
+        .await
+        .unwrap();
+    executor.click(submit).await.unwrap();
+    executor
+        .until(
+            "the closure proposed",
+            &panel_says("запропоновано до закриття"),
+            W,
+        )
+        .await
+        .unwrap();
+    executor
+        .screenshot(&artifact("executor-closure-proposed.png"))
+        .await
+        .unwrap();
+
+    // The supervisor decides.
+    sign_in(&supervisor, &app, "/decisions", "sveta", "view-decisions").await;
+    supervisor
+        .until(
+            "the proposal in the decisions queue",
+            &format!("return document.querySelector(\"{row}\")"),
+            W,
+        )
+        .await
+        .unwrap();
+    supervisor.click(&row).await.unwrap();
+    supervisor
+        .until(
+            "the approve button",
+            "return document.querySelector(\"#decision-card button[data-action='approve']\")",
+            W,
+        )
+        .await
+        .unwrap();
+    supervisor
+        .screenshot(&artifact("supervisor-decision.png"))
+        .await
+        .unwrap();
+    supervisor
+        .click("#decision-card button[data-action='approve']")
+        .await
+        .unwrap();
+    supervisor
+        .click("#decision-card form button[type=submit]")
+        .await
+        .unwrap();
+    supervisor
+        .until(
+            "the queue emptied",
+            "return document.getElementById('decisions-count').textContent === '0'",
+            W,
+        )
+        .await
+        .unwrap();
+
+    // The executor's page follows without a reload.
+    executor
+        .until(
+            "the card closed on the executor's screen",
+            "return [...document.querySelectorAll('#inbox-tabs button')]\
+             .some(b => b.dataset.tab === 'closed' && b.textContent.endsWith('1'))",
+            W,
+        )
+        .await
+        .unwrap();
+    executor
+        .until("closed in the open card", &panel_says("закрито"), W)
+        .await
+        .unwrap();
+
+    let (status, body) = app
+        .api("GET", &format!("/api/appeals/{number}/history"), "")
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let history: Vec<Value> = serde_json::from_str(&body).unwrap();
+    let steps: Vec<(String, String)> = history
+        .iter()
+        .map(|h| (js_str(&h["kind"]), js_str(&h["login"])))
+        .collect();
+    let expected = [
+        ("registered", "sveta"),
+        ("accepted", "vodokanal"),
+        ("commented", "vodokanal"),
+        ("attached", "vodokanal"),
+        ("closure_proposed", "vodokanal"),
+        ("closed", "sveta"),
+    ];
+    assert_eq!(
+        steps,
+        expected.map(|(k, l)| (k.to_string(), l.to_string())),
+        "{body}"
+    );
+    assert_eq!(history[3]["details"]["proof"], true, "{body}");
+    executor.close().await;
+    supervisor.close().await;
+}

@@ -117,6 +117,12 @@ impl Browser {
         Ok(self.client.goto(url).await?)
     }
 
+    /// Clicks the element `selector` finds.
+    pub async fn click(&self, selector: &str) -> anyhow::Result<()> {
+        self.css(selector).await?.click().await?;
+        Ok(())
+    }
+
     pub async fn css(&self, selector: &str) -> anyhow::Result<Element> {
         Ok(self.client.find(Locator::Css(selector)).await?)
     }

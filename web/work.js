@@ -1,0 +1,448 @@
+// The card's life after the call: an executor's inbox (tabs by what needs
+// doing, cards by deadline with the time left) and the contact centre's
+// decisions queue, each with the card open beside the list: its facts, its
+// executors, the pending request, its files and history, and a form for each
+// step the server offers this user now (`life.actions`). What may be done is
+// the server's to decide; the page offers, the rules check.
+
+import { api, ApiError } from './api.js';
+import { $, el, listeners } from './dom.js';
+import { dateTime, t } from './i18n.js';
+
+const TABS = ['new', 'in_progress', 'overdue', 'due_soon', 'awaiting', 'long_term', 'closed'];
+
+/** Time left as people say it: "2 дн 4 год", "35 хв", or overdue. */
+export function timeLeft(seconds) {
+  const s = Math.abs(seconds);
+  const d = Math.floor(s / 86400);
+  const h = Math.floor((s % 86400) / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const span = d > 0 ? t('spanDays', { d, h }) : h > 0 ? t('spanHours', { h, m }) : t('spanMinutes', { m });
+  return seconds < 0 ? t('overdueBy', { span }) : span;
+}
+
+/** The class of a time left: overdue, due soon (under a day) or calm. */
+function urgency(card) {
+  if (card.deadline_runs === false) return 'muted';
+  if (card.overdue || card.seconds_left < 0) return 'late';
+  if ((card.tabs || []).includes('due_soon') || card.seconds_left < 86400) return 'soon';
+  return '';
+}
+
+/** The request awaiting a decision, in words. */
+function requestText(pending) {
+  if (!pending) return '';
+  const r = pending.request;
+  const what = {
+    change_executor: () => t('req_change_executor', { to: r.suggested || '—' }),
+    extension: () => t('req_extension', { until: dateTime(r.until) }),
+    long_term: () => t('req_long_term', { planned: r.planned }),
+    closure: () => t('req_closure'),
+  }[r.kind];
+  return what ? what() : r.kind;
+}
+
+/** A refusal in the user's words: the rules' code translated, the field
+ * errors listed, else the server's message. */
+function refusalText(e) {
+  if (!(e instanceof ApiError)) return e.message;
+  const body = e.body || {};
+  if (body.code && t(`refusal_${body.code}`) !== `refusal_${body.code}`) {
+    return `${t(`refusal_${body.code}`)} (${body.error})`;
+  }
+  if (Array.isArray(body.errors)) return body.errors.map((x) => x.message).join(' ');
+  return e.message;
+}
+
+/** The fields each step's form asks for. */
+const FORMS = {
+  accept: [{ name: 'responsible', kind: 'text', required: true, max: 200 }],
+  comment: [{ name: 'text', kind: 'area', required: true, max: 2000 }],
+  attach: [{ name: 'files', kind: 'files', required: true }, { name: 'proof', kind: 'check' }],
+  request_change: [{ name: 'reason', kind: 'area', required: true, max: 2000 }, { name: 'suggested', kind: 'text', max: 64 }],
+  not_ours: [{ name: 'reason', kind: 'area', required: true, max: 2000 }],
+  request_extension: [
+    { name: 'until', kind: 'date', required: true },
+    { name: 'reason', kind: 'area', required: true, max: 2000 },
+    { name: 'documents', kind: 'files', required: true },
+  ],
+  request_long_term: [
+    { name: 'planned', kind: 'date', required: true },
+    { name: 'reason', kind: 'area', required: true, max: 2000 },
+    { name: 'documents', kind: 'files', required: true },
+  ],
+  propose_closure: [
+    { name: 'summary', kind: 'area', required: true, max: 2000 },
+    { name: 'proof', kind: 'files', required: true },
+  ],
+  withdraw: [],
+  approve: [{ name: 'note', kind: 'text', max: 2000 }],
+  reject: [{ name: 'reason', kind: 'area', required: true, max: 2000 }],
+  reassign: [{ name: 'executor', kind: 'text', required: true, max: 64 }, { name: 'reason', kind: 'area', required: true, max: 2000 }],
+  dismiss: [{ name: 'reason', kind: 'area', required: true, max: 2000 }],
+};
+
+/** The end of a chosen day on the user's clock, as the API's instant. */
+function endOfDay(date) {
+  return new Date(`${date}T23:59:00`).toISOString();
+}
+
+/**
+ * A card open beside a list: everything on it and the steps offered.
+ * `onChanged()` is called after a step was taken.
+ */
+class CardPanel {
+  constructor(root, { toast, onChanged }) {
+    this.root = root;
+    this.toast = toast;
+    this.onChanged = onChanged;
+    this.number = null;
+  }
+
+  clear() {
+    this.number = null;
+    this.root.replaceChildren(el('p', { class: 'muted', text: t('pickCard') }));
+  }
+
+  async open(number) {
+    this.number = number;
+    let card;
+    let history;
+    try {
+      [card, history] = await Promise.all([
+        api('GET', `/api/appeals/${encodeURIComponent(number)}`),
+        api('GET', `/api/appeals/${encodeURIComponent(number)}/history`),
+      ]);
+    } catch (e) {
+      this.root.replaceChildren(el('p', { class: 'error', role: 'alert', text: refusalText(e) }));
+      return;
+    }
+    if (this.number !== number) return;
+    this.render(card, history);
+  }
+
+  /** Reads the open card again (after a change someone else made). */
+  refresh() {
+    if (this.number) this.open(this.number);
+  }
+
+  render(card, history) {
+    const life = card.life || { actions: [], executors: [] };
+    const name = [card.surname, card.first_name, card.patronymic].filter(Boolean).join(' ');
+    const facts = el('dl', { class: 'facts' });
+    const fact = (label, value, cls) => {
+      if (value == null || value === '') return;
+      facts.append(el('dt', { text: t(label) }), el('dd', { class: cls || '', text: value }));
+    };
+    fact('state', t(`status_${card.status}`));
+    fact('deadline', life.deadline_runs === false ? `${dateTime(card.deadline)} · ${t('deadlineStopped')}`
+      : `${dateTime(card.deadline)} · ${timeLeft(life.seconds_left ?? 0)}`, urgency(life));
+    fact('control', t(`control_${life.control}`));
+    if (life.extensions) fact('extensions', String(life.extensions));
+    if (life.planned) fact('plannedDate', life.planned);
+    fact('category', card.category);
+    fact('address', card.address);
+    fact('applicant', name || t('anonymousApplicant'));
+    fact('contactPhone', card.contact_phone);
+    fact('otherContact', card.other_contact);
+    fact('registeredAt', dateTime(card.created_at));
+
+    const parts = el('ul', { class: 'list small' });
+    for (const p of life.executors || []) {
+      const bits = [p.executor, p.lead ? t('lead') : t('coExecutor')];
+      if (p.responsible) bits.push(t('responsibleIs', { who: p.responsible }));
+      else if (p.declined) bits.push(t('declined', { why: p.declined }));
+      else bits.push(t('notAccepted'));
+      parts.append(el('li', { text: bits.join(' · ') }));
+    }
+
+    const pending = life.pending
+      ? el('div', { class: 'pending', role: 'status' },
+        el('strong', { text: requestText(life.pending) }),
+        el('span', { text: ` · ${life.pending.by} · ${t('decideWithin', { span: timeLeft(life.seconds_to_decide ?? 0) })}` }),
+        life.pending.needs_curator ? el('span', { class: 'muted', text: ` · ${t('needsCurator')}` }) : null)
+      : null;
+
+    const files = el('ul', { class: 'list small' });
+    for (const a of card.attachments || []) {
+      files.append(el('li', {}, el('a', { href: a.url, text: a.file_name }), el('span', { class: 'muted', text: ` · ${dateTime(a.uploaded_at)}` })));
+    }
+    if (!files.children.length) files.append(el('li', { class: 'muted', text: t('noFiles') }));
+
+    const steps = el('ol', { class: 'list small history' });
+    for (const h of history) {
+      const who = h.executor ? `${h.login} (${h.executor})` : h.login;
+      // The state after the step, unless the step's name says it.
+      const named = ['delivered', 'closure_proposed', 'closed', 'dismissed', 'moved_to_long_term'].includes(h.kind);
+      const moved = h.from !== h.to && !named ? ` → ${t(`status_${h.to}`)}` : '';
+      const extra = [];
+      if (h.details?.deadline && h.details.deadline.from !== h.details.deadline.to) extra.push(t('newDeadline', { at: dateTime(h.details.deadline.to) }));
+      if (h.details?.responsible) extra.push(t('responsibleIs', { who: h.details.responsible }));
+      if (h.details?.request) extra.push(requestText({ request: h.details.request }));
+      if (h.details?.proof) extra.push(t('asProof'));
+      steps.append(el('li', {},
+        el('span', { class: 'muted', text: `${dateTime(h.at)} · ${who} · ` }),
+        el('strong', { text: t(`entry_${h.kind}`) + moved }),
+        extra.length ? el('span', { text: ` · ${extra.join(' · ')}` }) : null,
+        h.text ? el('div', { class: 'quote', text: h.text }) : null));
+    }
+
+    const actions = el('div', { class: 'step-buttons' });
+    const formBox = el('div', { class: 'step-form' });
+    for (const action of life.actions || []) {
+      actions.append(el('button', {
+        type: 'button', class: action === 'propose_closure' || action === 'approve' || action === 'accept' ? 'primary' : '',
+        'data-action': action, text: t(`act_${action}`),
+        onclick: () => this.showForm(formBox, card, action),
+      }));
+    }
+
+    this.root.replaceChildren(...[
+      el('h2', { text: `${t('appeal')} ${card.registration_number}` }),
+      facts,
+      card.essence ? el('p', { class: 'essence', text: card.essence }) : null,
+      pending,
+      el('h2', { text: t('steps') }),
+      life.actions?.length ? actions : el('p', { class: 'muted', text: t('noSteps') }),
+      formBox,
+      el('h2', { text: t('executors') }), parts,
+      el('h2', { text: t('files') }), files,
+      el('h2', { text: t('history') }), steps,
+    ].filter(Boolean));
+  }
+
+  showForm(box, card, action) {
+    const form = el('form', { class: 'step', novalidate: '', 'data-form': action });
+    const inputs = {};
+    for (const f of FORMS[action] || []) {
+      const id = `step-${action}-${f.name}`;
+      let input;
+      if (f.kind === 'area') input = el('textarea', { id, rows: '3', maxlength: String(f.max) });
+      else if (f.kind === 'date') input = el('input', { id, type: 'date' });
+      else if (f.kind === 'files') input = el('input', { id, type: 'file', multiple: '' });
+      else if (f.kind === 'check') input = el('input', { id, type: 'checkbox' });
+      else input = el('input', { id, maxlength: String(f.max) });
+      if (f.required) input.setAttribute('aria-required', 'true');
+      inputs[f.name] = input;
+      const label = el('label', { for: id, text: t(`field_${f.name}`) + (f.required ? ' *' : '') });
+      form.append(f.kind === 'check' ? el('div', { class: 'inline-check' }, input, label) : el('div', {}, label, input));
+    }
+    const error = el('p', { class: 'error', role: 'alert' });
+    const submit = el('button', { type: 'submit', class: 'primary', text: t(`act_${action}`) });
+    form.append(error, el('div', { class: 'row' }, submit,
+      el('button', { type: 'button', text: t('cancel'), onclick: () => box.replaceChildren() })));
+    form.addEventListener('submit', async (event) => {
+      event.preventDefault();
+      error.textContent = '';
+      const missing = (FORMS[action] || []).find((f) => f.required && (f.kind === 'files' ? !inputs[f.name].files.length : !inputs[f.name].value.trim()));
+      if (missing) {
+        error.textContent = t('fillField', { field: t(`field_${missing.name}`) });
+        inputs[missing.name].setAttribute('aria-invalid', 'true');
+        inputs[missing.name].focus();
+        return;
+      }
+      submit.disabled = true;
+      try {
+        await this.take(card, action, inputs);
+        box.replaceChildren();
+        this.toast(t('stepDone'), 'info');
+        this.onChanged?.();
+        await this.open(card.registration_number);
+      } catch (e) {
+        error.textContent = refusalText(e);
+      } finally {
+        submit.disabled = false;
+      }
+    });
+    box.replaceChildren(form);
+    form.querySelector('input, textarea, button')?.focus();
+  }
+
+  /** Uploads the files a step needs, then takes the step. */
+  async take(card, action, inputs) {
+    const number = encodeURIComponent(card.registration_number);
+    const upload = async (input, proof) => {
+      const ids = [];
+      for (const file of input.files) {
+        const data = new FormData();
+        data.append('proof', proof ? 'true' : 'false');
+        data.append('file', file);
+        const stored = await api('POST', `/api/appeals/${number}/attachments`, data);
+        ids.push(stored.id);
+      }
+      return ids;
+    };
+    const value = (name) => inputs[name].value.trim();
+    // A file added is a step of its own (attached, in the history).
+    if (action === 'attach') {
+      await upload(inputs.files, inputs.proof.checked);
+      return;
+    }
+    const body = { action };
+    switch (action) {
+      case 'accept': body.responsible = value('responsible'); break;
+      case 'comment': body.text = value('text'); break;
+      case 'request_change':
+        body.reason = value('reason');
+        if (value('suggested')) body.suggested = value('suggested');
+        break;
+      case 'not_ours': case 'reject': case 'dismiss': body.reason = value('reason'); break;
+      case 'request_extension':
+        body.until = endOfDay(value('until'));
+        body.reason = value('reason');
+        body.documents = await upload(inputs.documents, false);
+        break;
+      case 'request_long_term':
+        body.planned = value('planned');
+        body.reason = value('reason');
+        body.documents = await upload(inputs.documents, false);
+        break;
+      case 'propose_closure':
+        body.summary = value('summary');
+        body.proof = await upload(inputs.proof, true);
+        break;
+      case 'approve':
+        if (value('note')) body.note = value('note');
+        break;
+      case 'reassign':
+        body.executors = [{ executor: value('executor'), lead: true }];
+        body.reason = value('reason');
+        break;
+      default: break;
+    }
+    await api('POST', `/api/appeals/${number}/actions`, body);
+  }
+}
+
+/** The rows of a list of cards; `onPick(number)` opens one. */
+function cardRows(tbody, cards, { onPick, selected, decisions }) {
+  tbody.replaceChildren();
+  for (const c of cards) {
+    const pick = () => onPick(c.registration_number);
+    const row = el('tr', {
+      tabindex: '0', class: c.registration_number === selected ? 'selected' : '',
+      'data-number': c.registration_number,
+      onclick: pick, onkeydown: (e) => { if (e.key === 'Enter') pick(); },
+    },
+    el('td', { class: 'mono nowrap', text: c.registration_number }),
+    el('td', { text: c.category }),
+    el('td', { text: c.address || '' }),
+    el('td', { text: decisions ? requestText(c.pending) : t(`status_${c.status}`) }),
+    decisions ? el('td', { text: c.pending?.by || '' }) : null,
+    el('td', { text: dateTime(decisions ? c.pending?.due : c.deadline) }),
+    el('td', { class: `left ${decisions ? ((c.seconds_to_decide ?? 0) < 0 ? 'late' : '') : urgency(c)}`, text: decisions ? timeLeft(c.seconds_to_decide ?? 0) : c.deadline_runs ? timeLeft(c.seconds_left) : '—' }));
+    tbody.append(row);
+  }
+  if (!cards.length) {
+    tbody.append(el('tr', {}, el('td', { colspan: decisions ? '7' : '6', class: 'muted', text: t('nothingHere') })));
+  }
+}
+
+/**
+ * A list of cards with the one picked open beside it, kept current by the
+ * websocket: `list` is the table's body, `panel` the card's place; the
+ * subclass's `load()` reads the list.
+ */
+class CardsBeside {
+  constructor({ toast, list, panel }) {
+    this.toast = toast;
+    this.list = list;
+    this.selected = null;
+    this.abort = new AbortController();
+    this.panel = new CardPanel($(panel), { toast, onChanged: () => this.load() });
+  }
+
+  async start() {
+    this.panel.clear();
+    await this.load();
+  }
+
+  stop() {
+    this.abort.abort();
+  }
+
+  retranslate() {
+    this.load();
+    this.panel.refresh();
+  }
+
+  onMessage(message) {
+    // A console that fell behind gets hello again: read everything afresh.
+    if (message.type !== 'card_changed' && message.type !== 'hello') return;
+    this.load();
+    if (message.type === 'hello' || message.registration_number === this.selected) this.panel.refresh();
+  }
+
+  /** Shows the rows, the picked one marked. */
+  rows(cards, decisions = false) {
+    cardRows($(this.list), cards, { decisions, selected: this.selected, onPick: (n) => this.pick(n) });
+  }
+
+  pick(number) {
+    this.selected = number;
+    for (const row of $(this.list).querySelectorAll('tr')) row.classList.toggle('selected', row.dataset.number === number);
+    this.panel.open(number);
+  }
+}
+
+/** An executor's inbox: tabs with counts, its cards by deadline. */
+export class InboxView extends CardsBeside {
+  constructor({ toast }) {
+    super({ toast, list: 'inbox-list', panel: 'inbox-card' });
+    this.tab = 'new';
+  }
+
+  async start() {
+    listeners(this.abort)($('inbox-tabs'), 'click', (e) => {
+      const button = e.target.closest('button[data-tab]');
+      if (!button) return;
+      this.tab = button.dataset.tab;
+      this.load();
+    });
+    await super.start();
+  }
+
+  async load() {
+    let inbox;
+    try {
+      inbox = await api('GET', `/api/inbox?tab=${this.tab}`);
+    } catch (e) {
+      $('inbox-error').textContent = refusalText(e);
+      return;
+    }
+    $('inbox-error').textContent = '';
+    $('inbox-org').textContent = inbox.executor_name || inbox.executor;
+    const tabs = $('inbox-tabs');
+    tabs.replaceChildren();
+    for (const name of TABS) {
+      const count = inbox.counts.find((c) => c.tab === name)?.count ?? 0;
+      tabs.append(el('button', {
+        type: 'button', role: 'tab', 'data-tab': name,
+        'aria-selected': String(name === this.tab),
+        class: `tab ${name === 'overdue' && count ? 'late' : ''}`,
+      }, t(`tab_${name}`), el('span', { class: 'count', text: String(count) })));
+    }
+    this.rows(inbox.cards);
+  }
+}
+
+/** The contact centre's decisions: requests and closure proposals, the
+ * soonest due first (a curator sees the extensions awaiting them). */
+export class DecisionsView extends CardsBeside {
+  constructor({ toast }) {
+    super({ toast, list: 'decisions-list', panel: 'decision-card' });
+  }
+
+  async load() {
+    let cards;
+    try {
+      cards = await api('GET', '/api/decisions');
+    } catch (e) {
+      $('decisions-error').textContent = refusalText(e);
+      return;
+    }
+    $('decisions-error').textContent = '';
+    $('decisions-count').textContent = String(cards.length);
+    this.rows(cards, true);
+  }
+}
