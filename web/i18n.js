@@ -410,6 +410,18 @@ const locale = () => (lang === 'en' ? 'en-GB' : 'uk-UA');
 // server's working calendar counts days in the same zone).
 const CITY_ZONE = 'Europe/Kyiv';
 
+/** The last minute (23:59) of a day (`YYYY-MM-DD`) on the city's clock, as
+ * an instant: a deadline picked as a date means the end of that day there. */
+export function cityEndOfDay(date) {
+  const [y, m, d] = date.split('-').map(Number);
+  const guess = Date.UTC(y, m - 1, d, 23, 59);
+  const parts = Object.fromEntries(new Intl.DateTimeFormat('en-GB', {
+    timeZone: CITY_ZONE, hourCycle: 'h23', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit',
+  }).formatToParts(guess).map((p) => [p.type, Number(p.value)]));
+  const shown = Date.UTC(parts.year, parts.month - 1, parts.day, parts.hour, parts.minute);
+  return new Date(guess - (shown - guess)).toISOString();
+}
+
 /** A date and time as people here write it. */
 export function dateTime(iso) {
   if (!iso) return '';

@@ -7,7 +7,7 @@
 
 import { api, ApiError } from './api.js';
 import { $, el, listeners } from './dom.js';
-import { dateTime, t } from './i18n.js';
+import { cityEndOfDay, dateTime, t } from './i18n.js';
 
 const TABS = ['new', 'in_progress', 'overdue', 'due_soon', 'awaiting', 'long_term', 'closed'];
 
@@ -81,11 +81,6 @@ const FORMS = {
   reassign: [{ name: 'executor', kind: 'text', required: true, max: 64 }, { name: 'reason', kind: 'area', required: true, max: 2000 }],
   dismiss: [{ name: 'reason', kind: 'area', required: true, max: 2000 }],
 };
-
-/** The end of a chosen day on the user's clock, as the API's instant. */
-function endOfDay(date) {
-  return new Date(`${date}T23:59:00`).toISOString();
-}
 
 /**
  * A card open beside a list: everything on it and the steps offered.
@@ -288,7 +283,7 @@ class CardPanel {
         break;
       case 'not_ours': case 'reject': case 'dismiss': body.reason = value('reason'); break;
       case 'request_extension':
-        body.until = endOfDay(value('until'));
+        body.until = cityEndOfDay(value('until'));
         body.reason = value('reason');
         body.documents = await upload(inputs.documents, false);
         break;

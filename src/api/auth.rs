@@ -133,7 +133,12 @@ impl Auth {
             user_id: Some(user.id),
             login: user.login.clone(),
             role: user.role.to_string(),
-            executor: None,
+            // An executor's user acts for its organisation: the history
+            // says which.
+            executor: user
+                .executor
+                .as_deref()
+                .and_then(|code| crate::appeal::lifecycle::ExecutorCode::parse(code).ok()),
         }
     }
 }

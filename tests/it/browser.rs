@@ -883,6 +883,58 @@ async fn an_executor_works_a_card_and_the_supervisor_closes_it_in_the_browser() 
         .await
         .unwrap();
 
+    // An extension asked with a justifying document; the supervisor, in
+    // the decisions queue, approves it and the deadline moves.
+    let document = tempfile::Builder::new().suffix(".png").tempfile().unwrap();
+    std::fs::write(document.path(), PNG).unwrap();
+    let until = (Utc::now() + chrono::TimeDelta::days(10))
+        .format("%Y-%m-%d")
+        .to_string();
+    executor.click(&step("request_extension")).await.unwrap();
+    executor
+        .js(
+            "document.getElementById('step-request_extension-until').value = arguments[0]",
+            vec![json!(until)],
+        )
+        .await
+        .unwrap();
+    executor
+        .type_into(
+            "#step-request_extension-reason",
+            "Чекаємо на засувку від постачальника.",
+        )
+        .await
+        .unwrap();
+    executor
+        .type_into(
+            "#step-request_extension-documents",
+            &document.path().display().to_string(),
+        )
+        .await
+        .unwrap();
+    executor.click(submit).await.unwrap();
+    executor
+        .until(
+            "the extension asked",
+            &panel_says("продовження терміну до"),
+            W,
+        )
+        .await
+        .unwrap();
+    sign_in(&supervisor, &app, "/decisions", "sveta", "view-decisions").await;
+    approve_in_the_queue(&supervisor, &row, "supervisor-extension.png").await;
+    executor
+        .until("the deadline moved", &panel_says("термін продовжено"), W)
+        .await
+        .unwrap();
+    let (_, card) = app.api("GET", &format!("/api/appeals/{number}"), "").await;
+    let card: Value = serde_json::from_str(&card).unwrap();
+    assert!(
+        js_str(&card["deadline"]).starts_with(&until),
+        "the deadline is the one asked for: {card}"
+    );
+    assert_eq!(card["life"]["control"], "additional", "{card}");
+
     // Closure proposed with a photo as proof.
     let photo = tempfile::Builder::new().suffix(".png").tempfile().unwrap();
     std::fs::write(photo.path(), PNG).unwrap();
@@ -915,45 +967,8 @@ async fn an_executor_works_a_card_and_the_supervisor_closes_it_in_the_browser() 
         .await
         .unwrap();
 
-    // The supervisor decides.
-    sign_in(&supervisor, &app, "/decisions", "sveta", "view-decisions").await;
-    supervisor
-        .until(
-            "the proposal in the decisions queue",
-            &format!("return document.querySelector(\"{row}\")"),
-            W,
-        )
-        .await
-        .unwrap();
-    supervisor.click(&row).await.unwrap();
-    supervisor
-        .until(
-            "the approve button",
-            "return document.querySelector(\"#decision-card button[data-action='approve']\")",
-            W,
-        )
-        .await
-        .unwrap();
-    supervisor
-        .screenshot(&artifact("supervisor-decision.png"))
-        .await
-        .unwrap();
-    supervisor
-        .click("#decision-card button[data-action='approve']")
-        .await
-        .unwrap();
-    supervisor
-        .click("#decision-card form button[type=submit]")
-        .await
-        .unwrap();
-    supervisor
-        .until(
-            "the queue emptied",
-            "return document.getElementById('decisions-count').textContent === '0'",
-            W,
-        )
-        .await
-        .unwrap();
+    // The supervisor closes it.
+    approve_in_the_queue(&supervisor, &row, "supervisor-decision.png").await;
 
     // The executor's page follows without a reload.
     executor
@@ -984,6 +999,9 @@ async fn an_executor_works_a_card_and_the_supervisor_closes_it_in_the_browser() 
         ("accepted", "vodokanal"),
         ("commented", "vodokanal"),
         ("attached", "vodokanal"),
+        ("extension_requested", "vodokanal"),
+        ("extended", "sveta"),
+        ("attached", "vodokanal"),
         ("closure_proposed", "vodokanal"),
         ("closed", "sveta"),
     ];
@@ -992,7 +1010,50 @@ async fn an_executor_works_a_card_and_the_supervisor_closes_it_in_the_browser() 
         expected.map(|(k, l)| (k.to_string(), l.to_string())),
         "{body}"
     );
-    assert_eq!(history[3]["details"]["proof"], true, "{body}");
+    assert!(history[3]["details"].get("proof").is_none(), "{body}");
+    assert_eq!(
+        history[1]["executor"], "vodokanal",
+        "for its organisation: {body}"
+    );
+    assert_eq!(history[5]["executor"], Value::Null, "{body}");
+    assert_eq!(history[6]["details"]["proof"], true, "{body}");
     executor.close().await;
     supervisor.close().await;
+}
+
+/// The supervisor picks the card in the decisions queue and approves what
+/// it asks; the queue empties.
+async fn approve_in_the_queue(supervisor: &Browser, row: &str, screenshot: &str) {
+    supervisor
+        .until(
+            "the request in the decisions queue",
+            &format!("return document.querySelector(\"{row}\")"),
+            W,
+        )
+        .await
+        .unwrap();
+    supervisor.click(row).await.unwrap();
+    let approve = "#decision-card button[data-action='approve']";
+    supervisor
+        .until(
+            "the approve button",
+            &format!("return document.querySelector(\"{approve}\")"),
+            W,
+        )
+        .await
+        .unwrap();
+    supervisor.screenshot(&artifact(screenshot)).await.unwrap();
+    supervisor.click(approve).await.unwrap();
+    supervisor
+        .click("#decision-card form button[type=submit]")
+        .await
+        .unwrap();
+    supervisor
+        .until(
+            "the queue emptied",
+            "return document.getElementById('decisions-count').textContent === '0'",
+            W,
+        )
+        .await
+        .unwrap();
 }
