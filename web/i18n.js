@@ -241,6 +241,9 @@ const WORDS = {
   // The card's life: inbox, decisions, steps.
   navInbox: ['Звернення', 'Appeals'],
   navDecisions: ['Рішення', 'Decisions'],
+  navCardAccess: ['Хто відкривав картки', 'Card access'],
+  cardAccessTitle: ['Журнал доступу до карток', 'Who opened which card'],
+  browser: ['Браузер', 'Browser'],
   inboxTitle: ['Звернення до виконання', 'Appeals to work on'],
   inboxTabs: ['Розділи звернень', 'Appeal tabs'],
   decisionsTitle: ['Запити й пропозиції закриття', 'Requests and closure proposals'],

@@ -7,11 +7,11 @@ import { $ } from './dom.js';
 import { language, setLanguage, t, translate } from './i18n.js';
 import { Console, clearConsole } from './console.js';
 import { LiveView } from './live.js';
-import { AccessView, BlockedView, RecordingsView } from './records.js';
+import { AccessView, BlockedView, CardAccessView, RecordingsView } from './records.js';
 import { DecisionsView, InboxView } from './work.js';
 
 
-const VIEWS = ['view-sign-in', 'view-console', 'view-live', 'view-recordings', 'view-blocked', 'view-access', 'view-inbox', 'view-decisions', 'view-none'];
+const VIEWS = ['view-sign-in', 'view-console', 'view-live', 'view-recordings', 'view-blocked', 'view-access', 'view-inbox', 'view-decisions', 'view-card-access', 'view-none'];
 
 function show(view) {
   for (const id of VIEWS) $(id).hidden = id !== view;
@@ -70,11 +70,12 @@ async function start(current) {
     'view-access': role === 'admin',
     'view-inbox': role === 'executor',
     'view-decisions': role === 'supervisor' || curator,
+    'view-card-access': supervising,
   };
   const byPath = {
     '/card': 'view-console', '/live': 'view-live', '/recordings': 'view-recordings',
     '/blocked': 'view-blocked', '/access': 'view-access',
-    '/inbox': 'view-inbox', '/decisions': 'view-decisions',
+    '/inbox': 'view-inbox', '/decisions': 'view-decisions', '/card-access': 'view-card-access',
   };
   const home = supervising ? 'view-live'
     : role === 'operator' ? 'view-console'
@@ -95,6 +96,7 @@ async function start(current) {
     'view-access': () => new AccessView({ toast }),
     'view-inbox': () => new InboxView({ toast }),
     'view-decisions': () => new DecisionsView({ toast }),
+    'view-card-access': () => new CardAccessView({ toast }),
   };
   show(view);
   if (!makers[view]) return;

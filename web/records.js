@@ -297,3 +297,29 @@ export class AccessView extends View {
     });
   }
 }
+
+/** Who opened which card, when and from where (supervisors, admins). */
+export class CardAccessView extends View {
+  async start() {
+    listeners(this.abort)($('card-access-form'), 'submit', (e) => {
+      e.preventDefault();
+      this.load();
+    });
+    await this.load();
+  }
+
+  load() {
+    const q = formQuery([['number', $('ca-number').value]]);
+    return this.attempt(async () => {
+      const { openings } = await api('GET', `/api/card-access?${q}&limit=500`);
+      const rows = openings.map((o) => el('tr', {},
+        el('td', { text: dateTime(o.at) }),
+        el('td', { text: `${o.login} (${o.role})` }),
+        el('td', { class: 'mono', text: o.registration_number }),
+        el('td', { class: 'mono', text: o.address }),
+        el('td', { class: 'small muted', text: o.user_agent || '—' })));
+      if (!rows.length) rows.push(el('tr', {}, el('td', { colspan: '5', class: 'muted', text: t('nothingHere') })));
+      $('card-access-list').replaceChildren(...rows);
+    });
+  }
+}

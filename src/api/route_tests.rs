@@ -486,4 +486,17 @@ async fn an_executor_works_its_own_cards_and_no_others() {
     let openings = h.db.card_openings(Some(card_id), 10).await.unwrap();
     assert_eq!(openings.len(), 1);
     assert_eq!(openings[0].login, code);
+    // Supervisors review that log; executors may not.
+    let (status, log) = h
+        .get(&format!("/api/card-access?number={number}"), &sveta)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{log}");
+    assert_eq!(log["openings"][0]["login"], code.as_str(), "{log}");
+    assert_eq!(log["openings"][0]["address"], "192.0.2.10", "{log}");
+    let (status, _) = h.get("/api/card-access", &mine).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _) = h
+        .get("/api/card-access?number=1580-1999-000001", &sveta)
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
 }

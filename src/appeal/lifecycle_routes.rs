@@ -37,6 +37,7 @@ pub fn routes() -> axum::Router<AppState> {
         .route("/api/decisions", get(decisions))
         .route("/api/appeals/{number}/history", get(history))
         .route("/api/appeals/{number}/actions", post(act))
+        .route("/api/card-access", get(card_access))
 }
 
 /// The signed-in user as the state machine's actor.
@@ -472,4 +473,64 @@ pub async fn take_step(
     Err(ApiError::conflict(
         "the card kept changing while this step was written; look at it again",
     ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CardAccessQuery {
+    /// One card's openings (its registration number); all cards' if absent.
+    number: Option<String>,
+    limit: Option<u32>,
+}
+
+#[derive(Serialize)]
+struct CardAccess {
+    openings: Vec<OpeningView>,
+}
+
+#[derive(Serialize)]
+struct OpeningView {
+    registration_number: String,
+    login: String,
+    role: String,
+    at: DateTime<Utc>,
+    address: String,
+    user_agent: Option<String>,
+}
+
+/// `GET /api/card-access[?number=…][&limit=…]`: who opened which card, when
+/// and from where, newest first (supervisors and admins). Reading it is
+/// logged too.
+async fn card_access(
+    State(store): State<Store>,
+    auth: Auth,
+    Query(q): Query<CardAccessQuery>,
+) -> Result<Json<CardAccess>, ApiError> {
+    auth.require(&[Role::Supervisor, Role::Admin])?;
+    let appeal = match q.number.as_deref().map(str::trim).filter(|n| !n.is_empty()) {
+        Some(number) => Some(
+            store
+                .appeal_by_registration_number(number)
+                .await?
+                .ok_or_else(|| ApiError::not_found(format!("appeal {number} not found")))?
+                .id,
+        ),
+        None => None,
+    };
+    let limit = q.limit.unwrap_or(500).clamp(1, 10_000);
+    let openings = store.card_openings(appeal, limit).await?;
+    info!(by = %auth.user().login, rows = openings.len(), "cards' access log read");
+    Ok(Json(CardAccess {
+        openings: openings
+            .into_iter()
+            .map(|o| OpeningView {
+                registration_number: o.registration_number,
+                login: o.login,
+                role: o.role,
+                at: o.at,
+                address: o.address,
+                user_agent: o.user_agent,
+            })
+            .collect(),
+    }))
 }
