@@ -279,6 +279,10 @@ pub struct AppealSettings {
     /// The share of a card's term left at which it is "due soon" (0.25:
     /// the last quarter).
     pub due_soon_share: f64,
+    /// Whether anonymous appeals are taken (003 §10): a number and an
+    /// executor, no name, no contact, no callback. Off unless the city's
+    /// rules allow them.
+    pub anonymous: bool,
 }
 
 impl Default for AppealSettings {
@@ -286,6 +290,7 @@ impl Default for AppealSettings {
         Self {
             calendar: PathBuf::from(crate::appeal::calendar::DEFAULT_PATH),
             due_soon_share: 0.25,
+            anonymous: false,
         }
     }
 }

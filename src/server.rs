@@ -366,6 +366,7 @@ impl Application {
             ivr: reloader.clone(),
             attachments,
             lifecycle: lifecycle.clone(),
+            anonymous: crate::appeal::AnonymousAppeals(settings.appeals.anonymous),
             watcher,
         };
         let max_upload = state.attachments.max_bytes();

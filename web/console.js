@@ -100,6 +100,23 @@ export class Console {
       e.preventDefault();
       this.save();
     });
+    // Anonymous: the name and contacts are put aside and locked (and come
+    // back if it is unticked); a new card starts with them open.
+    const personal = ['surname', 'first_name', 'patronymic', 'contact_phone', 'other_contact', 'email'];
+    const lock = (anonymous) => {
+      for (const f of personal) {
+        const input = $(`f-${f}`);
+        if (anonymous) {
+          input.dataset.putAside = input.value;
+          input.value = '';
+        } else if (input.disabled) {
+          input.value = input.dataset.putAside || '';
+        }
+        input.disabled = anonymous;
+      }
+    };
+    on($('f-anonymous'), 'change', () => lock($('f-anonymous').checked));
+    on(form, 'reset', () => { for (const f of personal) $(`f-${f}`).disabled = false; });
     on(form, 'input', () => this.keepDraft());
     on($('f-essence'), 'keydown', (e) => {
       if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) {
@@ -453,6 +470,7 @@ export class Console {
   async loadClassifier() {
     try {
       const tree = await api('GET', '/api/classifier');
+      $('anonymous-box').hidden = !tree.anonymous_allowed;
       this.categories = tree.sections.flatMap((s) => s.types.map((ty) => ({
         id: ty.id, code: ty.code, name: ty.name, section: s.name, deadline: ty.deadline, executor: ty.executor,
       })));
@@ -493,6 +511,8 @@ export class Console {
     const v = {};
     for (const f of FIELDS) v[f] = $(`f-${f}`).value;
     v.category_id = $('f-category').value;
+    v.kind = $('f-kind').value;
+    v.anonymous = $('f-anonymous').checked;
     return v;
   }
 
@@ -660,11 +680,17 @@ export class Console {
   check(v) {
     const errors = [];
     const need = (field, key) => { if (!v[field].trim()) errors.push({ field, message: t(key) }); };
-    need('surname', 'err_surname');
-    need('first_name', 'err_first_name');
-    need('patronymic', 'err_patronymic');
+    // An anonymous appeal has no name and no contact (the fields are
+    // cleared and locked when it is ticked).
+    if (!v.anonymous) {
+      need('surname', 'err_surname');
+      need('first_name', 'err_first_name');
+      need('patronymic', 'err_patronymic');
+    }
     need('address', 'err_address');
-    if (!v.contact_phone.trim() && !v.other_contact.trim()) {
+    if (v.anonymous) {
+      // Nothing to check: no contact.
+    } else if (!v.contact_phone.trim() && !v.other_contact.trim()) {
       errors.push({ field: 'contact_phone', message: t('err_contact') });
     } else if (v.contact_phone.trim() && !plausiblePhone(v.contact_phone.trim())) {
       errors.push({ field: 'contact_phone', message: t('err_phone') });

@@ -130,6 +130,7 @@ class CardPanel {
       facts.append(el('dt', { text: t(label) }), el('dd', { class: cls || '', text: value }));
     };
     fact('state', t(`status_${card.status}`));
+    fact('kind', t(`kind_${card.kind}`));
     fact('deadline', life.deadline_runs === false ? `${dateTime(card.deadline)} · ${t('deadlineStopped')}`
       : `${dateTime(card.deadline)} · ${timeLeft(life.seconds_left ?? 0)}`, urgency(life));
     fact('control', t(`control_${life.control}`));
@@ -137,7 +138,7 @@ class CardPanel {
     if (life.planned) fact('plannedDate', life.planned);
     fact('category', card.category);
     fact('address', card.address);
-    fact('applicant', name || t('anonymousApplicant'));
+    fact('applicant', card.anonymous ? t('anonymousApplicant') : name);
     fact('contactPhone', card.contact_phone);
     fact('otherContact', card.other_contact);
     fact('registeredAt', dateTime(card.created_at));

@@ -500,3 +500,71 @@ async fn an_executor_works_its_own_cards_and_no_others() {
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
+
+/// The appeal's kind is stored and shown; an anonymous appeal is taken only
+/// where the city allows it, and then carries no name or contact.
+#[tokio::test]
+async fn kinds_and_anonymous_appeals() {
+    let sample = |category: uuid::Uuid| {
+        json!({
+            "address": "вул. Соборна, 12", "essence": "Відкритий люк на тротуарі.",
+            "category_id": category, "anonymous": true,
+        })
+    };
+    // The sample configuration: no anonymous appeals.
+    let h = Harness::new().await;
+    let category = crate::store::testing::sample_category(&h.db, "sample", Utc::now()).await;
+    let sveta = h.sign_in("sveta", Role::Supervisor).await;
+    let (status, body) = h.post("/api/appeals", &sveta, sample(category)).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["errors"][0]["field"], "anonymous", "{body}");
+    let (_, tree) = h.get("/api/classifier", &sveta).await;
+    assert_eq!(tree["anonymous_allowed"], false);
+
+    let h = Harness(TestApi::allowing_anonymous().await);
+    let category = crate::store::testing::sample_category(&h.db, "sample", Utc::now()).await;
+    let sveta = h.sign_in("sveta", Role::Supervisor).await;
+    let (_, tree) = h.get("/api/classifier", &sveta).await;
+    assert_eq!(tree["anonymous_allowed"], true);
+    // A name typed on an anonymous card is not dropped unseen.
+    let mut named = sample(category);
+    named["surname"] = json!("Шевченко");
+    named["kind"] = json!("grievance");
+    let (status, body) = h.post("/api/appeals", &sveta, named).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let fields: Vec<&str> = body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, ["kind", "surname"], "{body}");
+
+    let mut complaint = sample(category);
+    complaint["kind"] = json!("complaint");
+    let (status, card) = h.post("/api/appeals", &sveta, complaint).await;
+    assert_eq!(status, StatusCode::CREATED, "{card}");
+    let number = card["registration_number"].as_str().unwrap();
+    let (_, card) = h.get(&format!("/api/appeals/{number}"), &sveta).await;
+    assert_eq!(card["kind"], "complaint", "{card}");
+    assert_eq!(card["anonymous"], true, "{card}");
+    assert_eq!(card["contact_phone"], "", "{card}");
+    assert_eq!(
+        card["executor"], "vodokanal",
+        "an executor all the same: {card}"
+    );
+
+    // Without a kind: a statement.
+    let mut plain = sample(category);
+    plain["anonymous"] = json!(false);
+    plain["surname"] = json!("Шевченко");
+    plain["first_name"] = json!("Тарас");
+    plain["patronymic"] = json!("Григорович");
+    plain["contact_phone"] = json!("067 123 45 67");
+    let (status, card) = h.post("/api/appeals", &sveta, plain).await;
+    assert_eq!(status, StatusCode::CREATED, "{card}");
+    let number = card["registration_number"].as_str().unwrap();
+    let (_, card) = h.get(&format!("/api/appeals/{number}"), &sveta).await;
+    assert_eq!(card["kind"], "statement", "{card}");
+    assert_eq!(card["anonymous"], false, "{card}");
+}

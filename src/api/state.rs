@@ -62,4 +62,6 @@ pub struct AppState {
     pub lifecycle: Arc<crate::appeal::lifecycle::Lifecycle>,
     /// Woken when a step may bring a delivery or a deadline nearer.
     pub watcher: crate::appeal::watcher::WatcherHandle,
+    /// Whether anonymous appeals are taken (`[appeals] anonymous`).
+    pub anonymous: crate::appeal::AnonymousAppeals,
 }

@@ -103,6 +103,15 @@ impl TestApi {
     /// A router as the server builds it: the sample configuration's
     /// defaults, a one-node IVR menu and one queue, `general`.
     pub async fn new() -> TestApi {
+        TestApi::build(false).await
+    }
+
+    /// The same, in a city that takes anonymous appeals.
+    pub async fn allowing_anonymous() -> TestApi {
+        TestApi::build(true).await
+    }
+
+    async fn build(anonymous: bool) -> TestApi {
         let db = TestDb::sqlite().await.expect("a fresh SQLite database");
         let dir = TempFolder(
             std::env::temp_dir().join(format!("hotline-api-{}", uuid::Uuid::new_v4().simple())),
@@ -156,6 +165,7 @@ impl TestApi {
             ),
             lifecycle: Arc::new(crate::appeal::lifecycle::Lifecycle::default()),
             watcher: Default::default(),
+            anonymous: crate::appeal::AnonymousAppeals(anonymous),
         };
         let peer: SocketAddr = "192.0.2.10:50000".parse().expect("an address");
         let router = super::router(state, MAX_UPLOAD).layer(MockConnectInfo(peer));

@@ -45,4 +45,6 @@ pub use classifier::{Classifier, DeadlineClass};
 pub use classifier_store::{CategoryRecord, ClassifierVersion, ExecutorRecord, ImportOutcome};
 pub use number::{REGISTRATION_PREFIX, RegistrationNumber};
 pub use record::{AppealDetail, AppealRecord, AppealRow, AppealStatus, Attachment, LinkedCall};
-pub use registration::{Channel, FieldError, NewAppeal, RegisterError};
+pub use registration::{
+    AnonymousAppeals, AppealKind, Channel, FieldError, NewAppeal, RegisterError,
+};

@@ -190,6 +190,9 @@ pub struct AppealDetail {
     pub repeat_of: Option<String>,
     /// The login of the user who registered it.
     pub registered_by: Option<String>,
+    pub kind: super::AppealKind,
+    /// No name, no contact, no callback (003 §10).
+    pub anonymous: bool,
     /// The call it was registered on first, then attached calls in order.
     pub calls: Vec<LinkedCall>,
     pub attachments: Vec<Attachment>,

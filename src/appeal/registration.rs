@@ -20,6 +20,24 @@ text_enum! {
     }
 }
 
+text_enum! {
+    /// The appeal's kind under the law on citizens' appeals (004 §4.2).
+    AppealKind {
+        /// Зауваження.
+        Remark => "remark",
+        /// Пропозиція.
+        Proposal => "proposal",
+        /// Заява (клопотання): the default.
+        Statement => "statement",
+        /// Скарга.
+        Complaint => "complaint",
+        /// Запит.
+        Request => "request",
+        /// Вимога.
+        Demand => "demand",
+    }
+}
+
 /// An appeal to register, as the operator (or the citizen, on the web or
 /// in a messenger) filled it in.
 #[derive(Debug, Clone, Default)]
@@ -40,7 +58,16 @@ pub struct NewAppeal {
     pub repeat_of: String,
     pub channel: Option<Channel>,
     pub registered_by: Option<Uuid>,
+    /// A statement when not given.
+    pub kind: Option<AppealKind>,
+    /// Anonymous (003 §10, where the city allows it): no name and no
+    /// contact, so no callback; still a number and an executor.
+    pub anonymous: bool,
 }
+
+/// Whether the city takes anonymous appeals (`[appeals] anonymous`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AnonymousAppeals(pub bool);
 
 /// A field that is wrong, and what to tell the operator (Ukrainian).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -67,14 +94,36 @@ impl NewAppeal {
     /// Every problem with the appeal, field by field; empty when it may be
     /// registered. The mandatory fields follow the regulation (000
     /// §2.2.1): surname, first name, patronymic, address, a contact (phone
-    /// or other), the essence of the issue; and a category.
+    /// or other), the essence of the issue; and a category. An anonymous
+    /// appeal has the address (where the issue is), the essence and the
+    /// category, and no name or contact at all.
     pub fn check(&self) -> Vec<FieldError> {
         let mut out = Vec::new();
-        required(&mut out, "surname", &self.surname, "прізвище");
-        required(&mut out, "first_name", &self.first_name, "ім'я");
-        required(&mut out, "patronymic", &self.patronymic, "по батькові");
+        if !self.anonymous {
+            required(&mut out, "surname", &self.surname, "прізвище");
+            required(&mut out, "first_name", &self.first_name, "ім'я");
+            required(&mut out, "patronymic", &self.patronymic, "по батькові");
+        }
         required(&mut out, "address", &self.address, "адресу");
-        if self.contact_phone.trim().is_empty() && self.other_contact.trim().is_empty() {
+        if self.anonymous {
+            for (field, value) in [
+                ("surname", &self.surname),
+                ("first_name", &self.first_name),
+                ("patronymic", &self.patronymic),
+                ("contact_phone", &self.contact_phone),
+                ("other_contact", &self.other_contact),
+                ("email", &self.email),
+            ] {
+                if !value.trim().is_empty() {
+                    out.push(FieldError {
+                        field,
+                        message: "Анонімне звернення не містить імені й контактів: \
+                                  зніміть позначку «анонімно» або очистьте поле."
+                            .into(),
+                    });
+                }
+            }
+        } else if self.contact_phone.trim().is_empty() && self.other_contact.trim().is_empty() {
             out.push(FieldError {
                 field: "contact_phone",
                 message: "Вкажіть контактний телефон або інший контакт.".into(),

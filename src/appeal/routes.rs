@@ -38,7 +38,10 @@ use super::attachments::{AttachmentError, AttachmentFiles, Piece};
 use super::lifecycle::{EntryKind, Lifecycle};
 use super::lifecycle_routes::may_see_card;
 use super::lifecycle_store::NewOpening;
-use super::{AppealRecord, Attachment, Channel, FieldError, NewAppeal, RegistrationNumber};
+use super::{
+    AnonymousAppeals, AppealKind, AppealRecord, Attachment, Channel, FieldError, NewAppeal,
+    RegistrationNumber,
+};
 use crate::api::auth::Auth;
 use crate::api::{ApiError, AppState};
 use crate::phone::NumberingPlan;
@@ -76,6 +79,8 @@ pub fn routes(max_upload: u64) -> axum::Router<AppState> {
 struct ClassifierTree {
     version: u32,
     sections: Vec<SectionView>,
+    /// Whether the card's form may mark an appeal anonymous.
+    anonymous_allowed: bool,
 }
 
 #[derive(Serialize)]
@@ -96,6 +101,7 @@ struct IssueTypeView {
 
 async fn classifier(
     State(store): State<Store>,
+    State(anonymous): State<AnonymousAppeals>,
     auth: Auth,
 ) -> Result<Json<ClassifierTree>, ApiError> {
     auth.require(&[
@@ -128,6 +134,7 @@ async fn classifier(
     Ok(Json(ClassifierTree {
         version: version.number,
         sections,
+        anonymous_allowed: anonymous.0,
     }))
 }
 
@@ -148,6 +155,9 @@ struct AppealBody {
     call_id: Option<Uuid>,
     repeat_of: String,
     channel: Option<String>,
+    /// remark, proposal, statement (the default), complaint, request, demand.
+    kind: Option<String>,
+    anonymous: bool,
 }
 
 /// A card just registered: what the operator reads out.
@@ -166,9 +176,29 @@ struct Registered {
     recordings: Vec<Uuid>,
 }
 
+/// What a card's form is checked against: the numbering plan (phones to
+/// E.164) and whether the city takes anonymous appeals.
+#[derive(Clone)]
+struct FormRules {
+    numbering: NumberingPlan,
+    anonymous: AnonymousAppeals,
+}
+
+impl axum::extract::FromRef<AppState> for FormRules {
+    fn from_ref(state: &AppState) -> Self {
+        FormRules {
+            numbering: state.numbering.clone(),
+            anonymous: state.anonymous,
+        }
+    }
+}
+
 async fn register(
     State(store): State<Store>,
-    State(numbering): State<NumberingPlan>,
+    State(FormRules {
+        numbering,
+        anonymous,
+    }): State<FormRules>,
     State(rules): State<Arc<Lifecycle>>,
     State(consoles): State<crate::api::console::Consoles>,
     State(watcher): State<super::watcher::WatcherHandle>,
@@ -208,6 +238,27 @@ async fn register(
             }
         },
     };
+    let kind = match body.kind.as_deref() {
+        None | Some("") => None,
+        Some(k) => match AppealKind::parse(k) {
+            Some(k) => Some(k),
+            None => {
+                errors.push(FieldError {
+                    field: "kind",
+                    message:
+                        "Вид звернення: зауваження, пропозиція, заява, скарга, запит або вимога."
+                            .into(),
+                });
+                None
+            }
+        },
+    };
+    if body.anonymous && !anonymous.0 {
+        errors.push(FieldError {
+            field: "anonymous",
+            message: "Анонімні звернення за правилами міста не приймаються.".into(),
+        });
+    }
     if let Some(call) = body.call_id {
         if let Some(refusal) = call_allowed(&store, &auth, call).await? {
             errors.push(refusal.field_error());
@@ -233,6 +284,8 @@ async fn register(
         repeat_of: body.repeat_of,
         channel,
         registered_by: Some(auth.user().id),
+        kind,
+        anonymous: body.anonymous,
     };
     if !errors.is_empty() {
         // Report the card's own problems too, all at once.
@@ -416,6 +469,8 @@ struct AppealView {
     registered_by: Option<String>,
     calls: Vec<CallOnAppeal>,
     attachments: Vec<AttachmentView>,
+    kind: AppealKind,
+    anonymous: bool,
     /// The card's life and the steps the viewer may take.
     life: Option<super::lifecycle_routes::LifeView>,
 }
@@ -502,6 +557,8 @@ async fn detail(
             })
             .collect(),
         attachments,
+        kind: appeal.kind,
+        anonymous: appeal.anonymous,
         life,
     }))
 }

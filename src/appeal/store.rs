@@ -11,7 +11,7 @@ use super::lifecycle::{Assignment, ExecutorCode, Lifecycle, Notice};
 use super::lifecycle_store::{Author, StepValues, write_parts_and_entry};
 use super::number::{RegistrationNumber, digits};
 use super::record::{AppealDetail, AppealRecord, AppealRow, AppealStatus, Attachment, LinkedCall};
-use super::registration::{Channel, FieldError, NewAppeal, RegisterError};
+use super::registration::{AppealKind, Channel, FieldError, NewAppeal, RegisterError};
 use crate::store::encoding::{Cols, DbTime, DbUuid, StoreRow};
 use crate::store::{Store, StoreError, decode_all, insert_err, on_pool, query_err, to_i64};
 
@@ -58,7 +58,7 @@ impl Store {
     pub async fn appeal_detail(&self, number: &str) -> Result<Option<AppealDetail>, StoreError> {
         const CARD: &str = "SELECT a.surname, a.first_name, a.patronymic, a.other_contact, \
             a.essence, a.email, a.channel, a.category_id, o.registration_number AS original, \
-            u.login AS registered_by \
+            u.login AS registered_by, a.kind, a.anonymous \
             FROM appeals a LEFT JOIN appeals o ON o.id = a.repeat_of \
             LEFT JOIN users u ON u.id = a.registered_by WHERE a.id = $1";
         const ATTACHED: &str = "SELECT call_id, attached_at FROM appeal_calls \
@@ -89,6 +89,8 @@ impl Store {
                     c.opt_uuid("category_id")?,
                     c.get::<Option<String>>("original")?,
                     c.get::<Option<String>>("registered_by")?,
+                    c.opt_parsed("kind", AppealKind::parse)?,
+                    c.get::<bool>("anonymous")?,
                 )
             };
             let attached = decode_all(
@@ -145,6 +147,8 @@ impl Store {
             category_id: fields.7,
             repeat_of: fields.8,
             registered_by: fields.9,
+            kind: fields.10.unwrap_or(AppealKind::Statement),
+            anonymous: fields.11,
             calls,
             attachments,
         }))
@@ -443,9 +447,9 @@ impl Store {
             (id, registration_number, registration_digits, status, category, executor, deadline, \
              caller_phone, address, created_at, call_id, surname, first_name, patronymic, \
              other_contact, essence, email, channel, category_id, repeat_of, registered_by, \
-             term_start, control, delivery_at) \
+             term_start, control, delivery_at, kind, anonymous) \
             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
-                    $18, $19, $20, $21, $22, $23, $24)";
+                    $18, $19, $20, $21, $22, $23, $24, $25, $26)";
         let channel = appeal.channel.unwrap_or(if appeal.call_id.is_some() {
             Channel::Phone
         } else {
@@ -499,6 +503,8 @@ impl Store {
                 .bind(DbTime::new(card.term_start))
                 .bind(card.control.as_str())
                 .bind(card.delivery_at.map(DbTime::new))
+                .bind(appeal.kind.unwrap_or(AppealKind::Statement).as_str())
+                .bind(appeal.anonymous)
                 .execute(&mut *tx)
                 .await?;
             write_parts_and_entry!(tx, id, card, &outcome.entry, author, now, values);

@@ -483,6 +483,7 @@ async fn a_walk_in_card_is_filed_with_the_keyboard_alone_in_english_with_a_photo
             "f-email",
             "f-category-filter",
             "f-category",
+            "f-kind",
             "f-essence",
             "f-files",
             "save",
