@@ -295,6 +295,7 @@ const WORDS = {
   req_long_term: ['включення до плану СЕР на {planned}', 'inclusion in the SER plan for {planned}'],
   req_closure: ['пропозиція закрити', 'proposal to close'],
   decideWithin: ['рішення за {span}', 'decide within {span}'],
+  decisionLate: ['рішення запізнюється на {span}', 'the decision is {span} late'],
   needsCurator: ['потрібна згода куратора', 'needs the curator\'s approval'],
   files: ['Файли', 'Files'],
   noFiles: ['Файлів немає.', 'No files.'],

@@ -155,7 +155,9 @@ class CardPanel {
     const pending = life.pending
       ? el('div', { class: 'pending', role: 'status' },
         el('strong', { text: requestText(life.pending) }),
-        el('span', { text: ` · ${life.pending.by} · ${t('decideWithin', { span: timeLeft(life.seconds_to_decide ?? 0) })}` }),
+        el('span', { text: ` · ${life.pending.by} · ${(life.seconds_to_decide ?? 0) < 0
+          ? t('decisionLate', { span: timeLeft(-life.seconds_to_decide) })
+          : t('decideWithin', { span: timeLeft(life.seconds_to_decide ?? 0) })}` }),
         life.pending.needs_curator ? el('span', { class: 'muted', text: ` · ${t('needsCurator')}` }) : null)
       : null;
 

@@ -265,14 +265,12 @@ impl TestApi {
         }
         self.db
             .add_user(
-                &NewUser {
-                    login: login.into(),
-                    display_name: login.into(),
+                &NewUser::named(
+                    login,
                     role,
-                    operator_login: (role == Role::Operator).then(|| login.to_string()),
-                    executor: (role == Role::Executor).then(|| login.to_string()),
-                    head: false,
-                },
+                    (role == Role::Executor).then_some(login),
+                    false,
+                ),
                 PASSWORD,
                 Utc::now(),
             )

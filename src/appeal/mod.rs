@@ -24,6 +24,7 @@ pub mod attachments;
 pub mod calendar;
 pub mod classifier;
 pub mod classifier_store;
+pub mod demo;
 pub mod lifecycle;
 pub mod lifecycle_routes;
 pub mod lifecycle_store;

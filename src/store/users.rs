@@ -67,6 +67,21 @@ pub struct NewUser {
     pub head: bool,
 }
 
+impl NewUser {
+    /// A user shown by its login; an operator's user is the operator of
+    /// the same login; an executor's user belongs to `executor`.
+    pub fn named(login: &str, role: Role, executor: Option<&str>, head: bool) -> NewUser {
+        NewUser {
+            login: login.into(),
+            display_name: login.into(),
+            role,
+            operator_login: (role == Role::Operator).then(|| login.to_string()),
+            executor: executor.map(str::to_string),
+            head,
+        }
+    }
+}
+
 /// A signed-in user's session.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Session {

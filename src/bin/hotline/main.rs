@@ -172,9 +172,32 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Demo {
             action: DemoAction::Seed,
         } => {
+            let rules = settings.appeals.lifecycle()?;
             with_store(&settings, async |store| {
-                let (appeal, work) = hotline::store::demo::seed(store, chrono::Utc::now()).await?;
+                let now = chrono::Utc::now();
+                let (appeal, work) = hotline::store::demo::seed(store, now).await?;
                 println!("appeal {appeal} and repair work {work} added");
+                let city = hotline::appeal::demo::seed_city(
+                    store,
+                    &rules,
+                    std::path::Path::new(hotline::appeal::classifier::DEFAULT_PATH),
+                    &settings.storage.attachments_dir,
+                    now,
+                )
+                .await?;
+                if city.already {
+                    println!("the demo city is there already: nothing more added");
+                    return Ok(());
+                }
+                println!(
+                    "demo users (password {}): {}",
+                    hotline::appeal::demo::DEMO_PASSWORD,
+                    city.users.join(", ")
+                );
+                for (number, status) in &city.cards {
+                    println!("card {number}: {status}");
+                }
+                println!("{} repair works planned and under way", city.works);
                 Ok(())
             })
             .await
