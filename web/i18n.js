@@ -250,6 +250,23 @@ const WORDS = {
   navInbox: ['Звернення', 'Appeals'],
   navDecisions: ['Рішення', 'Decisions'],
   navCardAccess: ['Хто відкривав картки', 'Card access'],
+  navWorks: ['Ремонтні роботи', 'Repair works'],
+  worksTitle: ['Ремонтні роботи: поточні й заплановані', 'Repair works: under way and planned'],
+  workKind: ['Вид', 'Kind'],
+  workService: ['Послуга', 'Service'],
+  workDescription: ['Що робиться й що відключено', 'What is done and cut off'],
+  workStart: ['Початок', 'Start'],
+  workEnd: ['Очікуване завершення', 'Expected end'],
+  workAddresses: ['Адреси: вулиця, будинки (10-20 чи 2, 4) — по одній на рядок', 'Addresses: street, houses (10-20 or 2, 4), one a line'],
+  workRegister: ['Зареєструвати роботи', 'Register the work'],
+  workRegistered: ['Роботи зареєстровано.', 'The work is registered.'],
+  workWhere: ['Де', 'Where'],
+  workWhen: ['Коли', 'When'],
+  workNow: ['тривають', 'under way'],
+  workPlanned: ['заплановані', 'planned'],
+  workExtend: ['Продовжити', 'Extend'],
+  workExtendTo: ['Нове завершення (РРРР-ММ-ДД ГГ:ХХ, київський час):', 'New end (YYYY-MM-DD HH:MM, Kyiv time):'],
+  workClose: ['Завершити', 'Close'],
   cardAccessTitle: ['Журнал доступу до карток', 'Who opened which card'],
   browser: ['Браузер', 'Browser'],
   inboxTitle: ['Звернення до виконання', 'Appeals to work on'],
@@ -422,16 +439,24 @@ const locale = () => (lang === 'en' ? 'en-GB' : 'uk-UA');
 // server's working calendar counts days in the same zone).
 const CITY_ZONE = 'Europe/Kyiv';
 
-/** The last minute (23:59) of a day (`YYYY-MM-DD`) on the city's clock, as
- * an instant: a deadline picked as a date means the end of that day there. */
-export function cityEndOfDay(date) {
+/** A moment on the city's clock (`YYYY-MM-DDTHH:MM`, as a datetime-local
+ * field gives it) as an instant, whatever the browser's zone. */
+export function cityMoment(local) {
+  const [date, clock = '00:00'] = local.split('T');
   const [y, m, d] = date.split('-').map(Number);
-  const guess = Date.UTC(y, m - 1, d, 23, 59);
+  const [hh, mm] = clock.split(':').map(Number);
+  const guess = Date.UTC(y, m - 1, d, hh, mm);
   const parts = Object.fromEntries(new Intl.DateTimeFormat('en-GB', {
     timeZone: CITY_ZONE, hourCycle: 'h23', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit',
   }).formatToParts(guess).map((p) => [p.type, Number(p.value)]));
   const shown = Date.UTC(parts.year, parts.month - 1, parts.day, parts.hour, parts.minute);
   return new Date(guess - (shown - guess)).toISOString();
+}
+
+/** The last minute (23:59) of a day (`YYYY-MM-DD`) on the city's clock, as
+ * an instant: a deadline picked as a date means the end of that day there. */
+export function cityEndOfDay(date) {
+  return cityMoment(`${date}T23:59`);
 }
 
 /** A date and time as people here write it. */

@@ -7,7 +7,7 @@
 
 import { api, ApiError } from './api.js';
 import { $, el, listeners } from './dom.js';
-import { cityEndOfDay, dateTime, t } from './i18n.js';
+import { cityEndOfDay, cityMoment, dateTime, t } from './i18n.js';
 
 const TABS = ['new', 'in_progress', 'overdue', 'due_soon', 'awaiting', 'long_term', 'closed'];
 
@@ -442,5 +442,119 @@ export class DecisionsView extends CardsBeside {
     $('decisions-error').textContent = '';
     $('decisions-count').textContent = String(cards.length);
     this.rows(cards, true);
+  }
+}
+
+/** "вул. Соборна, 10-20" → {street, house}: the street, then after the first
+ * comma the houses (a number, a range, a list); a line without a comma is
+ * the whole street. */
+function parseAddress(line) {
+  const at = line.indexOf(',');
+  if (at < 0) return { street: line.trim() };
+  const house = line.slice(at + 1).trim();
+  return house ? { street: line.slice(0, at).trim(), house } : { street: line.slice(0, at).trim() };
+}
+
+/** The repair works registry: every work in progress or planned; an
+ * executor's users register their organisation's, extend and close them. */
+export class WorksView {
+  constructor({ session, toast }) {
+    this.toast = toast;
+    this.abort = new AbortController();
+    this.executor = session.user.role === 'executor';
+  }
+
+  async start() {
+    $('works-form').hidden = !this.executor;
+    const on = listeners(this.abort);
+    on($('works-form'), 'submit', (e) => {
+      e.preventDefault();
+      this.register();
+    });
+    on($('wf-kind'), 'change', () => this.kindChanged());
+    this.kindChanged();
+    await this.load();
+  }
+
+  stop() {
+    this.abort.abort();
+  }
+
+  onMessage() {}
+
+  retranslate() {
+    this.load();
+  }
+
+  kindChanged() {
+    // An emergency began now: its start is optional.
+    $('wf-start-req').hidden = $('wf-kind').value === 'emergency';
+  }
+
+  async register() {
+    for (const id of ['e-wf-kind', 'e-wf-description', 'e-wf-starts_at', 'e-wf-expected_end', 'e-wf-addresses']) $(id).textContent = '';
+    const body = {
+      kind: $('wf-kind').value,
+      service: $('wf-service').value,
+      description: $('wf-description').value,
+      expected_end: $('wf-end').value ? cityMoment($('wf-end').value) : null,
+      addresses: $('wf-addresses').value.split('\n').map((l) => l.trim()).filter(Boolean).map(parseAddress),
+    };
+    if ($('wf-start').value) body.starts_at = cityMoment($('wf-start').value);
+    try {
+      await api('POST', '/api/works', body);
+      $('works-form').reset();
+      this.kindChanged();
+      this.toast(t('workRegistered'), 'info');
+      await this.load();
+    } catch (e) {
+      const errors = e.body?.errors;
+      if (Array.isArray(errors)) {
+        for (const x of errors) {
+          const slot = $(`e-wf-${x.field}`) || $('e-wf-description');
+          slot.textContent = x.message;
+        }
+      } else {
+        this.toast(e.message, 'error');
+      }
+    }
+  }
+
+  async act(work, what) {
+    try {
+      if (what === 'extend') {
+        const until = prompt(t('workExtendTo'), '');
+        if (!until) return;
+        await api('POST', `/api/works/${work.id}/extend`, { until: cityMoment(until.replace(' ', 'T')) });
+      } else {
+        await api('POST', `/api/works/${work.id}/close`, {});
+      }
+      await this.load();
+    } catch (e) {
+      this.toast(e.body?.errors?.[0]?.message || e.message, 'error');
+    }
+  }
+
+  async load() {
+    let works;
+    try {
+      ({ works } = await api('GET', '/api/works'));
+    } catch (e) {
+      this.toast(e.message, 'error');
+      return;
+    }
+    const rows = works.map((w) => el('tr', { 'data-work': w.id, class: w.in_progress ? 'now' : '' },
+      el('td', { class: w.kind === 'emergency' ? 'late' : '', text: t(`work_${w.kind}`) }),
+      el('td', { text: t(`service_${w.service}`) }),
+      el('td', { text: w.description }),
+      el('td', { text: w.addresses.map((a) => (a.house ? `${a.street}, ${a.house}` : a.street)).join('; ') }),
+      el('td', { text: `${dateTime(w.starts_at)} – ${dateTime(w.expected_end)}` }),
+      el('td', { text: w.in_progress ? t('workNow') : t('workPlanned') }),
+      el('td', { class: 'muted', text: w.executor || '' }),
+      el('td', {}, w.yours ? el('span', { class: 'row' },
+        el('button', { type: 'button', class: 'small', text: t('workExtend'), onclick: () => this.act(w, 'extend') }),
+        el('button', { type: 'button', class: 'small', text: t('workClose'), onclick: () => this.act(w, 'close') })) : null)));
+    if (!rows.length) rows.push(el('tr', {}, el('td', { colspan: '8', class: 'muted', text: t('nothingHere') })));
+    $('works-list').replaceChildren(...rows);
   }
 }

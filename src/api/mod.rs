@@ -27,6 +27,7 @@ mod route_tests;
 pub mod state;
 pub mod testing;
 pub mod web;
+pub mod works;
 
 pub use error::ApiError;
 pub use state::{AppState, CallControl, RecordingsDir};
@@ -45,6 +46,7 @@ pub fn router(state: AppState, max_upload: u64) -> axum::Router {
         .merge(calls::routes())
         .merge(blocking::routes())
         .merge(recordings::routes())
+        .merge(works::routes())
         .merge(web::routes())
         .layer(axum::middleware::from_fn(web::security_headers))
         .with_state(state)

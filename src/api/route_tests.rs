@@ -568,3 +568,104 @@ async fn kinds_and_anonymous_appeals() {
     assert_eq!(card["kind"], "statement", "{card}");
     assert_eq!(card["anonymous"], false, "{card}");
 }
+
+/// Executors register their works (planned a day ahead, emergency at once),
+/// extend and close their own and no other's; operators see them all, and
+/// the IVR's outage lookup finds them.
+#[tokio::test]
+async fn executors_keep_the_repair_works_registry() {
+    let h = Harness::new().await;
+    let mine = h.sign_in("vodokanal", Role::Executor).await;
+    let other = h.sign_in("oblenergo", Role::Executor).await;
+    let olena = h.sign_in("olena", Role::Operator).await;
+    let now = Utc::now();
+    let hours = |n: i64| (now + chrono::TimeDelta::hours(n)).to_rfc3339();
+    let work = |kind: &str, starts: Option<String>, ends: String| {
+        json!({
+            "kind": kind, "service": "water",
+            "description": "Заміна засувки: немає холодної води",
+            "starts_at": starts, "expected_end": ends,
+            "addresses": [{"street": "вул. Соборна", "house": "10-20"}],
+        })
+    };
+    let (status, body) = h
+        .post(
+            "/api/works",
+            &mine,
+            work("planned", Some(hours(20)), hours(28)),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["errors"][0]["field"], "starts_at", "{body}");
+    let (status, planned) = h
+        .post(
+            "/api/works",
+            &mine,
+            work("planned", Some(hours(30)), hours(38)),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{planned}");
+    assert_eq!(planned["in_progress"], false);
+    let (status, emergency) = h
+        .post("/api/works", &mine, work("emergency", None, hours(4)))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{emergency}");
+    assert_eq!(emergency["in_progress"], true);
+    assert_eq!(emergency["executor"], "vodokanal");
+    let (status, _) = h
+        .post("/api/works", &olena, work("emergency", None, hours(4)))
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::FORBIDDEN,
+        "only executors register works"
+    );
+
+    // The IVR's lookup by a caller's address finds the emergency.
+    let found =
+        h.db.repair_works_at("вул. Соборна, 12, кв. 5", Utc::now())
+            .await
+            .unwrap();
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].id.to_string(), emergency["id"].as_str().unwrap());
+
+    let (status, list) = h.get("/api/works", &olena).await;
+    assert_eq!(status, StatusCode::OK, "{list}");
+    assert_eq!(list["works"].as_array().unwrap().len(), 2, "{list}");
+    assert_eq!(list["works"][0]["yours"], false);
+
+    let id = emergency["id"].as_str().unwrap();
+    let (status, _) = h
+        .post(&format!("/api/works/{id}/close"), &other, json!({}))
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "another organisation's work");
+    let (status, body) = h
+        .post(
+            &format!("/api/works/{id}/extend"),
+            &mine,
+            json!({ "until": hours(2) }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "earlier: {body}");
+    let (status, body) = h
+        .post(
+            &format!("/api/works/{id}/extend"),
+            &mine,
+            json!({ "until": hours(8) }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = h
+        .post(&format!("/api/works/{id}/close"), &mine, json!({}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body["ended_at"].is_string(), "{body}");
+    let (_, list) = h.get("/api/works?mine=1", &mine).await;
+    assert_eq!(
+        list["works"].as_array().unwrap().len(),
+        1,
+        "the planned one: {list}"
+    );
+    let (status, _) = h.get("/api/works?mine=1", &olena).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}

@@ -97,6 +97,7 @@ pub fn routes() -> axum::Router<AppState> {
         .route("/inbox", get(page))
         .route("/decisions", get(page))
         .route("/card-access", get(page))
+        .route("/works", get(page))
         .route("/static/{file}", get(file))
 }
 

@@ -538,6 +538,7 @@ async fn seed_works(store: &Store, now: DateTime<Utc>) -> Result<usize, StoreErr
             now + TimeDelta::hours(9),
             WorkStatus::Active,
             vec![("вул. Гоголя", Some("95-105"))],
+            ("teploenergetyk", "kovalenko"),
         ),
         (
             WorkKind::Planned,
@@ -550,6 +551,7 @@ async fn seed_works(store: &Store, now: DateTime<Utc>) -> Result<usize, StoreErr
                 ("вул. Дніпровська", None),
                 ("просп. Металургів", Some("2-10")),
             ],
+            ("vodokanal", "gnatiuk"),
         ),
         (
             WorkKind::Planned,
@@ -559,10 +561,13 @@ async fn seed_works(store: &Store, now: DateTime<Utc>) -> Result<usize, StoreErr
             now + TimeDelta::days(3) + TimeDelta::hours(5),
             WorkStatus::Announced,
             vec![("вул. Незалежної України", Some("25-41"))],
+            ("oblenergo", "sveta"),
         ),
     ];
     let count = works.len();
-    for (kind, service, description, starts_at, expected_end, status, addresses) in works {
+    for (kind, service, description, starts_at, expected_end, status, addresses, (executor, by)) in
+        works
+    {
         store
             .insert_repair_work(&NewRepairWork {
                 id: Uuid::new_v4(),
@@ -580,6 +585,8 @@ async fn seed_works(store: &Store, now: DateTime<Utc>) -> Result<usize, StoreErr
                         house: house.map(str::to_string),
                     })
                     .collect(),
+                executor: Some(executor.into()),
+                registered_by: Some(by.into()),
             })
             .await?;
     }

@@ -34,6 +34,7 @@ pub mod registration;
 pub mod routes;
 pub mod store;
 pub mod watcher;
+pub mod works;
 
 #[cfg(test)]
 mod classifier_store_tests;

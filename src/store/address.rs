@@ -14,7 +14,10 @@
 //!   address must be that house ("12" matches "Соборна, 12, кв. 5" but not
 //!   "Соборна, 5, кв. 12" nor "Соборна, 12а"). "12-А", "12 а" and "12а" are
 //!   the same house. An address with no house number matches only works on
-//!   the whole street.
+//!   the whole street;
+//! * a work may name several houses and ranges, separated by commas:
+//!   "10-20" covers every house numbered 10 to 20 ("12а" too), "2, 4, 10-16"
+//!   those and that range (a range is two plain numbers, the smaller first).
 
 use super::WorkAddress;
 
@@ -56,21 +59,62 @@ impl WorkAddress {
         if street.is_empty() {
             return false;
         }
-        let house = self.house.as_deref().map(|h| words(h).concat());
+        let houses = self.house.as_deref().map(houses);
         let address = words(address);
         (0..address.len())
             .filter(|&i| address[i..].starts_with(&street))
-            .any(|i| match &house {
+            .any(|i| match &houses {
                 None => true,
-                Some(house) => {
+                Some(houses) => {
                     let after = &address[i + street.len()..];
                     after
                         .iter()
                         .find(|w| w.starts_with(|c: char| c.is_ascii_digit()))
-                        .is_some_and(|number| number == house)
+                        .is_some_and(|number| houses.iter().any(|h| h.covers(number)))
                 }
             })
     }
+}
+
+/// A house a work names, or a range of them.
+enum House {
+    One(String),
+    Range(u32, u32),
+}
+
+impl House {
+    /// Whether the caller's house `number` (a folded word) is this one.
+    fn covers(&self, number: &str) -> bool {
+        match self {
+            House::One(house) => number == house,
+            House::Range(from, to) => {
+                let digits: String = number.chars().take_while(char::is_ascii_digit).collect();
+                digits
+                    .parse::<u32>()
+                    .is_ok_and(|n| (*from..=*to).contains(&n))
+            }
+        }
+    }
+}
+
+/// The houses of a work's house field: "12", "12-А", "10-20", "2, 4, 10-16".
+fn houses(text: &str) -> Vec<House> {
+    text.split([',', ';'])
+        .map(str::trim)
+        .filter(|item| !item.is_empty())
+        .map(|item| {
+            let range = item
+                .split_once(['-', '–', '—'])
+                .and_then(|(a, b)| {
+                    Some((a.trim().parse::<u32>().ok()?, b.trim().parse::<u32>().ok()?))
+                })
+                .filter(|(a, b)| a < b);
+            match range {
+                Some((from, to)) => House::Range(from, to),
+                None => House::One(words(item).concat()),
+            }
+        })
+        .collect()
 }
 
 /// The words of a street name without the kind of street (all of them if
@@ -147,6 +191,31 @@ mod tests {
             street: street.into(),
             house: house.map(Into::into),
         }
+    }
+
+    #[test]
+    fn a_work_names_houses_and_ranges() {
+        let range = at("вул. Гоголя", Some("95-105"));
+        assert!(range.matches("вул. Гоголя, 99, кв. 3"));
+        assert!(range.matches("Гоголя 105"));
+        assert!(
+            range.matches("Гоголя, 101а"),
+            "a lettered house in the range"
+        );
+        assert!(!range.matches("Гоголя, 94"));
+        assert!(!range.matches("Гоголя, 106"));
+        assert!(
+            !range.matches("Гоголя"),
+            "no house: not a work on some houses"
+        );
+        let list = at("Соборна", Some("2, 4, 10–16"));
+        assert!(list.matches("Соборна, 4"));
+        assert!(list.matches("Соборна, 12"));
+        assert!(!list.matches("Соборна, 6"));
+        // "12-А" is one house, not a range.
+        let lettered = at("Соборна", Some("12-А"));
+        assert!(lettered.matches("Соборна, 12а"));
+        assert!(!lettered.matches("Соборна, 12"));
     }
 
     #[test]

@@ -71,6 +71,8 @@ async fn insert_sample_work(store: &Store, now: DateTime<Utc>) -> Result<Uuid, S
             street: "вул. Соборна".into(),
             house: None,
         }],
+        executor: Some("vodokanal".into()),
+        registered_by: None,
     };
     store.insert_repair_work(&work).await?;
     Ok(work.id)

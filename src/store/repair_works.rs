@@ -68,6 +68,11 @@ pub struct NewRepairWork {
     /// Affected addresses, in the executor's order. May be empty (a work
     /// described only in words), but then no address matches it.
     pub addresses: Vec<WorkAddress>,
+    /// The executor (classifier code) whose work it is; `None` for works
+    /// entered otherwise (the demo's sample).
+    pub executor: Option<String>,
+    /// The login of the user who registered it.
+    pub registered_by: Option<String>,
 }
 
 /// A repair work as stored.
@@ -84,6 +89,8 @@ pub struct RepairWork {
     pub status: WorkStatus,
     pub created_at: DateTime<Utc>,
     pub addresses: Vec<WorkAddress>,
+    pub executor: Option<String>,
+    pub registered_by: Option<String>,
 }
 
 impl RepairWork {
@@ -100,7 +107,7 @@ impl RepairWork {
 macro_rules! repair_work_select {
     () => {
         "SELECT w.id, w.kind, w.service, w.description, w.starts_at, w.expected_end, \
-         w.ended_at, w.status, w.created_at, a.street, a.house \
+         w.ended_at, w.status, w.created_at, w.executor_code, w.registered_by, a.street, a.house \
          FROM repair_works w LEFT JOIN repair_work_addresses a ON a.work_id = w.id"
     };
 }
@@ -124,6 +131,8 @@ fn works_from_rows(rows: &[impl StoreRow]) -> Result<Vec<RepairWork>, StoreError
                 status: w.parsed("status", WorkStatus::parse)?,
                 created_at: w.time("created_at")?,
                 addresses: Vec::new(),
+                executor: w.get("executor_code")?,
+                registered_by: w.get("registered_by")?,
             });
         }
         let a = Cols::new(row, "repair_work_addresses");
@@ -144,8 +153,9 @@ impl Store {
     /// stored. `AlreadyExists` if the id is taken.
     pub async fn insert_repair_work(&self, work: &NewRepairWork) -> Result<(), StoreError> {
         const WORK_SQL: &str = "INSERT INTO repair_works \
-            (id, kind, service, description, starts_at, expected_end, status, created_at) \
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+            (id, kind, service, description, starts_at, expected_end, status, created_at, \
+             executor_code, registered_by) \
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
         const ADDRESS_SQL: &str = "INSERT INTO repair_work_addresses \
             (work_id, ordinal, street, house) VALUES ($1, $2, $3, $4)";
         on_pool!(self, |pool| async {
@@ -163,6 +173,8 @@ impl Store {
                 .bind(DbTime::new(work.expected_end))
                 .bind(work.status.as_str())
                 .bind(DbTime::new(work.created_at))
+                .bind(work.executor.as_deref())
+                .bind(work.registered_by.as_deref())
                 .execute(&mut *tx)
                 .await
                 .map_err(insert_err(
@@ -240,6 +252,46 @@ impl Store {
         let mut works = self.active_repair_works(now).await?;
         works.retain(|w| w.affects(address));
         Ok(works)
+    }
+
+    /// Works not yet ended at `now`: those in progress and those planned,
+    /// by start; only `executor`'s when given.
+    pub async fn open_repair_works(
+        &self,
+        executor: Option<&str>,
+    ) -> Result<Vec<RepairWork>, StoreError> {
+        const SQL: &str = concat!(
+            repair_work_select!(),
+            " WHERE w.ended_at IS NULL AND w.status <> $1 \
+             AND ($2 IS NULL OR w.executor_code = $2) \
+             ORDER BY w.starts_at, w.id, a.ordinal"
+        );
+        on_pool!(self, |pool| works_from_rows(
+            &sqlx::query(SQL)
+                .bind(WorkStatus::Closed.as_str())
+                .bind(executor)
+                .fetch_all(pool)
+                .await
+                .map_err(query_err("list open repair works"))?
+        ))
+    }
+
+    /// Moves a work's expected end (an extension). `false` if it had ended.
+    pub async fn extend_repair_work(
+        &self,
+        id: Uuid,
+        until: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        const SQL: &str =
+            "UPDATE repair_works SET expected_end = $2 WHERE id = $1 AND ended_at IS NULL";
+        let changed = on_pool!(self, |pool| sqlx::query(SQL)
+            .bind(DbUuid(id))
+            .bind(DbTime::new(until))
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected()))
+        .map_err(query_err("extend a repair work"))?;
+        Ok(changed > 0)
     }
 
     /// Closes a work's record: it ended at `at`. Only the first close

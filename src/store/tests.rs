@@ -838,6 +838,8 @@ fn new_work(
         status: WorkStatus::Active,
         created_at: starts_at - Duration::days(1),
         addresses,
+        executor: Some("vodokanal".into()),
+        registered_by: Some("gnatiuk".into()),
     }
 }
 
@@ -854,6 +856,8 @@ fn stored_work(work: &NewRepairWork) -> RepairWork {
         status: work.status,
         created_at: storage_precision(work.created_at),
         addresses: work.addresses.clone(),
+        executor: work.executor.clone(),
+        registered_by: work.registered_by.clone(),
     }
 }
 

@@ -1,0 +1,4 @@
+-- Repair works registered by executors (docs/works.md): whose work it is
+-- and who registered it (postgres flavour; kept in step with the other).
+ALTER TABLE repair_works ADD COLUMN executor_code text;
+ALTER TABLE repair_works ADD COLUMN registered_by text;

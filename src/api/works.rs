@@ -1,0 +1,269 @@
+//! The repair works registry over the API (000 §3.1.6; the rules are
+//! [`crate::appeal::works`]):
+//!
+//! - `GET /api/works[?mine=1]` (operators, supervisors, admins, executors):
+//!   every work not yet ended, in progress or planned, by start; `mine=1`
+//!   an executor's own organisation's only.
+//! - `POST /api/works` (executors' users) with `{"kind": "planned" |
+//!   "emergency", "service": "water" | "heating" | "power" | "gas" | "other",
+//!   "description", "starts_at"? (RFC 3339; an emergency's defaults to now),
+//!   "expected_end", "addresses": [{"street", "house"?}]}`: 201 with the
+//!   work. A planned work less than 24 hours ahead is refused (422).
+//! - `POST /api/works/{id}/extend` with `{"until"}` and
+//!   `POST /api/works/{id}/close`: the work's own organisation's users, or
+//!   supervisors.
+//!
+//! The IVR's outage announcement, menu 5 and the operator's screen read
+//! the same records. Every change is logged with who made it.
+
+use axum::Json;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use tracing::info;
+use uuid::Uuid;
+
+use super::auth::Auth;
+use super::error::ApiError;
+use super::state::AppState;
+use crate::appeal::works::{WorkForm, check_extension, check_new};
+use crate::store::{
+    NewRepairWork, RepairWork, Role, Service, Store, WorkAddress, WorkKind, WorkStatus,
+};
+
+pub fn routes() -> axum::Router<AppState> {
+    axum::Router::new()
+        .route("/api/works", get(list).post(register))
+        .route("/api/works/{id}/extend", post(extend))
+        .route("/api/works/{id}/close", post(close))
+}
+
+/// A work as the console shows it.
+#[derive(Serialize)]
+struct WorkView {
+    id: Uuid,
+    kind: WorkKind,
+    service: Service,
+    description: String,
+    starts_at: DateTime<Utc>,
+    expected_end: DateTime<Utc>,
+    ended_at: Option<DateTime<Utc>>,
+    /// In progress now (started, not ended), or planned.
+    in_progress: bool,
+    addresses: Vec<AddressView>,
+    executor: Option<String>,
+    registered_by: Option<String>,
+    /// Whether the signed-in user may extend or close it.
+    yours: bool,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AddressView {
+    street: String,
+    #[serde(default)]
+    house: Option<String>,
+}
+
+fn may_change(auth: &Auth, work: &RepairWork) -> bool {
+    let user = auth.user();
+    user.role == Role::Supervisor
+        || (user.role == Role::Executor
+            && user.executor.is_some()
+            && user.executor == work.executor)
+}
+
+fn view(auth: &Auth, work: RepairWork, now: DateTime<Utc>) -> WorkView {
+    let yours = may_change(auth, &work);
+    WorkView {
+        id: work.id,
+        kind: work.kind,
+        service: work.service,
+        in_progress: work.starts_at <= now && work.ended_at.is_none(),
+        description: work.description,
+        starts_at: work.starts_at,
+        expected_end: work.expected_end,
+        ended_at: work.ended_at,
+        addresses: work
+            .addresses
+            .into_iter()
+            .map(|a| AddressView {
+                street: a.street,
+                house: a.house,
+            })
+            .collect(),
+        executor: work.executor,
+        registered_by: work.registered_by,
+        yours,
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListQuery {
+    mine: Option<String>,
+}
+
+#[derive(Serialize)]
+struct WorkList {
+    works: Vec<WorkView>,
+}
+
+async fn list(
+    State(store): State<Store>,
+    auth: Auth,
+    Query(q): Query<ListQuery>,
+) -> Result<Json<WorkList>, ApiError> {
+    auth.require(&[
+        Role::Operator,
+        Role::Supervisor,
+        Role::Admin,
+        Role::Executor,
+    ])?;
+    let mine = matches!(q.mine.as_deref(), Some("1" | "true"));
+    let executor = match mine {
+        true => Some(
+            auth.user()
+                .executor
+                .clone()
+                .ok_or_else(|| ApiError::bad_request("mine=1 is for an executor's users"))?,
+        ),
+        false => None,
+    };
+    let now = Utc::now();
+    let works = store.open_repair_works(executor.as_deref()).await?;
+    Ok(Json(WorkList {
+        works: works.into_iter().map(|w| view(&auth, w, now)).collect(),
+    }))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WorkBody {
+    kind: String,
+    service: String,
+    #[serde(default)]
+    description: String,
+    #[serde(default)]
+    starts_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    expected_end: Option<DateTime<Utc>>,
+    #[serde(default)]
+    addresses: Vec<AddressView>,
+}
+
+async fn register(
+    State(store): State<Store>,
+    auth: Auth,
+    body: Result<Json<WorkBody>, JsonRejection>,
+) -> Result<(StatusCode, Json<WorkView>), ApiError> {
+    auth.require(&[Role::Executor])?;
+    let executor = auth
+        .user()
+        .executor
+        .clone()
+        .ok_or_else(|| ApiError::forbidden("this executor user belongs to no organisation"))?;
+    let Json(body) = body?;
+    let kind = WorkKind::parse(&body.kind)
+        .ok_or_else(|| ApiError::field("kind", "Вид робіт: planned або emergency."))?;
+    let service = Service::parse(&body.service).ok_or_else(|| {
+        ApiError::field("service", "Послуга: water, heating, power, gas або other.")
+    })?;
+    let form = WorkForm {
+        kind,
+        description: body.description.trim().to_string(),
+        starts_at: body.starts_at,
+        expected_end: body.expected_end,
+        addresses: body
+            .addresses
+            .into_iter()
+            .map(|a| WorkAddress {
+                street: a.street.trim().to_string(),
+                house: a
+                    .house
+                    .map(|h| h.trim().to_string())
+                    .filter(|h| !h.is_empty()),
+            })
+            .collect(),
+    };
+    let now = Utc::now();
+    let starts_at = check_new(&form, now).map_err(ApiError::Fields)?;
+    let work = NewRepairWork {
+        id: Uuid::new_v4(),
+        kind,
+        service,
+        description: form.description,
+        starts_at,
+        expected_end: form.expected_end.unwrap_or(starts_at),
+        status: match kind {
+            WorkKind::Emergency => WorkStatus::Active,
+            WorkKind::Planned => WorkStatus::Announced,
+        },
+        created_at: now,
+        addresses: form.addresses,
+        executor: Some(executor.clone()),
+        registered_by: Some(auth.user().login.clone()),
+    };
+    store.insert_repair_work(&work).await?;
+    info!(id = %work.id, by = %auth.user().login, %executor, kind = kind.as_str(), "repair work registered");
+    let stored = store
+        .get_repair_work(work.id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("the work is gone"))?;
+    Ok((StatusCode::CREATED, Json(view(&auth, stored, now))))
+}
+
+/// The work, if the signed-in user may change it.
+async fn own_work(store: &Store, auth: &Auth, id: Uuid) -> Result<RepairWork, ApiError> {
+    auth.require(&[Role::Executor, Role::Supervisor])?;
+    let work = store
+        .get_repair_work(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("repair work {id} not found")))?;
+    if !may_change(auth, &work) {
+        return Err(ApiError::forbidden("the work is another organisation's"));
+    }
+    Ok(work)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ExtendBody {
+    until: DateTime<Utc>,
+}
+
+async fn extend(
+    State(store): State<Store>,
+    auth: Auth,
+    Path(id): Path<Uuid>,
+    body: Result<Json<ExtendBody>, JsonRejection>,
+) -> Result<Json<WorkView>, ApiError> {
+    let Json(body) = body?;
+    let work = own_work(&store, &auth, id).await?;
+    let now = Utc::now();
+    check_extension(&work, body.until, now).map_err(|e| ApiError::Fields(vec![e]))?;
+    if !store.extend_repair_work(id, body.until).await? {
+        return Err(ApiError::conflict("the work has ended"));
+    }
+    info!(%id, by = %auth.user().login, until = %body.until, "repair work extended");
+    let work = own_work(&store, &auth, id).await?;
+    Ok(Json(view(&auth, work, now)))
+}
+
+async fn close(
+    State(store): State<Store>,
+    auth: Auth,
+    Path(id): Path<Uuid>,
+) -> Result<Json<WorkView>, ApiError> {
+    own_work(&store, &auth, id).await?;
+    let now = Utc::now();
+    if !store.close_repair_work(id, now).await? {
+        return Err(ApiError::conflict("the work has ended already"));
+    }
+    info!(%id, by = %auth.user().login, "repair work closed");
+    let work = own_work(&store, &auth, id).await?;
+    Ok(Json(view(&auth, work, now)))
+}
