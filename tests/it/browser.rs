@@ -124,6 +124,10 @@ async fn an_operator_gets_the_card_on_screen_files_the_appeal_and_reads_out_its_
 
     let operator = Browser::start().await.expect("chromium starts");
     let supervisor = Browser::start().await.expect("chromium starts");
+    // The executor whose card it will be (КП «Водоканал»), at its inbox.
+    app.sign_in_as("vodokanal", Role::Executor).await;
+    let executor = Browser::start().await.expect("chromium starts");
+    sign_in(&executor, &app, "/", "vodokanal", "view-inbox").await;
     sign_in(&operator, &app, "/", "olena", "view-console").await;
     // The phone registered: the operator is available, and says so.
     operator
@@ -271,6 +275,17 @@ async fn an_operator_gets_the_card_on_screen_files_the_appeal_and_reads_out_its_
         number.len() == 16 && number.starts_with("1580-") && number[5..9].parse::<u32>().is_ok(),
         "{number}"
     );
+    // The card filed on the call is in the executor's inbox at once, without
+    // a reload (the rest of its life: the test below).
+    executor
+        .until(
+            "the filed card in the executor's inbox, live",
+            &format!("return document.querySelector(\"tr[data-number='{number}']\")"),
+            W,
+        )
+        .await
+        .unwrap();
+    executor.close().await;
     // Large enough to read out: the number's font is at least 40 px.
     let size = operator
         .js(
