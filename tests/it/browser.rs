@@ -817,6 +817,34 @@ async fn a_supervisor_finds_yesterdays_call_by_the_callers_number_plays_it_and_s
     browser.close().await;
 }
 
+/// The same card life over PostgreSQL (the call's test above runs on
+/// SQLite): a card the contact centre files appears in the executor's inbox
+/// at once, and is taken to its closure.
+#[tokio::test]
+async fn a_cards_life_in_the_browser_on_postgresql() {
+    let app = spawn_app(AppOptions {
+        backend: crate::Backend::Postgres,
+        ..Default::default()
+    })
+    .await;
+    import_classifier(&app).await;
+    app.sign_in_as("vodokanal", Role::Executor).await;
+    let sveta = app.sign_in_as("sveta", Role::Supervisor).await;
+    let executor = Browser::start().await.expect("chromium starts");
+    sign_in(&executor, &app, "/", "vodokanal", "view-inbox").await;
+    let number = crate::appeals::file_card_for(&app, &sveta, "vodokanal").await;
+    executor
+        .until(
+            "the new card in the inbox, live",
+            &format!("return document.querySelector(\"tr[data-number='{number}']\")"),
+            W,
+        )
+        .await
+        .unwrap();
+    the_card_lives_to_its_closure(&app, &executor, &number, "sveta").await;
+    executor.close().await;
+}
+
 /// The rest of a card's life in the browsers, from the executor's inbox
 /// where it has just appeared: the executor accepts it (the form says what
 /// is missing first), comments, asks for an extension with a document; the
