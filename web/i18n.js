@@ -280,6 +280,8 @@ const WORDS = {
   executor: ['Виконавець', 'Executor'],
   executors: ['Виконавці', 'Executors'],
   registeredAt: ['Зареєстровано', 'Registered'],
+  deliveryAt: ['Буде передано виконавцю', 'To be delivered'],
+  deliveredAt: ['поза робочим часом; буде передано {at}', 'outside working hours; delivered {at}'],
   decideBy: ['Вирішити до', 'Decide by'],
   pickCard: ['Оберіть картку в списку.', 'Pick a card in the list.'],
   nothingHere: ['Тут нічого немає.', 'Nothing here.'],

@@ -142,6 +142,7 @@ class CardPanel {
     fact('contactPhone', card.contact_phone);
     fact('otherContact', card.other_contact);
     fact('registeredAt', dateTime(card.created_at));
+    if (life.delivery_at) fact('deliveryAt', dateTime(life.delivery_at));
 
     const parts = el('ul', { class: 'list small' });
     for (const p of life.executors || []) {
@@ -325,7 +326,9 @@ function cardRows(tbody, cards, { onPick, selected, decisions }) {
     el('td', { class: 'mono nowrap', text: c.registration_number }),
     el('td', { text: c.category }),
     el('td', { text: c.address || '' }),
-    el('td', { text: decisions ? requestText(c.pending) : t(`status_${c.status}`) }),
+    el('td', { text: decisions ? requestText(c.pending) : t(`status_${c.status}`) },
+      // Filed outside the executor's hours: when it is delivered.
+      !decisions && c.delivery_at ? el('div', { class: 'small muted', text: t('deliveredAt', { at: dateTime(c.delivery_at) }) }) : null),
     decisions ? el('td', { text: c.pending?.by || '' }) : null,
     el('td', { text: dateTime(decisions ? c.pending?.due : c.deadline) }),
     el('td', { class: `left ${decisions ? ((c.seconds_to_decide ?? 0) < 0 ? 'late' : '') : urgency(c)}`, text: decisions ? timeLeft(c.seconds_to_decide ?? 0) : c.deadline_runs ? timeLeft(c.seconds_left) : '—' }));
