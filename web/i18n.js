@@ -265,7 +265,7 @@ const WORDS = {
   workNow: ['тривають', 'under way'],
   workPlanned: ['заплановані', 'planned'],
   workExtend: ['Продовжити', 'Extend'],
-  workExtendTo: ['Нове завершення (РРРР-ММ-ДД ГГ:ХХ, київський час):', 'New end (YYYY-MM-DD HH:MM, Kyiv time):'],
+  workExtendTo: ['Вкажіть нове завершення (київський час).', 'Give the new end (Kyiv time).'],
   workClose: ['Завершити', 'Close'],
   cardAccessTitle: ['Журнал доступу до карток', 'Who opened which card'],
   browser: ['Браузер', 'Browser'],

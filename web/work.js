@@ -523,12 +523,10 @@ export class WorksView {
     }
   }
 
-  async act(work, what) {
+  async act(work, what, until) {
     try {
       if (what === 'extend') {
-        const until = prompt(t('workExtendTo'), '');
-        if (!until) return;
-        await api('POST', `/api/works/${work.id}/extend`, { until: cityMoment(until.replace(' ', 'T')) });
+        await api('POST', `/api/works/${work.id}/extend`, { until: cityMoment(until) });
       } else {
         await api('POST', `/api/works/${work.id}/close`, {});
       }
@@ -536,6 +534,26 @@ export class WorksView {
     } catch (e) {
       this.toast(e.body?.errors?.[0]?.message || e.message, 'error');
     }
+  }
+
+  /** The work's own controls: a new end to extend it to, and closing it. */
+  controls(work) {
+    const until = el('input', { type: 'datetime-local', 'aria-label': t('workExtendTo'), class: 'until' });
+    return el('span', { class: 'row' },
+      until,
+      el('button', {
+        type: 'button', class: 'small', text: t('workExtend'),
+        onclick: () => {
+          if (!until.value) {
+            until.setAttribute('aria-invalid', 'true');
+            until.focus();
+            this.toast(t('workExtendTo'), 'error');
+            return;
+          }
+          this.act(work, 'extend', until.value);
+        },
+      }),
+      el('button', { type: 'button', class: 'small', text: t('workClose'), onclick: () => this.act(work, 'close') }));
   }
 
   async load() {
@@ -554,9 +572,7 @@ export class WorksView {
       el('td', { text: `${dateTime(w.starts_at)} – ${dateTime(w.expected_end)}` }),
       el('td', { text: w.in_progress ? t('workNow') : t('workPlanned') }),
       el('td', { class: 'muted', text: w.executor || '' }),
-      el('td', {}, w.yours ? el('span', { class: 'row' },
-        el('button', { type: 'button', class: 'small', text: t('workExtend'), onclick: () => this.act(w, 'extend') }),
-        el('button', { type: 'button', class: 'small', text: t('workClose'), onclick: () => this.act(w, 'close') })) : null)));
+      el('td', {}, w.yours ? this.controls(w) : null)));
     if (!rows.length) rows.push(el('tr', {}, el('td', { colspan: '8', class: 'muted', text: t('nothingHere') })));
     $('works-list').replaceChildren(...rows);
   }
