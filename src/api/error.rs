@@ -123,14 +123,7 @@ impl ApiError {
                 | Refusal::NotLead(_)
                 | Refusal::LeadCannotDecline
                 | Refusal::NotYourRequest => StatusCode::FORBIDDEN,
-                Refusal::Missing(_)
-                | Refusal::TooLong { .. }
-                | Refusal::NotLater(_)
-                | Refusal::PlannedNotFuture(_)
-                | Refusal::NeedsDocuments
-                | Refusal::NeedsProof
-                | Refusal::Executors
-                | Refusal::SameExecutors => StatusCode::UNPROCESSABLE_ENTITY,
+                r if r.is_about_fields() => StatusCode::UNPROCESSABLE_ENTITY,
                 _ => StatusCode::CONFLICT,
             },
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,

@@ -209,20 +209,22 @@ async fn register(
     };
     store.insert_repair_work(&work).await?;
     info!(id = %work.id, by = %auth.user().login, %executor, kind = kind.as_str(), "repair work registered");
-    let stored = store
-        .get_repair_work(work.id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("the work is gone"))?;
+    let stored = stored_work(&store, work.id).await?;
     Ok((StatusCode::CREATED, Json(view(&auth, stored, now))))
+}
+
+/// The work as stored (after a change, to answer with).
+async fn stored_work(store: &Store, id: Uuid) -> Result<RepairWork, ApiError> {
+    store
+        .get_repair_work(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("repair work {id} not found")))
 }
 
 /// The work, if the signed-in user may change it.
 async fn own_work(store: &Store, auth: &Auth, id: Uuid) -> Result<RepairWork, ApiError> {
     auth.require(&[Role::Executor, Role::Supervisor])?;
-    let work = store
-        .get_repair_work(id)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("repair work {id} not found")))?;
+    let work = stored_work(store, id).await?;
     if !may_change(auth, &work) {
         return Err(ApiError::forbidden("the work is another organisation's"));
     }
@@ -249,8 +251,7 @@ async fn extend(
         return Err(ApiError::conflict("the work has ended"));
     }
     info!(%id, by = %auth.user().login, until = %body.until, "repair work extended");
-    let work = own_work(&store, &auth, id).await?;
-    Ok(Json(view(&auth, work, now)))
+    Ok(Json(view(&auth, stored_work(&store, id).await?, now)))
 }
 
 async fn close(
@@ -264,6 +265,5 @@ async fn close(
         return Err(ApiError::conflict("the work has ended already"));
     }
     info!(%id, by = %auth.user().login, "repair work closed");
-    let work = own_work(&store, &auth, id).await?;
-    Ok(Json(view(&auth, work, now)))
+    Ok(Json(view(&auth, stored_work(&store, id).await?, now)))
 }

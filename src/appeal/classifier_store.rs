@@ -385,6 +385,15 @@ impl Store {
             .transpose())
     }
 
+    /// The executors of the current classifier, in file order; none before
+    /// one is imported.
+    pub async fn current_executors(&self) -> Result<Vec<ExecutorRecord>, StoreError> {
+        match self.current_classifier_version().await? {
+            Some(v) => self.executors(v.number).await,
+            None => Ok(Vec::new()),
+        }
+    }
+
     /// The executors of version `version`, in file order. Empty if there is
     /// no such version.
     pub async fn executors(&self, version: u32) -> Result<Vec<ExecutorRecord>, StoreError> {

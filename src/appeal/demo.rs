@@ -117,12 +117,7 @@ pub async fn seed_city(
     Ok(city)
 }
 
-/// The contact centre's and executors' sides, as actors and authors.
-struct Cast {
-    supervisor: (Actor, Author),
-    operator: Author,
-}
-
+/// A demo user as the rules' actor and the history's author.
 fn person(login: &str, role: Role, executor: Option<&str>) -> (Actor, Author) {
     let code = executor.and_then(|c| ExecutorCode::parse(c).ok());
     (
@@ -335,10 +330,8 @@ async fn seed_cards(
         .await?
         .ok_or_else(|| demo_error("no classifier"))?;
     let categories = store.categories(version.number).await?;
-    let cast = Cast {
-        supervisor: person("sveta", Role::Supervisor, None),
-        operator: person("olena", Role::Operator, None).1,
-    };
+    let sv = &person("sveta", Role::Supervisor, None);
+    let (_, operator) = person("olena", Role::Operator, None);
     let gnatiuk = person("gnatiuk", Role::Executor, Some("vodokanal"));
     let kovalenko = person("kovalenko", Role::Executor, Some("teploenergetyk"));
     let h = TimeDelta::hours;
@@ -374,7 +367,7 @@ async fn seed_cards(
         // Older cards first: each filed early enough for its story.
         let filed = now - h([1, 20, 30, 44, 50, 70, 80, 100, 120, 140, 25][i]);
         let registration = store
-            .register_appeal(&appeal, rules, &cast.operator, filed)
+            .register_appeal(&appeal, rules, &operator, filed)
             .await
             .map_err(|e| demo_error(e.to_string()))?;
         let id = registration.record.id;
@@ -393,7 +386,6 @@ async fn seed_cards(
             _ => &gnatiuk,
         };
         let t = |hours: i64| filed + h(hours);
-        let sv = &cast.supervisor;
         match i {
             // 0: new, in the inbox's first tab.
             0 => {}

@@ -1360,7 +1360,11 @@ impl Lifecycle {
             .filter(
                 |action| match self.handle(card, action.clone(), actor, now) {
                     Ok(_) => true,
-                    Err(refusal) => refusal.is_about_fields(),
+                    // No curator for a second extension: still the
+                    // executor's step to ask for; the refusal says so.
+                    Err(refusal) => {
+                        refusal.is_about_fields() || matches!(refusal, Refusal::NoCurator(_))
+                    }
                 },
             )
             .map(|action| action.name())
@@ -1370,7 +1374,8 @@ impl Lifecycle {
 
 impl Refusal {
     /// Whether the step could be taken with other fields: the refusal is
-    /// about what was sent, not about who sends it or the card's state.
+    /// about what was sent (the API's 422), not about who sends it or the
+    /// card's state.
     pub fn is_about_fields(&self) -> bool {
         matches!(
             self,
@@ -1382,7 +1387,6 @@ impl Refusal {
                 | Refusal::NeedsProof
                 | Refusal::Executors
                 | Refusal::SameExecutors
-                | Refusal::NoCurator(_)
         )
     }
 }

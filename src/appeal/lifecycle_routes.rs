@@ -63,6 +63,14 @@ pub struct CardView {
     address: Option<String>,
     created_at: DateTime<Utc>,
     deadline: DateTime<Utc>,
+    #[serde(flatten)]
+    facts: CardFacts,
+    tabs: Vec<Tab>,
+}
+
+/// What a list's card and an opened card both say of a card's life now.
+#[derive(Serialize)]
+struct CardFacts {
     /// Seconds to the deadline (negative when overdue), at the time of the
     /// answer.
     seconds_left: i64,
@@ -79,7 +87,22 @@ pub struct CardView {
     pending: Option<Pending>,
     /// Seconds left to decide the pending request.
     seconds_to_decide: Option<i64>,
-    tabs: Vec<Tab>,
+}
+
+impl CardFacts {
+    fn of(card: &super::lifecycle::Card, now: DateTime<Utc>) -> CardFacts {
+        CardFacts {
+            seconds_left: (card.deadline - now).num_seconds(),
+            overdue: card.is_overdue(now),
+            deadline_runs: card.deadline_runs(),
+            control: card.control,
+            planned: card.planned,
+            delivery_at: card.delivery_at,
+            executors: card.parts.iter().map(PartView::from).collect(),
+            pending: card.pending.clone(),
+            seconds_to_decide: card.pending.as_ref().map(|p| (p.due - now).num_seconds()),
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -116,15 +139,7 @@ fn card_view(
         address: s.address,
         created_at: s.created_at,
         deadline: card.deadline,
-        seconds_left: (card.deadline - now).num_seconds(),
-        overdue: card.is_overdue(now),
-        deadline_runs: card.deadline_runs(),
-        control: card.control,
-        planned: card.planned,
-        delivery_at: card.delivery_at,
-        executors: card.parts.iter().map(PartView::from).collect(),
-        seconds_to_decide: card.pending.as_ref().map(|p| (p.due - now).num_seconds()),
-        pending: card.pending.clone(),
+        facts: CardFacts::of(card, now),
         tabs: viewer.map(|e| rules.tabs(card, e, now)).unwrap_or_default(),
     }
 }
@@ -133,53 +148,29 @@ fn card_view(
 /// its state and the steps this user may take now.
 #[derive(Serialize)]
 pub struct LifeView {
-    control: Control,
+    #[serde(flatten)]
+    facts: CardFacts,
     extensions: u32,
-    planned: Option<NaiveDate>,
-    delivery_at: Option<DateTime<Utc>>,
-    seconds_left: i64,
-    overdue: bool,
-    deadline_runs: bool,
-    executors: Vec<PartView>,
-    pending: Option<Pending>,
-    seconds_to_decide: Option<i64>,
     /// The viewer's organisation, for an executor's user.
     mine: Option<String>,
     /// The steps ([`Action`]'s names) the viewer may take now.
     actions: Vec<&'static str>,
 }
 
-/// The life of the card `id` as `auth`'s user sees it now.
-pub async fn life_view(
-    store: &Store,
-    rules: &Lifecycle,
-    auth: &Auth,
-    id: Uuid,
-) -> Result<Option<LifeView>, ApiError> {
-    let Some(stored) = store.appeal_card(id).await? else {
-        return Ok(None);
-    };
+/// The life of `card` as `auth`'s user sees it now.
+pub fn life_view(rules: &Lifecycle, auth: &Auth, card: &super::lifecycle::Card) -> LifeView {
     let now = Utc::now();
-    let card = &stored.card;
     let actor = actor_of(auth);
     let mine = match &actor {
         Actor::User { executor, .. } => executor.as_ref().map(|e| e.to_string()),
         Actor::System => None,
     };
-    Ok(Some(LifeView {
-        control: card.control,
+    LifeView {
+        facts: CardFacts::of(card, now),
         extensions: card.extensions,
-        planned: card.planned,
-        delivery_at: card.delivery_at,
-        seconds_left: (card.deadline - now).num_seconds(),
-        overdue: card.is_overdue(now),
-        deadline_runs: card.deadline_runs(),
-        executors: card.parts.iter().map(PartView::from).collect(),
-        seconds_to_decide: card.pending.as_ref().map(|p| (p.due - now).num_seconds()),
-        pending: card.pending.clone(),
         mine,
         actions: rules.available(card, &actor, now),
-    }))
+    }
 }
 
 #[derive(Deserialize)]
@@ -244,15 +235,12 @@ async fn inbox(
         .into_iter()
         .filter(|c| tab.is_none_or(|t| c.tabs.contains(&t)))
         .collect();
-    let executor_name = match store.current_classifier_version().await? {
-        Some(v) => store
-            .executors(v.number)
-            .await?
-            .into_iter()
-            .find(|e| e.code == executor.as_str())
-            .map(|e| e.name),
-        None => None,
-    };
+    let executor_name = store
+        .current_executors()
+        .await?
+        .into_iter()
+        .find(|e| e.code == executor.as_str())
+        .map(|e| e.name);
     Ok(Json(Inbox {
         executor: executor.to_string(),
         executor_name,
@@ -343,21 +331,31 @@ impl From<HistoryEntry> for EntryView {
 /// only a card it has a part in (a declined part included: its own steps
 /// are on the card); a curator the cards of the executors they curate.
 pub async fn may_see_card(store: &Store, auth: &Auth, id: Uuid) -> Result<bool, ApiError> {
-    let user = auth.user();
-    if matches!(user.role, Role::Operator | Role::Supervisor | Role::Admin) {
+    if contact_centre(auth) {
         return Ok(true);
     }
-    let Some(stored) = store.appeal_card(id).await? else {
-        return Ok(false);
-    };
-    let own = user.executor.as_deref().is_some_and(|code| {
-        stored
-            .card
-            .parts
-            .iter()
-            .any(|p| p.executor.as_str() == code)
-    });
-    Ok(own || stored.card.curator.as_deref() == Some(user.login.as_str()))
+    Ok(store
+        .appeal_card(id)
+        .await?
+        .is_some_and(|stored| may_see(auth, &stored.card)))
+}
+
+/// Whether `auth`'s user works for the contact centre (sees every card).
+pub fn contact_centre(auth: &Auth) -> bool {
+    matches!(
+        auth.user().role,
+        Role::Operator | Role::Supervisor | Role::Admin
+    )
+}
+
+/// [`may_see_card`] for a card already read.
+pub fn may_see(auth: &Auth, card: &super::lifecycle::Card) -> bool {
+    let user = auth.user();
+    let own = user
+        .executor
+        .as_deref()
+        .is_some_and(|code| card.parts.iter().any(|p| p.executor.as_str() == code));
+    contact_centre(auth) || own || card.curator.as_deref() == Some(user.login.as_str())
 }
 
 /// `GET /api/appeals/{number}/history`: every step, oldest first.
@@ -411,10 +409,7 @@ async fn act(
         }
     }
     if !executors.is_empty() {
-        let known = match store.current_classifier_version().await? {
-            Some(v) => store.executors(v.number).await?,
-            None => Vec::new(),
-        };
+        let known = store.current_executors().await?;
         if let Some(unknown) = executors
             .iter()
             .find(|e| !known.iter().any(|k| k.code == e.as_str()))
