@@ -203,7 +203,7 @@ async fn an_interrupted_prune_is_finished_by_the_start_up_sweep(db: &TestDb) {
     // The pruner claimed ten and died before deleting their files.
     let cutoff = f.pruner.recordings.cutoff(now());
     let claimed = db.claim_recordings(cutoff, now(), 10).await.unwrap();
-    assert_eq!(claimed.len(), 10);
+    assert_eq!(claimed.len(), 10, "{claimed:?}");
     for c in &claimed {
         assert!(file_of(&dir, &c.path).exists());
     }

@@ -133,17 +133,29 @@ impl Store {
         now: DateTime<Utc>,
         limit: u32,
     ) -> Result<Vec<DueRecording>, StoreError> {
-        // The outer `purged_at IS NULL` is checked again on a row another
-        // transaction changed meanwhile (PostgreSQL re-reads it after the
-        // lock), so the second claimant skips it.
-        const SQL: &str = concat!(
-            "UPDATE recordings SET purged_at = $2, purge_reason = 'retention' \
-             WHERE purged_at IS NULL AND started_at < $1 AND id IN \
-             (SELECT r.id FROM recordings r WHERE r.purged_at IS NULL AND r.started_at < $1 AND ",
+        // On PostgreSQL the rows are locked as they are picked, in order,
+        // once (a CTE with a locking clause is evaluated once; a locking
+        // subquery under `IN` may be rescanned and pick again), and rows
+        // another claimant holds are passed over: two claimants take
+        // disjoint batches and never wait on each other's rows (an UPDATE
+        // of an unlocked pick locks in whatever order the plan visits, and
+        // two of them deadlock). SQLite's write lock lets one claimant in
+        // at a time.
+        const PICK: &str = concat!(
+            "SELECT r.id FROM recordings r WHERE r.purged_at IS NULL AND r.started_at < $1 AND ",
             recording_not_held!(),
-            " ORDER BY r.started_at, r.id LIMIT $3) \
-             RETURNING id, call_id, path, started_at"
+            " ORDER BY r.started_at, r.id LIMIT $3"
         );
+        const SET: &str = "UPDATE recordings SET purged_at = $2, purge_reason = 'retention'";
+        const RETURNING: &str = " RETURNING recordings.id, recordings.call_id, \
+            recordings.path, recordings.started_at";
+        let claim = match self.backend {
+            Backend::Sqlite(_) => format!("{SET} WHERE id IN ({PICK}){RETURNING}"),
+            Backend::Postgres(_) => format!(
+                "WITH picked AS ({PICK} FOR UPDATE OF r SKIP LOCKED) \
+                 {SET} FROM picked WHERE recordings.id = picked.id{RETURNING}"
+            ),
+        };
         // Holds set while the claim ran (PostgreSQL reads the subquery from
         // the statement's snapshot) are seen by a second statement; those
         // recordings are given back before the claim commits. A hold that
@@ -157,7 +169,7 @@ impl Store {
             "UPDATE recordings SET purged_at = NULL, purge_reason = NULL WHERE id = $1";
         on_pool!(self, |pool| async {
             let mut tx = pool.begin_write().await?;
-            let rows = sqlx::query(SQL)
+            let rows = sqlx::query(&claim)
                 .bind(DbTime::new(cutoff))
                 .bind(DbTime::new(now))
                 .bind(i64::from(limit))
