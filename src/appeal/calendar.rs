@@ -396,6 +396,25 @@ impl WorkingCalendar {
             .unwrap_or(at)
     }
 
+    /// `at` itself if it falls within `hours` (local) of a working day of
+    /// `who`, else the start of the next such window: when the contact
+    /// centre may call a citizen (calling hours on its working days).
+    pub fn next_moment_within(
+        &self,
+        who: &Schedule,
+        hours: Hours,
+        at: DateTime<Utc>,
+    ) -> DateTime<Utc> {
+        let today = self.date(at);
+        (0..SEARCH_DAYS)
+            .filter_map(|n| today.checked_add_days(Days::new(n)))
+            .filter(|d| self.is_working_day(who, *d))
+            .map(|d| (self.moment(d, hours.start), self.moment(d, hours.end)))
+            .find(|(_, end)| at < *end)
+            .map(|(start, _)| start.max(at))
+            .unwrap_or(at)
+    }
+
     /// The end of the first working day of `who` that starts after the day
     /// of `at`: when something that arrived at `at` is due "by the end of
     /// the next working day" (a closure proposed on Friday evening, or on

@@ -24,6 +24,7 @@ pub mod attachments;
 pub mod calendar;
 pub mod classifier;
 pub mod classifier_store;
+pub mod control;
 pub mod demo;
 pub mod lifecycle;
 pub mod lifecycle_routes;
@@ -33,6 +34,7 @@ pub mod record;
 pub mod registration;
 pub mod routes;
 pub mod store;
+pub mod verification;
 pub mod watcher;
 pub mod works;
 
