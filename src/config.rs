@@ -283,6 +283,9 @@ pub struct AppealSettings {
     /// executor, no name, no contact, no callback. Off unless the city's
     /// rules allow them.
     pub anonymous: bool,
+    /// Asking citizens whether the work was done (docs/lifecycle.md,
+    /// "Verification").
+    pub verification: crate::appeal::verification::VerificationSettings,
 }
 
 impl Default for AppealSettings {
@@ -291,6 +294,7 @@ impl Default for AppealSettings {
             calendar: PathBuf::from(crate::appeal::calendar::DEFAULT_PATH),
             due_soon_share: 0.25,
             anonymous: false,
+            verification: Default::default(),
         }
     }
 }
@@ -307,10 +311,21 @@ impl AppealSettings {
             });
         }
         let calendar = crate::appeal::calendar::WorkingCalendar::load(&self.calendar)?;
-        Ok(crate::appeal::lifecycle::Lifecycle::new(
-            calendar,
-            self.due_soon_share,
-        ))
+        let v = &self.verification;
+        let attempts =
+            v.attempts()
+                .map_err(|message| crate::appeal::calendar::CalendarError::Invalid {
+                    path: "[appeals.verification]".into(),
+                    message,
+                })?;
+        Ok(
+            crate::appeal::lifecycle::Lifecycle::new(calendar, self.due_soon_share)
+                .with_verification(
+                    crate::appeal::control::ControlRule::new(v.control.clone()),
+                    attempts,
+                    v.same_problem_days,
+                ),
+        )
     }
 }
 

@@ -192,6 +192,20 @@ impl From<StoreError> for ApiError {
     }
 }
 
+/// A step of a card's life not taken: the rules' refusal, the store's
+/// failure, a card gone (404) or one that kept changing (409).
+impl From<crate::appeal::verification_store::StepError> for ApiError {
+    fn from(e: crate::appeal::verification_store::StepError) -> Self {
+        use crate::appeal::verification_store::StepError;
+        match e {
+            StepError::Refused(refusal) => refusal.into(),
+            StepError::Store(e) => e.into(),
+            StepError::Gone => ApiError::not_found(e.to_string()),
+            StepError::KeptChanging => ApiError::conflict(e.to_string()),
+        }
+    }
+}
+
 impl From<Refusal> for ApiError {
     fn from(refusal: Refusal) -> Self {
         ApiError::Refused(refusal)

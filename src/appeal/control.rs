@@ -11,7 +11,7 @@
 //! Role: [`ControlRule::decide`] takes the card's facts and its executor's
 //! record for the previous period and returns the decision with its reason,
 //! for the card's history. Plain code: no database, no clock; the store
-//! counts the record ([`ExecutorRecord`]) from the stored outcomes, and the
+//! counts the record ([`TrackRecord`]) from the stored outcomes, and the
 //! period is worked out here from a date the caller gives.
 
 use std::fmt;
@@ -88,7 +88,7 @@ impl fmt::Display for Span {
 /// What an executor's cards did in a period: counted by the store from the
 /// stored outcomes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ExecutorRecord {
+pub struct TrackRecord {
     pub executor: ExecutorCode,
     pub span: Span,
     /// Cards of which it was the lead executor, closed in the period.
@@ -102,10 +102,10 @@ pub struct ExecutorRecord {
     pub repeats: u32,
 }
 
-impl ExecutorRecord {
+impl TrackRecord {
     /// An executor with nothing on record in `span`.
-    pub fn empty(executor: ExecutorCode, span: Span) -> ExecutorRecord {
-        ExecutorRecord {
+    pub fn empty(executor: ExecutorCode, span: Span) -> TrackRecord {
+        TrackRecord {
             executor,
             span,
             closed: 0,
@@ -186,8 +186,9 @@ pub enum Level {
     Selective,
 }
 
-/// Why the rule decided as it did.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// Why the rule decided as it did. Shares are kept in basis points (1 %
+/// is 100), exact for the history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "why", rename_all = "snake_case")]
 pub enum Reason {
     /// An emergency-class card.
@@ -196,7 +197,7 @@ pub enum Reason {
     LowConfirmation {
         confirmed: u32,
         answered: u32,
-        threshold: f64,
+        threshold_bp: u32,
         span: Span,
     },
     /// Frequent repeat appeals about the executor's cards in the span.
@@ -207,15 +208,17 @@ pub enum Reason {
     },
     /// The staff marked the card as contested.
     Contested,
-    /// Drawn for selective control: `draw` (0 to 1, from the card's id) was
+    /// Drawn for selective control: the card's draw (from its id) was
     /// under the share.
-    Drawn { draw: f64, share: f64 },
+    Drawn { draw_bp: u32, share_bp: u32 },
     /// Not drawn.
-    NotDrawn { draw: f64, share: f64 },
+    NotDrawn { draw_bp: u32, share_bp: u32 },
+    /// An anonymous appeal: nobody to ask (003 §10).
+    Anonymous,
 }
 
 /// The rule's answer for one card.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Decision {
     pub level: Level,
     /// Whether the citizen is to be asked.
@@ -229,6 +232,8 @@ pub struct CardFacts {
     pub id: Uuid,
     pub emergency: bool,
     pub contested: bool,
+    /// No name, no contact: nobody can be asked.
+    pub anonymous: bool,
 }
 
 /// The rule with its settings.
@@ -249,13 +254,24 @@ impl ControlRule {
     /// Whether the card's citizen is asked, and why. `record` is the lead
     /// executor's record for the previous period ([`Period::previous`]);
     /// without one only the card's own facts and the draw decide.
-    pub fn decide(&self, card: CardFacts, record: Option<&ExecutorRecord>) -> Decision {
+    pub fn decide(&self, card: CardFacts, record: Option<&TrackRecord>) -> Decision {
         let s = &self.settings;
         let total = |reason| Decision {
             level: Level::Total,
             verify: true,
             reason,
         };
+        if card.anonymous {
+            return Decision {
+                level: if card.emergency {
+                    Level::Total
+                } else {
+                    Level::Selective
+                },
+                verify: false,
+                reason: Reason::Anonymous,
+            };
+        }
         if card.emergency {
             return total(Reason::Emergency);
         }
@@ -267,7 +283,7 @@ impl ControlRule {
                 return total(Reason::LowConfirmation {
                     confirmed: r.confirmed,
                     answered: r.verified(),
-                    threshold: s.min_confirmation_rate,
+                    threshold_bp: bp(s.min_confirmation_rate),
                     span: r.span,
                 });
             }
@@ -297,8 +313,14 @@ impl ControlRule {
             level: Level::Selective,
             verify,
             reason: match verify {
-                true => Reason::Drawn { draw, share },
-                false => Reason::NotDrawn { draw, share },
+                true => Reason::Drawn {
+                    draw_bp: bp(draw),
+                    share_bp: bp(share),
+                },
+                false => Reason::NotDrawn {
+                    draw_bp: bp(draw),
+                    share_bp: bp(share),
+                },
             },
         }
     }
@@ -314,8 +336,17 @@ pub fn draw(id: Uuid) -> f64 {
     (u64::from_be_bytes(bytes) >> 11) as f64 / (1u64 << 53) as f64
 }
 
+/// A share in basis points, rounded down (a draw of 0.19999 is not 20 %).
+fn bp(share: f64) -> u32 {
+    (share.clamp(0.0, 1.0) * 10_000.0).floor() as u32
+}
+
 fn percent(share: f64) -> String {
     format!("{:.0} %", share * 100.0)
+}
+
+fn percent_bp(bp: u32) -> String {
+    percent(f64::from(bp) / 10_000.0)
 }
 
 impl fmt::Display for Decision {
@@ -330,13 +361,13 @@ impl fmt::Display for Decision {
             Reason::LowConfirmation {
                 confirmed,
                 answered,
-                threshold,
+                threshold_bp,
                 span,
             } => write!(
                 f,
                 "{level}: confirmation rate {} in {span} ({confirmed} of {answered}; below {})",
                 percent(f64::from(*confirmed) / f64::from((*answered).max(1))),
-                percent(*threshold)
+                percent_bp(*threshold_bp)
             ),
             Reason::FrequentRepeats {
                 repeats,
@@ -347,14 +378,15 @@ impl fmt::Display for Decision {
                 "{level}: {repeats} repeat appeals in {span} for {closed} cards closed"
             ),
             Reason::Contested => write!(f, "{level}: marked as contested"),
-            Reason::Drawn { share, .. } => {
-                write!(f, "{level}: drawn ({} of cards)", percent(*share))
+            Reason::Anonymous => write!(f, "{level}: anonymous, nobody to ask"),
+            Reason::Drawn { share_bp, .. } => {
+                write!(f, "{level}: drawn ({} of cards)", percent_bp(*share_bp))
             }
-            Reason::NotDrawn { share, .. } => {
+            Reason::NotDrawn { share_bp, .. } => {
                 write!(
                     f,
                     "{level}: not drawn ({} of cards), not verified",
-                    percent(*share)
+                    percent_bp(*share_bp)
                 )
             }
         }
@@ -373,8 +405,8 @@ mod tests {
         Period::Month.previous(date(2026, 12, 4))
     }
 
-    fn record(closed: u32, confirmed: u32, not_confirmed: u32, repeats: u32) -> ExecutorRecord {
-        ExecutorRecord {
+    fn record(closed: u32, confirmed: u32, not_confirmed: u32, repeats: u32) -> TrackRecord {
+        TrackRecord {
             executor: ExecutorCode::parse("vodokanal").unwrap(),
             span: november(),
             closed,
@@ -395,6 +427,7 @@ mod tests {
             id,
             emergency: false,
             contested: false,
+            anonymous: false,
         }
     }
 
@@ -552,6 +585,7 @@ mod tests {
                     id: Uuid::new_v4(),
                     emergency: false,
                     contested: false,
+                    anonymous: false,
                 };
                 rule.decide(card, None).verify
             })
@@ -576,6 +610,18 @@ mod tests {
         // Under total control the total reason is the one told.
         let d = rule.decide(card, Some(&record(40, 18, 7, 0)));
         assert!(matches!(d.reason, Reason::LowConfirmation { .. }));
+    }
+
+    #[test]
+    fn anonymous_cards_are_never_verified() {
+        let card = CardFacts {
+            anonymous: true,
+            emergency: true,
+            ..card_drawing(0.01)
+        };
+        let d = ControlRule::default().decide(card, Some(&record(40, 18, 7, 0)));
+        assert_eq!((d.verify, &d.reason), (false, &Reason::Anonymous));
+        assert_eq!(d.to_string(), "total: anonymous, nobody to ask");
     }
 
     #[test]

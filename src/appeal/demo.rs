@@ -13,8 +13,10 @@ use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
+use super::AppealStatus;
 use super::lifecycle::{Action, Actor, Assignment, ExecutorCode, Lifecycle};
 use super::lifecycle_store::Author;
+use super::verification::{AttemptResult, Channel as VerificationChannel};
 use super::{AppealKind, Attachment, Classifier, NewAppeal};
 use crate::store::{
     NewOperator, NewRepairWork, NewUser, QueueMembership, Role, Service, Store, StoreError,
@@ -216,7 +218,7 @@ async fn attach(
 
 /// The citizens of the demo cards: surname, first name, patronymic,
 /// address, phone, the issue, its type's code in the classifier.
-const CITIZENS: [(&str, &str, &str, &str, &str, &str, &str); 11] = [
+const CITIZENS: [(&str, &str, &str, &str, &str, &str, &str); 12] = [
     (
         "Шевченко",
         "Тарас",
@@ -316,6 +318,15 @@ const CITIZENS: [(&str, &str, &str, &str, &str, &str, &str); 11] = [
         "Знову про відкритий люк біля майданчика.",
         "sewer-manhole",
     ),
+    (
+        "Ткаченко",
+        "Олена",
+        "Василівна",
+        "вул. Гоголя, 40",
+        "+380507773311",
+        "Тече кран гарячої води в підвалі, парує на сходи.",
+        "hot-water-temperature",
+    ),
 ];
 
 async fn seed_cards(
@@ -331,7 +342,8 @@ async fn seed_cards(
         .ok_or_else(|| demo_error("no classifier"))?;
     let categories = store.categories(version.number).await?;
     let sv = &person("sveta", Role::Supervisor, None);
-    let (_, operator) = person("olena", Role::Operator, None);
+    let olena = &person("olena", Role::Operator, None);
+    let operator = olena.1.clone();
     let gnatiuk = person("gnatiuk", Role::Executor, Some("vodokanal"));
     let kovalenko = person("kovalenko", Role::Executor, Some("teploenergetyk"));
     let h = TimeDelta::hours;
@@ -365,7 +377,7 @@ async fn seed_cards(
             ..Default::default()
         };
         // Older cards first: each filed early enough for its story.
-        let filed = now - h([1, 20, 30, 44, 50, 70, 80, 100, 120, 140, 25][i]);
+        let filed = now - h([1, 20, 30, 44, 50, 70, 80, 100, 120, 140, 25, 60][i]);
         let registration = store
             .register_appeal(&appeal, rules, &operator, filed)
             .await
@@ -455,6 +467,34 @@ async fn seed_cards(
                 };
                 step(store, rules, id, propose, lead, t(10)).await?;
                 step(store, rules, id, approve(), sv, t(12)).await?;
+                // Drawn for verification: the citizen confirms.
+                let asked = store.appeal_card(id).await?.map(|c| c.card.status);
+                if asked == Some(AppealStatus::Verification) {
+                    let yes = Action::Verify {
+                        result: AttemptResult::Confirmed,
+                        rating: Some(5),
+                        reason: Some("Усе прибрали, дякую.".into()),
+                        channel: VerificationChannel::Operator,
+                        call: None,
+                    };
+                    step(store, rules, id, yes, olena, t(14)).await?;
+                }
+            }
+            // 11: contested on the way (the resident disputes the repair),
+            // the closure accepted: waiting for the citizen's word.
+            11 => {
+                step(store, rules, id, accept("Коваленко І. М."), lead, t(1)).await?;
+                let contested = Action::MarkContested {
+                    reason: "Мешканка заперечує, що кран замінено, а не підмотано.".into(),
+                };
+                step(store, rules, id, contested, sv, t(3)).await?;
+                let photo = attach(store, rules, dir, id, "кран.png", true, lead, t(20)).await?;
+                let propose = Action::ProposeClosure {
+                    summary: "Кран замінено, підвал просушено.".into(),
+                    proof: vec![photo],
+                };
+                step(store, rules, id, propose, lead, t(20)).await?;
+                step(store, rules, id, approve(), sv, t(22)).await?;
             }
             // 7: not this executor's: the contact centre gives it to the
             // road builders, who have not accepted yet.
@@ -465,6 +505,7 @@ async fn seed_cards(
                 };
                 step(store, rules, id, ask, lead, t(1)).await?;
                 let change = Action::Approve {
+                    record: None,
                     note: None,
                     executors: vec![Assignment {
                         executor: ExecutorCode::parse("shliakhrembud").map_err(demo_error)?,
@@ -514,6 +555,7 @@ async fn seed_cards(
 
 fn approve() -> Action {
     Action::Approve {
+        record: None,
         note: None,
         executors: Vec::new(),
     }
@@ -602,6 +644,9 @@ mod tests {
             .expect("the demo city is seeded");
         assert_eq!(city.users.len(), PEOPLE.len());
         let mut states: Vec<&str> = city.cards.iter().map(|(_, s)| s.as_str()).collect();
+        // The card given to the road builders waits for their hours when
+        // seeded outside them (a weekend): registered, not yet delivered.
+        states.retain(|s| *s != "registered");
         states.sort_unstable();
         states.dedup();
         assert_eq!(
@@ -613,7 +658,8 @@ mod tests {
                 "in_progress",
                 "long_term",
                 "rejected",
-                "rework"
+                "rework",
+                "verification"
             ],
             "{:?}",
             city.cards
@@ -639,7 +685,8 @@ mod tests {
                 .await
                 .unwrap()
                 .iter()
-                .any(|e| e.login == "sveta" && e.kind.as_str() == "closed")
+                .any(|e| e.login == "sveta"
+                    && matches!(e.kind.as_str(), "closed" | "sent_to_verification"))
         );
         // Seeding again adds nothing.
         let again = seed_city(db, &rules, classifier, files.path(), now)

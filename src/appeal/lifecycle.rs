@@ -23,7 +23,9 @@ use uuid::Uuid;
 
 use super::calendar::WorkingCalendar;
 use super::classifier::DeadlineClass;
+use super::control::{self, ControlRule, TrackRecord};
 use super::record::AppealStatus;
+use super::verification::{AttemptResult, Attempts, Channel, Mode, Next, Verifying};
 use crate::store::text_enum;
 use crate::store::users::Role;
 
@@ -162,6 +164,8 @@ pub struct Pending {
 /// A card as the state machine sees it: the facts its rules depend on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Card {
+    /// The card's id: the control rule's draw is made from it.
+    pub id: Uuid,
     pub status: AppealStatus,
     pub deadline: DateTime<Utc>,
     /// When the current deadline was set: the time left is counted from
@@ -184,6 +188,18 @@ pub struct Card {
     /// Whether the watcher has said the deadline passed, or is near.
     pub overdue_noted: bool,
     pub due_soon_noted: bool,
+    /// An emergency-class card: always verified.
+    pub emergency: bool,
+    /// No name, no contact (003 §10): nobody to ask.
+    pub anonymous: bool,
+    /// The staff marked it contested (000 §4.2.1.2 б): verified.
+    pub contested: bool,
+    /// Under the direct control of the analytics staff (000 §4.1.4):
+    /// repeated about the same problem, or escalated.
+    pub direct_control: bool,
+    /// While the citizen is being asked: who asks, how often so far, when
+    /// next.
+    pub verification: Option<Verifying>,
 }
 
 impl Card {
@@ -289,12 +305,17 @@ pub enum Action {
     /// The executor takes its pending request back.
     Withdraw,
     /// The pending request granted; a change of executor names the new
-    /// ones.
+    /// ones. Approving a closure asks the control rule whether the citizen
+    /// is to be asked: `record` is the lead executor's record for the
+    /// rule's previous period, filled in by the server (never from a
+    /// request's body).
     Approve {
         #[serde(default)]
         note: Option<String>,
         #[serde(default)]
         executors: Vec<Assignment>,
+        #[serde(skip)]
+        record: Option<TrackRecord>,
     },
     /// The pending request refused; a refused closure sends the card back
     /// for rework.
@@ -309,6 +330,33 @@ pub enum Action {
     /// The appeal is not to be considered (000 §2.5.2).
     Dismiss {
         reason: String,
+    },
+    /// The staff mark the card contested (000 §4.2.1.2 б): its closure
+    /// will be verified.
+    MarkContested {
+        reason: String,
+    },
+    /// The analytics staff take the card under direct control (000
+    /// §4.1.4): an escalated conflict, a problem that keeps coming back.
+    DirectControl {
+        reason: String,
+    },
+    /// An attempt to ask the citizen, and what it came to: by an operator
+    /// (a user), or by an automated call or the chat-bot (the server).
+    Verify {
+        result: AttemptResult,
+        /// The citizen's rating of the work, 1 to 5.
+        #[serde(default)]
+        rating: Option<u8>,
+        /// The citizen's words: why not confirmed (required from an
+        /// operator), or a note.
+        #[serde(default)]
+        reason: Option<String>,
+        #[serde(default = "operator_channel")]
+        channel: Channel,
+        /// The call that asked, if a call did.
+        #[serde(default)]
+        call: Option<Uuid>,
     },
     /// The deadline passed (System, the watcher).
     MarkOverdue,
@@ -358,10 +406,17 @@ impl Action {
             Action::Reject { .. } => "reject",
             Action::Reassign { .. } => "reassign",
             Action::Dismiss { .. } => "dismiss",
+            Action::MarkContested { .. } => "mark_contested",
+            Action::DirectControl { .. } => "direct_control",
+            Action::Verify { .. } => "verify",
             Action::MarkOverdue => "mark_overdue",
             Action::MarkDueSoon => "mark_due_soon",
         }
     }
+}
+
+fn operator_channel() -> Channel {
+    Channel::Operator
 }
 
 text_enum! {
@@ -392,6 +447,18 @@ text_enum! {
         Dismissed => "dismissed",
         Overdue => "overdue",
         DueSoon => "due_soon",
+        /// The closure was accepted; the citizen is to be asked.
+        SentToVerification => "sent_to_verification",
+        /// The citizen confirmed: closed.
+        Confirmed => "confirmed",
+        /// The citizen did not confirm: closed, a repeat appeal made.
+        NotConfirmed => "not_confirmed",
+        /// An attempt reached nobody; the next is planned.
+        VerificationAttempt => "verification_attempt",
+        /// Every attempt reached nobody: closed as not verified.
+        NotVerified => "not_verified",
+        MarkedContested => "marked_contested",
+        DirectControl => "direct_control",
     }
 }
 
@@ -429,6 +496,33 @@ pub struct Details {
     pub due: Option<DateTime<Utc>>,
     #[serde(skip_serializing_if = "std::ops::Not::not", default)]
     pub proof: bool,
+    /// The control rule's decision on an accepted closure.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub control: Option<control::Decision>,
+    /// An attempt to ask the citizen.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verification: Option<VerificationDetails>,
+    /// The repeat appeal made when the citizen did not confirm (its
+    /// registration number).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub repeat: Option<String>,
+}
+
+/// What a history entry says of an attempt to ask the citizen.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VerificationDetails {
+    pub channel: Channel,
+    pub result: AttemptResult,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rating: Option<u8>,
+    /// The attempt's number in its mode (1 for the first).
+    pub attempt: u32,
+    /// What follows an attempt that reached nobody: who asks next, when.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next: Option<Verifying>,
+    /// The call that asked.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub call: Option<Uuid>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -454,6 +548,9 @@ pub struct Outcome {
     pub card: Card,
     pub entry: Entry,
     pub notices: Vec<Notice>,
+    /// The citizen did not confirm: a repeat appeal is to be made, with
+    /// this reason, for the same executor (000 §4.2).
+    pub repeat: Option<String>,
 }
 
 /// Why an action is refused: a stable code for the UI's words and an
@@ -507,6 +604,10 @@ pub enum Refusal {
     NotDue(&'static str),
     #[error("the card is not ready to be delivered yet")]
     NotYetDeliverable,
+    #[error("a rating is 1 to 5, not {0}")]
+    Rating(u8),
+    #[error("the card is marked so already")]
+    AlreadyMarked,
 }
 
 impl Refusal {
@@ -535,6 +636,8 @@ impl Refusal {
             Refusal::SameExecutors => "same_executors",
             Refusal::NotDue(_) => "not_due",
             Refusal::NotYetDeliverable => "not_yet_deliverable",
+            Refusal::Rating(_) => "rating",
+            Refusal::AlreadyMarked => "already_marked",
         }
     }
 }
@@ -546,6 +649,13 @@ pub struct Lifecycle {
     /// The share of a term left at which a card is "due soon" (0.25: the
     /// last quarter).
     due_soon_share: f64,
+    /// Which accepted closures are verified.
+    control: ControlRule,
+    /// How the citizen is asked, how often.
+    attempts: Attempts,
+    /// Appeals at one address in one category within these days are about
+    /// the same problem.
+    same_problem_days: u32,
 }
 
 use AppealStatus as S;
@@ -578,11 +688,43 @@ impl Lifecycle {
         Lifecycle {
             calendar,
             due_soon_share: due_soon_share.clamp(0.0, 1.0),
+            control: ControlRule::default(),
+            attempts: Attempts::default(),
+            same_problem_days: 30,
         }
+    }
+
+    /// The same rules with verification's settings: the control rule, the
+    /// plan of attempts, the days within which appeals are about the same
+    /// problem.
+    pub fn with_verification(
+        self,
+        control: ControlRule,
+        attempts: Attempts,
+        same_problem_days: u32,
+    ) -> Lifecycle {
+        Lifecycle {
+            control,
+            attempts,
+            same_problem_days,
+            ..self
+        }
+    }
+
+    pub fn same_problem_days(&self) -> u32 {
+        self.same_problem_days
     }
 
     pub fn calendar(&self) -> &WorkingCalendar {
         &self.calendar
+    }
+
+    pub fn control(&self) -> &ControlRule {
+        &self.control
+    }
+
+    pub fn attempts(&self) -> &Attempts {
+        &self.attempts
     }
 
     /// A new card's life: its deadline from its class, counted from `now`,
@@ -590,6 +732,7 @@ impl Lifecycle {
     /// be delivered when work starts.
     pub fn register(
         &self,
+        id: Uuid,
         executors: Vec<Assignment>,
         class: DeadlineClass,
         curator: Option<String>,
@@ -597,6 +740,7 @@ impl Lifecycle {
     ) -> Result<Outcome, Refusal> {
         check_assignments(&executors)?;
         let mut card = Card {
+            id,
             status: S::Registered,
             deadline: class.deadline(now),
             term_start: now,
@@ -610,6 +754,11 @@ impl Lifecycle {
             proofs: 0,
             overdue_noted: false,
             due_soon_noted: false,
+            emergency: class == DeadlineClass::Emergency,
+            anonymous: false,
+            contested: false,
+            direct_control: false,
+            verification: None,
         };
         self.put_on(&mut card, &executors, now);
         let details = Details {
@@ -632,6 +781,7 @@ impl Lifecycle {
             },
             card,
             notices,
+            repeat: None,
         })
     }
 
@@ -744,6 +894,7 @@ impl Lifecycle {
             details: Details::default(),
         };
         let mut notices: Vec<Notice> = Vec::new();
+        let mut repeat = None;
 
         match action {
             Action::Deliver => {
@@ -971,7 +1122,11 @@ impl Lifecycle {
                 entry.details.request = Some(pending.request.clone());
                 notices.push(Notice::Supervisors);
             }
-            Action::Approve { note, executors } => {
+            Action::Approve {
+                note,
+                executors,
+                record,
+            } => {
                 let pending = card.pending.as_ref().ok_or(Refusal::NothingPending)?;
                 let curator = self.is_curator(card, actor);
                 let supervisor = role == Some(Role::Supervisor);
@@ -1014,6 +1169,7 @@ impl Lifecycle {
                             card: next,
                             entry,
                             notices,
+                            repeat: None,
                         });
                     }
                 } else if !supervisor {
@@ -1052,8 +1208,22 @@ impl Lifecycle {
                         notices = self.executors_of(card);
                     }
                     Request::Closure => {
-                        next.status = S::Closed;
-                        entry.kind = EntryKind::Closed;
+                        let facts = control::CardFacts {
+                            id: card.id,
+                            emergency: card.emergency,
+                            contested: card.contested,
+                            anonymous: card.anonymous,
+                        };
+                        let decision = self.control.decide(facts, record.as_ref());
+                        if decision.verify {
+                            next.status = S::Verification;
+                            next.verification = Some(self.attempts.start(&self.calendar, now));
+                            entry.kind = EntryKind::SentToVerification;
+                        } else {
+                            next.status = S::Closed;
+                            entry.kind = EntryKind::Closed;
+                        }
+                        entry.details.control = Some(decision);
                         notices = self.executors_of(card);
                     }
                 }
@@ -1121,6 +1291,119 @@ impl Lifecycle {
                 entry.text = Some(reason);
                 notices = self.executors_of(card);
             }
+            Action::MarkContested { reason } => {
+                if role != Some(Role::Supervisor) {
+                    return Err(refuse_role());
+                }
+                // A contested closure is verified: marked before the
+                // closure is decided.
+                in_state(&[
+                    S::Registered,
+                    S::Delivered,
+                    S::InProgress,
+                    S::ClosureProposed,
+                    S::Rework,
+                    S::LongTerm,
+                ])?;
+                entry.text = Some(raise(&mut next.contested, &reason)?);
+                entry.kind = EntryKind::MarkedContested;
+                notices = self.everyone_but(card, actor);
+            }
+            Action::DirectControl { reason } => {
+                // The server too: a problem that keeps coming back.
+                if role.is_some_and(|r| r != Role::Supervisor) {
+                    return Err(refuse_role());
+                }
+                in_state(OPEN)?;
+                entry.text = Some(raise(&mut next.direct_control, &reason)?);
+                entry.kind = EntryKind::DirectControl;
+                notices = self.everyone_but(card, actor);
+            }
+            Action::Verify {
+                result,
+                rating,
+                reason,
+                channel,
+                call,
+            } => {
+                // An operator asks by phone; the server records its own
+                // calls and the chat-bot's answers.
+                let by_server = channel != Channel::Operator;
+                match role {
+                    None if by_server => {}
+                    Some(Role::Operator | Role::Supervisor) if !by_server => {}
+                    _ => return Err(refuse_role()),
+                }
+                in_state(&[S::Verification])?;
+                let Some(current) = card.verification.clone() else {
+                    return Err(Refusal::State {
+                        action: name,
+                        status,
+                    });
+                };
+                // An automated call's answer for a card the operators have
+                // taken over comes too late.
+                if channel == Channel::Automated && current.mode != Mode::Automated {
+                    return Err(Refusal::NotDue(name));
+                }
+                if let Some(r) = rating.filter(|r| !(1..=5).contains(r)) {
+                    return Err(Refusal::Rating(r));
+                }
+                let reason = reason
+                    .filter(|r| !r.trim().is_empty())
+                    .map(|r| text(&r, "the citizen's reason", MAX_TEXT_CHARS))
+                    .transpose()?;
+                let mut details = VerificationDetails {
+                    channel,
+                    result,
+                    rating: rating.filter(|_| result.answered()),
+                    attempt: current.attempts + 1,
+                    next: None,
+                    call,
+                };
+                match result {
+                    AttemptResult::Confirmed => {
+                        next.status = S::Closed;
+                        next.verification = None;
+                        entry.kind = EntryKind::Confirmed;
+                        notices = self.executors_of(card);
+                    }
+                    AttemptResult::NotConfirmed => {
+                        // The citizen's reason goes to the executor with the
+                        // repeat appeal: an operator must write it down.
+                        if reason.is_none() && !by_server {
+                            return Err(Refusal::Missing("the citizen's reason"));
+                        }
+                        next.status = S::Closed;
+                        next.verification = None;
+                        entry.kind = EntryKind::NotConfirmed;
+                        repeat = Some(reason.clone().unwrap_or_default());
+                        notices = self.executors_of(card);
+                        notices.push(Notice::Supervisors);
+                    }
+                    AttemptResult::NoAnswer
+                    | AttemptResult::Busy
+                    | AttemptResult::NoKey
+                    | AttemptResult::Failed => {
+                        match self.attempts.after_no_answer(&self.calendar, &current, now) {
+                            Next::Retry(v) | Next::ToOperators(v) => {
+                                details.next = Some(v.clone());
+                                next.verification = Some(v);
+                                entry.kind = EntryKind::VerificationAttempt;
+                            }
+                            Next::GiveUp => {
+                                next.status = S::Closed;
+                                next.verification = None;
+                                entry.kind = EntryKind::NotVerified;
+                                notices = self.executors_of(card);
+                                notices.push(Notice::Supervisors);
+                            }
+                        }
+                    }
+                }
+                entry.text = reason;
+                entry.details.verification = Some(details);
+            }
         }
         entry.to = next.status;
         dedup(&mut notices);
@@ -1128,6 +1411,7 @@ impl Lifecycle {
             card: next,
             entry,
             notices,
+            repeat,
         })
     }
 
@@ -1257,7 +1541,8 @@ text_enum! {
         Overdue => "overdue",
         /// In the last share of its term.
         DueSoon => "due_soon",
-        /// A request or a closure proposal awaits the contact centre.
+        /// A request or a closure proposal awaits the contact centre, or
+        /// the citizen is being asked.
         Awaiting => "awaiting",
         /// In the SER plan.
         LongTerm => "long_term",
@@ -1277,7 +1562,9 @@ impl Lifecycle {
             S::LongTerm => tabs.push(Tab::LongTerm),
             S::InProgress | S::Rework if !accepted => tabs.push(Tab::New),
             S::InProgress | S::Rework => tabs.push(Tab::InProgress),
-            S::ClosureProposed | S::Verification => {}
+            S::ClosureProposed => {}
+            // The contact centre asks the citizen: the executor waits.
+            S::Verification => tabs.push(Tab::Awaiting),
         }
         if card.pending.is_some() {
             tabs.push(Tab::Awaiting);
@@ -1343,6 +1630,7 @@ impl Lifecycle {
             Action::Approve {
                 note: None,
                 executors: Vec::new(),
+                record: None,
             },
             Action::Reject {
                 reason: some_text(),
@@ -1353,6 +1641,19 @@ impl Lifecycle {
             },
             Action::Dismiss {
                 reason: some_text(),
+            },
+            Action::MarkContested {
+                reason: some_text(),
+            },
+            Action::DirectControl {
+                reason: some_text(),
+            },
+            Action::Verify {
+                result: AttemptResult::Confirmed,
+                rating: None,
+                reason: None,
+                channel: Channel::Operator,
+                call: None,
             },
         ];
         samples
@@ -1387,8 +1688,20 @@ impl Refusal {
                 | Refusal::NeedsProof
                 | Refusal::Executors
                 | Refusal::SameExecutors
+                | Refusal::Rating(_)
         )
     }
+}
+
+/// Raises a mark on the card (contested, direct control) for `reason`;
+/// the reason, checked.
+fn raise(flag: &mut bool, reason: &str) -> Result<String, Refusal> {
+    if *flag {
+        return Err(Refusal::AlreadyMarked);
+    }
+    let reason = text(reason, "a reason", MAX_TEXT_CHARS)?;
+    *flag = true;
+    Ok(reason)
 }
 
 /// A text a step needs: trimmed, not blank, not too long.

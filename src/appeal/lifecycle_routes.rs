@@ -20,16 +20,13 @@ use uuid::Uuid;
 use super::lifecycle::{Action, Actor, Control, EntryKind, ExecutorCode, Lifecycle, Pending, Tab};
 use super::lifecycle_store::{CardSummary, HistoryEntry};
 use super::record::AppealStatus;
+use super::verification_store::Taken;
 use crate::api::auth::Auth;
 use crate::api::{ApiError, AppState};
-use crate::store::{Role, Store, StoreError};
+use crate::store::{Role, Store};
 
 /// How long closed cards stay in an executor's "closed" tab.
 const CLOSED_TAB_DAYS: i64 = 30;
-
-/// How often a step is tried again when another step on the same card was
-/// written first.
-const STALE_RETRIES: usize = 3;
 
 pub fn routes() -> axum::Router<AppState> {
     axum::Router::new()
@@ -420,7 +417,8 @@ async fn act(
             ));
         }
     }
-    let outcome = take_step(&store, &rules, &auth, appeal.id, action).await?;
+    let taken = take_step(&store, &rules, &auth, appeal.id, action).await?;
+    let outcome = taken.outcome;
     info!(number = %number, by = %auth.user().login, step = %outcome.entry.kind, to = %outcome.card.status, "card step");
     consoles.card_changed(
         &number,
@@ -428,6 +426,15 @@ async fn act(
         outcome.card.status,
         &outcome.notices,
     );
+    if let Some(repeat) = &taken.repeat {
+        info!(number = %repeat.record.registration_number, original = %number, "repeat appeal registered");
+        consoles.card_changed(
+            repeat.record.registration_number.as_str(),
+            EntryKind::Registered,
+            repeat.record.status,
+            &repeat.notices,
+        );
+    }
     // A new deadline or executor: the watcher looks again.
     watcher.poke();
     Ok(Json(Stepped {
@@ -438,36 +445,18 @@ async fn act(
     }))
 }
 
-/// Reads the card, asks the rules, writes the outcome; if another step was
-/// written first, decides again on the card it left.
+/// Takes a step as the signed-in user ([`Store::take_step`]): the outcome,
+/// and the repeat appeal a citizen's "no" made.
 pub async fn take_step(
     store: &Store,
     rules: &Lifecycle,
     auth: &Auth,
     id: Uuid,
     action: Action,
-) -> Result<super::lifecycle::Outcome, ApiError> {
-    let actor = actor_of(auth);
-    let author = auth.author();
-    for _ in 0..STALE_RETRIES {
-        let now = Utc::now();
-        let stored = store
-            .appeal_card(id)
-            .await?
-            .ok_or_else(|| ApiError::not_found("the card is gone"))?;
-        let outcome = rules.handle(&stored.card, action.clone(), &actor, now)?;
-        match store
-            .write_step(id, stored.revision, &outcome, &author, now)
-            .await
-        {
-            Ok(()) => return Ok(outcome),
-            Err(StoreError::Stale { .. }) => continue,
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Err(ApiError::conflict(
-        "the card kept changing while this step was written; look at it again",
-    ))
+) -> Result<Taken, ApiError> {
+    Ok(store
+        .take_step(rules, id, action, &actor_of(auth), &auth.author())
+        .await?)
 }
 
 #[derive(Deserialize)]

@@ -14,6 +14,7 @@ use super::lifecycle::{
     Card, Control, Details, Entry, EntryKind, ExecutorCode, Outcome, Part, Pending,
 };
 use super::record::AppealStatus;
+use super::verification::{Mode, Verifying};
 use crate::store::encoding::{Cols, DbTime, DbUuid, StoreRow};
 use crate::store::{BeginWrite, Store, StoreError, decode_all, on_pool, query_err};
 
@@ -70,7 +71,9 @@ pub struct HistoryEntry {
 macro_rules! card_columns {
     () => {
         "id, registration_number, status, deadline, term_start, control, extensions, \
-         planned_date, delivery_at, proofs, overdue_noted, due_soon_noted, pending, revision"
+         planned_date, delivery_at, proofs, overdue_noted, due_soon_noted, pending, revision, \
+         emergency, anonymous, contested, direct_control, verify_mode, verify_attempts, \
+         verify_next_at"
     };
 }
 
@@ -89,7 +92,20 @@ fn card_from_row(row: &impl StoreRow) -> Result<StoredCard, StoreError> {
         }
     };
     let deadline = c.time("deadline")?;
+    let verification = match c.get::<Option<String>>("verify_mode")? {
+        None => None,
+        Some(mode) => Some(Verifying {
+            mode: Mode::parse(&mode).ok_or_else(|| StoreError::Corrupt {
+                table: "appeals",
+                column: "verify_mode",
+                reason: format!("{mode:?} is not a verification mode"),
+            })?,
+            attempts: c.int::<i32, u32>("verify_attempts")?,
+            next_at: c.opt_time("verify_next_at")?.unwrap_or(deadline),
+        }),
+    };
     let card = Card {
+        id: c.uuid("id")?,
         status: c.parsed("status", AppealStatus::parse)?,
         deadline,
         term_start: c.opt_time("term_start")?.unwrap_or(deadline),
@@ -103,6 +119,11 @@ fn card_from_row(row: &impl StoreRow) -> Result<StoredCard, StoreError> {
         proofs: c.int::<i32, u32>("proofs")?,
         overdue_noted: c.get::<bool>("overdue_noted")?,
         due_soon_noted: c.get::<bool>("due_soon_noted")?,
+        emergency: c.get::<bool>("emergency")?,
+        anonymous: c.get::<bool>("anonymous")?,
+        contested: c.get::<bool>("contested")?,
+        direct_control: c.get::<bool>("direct_control")?,
+        verification,
     };
     Ok(StoredCard {
         id: c.uuid("id")?,
@@ -160,12 +181,16 @@ fn pending_json(pending: &Option<Pending>) -> Result<Option<String>, StoreError>
 
 /// The SQL of a step: every column the state machine owns, written from
 /// the card it returned, if the revision is still the one read.
-const UPDATE_CARD: &str = "UPDATE appeals SET status = $1, deadline = $2, term_start = $3, \
-    control = $4, extensions = $5, planned_date = $6, delivery_at = $7, proofs = $8, \
-    overdue_noted = $9, due_soon_noted = $10, pending = $11, pending_due = $12, \
+pub(crate) const UPDATE_CARD: &str = "UPDATE appeals SET status = $1, deadline = $2, \
+    term_start = $3, control = $4, extensions = $5, planned_date = $6, delivery_at = $7, \
+    proofs = $8, overdue_noted = $9, due_soon_noted = $10, pending = $11, pending_due = $12, \
     finished_at = CASE WHEN $13 THEN COALESCE(finished_at, $14) ELSE NULL END, \
-    executor = $15, revision = revision + 1 \
-    WHERE id = $16 AND revision = $17";
+    executor = $15, contested = $16, direct_control = $17, verify_mode = $18, \
+    verify_attempts = $19, verify_next_at = $20, revision = revision + 1 \
+    WHERE id = $21 AND revision = $22";
+pub(crate) const INSERT_ATTEMPT: &str = "INSERT INTO verification_attempts \
+    (appeal_id, executor_code, at, channel, result, rating, reason, login, user_id, call_id) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
 pub(crate) const DELETE_PARTS: &str = "DELETE FROM appeal_executors WHERE appeal_id = $1";
 pub(crate) const INSERT_PART: &str = "INSERT INTO appeal_executors \
     (appeal_id, executor_code, lead, responsible, declined) VALUES ($1, $2, $3, $4, $5)";
@@ -202,6 +227,67 @@ impl StepValues {
         })
     }
 }
+
+/// Writes a step's card inside `tx` if it is still at `revision`: the
+/// number of rows changed (0: stale).
+macro_rules! update_card {
+    ($tx:expr, $id:expr, $revision:expr, $card:expr, $values:expr, $at:expr) => {{
+        use $crate::store::encoding::{DbTime, DbUuid};
+        let card = $card;
+        let verifying = card.verification.as_ref();
+        sqlx::query($crate::appeal::lifecycle_store::UPDATE_CARD)
+            .bind(card.status.as_str())
+            .bind(DbTime::new(card.deadline))
+            .bind(DbTime::new(card.term_start))
+            .bind(card.control.as_str())
+            .bind(i32::try_from(card.extensions).unwrap_or(i32::MAX))
+            .bind(card.planned)
+            .bind(card.delivery_at.map(DbTime::new))
+            .bind(i32::try_from(card.proofs).unwrap_or(i32::MAX))
+            .bind(card.overdue_noted)
+            .bind(card.due_soon_noted)
+            .bind($values.pending.as_deref())
+            .bind($values.pending_due.map(DbTime::new))
+            // Set once, when the card's life ends: retention counts from it.
+            .bind(card.status.is_final())
+            .bind(DbTime::new($at))
+            .bind(&$values.lead)
+            .bind(card.contested)
+            .bind(card.direct_control)
+            .bind(verifying.map(|v| v.mode.as_str()))
+            .bind(verifying.map_or(0, |v| i32::try_from(v.attempts).unwrap_or(i32::MAX)))
+            .bind(verifying.map(|v| DbTime::new(v.next_at)))
+            .bind(DbUuid($id))
+            .bind(i32::try_from($revision).unwrap_or(i32::MAX))
+            .execute(&mut *$tx)
+            .await?
+            .rows_affected()
+    }};
+}
+pub(crate) use update_card;
+
+/// Keeps an attempt to ask the citizen, if the step was one, inside `tx`.
+macro_rules! insert_attempt {
+    ($tx:expr, $id:expr, $card:expr, $entry:expr, $author:expr, $at:expr, $values:expr) => {{
+        use $crate::store::encoding::{DbTime, DbUuid};
+        if let Some(v) = &$entry.details.verification {
+            sqlx::query($crate::appeal::lifecycle_store::INSERT_ATTEMPT)
+                .bind(DbUuid($id))
+                .bind(&$values.lead)
+                .bind(DbTime::new($at))
+                .bind(v.channel.as_str())
+                .bind(v.result.as_str())
+                .bind(v.rating.map(i32::from))
+                .bind($entry.text.as_deref())
+                .bind(&$author.login)
+                .bind($author.user_id.map(DbUuid))
+                .bind(v.call.map(DbUuid))
+                .execute(&mut *$tx)
+                .await?;
+        }
+    }};
+}
+pub(crate) use insert_attempt;
 
 /// Writes a card's executors and a history entry inside `tx`: the part of a
 /// step (or of a registration) after the card's own row.
@@ -303,33 +389,13 @@ impl Store {
         let values = StepValues::new(card, entry)?;
         let written: Result<bool, sqlx::Error> = on_pool!(self, |pool| async {
             let mut tx = pool.begin_write().await?;
-            let updated = sqlx::query(UPDATE_CARD)
-                .bind(card.status.as_str())
-                .bind(DbTime::new(card.deadline))
-                .bind(DbTime::new(card.term_start))
-                .bind(card.control.as_str())
-                .bind(i32::try_from(card.extensions).unwrap_or(i32::MAX))
-                .bind(card.planned)
-                .bind(card.delivery_at.map(DbTime::new))
-                .bind(i32::try_from(card.proofs).unwrap_or(i32::MAX))
-                .bind(card.overdue_noted)
-                .bind(card.due_soon_noted)
-                .bind(values.pending.as_deref())
-                .bind(values.pending_due.map(DbTime::new))
-                // Set once, when the card's life ends: retention counts from it.
-                .bind(card.status.is_final())
-                .bind(DbTime::new(at))
-                .bind(&values.lead)
-                .bind(DbUuid(id))
-                .bind(i32::try_from(revision).unwrap_or(i32::MAX))
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
+            let updated = update_card!(tx, id, revision, card, values, at);
             if updated == 0 {
                 tx.rollback().await?;
                 return Ok(false);
             }
             write_parts_and_entry!(tx, id, card, entry, author, at, values);
+            insert_attempt!(tx, id, card, entry, author, at, values);
             tx.commit().await?;
             Ok(true)
         }

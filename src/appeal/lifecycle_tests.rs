@@ -7,6 +7,7 @@ use uuid::Uuid;
 
 use super::*;
 use crate::appeal::calendar::WorkingCalendar;
+use crate::appeal::verification::{AttemptResult, Channel, Mode, Verifying};
 
 /// Kyiv office hours, and an emergency service that works around the clock.
 const CALENDAR: &str = r#"
@@ -25,8 +26,19 @@ const CALENDAR: &str = r#"
     around_the_clock = true
 "#;
 
+/// The rules with this calendar; no card is drawn for verification (the
+/// draw comes from the card's random id), so a card's path is fixed.
 fn machine() -> Lifecycle {
-    Lifecycle::new(WorkingCalendar::parse(CALENDAR).expect("calendar"), 0.25)
+    use crate::appeal::control::{ControlRule, ControlSettings};
+    let rule = ControlRule::new(ControlSettings {
+        selective_share: 0.0,
+        ..ControlSettings::default()
+    });
+    Lifecycle::new(WorkingCalendar::parse(CALENDAR).expect("calendar"), 0.25).with_verification(
+        rule,
+        Default::default(),
+        30,
+    )
 }
 
 fn kyiv(text: &str) -> DateTime<Utc> {
@@ -154,6 +166,22 @@ fn allowed(action: &str, actor: &str, state: AppealStatus) -> bool {
             &[Registered, Delivered, InProgress, Rework, LongTerm],
         ),
         "dismiss" => (&["supervisor"], &[Registered, Delivered]),
+        // Before the closure is decided.
+        "mark_contested" => (
+            &["supervisor"],
+            &[
+                Registered,
+                Delivered,
+                InProgress,
+                ClosureProposed,
+                Rework,
+                LongTerm,
+            ],
+        ),
+        // The server too, for a problem that keeps coming back.
+        "direct_control" => (&["supervisor", "system"], &open),
+        // By phone: the table's verify is an operator's call.
+        "verify" => (&["operator", "supervisor"], &[Verification]),
         _ => unreachable!("an action of the table: {action}"),
     };
     who.contains(&actor) && states.contains(&state)
@@ -174,6 +202,7 @@ fn card_in(state: AppealStatus, now: DateTime<Utc>) -> Card {
         approved_by_curator: None,
     });
     Card {
+        id: Uuid::new_v4(),
         status: state,
         deadline: now - TimeDelta::hours(1),
         term_start: now - TimeDelta::hours(25),
@@ -200,6 +229,15 @@ fn card_in(state: AppealStatus, now: DateTime<Utc>) -> Card {
         proofs: 0,
         overdue_noted: false,
         due_soon_noted: false,
+        emergency: false,
+        anonymous: false,
+        contested: false,
+        direct_control: false,
+        verification: (state == Verification).then(|| Verifying {
+            mode: crate::appeal::verification::Mode::Operator,
+            attempts: 0,
+            next_at: now - TimeDelta::hours(2),
+        }),
     }
 }
 
@@ -239,6 +277,7 @@ fn action_named(name: &str, now: DateTime<Utc>) -> Action {
         },
         "withdraw" => Action::Withdraw,
         "approve" => Action::Approve {
+            record: None,
             note: None,
             executors: vec![lead("oblenergo")],
         },
@@ -248,11 +287,20 @@ fn action_named(name: &str, now: DateTime<Utc>) -> Action {
             reason,
         },
         "dismiss" => Action::Dismiss { reason },
+        "mark_contested" => Action::MarkContested { reason },
+        "direct_control" => Action::DirectControl { reason },
+        "verify" => Action::Verify {
+            result: AttemptResult::Confirmed,
+            rating: Some(4),
+            reason: None,
+            channel: Channel::Operator,
+            call: None,
+        },
         _ => unreachable!("an action of the table"),
     }
 }
 
-const ACTIONS: [&str; 16] = [
+const ACTIONS: [&str; 19] = [
     "deliver",
     "accept",
     "comment",
@@ -269,6 +317,9 @@ const ACTIONS: [&str; 16] = [
     "dismiss",
     "mark_overdue",
     "mark_due_soon",
+    "mark_contested",
+    "direct_control",
+    "verify",
 ];
 
 #[test]
@@ -307,7 +358,7 @@ fn every_action_in_every_state_for_every_actor_is_allowed_or_refused_with_a_reas
         wrong.len(),
         wrong.join("\n")
     );
-    assert_eq!(counted.0 + counted.1, 9 * 16 * 8);
+    assert_eq!(counted.0 + counted.1, 9 * 19 * 8);
     println!("{} allowed, {} refused", counted.0, counted.1);
 }
 
@@ -408,6 +459,7 @@ fn a_card_lives_from_registration_to_closure_through_two_extensions_and_a_rework
 
     let reg = m
         .register(
+            Uuid::new_v4(),
             vec![lead("zhytlo")],
             DeadlineClass::Medium,
             Some("deputy".into()),
@@ -669,6 +721,7 @@ fn several_executors_one_lead_and_not_ours() {
     let now = kyiv("2026-12-02 11:00");
     let out = m
         .register(
+            Uuid::new_v4(),
             vec![lead("zhytlo"), co("blago")],
             DeadlineClass::Long,
             None,
@@ -718,12 +771,19 @@ fn several_executors_one_lead_and_not_ours() {
         Refusal::NotYourCard
     );
     assert_eq!(
-        m.register(vec![co("zhytlo")], DeadlineClass::Long, None, now)
-            .unwrap_err(),
+        m.register(
+            Uuid::new_v4(),
+            vec![co("zhytlo")],
+            DeadlineClass::Long,
+            None,
+            now
+        )
+        .unwrap_err(),
         Refusal::Executors
     );
     assert_eq!(
         m.register(
+            Uuid::new_v4(),
             vec![lead("zhytlo"), co("zhytlo")],
             DeadlineClass::Long,
             None,
@@ -760,6 +820,7 @@ fn a_change_of_executor_delivers_to_the_new_one() {
         })
     );
     let same = Action::Approve {
+        record: None,
         note: None,
         executors: vec![lead("zhytlo")],
     };
@@ -877,6 +938,7 @@ fn a_card_filed_at_night_waits_in_the_inbox_until_working_hours() {
     let friday_night = kyiv("2026-12-04 22:15");
     let out = m
         .register(
+            Uuid::new_v4(),
             vec![lead("zhytlo")],
             DeadlineClass::Short,
             None,
@@ -929,6 +991,7 @@ fn a_card_filed_at_night_waits_in_the_inbox_until_working_hours() {
     // An around-the-clock service gets it at once.
     let out = m
         .register(
+            Uuid::new_v4(),
             vec![lead("vodokanal")],
             DeadlineClass::Emergency,
             None,
@@ -944,6 +1007,7 @@ fn a_three_hour_card_turns_overdue_at_three_hours_and_one_second() {
     let start = kyiv("2026-12-02 10:00");
     let card = m
         .register(
+            Uuid::new_v4(),
             vec![lead("vodokanal")],
             DeadlineClass::Emergency,
             None,
@@ -1076,6 +1140,7 @@ fn the_watcher_is_told_what_time_does_next_and_when() {
     let friday_night = kyiv("2026-12-04 22:00");
     let card = m
         .register(
+            Uuid::new_v4(),
             vec![lead("zhytlo")],
             DeadlineClass::Long,
             None,
@@ -1184,4 +1249,384 @@ fn the_steps_offered_are_the_ones_the_rules_allow() {
             assert_eq!(offered_sorted, expected_sorted, "{name} in {state}");
         }
     }
+}
+
+// --- Verification ----------------------------------------------------------------
+
+/// The rules with automated calls first, three of each, and every
+/// non-emergency card left to the draw at `share`.
+fn verifying_machine(share: f64) -> Lifecycle {
+    use crate::appeal::control::{ControlRule, ControlSettings};
+    use crate::appeal::verification::VerificationSettings;
+    let attempts = VerificationSettings {
+        automated: true,
+        ..VerificationSettings::default()
+    }
+    .attempts()
+    .expect("valid settings");
+    let rule = ControlRule::new(ControlSettings {
+        selective_share: share,
+        ..ControlSettings::default()
+    });
+    machine().with_verification(rule, attempts, 30)
+}
+
+fn approve_closure() -> Action {
+    Action::Approve {
+        record: None,
+        note: None,
+        executors: vec![],
+    }
+}
+
+fn verify(result: AttemptResult, reason: Option<&str>, channel: Channel) -> Action {
+    Action::Verify {
+        result,
+        rating: None,
+        reason: reason.map(str::to_string),
+        channel,
+        call: None,
+    }
+}
+
+#[test]
+fn an_accepted_closure_goes_to_verification_or_is_closed_as_the_rule_decides() {
+    let now = kyiv("2026-12-02 11:00");
+    let supervisor = actor("supervisor");
+    let card = card_in(AppealStatus::ClosureProposed, now);
+    // Nothing drawn: closed at once, the reason on the entry.
+    let out = apply(
+        &verifying_machine(0.0),
+        &card,
+        approve_closure(),
+        &supervisor,
+        now,
+    );
+    assert_eq!(out.card.status, AppealStatus::Closed);
+    assert_eq!(out.entry.kind, EntryKind::Closed);
+    let decision = out
+        .entry
+        .details
+        .control
+        .expect("the decision is in the history");
+    assert!(!decision.verify);
+    assert!(decision.to_string().starts_with("selective: not drawn"));
+    // Everything drawn: to verification, hotline calls first, now (11:00
+    // is within the calling hours).
+    let out = apply(
+        &verifying_machine(1.0),
+        &card,
+        approve_closure(),
+        &supervisor,
+        now,
+    );
+    assert_eq!(out.card.status, AppealStatus::Verification);
+    assert_eq!(out.entry.kind, EntryKind::SentToVerification);
+    let v = out.card.verification.clone().expect("verifying");
+    assert_eq!((v.mode, v.attempts, v.next_at), (Mode::Automated, 0, now));
+    assert!(
+        !out.card.deadline_runs(),
+        "the executor is not on the clock"
+    );
+    // An emergency card is verified whatever the share.
+    let emergency = Card {
+        emergency: true,
+        ..card.clone()
+    };
+    let out = apply(
+        &verifying_machine(0.0),
+        &emergency,
+        approve_closure(),
+        &supervisor,
+        now,
+    );
+    assert_eq!(out.card.status, AppealStatus::Verification);
+    assert_eq!(
+        out.entry.details.control.map(|d| d.to_string()).as_deref(),
+        Some("total: an emergency")
+    );
+    // So is a contested one, once marked.
+    let marked = apply(
+        &verifying_machine(0.0),
+        &card,
+        Action::MarkContested {
+            reason: "заявник заперечує".into(),
+        },
+        &supervisor,
+        now,
+    );
+    assert!(marked.card.contested);
+    assert_eq!(
+        verifying_machine(0.0).handle(
+            &marked.card,
+            Action::MarkContested {
+                reason: "ще раз".into()
+            },
+            &supervisor,
+            now
+        ),
+        Err(Refusal::AlreadyMarked)
+    );
+    let out = apply(
+        &verifying_machine(0.0),
+        &marked.card,
+        approve_closure(),
+        &supervisor,
+        now,
+    );
+    assert_eq!(out.card.status, AppealStatus::Verification);
+    // A low confirmation rate last month: total control.
+    use crate::appeal::control::{Period, TrackRecord};
+    let record = TrackRecord {
+        confirmed: 7,
+        not_confirmed: 3,
+        ..TrackRecord::empty(code("zhytlo"), Period::Month.previous(now.date_naive()))
+    };
+    let with_record = Action::Approve {
+        record: Some(record),
+        note: None,
+        executors: vec![],
+    };
+    let out = apply(
+        &verifying_machine(0.0),
+        &card,
+        with_record,
+        &supervisor,
+        now,
+    );
+    assert_eq!(out.card.status, AppealStatus::Verification);
+    assert_eq!(
+        out.entry.details.control.map(|d| d.to_string()).as_deref(),
+        Some("total: confirmation rate 70 % in November 2026 (7 of 10; below 80 %)")
+    );
+    // An anonymous card has nobody to ask.
+    let anonymous = Card {
+        anonymous: true,
+        emergency: true,
+        ..card
+    };
+    let out = apply(
+        &verifying_machine(1.0),
+        &anonymous,
+        approve_closure(),
+        &supervisor,
+        now,
+    );
+    assert_eq!(out.card.status, AppealStatus::Closed);
+}
+
+#[test]
+fn the_citizen_confirms_and_rates_the_work() {
+    let m = verifying_machine(1.0);
+    let now = kyiv("2026-12-02 11:00");
+    let card = card_in(AppealStatus::Verification, now);
+    let yes = Action::Verify {
+        result: AttemptResult::Confirmed,
+        rating: Some(4),
+        reason: Some("дякую".into()),
+        channel: Channel::Operator,
+        call: None,
+    };
+    let out = apply(&m, &card, yes, &actor("operator"), now);
+    assert_eq!(out.card.status, AppealStatus::Closed);
+    assert_eq!(out.card.verification, None);
+    assert_eq!(out.entry.kind, EntryKind::Confirmed);
+    let details = out.entry.details.verification.expect("the attempt");
+    assert_eq!((details.rating, details.attempt), (Some(4), 1));
+    assert_eq!(out.repeat, None);
+    // A rating is 1 to 5.
+    let six = Action::Verify {
+        result: AttemptResult::Confirmed,
+        rating: Some(6),
+        reason: None,
+        channel: Channel::Operator,
+        call: None,
+    };
+    assert_eq!(
+        m.handle(&card, six, &actor("operator"), now),
+        Err(Refusal::Rating(6))
+    );
+    // Executors do not verify their own work; users do not speak for the
+    // automated call.
+    assert!(matches!(
+        m.handle(
+            &card,
+            verify(AttemptResult::Confirmed, None, Channel::Operator),
+            &actor("lead"),
+            now
+        ),
+        Err(Refusal::Role { .. })
+    ));
+    assert!(matches!(
+        m.handle(
+            &card,
+            verify(AttemptResult::Confirmed, None, Channel::Automated),
+            &actor("operator"),
+            now
+        ),
+        Err(Refusal::Role { .. })
+    ));
+}
+
+#[test]
+fn a_citizen_who_does_not_confirm_sends_the_problem_back_as_a_repeat() {
+    let m = verifying_machine(1.0);
+    let now = kyiv("2026-12-02 11:00");
+    let card = card_in(AppealStatus::Verification, now);
+    // The operator must write down why.
+    assert_eq!(
+        m.handle(
+            &card,
+            verify(AttemptResult::NotConfirmed, Some("  "), Channel::Operator),
+            &actor("operator"),
+            now
+        ),
+        Err(Refusal::Missing("the citizen's reason"))
+    );
+    let out = apply(
+        &m,
+        &card,
+        verify(
+            AttemptResult::NotConfirmed,
+            Some("вода досі тече"),
+            Channel::Operator,
+        ),
+        &actor("operator"),
+        now,
+    );
+    assert_eq!(out.card.status, AppealStatus::Closed);
+    assert_eq!(out.entry.kind, EntryKind::NotConfirmed);
+    assert_eq!(out.repeat.as_deref(), Some("вода досі тече"));
+    assert!(out.notices.contains(&Notice::Supervisors));
+    assert!(out.notices.contains(&Notice::Executor(code("zhytlo"))));
+    // A key pressed on an automated call says no reason: still a repeat.
+    let automated = Card {
+        verification: Some(Verifying {
+            mode: Mode::Automated,
+            attempts: 1,
+            next_at: now,
+        }),
+        ..card
+    };
+    let out = apply(
+        &m,
+        &automated,
+        verify(AttemptResult::NotConfirmed, None, Channel::Automated),
+        &Actor::System,
+        now,
+    );
+    assert_eq!(out.repeat.as_deref(), Some(""));
+}
+
+#[test]
+fn unanswered_calls_are_retried_then_the_operators_then_closed_unverified() {
+    let m = verifying_machine(1.0);
+    let supervisor = actor("supervisor");
+    let mut now = kyiv("2026-12-01 10:00"); // a Tuesday
+    let mut card = apply(
+        &m,
+        &card_in(AppealStatus::ClosureProposed, now),
+        approve_closure(),
+        &supervisor,
+        now,
+    )
+    .card;
+    let mut seen = Vec::new();
+    for result in [
+        AttemptResult::NoAnswer,
+        AttemptResult::Busy,
+        AttemptResult::NoKey,
+    ] {
+        let v = card.verification.clone().expect("verifying");
+        assert_eq!(v.mode, Mode::Automated);
+        now = v.next_at;
+        let out = apply(
+            &m,
+            &card,
+            verify(result, None, Channel::Automated),
+            &Actor::System,
+            now,
+        );
+        assert_eq!(out.entry.kind, EntryKind::VerificationAttempt);
+        assert_eq!(out.card.status, AppealStatus::Verification);
+        seen.push(out.card.verification.clone().expect("still verifying"));
+        card = out.card;
+    }
+    // Retried the next days within the calling hours; after the third the
+    // operators' list, at once.
+    assert_eq!(seen[0].next_at, kyiv("2026-12-02 09:00"));
+    assert_eq!(seen[1].next_at, kyiv("2026-12-03 09:00"));
+    assert_eq!((seen[2].mode, seen[2].attempts), (Mode::Operator, 0));
+    assert_eq!(seen[2].next_at, now);
+    // A late automated answer is refused now the operators have it.
+    assert_eq!(
+        m.handle(
+            &card,
+            verify(AttemptResult::Confirmed, None, Channel::Automated),
+            &Actor::System,
+            now
+        ),
+        Err(Refusal::NotDue("verify"))
+    );
+    let operator = actor("operator");
+    for _ in 0..2 {
+        let out = apply(
+            &m,
+            &card,
+            verify(AttemptResult::NoAnswer, None, Channel::Operator),
+            &operator,
+            now,
+        );
+        assert_eq!(out.card.status, AppealStatus::Verification);
+        card = out.card;
+        now = card.verification.as_ref().expect("verifying").next_at;
+    }
+    let out = apply(
+        &m,
+        &card,
+        verify(
+            AttemptResult::NoAnswer,
+            Some("не відповідає"),
+            Channel::Operator,
+        ),
+        &operator,
+        now,
+    );
+    assert_eq!(out.card.status, AppealStatus::Closed);
+    assert_eq!(out.entry.kind, EntryKind::NotVerified);
+    assert_eq!(out.repeat, None);
+    assert_eq!(
+        out.entry.details.verification.map(|v| v.attempt),
+        Some(3),
+        "the operators' third attempt"
+    );
+}
+
+#[test]
+fn direct_control_is_raised_by_staff_or_the_server_once() {
+    let m = machine();
+    let now = kyiv("2026-12-02 11:00");
+    let card = card_in(AppealStatus::InProgress, now);
+    let mark = || Action::DirectControl {
+        reason: "третє звернення за місяць".into(),
+    };
+    let out = apply(&m, &card, mark(), &Actor::System, now);
+    assert!(out.card.direct_control);
+    assert_eq!(out.entry.kind, EntryKind::DirectControl);
+    assert_eq!(
+        m.handle(&out.card, mark(), &actor("supervisor"), now),
+        Err(Refusal::AlreadyMarked)
+    );
+    assert!(matches!(
+        m.handle(&card, mark(), &actor("operator"), now),
+        Err(Refusal::Role { .. })
+    ));
+}
+
+#[test]
+fn an_executor_sees_a_card_being_verified_as_awaiting() {
+    let m = machine();
+    let now = kyiv("2026-12-02 11:00");
+    let card = card_in(AppealStatus::Verification, now);
+    assert_eq!(m.tabs(&card, &code("zhytlo"), now), vec![Tab::Awaiting]);
 }

@@ -35,6 +35,7 @@ pub mod registration;
 pub mod routes;
 pub mod store;
 pub mod verification;
+pub mod verification_store;
 pub mod watcher;
 pub mod works;
 
@@ -44,6 +45,8 @@ mod classifier_store_tests;
 mod lifecycle_store_tests;
 #[cfg(test)]
 mod store_tests;
+#[cfg(test)]
+mod verification_store_tests;
 
 pub use classifier::{Classifier, DeadlineClass};
 pub use classifier_store::{CategoryRecord, ClassifierVersion, ExecutorRecord, ImportOutcome};

@@ -782,7 +782,7 @@ async fn upload(
     let outcome = match super::lifecycle_routes::take_step(&store, &rules, &auth, appeal.id, attach)
         .await
     {
-        Ok(outcome) => outcome,
+        Ok(taken) => taken.outcome,
         Err(e) => {
             if let Err(gone) = store.delete_attachment_row(attachment.id).await {
                 warn!(attachment = %id, error = %gone, "an attachment refused by the card's life could not be removed");

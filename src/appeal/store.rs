@@ -7,8 +7,9 @@
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::lifecycle::{Assignment, ExecutorCode, Lifecycle, Notice};
-use super::lifecycle_store::{Author, StepValues, write_parts_and_entry};
+use super::classifier_store::CategoryRecord;
+use super::lifecycle::{Assignment, Card, ExecutorCode, Lifecycle, Notice, Outcome};
+use super::lifecycle_store::{Author, StepValues};
 use super::number::{RegistrationNumber, digits};
 use super::record::{AppealDetail, AppealRecord, AppealRow, AppealStatus, Attachment, LinkedCall};
 use super::registration::{AppealKind, Channel, FieldError, NewAppeal, RegisterError};
@@ -368,12 +369,128 @@ impl Store {
     }
 }
 
+/// A registration checked and decided, ready to be written: the card's
+/// life from the rules, and the values of its row.
+pub(crate) struct Prepared<'a> {
+    pub(crate) appeal: &'a NewAppeal,
+    pub(crate) id: Uuid,
+    pub(crate) year: i32,
+    pub(crate) lead: ExecutorCode,
+    pub(crate) category: CategoryRecord,
+    pub(crate) category_text: String,
+    pub(crate) repeat_of: Option<Uuid>,
+    pub(crate) channel: Channel,
+    /// The registration's step.
+    pub(crate) outcome: Outcome,
+    pub(crate) values: StepValues,
+    /// The same problem again (000 §4.1.4): the step that puts the card
+    /// under direct control, by the server, right after.
+    pub(crate) direct: Option<(Outcome, StepValues)>,
+}
+
+impl Prepared<'_> {
+    /// The card as it is once registered (and under direct control, if so).
+    pub(crate) fn card(&self) -> &Card {
+        match &self.direct {
+            Some((outcome, _)) => &outcome.card,
+            None => &self.outcome.card,
+        }
+    }
+}
+
+/// Writes a prepared registration inside `tx`: the next number of the
+/// city's year (skipping any taken another way), the card's row, its
+/// executors and its history. The number.
+macro_rules! insert_registration {
+    ($tx:expr, $p:expr, $author:expr, $now:expr) => {{
+        const COUNTER_INIT: &str = "INSERT INTO registration_counters (year, last) VALUES ($1, 0) \
+            ON CONFLICT (year) DO NOTHING";
+        const COUNTER_NEXT: &str =
+            "UPDATE registration_counters SET last = last + 1 WHERE year = $1 RETURNING last";
+        const TAKEN: &str = "SELECT 1 FROM appeals WHERE registration_digits = $1";
+        const INSERT: &str = "INSERT INTO appeals \
+            (id, registration_number, registration_digits, status, category, executor, deadline, \
+             caller_phone, address, created_at, call_id, surname, first_name, patronymic, \
+             other_contact, essence, email, channel, category_id, repeat_of, registered_by, \
+             term_start, control, delivery_at, kind, anonymous, emergency, direct_control) \
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
+                    $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28)";
+        use $crate::appeal::lifecycle_store::{Author, write_parts_and_entry};
+        use $crate::appeal::number::RegistrationNumber;
+        use $crate::appeal::registration::AppealKind;
+        use $crate::store::encoding::{DbTime, DbUuid};
+        let p: &$crate::appeal::store::Prepared = $p;
+        let (appeal, card) = (p.appeal, p.card());
+        let trimmed = |s: &str| s.trim().to_owned();
+        let optional = |s: &str| Some(s.trim().to_owned()).filter(|s| !s.is_empty());
+        sqlx::query(COUNTER_INIT)
+            .bind(p.year)
+            .execute(&mut *$tx)
+            .await?;
+        let number = loop {
+            let n: i64 = sqlx::query_scalar::<_, i32>(COUNTER_NEXT)
+                .bind(p.year)
+                .fetch_one(&mut *$tx)
+                .await?
+                .into();
+            let number = RegistrationNumber::issue(p.year, n);
+            let taken = sqlx::query(TAKEN)
+                .bind(number.digits())
+                .fetch_optional(&mut *$tx)
+                .await?
+                .is_some();
+            if !taken {
+                break number;
+            }
+        };
+        sqlx::query(INSERT)
+            .bind(DbUuid(p.id))
+            .bind(number.as_str())
+            .bind(number.digits())
+            .bind(card.status.as_str())
+            .bind(&p.category_text)
+            .bind(p.lead.as_str())
+            .bind(DbTime::new(card.deadline))
+            .bind(trimmed(&appeal.contact_phone))
+            .bind(trimmed(&appeal.address))
+            .bind(DbTime::new($now))
+            .bind(appeal.call_id.map(DbUuid))
+            .bind(trimmed(&appeal.surname))
+            .bind(trimmed(&appeal.first_name))
+            .bind(trimmed(&appeal.patronymic))
+            .bind(optional(&appeal.other_contact))
+            .bind(appeal.essence.trim())
+            .bind(optional(&appeal.email))
+            .bind(p.channel.as_str())
+            .bind(DbUuid(p.category.id))
+            .bind(p.repeat_of.map(DbUuid))
+            .bind(appeal.registered_by.map(DbUuid))
+            .bind(DbTime::new(card.term_start))
+            .bind(card.control.as_str())
+            .bind(card.delivery_at.map(DbTime::new))
+            .bind(appeal.kind.unwrap_or(AppealKind::Statement).as_str())
+            .bind(appeal.anonymous)
+            .bind(card.emergency)
+            .bind(card.direct_control)
+            .execute(&mut *$tx)
+            .await?;
+        write_parts_and_entry!($tx, p.id, card, &p.outcome.entry, $author, $now, p.values);
+        if let Some((outcome, values)) = &p.direct {
+            let system = Author::system();
+            write_parts_and_entry!($tx, p.id, card, &outcome.entry, system, $now, values);
+        }
+        number
+    }};
+}
+pub(crate) use insert_registration;
+
 impl Store {
     /// Registers the appeal: checks it (every problem at once), gives it the
     /// next registration number of the city's year, and starts its life as
     /// the lifecycle says (the category's executor as lead, the deadline
     /// from its class, delivered now or at the executor's next working
-    /// hour), with the first entry of its history, in one transaction.
+    /// hour), with the first entry of its history, in one transaction. A
+    /// problem that keeps coming back puts the card under direct control.
     pub async fn register_appeal(
         &self,
         appeal: &NewAppeal,
@@ -381,6 +498,56 @@ impl Store {
         author: &Author,
         now: DateTime<Utc>,
     ) -> Result<Registration, RegisterError> {
+        let prepared = self.prepare_registration(appeal, rules, None, now).await?;
+        let number: Result<RegistrationNumber, sqlx::Error> = on_pool!(self, |pool| async {
+            let mut tx = pool.begin().await?;
+            let number = insert_registration!(tx, &prepared, author, now);
+            tx.commit().await?;
+            Ok(number)
+        }
+        .await);
+        let number = number.map_err(|source| StoreError::Query {
+            op: "register an appeal",
+            source,
+        })?;
+        Ok(self.registered(prepared, &number).await?)
+    }
+
+    /// The registration of `number`, written from `prepared`.
+    pub(crate) async fn registered(
+        &self,
+        prepared: Prepared<'_>,
+        number: &RegistrationNumber,
+    ) -> Result<Registration, StoreError> {
+        let record =
+            self.appeal_by_registration_number(number)
+                .await?
+                .ok_or(StoreError::NotFound {
+                    what: "appeal",
+                    id: prepared.id,
+                })?;
+        let mut notices = prepared.outcome.notices;
+        if let Some((direct, _)) = prepared.direct {
+            notices.extend(direct.notices);
+        }
+        Ok(Registration {
+            record,
+            executor_name: prepared.category.executor.name.clone(),
+            notices,
+        })
+    }
+
+    /// Checks a new appeal and decides its life: its category's executor
+    /// as lead (or `executors`, for a repeat that goes back to the same
+    /// ones), its deadline, whether the same problem came before often
+    /// enough for direct control.
+    pub(crate) async fn prepare_registration<'a>(
+        &self,
+        appeal: &'a NewAppeal,
+        rules: &Lifecycle,
+        executors: Option<Vec<Assignment>>,
+        now: DateTime<Utc>,
+    ) -> Result<Prepared<'a>, RegisterError> {
         let mut problems = appeal.check();
         let category = match appeal.category_id {
             Some(id) => self.category(id).await?,
@@ -413,119 +580,155 @@ impl Store {
         // The city's year: a card filed at 00:30 on 1 January Kyiv time is
         // the new year's.
         let year = rules.calendar().year(now);
-        let lead =
-            ExecutorCode::parse(&category.executor.code).map_err(|reason| StoreError::Corrupt {
-                table: "classifier_executors",
-                column: "code",
-                reason,
-            })?;
+        let executors = match executors {
+            Some(executors) => executors,
+            None => vec![Assignment {
+                executor: ExecutorCode::parse(&category.executor.code).map_err(|reason| {
+                    StoreError::Corrupt {
+                        table: "classifier_executors",
+                        column: "code",
+                        reason,
+                    }
+                })?,
+                lead: true,
+            }],
+        };
+        let invalid = |refusal: super::lifecycle::Refusal| StoreError::Invalid {
+            field: "executor",
+            reason: refusal.to_string(),
+        };
+        let lead = executors
+            .iter()
+            .find(|a| a.lead)
+            .map(|a| a.executor.clone())
+            .ok_or_else(|| invalid(super::lifecycle::Refusal::Executors))?;
         let curator = self.curator_of(lead.as_str()).await?;
-        let outcome = rules
-            .register(
-                vec![Assignment {
-                    executor: lead.clone(),
-                    lead: true,
-                }],
-                category.deadline,
-                curator,
-                now,
-            )
-            .map_err(|refusal| StoreError::Invalid {
-                field: "executor",
-                reason: refusal.to_string(),
-            })?;
-        let card = &outcome.card;
-        let values = StepValues::new(card, &outcome.entry)?;
+        let mut outcome = rules
+            .register(id, executors, category.deadline, curator, now)
+            .map_err(invalid)?;
+        outcome.card.anonymous = appeal.anonymous;
+        let values = StepValues::new(&outcome.card, &outcome.entry)?;
         let category_text = format!("{} / {}", category.section_name, category.type_name);
-        let trimmed = |s: &str| s.trim().to_owned();
-        let optional = |s: &str| Some(s.trim().to_owned()).filter(|s| !s.is_empty());
-        const COUNTER_INIT: &str = "INSERT INTO registration_counters (year, last) VALUES ($1, 0) ON CONFLICT (year) DO NOTHING";
-        const COUNTER_NEXT: &str =
-            "UPDATE registration_counters SET last = last + 1 WHERE year = $1 RETURNING last";
-        const TAKEN: &str = "SELECT 1 FROM appeals WHERE registration_digits = $1";
-        const INSERT: &str = "INSERT INTO appeals \
-            (id, registration_number, registration_digits, status, category, executor, deadline, \
-             caller_phone, address, created_at, call_id, surname, first_name, patronymic, \
-             other_contact, essence, email, channel, category_id, repeat_of, registered_by, \
-             term_start, control, delivery_at, kind, anonymous) \
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
-                    $18, $19, $20, $21, $22, $23, $24, $25, $26)";
+        let earlier = self
+            .same_problem(repeat_of, &category_text, &appeal.address, rules, now)
+            .await?;
+        // Repeated twice or more: this is at least the third appeal.
+        let direct = match earlier.len() >= 2 {
+            false => None,
+            true => {
+                let reason = format!(
+                    "Повторне звернення з тієї самої проблеми: {} звернення до цього ({}).",
+                    earlier.len(),
+                    earlier.join(", ")
+                );
+                let step = rules
+                    .handle(
+                        &outcome.card,
+                        super::lifecycle::Action::DirectControl { reason },
+                        &super::lifecycle::Actor::System,
+                        now,
+                    )
+                    .map_err(invalid)?;
+                let values = StepValues::new(&step.card, &step.entry)?;
+                Some((step, values))
+            }
+        };
         let channel = appeal.channel.unwrap_or(if appeal.call_id.is_some() {
             Channel::Phone
         } else {
             Channel::WalkIn
         });
-        let number: Result<RegistrationNumber, sqlx::Error> = on_pool!(self, |pool| async {
-            let mut tx = pool.begin().await?;
-            sqlx::query(COUNTER_INIT)
-                .bind(year)
-                .execute(&mut *tx)
-                .await?;
-            // Skip numbers already taken (cards registered another way).
-            let number = loop {
-                let n: i64 = sqlx::query_scalar::<_, i32>(COUNTER_NEXT)
-                    .bind(year)
-                    .fetch_one(&mut *tx)
-                    .await?
-                    .into();
-                let number = RegistrationNumber::issue(year, n);
-                let taken = sqlx::query(TAKEN)
-                    .bind(number.digits())
-                    .fetch_optional(&mut *tx)
-                    .await?
-                    .is_some();
-                if !taken {
-                    break number;
-                }
-            };
-            sqlx::query(INSERT)
-                .bind(DbUuid(id))
-                .bind(number.as_str())
-                .bind(number.digits())
-                .bind(card.status.as_str())
-                .bind(&category_text)
-                .bind(lead.as_str())
-                .bind(DbTime::new(card.deadline))
-                .bind(trimmed(&appeal.contact_phone))
-                .bind(trimmed(&appeal.address))
-                .bind(DbTime::new(now))
-                .bind(appeal.call_id.map(DbUuid))
-                .bind(trimmed(&appeal.surname))
-                .bind(trimmed(&appeal.first_name))
-                .bind(trimmed(&appeal.patronymic))
-                .bind(optional(&appeal.other_contact))
-                .bind(appeal.essence.trim())
-                .bind(optional(&appeal.email))
-                .bind(channel.as_str())
-                .bind(DbUuid(category.id))
-                .bind(repeat_of.map(DbUuid))
-                .bind(appeal.registered_by.map(DbUuid))
-                .bind(DbTime::new(card.term_start))
-                .bind(card.control.as_str())
-                .bind(card.delivery_at.map(DbTime::new))
-                .bind(appeal.kind.unwrap_or(AppealKind::Statement).as_str())
-                .bind(appeal.anonymous)
-                .execute(&mut *tx)
-                .await?;
-            write_parts_and_entry!(tx, id, card, &outcome.entry, author, now, values);
-            tx.commit().await?;
-            Ok(number)
-        }
-        .await);
-        let number = number.map_err(|source| StoreError::Query {
-            op: "register an appeal",
-            source,
-        })?;
-        let record = self
-            .appeal_by_registration_number(&number)
-            .await?
-            .ok_or(StoreError::NotFound { what: "appeal", id })?;
-        Ok(Registration {
-            record,
-            executor_name: category.executor.name.clone(),
-            notices: outcome.notices,
+        Ok(Prepared {
+            appeal,
+            id,
+            year,
+            lead,
+            category,
+            category_text,
+            repeat_of,
+            channel,
+            outcome,
+            values,
+            direct,
         })
     }
+
+    /// The registration numbers of earlier appeals about the same problem
+    /// (000 §4.1.4): those the new one repeats, one after the other, and
+    /// those at the same address in the same category within the
+    /// configured days. Oldest first.
+    pub(crate) async fn same_problem(
+        &self,
+        repeat_of: Option<Uuid>,
+        category: &str,
+        address: &str,
+        rules: &Lifecycle,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<String>, StoreError> {
+        // The chain of repeats, back to the first; bounded, as a cycle
+        // written by hand must not loop.
+        const CHAIN: &str = "WITH RECURSIVE chain (id, repeat_of, depth) AS ( \
+            SELECT id, repeat_of, 0 FROM appeals WHERE id = $1 \
+            UNION ALL SELECT a.id, a.repeat_of, c.depth + 1 FROM appeals a \
+            JOIN chain c ON a.id = c.repeat_of WHERE c.depth < 50) \
+            SELECT a.registration_number, a.created_at FROM appeals a \
+            WHERE a.id IN (SELECT id FROM chain)";
+        const NEAR: &str = "SELECT registration_number, created_at, address FROM appeals \
+            WHERE category = $1 AND created_at >= $2 AND address IS NOT NULL";
+        let key = address_key(address);
+        let since = now - chrono::TimeDelta::days(i64::from(rules.same_problem_days()));
+        let mut found: Vec<(DateTime<Utc>, String)> = Vec::new();
+        if let Some(original) = repeat_of {
+            found = on_pool!(self, |pool| decode_all(
+                sqlx::query(CHAIN)
+                    .bind(DbUuid(original))
+                    .fetch_all(pool)
+                    .await
+                    .map_err(query_err("follow a chain of repeats"))?,
+                |row| {
+                    let c = Cols::new(row, "appeals");
+                    Ok((c.time("created_at")?, c.get("registration_number")?))
+                }
+            ))?;
+        }
+        if !key.is_empty() {
+            let near = on_pool!(self, |pool| decode_all(
+                sqlx::query(NEAR)
+                    .bind(category)
+                    .bind(DbTime::new(since))
+                    .fetch_all(pool)
+                    .await
+                    .map_err(query_err("look for the same problem"))?,
+                |row| {
+                    let c = Cols::new(row, "appeals");
+                    Ok((
+                        c.time("created_at")?,
+                        c.get::<String>("registration_number")?,
+                        c.get::<String>("address")?,
+                    ))
+                }
+            ))?;
+            found.extend(
+                near.into_iter()
+                    .filter(|(_, _, a)| address_key(a) == key)
+                    .map(|(at, number, _)| (at, number)),
+            );
+        }
+        found.sort();
+        found.dedup_by(|a, b| a.1 == b.1);
+        Ok(found.into_iter().map(|(_, number)| number).collect())
+    }
+}
+
+/// An address as compared for "the same address": case, punctuation and
+/// spacing aside ("вул. Миру, 5" is "вул миру 5").
+pub fn address_key(address: &str) -> String {
+    address
+        .to_lowercase()
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// A registered appeal, and whom to tell of it (its executors' inboxes).

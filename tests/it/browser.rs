@@ -998,8 +998,19 @@ async fn the_card_lives_to_its_closure(
         .await
         .unwrap();
 
-    // The supervisor closes it.
+    // The supervisor accepts it; an emergency card is always verified, and
+    // the citizen confirms to the control staff.
     approve_in_the_queue(&supervisor, &row, "supervisor-decision.png").await;
+    let olena = app.sign_in_as("kontrol", Role::Supervisor).await;
+    let confirmed = crate::request(
+        app.http_addr,
+        "POST",
+        &format!("/api/appeals/{number}/actions"),
+        &olena.headers(),
+        r#"{"action": "verify", "result": "confirmed", "rating": 5}"#,
+    )
+    .await;
+    assert_eq!(confirmed.status, 200, "{}", confirmed.body);
 
     // The executor's page follows without a reload.
     executor
@@ -1034,7 +1045,8 @@ async fn the_card_lives_to_its_closure(
         ("extended", "sveta"),
         ("attached", "vodokanal"),
         ("closure_proposed", "vodokanal"),
-        ("closed", "sveta"),
+        ("sent_to_verification", "sveta"),
+        ("confirmed", "kontrol"),
     ];
     assert_eq!(
         steps,

@@ -1,0 +1,349 @@
+//! Verification in the database: the executors' track records counted from
+//! the stored outcomes (they drive the control rule and are shown to
+//! supervisors), a step of a card's life taken whole (the track record
+//! filled in for an accepted closure; a "no" from the citizen written with
+//! its repeat appeal in one transaction), the cards awaiting verification
+//! and the attempts made.
+//!
+//! The rules are in [`super::control`], [`super::verification`] and
+//! [`super::lifecycle`]; this module stores what they decide.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::calendar::WorkingCalendar;
+use super::control::{Span, TrackRecord};
+use super::lifecycle::{
+    Action, Actor, Assignment, ExecutorCode, Lifecycle, Outcome, Refusal, Request,
+};
+use super::lifecycle_store::{
+    Author, StepValues, StoredCard, insert_attempt, update_card, write_parts_and_entry,
+};
+use super::number::RegistrationNumber;
+use super::registration::{AppealKind, Channel, NewAppeal, RegisterError};
+use super::store::{Registration, insert_registration};
+use super::verification::{AttemptResult, Channel as AskedBy};
+use crate::store::encoding::{Cols, DbTime, DbUuid};
+use crate::store::{BeginWrite, Store, StoreError, decode_all, on_pool, query_err};
+
+/// Why a step was not taken.
+#[derive(Debug, thiserror::Error)]
+pub enum StepError {
+    #[error(transparent)]
+    Refused(#[from] Refusal),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("the card is gone")]
+    Gone,
+    #[error("the card kept changing while this step was written; look at it again")]
+    KeptChanging,
+}
+
+/// A step taken: what the rules decided, and the repeat appeal it made.
+#[derive(Debug)]
+pub struct Taken {
+    pub outcome: Outcome,
+    pub registration_number: String,
+    /// The citizen said "no": the repeat appeal, registered with the step.
+    pub repeat: Option<Registration>,
+}
+
+/// Tries before a step computed on a card that keeps changing gives up.
+const STALE_RETRIES: usize = 3;
+
+impl Store {
+    /// Reads the card, asks the rules, writes the outcome; if another step
+    /// was written first, decides again on the card it left. An accepted
+    /// closure is decided with the lead executor's track record for the
+    /// control rule's previous period; a "no" from the citizen registers
+    /// the repeat appeal with the step.
+    pub async fn take_step(
+        &self,
+        rules: &Lifecycle,
+        id: Uuid,
+        action: Action,
+        actor: &Actor,
+        author: &Author,
+    ) -> Result<Taken, StepError> {
+        for _ in 0..STALE_RETRIES {
+            let now = Utc::now();
+            let stored = self.appeal_card(id).await?.ok_or(StepError::Gone)?;
+            let mut action = action.clone();
+            if let Action::Approve { record, .. } = &mut action {
+                let closure = stored
+                    .card
+                    .pending
+                    .as_ref()
+                    .is_some_and(|p| p.request == Request::Closure);
+                if let (true, Some(lead)) = (closure, stored.card.lead()) {
+                    let span = rules
+                        .control()
+                        .settings()
+                        .period
+                        .previous(rules.calendar().date(now));
+                    *record = Some(
+                        self.track_record(&lead.executor, span, rules.calendar())
+                            .await?,
+                    );
+                }
+            }
+            let outcome = rules.handle(&stored.card, action, actor, now)?;
+            let written = match &outcome.repeat {
+                None => self
+                    .write_step(id, stored.revision, &outcome, author, now)
+                    .await
+                    .map(|()| None),
+                Some(reason) => self
+                    .write_not_confirmed(&stored, &outcome, reason, author, rules, now)
+                    .await
+                    .map(Some),
+            };
+            match written {
+                Ok(repeat) => {
+                    return Ok(Taken {
+                        outcome,
+                        registration_number: stored.registration_number,
+                        repeat,
+                    });
+                }
+                Err(StoreError::Stale { .. }) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(StepError::KeptChanging)
+    }
+
+    /// The citizen did not confirm: the card's step, and the repeat appeal
+    /// (000 §4.2) for the same executors, with the original's category and
+    /// deadline class, the citizen's reason and a link back, in one
+    /// transaction. `Stale` (nothing written) if the card changed since it
+    /// was read.
+    async fn write_not_confirmed(
+        &self,
+        stored: &StoredCard,
+        outcome: &Outcome,
+        reason: &str,
+        author: &Author,
+        rules: &Lifecycle,
+        now: DateTime<Utc>,
+    ) -> Result<Registration, StoreError> {
+        const ORIGINAL: &str = "SELECT surname, first_name, patronymic, caller_phone, address, \
+            other_contact, essence, email, category_id, kind, anonymous FROM appeals WHERE id = $1";
+        let id = stored.id;
+        let row = on_pool!(self, |pool| sqlx::query(ORIGINAL)
+            .bind(DbUuid(id))
+            .fetch_optional(pool)
+            .await
+            .map(|row| row.map(|row| {
+                let c = Cols::new(&row, "appeals");
+                Ok::<_, StoreError>(NewAppeal {
+                    surname: c.get::<Option<String>>("surname")?.unwrap_or_default(),
+                    first_name: c.get::<Option<String>>("first_name")?.unwrap_or_default(),
+                    patronymic: c.get::<Option<String>>("patronymic")?.unwrap_or_default(),
+                    address: c.get::<Option<String>>("address")?.unwrap_or_default(),
+                    contact_phone: c.get("caller_phone")?,
+                    other_contact: c
+                        .get::<Option<String>>("other_contact")?
+                        .unwrap_or_default(),
+                    essence: c.get::<Option<String>>("essence")?.unwrap_or_default(),
+                    email: c.get::<Option<String>>("email")?.unwrap_or_default(),
+                    category_id: c.opt_uuid("category_id")?,
+                    call_id: None,
+                    repeat_of: String::new(),
+                    channel: None,
+                    registered_by: None,
+                    kind: c
+                        .get::<Option<String>>("kind")?
+                        .as_deref()
+                        .and_then(AppealKind::parse),
+                    anonymous: c.get::<bool>("anonymous")?,
+                })
+            }))
+            .map_err(query_err("read the appeal a repeat is made of")))?
+        .transpose()?
+        .ok_or(StoreError::NotFound { what: "appeal", id })?;
+        let asked = outcome.entry.details.verification.as_ref();
+        let essence = repeat_essence(&stored.registration_number, reason, &row.essence);
+        let appeal = NewAppeal {
+            essence,
+            repeat_of: stored.registration_number.clone(),
+            // The call (or the chat) in which the citizen said "no".
+            call_id: asked.and_then(|v| v.call),
+            channel: Some(match asked.map(|v| v.channel) {
+                Some(AskedBy::Chatbot) => Channel::Chatbot,
+                _ => Channel::Phone,
+            }),
+            registered_by: author.user_id,
+            ..row
+        };
+        let executors: Vec<Assignment> = stored
+            .card
+            .parts
+            .iter()
+            .filter(|p| p.declined.is_none())
+            .map(|p| Assignment {
+                executor: p.executor.clone(),
+                lead: p.lead,
+            })
+            .collect();
+        let prepared = match self
+            .prepare_registration(&appeal, rules, Some(executors), now)
+            .await
+        {
+            Ok(prepared) => prepared,
+            Err(RegisterError::Store(e)) => return Err(e),
+            Err(RegisterError::Fields(problems)) => {
+                return Err(StoreError::Invalid {
+                    field: "repeat",
+                    reason: problems
+                        .iter()
+                        .map(|p| format!("{}: {}", p.field, p.message))
+                        .collect::<Vec<_>>()
+                        .join("; "),
+                });
+            }
+        };
+        let card = &outcome.card;
+        let revision = stored.revision;
+        let written: Result<Option<RegistrationNumber>, sqlx::Error> =
+            on_pool!(self, |pool| async {
+                let mut tx = pool.begin_write().await?;
+                let number = insert_registration!(tx, &prepared, &Author::system(), now);
+                // The original's entry names its repeat.
+                let mut entry = outcome.entry.clone();
+                entry.details.repeat = Some(number.to_string());
+                let values =
+                    StepValues::new(card, &entry).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+                if update_card!(tx, id, revision, card, values, now) == 0 {
+                    tx.rollback().await?;
+                    return Ok(None);
+                }
+                write_parts_and_entry!(tx, id, card, &entry, author, now, values);
+                insert_attempt!(tx, id, card, &entry, author, now, values);
+                tx.commit().await?;
+                Ok(Some(number))
+            }
+            .await);
+        match written.map_err(query_err("write a citizen's no and its repeat appeal"))? {
+            Some(number) => self.registered(prepared, &number).await,
+            None => Err(StoreError::Stale { what: "appeal", id }),
+        }
+    }
+
+    /// What an executor's cards did in `span`, as the control rule counts
+    /// it.
+    pub async fn track_record(
+        &self,
+        executor: &ExecutorCode,
+        span: Span,
+        calendar: &WorkingCalendar,
+    ) -> Result<TrackRecord, StoreError> {
+        Ok(self
+            .track_records(span, calendar)
+            .await?
+            .into_iter()
+            .find(|r| &r.executor == executor)
+            .unwrap_or_else(|| TrackRecord::empty(executor.clone(), span)))
+    }
+
+    /// Every executor's track record in `span` (the city's days), by code:
+    /// cards it led that were closed, citizens' answers about its work,
+    /// repeat appeals about its cards. Executors with nothing in the span
+    /// are left out.
+    pub async fn track_records(
+        &self,
+        span: Span,
+        calendar: &WorkingCalendar,
+    ) -> Result<Vec<TrackRecord>, StoreError> {
+        const CLOSED: &str = "SELECT executor AS code, count(*) AS n FROM appeals \
+            WHERE status = 'closed' AND finished_at >= $1 AND finished_at < $2 GROUP BY executor";
+        const ANSWERS: &str = "SELECT executor_code AS code, result, count(*) AS n \
+            FROM verification_attempts WHERE at >= $1 AND at < $2 \
+            AND result IN ('confirmed', 'not_confirmed') GROUP BY executor_code, result";
+        const REPEATS: &str = "SELECT o.executor AS code, count(*) AS n FROM appeals r \
+            JOIN appeals o ON o.id = r.repeat_of \
+            WHERE r.created_at >= $1 AND r.created_at < $2 GROUP BY o.executor";
+        let (from, to) = (calendar.moment(span.start, 0), calendar.moment(span.end, 0));
+        let mut records: BTreeMap<String, TrackRecord> = BTreeMap::new();
+        for (sql, what) in [
+            (CLOSED, "count closed cards"),
+            (ANSWERS, "count citizens' answers"),
+            (REPEATS, "count repeat appeals"),
+        ] {
+            let rows = on_pool!(self, |pool| decode_all(
+                sqlx::query(sql)
+                    .bind(DbTime::new(from))
+                    .bind(DbTime::new(to))
+                    .fetch_all(pool)
+                    .await
+                    .map_err(query_err(what))?,
+                |row| {
+                    let c = Cols::new(row, "appeals");
+                    let result = match sql == ANSWERS {
+                        true => Some(c.get::<String>("result")?),
+                        false => None,
+                    };
+                    Ok((c.get::<String>("code")?, result, c.int::<i64, u32>("n")?))
+                }
+            ))?;
+            for (code, result, n) in rows {
+                // Cards from before executors were keys may hold a name.
+                let Ok(executor) = ExecutorCode::parse(&code) else {
+                    continue;
+                };
+                let r = records
+                    .entry(code)
+                    .or_insert_with(|| TrackRecord::empty(executor, span));
+                match (
+                    sql == CLOSED,
+                    result.as_deref().and_then(AttemptResult::parse),
+                ) {
+                    (true, _) => r.closed += n,
+                    (false, Some(AttemptResult::Confirmed)) => r.confirmed += n,
+                    (false, Some(AttemptResult::NotConfirmed)) => r.not_confirmed += n,
+                    _ => r.repeats += n,
+                }
+            }
+        }
+        Ok(records.into_values().collect())
+    }
+}
+
+/// The repeat appeal's essence: the citizen's reason first, the original's
+/// number and essence after, within the essence's 4,000 characters.
+fn repeat_essence(number: &str, reason: &str, original: &str) -> String {
+    let reason = match reason.trim() {
+        "" => "громадянин не підтвердив виконання".to_string(),
+        r => r.to_string(),
+    };
+    let head = format!(
+        "Повторне звернення: заявник не підтвердив виконання звернення {number}. \
+         Причина: {reason}\n\nСуть звернення {number}: "
+    );
+    let room = 4000usize.saturating_sub(head.chars().count());
+    let mut body: String = original.chars().take(room).collect();
+    if original.chars().count() > room && room > 0 {
+        body.pop();
+        body.push('…');
+    }
+    format!("{head}{body}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::repeat_essence;
+
+    #[test]
+    fn a_repeat_carries_the_reason_and_the_original_within_the_limit() {
+        let e = repeat_essence("1580-2026-000017", "вода досі тече", "Прорив труби");
+        assert!(e.starts_with("Повторне звернення: заявник не підтвердив"));
+        assert!(e.contains("Причина: вода досі тече"));
+        assert!(e.ends_with("Суть звернення 1580-2026-000017: Прорив труби"));
+        let long = repeat_essence("1580-2026-000017", "", &"я".repeat(4000));
+        assert_eq!(long.chars().count(), 4000);
+        assert!(long.ends_with('…'));
+        assert!(long.contains("громадянин не підтвердив виконання"));
+    }
+}
