@@ -449,6 +449,20 @@ impl WorkingCalendar {
     }
 }
 
+/// A Kyiv wall-clock time, "2026-12-02 11:00" (or with seconds), as a UTC
+/// moment: for the tests of the rules that count the city's days.
+#[cfg(test)]
+pub(crate) fn kyiv(text: &str) -> DateTime<Utc> {
+    let wall = NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S")
+        .or_else(|_| NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M"))
+        .expect("a time");
+    chrono_tz::Europe::Kyiv
+        .from_local_datetime(&wall)
+        .single()
+        .expect("not at a clock change")
+        .with_timezone(&Utc)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -487,16 +501,6 @@ mod tests {
 
     fn calendar() -> WorkingCalendar {
         WorkingCalendar::parse(SAMPLE).expect("the sample parses")
-    }
-
-    /// A Kyiv wall-clock time as a UTC moment.
-    fn kyiv(text: &str) -> DateTime<Utc> {
-        let wall = NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S").expect("a time");
-        chrono_tz::Europe::Kyiv
-            .from_local_datetime(&wall)
-            .single()
-            .expect("not at a clock change")
-            .with_timezone(&Utc)
     }
 
     #[test]

@@ -208,6 +208,19 @@ impl Card {
         self.parts.iter().find(|p| p.lead)
     }
 
+    /// The executors still on the card (those that said "not ours" are
+    /// not), as assignments: to give the card's work to the same ones.
+    pub fn assignments(&self) -> Vec<Assignment> {
+        self.parts
+            .iter()
+            .filter(|p| p.declined.is_none())
+            .map(|p| Assignment {
+                executor: p.executor.clone(),
+                lead: p.lead,
+            })
+            .collect()
+    }
+
     /// The part of `executor` on this card, if it has one.
     pub fn part(&self, executor: &ExecutorCode) -> Option<&Part> {
         self.parts.iter().find(|p| &p.executor == executor)
@@ -216,14 +229,7 @@ impl Card {
     /// Whether the deadline counts against the executor in this state: a
     /// card whose closure is being decided waits on the contact centre.
     pub fn deadline_runs(&self) -> bool {
-        matches!(
-            self.status,
-            AppealStatus::Registered
-                | AppealStatus::Delivered
-                | AppealStatus::InProgress
-                | AppealStatus::Rework
-                | AppealStatus::LongTerm
-        )
+        ON_THE_CLOCK.contains(&self.status)
     }
 
     /// Whether the card is past its deadline at `now`.
@@ -664,6 +670,23 @@ use AppealStatus as S;
 const WORKING: &[AppealStatus] = &[S::InProgress, S::Rework];
 /// States before the lead executor accepts.
 const INCOMING: &[AppealStatus] = &[S::Registered, S::Delivered];
+/// States in which an executor has the card and its deadline runs.
+const ON_THE_CLOCK: &[AppealStatus] = &[
+    S::Registered,
+    S::Delivered,
+    S::InProgress,
+    S::Rework,
+    S::LongTerm,
+];
+/// States before the contact centre has decided a closure.
+const UNDECIDED: &[AppealStatus] = &[
+    S::Registered,
+    S::Delivered,
+    S::InProgress,
+    S::ClosureProposed,
+    S::Rework,
+    S::LongTerm,
+];
 /// States in which the card's life goes on.
 const OPEN: &[AppealStatus] = &[
     S::Registered,
@@ -947,13 +970,7 @@ impl Lifecycle {
             }
             Action::Accept { responsible } => {
                 let part = self.executor_part(card, actor, name)?;
-                in_state(&[
-                    S::Registered,
-                    S::Delivered,
-                    S::InProgress,
-                    S::Rework,
-                    S::LongTerm,
-                ])?;
+                in_state(ON_THE_CLOCK)?;
                 if part.responsible.is_some() {
                     return Err(Refusal::AlreadyAccepted);
                 }
@@ -1023,13 +1040,7 @@ impl Lifecycle {
                 if part.lead {
                     return Err(Refusal::LeadCannotDecline);
                 }
-                in_state(&[
-                    S::Registered,
-                    S::Delivered,
-                    S::InProgress,
-                    S::Rework,
-                    S::LongTerm,
-                ])?;
+                in_state(ON_THE_CLOCK)?;
                 let reason = text(&reason, "a reason", MAX_TEXT_CHARS)?;
                 let executor = part.executor.clone();
                 for p in next.parts.iter_mut().filter(|p| p.executor == executor) {
@@ -1251,13 +1262,7 @@ impl Lifecycle {
                 if role != Some(Role::Supervisor) {
                     return Err(refuse_role());
                 }
-                in_state(&[
-                    S::Registered,
-                    S::Delivered,
-                    S::InProgress,
-                    S::Rework,
-                    S::LongTerm,
-                ])?;
+                in_state(ON_THE_CLOCK)?;
                 if card.pending.is_some() {
                     return Err(Refusal::AlreadyPending);
                 }
@@ -1297,14 +1302,7 @@ impl Lifecycle {
                 }
                 // A contested closure is verified: marked before the
                 // closure is decided.
-                in_state(&[
-                    S::Registered,
-                    S::Delivered,
-                    S::InProgress,
-                    S::ClosureProposed,
-                    S::Rework,
-                    S::LongTerm,
-                ])?;
+                in_state(UNDECIDED)?;
                 entry.text = Some(raise(&mut next.contested, &reason)?);
                 entry.kind = EntryKind::MarkedContested;
                 notices = self.everyone_but(card, actor);
@@ -1587,15 +1585,7 @@ impl Lifecycle {
     pub fn available(&self, card: &Card, actor: &Actor, now: DateTime<Utc>) -> Vec<&'static str> {
         let some_text = || "-".to_string();
         let file = vec![Uuid::nil()];
-        let executors: Vec<Assignment> = card
-            .parts
-            .iter()
-            .filter(|p| p.declined.is_none())
-            .map(|p| Assignment {
-                executor: p.executor.clone(),
-                lead: p.lead,
-            })
-            .collect();
+        let executors = card.assignments();
         let samples = [
             Action::Accept {
                 responsible: some_text(),

@@ -2,11 +2,11 @@
 //! every kind of actor against a table written apart from the code, then the
 //! paths of a card's life, in simulated time.
 
-use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeDelta, TimeZone, Utc};
+use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use uuid::Uuid;
 
 use super::*;
-use crate::appeal::calendar::WorkingCalendar;
+use crate::appeal::calendar::{WorkingCalendar, kyiv};
 use crate::appeal::verification::{AttemptResult, Channel, Mode, Verifying};
 
 /// Kyiv office hours, and an emergency service that works around the clock.
@@ -39,15 +39,6 @@ fn machine() -> Lifecycle {
         Default::default(),
         30,
     )
-}
-
-fn kyiv(text: &str) -> DateTime<Utc> {
-    let wall = NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M").expect("a time");
-    chrono_tz::Europe::Kyiv
-        .from_local_datetime(&wall)
-        .single()
-        .expect("not at a clock change")
-        .with_timezone(&Utc)
 }
 
 fn code(text: &str) -> ExecutorCode {

@@ -612,15 +612,9 @@ impl Store {
         let earlier = self
             .same_problem(repeat_of, &category_text, &appeal.address, rules, now)
             .await?;
-        // Repeated twice or more: this is at least the third appeal.
-        let direct = match earlier.len() >= 2 {
-            false => None,
-            true => {
-                let reason = format!(
-                    "Повторне звернення з тієї самої проблеми: {} звернення до цього ({}).",
-                    earlier.len(),
-                    earlier.join(", ")
-                );
+        let direct = match super::verification::direct_control_reason(&earlier) {
+            None => None,
+            Some(reason) => {
                 let step = rules
                     .handle(
                         &outcome.card,

@@ -219,18 +219,25 @@ impl Attempts {
     }
 }
 
+/// Whether a new appeal goes under direct control (000 §4.1.4) for the
+/// earlier appeals about the same problem (their registration numbers,
+/// oldest first): from the second repeat on, that is with two or more
+/// before it. The reason, for its history.
+pub fn direct_control_reason(earlier: &[String]) -> Option<String> {
+    (earlier.len() >= 2).then(|| {
+        format!(
+            "Повторне звернення з тієї самої проблеми: {} звернення до цього ({}).",
+            earlier.len(),
+            earlier.join(", ")
+        )
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::appeal::calendar::kyiv;
     use chrono::TimeZone;
-
-    /// Kyiv is UTC+2 in winter: 10:00 local is 08:00 UTC.
-    fn kyiv(y: i32, m: u32, d: u32, h: u32, min: u32) -> DateTime<Utc> {
-        chrono_tz::Europe::Kyiv
-            .with_ymd_and_hms(y, m, d, h, min, 0)
-            .unwrap()
-            .with_timezone(&Utc)
-    }
 
     fn calendar() -> WorkingCalendar {
         WorkingCalendar::parse(
@@ -262,22 +269,22 @@ mod tests {
     fn calls_are_made_in_calling_hours_of_working_days() {
         let (cal, plan) = (calendar(), automated());
         // Thursday 14:00: at once.
-        let v = plan.start(&cal, kyiv(2026, 12, 3, 14, 0));
+        let v = plan.start(&cal, kyiv("2026-12-03 14:00"));
         assert_eq!(v.mode, Mode::Automated);
-        assert_eq!(v.next_at, kyiv(2026, 12, 3, 14, 0));
+        assert_eq!(v.next_at, kyiv("2026-12-03 14:00"));
         // Thursday 21:30: Friday at 09:00.
-        let v = plan.start(&cal, kyiv(2026, 12, 3, 21, 30));
-        assert_eq!(v.next_at, kyiv(2026, 12, 4, 9, 0));
+        let v = plan.start(&cal, kyiv("2026-12-03 21:30"));
+        assert_eq!(v.next_at, kyiv("2026-12-04 09:00"));
         // Friday 20:00 sharp: the window has closed; Monday 09:00.
-        let v = plan.start(&cal, kyiv(2026, 12, 4, 20, 0));
-        assert_eq!(v.next_at, kyiv(2026, 12, 7, 9, 0));
+        let v = plan.start(&cal, kyiv("2026-12-04 20:00"));
+        assert_eq!(v.next_at, kyiv("2026-12-07 09:00"));
         // Christmas Eve evening: Christmas is a holiday; Saturday and
         // Sunday are days off; Monday 28 December.
-        let v = plan.start(&cal, kyiv(2026, 12, 24, 20, 30));
-        assert_eq!(v.next_at, kyiv(2026, 12, 28, 9, 0));
+        let v = plan.start(&cal, kyiv("2026-12-24 20:30"));
+        assert_eq!(v.next_at, kyiv("2026-12-28 09:00"));
         // Early morning: the same day at nine.
-        let v = plan.start(&cal, kyiv(2026, 12, 8, 6, 15));
-        assert_eq!(v.next_at, kyiv(2026, 12, 8, 9, 0));
+        let v = plan.start(&cal, kyiv("2026-12-08 06:15"));
+        assert_eq!(v.next_at, kyiv("2026-12-08 09:00"));
     }
 
     #[test]
@@ -285,7 +292,7 @@ mod tests {
         let (cal, plan) = (calendar(), automated());
         // Monday 30 March 2026, after the clocks went forward: 09:00 Kyiv
         // is 06:00 UTC (UTC+3), not 07:00.
-        let v = plan.start(&cal, kyiv(2026, 3, 30, 7, 0));
+        let v = plan.start(&cal, kyiv("2026-03-30 07:00"));
         assert_eq!(
             v.next_at,
             Utc.with_ymd_and_hms(2026, 3, 30, 6, 0, 0).unwrap()
@@ -295,7 +302,7 @@ mod tests {
     #[test]
     fn automated_calls_are_retried_then_handed_to_the_operators() {
         let (cal, plan) = (calendar(), automated());
-        let t0 = kyiv(2026, 12, 1, 10, 0); // Tuesday
+        let t0 = kyiv("2026-12-01 10:00"); // Tuesday
         let v = plan.start(&cal, t0);
         // No answer at 10:00: again 20 hours later, Wednesday 06:00,
         // which is before the calling hours: Wednesday 09:00.
@@ -303,15 +310,15 @@ mod tests {
             panic!("a retry")
         };
         assert_eq!((v.mode, v.attempts), (Mode::Automated, 1));
-        assert_eq!(v.next_at, kyiv(2026, 12, 2, 9, 0));
+        assert_eq!(v.next_at, kyiv("2026-12-02 09:00"));
         // Busy at 15:00 Wednesday: Thursday 11:00 is within the hours.
-        let Next::Retry(v) = plan.after_no_answer(&cal, &v, kyiv(2026, 12, 2, 15, 0)) else {
+        let Next::Retry(v) = plan.after_no_answer(&cal, &v, kyiv("2026-12-02 15:00")) else {
             panic!("a retry")
         };
         assert_eq!(v.attempts, 2);
-        assert_eq!(v.next_at, kyiv(2026, 12, 3, 11, 0));
+        assert_eq!(v.next_at, kyiv("2026-12-03 11:00"));
         // The third automated call reaches nobody: the operators, at once.
-        let at = kyiv(2026, 12, 3, 11, 1);
+        let at = kyiv("2026-12-03 11:01");
         let Next::ToOperators(v) = plan.after_no_answer(&cal, &v, at) else {
             panic!("to the operators")
         };
@@ -331,7 +338,7 @@ mod tests {
     #[test]
     fn without_automated_calls_the_operators_start() {
         let plan = VerificationSettings::default().attempts().unwrap();
-        let v = plan.start(&calendar(), kyiv(2026, 12, 1, 10, 0));
+        let v = plan.start(&calendar(), kyiv("2026-12-01 10:00"));
         assert_eq!(v.mode, Mode::Operator);
         let plan = VerificationSettings {
             operator_attempts: 1,
@@ -340,9 +347,25 @@ mod tests {
         .attempts()
         .unwrap();
         assert_eq!(
-            plan.after_no_answer(&calendar(), &v, kyiv(2026, 12, 1, 10, 5)),
+            plan.after_no_answer(&calendar(), &v, kyiv("2026-12-01 10:05")),
             Next::GiveUp
         );
+    }
+
+    #[test]
+    fn the_second_repeat_goes_under_direct_control() {
+        let numbers =
+            |n: usize| -> Vec<String> { (1..=n).map(|i| format!("1580-2026-00000{i}")).collect() };
+        assert_eq!(direct_control_reason(&[]), None);
+        assert_eq!(direct_control_reason(&numbers(1)), None, "a first repeat");
+        assert_eq!(
+            direct_control_reason(&numbers(2)).as_deref(),
+            Some(
+                "Повторне звернення з тієї самої проблеми: 2 звернення до цього \
+                 (1580-2026-000001, 1580-2026-000002)."
+            )
+        );
+        assert!(direct_control_reason(&numbers(5)).is_some());
     }
 
     #[test]

@@ -15,17 +15,15 @@ use uuid::Uuid;
 
 use super::calendar::WorkingCalendar;
 use super::control::{Span, TrackRecord};
-use super::lifecycle::{
-    Action, Actor, Assignment, ExecutorCode, Lifecycle, Outcome, Refusal, Request,
-};
+use super::lifecycle::{Action, Actor, ExecutorCode, Lifecycle, Outcome, Refusal, Request};
 use super::lifecycle_store::{
     Author, StepValues, StoredCard, insert_attempt, update_card, write_parts_and_entry,
 };
 use super::number::RegistrationNumber;
-use super::registration::{AppealKind, Channel, NewAppeal, RegisterError};
+use super::registration::{Channel, NewAppeal, RegisterError};
 use super::store::{Registration, insert_registration};
 use super::verification::{AttemptResult, Channel as AskedBy};
-use crate::store::encoding::{Cols, DbTime, DbUuid};
+use crate::store::encoding::{Cols, DbTime};
 use crate::store::{BeginWrite, Store, StoreError, decode_all, on_pool, query_err};
 
 /// Why a step was not taken.
@@ -129,45 +127,30 @@ impl Store {
         rules: &Lifecycle,
         now: DateTime<Utc>,
     ) -> Result<Registration, StoreError> {
-        const ORIGINAL: &str = "SELECT surname, first_name, patronymic, caller_phone, address, \
-            other_contact, essence, email, category_id, kind, anonymous FROM appeals WHERE id = $1";
         let id = stored.id;
-        let row = on_pool!(self, |pool| sqlx::query(ORIGINAL)
-            .bind(DbUuid(id))
-            .fetch_optional(pool)
-            .await
-            .map(|row| row.map(|row| {
-                let c = Cols::new(&row, "appeals");
-                Ok::<_, StoreError>(NewAppeal {
-                    surname: c.get::<Option<String>>("surname")?.unwrap_or_default(),
-                    first_name: c.get::<Option<String>>("first_name")?.unwrap_or_default(),
-                    patronymic: c.get::<Option<String>>("patronymic")?.unwrap_or_default(),
-                    address: c.get::<Option<String>>("address")?.unwrap_or_default(),
-                    contact_phone: c.get("caller_phone")?,
-                    other_contact: c
-                        .get::<Option<String>>("other_contact")?
-                        .unwrap_or_default(),
-                    essence: c.get::<Option<String>>("essence")?.unwrap_or_default(),
-                    email: c.get::<Option<String>>("email")?.unwrap_or_default(),
-                    category_id: c.opt_uuid("category_id")?,
-                    call_id: None,
-                    repeat_of: String::new(),
-                    channel: None,
-                    registered_by: None,
-                    kind: c
-                        .get::<Option<String>>("kind")?
-                        .as_deref()
-                        .and_then(AppealKind::parse),
-                    anonymous: c.get::<bool>("anonymous")?,
-                })
-            }))
-            .map_err(query_err("read the appeal a repeat is made of")))?
-        .transpose()?
-        .ok_or(StoreError::NotFound { what: "appeal", id })?;
+        let original = self
+            .appeal_detail(&stored.registration_number)
+            .await?
+            .ok_or(StoreError::NotFound { what: "appeal", id })?;
+        let text = |field: Option<String>| field.unwrap_or_default();
         let asked = outcome.entry.details.verification.as_ref();
-        let essence = repeat_essence(&stored.registration_number, reason, &row.essence);
+        let essence = repeat_essence(
+            &stored.registration_number,
+            reason,
+            original.essence.as_deref().unwrap_or_default(),
+        );
         let appeal = NewAppeal {
+            surname: text(original.surname),
+            first_name: text(original.first_name),
+            patronymic: text(original.patronymic),
+            address: text(original.record.address),
+            contact_phone: original.record.caller_phone,
+            other_contact: text(original.other_contact),
             essence,
+            email: text(original.email),
+            category_id: original.category_id,
+            kind: Some(original.kind),
+            anonymous: original.anonymous,
             repeat_of: stored.registration_number.clone(),
             // The call (or the chat) in which the citizen said "no".
             call_id: asked.and_then(|v| v.call),
@@ -176,20 +159,9 @@ impl Store {
                 _ => Channel::Phone,
             }),
             registered_by: author.user_id,
-            ..row
         };
-        let executors: Vec<Assignment> = stored
-            .card
-            .parts
-            .iter()
-            .filter(|p| p.declined.is_none())
-            .map(|p| Assignment {
-                executor: p.executor.clone(),
-                lead: p.lead,
-            })
-            .collect();
         let prepared = match self
-            .prepare_registration(&appeal, rules, Some(executors), now)
+            .prepare_registration(&appeal, rules, Some(stored.card.assignments()), now)
             .await
         {
             Ok(prepared) => prepared,
@@ -241,10 +213,9 @@ impl Store {
         calendar: &WorkingCalendar,
     ) -> Result<TrackRecord, StoreError> {
         Ok(self
-            .track_records(span, calendar)
+            .count_track_records(span, calendar, Some(executor))
             .await?
-            .into_iter()
-            .find(|r| &r.executor == executor)
+            .pop()
             .unwrap_or_else(|| TrackRecord::empty(executor.clone(), span)))
     }
 
@@ -257,35 +228,77 @@ impl Store {
         span: Span,
         calendar: &WorkingCalendar,
     ) -> Result<Vec<TrackRecord>, StoreError> {
-        const CLOSED: &str = "SELECT executor AS code, count(*) AS n FROM appeals \
-            WHERE status = 'closed' AND finished_at >= $1 AND finished_at < $2 GROUP BY executor";
-        const ANSWERS: &str = "SELECT executor_code AS code, result, count(*) AS n \
-            FROM verification_attempts WHERE at >= $1 AND at < $2 \
-            AND result IN ('confirmed', 'not_confirmed') GROUP BY executor_code, result";
-        const REPEATS: &str = "SELECT o.executor AS code, count(*) AS n FROM appeals r \
-            JOIN appeals o ON o.id = r.repeat_of \
-            WHERE r.created_at >= $1 AND r.created_at < $2 GROUP BY o.executor";
+        self.count_track_records(span, calendar, None).await
+    }
+
+    /// The track records of `span`, of one executor or of all.
+    async fn count_track_records(
+        &self,
+        span: Span,
+        calendar: &WorkingCalendar,
+        only: Option<&ExecutorCode>,
+    ) -> Result<Vec<TrackRecord>, StoreError> {
+        /// What a count is of.
+        #[derive(Clone, Copy, PartialEq)]
+        enum Count {
+            Closed,
+            Answers,
+            Repeats,
+        }
+        // Each query's executor column, for the one-executor filter.
+        let queries = [
+            (
+                Count::Closed,
+                "executor",
+                "SELECT executor AS code, NULL AS result, count(*) AS n FROM appeals \
+                 WHERE status = 'closed' AND finished_at >= $1 AND finished_at < $2",
+                "GROUP BY executor",
+            ),
+            (
+                Count::Answers,
+                "executor_code",
+                "SELECT executor_code AS code, result, count(*) AS n \
+                 FROM verification_attempts WHERE at >= $1 AND at < $2 \
+                 AND result IN ('confirmed', 'not_confirmed')",
+                "GROUP BY executor_code, result",
+            ),
+            (
+                Count::Repeats,
+                "o.executor",
+                "SELECT o.executor AS code, NULL AS result, count(*) AS n FROM appeals r \
+                 JOIN appeals o ON o.id = r.repeat_of \
+                 WHERE r.created_at >= $1 AND r.created_at < $2",
+                "GROUP BY o.executor",
+            ),
+        ];
         let (from, to) = (calendar.moment(span.start, 0), calendar.moment(span.end, 0));
         let mut records: BTreeMap<String, TrackRecord> = BTreeMap::new();
-        for (sql, what) in [
-            (CLOSED, "count closed cards"),
-            (ANSWERS, "count citizens' answers"),
-            (REPEATS, "count repeat appeals"),
-        ] {
+        for (count, column, select, group) in queries {
+            let filter = match only {
+                Some(_) => format!(" AND {column} = $3 "),
+                None => " ".to_string(),
+            };
+            let sql = format!("{select}{filter}{group}");
             let rows = on_pool!(self, |pool| decode_all(
-                sqlx::query(sql)
-                    .bind(DbTime::new(from))
-                    .bind(DbTime::new(to))
-                    .fetch_all(pool)
-                    .await
-                    .map_err(query_err(what))?,
+                {
+                    let query = sqlx::query(&sql)
+                        .bind(DbTime::new(from))
+                        .bind(DbTime::new(to));
+                    match only {
+                        Some(executor) => query.bind(executor.as_str()),
+                        None => query,
+                    }
+                }
+                .fetch_all(pool)
+                .await
+                .map_err(query_err("count an executor's track record"))?,
                 |row| {
                     let c = Cols::new(row, "appeals");
-                    let result = match sql == ANSWERS {
-                        true => Some(c.get::<String>("result")?),
-                        false => None,
-                    };
-                    Ok((c.get::<String>("code")?, result, c.int::<i64, u32>("n")?))
+                    Ok((
+                        c.get::<String>("code")?,
+                        c.get::<Option<String>>("result")?,
+                        c.int::<i64, u32>("n")?,
+                    ))
                 }
             ))?;
             for (code, result, n) in rows {
@@ -296,14 +309,11 @@ impl Store {
                 let r = records
                     .entry(code)
                     .or_insert_with(|| TrackRecord::empty(executor, span));
-                match (
-                    sql == CLOSED,
-                    result.as_deref().and_then(AttemptResult::parse),
-                ) {
-                    (true, _) => r.closed += n,
-                    (false, Some(AttemptResult::Confirmed)) => r.confirmed += n,
-                    (false, Some(AttemptResult::NotConfirmed)) => r.not_confirmed += n,
-                    _ => r.repeats += n,
+                match (count, result.as_deref().and_then(AttemptResult::parse)) {
+                    (Count::Closed, _) => r.closed += n,
+                    (Count::Repeats, _) => r.repeats += n,
+                    (Count::Answers, Some(AttemptResult::Confirmed)) => r.confirmed += n,
+                    (Count::Answers, _) => r.not_confirmed += n,
                 }
             }
         }

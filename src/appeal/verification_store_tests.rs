@@ -225,6 +225,9 @@ async fn a_citizens_no_registers_a_linked_repeat_for_the_same_executor(db: &Test
         ),
         (0, 1, 1, 1)
     );
+    // The supervisors' list of every executor says the same.
+    let all = db.track_records(span, rules.calendar()).await.unwrap();
+    assert_eq!(all, vec![record]);
 }
 
 async fn a_low_confirmation_rate_last_period_puts_the_next_closure_under_total_control(
