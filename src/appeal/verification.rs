@@ -223,12 +223,20 @@ impl Attempts {
 /// earlier appeals about the same problem (their registration numbers,
 /// oldest first): from the second repeat on, that is with two or more
 /// before it. The reason, for its history.
+/// The reason names the latest few of them: a problem reported hundreds of
+/// times must still fit a history entry.
 pub fn direct_control_reason(earlier: &[String]) -> Option<String> {
+    const NAMED: usize = 5;
     (earlier.len() >= 2).then(|| {
+        let latest = &earlier[earlier.len().saturating_sub(NAMED)..];
+        let more = match earlier.len() - latest.len() {
+            0 => String::new(),
+            n => format!(" та ще {n} раніше"),
+        };
         format!(
-            "Повторне звернення з тієї самої проблеми: {} звернення до цього ({}).",
+            "Повторне звернення з тієї самої проблеми: {} звернення до цього ({}{more}).",
             earlier.len(),
-            earlier.join(", ")
+            latest.join(", ")
         )
     })
 }
@@ -366,6 +374,13 @@ mod tests {
             )
         );
         assert!(direct_control_reason(&numbers(5)).is_some());
+        // Hundreds before it: the latest five named, the reason short.
+        let many: Vec<String> = (1..=900).map(|i| format!("1580-2026-{i:06}")).collect();
+        let reason = direct_control_reason(&many).unwrap();
+        assert!(reason.chars().count() < 300, "{reason}");
+        assert!(reason.contains("900 звернення"));
+        assert!(reason.contains("1580-2026-000896, 1580-2026-000897"));
+        assert!(reason.ends_with("1580-2026-000900 та ще 895 раніше)."));
     }
 
     #[test]
