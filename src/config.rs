@@ -59,6 +59,9 @@ pub struct Settings {
     pub peer: Vec<PeerSettings>,
     #[serde(default)]
     pub trunk: Vec<TrunkSettings>,
+    /// Calls hotline places (verification call-backs); none without it.
+    #[serde(default)]
+    pub outbound: Option<OutboundSettings>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -483,6 +486,87 @@ pub struct TrunkSettings {
     pub admission: Option<crate::call::admission::Limits>,
 }
 
+/// Calls out (`[outbound]`): through which trunk, as which number, how
+/// many at once.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutboundSettings {
+    /// The `[[trunk]]` calls go out through: its address, domain and
+    /// account (answering its digest challenge). An Asterisk box is a
+    /// `[[trunk]]` with `register = false`.
+    pub trunk: String,
+    /// The hotline's number, as citizens see it (From and
+    /// P-Asserted-Identity).
+    pub caller_id: String,
+    /// The name shown beside it.
+    #[serde(default = "default_display")]
+    pub display: String,
+    /// How the citizen's number is dialled: `national` (0671234567) or
+    /// `e164` (+380671234567).
+    #[serde(default)]
+    pub dial_format: DialFormat,
+    /// Calls out at the same time, at most.
+    #[serde(default = "default_outbound_calls")]
+    pub max_calls: usize,
+    /// How long a call rings before it counts as not answered.
+    #[serde(default = "default_ring_secs")]
+    pub ring_secs: u64,
+    /// The longest a call out may last.
+    #[serde(default = "default_max_call_secs")]
+    pub max_call_secs: u64,
+    /// The menu file (under `[ivr] dir`) the verification survey plays.
+    #[serde(default = "default_survey")]
+    pub survey_menu: String,
+}
+
+/// How a number is put in a call's Request-URI.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DialFormat {
+    /// The national form: the trunk prefix 0 and the rest (0671234567).
+    #[default]
+    National,
+    /// `+` and the full international number.
+    E164,
+}
+
+impl DialFormat {
+    /// `e164` (`+380671234567`) as this format dials it.
+    pub fn dial(self, e164: &str, country_code: &str) -> String {
+        match self {
+            DialFormat::E164 => e164.to_string(),
+            DialFormat::National => {
+                let digits = e164.trim_start_matches('+');
+                match digits.strip_prefix(country_code) {
+                    Some(rest) => format!("0{rest}"),
+                    // Another country's number goes out in full.
+                    None => format!("00{digits}"),
+                }
+            }
+        }
+    }
+}
+
+fn default_display() -> String {
+    "15-80".into()
+}
+
+fn default_outbound_calls() -> usize {
+    4
+}
+
+fn default_ring_secs() -> u64 {
+    40
+}
+
+fn default_max_call_secs() -> u64 {
+    180
+}
+
+fn default_survey() -> String {
+    "survey".into()
+}
+
 fn default_expiry() -> u64 {
     600
 }
@@ -610,6 +694,32 @@ impl Settings {
             if t.address.is_empty() || t.username.is_empty() {
                 return bad(format!("[[trunk]] {} needs address and username", t.name));
             }
+        }
+        if let Some(o) = &self.outbound {
+            if !self.trunk.iter().any(|t| t.name == o.trunk) {
+                return bad(format!(
+                    "[outbound] trunk = {:?} names no [[trunk]]",
+                    o.trunk
+                ));
+            }
+            if o.caller_id.is_empty()
+                || !o.caller_id.chars().all(|c| c.is_ascii_digit() || c == '+')
+            {
+                return bad(format!(
+                    "[outbound] caller_id {:?} must be a number (digits, an optional +)",
+                    o.caller_id
+                ));
+            }
+            if o.max_calls == 0 || o.ring_secs == 0 || o.max_call_secs == 0 {
+                return bad(
+                    "[outbound] max_calls, ring_secs and max_call_secs must be above 0".into(),
+                );
+            }
+        } else if self.appeals.verification.automated {
+            return bad(
+                "[appeals.verification] automated = true needs an [outbound] trunk to call through"
+                    .into(),
+            );
         }
         Ok(())
     }

@@ -95,6 +95,8 @@ pub struct Application {
     recorder: Recorder,
     ctx: Arc<CallContext>,
     reloader: IvrReloader,
+    dialer: Option<crate::call::outbound::Dialer>,
+    lifecycle: Arc<crate::appeal::lifecycle::Lifecycle>,
 }
 
 impl Application {
@@ -290,6 +292,45 @@ impl Application {
             Duration::from_secs(settings.retention.interval_mins * 60),
             shutdown_rx.clone(),
         );
+        let commands = tokio::sync::mpsc::unbounded_channel();
+        let dialer = match &settings.outbound {
+            None => None,
+            Some(o) => {
+                let t = settings
+                    .trunk
+                    .iter()
+                    .find(|t| t.name == o.trunk)
+                    .ok_or_else(|| {
+                        ServerError::Config(crate::config::ConfigError::Invalid(format!(
+                            "[outbound] trunk = {:?} names no [[trunk]]",
+                            o.trunk
+                        )))
+                    })?;
+                let address = resolve(t).await?;
+                let domain = if t.domain.is_empty() {
+                    t.address.clone()
+                } else {
+                    t.domain.clone()
+                };
+                let trunk = crate::call::outbound::OutboundTrunk {
+                    name: t.name.clone(),
+                    address,
+                    domain,
+                    auth: Some(crate::sip::LegAuth {
+                        username: t.username.clone(),
+                        password: secrecy::ExposeSecret::expose_secret(&t.password).to_string(),
+                    }),
+                };
+                info!(trunk = %t.name, max_calls = o.max_calls, "calls out enabled");
+                Some(crate::call::outbound::Dialer::new(
+                    ctx.clone(),
+                    commands.0.clone(),
+                    trunk,
+                    o.clone(),
+                    settings.numbering.country_code.clone(),
+                ))
+            }
+        };
         let endpoint = Endpoint::new(EndpointConfig {
             timers: settings.sip.timers(),
             advertised: advertised.clone(),
@@ -316,6 +357,8 @@ impl Application {
             shutdown: shutdown_rx.clone(),
             grace: Duration::from_secs(settings.sip.shutdown_grace_secs),
             admission: crate::call::admission::Admission::new(settings.sip.admission),
+            commands,
+            outbound: Default::default(),
         };
         let core = tokio::spawn(core.run());
 
@@ -348,6 +391,20 @@ impl Application {
                 shutdown_rx.clone(),
             )
         };
+        if let (Some(dialer), true) = (&dialer, settings.appeals.verification.automated) {
+            let consoles = consoles.clone();
+            let watcher = watcher.clone();
+            crate::appeal::verification_calls::spawn(
+                store.clone(),
+                lifecycle.clone(),
+                dialer.clone(),
+                Arc::new(move |taken| {
+                    crate::appeal::lifecycle_routes::tell_consoles(&consoles, taken);
+                    watcher.poke();
+                }),
+                shutdown_rx.clone(),
+            );
+        }
         let state = AppState {
             store: store.clone(),
             queues: queue_service.clone(),
@@ -394,7 +451,19 @@ impl Application {
             http,
             recorder,
             ctx,
+            dialer,
+            lifecycle,
         })
+    }
+
+    /// Places calls out, when `[outbound]` is configured.
+    pub fn dialer(&self) -> Option<crate::call::outbound::Dialer> {
+        self.dialer.clone()
+    }
+
+    /// The rules of the card's life in force.
+    pub fn lifecycle(&self) -> Arc<crate::appeal::lifecycle::Lifecycle> {
+        self.lifecycle.clone()
     }
 
     pub fn sip_addr(&self) -> SocketAddr {

@@ -418,23 +418,9 @@ async fn act(
         }
     }
     let taken = take_step(&store, &rules, &auth, appeal.id, action).await?;
+    info!(number = %number, by = %auth.user().login, step = %taken.outcome.entry.kind, to = %taken.outcome.card.status, "card step");
+    tell_consoles(&consoles, &taken);
     let outcome = taken.outcome;
-    info!(number = %number, by = %auth.user().login, step = %outcome.entry.kind, to = %outcome.card.status, "card step");
-    consoles.card_changed(
-        &number,
-        outcome.entry.kind,
-        outcome.card.status,
-        &outcome.notices,
-    );
-    if let Some(repeat) = &taken.repeat {
-        info!(number = %repeat.record.registration_number, original = %number, "repeat appeal registered");
-        consoles.card_changed(
-            repeat.record.registration_number.as_str(),
-            EntryKind::Registered,
-            repeat.record.status,
-            &repeat.notices,
-        );
-    }
     // A new deadline or executor: the watcher looks again.
     watcher.poke();
     Ok(Json(Stepped {
@@ -443,6 +429,26 @@ async fn act(
         deadline: outcome.card.deadline,
         pending: outcome.card.pending,
     }))
+}
+
+/// Tells the consoles of a step taken, and of the repeat appeal it made.
+pub fn tell_consoles(consoles: &crate::api::console::Consoles, taken: &Taken) {
+    let outcome = &taken.outcome;
+    consoles.card_changed(
+        &taken.registration_number,
+        outcome.entry.kind,
+        outcome.card.status,
+        &outcome.notices,
+    );
+    if let Some(repeat) = &taken.repeat {
+        info!(number = %repeat.record.registration_number, original = %taken.registration_number, "repeat appeal registered");
+        consoles.card_changed(
+            repeat.record.registration_number.as_str(),
+            EntryKind::Registered,
+            repeat.record.status,
+            &repeat.notices,
+        );
+    }
 }
 
 /// Takes a step as the signed-in user ([`Store::take_step`]): the outcome,

@@ -35,6 +35,7 @@ pub mod registration;
 pub mod routes;
 pub mod store;
 pub mod verification;
+pub mod verification_calls;
 pub mod verification_store;
 pub mod watcher;
 pub mod works;

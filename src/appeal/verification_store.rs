@@ -321,6 +321,75 @@ impl Store {
     }
 }
 
+/// A card hotline may call the citizen about now (automated verification).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DueSurvey {
+    pub id: Uuid,
+    pub registration_number: String,
+    /// The citizen's number, E.164.
+    pub phone: String,
+    /// The classifier section of its category.
+    pub section: Option<String>,
+    /// When its attempt fell due (the claim checks it is unchanged).
+    pub due_at: DateTime<Utc>,
+}
+
+impl Store {
+    /// Cards in automated verification whose next attempt is due at `now`,
+    /// longest waiting first, at most `limit`. Anonymous cards and cards
+    /// without a number are never called.
+    pub async fn due_surveys(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<DueSurvey>, StoreError> {
+        const SQL: &str = "SELECT a.id, a.registration_number, a.caller_phone, \
+             c.section_code, a.verify_next_at FROM appeals a \
+             LEFT JOIN classifier_categories c ON c.id = a.category_id \
+             WHERE a.verify_mode = 'automated' AND a.status = 'verification' \
+             AND a.verify_next_at <= $1 AND NOT a.anonymous AND a.caller_phone <> '' \
+             ORDER BY a.verify_next_at LIMIT $2";
+        on_pool!(self, |pool| decode_all(
+            sqlx::query(SQL)
+                .bind(DbTime::new(now))
+                .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+                .fetch_all(pool)
+                .await
+                .map_err(query_err("list the cards due for a survey call"))?,
+            |row| {
+                let c = Cols::new(row, "appeals");
+                Ok(DueSurvey {
+                    id: c.uuid("id")?,
+                    registration_number: c.get("registration_number")?,
+                    phone: c.get("caller_phone")?,
+                    section: c.get("section_code")?,
+                    due_at: c.time("verify_next_at")?,
+                })
+            }
+        ))
+    }
+
+    /// Takes a due card for one call: its next attempt moves to `until`
+    /// (the call's lease), so no other pass (or node) calls too. `false`
+    /// if another took it, or it changed, since it was listed.
+    pub async fn claim_survey(
+        &self,
+        due: &DueSurvey,
+        until: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        const SQL: &str = "UPDATE appeals SET verify_next_at = $3 \
+             WHERE id = $1 AND verify_mode = 'automated' AND verify_next_at = $2";
+        on_pool!(self, |pool| sqlx::query(SQL)
+            .bind(crate::store::encoding::DbUuid(due.id))
+            .bind(DbTime::new(due.due_at))
+            .bind(DbTime::new(until))
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected() == 1)
+            .map_err(query_err("claim a card for a survey call")))
+    }
+}
+
 /// The repeat appeal's essence: the citizen's reason first, the original's
 /// number and essence after, within the essence's 4,000 characters.
 fn repeat_essence(number: &str, reason: &str, original: &str) -> String {

@@ -8,12 +8,11 @@ use chrono::{DateTime, Datelike, TimeDelta, Utc};
 use uuid::Uuid;
 
 use super::control::{ControlRule, ControlSettings, Period, Reason};
-use super::lifecycle::{Action, Actor, EntryKind, ExecutorCode, Lifecycle};
-use super::lifecycle_store::Author;
+use super::lifecycle::{Action, EntryKind, ExecutorCode, Lifecycle};
 use super::record::AppealStatus;
 use super::verification::{AttemptResult, Channel, VerificationSettings};
 use crate::store::Role;
-use crate::store::testing::{TestDb, both_backends, sample_appeal};
+use crate::store::testing::{TestDb, both_backends, person, sample_appeal};
 use crate::store::tests::raw_execute;
 
 both_backends!(
@@ -32,22 +31,6 @@ fn rules(share: f64, min_answers: u32) -> Lifecycle {
         }),
         attempts,
         30,
-    )
-}
-
-fn person(login: &str, role: Role, executor: Option<&ExecutorCode>) -> (Actor, Author) {
-    (
-        Actor::User {
-            login: login.into(),
-            role,
-            executor: executor.cloned(),
-        },
-        Author {
-            user_id: None,
-            login: login.into(),
-            role: role.to_string(),
-            executor: executor.cloned(),
-        },
     )
 }
 

@@ -100,7 +100,7 @@ impl Forks {
     /// A leg event of the endpoint; anything else is ignored.
     pub fn on_event(&mut self, event: Event) -> Vec<Step> {
         match event {
-            Event::LegProgress { key, code } if code == 180 || code == 183 => {
+            Event::LegProgress { key, code, .. } if code == 180 || code == 183 => {
                 let Some(owner) = self.owners.get(&key).cloned() else {
                     return Vec::new();
                 };
@@ -268,13 +268,15 @@ mod tests {
         let ringing = forks.on_event(Event::LegProgress {
             key: leg(2),
             code: 180,
+            body: Vec::new(),
         });
         assert_eq!(brief(&ringing), ["call1;tag leg2@hotline: ringing"]);
         assert!(
             forks
                 .on_event(Event::LegProgress {
                     key: leg(2),
-                    code: 100
+                    code: 100,
+                    body: Vec::new(),
                 })
                 .is_empty(),
             "100 Trying is not ringing"

@@ -557,6 +557,8 @@ impl<P: RtpPort> CallMachine<P> {
                 self.operator_reinvite(leg, &request, out)
             }
             CallEvent::OperatorConfirmed { leg, body } => self.operator_answer(leg, &body, out),
+            // Only calls we place hear of their own leg.
+            CallEvent::Progress { .. } | CallEvent::Answered { .. } | CallEvent::Failed { .. } => {}
         }
     }
 

@@ -24,6 +24,7 @@ pub mod forks;
 pub mod machine;
 #[cfg(test)]
 mod machine_tests;
+pub mod outbound;
 mod task;
 
 pub use task::run;
@@ -114,6 +115,20 @@ pub enum CallEvent {
         leg: LegKey,
         target: String,
     },
+    /// A call we placed rings (180) or brings early media (183 with SDP).
+    Progress {
+        code: u16,
+        body: Vec<u8>,
+    },
+    /// A call we placed was answered (ACK sent); the SDP answer.
+    Answered {
+        body: Vec<u8>,
+    },
+    /// A call we placed failed: busy (486), declined, not answered in
+    /// time (our CANCEL: 487), unreachable (408)…
+    Failed {
+        code: u16,
+    },
 }
 
 /// What a call asks of the SIP core.
@@ -168,6 +183,16 @@ pub enum Command {
     NotifyTransfer {
         leg: LegKey,
         code: u16,
+    },
+    /// Place a call out ([`outbound`]): its leg's key comes back on
+    /// `leg`, its events on `events`; end it with [`Command::EndLeg`] and
+    /// [`Command::Done`].
+    Dial {
+        call: CallId,
+        flow: crate::sip::Flow,
+        dial: Box<crate::sip::Dial>,
+        events: mpsc::UnboundedSender<CallEvent>,
+        leg: tokio::sync::oneshot::Sender<LegKey>,
     },
 }
 

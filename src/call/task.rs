@@ -474,6 +474,7 @@ impl Call {
                 crate::sip::Transport::Tcp => crate::store::Transport::Tcp,
             },
             arrived_at: Utc::now(),
+            direction: crate::store::Direction::Inbound,
         };
         if let Err(e) = ctx.store.insert_call(&record).await {
             // Without a record we cannot keep the promise that every call is

@@ -93,6 +93,11 @@ impl IvrAssets {
         }
     }
 
+    /// Whether a prompt of this name exists in the language.
+    pub fn has_prompt(&self, name: &str) -> bool {
+        self.prompts.contains_key(name)
+    }
+
     /// The decoded prompts of these names, in order, and the names that
     /// have none (validation makes that rare: only a `say` word missing
     /// from a language).

@@ -15,7 +15,7 @@ use std::time::Instant;
 use chrono::{Datelike, NaiveDateTime, Timelike};
 
 use super::say;
-use super::script::{NodeId, NodeKind, ScriptSet};
+use super::script::{NodeId, NodeKind, PRESET_NUMBER, PRESET_SUBJECT, ScriptSet};
 
 /// The time, both ways: a monotonic instant for timeouts and the local wall
 /// clock for schedules.
@@ -154,6 +154,13 @@ impl Ivr {
             node,
             ..Self::new(script)
         }
+    }
+
+    /// With variables set before the start (the appeal a call out is
+    /// about: [`super::script::PRESET_NUMBER`]).
+    pub fn with_variables(mut self, vars: impl IntoIterator<Item = (String, String)>) -> Self {
+        self.vars.extend(vars);
+        self
     }
 
     /// Enters the start node.
@@ -317,6 +324,15 @@ impl Ivr {
                         deadline: clock.now + LOOKUP_TIMEOUT,
                     };
                     return;
+                }
+                NodeKind::SayAppeal { next } => {
+                    let number = self.vars.get(PRESET_NUMBER).cloned().unwrap_or_default();
+                    let mut prompts = vec!["appeal".to_string()];
+                    prompts.extend(say::registration_number(&number));
+                    if let Some(subject) = self.vars.get(PRESET_SUBJECT) {
+                        prompts.push(subject.clone());
+                    }
+                    return self.play(prompts, true, After::Goto(next), out);
                 }
                 NodeKind::Outages {
                     at_caller_address, ..

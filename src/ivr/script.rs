@@ -109,6 +109,10 @@ pub enum NodeKind {
     Goto { next: NodeId },
     /// Read back an appeal's status by the number in `variable`.
     AppealStatus { variable: String, next: NodeId },
+    /// Read back the appeal a call out is about (the survey of
+    /// verification): "appeal number …" and its subject, from the
+    /// variables the dialer sets ([`PRESET_NUMBER`], [`PRESET_SUBJECT`]).
+    SayAppeal { next: NodeId },
     /// Announce active outages and repair works; with `at_caller_address`,
     /// only those at the caller's known address. Says nothing when there are
     /// none if `at_caller_address` or `quiet_if_none` (before a queue).
@@ -167,6 +171,7 @@ enum RawKind {
     Hangup,
     Goto,
     AppealStatus,
+    SayAppeal,
     Outages,
 }
 
@@ -357,6 +362,13 @@ pub const APPEAL_PROMPTS: [&str; 16] = [
     "status/overdue",
 ];
 
+/// The variable holding the registration number of the appeal a call out
+/// is about, set before the call's menu starts.
+pub const PRESET_NUMBER: &str = "appeal-number";
+/// The variable holding the subject's prompt (`subject/<section code>`) of
+/// that appeal, set when such a prompt exists.
+pub const PRESET_SUBJECT: &str = "appeal-subject";
+
 /// Prompts an `outages` node speaks besides dates.
 pub const OUTAGE_PROMPTS: [&str; 12] = [
     "lookup-failed",
@@ -382,7 +394,8 @@ fn convert(ctx: &mut FileCtx, name: &str, raw: &Spanned<RawNode>) -> Option<Node
     };
     let kind_name = format!("{:?}", r.kind)
         .to_lowercase()
-        .replace("appealstatus", "appeal-status");
+        .replace("appealstatus", "appeal-status")
+        .replace("sayappeal", "say-appeal");
     let kind = match r.kind {
         RawKind::Play => {
             let prompts = ctx.prompts(&r.prompt);
@@ -576,6 +589,19 @@ fn convert(ctx: &mut FileCtx, name: &str, raw: &Spanned<RawNode>) -> Option<Node
                 next: ctx.target(&next),
             }
         }
+        RawKind::SayAppeal => {
+            // The subject prompts are optional: a section without one is
+            // not named.
+            for name in std::iter::once("appeal".to_string())
+                .chain(super::say::vocabulary().iter().cloned())
+            {
+                ctx.prompts.push((name, ctx.path.to_path_buf(), line));
+            }
+            let next = ctx.required(line, &kind_name, "next", &r.next)?.clone();
+            NodeKind::SayAppeal {
+                next: ctx.target(&next),
+            }
+        }
         RawKind::Outages => {
             for name in OUTAGE_PROMPTS
                 .iter()
@@ -601,6 +627,7 @@ fn automatic_edges(kind: &NodeKind) -> Vec<&NodeId> {
         NodeKind::Play { next, .. }
         | NodeKind::Goto { next }
         | NodeKind::AppealStatus { next, .. }
+        | NodeKind::SayAppeal { next }
         | NodeKind::Outages { next, .. } => vec![next],
         NodeKind::Branch {
             cases,
@@ -772,13 +799,15 @@ pub fn load(dir: &Path, entry: &str, language: &str) -> Result<ScriptSet, Vec<Di
             }
         }
     }
-    // Variables read must be set by some collection.
+    // Variables read must be set by some collection (or be the appeal's,
+    // set before a call out starts).
     let set: HashSet<&str> = nodes
         .values()
         .filter_map(|n| match &n.kind {
             NodeKind::Collect { variable, .. } => Some(variable.as_str()),
             _ => None,
         })
+        .chain([PRESET_NUMBER, PRESET_SUBJECT])
         .collect();
     for node in &ordered {
         let read = match &node.kind {

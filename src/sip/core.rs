@@ -129,11 +129,19 @@ pub struct Core {
     pub grace: Duration,
     /// Whether a new INVITE may become a call ([`crate::call::admission`]).
     pub admission: Admission,
+    /// What calls ask of the SIP side: every call task's, and the
+    /// dialer's calls out ([`crate::call::outbound`]).
+    pub commands: (
+        mpsc::UnboundedSender<Command>,
+        mpsc::UnboundedReceiver<Command>,
+    ),
+    /// Calls we placed: each leg's call, told what its leg does.
+    pub outbound: HashMap<crate::sip::LegKey, (CallId, mpsc::UnboundedSender<CallEvent>)>,
 }
 
 impl Core {
     pub async fn run(mut self) {
-        let (cmd_tx, mut cmd_rx) = mpsc::unbounded_channel::<Command>();
+        let cmd_tx = self.commands.0.clone();
         let mut calls = Calls::default();
         let mut stopping: Option<Instant> = None;
         loop {
@@ -170,7 +178,7 @@ impl Core {
                     let Some(inbound) = inbound else { break };
                     self.endpoint.handle_input(Instant::now().into_std(), inbound.flow, &inbound.bytes);
                 }
-                Some(cmd) = cmd_rx.recv() => self.command(cmd, &mut calls),
+                Some(cmd) = self.commands.1.recv() => self.command(cmd, &mut calls),
                 Some(step) = self.register_steps.1.recv() => self.register_step(step),
                 _ = tokio::time::sleep_until(Instant::from_std(deadline)) => {
                     let now = Instant::now().into_std();
@@ -354,6 +362,10 @@ impl Core {
     /// A leg event, to the call that owns the leg.
     fn leg_event(&mut self, event: Event, calls: &Calls) {
         let now = Instant::now().into_std();
+        let event = match self.outbound_event(event) {
+            Some(event) => event,
+            None => return,
+        };
         for step in self.legs.on_event(event) {
             match step {
                 Step::Deliver { call, leg, event } => {
@@ -369,6 +381,59 @@ impl Core {
                 Step::RefuseRefer(leg) => self.endpoint.notify_transfer(now, &leg, 481),
             }
         }
+    }
+
+    /// A leg event of a call we placed, to that call (`None` then); any
+    /// other is given back.
+    fn outbound_event(&mut self, event: Event) -> Option<Event> {
+        let now = Instant::now().into_std();
+        let key = match &event {
+            Event::LegProgress { key, .. }
+            | Event::LegAnswered { key, .. }
+            | Event::LegFailed { key, .. }
+            | Event::LegEnded { key }
+            | Event::LegTerminated { key }
+            | Event::LegInfo { key, .. }
+            | Event::LegRefer { key, .. }
+            | Event::LegReInvite { key, .. }
+            | Event::LegConfirmed { key, .. } => key.clone(),
+            _ => return Some(event),
+        };
+        let Some((_, tx)) = self.outbound.get(&key) else {
+            return Some(event);
+        };
+        let told = match event {
+            Event::LegProgress { code, body, .. } => Some(CallEvent::Progress { code, body }),
+            Event::LegAnswered { body, .. } => Some(CallEvent::Answered { body }),
+            Event::LegFailed { code, .. } => Some(CallEvent::Failed { code }),
+            Event::LegEnded { .. } => Some(CallEvent::RemoteHangup),
+            Event::LegTerminated { .. } => Some(CallEvent::Terminated),
+            Event::LegInfo { request, .. } => Some(CallEvent::Info { request }),
+            Event::LegReInvite { .. } => {
+                // A citizen's phone has no business moving the media of a
+                // short survey: refused, the call goes on as it was.
+                self.endpoint.respond_to_leg_reinvite(now, &key, 488, None);
+                None
+            }
+            Event::LegRefer { .. } => {
+                self.endpoint.notify_transfer(now, &key, 603);
+                None
+            }
+            _ => None,
+        };
+        if let Some(told) = told {
+            let gone = matches!(
+                told,
+                CallEvent::Failed { .. } | CallEvent::RemoteHangup | CallEvent::Terminated
+            );
+            if tx.send(told).is_err() {
+                self.endpoint.end_leg(now, &key);
+            }
+            if gone {
+                self.outbound.remove(&key);
+            }
+        }
+        None
     }
 
     /// The call is over: whatever it still rings or talks to ends too.
@@ -448,6 +513,16 @@ impl Core {
                 key(&call).and_then(|key| self.endpoint.set_local_host(&key, host))
             }
             Command::Done { call } => {
+                let placed: Vec<_> = self
+                    .outbound
+                    .iter()
+                    .filter(|(_, (id, _))| *id == call)
+                    .map(|(leg, _)| leg.clone())
+                    .collect();
+                for leg in placed {
+                    self.outbound.remove(&leg);
+                    self.endpoint.end_leg(now, &leg);
+                }
                 self.admission.ended(call);
                 self.publish_admission();
                 calls.remove(&call);
@@ -473,6 +548,18 @@ impl Core {
             }
             Command::NotifyTransfer { leg, code } => {
                 self.endpoint.notify_transfer(now, &leg, code);
+                Ok(())
+            }
+            Command::Dial {
+                call,
+                flow,
+                dial,
+                events,
+                leg,
+            } => {
+                let key = self.endpoint.dial(now, flow, *dial);
+                self.outbound.insert(key.clone(), (call, events));
+                let _ = leg.send(key);
                 Ok(())
             }
         };
@@ -587,6 +674,7 @@ impl Core {
             | Event::LegTerminated { .. }
             | Event::LegRefer { .. }
             | Event::LegReInvite { .. }
+            | Event::LegInfo { .. }
             | Event::LegConfirmed { .. } => return self.leg_event(event, calls),
             Event::CallCancelled { key } => (key, CallEvent::Cancelled),
             Event::CallConfirmed { key, body } => {

@@ -36,8 +36,8 @@ const MAX_BATCH: usize = 256;
 
 const INSERT_CALL_SQL: &str = "INSERT INTO calls \
     (id, sip_call_id, caller_raw, caller_e164, called_number, source, source_addr, \
-     transport, arrived_at) \
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
+     transport, arrived_at, direction) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
 const CALL_ANSWER_SQL: &str = "UPDATE calls SET answered_at = $2, codec = $3 \
     WHERE id = $1 AND answered_at IS NULL";
 const CALL_END_SQL: &str = "UPDATE calls \
@@ -340,6 +340,7 @@ macro_rules! apply {
                     .bind(call.source_addr.to_string())
                     .bind(call.transport.as_str())
                     .bind(DbTime::new(call.arrived_at))
+                    .bind(call.direction.as_str())
                     .execute(&mut *$tx)
                     .await
                     .map(|r| Applied::changed(r.rows_affected()))

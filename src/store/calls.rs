@@ -22,6 +22,16 @@ text_enum! {
 }
 
 text_enum! {
+    /// Whether the call came to us or we placed it (a verification
+    /// call-back): for an outbound call `caller_raw` is our caller ID and
+    /// `called_number` the citizen's.
+    Direction {
+        Inbound => "inbound",
+        Outbound => "outbound",
+    }
+}
+
+text_enum! {
     /// Who or what ended a call.
     EndedBy {
         /// The caller hung up (BYE or CANCEL from the caller's side).
@@ -56,6 +66,10 @@ text_enum! {
         /// The caller's number is blocked (or withheld, by policy): refused
         /// with 403, or told so and hung up.
         Blocked => "blocked",
+        /// A call we placed found the line busy (486, 600).
+        Busy => "busy",
+        /// A call we placed rang out unanswered (or was declined, 603).
+        NoAnswer => "no_answer",
     }
 }
 
@@ -79,6 +93,7 @@ pub struct NewCall {
     pub source_addr: SocketAddr,
     pub transport: Transport,
     pub arrived_at: DateTime<Utc>,
+    pub direction: Direction,
 }
 
 /// How a call ended; see [`Store::mark_call_ended`](super::Store::mark_call_ended).
@@ -110,6 +125,7 @@ pub struct CallRecord {
     pub disposition: Option<Disposition>,
     /// Codec agreed at answer time (e.g. "PCMA/8000").
     pub codec: Option<String>,
+    pub direction: Direction,
 }
 
 /// Something that happened during a call.
@@ -131,7 +147,8 @@ pub struct CallEvent {
 macro_rules! call_columns {
     () => {
         "id, sip_call_id, caller_raw, caller_e164, called_number, source, source_addr, \
-         transport, arrived_at, answered_at, ended_at, ended_by, sip_status, disposition, codec"
+         transport, arrived_at, answered_at, ended_at, ended_by, sip_status, disposition, codec, \
+         direction"
     };
 }
 
@@ -159,6 +176,7 @@ pub(super) fn call_from_row(row: &impl StoreRow) -> Result<CallRecord, StoreErro
         sip_status: c.opt_int::<i32, u16>("sip_status")?,
         disposition: c.opt_parsed("disposition", Disposition::parse)?,
         codec: c.get("codec")?,
+        direction: c.parsed("direction", Direction::parse)?,
     })
 }
 

@@ -49,7 +49,7 @@ use crate::secret::redact_url;
 
 pub use batch::WriteCounts;
 pub use calls::{
-    CallEnd, CallEvent, CallRecord, Disposition, EndedBy, NewCall, TakenCall, Transport,
+    CallEnd, CallEvent, CallRecord, Direction, Disposition, EndedBy, NewCall, TakenCall, Transport,
 };
 use encoding::DbUuid;
 pub use encoding::storage_precision;

@@ -61,6 +61,7 @@ pub async fn stored_call(
             source_addr: "127.0.0.1:5062".parse().expect("an address"),
             transport: super::Transport::Udp,
             arrived_at: at,
+            direction: super::Direction::Inbound,
         })
         .await
         .expect("the call is stored");
@@ -318,6 +319,31 @@ fn with_database(url: &str, name: &str) -> String {
         Some(query) => format!("{base}/{name}?{query}"),
         None => format!("{base}/{name}"),
     }
+}
+
+/// Someone taking a card's step in a test: the lifecycle's actor and the
+/// history's author, alike.
+pub fn person(
+    login: &str,
+    role: super::Role,
+    executor: Option<&crate::appeal::lifecycle::ExecutorCode>,
+) -> (
+    crate::appeal::lifecycle::Actor,
+    crate::appeal::lifecycle_store::Author,
+) {
+    (
+        crate::appeal::lifecycle::Actor::User {
+            login: login.into(),
+            role,
+            executor: executor.cloned(),
+        },
+        crate::appeal::lifecycle_store::Author {
+            user_id: None,
+            login: login.into(),
+            role: role.to_string(),
+            executor: executor.cloned(),
+        },
+    )
 }
 
 #[cfg(test)]

@@ -64,6 +64,7 @@ pub(crate) fn new_call(arrived_at: DateTime<Utc>) -> NewCall {
         source_addr: "192.0.2.10:5060".parse().expect("valid literal address"),
         transport: Transport::Udp,
         arrived_at,
+        direction: super::Direction::Inbound,
     }
 }
 
@@ -145,6 +146,7 @@ async fn call_lifecycle(db: &TestDb) {
             sip_status: None,
             disposition: None,
             codec: None,
+            direction: super::Direction::Inbound,
         }
     );
 

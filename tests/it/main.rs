@@ -21,6 +21,7 @@ mod operators;
 mod recordings;
 mod registrar;
 mod trunk;
+mod verification;
 
 use std::path::{Path, PathBuf};
 use std::sync::Once;
@@ -98,6 +99,10 @@ pub struct TestApp {
     pub http_addr: std::net::SocketAddr,
     pub recordings: tempfile::TempDir,
     pub db: TestDb,
+    /// Calls out, when the configuration has `[outbound]`.
+    pub dialer: Option<hotline::call::outbound::Dialer>,
+    /// The rules of the card's life the server runs on.
+    pub lifecycle: std::sync::Arc<hotline::appeal::lifecycle::Lifecycle>,
     shutdown: watch::Sender<bool>,
     run: Option<tokio::task::JoinHandle<()>>,
 }
@@ -353,6 +358,7 @@ pub async fn spawn_app(opts: AppOptions) -> TestApp {
     .expect("test settings");
     let app = Application::build(settings).await.expect("server starts");
     let events = app.events();
+    let (dialer, lifecycle) = (app.dialer(), app.lifecycle());
     let (sip_addr, http_addr, shutdown) = (app.sip_addr(), app.http_addr(), app.shutdown_handle());
     let run = tokio::spawn(app.run_until_stopped());
     TestApp {
@@ -362,6 +368,8 @@ pub async fn spawn_app(opts: AppOptions) -> TestApp {
         http_addr,
         recordings,
         db,
+        dialer,
+        lifecycle,
         shutdown,
         run: Some(run),
     }

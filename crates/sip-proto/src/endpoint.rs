@@ -113,8 +113,15 @@ pub enum Event {
     },
     /// No final response arrived in time (Timer F).
     RequestTimedOut { id: ClientTxId },
-    /// An outgoing leg got a provisional response (180, 183…).
-    LegProgress { key: LegKey, code: u16 },
+    /// An outgoing leg got a provisional response (180, 183…), with its
+    /// SDP if it brings early media.
+    LegProgress {
+        key: LegKey,
+        code: u16,
+        body: Vec<u8>,
+    },
+    /// An INFO on an answered leg (DTMF relay); already answered 200.
+    LegInfo { key: LegKey, request: Box<Request> },
     /// An outgoing leg was answered (ACK sent); the SDP answer.
     LegAnswered { key: LegKey, body: Vec<u8> },
     /// An outgoing leg failed: a final error, a timeout (408), or our

@@ -14,8 +14,41 @@ use tracing::debug;
 use super::Flow;
 use super::endpoint::{ClientOwner, Endpoint, Event, TxKey, contact_for, finish_response};
 use crate::dialog::Dialog;
+use crate::digest::{self, Challenge};
 use crate::transaction::{InviteClientTransaction, TimerOutcome};
 use crate::{USER_AGENT, msg, wire};
+
+/// Credentials a leg answers a digest challenge with (a trunk's account).
+#[derive(Clone)]
+pub struct LegAuth {
+    pub username: String,
+    pub password: String,
+}
+
+impl std::fmt::Debug for LegAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LegAuth")
+            .field("username", &self.username)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A call out: whom, as whom, with what media.
+#[derive(Debug, Clone)]
+pub struct Dial {
+    /// The Request-URI and To (`sip:0671234567@trunk.example`).
+    pub target: String,
+    /// From's user part: the number the callee sees.
+    pub from_user: String,
+    /// From's host; our advertised address when `None`.
+    pub from_host: Option<String>,
+    pub display: Option<String>,
+    /// Asserted identity for a trunk (RFC 3325), as a URI.
+    pub asserted: Option<String>,
+    pub sdp: Vec<u8>,
+    /// Answer one digest challenge (401/407) with these.
+    pub auth: Option<LegAuth>,
+}
 
 /// Identifies an outgoing leg: its Call-ID (ours, unique).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -59,6 +92,9 @@ pub(super) struct Leg {
     reinvite: Option<(TxKey, Request)>,
     /// Our 2xx to a re-INVITE, until its ACK (transaction, CSeq).
     awaiting_ack: Option<(TxKey, u32)>,
+    /// Credentials for a challenge, and whether one was answered already.
+    auth: Option<LegAuth>,
+    challenged: bool,
 }
 
 impl Endpoint {
@@ -74,13 +110,32 @@ impl Endpoint {
         display: Option<&str>,
         sdp: Vec<u8>,
     ) -> LegKey {
+        let dial = Dial {
+            target: target.to_string(),
+            from_user: from_user.to_string(),
+            from_host: None,
+            display: display.map(str::to_string),
+            asserted: None,
+            sdp,
+            auth: None,
+        };
+        self.dial(now, flow, dial)
+    }
+
+    /// Places a call out (through a trunk): as [`Endpoint::invite`], with
+    /// the caller ID and asserted identity to send and the credentials to
+    /// answer the trunk's digest challenge (RFC 3261 §22.2) with, once.
+    pub fn dial(&mut self, now: Instant, flow: Flow, dial: Dial) -> LegKey {
         let call_id = format!("{}@hotline", msg::random_token());
         let key = LegKey(call_id.clone());
         let branch = msg::new_branch();
         let local_tag = msg::random_token();
         let host = self.cfg.advertised.clone();
+        let from_host = dial.from_host.clone().unwrap_or_else(|| host.clone());
         // A quoted display name may not carry quotes, backslashes or controls.
-        let display = display
+        let display = dial
+            .display
+            .as_deref()
             .map(|d| {
                 let clean: String = d
                     .chars()
@@ -96,15 +151,25 @@ impl Endpoint {
         ))));
         headers.push(Header::MaxForwards(rsip::headers::MaxForwards::new("70")));
         headers.push(Header::From(rsip::headers::From::new(format!(
-            "{display}<sip:{from_user}@{host}>;tag={local_tag}"
+            "{display}<sip:{}@{from_host}>;tag={local_tag}",
+            dial.from_user
         ))));
-        headers.push(Header::To(rsip::headers::To::new(format!("<{target}>"))));
+        headers.push(Header::To(rsip::headers::To::new(format!(
+            "<{}>",
+            dial.target
+        ))));
         headers.push(Header::CallId(rsip::headers::CallId::new(call_id)));
         headers.push(Header::CSeq(rsip::headers::CSeq::new("1 INVITE")));
         headers.push(Header::Contact(rsip::headers::Contact::new(contact_for(
             &host,
             flow.transport,
         ))));
+        if let Some(asserted) = &dial.asserted {
+            headers.push(Header::Other(
+                "P-Asserted-Identity".into(),
+                format!("<{asserted}>"),
+            ));
+        }
         headers.push(Header::Allow(rsip::headers::Allow::new(crate::LEG_ALLOW)));
         headers.push(Header::UserAgent(rsip::headers::UserAgent::new(USER_AGENT)));
         headers.push(Header::ContentType(rsip::headers::ContentType::new(
@@ -113,10 +178,10 @@ impl Endpoint {
         let request = Request {
             method: Method::Invite,
             // A contact we cannot parse still gets a request the phone will refuse.
-            uri: rsip::Uri::try_from(target).unwrap_or_default(),
+            uri: rsip::Uri::try_from(dial.target.as_str()).unwrap_or_default(),
             version: rsip::Version::V2,
             headers,
-            body: sdp,
+            body: dial.sdp,
         };
         let (tx, bytes) = InviteClientTransaction::start(now, flow, request, self.cfg.timers);
         self.invites.insert(branch.clone(), (tx, key.clone()));
@@ -131,10 +196,87 @@ impl Endpoint {
                 cancel_wanted: false,
                 reinvite: None,
                 awaiting_ack: None,
+                auth: dial.auth,
+                challenged: false,
             },
         );
         self.transmit(flow, bytes);
         key
+    }
+
+    /// Sends the INVITE again with the answer to a 401/407 challenge (new
+    /// branch, next CSeq, same dialog identifiers); `false` if the leg has
+    /// no credentials, answered one already, or the challenge is unusable.
+    fn answer_challenge(
+        &mut self,
+        now: Instant,
+        key: &LegKey,
+        invite: &Request,
+        resp: &Response,
+    ) -> bool {
+        let code = resp.status_code.code();
+        let Some(leg) = self.legs.get_mut(key) else {
+            return false;
+        };
+        let Some(auth) = leg.auth.clone().filter(|_| !leg.challenged) else {
+            return false;
+        };
+        let (header, answer) = if code == 401 {
+            ("WWW-Authenticate", "Authorization")
+        } else {
+            ("Proxy-Authenticate", "Proxy-Authorization")
+        };
+        let Some(challenge) = msg::first_header(resp, header).and_then(|v| {
+            Challenge::parse(&v)
+                .map_err(|e| debug!(error = %e, "unusable challenge"))
+                .ok()
+        }) else {
+            return false;
+        };
+        leg.challenged = true;
+        let uri = invite.uri.to_string();
+        let value = digest::authorization(
+            &challenge,
+            &digest::Credentials {
+                username: &auth.username,
+                password: &auth.password,
+                method: "INVITE",
+                uri: &uri,
+                cnonce: &msg::random_token(),
+                nc: 1,
+            },
+        );
+        let branch = msg::new_branch();
+        let host = self.cfg.advertised.clone();
+        let seq = msg::cseq(invite).map(|(n, _)| n).unwrap_or(1) + 1;
+        let mut headers = rsip::Headers::default();
+        headers.push(Header::Via(rsip::headers::Via::new(format!(
+            "SIP/2.0/{} {host};branch={branch};rport",
+            leg.flow.transport.via_name()
+        ))));
+        for h in invite.headers.iter() {
+            if !matches!(
+                h,
+                Header::Via(_) | Header::CSeq(_) | Header::ContentLength(_)
+            ) {
+                headers.push(h.clone());
+            }
+        }
+        headers.push(Header::CSeq(rsip::headers::CSeq::new(format!(
+            "{seq} INVITE"
+        ))));
+        headers.push(Header::Other(answer.into(), value));
+        let request = Request {
+            headers,
+            ..invite.clone()
+        };
+        let flow = leg.flow;
+        leg.branch = branch.clone();
+        leg.state = LegState::Calling;
+        let (tx, bytes) = InviteClientTransaction::start(now, flow, request, self.cfg.timers);
+        self.invites.insert(branch, (tx, key.clone()));
+        self.transmit(flow, bytes);
+        true
     }
 
     /// Ends a leg however far it got: CANCEL while it rings (or as soon
@@ -228,7 +370,10 @@ impl Endpoint {
                 if cancel_wanted {
                     self.send_cancel(now, &key);
                 } else if code > 100 {
-                    self.event(Event::LegProgress { key, code });
+                    // A 183's SDP: early media (ringback, the network's
+                    // announcements) flows before the answer.
+                    let body = resp.body.clone();
+                    self.event(Event::LegProgress { key, code, body });
                 }
             }
             200..=299 => {
@@ -265,6 +410,9 @@ impl Endpoint {
                     });
                 }
             }
+            401 | 407
+                if state != LegState::Ending
+                    && self.answer_challenge(now, &key, &invite, &resp) => {}
             _ => {
                 self.remove_leg(&key);
                 self.event(Event::LegFailed { key, code });
@@ -303,6 +451,12 @@ impl Endpoint {
         if req.method == Method::Bye {
             self.remove_leg(&leg);
             self.event(Event::LegEnded { key: leg });
+        } else if req.method == Method::Info {
+            // DTMF relayed by a trunk on a call we placed.
+            self.event(Event::LegInfo {
+                key: leg,
+                request: Box::new(req),
+            });
         } else if let Some(target) = refer_to {
             self.event(Event::LegRefer { key: leg, target });
         }

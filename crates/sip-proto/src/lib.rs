@@ -29,7 +29,7 @@ use std::net::SocketAddr;
 pub use endpoint::{
     CallKey, ClientTxId, Endpoint, EndpointConfig, Event, Output, ServerTxId, Transmit,
 };
-pub use legs::LegKey;
+pub use legs::{Dial, LegAuth, LegKey};
 
 /// What we call ourselves in Server and User-Agent headers.
 pub const USER_AGENT: &str = concat!("hotline/", env!("CARGO_PKG_VERSION"));

@@ -787,7 +787,7 @@ fn leg_rings_is_answered_acked_and_hung_up_by_the_phone() {
     let (key, invite) = ring(&mut ep, t0);
     ep.handle_input(t0, phone(), &leg_response(&invite, 180, "INVITE"));
     let (_, events) = drain(&mut ep);
-    assert!(matches!(&events[..], [Event::LegProgress { key: k, code: 180 }] if *k == key));
+    assert!(matches!(&events[..], [Event::LegProgress { key: k, code: 180, .. }] if *k == key));
     ep.handle_input(t0, phone(), &leg_response(&invite, 200, "INVITE"));
     let (sent, events) = drain(&mut ep);
     assert!(
@@ -1091,4 +1091,92 @@ fn refer_on_a_leg_is_accepted_and_its_outcome_notified() {
     let (sent, events) = drain(&mut ep);
     assert_eq!(firsts(&sent), vec!["SIP/2.0 400 Bad Request"]);
     assert!(events.is_empty());
+}
+
+#[test]
+fn a_dial_answers_one_digest_challenge_and_reports_early_media() {
+    use crate::legs::{Dial, LegAuth};
+    let t0 = Instant::now();
+    let mut ep = endpoint();
+    let key = ep.dial(
+        t0,
+        phone(),
+        Dial {
+            target: format!("sip:0671234567@{PHONE}"),
+            from_user: "1580".into(),
+            from_host: Some("trunk.example".into()),
+            display: Some("15-80".into()),
+            asserted: Some("sip:+380611580@trunk.example".into()),
+            sdp: b"v=0\r\n".to_vec(),
+            auth: Some(LegAuth {
+                username: "hotline".into(),
+                password: "secret".into(),
+            }),
+        },
+    );
+    let (sent, _) = drain(&mut ep);
+    let invite = sent[0].2.clone();
+    assert!(invite.contains("From: \"15-80\" <sip:1580@trunk.example>;tag="));
+    assert!(invite.contains("P-Asserted-Identity: <sip:+380611580@trunk.example>"));
+    // The trunk challenges: ACK (by the transaction), then the INVITE
+    // again with the answer, the next CSeq and a new branch.
+    let challenge = String::from_utf8(leg_response(&invite, 407, "INVITE"))
+        .unwrap()
+        .replace(
+            "Content-Length: 0",
+            "Proxy-Authenticate: Digest realm=\"trunk\", nonce=\"abc\", qop=\"auth\", algorithm=MD5\r\nContent-Length: 0",
+        );
+    ep.handle_input(t0, phone(), challenge.as_bytes());
+    let (sent, events) = drain(&mut ep);
+    assert!(
+        events.is_empty(),
+        "a challenge answered is no failure: {events:?}"
+    );
+    let firsts: Vec<&str> = sent.iter().map(|(f, _, _)| f.as_str()).collect();
+    assert_eq!(firsts.len(), 2, "{firsts:?}");
+    assert!(firsts[0].starts_with("ACK "));
+    let again = sent[1].2.clone();
+    assert!(again.starts_with("INVITE sip:0671234567@"));
+    assert!(again.contains("CSeq: 2 INVITE"), "{again}");
+    assert!(again.contains(
+        "Proxy-Authorization: Digest username=\"hotline\", realm=\"trunk\", nonce=\"abc\""
+    ));
+    assert_eq!(line_of(&again, "Call-ID:"), line_of(&invite, "Call-ID:"));
+    assert_eq!(our_tag(&again), our_tag(&invite));
+    assert_ne!(line_of(&again, "Via:"), line_of(&invite, "Via:"));
+    // Early media, then a second challenge: the credentials are wrong.
+    let early = String::from_utf8(leg_response(&again, 183, "INVITE"))
+        .unwrap()
+        .replace("CSeq: 1 INVITE", "CSeq: 2 INVITE")
+        .replace(
+            "Content-Length: 0\r\n\r\n",
+            "Content-Type: application/sdp\r\nContent-Length: 5\r\n\r\nv=0\r\n",
+        );
+    ep.handle_input(t0, phone(), early.as_bytes());
+    let (_, events) = drain(&mut ep);
+    assert!(
+        matches!(&events[..], [Event::LegProgress { key: k, code: 183, body }] if *k == key && body == b"v=0\r\n"),
+        "{events:?}"
+    );
+    let refused = String::from_utf8(leg_response(&again, 407, "INVITE"))
+        .unwrap()
+        .replace("CSeq: 1 INVITE", "CSeq: 2 INVITE")
+        .replace(
+            "Content-Length: 0",
+            "Proxy-Authenticate: Digest realm=\"trunk\", nonce=\"def\"\r\nContent-Length: 0",
+        );
+    ep.handle_input(t0, phone(), refused.as_bytes());
+    let (_, events) = drain(&mut ep);
+    assert!(
+        matches!(&events[..], [Event::LegFailed { key: k, code: 407 }] if *k == key),
+        "{events:?}"
+    );
+    assert_eq!(ep.leg_count(), 0);
+}
+
+fn line_of(text: &str, name: &str) -> String {
+    text.lines()
+        .find(|l| l.starts_with(name))
+        .unwrap_or_default()
+        .to_string()
 }

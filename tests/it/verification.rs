@@ -1,0 +1,364 @@
+//! Automated verification calls through a trunk on loopback, played by
+//! sipp (a SIP implementation we did not write): the trunk demands digest
+//! authentication of the INVITE and answers with early media, the citizen
+//! presses keys by SIP INFO; a busy line and a call nobody answers are
+//! retried on the schedule (moments chosen by the test) and then left to
+//! the operators. On SQLite and PostgreSQL.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use hotline::appeal::lifecycle::{Action, EntryKind};
+use hotline::appeal::record::AppealStatus;
+use hotline::appeal::verification::{AttemptResult, Channel, Mode};
+use hotline::appeal::verification_calls::start_due;
+use hotline::store::{Direction, Disposition, Role};
+use uuid::Uuid;
+
+use hotline::store::testing::person;
+
+use crate::peers::sipp::{SippProcess, scenario_path};
+use crate::{AppOptions, Backend, TestApp, spawn_app};
+
+/// A server calling out through the trunk at `trunk` with these
+/// verification settings.
+async fn app(backend: Backend, trunk: std::net::SocketAddr, verification: &str) -> TestApp {
+    // Calling hours of one minute at midnight: the server's own caller
+    // (real time) stays idle while the test picks the moments.
+    let extra = format!(
+        "[[trunk]]\nname = \"city\"\naddress = \"{trunk}\"\nusername = \"hotline\"\n\
+         password = \"s3cret\"\nregister = false\n\
+         [outbound]\ntrunk = \"city\"\ncaller_id = \"1580\"\nring_secs = 2\nmax_call_secs = 60\n\
+         [appeals.verification]\nautomated = true\ncalling_hours = \"00:00-00:01\"\n{verification}\n\
+         [appeals.verification.control]\nselective_share = 1.0\n"
+    );
+    spawn_app(AppOptions {
+        backend,
+        extra,
+        ..Default::default()
+    })
+    .await
+}
+
+/// A card taken through its life to an accepted closure: in automated
+/// verification. Its id and number.
+async fn in_verification(app: &TestApp) -> (Uuid, String) {
+    let store = app.store();
+    let rules = &app.lifecycle;
+    let category = hotline::store::testing::sample_category(store, "sample", Utc::now()).await;
+    let (_, operator) = person("op1", Role::Operator, None);
+    let registered = store
+        .register_appeal(
+            &hotline::store::testing::sample_appeal(category),
+            rules,
+            &operator,
+            Utc::now(),
+        )
+        .await
+        .expect("registered");
+    let (id, number) = (
+        registered.record.id,
+        registered.record.registration_number.to_string(),
+    );
+    let lead = store.appeal_card(id).await.unwrap().unwrap().card.parts[0]
+        .executor
+        .clone();
+    let (actor, author) = person("master", Role::Executor, Some(&lead));
+    for action in [
+        Action::Accept {
+            responsible: "Майстер".into(),
+        },
+        Action::ProposeClosure {
+            summary: "Замінено ділянку труби".into(),
+            proof: vec![Uuid::new_v4()],
+        },
+    ] {
+        store
+            .take_step(rules, id, action, &actor, &author)
+            .await
+            .expect("the executor's step");
+    }
+    let (sv, sv_author) = person("sveta", Role::Supervisor, None);
+    let approve = Action::Approve {
+        record: None,
+        note: None,
+        executors: vec![],
+    };
+    let taken = store
+        .take_step(rules, id, approve, &sv, &sv_author)
+        .await
+        .expect("approved");
+    assert_eq!(taken.outcome.card.status, AppealStatus::Verification);
+    let verifying = taken.outcome.card.verification.expect("verifying");
+    assert_eq!(verifying.mode, Mode::Automated);
+    (id, number)
+}
+
+/// When the card's next attempt falls due.
+async fn due_at(app: &TestApp, id: Uuid) -> DateTime<Utc> {
+    app.store()
+        .appeal_card(id)
+        .await
+        .unwrap()
+        .unwrap()
+        .card
+        .verification
+        .expect("still in verification")
+        .next_at
+}
+
+/// One pass of the caller at `now`; the steps its calls took.
+async fn pass(
+    app: &TestApp,
+    now: DateTime<Utc>,
+) -> Vec<hotline::appeal::verification_store::Taken> {
+    let dialer = app.dialer.as_ref().expect("[outbound] is configured");
+    let handles = start_due(app.store(), &app.lifecycle, dialer, now, Arc::new(|_| {}))
+        .await
+        .expect("the caller reads the cards");
+    let mut taken = Vec::new();
+    for h in handles {
+        taken.extend(h.await.expect("the call's task"));
+    }
+    taken
+}
+
+fn verification_of(
+    entry: &hotline::appeal::lifecycle_store::HistoryEntry,
+) -> (AttemptResult, Option<u8>, Option<Uuid>) {
+    let v = entry
+        .details
+        .verification
+        .as_ref()
+        .expect("the attempt's details");
+    assert_eq!(v.channel, Channel::Automated);
+    (v.result, v.rating, v.call)
+}
+
+async fn the_citizen_confirms_by_keys_through_a_trunk_that_demands_digest(backend: Backend) {
+    let trunk = SippProcess::spawn(
+        &scenario_path("survey_trunk_uas.xml"),
+        None,
+        &[
+            "-key",
+            "user",
+            "hotline",
+            "-key",
+            "pass",
+            "s3cret",
+            "-key",
+            "realm",
+            "city-trunk",
+            "-key",
+            "dialled",
+            "0611234567",
+            "-key",
+            "solved",
+            "1",
+            "-key",
+            "rating",
+            "4",
+        ],
+        Duration::from_secs(60),
+    )
+    .await
+    .expect("sipp starts");
+    let app = app(backend, trunk.local_addr(), "").await;
+    let (id, number) = in_verification(&app).await;
+    // Nothing is called before the calling moment.
+    let due = due_at(&app, id).await;
+    assert!(
+        pass(&app, due - chrono::TimeDelta::hours(1))
+            .await
+            .is_empty()
+    );
+    let taken = pass(&app, due).await;
+    let out = trunk.wait().await.expect("sipp ran");
+    out.ensure_success().unwrap();
+    assert!(
+        out.messages
+            .contains("Authorization: Digest username=\"hotline\""),
+        "{}",
+        out.report()
+    );
+    assert!(
+        out.messages.contains("INVITE sip:0611234567@"),
+        "dialled in national form"
+    );
+    assert!(out.messages.contains("P-Asserted-Identity: <sip:1580@"));
+    assert_eq!(taken.len(), 1, "one call, one step");
+    let step = &taken[0].outcome;
+    assert_eq!(step.entry.kind, EntryKind::Confirmed);
+    assert_eq!(step.card.status, AppealStatus::Closed);
+
+    let store = app.store();
+    let history = store.appeal_history(id).await.unwrap();
+    let confirmed = history
+        .iter()
+        .find(|e| e.kind == EntryKind::Confirmed)
+        .expect("confirmed in the history");
+    assert_eq!(confirmed.login, "system");
+    let (result, rating, call) = verification_of(confirmed);
+    assert_eq!((result, rating), (AttemptResult::Confirmed, Some(4)));
+    let call = call.expect("the call is named");
+    // The call is on file like an inbound one, recorded, and linked.
+    let record = store.get_call(call).await.unwrap().expect("the call's row");
+    assert_eq!(record.direction, Direction::Outbound);
+    assert_eq!(record.disposition, Some(Disposition::Answered));
+    assert_eq!(record.called_number, "+380611234567");
+    assert_eq!(record.caller_raw, "1580");
+    assert!(record.answered_at.is_some() && record.ended_at.is_some());
+    let recordings = store.recordings_for_call(call).await.unwrap();
+    assert_eq!(
+        recordings.len(),
+        1,
+        "one recording, from the early media on"
+    );
+    let rec = &recordings[0];
+    let seconds = rec.duration_ms.expect("finished") as f64 / 1000.0;
+    assert!(seconds > 10.0, "the survey is recorded: {seconds} s");
+    let wav = app.recordings.path().join(&rec.path);
+    let reader = hound::WavReader::open(&wav).expect("a playable WAV");
+    assert_eq!(reader.spec().sample_rate, 8000);
+    let detail = store.appeal_detail(&number).await.unwrap().unwrap();
+    assert!(
+        detail.calls.iter().any(|c| c.call_id == call),
+        "the call is linked to the card"
+    );
+    let events = store.call_events(call).await.unwrap();
+    assert!(
+        events
+            .iter()
+            .any(|e| e.kind == "progress" && e.detail == "183")
+    );
+    let digits: Vec<&str> = events
+        .iter()
+        .filter(|e| e.kind == "dtmf")
+        .map(|e| e.detail.as_str())
+        .collect();
+    assert_eq!(digits, ["1 (INFO)", "4 (INFO)"]);
+    // The rate counts it.
+    let span = hotline::appeal::control::Period::Month.containing(
+        Utc::now()
+            .with_timezone(&app.lifecycle.calendar().time_zone())
+            .date_naive(),
+    );
+    let records = store
+        .track_records(span, app.lifecycle.calendar())
+        .await
+        .unwrap();
+    assert_eq!(records.iter().map(|r| r.confirmed).sum::<u32>(), 1);
+}
+
+#[tokio::test]
+async fn the_citizen_confirms_by_keys_through_a_trunk_that_demands_digest_sqlite() {
+    the_citizen_confirms_by_keys_through_a_trunk_that_demands_digest(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn the_citizen_confirms_by_keys_through_a_trunk_that_demands_digest_postgres() {
+    the_citizen_confirms_by_keys_through_a_trunk_that_demands_digest(Backend::Postgres).await;
+}
+
+#[tokio::test]
+async fn a_busy_line_is_called_again_the_next_day_then_the_operators_call() {
+    // Two calls, both busy.
+    let trunk = SippProcess::spawn(
+        &scenario_path("busy_trunk_uas.xml"),
+        None,
+        &["-m", "2"],
+        Duration::from_secs(30),
+    )
+    .await
+    .expect("sipp starts");
+    let app = app(
+        Backend::Sqlite,
+        trunk.local_addr(),
+        "automated_attempts = 2\nretry_after_hours = 20",
+    )
+    .await;
+    let (id, _) = in_verification(&app).await;
+    let first = due_at(&app, id).await;
+    let taken = pass(&app, first).await;
+    assert_eq!(taken.len(), 1);
+    let entry = &taken[0].outcome.entry;
+    assert_eq!(entry.kind, EntryKind::VerificationAttempt);
+    let v = entry.details.verification.as_ref().unwrap();
+    assert_eq!((v.result, v.attempt), (AttemptResult::Busy, 1));
+    let next = v.next.clone().expect("tried again");
+    assert_eq!(next.mode, Mode::Automated);
+    // Not again before its time: 20 hours on, in calling hours.
+    let second = due_at(&app, id).await;
+    assert_eq!(second, next.next_at);
+    assert!(second >= Utc::now() + chrono::TimeDelta::hours(20));
+    assert!(
+        pass(&app, second - chrono::TimeDelta::minutes(1))
+            .await
+            .is_empty()
+    );
+    let taken = pass(&app, second).await;
+    assert_eq!(taken.len(), 1);
+    let v = taken[0].outcome.entry.details.verification.clone().unwrap();
+    assert_eq!((v.result, v.attempt), (AttemptResult::Busy, 2));
+    assert_eq!(
+        v.next.expect("the operators take over").mode,
+        Mode::Operator,
+        "after the automated attempts, the operators' list"
+    );
+    // The automated caller leaves it alone from now on.
+    assert!(
+        pass(&app, second + chrono::TimeDelta::days(3))
+            .await
+            .is_empty()
+    );
+    trunk.wait().await.unwrap().ensure_success().unwrap();
+    let calls = app
+        .store()
+        .appeal_detail(&taken[0].registration_number)
+        .await
+        .unwrap()
+        .unwrap()
+        .calls;
+    assert_eq!(calls.len(), 2, "both calls are linked");
+    for c in calls {
+        let record = app.store().get_call(c.call_id).await.unwrap().unwrap();
+        assert_eq!(
+            (record.direction, record.disposition, record.sip_status),
+            (Direction::Outbound, Some(Disposition::Busy), Some(486))
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_call_nobody_answers_is_cancelled_after_the_ring_time() {
+    let trunk = SippProcess::spawn(
+        &scenario_path("ring_no_answer_uas.xml"),
+        None,
+        &[],
+        Duration::from_secs(30),
+    )
+    .await
+    .expect("sipp starts");
+    let app = app(Backend::Sqlite, trunk.local_addr(), "").await;
+    let (id, _) = in_verification(&app).await;
+    let started = std::time::Instant::now();
+    let taken = pass(&app, due_at(&app, id).await).await;
+    assert!(
+        started.elapsed() >= Duration::from_secs(2),
+        "rang for ring_secs"
+    );
+    let out = trunk.wait().await.unwrap();
+    out.ensure_success().unwrap();
+    assert!(out.messages.contains("CANCEL sip:"), "{}", out.report());
+    let v = taken[0].outcome.entry.details.verification.clone().unwrap();
+    assert_eq!(v.result, AttemptResult::NoAnswer);
+    let record = app
+        .store()
+        .get_call(v.call.unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(record.disposition, Some(Disposition::NoAnswer));
+    assert!(record.answered_at.is_none());
+}
