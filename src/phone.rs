@@ -17,22 +17,19 @@ pub fn reveal_personal_data(on: bool) {
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct Pii<T>(pub T);
 
+/// The last `n` characters of `text`: what a redacted number shows.
+pub fn last_chars(text: &str, n: usize) -> String {
+    let skip = text.chars().count().saturating_sub(n);
+    text.chars().skip(skip).collect()
+}
+
 impl<T: std::fmt::Display> std::fmt::Display for Pii<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         if REVEAL.load(Ordering::Relaxed) {
             return self.0.fmt(f);
         }
         // Keep the last two characters so support staff can tell calls apart.
-        let text = self.0.to_string();
-        let tail: String = text
-            .chars()
-            .rev()
-            .take(2)
-            .collect::<Vec<_>>()
-            .into_iter()
-            .rev()
-            .collect();
-        write!(f, "***{tail}")
+        write!(f, "***{}", last_chars(&self.0.to_string(), 2))
     }
 }
 

@@ -424,6 +424,7 @@ impl Application {
             attachments,
             lifecycle: lifecycle.clone(),
             anonymous: crate::appeal::AnonymousAppeals(settings.appeals.anonymous),
+            dialer: dialer.clone(),
             watcher,
         };
         let max_upload = state.attachments.max_bytes();

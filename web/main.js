@@ -8,10 +8,10 @@ import { language, setLanguage, t, translate } from './i18n.js';
 import { Console, clearConsole } from './console.js';
 import { LiveView } from './live.js';
 import { AccessView, BlockedView, CardAccessView, RecordingsView } from './records.js';
-import { DecisionsView, InboxView, WorksView } from './work.js';
+import { DecisionsView, InboxView, VerificationView, WorksView } from './work.js';
 
 
-const VIEWS = ['view-sign-in', 'view-console', 'view-live', 'view-recordings', 'view-blocked', 'view-access', 'view-inbox', 'view-decisions', 'view-card-access', 'view-works', 'view-none'];
+const VIEWS = ['view-sign-in', 'view-console', 'view-live', 'view-recordings', 'view-blocked', 'view-access', 'view-inbox', 'view-decisions', 'view-verification', 'view-card-access', 'view-works', 'view-none'];
 
 function show(view) {
   for (const id of VIEWS) $(id).hidden = id !== view;
@@ -70,13 +70,14 @@ async function start(current) {
     'view-access': role === 'admin',
     'view-inbox': role === 'executor',
     'view-decisions': role === 'supervisor' || curator,
+    'view-verification': role === 'operator' || supervising,
     'view-card-access': supervising,
     'view-works': true,
   };
   const byPath = {
     '/card': 'view-console', '/live': 'view-live', '/recordings': 'view-recordings',
     '/blocked': 'view-blocked', '/access': 'view-access',
-    '/inbox': 'view-inbox', '/decisions': 'view-decisions', '/card-access': 'view-card-access', '/works': 'view-works',
+    '/inbox': 'view-inbox', '/decisions': 'view-decisions', '/verification': 'view-verification', '/card-access': 'view-card-access', '/works': 'view-works',
   };
   const home = supervising ? 'view-live'
     : role === 'operator' ? 'view-console'
@@ -97,6 +98,7 @@ async function start(current) {
     'view-access': () => new AccessView({ toast }),
     'view-inbox': () => new InboxView({ toast }),
     'view-decisions': () => new DecisionsView({ toast }),
+    'view-verification': () => new VerificationView({ session: current, toast }),
     'view-card-access': () => new CardAccessView({ toast }),
     'view-works': () => new WorksView({ session: current, toast }),
   };
@@ -106,7 +108,7 @@ async function start(current) {
   views.push(active);
   await active.start();
   // The live views need the websocket; the lists do not.
-  if (!['view-console', 'view-live', 'view-inbox', 'view-decisions'].includes(view)) return;
+  if (!['view-console', 'view-live', 'view-inbox', 'view-decisions', 'view-verification'].includes(view)) return;
   socket = connect(
     (message, receivedAt) => {
       for (const v of views) v.onMessage(message, receivedAt);

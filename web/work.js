@@ -80,17 +80,57 @@ const FORMS = {
   reject: [{ name: 'reason', kind: 'area', required: true, max: 2000 }],
   reassign: [{ name: 'executor', kind: 'text', required: true, max: 64 }, { name: 'reason', kind: 'area', required: true, max: 2000 }],
   dismiss: [{ name: 'reason', kind: 'area', required: true, max: 2000 }],
+  mark_contested: [{ name: 'reason', kind: 'area', required: true, max: 2000 }],
+  direct_control: [{ name: 'reason', kind: 'area', required: true, max: 2000 }],
+  verify: [
+    { name: 'result', kind: 'select', required: true, options: ['confirmed', 'not_confirmed', 'no_answer'] },
+    { name: 'rating', kind: 'select', options: ['', '5', '4', '3', '2', '1'] },
+    { name: 'citizen_reason', kind: 'area', max: 2000 },
+  ],
 };
+
+/** The control rule's decision in words: "total: confirmation rate 72 %
+ * in 11.2026 (18 of 25; below 80 %)". */
+export function controlText(decision) {
+  if (!decision) return '';
+  const r = decision.reason || {};
+  const spanText = (span) => (span ? `${span.start} – ${span.end}` : '');
+  const pct = (bp) => `${Math.round(bp / 100)} %`;
+  const why = {
+    emergency: () => t('why_emergency'),
+    low_confirmation: () => t('why_low_confirmation', {
+      rate: r.answered ? `${Math.round((100 * r.confirmed) / r.answered)} %` : '—',
+      confirmed: r.confirmed, answered: r.answered, threshold: pct(r.threshold_bp), span: spanText(r.span),
+    }),
+    frequent_repeats: () => t('why_frequent_repeats', { repeats: r.repeats, closed: r.closed, span: spanText(r.span) }),
+    contested: () => t('why_contested'),
+    drawn: () => t('why_drawn', { share: pct(r.share_bp) }),
+    not_drawn: () => t('why_not_drawn', { share: pct(r.share_bp) }),
+    anonymous: () => t('why_anonymous'),
+  }[r.why];
+  return `${t(`level_${decision.level}`)}: ${why ? why() : r.why}`;
+}
+
+/** An attempt to ask the citizen, in words. */
+function verificationText(v) {
+  if (!v) return '';
+  const bits = [t(`channel_${v.channel}`), t(`result_${v.result}`)];
+  if (v.rating) bits.push(t('ratingIs', { n: v.rating }));
+  if (v.next) bits.push(t('nextAttemptIs', { who: t(`mode_${v.next.mode}`), at: dateTime(v.next.next_at) }));
+  return bits.join(' · ');
+}
 
 /**
  * A card open beside a list: everything on it and the steps offered.
  * `onChanged()` is called after a step was taken.
  */
 class CardPanel {
-  constructor(root, { toast, onChanged }) {
+  constructor(root, { toast, onChanged, extra }) {
     this.root = root;
     this.toast = toast;
     this.onChanged = onChanged;
+    // Something a view puts above the steps (the verification page's call).
+    this.extra = extra;
     this.number = null;
   }
 
@@ -179,6 +219,9 @@ class CardPanel {
       if (h.details?.responsible) extra.push(t('responsibleIs', { who: h.details.responsible }));
       if (h.details?.request) extra.push(requestText({ request: h.details.request }));
       if (h.details?.proof) extra.push(t('asProof'));
+      if (h.details?.control) extra.push(controlText(h.details.control));
+      if (h.details?.verification) extra.push(verificationText(h.details.verification));
+      if (h.details?.repeat) extra.push(t('repeatIs', { number: h.details.repeat }));
       steps.append(el('li', {},
         el('span', { class: 'muted', text: `${dateTime(h.at)} · ${who} · ` }),
         el('strong', { text: t(`entry_${h.kind}`) + moved }),
@@ -201,6 +244,7 @@ class CardPanel {
       facts,
       card.essence ? el('p', { class: 'essence', text: card.essence }) : null,
       pending,
+      this.extra ? this.extra(card) : null,
       el('h2', { text: t('steps') }),
       life.actions?.length ? actions : el('p', { class: 'muted', text: t('noSteps') }),
       formBox,
@@ -220,6 +264,10 @@ class CardPanel {
       else if (f.kind === 'date') input = el('input', { id, type: 'date' });
       else if (f.kind === 'files') input = el('input', { id, type: 'file', multiple: '' });
       else if (f.kind === 'check') input = el('input', { id, type: 'checkbox' });
+      else if (f.kind === 'select') {
+        input = el('select', { id });
+        for (const o of f.options) input.append(el('option', { value: o, text: o ? t(`${f.name}_${o}`) : '—' }));
+      }
       else input = el('input', { id, maxlength: String(f.max) });
       if (f.required) input.setAttribute('aria-required', 'true');
       inputs[f.name] = input;
@@ -254,7 +302,7 @@ class CardPanel {
       }
     });
     box.replaceChildren(form);
-    form.querySelector('input, textarea, button')?.focus();
+    form.querySelector('input, select, textarea, button')?.focus();
   }
 
   /** Uploads the files a step needs, then takes the step. */
@@ -285,7 +333,17 @@ class CardPanel {
         body.reason = value('reason');
         if (value('suggested')) body.suggested = value('suggested');
         break;
-      case 'not_ours': case 'reject': case 'dismiss': body.reason = value('reason'); break;
+      case 'not_ours': case 'reject': case 'dismiss': case 'mark_contested': case 'direct_control':
+        body.reason = value('reason');
+        break;
+      case 'verify':
+        body.result = value('result');
+        body.channel = 'operator';
+        if (value('rating')) body.rating = Number(value('rating'));
+        if (value('citizen_reason')) body.reason = value('citizen_reason');
+        // The click-to-call made from this card, if any.
+        if (this.calls?.[card.registration_number]) body.call = this.calls[card.registration_number];
+        break;
       case 'request_extension':
         body.until = cityEndOfDay(value('until'));
         body.reason = value('reason');
@@ -345,12 +403,12 @@ function cardRows(tbody, cards, { onPick, selected, decisions }) {
  * subclass's `load()` reads the list.
  */
 class CardsBeside {
-  constructor({ toast, list, panel }) {
+  constructor({ toast, list, panel, extra }) {
     this.toast = toast;
     this.list = list;
     this.selected = null;
     this.abort = new AbortController();
-    this.panel = new CardPanel($(panel), { toast, onChanged: () => this.load() });
+    this.panel = new CardPanel($(panel), { toast, onChanged: () => this.load(), extra });
   }
 
   async start() {
@@ -445,6 +503,119 @@ export class DecisionsView extends CardsBeside {
     $('decisions-error').textContent = '';
     $('decisions-count').textContent = String(cards.length);
     this.rows(cards, true);
+  }
+}
+
+/** Verification: the cards whose citizens are to be called back, the
+ * longest waiting first; the card open beside with "Call" (the operator's
+ * softphone rings, then the citizen) and the outcome form. Supervisors
+ * also see the cards under direct control and the confirmation rates. */
+export class VerificationView extends CardsBeside {
+  constructor({ session, toast }) {
+    super({ toast, list: 'verification-list', panel: 'verification-card', extra: (card) => this.callBox(card) });
+    this.role = session.user.role;
+    this.panel.calls = {};
+  }
+
+  /** "Call" for an operator, on a card awaiting verification. */
+  callBox(card) {
+    if (this.role !== 'operator' || card.status !== 'verification') return null;
+    const status = el('span', { class: 'muted', role: 'status' });
+    const placed = this.panel.calls[card.registration_number];
+    if (placed) status.textContent = t('callPlaced');
+    const button = el('button', {
+      type: 'button', class: 'primary', id: 'call-citizen', text: t('callCitizen'),
+      onclick: async () => {
+        button.disabled = true;
+        status.textContent = t('callOperatorRinging');
+        try {
+          const r = await api('POST', `/api/verification/${encodeURIComponent(card.registration_number)}/call`);
+          this.panel.calls[card.registration_number] = r.call;
+          status.textContent = t('callPlaced');
+        } catch (e) {
+          status.textContent = refusalText(e);
+          status.className = 'error';
+        } finally {
+          button.disabled = false;
+        }
+      },
+    });
+    return el('div', { class: 'call-box' }, button, ' ', status,
+      el('p', { class: 'small muted', text: t('callHow') }));
+  }
+
+  async load() {
+    let cards;
+    try {
+      cards = await api('GET', '/api/verification');
+    } catch (e) {
+      $('verification-error').textContent = refusalText(e);
+      return;
+    }
+    $('verification-error').textContent = '';
+    $('verification-count').textContent = String(cards.length);
+    const tbody = $(this.list);
+    tbody.replaceChildren();
+    for (const c of cards) {
+      const marks = [c.emergency ? t('markEmergency') : null, c.contested ? t('markContested') : null,
+        c.direct_control ? t('markDirectControl') : null].filter(Boolean).join(' · ');
+      const row = el('tr', { 'data-number': c.registration_number, tabindex: '0', class: c.registration_number === this.selected ? 'selected' : '' },
+        el('td', {}, el('strong', { text: c.registration_number }),
+          marks ? el('div', { class: 'small late', text: marks }) : null),
+        el('td', { text: c.category }),
+        el('td', { class: 'small', text: `${c.report || '—'}${c.proof_files ? ` · ${t('proofFiles', { n: c.proof_files })}` : ''}` }),
+        el('td', { text: c.mode ? t(`mode_${c.mode}`) : '—' }),
+        el('td', { text: String(c.attempts) }),
+        el('td', { text: c.next_at ? dateTime(c.next_at) : '—' }));
+      const pick = () => this.pick(c.registration_number);
+      row.addEventListener('click', pick);
+      row.addEventListener('keydown', (e) => { if (e.key === 'Enter') pick(); });
+      tbody.append(row);
+    }
+    if (!cards.length) tbody.append(el('tr', {}, el('td', { colspan: '6', class: 'muted', text: t('nothingHere') })));
+    if (this.role === 'supervisor' || this.role === 'admin') await this.loadControl();
+  }
+
+  async loadControl() {
+    let control;
+    try {
+      control = await api('GET', '/api/verification/control');
+    } catch (e) {
+      $('verification-error').textContent = refusalText(e);
+      return;
+    }
+    $('verification-control').hidden = false;
+    const dc = $('direct-control-list');
+    dc.replaceChildren();
+    for (const c of control.direct_control) {
+      const row = el('tr', { 'data-number': c.registration_number, tabindex: '0' },
+        el('td', { text: c.registration_number }), el('td', { text: c.category }),
+        el('td', { text: c.address || '' }), el('td', { text: t(`status_${c.status}`) }),
+        el('td', { text: dateTime(c.created_at) }));
+      row.addEventListener('click', () => this.pick(c.registration_number));
+      dc.append(row);
+    }
+    if (!control.direct_control.length) dc.append(el('tr', {}, el('td', { colspan: '5', class: 'muted', text: t('nothingHere') })));
+    // The previous period drives the control rule; this one, until it has
+    // answers, shows how things go.
+    const previous = control.previous.executors.length > 0;
+    const period = previous ? control.previous : control.current;
+    const day = (iso) => iso.split('-').reverse().join('.');
+    const last = new Date(`${period.span.end}T12:00:00Z`);
+    last.setUTCDate(last.getUTCDate() - 1);
+    $('rates-span').textContent = `(${t(previous ? 'periodPrevious' : 'periodCurrent', {
+      from: day(period.span.start), to: day(last.toISOString().slice(0, 10)),
+    })})`;
+    const rates = $('rates-list');
+    rates.replaceChildren();
+    for (const r of period.executors) {
+      rates.append(el('tr', {},
+        el('td', { text: r.name || r.executor }), el('td', { text: String(r.closed) }),
+        el('td', { text: String(r.confirmed) }), el('td', { text: String(r.not_confirmed) }),
+        el('td', { class: r.below ? 'late' : '', text: r.rate == null ? '—' : `${Math.round(r.rate * 100)} %` }),
+        el('td', { text: String(r.repeats) })));
+    }
+    if (!period.executors.length) rates.append(el('tr', {}, el('td', { colspan: '6', class: 'muted', text: t('nothingHere') })));
   }
 }
 

@@ -64,4 +64,6 @@ pub struct AppState {
     pub watcher: crate::appeal::watcher::WatcherHandle,
     /// Whether anonymous appeals are taken (`[appeals] anonymous`).
     pub anonymous: crate::appeal::AnonymousAppeals,
+    /// Calls out (click-to-call), when `[outbound]` is configured.
+    pub dialer: Option<crate::call::outbound::Dialer>,
 }

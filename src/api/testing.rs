@@ -166,6 +166,7 @@ impl TestApi {
             lifecycle: Arc::new(crate::appeal::lifecycle::Lifecycle::default()),
             watcher: Default::default(),
             anonymous: crate::appeal::AnonymousAppeals(anonymous),
+            dialer: None,
         };
         let peer: SocketAddr = "192.0.2.10:50000".parse().expect("an address");
         let router = super::router(state, MAX_UPLOAD).layer(MockConnectInfo(peer));

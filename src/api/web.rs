@@ -96,6 +96,7 @@ pub fn routes() -> axum::Router<AppState> {
         .route("/access", get(page))
         .route("/inbox", get(page))
         .route("/decisions", get(page))
+        .route("/verification", get(page))
         .route("/card-access", get(page))
         .route("/works", get(page))
         .route("/static/{file}", get(file))

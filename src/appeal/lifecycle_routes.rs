@@ -121,7 +121,7 @@ impl From<&super::lifecycle::Part> for PartView {
     }
 }
 
-fn card_view(
+pub(crate) fn card_view(
     rules: &Lifecycle,
     s: CardSummary,
     viewer: Option<&ExecutorCode>,

@@ -676,6 +676,45 @@ impl Store {
         card_list!(self, "list the cards awaiting a decision", CARDS, &parts)
     }
 
+    /// The cards in verification, the longest waiting first (by when
+    /// their next attempt fell due): the operators' call-back list.
+    pub async fn cards_in_verification(&self) -> Result<Vec<CardSummary>, StoreError> {
+        const CARDS: &str = concat!(
+            "SELECT ",
+            summary_columns!(),
+            " FROM appeals WHERE status = 'verification' ORDER BY verify_next_at, id"
+        );
+        let parts = format!(
+            "SELECT {PART_COLUMNS} FROM appeal_executors WHERE appeal_id IN \
+             (SELECT id FROM appeals WHERE status = 'verification') ORDER BY lead DESC, executor_code"
+        );
+        card_list!(self, "list the cards in verification", CARDS, &parts)
+    }
+
+    /// The cards under direct control (000 §4.1.4) still open, or closed
+    /// since `closed_since`, the oldest first: the supervisors' list.
+    pub async fn cards_under_direct_control(
+        &self,
+        closed_since: DateTime<Utc>,
+    ) -> Result<Vec<CardSummary>, StoreError> {
+        const WHERE: &str = "direct_control = TRUE AND (finished_at IS NULL OR finished_at >= $1)";
+        let cards = format!(
+            "SELECT {} FROM appeals WHERE {WHERE} ORDER BY created_at, id",
+            summary_columns!()
+        );
+        let parts = format!(
+            "SELECT {PART_COLUMNS} FROM appeal_executors WHERE appeal_id IN \
+             (SELECT id FROM appeals WHERE {WHERE}) ORDER BY lead DESC, executor_code"
+        );
+        card_list!(
+            self,
+            "list the cards under direct control",
+            &cards,
+            &parts,
+            DbTime::new(closed_since)
+        )
+    }
+
     /// The cards time can still change (delivery, warnings): what the
     /// deadline watcher keeps in view.
     pub async fn cards_to_watch(&self) -> Result<Vec<StoredCard>, StoreError> {

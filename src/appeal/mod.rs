@@ -36,6 +36,7 @@ pub mod routes;
 pub mod store;
 pub mod verification;
 pub mod verification_calls;
+pub mod verification_routes;
 pub mod verification_store;
 pub mod watcher;
 pub mod works;

@@ -187,6 +187,16 @@ pub enum Command {
     /// Place a call out ([`outbound`]): its leg's key comes back on
     /// `leg`, its events on `events`; end it with [`Command::EndLeg`] and
     /// [`Command::Done`].
+    /// Ring an operator's registered softphone (its first contact, or
+    /// through the PBX trunk), as [`Command::Dial`] does; `leg` gets
+    /// `None` when the extension has no phone to ring.
+    DialExtension {
+        call: CallId,
+        extension: String,
+        dial: Box<crate::sip::Dial>,
+        events: mpsc::UnboundedSender<CallEvent>,
+        leg: tokio::sync::oneshot::Sender<Option<LegKey>>,
+    },
     Dial {
         call: CallId,
         flow: crate::sip::Flow,

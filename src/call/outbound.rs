@@ -86,6 +86,21 @@ impl Reached {
     }
 }
 
+/// Click-to-call: the operator whose softphone rings first, the card and
+/// the citizen called once they answer.
+#[derive(Debug, Clone)]
+pub struct Bridged {
+    /// The call's id, told to the operator's console before it rings.
+    pub call: CallId,
+    pub appeal: Uuid,
+    pub registration_number: String,
+    /// The citizen's number, E.164.
+    pub number: String,
+    /// The operator's login and extension.
+    pub operator: String,
+    pub extension: String,
+}
+
 /// A call placed: its id (its row, its recording) and what it came to.
 #[derive(Debug, Clone)]
 pub struct Placed {
@@ -143,6 +158,28 @@ impl Dialer {
             .contains_key(&self.settings.survey_menu)
     }
 
+    /// Click-to-call on `line`: rings the operator's softphone; once they
+    /// answer, calls the citizen and bridges the two (recorded, both
+    /// sides) until either hangs up. What came of the citizen's side.
+    pub async fn bridge(&self, line: OwnedSemaphorePermit, request: Bridged) -> Reached {
+        let id = request.call;
+        let span = info_span!("call", %id, direction = "outbound", operator = %request.operator);
+        let survey = SurveyCall {
+            appeal: request.appeal,
+            registration_number: request.registration_number,
+            number: request.number,
+            section: None,
+        };
+        let operator = Some((request.operator, request.extension));
+        let reached = OutCall::new(self.clone(), id, survey, operator)
+            .run()
+            .instrument(span)
+            .await;
+        drop(line);
+        let _ = self.commands.send(Command::Done { call: id });
+        reached.unwrap_or(Reached::Failed(500))
+    }
+
     /// Calls the citizen on `line` and plays the survey menu; what came of
     /// it. `Err` only when the call could not be put on file (then it was
     /// not placed).
@@ -153,17 +190,10 @@ impl Dialer {
     ) -> Result<Placed, crate::store::StoreError> {
         let id = CallId::random();
         let span = info_span!("call", %id, direction = "outbound");
-        let placed = OutCall {
-            dialer: self.clone(),
-            id,
-            survey,
-            leg: None,
-            events: None,
-            early: false,
-        }
-        .run()
-        .instrument(span)
-        .await;
+        let placed = OutCall::new(self.clone(), id, survey, None)
+            .run()
+            .instrument(span)
+            .await;
         drop(line);
         // The core forgets the call (and ends its leg if it still lives).
         let _ = self.commands.send(Command::Done { call: id });
@@ -180,6 +210,26 @@ struct OutCall {
     events: Option<mpsc::UnboundedReceiver<CallEvent>>,
     /// Media began before the answer (183 with SDP).
     early: bool,
+    /// Click-to-call: the operator (login, extension) to ring first.
+    operator: Option<(String, String)>,
+    /// Their answered leg.
+    op: Option<OperatorSide>,
+}
+
+/// The operator's answered leg in click-to-call.
+struct OperatorSide {
+    leg: LegKey,
+    events: mpsc::UnboundedReceiver<CallEvent>,
+    params: MediaParams,
+    sockets: MediaSockets,
+}
+
+/// The operator's leg's next event, or never without one.
+async fn operator_event(op: Option<&mut OperatorSide>) -> Option<CallEvent> {
+    match op {
+        Some(op) => op.events.recv().await,
+        None => std::future::pending().await,
+    }
 }
 
 /// The call's media once it has begun.
@@ -197,14 +247,44 @@ struct End {
     reached: Reached,
 }
 
+impl End {
+    /// Ended before any answer, with this status.
+    fn failed(by: EndedBy, code: u16) -> End {
+        End {
+            by,
+            status: Some(code),
+            disposition: Disposition::Failed,
+            reached: Reached::Failed(code),
+        }
+    }
+}
+
 impl OutCall {
+    fn new(
+        dialer: Dialer,
+        id: CallId,
+        survey: SurveyCall,
+        operator: Option<(String, String)>,
+    ) -> OutCall {
+        OutCall {
+            dialer,
+            id,
+            survey,
+            leg: None,
+            events: None,
+            early: false,
+            operator,
+            op: None,
+        }
+    }
+
     fn ctx(&self) -> &CallContext {
         &self.dialer.ctx
     }
 
     async fn run(mut self) -> Result<Reached, crate::store::StoreError> {
         let ctx = self.dialer.ctx.clone();
-        let settings = &self.dialer.settings;
+        let settings = self.dialer.settings.clone();
         let dialled = settings
             .dial_format
             .dial(&self.survey.number, &self.dialer.country_code);
@@ -223,6 +303,38 @@ impl OutCall {
             session_id: rand::random::<u32>() as u64,
             version: 1,
         };
+        let sip_call_id = format!("{}@hotline", Uuid::new_v4().simple());
+        let arrived_at = Utc::now();
+        let record = NewCall {
+            id: self.id.as_uuid(),
+            sip_call_id: sip_call_id.clone(),
+            caller_raw: settings.caller_id.clone(),
+            caller_e164: None,
+            called_number: self.survey.number.clone(),
+            source: trunk.name.clone(),
+            source_addr: trunk.address,
+            transport: crate::store::Transport::Udp,
+            arrived_at,
+            direction: Direction::Outbound,
+        };
+        // Not on file, not placed: every call is on file.
+        if let Err(e) = ctx.store.insert_call(&record).await {
+            warn!(error = %e, "cannot store a call out; not placing it");
+            return Err(e);
+        }
+        if let Err(e) = ctx
+            .store
+            .attach_call(self.survey.appeal, self.id.as_uuid(), None, arrived_at)
+            .await
+        {
+            warn!(error = %e, "cannot link a call out to its card");
+        }
+        if let Some((login, _)) = &self.operator {
+            self.event("click-to-call", login.clone());
+            if let Err(end) = self.ring_operator(media_ip).await {
+                return self.close(end, None, Some(sockets)).await;
+            }
+        }
         let dial = Dial {
             target: format!("sip:{dialled}@{}", trunk.domain),
             from_user: settings.caller_id.clone(),
@@ -231,6 +343,7 @@ impl OutCall {
             asserted: Some(format!("sip:{}@{}", settings.caller_id, trunk.domain)),
             sdp: sdp::offer(&local, &CODECS).into_bytes(),
             auth: trunk.auth.clone(),
+            call_id: Some(sip_call_id),
         };
         let (events_tx, events_rx) = mpsc::unbounded_channel();
         let (leg_tx, leg_rx) = oneshot::channel();
@@ -247,41 +360,17 @@ impl OutCall {
         });
         let Ok(leg) = leg_rx.await else {
             warn!("the SIP core is gone; no call out");
-            return Ok(Reached::Failed(503));
+            let end = End::failed(EndedBy::Shutdown, 503);
+            return self.close(end, None, Some(sockets)).await;
         };
-        self.leg = Some(leg.clone());
+        self.leg = Some(leg);
         self.events = Some(events_rx);
-        let arrived_at = Utc::now();
-        let record = NewCall {
-            id: self.id.as_uuid(),
-            sip_call_id: leg.to_string(),
-            caller_raw: settings.caller_id.clone(),
-            caller_e164: None,
-            called_number: self.survey.number.clone(),
-            source: trunk.name.clone(),
-            source_addr: trunk.address,
-            transport: crate::store::Transport::Udp,
-            arrived_at,
-            direction: Direction::Outbound,
-        };
-        // Not on file, not placed: every call is on file.
-        if let Err(e) = ctx.store.insert_call(&record).await {
-            warn!(error = %e, "cannot store a call out; not placing it");
-            self.end_leg();
-            return Err(e);
-        }
-        if let Err(e) = ctx
-            .store
-            .attach_call(self.survey.appeal, self.id.as_uuid(), None, arrived_at)
-            .await
-        {
-            warn!(error = %e, "cannot link a call out to its card");
-        }
         info!(callee = %Pii(self.survey.number.clone()), appeal = %self.survey.registration_number, trunk = %trunk.name, "calling out");
         let (answered, mut media, sockets) = self.ring(sockets).await;
         let end = match answered {
             Err(end) => end,
             Ok(()) => match media.as_mut() {
+                Some(media) if self.op.is_some() => self.talk(media).await,
                 Some(media) => self.converse(media).await,
                 None => End {
                     by: EndedBy::Server,
@@ -456,6 +545,15 @@ impl OutCall {
                         reached: Reached::Failed(503),
                     }),
                 },
+                event = operator_event(self.op.as_mut()) => {
+                    if matches!(event, Some(CallEvent::RemoteHangup | CallEvent::Terminated) | None) {
+                        // The operator gave up before the citizen answered.
+                        self.event("operator-hung-up", String::new());
+                        self.end_leg();
+                        self.op = None;
+                        rang_out = true;
+                    }
+                }
                 _ = &mut deadline, if !rang_out => {
                     // CANCEL; its 487 ends the wait.
                     rang_out = true;
@@ -466,6 +564,156 @@ impl OutCall {
         };
         self.events = Some(events);
         (result, media, sockets)
+    }
+
+    /// Rings the operator's softphone with an offer on a port of its own;
+    /// their answered leg, or how the call ended.
+    async fn ring_operator(&mut self, media_ip: std::net::IpAddr) -> Result<(), End> {
+        let ctx = self.dialer.ctx.clone();
+        let Some((login, extension)) = self.operator.clone() else {
+            return Ok(());
+        };
+        let sockets = ctx.ports.allocate().map_err(|e| {
+            warn!(error = %e, "no RTP port for the operator's leg");
+            End::failed(EndedBy::Server, 503)
+        })?;
+        let local = LocalMedia {
+            address: media_ip,
+            port: sockets.port(),
+            session_id: rand::random::<u32>() as u64,
+            version: 1,
+        };
+        let dial = Dial {
+            // The core puts the registered contact here.
+            target: String::new(),
+            // The softphone shows whom it is about to be connected to.
+            from_user: self.survey.number.clone(),
+            from_host: None,
+            display: Some(format!("Перевірка {}", self.survey.registration_number)),
+            asserted: None,
+            sdp: sdp::offer(&local, &CODECS).into_bytes(),
+            auth: None,
+            call_id: None,
+        };
+        let (events_tx, mut events) = mpsc::unbounded_channel();
+        let (leg_tx, leg_rx) = oneshot::channel();
+        let _ = self.dialer.commands.send(Command::DialExtension {
+            call: self.id,
+            extension: extension.clone(),
+            dial: Box::new(dial),
+            events: events_tx,
+            leg: leg_tx,
+        });
+        let Some(leg) = leg_rx.await.ok().flatten() else {
+            info!(operator = %login, %extension, "no registered softphone to ring");
+            self.event("operator-unreachable", "480".into());
+            return Err(End::failed(EndedBy::Server, 480));
+        };
+        let deadline = tokio::time::sleep(Duration::from_secs(self.dialer.settings.ring_secs));
+        tokio::pin!(deadline);
+        let mut gave_up = false;
+        loop {
+            tokio::select! {
+                event = events.recv() => match event {
+                    Some(CallEvent::Answered { body }) => {
+                        let negotiated = SessionDescription::parse(&body)
+                            .ok()
+                            .and_then(|sd| sdp::negotiate(&sd, &CODECS).ok());
+                        let Some(n) = negotiated else {
+                            let _ = self.dialer.commands.send(Command::EndLeg { leg });
+                            return Err(End::failed(EndedBy::Server, 488));
+                        };
+                        self.event("operator-answered", login.clone());
+                        self.op = Some(OperatorSide {
+                            leg,
+                            events,
+                            params: MediaParams::from(&n),
+                            sockets,
+                        });
+                        return Ok(());
+                    }
+                    Some(CallEvent::Failed { code }) => {
+                        self.event("operator-failed", code.to_string());
+                        return Err(End::failed(EndedBy::Operator, code));
+                    }
+                    Some(_) => {}
+                    None => return Err(End::failed(EndedBy::Shutdown, 503)),
+                },
+                _ = &mut deadline, if !gave_up => {
+                    gave_up = true;
+                    let _ = self.dialer.commands.send(Command::EndLeg { leg: leg.clone() });
+                }
+            }
+        }
+    }
+
+    /// Click-to-call: the operator and the citizen talk, recorded, until
+    /// either hangs up.
+    async fn talk(&mut self, media: &mut Media) -> End {
+        let Some(op) = self.op.take() else {
+            return End::failed(EndedBy::Server, 500);
+        };
+        let OperatorSide {
+            leg: op_leg,
+            events: mut op_events,
+            params,
+            sockets,
+        } = op;
+        media.handle.send(MediaCommand::Bridge {
+            params,
+            sockets,
+            hold_music: Vec::new(),
+        });
+        self.event("bridged", String::new());
+        let mut events = self.events.take().expect("the leg's events");
+        let longest = tokio::time::sleep(Duration::from_secs(self.dialer.settings.max_call_secs));
+        tokio::pin!(longest);
+        let end_operator = |commands: &mpsc::UnboundedSender<Command>| {
+            let _ = commands.send(Command::EndLeg {
+                leg: op_leg.clone(),
+            });
+        };
+        let by = loop {
+            tokio::select! {
+                event = events.recv() => match event {
+                    Some(CallEvent::RemoteHangup) => {
+                        end_operator(&self.dialer.commands);
+                        break EndedBy::Caller;
+                    }
+                    Some(CallEvent::Terminated) | None => {
+                        end_operator(&self.dialer.commands);
+                        break EndedBy::Server;
+                    }
+                    Some(_) => {}
+                },
+                event = op_events.recv() => match event {
+                    Some(CallEvent::RemoteHangup | CallEvent::Terminated) | None => {
+                        self.end_leg();
+                        break EndedBy::Operator;
+                    }
+                    Some(_) => {}
+                },
+                Some(event) = media.events.recv() => {
+                    if event == MediaEvent::CallerSilent {
+                        self.end_leg();
+                        end_operator(&self.dialer.commands);
+                        break EndedBy::Timeout;
+                    }
+                }
+                _ = &mut longest => {
+                    self.end_leg();
+                    end_operator(&self.dialer.commands);
+                    break EndedBy::Timeout;
+                }
+            }
+        };
+        self.events = Some(events);
+        End {
+            by,
+            status: None,
+            disposition: Disposition::Answered,
+            reached: Reached::Answered(HashMap::new()),
+        }
     }
 
     /// The survey menu, from the answer to its hang-up (or the citizen's).

@@ -550,6 +550,38 @@ impl Core {
                 self.endpoint.notify_transfer(now, &leg, code);
                 Ok(())
             }
+            Command::DialExtension {
+                call,
+                extension,
+                mut dial,
+                events,
+                leg,
+            } => {
+                let contact = self
+                    .registrar
+                    .contacts(&extension, now)
+                    .into_iter()
+                    .next()
+                    .map(|b| (b.contact.clone(), b.flow))
+                    .or_else(|| {
+                        // Behind the PBX: its dialplan rings the extension.
+                        self.member_trunk.as_ref().map(|t| {
+                            let flow = Flow {
+                                transport: Transport::Udp,
+                                remote: t.address,
+                            };
+                            (format!("sip:{extension}@{}", t.host), flow)
+                        })
+                    });
+                let key = contact.map(|(target, flow)| {
+                    dial.target = target;
+                    let key = self.endpoint.dial(now, flow, *dial);
+                    self.outbound.insert(key.clone(), (call, events));
+                    key
+                });
+                let _ = leg.send(key);
+                Ok(())
+            }
             Command::Dial {
                 call,
                 flow,

@@ -21,6 +21,9 @@ use hotline::store::testing::person;
 use crate::peers::sipp::{SippProcess, scenario_path};
 use crate::{AppOptions, Backend, TestApp, spawn_app};
 
+/// hotline calls first.
+const AUTOMATED: &str = "automated = true";
+
 /// A server calling out through the trunk at `trunk` with these
 /// verification settings.
 async fn app(backend: Backend, trunk: std::net::SocketAddr, verification: &str) -> TestApp {
@@ -30,7 +33,7 @@ async fn app(backend: Backend, trunk: std::net::SocketAddr, verification: &str) 
         "[[trunk]]\nname = \"city\"\naddress = \"{trunk}\"\nusername = \"hotline\"\n\
          password = \"s3cret\"\nregister = false\n\
          [outbound]\ntrunk = \"city\"\ncaller_id = \"1580\"\nring_secs = 2\nmax_call_secs = 60\n\
-         [appeals.verification]\nautomated = true\ncalling_hours = \"00:00-00:01\"\n{verification}\n\
+         [appeals.verification]\ncalling_hours = \"00:00-00:01\"\n{verification}\n\
          [appeals.verification.control]\nselective_share = 1.0\n"
     );
     spawn_app(AppOptions {
@@ -43,7 +46,7 @@ async fn app(backend: Backend, trunk: std::net::SocketAddr, verification: &str) 
 
 /// A card taken through its life to an accepted closure: in automated
 /// verification. Its id and number.
-async fn in_verification(app: &TestApp) -> (Uuid, String) {
+async fn in_verification(app: &TestApp, mode: Mode) -> (Uuid, String) {
     let store = app.store();
     let rules = &app.lifecycle;
     let category = hotline::store::testing::sample_category(store, "sample", Utc::now()).await;
@@ -91,7 +94,7 @@ async fn in_verification(app: &TestApp) -> (Uuid, String) {
         .expect("approved");
     assert_eq!(taken.outcome.card.status, AppealStatus::Verification);
     let verifying = taken.outcome.card.verification.expect("verifying");
-    assert_eq!(verifying.mode, Mode::Automated);
+    assert_eq!(verifying.mode, mode);
     (id, number)
 }
 
@@ -164,8 +167,8 @@ async fn the_citizen_confirms_by_keys_through_a_trunk_that_demands_digest(backen
     )
     .await
     .expect("sipp starts");
-    let app = app(backend, trunk.local_addr(), "").await;
-    let (id, number) = in_verification(&app).await;
+    let app = app(backend, trunk.local_addr(), AUTOMATED).await;
+    let (id, number) = in_verification(&app, Mode::Automated).await;
     // Nothing is called before the calling moment.
     let due = due_at(&app, id).await;
     assert!(
@@ -275,10 +278,10 @@ async fn a_busy_line_is_called_again_the_next_day_then_the_operators_call() {
     let app = app(
         Backend::Sqlite,
         trunk.local_addr(),
-        "automated_attempts = 2\nretry_after_hours = 20",
+        "automated = true\nautomated_attempts = 2\nretry_after_hours = 20",
     )
     .await;
-    let (id, _) = in_verification(&app).await;
+    let (id, _) = in_verification(&app, Mode::Automated).await;
     let first = due_at(&app, id).await;
     let taken = pass(&app, first).await;
     assert_eq!(taken.len(), 1);
@@ -340,8 +343,8 @@ async fn a_call_nobody_answers_is_cancelled_after_the_ring_time() {
     )
     .await
     .expect("sipp starts");
-    let app = app(Backend::Sqlite, trunk.local_addr(), "").await;
-    let (id, _) = in_verification(&app).await;
+    let app = app(Backend::Sqlite, trunk.local_addr(), AUTOMATED).await;
+    let (id, _) = in_verification(&app, Mode::Automated).await;
     let started = std::time::Instant::now();
     let taken = pass(&app, due_at(&app, id).await).await;
     assert!(
@@ -361,4 +364,151 @@ async fn a_call_nobody_answers_is_cancelled_after_the_ring_time() {
         .unwrap();
     assert_eq!(record.disposition, Some(Disposition::NoAnswer));
     assert!(record.answered_at.is_none());
+}
+
+/// Click-to-call between two independent user agents: the operator's
+/// softphone (baresip, registered) rings first and answers; then the
+/// citizen behind the trunk (sipp) is called, answers, talks and hangs up.
+/// The call is recorded, on file and linked; the operator records the
+/// outcome naming it.
+#[tokio::test]
+async fn click_to_call_rings_the_operator_then_bridges_the_citizen() {
+    use crate::peers::baresip::{AnswerMode, Baresip, BaresipOptions, Registration};
+    let trunk = SippProcess::spawn(
+        &scenario_path("citizen_answers_uas.xml"),
+        None,
+        &[],
+        Duration::from_secs(30),
+    )
+    .await
+    .expect("sipp starts");
+    let app = app(Backend::Sqlite, trunk.local_addr(), "").await;
+    app.add_operator("olena", "1001").await;
+    let mut phone = Baresip::spawn(BaresipOptions {
+        from_user: "1001".into(),
+        registration: Some(Registration {
+            registrar: app.sip_addr.to_string(),
+            user: "1001".into(),
+            password: Some("secret123".into()),
+            expires: 300,
+        }),
+        answer_mode: AnswerMode::Auto,
+        tone_hz: Some(440),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    phone
+        .wait_registered(Duration::from_secs(10))
+        .await
+        .unwrap();
+    let (id, number) = in_verification(&app, Mode::Operator).await;
+    let olena = app.sign_in_as("olena", Role::Operator).await;
+
+    // The list shows the card, its report and the proof.
+    let r = crate::request(
+        app.http_addr,
+        "GET",
+        "/api/verification",
+        &olena.headers(),
+        "",
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let list: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+    assert_eq!(list[0]["registration_number"], number.as_str());
+    assert_eq!(list[0]["report"], "Замінено ділянку труби");
+    assert_eq!(list[0]["proof_files"], 1);
+    assert_eq!(list[0]["mode"], "operator");
+
+    let path = format!("/api/verification/{number}/call");
+    let r = crate::request(app.http_addr, "POST", &path, &olena.headers(), "").await;
+    assert_eq!(r.status, 202, "{}", r.body);
+    let placed: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+    let call: Uuid = placed["call"].as_str().unwrap().parse().unwrap();
+    phone
+        .wait_established(Duration::from_secs(10))
+        .await
+        .unwrap();
+    // The citizen talks 3 s and hangs up; the operator's leg ends too.
+    phone.wait_closed(Duration::from_secs(20)).await.unwrap();
+    trunk.wait().await.unwrap().ensure_success().unwrap();
+
+    let store = app.store();
+    let mut record = store.get_call(call).await.unwrap();
+    for _ in 0..50 {
+        if record.as_ref().is_some_and(|r| r.ended_at.is_some()) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        record = store.get_call(call).await.unwrap();
+    }
+    let record = record.expect("the call's row");
+    assert_eq!(record.direction, Direction::Outbound);
+    assert_eq!(record.disposition, Some(Disposition::Answered));
+    assert_eq!(record.ended_by, Some(hotline::store::EndedBy::Caller));
+    let kinds: Vec<String> = store
+        .call_events(call)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.kind)
+        .collect();
+    for kind in ["click-to-call", "operator-answered", "bridged"] {
+        assert!(kinds.iter().any(|k| k == kind), "{kind} in {kinds:?}");
+    }
+    let recordings = store.recordings_for_call(call).await.unwrap();
+    assert_eq!(recordings.len(), 1);
+    let seconds = recordings[0].duration_ms.unwrap() as f64 / 1000.0;
+    assert!(seconds >= 2.5, "the talk is recorded: {seconds} s");
+    // The operator's tone is on the operator's channel of the recording.
+    let wav = app.recordings.path().join(&recordings[0].path);
+    let mut reader = hound::WavReader::open(&wav).expect("a playable WAV");
+    assert_eq!(reader.spec().channels, 2);
+    let samples: Vec<i16> = reader.samples::<i16>().map(|s| s.unwrap()).collect();
+    let loud = |channel: usize| {
+        samples
+            .iter()
+            .skip(channel)
+            .step_by(2)
+            .filter(|s| s.abs() > 1000)
+            .count()
+    };
+    assert!(
+        loud(0) + loud(1) > 8000,
+        "someone was heard: {} {}",
+        loud(0),
+        loud(1)
+    );
+    let detail = store.appeal_detail(&number).await.unwrap().unwrap();
+    assert!(detail.calls.iter().any(|c| c.call_id == call));
+
+    // The outcome, naming the call.
+    let body = serde_json::json!({
+        "action": "verify", "result": "confirmed", "rating": 5, "channel": "operator", "call": call,
+    });
+    let path = format!("/api/appeals/{number}/actions");
+    let r = crate::request(
+        app.http_addr,
+        "POST",
+        &path,
+        &olena.headers(),
+        &body.to_string(),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let stepped: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+    assert_eq!(stepped["status"], "closed");
+    let history = store.appeal_history(id).await.unwrap();
+    let confirmed = history
+        .iter()
+        .find(|e| e.kind == EntryKind::Confirmed)
+        .unwrap();
+    let v = confirmed.details.verification.as_ref().unwrap();
+    assert_eq!(
+        (v.channel, v.rating, v.call),
+        (Channel::Operator, Some(5), Some(call))
+    );
+    assert_eq!(confirmed.login, "olena");
+    phone.stop().await;
 }

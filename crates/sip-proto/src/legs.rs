@@ -48,6 +48,8 @@ pub struct Dial {
     pub sdp: Vec<u8>,
     /// Answer one digest challenge (401/407) with these.
     pub auth: Option<LegAuth>,
+    /// The Call-ID to use (unique; one is made when `None`).
+    pub call_id: Option<String>,
 }
 
 /// Identifies an outgoing leg: its Call-ID (ours, unique).
@@ -118,6 +120,7 @@ impl Endpoint {
             asserted: None,
             sdp,
             auth: None,
+            call_id: None,
         };
         self.dial(now, flow, dial)
     }
@@ -126,7 +129,10 @@ impl Endpoint {
     /// the caller ID and asserted identity to send and the credentials to
     /// answer the trunk's digest challenge (RFC 3261 §22.2) with, once.
     pub fn dial(&mut self, now: Instant, flow: Flow, dial: Dial) -> LegKey {
-        let call_id = format!("{}@hotline", msg::random_token());
+        let call_id = dial
+            .call_id
+            .clone()
+            .unwrap_or_else(|| format!("{}@hotline", msg::random_token()));
         let key = LegKey(call_id.clone());
         let branch = msg::new_branch();
         let local_tag = msg::random_token();

@@ -1112,6 +1112,7 @@ fn a_dial_answers_one_digest_challenge_and_reports_early_media() {
                 username: "hotline".into(),
                 password: "secret".into(),
             }),
+            call_id: None,
         },
     );
     let (sent, _) = drain(&mut ep);
