@@ -25,7 +25,7 @@ use crate::{AppOptions, PNG, T, TestApp, spawn_app};
 
 const W: Duration = Duration::from_secs(15);
 
-fn artifact(name: &str) -> std::path::PathBuf {
+pub(crate) fn artifact(name: &str) -> std::path::PathBuf {
     crate::repo().join("tests/artifacts").join(name)
 }
 
@@ -45,7 +45,7 @@ async fn sign_in(browser: &Browser, app: &TestApp, path: &str, login: &str, view
 }
 
 /// Signs in and waits for the view (and the websocket, if it has one).
-async fn sign_in_to(
+pub(crate) async fn sign_in_to(
     browser: &Browser,
     app: &TestApp,
     path: &str,

@@ -18,6 +18,8 @@ use uuid::Uuid;
 
 use hotline::store::testing::person;
 
+use crate::browser::{artifact, sign_in_to};
+use crate::peers::browser::Browser;
 use crate::peers::sipp::{SippProcess, scenario_path};
 use crate::{AppOptions, Backend, TestApp, spawn_app};
 
@@ -366,13 +368,14 @@ async fn a_call_nobody_answers_is_cancelled_after_the_ring_time() {
     assert!(record.answered_at.is_none());
 }
 
-/// Click-to-call between two independent user agents: the operator's
+/// The operator's verification page in headless Chromium, with
+/// click-to-call between two independent user agents: the operator's
 /// softphone (baresip, registered) rings first and answers; then the
 /// citizen behind the trunk (sipp) is called, answers, talks and hangs up.
-/// The call is recorded, on file and linked; the operator records the
-/// outcome naming it.
+/// The operator records the outcome on the page; the call is recorded, on
+/// file, linked to the card and named by the outcome.
 #[tokio::test]
-async fn click_to_call_rings_the_operator_then_bridges_the_citizen() {
+async fn an_operator_calls_the_citizen_back_from_the_verification_page() {
     use crate::peers::baresip::{AnswerMode, Baresip, BaresipOptions, Registration};
     let trunk = SippProcess::spawn(
         &scenario_path("citizen_answers_uas.xml"),
@@ -421,11 +424,41 @@ async fn click_to_call_rings_the_operator_then_bridges_the_citizen() {
     assert_eq!(list[0]["proof_files"], 1);
     assert_eq!(list[0]["mode"], "operator");
 
-    let path = format!("/api/verification/{number}/call");
-    let r = crate::request(app.http_addr, "POST", &path, &olena.headers(), "").await;
-    assert_eq!(r.status, 202, "{}", r.body);
-    let placed: serde_json::Value = serde_json::from_str(&r.body).unwrap();
-    let call: Uuid = placed["call"].as_str().unwrap().parse().unwrap();
+    // The page, as the operator uses it.
+    let w = Duration::from_secs(15);
+    let browser = Browser::start().await.unwrap();
+    sign_in_to(
+        &browser,
+        &app,
+        "/verification",
+        "olena",
+        "view-verification",
+        true,
+    )
+    .await;
+    let row = format!("#verification-list tr[data-number='{number}']");
+    browser
+        .until(
+            "the card in the list",
+            &format!("return document.querySelector(\"{row}\")"),
+            w,
+        )
+        .await
+        .unwrap();
+    browser.click(&row).await.unwrap();
+    browser
+        .until(
+            "the call button",
+            "return document.getElementById('call-citizen')",
+            w,
+        )
+        .await
+        .unwrap();
+    browser
+        .screenshot(&artifact("verification-operator.png"))
+        .await
+        .unwrap();
+    browser.click("#call-citizen").await.unwrap();
     phone
         .wait_established(Duration::from_secs(10))
         .await
@@ -433,6 +466,54 @@ async fn click_to_call_rings_the_operator_then_bridges_the_citizen() {
     // The citizen talks 3 s and hangs up; the operator's leg ends too.
     phone.wait_closed(Duration::from_secs(20)).await.unwrap();
     trunk.wait().await.unwrap().ensure_success().unwrap();
+    browser
+        .until(
+            "the call placed",
+            "return document.querySelector('.call-box [role=status]').textContent.length > 20",
+            w,
+        )
+        .await
+        .unwrap();
+    // The outcome, on the page: confirmed, rated 5.
+    browser
+        .click("#verification-card button[data-action='verify']")
+        .await
+        .unwrap();
+    browser
+        .js(
+            "document.getElementById('step-verify-rating').value = '5'; return true;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    browser
+        .screenshot(&artifact("verification-outcome.png"))
+        .await
+        .unwrap();
+    browser
+        .click("#verification-card form button[type=submit]")
+        .await
+        .unwrap();
+    browser
+        .until(
+            "the list emptied",
+            "return document.getElementById('verification-count').textContent === '0'",
+            w,
+        )
+        .await
+        .unwrap();
+    browser.close().await;
+    let call = app
+        .store()
+        .appeal_detail(&number)
+        .await
+        .unwrap()
+        .unwrap()
+        .calls
+        .iter()
+        .map(|c| c.call_id)
+        .next_back()
+        .expect("the call-back is linked");
 
     let store = app.store();
     let mut record = store.get_call(call).await.unwrap();
@@ -480,25 +561,9 @@ async fn click_to_call_rings_the_operator_then_bridges_the_citizen() {
         loud(0),
         loud(1)
     );
-    let detail = store.appeal_detail(&number).await.unwrap().unwrap();
-    assert!(detail.calls.iter().any(|c| c.call_id == call));
-
-    // The outcome, naming the call.
-    let body = serde_json::json!({
-        "action": "verify", "result": "confirmed", "rating": 5, "channel": "operator", "call": call,
-    });
-    let path = format!("/api/appeals/{number}/actions");
-    let r = crate::request(
-        app.http_addr,
-        "POST",
-        &path,
-        &olena.headers(),
-        &body.to_string(),
-    )
-    .await;
-    assert_eq!(r.status, 200, "{}", r.body);
-    let stepped: serde_json::Value = serde_json::from_str(&r.body).unwrap();
-    assert_eq!(stepped["status"], "closed");
+    // The outcome names the call.
+    let card = store.appeal_card(id).await.unwrap().unwrap();
+    assert_eq!(card.card.status, AppealStatus::Closed);
     let history = store.appeal_history(id).await.unwrap();
     let confirmed = history
         .iter()
