@@ -533,7 +533,13 @@ export class VerificationView extends CardsBeside {
           this.panel.calls[card.registration_number] = r.call;
           status.textContent = t('callPlaced');
         } catch (e) {
-          status.textContent = refusalText(e);
+          // The console's own words for why no call was made.
+          const why = !(e instanceof ApiError) ? e.message
+            : e.status === 409 && /softphone/.test(e.message) ? t('callNoSoftphone')
+              : e.status === 409 ? t('callNotDue')
+                : e.status === 403 ? t('callNotOperator')
+                  : e.status === 503 ? t('callUnavailable') : refusalText(e);
+          status.textContent = why;
           status.className = 'error';
         } finally {
           button.disabled = false;

@@ -238,6 +238,7 @@ async fn call(
         ));
     };
     let call = crate::ids::CallId::random();
+    let (ringing, rings) = tokio::sync::oneshot::channel();
     let request = crate::call::outbound::Bridged {
         call,
         appeal: appeal.id,
@@ -245,11 +246,28 @@ async fn call(
         number: appeal.caller_phone.clone(),
         operator: operator.login.clone(),
         extension: operator.extension.clone(),
+        ringing: Some(ringing),
     };
     info!(number = %number, operator = %operator.login, call = %call, "click-to-call");
     tokio::spawn(async move {
         dialer.bridge(line, request).await;
     });
+    // Said at once when the operator's softphone is not registered (the
+    // call is on file, ended as failed).
+    match tokio::time::timeout(std::time::Duration::from_secs(5), rings).await {
+        Ok(Ok(false)) => {
+            return Err(ApiError::conflict(
+                "no softphone of yours is registered: sign in on your phone and try again",
+            ));
+        }
+        Ok(Ok(true)) => {}
+        // Failed before ringing (no port, the database): the call's row says.
+        Ok(Err(_)) | Err(_) => {
+            return Err(ApiError::Unavailable(
+                "the call could not be placed; try again".into(),
+            ));
+        }
+    }
     Ok((
         StatusCode::ACCEPTED,
         Json(CallPlaced {

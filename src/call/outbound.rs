@@ -88,7 +88,7 @@ impl Reached {
 
 /// Click-to-call: the operator whose softphone rings first, the card and
 /// the citizen called once they answer.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Bridged {
     /// The call's id, told to the operator's console before it rings.
     pub call: CallId,
@@ -99,6 +99,9 @@ pub struct Bridged {
     /// The operator's login and extension.
     pub operator: String,
     pub extension: String,
+    /// Told whether the operator's softphone rings (`false`: none is
+    /// registered), so the console can say so at once.
+    pub ringing: Option<oneshot::Sender<bool>>,
 }
 
 /// A call placed: its id (its row, its recording) and what it came to.
@@ -171,10 +174,9 @@ impl Dialer {
             section: None,
         };
         let operator = Some((request.operator, request.extension));
-        let reached = OutCall::new(self.clone(), id, survey, operator)
-            .run()
-            .instrument(span)
-            .await;
+        let mut call = OutCall::new(self.clone(), id, survey, operator);
+        call.ringing = request.ringing;
+        let reached = call.run().instrument(span).await;
         drop(line);
         let _ = self.commands.send(Command::Done { call: id });
         reached.unwrap_or(Reached::Failed(500))
@@ -214,6 +216,8 @@ struct OutCall {
     operator: Option<(String, String)>,
     /// Their answered leg.
     op: Option<OperatorSide>,
+    /// Told whether the operator's phone rings.
+    ringing: Option<oneshot::Sender<bool>>,
 }
 
 /// The operator's answered leg in click-to-call.
@@ -275,6 +279,7 @@ impl OutCall {
             early: false,
             operator,
             op: None,
+            ringing: None,
         }
     }
 
@@ -604,7 +609,11 @@ impl OutCall {
             events: events_tx,
             leg: leg_tx,
         });
-        let Some(leg) = leg_rx.await.ok().flatten() else {
+        let leg = leg_rx.await.ok().flatten();
+        if let Some(ringing) = self.ringing.take() {
+            let _ = ringing.send(leg.is_some());
+        }
+        let Some(leg) = leg else {
             info!(operator = %login, %extension, "no registered softphone to ring");
             self.event("operator-unreachable", "480".into());
             return Err(End::failed(EndedBy::Server, 480));

@@ -426,7 +426,7 @@ impl Store {
     ) -> Result<Vec<TakenCall>, StoreError> {
         const SQL: &str = "SELECT c.id, c.sip_call_id, c.caller_raw, c.caller_e164, \
             c.called_number, c.source, c.source_addr, c.transport, c.arrived_at, c.answered_at, \
-            c.ended_at, c.ended_by, c.sip_status, c.disposition, c.codec, \
+            c.ended_at, c.ended_by, c.sip_status, c.disposition, c.codec, c.direction, \
             e.queue, e.at AS taken_at, e.wait_ms \
             FROM queue_events e JOIN calls c ON c.id = e.call_id \
             WHERE e.kind = 'answered' AND e.operator_id = $1 AND e.at >= $2 \

@@ -231,7 +231,7 @@ async fn ivr_check_reports_file_and_line() {
         "{}",
         String::from_utf8_lossy(&good.stdout)
     );
-    assert!(String::from_utf8_lossy(&good.stdout).contains("OK, 14 nodes"));
+    assert!(String::from_utf8_lossy(&good.stdout).contains("OK, 25 nodes"));
 
     let dir = scripts_copy();
     let main = dir.path().join("main.toml");

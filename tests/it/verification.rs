@@ -387,6 +387,13 @@ async fn an_operator_calls_the_citizen_back_from_the_verification_page() {
     .expect("sipp starts");
     let app = app(Backend::Sqlite, trunk.local_addr(), "").await;
     app.add_operator("olena", "1001").await;
+    let (id, number) = in_verification(&app, Mode::Operator).await;
+    let olena = app.sign_in_as("olena", Role::Operator).await;
+    // No softphone registered yet: said at once, nothing rings.
+    let path = format!("/api/verification/{number}/call");
+    let r = crate::request(app.http_addr, "POST", &path, &olena.headers(), "").await;
+    assert_eq!(r.status, 409, "{}", r.body);
+    assert!(r.body.contains("softphone"), "{}", r.body);
     let mut phone = Baresip::spawn(BaresipOptions {
         from_user: "1001".into(),
         registration: Some(Registration {
@@ -405,8 +412,6 @@ async fn an_operator_calls_the_citizen_back_from_the_verification_page() {
         .wait_registered(Duration::from_secs(10))
         .await
         .unwrap();
-    let (id, number) = in_verification(&app, Mode::Operator).await;
-    let olena = app.sign_in_as("olena", Role::Operator).await;
 
     // The list shows the card, its report and the proof.
     let r = crate::request(
