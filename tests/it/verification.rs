@@ -34,7 +34,7 @@ async fn app(backend: Backend, trunk: std::net::SocketAddr, verification: &str) 
     let extra = format!(
         "[[trunk]]\nname = \"city\"\naddress = \"{trunk}\"\nusername = \"hotline\"\n\
          password = \"s3cret\"\nregister = false\n\
-         [outbound]\ntrunk = \"city\"\ncaller_id = \"1580\"\nring_secs = 2\nmax_call_secs = 60\n\
+         [outbound]\ntrunk = \"city\"\ncaller_id = \"1580\"\nring_secs = 2\nmax_call_secs = 60\nmax_calls = 1\n\
          [appeals.verification]\ncalling_hours = \"00:00-00:01\"\n{verification}\n\
          [appeals.verification.control]\nselective_share = 1.0\n"
     );
@@ -347,8 +347,18 @@ async fn a_call_nobody_answers_is_cancelled_after_the_ring_time() {
     .expect("sipp starts");
     let app = app(Backend::Sqlite, trunk.local_addr(), AUTOMATED).await;
     let (id, _) = in_verification(&app, Mode::Automated).await;
+    // A second card due as well: one line ([outbound] max_calls = 1), one call.
+    let (other, _) = in_verification(&app, Mode::Automated).await;
+    let due = due_at(&app, id).await.max(due_at(&app, other).await);
     let started = std::time::Instant::now();
-    let taken = pass(&app, due_at(&app, id).await).await;
+    let taken = pass(&app, due).await;
+    assert_eq!(taken.len(), 1, "one call at a time");
+    let called = taken[0].outcome.card.id;
+    let waiting = if called == id { other } else { id };
+    assert!(
+        due_at(&app, waiting).await <= due,
+        "the other card is still due"
+    );
     assert!(
         started.elapsed() >= Duration::from_secs(2),
         "rang for ring_secs"
