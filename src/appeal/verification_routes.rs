@@ -54,9 +54,6 @@ struct VerificationCard {
     /// many files it proved the work with.
     report: Option<String>,
     proof_files: usize,
-    /// The last two digits of the citizen's number, to tell calls apart
-    /// (the whole number is on the opened card, whose opening is logged).
-    phone_hint: Option<String>,
 }
 
 async fn list(
@@ -76,11 +73,6 @@ async fn list(
             .into_iter()
             .rev()
             .find(|e| e.kind == EntryKind::ClosureProposed);
-        let phone = store
-            .appeal_by_registration_number(&summary.stored.registration_number)
-            .await?
-            .map(|a| a.caller_phone)
-            .filter(|p| !p.is_empty() && !card.anonymous);
         out.push(VerificationCard {
             mode: card.verification.as_ref().map(|v| v.mode),
             attempts: card.verification.as_ref().map_or(0, |v| v.attempts),
@@ -90,7 +82,6 @@ async fn list(
             direct_control: card.direct_control,
             proof_files: report.as_ref().map_or(0, |r| r.files.len()),
             report: report.and_then(|r| r.text),
-            phone_hint: phone.map(|p| format!("…{}", crate::phone::last_chars(&p, 2))),
             card: card_view(&rules, summary, None, now),
         });
     }

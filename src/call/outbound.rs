@@ -27,7 +27,6 @@ use super::machine::info_digit;
 use super::{CODECS, CallContext, CallEvent, Command};
 use crate::config::OutboundSettings;
 use crate::ids::CallId;
-use crate::ivr::assets::IvrAssets;
 use crate::ivr::script::{PRESET_NUMBER, PRESET_SUBJECT};
 use crate::ivr::{self, Clock, Ivr};
 use crate::phone::Pii;
@@ -218,7 +217,12 @@ struct OutCall {
     op: Option<OperatorSide>,
     /// Told whether the operator's phone rings.
     ringing: Option<oneshot::Sender<bool>>,
+    /// The call's events, written in order by one task (as an inbound
+    /// call's are): the path must read as it happened.
+    log: Option<(EventLog, tokio::task::JoinHandle<()>)>,
 }
+
+type EventLog = mpsc::UnboundedSender<(chrono::DateTime<Utc>, &'static str, String)>;
 
 /// The operator's answered leg in click-to-call.
 struct OperatorSide {
@@ -280,6 +284,7 @@ impl OutCall {
             operator,
             op: None,
             ringing: None,
+            log: None,
         }
     }
 
@@ -397,13 +402,21 @@ impl OutCall {
         }
     }
 
-    fn event(&self, kind: &'static str, detail: String) {
+    fn event(&mut self, kind: &'static str, detail: String) {
         let (store, id) = (self.ctx().store.clone(), self.id.as_uuid());
-        tokio::spawn(async move {
-            if let Err(e) = store.add_call_event(id, Utc::now(), kind, &detail).await {
-                warn!(error = %e, kind, "cannot store a call event");
-            }
+        let (log, _) = self.log.get_or_insert_with(|| {
+            let (tx, mut rx) =
+                mpsc::unbounded_channel::<(chrono::DateTime<Utc>, &'static str, String)>();
+            let writer = tokio::spawn(async move {
+                while let Some((at, kind, detail)) = rx.recv().await {
+                    if let Err(e) = store.add_call_event(id, at, kind, &detail).await {
+                        warn!(error = %e, kind, "cannot store a call event");
+                    }
+                }
+            });
+            (tx, writer)
         });
+        let _ = log.send((Utc::now(), kind, detail));
     }
 
     /// Starts the call's media toward the far end's SDP (early media or
@@ -776,7 +789,7 @@ impl OutCall {
                         ivr::Action::Play { prompts, .. } => {
                             media
                                 .handle
-                                .send(MediaCommand::Play(resolve(&assets, &prompts)));
+                                .send(MediaCommand::Play(assets.prompts_or_warn(&prompts)));
                         }
                         ivr::Action::StopPlayback => media.handle.send(MediaCommand::StopPlayback),
                         ivr::Action::Step(step) => {
@@ -876,6 +889,11 @@ impl OutCall {
                 }
             }
         }
+        // Every event of the call is on file before the call is closed.
+        if let Some((log, writer)) = self.log.take() {
+            drop(log);
+            let _ = writer.await;
+        }
         let call_end = CallEnd {
             at: Utc::now(),
             ended_by: end.by,
@@ -905,14 +923,6 @@ impl OutCall {
         info!(reached = ?end.reached, early_media = self.early, "call out ended");
         Ok(end.reached)
     }
-}
-
-fn resolve(assets: &IvrAssets, names: &[String]) -> Vec<crate::media::Prompt> {
-    let (prompts, missing) = assets.resolve(names);
-    if !missing.is_empty() {
-        warn!(?missing, "prompts missing from the language; skipped");
-    }
-    prompts
 }
 
 #[cfg(test)]

@@ -919,11 +919,7 @@ impl Driver {
     }
 
     fn prompts(&self, names: &[String]) -> Vec<crate::media::Prompt> {
-        let (prompts, missing) = self.assets.resolve(names);
-        if !missing.is_empty() {
-            warn!(?missing, "prompts missing from the language; skipped");
-        }
-        prompts
+        self.assets.prompts_or_warn(names)
     }
 
     /// A queue service message for the machine; an offer gets its port

@@ -93,6 +93,16 @@ impl IvrAssets {
         }
     }
 
+    /// The decoded prompts of these names; those missing are skipped and
+    /// logged.
+    pub fn prompts_or_warn(&self, names: &[String]) -> Vec<crate::media::Prompt> {
+        let (prompts, missing) = self.resolve(names);
+        if !missing.is_empty() {
+            tracing::warn!(?missing, "prompts missing from the language; skipped");
+        }
+        prompts
+    }
+
     /// Whether a prompt of this name exists in the language.
     pub fn has_prompt(&self, name: &str) -> bool {
         self.prompts.contains_key(name)

@@ -310,20 +310,7 @@ impl Core {
             sdp,
         } = request;
         let now = Instant::now().into_std();
-        let mut contacts: Vec<(String, Flow)> = self
-            .registrar
-            .contacts(&extension, now)
-            .into_iter()
-            .map(|b| (b.contact.clone(), b.flow))
-            .collect();
-        if let (true, Some(trunk)) = (contacts.is_empty(), &self.member_trunk) {
-            // Behind the PBX: its dialplan rings the extension.
-            let flow = Flow {
-                transport: Transport::Udp,
-                remote: trunk.address,
-            };
-            contacts.push((format!("sip:{extension}@{}", trunk.host), flow));
-        }
+        let contacts = self.contacts_of(&extension, now);
         if contacts.is_empty() {
             info!(%call, %operator, %extension, "no registered phone to ring");
             calls.send(
@@ -349,6 +336,25 @@ impl Core {
             })
             .collect();
         self.legs.rang(call, operator, fork);
+    }
+
+    /// Where an operator's extension is rung: its registered contacts,
+    /// else (behind a PBX) the member trunk, whose dialplan rings it.
+    fn contacts_of(&self, extension: &str, now: std::time::Instant) -> Vec<(String, Flow)> {
+        let mut contacts: Vec<(String, Flow)> = self
+            .registrar
+            .contacts(extension, now)
+            .into_iter()
+            .map(|b| (b.contact.clone(), b.flow))
+            .collect();
+        if let (true, Some(trunk)) = (contacts.is_empty(), &self.member_trunk) {
+            let flow = Flow {
+                transport: Transport::Udp,
+                remote: trunk.address,
+            };
+            contacts.push((format!("sip:{extension}@{}", trunk.host), flow));
+        }
+        contacts
     }
 
     /// Stops ringing the operator for the call (legs not yet answered).
@@ -557,22 +563,7 @@ impl Core {
                 events,
                 leg,
             } => {
-                let contact = self
-                    .registrar
-                    .contacts(&extension, now)
-                    .into_iter()
-                    .next()
-                    .map(|b| (b.contact.clone(), b.flow))
-                    .or_else(|| {
-                        // Behind the PBX: its dialplan rings the extension.
-                        self.member_trunk.as_ref().map(|t| {
-                            let flow = Flow {
-                                transport: Transport::Udp,
-                                remote: t.address,
-                            };
-                            (format!("sip:{extension}@{}", t.host), flow)
-                        })
-                    });
+                let contact = self.contacts_of(&extension, now).into_iter().next();
                 let key = contact.map(|(target, flow)| {
                     dial.target = target;
                     let key = self.endpoint.dial(now, flow, *dial);
