@@ -62,6 +62,9 @@ pub struct Settings {
     /// Calls hotline places (verification call-backs); none without it.
     #[serde(default)]
     pub outbound: Option<OutboundSettings>,
+    /// Reports: the service level's threshold, the CSV's separator.
+    #[serde(default)]
+    pub reports: crate::report::ReportSettings,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -49,6 +49,8 @@ pub enum Error {
     Endpoint(#[from] crate::sip::endpoint::EndpointError),
     #[error(transparent)]
     Ports(#[from] crate::rtp::ports::PortError),
+    #[error(transparent)]
+    Report(#[from] crate::report::ReportError),
 }
 
 impl From<crate::server::ServerError> for Error {

@@ -25,6 +25,9 @@
 //! - [`appeal`]: the appeal (the console's card), one folder: registration
 //!   number, rules, records, the classifier, attachments, their queries and
 //!   routes.
+//! - [`report`]: the regulation's reports and the call figures: periods
+//!   on the city's clock, the indicators and figures counted by plain code,
+//!   the report set drawn as documents, written as XLSX and CSV.
 //! - [`store`]: the database (SQLite or PostgreSQL): connection, migrations
 //!   and errors, and the queries of calls, recordings, repair works,
 //!   operators, queues, users, the block list and retention.
@@ -56,6 +59,7 @@ pub mod metrics;
 pub mod phone;
 pub mod queue;
 pub mod recording;
+pub mod report;
 pub mod retention;
 pub mod rtp;
 pub mod sdp;

@@ -206,6 +206,21 @@ impl From<crate::appeal::verification_store::StepError> for ApiError {
     }
 }
 
+/// A report not made: a wrong period or executor is the request's fault
+/// (422, 404); the store's, ours to say (503); a file that could not be
+/// written, ours (500).
+impl From<crate::report::ReportError> for ApiError {
+    fn from(e: crate::report::ReportError) -> Self {
+        use crate::report::ReportError as R;
+        match e {
+            R::Store(e) => e.into(),
+            R::Period(_) | R::NoExecutor => ApiError::Unprocessable(e.to_string().into()),
+            R::UnknownExecutor(_) => ApiError::not_found(e.to_string()),
+            R::Xlsx(_) | R::Json(_) => ApiError::internal(e.to_string()),
+        }
+    }
+}
+
 impl From<Refusal> for ApiError {
     fn from(refusal: Refusal) -> Self {
         ApiError::Refused(refusal)
@@ -251,6 +266,7 @@ impl From<crate::Error> for ApiError {
             E::Register(e) => e.into(),
             E::QueueService(e) => e.into(),
             E::Router(e) => ServiceError::Router(e).into(),
+            E::Report(e) => e.into(),
             E::Config(_)
             | E::Server(_)
             | E::Classifier(_)

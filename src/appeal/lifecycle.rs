@@ -200,6 +200,13 @@ pub struct Card {
     /// While the citizen is being asked: who asks, how often so far, when
     /// next.
     pub verification: Option<Verifying>,
+    /// When the executor finished the work: the moment of the closure
+    /// proposal the contact centre accepted. Set on that approval, cleared
+    /// when a closure is sent back for rework. Whether a card was closed on
+    /// time is this against its deadline (reports), so the contact
+    /// centre's decision and the citizen's verification do not count
+    /// against the executor.
+    pub resolved_at: Option<DateTime<Utc>>,
 }
 
 impl Card {
@@ -782,6 +789,7 @@ impl Lifecycle {
             contested: false,
             direct_control: false,
             verification: None,
+            resolved_at: None,
         };
         self.put_on(&mut card, &executors, now);
         let details = Details {
@@ -1226,6 +1234,7 @@ impl Lifecycle {
                             anonymous: card.anonymous,
                         };
                         let decision = self.control.decide(facts, record.as_ref());
+                        next.resolved_at = Some(pending.made_at);
                         if decision.verify {
                             next.status = S::Verification;
                             next.verification = Some(self.attempts.start(&self.calendar, now));
@@ -1251,6 +1260,7 @@ impl Lifecycle {
                 entry.details.request = Some(pending.request.clone());
                 if pending.request == Request::Closure {
                     next.status = S::Rework;
+                    next.resolved_at = None;
                     entry.kind = EntryKind::ReturnedForRework;
                 } else {
                     next.status = pending.return_to;

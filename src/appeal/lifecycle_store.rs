@@ -73,7 +73,7 @@ macro_rules! card_columns {
         "id, registration_number, status, deadline, term_start, control, extensions, \
          planned_date, delivery_at, proofs, overdue_noted, due_soon_noted, pending, revision, \
          emergency, anonymous, contested, direct_control, verify_mode, verify_attempts, \
-         verify_next_at"
+         verify_next_at, resolved_at"
     };
 }
 
@@ -124,6 +124,7 @@ fn card_from_row(row: &impl StoreRow) -> Result<StoredCard, StoreError> {
         contested: c.get::<bool>("contested")?,
         direct_control: c.get::<bool>("direct_control")?,
         verification,
+        resolved_at: c.opt_time("resolved_at")?,
     };
     Ok(StoredCard {
         id: c.uuid("id")?,
@@ -186,8 +187,8 @@ pub(crate) const UPDATE_CARD: &str = "UPDATE appeals SET status = $1, deadline =
     proofs = $8, overdue_noted = $9, due_soon_noted = $10, pending = $11, pending_due = $12, \
     finished_at = CASE WHEN $13 THEN COALESCE(finished_at, $14) ELSE NULL END, \
     executor = $15, contested = $16, direct_control = $17, verify_mode = $18, \
-    verify_attempts = $19, verify_next_at = $20, revision = revision + 1 \
-    WHERE id = $21 AND revision = $22";
+    verify_attempts = $19, verify_next_at = $20, resolved_at = $21, revision = revision + 1 \
+    WHERE id = $22 AND revision = $23";
 pub(crate) const INSERT_ATTEMPT: &str = "INSERT INTO verification_attempts \
     (appeal_id, executor_code, at, channel, result, rating, reason, login, user_id, call_id) \
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
@@ -257,6 +258,7 @@ macro_rules! update_card {
             .bind(verifying.map(|v| v.mode.as_str()))
             .bind(verifying.map_or(0, |v| i32::try_from(v.attempts).unwrap_or(i32::MAX)))
             .bind(verifying.map(|v| DbTime::new(v.next_at)))
+            .bind(card.resolved_at.map(DbTime::new))
             .bind(DbUuid($id))
             .bind(i32::try_from($revision).unwrap_or(i32::MAX))
             .execute(&mut *$tx)

@@ -224,6 +224,7 @@ fn card_in(state: AppealStatus, now: DateTime<Utc>) -> Card {
         anonymous: false,
         contested: false,
         direct_control: false,
+        resolved_at: None,
         verification: (state == Verification).then(|| Verifying {
             mode: crate::appeal::verification::Mode::Operator,
             attempts: 0,
@@ -1620,4 +1621,40 @@ fn an_executor_sees_a_card_being_verified_as_awaiting() {
     let now = kyiv("2026-12-02 11:00");
     let card = card_in(AppealStatus::Verification, now);
     assert_eq!(m.tabs(&card, &code("zhytlo"), now), vec![Tab::Awaiting]);
+}
+
+#[test]
+fn an_accepted_closure_dates_the_work_from_the_proposal_and_rework_undoes_it() {
+    let now = kyiv("2026-12-02 11:00");
+    let supervisor = actor("supervisor");
+    let card = card_in(AppealStatus::ClosureProposed, now);
+    let proposed = card.pending.as_ref().expect("a proposal").made_at;
+    assert!(proposed < now);
+    // Decided later, whether verified or closed at once, the work was
+    // done when it was proposed: that is what the deadline is held to.
+    for share in [0.0, 1.0] {
+        let out = apply(
+            &verifying_machine(share),
+            &card,
+            approve_closure(),
+            &supervisor,
+            now,
+        );
+        assert_eq!(out.card.resolved_at, Some(proposed));
+    }
+    let done = Card {
+        resolved_at: Some(proposed),
+        ..card.clone()
+    };
+    let out = apply(
+        &machine(),
+        &done,
+        Action::Reject {
+            reason: "Фото не того місця".into(),
+        },
+        &supervisor,
+        now,
+    );
+    assert_eq!(out.card.status, AppealStatus::Rework);
+    assert_eq!(out.card.resolved_at, None);
 }

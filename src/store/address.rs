@@ -117,6 +117,52 @@ fn houses(text: &str) -> Vec<House> {
         .collect()
 }
 
+/// The street of a free-text address, for counting appeals by street:
+/// `(key, name)`, the key folded as the matching rule folds (so
+/// "вул. Соборна, 12" and "вулиця соборна 5" count together) and the name
+/// as first written. The street is the words before the first house
+/// number, in the comma-separated part that holds it, or the part before
+/// it when the number stands alone ("Соборна, 12"); `None` when there is
+/// no street word.
+pub fn street_of(address: &str) -> Option<(String, String)> {
+    let parts: Vec<&str> = address.split(',').map(str::trim).collect();
+    let numbered = |w: &String| w.starts_with(|c: char| c.is_ascii_digit());
+    let house_at = parts
+        .iter()
+        .position(|p| words(p).iter().any(numbered))
+        .unwrap_or(parts.len().saturating_sub(1));
+    let candidates = [Some(house_at), house_at.checked_sub(1)];
+    for at in candidates.into_iter().flatten() {
+        let part = parts.get(at)?;
+        let before_number: Vec<String> = words(part)
+            .into_iter()
+            .take_while(|w| !numbered(w))
+            .collect();
+        let named: Vec<&String> = before_number
+            .iter()
+            .filter(|w| !STREET_TYPES.contains(&w.as_str()) && w.chars().count() > 1)
+            .collect();
+        if named.is_empty() {
+            continue;
+        }
+        let key = named
+            .iter()
+            .map(|w| w.as_str())
+            .collect::<Vec<_>>()
+            .join(" ");
+        let cut = part
+            .char_indices()
+            .find(|(_, c)| c.is_ascii_digit())
+            .map_or(part.len(), |(i, _)| i);
+        let name = part[..cut]
+            .trim()
+            .trim_end_matches([',', '.', ' '])
+            .to_string();
+        return Some((key, name));
+    }
+    None
+}
+
 /// The words of a street name without the kind of street (all of them if
 /// that would leave none: a street may be called "Майдан").
 fn street_words(street: &str) -> Vec<String> {
@@ -276,6 +322,24 @@ mod tests {
         }
         assert!(at("Соборна", Some("12/1")).matches("Соборна, 12/1"));
         assert!(!at("Соборна", Some("12/1")).matches("Соборна, 12, кв. 1"));
+    }
+
+    #[test]
+    fn the_street_of_an_address_is_found_whatever_its_spelling() {
+        let key = |a: &str| street_of(a).map(|(k, _)| k);
+        assert_eq!(key("вул. Соборна, 12, кв. 5"), Some("соборна".into()));
+        assert_eq!(key("вулиця Соборна 5"), Some("соборна".into()));
+        assert_eq!(key("Соборна, 12"), Some("соборна".into()));
+        assert_eq!(
+            key("м. Запоріжжя, просп. Маяковського, 3"),
+            Some("маяковського".into())
+        );
+        assert_eq!(
+            street_of("вул. Нижньо-Дніпровська 7а").map(|(_, n)| n),
+            Some("вул. Нижньо-Дніпровська".into())
+        );
+        assert_eq!(key("12, 5"), None);
+        assert_eq!(key(""), None);
     }
 
     #[test]

@@ -31,7 +31,7 @@
 //! `lower()` folds ASCII only, so it would disagree with PostgreSQL on
 //! Ukrainian text.
 
-mod address;
+pub(crate) mod address;
 pub mod demo;
 pub(crate) mod encoding;
 pub mod testing;

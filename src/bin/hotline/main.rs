@@ -12,6 +12,7 @@ mod executor;
 mod ivr;
 mod people;
 mod prune;
+mod report;
 mod serve;
 
 use std::path::PathBuf;
@@ -86,6 +87,8 @@ enum Command {
         #[command(subcommand)]
         action: block::BlockCommand,
     },
+    /// A report of the regulation's set, written to a file (XLSX, CSV).
+    Report(report::ReportArgs),
     /// Remove recordings and appeals past their retention period
     /// (`[retention]`), except those under legal hold; first make files and
     /// rows agree after any crash.
@@ -211,6 +214,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             serve::init_cli_logging();
             block::run(&settings, action).await
         }
+        Command::Report(args) => report::run(&settings, args).await,
         Command::Prune { dry_run, now } => {
             serve::init_cli_logging();
             prune::run(&settings, dry_run, now).await

@@ -1,0 +1,85 @@
+//! `hotline report KIND`: a report of the set (docs/reports.md) written to
+//! a file, as the console's "Звіти" page makes it.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Args;
+use hotline::config::Settings;
+use hotline::report::{self, Format, Period, ReportKind};
+
+use crate::with_store;
+
+/// What `hotline report` is asked.
+#[derive(Args)]
+pub struct ReportArgs {
+    /// daily (one executor's), weekly, monthly, fortnight (the analytic
+    /// note), unresolved (cards unresolved at every control level), calls,
+    /// or period (any period).
+    kind: String,
+    /// The first day, YYYY-MM-DD (the city's days). Without --from and
+    /// --to: the period just over (yesterday, last week, last month, the
+    /// last two weeks).
+    #[arg(long)]
+    from: Option<String>,
+    /// The last day, included; --from alone means that one day.
+    #[arg(long)]
+    to: Option<String>,
+    /// The executor's code, for the daily report.
+    #[arg(long)]
+    executor: Option<String>,
+    /// xlsx, csv or json.
+    #[arg(long, default_value = "xlsx")]
+    format: String,
+    /// Where to write it; without it, a file named after the report in
+    /// the current folder.
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+pub async fn run(settings: &Settings, args: ReportArgs) -> anyhow::Result<()> {
+    let kind = ReportKind::parse(&args.kind).with_context(|| {
+        format!(
+            "{:?} is not a report; one of: {}",
+            args.kind,
+            ReportKind::ALL
+                .iter()
+                .map(|k| k.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    })?;
+    let format = Format::parse(&args.format)
+        .with_context(|| format!("--format {:?}: xlsx, csv or json", args.format))?;
+    let rules = settings.appeals.lifecycle()?;
+    let calendar = rules.calendar();
+    let now = chrono::Utc::now();
+    let period = match (&args.from, &args.to) {
+        (None, None) => kind.default_period(calendar.date(now)),
+        (Some(from), None) => Period::parse(from, from)?,
+        (Some(from), Some(to)) => Period::parse(from, to)?,
+        (None, Some(_)) => anyhow::bail!("--to needs --from"),
+    };
+    let request = report::Request {
+        kind,
+        period,
+        executor: args.executor.clone(),
+    };
+    let (bytes, name) = with_store(settings, async |store| {
+        let made = report::make(store, calendar, &settings.reports, &request, now).await?;
+        let bytes = report::render(&made, format, &settings.reports)?;
+        Ok((bytes, report::file_name(&made, format)))
+    })
+    .await?;
+    let out = args.out.unwrap_or_else(|| PathBuf::from(name));
+    std::fs::write(&out, &bytes).with_context(|| format!("writing {}", out.display()))?;
+    println!(
+        "{} ({}, {}): {} bytes written to {}",
+        kind.title(),
+        period,
+        format.extension(),
+        bytes.len(),
+        out.display()
+    );
+    Ok(())
+}

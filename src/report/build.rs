@@ -1,0 +1,158 @@
+//! Makes a report: asks the store for the period's figures and hands them
+//! to the plain code that counts ([`super::indicators`], [`super::calls`])
+//! and draws ([`super::kinds`]).
+//!
+//! Role: the thin async edge between the store and the report set; no
+//! rule of its own.
+
+use chrono::{DateTime, Utc};
+
+use super::calls::CallTally;
+use super::document::Report;
+use super::indicators::{Breakdown, Tally};
+use super::kinds::{self, Context, ReportKind};
+use super::period::Period;
+use super::store::Categories;
+use super::{ReportError, ReportSettings};
+use crate::appeal::calendar::WorkingCalendar;
+use crate::store::Store;
+
+/// What a report is asked for.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub kind: ReportKind,
+    pub period: Period,
+    /// The executor of a daily report (their code).
+    pub executor: Option<String>,
+}
+
+/// Makes the report `request` asks for, as of `now`.
+pub async fn make(
+    store: &Store,
+    calendar: &WorkingCalendar,
+    settings: &ReportSettings,
+    request: &Request,
+    now: DateTime<Utc>,
+) -> Result<Report, ReportError> {
+    let kind = request.kind;
+    if !kinds::fits(kind, request.period) {
+        return Err(ReportError::Period(format!(
+            "the {} report is of one day",
+            kind.as_str()
+        )));
+    }
+    let (names, categories) = store.report_names().await?;
+    let ctx = Context {
+        period: request.period,
+        made_at: now,
+        tz: calendar.time_zone(),
+        names: &names,
+    };
+    let report = match kind {
+        ReportKind::Daily => {
+            let executor = request.executor.as_deref().ok_or(ReportError::NoExecutor)?;
+            if !names.executors.contains_key(executor) {
+                return Err(ReportError::UnknownExecutor(executor.to_string()));
+            }
+            let appeals = breakdown(
+                store,
+                calendar,
+                &categories,
+                request.period,
+                now,
+                Some(executor),
+            )
+            .await?;
+            let overdue = store
+                .report_cards(Some(executor), now, None, &categories)
+                .await?;
+            let schedule = calendar.executor(executor);
+            let until = calendar.end_of_next_working_day(schedule, now);
+            let due_soon = store
+                .report_cards(Some(executor), now, Some(until), &categories)
+                .await?;
+            kinds::daily(&ctx, executor, &appeals, &overdue, &due_soon)
+        }
+        ReportKind::Weekly | ReportKind::Monthly | ReportKind::Period => {
+            let appeals =
+                breakdown(store, calendar, &categories, request.period, now, None).await?;
+            let calls = calls(store, calendar, settings, request.period).await?;
+            kinds::summary(&ctx, kind, &appeals, &calls)
+        }
+        ReportKind::Calls => {
+            let calls = calls(store, calendar, settings, request.period).await?;
+            kinds::calls(&ctx, &calls)
+        }
+        ReportKind::Unresolved => {
+            let mut cards = store.report_cards(None, now, None, &categories).await?;
+            // Longest overdue first, then by executor.
+            cards.sort_by(|a, b| {
+                a.deadline
+                    .cmp(&b.deadline)
+                    .then(a.executor.cmp(&b.executor))
+            });
+            kinds::unresolved(&ctx, &cards)
+        }
+        ReportKind::Fortnight => {
+            let before = request.period.previous();
+            let appeals =
+                breakdown(store, calendar, &categories, request.period, now, None).await?;
+            let earlier = breakdown(store, calendar, &categories, before, now, None).await?;
+            let streets = |s: std::collections::BTreeMap<String, (String, u64)>| {
+                s.into_values()
+                    .collect::<std::collections::BTreeMap<_, _>>()
+            };
+            let now_streets = streets(
+                store
+                    .report_streets(request.period.start(calendar), request.period.end(calendar))
+                    .await?,
+            );
+            let before_streets = streets(
+                store
+                    .report_streets(before.start(calendar), before.end(calendar))
+                    .await?,
+            );
+            kinds::fortnight(&ctx, &appeals, &earlier, &now_streets, &before_streets)
+        }
+    };
+    Ok(report)
+}
+
+/// The appeals' indicators of `period`.
+pub async fn breakdown(
+    store: &Store,
+    calendar: &WorkingCalendar,
+    categories: &Categories,
+    period: Period,
+    now: DateTime<Utc>,
+    only: Option<&str>,
+) -> Result<Breakdown, ReportError> {
+    let (start, end) = (period.start(calendar), period.end(calendar));
+    let mut tally = Tally::new(start, end, now, calendar.time_zone()).only(only);
+    store
+        .tally_cards(start, end, categories, &mut tally)
+        .await?;
+    store
+        .tally_steps(start, end, categories, &mut tally)
+        .await?;
+    Ok(tally.finish())
+}
+
+/// The calls' figures of `period`.
+pub async fn calls(
+    store: &Store,
+    calendar: &WorkingCalendar,
+    settings: &ReportSettings,
+    period: Period,
+) -> Result<super::calls::CallReport, ReportError> {
+    let mut tally = CallTally::new(calendar.time_zone());
+    store
+        .tally_calls(
+            period.start(calendar),
+            period.end(calendar),
+            settings.service_level_secs * 1000,
+            &mut tally,
+        )
+        .await?;
+    Ok(tally.finish())
+}

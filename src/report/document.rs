@@ -1,0 +1,195 @@
+//! A report as a document: a heading and sections, each a table (typed
+//! columns, rows, a total) and optionally a chart. The page, the CSV, the
+//! XLSX and the PDF are all drawn from this one model, so they cannot
+//! disagree.
+//!
+//! Plain data: no IO.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::period::Period;
+
+/// A finished report.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Report {
+    /// Which report of the set ([`super::ReportKind::as_str`]).
+    pub kind: &'static str,
+    /// "Щоденний звіт виконавця", in Ukrainian.
+    pub title: String,
+    /// The organisation it is for (the daily report), or the whole city.
+    pub scope: String,
+    pub period: Period,
+    /// The period as people read it ("листопад 2026").
+    pub period_text: String,
+    /// When it was made, on the city's clock ("06.12.2026 08:00").
+    pub made_at: DateTime<Utc>,
+    pub made_at_text: String,
+    pub sections: Vec<Section>,
+}
+
+/// A titled part of a report.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Section {
+    /// Stable name, for CSV file names and the page's anchors.
+    pub key: &'static str,
+    pub title: String,
+    /// A sentence under the title (what is counted, a comparison's gist).
+    pub note: Option<String>,
+    pub table: Table,
+    pub chart: Option<Chart>,
+}
+
+/// A table: typed columns, rows and an optional total row.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Table {
+    pub columns: Vec<Column>,
+    pub rows: Vec<Vec<Cell>>,
+    pub total: Option<Vec<Cell>>,
+}
+
+/// A column's heading and what its cells hold.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Column {
+    pub title: String,
+    pub kind: ColumnKind,
+}
+
+/// How a column's cells are written and aligned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ColumnKind {
+    Text,
+    /// A whole number.
+    Count,
+    /// A share in per cent, one decimal.
+    Percent,
+    /// A length of time, in seconds (written as hours and minutes).
+    Duration,
+    /// A moment, written on the city's clock.
+    Time,
+    /// A signed change against the previous period.
+    Change,
+}
+
+/// One cell. Numbers stay numbers so spreadsheets can sum them.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum Cell {
+    Text(String),
+    Number(f64),
+    /// Nothing to show (a share of nothing, a mean of no calls).
+    Empty,
+}
+
+impl Cell {
+    pub fn count(n: u64) -> Cell {
+        Cell::Number(n as f64)
+    }
+
+    pub fn change(n: i64) -> Cell {
+        Cell::Number(n as f64)
+    }
+
+    pub fn opt(value: Option<f64>) -> Cell {
+        value.map_or(Cell::Empty, Cell::Number)
+    }
+
+    pub fn secs(value: Option<u64>) -> Cell {
+        value.map_or(Cell::Empty, |s| Cell::Number(s as f64))
+    }
+
+    pub fn text(s: impl Into<String>) -> Cell {
+        Cell::Text(s.into())
+    }
+
+    /// The cell as text in a column of `kind`: what the CSV and the PDF
+    /// print. Per cent with one decimal, durations as "3 год 05 хв",
+    /// decimals with a comma as the city writes them when `comma`.
+    pub fn display(&self, kind: ColumnKind, comma: bool) -> String {
+        match self {
+            Cell::Empty => String::new(),
+            Cell::Text(s) => s.clone(),
+            Cell::Number(n) => match kind {
+                ColumnKind::Percent => {
+                    // Half away from zero, as people round (format!
+                    // rounds half to even: 72.25 would print 72.2).
+                    let s = format!("{:.1}", (n * 10.0).round() / 10.0);
+                    if comma { s.replace('.', ",") } else { s }
+                }
+                ColumnKind::Duration => duration_text(*n as u64),
+                ColumnKind::Change if *n > 0.0 => format!("+{n:.0}"),
+                _ => format!("{n:.0}"),
+            },
+        }
+    }
+}
+
+/// "2 год 05 хв", "45 хв", "3 д 04 год": a duration as people read it.
+pub fn duration_text(secs: u64) -> String {
+    let minutes = secs / 60;
+    let (days, hours, mins) = (minutes / 1440, minutes / 60 % 24, minutes % 60);
+    if days > 0 {
+        format!("{days} д {hours:02} год")
+    } else if hours > 0 {
+        format!("{hours} год {mins:02} хв")
+    } else if minutes > 0 {
+        format!("{mins} хв")
+    } else {
+        format!("{secs} с")
+    }
+}
+
+/// A chart the page draws from a section's data.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Chart {
+    /// Values over the period's days: one or more named series.
+    TimeSeries {
+        days: Vec<String>,
+        series: Vec<Series>,
+    },
+    /// Bars, largest first (executors ranked).
+    RankedBars {
+        labels: Vec<String>,
+        series: Vec<Series>,
+    },
+    /// Counts by weekday (rows, Monday first) and hour (columns).
+    HeatMap {
+        rows: Vec<String>,
+        columns: Vec<String>,
+        values: Vec<Vec<u64>>,
+    },
+}
+
+/// A named run of values.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Series {
+    pub name: String,
+    pub values: Vec<f64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cells_print_as_the_city_reads_them() {
+        assert_eq!(
+            Cell::Number(72.25).display(ColumnKind::Percent, true),
+            "72,3"
+        );
+        assert_eq!(
+            Cell::Number(72.25).display(ColumnKind::Percent, false),
+            "72.3"
+        );
+        assert_eq!(Cell::count(1234).display(ColumnKind::Count, true), "1234");
+        assert_eq!(Cell::change(3).display(ColumnKind::Change, true), "+3");
+        assert_eq!(Cell::change(-3).display(ColumnKind::Change, true), "-3");
+        assert_eq!(Cell::Empty.display(ColumnKind::Percent, true), "");
+        assert_eq!(duration_text(3 * 3600 + 5 * 60 + 59), "3 год 05 хв");
+        assert_eq!(duration_text(45 * 60), "45 хв");
+        assert_eq!(duration_text(50 * 3600), "2 д 02 год");
+        assert_eq!(duration_text(19), "19 с");
+    }
+}

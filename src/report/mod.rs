@@ -1,0 +1,152 @@
+//! Reports: the regulation's daily, weekly, monthly and bi-weekly reports
+//! and the contact centre's call figures (000 §4.1, 002 §3.3;
+//! `docs/reports.md`).
+//!
+//! Layout, pure rules first:
+//! * [`period`]: whole days of the city, Europe/Kyiv, across daylight
+//!   saving; the previous period of each kind.
+//! * [`indicators`]: the appeals' indicators counted from card facts and
+//!   steps ([`indicators::Tally`]).
+//! * [`calls`]: the calls' figures from counted queue events, wrap-ups and
+//!   calls per hour ([`calls::CallTally`]).
+//! * [`kinds`]: the report set, drawn as [`document::Report`]s.
+//! * [`csv`], [`xlsx`]: the same document as files.
+//! * [`store`]: the queries that feed the tallies; [`build`]: the async
+//!   edge that runs them and draws the report.
+//!
+//! Nothing but [`store`] and [`build`] touches the database, and nothing
+//! here reads the clock: "now" is handed in.
+
+pub mod build;
+pub mod calls;
+pub mod csv;
+pub mod document;
+pub mod indicators;
+pub mod kinds;
+pub mod period;
+pub mod store;
+#[cfg(test)]
+mod store_tests;
+pub mod xlsx;
+
+use serde::Deserialize;
+
+pub use build::{Request, make};
+pub use document::Report;
+pub use kinds::ReportKind;
+pub use period::Period;
+
+/// `[reports]` in the configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ReportSettings {
+    /// A caller answered within this many seconds is within the service
+    /// level (the industry's 20).
+    pub service_level_secs: u64,
+    /// The CSV files' field separator: ";" (with a decimal comma) is what
+    /// Excel expects with Ukrainian regional settings; "," (with a decimal
+    /// point) suits other software.
+    pub csv_delimiter: String,
+}
+
+impl Default for ReportSettings {
+    fn default() -> Self {
+        ReportSettings {
+            service_level_secs: 20,
+            csv_delimiter: ";".into(),
+        }
+    }
+}
+
+impl ReportSettings {
+    /// The CSV delimiter as a byte; `;` unless "," is set.
+    pub fn delimiter(&self) -> u8 {
+        if self.csv_delimiter.trim() == "," {
+            b','
+        } else {
+            b';'
+        }
+    }
+}
+
+/// A report's file format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Xlsx,
+    Csv,
+    /// The document itself, as the console's page reads it.
+    Json,
+}
+
+impl Format {
+    pub fn parse(text: &str) -> Option<Format> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "xlsx" => Some(Format::Xlsx),
+            "csv" => Some(Format::Csv),
+            "json" => Some(Format::Json),
+            _ => None,
+        }
+    }
+
+    pub fn extension(self) -> &'static str {
+        match self {
+            Format::Xlsx => "xlsx",
+            Format::Csv => "csv",
+            Format::Json => "json",
+        }
+    }
+
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Format::Xlsx => "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            Format::Csv => "text/csv; charset=utf-8",
+            Format::Json => "application/json",
+        }
+    }
+}
+
+/// What can go wrong making a report.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    #[error("{0}")]
+    Period(String),
+    #[error("the daily report is for one executor: name it")]
+    NoExecutor,
+    #[error("no executor has the code {0:?}")]
+    UnknownExecutor(String),
+    #[error("the workbook could not be written: {0}")]
+    Xlsx(#[from] rust_xlsxwriter::XlsxError),
+    #[error("the report could not be written as JSON: {0}")]
+    Json(#[from] serde_json::Error),
+}
+
+impl From<period::PeriodError> for ReportError {
+    fn from(e: period::PeriodError) -> ReportError {
+        ReportError::Period(e.to_string())
+    }
+}
+
+/// The report as a file of `format`.
+pub fn render(
+    report: &Report,
+    format: Format,
+    settings: &ReportSettings,
+) -> Result<Vec<u8>, ReportError> {
+    Ok(match format {
+        Format::Xlsx => xlsx::write(report)?,
+        Format::Csv => csv::write(report, settings.delimiter()),
+        Format::Json => serde_json::to_vec(report)?,
+    })
+}
+
+/// The file name a report is saved or sent as: "hotline-monthly-2026-11.xlsx".
+pub fn file_name(report: &Report, format: Format) -> String {
+    format!(
+        "hotline-{}-{}.{}",
+        report.kind,
+        report.period.slug(),
+        format.extension()
+    )
+}

@@ -1,0 +1,176 @@
+//! A report as an Excel workbook (rust_xlsxwriter): a sheet per section,
+//! each headed by the report's title, scope and period; a bold, shaded,
+//! wrapped header row that stays in view (frozen) and repeats on every
+//! printed page; widths fitted to the columns' kinds; numbers kept as
+//! numbers with their formats (whole numbers, per cent with one decimal,
+//! durations as hours and minutes), so the city's staff can sum and chart
+//! them; A4 landscape, fitted to the page's width.
+//!
+//! Plain code: a document in, bytes out.
+
+use rust_xlsxwriter::{
+    Color, DocProperties, Format, FormatAlign, FormatBorder, Workbook, Worksheet, XlsxError,
+};
+
+use super::document::{Cell, ColumnKind, Report, Section};
+
+/// The first row of a section's table (0-based): after the title, scope,
+/// period, section title, note and an empty row.
+const HEADER_ROW: u32 = 5;
+
+/// Writes `report` as an .xlsx file's bytes.
+pub fn write(report: &Report) -> Result<Vec<u8>, XlsxError> {
+    let mut workbook = Workbook::new();
+    workbook.set_properties(
+        &DocProperties::new()
+            .set_title(&report.title)
+            .set_subject(format!("{} — {}", report.scope, report.period_text))
+            .set_author("hotline"),
+    );
+    let mut used: Vec<String> = Vec::new();
+    for section in &report.sections {
+        let sheet = workbook.add_worksheet();
+        sheet.set_name(sheet_name(&section.title, &mut used))?;
+        write_section(sheet, report, section)?;
+    }
+    workbook.save_to_buffer()
+}
+
+/// A sheet name Excel accepts: at most 31 characters, none of `[]:*?/\`,
+/// unique in the workbook.
+fn sheet_name(title: &str, used: &mut Vec<String>) -> String {
+    let clean: String = title
+        .chars()
+        .map(|c| if "[]:*?/\\".contains(c) { ' ' } else { c })
+        .collect();
+    let base: String = clean.trim().chars().take(28).collect();
+    let mut name = base.clone();
+    let mut n = 2;
+    while used.iter().any(|u| u.eq_ignore_ascii_case(&name)) {
+        name = format!("{base} {n}");
+        n += 1;
+    }
+    used.push(name.clone());
+    name
+}
+
+fn write_section(
+    sheet: &mut Worksheet,
+    report: &Report,
+    section: &Section,
+) -> Result<(), XlsxError> {
+    let title = Format::new().set_bold().set_font_size(14);
+    let bold = Format::new().set_bold();
+    let plain = Format::new();
+    let header = Format::new()
+        .set_bold()
+        .set_text_wrap()
+        .set_align(FormatAlign::Center)
+        .set_align(FormatAlign::VerticalCenter)
+        .set_background_color(Color::RGB(0xDDE6F0))
+        .set_border(FormatBorder::Thin);
+    sheet.write_string_with_format(0, 0, &report.title, &title)?;
+    sheet.write_string(1, 0, &report.scope)?;
+    sheet.write_string(
+        2,
+        0,
+        format!(
+            "Період: {}. Сформовано: {}",
+            report.period_text, report.made_at_text
+        ),
+    )?;
+    sheet.write_string_with_format(3, 0, &section.title, &bold)?;
+    if let Some(note) = &section.note {
+        sheet.write_string(4, 0, note)?;
+    }
+    let columns = &section.table.columns;
+    for (n, column) in columns.iter().enumerate() {
+        let col = column_index(n);
+        sheet.write_string_with_format(HEADER_ROW, col, &column.title, &header)?;
+        sheet.set_column_width(col, width(column.kind, n))?;
+    }
+    sheet.set_row_height(HEADER_ROW, 45)?;
+    let mut row = HEADER_ROW + 1;
+    for cells in &section.table.rows {
+        write_row(sheet, row, cells, section, &plain)?;
+        row += 1;
+    }
+    if let Some(total) = &section.table.total {
+        write_row(sheet, row, total, section, &bold)?;
+    }
+    // Keep the header (and the first, naming, column) in view.
+    sheet.set_freeze_panes(HEADER_ROW + 1, 1)?;
+    sheet.set_repeat_rows(HEADER_ROW, HEADER_ROW)?;
+    sheet.set_landscape();
+    sheet.set_paper_size(9);
+    sheet.set_print_fit_to_pages(1, 0);
+    Ok(())
+}
+
+fn column_index(n: usize) -> u16 {
+    u16::try_from(n).unwrap_or(u16::MAX)
+}
+
+/// A column's width in characters: names wide, figures narrow.
+fn width(kind: ColumnKind, n: usize) -> f64 {
+    match kind {
+        ColumnKind::Text if n == 0 => 42.0,
+        ColumnKind::Text => 22.0,
+        ColumnKind::Time => 17.0,
+        ColumnKind::Duration => 13.0,
+        _ => 12.0,
+    }
+}
+
+fn write_row(
+    sheet: &mut Worksheet,
+    row: u32,
+    cells: &[Cell],
+    section: &Section,
+    base: &Format,
+) -> Result<(), XlsxError> {
+    for (n, (cell, column)) in cells.iter().zip(&section.table.columns).enumerate() {
+        let col = column_index(n);
+        let cell_format = base.clone().set_border(FormatBorder::Thin);
+        match cell {
+            Cell::Empty => {
+                sheet.write_blank(row, col, &cell_format)?;
+            }
+            Cell::Text(text) => {
+                sheet.write_string_with_format(row, col, text, &cell_format.set_text_wrap())?;
+            }
+            Cell::Number(value) => {
+                let (value, format) = match column.kind {
+                    // Kept as a fraction so Excel knows it is a share.
+                    ColumnKind::Percent => (value / 100.0, "0.0%"),
+                    // A duration in days, shown as hours and minutes.
+                    ColumnKind::Duration => (value / 86_400.0, "[h]:mm"),
+                    ColumnKind::Change => (*value, "+0;-0;0"),
+                    _ => (*value, "0"),
+                };
+                sheet.write_number_with_format(
+                    row,
+                    col,
+                    value,
+                    &cell_format.set_num_format(format),
+                )?;
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sheet_names_are_ones_excel_accepts() {
+        let mut used = Vec::new();
+        assert_eq!(sheet_name("Черги", &mut used), "Черги");
+        assert_eq!(sheet_name("Черги", &mut used), "Черги 2");
+        let long = sheet_name("Адреси (вулиці), що зросли найбільше: усі", &mut used);
+        assert!(long.chars().count() <= 31, "{long}");
+        assert!(!long.contains(':'));
+    }
+}
