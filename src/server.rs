@@ -426,6 +426,7 @@ impl Application {
             anonymous: crate::appeal::AnonymousAppeals(settings.appeals.anonymous),
             dialer: dialer.clone(),
             watcher,
+            reports: Arc::new(settings.reports.clone()),
         };
         let max_upload = state.attachments.max_bytes();
         let app = crate::api::router(state, max_upload);

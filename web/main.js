@@ -9,9 +9,10 @@ import { Console, clearConsole } from './console.js';
 import { LiveView } from './live.js';
 import { AccessView, BlockedView, CardAccessView, RecordingsView } from './records.js';
 import { DecisionsView, InboxView, VerificationView, WorksView } from './work.js';
+import { ReportsView } from './reports.js';
 
 
-const VIEWS = ['view-sign-in', 'view-console', 'view-live', 'view-recordings', 'view-blocked', 'view-access', 'view-inbox', 'view-decisions', 'view-verification', 'view-card-access', 'view-works', 'view-none'];
+const VIEWS = ['view-sign-in', 'view-console', 'view-live', 'view-recordings', 'view-blocked', 'view-access', 'view-inbox', 'view-decisions', 'view-verification', 'view-card-access', 'view-works', 'view-reports', 'view-none'];
 
 function show(view) {
   for (const id of VIEWS) $(id).hidden = id !== view;
@@ -73,11 +74,12 @@ async function start(current) {
     'view-verification': role === 'operator' || supervising,
     'view-card-access': supervising,
     'view-works': true,
+    'view-reports': supervising || role === 'executor',
   };
   const byPath = {
     '/card': 'view-console', '/live': 'view-live', '/recordings': 'view-recordings',
     '/blocked': 'view-blocked', '/access': 'view-access',
-    '/inbox': 'view-inbox', '/decisions': 'view-decisions', '/verification': 'view-verification', '/card-access': 'view-card-access', '/works': 'view-works',
+    '/inbox': 'view-inbox', '/decisions': 'view-decisions', '/verification': 'view-verification', '/card-access': 'view-card-access', '/works': 'view-works', '/reports': 'view-reports',
   };
   const home = supervising ? 'view-live'
     : role === 'operator' ? 'view-console'
@@ -101,6 +103,7 @@ async function start(current) {
     'view-verification': () => new VerificationView({ session: current, toast }),
     'view-card-access': () => new CardAccessView({ toast }),
     'view-works': () => new WorksView({ session: current, toast }),
+    'view-reports': () => new ReportsView({ toast }),
   };
   show(view);
   if (!makers[view]) return;

@@ -216,7 +216,7 @@ impl From<crate::report::ReportError> for ApiError {
             R::Store(e) => e.into(),
             R::Period(_) | R::NoExecutor => ApiError::Unprocessable(e.to_string().into()),
             R::UnknownExecutor(_) => ApiError::not_found(e.to_string()),
-            R::Xlsx(_) | R::Json(_) => ApiError::internal(e.to_string()),
+            R::Xlsx(_) | R::Json(_) | R::Pdf(_) => ApiError::internal(e.to_string()),
         }
     }
 }

@@ -44,6 +44,7 @@ pub fn router(state: AppState, max_upload: u64) -> axum::Router {
         .merge(crate::appeal::routes::routes(max_upload))
         .merge(crate::appeal::lifecycle_routes::routes())
         .merge(crate::appeal::verification_routes::routes())
+        .merge(crate::report::routes::routes())
         .merge(calls::routes())
         .merge(blocking::routes())
         .merge(recordings::routes())

@@ -66,4 +66,6 @@ pub struct AppState {
     pub anonymous: crate::appeal::AnonymousAppeals,
     /// Calls out (click-to-call), when `[outbound]` is configured.
     pub dialer: Option<crate::call::outbound::Dialer>,
+    /// `[reports]`: the service level, the CSV separator, the PDF heading.
+    pub reports: Arc<crate::report::ReportSettings>,
 }

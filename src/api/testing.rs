@@ -167,6 +167,7 @@ impl TestApi {
             watcher: Default::default(),
             anonymous: crate::appeal::AnonymousAppeals(anonymous),
             dialer: None,
+            reports: Default::default(),
         };
         let peer: SocketAddr = "192.0.2.10:50000".parse().expect("an address");
         let router = super::router(state, MAX_UPLOAD).layer(MockConnectInfo(peer));

@@ -72,6 +72,21 @@ const FILES: &[(&str, &str, &[u8])] = &[
         include_bytes!("../../web/work.js"),
     ),
     (
+        "reports.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../web/reports.js"),
+    ),
+    (
+        "chart.umd.min.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../web/vendor/chart.umd.min.js"),
+    ),
+    (
+        "chartjs-chart-matrix.min.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../web/vendor/chartjs-chart-matrix.min.js"),
+    ),
+    (
         "icon.svg",
         "image/svg+xml",
         include_bytes!("../../web/icon.svg"),
@@ -99,6 +114,7 @@ pub fn routes() -> axum::Router<AppState> {
         .route("/verification", get(page))
         .route("/card-access", get(page))
         .route("/works", get(page))
+        .route("/reports", get(page))
         .route("/static/{file}", get(file))
 }
 

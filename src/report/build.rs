@@ -51,9 +51,7 @@ pub async fn make(
     let report = match kind {
         ReportKind::Daily => {
             let executor = request.executor.as_deref().ok_or(ReportError::NoExecutor)?;
-            if !names.executors.contains_key(executor) {
-                return Err(ReportError::UnknownExecutor(executor.to_string()));
-            }
+            known(&names, executor)?;
             let appeals = breakdown(
                 store,
                 calendar,
@@ -74,10 +72,18 @@ pub async fn make(
             kinds::daily(&ctx, executor, &appeals, &overdue, &due_soon)
         }
         ReportKind::Weekly | ReportKind::Monthly | ReportKind::Period => {
+            let only = request.executor.as_deref();
+            if let Some(executor) = only {
+                known(&names, executor)?;
+            }
             let appeals =
-                breakdown(store, calendar, &categories, request.period, now, None).await?;
-            let calls = calls(store, calendar, settings, request.period).await?;
-            kinds::summary(&ctx, kind, &appeals, &calls)
+                breakdown(store, calendar, &categories, request.period, now, only).await?;
+            // The contact centre's calls are the city's, not an executor's.
+            let calls = match only {
+                None => Some(calls(store, calendar, settings, request.period).await?),
+                Some(_) => None,
+            };
+            kinds::summary(&ctx, kind, &appeals, calls.as_ref(), only)
         }
         ReportKind::Calls => {
             let calls = calls(store, calendar, settings, request.period).await?;
@@ -116,6 +122,14 @@ pub async fn make(
         }
     };
     Ok(report)
+}
+
+fn known(names: &kinds::Names, executor: &str) -> Result<(), ReportError> {
+    if names.executors.contains_key(executor) {
+        Ok(())
+    } else {
+        Err(ReportError::UnknownExecutor(executor.to_string()))
+    }
 }
 
 /// The appeals' indicators of `period`.

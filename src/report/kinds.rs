@@ -115,7 +115,8 @@ impl Names {
         }
         self.sections
             .get(code)
-            .map_or_else(|| code.to_string(), |n| format!("{code}. {n}"))
+            .cloned()
+            .unwrap_or_else(|| code.to_string())
     }
 
     fn operator(&self, key: &str) -> String {
@@ -563,12 +564,19 @@ fn call_sections(ctx: &Context, calls: &CallReport) -> Vec<Section> {
 
 /// The weekly, monthly or on-demand report: the city's indicators, every
 /// executor ranked, by section, category and channel, the volume by day,
-/// and the calls.
-pub fn summary(ctx: &Context, kind: ReportKind, appeals: &Breakdown, calls: &CallReport) -> Report {
+/// and the calls. For one executor (`calls` is then `None`): that
+/// executor's own, without the contact centre's calls.
+pub fn summary(
+    ctx: &Context,
+    kind: ReportKind,
+    appeals: &Breakdown,
+    calls: Option<&CallReport>,
+    executor: Option<&str>,
+) -> Report {
     let names = ctx.names;
     let mut sections = vec![
         executors_section(ctx, appeals),
-        volume_section(ctx, appeals, Some(calls)),
+        volume_section(ctx, appeals, calls),
         grouped_section(
             "sections",
             "За розділами класифікатора",
@@ -591,8 +599,11 @@ pub fn summary(ctx: &Context, kind: ReportKind, appeals: &Breakdown, calls: &Cal
             channel_name,
         ),
     ];
-    sections.extend(call_sections(ctx, calls));
-    ctx.report(kind, CITY.into(), sections)
+    if let Some(calls) = calls {
+        sections.extend(call_sections(ctx, calls));
+    }
+    let scope = executor.map_or_else(|| CITY.to_string(), |e| names.executor(e));
+    ctx.report(kind, scope, sections)
 }
 
 /// The contact centre's calls alone.
@@ -1062,7 +1073,8 @@ mod tests {
             &ctx,
             ReportKind::Monthly,
             &tally.finish(),
-            &CallReport::default(),
+            Some(&CallReport::default()),
+            None,
         );
         let executors = &report.sections[0];
         let order: Vec<_> = executors.table.rows.iter().map(|r| r[1].clone()).collect();

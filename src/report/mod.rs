@@ -10,9 +10,9 @@
 //! * [`calls`]: the calls' figures from counted queue events, wrap-ups and
 //!   calls per hour ([`calls::CallTally`]).
 //! * [`kinds`]: the report set, drawn as [`document::Report`]s.
-//! * [`csv`], [`xlsx`]: the same document as files.
+//! * [`csv`], [`xlsx`], [`pdf`]: the same document as files.
 //! * [`store`]: the queries that feed the tallies; [`build`]: the async
-//!   edge that runs them and draws the report.
+//!   edge that runs them and draws the report; [`routes`]: its HTTP.
 //!
 //! Nothing but [`store`] and [`build`] touches the database, and nothing
 //! here reads the clock: "now" is handed in.
@@ -23,7 +23,9 @@ pub mod csv;
 pub mod document;
 pub mod indicators;
 pub mod kinds;
+pub mod pdf;
 pub mod period;
+pub mod routes;
 pub mod store;
 #[cfg(test)]
 mod store_tests;
@@ -47,6 +49,9 @@ pub struct ReportSettings {
     /// Excel expects with Ukrainian regional settings; "," (with a decimal
     /// point) suits other software.
     pub csv_delimiter: String,
+    /// The heading printed above a PDF report's title: the city and its
+    /// contact centre.
+    pub heading: String,
 }
 
 impl Default for ReportSettings {
@@ -54,6 +59,7 @@ impl Default for ReportSettings {
         ReportSettings {
             service_level_secs: 20,
             csv_delimiter: ";".into(),
+            heading: "Контакт-центр міської ради".into(),
         }
     }
 }
@@ -73,6 +79,8 @@ impl ReportSettings {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
     Xlsx,
+    /// Printable A4.
+    Pdf,
     Csv,
     /// The document itself, as the console's page reads it.
     Json,
@@ -82,6 +90,7 @@ impl Format {
     pub fn parse(text: &str) -> Option<Format> {
         match text.trim().to_ascii_lowercase().as_str() {
             "xlsx" => Some(Format::Xlsx),
+            "pdf" => Some(Format::Pdf),
             "csv" => Some(Format::Csv),
             "json" => Some(Format::Json),
             _ => None,
@@ -91,6 +100,7 @@ impl Format {
     pub fn extension(self) -> &'static str {
         match self {
             Format::Xlsx => "xlsx",
+            Format::Pdf => "pdf",
             Format::Csv => "csv",
             Format::Json => "json",
         }
@@ -99,6 +109,7 @@ impl Format {
     pub fn content_type(self) -> &'static str {
         match self {
             Format::Xlsx => "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            Format::Pdf => "application/pdf",
             Format::Csv => "text/csv; charset=utf-8",
             Format::Json => "application/json",
         }
@@ -120,6 +131,8 @@ pub enum ReportError {
     Xlsx(#[from] rust_xlsxwriter::XlsxError),
     #[error("the report could not be written as JSON: {0}")]
     Json(#[from] serde_json::Error),
+    #[error("the PDF could not be written: {0}")]
+    Pdf(String),
 }
 
 impl From<period::PeriodError> for ReportError {
@@ -136,6 +149,7 @@ pub fn render(
 ) -> Result<Vec<u8>, ReportError> {
     Ok(match format {
         Format::Xlsx => xlsx::write(report)?,
+        Format::Pdf => pdf::write(report, &settings.heading).map_err(ReportError::Pdf)?,
         Format::Csv => csv::write(report, settings.delimiter()),
         Format::Json => serde_json::to_vec(report)?,
     })

@@ -133,6 +133,10 @@ fn write_row(
         let col = column_index(n);
         let cell_format = base.clone().set_border(FormatBorder::Thin);
         match cell {
+            // An empty text is a blank cell, as Excel keeps it.
+            Cell::Text(text) if text.is_empty() => {
+                sheet.write_blank(row, col, &cell_format)?;
+            }
             Cell::Empty => {
                 sheet.write_blank(row, col, &cell_format)?;
             }

@@ -20,6 +20,7 @@ mod media;
 mod operators;
 mod recordings;
 mod registrar;
+mod reports;
 mod trunk;
 mod verification;
 

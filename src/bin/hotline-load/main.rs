@@ -16,6 +16,7 @@
 //!
 //! Bounded in count and time, and only ever aimed at loopback.
 
+mod city;
 mod media;
 mod procstat;
 mod sip;
@@ -53,6 +54,9 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     Run(RunArgs),
+    /// Writes a year of a large city's cards and calls into a new
+    /// database, for the reports' benchmark.
+    City(city::CityArgs),
     /// Checks the recordings written since `--since`.
     VerifyRecordings {
         #[arg(long)]
@@ -730,6 +734,7 @@ fn main() -> anyhow::Result<()> {
                 std::process::exit(1);
             }
         }
+        Command::City(args) => tokio::runtime::Runtime::new()?.block_on(city::run(args))?,
         Command::UdpBaseline {
             seconds,
             receiver_core,

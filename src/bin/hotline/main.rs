@@ -87,7 +87,7 @@ enum Command {
         #[command(subcommand)]
         action: block::BlockCommand,
     },
-    /// A report of the regulation's set, written to a file (XLSX, CSV).
+    /// A report of the regulation's set, written to a file (XLSX, PDF, CSV).
     Report(report::ReportArgs),
     /// Remove recordings and appeals past their retention period
     /// (`[retention]`), except those under legal hold; first make files and

@@ -28,7 +28,7 @@ pub struct ReportArgs {
     /// The executor's code, for the daily report.
     #[arg(long)]
     executor: Option<String>,
-    /// xlsx, csv or json.
+    /// xlsx, pdf, csv or json.
     #[arg(long, default_value = "xlsx")]
     format: String,
     /// Where to write it; without it, a file named after the report in
@@ -50,7 +50,7 @@ pub async fn run(settings: &Settings, args: ReportArgs) -> anyhow::Result<()> {
         )
     })?;
     let format = Format::parse(&args.format)
-        .with_context(|| format!("--format {:?}: xlsx, csv or json", args.format))?;
+        .with_context(|| format!("--format {:?}: xlsx, pdf, csv or json", args.format))?;
     let rules = settings.appeals.lifecycle()?;
     let calendar = rules.calendar();
     let now = chrono::Utc::now();
