@@ -95,13 +95,16 @@ impl<'a> Table<'a> {
         }
     }
 
+    /// Adds a row; the caller flushes (rows that refer to other tables'
+    /// rows must go after those).
     async fn push(&mut self, row: Vec<V>) -> anyhow::Result<()> {
         debug_assert_eq!(row.len(), self.columns.len());
         self.rows.push(row);
-        if self.rows.len() >= 50_000 {
-            self.flush().await?;
-        }
         Ok(())
+    }
+
+    fn full(&self) -> bool {
+        self.rows.len() >= 50_000
     }
 
     async fn flush(&mut self) -> anyhow::Result<()> {
@@ -316,6 +319,11 @@ pub async fn run(args: CityArgs) -> anyhow::Result<()> {
         .expect("year's end");
     let mut earlier: Vec<Uuid> = Vec::new();
     for n in 0..args.cards {
+        if appeals.full() || history.full() || answers.full() {
+            appeals.flush().await?;
+            history.flush().await?;
+            answers.flush().await?;
+        }
         let id = Uuid::new_v4();
         let category = &categories[rng.gen_range(0..categories.len())];
         let created_at = moment(&mut rng, args.year);
@@ -511,6 +519,11 @@ pub async fn run(args: CityArgs) -> anyhow::Result<()> {
         "emergency",
     ];
     for _ in 0..args.calls {
+        if calls.full() || queue.full() || states.full() || events.full() {
+            for table in [&mut calls, &mut queue, &mut states, &mut events] {
+                table.flush().await?;
+            }
+        }
         let id = Uuid::new_v4();
         let arrived = moment(&mut rng, args.year);
         let roll = rng.gen_range(0..1000);
