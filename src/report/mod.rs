@@ -9,7 +9,8 @@
 //!   steps ([`indicators::Tally`]).
 //! * [`calls`]: the calls' figures from counted queue events, wrap-ups and
 //!   calls per hour ([`calls::CallTally`]).
-//! * [`kinds`]: the report set, drawn as [`document::Report`]s.
+//! * [`kinds`]: the report set, drawn as [`document::Report`]s;
+//!   [`schedule`]: when each is sent.
 //! * [`csv`], [`xlsx`], [`pdf`]: the same document as files.
 //! * [`store`]: the queries that feed the tallies; [`build`]: the async
 //!   edge that runs them and draws the report; [`routes`]: its HTTP.
@@ -26,6 +27,7 @@ pub mod kinds;
 pub mod pdf;
 pub mod period;
 pub mod routes;
+pub mod schedule;
 pub mod store;
 #[cfg(test)]
 mod store_tests;
@@ -52,6 +54,8 @@ pub struct ReportSettings {
     /// The heading printed above a PDF report's title: the city and its
     /// contact centre.
     pub heading: String,
+    /// When reports are sent, and to whom (`[[reports.schedule]]`).
+    pub schedule: Vec<schedule::ScheduleEntry>,
 }
 
 impl Default for ReportSettings {
@@ -60,11 +64,24 @@ impl Default for ReportSettings {
             service_level_secs: 20,
             csv_delimiter: ";".into(),
             heading: "Контакт-центр міської ради".into(),
+            schedule: Vec::new(),
         }
     }
 }
 
 impl ReportSettings {
+    /// The schedules, checked; the error names the entry and its field.
+    pub fn schedules(&self) -> Result<Vec<schedule::Schedule>, String> {
+        self.schedule
+            .iter()
+            .enumerate()
+            .map(|(n, e)| {
+                schedule::Schedule::parse(e)
+                    .map_err(|why| format!("[[reports.schedule]] number {}: {why}", n + 1))
+            })
+            .collect()
+    }
+
     /// The CSV delimiter as a byte; `;` unless "," is set.
     pub fn delimiter(&self) -> u8 {
         if self.csv_delimiter.trim() == "," {
