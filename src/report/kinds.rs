@@ -72,6 +72,23 @@ impl ReportKind {
         }
     }
 
+    /// The period asked for: `from` alone is that one day, neither is the
+    /// period just over as of `today` (the command line's and the API's
+    /// rule alike).
+    pub fn period(
+        self,
+        from: Option<&str>,
+        to: Option<&str>,
+        today: NaiveDate,
+    ) -> Result<Period, super::period::PeriodError> {
+        match (from, to) {
+            (None, None) => Ok(self.default_period(today)),
+            (Some(from), None) => Period::parse(from, from),
+            (Some(from), Some(to)) => Period::parse(from, to),
+            (None, Some(to)) => Err(super::period::PeriodError::NoStart(to.to_string())),
+        }
+    }
+
     /// Whether the report is for one executor.
     pub fn per_executor(self) -> bool {
         self == ReportKind::Daily
@@ -91,39 +108,33 @@ pub struct Names {
     pub operators: BTreeMap<String, String>,
 }
 
+/// The name `map` gives `code`, or the code itself when it has none (an
+/// executor or category since removed from the classifier).
+fn name_in(map: &BTreeMap<String, String>, code: &str) -> String {
+    map.get(code).cloned().unwrap_or_else(|| code.to_string())
+}
+
 impl Names {
     fn executor(&self, code: &str) -> String {
-        self.executors
-            .get(code)
-            .cloned()
-            .unwrap_or_else(|| code.to_string())
+        name_in(&self.executors, code)
     }
 
     fn category(&self, code: &str) -> String {
         if code.is_empty() {
             return "Без категорії (розподіл контакт-центром)".into();
         }
-        self.categories
-            .get(code)
-            .cloned()
-            .unwrap_or_else(|| code.to_string())
+        name_in(&self.categories, code)
     }
 
     fn section(&self, code: &str) -> String {
         if code.is_empty() {
             return "Без розділу".into();
         }
-        self.sections
-            .get(code)
-            .cloned()
-            .unwrap_or_else(|| code.to_string())
+        name_in(&self.sections, code)
     }
 
     fn operator(&self, key: &str) -> String {
-        self.operators
-            .get(key)
-            .cloned()
-            .unwrap_or_else(|| key.to_string())
+        name_in(&self.operators, key)
     }
 }
 

@@ -23,7 +23,7 @@ use krilla::text::{Font, TextDirection};
 use skrifa::instance::{LocationRef, Size};
 use skrifa::{FontRef, MetadataProvider};
 
-use super::document::{Cell, ColumnKind, Report, Section};
+use super::document::{ColumnKind, Report, Section};
 
 const REGULAR: &[u8] = include_bytes!("../../web/fonts/DejaVuSansCondensed.ttf");
 const BOLD: &[u8] = include_bytes!("../../web/fonts/DejaVuSansCondensed-Bold.ttf");
@@ -238,7 +238,7 @@ fn table_layout(section: &Section, measure: &Measure) -> (f32, Vec<f32>) {
                 let value = match c.kind {
                     // Names wrap; a long one must not starve the figures.
                     ColumnKind::Text => cells(n)
-                        .map(|v| cell_text(v, c.kind))
+                        .map(|v| v.display(c.kind, true))
                         .flat_map(|t| {
                             t.split(' ')
                                 .map(|w| measure.width(w, size, true))
@@ -246,7 +246,7 @@ fn table_layout(section: &Section, measure: &Measure) -> (f32, Vec<f32>) {
                         })
                         .fold(0.0, f32::max),
                     _ => cells(n)
-                        .map(|v| measure.width(&cell_text(v, c.kind), size, true))
+                        .map(|v| measure.width(&v.display(c.kind, true), size, true))
                         .fold(0.0, f32::max),
                 };
                 word.max(value) + 2.0 * CELL_PAD + 1.0
@@ -361,7 +361,7 @@ fn place_section(pages: &mut Pages, measure: &Measure, section: &Section) {
             .zip(&kinds)
             .zip(&widths)
             .map(|((cell, kind), w)| {
-                measure.wrap(&cell_text(cell, *kind), size, bold, w - 2.0 * CELL_PAD)
+                measure.wrap(&cell.display(*kind, true), size, bold, w - 2.0 * CELL_PAD)
             })
             .collect();
         if pages.room() < row_height(&lines) {
@@ -373,10 +373,6 @@ fn place_section(pages: &mut Pages, measure: &Measure, section: &Section) {
     if section.table.rows.is_empty() {
         pages.text(MARGIN + CELL_PAD, 8.5, false, "Немає.");
     }
-}
-
-fn cell_text(cell: &Cell, kind: ColumnKind) -> String {
-    cell.display(kind, true)
 }
 
 /// Writes `report` as PDF bytes, `heading` above its title.
@@ -472,7 +468,7 @@ fn fill(r: u8, g: u8, b: u8) -> Fill {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::document::{Column, Table};
+    use crate::report::document::{Cell, Column, Table};
     use crate::report::period::Period;
     use chrono::{NaiveDate, TimeZone, Utc};
 

@@ -47,6 +47,8 @@ pub enum PeriodError {
     TooLong { days: u64 },
     #[error("{0:?} is not a date (expected YYYY-MM-DD)")]
     NotADate(String),
+    #[error("the period ends on {0} but has no first day")]
+    NoStart(String),
 }
 
 impl Period {

@@ -20,7 +20,6 @@ use serde::{Deserialize, Serialize};
 
 use super::build::{self, Request};
 use super::kinds::ReportKind;
-use super::period::Period;
 use super::{Format, ReportError, ReportSettings};
 use crate::api::auth::Auth;
 use crate::api::{ApiError, AppState};
@@ -156,16 +155,13 @@ async fn report(
     };
     let calendar = rules.calendar();
     let now = Utc::now();
-    let period = match (wanted.from.as_deref(), wanted.to.as_deref()) {
-        (None, None) => kind.default_period(calendar.date(now)),
-        (Some(from), None) => Period::parse(from, from).map_err(ReportError::from)?,
-        (Some(from), Some(to)) => Period::parse(from, to).map_err(ReportError::from)?,
-        (None, Some(_)) => {
-            return Err(ApiError::Unprocessable(
-                "a period's end without its start".into(),
-            ));
-        }
-    };
+    let period = kind
+        .period(
+            wanted.from.as_deref(),
+            wanted.to.as_deref(),
+            calendar.date(now),
+        )
+        .map_err(ReportError::from)?;
     let request = Request {
         kind,
         period,

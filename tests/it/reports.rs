@@ -12,9 +12,22 @@ use std::process::Command;
 use hotline::store::testing::EmptyDb;
 use serde_json::Value;
 
-/// The Python with openpyxl that `scripts/test` prepared.
-fn python() -> String {
-    std::env::var("HOTLINE_TEST_PYTHON").unwrap_or_else(|_| "python3".into())
+/// Runs `script` on `path` with the Python that `scripts/test` prepared
+/// (openpyxl installed): what it prints, as JSON.
+fn python<T: serde::de::DeserializeOwned>(script: &str, path: &Path) -> T {
+    let python = std::env::var("HOTLINE_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
+    let out = Command::new(python)
+        .args(["-c", script])
+        .arg(path)
+        .output()
+        .expect("python runs");
+    assert!(
+        out.status.success(),
+        "the reader failed (scripts/test installs openpyxl in a venv; \
+         HOTLINE_TEST_PYTHON names that python): {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("the reader's JSON")
 }
 
 struct City {
@@ -101,18 +114,7 @@ for sheet in book.worksheets:
                 "widths": {k: v.width for k, v in sheet.column_dimensions.items()}})
 print(json.dumps(out, ensure_ascii=False))
 "#;
-    let out = Command::new(python())
-        .args(["-c", READER])
-        .arg(path)
-        .output()
-        .expect("python runs");
-    assert!(
-        out.status.success(),
-        "openpyxl could not read the workbook (scripts/test installs it in a venv; \
-         HOTLINE_TEST_PYTHON names that python): {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("the reader's JSON")
+    python(READER, path)
 }
 
 /// Every section of `report` is a sheet whose header row and cells hold
@@ -201,17 +203,7 @@ with open(sys.argv[1], encoding="utf-8-sig", newline="") as f:
         bytes.starts_with(b"\xEF\xBB\xBF"),
         "a byte-order mark for Excel"
     );
-    let out = Command::new(python())
-        .args(["-c", READER])
-        .arg(path)
-        .output()
-        .expect("python runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let rows: Vec<Vec<String>> = serde_json::from_slice(&out.stdout).expect("rows");
+    let rows: Vec<Vec<String>> = python(READER, path);
     assert_eq!(
         rows[0],
         vec![report["title"].as_str().expect("a title").to_string()]

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Args;
 use hotline::config::Settings;
-use hotline::report::{self, Format, Period, ReportKind};
+use hotline::report::{self, Format, ReportKind};
 
 use crate::with_store;
 
@@ -54,12 +54,7 @@ pub async fn run(settings: &Settings, args: ReportArgs) -> anyhow::Result<()> {
     let rules = settings.appeals.lifecycle()?;
     let calendar = rules.calendar();
     let now = chrono::Utc::now();
-    let period = match (&args.from, &args.to) {
-        (None, None) => kind.default_period(calendar.date(now)),
-        (Some(from), None) => Period::parse(from, from)?,
-        (Some(from), Some(to)) => Period::parse(from, to)?,
-        (None, Some(_)) => anyhow::bail!("--to needs --from"),
-    };
+    let period = kind.period(args.from.as_deref(), args.to.as_deref(), calendar.date(now))?;
     let request = report::Request {
         kind,
         period,
