@@ -54,8 +54,6 @@ pub struct ReportSettings {
     /// The heading printed above a PDF report's title: the city and its
     /// contact centre.
     pub heading: String,
-    /// When reports are sent, and to whom (`[[reports.schedule]]`).
-    pub schedule: Vec<schedule::ScheduleEntry>,
 }
 
 impl Default for ReportSettings {
@@ -64,24 +62,11 @@ impl Default for ReportSettings {
             service_level_secs: 20,
             csv_delimiter: ";".into(),
             heading: "Контакт-центр міської ради".into(),
-            schedule: Vec::new(),
         }
     }
 }
 
 impl ReportSettings {
-    /// The schedules, checked; the error names the entry and its field.
-    pub fn schedules(&self) -> Result<Vec<schedule::Schedule>, String> {
-        self.schedule
-            .iter()
-            .enumerate()
-            .map(|(n, e)| {
-                schedule::Schedule::parse(e)
-                    .map_err(|why| format!("[[reports.schedule]] number {}: {why}", n + 1))
-            })
-            .collect()
-    }
-
     /// The CSV delimiter as a byte; `;` unless "," is set.
     pub fn delimiter(&self) -> u8 {
         if self.csv_delimiter.trim() == "," {

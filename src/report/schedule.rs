@@ -11,6 +11,9 @@
 //! by it and not sent.
 //!
 //! Plain code: no clock, no database; the calendar gives days and hours.
+//! Not read from the configuration yet: `[[reports.schedule]]` is taken
+//! once the sender that carries it out exists, so that no city configures
+//! a schedule that nothing sends.
 
 use chrono::{DateTime, Datelike, Days, NaiveDate, Utc, Weekday};
 use serde::Deserialize;
