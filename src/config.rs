@@ -659,6 +659,7 @@ impl Settings {
         }
         self.retention.recordings()?;
         self.retention.cards()?;
+        self.reports.check().map_err(ConfigError::Invalid)?;
         if self.storage.disk_min_mb > self.storage.disk_warn_mb {
             return bad("[storage] disk_min_mb must not be above disk_warn_mb".into());
         }

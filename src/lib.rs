@@ -27,7 +27,9 @@
 //!   routes.
 //! - [`report`]: the regulation's reports and the call figures: periods
 //!   on the city's clock, the indicators and figures counted by plain code,
-//!   the report set drawn as documents, written as XLSX and CSV.
+//!   the report set drawn as documents, written as XLSX, PDF and CSV, and
+//!   e-mailed on schedule. [`mail`]: outgoing e-mail (SMTP with STARTTLS
+//!   or TLS and authentication).
 //! - [`store`]: the database (SQLite or PostgreSQL): connection, migrations
 //!   and errors, and the queries of calls, recordings, repair works,
 //!   operators, queues, users, the block list and retention.
@@ -54,6 +56,7 @@ pub mod events;
 pub mod ids;
 pub mod ivr;
 pub mod logtext;
+pub mod mail;
 pub mod media;
 pub mod metrics;
 pub mod phone;

@@ -60,6 +60,8 @@ pub enum ServerError {
     Calendar(#[from] crate::appeal::calendar::CalendarError),
     #[error("[queues] member_trunk = {0:?} names no [[trunk]]")]
     MemberTrunk(String),
+    #[error("{0}")]
+    Mail(String),
     #[error("cannot start the media engine's thread: {0}")]
     MediaEngine(#[source] std::io::Error),
     #[error("cannot write the {what} folder {}: {source}", .path.display())]
@@ -85,6 +87,29 @@ fn check_writable(what: &'static str, dir: &Path) -> Result<(), ServerError> {
     std::fs::remove_file(&probe).map_err(fail)
 }
 
+/// An executor the calendar gives hours of its own but the classifier does
+/// not know is most likely a mistyped code: its cards would silently keep
+/// the contact centre's hours, so the start says so. Before a classifier is
+/// imported every code is unknown and nothing is said.
+async fn warn_unknown_executors(
+    store: &Store,
+    lifecycle: &crate::appeal::lifecycle::Lifecycle,
+) -> Result<(), ServerError> {
+    let executors = store.current_executors().await?;
+    if executors.is_empty() {
+        return Ok(());
+    }
+    let known: Vec<&str> = executors.iter().map(|e| e.code.as_str()).collect();
+    let unknown = lifecycle.calendar().unknown_executors(&known);
+    if !unknown.is_empty() {
+        warn!(
+            codes = %unknown.join(", "),
+            "the working calendar gives hours to executors the classifier does not have; their cards keep the contact centre's hours"
+        );
+    }
+    Ok(())
+}
+
 /// The running server's handles.
 pub struct Application {
     sip_addr: SocketAddr,
@@ -107,6 +132,7 @@ impl Application {
         let store = Store::connect(settings.storage.database_url.expose()).await?;
         store.check_writable().await?;
         recover(&store, &settings.storage.recordings_dir).await;
+        warn_unknown_executors(&store, &lifecycle).await?;
         let pruner = crate::retention::Pruner::from_settings(store.clone(), &settings)?;
         // The regulation's periods are the least a city keeps (000 §2.6-2.7).
         let now = Utc::now();
@@ -404,6 +430,23 @@ impl Application {
                 }),
                 shutdown_rx.clone(),
             );
+        }
+        if let Some(mail) = &settings.reports.mail {
+            let schedules = settings.reports.schedules().map_err(ServerError::Mail)?;
+            let mailer = crate::mail::Mailer::new(mail).map_err(ServerError::Mail)?;
+            if !schedules.is_empty() {
+                crate::report::sender::spawn(
+                    crate::report::sender::Sender {
+                        store: store.clone(),
+                        calendar: lifecycle.calendar().clone(),
+                        settings: Arc::new(settings.reports.clone()),
+                        mail: mail.clone(),
+                        mailer,
+                        schedules,
+                    },
+                    shutdown_rx.clone(),
+                );
+            }
         }
         let state = AppState {
             store: store.clone(),

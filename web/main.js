@@ -103,7 +103,7 @@ async function start(current) {
     'view-verification': () => new VerificationView({ session: current, toast }),
     'view-card-access': () => new CardAccessView({ toast }),
     'view-works': () => new WorksView({ session: current, toast }),
-    'view-reports': () => new ReportsView({ toast }),
+    'view-reports': () => new ReportsView({ session: current, toast }),
   };
   show(view);
   if (!makers[view]) return;

@@ -8,7 +8,7 @@
 
 import { api } from './api.js';
 import { $, el, listeners } from './dom.js';
-import { t } from './i18n.js';
+import { dateTime, t } from './i18n.js';
 
 /** A cell as the server's report prints it (document.rs `Cell::display`). */
 export function cellText(cell, kind) {
@@ -36,8 +36,45 @@ function durationText(secs) {
 
 const PALETTE = ['#2e7d32', '#f9a825', '#c62828', '#1565c0', '#6a1b9a'];
 
+/** A schedule's days (`DayRule::config_text`) in words. */
+function daysText(days) {
+  const [rule, arg] = days.split(' ');
+  if (rule === 'working' || rule === 'every') return t(`days_${rule}`);
+  if (rule === 'day') return t('days_month', { n: arg });
+  if (rule === 'fortnight') return t('days_fortnight', { day: t(`wd_${arg}`) });
+  return t('days_weekly', { day: t(`wd_${rule}`) });
+}
+
+/** A table of `rows` (arrays of cells: text or nodes) under `titles`. */
+function table(titles, rows, empty) {
+  const body = rows.length ? rows.map((cells) => el('tr', {}, ...cells.map((c) => el('td', {}, c))))
+    : [el('tr', {}, el('td', { colspan: String(titles.length), class: 'muted', text: empty }))];
+  return el('div', { class: 'report-table' }, el('table', { class: 'table small' },
+    el('thead', {}, el('tr', {}, ...titles.map((h) => el('th', { scope: 'col', text: t(h) })))),
+    el('tbody', {}, ...body)));
+}
+
+/** Deliveries with their executors (`executors`); the skipped ones of one
+ * occurrence (the daily report's executors whose heads have no address)
+ * folded into one. The server lists them failed, waiting, then by due
+ * time, sent before skipped. */
+function groupSkipped(deliveries) {
+  const rows = [];
+  for (const d of deliveries) {
+    const last = rows[rows.length - 1];
+    if (d.status === 'skipped' && last?.status === 'skipped' && last.kind === d.kind
+      && last.due_at === d.due_at && last.period_first === d.period_first && d.executor) {
+      last.executors.push(d.executor);
+    } else {
+      rows.push({ ...d, executors: d.executor ? [d.executor] : [] });
+    }
+  }
+  return rows;
+}
+
 export class ReportsView {
-  constructor({ toast }) {
+  constructor({ session, toast }) {
+    this.session = session;
     this.toast = toast;
     this.abort = new AbortController();
     this.charts = [];
@@ -65,6 +102,7 @@ export class ReportsView {
     const { kinds, executors, own_executor: own } = await api('GET', '/api/reports');
     this.kinds = kinds;
     this.own = own;
+    this.executorNames = Object.fromEntries(executors.map((e) => [e.code, e.name]));
     const executor = $('report-executor');
     executor.replaceChildren(
       ...(own ? [] : [el('option', { value: '', text: t('allExecutors') })]),
@@ -81,6 +119,70 @@ export class ReportsView {
     });
     this.kindChanged();
     await this.load();
+    // The e-mailed reports: the contact centre's, not an executor's.
+    if (!own) await this.mailing();
+  }
+
+  /** The schedule and the latest deliveries, with why one failed; admins
+   * may send a failed one again. */
+  async mailing() {
+    const { mail, schedules, deliveries } = await api('GET', '/api/report-deliveries');
+    $('report-mailing').hidden = false;
+    $('mailing-server').textContent = mail
+      ? `${t('mailingServer')}: ${mail.host}:${mail.port} (${mail.security}), ${mail.from}`
+      : t('mailingOff');
+    $('mailing-schedules').replaceChildren(table(
+      ['reportKind', 'mailingDays', 'mailingAt', 'mailingFormat', 'mailingTo'],
+      schedules.map((s) => [s.title, daysText(s.days), s.at, s.format.toUpperCase(),
+        [...(s.report === 'daily' ? [t('mailingHeads')] : []), ...s.to].join(', ')]),
+      t('mailingNoSchedules')));
+    const admin = this.session.user.role === 'admin';
+    const kinds = Object.fromEntries(this.kinds.map((k) => [k.kind, k.title]));
+    const date = (d) => `${d.slice(8, 10)}.${d.slice(5, 7)}.${d.slice(0, 4)}`;
+    $('mailing-deliveries').replaceChildren(table(
+      ['mailingStatus', 'reportKind', 'mailingPeriod', 'mailingTo', 'mailingDue', 'mailingAttempts', 'mailingResult'],
+      groupSkipped(deliveries).map((d) => {
+        const status = el('span', { class: `delivery delivery-${d.status}`, text: t(`delivery_${d.status}`) });
+        const period = d.period_first === d.period_last ? date(d.period_first)
+          : `${date(d.period_first)} – ${date(d.period_last)}`;
+        const names = d.executors.map((code) => this.executorNames[code] || code);
+        let what = kinds[d.kind] || d.kind;
+        if (names.length === 1) what += ` · ${names[0]}`;
+        if (names.length > 1) what += ` · ${t('mailingExecutors', { n: names.length })}`;
+        return [status, what, period, d.recipients.join(', ') || '—', dateTime(d.due_at),
+          String(d.attempts), this.deliveryResult(d, names, admin)];
+      }),
+      t('mailingNone')));
+  }
+
+  /** What became of a delivery: when and which file, the server's words,
+   * or, for the skipped, whose heads lack an address. */
+  deliveryResult(d, names, admin) {
+    if (d.status === 'sent') return el('span', {}, `${dateTime(d.sent_at)} · ${d.file_name}`);
+    if (d.status === 'skipped') {
+      if (!names.length) return el('span', { text: t('mailingNoRecipients') });
+      const why = el('span', { text: t('mailingNoHeadAddress') });
+      if (names.length === 1) return why;
+      return el('details', {}, el('summary', {}, why), el('span', { class: 'muted', text: names.join('; ') }));
+    }
+    const result = el('span', {}, d.last_error || '',
+      d.status === 'pending' && d.next_attempt_at && d.attempts > 0
+        ? ` · ${t('mailingNext')} ${dateTime(d.next_attempt_at)}` : '');
+    if (admin && d.status === 'failed') {
+      result.append(' ', el('button', {
+        type: 'button', class: 'small', text: t('mailingRetry'),
+        onclick: async () => {
+          try {
+            await api('POST', `/api/report-deliveries/${d.id}/retry`);
+            this.toast(t('mailingRetried'));
+            await this.mailing();
+          } catch (e) {
+            this.toast(e.message, 'error');
+          }
+        },
+      }));
+    }
+    return result;
   }
 
   fillKinds() {

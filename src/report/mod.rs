@@ -10,10 +10,11 @@
 //! * [`calls`]: the calls' figures from counted queue events, wrap-ups and
 //!   calls per hour ([`calls::CallTally`]).
 //! * [`kinds`]: the report set, drawn as [`document::Report`]s;
-//!   [`schedule`]: when each is sent.
+//!   [`schedule`]: when each is sent; [`delivery`]: to whom.
 //! * [`csv`], [`xlsx`], [`pdf`]: the same document as files.
 //! * [`store`]: the queries that feed the tallies; [`build`]: the async
-//!   edge that runs them and draws the report; [`routes`]: its HTTP.
+//!   edge that runs them and draws the report; [`routes`]: its HTTP;
+//!   [`delivery_store`] and [`sender`]: reports e-mailed on schedule.
 //!
 //! Nothing but [`store`] and [`build`] touches the database, and nothing
 //! here reads the clock: "now" is handed in.
@@ -21,6 +22,8 @@
 pub mod build;
 pub mod calls;
 pub mod csv;
+pub mod delivery;
+pub mod delivery_store;
 pub mod document;
 pub mod indicators;
 pub mod kinds;
@@ -28,6 +31,7 @@ pub mod pdf;
 pub mod period;
 pub mod routes;
 pub mod schedule;
+pub mod sender;
 pub mod store;
 #[cfg(test)]
 mod store_tests;
@@ -54,6 +58,10 @@ pub struct ReportSettings {
     /// The heading printed above a PDF report's title: the city and its
     /// contact centre.
     pub heading: String,
+    /// The SMTP server scheduled reports are sent through.
+    pub mail: Option<crate::mail::MailSettings>,
+    /// `[[reports.schedule]]`: which report goes to whom when.
+    pub schedule: Vec<schedule::ScheduleEntry>,
 }
 
 impl Default for ReportSettings {
@@ -62,11 +70,39 @@ impl Default for ReportSettings {
             service_level_secs: 20,
             csv_delimiter: ";".into(),
             heading: "Контакт-центр міської ради".into(),
+            mail: None,
+            schedule: Vec::new(),
         }
     }
 }
 
 impl ReportSettings {
+    /// The schedules, checked; the error names the entry and the field.
+    pub fn schedules(&self) -> Result<Vec<schedule::Schedule>, String> {
+        self.schedule
+            .iter()
+            .enumerate()
+            .map(|(n, entry)| {
+                schedule::Schedule::parse(entry)
+                    .map_err(|e| format!("[[reports.schedule]] number {}: {e}", n + 1))
+            })
+            .collect()
+    }
+
+    /// Checks the schedules and the mail server's settings: a schedule
+    /// needs a server to send through.
+    pub fn check(&self) -> Result<(), String> {
+        self.schedules()?;
+        if let Some(mail) = &self.mail {
+            mail.check()?;
+        } else if !self.schedule.is_empty() {
+            return Err(
+                "[[reports.schedule]] needs [reports.mail], the SMTP server to send through".into(),
+            );
+        }
+        Ok(())
+    }
+
     /// The CSV delimiter as a byte; `;` unless "," is set.
     pub fn delimiter(&self) -> u8 {
         if self.csv_delimiter.trim() == "," {

@@ -1,12 +1,16 @@
 //! HTTP for reports: `GET /api/reports` (the reports this user may make,
 //! each with the period it covers by default, and the executors to choose
 //! from), `GET /api/reports/{kind}?from=&to=&executor=&format=` (the
-//! report as the page's JSON, or as an XLSX, PDF or CSV download).
+//! report as the page's JSON, or as an XLSX, PDF or CSV download);
+//! `GET /api/report-deliveries` (the schedules and the latest e-mailed
+//! reports with their outcome) and `POST /api/report-deliveries/{id}/retry`
+//! (a failed one sent again).
 //!
 //! Who sees what: supervisors and admins every report of the city;
 //! an executor's user only their own organisation's (the daily report and
 //! the period reports, counted for that executor alone, without the
-//! contact centre's calls).
+//! contact centre's calls). The deliveries: supervisors and admins see
+//! them; only admins send a failed one again.
 
 use std::sync::Arc;
 
@@ -14,7 +18,7 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
 
@@ -30,6 +34,8 @@ pub fn routes() -> axum::Router<AppState> {
     axum::Router::new()
         .route("/api/reports", get(list))
         .route("/api/reports/{kind}", get(report))
+        .route("/api/report-deliveries", get(deliveries))
+        .route("/api/report-deliveries/{id}/retry", post(retry))
 }
 
 /// A report this user may make.
@@ -187,4 +193,80 @@ async fn report(
         bytes,
     )
         .into_response())
+}
+
+/// A schedule as the page shows it.
+#[derive(Serialize)]
+struct ScheduleView {
+    report: &'static str,
+    title: &'static str,
+    /// "08:00", the city's time.
+    at: String,
+    /// As the configuration writes it: "working", "mon", "day 1"...
+    days: String,
+    format: &'static str,
+    to: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct MailView {
+    host: String,
+    port: u16,
+    security: crate::mail::Security,
+    from: String,
+}
+
+#[derive(Serialize)]
+struct Deliveries {
+    /// The SMTP server, without its account; none: nothing is e-mailed.
+    mail: Option<MailView>,
+    schedules: Vec<ScheduleView>,
+    deliveries: Vec<super::delivery::Delivery>,
+}
+
+async fn deliveries(
+    State(store): State<Store>,
+    State(settings): State<Arc<ReportSettings>>,
+    auth: Auth,
+) -> Result<Json<Deliveries>, ApiError> {
+    auth.require(&[Role::Supervisor, Role::Admin])?;
+    let schedules = settings
+        .schedules()
+        .map_err(ApiError::internal)?
+        .into_iter()
+        .map(|s| ScheduleView {
+            report: s.kind.as_str(),
+            title: s.kind.title(),
+            at: format!("{:02}:{:02}", s.at / 60, s.at % 60),
+            days: s.days.config_text(),
+            format: s.format.extension(),
+            to: s.to,
+        })
+        .collect();
+    Ok(Json(Deliveries {
+        mail: settings.mail.as_ref().map(|m| MailView {
+            host: m.host.clone(),
+            port: m.port(),
+            security: m.security,
+            from: m.from.clone(),
+        }),
+        schedules,
+        deliveries: store.deliveries(200).await?,
+    }))
+}
+
+async fn retry(
+    State(store): State<Store>,
+    auth: Auth,
+    Path(id): Path<uuid::Uuid>,
+) -> Result<axum::http::StatusCode, ApiError> {
+    auth.require(&[Role::Admin])?;
+    if store.retry_delivery(id, Utc::now()).await? {
+        tracing::info!(delivery = %id, by = %auth.user().login, "a failed report delivery is sent again");
+        Ok(axum::http::StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::Conflict(
+            "only a failed delivery can be sent again".into(),
+        ))
+    }
 }

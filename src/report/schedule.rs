@@ -11,9 +11,7 @@
 //! by it and not sent.
 //!
 //! Plain code: no clock, no database; the calendar gives days and hours.
-//! Not read from the configuration yet: `[[reports.schedule]]` is taken
-//! once the sender that carries it out exists, so that no city configures
-//! a schedule that nothing sends.
+//! The sender (`report::sender`) carries the schedules out.
 
 use chrono::{DateTime, Datelike, Days, NaiveDate, Utc, Weekday};
 use serde::Deserialize;
@@ -62,6 +60,21 @@ pub enum DayRule {
     MonthDay(u32),
     /// Every other `Weekday`: those in even ISO weeks.
     Fortnightly(Weekday),
+}
+
+impl DayRule {
+    /// The rule as the configuration writes it: "working", "every", "mon",
+    /// "day 1", "fortnight mon".
+    pub fn config_text(self) -> String {
+        let day = |d: Weekday| d.to_string().to_lowercase();
+        match self {
+            DayRule::Working => "working".into(),
+            DayRule::Every => "every".into(),
+            DayRule::Weekday(d) => day(d),
+            DayRule::MonthDay(n) => format!("day {n}"),
+            DayRule::Fortnightly(d) => format!("fortnight {}", day(d)),
+        }
+    }
 }
 
 /// A schedule checked and ready.
@@ -159,7 +172,7 @@ impl Schedule {
             .filter(|f| *f != super::Format::Json)
             .ok_or_else(|| format!("format {:?}: xlsx, pdf or csv", entry.format))?;
         let to: Vec<String> = entry.to.iter().map(|a| a.trim().to_string()).collect();
-        if let Some(bad) = to.iter().find(|a| !looks_like_address(a)) {
+        if let Some(bad) = to.iter().find(|a| !crate::mail::looks_like_address(a)) {
             return Err(format!("to: {bad:?} is not an e-mail address"));
         }
         if to.is_empty() && kind != ReportKind::Daily {
@@ -176,6 +189,20 @@ impl Schedule {
             format,
             to,
         })
+    }
+
+    /// Names the schedule by what it sends, when and to whom, so the same
+    /// entry keeps its name across restarts and reorderings of the file.
+    pub fn identity(&self) -> String {
+        format!(
+            "{}|{:02}:{:02}|{}|{}|{}",
+            self.kind.as_str(),
+            self.at / 60,
+            self.at % 60,
+            self.days.config_text(),
+            self.format.extension(),
+            self.to.join(",")
+        )
     }
 
     fn picks(&self, calendar: &WorkingCalendar, date: NaiveDate) -> bool {
@@ -212,25 +239,6 @@ impl Schedule {
                     ),
                 }
             })
-    }
-}
-
-/// The shape of an e-mail address, enough to catch a typo in the
-/// configuration (the SMTP server has the last word).
-fn looks_like_address(text: &str) -> bool {
-    let address = match (text.rfind('<'), text.rfind('>')) {
-        (Some(open), Some(close)) if open < close => &text[open + 1..close],
-        _ => text,
-    };
-    match address.split_once('@') {
-        Some((local, domain)) => {
-            !local.is_empty()
-                && domain.contains('.')
-                && !domain.starts_with('.')
-                && !domain.ends_with('.')
-                && !address.contains(char::is_whitespace)
-        }
-        None => false,
     }
 }
 
@@ -322,6 +330,41 @@ mod tests {
         let b = note.latest(&calendar, utc(12, 14, 12, 0)).expect("another");
         assert_eq!(a, b, "every other Monday");
         assert_eq!(a.period.days(), 14);
+    }
+
+    #[test]
+    fn a_rule_reads_back_as_written_and_names_its_schedule() {
+        for days in [
+            "working",
+            "every",
+            "mon",
+            "sun",
+            "day 1",
+            "day 28",
+            "fortnight fri",
+        ] {
+            let s = Schedule::parse(&entry("weekly", "07:05", Some(days), &["a@b.ua"])).unwrap();
+            assert_eq!(s.days.config_text(), days);
+            assert_eq!(
+                Schedule::parse(&entry(
+                    "weekly",
+                    "07:05",
+                    Some(&s.days.config_text()),
+                    &["a@b.ua"]
+                )),
+                Ok(s.clone())
+            );
+        }
+        // The same entry, the same name; another time or recipient, another.
+        let name = |at: &str, to: &str| {
+            Schedule::parse(&entry("weekly", at, None, &[to]))
+                .unwrap()
+                .identity()
+        };
+        assert_eq!(name("08:00", "a@b.ua"), name("08:00", "a@b.ua"));
+        assert_ne!(name("08:00", "a@b.ua"), name("08:30", "a@b.ua"));
+        assert_ne!(name("08:00", "a@b.ua"), name("08:00", "c@b.ua"));
+        assert_eq!(name("08:00", "a@b.ua"), "weekly|08:00|mon|xlsx|a@b.ua");
     }
 
     #[test]

@@ -48,6 +48,8 @@ pub struct User {
     pub executor: Option<String>,
     /// For an executor user: whether they are the organisation's head.
     pub head: bool,
+    /// Where reports are e-mailed (an executor's head gets the daily one).
+    pub email: Option<String>,
     pub created_at: DateTime<Utc>,
     pub disabled_at: Option<DateTime<Utc>>,
 }
@@ -128,7 +130,21 @@ fn token_hash(token: &str) -> String {
 }
 
 const USER_COLUMNS: &str = "u.id, u.login, u.display_name, u.role, u.operator_id, \
-    u.executor_code, u.executor_head, u.created_at, u.disabled_at";
+    u.executor_code, u.executor_head, u.email, u.created_at, u.disabled_at";
+
+/// A user's e-mail address: a bare address (no display name), at most
+/// 254 characters.
+pub fn check_email(email: &str) -> Result<(), StoreError> {
+    let e = email.trim();
+    if crate::mail::looks_like_address(e) && !e.contains(['<', '>']) && e.len() <= 254 {
+        Ok(())
+    } else {
+        Err(StoreError::Invalid {
+            field: "email",
+            reason: format!("{e:?} is not an e-mail address (name@example.ua)"),
+        })
+    }
+}
 
 fn user_from_row(row: &impl StoreRow) -> Result<User, StoreError> {
     let c = Cols::new(row, "users");
@@ -140,6 +156,7 @@ fn user_from_row(row: &impl StoreRow) -> Result<User, StoreError> {
         operator_id: c.opt_uuid("operator_id")?,
         executor: c.get("executor_code")?,
         head: c.get::<bool>("executor_head")?,
+        email: c.get("email")?,
         created_at: c.time("created_at")?,
         disabled_at: c.opt_time("disabled_at")?,
     })
@@ -309,6 +326,28 @@ impl Store {
             .await
             .map(|r| r.rows_affected() > 0)
             .map_err(query_err("remove a user")))
+    }
+
+    /// Sets (or with `None` clears) the address the user's reports are
+    /// e-mailed to; `false` if there is no such user. `Invalid` for text
+    /// that is not an address.
+    pub async fn set_user_email(
+        &self,
+        login: &str,
+        email: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        const SQL: &str = "UPDATE users SET email = $1 WHERE login = $2";
+        let email = email.map(str::trim).filter(|e| !e.is_empty());
+        if let Some(e) = email {
+            check_email(e)?;
+        }
+        on_pool!(self, |pool| sqlx::query(SQL)
+            .bind(email)
+            .bind(login)
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected() > 0)
+            .map_err(query_err("set a user's e-mail address")))
     }
 
     /// Sets a new password and ends the user's sessions; `false` if there

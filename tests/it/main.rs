@@ -20,6 +20,7 @@ mod media;
 mod operators;
 mod recordings;
 mod registrar;
+mod report_mail;
 mod reports;
 mod trunk;
 mod verification;
@@ -106,6 +107,8 @@ pub struct TestApp {
     pub lifecycle: std::sync::Arc<hotline::appeal::lifecycle::Lifecycle>,
     shutdown: watch::Sender<bool>,
     run: Option<tokio::task::JoinHandle<()>>,
+    /// The configuration it runs with, to start it again.
+    settings: String,
 }
 
 impl TestApp {
@@ -226,6 +229,22 @@ impl TestApp {
         format!("sip:{user}@{}", self.sip_addr)
     }
 
+    /// Stops the server and starts it again on the same database and
+    /// configuration (new ports), as after a restart of the process.
+    pub async fn restart(&mut self) {
+        self.stop().await;
+        let settings = Settings::from_toml(&self.settings).expect("test settings");
+        let app = Application::build(settings)
+            .await
+            .expect("server starts again");
+        self.events = app.events();
+        (self.dialer, self.lifecycle) = (app.dialer(), app.lifecycle());
+        (self.sip_addr, self.http_addr) = (app.sip_addr(), app.http_addr());
+        self.shutdown = app.shutdown_handle();
+        self.admin = tokio::sync::OnceCell::new();
+        self.run = Some(tokio::spawn(app.run_until_stopped()));
+    }
+
     /// Sends the shutdown signal and waits until the server has stopped.
     pub async fn stop(&mut self) {
         let _ = self.shutdown.send(true);
@@ -335,8 +354,13 @@ media = "{peer_media}"
 }
 
 pub async fn spawn_app(opts: AppOptions) -> TestApp {
-    init_tracing();
     let db = fresh_db(opts.backend).await;
+    spawn_app_on(db, opts).await
+}
+
+/// [`spawn_app`] on a database the test has prepared.
+pub async fn spawn_app_on(db: TestDb, opts: AppOptions) -> TestApp {
+    init_tracing();
     let recordings = tempfile::tempdir().expect("temp dir");
     let queues_file = match &opts.queues {
         Some(text) => {
@@ -350,14 +374,10 @@ pub async fn spawn_app(opts: AppOptions) -> TestApp {
         .recordings_dir
         .clone()
         .unwrap_or_else(|| recordings.path().to_path_buf());
-    let settings = Settings::from_toml(&settings_toml(
-        db.url(),
-        &recordings_dir,
-        &queues_file,
-        &opts,
-    ))
-    .expect("test settings");
-    let app = Application::build(settings).await.expect("server starts");
+    let settings = settings_toml(db.url(), &recordings_dir, &queues_file, &opts);
+    let app = Application::build(Settings::from_toml(&settings).expect("test settings"))
+        .await
+        .expect("server starts");
     let events = app.events();
     let (dialer, lifecycle) = (app.dialer(), app.lifecycle());
     let (sip_addr, http_addr, shutdown) = (app.sip_addr(), app.http_addr(), app.shutdown_handle());
@@ -373,6 +393,7 @@ pub async fn spawn_app(opts: AppOptions) -> TestApp {
         lifecycle,
         shutdown,
         run: Some(run),
+        settings,
     }
 }
 

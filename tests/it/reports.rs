@@ -12,11 +12,15 @@ use std::process::Command;
 use hotline::store::testing::EmptyDb;
 use serde_json::Value;
 
+/// The Python that `scripts/test` prepared, with its packages.
+pub(crate) fn python_bin() -> String {
+    std::env::var("HOTLINE_TEST_PYTHON").unwrap_or_else(|_| "python3".into())
+}
+
 /// Runs `script` on `path` with the Python that `scripts/test` prepared
 /// (openpyxl installed): what it prints, as JSON.
-fn python<T: serde::de::DeserializeOwned>(script: &str, path: &Path) -> T {
-    let python = std::env::var("HOTLINE_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
-    let out = Command::new(python)
+pub(crate) fn python<T: serde::de::DeserializeOwned>(script: &str, path: &Path) -> T {
+    let out = Command::new(python_bin())
         .args(["-c", script])
         .arg(path)
         .output()
@@ -243,7 +247,7 @@ with open(sys.argv[1], encoding="utf-8-sig", newline="") as f:
     }
 }
 
-fn pdftotext(path: &Path) -> String {
+pub(crate) fn pdftotext(path: &Path) -> String {
     let out = Command::new("pdftotext")
         .args(["-layout"])
         .arg(path)

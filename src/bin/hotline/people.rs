@@ -36,9 +36,23 @@ pub enum UserAction {
         /// Display name (default: the login).
         #[arg(long)]
         name: Option<String>,
+        /// Where their reports are e-mailed (an executor's head gets the
+        /// daily report).
+        #[arg(long)]
+        email: Option<String>,
     },
     /// List the users: login, role, name, operator.
     List,
+    /// Set where a user's reports are e-mailed, or clear it.
+    Email {
+        login: String,
+        /// The address, e.g. head@vodokanal.zp.ua.
+        #[arg(required_unless_present = "clear")]
+        address: Option<String>,
+        /// Clear the address: no more reports by e-mail.
+        #[arg(long, conflicts_with = "address")]
+        clear: bool,
+    },
     /// Remove a user and end their sessions.
     Remove { login: String },
     /// Set a user's password (ends their sessions).
@@ -64,6 +78,7 @@ pub async fn user(settings: &Settings, action: UserAction) -> anyhow::Result<()>
                 executor,
                 head,
                 name,
+                email,
             } => {
                 let role = Role::parse(&role).with_context(|| {
                     format!("unknown role {role:?}: operator, supervisor, executor or admin")
@@ -81,7 +96,13 @@ pub async fn user(settings: &Settings, action: UserAction) -> anyhow::Result<()>
                     head,
                 };
                 let password = read_password(&arg, &new.login)?;
+                if let Some(e) = &email {
+                    hotline::store::users::check_email(e)?;
+                }
                 let user = store.add_user(&new, &password, chrono::Utc::now()).await?;
+                if let Some(e) = &email {
+                    store.set_user_email(&user.login, Some(e)).await?;
+                }
                 println!(
                     "user {} added: {}{}{}{}",
                     user.login,
@@ -95,11 +116,14 @@ pub async fn user(settings: &Settings, action: UserAction) -> anyhow::Result<()>
                         .unwrap_or_default(),
                     if user.head { ", head" } else { "" }
                 );
+                if let Some(e) = &email {
+                    println!("reports to {e}");
+                }
             }
             UserAction::List => {
                 for u in store.list_users().await? {
                     println!(
-                        "{:<20} {:<11} {}{}{}",
+                        "{:<20} {:<11} {}{}{}{}",
                         u.login,
                         u.role.as_str(),
                         u.display_name,
@@ -107,12 +131,29 @@ pub async fn user(settings: &Settings, action: UserAction) -> anyhow::Result<()>
                             .as_deref()
                             .map(|e| format!(" [{e}{}]", if u.head { ", head" } else { "" }))
                             .unwrap_or_default(),
+                        u.email
+                            .as_deref()
+                            .map(|e| format!(" <{e}>"))
+                            .unwrap_or_default(),
                         if u.disabled_at.is_some() {
                             " (disabled)"
                         } else {
                             ""
                         }
                     );
+                }
+            }
+            UserAction::Email {
+                login,
+                address,
+                clear: _,
+            } => {
+                if !store.set_user_email(&login, address.as_deref()).await? {
+                    anyhow::bail!("no user with login {login:?}");
+                }
+                match address {
+                    Some(a) => println!("{login}: reports to {}", a.trim()),
+                    None => println!("{login}: no e-mail address"),
                 }
             }
             UserAction::Remove { login } => {
