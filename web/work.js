@@ -9,6 +9,24 @@ import { api, ApiError } from './api.js';
 import { $, el, listeners } from './dom.js';
 import { cityEndOfDay, cityMoment, dateTime, t } from './i18n.js';
 
+/** The classifier's executors ({code, name}), read once: cards carry an
+ * executor's code, people read its name. */
+let executors = [];
+let executorsRead = null;
+function readExecutors() {
+  executorsRead ??= api('GET', '/api/executors').then((list) => {
+    executors = list;
+  }, () => {
+    executorsRead = null;
+  });
+  return executorsRead;
+}
+
+/** An executor's name, or its code if the classifier no longer has it. */
+function executorName(code) {
+  return executors.find((e) => e.code === code)?.name || code;
+}
+
 const TABS = ['new', 'in_progress', 'overdue', 'due_soon', 'awaiting', 'long_term', 'closed'];
 
 /** Time left as people say it: "2 дн 4 год", "35 хв", or overdue. */
@@ -34,7 +52,7 @@ function requestText(pending) {
   if (!pending) return '';
   const r = pending.request;
   const what = {
-    change_executor: () => t('req_change_executor', { to: r.suggested || '—' }),
+    change_executor: () => t('req_change_executor', { to: r.suggested ? executorName(r.suggested) : '—' }),
     extension: () => t('req_extension', { until: dateTime(r.until) }),
     long_term: () => t('req_long_term', { planned: r.planned }),
     closure: () => t('req_closure'),
@@ -59,7 +77,7 @@ const FORMS = {
   accept: [{ name: 'responsible', kind: 'text', required: true, max: 200 }],
   comment: [{ name: 'text', kind: 'area', required: true, max: 2000 }],
   attach: [{ name: 'files', kind: 'files', required: true }, { name: 'proof', kind: 'check' }],
-  request_change: [{ name: 'reason', kind: 'area', required: true, max: 2000 }, { name: 'suggested', kind: 'text', max: 64 }],
+  request_change: [{ name: 'reason', kind: 'area', required: true, max: 2000 }, { name: 'suggested', kind: 'executor' }],
   not_ours: [{ name: 'reason', kind: 'area', required: true, max: 2000 }],
   request_extension: [
     { name: 'until', kind: 'date', required: true },
@@ -78,7 +96,7 @@ const FORMS = {
   withdraw: [],
   approve: [{ name: 'note', kind: 'text', max: 2000 }],
   reject: [{ name: 'reason', kind: 'area', required: true, max: 2000 }],
-  reassign: [{ name: 'executor', kind: 'text', required: true, max: 64 }, { name: 'reason', kind: 'area', required: true, max: 2000 }],
+  reassign: [{ name: 'executor', kind: 'executor', required: true }, { name: 'reason', kind: 'area', required: true, max: 2000 }],
   dismiss: [{ name: 'reason', kind: 'area', required: true, max: 2000 }],
   mark_contested: [{ name: 'reason', kind: 'area', required: true, max: 2000 }],
   direct_control: [{ name: 'reason', kind: 'area', required: true, max: 2000 }],
@@ -186,7 +204,7 @@ class CardPanel {
 
     const parts = el('ul', { class: 'list small' });
     for (const p of life.executors || []) {
-      const bits = [p.executor, p.lead ? t('lead') : t('coExecutor')];
+      const bits = [executorName(p.executor), p.lead ? t('lead') : t('coExecutor')];
       if (p.responsible) bits.push(t('responsibleIs', { who: p.responsible }));
       else if (p.declined) bits.push(t('declined', { why: p.declined }));
       else bits.push(t('notAccepted'));
@@ -196,7 +214,7 @@ class CardPanel {
     const pending = life.pending
       ? el('div', { class: 'pending', role: 'status' },
         el('strong', { text: requestText(life.pending) }),
-        el('span', { text: ` · ${life.pending.by} · ${(life.seconds_to_decide ?? 0) < 0
+        el('span', { text: ` · ${executorName(life.pending.by)} · ${(life.seconds_to_decide ?? 0) < 0
           ? t('decisionLate', { span: timeLeft(-life.seconds_to_decide) })
           : t('decideWithin', { span: timeLeft(life.seconds_to_decide ?? 0) })}` }),
         life.pending.needs_curator ? el('span', { class: 'muted', text: ` · ${t('needsCurator')}` }) : null)
@@ -210,7 +228,7 @@ class CardPanel {
 
     const steps = el('ol', { class: 'list small history' });
     for (const h of history) {
-      const who = h.executor ? `${h.login} (${h.executor})` : h.login;
+      const who = h.executor ? `${h.login} (${executorName(h.executor)})` : h.login;
       // The state after the step, unless the step's name says it.
       const named = ['delivered', 'closure_proposed', 'closed', 'dismissed', 'moved_to_long_term'].includes(h.kind);
       const moved = h.from !== h.to && !named ? ` → ${t(`status_${h.to}`)}` : '';
@@ -264,7 +282,13 @@ class CardPanel {
       else if (f.kind === 'date') input = el('input', { id, type: 'date' });
       else if (f.kind === 'files') input = el('input', { id, type: 'file', multiple: '' });
       else if (f.kind === 'check') input = el('input', { id, type: 'checkbox' });
-      else if (f.kind === 'select') {
+      else if (f.kind === 'executor') {
+        // The card's own executors are not where it would go.
+        const own = (card.life?.executors || []).map((p) => p.executor);
+        input = el('select', { id }, el('option', { value: '', text: '—' }),
+          ...executors.filter((e) => !own.includes(e.code))
+            .map((e) => el('option', { value: e.code, text: e.name })));
+      } else if (f.kind === 'select') {
         input = el('select', { id });
         for (const o of f.options) input.append(el('option', { value: o, text: o ? t(`${f.name}_${o}`) : '—' }));
       }
@@ -387,7 +411,7 @@ function cardRows(tbody, cards, { onPick, selected, decisions }) {
     el('td', { text: decisions ? requestText(c.pending) : t(`status_${c.status}`) },
       // Filed outside the executor's hours: when it is delivered.
       !decisions && c.delivery_at ? el('div', { class: 'small muted', text: t('deliveredAt', { at: dateTime(c.delivery_at) }) }) : null),
-    decisions ? el('td', { text: c.pending?.by || '' }) : null,
+    decisions ? el('td', { text: c.pending?.by ? executorName(c.pending.by) : '' }) : null,
     el('td', { text: dateTime(decisions ? c.pending?.due : c.deadline) }),
     el('td', { class: `left ${decisions ? ((c.seconds_to_decide ?? 0) < 0 ? 'late' : '') : urgency(c)}`, text: decisions ? timeLeft(c.seconds_to_decide ?? 0) : c.deadline_runs ? timeLeft(c.seconds_left) : '—' }));
     tbody.append(row);
@@ -413,6 +437,7 @@ class CardsBeside {
 
   async start() {
     this.panel.clear();
+    await readExecutors();
     await this.load();
   }
 
@@ -653,6 +678,7 @@ export class WorksView {
     });
     on($('wf-kind'), 'change', () => this.kindChanged());
     this.kindChanged();
+    await readExecutors();
     await this.load();
   }
 
@@ -748,7 +774,7 @@ export class WorksView {
       el('td', { text: w.addresses.map((a) => (a.house ? `${a.street}, ${a.house}` : a.street)).join('; ') }),
       el('td', { text: `${dateTime(w.starts_at)} – ${dateTime(w.expected_end)}` }),
       el('td', { text: w.in_progress ? t('workNow') : t('workPlanned') }),
-      el('td', { class: 'muted', text: w.executor || '' }),
+      el('td', { class: 'muted', text: w.executor ? executorName(w.executor) : '' }),
       el('td', {}, w.yours ? this.controls(w) : null)));
     if (!rows.length) rows.push(el('tr', {}, el('td', { colspan: '8', class: 'muted', text: t('nothingHere') })));
     $('works-list').replaceChildren(...rows);

@@ -492,12 +492,7 @@ async fn upgrade(
     headers: axum::http::HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Result<Response, ApiError> {
-    auth.require(&[
-        Role::Operator,
-        Role::Supervisor,
-        Role::Executor,
-        Role::Admin,
-    ])?;
+    auth.require(Role::ALL)?;
     if !same_origin(&headers) {
         warn!(user = %auth.user().login, "websocket from another site's page refused");
         return Err(ApiError::forbidden(

@@ -90,6 +90,7 @@ async fn every_api_route_wants_a_session_and_says_so_in_json() {
         (Method::POST, "/api/appeals"),
         (Method::GET, "/api/recordings"),
         (Method::POST, "/api/ivr/reload"),
+        (Method::GET, "/api/executors"),
     ] {
         let (status, _, body) = h.call(method, uri, None, Some(json!({}))).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED, "{uri}");
@@ -344,6 +345,17 @@ async fn an_executor_works_its_own_cards_and_no_others() {
     assert_eq!(theirs["cards"].as_array().unwrap().len(), 0, "{theirs}");
     let (status, body) = h.get("/api/inbox?tab=someday", &mine).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+
+    // The console names the organisations the cards carry by code.
+    let (status, names) = h.get("/api/executors", &mine).await;
+    assert_eq!(status, StatusCode::OK, "{names}");
+    let named = names
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["code"] == code.as_str())
+        .expect("the card's executor is listed");
+    assert_eq!(named["name"], card["executor_name"]);
 
     // Another organisation's user: refused the card, its history, its steps.
     for uri in [

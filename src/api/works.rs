@@ -117,12 +117,7 @@ async fn list(
     auth: Auth,
     Query(q): Query<ListQuery>,
 ) -> Result<Json<WorkList>, ApiError> {
-    auth.require(&[
-        Role::Operator,
-        Role::Supervisor,
-        Role::Admin,
-        Role::Executor,
-    ])?;
+    auth.require(Role::ALL)?;
     let mine = matches!(q.mine.as_deref(), Some("1" | "true"));
     let executor = match mine {
         true => Some(

@@ -35,6 +35,35 @@ pub fn routes() -> axum::Router<AppState> {
         .route("/api/appeals/{number}/history", get(history))
         .route("/api/appeals/{number}/actions", post(act))
         .route("/api/card-access", get(card_access))
+        .route("/api/executors", get(executors))
+}
+
+/// An organisation of the current classifier, as the console names it.
+#[derive(Serialize)]
+struct ExecutorName {
+    code: String,
+    name: String,
+}
+
+/// `GET /api/executors`: the current classifier's executors, in its order,
+/// so the console shows names where cards carry codes and offers them
+/// when a card changes hands.
+async fn executors(
+    State(store): State<Store>,
+    auth: Auth,
+) -> Result<Json<Vec<ExecutorName>>, ApiError> {
+    auth.require(Role::ALL)?;
+    Ok(Json(
+        store
+            .current_executors()
+            .await?
+            .into_iter()
+            .map(|e| ExecutorName {
+                code: e.code,
+                name: e.name,
+            })
+            .collect(),
+    ))
 }
 
 /// The signed-in user as the state machine's actor.

@@ -104,12 +104,7 @@ async fn classifier(
     State(anonymous): State<AnonymousAppeals>,
     auth: Auth,
 ) -> Result<Json<ClassifierTree>, ApiError> {
-    auth.require(&[
-        Role::Operator,
-        Role::Supervisor,
-        Role::Executor,
-        Role::Admin,
-    ])?;
+    auth.require(Role::ALL)?;
     let version = store.current_classifier_version().await?.ok_or_else(|| {
         ApiError::not_found("no classifier imported yet: run `hotline classifier import`")
     })?;
