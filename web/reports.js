@@ -14,6 +14,8 @@ import { dateTime, t } from './i18n.js';
 export function cellText(cell, kind) {
   if (cell === null || cell === undefined) return '';
   if (typeof cell === 'string') return cell;
+  // `Cell::Of`: a number that says its own kind.
+  if (Array.isArray(cell)) return cellText(cell[0], cell[1]);
   switch (kind) {
     case 'percent': return (Math.round(cell * 10) / 10).toFixed(1).replace('.', ',');
     case 'duration': return durationText(cell);

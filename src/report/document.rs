@@ -78,6 +78,10 @@ pub enum ColumnKind {
 pub enum Cell {
     Text(String),
     Number(f64),
+    /// A number written as its own kind says, not its column's: the value
+    /// column of a list of figures, where each row is another kind (a
+    /// count, a share, a duration). Serialised as `[value, "kind"]`.
+    Of(f64, ColumnKind),
     /// Nothing to show (a share of nothing, a mean of no calls).
     Empty,
 }
@@ -99,6 +103,14 @@ impl Cell {
         value.map_or(Cell::Empty, |s| Cell::Number(s as f64))
     }
 
+    /// The number in it, if it holds one.
+    pub fn number(&self) -> Option<f64> {
+        match self {
+            Cell::Number(n) | Cell::Of(n, _) => Some(*n),
+            Cell::Text(_) | Cell::Empty => None,
+        }
+    }
+
     pub fn text(s: impl Into<String>) -> Cell {
         Cell::Text(s.into())
     }
@@ -110,6 +122,7 @@ impl Cell {
         match self {
             Cell::Empty => String::new(),
             Cell::Text(s) => s.clone(),
+            Cell::Of(n, own) => Cell::Number(*n).display(*own, comma),
             Cell::Number(n) => match kind {
                 ColumnKind::Percent => {
                     // Half away from zero, as people round (format!

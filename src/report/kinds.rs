@@ -433,7 +433,7 @@ fn call_sections(ctx: &Context, calls: &CallReport) -> Vec<Section> {
                 .into(),
         ),
         table: Table {
-            columns: vec![col("Показник", Text), col("Значення", Text)],
+            columns: vec![col("Показник", Text), col("Значення", Count)],
             rows: [
                 ("Вхідних дзвінків", Cell::count(calls.calls), Count),
                 ("Із заблокованих номерів", Cell::count(calls.blocked), Count),
@@ -474,7 +474,8 @@ fn call_sections(ctx: &Context, calls: &CallReport) -> Vec<Section> {
             ]
             .into_iter()
             .map(|(name, value, kind)| {
-                vec![Cell::text(name), Cell::text(value.display(kind, true))]
+                let value = value.number().map_or(Cell::Empty, |n| Cell::Of(n, kind));
+                vec![Cell::text(name), value]
             })
             .collect(),
             total: None,

@@ -143,14 +143,18 @@ fn write_row(
             Cell::Text(text) => {
                 sheet.write_string_with_format(row, col, text, &cell_format.set_text_wrap())?;
             }
-            Cell::Number(value) => {
-                let (value, format) = match column.kind {
+            Cell::Number(_) | Cell::Of(..) => {
+                let (value, kind) = match cell {
+                    Cell::Of(value, own) => (*value, *own),
+                    _ => (cell.number().unwrap_or_default(), column.kind),
+                };
+                let (value, format) = match kind {
                     // Kept as a fraction so Excel knows it is a share.
                     ColumnKind::Percent => (value / 100.0, "0.0%"),
                     // A duration in days, shown as hours and minutes.
                     ColumnKind::Duration => (value / 86_400.0, "[h]:mm"),
-                    ColumnKind::Change => (*value, "+0;-0;0"),
-                    _ => (*value, "0"),
+                    ColumnKind::Change => (value, "+0;-0;0"),
+                    _ => (value, "0"),
                 };
                 sheet.write_number_with_format(
                     row,
