@@ -79,6 +79,7 @@ mod tests {
             kind: "daily",
             title: "Щоденний звіт виконавця".into(),
             scope: "КП «Водоканал»".into(),
+            executor: Some("vodokanal".into()),
             period: Period::day(day),
             period_text: "30.11.2026".into(),
             made_at: Utc

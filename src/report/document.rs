@@ -19,6 +19,8 @@ pub struct Report {
     pub title: String,
     /// The organisation it is for (the daily report), or the whole city.
     pub scope: String,
+    /// The code of the organisation it is for, if one.
+    pub executor: Option<String>,
     pub period: Period,
     /// The period as people read it ("листопад 2026").
     pub period_text: String,

@@ -174,11 +174,14 @@ pub struct Context<'a> {
 }
 
 impl Context<'_> {
-    fn report(&self, kind: ReportKind, scope: String, sections: Vec<Section>) -> Report {
+    /// The report of the whole city (`executor` = `None`) or of one
+    /// organisation.
+    fn report(&self, kind: ReportKind, executor: Option<&str>, sections: Vec<Section>) -> Report {
         Report {
             kind: kind.as_str(),
             title: kind.title().to_string(),
-            scope,
+            scope: executor.map_or_else(|| CITY.to_string(), |e| self.names.executor(e)),
+            executor: executor.map(str::to_string),
             period: self.period,
             period_text: self.period.to_string(),
             made_at: self.made_at,
@@ -614,8 +617,7 @@ pub fn summary(
     if let Some(calls) = calls {
         sections.extend(call_sections(ctx, calls));
     }
-    let scope = executor.map_or_else(|| CITY.to_string(), |e| names.executor(e));
-    ctx.report(kind, scope, sections)
+    ctx.report(kind, executor, sections)
 }
 
 /// The contact centre's calls alone.
@@ -636,7 +638,9 @@ pub fn calls(ctx: &Context, calls: &CallReport) -> Report {
         volume.title = "Дзвінки за днями".into();
         sections.insert(1, volume);
     }
-    ctx.report(ReportKind::Calls, "Контакт-центр".into(), sections)
+    let mut report = ctx.report(ReportKind::Calls, None, sections);
+    report.scope = "Контакт-центр".into();
+    report
 }
 
 fn card_list(ctx: &Context, key: &'static str, title: &str, cards: &[CardLine]) -> Section {
@@ -763,7 +767,7 @@ pub fn daily(
         ),
         by_category,
     ];
-    ctx.report(ReportKind::Daily, ctx.names.executor(executor), sections)
+    ctx.report(ReportKind::Daily, Some(executor), sections)
 }
 
 /// The weekly list of cards unresolved at every control level.
@@ -796,7 +800,7 @@ pub fn unresolved(ctx: &Context, cards: &[CardLine]) -> Report {
         chart: None,
     };
     let list = card_list(ctx, "unresolved", "Картки", cards);
-    let mut report = ctx.report(ReportKind::Unresolved, CITY.into(), vec![summary, list]);
+    let mut report = ctx.report(ReportKind::Unresolved, None, vec![summary, list]);
     // A list of the cards as they stand, not of a period.
     report.period_text = format!("станом на {}", report.made_at_text);
     report
@@ -970,7 +974,7 @@ pub fn fortnight(
     let executors = executors_section(ctx, now);
     ctx.report(
         ReportKind::Fortnight,
-        CITY.into(),
+        None,
         vec![indicators, categories, streets, executors],
     )
 }

@@ -195,8 +195,13 @@ pub fn render(
 
 /// The file name a report is saved or sent as: "hotline-monthly-2026-11.xlsx".
 pub fn file_name(report: &Report, format: Format) -> String {
+    let executor = report
+        .executor
+        .as_ref()
+        .map(|code| format!("{code}-"))
+        .unwrap_or_default();
     format!(
-        "hotline-{}-{}.{}",
+        "hotline-{}-{executor}{}.{}",
         report.kind,
         report.period.slug(),
         format.extension()

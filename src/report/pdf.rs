@@ -478,6 +478,7 @@ mod tests {
             kind: "unresolved",
             title: "Звернення, не вирішені на всіх рівнях контролю".into(),
             scope: "Усі виконавці міста".into(),
+            executor: None,
             period: Period::day(day),
             period_text: "станом на 01.12.2026 08:00".into(),
             made_at: Utc

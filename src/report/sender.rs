@@ -138,7 +138,7 @@ impl Sender {
         };
         let message = Outgoing {
             to: d.recipients.clone(),
-            subject: format!("{}: {}", report.title, report.period_text),
+            subject: subject(&report),
             body: body(&report, &name, &self.settings.heading),
             file_name: name,
             content_type: format.content_type().to_string(),
@@ -152,6 +152,19 @@ impl Sender {
     }
 }
 
+/// "Щоденний звіт виконавця · КП «Водоканал»: 03.12.2026": one
+/// organisation's report names it, so a copy to the contact centre of
+/// every executor's daily report tells them apart.
+fn subject(report: &super::Report) -> String {
+    match report.executor {
+        Some(_) => format!(
+            "{} · {}: {}",
+            report.title, report.scope, report.period_text
+        ),
+        None => format!("{}: {}", report.title, report.period_text),
+    }
+}
+
 /// The message's text (Ukrainian, as the reports are).
 fn body(report: &super::Report, file: &str, heading: &str) -> String {
     let scope = if report.scope.is_empty() {
@@ -161,7 +174,7 @@ fn body(report: &super::Report, file: &str, heading: &str) -> String {
     };
     format!(
         "Добрий день.\n\n\
-         У вкладенні {file}: {title}{scope} за {period}, сформований {made}.\n\n\
+         У вкладенні — {title}{scope} за {period}: файл {file}, сформовано {made}.\n\n\
          {heading}\n\
          Лист надіслано автоматично за розкладом; відповідати на нього не потрібно.\n",
         title = report.title,

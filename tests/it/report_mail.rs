@@ -303,6 +303,20 @@ async fn missed_reports_are_mailed_once_over_starttls_with_authentication_and_re
         .find(|m| m.envelope["to"] == serde_json::json!(["gnatiuk@vodokanal.example"]))
         .expect("the daily report to the water utility's head");
     assert_eq!(daily.attachment_type, "application/pdf");
+    assert!(
+        daily
+            .subject
+            .starts_with("Щоденний звіт виконавця · КП «Водоканал»: "),
+        "the organisation is named in the subject: {}",
+        daily.subject
+    );
+    assert!(
+        daily
+            .attachment_name
+            .starts_with("hotline-daily-vodokanal-"),
+        "{}",
+        daily.attachment_name
+    );
     let text = crate::reports::pdftotext(&daily.attachment);
     assert!(text.contains("Щоденний звіт"), "{text}");
     assert!(
