@@ -431,6 +431,12 @@ impl Application {
                 shutdown_rx.clone(),
             );
         }
+        crate::report::build::spawn_day_counter(
+            store.clone(),
+            lifecycle.calendar().clone(),
+            Arc::new(settings.reports.clone()),
+            shutdown_rx.clone(),
+        );
         if let Some(mail) = &settings.reports.mail {
             let schedules = settings.reports.schedules().map_err(ServerError::Mail)?;
             let mailer = crate::mail::Mailer::new(mail).map_err(ServerError::Mail)?;

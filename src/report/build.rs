@@ -7,6 +7,7 @@
 
 use chrono::{DateTime, Utc};
 
+use super::call_days;
 use super::calls::CallTally;
 use super::document::Report;
 use super::indicators::{Breakdown, Tally};
@@ -152,21 +153,100 @@ pub async fn breakdown(
     Ok(tally.finish())
 }
 
-/// The calls' figures of `period`.
+/// The calls' figures of `period`: the days already counted
+/// ([`count_call_days`]) added up, the others read from the events.
 pub async fn calls(
     store: &Store,
     calendar: &WorkingCalendar,
     settings: &ReportSettings,
     period: Period,
 ) -> Result<super::calls::CallReport, ReportError> {
+    let threshold = settings.service_level_secs * 1000;
     let mut tally = CallTally::new(calendar.time_zone());
-    store
-        .tally_calls(
-            period.start(calendar),
-            period.end(calendar),
-            settings.service_level_secs * 1000,
-            &mut tally,
-        )
+    let counted = store
+        .counted_call_days(period.first, period.last, threshold)
         .await?;
+    let (done, runs) = call_days::split(period, &counted);
+    if !done.is_empty() {
+        store
+            .counted_call_figures(period.first, period.last, threshold)
+            .await?
+            .feed(&mut tally);
+    }
+    for run in runs {
+        store
+            .call_figures(run.start(calendar), run.end(calendar), threshold)
+            .await?
+            .feed(&mut tally);
+    }
     Ok(tally.finish())
+}
+
+/// Counts and keeps the call figures of every settled day since the first
+/// call that is not kept with the threshold in `settings` (all of them the
+/// first time, or when the threshold changed; then one a day). Returns
+/// how many days were counted.
+pub async fn count_call_days(
+    store: &Store,
+    calendar: &WorkingCalendar,
+    settings: &ReportSettings,
+    now: DateTime<Utc>,
+) -> Result<usize, ReportError> {
+    let threshold = settings.service_level_secs * 1000;
+    let Some(first) = store.first_call_at().await? else {
+        return Ok(0);
+    };
+    let first = calendar.date(first);
+    let Some(last) = calendar.date(now).checked_sub_days(chrono::Days::new(1)) else {
+        return Ok(0);
+    };
+    let Ok(span) = Period::new(first, last) else {
+        return Ok(0);
+    };
+    let counted = store.counted_call_days(first, last, threshold).await?;
+    let mut made = 0;
+    for day in span.dates().filter(|d| !counted.contains(d)) {
+        let day = Period::day(day);
+        let (start, end) = (day.start(calendar), day.end(calendar));
+        if !call_days::settled(end, now, store.calls_going_before(end).await?) {
+            // Later days have not settled either.
+            break;
+        }
+        let figures = store.call_figures(start, end, threshold).await?;
+        store
+            .keep_call_day(day.first, threshold, &figures, now)
+            .await?;
+        made += 1;
+    }
+    Ok(made)
+}
+
+/// Counts the settled days at start and then every hour, until shutdown
+/// (docs/reports.md, "Speed").
+pub fn spawn_day_counter(
+    store: Store,
+    calendar: WorkingCalendar,
+    settings: std::sync::Arc<ReportSettings>,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+) {
+    tokio::spawn(async move {
+        loop {
+            let started = std::time::Instant::now();
+            match count_call_days(&store, &calendar, &settings, Utc::now()).await {
+                Ok(0) => {}
+                Ok(days) => tracing::info!(
+                    days,
+                    secs = started.elapsed().as_secs(),
+                    "the reports' call figures counted for the days that ended"
+                ),
+                Err(e) => {
+                    tracing::warn!(error = %e, "the reports' call figures per day could not be counted")
+                }
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(std::time::Duration::from_secs(3600)) => {}
+                _ = shutdown.wait_for(|s| *s) => return,
+            }
+        }
+    });
 }

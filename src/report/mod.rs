@@ -8,18 +8,22 @@
 //! * [`indicators`]: the appeals' indicators counted from card facts and
 //!   steps ([`indicators::Tally`]).
 //! * [`calls`]: the calls' figures from counted queue events, wrap-ups and
-//!   calls per hour ([`calls::CallTally`]).
+//!   calls per hour ([`calls::CallTally`]); [`call_days`]: those figures
+//!   kept per city day once it has settled, so a long period adds up days.
 //! * [`kinds`]: the report set, drawn as [`document::Report`]s;
 //!   [`schedule`]: when each is sent; [`delivery`]: to whom.
 //! * [`csv`], [`xlsx`], [`pdf`]: the same document as files.
 //! * [`store`]: the queries that feed the tallies; [`build`]: the async
 //!   edge that runs them and draws the report; [`routes`]: its HTTP;
-//!   [`delivery_store`] and [`sender`]: reports e-mailed on schedule.
+//!   [`delivery_store`] and [`sender`]: reports e-mailed on schedule;
+//!   [`call_days_store`]: the days' call figures kept.
 //!
-//! Nothing but [`store`] and [`build`] touches the database, and nothing
+//! Nothing but the stores, [`build`] and [`sender`] touches the database, and nothing
 //! here reads the clock: "now" is handed in.
 
 pub mod build;
+pub mod call_days;
+pub mod call_days_store;
 pub mod calls;
 pub mod csv;
 pub mod delivery;

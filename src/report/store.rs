@@ -14,7 +14,8 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use futures_util::TryStreamExt;
 use uuid::Uuid;
 
-use super::calls::{CallTally, HourRow, QueueOutcome, QueueRow, WrapUpRow};
+use super::call_days::{DayFigures, SETTLING};
+use super::calls::{HourRow, QueueOutcome, QueueRow, WrapUpRow};
 use super::indicators::{CardFact, Step, StepCount, Tally};
 use super::kinds::{CardLine, Names};
 use crate::appeal::record::AppealStatus;
@@ -207,16 +208,17 @@ impl Store {
         Ok(())
     }
 
-    /// Counts the period's calls into `tally`: queue events by queue,
-    /// operator, outcome and wait against `threshold_ms`; wrap-ups; calls
-    /// per hour; the voice menu's self-service.
-    pub async fn tally_calls(
+    /// The calls' figures from `start` to `end`, read from the events:
+    /// queue events by queue, operator, outcome and wait against
+    /// `threshold_ms`; wrap-ups begun in it (their ends looked for up to
+    /// [`SETTLING`] later); calls per hour; the voice menu's self-service.
+    pub async fn call_figures(
         &self,
         start: DateTime<Utc>,
         end: DateTime<Utc>,
         threshold_ms: u64,
-        tally: &mut CallTally,
-    ) -> Result<(), StoreError> {
+    ) -> Result<DayFigures, StoreError> {
+        let mut figures = DayFigures::default();
         let talk = seconds_between(
             &self.backend,
             "q.at",
@@ -235,7 +237,7 @@ impl Store {
              GROUP BY q.queue, q.operator_id, q.kind, (q.wait_ms IS NOT NULL AND q.wait_ms <= $3)"
         );
         let threshold = i64::try_from(threshold_ms).unwrap_or(i64::MAX);
-        let rows = on_pool!(self, |pool| decode_all(
+        figures.queues = on_pool!(self, |pool| decode_all(
             sqlx::query(&sql)
                 .bind(DbTime::new(start))
                 .bind(DbTime::new(end))
@@ -243,57 +245,30 @@ impl Store {
                 .fetch_all(pool)
                 .await
                 .map_err(query_err("count the queue events of a report"))?,
-            |row| {
-                let c = Cols::new(row, "queue_events");
-                let outcome = match c.get::<String>("kind")?.as_str() {
-                    "joined" => QueueOutcome::Joined,
-                    "refused" => QueueOutcome::Refused,
-                    "answered" => QueueOutcome::Answered,
-                    "abandoned" => QueueOutcome::Abandoned,
-                    _ => QueueOutcome::Left,
-                };
-                Ok(QueueRow {
-                    queue: c.get("queue")?,
-                    operator: c.opt_uuid("operator_id")?.map(|id| id.to_string()),
-                    outcome,
-                    within_threshold: c.get("within")?,
-                    count: c.int::<i64, u64>("n")?,
-                    wait_ms: c.int::<i64, u64>("wait_ms")?,
-                    talk_secs: c.int::<i64, u64>("talk")?,
-                })
-            }
+            queue_row
         ))?;
-        for row in &rows {
-            tally.queue(row);
-        }
 
+        // A wrap-up counts on the day it began: its end is looked for in
+        // the day after, so a day counted alone and a month read whole
+        // agree.
         let wrap = seconds_between(&self.backend, "at", "next_at");
         let sql = format!(
             "SELECT operator_id, count(*) AS n, CAST(COALESCE(sum({wrap}), 0) AS bigint) AS secs \
              FROM (SELECT operator_id, state, at, \
              LEAD(at) OVER (PARTITION BY operator_id ORDER BY at, id) AS next_at \
-             FROM operator_state_changes WHERE at >= $1 AND at < $2) s \
-             WHERE state = 'wrap_up' AND next_at IS NOT NULL GROUP BY operator_id"
+             FROM operator_state_changes WHERE at >= $1 AND at < $3) s \
+             WHERE state = 'wrap_up' AND at < $2 AND next_at IS NOT NULL GROUP BY operator_id"
         );
-        let rows = on_pool!(self, |pool| decode_all(
+        figures.wrap_ups = on_pool!(self, |pool| decode_all(
             sqlx::query(&sql)
                 .bind(DbTime::new(start))
                 .bind(DbTime::new(end))
+                .bind(DbTime::new(end + SETTLING))
                 .fetch_all(pool)
                 .await
                 .map_err(query_err("count the wrap-ups of a report"))?,
-            |row| {
-                let c = Cols::new(row, "operator_state_changes");
-                Ok(WrapUpRow {
-                    operator: c.uuid("operator_id")?.to_string(),
-                    count: c.int::<i64, u64>("n")?,
-                    secs: c.int::<i64, u64>("secs")?,
-                })
-            }
+            wrap_up_row
         ))?;
-        for row in &rows {
-            tally.wrap_up(row);
-        }
 
         let hour = match self.backend {
             Backend::Sqlite(_) => "substr(arrived_at, 1, 13)",
@@ -305,35 +280,17 @@ impl Store {
              FROM calls WHERE arrived_at >= $1 AND arrived_at < $2 AND direction = 'inbound' \
              GROUP BY {hour}"
         );
-        let rows = on_pool!(self, |pool| decode_all(
+        figures.hours = on_pool!(self, |pool| decode_all(
             sqlx::query(&sql)
                 .bind(DbTime::new(start))
                 .bind(DbTime::new(end))
                 .fetch_all(pool)
                 .await
                 .map_err(query_err("count the calls of a report by hour"))?,
-            |row| {
-                let c = Cols::new(row, "calls");
-                let text: String = c.get("hour")?;
-                let hour = NaiveDateTime::parse_from_str(&format!("{text}:00"), "%Y-%m-%dT%H:%M")
-                    .map_err(|e| StoreError::Corrupt {
-                        table: "calls",
-                        column: "arrived_at",
-                        reason: format!("{text:?}: {e}"),
-                    })?
-                    .and_utc();
-                Ok(HourRow {
-                    hour,
-                    calls: c.int::<i64, u64>("n")?,
-                    blocked: c.int::<i64, u64>("blocked")?,
-                })
-            }
+            hour_row
         ))?;
-        for row in &rows {
-            tally.hour(row);
-        }
 
-        let (lookups, outages) = on_pool!(self, |pool| {
+        (figures.lookups, figures.outages) = on_pool!(self, |pool| {
             let row = sqlx::query(
                 "SELECT CAST(COALESCE(sum(CASE WHEN detail LIKE '% appeal %' THEN 1 ELSE 0 END), 0) \
                  AS bigint) AS lookups, \
@@ -351,8 +308,7 @@ impl Store {
             let c = Cols::new(&row, "call_events");
             (c.int::<i64, u64>("lookups")?, c.int::<i64, u64>("outages")?)
         });
-        tally.self_service(lookups, outages);
-        Ok(())
+        Ok(figures)
     }
 
     /// Open cards on the executor (of one, or of all): overdue at `now`
@@ -429,6 +385,70 @@ impl Store {
         }
         Ok(streets)
     }
+}
+
+/// A queue row counted from the events or kept for a day: `queue`,
+/// `operator_id`, `kind`, `within`, `n`, `wait_ms`, `talk`.
+pub(super) fn queue_row(row: &impl StoreRow) -> Result<QueueRow, StoreError> {
+    let c = Cols::new(row, "queue_events");
+    let outcome = match c.get::<String>("kind")?.as_str() {
+        "joined" => QueueOutcome::Joined,
+        "refused" => QueueOutcome::Refused,
+        "answered" => QueueOutcome::Answered,
+        "abandoned" => QueueOutcome::Abandoned,
+        _ => QueueOutcome::Left,
+    };
+    Ok(QueueRow {
+        queue: c.get("queue")?,
+        operator: c.opt_uuid("operator_id")?.map(|id| id.to_string()),
+        outcome,
+        within_threshold: c.get("within")?,
+        count: c.int::<i64, u64>("n")?,
+        wait_ms: c.int::<i64, u64>("wait_ms")?,
+        talk_secs: c.int::<i64, u64>("talk")?,
+    })
+}
+
+/// How a queue row's outcome is kept: read back by [`queue_row`].
+pub(super) fn outcome_name(outcome: QueueOutcome) -> &'static str {
+    match outcome {
+        QueueOutcome::Joined => "joined",
+        QueueOutcome::Refused => "refused",
+        QueueOutcome::Answered => "answered",
+        QueueOutcome::Abandoned => "abandoned",
+        QueueOutcome::Left => "left",
+    }
+}
+
+/// An operator's wrap-ups: `operator_id`, `n`, `secs`.
+pub(super) fn wrap_up_row(row: &impl StoreRow) -> Result<WrapUpRow, StoreError> {
+    let c = Cols::new(row, "operator_state_changes");
+    Ok(WrapUpRow {
+        operator: c.uuid("operator_id")?.to_string(),
+        count: c.int::<i64, u64>("n")?,
+        secs: c.int::<i64, u64>("secs")?,
+    })
+}
+
+/// The format of an hour's text, `hour` of [`hour_row`].
+pub(super) const HOUR: &str = "%Y-%m-%dT%H";
+
+/// An hour's inbound calls: `hour` ("YYYY-MM-DDTHH", UTC), `n`, `blocked`.
+pub(super) fn hour_row(row: &impl StoreRow) -> Result<HourRow, StoreError> {
+    let c = Cols::new(row, "calls");
+    let text: String = c.get("hour")?;
+    let hour = NaiveDateTime::parse_from_str(&format!("{text}:00"), &format!("{HOUR}:%M"))
+        .map_err(|e| StoreError::Corrupt {
+            table: "calls",
+            column: "arrived_at",
+            reason: format!("{text:?}: {e}"),
+        })?
+        .and_utc();
+    Ok(HourRow {
+        hour,
+        calls: c.int::<i64, u64>("n")?,
+        blocked: c.int::<i64, u64>("blocked")?,
+    })
 }
 
 fn card_fact(row: &impl StoreRow, categories: &Categories) -> Result<CardFact, StoreError> {

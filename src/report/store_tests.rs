@@ -387,13 +387,21 @@ async fn data_set(store: &Store) -> City {
             .expect("an event");
     }
     // Outside the week: a second before it began.
-    stored_call(
+    let before = stored_call(
         store,
         "0611234567",
         "+380611234567",
         utc(10, 18, 20, 59, 59),
     )
     .await;
+    // Every call has ended (a day is kept only when its calls have).
+    for (call, at) in [
+        (summer, utc(10, 25, 1, 45, 0)),
+        (winter, utc(10, 25, 1, 45, 0)),
+        (before, utc(10, 18, 21, 1, 0)),
+    ] {
+        finish(store, call, at, Disposition::Answered).await;
+    }
     city
 }
 
@@ -468,6 +476,65 @@ async fn the_week_of_the_autumn_change_counts_exactly(db: &TestDb) {
     assert_eq!(c.by_hour[12], 1, "09:00 UTC is 12:00 in Kyiv in October");
     assert_eq!(c.by_hour[11], 1, "the blocked call");
     let _: &calls::CallFigures = g;
+
+    // The same figures from the days kept: first those settled by Monday
+    // noon (to Saturday; Sunday, 25 hours long, is read from the events),
+    // then all of them.
+    let settings = ReportSettings::default();
+    let first = build::count_call_days(db, &calendar, &settings, now())
+        .await
+        .expect("counted");
+    assert!(first >= 6, "the days to Saturday: {first}");
+    let kept = db
+        .counted_call_days(week().first, week().last, 20_000)
+        .await
+        .expect("the days kept");
+    assert_eq!(kept.len(), 6, "Monday to Saturday: {kept:?}");
+    let mixed = build::calls(db, &calendar, &settings, week())
+        .await
+        .expect("the calls");
+    assert_eq!(
+        mixed, c,
+        "six days kept and Sunday read give the same figures"
+    );
+    let later = utc(11, 2, 10, 0, 0);
+    assert_eq!(
+        build::count_call_days(db, &calendar, &settings, later)
+            .await
+            .expect("counted"),
+        7,
+        "Sunday, 25 October, to Saturday, 31 October (1 November settles a day after it ends)"
+    );
+    let whole = build::calls(db, &calendar, &settings, week())
+        .await
+        .expect("the calls");
+    assert_eq!(whole, c, "every day kept gives the same figures");
+    assert_eq!(
+        build::count_call_days(db, &calendar, &settings, later)
+            .await
+            .expect("counted"),
+        0,
+        "a day is counted once"
+    );
+    // Another service level counts them again, and its figures differ.
+    let slower = ReportSettings {
+        service_level_secs: 60,
+        ..ReportSettings::default()
+    };
+    let raw = build::calls(db, &calendar, &slower, week())
+        .await
+        .expect("the calls");
+    assert!(
+        build::count_call_days(db, &calendar, &slower, later)
+            .await
+            .expect("counted")
+            >= 7
+    );
+    let kept = build::calls(db, &calendar, &slower, week())
+        .await
+        .expect("the calls");
+    assert_eq!(kept, raw);
+    assert_ne!(kept.by_queue["general"].answered_within, g.answered_within);
 }
 
 fn cell<'a>(report: &'a Report, section: &str, row: usize, column: &str) -> &'a Cell {

@@ -61,6 +61,12 @@ pub async fn run(settings: &Settings, args: ReportArgs) -> anyhow::Result<()> {
         executor: args.executor.clone(),
     };
     let (bytes, name) = with_store(settings, async |store| {
+        // The days the server has not counted yet (or no server runs on
+        // this database): counted now, once, as the server would.
+        let days = report::build::count_call_days(store, calendar, &settings.reports, now).await?;
+        if days > 0 {
+            eprintln!("the call figures of {days} settled days counted and kept");
+        }
         let made = report::make(store, calendar, &settings.reports, &request, now).await?;
         let bytes = report::render(&made, format, &settings.reports)?;
         Ok((bytes, report::file_name(&made, format)))
