@@ -248,16 +248,18 @@ impl Store {
             queue_row
         ))?;
 
-        // A wrap-up counts on the day it began: its end is looked for in
-        // the day after, so a day counted alone and a month read whole
-        // agree.
+        // A wrap-up counts on the day it began, if it ended within a day
+        // (a longer one is an operator who never left it): its end is
+        // looked for in the day after, so a day counted alone and a month
+        // read whole agree.
         let wrap = seconds_between(&self.backend, "at", "next_at");
         let sql = format!(
             "SELECT operator_id, count(*) AS n, CAST(COALESCE(sum({wrap}), 0) AS bigint) AS secs \
              FROM (SELECT operator_id, state, at, \
              LEAD(at) OVER (PARTITION BY operator_id ORDER BY at, id) AS next_at \
              FROM operator_state_changes WHERE at >= $1 AND at < $3) s \
-             WHERE state = 'wrap_up' AND at < $2 AND next_at IS NOT NULL GROUP BY operator_id"
+             WHERE state = 'wrap_up' AND at < $2 AND next_at IS NOT NULL \
+             AND {wrap} <= 86400 GROUP BY operator_id"
         );
         figures.wrap_ups = on_pool!(self, |pool| decode_all(
             sqlx::query(&sql)

@@ -364,6 +364,9 @@ async fn data_set(store: &Store) -> City {
         (utc(10, 20, 9, 2, 34), OperatorState::Available),
         (utc(10, 20, 10, 1, 21), OperatorState::WrapUp),
         (utc(10, 20, 10, 1, 46), OperatorState::Available),
+        // Left in wrap-up for two days: not a wrap-up anyone did.
+        (utc(10, 22, 9, 0, 0), OperatorState::WrapUp),
+        (utc(10, 24, 9, 0, 0), OperatorState::Available),
     ] {
         store
             .record_operator_state(olena, at, state, None)

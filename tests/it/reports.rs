@@ -186,7 +186,18 @@ fn check_workbook(report: &Value, book: &Value) {
                     }
                     (Value::Number(x), "duration") => {
                         let x = x.as_f64().expect("a number") / 86_400.0;
-                        assert!((value.as_f64().expect("a number") - x).abs() < 1e-9);
+                        // How long a card is overdue counts to the moment
+                        // each file was made: the workbook is made by
+                        // another run, a moment later.
+                        let slack = match column["title"].as_str() {
+                            Some("Прострочено на") => 120.0 / 86_400.0,
+                            _ => 1e-9,
+                        };
+                        assert!(
+                            (value.as_f64().expect("a number") - x).abs() <= slack,
+                            "{} row {r}: {value} in the workbook, {x} in the report",
+                            section["key"]
+                        );
                         assert_eq!(format, "[h]:mm");
                     }
                     (Value::Number(x), _) => {

@@ -63,9 +63,14 @@ pub async fn run(settings: &Settings, args: ReportArgs) -> anyhow::Result<()> {
     let (bytes, name) = with_store(settings, async |store| {
         // The days the server has not counted yet (or no server runs on
         // this database): counted now, once, as the server would.
-        let days = report::build::count_call_days(store, calendar, &settings.reports, now).await?;
-        if days > 0 {
-            eprintln!("the call figures of {days} settled days counted and kept");
+        // Not being able to keep them (a read-only copy of the database)
+        // only makes the report slower.
+        match report::build::count_call_days(store, calendar, &settings.reports, now).await {
+            Ok(0) => {}
+            Ok(days) => eprintln!("the call figures of {days} settled days counted and kept"),
+            Err(e) => eprintln!(
+                "warning: the days' call figures could not be kept ({e}); reading the events"
+            ),
         }
         let made = report::make(store, calendar, &settings.reports, &request, now).await?;
         let bytes = report::render(&made, format, &settings.reports)?;
