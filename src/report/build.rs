@@ -204,11 +204,13 @@ pub async fn count_call_days(
         return Ok(0);
     };
     let counted = store.counted_call_days(first, last, threshold).await?;
+    // Read once: a day is held back by a call that arrived before its end.
+    let going = store.first_call_going().await?;
     let mut made = 0;
     for day in span.dates().filter(|d| !counted.contains(d)) {
         let day = Period::day(day);
         let (start, end) = (day.start(calendar), day.end(calendar));
-        if !call_days::settled(end, now, store.calls_going_before(end).await?) {
+        if !call_days::settled(end, now, going.is_some_and(|at| at < end)) {
             // Later days have not settled either.
             break;
         }

@@ -225,17 +225,15 @@ impl Store {
         })
     }
 
-    /// Whether a call that arrived before `end` is still going.
-    pub async fn calls_going_before(&self, end: DateTime<Utc>) -> Result<bool, StoreError> {
-        const SQL: &str = "SELECT count(*) AS n FROM calls \
-             WHERE ended_at IS NULL AND arrived_at < $1";
+    /// When the earliest call still going arrived, if one is.
+    pub async fn first_call_going(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        const SQL: &str = "SELECT min(arrived_at) AS first FROM calls WHERE ended_at IS NULL";
         on_pool!(self, |pool| {
             let row = sqlx::query(SQL)
-                .bind(DbTime::new(end))
                 .fetch_one(pool)
                 .await
                 .map_err(query_err("look for calls still going"))?;
-            Ok(Cols::new(&row, "calls").int::<i64, u64>("n")? > 0)
+            Cols::new(&row, "calls").opt_time("first")
         })
     }
 }
