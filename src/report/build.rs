@@ -77,13 +77,19 @@ pub async fn make(
             if let Some(executor) = only {
                 known(&names, executor)?;
             }
-            let appeals =
-                breakdown(store, calendar, &categories, request.period, now, only).await?;
             // The contact centre's calls are the city's, not an executor's.
-            let calls = match only {
-                None => Some(calls(store, calendar, settings, request.period).await?),
-                Some(_) => None,
+            let city_calls = async {
+                match only {
+                    None => calls(store, calendar, settings, request.period)
+                        .await
+                        .map(Some),
+                    Some(_) => Ok(None),
+                }
             };
+            let (appeals, calls) = futures_util::try_join!(
+                breakdown(store, calendar, &categories, request.period, now, only),
+                city_calls
+            )?;
             kinds::summary(&ctx, kind, &appeals, calls.as_ref(), only)
         }
         ReportKind::Calls => {
@@ -102,23 +108,21 @@ pub async fn make(
         }
         ReportKind::Fortnight => {
             let before = request.period.previous();
-            let appeals =
-                breakdown(store, calendar, &categories, request.period, now, None).await?;
-            let earlier = breakdown(store, calendar, &categories, before, now, None).await?;
-            let streets = |s: std::collections::BTreeMap<String, (String, u64)>| {
-                s.into_values()
-                    .collect::<std::collections::BTreeMap<_, _>>()
+            let streets = |period: Period| async move {
+                let s = store
+                    .report_streets(period.start(calendar), period.end(calendar))
+                    .await?;
+                Ok::<_, ReportError>(
+                    s.into_values()
+                        .collect::<std::collections::BTreeMap<_, _>>(),
+                )
             };
-            let now_streets = streets(
-                store
-                    .report_streets(request.period.start(calendar), request.period.end(calendar))
-                    .await?,
-            );
-            let before_streets = streets(
-                store
-                    .report_streets(before.start(calendar), before.end(calendar))
-                    .await?,
-            );
+            let (appeals, earlier, now_streets, before_streets) = futures_util::try_join!(
+                breakdown(store, calendar, &categories, request.period, now, None),
+                breakdown(store, calendar, &categories, before, now, None),
+                streets(request.period),
+                streets(before)
+            )?;
             kinds::fortnight(&ctx, &appeals, &earlier, &now_streets, &before_streets)
         }
     };
@@ -143,13 +147,15 @@ pub async fn breakdown(
     only: Option<&str>,
 ) -> Result<Breakdown, ReportError> {
     let (start, end) = (period.start(calendar), period.end(calendar));
-    let mut tally = Tally::new(start, end, now, calendar.time_zone()).only(only);
-    store
-        .tally_cards(start, end, categories, &mut tally)
-        .await?;
-    store
-        .tally_steps(start, end, categories, &mut tally)
-        .await?;
+    let mut tally = Tally::new(calendar.time_zone()).only(only);
+    let (cards, steps) = futures_util::try_join!(
+        store.count_cards(start, end, now, only, categories),
+        store.count_steps(start, end, categories)
+    )?;
+    cards.feed(&mut tally);
+    for step in &steps {
+        tally.steps(step);
+    }
     Ok(tally.finish())
 }
 

@@ -52,6 +52,7 @@ impl Store {
         last: NaiveDate,
         threshold_ms: u64,
     ) -> Result<DayFigures, StoreError> {
+        let _leave = self.report_read().await;
         const DAYS: &str = "SELECT day FROM report_call_days \
              WHERE day >= $1 AND day <= $2 AND threshold_ms = $3";
         let queues = format!(

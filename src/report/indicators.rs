@@ -1,11 +1,14 @@
 //! The regulation's indicators of appeals (000 §4.1): for a period, per
 //! executor, per category, per section and per channel, and in total.
 //!
-//! Plain code: the store hands in one [`CardFact`] per card the period
-//! touches and the counted steps of the cards' histories
-//! ([`StepCount`]); [`Tally`] adds them up; nothing here reads a clock or
-//! a database. How each figure is counted is written on its field, and in
-//! `docs/reports.md`.
+//! Plain code: the store hands in the period's cards already counted by
+//! group ([`CardCount`], one executor, category and channel each; a year
+//! of a large city is a million cards, too many to carry one by one) and
+//! the counted steps of the cards' histories ([`StepCount`]); [`Tally`]
+//! adds them up; nothing here reads a clock or a database. Which cards
+//! each count holds is written on its variant, and in `docs/reports.md`;
+//! the store asks the database for exactly that ([`ON_THE_EXECUTOR`] is
+//! the one list of states it takes from here).
 
 use std::collections::BTreeMap;
 
@@ -15,9 +18,9 @@ use serde::Serialize;
 
 use crate::appeal::record::AppealStatus;
 
-/// What reports need to know of one card.
+/// The groups a count belongs to.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CardFact {
+pub struct Group {
     /// The lead executor's code.
     pub executor: String,
     /// The classifier's issue type and section; `None` for a card filed
@@ -26,17 +29,41 @@ pub struct CardFact {
     pub section: Option<String>,
     /// Where it came from: phone, web, chatbot, email, relay…
     pub channel: String,
-    pub status: AppealStatus,
-    pub created_at: DateTime<Utc>,
-    pub deadline: DateTime<Utc>,
-    /// When its life ended (closed, or not to be considered).
-    pub finished_at: Option<DateTime<Utc>>,
-    /// When the executor finished the work (the accepted closure
-    /// proposal); see [`crate::appeal::lifecycle::Card::resolved_at`].
-    pub resolved_at: Option<DateTime<Utc>>,
-    /// Registered as a repeat of an earlier appeal.
-    pub repeat: bool,
 }
+
+/// Cards of one [`Group`] the period touches, counted by the store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CardCount {
+    /// Registered in the period; `repeats` of them registered as repeats
+    /// of an earlier appeal.
+    Received { count: u64, repeats: u64 },
+    /// Closed in the period (not "not to be considered"): `on_time` of
+    /// them with the work finished by the deadline, to the second (the
+    /// accepted closure proposal,
+    /// [`crate::appeal::lifecycle::Card::resolved_at`]; a card closed
+    /// without one, by its closing moment), `late` after it. One time from
+    /// registration to closure per card, in seconds.
+    Closed {
+        on_time: u64,
+        late: u64,
+        close_secs: Vec<u64>,
+    },
+    /// Not closed now, whenever registered; `overdue` of them past the
+    /// deadline and waiting on the executor (one of [`ON_THE_EXECUTOR`]),
+    /// not on the contact centre's decision or the citizen's answer.
+    Open { count: u64, overdue: u64 },
+}
+
+/// States in which the deadline runs on the executor (docs/lifecycle.md:
+/// while a closure proposal or the citizen's answer is awaited, it waits
+/// on the contact centre).
+pub const ON_THE_EXECUTOR: [AppealStatus; 5] = [
+    AppealStatus::Registered,
+    AppealStatus::Delivered,
+    AppealStatus::InProgress,
+    AppealStatus::Rework,
+    AppealStatus::LongTerm,
+];
 
 /// A kind of step of a card's life that reports count.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -50,14 +77,11 @@ pub enum Step {
     NotConfirmed,
 }
 
-/// How many steps of one kind cards of one executor, category and channel
-/// took in the period (counted by the store).
+/// How many steps of one kind cards of one group took in the period
+/// (counted by the store).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StepCount {
-    pub executor: String,
-    pub category: Option<String>,
-    pub section: Option<String>,
-    pub channel: String,
+    pub group: Group,
     pub step: Step,
     pub count: u64,
 }
@@ -125,32 +149,24 @@ impl Indicators {
         nearest_rank(&self.close_secs, 90)
     }
 
-    fn add_card(&mut self, card: &CardFact, window: Window) {
-        if window.holds(card.created_at) {
-            self.received += 1;
-            if card.repeat {
-                self.repeats += 1;
+    fn add_cards(&mut self, count: &CardCount) {
+        match count {
+            CardCount::Received { count, repeats } => {
+                self.received += count;
+                self.repeats += repeats;
             }
-        }
-        match card.finished_at {
-            Some(finished) if card.status == AppealStatus::Closed && window.holds(finished) => {
-                let done = card.resolved_at.unwrap_or(finished);
-                if done <= card.deadline {
-                    self.closed_on_time += 1;
-                } else {
-                    self.closed_late += 1;
-                }
-                let secs = finished
-                    .signed_duration_since(card.created_at)
-                    .num_seconds();
-                self.close_secs.push(secs.max(0).unsigned_abs());
+            CardCount::Closed {
+                on_time,
+                late,
+                close_secs,
+            } => {
+                self.closed_on_time += on_time;
+                self.closed_late += late;
+                self.close_secs.extend_from_slice(close_secs);
             }
-            _ => {}
-        }
-        if !card.status.is_final() {
-            self.open_now += 1;
-            if on_the_executor(card.status) && card.deadline < window.now {
-                self.overdue_now += 1;
+            CardCount::Open { count, overdue } => {
+                self.open_now += count;
+                self.overdue_now += overdue;
             }
         }
     }
@@ -175,17 +191,6 @@ impl Indicators {
     }
 }
 
-/// States in which the deadline runs on the executor (docs/lifecycle.md:
-/// while a closure proposal or the citizen's answer is awaited, it waits
-/// on the contact centre).
-fn on_the_executor(status: AppealStatus) -> bool {
-    use AppealStatus as S;
-    matches!(
-        status,
-        S::Registered | S::Delivered | S::InProgress | S::Rework | S::LongTerm
-    )
-}
-
 /// `part` of `whole` in per cent; `None` of nothing.
 pub fn percent(part: u64, whole: u64) -> Option<f64> {
     (whole > 0).then(|| part as f64 * 100.0 / whole as f64)
@@ -200,20 +205,6 @@ pub fn nearest_rank(values: &[u64], pct: u64) -> Option<u64> {
     let rank = (values.len() as u64 * pct).div_ceil(100).max(1) as usize;
     let (_, nth, _) = sorted.select_nth_unstable(rank - 1);
     Some(*nth)
-}
-
-/// The period's moments and the report's "now".
-#[derive(Debug, Clone, Copy)]
-struct Window {
-    start: DateTime<Utc>,
-    end: DateTime<Utc>,
-    now: DateTime<Utc>,
-}
-
-impl Window {
-    fn holds(self, at: DateTime<Utc>) -> bool {
-        at >= self.start && at < self.end
-    }
 }
 
 /// The indicators of a period, in total and by each grouping.
@@ -233,7 +224,6 @@ pub struct Breakdown {
 /// Adds up cards and steps into a [`Breakdown`].
 #[derive(Debug)]
 pub struct Tally {
-    window: Window,
     tz: Tz,
     /// Count only this executor's cards (an executor's own report).
     only: Option<String>,
@@ -241,11 +231,9 @@ pub struct Tally {
 }
 
 impl Tally {
-    /// For the period from `start` to `end` (not included), with "now" at
-    /// `now`, days counted in `tz`.
-    pub fn new(start: DateTime<Utc>, end: DateTime<Utc>, now: DateTime<Utc>, tz: Tz) -> Tally {
+    /// Days counted in `tz`.
+    pub fn new(tz: Tz) -> Tally {
         Tally {
-            window: Window { start, end, now },
             tz,
             only: None,
             breakdown: Breakdown::default(),
@@ -262,33 +250,32 @@ impl Tally {
         self.only.as_deref().is_none_or(|only| only == executor)
     }
 
-    /// Counts one card (each card once).
-    pub fn card(&mut self, card: &CardFact) {
-        if !self.counts(&card.executor) {
+    /// Counts cards of one group (each card once per variant).
+    pub fn cards(&mut self, group: &Group, count: &CardCount) {
+        if !self.counts(&group.executor) {
             return;
         }
-        let window = self.window;
-        if window.holds(card.created_at) {
-            let day = card.created_at.with_timezone(&self.tz).date_naive();
-            *self.breakdown.received_by_day.entry(day).or_default() += 1;
+        for indicators in self.groups(group) {
+            indicators.add_cards(count);
         }
-        for group in self.groups(&card.executor, &card.category, &card.section, &card.channel) {
-            group.add_card(card, window);
-        }
+    }
+
+    /// Counts `count` cards registered in the hour that begins at `hour`
+    /// (UTC; of the counted executor's, if only one is) on the city's day
+    /// it falls on. The city's offset from UTC is whole hours, so an hour
+    /// never straddles two days.
+    pub fn received_in_hour(&mut self, hour: DateTime<Utc>, count: u64) {
+        let day = hour.with_timezone(&self.tz).date_naive();
+        *self.breakdown.received_by_day.entry(day).or_default() += count;
     }
 
     /// Counts steps taken in the period.
     pub fn steps(&mut self, count: &StepCount) {
-        if !self.counts(&count.executor) {
+        if !self.counts(&count.group.executor) {
             return;
         }
-        for group in self.groups(
-            &count.executor,
-            &count.category,
-            &count.section,
-            &count.channel,
-        ) {
-            group.add_steps(count.step, count.count);
+        for indicators in self.groups(&count.group) {
+            indicators.add_steps(count.step, count.count);
         }
     }
 
@@ -307,24 +294,18 @@ impl Tally {
         breakdown
     }
 
-    fn groups<'a>(
-        &'a mut self,
-        executor: &str,
-        category: &Option<String>,
-        section: &Option<String>,
-        channel: &str,
-    ) -> [&'a mut Indicators; 5] {
+    fn groups<'a>(&'a mut self, group: &Group) -> [&'a mut Indicators; 5] {
         let b = &mut self.breakdown;
         [
             &mut b.total,
-            b.by_executor.entry(executor.to_string()).or_default(),
+            b.by_executor.entry(group.executor.clone()).or_default(),
             b.by_category
-                .entry(category.clone().unwrap_or_default())
+                .entry(group.category.clone().unwrap_or_default())
                 .or_default(),
             b.by_section
-                .entry(section.clone().unwrap_or_default())
+                .entry(group.section.clone().unwrap_or_default())
                 .or_default(),
-            b.by_channel.entry(channel.to_string()).or_default(),
+            b.by_channel.entry(group.channel.clone()).or_default(),
         ]
     }
 }
@@ -336,98 +317,78 @@ mod tests {
 
     const KYIV: Tz = chrono_tz::Europe::Kyiv;
 
-    fn at(d: u32, h: u32, m: u32, s: u32) -> DateTime<Utc> {
-        Utc.with_ymd_and_hms(2026, 11, d, h, m, s)
-            .single()
-            .expect("a time")
-    }
-
-    fn card(executor: &str, created: DateTime<Utc>, deadline: DateTime<Utc>) -> CardFact {
-        CardFact {
+    fn group(executor: &str, category: Option<&str>, channel: &str) -> Group {
+        Group {
             executor: executor.into(),
-            category: Some("101".into()),
-            section: Some("1".into()),
-            channel: "phone".into(),
-            status: AppealStatus::InProgress,
-            created_at: created,
-            deadline,
-            finished_at: None,
-            resolved_at: None,
-            repeat: false,
+            category: category.map(str::to_string),
+            section: category.map(|c| c[..1].to_string()),
+            channel: channel.into(),
         }
     }
 
-    fn closed(mut c: CardFact, resolved: DateTime<Utc>, finished: DateTime<Utc>) -> CardFact {
-        c.status = AppealStatus::Closed;
-        c.resolved_at = Some(resolved);
-        c.finished_at = Some(finished);
-        c
+    fn closed(on_time: u64, close_secs: &[u64]) -> CardCount {
+        CardCount::Closed {
+            on_time,
+            late: close_secs.len() as u64 - on_time,
+            close_secs: close_secs.to_vec(),
+        }
     }
 
     #[test]
-    fn closed_on_time_is_the_work_done_by_the_deadline_to_the_second() {
-        // November: 1st 00:00 to December 1st 00:00 (UTC here for clarity).
-        let mut tally = Tally::new(at(1, 0, 0, 0), at(30, 23, 59, 59), at(30, 12, 0, 0), KYIV);
-        let deadline = at(10, 12, 0, 0);
-        let one_before = deadline - chrono::TimeDelta::seconds(1);
-        let one_after = deadline + chrono::TimeDelta::seconds(1);
-        let made = at(10, 9, 0, 0);
-        // Finished one second before and after the deadline; the closing
-        // decision a day later counts for neither.
-        tally.card(&closed(
-            card("vodokanal", made, deadline),
-            one_before,
-            at(11, 9, 0, 0),
-        ));
-        tally.card(&closed(
-            card("vodokanal", made, deadline),
-            one_after,
-            at(11, 9, 0, 0),
-        ));
-        tally.card(&closed(
-            card("vodokanal", made, deadline),
-            deadline,
-            at(11, 9, 0, 0),
-        ));
+    fn closures_of_several_groups_add_up_with_one_mean_and_one_percentile() {
+        let mut tally = Tally::new(KYIV);
+        let hour = 3600;
+        let phone = group("vodokanal", Some("101"), "phone");
+        let web = group("vodokanal", Some("102"), "web");
+        tally.cards(&phone, &closed(2, &[10 * hour, 90 * hour, 20 * hour]));
+        tally.cards(&web, &closed(1, &[30 * hour]));
         let b = tally.finish();
         let v = &b.by_executor["vodokanal"];
-        assert_eq!((v.closed_on_time, v.closed_late, v.closed()), (2, 1, 3));
-        assert_eq!(v.received, 3);
-        assert_eq!(v.mean_close_secs(), Some(24 * 3600));
+        assert_eq!((v.closed_on_time, v.closed_late, v.closed()), (3, 1, 4));
+        assert_eq!(v.on_time_pct(), Some(75.0));
+        assert_eq!(v.mean_close_secs(), Some(150 * hour / 4));
+        assert_eq!(
+            v.p90_close_secs(),
+            Some(90 * hour),
+            "rank ceil(3.6) = 4 of the four, across both groups"
+        );
+        let p = &b.by_channel["phone"];
+        assert_eq!((p.closed(), p.p90_close_secs()), (3, Some(90 * hour)));
+        assert_eq!(b.by_category["102"].mean_close_secs(), Some(30 * hour));
+        assert_eq!(b.by_section["1"], *v);
         assert_eq!(b.total, *v);
     }
 
     #[test]
-    fn open_and_overdue_are_counted_now_and_only_on_the_executor() {
-        let now = at(20, 12, 0, 0);
-        let mut tally = Tally::new(at(1, 0, 0, 0), at(8, 0, 0, 0), now, KYIV);
-        let past = at(19, 0, 0, 0);
-        let mut waiting = card("teplo", at(2, 0, 0, 0), past);
-        waiting.status = AppealStatus::ClosureProposed;
-        let overdue = card("teplo", at(15, 0, 0, 0), past);
-        let not_yet = card("teplo", at(15, 0, 0, 0), at(21, 0, 0, 0));
-        let mut rejected = card("teplo", at(15, 0, 0, 0), past);
-        rejected.status = AppealStatus::Rejected;
-        rejected.finished_at = Some(at(16, 0, 0, 0));
-        for c in [&waiting, &overdue, &not_yet, &rejected] {
-            tally.card(c);
-        }
+    fn open_cards_count_as_open_and_the_overdue_among_them() {
+        let mut tally = Tally::new(KYIV);
+        let teplo = group("teplo", Some("201"), "phone");
+        tally.cards(
+            &teplo,
+            &CardCount::Open {
+                count: 5,
+                overdue: 2,
+            },
+        );
+        tally.cards(
+            &teplo,
+            &CardCount::Open {
+                count: 2,
+                overdue: 0,
+            },
+        );
         let b = tally.finish();
         let t = &b.by_executor["teplo"];
-        assert_eq!(t.open_now, 3, "all but the one not to be considered");
-        assert_eq!(t.overdue_now, 1, "the proposal waits on the contact centre");
-        assert_eq!(t.received, 1, "registered 1–7 November: only the first");
-        assert_eq!(t.closed(), 0, "not considered is not closed");
+        assert_eq!((t.open_now, t.overdue_now), (7, 2));
+        assert_eq!((t.received, t.closed()), (0, 0));
+        assert!(!t.is_empty(), "an executor with open cards is reported");
     }
 
     #[test]
     fn steps_and_verifications_add_up_with_the_confirmation_rate() {
-        let mut tally = Tally::new(at(1, 0, 0, 0), at(30, 0, 0, 0), at(30, 0, 0, 0), KYIV);
+        let mut tally = Tally::new(KYIV);
         let count = |step, count| StepCount {
-            executor: "shliakh".into(),
-            category: Some("301".into()),
-            section: Some("3".into()),
-            channel: "web".into(),
+            group: group("shliakh", Some("301"), "web"),
             step,
             count,
         };
@@ -458,24 +419,53 @@ mod tests {
 
     #[test]
     fn repeats_and_cards_without_a_category_are_grouped() {
-        let mut tally = Tally::new(at(1, 0, 0, 0), at(30, 0, 0, 0), at(30, 0, 0, 0), KYIV);
-        let mut triage = card("centre", at(3, 0, 0, 0), at(4, 0, 0, 0));
-        triage.category = None;
-        triage.section = None;
-        triage.repeat = true;
-        tally.card(&triage);
+        let mut tally = Tally::new(KYIV);
+        let triage = group("centre", None, "phone");
+        tally.cards(
+            &triage,
+            &CardCount::Received {
+                count: 3,
+                repeats: 1,
+            },
+        );
         let b = tally.finish();
         assert_eq!(b.by_category[""].repeats, 1);
         assert_eq!(b.total.repeats, 1);
-        assert_eq!(b.by_section[""].received, 1);
+        assert_eq!(b.by_section[""].received, 3);
+    }
+
+    #[test]
+    fn an_hour_is_counted_on_the_citys_day_across_the_clock_change() {
+        let mut tally = Tally::new(KYIV);
+        let utc = |d, h| {
+            Utc.with_ymd_and_hms(2026, 10, d, h, 0, 0)
+                .single()
+                .expect("a time")
+        };
+        // Summer time (UTC+3): 21:00 UTC on the 24th is midnight of the 25th.
+        tally.received_in_hour(utc(24, 20), 1);
+        tally.received_in_hour(utc(24, 21), 2);
+        // Winter time (UTC+2) from 01:00 UTC on the 25th: 21:00 UTC is
+        // 23:00 of the 25th, 22:00 UTC midnight of the 26th.
+        tally.received_in_hour(utc(25, 21), 4);
+        tally.received_in_hour(utc(25, 22), 8);
+        let b = tally.finish();
+        let day = |d| NaiveDate::from_ymd_opt(2026, 10, d).expect("a date");
+        assert_eq!(
+            b.received_by_day,
+            BTreeMap::from([(day(24), 1), (day(25), 6), (day(26), 8)])
+        );
     }
 
     #[test]
     fn an_executors_own_tally_leaves_the_others_out() {
-        let mut tally =
-            Tally::new(at(1, 0, 0, 0), at(30, 0, 0, 0), at(30, 0, 0, 0), KYIV).only(Some("teplo"));
-        tally.card(&card("teplo", at(3, 0, 0, 0), at(4, 0, 0, 0)));
-        tally.card(&card("vodokanal", at(3, 0, 0, 0), at(4, 0, 0, 0)));
+        let mut tally = Tally::new(KYIV).only(Some("teplo"));
+        let one = CardCount::Received {
+            count: 1,
+            repeats: 0,
+        };
+        tally.cards(&group("teplo", Some("101"), "phone"), &one);
+        tally.cards(&group("vodokanal", Some("101"), "phone"), &one);
         let b = tally.finish();
         assert_eq!(b.total.received, 1);
         assert_eq!(b.by_executor.keys().collect::<Vec<_>>(), vec!["teplo"]);

@@ -1006,8 +1006,7 @@ pub fn fits(kind: ReportKind, period: Period) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::appeal::record::AppealStatus;
-    use crate::report::indicators::{CardFact, Tally};
+    use crate::report::indicators::{CardCount, Group, Tally};
     use chrono::TimeZone;
 
     fn kyiv() -> Tz {
@@ -1037,24 +1036,38 @@ mod tests {
         assert_eq!((f.first, f.last), (date(2026, 11, 23), date(2026, 12, 6)));
     }
 
-    fn fact(executor: &str, status: AppealStatus, day: u32) -> CardFact {
-        let created = Utc
-            .with_ymd_and_hms(2026, 11, day, 8, 0, 0)
-            .single()
-            .expect("a time");
-        CardFact {
+    /// One card of `executor` registered on `day` of November: closed
+    /// on time, or open and overdue.
+    fn card(tally: &mut Tally, executor: &str, closed: bool, day: u32) {
+        let group = Group {
             executor: executor.into(),
             category: Some("101".into()),
             section: Some("1".into()),
             channel: "phone".into(),
-            status,
-            created_at: created,
-            deadline: created + chrono::TimeDelta::days(1),
-            finished_at: (status == AppealStatus::Closed)
-                .then(|| created + chrono::TimeDelta::hours(3)),
-            resolved_at: None,
-            repeat: false,
-        }
+        };
+        let received = CardCount::Received {
+            count: 1,
+            repeats: 0,
+        };
+        tally.cards(&group, &received);
+        let hour = Utc
+            .with_ymd_and_hms(2026, 11, day, 8, 0, 0)
+            .single()
+            .expect("a time");
+        tally.received_in_hour(hour, 1);
+        let life = if closed {
+            CardCount::Closed {
+                on_time: 1,
+                late: 0,
+                close_secs: vec![3 * 3600],
+            }
+        } else {
+            CardCount::Open {
+                count: 1,
+                overdue: 1,
+            }
+        };
+        tally.cards(&group, &life);
     }
 
     #[test]
@@ -1070,21 +1083,11 @@ mod tests {
             tz: kyiv(),
             names: &names,
         };
-        let calendar = crate::appeal::calendar::WorkingCalendar::default();
-        let mut tally = Tally::new(
-            period.start(&calendar),
-            period.end(&calendar),
-            ctx.made_at,
-            kyiv(),
-        );
-        for f in [
-            fact("b", AppealStatus::Closed, 3),
-            fact("a", AppealStatus::InProgress, 3),
-            fact("c", AppealStatus::Closed, 4),
-            fact("c", AppealStatus::InProgress, 4),
-        ] {
-            tally.card(&f);
-        }
+        let mut tally = Tally::new(kyiv());
+        card(&mut tally, "b", true, 3);
+        card(&mut tally, "a", false, 3);
+        card(&mut tally, "c", true, 4);
+        card(&mut tally, "c", false, 4);
         let report = summary(
             &ctx,
             ReportKind::Monthly,

@@ -1,24 +1,23 @@
-//! The reports' queries: the facts of the cards a period touches, the
-//! steps and verifications counted in the period, the queue events,
-//! wrap-ups and calls per hour counted in the database, the lists of
-//! overdue and due-soon cards, and the names that stand for codes.
+//! The reports' queries: the cards a period touches and the steps and
+//! verifications in it, counted by group; the queue events, wrap-ups and
+//! calls per hour counted in the database; the lists of overdue and
+//! due-soon cards; and the names that stand for codes.
 //!
 //! Role: reads only. Counting that the database does well (grouped
-//! counts, sums) is done there; what needs the city's clock or the
-//! percentile is done by the plain code in [`super::indicators`] and
-//! [`super::calls`], which these queries feed.
+//! counts, sums, and the times to closure gathered per group) is done
+//! there, so a year of a large city is a few thousand rows, not a million;
+//! what needs the city's clock or the percentile is done by the plain code
+//! in [`super::indicators`] and [`super::calls`], which these queries feed.
 
 use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, NaiveDateTime, Utc};
-use futures_util::TryStreamExt;
 use uuid::Uuid;
 
 use super::call_days::{DayFigures, SETTLING};
 use super::calls::{HourRow, QueueOutcome, QueueRow, WrapUpRow};
-use super::indicators::{CardFact, Step, StepCount, Tally};
+use super::indicators::{CardCount, Group, ON_THE_EXECUTOR, Step, StepCount, Tally};
 use super::kinds::{CardLine, Names};
-use crate::appeal::record::AppealStatus;
 use crate::store::encoding::{Cols, DbTime, StoreRow};
 use crate::store::{Backend, Store, StoreError, decode_all, on_pool, query_err};
 
@@ -47,19 +46,98 @@ fn seconds_between(backend: &Backend, a: &str, b: &str) -> String {
     }
 }
 
-/// The columns of a card's facts.
-const CARD_FACT: &str = "SELECT executor, category_id, COALESCE(channel, 'phone') AS channel, \
-    status, created_at, deadline, finished_at, resolved_at, \
-    (repeat_of IS NOT NULL) AS is_repeat FROM appeals WHERE ";
+/// The UTC hour of the moment in `column`, as text in [`HOUR`]'s format.
+fn hour_of(backend: &Backend, column: &str) -> String {
+    match backend {
+        Backend::Sqlite(_) => format!("substr({column}, 1, 13)"),
+        Backend::Postgres(_) => {
+            format!("to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24')")
+        }
+    }
+}
 
 /// The states in which the deadline runs on the executor, for SQL.
-const ON_THE_EXECUTOR: &str =
-    "status IN ('registered', 'delivered', 'in_progress', 'rework', 'long_term')";
+fn on_the_executor() -> String {
+    let states: Vec<String> = ON_THE_EXECUTOR
+        .iter()
+        .map(|s| format!("'{}'", s.as_str()))
+        .collect();
+    format!("status IN ({})", states.join(", "))
+}
+
+/// On SQLite, the index a count of cards is to read (migration 0017):
+/// its planner, seeing a narrower index on the period's column, would
+/// otherwise visit a year's cards one by one and sort them.
+fn indexed(backend: &Backend, index: &str) -> String {
+    match backend {
+        Backend::Sqlite(_) => format!(" INDEXED BY {index}"),
+        Backend::Postgres(_) => String::new(),
+    }
+}
+
+/// The cards a period touches, counted ([`Store::count_cards`]).
+#[derive(Debug, Default)]
+pub struct CardCounts {
+    pub groups: Vec<(Group, CardCount)>,
+    /// Registered in each UTC hour.
+    pub hours: Vec<(DateTime<Utc>, u64)>,
+}
+
+impl CardCounts {
+    /// Adds them to `tally`.
+    pub fn feed(&self, tally: &mut Tally) {
+        for (group, count) in &self.groups {
+            tally.cards(group, count);
+        }
+        for &(hour, count) in &self.hours {
+            tally.received_in_hour(hour, count);
+        }
+    }
+}
+
+/// A row of one of [`Store::count_cards`]'s counts.
+trait CountRow: Sized {
+    fn decode(row: &impl StoreRow, categories: &Categories) -> Result<Self, StoreError>;
+}
+
+/// Cards registered in an hour: `hour` ([`HOUR`], UTC), `n`.
+struct InHour {
+    hour: DateTime<Utc>,
+    count: u64,
+}
+
+impl CountRow for InHour {
+    fn decode(row: &impl StoreRow, _: &Categories) -> Result<Self, StoreError> {
+        let c = Cols::new(row, "appeals");
+        Ok(InHour {
+            hour: hour_at(&c)?,
+            count: c.int::<i64, u64>("n")?,
+        })
+    }
+}
+
+/// One group's count of cards, as [`Store::count_group`] reads it: `n`
+/// cards, `part` of them with the count's mark (repeats, closed on time,
+/// overdue), and their times to closure if it asks for them.
+struct Counted {
+    group: Group,
+    count: u64,
+    part: u64,
+    close_secs: Vec<u64>,
+}
 
 const CARD_LINE: &str = "SELECT registration_number, executor, category_id, status, control, \
     direct_control, extensions, created_at, deadline FROM appeals WHERE finished_at IS NULL AND ";
 
 impl Store {
+    /// Waits for leave to run one of the reports' long reads.
+    pub(super) async fn report_read(&self) -> tokio::sync::SemaphorePermit<'_> {
+        self.report_reads
+            .acquire()
+            .await
+            .expect("the store never closes its semaphore")
+    }
+
     /// The names reports print for codes: executors and categories as the
     /// newest classifier names them, operators by display name.
     pub async fn report_names(&self) -> Result<(Names, Categories), StoreError> {
@@ -114,68 +192,154 @@ impl Store {
         Ok((names, categories))
     }
 
-    /// Counts every card the period from `start` to `end` touches into
-    /// `tally`: registered or closed in it, or open now. Rows are read as
-    /// they come, not gathered first: a year of a large city is a million
-    /// cards.
-    pub async fn tally_cards(
+    /// Counts every card the period from `start` to `end` touches (only
+    /// `only`'s, if given), by group: registered in it (and by hour),
+    /// closed in it, open at `now`; each as [`CardCount`] says. The four
+    /// counts run at once.
+    pub async fn count_cards(
         &self,
         start: DateTime<Utc>,
         end: DateTime<Utc>,
+        now: DateTime<Utc>,
+        only: Option<&str>,
         categories: &Categories,
-        tally: &mut Tally,
-    ) -> Result<(), StoreError> {
-        // Three disjoint sets, so each can use its own index and no card
-        // is counted twice.
-        let sets = [
-            "created_at >= $1 AND created_at < $2",
-            "finished_at >= $1 AND finished_at < $2 AND created_at < $1",
-            "finished_at IS NULL AND NOT (created_at >= $1 AND created_at < $2)",
-        ];
-        for set in sets {
-            let sql = format!("{CARD_FACT}{set}");
-            on_pool!(self, |pool| {
-                let mut rows = sqlx::query(&sql)
-                    .bind(DbTime::new(start))
-                    .bind(DbTime::new(end))
-                    .fetch(pool);
-                while let Some(row) = rows
-                    .try_next()
-                    .await
-                    .map_err(query_err("read the cards of a report"))?
-                {
-                    tally.card(&card_fact(&row, categories)?);
-                }
-            });
+    ) -> Result<CardCounts, StoreError> {
+        let whose = if only.is_some() {
+            " AND executor = $4"
+        } else {
+            ""
+        };
+        let group = "executor, category_id, channel";
+        let received = format!(
+            "SELECT {group}, count(*) AS n, \
+             CAST(sum(CASE WHEN repeat_of IS NOT NULL THEN 1 ELSE 0 END) AS bigint) AS part, \
+             CAST(NULL AS text) AS secs FROM appeals{} \
+             WHERE created_at >= $1 AND created_at < $2{whose} GROUP BY {group}",
+            indexed(&self.backend, "appeals_report_received")
+        );
+        // The work finished by the deadline, to the second.
+        let secs = seconds_between(&self.backend, "created_at", "finished_at");
+        let list = match self.backend {
+            Backend::Sqlite(_) => format!("group_concat({secs}, ',')"),
+            Backend::Postgres(_) => format!("string_agg(CAST({secs} AS text), ',')"),
+        };
+        let closed = format!(
+            "SELECT {group}, count(*) AS n, CAST(sum(CASE WHEN \
+             COALESCE(resolved_at, finished_at) <= deadline THEN 1 ELSE 0 END) AS bigint) AS part, \
+             {list} AS secs FROM appeals{} \
+             WHERE status = 'closed' AND finished_at >= $1 AND finished_at < $2{whose} \
+             GROUP BY {group}",
+            indexed(&self.backend, "appeals_report_closed")
+        );
+        let open = format!(
+            "SELECT {group}, count(*) AS n, CAST(sum(CASE WHEN {} AND deadline < $3 \
+             THEN 1 ELSE 0 END) AS bigint) AS part, CAST(NULL AS text) AS secs FROM appeals{} \
+             WHERE finished_at IS NULL AND status NOT IN ('closed', 'rejected'){whose} \
+             GROUP BY {group}",
+            on_the_executor(),
+            indexed(&self.backend, "appeals_report_open")
+        );
+        let hour = hour_of(&self.backend, "created_at");
+        let by_hour = format!(
+            "SELECT {hour} AS hour, count(*) AS n FROM appeals \
+             WHERE created_at >= $1 AND created_at < $2{whose} GROUP BY {hour}"
+        );
+        let count = |sql| self.count_group::<Counted>(sql, start, end, now, only, categories);
+        let (received, closed, open, hours) = futures_util::try_join!(
+            count(&received),
+            count(&closed),
+            count(&open),
+            self.count_group::<InHour>(&by_hour, start, end, now, only, categories)
+        )?;
+        let mut counts = CardCounts {
+            groups: Vec::new(),
+            hours: hours.into_iter().map(|h| (h.hour, h.count)).collect(),
+        };
+        for c in received {
+            let count = CardCount::Received {
+                count: c.count,
+                repeats: c.part,
+            };
+            counts.groups.push((c.group, count));
         }
-        Ok(())
+        for c in closed {
+            let count = CardCount::Closed {
+                on_time: c.part,
+                late: c.count.saturating_sub(c.part),
+                close_secs: c.close_secs,
+            };
+            counts.groups.push((c.group, count));
+        }
+        for c in open {
+            let count = CardCount::Open {
+                count: c.count,
+                overdue: c.part,
+            };
+            counts.groups.push((c.group, count));
+        }
+        Ok(counts)
+    }
+
+    /// Runs one of [`Store::count_cards`]'s grouped counts: `$1` and `$2`
+    /// the period, `$3` now, `$4` the one executor.
+    async fn count_group<T: CountRow>(
+        &self,
+        sql: &str,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+        now: DateTime<Utc>,
+        only: Option<&str>,
+        categories: &Categories,
+    ) -> Result<Vec<T>, StoreError> {
+        let _leave = self.report_read().await;
+        on_pool!(self, |pool| decode_all(
+            sqlx::query(sql)
+                .bind(DbTime::new(start))
+                .bind(DbTime::new(end))
+                .bind(DbTime::new(now))
+                .bind(only.unwrap_or_default())
+                .fetch_all(pool)
+                .await
+                .map_err(query_err("count the cards of a report"))?,
+            |row| T::decode(row, categories)
+        ))
     }
 
     /// Counts the steps (extensions asked and granted, moves to the SER
-    /// plan) and the verification answers of the period into `tally`, by
-    /// the card's lead executor (the asked executor for answers).
-    pub async fn tally_steps(
+    /// plan) and the verification answers of the period, by the card's
+    /// group (the answers by the executor asked about); the two at once.
+    pub async fn count_steps(
         &self,
         start: DateTime<Utc>,
         end: DateTime<Utc>,
         categories: &Categories,
-        tally: &mut Tally,
-    ) -> Result<(), StoreError> {
+    ) -> Result<Vec<StepCount>, StoreError> {
+        let (history, answers, cards) = (
+            indexed(&self.backend, "appeal_history_report"),
+            indexed(&self.backend, "verification_attempts_report"),
+            indexed(&self.backend, "appeals_report_group"),
+        );
         let queries = [
-            "SELECT a.executor AS executor, a.category_id, COALESCE(a.channel, 'phone') AS channel, \
-             h.kind AS kind, count(*) AS n FROM appeal_history h JOIN appeals a ON a.id = h.appeal_id \
-             WHERE h.kind IN ('extension_requested', 'extended', 'moved_to_long_term') \
-             AND h.at >= $1 AND h.at < $2 \
-             GROUP BY a.executor, a.category_id, COALESCE(a.channel, 'phone'), h.kind",
-            "SELECT v.executor_code AS executor, a.category_id, \
-             COALESCE(a.channel, 'phone') AS channel, v.result AS kind, count(*) AS n \
-             FROM verification_attempts v JOIN appeals a ON a.id = v.appeal_id \
-             WHERE v.at >= $1 AND v.at < $2 AND v.result IN ('confirmed', 'not_confirmed') \
-             GROUP BY v.executor_code, a.category_id, COALESCE(a.channel, 'phone'), v.result",
+            format!(
+                "SELECT a.executor AS executor, a.category_id, a.channel, h.kind AS kind, \
+                 count(*) AS n FROM appeal_history h{history} \
+                 JOIN appeals a{cards} ON a.id = h.appeal_id \
+                 WHERE h.kind IN ('extension_requested', 'extended', 'moved_to_long_term') \
+                 AND h.at >= $1 AND h.at < $2 \
+                 GROUP BY a.executor, a.category_id, a.channel, h.kind"
+            ),
+            format!(
+                "SELECT v.executor_code AS executor, a.category_id, a.channel, \
+                 v.result AS kind, count(*) AS n FROM verification_attempts v{answers} \
+                 JOIN appeals a{cards} ON a.id = v.appeal_id \
+                 WHERE v.at >= $1 AND v.at < $2 AND v.result IN ('confirmed', 'not_confirmed') \
+                 GROUP BY v.executor_code, a.category_id, a.channel, v.result"
+            ),
         ];
-        for sql in queries {
-            let rows = on_pool!(self, |pool| decode_all(
-                sqlx::query(sql)
+        let count = |sql: String| async move {
+            let _leave = self.report_read().await;
+            on_pool!(self, |pool| decode_all(
+                sqlx::query(&sql)
                     .bind(DbTime::new(start))
                     .bind(DbTime::new(end))
                     .fetch_all(pool)
@@ -190,22 +354,18 @@ impl Store {
                         "confirmed" => Step::Confirmed,
                         _ => Step::NotConfirmed,
                     };
-                    let (category, section) = categories.of(c.opt_uuid("category_id")?);
                     Ok(StepCount {
-                        executor: c.get("executor")?,
-                        category,
-                        section,
-                        channel: c.get("channel")?,
+                        group: group_of(&c, categories)?,
                         step,
                         count: c.int::<i64, u64>("n")?,
                     })
                 }
-            ))?;
-            for row in &rows {
-                tally.steps(row);
-            }
-        }
-        Ok(())
+            ))
+        };
+        let [steps, answers] = queries;
+        let (mut steps, answers) = futures_util::try_join!(count(steps), count(answers))?;
+        steps.extend(answers);
+        Ok(steps)
     }
 
     /// The calls' figures from `start` to `end`, read from the events:
@@ -218,6 +378,7 @@ impl Store {
         end: DateTime<Utc>,
         threshold_ms: u64,
     ) -> Result<DayFigures, StoreError> {
+        let _leave = self.report_read().await;
         let mut figures = DayFigures::default();
         let talk = seconds_between(
             &self.backend,
@@ -272,10 +433,7 @@ impl Store {
             wrap_up_row
         ))?;
 
-        let hour = match self.backend {
-            Backend::Sqlite(_) => "substr(arrived_at, 1, 13)",
-            Backend::Postgres(_) => "to_char(arrived_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24')",
-        };
+        let hour = hour_of(&self.backend, "arrived_at");
         let sql = format!(
             "SELECT {hour} AS hour, count(*) AS n, \
              CAST(sum(CASE WHEN disposition = 'blocked' THEN 1 ELSE 0 END) AS bigint) AS blocked \
@@ -333,7 +491,8 @@ impl Store {
             ""
         };
         let sql = format!(
-            "{CARD_LINE}{ON_THE_EXECUTOR} AND {when}{whose} ORDER BY deadline, registration_number"
+            "{CARD_LINE}{} AND {when}{whose} ORDER BY deadline, registration_number",
+            on_the_executor()
         );
         on_pool!(self, |pool| decode_all(
             sqlx::query(&sql)
@@ -367,6 +526,7 @@ impl Store {
         start: DateTime<Utc>,
         end: DateTime<Utc>,
     ) -> Result<BTreeMap<String, (String, u64)>, StoreError> {
+        let _leave = self.report_read().await;
         let addresses = on_pool!(self, |pool| decode_all(
             sqlx::query(
                 "SELECT address FROM appeals WHERE created_at >= $1 AND created_at < $2 \
@@ -438,34 +598,61 @@ pub(super) const HOUR: &str = "%Y-%m-%dT%H";
 /// An hour's inbound calls: `hour` ("YYYY-MM-DDTHH", UTC), `n`, `blocked`.
 pub(super) fn hour_row(row: &impl StoreRow) -> Result<HourRow, StoreError> {
     let c = Cols::new(row, "calls");
-    let text: String = c.get("hour")?;
-    let hour = NaiveDateTime::parse_from_str(&format!("{text}:00"), &format!("{HOUR}:%M"))
-        .map_err(|e| StoreError::Corrupt {
-            table: "calls",
-            column: "arrived_at",
-            reason: format!("{text:?}: {e}"),
-        })?
-        .and_utc();
     Ok(HourRow {
-        hour,
+        hour: hour_at(&c)?,
         calls: c.int::<i64, u64>("n")?,
         blocked: c.int::<i64, u64>("blocked")?,
     })
 }
 
-fn card_fact(row: &impl StoreRow, categories: &Categories) -> Result<CardFact, StoreError> {
-    let c = Cols::new(row, "appeals");
+/// The hour in the `hour` column ([`HOUR`], UTC).
+fn hour_at<R: StoreRow>(c: &Cols<'_, R>) -> Result<DateTime<Utc>, StoreError> {
+    c.parsed("hour", |text| {
+        NaiveDateTime::parse_from_str(&format!("{text}:00"), &format!("{HOUR}:%M"))
+            .ok()
+            .map(|t| t.and_utc())
+    })
+}
+
+/// A card's group: `executor`, `category_id`, `channel`.
+fn group_of<R: StoreRow>(c: &Cols<'_, R>, categories: &Categories) -> Result<Group, StoreError> {
     let (category, section) = categories.of(c.opt_uuid("category_id")?);
-    Ok(CardFact {
+    Ok(Group {
         executor: c.get("executor")?,
         category,
         section,
-        channel: c.get("channel")?,
-        status: c.parsed("status", AppealStatus::parse)?,
-        created_at: c.time("created_at")?,
-        deadline: c.time("deadline")?,
-        finished_at: c.opt_time("finished_at")?,
-        resolved_at: c.opt_time("resolved_at")?,
-        repeat: c.get("is_repeat")?,
+        // Cards from before channels were kept came by phone.
+        channel: c
+            .get::<Option<String>>("channel")?
+            .unwrap_or_else(|| "phone".into()),
     })
+}
+
+/// A grouped count of cards: the group, `n`, `part`, `secs` (times to
+/// closure, separated by commas, or null).
+impl CountRow for Counted {
+    fn decode(row: &impl StoreRow, categories: &Categories) -> Result<Self, StoreError> {
+        let c = Cols::new(row, "appeals");
+        let close_secs = match c.get::<Option<String>>("secs")? {
+            None => Vec::new(),
+            Some(list) => list
+                .split(',')
+                .map(|n| {
+                    n.parse::<i64>()
+                        .map(|n| n.max(0).unsigned_abs())
+                        .map_err(|e| StoreError::Corrupt {
+                            table: "appeals",
+                            column: "finished_at",
+                            reason: format!("time to closure {n:?}: {e}"),
+                        })
+                })
+                .collect::<Result<_, _>>()?,
+        };
+        Ok(Counted {
+            group: group_of(&c, categories)?,
+            count: c.int::<i64, u64>("n")?,
+            part: c.int::<i64, u64>("part")?,
+            close_secs,
+        })
+    }
 }

@@ -312,7 +312,15 @@ pub struct Store {
     /// The hot writes (a call's arrival, answer, path, queue events and
     /// end), committed in groups: see [`batch`].
     writer: batch::Writer,
+    /// Leave to run one of the reports' long reads: see [`REPORT_READS`].
+    pub(crate) report_reads: std::sync::Arc<tokio::sync::Semaphore>,
 }
+
+/// How many of the reports' long reads run at once, whatever the number
+/// of reports being made: a report's counts run side by side, but they
+/// never hold more than two of the pool's connections (SQLite's has four),
+/// so the call path and the console are not kept waiting for one.
+const REPORT_READS: usize = 2;
 
 /// Decodes every row with `f`, stopping at the first corrupt one.
 pub(crate) fn decode_all<R, T>(
@@ -339,7 +347,11 @@ impl Store {
             });
         };
         let writer = batch::Writer::spawn(backend.clone());
-        let store = Store { backend, writer };
+        let store = Store {
+            backend,
+            writer,
+            report_reads: std::sync::Arc::new(tokio::sync::Semaphore::new(REPORT_READS)),
+        };
         store.migrate().await?;
         Ok(store)
     }

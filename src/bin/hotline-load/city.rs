@@ -3,14 +3,17 @@
 //! (statuses, deadlines, closures on time and late, extensions, moves to
 //! the SER plan, verification answers, repeats, streets), inbound calls
 //! with their queue events, operators' wrap-ups and the voice menu's
-//! self-service, spread over the year with a day's rhythm. Written with
+//! self-service, spread over the 365 days before `--until` (midnight UTC
+//! of that day; today by default, so no data lie in the future and every
+//! day but the last ones has settled, as in a running city) with a day's
+//! rhythm. Written with
 //! multi-row INSERTs in large transactions (SQLite) or COPY (PostgreSQL),
 //! after `Store::connect` has made the schema.
 //!
 //! Deterministic: the same seed writes the same city.
 
 use anyhow::Context;
-use chrono::{DateTime, Duration, TimeZone, Utc};
+use chrono::{DateTime, Datelike, Duration, Utc};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use sqlx::postgres::PgPoolCopyExt;
@@ -26,9 +29,10 @@ pub struct CityArgs {
     cards: usize,
     #[arg(long, default_value_t = 3_000_000)]
     calls: usize,
-    /// The year the data falls in.
-    #[arg(long, default_value_t = 2026)]
-    year: i32,
+    /// The day the data end (not included): the year before it is
+    /// written. Today if not given.
+    #[arg(long)]
+    until: Option<chrono::NaiveDate>,
     #[arg(long, default_value_t = 40)]
     operators: usize,
     #[arg(long, default_value_t = 1580)]
@@ -152,14 +156,10 @@ impl<'a> Table<'a> {
     }
 }
 
-/// A moment in the year: days uniform, hours following a day's rhythm
-/// (few at night, most 9:00–17:00 Kyiv time, that is 6:00–14:00 UTC in
-/// summer).
-fn moment(rng: &mut StdRng, year: i32) -> DateTime<Utc> {
-    let start = Utc
-        .with_ymd_and_hms(year, 1, 1, 0, 0, 0)
-        .single()
-        .expect("new year");
+/// A moment in the 365 days from `start`: days uniform, hours following
+/// a day's rhythm (few at night, most 9:00–17:00 Kyiv time, that is
+/// 6:00–14:00 UTC in summer).
+fn moment(rng: &mut StdRng, start: DateTime<Utc>) -> DateTime<Utc> {
     let day = rng.gen_range(0..365);
     let hour = match rng.gen_range(0..100) {
         0..=4 => rng.gen_range(0..5),
@@ -242,10 +242,13 @@ pub async fn run(args: CityArgs) -> anyhow::Result<()> {
         ],
     );
     let operator_ids: Vec<Uuid> = (0..args.operators).map(|_| Uuid::new_v4()).collect();
-    let created = Utc
-        .with_ymd_and_hms(args.year, 1, 1, 0, 0, 0)
-        .single()
-        .expect("new year");
+    let now = args
+        .until
+        .unwrap_or_else(|| Utc::now().date_naive())
+        .and_hms_opt(0, 0, 0)
+        .expect("midnight exists")
+        .and_utc();
+    let start = now - Duration::days(365);
     for (n, id) in operator_ids.iter().enumerate() {
         operators
             .push(vec![
@@ -257,7 +260,7 @@ pub async fn run(args: CityArgs) -> anyhow::Result<()> {
                 V::Text("-".into()),
                 V::Text("-".into()),
                 V::Text("-".into()),
-                V::Time(created),
+                V::Time(start),
             ])
             .await?;
     }
@@ -313,10 +316,6 @@ pub async fn run(args: CityArgs) -> anyhow::Result<()> {
             "login",
         ],
     );
-    let now = Utc
-        .with_ymd_and_hms(args.year, 12, 31, 23, 0, 0)
-        .single()
-        .expect("year's end");
     let mut earlier: Vec<Uuid> = Vec::new();
     for n in 0..args.cards {
         if appeals.full() || history.full() || answers.full() {
@@ -326,7 +325,7 @@ pub async fn run(args: CityArgs) -> anyhow::Result<()> {
         }
         let id = Uuid::new_v4();
         let category = &categories[rng.gen_range(0..categories.len())];
-        let created_at = moment(&mut rng, args.year);
+        let created_at = moment(&mut rng, start);
         let term = category.deadline.duration();
         let deadline = created_at + term;
         let roll = rng.gen_range(0..100);
@@ -350,10 +349,12 @@ pub async fn run(args: CityArgs) -> anyhow::Result<()> {
             _ => None,
         };
         let finished = finished.filter(|f| *f < now);
-        let status = if status == "closed" && finished.is_none() {
-            "closure_proposed"
-        } else {
-            status
+        // What has not happened by now is still under way.
+        let status = match status {
+            "closed" if resolved >= now => "in_progress",
+            "closed" if finished.is_none() => "closure_proposed",
+            "rejected" if finished.is_none() => "delivered",
+            _ => status,
         };
         let repeat_of = (rng.gen_range(0..100) < 3 && !earlier.is_empty())
             .then(|| earlier[rng.gen_range(0..earlier.len())]);
@@ -368,7 +369,7 @@ pub async fn run(args: CityArgs) -> anyhow::Result<()> {
         };
         let street = STREETS[rng.gen_range(0..STREETS.len())];
         let extended = rng.gen_range(0..100) < 8;
-        let number = format!("1580-{}-{:07}", args.year, n + 1);
+        let number = format!("1580-{}-{:07}", created_at.year(), n + 1);
         appeals
             .push(vec![
                 V::Id(id),
@@ -525,7 +526,7 @@ pub async fn run(args: CityArgs) -> anyhow::Result<()> {
             }
         }
         let id = Uuid::new_v4();
-        let arrived = moment(&mut rng, args.year);
+        let arrived = moment(&mut rng, start);
         let roll = rng.gen_range(0..1000);
         let blocked = roll < 5;
         let queued = !blocked && roll >= 100;
