@@ -168,6 +168,7 @@ impl Application {
             .map_err(ServerError::Ivr)?;
         let ivr = CurrentIvr::new(ivr);
         let events = EventBus::new();
+        let queue_titles = queues.titles();
         let queue_service = QueueService::spawn(queues, store.clone(), events.clone());
         let reloader = IvrReloader::new(
             ivr_source,
@@ -431,10 +432,14 @@ impl Application {
                 shutdown_rx.clone(),
             );
         }
+        let reports = Arc::new(crate::report::ReportSettings {
+            queue_titles,
+            ..settings.reports.clone()
+        });
         crate::report::build::spawn_day_counter(
             store.clone(),
             lifecycle.calendar().clone(),
-            Arc::new(settings.reports.clone()),
+            reports.clone(),
             shutdown_rx.clone(),
         );
         if let Some(mail) = &settings.reports.mail {
@@ -445,7 +450,7 @@ impl Application {
                     crate::report::sender::Sender {
                         store: store.clone(),
                         calendar: lifecycle.calendar().clone(),
-                        settings: Arc::new(settings.reports.clone()),
+                        settings: reports.clone(),
                         mail: mail.clone(),
                         mailer,
                         schedules,
@@ -475,7 +480,7 @@ impl Application {
             anonymous: crate::appeal::AnonymousAppeals(settings.appeals.anonymous),
             dialer: dialer.clone(),
             watcher,
-            reports: Arc::new(settings.reports.clone()),
+            reports,
         };
         let max_upload = state.attachments.max_bytes();
         let app = crate::api::router(state, max_upload);

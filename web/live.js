@@ -61,7 +61,7 @@ export class LiveView {
         this.queues = new Map();
         for (const q of live.queues) {
           const callers = new Map(q.callers.map((c) => [c.call, now - c.waited_ms]));
-          this.queues.set(q.name, { callers, stats: null });
+          this.queues.set(q.name, { callers, stats: null, title: q.title });
         }
         this.operators = new Map();
         for (const o of operators.operators) {
@@ -196,7 +196,7 @@ export class LiveView {
       const tr = document.createElement('tr');
       tr.dataset.queue = name;
       tr.append(
-        cell(name),
+        cell(q.title || name),
         cell(String(q.callers.size), q.callers.size ? 'num busy' : 'num'),
         cell(waits.length ? duration(longest) : '—', 'num'),
         cell(s.answered != null ? String(s.answered) : '—', 'num'),

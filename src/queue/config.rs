@@ -100,6 +100,9 @@ pub struct QueueConfig {
     /// `[a-z0-9_-]`, as the IVR's `queue` nodes and operators' memberships
     /// name it.
     pub name: String,
+    /// `title` (ours, not Asterisk's): what people read, in reports and
+    /// on the supervisors' screen ("Аварійна"); the name if not given.
+    pub title: String,
     pub strategy: Strategy,
     /// `timeout`: how long one offer rings before it counts as not answered.
     pub ring_timeout: Duration,
@@ -151,6 +154,7 @@ struct RawFile {
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 struct RawQueue {
     name: String,
+    title: Option<String>,
     strategy: Option<String>,
     timeout: Option<i64>,
     retry: Option<i64>,
@@ -199,6 +203,14 @@ impl QueueSet {
 
     pub fn get(&self, name: &str) -> Option<&QueueConfig> {
         self.queues.iter().find(|q| q.name == name)
+    }
+
+    /// Each queue's title, by name.
+    pub fn titles(&self) -> std::collections::BTreeMap<String, String> {
+        self.queues
+            .iter()
+            .map(|q| (q.name.clone(), q.title.clone()))
+            .collect()
     }
 }
 
@@ -364,8 +376,18 @@ fn check_queue(index: usize, raw: RawQueue) -> Result<QueueConfig, ConfigError> 
     // In range 0..=MAX_COUNT, so it fits a u32.
     let weight = number("weight", raw.weight, 0, 0..=MAX_COUNT)? as u32;
 
+    let title = match raw.title {
+        None => raw.name.clone(),
+        Some(t)
+            if t.trim().is_empty() || t.chars().count() > 80 || t.chars().any(char::is_control) =>
+        {
+            return Err(invalid(q, "title", "must be 1 to 80 printable characters"));
+        }
+        Some(t) => t.trim().to_string(),
+    };
     Ok(QueueConfig {
         name: raw.name,
+        title,
         strategy,
         ring_timeout,
         retry,
@@ -427,6 +449,7 @@ mod tests {
             q,
             QueueConfig {
                 name: "q".into(),
+                title: "q".into(),
                 strategy: Strategy::LongestIdle,
                 ring_timeout: Duration::from_secs(15),
                 retry: Duration::from_secs(5),
@@ -542,6 +565,22 @@ mod tests {
                 Err(e @ ConfigError::Invalid { .. }) => assert_eq!(e.to_string(), expected),
                 other => panic!("{body}: {other:?}"),
             }
+        }
+    }
+
+    #[test]
+    fn a_title_is_what_people_read_and_the_name_stands_in_for_it() {
+        let q = one("title = \" Аварійна \"").expect("a titled queue");
+        assert_eq!((q.name.as_str(), q.title.as_str()), ("q", "Аварійна"));
+        assert_eq!(one("").expect("a queue").title, "q");
+        for bad in [
+            "\"\"",
+            "\"   \"",
+            "\"a\\nb\"",
+            &format!("\"{}\"", "я".repeat(81)),
+        ] {
+            let e = one(&format!("title = {bad}")).expect_err(bad).to_string();
+            assert!(e.contains("title"), "{bad}: {e}");
         }
     }
 

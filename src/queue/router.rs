@@ -372,6 +372,11 @@ impl Router {
         self.queues.iter().map(|q| q.config.name.as_str())
     }
 
+    /// The queues' configurations, in the file's order.
+    pub fn configs(&self) -> impl Iterator<Item = &QueueConfig> {
+        self.queues.iter().map(|q| &q.config)
+    }
+
     /// The callers waiting in a queue, first in line first.
     pub fn waiting(&self, queue: &str) -> Vec<CallId> {
         self.queues

@@ -87,6 +87,8 @@ pub struct OperatorView {
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct QueueView {
     pub name: String,
+    /// What people read ("Аварійна"): `title` in the queues file.
+    pub title: String,
     pub waiting: usize,
     pub longest_wait_ms: u64,
     /// The callers waiting, first in line first.
@@ -931,8 +933,9 @@ impl Service {
         operators.sort_by(|a, b| a.login.cmp(&b.login));
         let queues = self
             .router
-            .queue_names()
-            .map(|name| {
+            .configs()
+            .map(|config| {
+                let name = config.name.as_str();
                 let waiting = self.router.waiting(name);
                 let callers: Vec<WaitingCaller> = waiting
                     .iter()
@@ -946,6 +949,7 @@ impl Service {
                     .collect();
                 QueueView {
                     name: name.to_owned(),
+                    title: config.title.clone(),
                     waiting: waiting.len(),
                     longest_wait_ms: callers.iter().map(|c| c.waited_ms).max().unwrap_or(0),
                     callers,

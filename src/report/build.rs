@@ -42,7 +42,8 @@ pub async fn make(
             kind.as_str()
         )));
     }
-    let (names, categories) = store.report_names().await?;
+    let (mut names, categories) = store.report_names().await?;
+    names.queues = settings.queue_titles.clone();
     let ctx = Context {
         period: request.period,
         made_at: now,

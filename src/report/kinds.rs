@@ -106,6 +106,8 @@ pub struct Names {
     pub sections: BTreeMap<String, String>,
     /// Operator key (as in the call figures) → display name.
     pub operators: BTreeMap<String, String>,
+    /// Queue name → title (`title` in the queues file).
+    pub queues: BTreeMap<String, String>,
 }
 
 /// The name `map` gives `code`, or the code itself when it has none (an
@@ -135,6 +137,10 @@ impl Names {
 
     fn operator(&self, key: &str) -> String {
         name_in(&self.operators, key)
+    }
+
+    fn queue(&self, name: &str) -> String {
+        name_in(&self.queues, name)
     }
 }
 
@@ -494,7 +500,7 @@ fn call_sections(ctx: &Context, calls: &CallReport) -> Vec<Section> {
             rows: calls
                 .by_queue
                 .iter()
-                .map(|(q, f)| call_cells(q.clone(), f))
+                .map(|(q, f)| call_cells(ctx.names.queue(q), f))
                 .collect(),
             total: Some(call_cells("Усього".into(), &calls.total)),
         },

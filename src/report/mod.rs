@@ -66,6 +66,11 @@ pub struct ReportSettings {
     pub mail: Option<crate::mail::MailSettings>,
     /// `[[reports.schedule]]`: which report goes to whom when.
     pub schedule: Vec<schedule::ScheduleEntry>,
+    /// The queues' titles by name, from the queues file (not a key of
+    /// `[reports]`): set by whoever loaded it; a queue without one is
+    /// printed by its name.
+    #[serde(skip)]
+    pub queue_titles: std::collections::BTreeMap<String, String>,
 }
 
 impl Default for ReportSettings {
@@ -76,6 +81,7 @@ impl Default for ReportSettings {
             heading: "Контакт-центр міської ради".into(),
             mail: None,
             schedule: Vec::new(),
+            queue_titles: Default::default(),
         }
     }
 }

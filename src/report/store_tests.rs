@@ -558,7 +558,10 @@ fn cell<'a>(report: &'a Report, section: &str, row: usize, column: &str) -> &'a 
 async fn every_report_of_the_set_is_drawn_from_the_same_figures(db: &TestDb) {
     let city = data_set(db).await;
     let calendar = WorkingCalendar::default();
-    let settings = ReportSettings::default();
+    let settings = ReportSettings {
+        queue_titles: [("general".to_string(), "Загальна".to_string())].into(),
+        ..ReportSettings::default()
+    };
     let make = |kind, period, executor: Option<String>| {
         let request = Request {
             kind,
@@ -590,6 +593,11 @@ async fn every_report_of_the_set_is_drawn_from_the_same_figures(db: &TestDb) {
         &Cell::Number(0.0)
     );
     assert_eq!(cell(&weekly, "queues", 0, "Покинули"), &Cell::count(2));
+    assert_eq!(
+        cell(&weekly, "queues", 0, "Черга"),
+        &Cell::text("Загальна"),
+        "the queue by its title"
+    );
 
     let sunday = Period::day(NaiveDate::from_ymd_opt(2026, 10, 25).expect("a date"));
     let daily = make(ReportKind::Daily, sunday, Some(city.y.0.clone())).await;

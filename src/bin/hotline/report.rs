@@ -54,6 +54,13 @@ pub async fn run(settings: &Settings, args: ReportArgs) -> anyhow::Result<()> {
     let rules = settings.appeals.lifecycle()?;
     let calendar = rules.calendar();
     let now = chrono::Utc::now();
+    // The queues' titles; without the queues file, their names.
+    let mut reports = settings.reports.clone();
+    match hotline::queue::QueueSet::load(&settings.queues.file) {
+        Ok(queues) => reports.queue_titles = queues.titles(),
+        Err(e) => eprintln!("warning: queues are named by their codes: {e}"),
+    }
+    let reports = &reports;
     let period = kind.period(args.from.as_deref(), args.to.as_deref(), calendar.date(now))?;
     let request = report::Request {
         kind,
@@ -65,15 +72,15 @@ pub async fn run(settings: &Settings, args: ReportArgs) -> anyhow::Result<()> {
         // this database): counted now, once, as the server would.
         // Not being able to keep them (a read-only copy of the database)
         // only makes the report slower.
-        match report::build::count_call_days(store, calendar, &settings.reports, now).await {
+        match report::build::count_call_days(store, calendar, reports, now).await {
             Ok(0) => {}
             Ok(days) => eprintln!("the call figures of {days} settled days counted and kept"),
             Err(e) => eprintln!(
                 "warning: the days' call figures could not be kept ({e}); reading the events"
             ),
         }
-        let made = report::make(store, calendar, &settings.reports, &request, now).await?;
-        let bytes = report::render(&made, format, &settings.reports)?;
+        let made = report::make(store, calendar, reports, &request, now).await?;
+        let bytes = report::render(&made, format, reports)?;
         Ok((bytes, report::file_name(&made, format)))
     })
     .await?;
