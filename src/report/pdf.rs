@@ -279,7 +279,24 @@ fn table_layout(section: &Section, measure: &Measure) -> (f32, Vec<f32>) {
     (size, widths)
 }
 
+/// The most rows a section prints. A list of cards longer than this (the
+/// city's every overdue card, in a bad year tens of thousands) is read in
+/// the XLSX or CSV file; the printed report keeps its first rows (the
+/// longest overdue) and says how many more there are.
+pub const MAX_PRINTED_ROWS: usize = 2_000;
+
 fn place_section(pages: &mut Pages, measure: &Measure, section: &Section) {
+    let all_rows = section.table.rows.len();
+    let cut;
+    let section = if all_rows > MAX_PRINTED_ROWS {
+        let mut first = section.clone();
+        first.table.rows.truncate(MAX_PRINTED_ROWS);
+        cut = first;
+        &cut
+    } else {
+        section
+    };
+    let hidden = all_rows - section.table.rows.len();
     let (size, widths) = table_layout(section, measure);
     let header: Vec<Vec<String>> = section
         .table
@@ -372,6 +389,18 @@ fn place_section(pages: &mut Pages, measure: &Measure, section: &Section) {
     }
     if section.table.rows.is_empty() {
         pages.text(MARGIN + CELL_PAD, 8.5, false, "Немає.");
+    }
+    if hidden > 0 {
+        pages.y += 4.0;
+        let note = format!(
+            "Надруковано перші {} з {} рядків; решта ({}) — у файлі XLSX або CSV цього звіту.",
+            section.table.rows.len(),
+            all_rows,
+            hidden
+        );
+        for line in measure.wrap(&note, 8.5, false, PAGE_W - 2.0 * MARGIN) {
+            pages.text(MARGIN, 8.5, false, &line);
+        }
     }
 }
 
@@ -516,6 +545,35 @@ mod tests {
                 chart: None,
             }],
         }
+    }
+
+    #[test]
+    fn a_list_too_long_to_print_keeps_its_first_rows_and_says_where_the_rest_is() {
+        let texts = |rows| -> Vec<String> {
+            layout(&report(rows), "Контакт-центр")
+                .into_iter()
+                .flatten()
+                .filter_map(|m| match m {
+                    Mark::Text { text, .. } => Some(text),
+                    _ => None,
+                })
+                .collect()
+        };
+        let long = texts(MAX_PRINTED_ROWS + 5);
+        let row = |n: usize| format!("№{n}");
+        let printed = |n| long.iter().any(|t| t.ends_with(&row(n)));
+        assert!(printed(MAX_PRINTED_ROWS - 1), "the last printed row");
+        assert!(
+            !printed(MAX_PRINTED_ROWS),
+            "the rows past the limit are not printed"
+        );
+        let note = long.join(" ");
+        assert!(
+            note.contains("перші 2000 з 2005 рядків; решта (5) — у файлі XLSX або CSV"),
+            "{}",
+            &note[note.len().saturating_sub(300)..]
+        );
+        assert!(!texts(80).join(" ").contains("Надруковано перші"));
     }
 
     #[test]
