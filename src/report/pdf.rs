@@ -398,7 +398,11 @@ fn place_section(pages: &mut Pages, measure: &Measure, section: &Section) {
             all_rows,
             hidden
         );
-        for line in measure.wrap(&note, 8.5, false, PAGE_W - 2.0 * MARGIN) {
+        let lines = measure.wrap(&note, 8.5, false, PAGE_W - 2.0 * MARGIN);
+        if pages.room() < lines.len() as f32 * 8.5 * 1.25 {
+            pages.new_page();
+        }
+        for line in lines {
             pages.text(MARGIN, 8.5, false, &line);
         }
     }

@@ -502,6 +502,7 @@ impl Store {
             "{CARD_LINE}{} AND {when}{whose} ORDER BY deadline, registration_number",
             on_the_executor()
         );
+        let _leave = self.report_read().await;
         on_pool!(self, |pool| decode_all(
             sqlx::query(&sql)
                 .bind(DbTime::new(now))

@@ -316,10 +316,11 @@ pub struct Store {
     pub(crate) report_reads: std::sync::Arc<tokio::sync::Semaphore>,
 }
 
-/// How many of the reports' long reads run at once, whatever the number
-/// of reports being made: a report's counts run side by side, but they
-/// never hold more than two of the pool's connections (SQLite's has four),
-/// so the call path and the console are not kept waiting for one.
+/// How many of the reports' long reads (their counts, lists and call
+/// figures) run at once, whatever the number of reports being made: a
+/// report's counts run side by side, but they hold at most two of the
+/// pool's connections (SQLite's has four) beside the report's few short
+/// reads, so the call path and the console are not kept waiting for one.
 const REPORT_READS: usize = 2;
 
 /// Decodes every row with `f`, stopping at the first corrupt one.

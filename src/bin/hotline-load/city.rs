@@ -402,7 +402,12 @@ pub async fn run(args: CityArgs) -> anyhow::Result<()> {
                     .into(),
                 ),
                 finished.map_or(V::Null, V::Time),
-                if closed { V::Time(resolved) } else { V::Null },
+                // Kept when the proposal is accepted: only on closed cards.
+                if status == "closed" {
+                    V::Time(resolved)
+                } else {
+                    V::Null
+                },
             ])
             .await?;
         let step = |kind: &str, at: DateTime<Utc>| {
@@ -417,21 +422,20 @@ pub async fn run(args: CityArgs) -> anyhow::Result<()> {
             ]
         };
         history.push(step("registered", created_at)).await?;
+        // Steps happen before now and before the card's life ended.
+        let until = finished.unwrap_or(now);
+        let mut steps = Vec::new();
         if extended {
-            history
-                .push(step("extension_requested", created_at + term / 2))
-                .await?;
-            history
-                .push(step(
-                    "extended",
-                    created_at + term / 2 + Duration::hours(20),
-                ))
-                .await?;
+            steps.push(("extension_requested", created_at + term / 2));
+            steps.push(("extended", created_at + term / 2 + Duration::hours(20)));
         }
         if status == "long_term" {
-            history
-                .push(step("moved_to_long_term", created_at + term / 2))
-                .await?;
+            steps.push(("moved_to_long_term", created_at + term / 2));
+        }
+        for (kind, at) in steps {
+            if at < until {
+                history.push(step(kind, at)).await?;
+            }
         }
         if let Some(f) = finished {
             history
@@ -450,7 +454,8 @@ pub async fn run(args: CityArgs) -> anyhow::Result<()> {
                     .push(vec![
                         V::Id(id),
                         V::Text(category.executor.code.clone()),
-                        V::Time(f - Duration::minutes(30)),
+                        // Asked after the work was done, before closing.
+                        V::Time((f - Duration::minutes(30)).max(resolved)),
                         V::Text("operator".into()),
                         V::Text(
                             if confirmed {
