@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use chrono::{DateTime, NaiveDate, Utc};
 
 use super::call_days::DayFigures;
-use super::store::{HOUR, hour_row, outcome_name, queue_row, wrap_up_row};
+use super::store::{HOUR, hour_row, queue_row, wrap_up_row};
 use crate::store::encoding::{Cols, DbTime, DbUuid};
 use crate::store::{BeginWrite, Store, StoreError, decode_all, on_pool, query_err};
 
@@ -179,7 +179,7 @@ impl Store {
                     .bind(&day)
                     .bind(&q.queue)
                     .bind(q.operator.as_deref().map(uuid).transpose()?)
-                    .bind(outcome_name(q.outcome))
+                    .bind(q.outcome.kind().as_str())
                     .bind(q.within_threshold)
                     .bind(int(q.count))
                     .bind(int(q.wait_ms))

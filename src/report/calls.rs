@@ -15,6 +15,7 @@ use chrono_tz::Tz;
 use serde::Serialize;
 
 use super::indicators::percent;
+use crate::store::QueueEventKind;
 
 /// What a queue row counts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,6 +29,34 @@ pub enum QueueOutcome {
     Abandoned,
     /// Sent elsewhere, or left another way (a timeout, a key).
     Left,
+}
+
+impl QueueOutcome {
+    /// The outcome a queue event stands for; `None` for the events that
+    /// are not one (ringing, a place in line).
+    pub fn of(kind: QueueEventKind) -> Option<QueueOutcome> {
+        use QueueEventKind as K;
+        match kind {
+            K::Joined => Some(QueueOutcome::Joined),
+            K::Refused => Some(QueueOutcome::Refused),
+            K::Answered => Some(QueueOutcome::Answered),
+            K::Abandoned => Some(QueueOutcome::Abandoned),
+            K::Transferred | K::Left => Some(QueueOutcome::Left),
+            K::Ringing | K::Position => None,
+        }
+    }
+
+    /// The event kind the outcome is written as (a transfer as left).
+    pub fn kind(self) -> QueueEventKind {
+        use QueueEventKind as K;
+        match self {
+            QueueOutcome::Joined => K::Joined,
+            QueueOutcome::Refused => K::Refused,
+            QueueOutcome::Answered => K::Answered,
+            QueueOutcome::Abandoned => K::Abandoned,
+            QueueOutcome::Left => K::Left,
+        }
+    }
 }
 
 /// Queue events of one kind, of one queue and operator, with the wait
@@ -226,6 +255,20 @@ impl CallTally {
 mod tests {
     use super::*;
     use chrono::TimeZone;
+
+    #[test]
+    fn an_outcome_is_kept_as_the_event_it_is_read_back_from() {
+        for kind in QueueEventKind::ALL {
+            if let Some(outcome) = QueueOutcome::of(*kind) {
+                assert_eq!(QueueOutcome::of(outcome.kind()), Some(outcome), "{kind}");
+            }
+        }
+        assert_eq!(
+            QueueOutcome::of(QueueEventKind::Transferred),
+            Some(QueueOutcome::Left)
+        );
+        assert_eq!(QueueOutcome::of(QueueEventKind::Ringing), None);
+    }
 
     fn row(outcome: QueueOutcome, within: bool, count: u64) -> QueueRow {
         QueueRow {

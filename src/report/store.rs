@@ -19,7 +19,7 @@ use super::calls::{HourRow, QueueOutcome, QueueRow, WrapUpRow};
 use super::indicators::{CardCount, Group, ON_THE_EXECUTOR, Step, StepCount, Tally};
 use super::kinds::{CardLine, Names};
 use crate::store::encoding::{Cols, DbTime, StoreRow};
-use crate::store::{Backend, Store, StoreError, decode_all, on_pool, query_err};
+use crate::store::{Backend, QueueEventKind, Store, StoreError, decode_all, on_pool, query_err};
 
 /// A category's codes, by its id (every classifier version's).
 #[derive(Debug, Clone, Default)]
@@ -562,13 +562,9 @@ impl Store {
 /// `operator_id`, `kind`, `within`, `n`, `wait_ms`, `talk`.
 pub(super) fn queue_row(row: &impl StoreRow) -> Result<QueueRow, StoreError> {
     let c = Cols::new(row, "queue_events");
-    let outcome = match c.get::<String>("kind")?.as_str() {
-        "joined" => QueueOutcome::Joined,
-        "refused" => QueueOutcome::Refused,
-        "answered" => QueueOutcome::Answered,
-        "abandoned" => QueueOutcome::Abandoned,
-        _ => QueueOutcome::Left,
-    };
+    let outcome = c.parsed("kind", |t| {
+        QueueEventKind::parse(t).and_then(QueueOutcome::of)
+    })?;
     Ok(QueueRow {
         queue: c.get("queue")?,
         operator: c.opt_uuid("operator_id")?.map(|id| id.to_string()),
@@ -578,17 +574,6 @@ pub(super) fn queue_row(row: &impl StoreRow) -> Result<QueueRow, StoreError> {
         wait_ms: c.int::<i64, u64>("wait_ms")?,
         talk_secs: c.int::<i64, u64>("talk")?,
     })
-}
-
-/// How a queue row's outcome is kept: read back by [`queue_row`].
-pub(super) fn outcome_name(outcome: QueueOutcome) -> &'static str {
-    match outcome {
-        QueueOutcome::Joined => "joined",
-        QueueOutcome::Refused => "refused",
-        QueueOutcome::Answered => "answered",
-        QueueOutcome::Abandoned => "abandoned",
-        QueueOutcome::Left => "left",
-    }
 }
 
 /// An operator's wrap-ups: `operator_id`, `n`, `secs`.
