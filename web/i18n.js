@@ -259,6 +259,8 @@ const WORDS = {
   reportNeedsExecutor: ['Щоденний звіт складається для одного виконавця: оберіть його.', 'The daily report is for one executor: choose one.'],
   reportNeedsDates: ['Вкажіть дати періоду.', 'Enter the period\'s dates.'],
   reportMade: ['Сформовано', 'Made'],
+  reportRowsOmitted: ['Показано перші {shown} з {all} рядків; усі — у файлах XLSX і CSV цього звіту.',
+    'The first {shown} of {all} rows are shown; the XLSX and CSV files of this report hold them all.'],
   mailingTitle: ['Розсилка звітів', 'Reports by e-mail'],
   mailingSchedules: ['Розклад', 'Schedule'],
   mailingDeliveries: ['Надіслані та ті, що чекають', 'Sent and waiting'],

@@ -36,6 +36,10 @@ function durationText(secs) {
   return `${secs} с`;
 }
 
+/** The most rows a table on the page shows (a year's overdue list can be
+ * tens of thousands). */
+const PAGE_ROWS = 1000;
+
 const PALETTE = ['#2e7d32', '#f9a825', '#c62828', '#1565c0', '#6a1b9a'];
 
 /** A schedule's days (`DayRule::config_text`) in words. */
@@ -225,7 +229,8 @@ export class ReportsView {
     if (!k.per_executor) q.set('to', $('report-to').value);
     const executor = $('report-executor').value;
     if (executor && !$('report-executor-box').hidden) q.set('executor', executor);
-    if (format) q.set('format', format);
+    // The page draws a long list's first rows; the files hold them all.
+    if (format) q.set('format', format); else q.set('rows', String(PAGE_ROWS));
     return `/api/reports/${encodeURIComponent(k.kind)}?${q}`;
   }
 
@@ -279,7 +284,7 @@ export class ReportsView {
       // Drawn once the canvas is in the page (Chart.js measures it).
       queueMicrotask(() => this.chart(canvas, s.chart));
     }
-    const { columns, rows, total } = s.table;
+    const { columns, rows, total, omitted } = s.table;
     const numeric = (c) => c.kind !== 'text' && c.kind !== 'time';
     const head = el('tr', {}, ...columns.map((c) => el('th', { class: numeric(c) ? 'num' : '', scope: 'col', text: c.title })));
     const line = (cells, cls) => el('tr', { class: cls || '' },
@@ -289,6 +294,10 @@ export class ReportsView {
     if (total) body.push(line(total, 'total'));
     box.append(el('div', { class: 'report-table' },
       el('table', { class: 'table small' }, el('thead', {}, head), el('tbody', {}, ...body))));
+    if (omitted > 0) {
+      const count = (n) => n.toLocaleString('uk-UA');
+      box.append(el('p', { class: 'muted small report-omitted', text: t('reportRowsOmitted', { shown: count(rows.length), all: count(rows.length + omitted) }) }));
+    }
     return box;
   }
 

@@ -107,6 +107,7 @@ mod tests {
                         Cell::Number(87.5),
                     ]],
                     total: None,
+                    omitted: 0,
                 },
                 chart: None,
             }],

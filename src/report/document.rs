@@ -5,8 +5,8 @@
 //!
 //! Plain data: no IO.
 
-use chrono::{DateTime, Utc};
-use serde::Serialize;
+use chrono::{DateTime, NaiveDateTime, Utc};
+use serde::{Serialize, Serializer};
 
 use super::period::Period;
 
@@ -48,6 +48,30 @@ pub struct Table {
     pub columns: Vec<Column>,
     pub rows: Vec<Vec<Cell>>,
     pub total: Option<Vec<Cell>>,
+    /// Rows left out of this copy after its first ones ([`Table::keep_first`]):
+    /// a printed report or the page, where the files hold them all.
+    pub omitted: usize,
+}
+
+impl Table {
+    /// A table of `columns` and `rows`, with no total.
+    pub fn new(columns: Vec<Column>, rows: Vec<Vec<Cell>>) -> Table {
+        Table {
+            columns,
+            rows,
+            total: None,
+            omitted: 0,
+        }
+    }
+
+    /// Keeps the first `max` rows (the lists come most urgent first) and
+    /// counts the rest as omitted.
+    pub fn keep_first(&mut self, max: usize) {
+        if self.rows.len() > max {
+            self.omitted += self.rows.len() - max;
+            self.rows.truncate(max);
+        }
+    }
 }
 
 /// A column's heading and what its cells hold.
@@ -84,6 +108,10 @@ pub enum Cell {
     /// column of a list of figures, where each row is another kind (a
     /// count, a share, a duration). Serialised as `[value, "kind"]`.
     Of(f64, ColumnKind),
+    /// A moment on the city's clock (its wall time, Europe/Kyiv): a date
+    /// and time a spreadsheet can sort and filter, "06.12.2026 08:00" on
+    /// the page, in the CSV and in the PDF.
+    At(#[serde(serialize_with = "city_time")] NaiveDateTime),
     /// Nothing to show (a share of nothing, a mean of no calls).
     Empty,
 }
@@ -109,7 +137,7 @@ impl Cell {
     pub fn number(&self) -> Option<f64> {
         match self {
             Cell::Number(n) | Cell::Of(n, _) => Some(*n),
-            Cell::Text(_) | Cell::Empty => None,
+            Cell::Text(_) | Cell::At(_) | Cell::Empty => None,
         }
     }
 
@@ -124,6 +152,7 @@ impl Cell {
         match self {
             Cell::Empty => String::new(),
             Cell::Text(s) => s.clone(),
+            Cell::At(at) => time_text(*at),
             Cell::Of(n, own) => Cell::Number(*n).display(*own, comma),
             Cell::Number(n) => match kind {
                 ColumnKind::Percent => {
@@ -138,6 +167,15 @@ impl Cell {
             },
         }
     }
+}
+
+/// "06.12.2026 08:00": a moment on the city's clock as people read it.
+pub fn time_text(at: NaiveDateTime) -> String {
+    at.format("%d.%m.%Y %H:%M").to_string()
+}
+
+fn city_time<S: Serializer>(at: &NaiveDateTime, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&time_text(*at))
 }
 
 /// "2 год 05 хв", "45 хв", "3 д 04 год": a duration as people read it.
@@ -206,5 +244,17 @@ mod tests {
         assert_eq!(duration_text(45 * 60), "45 хв");
         assert_eq!(duration_text(50 * 3600), "2 д 02 год");
         assert_eq!(duration_text(19), "19 с");
+        let at = chrono::NaiveDate::from_ymd_opt(2026, 3, 29)
+            .unwrap()
+            .and_hms_opt(4, 5, 0)
+            .unwrap();
+        assert_eq!(
+            Cell::At(at).display(ColumnKind::Time, true),
+            "29.03.2026 04:05"
+        );
+        assert_eq!(
+            serde_json::to_string(&Cell::At(at)).unwrap(),
+            r#""29.03.2026 04:05""#
+        );
     }
 }

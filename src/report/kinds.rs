@@ -11,11 +11,11 @@
 use std::cmp::Reverse;
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, Timelike, Utc};
 use chrono_tz::Tz;
 
 use super::calls::{CallFigures, CallReport};
-use super::document::{Cell, Chart, Column, ColumnKind, Report, Section, Series, Table};
+use super::document::{self, Cell, Chart, Column, ColumnKind, Report, Section, Series, Table};
 use super::indicators::{Breakdown, Indicators};
 use super::period::{Period, Span, weekday_short};
 use crate::store::text_enum;
@@ -197,9 +197,18 @@ impl Context<'_> {
     }
 
     fn time(&self, at: DateTime<Utc>) -> String {
-        at.with_timezone(&self.tz)
-            .format("%d.%m.%Y %H:%M")
-            .to_string()
+        document::time_text(at.with_timezone(&self.tz).naive_local())
+    }
+
+    /// A moment as a cell, on the city's clock, to the minute as every
+    /// format shows it.
+    fn at(&self, at: DateTime<Utc>) -> Cell {
+        let local = at.with_timezone(&self.tz).naive_local();
+        Cell::At(
+            local
+                - chrono::Duration::seconds(i64::from(local.second()))
+                - chrono::Duration::nanoseconds(i64::from(local.nanosecond())),
+        )
     }
 }
 
@@ -265,6 +274,7 @@ fn indicator_table<'a>(
         columns: indicator_columns(first),
         rows: groups.map(|(name, i)| indicator_cells(name, i)).collect(),
         total: total.map(|t| indicator_cells("Усього".into(), t)),
+        omitted: 0,
     }
 }
 
@@ -387,6 +397,7 @@ fn volume_section(ctx: &Context, appeals: &Breakdown, calls: Option<&CallReport>
             columns,
             rows,
             total: None,
+            omitted: 0,
         },
         chart: Some(Chart::TimeSeries {
             days: days
@@ -488,6 +499,7 @@ fn call_sections(ctx: &Context, calls: &CallReport) -> Vec<Section> {
             })
             .collect(),
             total: None,
+            omitted: 0,
         },
         chart: None,
     };
@@ -503,6 +515,7 @@ fn call_sections(ctx: &Context, calls: &CallReport) -> Vec<Section> {
                 .map(|(q, f)| call_cells(ctx.names.queue(q), f))
                 .collect(),
             total: Some(call_cells("Усього".into(), &calls.total)),
+            omitted: 0,
         },
         chart: None,
     };
@@ -535,6 +548,7 @@ fn call_sections(ctx: &Context, calls: &CallReport) -> Vec<Section> {
                 })
                 .collect(),
             total: None,
+            omitted: 0,
         },
         chart: None,
     };
@@ -573,6 +587,7 @@ fn call_sections(ctx: &Context, calls: &CallReport) -> Vec<Section> {
                 cells.extend(calls.by_hour.iter().map(|n| Cell::count(*n)));
                 cells
             }),
+            omitted: 0,
         },
         chart: Some(Chart::HeatMap {
             rows: weekdays,
@@ -663,8 +678,8 @@ fn card_list(ctx: &Context, key: &'static str, title: &str, cards: &[CardLine]) 
                 col("Категорія", Text),
                 col("Стан", Text),
                 col("Контроль", Text),
-                col("Зареєстровано", Text),
-                col("Строк", Text),
+                col("Зареєстровано", Time),
+                col("Строк", Time),
                 col("Прострочено на", Duration),
                 col("Продовжень", Count),
             ],
@@ -686,8 +701,8 @@ fn card_list(ctx: &Context, key: &'static str, title: &str, cards: &[CardLine]) 
                         ),
                         Cell::text(status_name(&c.status)),
                         Cell::text(control),
-                        Cell::text(ctx.time(c.created_at)),
-                        Cell::text(ctx.time(c.deadline)),
+                        ctx.at(c.created_at),
+                        ctx.at(c.deadline),
                         if late > 0 {
                             Cell::Number(late as f64)
                         } else {
@@ -698,6 +713,7 @@ fn card_list(ctx: &Context, key: &'static str, title: &str, cards: &[CardLine]) 
                 })
                 .collect(),
             total: None,
+            omitted: 0,
         },
         chart: None,
     }
@@ -802,6 +818,7 @@ pub fn unresolved(ctx: &Context, cards: &[CardLine]) -> Report {
                 .map(|(code, n)| vec![Cell::text(ctx.names.executor(code)), Cell::count(*n)])
                 .collect(),
             total: Some(vec![Cell::text("Усього"), Cell::count(cards.len() as u64)]),
+            omitted: 0,
         },
         chart: None,
     };
@@ -866,6 +883,7 @@ fn growth_section(
                 })
                 .collect(),
             total: None,
+            omitted: 0,
         },
         chart: None,
     }
@@ -956,6 +974,7 @@ pub fn fortnight(
             ],
             rows,
             total: None,
+            omitted: 0,
         },
         chart: None,
     };

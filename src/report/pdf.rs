@@ -286,17 +286,16 @@ fn table_layout(section: &Section, measure: &Measure) -> (f32, Vec<f32>) {
 pub const MAX_PRINTED_ROWS: usize = 2_000;
 
 fn place_section(pages: &mut Pages, measure: &Measure, section: &Section) {
-    let all_rows = section.table.rows.len();
     let cut;
-    let section = if all_rows > MAX_PRINTED_ROWS {
+    let section = if section.table.rows.len() > MAX_PRINTED_ROWS {
         let mut first = section.clone();
-        first.table.rows.truncate(MAX_PRINTED_ROWS);
+        first.table.keep_first(MAX_PRINTED_ROWS);
         cut = first;
         &cut
     } else {
         section
     };
-    let hidden = all_rows - section.table.rows.len();
+    let hidden = section.table.omitted;
     let (size, widths) = table_layout(section, measure);
     let header: Vec<Vec<String>> = section
         .table
@@ -395,7 +394,7 @@ fn place_section(pages: &mut Pages, measure: &Measure, section: &Section) {
         let note = format!(
             "Надруковано перші {} з {} рядків; решта ({}) — у файлі XLSX або CSV цього звіту.",
             section.table.rows.len(),
-            all_rows,
+            section.table.rows.len() + hidden,
             hidden
         );
         let lines = measure.wrap(&note, 8.5, false, PAGE_W - 2.0 * MARGIN);
@@ -545,6 +544,7 @@ mod tests {
                         })
                         .collect(),
                     total: None,
+                    omitted: 0,
                 },
                 chart: None,
             }],

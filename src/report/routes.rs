@@ -1,7 +1,8 @@
 //! HTTP for reports: `GET /api/reports` (the reports this user may make,
 //! each with the period it covers by default, and the executors to choose
-//! from), `GET /api/reports/{kind}?from=&to=&executor=&format=` (the
-//! report as the page's JSON, or as an XLSX, PDF or CSV download);
+//! from), `GET /api/reports/{kind}?from=&to=&executor=&format=&rows=` (the
+//! report as the page's JSON, each table cut to its first `rows` when
+//! asked, or as an XLSX, PDF or CSV download);
 //! `GET /api/report-deliveries` (the schedules and the latest e-mailed
 //! reports with their outcome) and `POST /api/report-deliveries/{id}/retry`
 //! (a failed one sent again).
@@ -128,6 +129,9 @@ struct Wanted {
     to: Option<String>,
     executor: Option<String>,
     format: Option<String>,
+    /// The most rows of each table in the JSON (the page's: a year's
+    /// overdue list can be tens of thousands); the files hold them all.
+    rows: Option<usize>,
 }
 
 async fn report(
@@ -173,8 +177,13 @@ async fn report(
         period,
         executor,
     };
-    let made = build::make(&store, calendar, &settings, &request, now).await?;
+    let mut made = build::make(&store, calendar, &settings, &request, now).await?;
     if format == Format::Json {
+        if let Some(max) = wanted.rows {
+            for section in &mut made.sections {
+                section.table.keep_first(max);
+            }
+        }
         return Ok(Json(made).into_response());
     }
     let bytes = super::render(&made, format, &settings)?;

@@ -141,6 +141,11 @@ fn check_workbook(report: &Value, book: &Value) {
             "the header row and first column stay in view"
         );
         let columns = section["table"]["columns"].as_array().expect("columns");
+        assert!(
+            sheet["widths"]["A"].as_f64() >= Some(12.0),
+            "the columns' widths are set: {}",
+            sheet["widths"]
+        );
         let header = &rows[5];
         for (n, column) in columns.iter().enumerate() {
             assert_eq!(
@@ -178,6 +183,22 @@ fn check_workbook(report: &Value, book: &Value) {
                 match (cell, kind) {
                     (Value::Null, _) => assert!(value.is_null(), "{cell} vs {value}"),
                     (Value::String(s), _) if s.is_empty() => assert!(value.is_null()),
+                    (Value::String(s), "time") => {
+                        // A moment on the city's clock, stored as Excel's
+                        // serial date: days since 30 December 1899.
+                        let at = chrono::NaiveDateTime::parse_from_str(s, "%d.%m.%Y %H:%M")
+                            .unwrap_or_else(|e| panic!("{s}: {e}"));
+                        let epoch = chrono::NaiveDate::from_ymd_opt(1899, 12, 30)
+                            .and_then(|d| d.and_hms_opt(0, 0, 0))
+                            .expect("Excel's epoch");
+                        let days = (at - epoch).num_seconds() as f64 / 86_400.0;
+                        assert!(
+                            (value.as_f64().expect("a date") - days).abs() < 1e-6,
+                            "{} row {r}: {value} in the workbook, {s} in the report",
+                            section["key"]
+                        );
+                        assert_eq!(format, "dd.mm.yyyy hh:mm");
+                    }
                     (Value::String(s), _) => assert_eq!(value.as_str(), Some(s.as_str())),
                     (Value::Number(x), "percent") => {
                         let x = x.as_f64().expect("a number") / 100.0;
@@ -276,6 +297,56 @@ pub(crate) fn pdftotext(path: &Path) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8(out.stdout).expect("UTF-8 text")
+}
+
+/// A list longer than a sheet kept in memory (written row by row, its
+/// strings inline) reads back as the short ones do.
+#[test]
+fn a_long_list_reads_back_as_a_short_one() {
+    use chrono::{Duration, TimeZone, Utc};
+    use hotline::report::kinds::{CardLine, Context, Names, unresolved};
+    let start = Utc.with_ymd_and_hms(2026, 3, 20, 6, 0, 0).unwrap();
+    let cards: Vec<CardLine> = (0..6_000)
+        .map(|n| CardLine {
+            number: format!("1580-2026-{n:06}"),
+            executor: ["vodokanal", "teplo"][n % 2].into(),
+            category: (n % 7 != 0).then(|| "leak".to_string()),
+            status: "in_progress".into(),
+            control: "main".into(),
+            direct_control: n % 5 == 0,
+            extensions: (n % 3) as u32,
+            created_at: start + Duration::minutes(n as i64 * 7),
+            deadline: start + Duration::minutes(n as i64 * 7) + Duration::days(3),
+        })
+        .collect();
+    let names = Names {
+        executors: [("vodokanal".to_string(), "КП «Водоканал»".to_string())].into(),
+        ..Names::default()
+    };
+    let report = unresolved(
+        &Context {
+            period: hotline::report::Period::day(start.date_naive()),
+            made_at: Utc.with_ymd_and_hms(2026, 12, 6, 6, 0, 0).unwrap(),
+            tz: chrono_tz::Europe::Kyiv,
+            names: &names,
+        },
+        &cards,
+    );
+    let dir = tempfile::tempdir().expect("a folder");
+    let path = dir.path().join("long.xlsx");
+    std::fs::write(
+        &path,
+        hotline::report::xlsx::write(&report).expect("a workbook"),
+    )
+    .expect("written");
+    let report = serde_json::to_value(&report).expect("JSON");
+    assert_eq!(
+        report["sections"][1]["table"]["rows"]
+            .as_array()
+            .map(Vec::len),
+        Some(6_000)
+    );
+    check_workbook(&report, &read_xlsx(&path));
 }
 
 #[test]
@@ -461,6 +532,33 @@ async fn the_reports_page_draws_the_report_with_its_charts_and_files() {
         files["csv"][1].as_str().is_some_and(|d| d.contains(".csv")),
         "{files}"
     );
+    // The page asks for a table's first rows only: the rest are counted.
+    let cut = browser
+        .js(
+            "return (async () => {
+               const q = '/api/reports/unresolved?from=' + arguments[0] + '&to=' + arguments[1];
+               const all = await (await fetch(q)).json();
+               const first = await (await fetch(q + '&rows=1')).json();
+               return all.sections.map((s, n) => [s.table.rows.length, s.table.omitted,
+                 first.sections[n].table.rows.length, first.sections[n].table.omitted,
+                 JSON.stringify(first.sections[n].table.rows[0]) === JSON.stringify(s.table.rows[0])]);
+             })();",
+            vec![from.clone().into(), today.format("%Y-%m-%d").to_string().into()],
+        )
+        .await
+        .unwrap();
+    let cut = cut.as_array().expect("sections");
+    assert!(
+        cut.iter().any(|s| s[0].as_u64() > Some(1)),
+        "the demo city has overdue cards: {cut:?}"
+    );
+    for s in cut {
+        let all = s[0].as_u64().expect("rows");
+        assert_eq!(s[1], 0, "nothing omitted unless asked: {cut:?}");
+        assert_eq!(s[2].as_u64(), Some(all.min(1)), "{cut:?}");
+        assert_eq!(s[3].as_u64(), Some(all.saturating_sub(1)), "{cut:?}");
+        assert_eq!(s[4], true, "the first row kept: {cut:?}");
+    }
     browser.close().await;
 
     // An executor's user: their organisation's reports only.
