@@ -65,6 +65,9 @@ pub struct Settings {
     /// Reports: the service level's threshold, the CSV's separator.
     #[serde(default)]
     pub reports: crate::report::ReportSettings,
+    /// The citizens' pages: the appeal form, the status page.
+    #[serde(default)]
+    pub public: crate::public::PublicSettings,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -660,6 +663,7 @@ impl Settings {
         self.retention.recordings()?;
         self.retention.cards()?;
         self.reports.check().map_err(ConfigError::Invalid)?;
+        self.public.check().map_err(ConfigError::Invalid)?;
         if self.storage.disk_min_mb > self.storage.disk_warn_mb {
             return bad("[storage] disk_min_mb must not be above disk_warn_mb".into());
         }

@@ -60,6 +60,7 @@ pub mod mail;
 pub mod media;
 pub mod metrics;
 pub mod phone;
+pub mod public;
 pub mod queue;
 pub mod recording;
 pub mod report;

@@ -459,6 +459,7 @@ impl Application {
                 );
             }
         }
+        let public = crate::public::routes::Public::new(settings.public.clone(), &attachments);
         let state = AppState {
             store: store.clone(),
             queues: queue_service.clone(),
@@ -481,6 +482,7 @@ impl Application {
             dialer: dialer.clone(),
             watcher,
             reports,
+            public,
         };
         let max_upload = state.attachments.max_bytes();
         let app = crate::api::router(state, max_upload);

@@ -11,10 +11,11 @@
 import { api, ApiError } from './api.js';
 import { $, el, listeners } from './dom.js';
 import { dateTime, duration, t, time, tUk } from './i18n.js';
+import { degrees, placeErrors } from './place.js';
 
 
 /** The card's text fields, as the API names them. */
-const FIELDS = ['surname', 'first_name', 'patronymic', 'address', 'contact_phone', 'other_contact', 'email', 'essence'];
+const FIELDS = ['surname', 'first_name', 'patronymic', 'address', 'contact_phone', 'other_contact', 'email', 'essence', 'latitude', 'longitude'];
 const DRAFT = 'hotline.draft.';
 
 const newWalkInKey = () => `walkin:${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
@@ -703,6 +704,7 @@ export class Console {
       if ([...v[f]].length > 200) errors.push({ field: f, message: t('err_long', { n: 200 }) });
     }
     if ([...v.essence].length > 4000) errors.push({ field: 'essence', message: t('err_long', { n: 4000 }) });
+    errors.push(...placeErrors(v.latitude, v.longitude));
     return errors;
   }
 
@@ -715,7 +717,7 @@ export class Console {
       return;
     }
     const key = this.cardKey;
-    const body = { ...v, category_id: v.category_id };
+    const body = { ...v, category_id: v.category_id, latitude: degrees(v.latitude), longitude: degrees(v.longitude) };
     if (!isWalkIn(key)) body.call_id = key;
     body.channel = isWalkIn(key) ? 'walk_in' : 'phone';
     if (this.repeatOf) body.repeat_of = this.repeatOf;

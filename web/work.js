@@ -196,6 +196,12 @@ class CardPanel {
     if (life.planned) fact('plannedDate', life.planned);
     fact('category', card.category);
     fact('address', card.address);
+    if (card.latitude != null && card.longitude != null) {
+      const point = `${card.latitude.toFixed(5)}, ${card.longitude.toFixed(5)}`;
+      const map = `https://www.openstreetmap.org/?mlat=${card.latitude}&mlon=${card.longitude}#map=18/${card.latitude}/${card.longitude}`;
+      facts.append(el('dt', { text: t('placeOnMap') }),
+        el('dd', {}, el('a', { href: map, target: '_blank', rel: 'noopener noreferrer', text: point })));
+    }
     fact('applicant', card.anonymous ? t('anonymousApplicant') : name);
     fact('contactPhone', card.contact_phone);
     fact('otherContact', card.other_contact);
@@ -228,7 +234,8 @@ class CardPanel {
 
     const steps = el('ol', { class: 'list small history' });
     for (const h of history) {
-      const who = h.executor ? `${h.login} (${executorName(h.executor)})` : h.login;
+      const who = h.role === 'citizen' ? t('citizenVia', { via: t(`via_${h.login}`) })
+        : h.executor ? `${h.login} (${executorName(h.executor)})` : h.login;
       // The state after the step, unless the step's name says it.
       const named = ['delivered', 'closure_proposed', 'closed', 'dismissed', 'moved_to_long_term'].includes(h.kind);
       const moved = h.from !== h.to && !named ? ` → ${t(`status_${h.to}`)}` : '';

@@ -35,6 +35,7 @@ pub use state::{AppState, CallControl, RecordingsDir};
 /// Every route, with the security headers on every response.
 /// `max_upload`: the largest attachment, in bytes.
 pub fn router(state: AppState, max_upload: u64) -> axum::Router {
+    let public = crate::public::routes::routes(&state.public);
     axum::Router::new()
         .merge(health::routes())
         .merge(ivr::routes())
@@ -50,6 +51,7 @@ pub fn router(state: AppState, max_upload: u64) -> axum::Router {
         .merge(recordings::routes())
         .merge(works::routes())
         .merge(web::routes())
+        .merge(public)
         .layer(axum::middleware::from_fn(web::security_headers))
         .with_state(state)
 }

@@ -68,4 +68,6 @@ pub struct AppState {
     pub dialer: Option<crate::call::outbound::Dialer>,
     /// `[reports]`: the service level, the CSV separator, the PDF heading.
     pub reports: Arc<crate::report::ReportSettings>,
+    /// `[public]`: the citizens' pages, their limits and their counts.
+    pub public: crate::public::routes::Public,
 }

@@ -168,6 +168,10 @@ impl TestApi {
             anonymous: crate::appeal::AnonymousAppeals(anonymous),
             dialer: None,
             reports: Default::default(),
+            public: crate::public::routes::Public::new(
+                Default::default(),
+                &AttachmentFiles::new(dir.0.join("attachments"), MAX_UPLOAD),
+            ),
         };
         let peer: SocketAddr = "192.0.2.10:50000".parse().expect("an address");
         let router = super::router(state, MAX_UPLOAD).layer(MockConnectInfo(peer));

@@ -57,6 +57,11 @@ const FILES: &[(&str, &str, &[u8])] = &[
         include_bytes!("../../web/console.js"),
     ),
     (
+        "place.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../web/place.js"),
+    ),
+    (
         "live.js",
         "text/javascript; charset=utf-8",
         include_bytes!("../../web/live.js"),
@@ -85,6 +90,46 @@ const FILES: &[(&str, &str, &[u8])] = &[
         "chartjs-chart-matrix.min.js",
         "text/javascript; charset=utf-8",
         include_bytes!("../../web/vendor/chartjs-chart-matrix.min.js"),
+    ),
+    (
+        "public.html",
+        "text/html; charset=utf-8",
+        include_bytes!("../../web/public.html"),
+    ),
+    (
+        "public.css",
+        "text/css; charset=utf-8",
+        include_bytes!("../../web/public.css"),
+    ),
+    (
+        "public.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../web/public.js"),
+    ),
+    (
+        "leaflet.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../web/vendor/leaflet.js"),
+    ),
+    (
+        "leaflet.css",
+        "text/css; charset=utf-8",
+        include_bytes!("../../web/vendor/leaflet.css"),
+    ),
+    (
+        "leaflet-marker-icon.png",
+        "image/png",
+        include_bytes!("../../web/vendor/leaflet-marker-icon.png"),
+    ),
+    (
+        "leaflet-marker-icon-2x.png",
+        "image/png",
+        include_bytes!("../../web/vendor/leaflet-marker-icon-2x.png"),
+    ),
+    (
+        "leaflet-marker-shadow.png",
+        "image/png",
+        include_bytes!("../../web/vendor/leaflet-marker-shadow.png"),
     ),
     (
         "icon.svg",
@@ -123,7 +168,7 @@ async fn page(headers: HeaderMap) -> Response {
 }
 
 async fn file(Path(name): Path<String>, headers: HeaderMap) -> Response {
-    if name == "index.html" {
+    if name.ends_with(".html") {
         return StatusCode::NOT_FOUND.into_response();
     }
     serve(&name, &headers)
@@ -132,7 +177,7 @@ async fn file(Path(name): Path<String>, headers: HeaderMap) -> Response {
 /// A file of the page, revalidated by ETag on every load (`no-cache`), so
 /// an upgraded server is picked up at once and an unchanged file costs a
 /// 304.
-fn serve(name: &str, headers: &HeaderMap) -> Response {
+pub fn serve(name: &str, headers: &HeaderMap) -> Response {
     let Some(i) = FILES.iter().position(|(n, _, _)| *n == name) else {
         return StatusCode::NOT_FOUND.into_response();
     };
@@ -176,9 +221,11 @@ pub async fn security_headers(request: Request, next: Next) -> Response {
         HeaderValue::from_static("nosniff"),
     );
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    h.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
+    if !h.contains_key(header::REFERRER_POLICY) {
+        h.insert(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        );
+    }
     response
 }

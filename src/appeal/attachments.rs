@@ -169,6 +169,36 @@ impl AttachmentFiles {
         (tx, writer)
     }
 
+    /// Streams `body` into a new stored file: the outer error is the
+    /// body's own (it broke off, or passed the request's limit; nothing is
+    /// kept), the inner one the file's (too large, empty, of a type not
+    /// taken). The file stays in `uploads` until they are kept.
+    pub async fn store<E>(
+        &self,
+        uploads: &mut Uploads,
+        body: impl futures_util::Stream<Item = Result<Bytes, E>> + Unpin,
+        id: Uuid,
+        now: DateTime<Utc>,
+    ) -> Result<Result<StoredFile, AttachmentError>, E> {
+        let (pieces, writer) = self.spawn_writer(id, now);
+        // From here a dropped request still ends with the file removed.
+        uploads.writing = Some(writer);
+        let pumped = pump(body, pieces).await;
+        let Some(writer) = uploads.writing.as_mut() else {
+            unreachable!("set above")
+        };
+        let written = writer.await;
+        // No await between taking the writer's result and noting the file.
+        uploads.writing = None;
+        let written =
+            written.unwrap_or_else(|e| Err(AttachmentError::Io(std::io::Error::other(e))));
+        if let Ok(stored) = &written {
+            uploads.stored.push(stored.path.clone());
+        }
+        pumped?;
+        Ok(written)
+    }
+
     /// Removes a stored file (its row could not be written), off the async
     /// workers.
     pub async fn remove(&self, relative: &str) {
@@ -203,6 +233,91 @@ impl AttachmentFiles {
             info!(removed, "unfinished attachment uploads removed");
         }
         removed
+    }
+}
+
+/// Sends a body's chunks to a writer from
+/// [`AttachmentFiles::spawn_writer`], and the end once the body ends. On
+/// the body's error the writer is left without an end, so it keeps
+/// nothing.
+pub async fn pump<E>(
+    mut body: impl futures_util::Stream<Item = Result<Bytes, E>> + Unpin,
+    pieces: mpsc::Sender<Piece>,
+) -> Result<(), E> {
+    use futures_util::StreamExt;
+    while let Some(chunk) = body.next().await {
+        if pieces.send(Piece::Data(chunk?)).await.is_err() {
+            // The writer stopped on an error: it says which.
+            return Ok(());
+        }
+    }
+    let _ = pieces.send(Piece::End).await;
+    Ok(())
+}
+
+/// Files stored for a request that may still be refused, or dropped
+/// midway (the client went away): unless [`Uploads::keep`] is called they
+/// are all removed, a writer still running is awaited first. Nothing is
+/// left in the folder that no card names.
+pub struct Uploads {
+    files: AttachmentFiles,
+    writing: Option<JoinHandle<Result<StoredFile, AttachmentError>>>,
+    stored: Vec<String>,
+}
+
+impl Uploads {
+    pub fn new(files: &AttachmentFiles) -> Uploads {
+        Uploads {
+            files: files.clone(),
+            writing: None,
+            stored: Vec::new(),
+        }
+    }
+
+    /// The files are the cards' now.
+    pub fn keep(mut self) {
+        self.stored.clear();
+        self.writing = None;
+    }
+
+    /// Removes the files now (the request was refused), before it is
+    /// answered.
+    pub async fn discard(mut self) {
+        if let Some(writer) = self.writing.take() {
+            if let Ok(Ok(file)) = writer.await {
+                self.files.remove(&file.path).await;
+            }
+        }
+        for path in std::mem::take(&mut self.stored) {
+            self.files.remove(&path).await;
+        }
+    }
+}
+
+impl Drop for Uploads {
+    fn drop(&mut self) {
+        let (writing, stored) = (self.writing.take(), std::mem::take(&mut self.stored));
+        if writing.is_none() && stored.is_empty() {
+            return;
+        }
+        let files = self.files.clone();
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            warn!(
+                files = stored.len(),
+                "uploads not kept, and no runtime to remove them"
+            );
+            return;
+        };
+        runtime.spawn(async move {
+            if let Some(writer) = writing {
+                if let Ok(Ok(file)) = writer.await {
+                    files.remove(&file.path).await;
+                }
+            }
+            for path in stored {
+                files.remove(&path).await;
+            }
+        });
     }
 }
 
@@ -315,6 +430,79 @@ mod tests {
         std::fs::read_dir(dir.join(INCOMING))
             .map(|d| d.count())
             .unwrap_or(0)
+    }
+
+    fn body(
+        chunks: &[&'static [u8]],
+    ) -> impl futures_util::Stream<Item = Result<Bytes, std::io::Error>> + Unpin {
+        futures_util::stream::iter(
+            chunks
+                .iter()
+                .map(|c| Ok(Bytes::from_static(c)))
+                .collect::<Vec<_>>(),
+        )
+    }
+
+    #[tokio::test]
+    async fn uploads_not_kept_are_removed_also_when_dropped() {
+        let (dir, files) = setup(1024);
+        let now = "2026-11-25T10:00:00Z".parse().unwrap();
+        // Kept: stays.
+        let mut uploads = Uploads::new(&files);
+        let kept = files
+            .store(
+                &mut uploads,
+                body(&[&PNG[..4], &PNG[4..]]),
+                Uuid::new_v4(),
+                now,
+            )
+            .await
+            .unwrap()
+            .unwrap();
+        uploads.keep();
+        // Not kept (the request refused, or dropped): gone.
+        let mut uploads = Uploads::new(&files);
+        let dropped = files
+            .store(&mut uploads, body(&[PNG]), Uuid::new_v4(), now)
+            .await
+            .unwrap()
+            .unwrap();
+        let refused = files
+            .store(
+                &mut uploads,
+                body(&[b"MZ not a picture"]),
+                Uuid::new_v4(),
+                now,
+            )
+            .await
+            .unwrap();
+        assert!(
+            matches!(refused, Err(AttachmentError::Kind(_))),
+            "{refused:?}"
+        );
+        drop(uploads);
+        for _ in 0..100 {
+            if !dir.path().join(&dropped.path).exists() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        assert!(!dir.path().join(&dropped.path).exists());
+        assert!(dir.path().join(&kept.path).exists());
+        assert_eq!(incoming(dir.path()), 0);
+        // A body that breaks off keeps nothing.
+        let mut uploads = Uploads::new(&files);
+        let broken = futures_util::stream::iter(vec![
+            Ok(Bytes::from_static(PNG)),
+            Err(std::io::Error::other("reset")),
+        ]);
+        assert!(
+            files
+                .store(&mut uploads, broken, Uuid::new_v4(), now)
+                .await
+                .is_err()
+        );
+        assert_eq!(incoming(dir.path()), 0);
     }
 
     #[test]

@@ -39,6 +39,18 @@ impl Author {
             executor: None,
         }
     }
+
+    /// The citizen, through a public channel (`web`, `open311`, `chatbot`):
+    /// no account, so the channel (and, for Open311, the application) is
+    /// who wrote it.
+    pub fn citizen(via: &str) -> Author {
+        Author {
+            user_id: None,
+            login: via.to_string(),
+            role: "citizen".to_string(),
+            executor: None,
+        }
+    }
 }
 
 /// A card's facts as stored, with what a step must quote to be written.

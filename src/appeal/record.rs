@@ -175,7 +175,7 @@ pub struct Attachment {
 }
 
 /// An appeal with everything on it, for the console.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq)]
 pub struct AppealDetail {
     pub record: AppealRecord,
     pub surname: Option<String>,
@@ -193,6 +193,9 @@ pub struct AppealDetail {
     pub kind: super::AppealKind,
     /// No name, no contact, no callback (003 §10).
     pub anonymous: bool,
+    /// Where the problem is on the map (WGS 84 degrees), if given.
+    pub latitude: Option<f64>,
+    pub longitude: Option<f64>,
     /// The call it was registered on first, then attached calls in order.
     pub calls: Vec<LinkedCall>,
     pub attachments: Vec<Attachment>,

@@ -63,6 +63,9 @@ pub struct NewAppeal {
     /// Anonymous (003 §10, where the city allows it): no name and no
     /// contact, so no callback; still a number and an executor.
     pub anonymous: bool,
+    /// Where the problem is on the map (WGS 84 degrees): both or neither.
+    pub latitude: Option<f64>,
+    pub longitude: Option<f64>,
 }
 
 /// Whether the city takes anonymous appeals (`[appeals] anonymous`).
@@ -155,6 +158,7 @@ impl NewAppeal {
                 message: "Оберіть категорію з класифікатора.".into(),
             });
         }
+        check_place(&mut out, self.latitude, self.longitude);
         for (field, value) in [
             ("surname", &self.surname),
             ("first_name", &self.first_name),
@@ -169,6 +173,61 @@ impl NewAppeal {
             }
         }
         out
+    }
+}
+
+/// The contact phone as typed ("067 123 45 67", "(061) 234-56-78") in
+/// E.164, so a later call from it finds the appeal; empty stays empty. One
+/// that is not recognised is an error on `contact_phone` and is kept as
+/// typed, so it does not count as missing too.
+pub fn contact_phone(
+    numbering: &crate::phone::NumberingPlan,
+    typed: &str,
+    errors: &mut Vec<FieldError>,
+) -> String {
+    let phone = typed.trim();
+    if phone.is_empty() {
+        return String::new();
+    }
+    match numbering.normalise(phone) {
+        Some(e164) => e164.to_string(),
+        None => {
+            errors.push(FieldError {
+                field: "contact_phone",
+                message: "Номер телефону не розпізнано: наприклад, 067 123 45 67 або \
+                          +380 67 123 45 67."
+                    .into(),
+            });
+            phone.to_owned()
+        }
+    }
+}
+
+/// A point on the map: both coordinates or neither, each a number of
+/// degrees in its range.
+fn check_place(out: &mut Vec<FieldError>, latitude: Option<f64>, longitude: Option<f64>) {
+    let mut range = |field, value: f64, limit: f64, what: &str| {
+        if !(value.is_finite() && (-limit..=limit).contains(&value)) {
+            out.push(FieldError {
+                field,
+                message: format!("{what} — число градусів від −{limit} до {limit}."),
+            });
+        }
+    };
+    match (latitude, longitude) {
+        (None, None) => {}
+        (Some(lat), Some(lon)) => {
+            range("latitude", lat, 90.0, "Широта");
+            range("longitude", lon, 180.0, "Довгота");
+        }
+        (Some(_), None) => out.push(FieldError {
+            field: "longitude",
+            message: "Вкажіть і довготу, або не вказуйте місця на карті.".into(),
+        }),
+        (None, Some(_)) => out.push(FieldError {
+            field: "latitude",
+            message: "Вкажіть і широту, або не вказуйте місця на карті.".into(),
+        }),
     }
 }
 

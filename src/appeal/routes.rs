@@ -34,7 +34,7 @@ use serde::{Deserialize, Serialize};
 use tracing::{info, warn};
 use uuid::Uuid;
 
-use super::attachments::{AttachmentError, AttachmentFiles, Piece};
+use super::attachments::{AttachmentError, AttachmentFiles};
 use super::lifecycle::{EntryKind, Lifecycle};
 use super::lifecycle_routes::may_see_card;
 use super::lifecycle_store::NewOpening;
@@ -153,6 +153,9 @@ struct AppealBody {
     /// remark, proposal, statement (the default), complaint, request, demand.
     kind: Option<String>,
     anonymous: bool,
+    /// Where the problem is on the map, in degrees.
+    latitude: Option<f64>,
+    longitude: Option<f64>,
 }
 
 /// A card just registered: what the operator reads out.
@@ -203,23 +206,8 @@ async fn register(
     auth.require(APPEAL_ROLES)?;
     let Json(body) = body?;
     let mut errors = Vec::new();
-    // The phone as typed ("067 123 45 67", "(061) 234-56-78") is stored in
-    // E.164, so a later call from it finds the appeal.
-    let phone = body.contact_phone.trim();
-    let contact_phone = if phone.is_empty() {
-        String::new()
-    } else {
-        match numbering.normalise(phone) {
-            Some(e164) => e164.to_string(),
-            None => {
-                errors.push(FieldError {
-                    field: "contact_phone",
-                    message: "Номер телефону не розпізнано.".into(),
-                });
-                String::new()
-            }
-        }
-    };
+    let contact_phone =
+        super::registration::contact_phone(&numbering, &body.contact_phone, &mut errors);
     let channel = match body.channel.as_deref() {
         None => None,
         Some(c) => match Channel::parse(c) {
@@ -264,13 +252,7 @@ async fn register(
         first_name: body.first_name,
         patronymic: body.patronymic,
         address: body.address,
-        // E.164; a phone that did not parse is reported above, and kept
-        // as typed so it does not count as missing too.
-        contact_phone: if contact_phone.is_empty() {
-            phone.to_owned()
-        } else {
-            contact_phone
-        },
+        contact_phone,
         other_contact: body.other_contact,
         essence: body.essence,
         email: body.email,
@@ -281,6 +263,8 @@ async fn register(
         registered_by: Some(auth.user().id),
         kind,
         anonymous: body.anonymous,
+        latitude: body.latitude,
+        longitude: body.longitude,
     };
     if !errors.is_empty() {
         // Report the card's own problems too, all at once.
@@ -466,6 +450,8 @@ struct AppealView {
     attachments: Vec<AttachmentView>,
     kind: AppealKind,
     anonymous: bool,
+    latitude: Option<f64>,
+    longitude: Option<f64>,
     /// The card's life and the steps the viewer may take.
     life: Option<super::lifecycle_routes::LifeView>,
 }
@@ -560,6 +546,8 @@ async fn detail(
         attachments,
         kind: appeal.kind,
         anonymous: appeal.anonymous,
+        latitude: appeal.latitude,
+        longitude: appeal.longitude,
         life,
     }))
 }
@@ -628,7 +616,7 @@ fn is_format_char(c: char) -> bool {
 /// header: no folders, no control or invisible characters, at most 200
 /// characters, and the extension of what the file really is (`ext`), so a
 /// download never opens as something else.
-fn clean_file_name(sent: Option<&str>, ext: &str) -> String {
+pub(crate) fn clean_file_name(sent: Option<&str>, ext: &str) -> String {
     let base = sent
         .unwrap_or("")
         .rsplit(['/', '\\'])
@@ -703,29 +691,13 @@ async fn upload(
         now,
     )?;
     let (pieces, writer) = files.spawn_writer(id, now);
-    loop {
-        match field.chunk().await {
-            Ok(Some(chunk)) => {
-                if pieces.send(Piece::Data(chunk)).await.is_err() {
-                    // The writer stopped on an error: it says which below.
-                    break;
-                }
-            }
-            Ok(None) => {
-                let _ = pieces.send(Piece::End).await;
-                break;
-            }
-            Err(e) => {
-                drop(pieces);
-                let _ = writer.await;
-                if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                    return Err(too_large());
-                }
-                return Err(ApiError::bad_request(e.body_text()));
-            }
+    if let Err(e) = super::attachments::pump(&mut field, pieces).await {
+        let _ = writer.await;
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            return Err(too_large());
         }
+        return Err(ApiError::bad_request(e.body_text()));
     }
-    drop(pieces);
     // Finishing and the row in a task of their own: a client that goes
     // away now leaves neither a file without a row nor a row without a file.
     let (appeal_id, by) = (appeal.id, auth.user().id);

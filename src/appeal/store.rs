@@ -53,13 +53,17 @@ fn attachment_from_row(row: &impl StoreRow) -> Result<Attachment, StoreError> {
     })
 }
 
+const INSERT_ATTACHMENT: &str = "INSERT INTO appeal_attachments \
+    (id, appeal_id, file_name, content_type, size_bytes, sha256, path, uploaded_by, \
+     uploaded_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
+
 impl Store {
     /// The appeal with this registration number (dashes optional), with its
     /// calls, their recordings and its attachments.
     pub async fn appeal_detail(&self, number: &str) -> Result<Option<AppealDetail>, StoreError> {
         const CARD: &str = "SELECT a.surname, a.first_name, a.patronymic, a.other_contact, \
             a.essence, a.email, a.channel, a.category_id, o.registration_number AS original, \
-            u.login AS registered_by, a.kind, a.anonymous \
+            u.login AS registered_by, a.kind, a.anonymous, a.latitude, a.longitude \
             FROM appeals a LEFT JOIN appeals o ON o.id = a.repeat_of \
             LEFT JOIN users u ON u.id = a.registered_by WHERE a.id = $1";
         const ATTACHED: &str = "SELECT call_id, attached_at FROM appeal_calls \
@@ -92,6 +96,8 @@ impl Store {
                     c.get::<Option<String>>("registered_by")?,
                     c.opt_parsed("kind", AppealKind::parse)?,
                     c.get::<bool>("anonymous")?,
+                    c.get::<Option<f64>>("latitude")?,
+                    c.get::<Option<f64>>("longitude")?,
                 )
             };
             let attached = decode_all(
@@ -150,6 +156,8 @@ impl Store {
             registered_by: fields.9,
             kind: fields.10.unwrap_or(AppealKind::Statement),
             anonymous: fields.11,
+            latitude: fields.12,
+            longitude: fields.13,
             calls,
             attachments,
         }))
@@ -206,11 +214,8 @@ impl Store {
         attachment: &Attachment,
         by: Option<Uuid>,
     ) -> Result<(), StoreError> {
-        const SQL: &str = "INSERT INTO appeal_attachments \
-            (id, appeal_id, file_name, content_type, size_bytes, sha256, path, uploaded_by, \
-             uploaded_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
         let size = to_i64("size_bytes", attachment.size_bytes)?;
-        on_pool!(self, |pool| sqlx::query(SQL)
+        on_pool!(self, |pool| sqlx::query(INSERT_ATTACHMENT)
             .bind(DbUuid(attachment.id))
             .bind(DbUuid(attachment.appeal_id))
             .bind(&attachment.file_name)
@@ -412,9 +417,10 @@ macro_rules! insert_registration {
             (id, registration_number, registration_digits, status, category, executor, deadline, \
              caller_phone, address, created_at, call_id, surname, first_name, patronymic, \
              other_contact, essence, email, channel, category_id, repeat_of, registered_by, \
-             term_start, control, delivery_at, kind, anonymous, emergency, direct_control) \
+             term_start, control, delivery_at, kind, anonymous, emergency, direct_control, \
+             latitude, longitude) \
             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
-                    $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28)";
+                    $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30)";
         use $crate::appeal::lifecycle_store::{Author, write_parts_and_entry};
         use $crate::appeal::number::RegistrationNumber;
         use $crate::appeal::registration::AppealKind;
@@ -472,6 +478,8 @@ macro_rules! insert_registration {
             .bind(appeal.anonymous)
             .bind(card.emergency)
             .bind(card.direct_control)
+            .bind(appeal.latitude)
+            .bind(appeal.longitude)
             .execute(&mut *$tx)
             .await?;
         write_parts_and_entry!($tx, p.id, card, &p.outcome.entry, $author, $now, p.values);
@@ -498,10 +506,48 @@ impl Store {
         author: &Author,
         now: DateTime<Utc>,
     ) -> Result<Registration, RegisterError> {
-        let prepared = self.prepare_registration(appeal, rules, None, now).await?;
+        self.register_appeal_with_files(appeal, rules, author, &[], now)
+            .await
+    }
+
+    /// [`Store::register_appeal`] with files the citizen sent with the
+    /// appeal (already stored under `[storage] attachments_dir`; their
+    /// `appeal_id` is set here): the card, its files and the registration's
+    /// entry that names them are written together or not at all.
+    pub async fn register_appeal_with_files(
+        &self,
+        appeal: &NewAppeal,
+        rules: &Lifecycle,
+        author: &Author,
+        files: &[Attachment],
+        now: DateTime<Utc>,
+    ) -> Result<Registration, RegisterError> {
+        let mut prepared = self.prepare_registration(appeal, rules, None, now).await?;
+        if !files.is_empty() {
+            prepared.outcome.entry.files = files.iter().map(|f| f.id).collect();
+            prepared.values = StepValues::new(&prepared.outcome.card, &prepared.outcome.entry)?;
+        }
+        let sizes = files
+            .iter()
+            .map(|f| to_i64("size_bytes", f.size_bytes))
+            .collect::<Result<Vec<_>, _>>()?;
         let number: Result<RegistrationNumber, sqlx::Error> = on_pool!(self, |pool| async {
             let mut tx = pool.begin().await?;
             let number = insert_registration!(tx, &prepared, author, now);
+            for (file, size) in files.iter().zip(&sizes) {
+                sqlx::query(INSERT_ATTACHMENT)
+                    .bind(DbUuid(file.id))
+                    .bind(DbUuid(prepared.id))
+                    .bind(&file.file_name)
+                    .bind(&file.content_type)
+                    .bind(*size)
+                    .bind(&file.sha256)
+                    .bind(&file.path)
+                    .bind(None::<DbUuid>)
+                    .bind(DbTime::new(file.uploaded_at))
+                    .execute(&mut *tx)
+                    .await?;
+            }
             tx.commit().await?;
             Ok(number)
         }

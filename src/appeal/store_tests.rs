@@ -78,6 +78,29 @@ async fn cards_are_checked_field_by_field(db: &TestDb) {
         problems.iter().map(|p| p.field).collect::<Vec<_>>(),
         ["repeat_of"]
     );
+    // A point on the map: both coordinates, each in its range.
+    for (lat, lon, fields) in [
+        (Some(47.8), None, vec!["longitude"]),
+        (None, Some(35.1), vec!["latitude"]),
+        (Some(91.0), Some(35.1), vec!["latitude"]),
+        (Some(47.8), Some(f64::NAN), vec!["longitude"]),
+        (Some(-90.5), Some(180.5), vec!["latitude", "longitude"]),
+    ] {
+        let mut placed = card(category);
+        (placed.latitude, placed.longitude) = (lat, lon);
+        let Err(RegisterError::Fields(problems)) = db
+            .register_appeal(
+                &placed,
+                &crate::appeal::lifecycle::Lifecycle::default(),
+                &crate::appeal::lifecycle_store::Author::system(),
+                t0(),
+            )
+            .await
+        else {
+            panic!("{lat:?}, {lon:?} refused");
+        };
+        assert_eq!(problems.iter().map(|p| p.field).collect::<Vec<_>>(), fields);
+    }
     let mut bad_category = card(category);
     bad_category.category_id = Some(Uuid::new_v4());
     assert!(matches!(
@@ -176,6 +199,8 @@ async fn a_card_shows_its_calls_recordings_repeat_and_attachments(db: &TestDb) {
             &NewAppeal {
                 call_id: Some(first.id),
                 email: "taras@example.com".into(),
+                latitude: Some(47.838_812),
+                longitude: Some(35.139_567),
                 ..card(category)
             },
             &crate::appeal::lifecycle::Lifecycle::default(),
@@ -279,6 +304,11 @@ async fn a_card_shows_its_calls_recordings_repeat_and_attachments(db: &TestDb) {
     assert_eq!(detail.calls[1].call_id, later.id);
     assert_eq!(detail.calls[1].attached_at, Some(at));
     assert_eq!(detail.attachments, vec![attachment]);
+    assert_eq!(
+        (detail.latitude, detail.longitude),
+        (Some(47.838_812), Some(35.139_567)),
+        "the point on the map, as given"
+    );
     // Personal data stays out of Debug.
     let debug = format!("{detail:?}");
     assert!(
@@ -297,6 +327,7 @@ async fn a_card_shows_its_calls_recordings_repeat_and_attachments(db: &TestDb) {
     );
     assert_eq!(detail.channel, Some(Channel::WalkIn));
     assert!(detail.calls.is_empty() && detail.attachments.is_empty());
+    assert_eq!((detail.latitude, detail.longitude), (None, None));
     assert!(
         db.appeal_detail("1580-1999-000001")
             .await

@@ -159,6 +159,9 @@ impl Store {
                 _ => Channel::Phone,
             }),
             registered_by: author.user_id,
+            // The repeat is about the same place.
+            latitude: original.latitude,
+            longitude: original.longitude,
         };
         let prepared = match self
             .prepare_registration(&appeal, rules, Some(stored.card.assignments()), now)

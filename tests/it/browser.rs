@@ -508,6 +508,8 @@ async fn a_walk_in_card_is_filed_with_the_keyboard_alone_in_english_with_a_photo
             "f-category-filter",
             "f-category",
             "f-kind",
+            "f-latitude",
+            "f-longitude",
             "f-essence",
             "f-files",
             "save",
@@ -1069,12 +1071,16 @@ async fn approve_in_the_queue(supervisor: &Browser, row: &str, screenshot: &str)
     supervisor
         .until(
             "the request in the decisions queue",
-            &format!("return document.querySelector(\"{row}\")"),
+            // Clicked where it is found: the queue redraws itself when a
+            // change arrives, so an element found a moment earlier may be
+            // gone by the click.
+            &format!(
+                "const r = document.querySelector(\"{row}\"); if (r) r.click(); return r && true"
+            ),
             W,
         )
         .await
         .unwrap();
-    supervisor.click(row).await.unwrap();
     let approve = "#decision-card button[data-action='approve']";
     supervisor
         .until(

@@ -18,6 +18,7 @@ mod ivr;
 mod load;
 mod media;
 mod operators;
+mod public;
 mod recordings;
 mod registrar;
 mod report_mail;

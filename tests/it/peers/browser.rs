@@ -113,6 +113,12 @@ impl Browser {
         })
     }
 
+    /// Another viewport size (a phone's, say).
+    pub async fn resize(&self, width: u32, height: u32) -> anyhow::Result<()> {
+        self.client.set_window_size(width, height).await?;
+        Ok(())
+    }
+
     pub async fn goto(&self, url: &str) -> anyhow::Result<()> {
         Ok(self.client.goto(url).await?)
     }

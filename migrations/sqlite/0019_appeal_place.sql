@@ -1,0 +1,7 @@
+-- Where the problem is, as a point on the map (docs/web.md): optional on
+-- every card, from the operator's form, the public form or Open311; WGS 84
+-- degrees, both or neither (sqlite flavour; kept in step with the other).
+ALTER TABLE appeals ADD COLUMN latitude REAL
+    CHECK (latitude IS NULL OR (latitude BETWEEN -90 AND 90));
+ALTER TABLE appeals ADD COLUMN longitude REAL
+    CHECK (longitude IS NULL OR (longitude BETWEEN -180 AND 180));

@@ -1,0 +1,181 @@
+//! How often one client may use the public pages: a sliding window per key
+//! (an address, a contact), and the client's address behind a trusted
+//! reverse proxy. Sans-IO: told the time.
+
+use std::collections::{HashMap, VecDeque};
+use std::hash::Hash;
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
+
+use axum::http::HeaderMap;
+
+/// Keys remembered at most: past this, the oldest-seen keys are forgotten
+/// first, so a flood of new addresses cannot take the server's memory.
+const MAX_KEYS: usize = 100_000;
+
+/// At most `limit` uses per key in any `window`.
+#[derive(Debug)]
+pub struct RateLimit<K> {
+    limit: usize,
+    window: Duration,
+    uses: HashMap<K, VecDeque<Instant>>,
+}
+
+impl<K: Hash + Eq + Clone> RateLimit<K> {
+    pub fn new(limit: u32, window: Duration) -> Self {
+        RateLimit {
+            limit: limit as usize,
+            window,
+            uses: HashMap::new(),
+        }
+    }
+
+    /// `Some(wait)` when `key` has used its `limit` in the window: how long
+    /// until it may again.
+    pub fn wait(&mut self, key: &K, now: Instant) -> Option<Duration> {
+        let window = self.window;
+        let uses = self.uses.get_mut(key)?;
+        while uses
+            .front()
+            .is_some_and(|t| now.duration_since(*t) >= window)
+        {
+            uses.pop_front();
+        }
+        if uses.is_empty() {
+            self.uses.remove(key);
+            return None;
+        }
+        (uses.len() >= self.limit).then(|| {
+            let first = uses[uses.len() - self.limit];
+            (first + window).saturating_duration_since(now)
+        })
+    }
+
+    /// One use by `key`.
+    pub fn hit(&mut self, key: K, now: Instant) {
+        if self.uses.len() >= MAX_KEYS && !self.uses.contains_key(&key) {
+            self.forget(now);
+        }
+        let uses = self.uses.entry(key).or_default();
+        uses.push_back(now);
+        // Only the last `limit` matter.
+        while uses.len() > self.limit.max(1) {
+            uses.pop_front();
+        }
+    }
+
+    /// Drops what the window has passed; if that is not enough, the keys
+    /// whose last use is oldest.
+    fn forget(&mut self, now: Instant) {
+        let window = self.window;
+        self.uses
+            .retain(|_, u| u.back().is_some_and(|t| now.duration_since(*t) < window));
+        if self.uses.len() >= MAX_KEYS {
+            let mut last: Vec<Instant> = self
+                .uses
+                .values()
+                .filter_map(|u| u.back().copied())
+                .collect();
+            last.sort_unstable();
+            let cut = last[last.len() / 2];
+            self.uses.retain(|_, u| u.back().is_some_and(|t| *t > cut));
+        }
+    }
+}
+
+/// The client's address: the connection's, or, when the connection comes
+/// from one of `trusted` (the reverse proxy in front), the last address in
+/// `X-Forwarded-For` that is not itself a trusted proxy. Anything a client
+/// could write itself (the left of the header) is never believed.
+pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpAddr]) -> IpAddr {
+    if !trusted.contains(&peer) {
+        return peer;
+    }
+    let forwarded: Vec<IpAddr> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .map(|s| s.parse::<IpAddr>().ok())
+        .collect::<Option<Vec<_>>>()
+        .unwrap_or_default();
+    forwarded
+        .into_iter()
+        .rev()
+        .find(|ip| !trusted.contains(ip))
+        .unwrap_or(peer)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_key_waits_once_its_uses_fill_the_window() {
+        let t0 = Instant::now();
+        let mut limit = RateLimit::new(2, Duration::from_secs(60));
+        assert_eq!(limit.wait(&"a", t0), None);
+        limit.hit("a", t0);
+        limit.hit("a", t0 + Duration::from_secs(10));
+        assert_eq!(
+            limit.wait(&"a", t0 + Duration::from_secs(20)),
+            Some(Duration::from_secs(40)),
+            "until the first use leaves the window"
+        );
+        assert_eq!(limit.wait(&"b", t0), None, "another key is apart");
+        assert_eq!(limit.wait(&"a", t0 + Duration::from_secs(60)), None);
+        limit.hit("a", t0 + Duration::from_secs(61));
+        assert_eq!(
+            limit.wait(&"a", t0 + Duration::from_secs(62)),
+            Some(Duration::from_secs(8))
+        );
+    }
+
+    #[test]
+    fn a_flood_of_keys_is_forgotten_oldest_first() {
+        let t0 = Instant::now();
+        let mut limit = RateLimit::new(1, Duration::from_secs(3600));
+        for n in 0..MAX_KEYS as u32 {
+            limit.hit(n, t0 + Duration::from_millis(u64::from(n)));
+        }
+        limit.hit(u32::MAX, t0 + Duration::from_secs(200));
+        assert!(limit.uses.len() <= MAX_KEYS / 2 + 1, "{}", limit.uses.len());
+        assert!(
+            limit
+                .wait(&u32::MAX, t0 + Duration::from_secs(201))
+                .is_some()
+        );
+        assert!(
+            limit
+                .wait(&(MAX_KEYS as u32 - 1), t0 + Duration::from_secs(201))
+                .is_some()
+        );
+        assert_eq!(limit.wait(&0, t0 + Duration::from_secs(201)), None);
+    }
+
+    #[test]
+    fn the_client_is_believed_behind_a_trusted_proxy_only() {
+        let proxy: IpAddr = "10.0.0.2".parse().unwrap();
+        let citizen: IpAddr = "203.0.113.7".parse().unwrap();
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            "x-forwarded-for",
+            "198.51.100.1, 203.0.113.7".parse().unwrap(),
+        );
+        // Straight from the client: its header is its own word.
+        assert_eq!(client_ip(citizen, &headers, &[proxy]), citizen);
+        // Through the proxy: the address the proxy saw (the rightmost),
+        // not what the client wrote to the left of it.
+        assert_eq!(client_ip(proxy, &headers, &[proxy]), citizen);
+        headers.insert("x-forwarded-for", "203.0.113.7, 10.0.0.2".parse().unwrap());
+        assert_eq!(
+            client_ip(proxy, &headers, &[proxy]),
+            citizen,
+            "chained proxies"
+        );
+        headers.insert("x-forwarded-for", "not an address".parse().unwrap());
+        assert_eq!(client_ip(proxy, &headers, &[proxy]), proxy);
+        assert_eq!(client_ip(proxy, &HeaderMap::new(), &[proxy]), proxy);
+    }
+}

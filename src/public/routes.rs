@@ -1,0 +1,769 @@
+//! HTTP of the public pages (docs/web.md), no sign-in:
+//! * `GET /public/appeal`, `GET /public/status`: the pages;
+//! * `GET /public/api/form`: the classifier as the form offers it, the
+//!   map, the files' limits;
+//! * `POST /public/api/appeals`: an appeal (multipart: the fields and up
+//!   to `[public] max_files` files), registered with channel `web`;
+//! * `GET /public/api/status?number=&digits=`: an appeal's public status.
+//!
+//! Abuse: forms and registrations per address and per contact, a field
+//! only scripts fill in, the body's and each file's size, the block list
+//! (000 §2.5.2). Nothing here is under `/api`, so nothing here takes or
+//! needs a session.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::Json;
+use axum::extract::multipart::MultipartRejection;
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Multipart, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{Redirect, Response};
+use axum::routing::{get, post};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use tracing::{info, warn};
+use uuid::Uuid;
+
+use super::PublicSettings;
+use super::limits::{RateLimit, client_ip};
+use super::status::{PublicStep, phone_matches, public_step, status_text};
+use crate::api::console::Consoles;
+use crate::api::{ApiError, AppState};
+use crate::appeal::attachments::{AttachmentError, AttachmentFiles, StoredFile, Uploads};
+use crate::appeal::lifecycle::{EntryKind, Lifecycle};
+use crate::appeal::lifecycle_store::Author;
+use crate::appeal::watcher::WatcherHandle;
+use crate::appeal::{Attachment, Channel, FieldError, NewAppeal};
+use crate::phone::NumberingPlan;
+use crate::store::Store;
+
+/// The longest text field, in characters (the essence's 4,000 and room).
+const MAX_FIELD_CHARS: usize = 8_000;
+
+/// What the public routes share: the settings, the limits' counts, and
+/// where the citizens' files go (the cards' folder, the public size).
+#[derive(Clone)]
+pub struct Public {
+    pub settings: Arc<PublicSettings>,
+    limits: Arc<Mutex<Limits>>,
+    files: AttachmentFiles,
+}
+
+struct Limits {
+    attempts: RateLimit<IpAddr>,
+    appeals_by_address: RateLimit<IpAddr>,
+    appeals_by_contact: RateLimit<String>,
+    status_failures: RateLimit<IpAddr>,
+}
+
+const HOUR: Duration = Duration::from_secs(3600);
+const DAY: Duration = Duration::from_secs(24 * 3600);
+
+impl Public {
+    pub fn new(settings: PublicSettings, attachments: &AttachmentFiles) -> Public {
+        let limits = Limits {
+            attempts: RateLimit::new(settings.attempts_per_address_hour, HOUR),
+            appeals_by_address: RateLimit::new(settings.appeals_per_address_hour, HOUR),
+            appeals_by_contact: RateLimit::new(settings.appeals_per_contact_day, DAY),
+            status_failures: RateLimit::new(settings.status_failures_per_address_hour, HOUR),
+        };
+        let files = AttachmentFiles::new(attachments.dir(), settings.file_max_bytes());
+        Public {
+            settings: Arc::new(settings),
+            limits: Arc::new(Mutex::new(limits)),
+            files,
+        }
+    }
+
+    fn limits(&self) -> std::sync::MutexGuard<'_, Limits> {
+        self.limits.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn client(&self, peer: SocketAddr, headers: &HeaderMap) -> IpAddr {
+        client_ip(peer.ip(), headers, &self.settings.trusted_proxies)
+    }
+}
+
+pub fn routes(public: &Public) -> axum::Router<AppState> {
+    if !public.settings.enabled {
+        return axum::Router::new();
+    }
+    axum::Router::new()
+        .route("/public", get(|| async { Redirect::to("/public/appeal") }))
+        .route("/public/appeal", get(page))
+        .route("/public/status", get(page))
+        .route("/public/api/form", get(form))
+        .route(
+            "/public/api/appeals",
+            post(file_appeal).layer(DefaultBodyLimit::max(public.settings.max_body())),
+        )
+        .route("/public/api/status", get(status))
+}
+
+/// The public page, with a policy that lets the map's tiles in.
+async fn page(State(public): State<Public>, headers: HeaderMap) -> Response {
+    let mut response = crate::api::web::serve("public.html", &headers);
+    let img = match public.settings.map.tile_origin() {
+        Some(origin) => format!("img-src 'self' data: blob: {origin}"),
+        None => "img-src 'self' data: blob:".to_string(),
+    };
+    let policy =
+        crate::api::web::CONTENT_SECURITY_POLICY.replace("img-src 'self' data: blob:", &img);
+    if let Ok(v) = HeaderValue::from_str(&policy) {
+        response
+            .headers_mut()
+            .insert(header::CONTENT_SECURITY_POLICY, v);
+    }
+    // Tile servers ask to know the site their tiles are shown on (the
+    // origin only: the page's path and query stay here).
+    response.headers_mut().insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("strict-origin"),
+    );
+    response
+}
+
+/// `GET /public/api/form`.
+#[derive(Serialize)]
+struct FormView {
+    sections: Vec<SectionView>,
+    map: super::MapSettings,
+    max_files: usize,
+    file_max_mb: u64,
+    /// The file types taken, by extension.
+    file_types: Vec<&'static str>,
+}
+
+#[derive(Serialize)]
+struct SectionView {
+    name: String,
+    types: Vec<TypeView>,
+}
+
+#[derive(Serialize)]
+struct TypeView {
+    id: Uuid,
+    name: String,
+    executor: String,
+    /// The deadline class (`DeadlineClass::as_str`).
+    deadline: &'static str,
+}
+
+async fn form(
+    State(store): State<Store>,
+    State(public): State<Public>,
+) -> Result<Json<FormView>, ApiError> {
+    let version = store
+        .current_classifier_version()
+        .await?
+        .ok_or_else(|| ApiError::Unavailable("the classifier is not imported yet".into()))?;
+    let mut sections: Vec<(String, SectionView)> = Vec::new();
+    for c in store.categories(version.number).await? {
+        let item = TypeView {
+            id: c.id,
+            name: c.type_name,
+            executor: c.executor.name,
+            deadline: c.deadline.as_str(),
+        };
+        match sections.last_mut() {
+            Some((code, s)) if *code == c.section_code => s.types.push(item),
+            _ => sections.push((
+                c.section_code,
+                SectionView {
+                    name: c.section_name,
+                    types: vec![item],
+                },
+            )),
+        }
+    }
+    let mut file_types: Vec<&'static str> = crate::appeal::attachments::KINDS
+        .iter()
+        .map(|(_, ext)| *ext)
+        .collect();
+    file_types.dedup();
+    Ok(Json(FormView {
+        sections: sections.into_iter().map(|(_, s)| s).collect(),
+        map: public.settings.map.clone(),
+        max_files: public.settings.max_files,
+        file_max_mb: public.settings.file_max_mb,
+        file_types,
+    }))
+}
+
+/// The form's text fields as sent.
+#[derive(Default)]
+struct FormFields {
+    surname: String,
+    first_name: String,
+    patronymic: String,
+    address: String,
+    contact_phone: String,
+    other_contact: String,
+    email: String,
+    essence: String,
+    category: String,
+    latitude: String,
+    longitude: String,
+    consent: String,
+    /// Hidden from people; a script fills it in.
+    website: String,
+}
+
+impl FormFields {
+    fn slot(&mut self, name: &str) -> Option<&mut String> {
+        Some(match name {
+            "surname" => &mut self.surname,
+            "first_name" => &mut self.first_name,
+            "patronymic" => &mut self.patronymic,
+            "address" => &mut self.address,
+            "contact_phone" => &mut self.contact_phone,
+            "other_contact" => &mut self.other_contact,
+            "email" => &mut self.email,
+            "essence" => &mut self.essence,
+            "category" => &mut self.category,
+            "latitude" => &mut self.latitude,
+            "longitude" => &mut self.longitude,
+            "consent" => &mut self.consent,
+            "website" => &mut self.website,
+            _ => return None,
+        })
+    }
+}
+
+/// A file the citizen sent, stored, with the name it had.
+struct SentFile {
+    stored: StoredFile,
+    id: Uuid,
+    name: Option<String>,
+}
+
+/// What the citizen is told once the appeal is registered.
+#[derive(Serialize)]
+struct Filed {
+    registration_number: String,
+    deadline: DateTime<Utc>,
+    executor: String,
+    status: &'static str,
+    status_en: &'static str,
+}
+
+/// Said when the limits are reached.
+const TRY_LATER: &str = "Забагато звернень з цієї адреси. Спробуйте пізніше або зателефонуйте \
+    на гарячу лінію.";
+const CONTACT_TRY_LATER: &str = "З цим контактом сьогодні вже зареєстровано кілька звернень. \
+    Спробуйте завтра або зателефонуйте на гарячу лінію.";
+
+#[allow(clippy::too_many_arguments)]
+async fn file_appeal(
+    State(store): State<Store>,
+    State(public): State<Public>,
+    State(numbering): State<NumberingPlan>,
+    State(rules): State<Arc<Lifecycle>>,
+    State(consoles): State<Consoles>,
+    State(watcher): State<WatcherHandle>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    multipart: Result<Multipart, MultipartRejection>,
+) -> Result<(StatusCode, Json<Filed>), ApiError> {
+    let ip = public.client(peer, &headers);
+    {
+        let mut limits = public.limits();
+        let now = Instant::now();
+        let wait = limits
+            .attempts
+            .wait(&ip, now)
+            .or_else(|| limits.appeals_by_address.wait(&ip, now));
+        if let Some(retry_after) = wait {
+            return Err(ApiError::TooManyRequests {
+                message: TRY_LATER,
+                retry_after,
+            });
+        }
+        limits.attempts.hit(ip, now);
+    }
+    let mut multipart =
+        multipart.map_err(|_| ApiError::bad_request("send the form as multipart/form-data"))?;
+    let now = Utc::now();
+    // Every file stored is removed unless the appeal is registered, also
+    // if the client goes away midway.
+    let mut uploads = Uploads::new(&public.files);
+    let mut form = Form::default();
+    read_form(&public, &mut multipart, &mut uploads, &mut form, now).await?;
+    // The rest in a task of its own: a client that goes away now leaves
+    // neither a card without its files nor files without a card.
+    let task = Registering {
+        store,
+        public: public.clone(),
+        numbering,
+        rules,
+        form,
+        now,
+    };
+    let (record, executor_name, notices, files) = tokio::spawn(task.run(uploads))
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))??;
+    {
+        let mut limits = public.limits();
+        limits.appeals_by_address.hit(ip, Instant::now());
+    }
+    consoles.card_changed(
+        record.registration_number.as_str(),
+        EntryKind::Registered,
+        record.status,
+        &notices,
+    );
+    watcher.poke();
+    info!(number = %record.registration_number, channel = "web", files, "appeal filed on the public form");
+    let (status, status_en) = status_text(record.status);
+    Ok((
+        StatusCode::CREATED,
+        Json(Filed {
+            registration_number: record.registration_number.to_string(),
+            deadline: record.deadline,
+            executor: executor_name,
+            status,
+            status_en,
+        }),
+    ))
+}
+
+/// What the form brought: its fields, the files stored, and the problems
+/// found while reading it.
+#[derive(Default)]
+struct Form {
+    fields: FormFields,
+    files: Vec<SentFile>,
+    errors: Vec<FieldError>,
+}
+
+/// The checks and the registration, in a task the client cannot cancel.
+struct Registering {
+    store: Store,
+    public: Public,
+    numbering: NumberingPlan,
+    rules: Arc<Lifecycle>,
+    form: Form,
+    now: DateTime<Utc>,
+}
+
+type Registered = (
+    crate::appeal::AppealRecord,
+    String,
+    Vec<crate::appeal::lifecycle::Notice>,
+    usize,
+);
+
+impl Registering {
+    /// Registers the appeal with its files, or removes them.
+    async fn run(self, uploads: Uploads) -> Result<Registered, ApiError> {
+        match self.register().await {
+            Ok(done) => {
+                uploads.keep();
+                Ok(done)
+            }
+            Err(e) => {
+                uploads.discard().await;
+                Err(e)
+            }
+        }
+    }
+
+    async fn register(self) -> Result<Registered, ApiError> {
+        let Registering {
+            store,
+            public,
+            numbering,
+            rules,
+            mut form,
+            now,
+        } = self;
+        if !form.fields.website.trim().is_empty() {
+            return Err(ApiError::bad_request(
+                "Форму заповнено не людиною: звернення не зареєстровано.",
+            ));
+        }
+        let appeal = new_appeal(&form.fields, &numbering, &mut form.errors);
+        let mut errors = form.errors;
+        errors.extend(appeal.check());
+        if !errors.is_empty() {
+            errors.sort_by_key(|e| e.field);
+            errors.dedup_by_key(|e| e.field);
+            return Err(ApiError::Fields(errors));
+        }
+        // A blocked phone (000 §2.5.2): a polite refusal, and the attempt
+        // is on the block's record.
+        if !appeal.contact_phone.is_empty() {
+            if let Some((block, _)) = store.active_block(&appeal.contact_phone, now).await? {
+                if let Err(e) = store.record_block_attempt(block, None, now, "web").await {
+                    warn!(error = %e, "a refused web appeal could not be noted on its block");
+                }
+                return Err(ApiError::forbidden(
+                    "На жаль, звернення з цього номера телефону не приймаються. \
+                     Якщо ви вважаєте це помилкою, зверніться до контакт-центру письмово.",
+                ));
+            }
+        }
+        let contacts = contacts_of(&appeal);
+        {
+            let mut limits = public.limits();
+            let now = Instant::now();
+            if let Some(retry_after) = contacts
+                .iter()
+                .find_map(|c| limits.appeals_by_contact.wait(c, now))
+            {
+                return Err(ApiError::TooManyRequests {
+                    message: CONTACT_TRY_LATER,
+                    retry_after,
+                });
+            }
+        }
+        let attachments: Vec<Attachment> = form
+            .files
+            .iter()
+            .map(|f| Attachment {
+                id: f.id,
+                appeal_id: Uuid::nil(),
+                file_name: crate::appeal::routes::clean_file_name(
+                    f.name.as_deref(),
+                    f.stored.path.rsplit('.').next().unwrap_or("bin"),
+                ),
+                content_type: f.stored.content_type.to_owned(),
+                size_bytes: f.stored.size_bytes,
+                sha256: f.stored.sha256.clone(),
+                path: f.stored.path.clone(),
+                uploaded_at: now,
+            })
+            .collect();
+        let registration = store
+            .register_appeal_with_files(&appeal, &rules, &Author::citizen("web"), &attachments, now)
+            .await?;
+        {
+            let mut limits = public.limits();
+            let now = Instant::now();
+            for c in contacts {
+                limits.appeals_by_contact.hit(c, now);
+            }
+        }
+        Ok((
+            registration.record,
+            registration.executor_name,
+            registration.notices,
+            attachments.len(),
+        ))
+    }
+}
+
+/// Reads the form: text fields (each at most [`MAX_FIELD_CHARS`]) and
+/// files (each stored as it arrives, at most `[public] max_files`). A
+/// file that is refused (its size, its type) is a field error; a body
+/// past the limit is refused whole.
+async fn read_form(
+    public: &Public,
+    multipart: &mut Multipart,
+    uploads: &mut Uploads,
+    form: &mut Form,
+    now: DateTime<Utc>,
+) -> Result<(), ApiError> {
+    let broken = |e: axum::extract::multipart::MultipartError| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::PayloadTooLarge(format!(
+                "Форма завелика: не більше {} файлів до {} МБ кожен.",
+                public.settings.max_files, public.settings.file_max_mb
+            ))
+        } else {
+            ApiError::bad_request(e.body_text())
+        }
+    };
+    while let Some(field) = multipart.next_field().await.map_err(broken)? {
+        let name = field.name().unwrap_or_default().to_owned();
+        if name == "files" {
+            let Some(file_name) = field.file_name().filter(|n| !n.is_empty()) else {
+                continue; // an empty file input
+            };
+            let shown = file_name.to_owned();
+            if form.files.len() >= public.settings.max_files {
+                push_once(
+                    &mut form.errors,
+                    "files",
+                    format!("Не більше {} файлів.", public.settings.max_files),
+                );
+                continue;
+            }
+            let id = Uuid::new_v4();
+            let refusal = match public
+                .files
+                .store(uploads, field, id, now)
+                .await
+                .map_err(broken)?
+            {
+                Ok(stored) => {
+                    form.files.push(SentFile {
+                        stored,
+                        id,
+                        name: Some(shown),
+                    });
+                    continue;
+                }
+                Err(AttachmentError::TooLarge { .. }) => format!(
+                    "Файл «{shown}» більший за {} МБ.",
+                    public.settings.file_max_mb
+                ),
+                Err(AttachmentError::Empty) => format!("Файл «{shown}» порожній."),
+                Err(AttachmentError::Kind(_)) => format!(
+                    "Файл «{shown}» не прийнято: лише фото, відео, PDF і документи \
+                     (JPEG, PNG, HEIC, MP4, PDF, DOCX, XLSX, ODT)."
+                ),
+                Err(e) => return Err(ApiError::Unavailable(e.to_string())),
+            };
+            push_once(&mut form.errors, "files", refusal);
+            continue;
+        }
+        let text = field.text().await.map_err(broken)?;
+        let Some(slot) = form.fields.slot(&name) else {
+            continue; // a field the form does not have
+        };
+        if text.chars().count() > MAX_FIELD_CHARS {
+            push_once(
+                &mut form.errors,
+                field_name(&name),
+                "Задовгий текст.".into(),
+            );
+            continue;
+        }
+        *slot = text;
+    }
+    Ok(())
+}
+
+/// The `&'static` name of a form field, for its error.
+fn field_name(name: &str) -> &'static str {
+    const NAMES: &[&str] = &[
+        "surname",
+        "first_name",
+        "patronymic",
+        "address",
+        "contact_phone",
+        "other_contact",
+        "email",
+        "essence",
+        "category",
+        "latitude",
+        "longitude",
+        "consent",
+        "website",
+    ];
+    NAMES
+        .iter()
+        .find(|n| **n == name)
+        .copied()
+        .unwrap_or("form")
+}
+
+fn push_once(errors: &mut Vec<FieldError>, field: &'static str, message: String) {
+    if !errors.iter().any(|e| e.field == field) {
+        errors.push(FieldError { field, message });
+    }
+}
+
+/// The appeal the fields make, with the problems only the form has (the
+/// phone's format, the coordinates as typed, the category's id, the
+/// consent); the card's own rules are checked after.
+fn new_appeal(
+    f: &FormFields,
+    numbering: &NumberingPlan,
+    errors: &mut Vec<FieldError>,
+) -> NewAppeal {
+    let contact_phone =
+        crate::appeal::registration::contact_phone(numbering, &f.contact_phone, errors);
+    let mut degrees = |field: &'static str, text: &str| -> Option<f64> {
+        let text = text.trim();
+        if text.is_empty() {
+            return None;
+        }
+        match text.replace(',', ".").parse::<f64>() {
+            Ok(n) if n.is_finite() => Some(n),
+            _ => {
+                push_once(
+                    errors,
+                    field,
+                    "Координата — число градусів, наприклад 47.8388.".into(),
+                );
+                // Not "missing" as well.
+                Some(0.0)
+            }
+        }
+    };
+    let latitude = degrees("latitude", &f.latitude);
+    let longitude = degrees("longitude", &f.longitude);
+    let category_id = match f.category.trim() {
+        "" => None,
+        id => match Uuid::parse_str(id) {
+            Ok(id) => Some(id),
+            Err(_) => {
+                push_once(errors, "category", "Оберіть категорію зі списку.".into());
+                None
+            }
+        },
+    };
+    if !matches!(f.consent.trim(), "yes" | "true" | "on") {
+        push_once(
+            errors,
+            "consent",
+            "Без згоди на обробку персональних даних звернення не може бути зареєстроване \
+             (Закон України «Про захист персональних даних»)."
+                .into(),
+        );
+    }
+    NewAppeal {
+        surname: f.surname.clone(),
+        first_name: f.first_name.clone(),
+        patronymic: f.patronymic.clone(),
+        address: f.address.clone(),
+        contact_phone,
+        other_contact: f.other_contact.clone(),
+        essence: f.essence.clone(),
+        email: f.email.trim().to_owned(),
+        category_id,
+        channel: Some(Channel::Web),
+        latitude,
+        longitude,
+        ..NewAppeal::default()
+    }
+}
+
+/// The contacts an appeal is counted by: its phone, its e-mail and its
+/// other contact, folded so that spellings of one do not count apart.
+fn contacts_of(appeal: &NewAppeal) -> Vec<String> {
+    [
+        appeal.contact_phone.trim().to_owned(),
+        appeal.email.trim().to_lowercase(),
+        appeal
+            .other_contact
+            .split_whitespace()
+            .collect::<String>()
+            .to_lowercase(),
+    ]
+    .into_iter()
+    .filter(|c| !c.is_empty())
+    .collect()
+}
+
+#[derive(Deserialize)]
+struct StatusQuery {
+    #[serde(default)]
+    number: String,
+    #[serde(default)]
+    digits: String,
+}
+
+/// `GET /public/api/status`.
+#[derive(Serialize)]
+struct StatusView {
+    registration_number: String,
+    status: &'static str,
+    status_text: &'static str,
+    status_text_en: &'static str,
+    category: String,
+    executor: String,
+    registered_at: DateTime<Utc>,
+    deadline: DateTime<Utc>,
+    steps: Vec<PublicStep>,
+}
+
+const NO_SUCH_PAIR: &str = "Звернення з таким номером і такими останніми цифрами телефону \
+    не знайдено. Перевірте номер (наприклад, 1580-2026-000123) і цифри.";
+
+async fn status(
+    State(store): State<Store>,
+    State(public): State<Public>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Query(query): Query<StatusQuery>,
+) -> Result<Json<StatusView>, ApiError> {
+    let ip = public.client(peer, &headers);
+    if let Some(retry_after) = public.limits().status_failures.wait(&ip, Instant::now()) {
+        return Err(ApiError::TooManyRequests {
+            message: "Забагато невдалих спроб. Спробуйте пізніше.",
+            retry_after,
+        });
+    }
+    let number = query.number.trim();
+    let record = if number.is_empty() || number.len() > 40 {
+        None
+    } else {
+        store.appeal_by_registration_number(number).await?
+    };
+    let Some(record) = record.filter(|r| phone_matches(&r.caller_phone, &query.digits)) else {
+        public.limits().status_failures.hit(ip, Instant::now());
+        return Err(ApiError::not_found(NO_SUCH_PAIR));
+    };
+    let history = store.appeal_history(record.id).await?;
+    let steps = history
+        .iter()
+        .filter_map(|h| public_step(h.at, h.kind, &h.details))
+        .collect();
+    let executor = store
+        .current_executors()
+        .await?
+        .into_iter()
+        .find(|e| e.code == record.executor)
+        .map_or(record.executor.clone(), |e| e.name);
+    info!(number = %record.registration_number, "appeal status read on the public page");
+    Ok(Json(StatusView {
+        registration_number: record.registration_number.to_string(),
+        status: record.status.as_str(),
+        status_text: status_text(record.status).0,
+        status_text_en: status_text(record.status).1,
+        category: record.category,
+        executor,
+        registered_at: record.created_at,
+        deadline: record.deadline,
+        steps,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn contacts_are_folded() {
+        let appeal = NewAppeal {
+            contact_phone: "+380671234567".into(),
+            email: " Taras@Example.com ".into(),
+            other_contact: "Telegram @Taras".into(),
+            ..NewAppeal::default()
+        };
+        assert_eq!(
+            contacts_of(&appeal),
+            ["+380671234567", "taras@example.com", "telegram@taras"]
+        );
+    }
+
+    #[test]
+    fn the_form_names_its_own_problems() {
+        let numbering = NumberingPlan::default();
+        let mut errors = Vec::new();
+        let fields = FormFields {
+            contact_phone: "12".into(),
+            latitude: "сорок сім".into(),
+            longitude: "35,1396".into(),
+            category: "not-an-id".into(),
+            ..FormFields::default()
+        };
+        let appeal = new_appeal(&fields, &numbering, &mut errors);
+        let named: Vec<&str> = errors.iter().map(|e| e.field).collect();
+        assert_eq!(named, ["contact_phone", "latitude", "category", "consent"]);
+        assert_eq!(appeal.longitude, Some(35.1396), "a decimal comma is taken");
+        assert_eq!(appeal.channel, Some(Channel::Web));
+        let mut errors = Vec::new();
+        let fields = FormFields {
+            consent: "yes".into(),
+            ..FormFields::default()
+        };
+        new_appeal(&fields, &numbering, &mut errors);
+        assert!(errors.is_empty(), "{errors:?}");
+    }
+}

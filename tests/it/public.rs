@@ -1,0 +1,501 @@
+//! The citizens' pages (docs/web.md): the appeal form in Chromium at a
+//! phone's size, with a photo and a point on the map; every wrong field
+//! named by the page and by the server; the consent; a blocked phone; the
+//! limits; the honeypot; the status page telling public steps only. The
+//! form's server side again on PostgreSQL.
+
+use std::time::Duration;
+
+use chrono::Utc;
+use hotline::appeal::{Channel, Classifier};
+use serde_json::Value;
+
+use crate::{AppOptions, Backend, TestApp, request, request_bytes, spawn_app};
+
+const W: Duration = Duration::from_secs(20);
+
+/// A 1×1 PNG: a photo as far as the server's sniffing goes.
+const PNG: &[u8] = &[
+    0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0x00, 0x00, 0x00, 0x0D, 0x49, 0x48, 0x44, 0x52,
+    0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00, 0x00, 0x1F, 0x15, 0xC4,
+    0x89, 0x00, 0x00, 0x00, 0x0D, 0x49, 0x44, 0x41, 0x54, 0x78, 0x9C, 0x63, 0xF8, 0xCF, 0xC0, 0xF0,
+    0x1F, 0x00, 0x05, 0x00, 0x01, 0xFF, 0x89, 0x99, 0x3D, 0x1D, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45,
+    0x4E, 0x44, 0xAE, 0x42, 0x60, 0x82,
+];
+
+async fn with_classifier(app: &TestApp) {
+    let classifier = Classifier::load(&crate::repo().join("classifier/zaporizhzhia.toml")).unwrap();
+    app.store()
+        .import_classifier(&classifier, "zaporizhzhia.toml", Utc::now())
+        .await
+        .unwrap();
+}
+
+/// The id of the sample classifier's first type whose name has `words`,
+/// and its executor's code.
+async fn category(app: &TestApp, words: &str) -> (String, String) {
+    let version = app
+        .store()
+        .current_classifier_version()
+        .await
+        .unwrap()
+        .unwrap();
+    let c = app
+        .store()
+        .categories(version.number)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|c| c.type_name.contains(words))
+        .unwrap_or_else(|| panic!("a type with {words:?}"));
+    (c.id.to_string(), c.executor.code)
+}
+
+/// A multipart/form-data body: text fields, then files in `files`.
+fn form(fields: &[(&str, &str)], files: &[(&str, &[u8])]) -> (String, Vec<u8>) {
+    let boundary = "hotline-public-boundary-3c9a";
+    let mut body = Vec::new();
+    for (name, value) in fields {
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+            )
+            .as_bytes(),
+        );
+    }
+    for (file_name, bytes) in files {
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"files\"; filename=\"{file_name}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        body.extend_from_slice(bytes);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+/// A whole, valid appeal's fields, with `phone` and `category`.
+fn valid<'a>(phone: &'a str, category: &'a str) -> Vec<(&'a str, &'a str)> {
+    vec![
+        ("surname", "Коваленко"),
+        ("first_name", "Марія"),
+        ("patronymic", "Іванівна"),
+        ("address", "вул. Соборна, 12, кв. 5"),
+        ("contact_phone", phone),
+        ("essence", "Третій день немає холодної води в під'їзді."),
+        ("category", category),
+        ("consent", "yes"),
+    ]
+}
+
+async fn post_form(
+    app: &TestApp,
+    fields: &[(&str, &str)],
+    files: &[(&str, &[u8])],
+) -> (u16, Value, crate::HttpResponse) {
+    let (content_type, body) = form(fields, files);
+    let r = request_bytes(
+        app.http_addr,
+        "POST",
+        "/public/api/appeals",
+        &[("Content-Type", content_type)],
+        &body,
+    )
+    .await;
+    let json = serde_json::from_str(&r.body).unwrap_or(Value::Null);
+    (r.status, json, r)
+}
+
+/// `GET /public/api/status` for `number` and `digits`.
+async fn status_of(app: &TestApp, number: &str, digits: &str) -> crate::HttpResponse {
+    request(
+        app.http_addr,
+        "GET",
+        &format!("/public/api/status?number={number}&digits={digits}"),
+        &[],
+        "",
+    )
+    .await
+}
+
+async fn count_appeals(app: &TestApp) -> usize {
+    app.store()
+        .appeals_by_phone("+380671234567", 100)
+        .await
+        .unwrap()
+        .len()
+}
+
+/// Serves one small PNG for every path: the map's tile server.
+async fn tile_server() -> std::net::SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = axum::Router::new()
+        .fallback(|| async { ([(axum::http::header::CONTENT_TYPE, "image/png")], PNG) });
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    addr
+}
+
+#[tokio::test]
+async fn a_citizen_files_and_follows_an_appeal_from_a_phone() {
+    use crate::browser::artifact;
+    use crate::peers::browser::Browser;
+    let tiles = tile_server().await;
+    let app = spawn_app(AppOptions {
+        extra: format!(
+            "[public]\nappeals_per_contact_day = 2\nstatus_failures_per_address_hour = 3\n\
+             [public.map]\ntiles = \"http://127.0.0.1:{}/{{z}}/{{x}}/{{y}}.png\"\n\
+             attribution = \"test tiles\"\n",
+            tiles.port()
+        ),
+        ..AppOptions::default()
+    })
+    .await;
+    with_classifier(&app).await;
+    let base = format!("http://{}", app.http_addr);
+    let browser = Browser::start().await.expect("chromium starts");
+    browser.resize(390, 844).await.unwrap();
+    browser
+        .goto(&format!("{base}/public/appeal"))
+        .await
+        .unwrap();
+    browser
+        .until(
+            "the classifier in the form",
+            "return document.querySelectorAll('#f-category option').length > 50",
+            W,
+        )
+        .await
+        .unwrap();
+    // The page fits a phone: nothing wider than the screen.
+    let wide = browser
+        .js("return document.documentElement.scrollWidth", vec![])
+        .await
+        .unwrap();
+    assert!(wide.as_u64() <= Some(390), "the page is {wide} px wide");
+    // Sent empty: every required field says what it needs, in the page.
+    browser.click("#send").await.unwrap();
+    let named = browser
+        .js(
+            "return [...document.querySelectorAll('#appeal-form .pub-error')]
+               .filter((e) => e.textContent).map((e) => e.id.slice(2)).join(',')",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        named, "surname,first_name,patronymic,address,contact_phone,category,essence,consent",
+        "a message per wrong field"
+    );
+    browser
+        .screenshot(&artifact("public-form-errors.png"))
+        .await
+        .unwrap();
+
+    // The form filled in as a citizen would, a point tapped on the map and
+    // a photo added.
+    for (id, text) in [
+        ("#f-surname", "Коваленко"),
+        ("#f-first_name", "Марія"),
+        ("#f-patronymic", "Іванівна"),
+        ("#f-address", "вул. Соборна, 12, кв. 5"),
+        ("#f-contact_phone", "067 123 45 67"),
+        ("#f-email", "maria@example.com"),
+        ("#f-essence", "Третій день немає холодної води в під'їзді."),
+        ("#f-category-filter", "холодн"),
+    ] {
+        browser.type_into(id, text).await.unwrap();
+    }
+    let (category_id, executor) = category(&app, "холодн").await;
+    browser
+        .js(
+            "const s = document.getElementById('f-category'); s.value = arguments[0];
+             s.dispatchEvent(new Event('change'));",
+            vec![category_id.clone().into()],
+        )
+        .await
+        .unwrap();
+    browser
+        .until(
+            "the map's tiles",
+            "return document.querySelectorAll('#map img.leaflet-tile-loaded').length > 0",
+            W,
+        )
+        .await
+        .unwrap();
+    browser.click("#map").await.unwrap();
+    let point = browser
+        .until(
+            "the point in the fields",
+            "const lat = document.getElementById('f-latitude').value;
+             return lat && [Number(lat), Number(document.getElementById('f-longitude').value)]",
+            W,
+        )
+        .await
+        .unwrap();
+    let photo = tempfile::Builder::new().suffix(".png").tempfile().unwrap();
+    std::fs::write(photo.path(), PNG).unwrap();
+    browser
+        .css("#f-files")
+        .await
+        .unwrap()
+        .send_keys(&photo.path().display().to_string())
+        .await
+        .unwrap();
+    browser.click("#f-consent").await.unwrap();
+    browser.click("#send").await.unwrap();
+    let number = browser
+        .until(
+            "the registration number",
+            "const n = document.getElementById('filed-number').textContent;
+             return !document.getElementById('filed').hidden && n",
+            W,
+        )
+        .await
+        .unwrap();
+    let number = number.as_str().unwrap().to_string();
+    assert!(number.starts_with("1580-"), "{number}");
+    let deadline_shown = browser.text("#filed-deadline").await.unwrap();
+    assert!(!deadline_shown.is_empty());
+    browser
+        .screenshot(&artifact("public-form-filed.png"))
+        .await
+        .unwrap();
+
+    // The card: channel web, the category's executor and deadline, the
+    // point, the photo, the citizen as the registration's author.
+    let card = app.store().appeal_detail(&number).await.unwrap().unwrap();
+    assert_eq!(card.channel, Some(Channel::Web));
+    assert_eq!(card.record.executor, executor);
+    assert_eq!(card.record.caller_phone, "+380671234567");
+    let (lat, lon) = (point[0].as_f64().unwrap(), point[1].as_f64().unwrap());
+    assert!(
+        (card.latitude.unwrap() - lat).abs() < 1e-6,
+        "{:?} vs {lat}",
+        card.latitude
+    );
+    assert!((card.longitude.unwrap() - lon).abs() < 1e-6);
+    assert_eq!(card.attachments.len(), 1);
+    assert_eq!(card.attachments[0].content_type, "image/png");
+    let cat = app
+        .store()
+        .category(card.category_id.unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        card.record.deadline,
+        card.record.created_at + cat.deadline.duration()
+    );
+    let history = app.store().appeal_history(card.record.id).await.unwrap();
+    assert_eq!(history[0].role, "citizen");
+    assert_eq!(history[0].login, "web");
+    assert_eq!(history[0].files, vec![card.attachments[0].id]);
+
+    // The server names every wrong field too (the page's checks skipped),
+    // and refuses without consent.
+    let (status, body, _) = post_form(
+        &app,
+        &[
+            ("surname", "Коваленко"),
+            ("contact_phone", "12"),
+            ("latitude", "91"),
+            ("longitude", "35.1"),
+            ("email", "not-an-address"),
+        ],
+        &[("notes.exe", b"MZ\x90\x00 not a photo")],
+    )
+    .await;
+    assert_eq!(status, 422, "{body}");
+    let fields: Vec<&str> = body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    for field in [
+        "first_name",
+        "patronymic",
+        "address",
+        "contact_phone",
+        "email",
+        "essence",
+        "category",
+        "latitude",
+        "consent",
+        "files",
+    ] {
+        assert!(fields.contains(&field), "{field} in {body}");
+    }
+    let mut no_consent = valid("0671234567", &category_id);
+    no_consent.retain(|(n, _)| *n != "consent");
+    let (status, body, _) = post_form(&app, &no_consent, &[]).await;
+    assert_eq!(status, 422);
+    assert_eq!(body["errors"][0]["field"], "consent", "{body}");
+    assert_eq!(count_appeals(&app).await, 1, "nothing registered");
+
+    // Only a script fills in the hidden field: nothing is registered.
+    let mut trapped = valid("0671234567", &category_id);
+    trapped.push(("website", "http://spam.example"));
+    let (status, _, _) = post_form(&app, &trapped, &[]).await;
+    assert_eq!(status, 400);
+    assert_eq!(count_appeals(&app).await, 1);
+
+    // A blocked phone gets a polite refusal, and the attempt is on file.
+    let blocked = serde_json::json!({ "number": "+380501112233", "reason": "погрози операторам" });
+    let (status, _) = app.api("POST", "/api/blocked", &blocked.to_string()).await;
+    assert_eq!(status, 201);
+    let (status, body, _) = post_form(&app, &valid("050 111 22 33", &category_id), &[]).await;
+    assert_eq!(status, 403, "{body}");
+    assert!(
+        body["error"].as_str().unwrap().contains("не приймаються"),
+        "{body}"
+    );
+    assert!(
+        app.store()
+            .appeals_by_phone("+380501112233", 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // One contact, two appeals a day here: the third is told to try later.
+    let (status, _, _) = post_form(&app, &valid("+380671234567", &category_id), &[]).await;
+    assert_eq!(status, 201);
+    let (status, body, r) = post_form(&app, &valid("067-123-45-67", &category_id), &[]).await;
+    assert_eq!(status, 429, "{body}");
+    assert!(
+        body["error"].as_str().unwrap().contains("Спробуйте"),
+        "{body}"
+    );
+    assert!(r.headers.iter().any(|(n, _)| n == "retry-after"));
+    assert_eq!(count_appeals(&app).await, 2);
+
+    // The status page: public steps only. A comment written inside, and
+    // the citizen's name, never appear.
+    let comment =
+        serde_json::json!({ "action": "comment", "text": "ВНУТРІШНЄ: перевірити боржника" });
+    let supervisor = app
+        .sign_in_as("nadia", hotline::store::Role::Supervisor)
+        .await;
+    let r = request(
+        app.http_addr,
+        "POST",
+        &format!("/api/appeals/{number}/actions"),
+        &supervisor.headers(),
+        &comment.to_string(),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    browser
+        .goto(&format!("{base}/public/status?number={number}"))
+        .await
+        .unwrap();
+    browser.type_into("#s-digits", "4567").await.unwrap();
+    browser.click("#status-form button").await.unwrap();
+    let shown = browser
+        .until(
+            "the appeal's status",
+            "const o = document.getElementById('status-out'); return o.querySelector('li') && o.textContent",
+            W,
+        )
+        .await
+        .unwrap();
+    let shown = shown.as_str().unwrap();
+    assert!(shown.contains("Звернення зареєстровано"), "{shown}");
+    assert!(shown.contains(&number), "{shown}");
+    for private in [
+        "ВНУТРІШНЄ",
+        "Коваленко",
+        "Марія",
+        "Соборна",
+        "maria@",
+        "admin",
+    ] {
+        assert!(!shown.contains(private), "{private} shown: {shown}");
+    }
+    browser
+        .screenshot(&artifact("public-status.png"))
+        .await
+        .unwrap();
+    browser.close().await;
+    let r = status_of(&app, &number, "4567").await;
+    assert_eq!(r.status, 200);
+    for private in [
+        "ВНУТРІШНЄ",
+        "Коваленко",
+        "Соборна",
+        "380671234567",
+        "maria@",
+    ] {
+        assert!(!r.body.contains(private), "{private} in {}", r.body);
+    }
+    // Wrong pairs are counted: three here, then a wait.
+    for _ in 0..3 {
+        let r = status_of(&app, &number, "0000").await;
+        assert_eq!(r.status, 404, "{}", r.body);
+    }
+    let r = status_of(&app, &number, "4567").await;
+    assert_eq!(r.status, 429, "even the right pair waits now: {}", r.body);
+}
+
+#[tokio::test]
+async fn the_public_form_registers_on_postgres() {
+    let app = spawn_app(AppOptions {
+        backend: Backend::Postgres,
+        ..AppOptions::default()
+    })
+    .await;
+    with_classifier(&app).await;
+    let (category_id, executor) = category(&app, "холодн").await;
+    let mut fields = valid("067 123 45 67", &category_id);
+    fields.extend([("latitude", "47,8401"), ("longitude", "35.1102")]);
+    let (status, body, _) = post_form(&app, &fields, &[("фото.png", PNG)]).await;
+    assert_eq!(status, 201, "{body}");
+    let number = body["registration_number"].as_str().unwrap();
+    let card = app.store().appeal_detail(number).await.unwrap().unwrap();
+    assert_eq!(card.channel, Some(Channel::Web));
+    assert_eq!(card.record.executor, executor);
+    assert_eq!(
+        (card.latitude, card.longitude),
+        (Some(47.8401), Some(35.1102))
+    );
+    assert_eq!(card.attachments.len(), 1);
+    assert_eq!(card.attachments[0].file_name, "фото.png");
+    let r = status_of(&app, number, "4567").await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let status: Value = serde_json::from_str(&r.body).unwrap();
+    assert_eq!(status["steps"][0]["kind"], "registered");
+    assert!(!r.body.contains("Коваленко"));
+    // A file of a kind not taken: nothing registered, nothing left on disk.
+    let (status, body, _) = post_form(
+        &app,
+        &valid("067 123 45 67", &category_id),
+        &[("a.png", PNG), ("b.exe", b"MZ\x90\x00 not a photo")],
+    )
+    .await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["errors"][0]["field"], "files");
+    let kept: Vec<_> = crate::files_under(&app.recordings.path().join("attachments"))
+        .into_iter()
+        .filter(|p| !p.to_string_lossy().contains(".incoming"))
+        .collect();
+    assert_eq!(
+        kept.len(),
+        1,
+        "only the registered appeal's photo: {kept:?}"
+    );
+    assert_eq!(
+        app.store()
+            .appeals_by_phone("+380671234567", 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+}
