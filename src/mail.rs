@@ -141,16 +141,22 @@ impl MailSettings {
     }
 }
 
-/// One message: to whom, about what, and the file it carries.
+/// One message: to whom, about what, and the file it carries, if one.
 #[derive(Debug, Clone)]
 pub struct Outgoing {
     pub to: Vec<String>,
     pub subject: String,
     /// Plain text.
     pub body: String,
-    pub file_name: String,
+    pub attachment: Option<MailFile>,
+}
+
+/// A file attached to a message.
+#[derive(Debug, Clone)]
+pub struct MailFile {
+    pub name: String,
     pub content_type: String,
-    pub file: Vec<u8>,
+    pub bytes: Vec<u8>,
 }
 
 /// Why a message was not sent.
@@ -241,18 +247,22 @@ impl Mailer {
                 .map_err(|e| SendError::Message(format!("{to:?}: {e}")))?;
             builder = builder.to(mailbox);
         }
-        let content_type = ContentType::parse(&message.content_type)
-            .map_err(|e| SendError::Message(format!("{}: {e}", message.content_type)))?;
-        let email = builder
-            .multipart(
-                MultiPart::mixed()
-                    .singlepart(SinglePart::plain(message.body.clone()))
-                    .singlepart(
-                        Attachment::new(message.file_name.clone())
-                            .body(message.file.clone(), content_type),
-                    ),
-            )
-            .map_err(|e| SendError::Message(e.to_string()))?;
+        let email = match &message.attachment {
+            Some(file) => {
+                let content_type = ContentType::parse(&file.content_type)
+                    .map_err(|e| SendError::Message(format!("{}: {e}", file.content_type)))?;
+                builder.multipart(
+                    MultiPart::mixed()
+                        .singlepart(SinglePart::plain(message.body.clone()))
+                        .singlepart(
+                            Attachment::new(file.name.clone())
+                                .body(file.bytes.clone(), content_type),
+                        ),
+                )
+            }
+            None => builder.singlepart(SinglePart::plain(message.body.clone())),
+        }
+        .map_err(|e| SendError::Message(e.to_string()))?;
         // lettre's async client bounds only connecting (lettre#1027): a
         // server that stops answering would hold the sender for good.
         match tokio::time::timeout(self.deadline, self.transport.send(email)).await {
@@ -381,9 +391,11 @@ mod tests {
             to: vec!["c@d.ua".into()],
             subject: "s".into(),
             body: "b".into(),
-            file_name: "r.csv".into(),
-            content_type: "text/csv".into(),
-            file: b"a,b\n".to_vec(),
+            attachment: Some(MailFile {
+                name: "r.csv".into(),
+                content_type: "text/csv".into(),
+                bytes: b"a,b\n".to_vec(),
+            }),
         };
         let started = std::time::Instant::now();
         let err = mailer.send(&message).await.expect_err("no answer");

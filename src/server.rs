@@ -442,9 +442,18 @@ impl Application {
             reports.clone(),
             shutdown_rx.clone(),
         );
+        let bell = crate::public::outbox::OutboxBell::default();
         if let Some(mail) = &settings.reports.mail {
             let schedules = settings.reports.schedules().map_err(ServerError::Mail)?;
             let mailer = crate::mail::Mailer::new(mail).map_err(ServerError::Mail)?;
+            // The citizens' confirmations (docs/web.md).
+            crate::public::outbox::spawn(
+                store.clone(),
+                mailer.clone(),
+                mail.clone(),
+                bell.clone(),
+                shutdown_rx.clone(),
+            );
             if !schedules.is_empty() {
                 crate::report::sender::spawn(
                     crate::report::sender::Sender {
@@ -459,7 +468,18 @@ impl Application {
                 );
             }
         }
-        let public = crate::public::routes::Public::new(settings.public.clone(), &attachments);
+        if settings.reports.mail.is_none() {
+            match store.mail_waiting().await {
+                Ok(0) => {}
+                Ok(n) => warn!(
+                    waiting = n,
+                    "citizens' e-mails wait to be sent: [reports.mail] is not set up"
+                ),
+                Err(e) => warn!(error = %e, "cannot count the citizens' e-mails waiting"),
+            }
+        }
+        let public =
+            crate::public::routes::Public::new(settings.public.clone(), &attachments, bell);
         let state = AppState {
             store: store.clone(),
             queues: queue_service.clone(),

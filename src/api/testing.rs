@@ -171,6 +171,7 @@ impl TestApi {
             public: crate::public::routes::Public::new(
                 Default::default(),
                 &AttachmentFiles::new(dir.0.join("attachments"), MAX_UPLOAD),
+                Default::default(),
             ),
         };
         let peer: SocketAddr = "192.0.2.10:50000".parse().expect("an address");

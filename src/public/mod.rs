@@ -7,9 +7,11 @@
 //! * [`limits`]: how often one address or one contact may use them, and
 //!   the client's address behind the city's reverse proxy.
 //! * [`status`]: what the status page tells: public steps only.
+//! * [`outbox`]: the e-mail confirming an appeal, queued and sent.
 //! * [`routes`]: the HTTP edge.
 
 pub mod limits;
+pub mod outbox;
 pub mod routes;
 pub mod status;
 
@@ -42,6 +44,9 @@ pub struct PublicSettings {
     /// The reverse proxies in front (their `X-Forwarded-For` is believed);
     /// empty when clients connect directly.
     pub trusted_proxies: Vec<IpAddr>,
+    /// The site's address as citizens reach it (`https://1580.zp.gov.ua`),
+    /// for the link in the confirmation e-mail; none without it.
+    pub site_url: String,
     /// The map on the form.
     pub map: MapSettings,
 }
@@ -57,6 +62,7 @@ impl Default for PublicSettings {
             max_files: 5,
             file_max_mb: 10,
             trusted_proxies: Vec::new(),
+            site_url: String::new(),
             map: MapSettings::default(),
         }
     }
@@ -110,6 +116,13 @@ impl PublicSettings {
         }
         if !(1..=100).contains(&self.file_max_mb) {
             return Err("[public] file_max_mb must be 1 to 100".into());
+        }
+        let site = self.site_url.trim();
+        if !site.is_empty()
+            && (!(site.starts_with("https://") || site.starts_with("http://127.0.0.1"))
+                || site.contains(char::is_whitespace))
+        {
+            return Err("[public] site_url must be the site's https address".into());
         }
         self.map.check()
     }

@@ -28,6 +28,7 @@ use uuid::Uuid;
 
 use super::PublicSettings;
 use super::limits::{RateLimit, client_ip};
+use super::outbox::{Confirmed, OutboxBell, confirmation};
 use super::status::{PublicStep, phone_matches, public_step, status_text};
 use crate::api::console::Consoles;
 use crate::api::{ApiError, AppState};
@@ -49,6 +50,8 @@ pub struct Public {
     pub settings: Arc<PublicSettings>,
     limits: Arc<Mutex<Limits>>,
     files: AttachmentFiles,
+    /// Wakes the e-mail sender when a confirmation is queued.
+    bell: OutboxBell,
 }
 
 struct Limits {
@@ -62,7 +65,11 @@ const HOUR: Duration = Duration::from_secs(3600);
 const DAY: Duration = Duration::from_secs(24 * 3600);
 
 impl Public {
-    pub fn new(settings: PublicSettings, attachments: &AttachmentFiles) -> Public {
+    pub fn new(
+        settings: PublicSettings,
+        attachments: &AttachmentFiles,
+        bell: OutboxBell,
+    ) -> Public {
         let limits = Limits {
             attempts: RateLimit::new(settings.attempts_per_address_hour, HOUR),
             appeals_by_address: RateLimit::new(settings.appeals_per_address_hour, HOUR),
@@ -74,6 +81,7 @@ impl Public {
             settings: Arc::new(settings),
             limits: Arc::new(Mutex::new(limits)),
             files,
+            bell,
         }
     }
 
@@ -439,6 +447,30 @@ impl Registering {
         let registration = store
             .register_appeal_with_files(&appeal, &rules, &Author::citizen("web"), &attachments, now)
             .await?;
+        // The confirmation, queued (sent when [reports.mail] is set up). A
+        // queue that fails does not undo the appeal: it is logged.
+        if !appeal.email.is_empty() {
+            let record = &registration.record;
+            let (subject, body) = confirmation(
+                &Confirmed {
+                    number: record.registration_number.as_str(),
+                    category: &record.category,
+                    executor: &registration.executor_name,
+                    deadline: record.deadline,
+                    site_url: &public.settings.site_url,
+                },
+                rules.calendar().time_zone(),
+            );
+            match store
+                .queue_mail(record.id, &appeal.email, &subject, &body, now)
+                .await
+            {
+                Ok(_) => public.bell.ring(),
+                Err(e) => {
+                    warn!(number = %record.registration_number, error = %e, "the appeal's confirmation could not be queued")
+                }
+            }
+        }
         {
             let mut limits = public.limits();
             let now = Instant::now();

@@ -140,9 +140,11 @@ impl Sender {
             to: d.recipients.clone(),
             subject: subject(&report),
             body: body(&report, &name, &self.settings.heading),
-            file_name: name,
-            content_type: format.content_type().to_string(),
-            file,
+            attachment: Some(crate::mail::MailFile {
+                name,
+                content_type: format.content_type().to_string(),
+                bytes: file,
+            }),
         };
         self.mailer
             .send(&message)

@@ -23,7 +23,7 @@ const PNG: &[u8] = &[
     0x4E, 0x44, 0xAE, 0x42, 0x60, 0x82,
 ];
 
-async fn with_classifier(app: &TestApp) {
+pub(crate) async fn with_classifier(app: &TestApp) {
     let classifier = Classifier::load(&crate::repo().join("classifier/zaporizhzhia.toml")).unwrap();
     app.store()
         .import_classifier(&classifier, "zaporizhzhia.toml", Utc::now())
@@ -33,7 +33,7 @@ async fn with_classifier(app: &TestApp) {
 
 /// The id of the sample classifier's first type whose name has `words`,
 /// and its executor's code.
-async fn category(app: &TestApp, words: &str) -> (String, String) {
+pub(crate) async fn category(app: &TestApp, words: &str) -> (String, String) {
     let version = app
         .store()
         .current_classifier_version()
@@ -52,7 +52,7 @@ async fn category(app: &TestApp, words: &str) -> (String, String) {
 }
 
 /// A multipart/form-data body: text fields, then files in `files`.
-fn form(fields: &[(&str, &str)], files: &[(&str, &[u8])]) -> (String, Vec<u8>) {
+pub(crate) fn form(fields: &[(&str, &str)], files: &[(&str, &[u8])]) -> (String, Vec<u8>) {
     let boundary = "hotline-public-boundary-3c9a";
     let mut body = Vec::new();
     for (name, value) in fields {
@@ -78,7 +78,7 @@ fn form(fields: &[(&str, &str)], files: &[(&str, &[u8])]) -> (String, Vec<u8>) {
 }
 
 /// A whole, valid appeal's fields, with `phone` and `category`.
-fn valid<'a>(phone: &'a str, category: &'a str) -> Vec<(&'a str, &'a str)> {
+pub(crate) fn valid<'a>(phone: &'a str, category: &'a str) -> Vec<(&'a str, &'a str)> {
     vec![
         ("surname", "Коваленко"),
         ("first_name", "Марія"),
@@ -91,7 +91,7 @@ fn valid<'a>(phone: &'a str, category: &'a str) -> Vec<(&'a str, &'a str)> {
     ]
 }
 
-async fn post_form(
+pub(crate) async fn post_form(
     app: &TestApp,
     fields: &[(&str, &str)],
     files: &[(&str, &[u8])],

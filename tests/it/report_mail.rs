@@ -417,3 +417,80 @@ async fn a_refused_password_leaves_the_report_failed_for_admins_to_see_and_send_
     let (status, _) = app.api("POST", &path, "").await;
     assert_eq!(status, 204, "a failed one may be sent again each time");
 }
+
+/// An appeal filed on the public form with an e-mail is confirmed by a
+/// plain-text message through the same SMTP server: its number, executor
+/// and deadline, and the status page's link.
+#[tokio::test]
+async fn a_web_appeal_is_confirmed_by_e_mail() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    Smtp::run(dir.path(), 0);
+    let port = free_port();
+    let _smtp = Smtp::run(dir.path(), port).expect("the SMTP server");
+    let config = format!(
+        r#"
+[public]
+site_url = "https://1580.city.example"
+[reports.mail]
+host = "127.0.0.1"
+port = {port}
+security = "starttls"
+username = "hotline"
+password = "{PASSWORD}"
+from = "Гаряча лінія 15-80 <hotline@city.example>"
+ca_file = "{ca}"
+timeout_secs = 5
+retry_secs = 1
+"#,
+        ca = dir.path().join("ca.pem").display()
+    );
+    let app = spawn_app_on(
+        fresh_db(Backend::Sqlite).await,
+        AppOptions {
+            extra: config,
+            ..Default::default()
+        },
+    )
+    .await;
+    crate::public::with_classifier(&app).await;
+    let (category, _) = crate::public::category(&app, "холодн").await;
+    let mut fields = crate::public::valid("067 123 45 67", &category);
+    fields.push(("email", "maria@city.example"));
+    let (status, body, _) = crate::public::post_form(&app, &fields, &[]).await;
+    assert_eq!(status, 201, "{body}");
+    let number = body["registration_number"].as_str().unwrap().to_string();
+    let eml = eventually(Duration::from_secs(10), || async {
+        std::fs::read_dir(dir.path())
+            .ok()?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .find(|p| p.extension().is_some_and(|e| e == "eml"))
+    })
+    .await
+    .expect("the confirmation arrives");
+    const READ: &str = r#"
+import email, email.policy, json, pathlib, sys
+msg = email.message_from_bytes(pathlib.Path(sys.argv[1]).read_bytes(), policy=email.policy.default)
+print(json.dumps({"subject": msg["subject"], "to": msg["to"], "type": msg.get_content_type(),
+    "body": msg.get_content(), "attachments": len(list(msg.iter_attachments()))}))
+"#;
+    let read: Value = crate::reports::python(READ, &eml);
+    assert_eq!(read["subject"], format!("Звернення {number} зареєстровано"));
+    assert_eq!(read["to"], "maria@city.example");
+    assert_eq!(read["type"], "text/plain");
+    assert_eq!(read["attachments"], 0);
+    let text = read["body"].as_str().unwrap();
+    assert!(
+        text.contains(&number) && text.contains("КП «Водоканал»"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "https://1580.city.example/public/status?number={number}"
+        )),
+        "{text}"
+    );
+    assert!(
+        !text.contains("Коваленко"),
+        "no name in the message: {text}"
+    );
+}
