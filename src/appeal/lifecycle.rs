@@ -211,6 +211,33 @@ pub struct Card {
 
 impl Card {
     /// The lead executor's part.
+    /// A card just registered at `now`, its deadline from `class`, no
+    /// executor on it yet.
+    fn new(id: Uuid, class: DeadlineClass, now: DateTime<Utc>) -> Card {
+        Card {
+            id,
+            status: AppealStatus::Registered,
+            deadline: class.deadline(now),
+            term_start: now,
+            control: Control::Regular,
+            parts: Vec::new(),
+            pending: None,
+            extensions: 0,
+            planned: None,
+            delivery_at: None,
+            curator: None,
+            proofs: 0,
+            overdue_noted: false,
+            due_soon_noted: false,
+            emergency: class == DeadlineClass::Emergency,
+            anonymous: false,
+            contested: false,
+            direct_control: false,
+            verification: None,
+            resolved_at: None,
+        }
+    }
+
     pub fn lead(&self) -> Option<&Part> {
         self.parts.iter().find(|p| p.lead)
     }
@@ -354,6 +381,17 @@ pub enum Action {
     DirectControl {
         reason: String,
     },
+    /// The contact centre files a card the citizen sent without a subject
+    /// ("не знаю") under a category of the classifier: its executor and
+    /// deadline class are filled in by the server from the category (never
+    /// from a request's body).
+    Classify {
+        category: Uuid,
+        #[serde(skip)]
+        executors: Vec<Assignment>,
+        #[serde(skip)]
+        class: Option<DeadlineClass>,
+    },
     /// An attempt to ask the citizen, and what it came to: by an operator
     /// (a user), or by an automated call or the chat-bot (the server).
     Verify {
@@ -394,7 +432,9 @@ impl Action {
                 suggested: Some(code),
                 ..
             } => (Vec::new(), vec![code.clone()]),
-            Action::Approve { executors, .. } | Action::Reassign { executors, .. } => (
+            Action::Approve { executors, .. }
+            | Action::Reassign { executors, .. }
+            | Action::Classify { executors, .. } => (
                 Vec::new(),
                 executors.iter().map(|a| a.executor.clone()).collect(),
             ),
@@ -418,6 +458,7 @@ impl Action {
             Action::Approve { .. } => "approve",
             Action::Reject { .. } => "reject",
             Action::Reassign { .. } => "reassign",
+            Action::Classify { .. } => "classify",
             Action::Dismiss { .. } => "dismiss",
             Action::MarkContested { .. } => "mark_contested",
             Action::DirectControl { .. } => "direct_control",
@@ -472,6 +513,9 @@ text_enum! {
         NotVerified => "not_verified",
         MarkedContested => "marked_contested",
         DirectControl => "direct_control",
+        /// A card sent without a subject filed under a category: its
+        /// executors and deadline set.
+        Classified => "classified",
     }
 }
 
@@ -621,6 +665,10 @@ pub enum Refusal {
     Rating(u8),
     #[error("the card is marked so already")]
     AlreadyMarked,
+    #[error("the card awaits its category: classify it first")]
+    AwaitsCategory,
+    #[error("the card has its category and executors already")]
+    HasCategory,
 }
 
 impl Refusal {
@@ -651,6 +699,8 @@ impl Refusal {
             Refusal::NotYetDeliverable => "not_yet_deliverable",
             Refusal::Rating(_) => "rating",
             Refusal::AlreadyMarked => "already_marked",
+            Refusal::AwaitsCategory => "awaits_category",
+            Refusal::HasCategory => "has_category",
         }
     }
 }
@@ -672,6 +722,9 @@ pub struct Lifecycle {
 }
 
 use AppealStatus as S;
+
+/// The contact centre's time to classify a card sent without a subject.
+pub const TRIAGE_CLASS: DeadlineClass = DeadlineClass::Short;
 
 /// States in which the executor works the card.
 const WORKING: &[AppealStatus] = &[S::InProgress, S::Rework];
@@ -769,28 +822,8 @@ impl Lifecycle {
         now: DateTime<Utc>,
     ) -> Result<Outcome, Refusal> {
         check_assignments(&executors)?;
-        let mut card = Card {
-            id,
-            status: S::Registered,
-            deadline: class.deadline(now),
-            term_start: now,
-            control: Control::Regular,
-            parts: Vec::new(),
-            pending: None,
-            extensions: 0,
-            planned: None,
-            delivery_at: None,
-            curator,
-            proofs: 0,
-            overdue_noted: false,
-            due_soon_noted: false,
-            emergency: class == DeadlineClass::Emergency,
-            anonymous: false,
-            contested: false,
-            direct_control: false,
-            verification: None,
-            resolved_at: None,
-        };
+        let mut card = Card::new(id, class, now);
+        card.curator = curator;
         self.put_on(&mut card, &executors, now);
         let details = Details {
             executors: Some(executors),
@@ -814,6 +847,32 @@ impl Lifecycle {
             notices,
             repeat: None,
         })
+    }
+
+    /// A card the citizen sent without a subject ("не знаю"): no executor
+    /// yet; it waits in the contact centre's triage, which has
+    /// [`TRIAGE_CLASS`]'s time to classify it. Not delivered to anyone.
+    pub fn register_for_triage(&self, id: Uuid, now: DateTime<Utc>) -> Outcome {
+        let card = Card::new(id, TRIAGE_CLASS, now);
+        Outcome {
+            entry: Entry {
+                kind: EntryKind::Registered,
+                from: S::Registered,
+                to: S::Registered,
+                text: None,
+                files: Vec::new(),
+                details: Details {
+                    deadline: Some(DeadlineChange {
+                        from: card.deadline,
+                        to: card.deadline,
+                    }),
+                    ..Details::default()
+                },
+            },
+            card,
+            notices: vec![Notice::Supervisors],
+            repeat: None,
+        }
     }
 
     /// Puts `executors` on the card, delivered at once if the lead is at
@@ -933,6 +992,9 @@ impl Lifecycle {
                     return Err(refuse_role());
                 }
                 in_state(&[S::Registered])?;
+                if card.parts.is_empty() {
+                    return Err(Refusal::AwaitsCategory);
+                }
                 if card.delivery_at.is_some_and(|at| at > now) {
                     return Err(Refusal::NotYetDeliverable);
                 }
@@ -1273,6 +1335,9 @@ impl Lifecycle {
                     return Err(refuse_role());
                 }
                 in_state(ON_THE_CLOCK)?;
+                if card.parts.is_empty() {
+                    return Err(Refusal::AwaitsCategory);
+                }
                 if card.pending.is_some() {
                     return Err(Refusal::AlreadyPending);
                 }
@@ -1292,6 +1357,33 @@ impl Lifecycle {
                 entry.kind = EntryKind::Reassigned;
                 entry.text = Some(reason);
                 entry.details.executors = Some(executors);
+            }
+            Action::Classify {
+                executors, class, ..
+            } => {
+                if !matches!(role, Some(Role::Operator | Role::Supervisor)) {
+                    return Err(refuse_role());
+                }
+                if !card.parts.is_empty() {
+                    return Err(Refusal::HasCategory);
+                }
+                in_state(&[S::Registered])?;
+                check_assignments(&executors)?;
+                let class = class.ok_or(Refusal::Executors)?;
+                // The citizen's term runs from the registration, not from
+                // the classifying.
+                next.deadline = class.deadline(card.term_start);
+                next.emergency = class == DeadlineClass::Emergency;
+                next.overdue_noted = false;
+                next.due_soon_noted = false;
+                self.put_on(&mut next, &executors, now);
+                notices = self.executors_of(&next);
+                entry.kind = EntryKind::Classified;
+                entry.details.executors = Some(executors);
+                entry.details.deadline = Some(DeadlineChange {
+                    from: card.deadline,
+                    to: next.deadline,
+                });
             }
             Action::Dismiss { reason } => {
                 if role != Some(Role::Supervisor) {
@@ -1647,6 +1739,18 @@ impl Lifecycle {
             },
             Action::DirectControl {
                 reason: some_text(),
+            },
+            Action::Classify {
+                category: Uuid::nil(),
+                executors: ExecutorCode::parse("sample")
+                    .map(|executor| {
+                        vec![Assignment {
+                            executor,
+                            lead: true,
+                        }]
+                    })
+                    .unwrap_or_default(),
+                class: Some(TRIAGE_CLASS),
             },
             Action::Verify {
                 result: AttemptResult::Confirmed,

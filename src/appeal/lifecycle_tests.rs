@@ -173,6 +173,9 @@ fn allowed(action: &str, actor: &str, state: AppealStatus) -> bool {
         "direct_control" => (&["supervisor", "system"], &open),
         // By phone: the table's verify is an operator's call.
         "verify" => (&["operator", "supervisor"], &[Verification]),
+        // The table's cards have their executors: only a card sent without
+        // a subject is classified (triage's own test).
+        "classify" => (&[], &[]),
         _ => unreachable!("an action of the table: {action}"),
     };
     who.contains(&actor) && states.contains(&state)
@@ -279,6 +282,11 @@ fn action_named(name: &str, now: DateTime<Utc>) -> Action {
             reason,
         },
         "dismiss" => Action::Dismiss { reason },
+        "classify" => Action::Classify {
+            category: Uuid::new_v4(),
+            executors: vec![lead("oblenergo")],
+            class: Some(DeadlineClass::Medium),
+        },
         "mark_contested" => Action::MarkContested { reason },
         "direct_control" => Action::DirectControl { reason },
         "verify" => Action::Verify {
@@ -292,7 +300,7 @@ fn action_named(name: &str, now: DateTime<Utc>) -> Action {
     }
 }
 
-const ACTIONS: [&str; 19] = [
+const ACTIONS: [&str; 20] = [
     "deliver",
     "accept",
     "comment",
@@ -312,6 +320,7 @@ const ACTIONS: [&str; 19] = [
     "mark_contested",
     "direct_control",
     "verify",
+    "classify",
 ];
 
 #[test]
@@ -350,7 +359,7 @@ fn every_action_in_every_state_for_every_actor_is_allowed_or_refused_with_a_reas
         wrong.len(),
         wrong.join("\n")
     );
-    assert_eq!(counted.0 + counted.1, 9 * 19 * 8);
+    assert_eq!(counted.0 + counted.1, 9 * 20 * 8);
     println!("{} allowed, {} refused", counted.0, counted.1);
 }
 
@@ -1657,4 +1666,121 @@ fn an_accepted_closure_dates_the_work_from_the_proposal_and_rework_undoes_it() {
     );
     assert_eq!(out.card.status, AppealStatus::Rework);
     assert_eq!(out.card.resolved_at, None);
+}
+
+/// A card sent without a subject: no executor, nothing delivered, the
+/// contact centre's day to classify it; classified, it gets the category's
+/// executor and the deadline its class gives from the registration, and is
+/// delivered as a phone card would be.
+#[test]
+fn a_card_without_a_subject_waits_for_the_contact_centre_to_classify_it() {
+    let m = machine();
+    let registered = kyiv("2026-12-02 07:00");
+    let outcome = m.register_for_triage(Uuid::new_v4(), registered);
+    let card = outcome.card;
+    assert!(card.parts.is_empty());
+    assert_eq!(card.status, AppealStatus::Registered);
+    assert_eq!(card.delivery_at, None);
+    assert_eq!(card.deadline, TRIAGE_CLASS.deadline(registered));
+    assert_eq!(outcome.notices, vec![Notice::Supervisors]);
+    let now = kyiv("2026-12-02 11:00");
+    // Nobody to deliver to, reassign, or act as executor.
+    assert_eq!(
+        m.handle(&card, Action::Deliver, &Actor::System, now)
+            .unwrap_err(),
+        Refusal::AwaitsCategory
+    );
+    assert_eq!(
+        m.handle(
+            &card,
+            action_named("reassign", now),
+            &actor("supervisor"),
+            now
+        )
+        .unwrap_err(),
+        Refusal::AwaitsCategory
+    );
+    assert_eq!(
+        m.handle(&card, action_named("accept", now), &actor("lead"), now)
+            .unwrap_err(),
+        Refusal::NotYourCard
+    );
+    assert!(
+        m.available(&card, &actor("operator"), now)
+            .contains(&"classify")
+    );
+    assert!(
+        !m.available(&card, &actor("lead"), now)
+            .contains(&"classify")
+    );
+    // Executors may not classify; the server must fill in the class.
+    let classify = |class| Action::Classify {
+        category: Uuid::new_v4(),
+        executors: vec![lead("oblenergo")],
+        class,
+    };
+    assert!(matches!(
+        m.handle(
+            &card,
+            classify(Some(DeadlineClass::Medium)),
+            &actor("lead"),
+            now
+        ),
+        Err(Refusal::Role { .. })
+    ));
+    assert_eq!(
+        m.handle(&card, classify(None), &actor("operator"), now)
+            .unwrap_err(),
+        Refusal::Executors
+    );
+    let step = m
+        .handle(
+            &card,
+            classify(Some(DeadlineClass::Medium)),
+            &actor("operator"),
+            now,
+        )
+        .expect("an operator classifies");
+    assert_eq!(step.entry.kind, EntryKind::Classified);
+    assert_eq!(
+        step.card.lead().map(|p| p.executor.as_str()),
+        Some("oblenergo")
+    );
+    assert_eq!(
+        step.card.deadline,
+        DeadlineClass::Medium.deadline(registered),
+        "counted from the registration"
+    );
+    assert_eq!(step.card.status, AppealStatus::Delivered, "in its hours");
+    assert_eq!(
+        step.entry.details.deadline,
+        Some(DeadlineChange {
+            from: card.deadline,
+            to: step.card.deadline
+        })
+    );
+    assert!(step.notices.contains(&Notice::Executor(code("oblenergo"))));
+    // Once is enough.
+    assert_eq!(
+        m.handle(
+            &step.card,
+            classify(Some(DeadlineClass::Short)),
+            &actor("supervisor"),
+            now
+        )
+        .unwrap_err(),
+        Refusal::HasCategory
+    );
+    // Classified at night: delivered when the executor's day starts.
+    let night = kyiv("2026-12-02 22:00");
+    let step = m
+        .handle(
+            &card,
+            classify(Some(DeadlineClass::Long)),
+            &actor("supervisor"),
+            night,
+        )
+        .expect("a supervisor classifies");
+    assert_eq!(step.card.status, AppealStatus::Registered);
+    assert_eq!(step.card.delivery_at, Some(kyiv("2026-12-03 08:00")));
 }

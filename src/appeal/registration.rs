@@ -63,6 +63,9 @@ pub struct NewAppeal {
     /// Anonymous (003 §10, where the city allows it): no name and no
     /// contact, so no callback; still a number and an executor.
     pub anonymous: bool,
+    /// The citizen did not know the subject ("не знаю"): no category; the
+    /// contact centre classifies the card (lifecycle `Classify`).
+    pub triage: bool,
     /// Where the problem is on the map (WGS 84 degrees): both or neither.
     pub latitude: Option<f64>,
     pub longitude: Option<f64>,
@@ -152,11 +155,16 @@ impl NewAppeal {
                 });
             }
         }
-        if self.category_id.is_none() {
-            out.push(FieldError {
+        match (self.category_id, self.triage) {
+            (None, false) => out.push(FieldError {
                 field: "category",
                 message: "Оберіть категорію з класифікатора.".into(),
-            });
+            }),
+            (Some(_), true) => out.push(FieldError {
+                field: "category",
+                message: "Оберіть категорію або «не знаю», не обидва.".into(),
+            }),
+            _ => {}
         }
         check_place(&mut out, self.latitude, self.longitude);
         for (field, value) in [

@@ -265,6 +265,8 @@ async fn register(
         anonymous: body.anonymous,
         latitude: body.latitude,
         longitude: body.longitude,
+        // The operator files every card under a category.
+        triage: false,
     };
     if !errors.is_empty() {
         // Report the card's own problems too, all at once.

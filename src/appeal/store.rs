@@ -53,6 +53,9 @@ fn attachment_from_row(row: &impl StoreRow) -> Result<Attachment, StoreError> {
     })
 }
 
+/// Who has a card that waits in triage, as people read it.
+pub const TRIAGE_NAME: &str = "Контакт-центр (розподіл)";
+
 const INSERT_ATTACHMENT: &str = "INSERT INTO appeal_attachments \
     (id, appeal_id, file_name, content_type, size_bytes, sha256, path, uploaded_by, \
      uploaded_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
@@ -380,8 +383,9 @@ pub(crate) struct Prepared<'a> {
     pub(crate) appeal: &'a NewAppeal,
     pub(crate) id: Uuid,
     pub(crate) year: i32,
-    pub(crate) lead: ExecutorCode,
-    pub(crate) category: CategoryRecord,
+    /// None while the card waits in triage (sent without a subject).
+    pub(crate) lead: Option<ExecutorCode>,
+    pub(crate) category: Option<CategoryRecord>,
     pub(crate) category_text: String,
     pub(crate) repeat_of: Option<Uuid>,
     pub(crate) channel: Channel,
@@ -455,7 +459,7 @@ macro_rules! insert_registration {
             .bind(number.digits())
             .bind(card.status.as_str())
             .bind(&p.category_text)
-            .bind(p.lead.as_str())
+            .bind(p.lead.as_ref().map_or("", ExecutorCode::as_str))
             .bind(DbTime::new(card.deadline))
             .bind(trimmed(&appeal.contact_phone))
             .bind(trimmed(&appeal.address))
@@ -468,7 +472,7 @@ macro_rules! insert_registration {
             .bind(appeal.essence.trim())
             .bind(optional(&appeal.email))
             .bind(p.channel.as_str())
-            .bind(DbUuid(p.category.id))
+            .bind(p.category.as_ref().map(|c| DbUuid(c.id)))
             .bind(p.repeat_of.map(DbUuid))
             .bind(appeal.registered_by.map(DbUuid))
             .bind(DbTime::new(card.term_start))
@@ -578,7 +582,10 @@ impl Store {
         }
         Ok(Registration {
             record,
-            executor_name: prepared.category.executor.name.clone(),
+            executor_name: prepared
+                .category
+                .as_ref()
+                .map_or_else(|| TRIAGE_NAME.to_string(), |c| c.executor.name.clone()),
             notices,
         })
     }
@@ -618,14 +625,43 @@ impl Store {
                 }
             },
         };
-        let Some(category) = category.filter(|_| problems.is_empty()) else {
+        if !problems.is_empty() {
             return Err(RegisterError::Fields(problems));
-        };
-
+        }
         let id = Uuid::new_v4();
         // The city's year: a card filed at 00:30 on 1 January Kyiv time is
         // the new year's.
         let year = rules.calendar().year(now);
+        let channel = appeal.channel.unwrap_or(if appeal.call_id.is_some() {
+            Channel::Phone
+        } else {
+            Channel::WalkIn
+        });
+        if appeal.triage && executors.is_none() {
+            // Sent without a subject: the contact centre classifies it.
+            let mut outcome = rules.register_for_triage(id, now);
+            outcome.card.anonymous = appeal.anonymous;
+            let values = StepValues::new(&outcome.card, &outcome.entry)?;
+            return Ok(Prepared {
+                appeal,
+                id,
+                year,
+                lead: None,
+                category: None,
+                category_text: String::new(),
+                repeat_of,
+                channel,
+                outcome,
+                values,
+                direct: None,
+            });
+        }
+        let Some(category) = category else {
+            return Err(RegisterError::Fields(vec![FieldError {
+                field: "category",
+                message: "Оберіть категорію з класифікатора.".into(),
+            }]));
+        };
         let executors = match executors {
             Some(executors) => executors,
             None => vec![Assignment {
@@ -673,17 +709,12 @@ impl Store {
                 Some((step, values))
             }
         };
-        let channel = appeal.channel.unwrap_or(if appeal.call_id.is_some() {
-            Channel::Phone
-        } else {
-            Channel::WalkIn
-        });
         Ok(Prepared {
             appeal,
             id,
             year,
-            lead,
-            category,
+            lead: Some(lead),
+            category: Some(category),
             category_text,
             repeat_of,
             channel,

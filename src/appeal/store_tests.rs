@@ -18,6 +18,7 @@ both_backends!(
     appeals_by_phone_newest_first,
     latest_address_for_phone,
     cards_are_checked_field_by_field,
+    a_card_without_a_subject_is_registered_for_triage,
     registration_numbers_are_sequential_unique_and_skip_taken_ones,
     a_card_shows_its_calls_recordings_repeat_and_attachments,
 );
@@ -613,4 +614,51 @@ fn statuses_round_trip_through_text() {
     }
     assert_eq!(AppealStatus::ALL.len(), 9);
     assert_eq!(AppealStatus::InProgress.as_str(), "in_progress");
+}
+
+async fn a_card_without_a_subject_is_registered_for_triage(db: &TestDb) {
+    let category = a_category(db).await;
+    let rules = crate::appeal::lifecycle::Lifecycle::default();
+    let author = crate::appeal::lifecycle_store::Author::citizen("web");
+    // "Не знаю" and a category at once is a contradiction.
+    let both = NewAppeal {
+        triage: true,
+        ..card(category)
+    };
+    let Err(RegisterError::Fields(problems)) =
+        db.register_appeal(&both, &rules, &author, t0()).await
+    else {
+        panic!("both refused");
+    };
+    assert_eq!(problems[0].field, "category");
+    let triage = NewAppeal {
+        triage: true,
+        category_id: None,
+        ..card(category)
+    };
+    let registration = db
+        .register_appeal(&triage, &rules, &author, t0())
+        .await
+        .unwrap();
+    assert_eq!(
+        registration.executor_name,
+        crate::appeal::store::TRIAGE_NAME
+    );
+    let record = registration.record;
+    assert_eq!(record.executor, "");
+    assert_eq!(record.category, "");
+    assert_eq!(record.status, AppealStatus::Registered);
+    assert_eq!(
+        record.deadline,
+        storage_precision(crate::appeal::lifecycle::TRIAGE_CLASS.deadline(t0()))
+    );
+    let stored = db.appeal_card(record.id).await.unwrap().unwrap();
+    assert!(stored.card.parts.is_empty());
+    assert_eq!(stored.card.delivery_at, None);
+    let detail = db
+        .appeal_detail(record.registration_number.as_str())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(detail.category_id, None);
 }

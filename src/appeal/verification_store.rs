@@ -162,6 +162,8 @@ impl Store {
             // The repeat is about the same place.
             latitude: original.latitude,
             longitude: original.longitude,
+            // Back to the same executors.
+            triage: false,
         };
         let prepared = match self
             .prepare_registration(&appeal, rules, Some(stored.card.assignments()), now)
