@@ -83,6 +83,28 @@ pub struct CategoryRecord {
     pub executor: ExecutorRecord,
 }
 
+impl CategoryRecord {
+    /// "Водопостачання / Відсутнє холодне водопостачання": the card's
+    /// category as stored and shown.
+    pub fn path(&self) -> String {
+        format!("{} / {}", self.section_name, self.type_name)
+    }
+
+    /// Its executor as a card's lead.
+    pub fn lead(&self) -> Result<super::lifecycle::Assignment, StoreError> {
+        Ok(super::lifecycle::Assignment {
+            executor: super::lifecycle::ExecutorCode::parse(&self.executor.code).map_err(
+                |reason| StoreError::Corrupt {
+                    table: "classifier_executors",
+                    column: "code",
+                    reason,
+                },
+            )?,
+            lead: true,
+        })
+    }
+}
+
 macro_rules! version_columns {
     () => {
         "version, imported_at, source, content_hash"

@@ -398,15 +398,40 @@ impl Store {
         author: &Author,
         at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
+        self.write_step_classified(id, revision, outcome, None, author, at)
+            .await
+    }
+
+    /// [`Store::write_step`], and for a card sent without a subject and now
+    /// classified, its `category` in the same transaction.
+    pub async fn write_step_classified(
+        &self,
+        id: Uuid,
+        revision: i64,
+        outcome: &Outcome,
+        category: Option<&super::CategoryRecord>,
+        author: &Author,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        const CATEGORY: &str = "UPDATE appeals SET category = $2, category_id = $3 WHERE id = $1";
         let card = &outcome.card;
         let entry = &outcome.entry;
         let values = StepValues::new(card, entry)?;
+        let category = category.map(|c| (c.path(), c.id));
         let written: Result<bool, sqlx::Error> = on_pool!(self, |pool| async {
             let mut tx = pool.begin_write().await?;
             let updated = update_card!(tx, id, revision, card, values, at);
             if updated == 0 {
                 tx.rollback().await?;
                 return Ok(false);
+            }
+            if let Some((text, category_id)) = &category {
+                sqlx::query(CATEGORY)
+                    .bind(DbUuid(id))
+                    .bind(text)
+                    .bind(DbUuid(*category_id))
+                    .execute(&mut *tx)
+                    .await?;
             }
             write_parts_and_entry!(tx, id, card, entry, author, at, values);
             insert_attempt!(tx, id, card, entry, author, at, values);

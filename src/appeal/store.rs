@@ -664,16 +664,7 @@ impl Store {
         };
         let executors = match executors {
             Some(executors) => executors,
-            None => vec![Assignment {
-                executor: ExecutorCode::parse(&category.executor.code).map_err(|reason| {
-                    StoreError::Corrupt {
-                        table: "classifier_executors",
-                        column: "code",
-                        reason,
-                    }
-                })?,
-                lead: true,
-            }],
+            None => vec![category.lead()?],
         };
         let invalid = |refusal: super::lifecycle::Refusal| StoreError::Invalid {
             field: "executor",
@@ -690,7 +681,7 @@ impl Store {
             .map_err(invalid)?;
         outcome.card.anonymous = appeal.anonymous;
         let values = StepValues::new(&outcome.card, &outcome.entry)?;
-        let category_text = format!("{} / {}", category.section_name, category.type_name);
+        let category_text = category.path();
         let earlier = self
             .same_problem(repeat_of, &category_text, &appeal.address, rules, now)
             .await?;

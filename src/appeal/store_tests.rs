@@ -661,4 +661,67 @@ async fn a_card_without_a_subject_is_registered_for_triage(db: &TestDb) {
         .unwrap()
         .unwrap();
     assert_eq!(detail.category_id, None);
+
+    // The contact centre classifies it: the category's executor and the
+    // deadline its class gives from the registration, written together.
+    let operator = crate::appeal::lifecycle::Actor::User {
+        login: "olena".into(),
+        role: crate::store::Role::Operator,
+        executor: None,
+    };
+    let olena = crate::appeal::lifecycle_store::Author {
+        user_id: None,
+        login: "olena".into(),
+        role: "operator".into(),
+        executor: None,
+    };
+    let classify = |category| crate::appeal::lifecycle::Action::Classify {
+        category,
+        executors: Vec::new(),
+        class: None,
+    };
+    assert!(
+        db.take_step(
+            &rules,
+            record.id,
+            classify(Uuid::new_v4()),
+            &operator,
+            &olena
+        )
+        .await
+        .is_err(),
+        "an unknown category"
+    );
+    let taken = db
+        .take_step(&rules, record.id, classify(category), &operator, &olena)
+        .await
+        .unwrap();
+    assert_eq!(
+        taken.outcome.entry.kind,
+        crate::appeal::lifecycle::EntryKind::Classified
+    );
+    let cat = db.category(category).await.unwrap().unwrap();
+    let record = db
+        .appeal_by_registration_number(record.registration_number.as_str())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(record.executor, cat.executor.code);
+    assert_eq!(record.category, cat.path());
+    assert_eq!(
+        record.deadline,
+        storage_precision(t0() + cat.deadline.duration())
+    );
+    let detail = db
+        .appeal_detail(record.registration_number.as_str())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(detail.category_id, Some(category));
+    let history = db.appeal_history(record.id).await.unwrap();
+    let last = history.last().unwrap();
+    assert_eq!(
+        (last.login.as_str(), last.kind),
+        ("olena", crate::appeal::lifecycle::EntryKind::Classified)
+    );
 }

@@ -87,10 +87,37 @@ impl Store {
                     );
                 }
             }
+            // A card sent without a subject, classified: the category's
+            // executor and deadline class, never the request's.
+            let mut classified = None;
+            if let Action::Classify {
+                category,
+                executors,
+                class,
+            } = &mut action
+            {
+                let found = self
+                    .category(*category)
+                    .await?
+                    .ok_or_else(|| StoreError::Invalid {
+                        field: "category",
+                        reason: "Такої категорії немає в класифікаторі.".into(),
+                    })?;
+                *executors = vec![found.lead()?];
+                *class = Some(found.deadline);
+                classified = Some(found);
+            }
             let outcome = rules.handle(&stored.card, action, actor, now)?;
             let written = match &outcome.repeat {
                 None => self
-                    .write_step(id, stored.revision, &outcome, author, now)
+                    .write_step_classified(
+                        id,
+                        stored.revision,
+                        &outcome,
+                        classified.as_ref(),
+                        author,
+                        now,
+                    )
                     .await
                     .map(|()| None),
                 Some(reason) => self
