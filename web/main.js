@@ -8,11 +8,11 @@ import { language, setLanguage, t, translate } from './i18n.js';
 import { Console, clearConsole } from './console.js';
 import { LiveView } from './live.js';
 import { AccessView, BlockedView, CardAccessView, RecordingsView } from './records.js';
-import { DecisionsView, InboxView, VerificationView, WorksView } from './work.js';
+import { DecisionsView, InboxView, TriageView, VerificationView, WorksView } from './work.js';
 import { ReportsView } from './reports.js';
 
 
-const VIEWS = ['view-sign-in', 'view-console', 'view-live', 'view-recordings', 'view-blocked', 'view-access', 'view-inbox', 'view-decisions', 'view-verification', 'view-card-access', 'view-works', 'view-reports', 'view-none'];
+const VIEWS = ['view-sign-in', 'view-console', 'view-live', 'view-recordings', 'view-blocked', 'view-access', 'view-inbox', 'view-decisions', 'view-triage', 'view-verification', 'view-card-access', 'view-works', 'view-reports', 'view-none'];
 
 function show(view) {
   for (const id of VIEWS) $(id).hidden = id !== view;
@@ -71,6 +71,8 @@ async function start(current) {
     'view-access': role === 'admin',
     'view-inbox': role === 'executor',
     'view-decisions': role === 'supervisor' || curator,
+    // Classified by operators and supervisors.
+    'view-triage': role === 'operator' || role === 'supervisor',
     'view-verification': role === 'operator' || supervising,
     'view-card-access': supervising,
     'view-works': true,
@@ -79,7 +81,7 @@ async function start(current) {
   const byPath = {
     '/card': 'view-console', '/live': 'view-live', '/recordings': 'view-recordings',
     '/blocked': 'view-blocked', '/access': 'view-access',
-    '/inbox': 'view-inbox', '/decisions': 'view-decisions', '/verification': 'view-verification', '/card-access': 'view-card-access', '/works': 'view-works', '/reports': 'view-reports',
+    '/inbox': 'view-inbox', '/decisions': 'view-decisions', '/triage': 'view-triage', '/verification': 'view-verification', '/card-access': 'view-card-access', '/works': 'view-works', '/reports': 'view-reports',
   };
   const home = supervising ? 'view-live'
     : role === 'operator' ? 'view-console'
@@ -100,6 +102,7 @@ async function start(current) {
     'view-access': () => new AccessView({ toast }),
     'view-inbox': () => new InboxView({ toast }),
     'view-decisions': () => new DecisionsView({ toast }),
+    'view-triage': () => new TriageView({ toast }),
     'view-verification': () => new VerificationView({ session: current, toast }),
     'view-card-access': () => new CardAccessView({ toast }),
     'view-works': () => new WorksView({ session: current, toast }),
@@ -111,7 +114,7 @@ async function start(current) {
   views.push(active);
   await active.start();
   // The live views need the websocket; the lists do not.
-  if (!['view-console', 'view-live', 'view-inbox', 'view-decisions', 'view-verification'].includes(view)) return;
+  if (!['view-console', 'view-live', 'view-inbox', 'view-decisions', 'view-triage', 'view-verification'].includes(view)) return;
   socket = connect(
     (message, receivedAt) => {
       for (const v of views) v.onMessage(message, receivedAt);

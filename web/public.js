@@ -61,14 +61,18 @@ class AppealForm {
       if (!groups.has(x.section)) groups.set(x.section, el('optgroup', { label: x.section }));
       groups.get(x.section).append(el('option', { value: x.id, text: x.name }));
     }
-    select.replaceChildren(el('option', { value: '', text: t('chooseCategory') }), ...groups.values());
-    if (this.types.some((x) => x.id === chosen && match(x))) select.value = chosen;
+    // "Не знаю": the contact centre picks the subject.
+    const unknown = el('option', { value: 'unknown', text: t('pub_dont_know') });
+    select.replaceChildren(el('option', { value: '', text: t('chooseCategory') }), unknown, ...groups.values());
+    if (chosen === 'unknown' || this.types.some((x) => x.id === chosen && match(x))) select.value = chosen;
     this.showCategoryInfo();
   }
 
   showCategoryInfo() {
-    const x = this.types.find((c) => c.id === $('f-category').value);
-    $('category-info').textContent = x ? t('pub_category_info', { e: x.executor, d: t(`deadline_${x.deadline}`) }) : '';
+    const value = $('f-category').value;
+    const x = this.types.find((c) => c.id === value);
+    $('category-info').textContent = value === 'unknown' ? t('pub_dont_know_info')
+      : x ? t('pub_category_info', { e: x.executor, d: t(`deadline_${x.deadline}`) }) : '';
   }
 
   countEssence() {

@@ -22,6 +22,18 @@ function readExecutors() {
   return executorsRead;
 }
 
+let categories = [];
+let categoriesRead = null;
+/** The classifier's sections and types, read once (the triage's form). */
+function readCategories() {
+  categoriesRead ??= api('GET', '/api/classifier').then((tree) => {
+    categories = tree.sections;
+  }, () => {
+    categoriesRead = null;
+  });
+  return categoriesRead;
+}
+
 /** An executor's name, or its code if the classifier no longer has it. */
 function executorName(code) {
   return executors.find((e) => e.code === code)?.name || code;
@@ -97,6 +109,7 @@ const FORMS = {
   approve: [{ name: 'note', kind: 'text', max: 2000 }],
   reject: [{ name: 'reason', kind: 'area', required: true, max: 2000 }],
   reassign: [{ name: 'executor', kind: 'executor', required: true }, { name: 'reason', kind: 'area', required: true, max: 2000 }],
+  classify: [{ name: 'category', kind: 'category', required: true }],
   dismiss: [{ name: 'reason', kind: 'area', required: true, max: 2000 }],
   mark_contested: [{ name: 'reason', kind: 'area', required: true, max: 2000 }],
   direct_control: [{ name: 'reason', kind: 'area', required: true, max: 2000 }],
@@ -295,6 +308,11 @@ class CardPanel {
         input = el('select', { id }, el('option', { value: '', text: '—' }),
           ...executors.filter((e) => !own.includes(e.code))
             .map((e) => el('option', { value: e.code, text: e.name })));
+      } else if (f.kind === 'category') {
+        // The classifier's types by section, each with its executor.
+        input = el('select', { id }, el('option', { value: '', text: t('chooseCategory') }),
+          ...categories.map((s) => el('optgroup', { label: s.name },
+            ...s.types.map((x) => el('option', { value: x.id, text: `${x.name} · ${x.executor}` })))));
       } else if (f.kind === 'select') {
         input = el('select', { id });
         for (const o of f.options) input.append(el('option', { value: o, text: o ? t(`${f.name}_${o}`) : '—' }));
@@ -391,6 +409,9 @@ class CardPanel {
         break;
       case 'approve':
         if (value('note')) body.note = value('note');
+        break;
+      case 'classify':
+        body.category = value('category');
         break;
       case 'reassign':
         body.executors = [{ executor: value('executor'), lead: true }];
@@ -542,6 +563,32 @@ export class DecisionsView extends CardsBeside {
  * longest waiting first; the card open beside with "Call" (the operator's
  * softphone rings, then the citizen) and the outcome form. Supervisors
  * also see the cards under direct control and the confirmation rates. */
+/** The cards sent without a subject: the contact centre classifies them. */
+export class TriageView extends CardsBeside {
+  constructor({ toast }) {
+    super({ toast, list: 'triage-list', panel: 'triage-card' });
+  }
+
+  async start() {
+    await readCategories();
+    await super.start();
+  }
+
+  async load() {
+    let cards;
+    try {
+      cards = await api('GET', '/api/triage');
+    } catch (e) {
+      $('triage-error').textContent = refusalText(e);
+      return;
+    }
+    $('triage-error').textContent = '';
+    $('triage-count').textContent = String(cards.length);
+    for (const c of cards) c.category = t('noSubjectYet');
+    this.rows(cards);
+  }
+}
+
 export class VerificationView extends CardsBeside {
   constructor({ session, toast }) {
     super({ toast, list: 'verification-list', panel: 'verification-card', extra: (card) => this.callBox(card) });

@@ -156,6 +156,7 @@ pub fn routes() -> axum::Router<AppState> {
         .route("/access", get(page))
         .route("/inbox", get(page))
         .route("/decisions", get(page))
+        .route("/triage", get(page))
         .route("/verification", get(page))
         .route("/card-access", get(page))
         .route("/works", get(page))

@@ -32,6 +32,7 @@ pub fn routes() -> axum::Router<AppState> {
     axum::Router::new()
         .route("/api/inbox", get(inbox))
         .route("/api/decisions", get(decisions))
+        .route("/api/triage", get(triage))
         .route("/api/appeals/{number}/history", get(history))
         .route("/api/appeals/{number}/actions", post(act))
         .route("/api/card-access", get(card_access))
@@ -316,6 +317,25 @@ async fn decisions(
                             .is_some_and(|l| curated.iter().any(|c| c == l.executor.as_str()))
                 })
         })
+        .map(|s| card_view(&rules, s, None, now))
+        .collect();
+    Ok(Json(views))
+}
+
+/// `GET /api/triage`: the cards sent without a subject, waiting for the
+/// contact centre to classify them, the oldest first (operators,
+/// supervisors, admins).
+async fn triage(
+    State(store): State<Store>,
+    State(rules): State<Arc<Lifecycle>>,
+    auth: Auth,
+) -> Result<Json<Vec<CardView>>, ApiError> {
+    auth.require(&[Role::Operator, Role::Supervisor, Role::Admin])?;
+    let now = Utc::now();
+    let views = store
+        .cards_in_triage()
+        .await?
+        .into_iter()
         .map(|s| card_view(&rules, s, None, now))
         .collect();
     Ok(Json(views))

@@ -715,6 +715,19 @@ impl Store {
         card_list!(self, "list the cards awaiting a decision", CARDS, &parts)
     }
 
+    /// The cards sent without a subject that wait for the contact centre
+    /// to classify them, the oldest first: the triage list.
+    pub async fn cards_in_triage(&self) -> Result<Vec<CardSummary>, StoreError> {
+        const CARDS: &str = concat!(
+            "SELECT ",
+            summary_columns!(),
+            " FROM appeals WHERE executor = '' AND status = 'registered' ORDER BY created_at, id"
+        );
+        // None of them has executors yet.
+        let parts = format!("SELECT {PART_COLUMNS} FROM appeal_executors WHERE 1 = 0");
+        card_list!(self, "list the cards in triage", CARDS, &parts)
+    }
+
     /// The cards in verification, the longest waiting first (by when
     /// their next attempt fell due): the operators' call-back list.
     pub async fn cards_in_verification(&self) -> Result<Vec<CardSummary>, StoreError> {

@@ -629,8 +629,10 @@ fn new_appeal(
     };
     let latitude = degrees("latitude", &f.latitude);
     let longitude = degrees("longitude", &f.longitude);
+    // "Не знаю": the contact centre picks the subject (triage).
+    let triage = f.category.trim() == "unknown";
     let category_id = match f.category.trim() {
-        "" => None,
+        "" | "unknown" => None,
         id => match Uuid::parse_str(id) {
             Ok(id) => Some(id),
             Err(_) => {
@@ -659,6 +661,7 @@ fn new_appeal(
         email: f.email.trim().to_owned(),
         category_id,
         channel: Some(Channel::Web),
+        triage,
         latitude,
         longitude,
         ..NewAppeal::default()
@@ -741,7 +744,13 @@ async fn status(
         .await?
         .into_iter()
         .find(|e| e.code == record.executor)
-        .map_or(record.executor.clone(), |e| e.name);
+        .map_or_else(
+            || match record.executor.as_str() {
+                "" => crate::appeal::store::TRIAGE_NAME.to_string(),
+                code => code.to_string(),
+            },
+            |e| e.name,
+        );
     info!(number = %record.registration_number, "appeal status read on the public page");
     Ok(Json(StatusView {
         registration_number: record.registration_number.to_string(),

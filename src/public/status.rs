@@ -44,6 +44,10 @@ pub fn public_step(at: DateTime<Utc>, kind: EntryKind, details: &Details) -> Opt
             "Виконавець узяв звернення в роботу.",
             "The executor took the appeal up.",
         ),
+        K::Classified => (
+            "Контакт-центр визначив тему й виконавця.",
+            "The contact centre set the subject and the executor.",
+        ),
         K::ExecutorChanged | K::Reassigned => (
             "Звернення передано іншому виконавцю.",
             "The appeal was passed to another executor.",

@@ -118,6 +118,9 @@ fn name_in(map: &BTreeMap<String, String>, code: &str) -> String {
 
 impl Names {
     fn executor(&self, code: &str) -> String {
+        if code.is_empty() {
+            return crate::appeal::store::TRIAGE_NAME.into();
+        }
         name_in(&self.executors, code)
     }
 

@@ -423,6 +423,72 @@ async fn a_citizen_files_and_follows_an_appeal_from_a_phone() {
         .screenshot(&artifact("public-status.png"))
         .await
         .unwrap();
+
+    // "Не знаю" on the form: the card waits in the contact centre's
+    // triage, where an operator classifies it in the console.
+    let mut unsure = valid("050 765 43 21", "unknown");
+    unsure.push((
+        "essence",
+        "Зламана гойдалка на дитячому майданчику біля школи.",
+    ));
+    let (status, body, _) = post_form(&app, &unsure, &[]).await;
+    assert_eq!(status, 201, "{body}");
+    let unsure_number = body["registration_number"].as_str().unwrap().to_string();
+    let op = hotline::store::NewOperator::new("olena", "1001", None, Vec::new(), Utc::now());
+    app.store()
+        .add_operator(&op, "sip-secret1", hotline::store::operators::DEFAULT_REALM)
+        .await
+        .unwrap();
+    app.sign_in_as("olena", hotline::store::Role::Operator)
+        .await;
+    let (playground, playground_executor) = category(&app, "майданчик").await;
+    browser.resize(1366, 768).await.unwrap();
+    crate::browser::sign_in_to(&browser, &app, "/triage", "olena", "view-triage", false).await;
+    browser
+        .until(
+            "the card in triage, opened",
+            "const r = document.querySelector('#triage-list tr[data-number]'); if (r) r.click();
+             return document.querySelector('#triage-card button[data-action=classify]') && true",
+            W,
+        )
+        .await
+        .unwrap();
+    // Clicked where found: the panel redraws itself when the console's
+    // connection says hello.
+    browser
+        .until(
+            "the classify form, filled in and sent",
+            &format!(
+                "const s = document.getElementById('step-classify-category');
+                 if (!s) {{ document.querySelector('#triage-card button[data-action=classify]')?.click(); return false; }}
+                 s.value = '{playground}';
+                 document.querySelector('#triage-card form[data-form=classify] button[type=submit]').click();
+                 return true;"
+            ),
+            W,
+        )
+        .await
+        .unwrap();
+    browser
+        .until(
+            "the triage list empty",
+            "return document.getElementById('triage-count').textContent === '0'",
+            W,
+        )
+        .await
+        .unwrap();
+    browser
+        .screenshot(&artifact("triage-classified.png"))
+        .await
+        .unwrap();
+    let card = app
+        .store()
+        .appeal_detail(&unsure_number)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(card.record.executor, playground_executor);
+    assert_eq!(card.category_id.map(|c| c.to_string()), Some(playground));
     browser.close().await;
     let r = status_of(&app, &number, "4567").await;
     assert_eq!(r.status, 200);
@@ -472,6 +538,53 @@ async fn the_public_form_registers_on_postgres() {
     let status: Value = serde_json::from_str(&r.body).unwrap();
     assert_eq!(status["steps"][0]["kind"], "registered");
     assert!(!r.body.contains("Коваленко"));
+    // "Не знаю": the card waits in the contact centre's triage, then an
+    // operator classifies it and it goes to the category's executor.
+    let mut unsure = valid("050 765 43 21", "unknown");
+    unsure.push((
+        "essence",
+        "Не знаю, куди звернутися: на дитячому майданчику зламана гойдалка.",
+    ));
+    let (status, body, _) = post_form(&app, &unsure, &[]).await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["executor"], hotline::appeal::store::TRIAGE_NAME);
+    let unsure_number = body["registration_number"].as_str().unwrap().to_string();
+    let op = hotline::store::NewOperator::new("olena", "1001", None, Vec::new(), Utc::now());
+    app.store()
+        .add_operator(&op, "sip-secret1", hotline::store::operators::DEFAULT_REALM)
+        .await
+        .unwrap();
+    let operator = app
+        .sign_in_as("olena", hotline::store::Role::Operator)
+        .await;
+    let r = request(app.http_addr, "GET", "/api/triage", &operator.headers(), "").await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let listed: Value = serde_json::from_str(&r.body).unwrap();
+    assert_eq!(listed.as_array().map(Vec::len), Some(1), "{listed}");
+    assert_eq!(listed[0]["registration_number"], unsure_number.as_str());
+    let (playground, playground_executor) = category(&app, "майданчик").await;
+    let classify = serde_json::json!({ "action": "classify", "category": playground });
+    let r = request(
+        app.http_addr,
+        "POST",
+        &format!("/api/appeals/{unsure_number}/actions"),
+        &operator.headers(),
+        &classify.to_string(),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let card = app
+        .store()
+        .appeal_detail(&unsure_number)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(card.record.executor, playground_executor);
+    let r = request(app.http_addr, "GET", "/api/triage", &operator.headers(), "").await;
+    assert_eq!(r.body, "[]");
+    let r = status_of(&app, &unsure_number, "4321").await;
+    assert!(r.body.contains("Контакт-центр визначив тему"), "{}", r.body);
+
     // A file of a kind not taken: nothing registered, nothing left on disk.
     let (status, body, _) = post_form(
         &app,
