@@ -298,6 +298,8 @@ class CardPanel {
     for (const f of FORMS[action] || []) {
       const id = `step-${action}-${f.name}`;
       let input;
+      // A search box above the field (the classifier's long list).
+      let above = null;
       if (f.kind === 'area') input = el('textarea', { id, rows: '3', maxlength: String(f.max) });
       else if (f.kind === 'date') input = el('input', { id, type: 'date' });
       else if (f.kind === 'files') input = el('input', { id, type: 'file', multiple: '' });
@@ -309,10 +311,27 @@ class CardPanel {
           ...executors.filter((e) => !own.includes(e.code))
             .map((e) => el('option', { value: e.code, text: e.name })));
       } else if (f.kind === 'category') {
-        // The classifier's types by section, each with its executor.
-        input = el('select', { id }, el('option', { value: '', text: t('chooseCategory') }),
-          ...categories.map((s) => el('optgroup', { label: s.name },
-            ...s.types.map((x) => el('option', { value: x.id, text: `${x.name} · ${x.executor}` })))));
+        // The classifier's types by section, each with its executor,
+        // narrowed by the words typed above it.
+        input = el('select', { id });
+        const fill = (words) => {
+          const chosen = input.value;
+          const match = (s, x) => words.every((w) => `${s.name} ${x.name} ${x.executor}`.toLowerCase().includes(w));
+          const groups = categories
+            .map((s) => [s, s.types.filter((x) => match(s, x))])
+            .filter(([, types]) => types.length)
+            .map(([s, types]) => el('optgroup', { label: s.name },
+              ...types.map((x) => el('option', { value: x.id, text: `${x.name} · ${x.executor}` }))));
+          input.replaceChildren(el('option', { value: '', text: t('chooseCategory') }), ...groups);
+          input.value = chosen;
+          if (!input.value && groups.length === 1 && groups[0].children.length === 1) input.value = groups[0].firstChild.value;
+        };
+        fill([]);
+        const filter = el('input', {
+          id: `${id}-filter`, type: 'search', placeholder: t('categoryFilter'), 'aria-label': t('categoryFilter'),
+          autocomplete: 'off', oninput: () => fill(filter.value.trim().toLowerCase().split(/\s+/).filter(Boolean)),
+        });
+        above = filter;
       } else if (f.kind === 'select') {
         input = el('select', { id });
         for (const o of f.options) input.append(el('option', { value: o, text: o ? t(`${f.name}_${o}`) : '—' }));
@@ -321,7 +340,7 @@ class CardPanel {
       if (f.required) input.setAttribute('aria-required', 'true');
       inputs[f.name] = input;
       const label = el('label', { for: id, text: t(`field_${f.name}`) + (f.required ? ' *' : '') });
-      form.append(f.kind === 'check' ? el('div', { class: 'inline-check' }, input, label) : el('div', {}, label, input));
+      form.append(f.kind === 'check' ? el('div', { class: 'inline-check' }, input, label) : el('div', {}, label, above, input));
     }
     const error = el('p', { class: 'error', role: 'alert' });
     const submit = el('button', { type: 'submit', class: 'primary', text: t(`act_${action}`) });
