@@ -92,7 +92,9 @@ class AppealForm {
     L.Icon.Default.imagePath = '/static/leaflet-';
     $('map').hidden = false;
     this.map = L.map('map', { scrollWheelZoom: false }).setView([m.latitude, m.longitude], m.zoom);
-    L.tileLayer(m.tiles, { maxZoom: 19, attribution: m.attribution }).addTo(this.map);
+    // Leaflet sets the attribution as HTML: the configured text is escaped.
+    const attribution = m.attribution.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+    L.tileLayer(m.tiles, { maxZoom: 19, attribution }).addTo(this.map);
     this.map.on('click', (e) => this.placed(e.latlng.lat, e.latlng.lng));
   }
 

@@ -88,23 +88,29 @@ impl<K: Hash + Eq + Clone> RateLimit<K> {
 /// `X-Forwarded-For` that is not itself a trusted proxy. Anything a client
 /// could write itself (the left of the header) is never believed.
 pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpAddr]) -> IpAddr {
+    let peer = peer.to_canonical();
     if !trusted.contains(&peer) {
         return peer;
     }
-    let forwarded: Vec<IpAddr> = headers
+    // From the right: past the trusted proxies, the first entry is the
+    // address the last of them saw. What lies left of it the client may
+    // have written: never read.
+    let entries: Vec<&str> = headers
         .get_all("x-forwarded-for")
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
         .map(str::trim)
-        .map(|s| s.parse::<IpAddr>().ok())
-        .collect::<Option<Vec<_>>>()
-        .unwrap_or_default();
-    forwarded
-        .into_iter()
-        .rev()
-        .find(|ip| !trusted.contains(ip))
-        .unwrap_or(peer)
+        .collect();
+    for entry in entries.into_iter().rev() {
+        match entry.parse::<IpAddr>().map(|ip| ip.to_canonical()) {
+            Ok(ip) if trusted.contains(&ip) => continue,
+            Ok(ip) => return ip,
+            // Not an address where the client's should be: the proxy's.
+            Err(_) => return peer,
+        }
+    }
+    peer
 }
 
 #[cfg(test)]
@@ -174,8 +180,15 @@ mod tests {
             citizen,
             "chained proxies"
         );
+        // Junk the client wrote left of the proxy's entry changes nothing.
+        headers.insert("x-forwarded-for", "junk, 203.0.113.7".parse().unwrap());
+        assert_eq!(client_ip(proxy, &headers, &[proxy]), citizen);
         headers.insert("x-forwarded-for", "not an address".parse().unwrap());
         assert_eq!(client_ip(proxy, &headers, &[proxy]), proxy);
+        // An IPv4 proxy seen on a dual-stack socket.
+        let mapped: IpAddr = "::ffff:10.0.0.2".parse().unwrap();
+        headers.insert("x-forwarded-for", "203.0.113.7".parse().unwrap());
+        assert_eq!(client_ip(mapped, &headers, &[proxy]), citizen);
         assert_eq!(client_ip(proxy, &HeaderMap::new(), &[proxy]), proxy);
     }
 }

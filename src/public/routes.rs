@@ -400,10 +400,17 @@ impl Registering {
             errors.dedup_by_key(|e| e.field);
             return Err(ApiError::Fields(errors));
         }
-        // A blocked phone (000 §2.5.2): a polite refusal, and the attempt
-        // is on the block's record.
-        if !appeal.contact_phone.is_empty() {
-            if let Some((block, _)) = store.active_block(&appeal.contact_phone, now).await? {
+        // A blocked phone (000 §2.5.2), given as the contact phone or
+        // typed as the other contact: a polite refusal, and the attempt is
+        // on the block's record.
+        let phones = [
+            Some(appeal.contact_phone.clone()).filter(|p| !p.is_empty()),
+            numbering
+                .normalise(appeal.other_contact.trim())
+                .map(|p| p.to_string()),
+        ];
+        for phone in phones.into_iter().flatten() {
+            if let Some((block, _)) = store.active_block(&phone, now).await? {
                 if let Err(e) = store.record_block_attempt(block, None, now, "web").await {
                     warn!(error = %e, "a refused web appeal could not be noted on its block");
                 }

@@ -356,6 +356,11 @@ async fn a_citizen_files_and_follows_an_appeal_from_a_phone() {
         body["error"].as_str().unwrap().contains("не приймаються"),
         "{body}"
     );
+    // The same number typed as the other contact is refused too.
+    let mut elsewhere = valid("", &category_id);
+    elsewhere.push(("other_contact", "050-111-22-33"));
+    let (status, body, _) = post_form(&app, &elsewhere, &[]).await;
+    assert_eq!(status, 403, "{body}");
     assert!(
         app.store()
             .appeals_by_phone("+380501112233", 10)
