@@ -220,21 +220,23 @@ struct FormFields {
 }
 
 impl FormFields {
-    fn slot(&mut self, name: &str) -> Option<&mut String> {
+    /// The field named `name` (its name as `&'static str`, for its error),
+    /// if the form has one.
+    fn slot(&mut self, name: &str) -> Option<(&'static str, &mut String)> {
         Some(match name {
-            "surname" => &mut self.surname,
-            "first_name" => &mut self.first_name,
-            "patronymic" => &mut self.patronymic,
-            "address" => &mut self.address,
-            "contact_phone" => &mut self.contact_phone,
-            "other_contact" => &mut self.other_contact,
-            "email" => &mut self.email,
-            "essence" => &mut self.essence,
-            "category" => &mut self.category,
-            "latitude" => &mut self.latitude,
-            "longitude" => &mut self.longitude,
-            "consent" => &mut self.consent,
-            "website" => &mut self.website,
+            "surname" => ("surname", &mut self.surname),
+            "first_name" => ("first_name", &mut self.first_name),
+            "patronymic" => ("patronymic", &mut self.patronymic),
+            "address" => ("address", &mut self.address),
+            "contact_phone" => ("contact_phone", &mut self.contact_phone),
+            "other_contact" => ("other_contact", &mut self.other_contact),
+            "email" => ("email", &mut self.email),
+            "essence" => ("essence", &mut self.essence),
+            "category" => ("category", &mut self.category),
+            "latitude" => ("latitude", &mut self.latitude),
+            "longitude" => ("longitude", &mut self.longitude),
+            "consent" => ("consent", &mut self.consent),
+            "website" => ("website", &mut self.website),
             _ => return None,
         })
     }
@@ -560,44 +562,16 @@ async fn read_form(
             continue;
         }
         let text = field.text().await.map_err(broken)?;
-        let Some(slot) = form.fields.slot(&name) else {
+        let Some((field, slot)) = form.fields.slot(&name) else {
             continue; // a field the form does not have
         };
         if text.chars().count() > MAX_FIELD_CHARS {
-            push_once(
-                &mut form.errors,
-                field_name(&name),
-                "Задовгий текст.".into(),
-            );
+            push_once(&mut form.errors, field, "Задовгий текст.".into());
             continue;
         }
         *slot = text;
     }
     Ok(())
-}
-
-/// The `&'static` name of a form field, for its error.
-fn field_name(name: &str) -> &'static str {
-    const NAMES: &[&str] = &[
-        "surname",
-        "first_name",
-        "patronymic",
-        "address",
-        "contact_phone",
-        "other_contact",
-        "email",
-        "essence",
-        "category",
-        "latitude",
-        "longitude",
-        "consent",
-        "website",
-    ];
-    NAMES
-        .iter()
-        .find(|n| **n == name)
-        .copied()
-        .unwrap_or("form")
 }
 
 fn push_once(errors: &mut Vec<FieldError>, field: &'static str, message: String) {

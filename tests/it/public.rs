@@ -51,6 +51,15 @@ pub(crate) async fn category(app: &TestApp, words: &str) -> (String, String) {
     (c.id.to_string(), c.executor.code)
 }
 
+/// Olena, an operator of the contact centre (she may then sign in).
+async fn an_operator(app: &TestApp) {
+    let op = hotline::store::NewOperator::new("olena", "1001", None, Vec::new(), Utc::now());
+    app.store()
+        .add_operator(&op, "sip-secret1", hotline::store::operators::DEFAULT_REALM)
+        .await
+        .unwrap();
+}
+
 /// A multipart/form-data body: text fields, then files in `files`.
 pub(crate) fn form(fields: &[(&str, &str)], files: &[(&str, &[u8])]) -> (String, Vec<u8>) {
     let boundary = "hotline-public-boundary-3c9a";
@@ -439,11 +448,7 @@ async fn a_citizen_files_and_follows_an_appeal_from_a_phone() {
     let (status, body, _) = post_form(&app, &unsure, &[]).await;
     assert_eq!(status, 201, "{body}");
     let unsure_number = body["registration_number"].as_str().unwrap().to_string();
-    let op = hotline::store::NewOperator::new("olena", "1001", None, Vec::new(), Utc::now());
-    app.store()
-        .add_operator(&op, "sip-secret1", hotline::store::operators::DEFAULT_REALM)
-        .await
-        .unwrap();
+    an_operator(&app).await;
     app.sign_in_as("olena", hotline::store::Role::Operator)
         .await;
     let (playground, playground_executor) = category(&app, "майданчик").await;
@@ -554,11 +559,7 @@ async fn the_public_form_registers_on_postgres() {
     assert_eq!(status, 201, "{body}");
     assert_eq!(body["executor"], hotline::appeal::store::TRIAGE_NAME);
     let unsure_number = body["registration_number"].as_str().unwrap().to_string();
-    let op = hotline::store::NewOperator::new("olena", "1001", None, Vec::new(), Utc::now());
-    app.store()
-        .add_operator(&op, "sip-secret1", hotline::store::operators::DEFAULT_REALM)
-        .await
-        .unwrap();
+    an_operator(&app).await;
     let operator = app
         .sign_in_as("olena", hotline::store::Role::Operator)
         .await;
