@@ -38,7 +38,8 @@
 //! - [`retention`]: periods and the pruner; [`disk`]: the recordings
 //!   volume watched; [`metrics`]: the counters.
 //! - [`server`]: assembling it all; [`config`]: settings; [`phone`]:
-//!   numbers and personal-data redaction; [`ids`]: typed identities
+//!   numbers and personal-data redaction; [`contact`]: a phone, e-mail or
+//!   messenger account as the block list keys it; [`ids`]: typed identities
 //!   ([`ids::CallId`]); [`secret`]: secrets that never print; [`error`]: the
 //!   crate error gathering every module's; [`logtext`]: clients' text made
 //!   safe for the log.
@@ -50,6 +51,7 @@ pub mod api;
 pub mod appeal;
 pub mod call;
 pub mod config;
+pub mod contact;
 pub mod disk;
 pub mod error;
 pub mod events;
@@ -59,6 +61,7 @@ pub mod logtext;
 pub mod mail;
 pub mod media;
 pub mod metrics;
+pub mod open311;
 pub mod phone;
 pub mod public;
 pub mod queue;

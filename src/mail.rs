@@ -173,6 +173,24 @@ pub enum SendError {
 }
 
 impl SendError {
+    /// The error's text with each of `addresses` masked, wherever the
+    /// SMTP server's reply repeats it ("550 <taras@…>: no such user"):
+    /// what a log or a stored row may keep of a citizen's failure.
+    pub fn without(&self, addresses: &[String]) -> String {
+        let mut text = self.to_string();
+        for address in addresses.iter().map(|a| a.trim()).filter(|a| !a.is_empty()) {
+            let needle = address.to_ascii_lowercase();
+            let masked = crate::phone::Pii(address).to_string();
+            let mut from = 0;
+            while let Some(at) = text[from..].to_ascii_lowercase().find(&needle) {
+                let at = from + at;
+                text.replace_range(at..at + needle.len(), &masked);
+                from = at + masked.len();
+            }
+        }
+        text
+    }
+
     /// Whether trying again later cannot help: the server refused for good
     /// (a 5xx: a wrong password, an unknown recipient) or the message is
     /// malformed. Connection failures and 4xx answers are worth a retry.
@@ -244,7 +262,7 @@ impl Mailer {
         for to in &message.to {
             let mailbox = to
                 .parse::<Mailbox>()
-                .map_err(|e| SendError::Message(format!("{to:?}: {e}")))?;
+                .map_err(|e| SendError::Message(format!("the address {to:?}: {e}")))?;
             builder = builder.to(mailbox);
         }
         let email = match &message.attachment {
@@ -298,6 +316,19 @@ mod tests {
 
     fn settings(text: &str) -> MailSettings {
         toml::from_str(text).expect("parses")
+    }
+
+    #[test]
+    fn an_error_keeps_no_recipient_address() {
+        let e = SendError::Message(
+            "550 5.1.1 <Taras.Shevchenko@Example.com>: recipient rejected; \
+             taras.shevchenko@example.com unknown"
+                .into(),
+        );
+        let text = e.without(&[" taras.shevchenko@example.com ".into()]);
+        assert!(!text.to_lowercase().contains("shevchenko"), "{text}");
+        assert!(text.starts_with("550 5.1.1 <***om>"), "{text}");
+        assert_eq!(e.without(&[]), e.to_string());
     }
 
     #[test]

@@ -197,6 +197,18 @@ export class RecordingsView extends View {
   }
 }
 
+/** A blocked contact as people read it: the number, the address, or the
+ * messenger and the account's id. */
+function contactText(b) {
+  const [, rest] = b.number.split(/:(.*)/s);
+  switch (b.kind) {
+    case 'email': return rest;
+    case 'telegram': return `Telegram ${rest}`;
+    case 'viber': return `Viber ${rest}`;
+    default: return b.number;
+  }
+}
+
 export class BlockedView extends View {
 
   async start() {
@@ -215,15 +227,15 @@ export class BlockedView extends View {
       const { blocked } = await api('GET', `/api/blocked${history}`);
       $('blocked-list').replaceChildren(...blocked.map((b) => {
         const ended = b.end_reason ? `${t(`ended_${b.end_reason}`)} ${dateTime(b.ended_at)}` : '';
-        const tr = el('tr', { 'data-number': b.number },
-          el('td', { class: 'mono', text: b.number }),
+        const tr = el('tr', { 'data-number': b.number, 'data-kind': b.kind },
+          el('td', { class: 'mono', text: contactText(b) }),
           el('td', { text: b.reason }),
           el('td', { text: b.blocked_by || '—' }),
           el('td', { text: dateTime(b.blocked_at) }),
           el('td', { text: ended || (b.until ? dateTime(b.until) : t('untilLifted')) }),
           el('td', { class: 'num', text: String(b.attempts) }),
           el('td', {}, b.end_reason ? null : el('button', {
-            type: 'button', class: 'small', text: t('unblock'), onclick: () => this.lift(b.number),
+            type: 'button', class: 'small', text: t('unblock'), onclick: () => this.lift(b),
           })));
         if (b.end_reason) tr.classList.add('muted');
         return tr;
@@ -236,14 +248,14 @@ export class BlockedView extends View {
     const number = $('ba-number').value.trim();
     const reason = $('ba-reason').value.trim();
     const errors = [];
-    if (!number) errors.push(['number', t('err_phone')]);
+    if (!number) errors.push(['number', t('err_contact')]);
     if (!reason) errors.push(['reason', t('blockNeedsReason')]);
     const body = { number, reason };
     if ($('ba-until').value) body.until = $('ba-until').value;
     try {
       if (errors.length) throw new ApiError(422, { errors: errors.map(([field, message]) => ({ field, message })) });
       const b = await api('POST', '/api/blocked', body);
-      this.toast(t('numberBlocked', { n: b.number }));
+      this.toast(t('numberBlocked', { n: contactText(b) }));
       $('ba-number').value = '';
       $('ba-reason').value = '';
       $('ba-until').value = '';
@@ -262,10 +274,10 @@ export class BlockedView extends View {
     }
   }
 
-  lift(number) {
+  lift(b) {
     return this.attempt(async () => {
-      await api('DELETE', `/api/blocked/${encodeURIComponent(number)}`);
-      this.toast(t('numberUnblocked', { n: number }));
+      await api('DELETE', `/api/blocked/${encodeURIComponent(b.number)}`);
+      this.toast(t('numberUnblocked', { n: contactText(b) }));
       await this.load();
     });
   }

@@ -219,6 +219,14 @@ class CardPanel {
     fact('contactPhone', card.contact_phone);
     fact('otherContact', card.other_contact);
     fact('registeredAt', dateTime(card.created_at));
+    if (card.channel) {
+      fact('channelIs', card.open311
+        ? `${t('channel_open311')} · ${card.open311.application}` : t(`channel_${card.channel}`));
+    }
+    if (card.open311?.media_url && /^https?:\/\//.test(card.open311.media_url)) {
+      facts.append(el('dt', { text: t('appPhoto') }),
+        el('dd', {}, el('a', { href: card.open311.media_url, target: '_blank', rel: 'noopener noreferrer nofollow', text: t('openLink') })));
+    }
     if (life.delivery_at) fact('deliveryAt', dateTime(life.delivery_at));
 
     const parts = el('ul', { class: 'list small' });

@@ -4,12 +4,13 @@
 //!   with its reason, who set it, until when and the calls it turned away;
 //!   `?history=1` every block ever set, lifted and expired ones too.
 //! - `POST /api/blocked` with `{"number", "reason", "until"?}`
-//!   (supervisors, admins): blocks a number written in any form (it is
-//!   normalised first, so every form is one block). `until` (RFC 3339, or
+//!   (supervisors, admins): blocks a contact written in any form: a phone
+//!   number, an e-mail address, `telegram:<id>` or `viber:<id>`
+//!   ([`ContactKey`]; normalised first, so every form is one block). `until` (RFC 3339, or
 //!   a date `YYYY-MM-DD`, meaning the end of that day) makes it temporary.
 //!   201 with the new block; 200 with `already_blocked` if a block in force
 //!   lasts at least as long (a new block never shortens one).
-//! - `DELETE /api/blocked/{number}` (supervisors, admins): lifts it.
+//! - `DELETE /api/blocked/{contact}` (supervisors, admins): lifts it.
 //! - `POST /api/calls/{id}/block` (the operator who took the call,
 //!   supervisors, admins) is the card's "end call and block caller", in
 //!   [`super::calls`].
@@ -29,7 +30,8 @@ use super::auth::Auth;
 use super::error::ApiError;
 use super::state::AppState;
 use crate::appeal::FieldError;
-use crate::phone::{NumberingPlan, Pii};
+use crate::contact::{ContactKey, EXAMPLES};
+use crate::phone::NumberingPlan;
 use crate::store::blocking::{BlockedNumber, NewBlock};
 use crate::store::{Role, Store};
 
@@ -97,11 +99,11 @@ async fn add(
     let Json(body) = body?;
     let now = Utc::now();
     let mut errors = Vec::new();
-    let number = numbering.normalise(&body.number);
-    if number.is_none() {
+    let key = ContactKey::parse(&body.number, &numbering);
+    if key.is_none() {
         errors.push(FieldError {
             field: "number",
-            message: "Номер не розпізнано: наприклад, 067 123 45 67 або +380 61 123 45 67.".into(),
+            message: format!("Контакт не розпізнано: наприклад, {EXAMPLES}."),
         });
     }
     let reason = body.reason.trim();
@@ -136,11 +138,12 @@ async fn add(
             }
         },
     };
-    let Some(number) = number.filter(|_| errors.is_empty()) else {
+    let Some(key) = key.filter(|_| errors.is_empty()) else {
         return Err(ApiError::Fields(errors));
     };
+    let stored = key.stored();
     let block = NewBlock {
-        number: number.as_str(),
+        number: &stored,
         reason,
         by: Some(auth.user().id),
         until,
@@ -148,7 +151,7 @@ async fn add(
     };
     let (block, new) = store.block_number(&block, now).await?;
     if new {
-        info!(number = %Pii(block.number.clone()), by = %auth.user().login, until = ?block.until, "number blocked");
+        info!(contact = %key, by = %auth.user().login, until = ?block.until, "contact blocked");
         Ok((
             StatusCode::CREATED,
             Json(BlockSet {
@@ -172,17 +175,16 @@ async fn lift(
     State(store): State<Store>,
     State(numbering): State<NumberingPlan>,
     auth: Auth,
-    Path(number): Path<String>,
+    Path(contact): Path<String>,
 ) -> Result<Json<BlockedNumber>, ApiError> {
     auth.require(LIST_ROLES)?;
-    let e164 = numbering
-        .normalise(&number)
-        .ok_or_else(|| ApiError::unprocessable("the number is not recognised"))?;
+    let key = ContactKey::parse(&contact, &numbering)
+        .ok_or_else(|| ApiError::unprocessable("the contact is not recognised"))?;
     let block = store
-        .lift_block(e164.as_str(), Some(auth.user().id), Utc::now())
+        .lift_block(&key.stored(), Some(auth.user().id), Utc::now())
         .await?
-        .ok_or_else(|| ApiError::not_found("the number is not blocked"))?;
-    info!(number = %Pii(block.number.clone()), by = %auth.user().login, "block lifted");
+        .ok_or_else(|| ApiError::not_found("the contact is not blocked"))?;
+    info!(contact = %key, by = %auth.user().login, "block lifted");
     Ok(Json(block))
 }
 

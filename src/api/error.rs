@@ -65,12 +65,19 @@ pub enum ApiError {
         message: &'static str,
         retry_after: Duration,
     },
-    /// 500: our own fault (a damaged path on file, a task that died).
+    /// 500: our own fault (a damaged path on file, a task that died). The
+    /// detail is logged with an incident number; the client gets the
+    /// number only.
     #[error("{0}")]
     Internal(Cow<'static, str>),
-    /// 503: the database or a service cannot answer now.
+    /// 503: the database, the disk or a service failed. Like `Internal`,
+    /// the detail (an SQL error, a path) is logged, never sent.
     #[error("{0}")]
-    Unavailable(String),
+    Backend(String),
+    /// 503 that people are meant to read: something is not set up or is
+    /// busy ("every outbound line is busy").
+    #[error("{0}")]
+    Unavailable(Cow<'static, str>),
 }
 
 impl ApiError {
@@ -96,6 +103,17 @@ impl ApiError {
 
     pub fn internal(message: impl Into<Cow<'static, str>>) -> Self {
         ApiError::Internal(message.into())
+    }
+
+    /// A 503 from a failure below (the database, a file): its detail is
+    /// logged, not sent.
+    pub fn backend(detail: impl std::fmt::Display) -> Self {
+        ApiError::Backend(detail.to_string())
+    }
+
+    /// A 503 whose message is for people to read.
+    pub fn unavailable(message: impl Into<Cow<'static, str>>) -> Self {
+        ApiError::Unavailable(message.into())
     }
 
     /// A 422 naming one wrong field.
@@ -128,7 +146,7 @@ impl ApiError {
             },
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable(_) | ApiError::Backend(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 }
@@ -154,7 +172,11 @@ impl IntoResponse for ApiError {
         if let ApiError::Fields(errors) = &self {
             return (status, Json(FieldsBody { errors })).into_response();
         }
-        let message = self.to_string();
+        let message = match &self {
+            ApiError::Internal(detail) => hidden(status, detail),
+            ApiError::Backend(detail) => hidden(status, detail),
+            _ => self.to_string(),
+        };
         let code = match &self {
             ApiError::Refused(refusal) => Some(refusal.code()),
             _ => None,
@@ -177,6 +199,25 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// What the client is told of a failure of ours: an incident number to
+/// quote; the detail goes to the log under that number. A database's or a
+/// file system's words (SQL, paths, addresses) never reach a client.
+fn hidden(status: StatusCode, detail: &str) -> String {
+    let incident = &uuid::Uuid::new_v4().simple().to_string()[..8];
+    tracing::error!(%incident, status = status.as_u16(), %detail, "request failed");
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        format!(
+            "Сервіс тимчасово недоступний, спробуйте за хвилину (інцидент {incident}) / \
+             The service is unavailable, try again in a minute (incident {incident})."
+        )
+    } else {
+        format!(
+            "Внутрішня помилка сервера (інцидент {incident}) / Internal server error \
+             (incident {incident})."
+        )
+    }
+}
+
 /// A store error the handler did not handle itself: a missing row is 404,
 /// a refused value 422, a taken key 409; anything else means the database
 /// cannot answer now (503).
@@ -187,7 +228,7 @@ impl From<StoreError> for ApiError {
             StoreError::Invalid { reason, .. } => ApiError::Unprocessable(reason.into()),
             StoreError::AlreadyExists { .. } => ApiError::Conflict(e.to_string().into()),
             StoreError::Stale { .. } => ApiError::Conflict(e.to_string().into()),
-            other => ApiError::Unavailable(other.to_string()),
+            other => ApiError::backend(other),
         }
     }
 }
@@ -248,7 +289,7 @@ impl From<ServiceError> for ApiError {
                 e
                 @ (RouterError::OnCall(_) | RouterError::Ringing(_) | RouterError::NotLoggedIn(_)),
             ) => ApiError::Conflict(e.to_string().into()),
-            other => ApiError::Unavailable(other.to_string()),
+            other => ApiError::backend(other),
         }
     }
 }
@@ -276,7 +317,7 @@ impl From<crate::Error> for ApiError {
             | E::Ivr(_)
             | E::QueueConfig(_)
             | E::Queue(_)
-            | E::Ports(_) => ApiError::Unavailable(e.to_string()),
+            | E::Ports(_) => ApiError::backend(e),
             E::Sdp(_) | E::Wire(_) | E::Message(_) | E::Digest(_) | E::Endpoint(_) => {
                 ApiError::internal(e.to_string())
             }

@@ -36,6 +36,7 @@ pub use state::{AppState, CallControl, RecordingsDir};
 /// `max_upload`: the largest attachment, in bytes.
 pub fn router(state: AppState, max_upload: u64) -> axum::Router {
     let public = crate::public::routes::routes(&state.public);
+    let open311 = crate::open311::routes::routes(&state.public);
     axum::Router::new()
         .merge(health::routes())
         .merge(ivr::routes())
@@ -52,6 +53,7 @@ pub fn router(state: AppState, max_upload: u64) -> axum::Router {
         .merge(works::routes())
         .merge(web::routes())
         .merge(public)
+        .merge(open311)
         .layer(axum::middleware::from_fn(web::security_headers))
         .with_state(state)
 }

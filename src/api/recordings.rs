@@ -403,7 +403,7 @@ async fn audio(
             user_agent: agent,
         })
         .await
-        .map_err(|e| ApiError::Unavailable(e.to_string()))?;
+        .map_err(ApiError::backend)?;
     info!(recording = %id, by = %user.login, action, range = %Untrusted(range.unwrap_or("-")), from = %address, "recording accessed");
     let mut response = match tower_http::services::ServeFile::new(&path)
         .oneshot(request)

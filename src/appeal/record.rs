@@ -199,6 +199,16 @@ pub struct AppealDetail {
     /// The call it was registered on first, then attached calls in order.
     pub calls: Vec<LinkedCall>,
     pub attachments: Vec<Attachment>,
+    /// Filed through Open311: the application (its key's name) and the
+    /// photo address it sent.
+    pub open311: Option<Open311Origin>,
+}
+
+/// Where an Open311 card came from, as the card shows it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Open311Origin {
+    pub application: String,
+    pub media_url: Option<String>,
 }
 
 /// Personal data stays out of logs: only the record's redacted form.

@@ -17,6 +17,7 @@ text_enum! {
         WalkIn => "walk_in",
         Web => "web",
         Chatbot => "chatbot",
+        Open311 => "open311",
     }
 }
 

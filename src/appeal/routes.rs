@@ -454,6 +454,9 @@ struct AppealView {
     anonymous: bool,
     latitude: Option<f64>,
     longitude: Option<f64>,
+    /// Filed through Open311: the application and its photo's address.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    open311: Option<super::record::Open311Origin>,
     /// The card's life and the steps the viewer may take.
     life: Option<super::lifecycle_routes::LifeView>,
 }
@@ -508,7 +511,7 @@ async fn detail(
             at: Utc::now(),
         })
         .await
-        .map_err(|e| ApiError::Unavailable(e.to_string()))?;
+        .map_err(ApiError::backend)?;
     info!(number = %r.registration_number, by = %user.login, "appeal card read");
     let attachments = appeal
         .attachments
@@ -550,6 +553,7 @@ async fn detail(
         anonymous: appeal.anonymous,
         latitude: appeal.latitude,
         longitude: appeal.longitude,
+        open311: appeal.open311,
         life,
     }))
 }
@@ -741,8 +745,8 @@ async fn upload(
         Ok(Err(UploadFailure::Store(StoreError::NotFound { .. }))) => {
             return Err(ApiError::not_found("the card is gone"));
         }
-        Ok(Err(UploadFailure::File(e))) => return Err(ApiError::Unavailable(e.to_string())),
-        Ok(Err(UploadFailure::Store(e))) => return Err(ApiError::Unavailable(e.to_string())),
+        Ok(Err(UploadFailure::File(e))) => return Err(ApiError::backend(e)),
+        Ok(Err(UploadFailure::Store(e))) => return Err(ApiError::backend(e)),
         Err(e) => return Err(ApiError::internal(e.to_string())),
     };
     // The step in the card's history; if the card's life refuses it now

@@ -145,6 +145,17 @@ impl Store {
         }
         let (surname, first_name, patronymic, other_contact, essence, email) =
             (fields.0, fields.1, fields.2, fields.3, fields.4, fields.5);
+        let open311 = match fields.6 {
+            Some(super::Channel::Open311) => {
+                self.open311_origin(record.id)
+                    .await?
+                    .map(|(application, media_url)| super::record::Open311Origin {
+                        application,
+                        media_url,
+                    })
+            }
+            _ => None,
+        };
         Ok(Some(AppealDetail {
             record,
             surname,
@@ -163,6 +174,7 @@ impl Store {
             longitude: fields.13,
             calls,
             attachments,
+            open311,
         }))
     }
 
@@ -510,20 +522,23 @@ impl Store {
         author: &Author,
         now: DateTime<Utc>,
     ) -> Result<Registration, RegisterError> {
-        self.register_appeal_with_files(appeal, rules, author, &[], now)
+        self.register_appeal_with_files(appeal, rules, author, &[], None, now)
             .await
     }
 
     /// [`Store::register_appeal`] with files the citizen sent with the
     /// appeal (already stored under `[storage] attachments_dir`; their
     /// `appeal_id` is set here): the card, its files and the registration's
-    /// entry that names them are written together or not at all.
+    /// entry that names them are written together or not at all; with
+    /// `open311`, the application's request is written with them too.
+    #[allow(clippy::too_many_arguments)]
     pub async fn register_appeal_with_files(
         &self,
         appeal: &NewAppeal,
         rules: &Lifecycle,
         author: &Author,
         files: &[Attachment],
+        open311: Option<&crate::open311::store::Origin>,
         now: DateTime<Utc>,
     ) -> Result<Registration, RegisterError> {
         let mut prepared = self.prepare_registration(appeal, rules, None, now).await?;
@@ -549,6 +564,18 @@ impl Store {
                     .bind(&file.path)
                     .bind(None::<DbUuid>)
                     .bind(DbTime::new(file.uploaded_at))
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            if let Some(o) = open311 {
+                sqlx::query(crate::open311::store::INSERT_ORIGIN)
+                    .bind(DbUuid(prepared.id))
+                    .bind(DbUuid(o.api_key))
+                    .bind(&o.token)
+                    .bind(o.extra.media_url.as_deref())
+                    .bind(o.extra.account_id.as_deref())
+                    .bind(o.extra.device_id.as_deref())
+                    .bind(DbTime::new(now))
                     .execute(&mut *tx)
                     .await?;
             }

@@ -219,13 +219,13 @@ async fn call(
         return Err(ApiError::conflict("the card has no number to call"));
     }
     let Some(dialer) = state.dialer.clone() else {
-        return Err(ApiError::Unavailable(
-            "calls out are not configured ([outbound] in the configuration)".into(),
+        return Err(ApiError::unavailable(
+            "calls out are not configured ([outbound] in the configuration)",
         ));
     };
     let Some(line) = dialer.line() else {
-        return Err(ApiError::Unavailable(
-            "every outbound line is busy; try again in a minute".into(),
+        return Err(ApiError::unavailable(
+            "every outbound line is busy; try again in a minute",
         ));
     };
     let call = crate::ids::CallId::random();
@@ -254,8 +254,8 @@ async fn call(
         Ok(Ok(true)) => {}
         // Failed before ringing (no port, the database): the call's row says.
         Ok(Err(_)) | Err(_) => {
-            return Err(ApiError::Unavailable(
-                "the call could not be placed; try again".into(),
+            return Err(ApiError::unavailable(
+                "the call could not be placed; try again",
             ));
         }
     }

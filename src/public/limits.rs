@@ -51,6 +51,30 @@ impl<K: Hash + Eq + Clone> RateLimit<K> {
         })
     }
 
+    /// A use by `key` if its window has room, counted at once (so two
+    /// requests at the same moment cannot both pass on the last place);
+    /// else how long until it has room. What is taken can be given back
+    /// ([`RateLimit::give_back`]) when the use did not happen after all.
+    pub fn take(&mut self, key: &K, now: Instant) -> Result<Taken, Duration> {
+        if let Some(wait) = self.wait(key, now) {
+            return Err(wait);
+        }
+        self.hit(key.clone(), now);
+        Ok(Taken(now))
+    }
+
+    /// Undoes a [`RateLimit::take`]: the place is free again.
+    pub fn give_back(&mut self, key: &K, taken: Taken) {
+        if let Some(uses) = self.uses.get_mut(key) {
+            if let Some(i) = uses.iter().rposition(|t| *t == taken.0) {
+                uses.remove(i);
+            }
+            if uses.is_empty() {
+                self.uses.remove(key);
+            }
+        }
+    }
+
     /// One use by `key`.
     pub fn hit(&mut self, key: K, now: Instant) {
         if self.uses.len() >= MAX_KEYS && !self.uses.contains_key(&key) {
@@ -80,6 +104,25 @@ impl<K: Hash + Eq + Clone> RateLimit<K> {
             let cut = last[last.len() / 2];
             self.uses.retain(|_, u| u.back().is_some_and(|t| *t > cut));
         }
+    }
+}
+
+/// A place taken in a [`RateLimit`], to give back if unused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[must_use = "a place taken is given back when the use did not happen"]
+pub struct Taken(Instant);
+
+/// The key a client's address is counted by: an IPv4 address itself, an
+/// IPv6 address by its /64 (one household or phone has a whole /64 and
+/// can take a new address from it at will).
+pub fn address_key(ip: IpAddr) -> IpAddr {
+    match ip.to_canonical() {
+        IpAddr::V6(v6) => {
+            let mut octets = v6.octets();
+            octets[8..].fill(0);
+            IpAddr::V6(octets.into())
+        }
+        v4 => v4,
     }
 }
 
@@ -136,6 +179,34 @@ mod tests {
             limit.wait(&"a", t0 + Duration::from_secs(62)),
             Some(Duration::from_secs(8))
         );
+    }
+
+    #[test]
+    fn a_place_is_taken_at_once_and_can_be_given_back() {
+        let t0 = Instant::now();
+        let mut limit = RateLimit::new(1, Duration::from_secs(60));
+        let taken = limit.take(&"a", t0).expect("room");
+        assert_eq!(
+            limit.take(&"a", t0),
+            Err(Duration::from_secs(60)),
+            "a second request at the same moment finds no room"
+        );
+        limit.give_back(&"a", taken);
+        assert!(limit.uses.is_empty(), "nothing left of the given back");
+        let _ = limit.take(&"a", t0).expect("room again");
+        assert!(limit.take(&"a", t0 + Duration::from_secs(60)).is_ok());
+    }
+
+    #[test]
+    fn ipv6_clients_are_counted_by_their_64() {
+        let a: IpAddr = "2001:db8:1:2:aaaa::1".parse().unwrap();
+        let b: IpAddr = "2001:db8:1:2:bbbb::2".parse().unwrap();
+        let other: IpAddr = "2001:db8:1:3::1".parse().unwrap();
+        assert_eq!(address_key(a), address_key(b));
+        assert_ne!(address_key(a), address_key(other));
+        let v4: IpAddr = "203.0.113.7".parse().unwrap();
+        assert_eq!(address_key(v4), v4);
+        assert_eq!(address_key("::ffff:203.0.113.7".parse().unwrap()), v4);
     }
 
     #[test]

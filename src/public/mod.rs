@@ -19,6 +19,10 @@ use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
 
+/// All the text fields of one form together, in bytes; past it the form
+/// is refused whole (413).
+pub const MAX_TEXT_BYTES: usize = 256 * 1024;
+
 /// `[public]` in the configuration.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -37,6 +41,10 @@ pub struct PublicSettings {
     /// Wrong number-and-digits pairs from one address per hour on the
     /// status page.
     pub status_failures_per_address_hour: u32,
+    /// Wrong digits per registration number per hour, from any address (a
+    /// guesser spread over many addresses). Past it, that number's status
+    /// waits; the citizen can still call.
+    pub status_failures_per_number_hour: u32,
     /// Files one appeal may carry, and each one's size in MiB (the types
     /// are the cards' own: photos, video, PDF and office documents).
     pub max_files: usize,
@@ -49,6 +57,8 @@ pub struct PublicSettings {
     pub site_url: String,
     /// The map on the form.
     pub map: MapSettings,
+    /// Open311 GeoReport v2 (docs/open311.md).
+    pub open311: crate::open311::Open311Settings,
 }
 
 impl Default for PublicSettings {
@@ -59,11 +69,13 @@ impl Default for PublicSettings {
             appeals_per_contact_day: 3,
             attempts_per_address_hour: 30,
             status_failures_per_address_hour: 10,
+            status_failures_per_number_hour: 10,
             max_files: 5,
             file_max_mb: 10,
             trusted_proxies: Vec::new(),
             site_url: String::new(),
             map: MapSettings::default(),
+            open311: crate::open311::Open311Settings::default(),
         }
     }
 }
@@ -106,6 +118,10 @@ impl PublicSettings {
                 "status_failures_per_address_hour",
                 self.status_failures_per_address_hour,
             ),
+            (
+                "status_failures_per_number_hour",
+                self.status_failures_per_number_hour,
+            ),
         ] {
             if value == 0 {
                 return Err(format!("[public] {name} must be at least 1"));
@@ -124,13 +140,14 @@ impl PublicSettings {
         {
             return Err("[public] site_url must be the site's https address".into());
         }
+        self.open311.check()?;
         self.map.check()
     }
 
     /// The largest form the server reads, in bytes: every file at its
     /// largest, and the fields.
     pub fn max_body(&self) -> usize {
-        self.max_files * (self.file_max_mb as usize) * 1024 * 1024 + 256 * 1024
+        self.max_files * (self.file_max_mb as usize) * 1024 * 1024 + MAX_TEXT_BYTES
     }
 
     pub fn file_max_bytes(&self) -> u64 {

@@ -230,8 +230,10 @@ pub async fn send_due(
                     .flatten()
                     .and_then(|wait| chrono::Duration::from_std(wait).ok())
                     .map(|wait| Utc::now() + wait);
-                warn!(mail = %m.id, attempt = m.attempts + 1, error = %e, retry_at = ?retry_at, "a citizen e-mail could not be sent");
-                store.mail_failed(m.id, &e.to_string(), retry_at).await?;
+                // The citizen's address stays out of the log and the row.
+                let error = e.without(&message.to);
+                warn!(mail = %m.id, attempt = m.attempts + 1, %error, retry_at = ?retry_at, "a citizen e-mail could not be sent");
+                store.mail_failed(m.id, &error, retry_at).await?;
             }
         }
     }

@@ -26,10 +26,10 @@ use serde::{Deserialize, Serialize};
 use tracing::{info, warn};
 use uuid::Uuid;
 
-use super::PublicSettings;
-use super::limits::{RateLimit, client_ip};
+use super::limits::{RateLimit, Taken, address_key, client_ip};
 use super::outbox::{Confirmed, OutboxBell, confirmation};
 use super::status::{PublicStep, phone_matches, public_step, status_text};
+use super::{MAX_TEXT_BYTES, PublicSettings};
 use crate::api::console::Consoles;
 use crate::api::{ApiError, AppState};
 use crate::appeal::attachments::{AttachmentError, AttachmentFiles, StoredFile, Uploads};
@@ -42,6 +42,10 @@ use crate::store::Store;
 
 /// The longest text field, in characters (the essence's 4,000 and room).
 const MAX_FIELD_CHARS: usize = 8_000;
+
+/// The most of one text field that is read, in bytes: past it the field is
+/// refused unread (its characters are at most 4 bytes each).
+const MAX_FIELD_BYTES: usize = 4 * MAX_FIELD_CHARS;
 
 /// What the public routes share: the settings, the limits' counts, and
 /// where the citizens' files go (the cards' folder, the public size).
@@ -59,6 +63,88 @@ struct Limits {
     appeals_by_address: RateLimit<IpAddr>,
     appeals_by_contact: RateLimit<String>,
     status_failures: RateLimit<IpAddr>,
+    status_failures_by_number: RateLimit<String>,
+}
+
+/// A place taken in one of the limits.
+enum Place {
+    Appeal(IpAddr, Taken),
+    Contact(String, Taken),
+    StatusFailure(IpAddr, Taken),
+    NumberFailure(String, Taken),
+}
+
+/// Places taken in the limits before the thing they count is done: taken
+/// and counted in one step (two requests at once cannot both pass on the
+/// last place), given back when dropped unless [`Places::keep`] says the
+/// thing happened. A form that is refused, or whose client goes away,
+/// does not count as an appeal.
+struct Places {
+    public: Public,
+    taken: Vec<Place>,
+}
+
+impl Places {
+    fn new(public: &Public) -> Places {
+        Places {
+            public: public.clone(),
+            taken: Vec::new(),
+        }
+    }
+
+    /// Takes the places `take` asks for, all or none.
+    fn take(
+        &mut self,
+        take: impl FnOnce(&mut Limits, Instant) -> Result<Vec<Place>, Duration>,
+    ) -> Result<(), Duration> {
+        let mut limits = self.public.limits();
+        let places = take(&mut limits, Instant::now())?;
+        self.taken.extend(places);
+        Ok(())
+    }
+
+    /// What was counted stays counted.
+    fn keep(mut self) {
+        self.taken.clear();
+    }
+}
+
+impl Drop for Places {
+    fn drop(&mut self) {
+        if self.taken.is_empty() {
+            return;
+        }
+        let mut limits = self.public.limits();
+        limits.give_back(self.taken.drain(..));
+    }
+}
+
+impl Limits {
+    fn give_back(&mut self, places: impl IntoIterator<Item = Place>) {
+        for place in places {
+            match place {
+                Place::Appeal(ip, t) => self.appeals_by_address.give_back(&ip, t),
+                Place::Contact(c, t) => self.appeals_by_contact.give_back(&c, t),
+                Place::StatusFailure(ip, t) => self.status_failures.give_back(&ip, t),
+                Place::NumberFailure(n, t) => self.status_failures_by_number.give_back(&n, t),
+            }
+        }
+    }
+
+    /// A place per contact, all or none.
+    fn take_contacts(&mut self, contacts: &[String], now: Instant) -> Result<Vec<Place>, Duration> {
+        let mut taken = Vec::new();
+        for c in contacts {
+            match self.appeals_by_contact.take(c, now) {
+                Ok(t) => taken.push(Place::Contact(c.clone(), t)),
+                Err(wait) => {
+                    self.give_back(taken);
+                    return Err(wait);
+                }
+            }
+        }
+        Ok(taken)
+    }
 }
 
 const HOUR: Duration = Duration::from_secs(3600);
@@ -75,6 +161,10 @@ impl Public {
             appeals_by_address: RateLimit::new(settings.appeals_per_address_hour, HOUR),
             appeals_by_contact: RateLimit::new(settings.appeals_per_contact_day, DAY),
             status_failures: RateLimit::new(settings.status_failures_per_address_hour, HOUR),
+            status_failures_by_number: RateLimit::new(
+                settings.status_failures_per_number_hour,
+                HOUR,
+            ),
         };
         let files = AttachmentFiles::new(attachments.dir(), settings.file_max_bytes());
         Public {
@@ -89,8 +179,13 @@ impl Public {
         self.limits.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// The key the client is counted by (its address; an IPv6 one by /64).
     fn client(&self, peer: SocketAddr, headers: &HeaderMap) -> IpAddr {
-        client_ip(peer.ip(), headers, &self.settings.trusted_proxies)
+        address_key(client_ip(
+            peer.ip(),
+            headers,
+            &self.settings.trusted_proxies,
+        ))
     }
 }
 
@@ -166,7 +261,9 @@ async fn form(
     let version = store
         .current_classifier_version()
         .await?
-        .ok_or_else(|| ApiError::Unavailable("the classifier is not imported yet".into()))?;
+        .ok_or_else(|| ApiError::unavailable(
+            "Форма тимчасово недоступна: класифікатор ще не завантажено / The form is not available yet.",
+        ))?;
     let mut sections: Vec<(String, SectionView)> = Vec::new();
     for c in store.categories(version.number).await? {
         let item = TypeView {
@@ -278,21 +375,26 @@ async fn file_appeal(
     multipart: Result<Multipart, MultipartRejection>,
 ) -> Result<(StatusCode, Json<Filed>), ApiError> {
     let ip = public.client(peer, &headers);
-    {
-        let mut limits = public.limits();
-        let now = Instant::now();
-        let wait = limits
-            .attempts
-            .wait(&ip, now)
-            .or_else(|| limits.appeals_by_address.wait(&ip, now));
-        if let Some(retry_after) = wait {
-            return Err(ApiError::TooManyRequests {
-                message: TRY_LATER,
-                retry_after,
-            });
-        }
-        limits.attempts.hit(ip, now);
-    }
+    // Every form counts as an attempt; the appeal's place is given back
+    // unless it is registered.
+    let mut places = Places::new(&public);
+    places
+        .take(|limits, now| {
+            if let Some(wait) = limits
+                .attempts
+                .wait(&ip, now)
+                .or_else(|| limits.appeals_by_address.wait(&ip, now))
+            {
+                return Err(wait);
+            }
+            limits.attempts.hit(ip, now);
+            let t = limits.appeals_by_address.take(&ip, now)?;
+            Ok(vec![Place::Appeal(ip, t)])
+        })
+        .map_err(|retry_after| ApiError::TooManyRequests {
+            message: TRY_LATER,
+            retry_after,
+        })?;
     let mut multipart =
         multipart.map_err(|_| ApiError::bad_request("send the form as multipart/form-data"))?;
     let now = Utc::now();
@@ -310,14 +412,11 @@ async fn file_appeal(
         rules,
         form,
         now,
+        places,
     };
     let (record, executor_name, notices, files) = tokio::spawn(task.run(uploads))
         .await
         .map_err(|e| ApiError::internal(e.to_string()))??;
-    {
-        let mut limits = public.limits();
-        limits.appeals_by_address.hit(ip, Instant::now());
-    }
     consoles.card_changed(
         record.registration_number.as_str(),
         EntryKind::Registered,
@@ -356,6 +455,8 @@ struct Registering {
     rules: Arc<Lifecycle>,
     form: Form,
     now: DateTime<Utc>,
+    /// The limits' places, kept once the appeal is registered.
+    places: Places,
 }
 
 type Registered = (
@@ -388,6 +489,7 @@ impl Registering {
             rules,
             mut form,
             now,
+            mut places,
         } = self;
         if !form.fields.website.trim().is_empty() {
             return Err(ApiError::bad_request(
@@ -402,40 +504,30 @@ impl Registering {
             errors.dedup_by_key(|e| e.field);
             return Err(ApiError::Fields(errors));
         }
-        // A blocked phone (000 §2.5.2), given as the contact phone or
-        // typed as the other contact: a polite refusal, and the attempt is
-        // on the block's record.
-        let phones = [
-            Some(appeal.contact_phone.clone()).filter(|p| !p.is_empty()),
-            numbering
-                .normalise(appeal.other_contact.trim())
-                .map(|p| p.to_string()),
-        ];
-        for phone in phones.into_iter().flatten() {
-            if let Some((block, _)) = store.active_block(&phone, now).await? {
-                if let Err(e) = store.record_block_attempt(block, None, now, "web").await {
-                    warn!(error = %e, "a refused web appeal could not be noted on its block");
-                }
-                return Err(ApiError::forbidden(
-                    "На жаль, звернення з цього номера телефону не приймаються. \
-                     Якщо ви вважаєте це помилкою, зверніться до контакт-центру письмово.",
-                ));
-            }
+        // A blocked contact (000 §2.5.2): the contact phone, the e-mail,
+        // or a phone, an address or an account typed as the other contact.
+        // A polite refusal, and the attempt is on the block's record.
+        let typed = [&appeal.contact_phone, &appeal.email, &appeal.other_contact];
+        if let Some(key) = store
+            .blocked_contact(&typed, &numbering, now, "web")
+            .await?
+        {
+            info!(contact = %key, "a web appeal refused: the contact is blocked");
+            return Err(ApiError::forbidden(if key.kind() == "phone" {
+                "На жаль, звернення з цього номера телефону не приймаються. \
+                 Якщо ви вважаєте це помилкою, зверніться до контакт-центру письмово."
+            } else {
+                "На жаль, звернення з цього контакту не приймаються. \
+                 Якщо ви вважаєте це помилкою, зверніться до контакт-центру письмово."
+            }));
         }
         let contacts = contacts_of(&appeal);
-        {
-            let mut limits = public.limits();
-            let now = Instant::now();
-            if let Some(retry_after) = contacts
-                .iter()
-                .find_map(|c| limits.appeals_by_contact.wait(c, now))
-            {
-                return Err(ApiError::TooManyRequests {
-                    message: CONTACT_TRY_LATER,
-                    retry_after,
-                });
-            }
-        }
+        places
+            .take(|limits, now| limits.take_contacts(&contacts, now))
+            .map_err(|retry_after| ApiError::TooManyRequests {
+                message: CONTACT_TRY_LATER,
+                retry_after,
+            })?;
         let attachments: Vec<Attachment> = form
             .files
             .iter()
@@ -454,7 +546,14 @@ impl Registering {
             })
             .collect();
         let registration = store
-            .register_appeal_with_files(&appeal, &rules, &Author::citizen("web"), &attachments, now)
+            .register_appeal_with_files(
+                &appeal,
+                &rules,
+                &Author::citizen("web"),
+                &attachments,
+                None,
+                now,
+            )
             .await?;
         // The confirmation, queued (sent when [reports.mail] is set up). A
         // queue that fails does not undo the appeal: it is logged.
@@ -480,13 +579,7 @@ impl Registering {
                 }
             }
         }
-        {
-            let mut limits = public.limits();
-            let now = Instant::now();
-            for c in contacts {
-                limits.appeals_by_contact.hit(c, now);
-            }
-        }
+        places.keep();
         Ok((
             registration.record,
             registration.executor_name,
@@ -517,6 +610,7 @@ async fn read_form(
             ApiError::bad_request(e.body_text())
         }
     };
+    let mut text_left = MAX_TEXT_BYTES;
     while let Some(field) = multipart.next_field().await.map_err(broken)? {
         let name = field.name().unwrap_or_default().to_owned();
         if name == "files" {
@@ -556,22 +650,62 @@ async fn read_form(
                     "Файл «{shown}» не прийнято: лише фото, відео, PDF і документи \
                      (JPEG, PNG, HEIC, MP4, PDF, DOCX, XLSX, ODT)."
                 ),
-                Err(e) => return Err(ApiError::Unavailable(e.to_string())),
+                Err(e) => return Err(ApiError::backend(e)),
             };
             push_once(&mut form.errors, "files", refusal);
             continue;
         }
-        let text = field.text().await.map_err(broken)?;
-        let Some((field, slot)) = form.fields.slot(&name) else {
-            continue; // a field the form does not have
+        let Some((name, slot)) = form.fields.slot(&name) else {
+            continue; // a field the form does not have: skipped unread
         };
-        if text.chars().count() > MAX_FIELD_CHARS {
-            push_once(&mut form.errors, field, "Задовгий текст.".into());
-            continue;
+        match read_text(field, &mut text_left).await.map_err(broken)? {
+            Text::Read(text) if text.chars().count() <= MAX_FIELD_CHARS => *slot = text,
+            Text::Read(_) | Text::TooLong => {
+                push_once(
+                    &mut form.errors,
+                    name,
+                    format!("Задовгий текст: не більше {MAX_FIELD_CHARS} символів."),
+                );
+            }
+            Text::OverBudget => {
+                return Err(ApiError::PayloadTooLarge(format!(
+                    "Форма завелика: текст усіх полів разом — не більше {} КБ.",
+                    MAX_TEXT_BYTES / 1024
+                )));
+            }
         }
-        *slot = text;
     }
     Ok(())
+}
+
+/// A text field as read.
+enum Text {
+    Read(String),
+    /// Past [`MAX_FIELD_BYTES`]: the rest is not read.
+    TooLong,
+    /// The form's text together is past [`MAX_TEXT_BYTES`].
+    OverBudget,
+}
+
+/// Reads a text field chunk by chunk, never holding more than
+/// [`MAX_FIELD_BYTES`] of it, and counts it against `left`, the bytes of
+/// text the form may still bring.
+async fn read_text(
+    mut field: axum::extract::multipart::Field<'_>,
+    left: &mut usize,
+) -> Result<Text, axum::extract::multipart::MultipartError> {
+    let mut bytes = Vec::new();
+    while let Some(chunk) = field.chunk().await? {
+        let Some(rest) = left.checked_sub(chunk.len()) else {
+            return Ok(Text::OverBudget);
+        };
+        *left = rest;
+        if bytes.len() + chunk.len() > MAX_FIELD_BYTES {
+            return Ok(Text::TooLong);
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok(Text::Read(String::from_utf8_lossy(&bytes).into_owned()))
 }
 
 fn push_once(errors: &mut Vec<FieldError>, field: &'static str, message: String) {
@@ -699,22 +833,39 @@ async fn status(
     Query(query): Query<StatusQuery>,
 ) -> Result<Json<StatusView>, ApiError> {
     let ip = public.client(peer, &headers);
-    if let Some(retry_after) = public.limits().status_failures.wait(&ip, Instant::now()) {
-        return Err(ApiError::TooManyRequests {
-            message: "Забагато невдалих спроб. Спробуйте пізніше.",
-            retry_after,
-        });
-    }
     let number = query.number.trim();
+    let number_key = number.to_uppercase();
+    // A failure's places are taken before the look-up (so a burst of
+    // guesses at once counts whole) and given back if the pair is right.
+    let mut failure = Places::new(&public);
+    failure
+        .take(|limits, now| {
+            let by_address = limits.status_failures.take(&ip, now)?;
+            match limits.status_failures_by_number.take(&number_key, now) {
+                Ok(by_number) => Ok(vec![
+                    Place::StatusFailure(ip, by_address),
+                    Place::NumberFailure(number_key.clone(), by_number),
+                ]),
+                Err(wait) => {
+                    limits.give_back([Place::StatusFailure(ip, by_address)]);
+                    Err(wait)
+                }
+            }
+        })
+        .map_err(|retry_after| ApiError::TooManyRequests {
+            message: "Забагато невдалих спроб. Спробуйте пізніше або зателефонуйте на гарячу лінію.",
+            retry_after,
+        })?;
     let record = if number.is_empty() || number.len() > 40 {
         None
     } else {
         store.appeal_by_registration_number(number).await?
     };
     let Some(record) = record.filter(|r| phone_matches(&r.caller_phone, &query.digits)) else {
-        public.limits().status_failures.hit(ip, Instant::now());
+        failure.keep();
         return Err(ApiError::not_found(NO_SUCH_PAIR));
     };
+    drop(failure);
     let history = store.appeal_history(record.id).await?;
     let steps = history
         .iter()

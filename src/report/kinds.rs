@@ -154,6 +154,7 @@ pub fn channel_name(code: &str) -> String {
         "walk_in" => "Особистий прийом".into(),
         "web" => "Веб-сайт".into(),
         "chatbot" => "Чат-бот".into(),
+        "open311" => "Open311 (застосунки)".into(),
         other => other.to_string(),
     }
 }

@@ -1,10 +1,12 @@
 //! The block list: numbers whose calls never reach the IVR or an operator
-//! (000 §2.5.2), each block with its reason, who set it and until when,
-//! and every call attempt from a blocked number.
+//! (000 §2.5.2), e-mail addresses and messenger accounts whose appeals are
+//! refused, each block with its reason, who set it and until when, and
+//! every attempt from a blocked contact.
 //!
-//! Numbers are stored in E.164, normalised by the caller of these functions
-//! (`crate::phone::Numbering`), so every written form of a number is one
-//! block. At most one block is in force per number; lifted and expired
+//! Contacts are stored in the one form of [`crate::contact::ContactKey`]
+//! (a number in E.164, `mailto:…`, `telegram:…`, `viber:…`), made by the
+//! caller of these functions, so every written form of a contact is one
+//! block. At most one block is in force per contact; lifted and expired
 //! blocks stay as history.
 
 use chrono::{DateTime, Utc};
@@ -19,8 +21,11 @@ use tracing::info;
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct BlockedNumber {
     pub id: Uuid,
-    /// E.164.
+    /// The contact as stored ([`crate::contact::ContactKey::stored`]): a
+    /// number in E.164, `mailto:…`, `telegram:…` or `viber:…`.
     pub number: String,
+    /// `phone`, `email`, `telegram` or `viber`.
+    pub kind: &'static str,
     pub reason: String,
     /// The login of who set it; `None` from the command line.
     pub blocked_by: Option<String>,
@@ -60,6 +65,7 @@ fn block_from_row(row: &impl StoreRow) -> Result<BlockedNumber, StoreError> {
     let c = Cols::new(row, "blocked_numbers");
     Ok(BlockedNumber {
         id: c.uuid("id")?,
+        kind: crate::contact::kind_of(&c.get::<String>("number")?),
         number: c.get("number")?,
         reason: c.get("reason")?,
         blocked_by: c.get("blocked_by_login")?,
@@ -77,7 +83,7 @@ fn block_from_row(row: &impl StoreRow) -> Result<BlockedNumber, StoreError> {
 /// A new block's details.
 #[derive(Debug, Clone)]
 pub struct NewBlock<'a> {
-    /// E.164.
+    /// [`crate::contact::ContactKey::stored`].
     pub number: &'a str,
     pub reason: &'a str,
     pub by: Option<Uuid>,
@@ -92,21 +98,18 @@ impl Store {
     /// week); otherwise the old one ends (`replaced`) and this one takes its
     /// place. Returns the block in force and whether it is the new one.
     /// Blocks whose time has passed are ended (and logged) first.
-    /// `Invalid` for a number not in E.164, a blank reason or an `until`
-    /// not after `now`.
+    /// `Invalid` for a contact not in its stored form, a blank reason or
+    /// an `until` not after `now`.
     pub async fn block_number(
         &self,
         block: &NewBlock<'_>,
         now: DateTime<Utc>,
     ) -> Result<(BlockedNumber, bool), StoreError> {
         let number = block.number.trim();
-        let plausible = number.len() > 4
-            && number.starts_with('+')
-            && number[1..].bytes().all(|b| b.is_ascii_digit());
-        if !plausible {
+        if crate::contact::ContactKey::from_stored(number).is_none() {
             return Err(StoreError::Invalid {
                 field: "number",
-                reason: "must be in E.164 (+380…)".into(),
+                reason: "must be a number in E.164 (+380…), mailto:, telegram: or viber:".into(),
             });
         }
         let reason = block.reason.trim();
@@ -246,6 +249,31 @@ impl Store {
                 Ok((c.uuid("id")?, c.get("reason")?))
             })
             .transpose())
+    }
+
+    /// The first of `contacts` (as people typed them: a phone, an e-mail,
+    /// another contact) with a block in force at `now`, the attempt
+    /// counted on that block with `action` (the channel that refused it).
+    /// A text that is no contact is passed over.
+    pub async fn blocked_contact(
+        &self,
+        contacts: &[&String],
+        numbering: &crate::phone::NumberingPlan,
+        now: DateTime<Utc>,
+        action: &str,
+    ) -> Result<Option<crate::contact::ContactKey>, StoreError> {
+        for text in contacts {
+            let Some(key) = crate::contact::ContactKey::parse(text, numbering) else {
+                continue;
+            };
+            if let Some((block, _)) = self.active_block(&key.stored(), now).await? {
+                if let Err(e) = self.record_block_attempt(block, None, now, action).await {
+                    tracing::warn!(error = %e, action, "a refused appeal could not be noted on its block");
+                }
+                return Ok(Some(key));
+            }
+        }
+        Ok(None)
     }
 
     /// Lifts the block on `number`; the ended block, or `None` if none was

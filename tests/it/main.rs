@@ -17,6 +17,7 @@ mod flood;
 mod ivr;
 mod load;
 mod media;
+mod open311;
 mod operators;
 mod public;
 mod recordings;

@@ -1,6 +1,7 @@
 //! The citizens' pages (docs/web.md): the appeal form in Chromium at a
 //! phone's size, with a photo and a point on the map; every wrong field
-//! named by the page and by the server; the consent; a blocked phone; the
+//! named by the page and by the server; the consent; a blocked phone or
+//! e-mail; the
 //! limits; the honeypot; the status page telling public steps only. The
 //! form's server side again on PostgreSQL.
 
@@ -370,6 +371,32 @@ async fn a_citizen_files_and_follows_an_appeal_from_a_phone() {
     elsewhere.push(("other_contact", "050-111-22-33"));
     let (status, body, _) = post_form(&app, &elsewhere, &[]).await;
     assert_eq!(status, 403, "{body}");
+    // A blocked e-mail address, however it is spelled, likewise.
+    let blocked = serde_json::json!({ "number": "Spam@Example.com", "reason": "розсилка" });
+    let (status, set) = app.api("POST", "/api/blocked", &blocked.to_string()).await;
+    assert_eq!(status, 201, "{set}");
+    let set: Value = serde_json::from_str(&set).unwrap();
+    assert_eq!(
+        (set["number"].as_str(), set["kind"].as_str()),
+        (Some("mailto:spam@example.com"), Some("email"))
+    );
+    let mut spam = valid("067 444 55 66", &category_id);
+    spam.push(("email", "spam@example.COM"));
+    let (status, body, _) = post_form(&app, &spam, &[]).await;
+    assert_eq!(status, 403, "{body}");
+    assert!(
+        body["error"].as_str().unwrap().contains("контакту"),
+        "{body}"
+    );
+    let (_, list) = app.api("GET", "/api/blocked", "").await;
+    let list: Value = serde_json::from_str(&list).unwrap();
+    let attempts = list["blocked"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["kind"] == "email")
+        .map(|b| b["attempts"].clone());
+    assert_eq!(attempts, Some(1.into()), "{list}");
     assert!(
         app.store()
             .appeals_by_phone("+380501112233", 10)
@@ -617,4 +644,148 @@ async fn the_public_form_registers_on_postgres() {
             .len(),
         1
     );
+}
+
+/// `post_form` as a client behind the trusted proxy at `from`.
+async fn post_form_from(app: &TestApp, from: &str, fields: &[(&str, &str)]) -> (u16, Value) {
+    let (content_type, body) = form(fields, &[]);
+    let r = request_bytes(
+        app.http_addr,
+        "POST",
+        "/public/api/appeals",
+        &[
+            ("Content-Type", content_type),
+            ("X-Forwarded-For", from.to_string()),
+        ],
+        &body,
+    )
+    .await;
+    (
+        r.status,
+        serde_json::from_str(&r.body).unwrap_or(Value::Null),
+    )
+}
+
+#[tokio::test]
+async fn the_limits_hold_against_bursts_spread_guesses_and_big_fields() {
+    let app = spawn_app(AppOptions {
+        extra: "[public]\ntrusted_proxies = [\"127.0.0.1\"]\nappeals_per_address_hour = 2\n\
+                status_failures_per_address_hour = 50\nstatus_failures_per_number_hour = 4\n"
+            .into(),
+        ..AppOptions::default()
+    })
+    .await;
+    with_classifier(&app).await;
+    let (category_id, _) = category(&app, "холодн").await;
+    let phones: Vec<String> = (0..6).map(|n| format!("067 000 00 0{n}")).collect();
+
+    // Six forms at once from one address that may file two: two pass, not
+    // more (the place is taken as the form arrives, not after).
+    let burst = phones.iter().map(|phone| {
+        let fields = valid(phone, &category_id);
+        let app = &app;
+        async move { post_form_from(app, "203.0.113.9", &fields).await }
+    });
+    let answers = futures_util::future::join_all(burst).await;
+    let mut statuses: Vec<u16> = answers.iter().map(|(s, _)| *s).collect();
+    statuses.sort_unstable();
+    assert_eq!(statuses, [201, 201, 429, 429, 429, 429], "{answers:?}");
+    let mut filed = 0;
+    for n in 0..6 {
+        filed += app
+            .store()
+            .appeals_by_phone(&format!("+38067000000{n}"), 10)
+            .await
+            .unwrap()
+            .len();
+    }
+    assert_eq!(filed, 2, "two registered");
+
+    // Refused forms do not use up the address's appeals.
+    let mut wrong = valid("067 111 11 11", &category_id);
+    wrong.retain(|(name, _)| *name != "surname");
+    for _ in 0..3 {
+        let (status, body) = post_form_from(&app, "203.0.113.10", &wrong).await;
+        assert_eq!(status, 422, "{body}");
+    }
+    let (status, body) =
+        post_form_from(&app, "203.0.113.10", &valid("067 111 11 11", &category_id)).await;
+    assert_eq!(status, 201, "{body}");
+    let number = body["registration_number"].as_str().unwrap().to_string();
+
+    // IPv6 clients are counted by their /64.
+    for (host, phone, expected) in [
+        ("2001:db8:5:6::1", "050 200 00 01", 201),
+        ("2001:db8:5:6::2", "050 200 00 02", 201),
+        ("2001:db8:5:6:ffff::3", "050 200 00 03", 429),
+        ("2001:db8:5:7::1", "050 200 00 04", 201),
+    ] {
+        let (status, body) = post_form_from(&app, host, &valid(phone, &category_id)).await;
+        assert_eq!(status, expected, "{host}: {body}");
+    }
+
+    // Guesses at one number spread over addresses: four wrong digits,
+    // then the number waits, whatever the address; other numbers do not.
+    for n in 0..4 {
+        let r = request(
+            app.http_addr,
+            "GET",
+            &format!("/public/api/status?number={number}&digits=000{n}"),
+            &[("X-Forwarded-For", format!("198.51.100.{n}"))],
+            "",
+        )
+        .await;
+        assert_eq!(r.status, 404, "{}", r.body);
+    }
+    let status_from = |addr: &'static str, number: String, digits: &'static str| {
+        let app = &app;
+        async move {
+            request(
+                app.http_addr,
+                "GET",
+                &format!("/public/api/status?number={number}&digits={digits}"),
+                &[("X-Forwarded-For", addr.to_string())],
+                "",
+            )
+            .await
+        }
+    };
+    let r = status_from("198.51.100.77", number.clone(), "1111").await;
+    assert_eq!(r.status, 429, "the fifth guess waits: {}", r.body);
+    assert!(r.headers.iter().any(|(n, _)| n == "retry-after"));
+    let r = status_from("198.51.100.77", "1580-2026-999999".into(), "1111").await;
+    assert_eq!(r.status, 404, "another number is not held: {}", r.body);
+
+    // Text fields: one past its size is named; the form's text past a
+    // quarter MiB is refused whole; neither registers anything.
+    let long = "ж".repeat(20_000);
+    let mut fields = valid("067 333 33 33", &category_id);
+    fields.push(("essence", &long));
+    let (status, body) = post_form_from(&app, "203.0.113.11", &fields).await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["errors"][0]["field"], "essence", "{body}");
+    let chunk = "ї".repeat(15_000);
+    let mut fields = valid("067 333 33 33", &category_id);
+    for name in [
+        "surname",
+        "first_name",
+        "patronymic",
+        "address",
+        "other_contact",
+        "email",
+        "essence",
+        "latitude",
+        "longitude",
+    ] {
+        fields.push((name, &chunk));
+    }
+    let (status, body) = post_form_from(&app, "203.0.113.11", &fields).await;
+    assert_eq!(status, 413, "{body}");
+    assert!(body["error"].as_str().unwrap().contains("256"), "{body}");
+    let r = app
+        .store()
+        .appeals_by_phone("+380673333333", 10)
+        .await
+        .unwrap();
+    assert!(r.is_empty());
 }

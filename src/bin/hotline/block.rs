@@ -10,8 +10,9 @@ use crate::with_store;
 
 #[derive(Subcommand)]
 pub enum BlockCommand {
-    /// Block a number, written in any form (`+380 61 123-45-67`,
-    /// `0611234567`, `(061) 123 45 67`, `tel:+380611234567`…).
+    /// Block a contact: a number written in any form (`+380 61 123-45-67`,
+    /// `0611234567`, `(061) 123 45 67`, `tel:+380611234567`…), an e-mail
+    /// address, `telegram:<user id>` or `viber:<user id>`.
     Add {
         number: String,
         /// Why (kept with the block, shown to supervisors).
@@ -27,7 +28,7 @@ pub enum BlockCommand {
         #[arg(long)]
         history: bool,
     },
-    /// Lift the block on a number.
+    /// Lift the block on a contact.
     Remove { number: String },
 }
 
@@ -42,9 +43,13 @@ fn os_user() -> String {
 pub async fn run(settings: &Settings, action: BlockCommand) -> anyhow::Result<()> {
     let numbering = settings.numbering.plan();
     let normalise = |raw: &str| {
-        numbering
-            .normalise(raw)
-            .with_context(|| format!("{raw:?} is not a phone number"))
+        hotline::contact::ContactKey::parse(raw, &numbering)
+            .map(|key| key.stored())
+            .with_context(|| {
+                format!(
+                    "{raw:?} is not a phone number, an e-mail address, telegram:<id> or viber:<id>"
+                )
+            })
     };
     let now = chrono::Utc::now();
     with_store(settings, async |store| {
@@ -65,7 +70,7 @@ pub async fn run(settings: &Settings, action: BlockCommand) -> anyhow::Result<()
                 let (block, new) = store
                     .block_number(
                         &NewBlock {
-                            number: number.as_str(),
+                            number: &number,
                             reason: &reason,
                             by: None,
                             until,
@@ -75,7 +80,7 @@ pub async fn run(settings: &Settings, action: BlockCommand) -> anyhow::Result<()
                     )
                     .await?;
                 if new {
-                    tracing::info!(number = %block.number, until = ?block.until, by = %os_user(), "number blocked from the command line");
+                    tracing::info!(contact = %hotline::phone::Pii(&block.number), until = ?block.until, by = %os_user(), "number blocked from the command line");
                 }
                 println!(
                     "{} {}{}",
@@ -95,7 +100,7 @@ pub async fn run(settings: &Settings, action: BlockCommand) -> anyhow::Result<()
                         (None, None) => "until lifted".into(),
                     };
                     println!(
-                        "{:<15} {:<24} {:>4} calls  since {}  by {:<12} {}",
+                        "{:<24} {:<24} {:>4} calls  since {}  by {:<12} {}",
                         b.number,
                         state,
                         b.attempts,
@@ -107,12 +112,12 @@ pub async fn run(settings: &Settings, action: BlockCommand) -> anyhow::Result<()
             }
             BlockCommand::Remove { number } => {
                 let number = normalise(&number)?;
-                match store.lift_block(number.as_str(), None, now).await? {
+                match store.lift_block(&number, None, now).await? {
                     Some(b) => {
-                        tracing::info!(number = %b.number, by = %os_user(), "block lifted from the command line");
+                        tracing::info!(contact = %hotline::phone::Pii(&b.number), by = %os_user(), "block lifted from the command line");
                         println!("{} unblocked", b.number);
                     }
-                    None => anyhow::bail!("{} is not blocked", number.as_str()),
+                    None => anyhow::bail!("{number} is not blocked"),
                 }
             }
         }

@@ -5,6 +5,7 @@
 //! the voice menu ([`ivr`]). The work itself is in the library; `anyhow`
 //! lives here only, where errors become messages for a person.
 
+mod apikey;
 mod appeal;
 mod block;
 mod classifier;
@@ -81,8 +82,14 @@ enum Command {
         #[command(subcommand)]
         action: classifier::ClassifierAction,
     },
+    /// Open311 applications' API keys: add (the key is shown once), list,
+    /// revoke.
+    Apikey {
+        #[command(subcommand)]
+        action: apikey::ApikeyCommand,
+    },
     /// Blocked callers: numbers whose calls never reach the menu or an
-    /// operator.
+    /// operator, e-mail addresses and messenger accounts.
     Block {
         #[command(subcommand)]
         action: block::BlockCommand,
@@ -210,6 +217,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Executor { action } => executor::executor(&settings, action).await,
         Command::Appeal { action } => appeal::run(&settings, action).await,
         Command::Classifier { action } => classifier::run(&settings, action).await,
+        Command::Apikey { action } => {
+            serve::init_cli_logging();
+            apikey::run(&settings, action).await
+        }
         Command::Block { action } => {
             serve::init_cli_logging();
             block::run(&settings, action).await

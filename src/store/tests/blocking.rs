@@ -4,6 +4,7 @@ use super::*;
 use crate::store::blocking::NewBlock;
 
 both_backends!(blocks_replace_lift_expire_and_count_attempts);
+both_backends!(e_mail_and_messenger_accounts_are_blocked_beside_numbers);
 
 fn block<'a>(number: &'a str, reason: &'a str, until: Option<DateTime<Utc>>) -> NewBlock<'a> {
     NewBlock {
@@ -30,6 +31,8 @@ async fn blocks_replace_lift_expire_and_count_attempts(db: &TestDb) {
     // Bad input changes nothing.
     for bad in [
         block("0611234567", "x", None),
+        block("Taras@example.ua", "x", None),
+        block("telegram:@taras", "x", None),
         block(n, "  ", None),
         block(n, "x", Some(t - Duration::seconds(1))),
     ] {
@@ -87,4 +90,36 @@ async fn blocks_replace_lift_expire_and_count_attempts(db: &TestDb) {
     assert_eq!(lifted.end_reason.as_deref(), Some("lifted"));
     assert_eq!(db.active_block(n, after).await.unwrap(), None);
     assert_eq!(db.blocked_numbers(after, true).await.unwrap().len(), 3);
+}
+
+async fn e_mail_and_messenger_accounts_are_blocked_beside_numbers(db: &TestDb) {
+    let t = t0();
+    for (key, kind) in [
+        ("mailto:taras@example.ua", "email"),
+        ("telegram:123456789", "telegram"),
+        ("viber:01234567890A=", "viber"),
+        ("+380611234567", "phone"),
+    ] {
+        let (b, new) = db.block_number(&block(key, "спам", None), t).await.unwrap();
+        assert!(new, "{key}");
+        assert_eq!((b.number.as_str(), b.kind), (key, kind));
+        db.record_block_attempt(b.id, None, t, "web").await.unwrap();
+        assert_eq!(
+            db.active_block(key, t).await.unwrap().map(|(id, _)| id),
+            Some(b.id)
+        );
+    }
+    let listed = db.blocked_numbers(t, false).await.unwrap();
+    assert_eq!(listed.len(), 4);
+    assert!(listed.iter().all(|b| b.attempts == 1));
+    let lifted = db
+        .lift_block("mailto:taras@example.ua", None, t)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(lifted.kind, "email");
+    assert_eq!(
+        db.active_block("mailto:taras@example.ua", t).await.unwrap(),
+        None
+    );
 }

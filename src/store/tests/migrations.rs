@@ -168,3 +168,110 @@ async fn block_requests_become_blocks_on_postgres() {
     let Some(db) = db else { return };
     block_requests_become_blocks(&db, "postgres").await;
 }
+
+/// 0021 widens the block list's key (SQLite rebuilds both tables): the
+/// blocks and their attempts are kept with their ids and links, and an
+/// e-mail block can be set after.
+async fn blocks_survive_the_widened_key(db: &EmptyDb, backend: &str) {
+    let files = migrations_until(backend, 20);
+    let migrator = Migrator::new(files.path()).await.expect("the migrations");
+    let block = Uuid::new_v4();
+    macro_rules! seed {
+        ($pool:expr) => {{
+            let pool = $pool;
+            migrator.run(&pool).await.expect("0001-0020");
+            sqlx::query(
+                "INSERT INTO blocked_numbers (id, number, reason, blocked_at) \
+                 VALUES ($1, '+380611234567', 'образи', $2)",
+            )
+            .bind(DbUuid(block))
+            .bind(DbTime::new(t0()))
+            .execute(&pool)
+            .await
+            .expect("a block, as 0010 stored it");
+            for _ in 0..3 {
+                sqlx::query(
+                    "INSERT INTO block_attempts (block_id, at, action) VALUES ($1, $2, 'rejected')",
+                )
+                .bind(DbUuid(block))
+                .bind(DbTime::new(t0()))
+                .execute(&pool)
+                .await
+                .expect("an attempt");
+            }
+            pool.close().await;
+        }};
+    }
+    if backend == "sqlite" {
+        let options = sqlx::sqlite::SqliteConnectOptions::from_str(db.url())
+            .unwrap()
+            .create_if_missing(true)
+            .foreign_keys(true);
+        std::fs::create_dir_all(options.get_filename().parent().unwrap()).unwrap();
+        seed!(SqlitePool::connect_with(options).await.unwrap());
+    } else {
+        seed!(PgPool::connect(db.url()).await.unwrap());
+    }
+    let store = Store::connect(db.url()).await.expect("0021 applied");
+    let now = t0() + Duration::minutes(1);
+    let listed = store.blocked_numbers(now, false).await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!((listed[0].id, listed[0].attempts), (block, 3));
+    assert_eq!(listed[0].kind, "phone");
+    store
+        .record_block_attempt(block, None, now, "web")
+        .await
+        .unwrap();
+    let ids: Vec<i64> = on_pool!(store, |pool| sqlx::query_scalar(
+        "SELECT id FROM block_attempts ORDER BY id"
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap());
+    assert_eq!(ids, [1, 2, 3, 4], "the attempts' ids go on");
+    let (email, _) = store
+        .block_number(
+            &crate::store::blocking::NewBlock {
+                number: "mailto:taras@example.ua",
+                reason: "спам",
+                by: None,
+                until: None,
+                call_id: None,
+            },
+            now,
+        )
+        .await
+        .unwrap();
+    assert_eq!(email.kind, "email");
+    // The attempts still go with their block.
+    on_pool!(store, |pool| sqlx::query(
+        "DELETE FROM blocked_numbers WHERE id = $1"
+    )
+    .bind(DbUuid(block))
+    .execute(pool)
+    .await
+    .map(drop)
+    .unwrap());
+    let left: i64 = on_pool!(store, |pool| sqlx::query_scalar(
+        "SELECT count(*) FROM block_attempts"
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap());
+    assert_eq!(left, 0);
+    store.close().await;
+}
+
+#[tokio::test]
+async fn blocks_survive_the_widened_key_on_sqlite() {
+    blocks_survive_the_widened_key(&EmptyDb::sqlite(), "sqlite").await;
+}
+
+#[tokio::test]
+async fn blocks_survive_the_widened_key_on_postgres() {
+    let db = EmptyDb::postgres()
+        .await
+        .expect("a PostgreSQL test database (set HOTLINE_TEST_SKIP_PG=1 to skip on purpose)");
+    let Some(db) = db else { return };
+    blocks_survive_the_widened_key(&db, "postgres").await;
+}
