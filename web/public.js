@@ -304,14 +304,54 @@ class StatusPage {
   }
 }
 
+/** Current and planned works, announcements, filtered by street and
+ * service as the resident types. */
+class WorksPage {
+  async start() {
+    $('w-street').addEventListener('input', () => this.render());
+    $('w-service').addEventListener('change', () => this.render());
+    try {
+      this.data = await getJson('/public/api/works');
+    } catch (e) {
+      $('works-now').replaceChildren(el('p', { class: 'pub-alert', text: e.body?.error || t('pub_offline') }));
+      return;
+    }
+    this.render();
+  }
+
+  render() {
+    if (!this.data) return;
+    const { announcements, works } = this.data;
+    $('announcements').replaceChildren(...announcements.map((a) => el('article', { class: 'pub-announcement', id: `a-${a.id}` },
+      el('h2', { text: a.title }),
+      el('p', { class: 'pub-body', text: a.body }),
+      el('p', { class: 'pub-hint', text: a.until ? t('pub_ann_until', { at: dateTime(a.until) }) : dateTime(a.published_at) }))));
+    const street = $('w-street').value.trim().toLocaleLowerCase('uk');
+    const service = $('w-service').value;
+    const shown = works.filter((w) => (!service || w.service === service)
+      && (!street || w.addresses.some((a) => a.street.toLocaleLowerCase('uk').includes(street))));
+    const card = (w) => el('article', { class: `pub-work ${w.kind}`, id: `w-${w.id}` },
+      el('h3', {}, el('span', { class: 'pub-tag', text: t(`work_${w.kind}`) }), ` ${t(`service_${w.service}`)}`),
+      el('p', { class: 'pub-where', text: w.addresses.map((a) => (a.house ? `${a.street}, ${a.house}` : a.street)).join('; ') }),
+      el('p', { text: w.description }),
+      el('p', { class: 'pub-hint', text: `${dateTime(w.starts_at)} – ${dateTime(w.expected_end)} · ${w.executor}` }));
+    const none = () => el('p', { class: 'pub-hint', text: street || service ? t('pub_works_none_here') : t('pub_works_none') });
+    const now = shown.filter((w) => w.in_progress).map(card);
+    const planned = shown.filter((w) => !w.in_progress).map(card);
+    $('works-now').replaceChildren(...(now.length ? now : [none()]));
+    $('works-planned').replaceChildren(...(planned.length ? planned : [none()]));
+  }
+}
+
 function route() {
-  const view = location.pathname.startsWith('/public/status') ? 'status' : 'appeal';
-  for (const name of ['appeal', 'status']) $(`view-${name}`).hidden = name !== view;
+  const path = location.pathname;
+  const view = path.startsWith('/public/status') ? 'status' : path.startsWith('/public/works') ? 'works' : 'appeal';
+  for (const name of ['appeal', 'status', 'works']) $(`view-${name}`).hidden = name !== view;
   for (const a of document.querySelectorAll('.pub-nav a')) {
     if (a.dataset.view === view) a.setAttribute('aria-current', 'page');
     else a.removeAttribute('aria-current');
   }
-  document.title = `15-80 · ${t(view === 'status' ? 'pub_nav_status' : 'pub_nav_appeal')}`;
+  document.title = `15-80 · ${t(`pub_nav_${view}`)}`;
   return view;
 }
 
@@ -332,6 +372,7 @@ async function main() {
   });
   const view = route();
   if (view === 'status') new StatusPage().start();
+  else if (view === 'works') await new WorksPage().start();
   else await new AppealForm().start();
 }
 

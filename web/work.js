@@ -155,6 +155,14 @@ function verificationText(v) {
  * A card open beside a list: everything on it and the steps offered.
  * `onChanged()` is called after a step was taken.
  */
+/** A citizen's channel as the history names it: `web`, `chatbot`, or
+ * `open311:<application>`. */
+function viaText(login) {
+  const [channel, app] = login.split(/:(.*)/s);
+  const name = t(`via_${channel}`);
+  return app ? `${name} · ${app}` : name;
+}
+
 class CardPanel {
   constructor(root, { toast, onChanged, extra }) {
     this.root = root;
@@ -255,7 +263,7 @@ class CardPanel {
 
     const steps = el('ol', { class: 'list small history' });
     for (const h of history) {
-      const who = h.role === 'citizen' ? t('citizenVia', { via: t(`via_${h.login}`) })
+      const who = h.role === 'citizen' ? t('citizenVia', { via: viaText(h.login) })
         : h.executor ? `${h.login} (${executorName(h.executor)})` : h.login;
       // The state after the step, unless the step's name says it.
       const named = ['delivered', 'closure_proposed', 'closed', 'dismissed', 'moved_to_long_term'].includes(h.kind);
@@ -748,11 +756,18 @@ export class WorksView {
     this.toast = toast;
     this.abort = new AbortController();
     this.executor = session.user.role === 'executor';
+    this.staff = ['supervisor', 'admin'].includes(session.user.role);
   }
 
   async start() {
     $('works-form').hidden = !this.executor;
+    $('ann-block').hidden = this.executor;
+    $('ann-form').hidden = !this.staff;
     const on = listeners(this.abort);
+    on($('ann-form'), 'submit', (e) => {
+      e.preventDefault();
+      this.publish();
+    });
     on($('works-form'), 'submit', (e) => {
       e.preventDefault();
       this.register();
@@ -761,6 +776,65 @@ export class WorksView {
     this.kindChanged();
     await readExecutors();
     await this.load();
+  }
+
+  /** Publishes the announcement the form holds. */
+  async publish() {
+    for (const f of ['title', 'body', 'until']) $(`e-an-${f}`).textContent = '';
+    const body = { title: $('an-title').value, body: $('an-body').value };
+    if ($('an-until').value) body.until = $('an-until').value;
+    try {
+      await api('POST', '/api/announcements', body);
+      $('ann-form').reset();
+      this.toast(t('annPublished_'), 'info');
+      await this.loadAnnouncements();
+    } catch (e) {
+      const errors = e.body?.errors;
+      if (Array.isArray(errors)) {
+        for (const x of errors) ($(`e-an-${x.field}`) || $('e-an-body')).textContent = x.message;
+        $(`an-${errors[0].field}`)?.focus();
+      } else {
+        this.toast(e.message, 'error');
+      }
+    }
+  }
+
+  async withdraw(a) {
+    if (!window.confirm(t('annWithdrawSure', { title: a.title }))) return;
+    try {
+      await api('POST', `/api/announcements/${a.id}/withdraw`, {});
+      await this.loadAnnouncements();
+    } catch (e) {
+      this.toast(e.message, 'error');
+    }
+  }
+
+  async loadAnnouncements() {
+    if (this.executor) return;
+    let announcements;
+    try {
+      ({ announcements } = await api('GET', '/api/announcements'));
+    } catch (e) {
+      this.toast(e.message, 'error');
+      return;
+    }
+    const now = Date.now();
+    const rows = announcements.map((a) => {
+      const ended = a.withdrawn_at || (a.until && Date.parse(a.until) <= now);
+      const state = a.withdrawn_at ? t('annWithdrawnBy', { who: a.withdrawn_by, at: dateTime(a.withdrawn_at) })
+        : (a.until ? dateTime(a.until) : t('untilLifted'));
+      return el('tr', { 'data-announcement': a.id, class: ended ? 'muted' : '' },
+        el('td', { text: a.title }),
+        el('td', { text: a.body }),
+        el('td', { text: dateTime(a.published_at) }),
+        el('td', { text: state }),
+        el('td', { text: a.author }),
+        el('td', {}, this.staff && !ended
+          ? el('button', { type: 'button', class: 'small', text: t('annWithdraw'), onclick: () => this.withdraw(a) })
+          : null));
+    });
+    if (!rows.length) rows.push(el('tr', {}, el('td', { colspan: '6', class: 'muted', text: t('nothingHere') })));
+    $('ann-list').replaceChildren(...rows);
   }
 
   stop() {
@@ -859,5 +933,6 @@ export class WorksView {
       el('td', {}, w.yours ? this.controls(w) : null)));
     if (!rows.length) rows.push(el('tr', {}, el('td', { colspan: '8', class: 'muted', text: t('nothingHere') })));
     $('works-list').replaceChildren(...rows);
+    await this.loadAnnouncements();
   }
 }

@@ -65,10 +65,31 @@ async fn list(
     Ok(Json(BlockList { blocked }))
 }
 
+/// An optional `until` field: empty is none; else [`parse_until`], in the
+/// future, or a message under the field in `errors`.
+pub fn until_field(
+    text: Option<&str>,
+    tz: chrono_tz::Tz,
+    now: DateTime<Utc>,
+    errors: &mut Vec<FieldError>,
+) -> Option<DateTime<Utc>> {
+    let text = text.map(str::trim).filter(|t| !t.is_empty())?;
+    let message = match parse_until(text, tz) {
+        Some(t) if t > now => return Some(t),
+        Some(_) => "Дата завершення має бути в майбутньому.",
+        None => "Дата: РРРР-ММ-ДД.",
+    };
+    errors.push(FieldError {
+        field: "until",
+        message: message.into(),
+    });
+    None
+}
+
 /// An `until` as people give it: a moment (RFC 3339), or a date meaning
-/// the end of that day on the server's clock.
-pub fn parse_until(text: &str) -> Option<DateTime<Utc>> {
-    super::moment(text, super::DayEdge::LastSecond)
+/// the end of that day on the city's clock `tz`.
+pub fn parse_until(text: &str, tz: chrono_tz::Tz) -> Option<DateTime<Utc>> {
+    super::moment(text, super::DayEdge::LastSecond, tz)
 }
 
 #[derive(Deserialize)]
@@ -92,6 +113,7 @@ struct BlockSet {
 async fn add(
     State(store): State<Store>,
     State(numbering): State<NumberingPlan>,
+    State(rules): State<std::sync::Arc<crate::appeal::lifecycle::Lifecycle>>,
     auth: Auth,
     body: Result<Json<AddBody>, JsonRejection>,
 ) -> Result<(StatusCode, Json<BlockSet>), ApiError> {
@@ -113,31 +135,12 @@ async fn add(
             message: "Вкажіть причину (до 500 символів).".into(),
         });
     }
-    let until = match body
-        .until
-        .as_deref()
-        .map(str::trim)
-        .filter(|u| !u.is_empty())
-    {
-        None => None,
-        Some(text) => match parse_until(text) {
-            Some(t) if t > now => Some(t),
-            Some(_) => {
-                errors.push(FieldError {
-                    field: "until",
-                    message: "Дата завершення має бути в майбутньому.".into(),
-                });
-                None
-            }
-            None => {
-                errors.push(FieldError {
-                    field: "until",
-                    message: "Дата: РРРР-ММ-ДД.".into(),
-                });
-                None
-            }
-        },
-    };
+    let until = until_field(
+        body.until.as_deref(),
+        rules.calendar().time_zone(),
+        now,
+        &mut errors,
+    );
     let Some(key) = key.filter(|_| errors.is_empty()) else {
         return Err(ApiError::Fields(errors));
     };
@@ -193,20 +196,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn until_is_a_moment_or_the_end_of_a_day() {
+    fn until_is_a_moment_or_the_end_of_a_day_on_the_city_s_clock() {
+        let kyiv = chrono_tz::Europe::Kyiv;
         assert_eq!(
-            parse_until("2026-12-01T10:00:00+02:00"),
+            parse_until("2026-12-01T10:00:00+02:00", kyiv),
             Some("2026-12-01T08:00:00Z".parse().unwrap())
         );
-        let end_of_day = parse_until("2026-12-01").unwrap();
-        assert!(
-            end_of_day
-                .with_timezone(&chrono::Local)
-                .format("%H:%M:%S")
-                .to_string()
-                == "23:59:59"
+        // Winter (+02:00) and summer (+03:00).
+        assert_eq!(
+            parse_until("2026-12-01", kyiv),
+            Some("2026-12-01T21:59:59Z".parse().unwrap())
         );
-        assert_eq!(parse_until("tomorrow"), None);
-        assert_eq!(parse_until("2026-13-01"), None);
+        assert_eq!(
+            parse_until("2026-07-01", kyiv),
+            Some("2026-07-01T20:59:59Z".parse().unwrap())
+        );
+        assert_eq!(parse_until("tomorrow", kyiv), None);
+        assert_eq!(parse_until("2026-13-01", kyiv), None);
     }
 }

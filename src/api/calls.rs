@@ -1,7 +1,7 @@
 //! The operator's own controls over calls:
 //!
 //! - `GET /api/my/calls` (operator users): the calls they answered today
-//!   (server local day), newest first.
+//!   (the city's day), newest first.
 //! - `POST /api/calls/{id}/block` with `{"reason": "…"}`: "end call and
 //!   block caller". An operator for a call they took; supervisors and
 //!   admins for any call. A call still in progress is ended (BYE to both
@@ -56,13 +56,20 @@ struct MyCall {
     ended_at: Option<DateTime<Utc>>,
 }
 
-async fn my_calls(State(store): State<Store>, auth: Auth) -> Result<Json<MyCalls>, ApiError> {
+async fn my_calls(
+    State(store): State<Store>,
+    State(rules): State<std::sync::Arc<crate::appeal::lifecycle::Lifecycle>>,
+    auth: Auth,
+) -> Result<Json<MyCalls>, ApiError> {
     auth.require(&[Role::Operator])?;
     let Some(operator) = auth.user().operator_id else {
         return Ok(Json(MyCalls { calls: Vec::new() }));
     };
     let taken = store
-        .calls_taken_by(operator, super::local_day_start())
+        .calls_taken_by(
+            operator,
+            super::city_day_start(rules.calendar().time_zone()),
+        )
         .await?;
     let calls = taken
         .into_iter()

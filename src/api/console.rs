@@ -550,6 +550,7 @@ impl Connection {
         notices.iter().any(|n| match n {
             Notice::Executor(code) => self.user.executor.as_deref() == Some(code.as_str()),
             Notice::Supervisors => self.user.role == Role::Supervisor,
+            Notice::ContactCentre => matches!(self.user.role, Role::Operator | Role::Supervisor),
             Notice::Curator(login) => *login == self.user.login,
         })
     }

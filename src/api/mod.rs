@@ -13,6 +13,7 @@
 //! progress is the [`state::CallControl`] trait, so nothing here depends on
 //! the call layer or the server that assembles it all.
 
+pub mod announcements;
 pub mod auth;
 pub mod blocking;
 pub mod calls;
@@ -51,6 +52,7 @@ pub fn router(state: AppState, max_upload: u64) -> axum::Router {
         .merge(blocking::routes())
         .merge(recordings::routes())
         .merge(works::routes())
+        .merge(announcements::routes())
         .merge(web::routes())
         .merge(public)
         .merge(open311)
@@ -58,19 +60,19 @@ pub fn router(state: AppState, max_upload: u64) -> axum::Router {
         .with_state(state)
 }
 
-/// The start of today (the server's local day), for "today's" figures.
-pub fn local_day_start() -> chrono::DateTime<chrono::Utc> {
-    use chrono::Local;
+/// The start of today on the city's clock (`tz`, the working calendar's
+/// zone), for "today's" figures.
+pub fn city_day_start(tz: chrono_tz::Tz) -> chrono::DateTime<chrono::Utc> {
     let now = chrono::Utc::now();
-    Local::now()
+    now.with_timezone(&tz)
         .date_naive()
         .and_hms_opt(0, 0, 0)
-        .and_then(|t| t.and_local_timezone(Local).earliest())
+        .and_then(|t| t.and_local_timezone(tz).earliest())
         .map(|t| t.with_timezone(&chrono::Utc))
         .unwrap_or(now)
 }
 
-/// Where a bare date (`YYYY-MM-DD`, the server's local day) falls.
+/// Where a bare date (`YYYY-MM-DD`, a day on the city's clock) falls.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DayEdge {
     /// Its first moment: a search's `from`.
@@ -82,8 +84,12 @@ pub enum DayEdge {
 }
 
 /// A moment as people give one: RFC 3339, or a date taken at `edge`.
-pub fn moment(text: &str, edge: DayEdge) -> Option<chrono::DateTime<chrono::Utc>> {
-    use chrono::{DateTime, Local, NaiveDate, Utc};
+pub fn moment(
+    text: &str,
+    edge: DayEdge,
+    tz: chrono_tz::Tz,
+) -> Option<chrono::DateTime<chrono::Utc>> {
+    use chrono::{DateTime, NaiveDate, Utc};
     let text = text.trim();
     if let Ok(t) = DateTime::parse_from_rfc3339(text) {
         return Some(t.with_timezone(&Utc));
@@ -94,7 +100,7 @@ pub fn moment(text: &str, edge: DayEdge) -> Option<chrono::DateTime<chrono::Utc>
         DayEdge::LastSecond => day.and_hms_opt(23, 59, 59)?,
         DayEdge::End => day.succ_opt()?.and_hms_opt(0, 0, 0)?,
     };
-    at.and_local_timezone(Local)
+    at.and_local_timezone(tz)
         .earliest()
         .map(|t| t.with_timezone(&Utc))
 }
@@ -130,15 +136,26 @@ mod tests {
     use chrono::TimeDelta;
 
     #[test]
-    fn dates_in_queries_cover_whole_days() {
-        let from = moment("2026-11-24", DayEdge::Start).unwrap();
-        let to = moment("2026-11-24", DayEdge::End).unwrap();
+    fn dates_in_queries_cover_whole_days_of_the_city() {
+        let kyiv = chrono_tz::Europe::Kyiv;
+        let from = moment("2026-11-24", DayEdge::Start, kyiv).unwrap();
+        let to = moment("2026-11-24", DayEdge::End, kyiv).unwrap();
         assert_eq!(to - from, TimeDelta::days(1));
         assert_eq!(
-            moment("2026-11-24T10:00:00Z", DayEdge::End),
+            from,
+            "2026-11-23T22:00:00Z"
+                .parse::<chrono::DateTime<chrono::Utc>>()
+                .unwrap()
+        );
+        // The day the clocks go forward is 23 hours long.
+        let spring = moment("2026-03-29", DayEdge::Start, kyiv).unwrap();
+        let next = moment("2026-03-29", DayEdge::End, kyiv).unwrap();
+        assert_eq!(next - spring, TimeDelta::hours(23));
+        assert_eq!(
+            moment("2026-11-24T10:00:00Z", DayEdge::End, kyiv),
             Some("2026-11-24T10:00:00Z".parse().unwrap())
         );
-        assert_eq!(moment("yesterday", DayEdge::Start), None);
+        assert_eq!(moment("yesterday", DayEdge::Start, kyiv), None);
     }
 
     #[test]

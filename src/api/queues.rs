@@ -61,12 +61,13 @@ struct QueueToday {
 async fn queues(
     State(store): State<Store>,
     State(service): State<QueueService>,
+    State(rules): State<std::sync::Arc<crate::appeal::lifecycle::Lifecycle>>,
     auth: Auth,
 ) -> Result<Json<QueueFigures>, ApiError> {
     auth.require(&[Role::Operator, Role::Supervisor, Role::Admin])?;
     let now = Utc::now();
-    // "Today" is the server's local day.
-    let day_start = super::local_day_start();
+    // "Today" is the city's day.
+    let day_start = super::city_day_start(rules.calendar().time_zone());
     let mut out = Vec::new();
     for queue in service.queues().queues() {
         let stats = store

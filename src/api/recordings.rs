@@ -151,15 +151,20 @@ struct SearchQuery {
 }
 
 /// A moment from a query: RFC 3339, or a date (`from`: the start of that
-/// day, `to`: the end of it, on the server's clock); a 422 naming `field`
-/// if it is neither.
-fn moment(field: &'static str, text: &str, end_of_day: bool) -> Result<DateTime<Utc>, ApiError> {
+/// day, `to`: the end of it, on the city's clock `tz`); a 422 naming
+/// `field` if it is neither.
+fn moment(
+    field: &'static str,
+    text: &str,
+    end_of_day: bool,
+    tz: chrono_tz::Tz,
+) -> Result<DateTime<Utc>, ApiError> {
     let edge = if end_of_day {
         super::DayEdge::End
     } else {
         super::DayEdge::Start
     };
-    super::moment(text, edge).ok_or_else(|| ApiError::field(field, "Дата: РРРР-ММ-ДД."))
+    super::moment(text, edge, tz).ok_or_else(|| ApiError::field(field, "Дата: РРРР-ММ-ДД."))
 }
 
 #[derive(Serialize)]
@@ -173,6 +178,7 @@ struct SearchPage {
 async fn search(
     State(store): State<Store>,
     State(numbering): State<NumberingPlan>,
+    State(rules): State<std::sync::Arc<crate::appeal::lifecycle::Lifecycle>>,
     auth: Auth,
     Query(q): Query<SearchQuery>,
 ) -> Result<Json<SearchPage>, ApiError> {
@@ -191,10 +197,10 @@ async fn search(
         ..Default::default()
     };
     if let Some(text) = nonempty(&q.from) {
-        filter.from = Some(moment("from", &text, false)?);
+        filter.from = Some(moment("from", &text, false, rules.calendar().time_zone())?);
     }
     if let Some(text) = nonempty(&q.to) {
-        filter.to = Some(moment("to", &text, true)?);
+        filter.to = Some(moment("to", &text, true, rules.calendar().time_zone())?);
     }
     if let Some(text) = nonempty(&q.caller) {
         // Any written form finds the number; what does not normalise is
@@ -586,16 +592,17 @@ fn csv_field(text: &str) -> String {
 
 async fn access_log(
     State(store): State<Store>,
+    State(rules): State<std::sync::Arc<crate::appeal::lifecycle::Lifecycle>>,
     auth: Auth,
     Query(q): Query<AccessQuery>,
 ) -> Result<Response, ApiError> {
     auth.require(&[Role::Admin])?;
     let from = match q.from.as_deref().filter(|s| !s.is_empty()) {
-        Some(t) => Some(moment("from", t, false)?),
+        Some(t) => Some(moment("from", t, false, rules.calendar().time_zone())?),
         None => None,
     };
     let to = match q.to.as_deref().filter(|s| !s.is_empty()) {
-        Some(t) => Some(moment("to", t, true)?),
+        Some(t) => Some(moment("to", t, true, rules.calendar().time_zone())?),
         None => None,
     };
     let limit = q.limit.unwrap_or(10_000).clamp(1, 100_000);

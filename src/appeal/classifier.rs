@@ -74,6 +74,17 @@ impl DeadlineClass {
         }
     }
 
+    /// The term as citizens read it, in Ukrainian (000 §2.2.3).
+    pub fn term_uk(self) -> &'static str {
+        match self {
+            DeadlineClass::Emergency => "3 години (аварійна)",
+            DeadlineClass::Short => "24 години",
+            DeadlineClass::Medium => "72 години",
+            DeadlineClass::Long => "тиждень",
+            DeadlineClass::Written => "30 днів (письмова відповідь)",
+        }
+    }
+
     /// The class named `text` (exactly, lower case), or `None`.
     pub fn parse(text: &str) -> Option<Self> {
         Self::ALL.iter().copied().find(|c| c.as_str() == text)

@@ -595,6 +595,9 @@ pub enum Notice {
     Executor(ExecutorCode),
     /// The contact centre's control staff.
     Supervisors,
+    /// The contact centre's desk: its operators and supervisors (a card
+    /// waiting in triage for one of them to classify).
+    ContactCentre,
     /// A curator, by login: a second extension waits for them.
     Curator(String),
 }
@@ -870,7 +873,7 @@ impl Lifecycle {
                 },
             },
             card,
-            notices: vec![Notice::Supervisors],
+            notices: vec![Notice::ContactCentre],
             repeat: None,
         }
     }

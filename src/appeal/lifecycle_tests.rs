@@ -1682,7 +1682,7 @@ fn a_card_without_a_subject_waits_for_the_contact_centre_to_classify_it() {
     assert_eq!(card.status, AppealStatus::Registered);
     assert_eq!(card.delivery_at, None);
     assert_eq!(card.deadline, TRIAGE_CLASS.deadline(registered));
-    assert_eq!(outcome.notices, vec![Notice::Supervisors]);
+    assert_eq!(outcome.notices, vec![Notice::ContactCentre]);
     let now = kyiv("2026-12-02 11:00");
     // Nobody to deliver to, reassign, or act as executor.
     assert_eq!(

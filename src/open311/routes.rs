@@ -223,7 +223,7 @@ async fn service_list(store: &Store) -> Result<Vec<wire::Service>, StoreError> {
             description: format!(
                 "Виконавець: {}; строк: {}",
                 c.executor.name,
-                c.deadline.as_str()
+                c.deadline.term_uk()
             ),
             metadata: true,
             kind: "realtime",

@@ -1,19 +1,27 @@
 //! The citizens' own pages, without signing in (docs/web.md): the appeal
 //! form (`/public/appeal`), an appeal's status by its number and the last
-//! digits of the contact phone (`/public/status`), and their JSON under
-//! `/public/api/`.
+//! digits of the contact phone (`/public/status`), current and planned
+//! works with staff's announcements (`/public/works`, with Atom and RSS
+//! feeds), and their JSON under `/public/api/`.
 //!
 //! Layout, pure rules first:
 //! * [`limits`]: how often one address or one contact may use them, and
 //!   the client's address behind the city's reverse proxy.
 //! * [`status`]: what the status page tells: public steps only.
+//! * [`announcements`]: what staff publish to residents, checked, and its
+//!   rows.
+//! * [`feed`]: the works page as Atom and RSS.
 //! * [`outbox`]: the e-mail confirming an appeal, queued and sent.
-//! * [`routes`]: the HTTP edge.
+//! * [`routes`], [`works`]: the HTTP edge (the form, the status, the works
+//!   page and its feeds).
 
+pub mod announcements;
+pub mod feed;
 pub mod limits;
 pub mod outbox;
 pub mod routes;
 pub mod status;
+pub mod works;
 
 use std::net::IpAddr;
 

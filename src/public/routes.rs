@@ -1,5 +1,6 @@
 //! HTTP of the public pages (docs/web.md), no sign-in:
-//! * `GET /public/appeal`, `GET /public/status`: the pages;
+//! * `GET /public/appeal`, `GET /public/status`, `GET /public/works`: the
+//!   pages (the works page's JSON and feeds are in [`super::works`]);
 //! * `GET /public/api/form`: the classifier as the form offers it, the
 //!   map, the files' limits;
 //! * `POST /public/api/appeals`: an appeal (multipart: the fields and up
@@ -197,6 +198,10 @@ pub fn routes(public: &Public) -> axum::Router<AppState> {
         .route("/public", get(|| async { Redirect::to("/public/appeal") }))
         .route("/public/appeal", get(page))
         .route("/public/status", get(page))
+        .route("/public/works", get(page))
+        .route("/public/api/works", get(super::works::works_json))
+        .route("/public/works.atom", get(super::works::atom))
+        .route("/public/works.rss", get(super::works::rss))
         .route("/public/api/form", get(form))
         .route(
             "/public/api/appeals",

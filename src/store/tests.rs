@@ -39,6 +39,7 @@ both_backends!(
 );
 
 // The rest, in files of their own.
+mod announcements;
 mod blocking;
 mod migrations;
 mod operators;

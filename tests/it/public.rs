@@ -789,3 +789,175 @@ async fn the_limits_hold_against_bursts_spread_guesses_and_big_fields() {
         .unwrap();
     assert!(r.is_empty());
 }
+
+/// Reads an Atom or RSS feed with feedparser (an independent reader):
+/// whether it is well formed, its entries' ids and titles.
+const FEED_READER: &str = r#"
+import json, sys, urllib.request
+import feedparser
+raw = urllib.request.urlopen(sys.argv[1]).read()
+f = feedparser.parse(raw)
+print(json.dumps({
+    "bozo": bool(f.bozo), "error": str(f.get("bozo_exception", "")), "version": f.version,
+    "title": f.feed.get("title"), "ids": [e.get("id") for e in f.entries],
+    "titles": [e.get("title") for e in f.entries],
+}, ensure_ascii=False))
+"#;
+
+async fn read_feed(url: &str) -> Value {
+    let out = tokio::process::Command::new(crate::reports::python_bin())
+        .args(["-c", FEED_READER, url])
+        .output()
+        .await
+        .expect("python runs");
+    assert!(
+        out.status.success(),
+        "feedparser failed (scripts/test installs it): {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[tokio::test]
+async fn residents_read_works_and_announcements_on_the_page_and_in_feeds() {
+    let app = spawn_app(AppOptions::default()).await;
+    let now = Utc::now();
+    let work = hotline::store::NewRepairWork {
+        id: uuid::Uuid::new_v4(),
+        kind: hotline::store::WorkKind::Emergency,
+        service: hotline::store::Service::Water,
+        description: "Пориву водогону: без холодної води".into(),
+        starts_at: now - chrono::Duration::hours(1),
+        expected_end: now + chrono::Duration::hours(5),
+        status: hotline::store::WorkStatus::Active,
+        created_at: now,
+        addresses: vec![hotline::store::WorkAddress {
+            street: "вул. Соборна".into(),
+            house: Some("10-20".into()),
+        }],
+        executor: Some("vodokanal".into()),
+        registered_by: Some("gnatiuk".into()),
+    };
+    app.store().insert_repair_work(&work).await.unwrap();
+
+    // A supervisor publishes; the form's problems are named; an operator
+    // may read but not publish.
+    let supervisor = app
+        .sign_in_as("nadia", hotline::store::Role::Supervisor)
+        .await;
+    let post = |body: Value| {
+        let headers = supervisor.headers();
+        let app = &app;
+        async move {
+            request(
+                app.http_addr,
+                "POST",
+                "/api/announcements",
+                &headers,
+                &body.to_string(),
+            )
+            .await
+        }
+    };
+    let r = post(serde_json::json!({ "title": " ", "body": "", "until": "2020-01-01" })).await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    let errors: Value = serde_json::from_str(&r.body).unwrap();
+    let named: Vec<&str> = errors["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(named, ["title", "body", "until"]);
+    let r = post(serde_json::json!({
+        "title": "Графік подачі води 8 грудня",
+        "body": "У Шевченківському районі вода з 6:00 до 22:00 <за графіком>.",
+    }))
+    .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let published: Value = serde_json::from_str(&r.body).unwrap();
+    assert_eq!(published["author"], "nadia");
+    an_operator(&app).await;
+    let operator = app
+        .sign_in_as("olena", hotline::store::Role::Operator)
+        .await;
+    let r = request(
+        app.http_addr,
+        "POST",
+        "/api/announcements",
+        &operator.headers(),
+        r#"{"title":"x","body":"y"}"#,
+    )
+    .await;
+    assert_eq!(r.status, 403);
+    let r = request(
+        app.http_addr,
+        "GET",
+        "/api/announcements",
+        &operator.headers(),
+        "",
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    assert!(r.body.contains("Графік подачі води"));
+
+    // The public JSON: the work by service and street, the announcement,
+    // no staff names.
+    let r = request(app.http_addr, "GET", "/public/api/works", &[], "").await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let page: Value = serde_json::from_str(&r.body).unwrap();
+    assert_eq!(page["works"][0]["service"], "water");
+    assert_eq!(page["works"][0]["in_progress"], true);
+    assert_eq!(page["works"][0]["addresses"][0]["street"], "вул. Соборна");
+    assert_eq!(
+        page["announcements"][0]["title"],
+        "Графік подачі води 8 грудня"
+    );
+    for private in ["gnatiuk", "nadia"] {
+        assert!(!r.body.contains(private), "{private} in {}", r.body);
+    }
+
+    // Both feeds, read by feedparser: well formed, two entries each.
+    for (path, version) in [
+        ("/public/works.atom", "atom10"),
+        ("/public/works.rss", "rss20"),
+    ] {
+        let feed = read_feed(&format!("http://{}{path}", app.http_addr)).await;
+        assert_eq!(feed["bozo"], false, "{path}: {feed}");
+        assert_eq!(feed["version"], version, "{path}");
+        assert_eq!(feed["ids"].as_array().unwrap().len(), 2, "{path}: {feed}");
+        let titles = feed["titles"].to_string();
+        assert!(titles.contains("Графік подачі води"), "{path}: {titles}");
+        assert!(
+            titles.contains("Аварійні роботи: водопостачання — вул. Соборна 10-20"),
+            "{path}: {titles}"
+        );
+        assert!(!feed.to_string().contains("nadia"));
+    }
+
+    // Withdrawn: off the page and the feeds, kept for the staff.
+    let id = published["id"].as_str().unwrap();
+    let r = request(
+        app.http_addr,
+        "POST",
+        &format!("/api/announcements/{id}/withdraw"),
+        &supervisor.headers(),
+        "{}",
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = request(app.http_addr, "GET", "/public/api/works", &[], "").await;
+    assert!(!r.body.contains("Графік подачі води"));
+    let feed = read_feed(&format!("http://{}/public/works.atom", app.http_addr)).await;
+    assert_eq!(feed["ids"].as_array().unwrap().len(), 1);
+    let r = request(
+        app.http_addr,
+        "GET",
+        "/api/announcements",
+        &supervisor.headers(),
+        "",
+    )
+    .await;
+    let list: Value = serde_json::from_str(&r.body).unwrap();
+    assert_eq!(list["announcements"][0]["withdrawn_by"], "nadia");
+}

@@ -39,6 +39,14 @@ fn os_user() -> String {
         .unwrap_or_else(|_| "unknown".into())
 }
 
+/// The city's time zone, from the working calendar (`[appeals] calendar`):
+/// the day a `--until YYYY-MM-DD` ends on.
+fn city_zone(settings: &Settings) -> anyhow::Result<chrono_tz::Tz> {
+    let calendar = hotline::appeal::calendar::WorkingCalendar::load(&settings.appeals.calendar)
+        .context("the working calendar")?;
+    Ok(calendar.time_zone())
+}
+
 /// `hotline block ...`.
 pub async fn run(settings: &Settings, action: BlockCommand) -> anyhow::Result<()> {
     let numbering = settings.numbering.plan();
@@ -52,6 +60,8 @@ pub async fn run(settings: &Settings, action: BlockCommand) -> anyhow::Result<()
             })
     };
     let now = chrono::Utc::now();
+    let tz = city_zone(settings)?;
+    let city = |t: chrono::DateTime<chrono::Utc>| t.with_timezone(&tz).format("%Y-%m-%d %H:%M");
     with_store(settings, async |store| {
         match action {
             BlockCommand::Add {
@@ -62,7 +72,7 @@ pub async fn run(settings: &Settings, action: BlockCommand) -> anyhow::Result<()
                 let number = normalise(&number)?;
                 let until = match until {
                     Some(text) => Some(
-                        hotline::api::blocking::parse_until(&text)
+                        hotline::api::blocking::parse_until(&text, tz)
                             .with_context(|| format!("--until {text:?}: YYYY-MM-DD or RFC 3339"))?,
                     ),
                     None => None,
@@ -80,7 +90,7 @@ pub async fn run(settings: &Settings, action: BlockCommand) -> anyhow::Result<()
                     )
                     .await?;
                 if new {
-                    tracing::info!(contact = %hotline::phone::Pii(&block.number), until = ?block.until, by = %os_user(), "number blocked from the command line");
+                    tracing::info!(contact = %hotline::phone::Pii(&block.number), until = ?block.until, by = %os_user(), "contact blocked from the command line");
                 }
                 println!(
                     "{} {}{}",
@@ -88,7 +98,7 @@ pub async fn run(settings: &Settings, action: BlockCommand) -> anyhow::Result<()
                     if new { "blocked" } else { "already blocked" },
                     block
                         .until
-                        .map(|u| format!(" until {}", u.to_rfc3339()))
+                        .map(|u| format!(" until {} ({tz})", city(u)))
                         .unwrap_or_else(|| " until lifted".into())
                 );
             }
@@ -96,15 +106,15 @@ pub async fn run(settings: &Settings, action: BlockCommand) -> anyhow::Result<()
                 for b in store.blocked_numbers(now, history).await? {
                     let state = match (&b.end_reason, b.until) {
                         (Some(end), _) => end.clone(),
-                        (None, Some(u)) => format!("until {}", u.format("%Y-%m-%d %H:%M UTC")),
+                        (None, Some(u)) => format!("until {}", city(u)),
                         (None, None) => "until lifted".into(),
                     };
                     println!(
-                        "{:<24} {:<24} {:>4} calls  since {}  by {:<12} {}",
+                        "{:<24} {:<24} {:>4} attempts  since {}  by {:<12} {}",
                         b.number,
                         state,
                         b.attempts,
-                        b.blocked_at.format("%Y-%m-%d %H:%M"),
+                        city(b.blocked_at),
                         b.blocked_by.as_deref().unwrap_or("-"),
                         b.reason
                     );
