@@ -46,9 +46,11 @@ struct AnnouncementList {
 
 async fn list(State(store): State<Store>, auth: Auth) -> Result<Json<AnnouncementList>, ApiError> {
     auth.require(READ)?;
-    let since = Utc::now() - chrono::Duration::days(90);
+    let now = Utc::now();
     Ok(Json(AnnouncementList {
-        announcements: store.recent_announcements(since).await?,
+        announcements: store
+            .recent_announcements(now - chrono::Duration::days(90), now)
+            .await?,
     }))
 }
 

@@ -390,8 +390,9 @@ fn public_request(r: &RequestRow) -> wire::Request {
         updated_datetime: r.updated_at,
         expected_datetime: r.deadline,
         address: wire::street_only(&r.address),
-        lat: r.latitude,
-        long: r.longitude,
+        // To about a hundred metres: the block, not the door.
+        lat: r.latitude.map(|d| (d * 1000.0).round() / 1000.0),
+        long: r.longitude.map(|d| (d * 1000.0).round() / 1000.0),
         media_url: r.media_url.clone(),
     }
 }
@@ -461,8 +462,8 @@ async fn post_request(
     if name != "requests" {
         return Err(Fail::new(
             format,
-            StatusCode::NOT_FOUND,
-            "POST requests only",
+            StatusCode::METHOD_NOT_ALLOWED,
+            "only requests takes a POST",
         ));
     }
     let form = headers
@@ -486,7 +487,14 @@ async fn post_request(
     };
     jurisdiction(&public, arg("jurisdiction_id"), format)?;
     let now = Utc::now();
-    let key = match arg("api_key").map(str::trim).filter(|k| !k.is_empty()) {
+    // The key from the body only: in the query it would stay in every
+    // proxy's log.
+    let body_key = pairs
+        .iter()
+        .find(|(n, _)| n == "api_key")
+        .map(|(_, v)| v.trim())
+        .filter(|k| !k.is_empty());
+    let key = match body_key {
         None => None,
         Some(k) => store
             .use_api_key(k, now)

@@ -69,7 +69,9 @@ pub struct RequestRow {
     pub media_url: Option<String>,
 }
 
-/// Which requests a list asks for.
+/// Which requests a list asks for. Only requests filed through Open311
+/// are listed: a card from a call or the web form was not given to be
+/// published.
 #[derive(Debug, Clone, Default)]
 pub struct RequestQuery {
     /// Registration numbers: when given, the rest is not looked at.
@@ -90,7 +92,7 @@ const REQUEST_SELECT: &str = "SELECT a.registration_number, a.status, a.finished
     FROM appeals a \
     LEFT JOIN classifier_categories ct ON ct.id = a.category_id \
     LEFT JOIN classifier_executors e ON e.version = ct.version AND e.code = a.executor \
-    LEFT JOIN open311_requests o ON o.appeal_id = a.id";
+    JOIN open311_requests o ON o.appeal_id = a.id";
 
 fn request_from_row(row: &impl StoreRow) -> Result<RequestRow, StoreError> {
     let c = Cols::new(row, "appeals");
@@ -163,6 +165,33 @@ impl Store {
                 id,
             })?;
         Ok((key, row))
+    }
+
+    /// A new key for application `name` (revoked or not): the old key stops
+    /// working at once, its cards keep naming the application. `None` for
+    /// an application that has no key.
+    pub async fn rotate_api_key(
+        &self,
+        name: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<(String, ApiKey)>, StoreError> {
+        let key = format!("h311_{}", hex::encode(rand::random::<[u8; 24]>()));
+        const SQL: &str = "UPDATE api_keys SET key_sha256 = $2, revoked_at = NULL, \
+            created_at = $3, last_used_at = NULL WHERE name = $1 RETURNING id";
+        let id: Option<DbUuid> = on_pool!(self, |pool| sqlx::query_scalar(SQL)
+            .bind(name.trim())
+            .bind(sha256(&key))
+            .bind(DbTime::new(now))
+            .fetch_optional(pool)
+            .await
+            .map_err(query_err("rotate an API key")))?;
+        let Some(id) = id else { return Ok(None) };
+        Ok(self
+            .api_keys()
+            .await?
+            .into_iter()
+            .find(|k| k.id == id.0)
+            .map(|row| (key, row)))
     }
 
     /// Every key, revoked ones too, by name.
@@ -247,7 +276,7 @@ impl Store {
             .transpose())
     }
 
-    /// The requests `q` asks for, newest first, at most `q.limit`.
+    /// The Open311 requests `q` asks for, newest first, at most `q.limit`.
     pub async fn open311_requests(&self, q: &RequestQuery) -> Result<Vec<RequestRow>, StoreError> {
         let mut sql = format!("{REQUEST_SELECT} WHERE ");
         let mut n = 0;
@@ -265,9 +294,23 @@ impl Store {
             let to = param();
             sql.push_str(&format!("a.created_at >= {from} AND a.created_at <= {to}"));
             if !q.codes.is_empty() {
-                let list: Vec<String> = q.codes.iter().map(|_| param()).collect();
-                sql.push_str(&format!(" AND ct.type_code IN ({})", list.join(", ")));
-                texts.extend(q.codes.iter().cloned());
+                // "unknown" is a card still without a subject (triage).
+                let triage = q.codes.iter().any(|c| c == super::wire::TRIAGE_CODE);
+                let codes: Vec<&String> = q
+                    .codes
+                    .iter()
+                    .filter(|c| *c != super::wire::TRIAGE_CODE)
+                    .collect();
+                let list: Vec<String> = codes.iter().map(|_| param()).collect();
+                let mut any = Vec::new();
+                if !list.is_empty() {
+                    any.push(format!("ct.type_code IN ({})", list.join(", ")));
+                }
+                if triage {
+                    any.push("a.category_id IS NULL".to_string());
+                }
+                sql.push_str(&format!(" AND ({})", any.join(" OR ")));
+                texts.extend(codes.into_iter().cloned());
             }
             match q.closed {
                 Some(true) => sql.push_str(" AND a.finished_at IS NOT NULL"),

@@ -301,17 +301,31 @@ pub struct TokenFound {
 
 /// The public address: the street without the house or the flat (the
 /// card's address is the citizen's). "вул. Соборна, 12, кв. 5" →
-/// "вул. Соборна"; "Соборний проспект 120" → "Соборний проспект".
+/// "вул. Соборна"; "Соборна 12 кв. 5" → "Соборна"; "вул. 8 Березня 3а"
+/// → "вул. 8 Березня" (a numeral followed by a capitalised word is part
+/// of the street's name; any other number starts the house).
 pub fn street_only(address: &str) -> String {
     let first = address.split([',', ';']).next().unwrap_or("").trim();
-    let mut words: Vec<&str> = first.split_whitespace().collect();
-    while words
-        .last()
-        .is_some_and(|w| w.chars().any(|c| c.is_ascii_digit()))
-    {
-        words.pop();
+    let words: Vec<&str> = first.split_whitespace().collect();
+    let has_digit = |w: &str| w.chars().any(|c| c.is_ascii_digit());
+    let capitalised = |w: &str| w.chars().next().is_some_and(char::is_uppercase);
+    let cut = (0..words.len())
+        .find(|&i| has_digit(words[i]) && !words.get(i + 1).is_some_and(|n| capitalised(n)))
+        .unwrap_or(words.len());
+    let mut kept = &words[..cut];
+    // "буд.", "будинок", "д." left before the number.
+    while let Some((last, rest)) = kept.split_last() {
+        let folded = last.to_lowercase();
+        if matches!(
+            folded.as_str(),
+            "буд." | "буд" | "будинок" | "б." | "д." | "кв." | "№"
+        ) {
+            kept = rest;
+        } else {
+            break;
+        }
     }
-    words.join(" ")
+    kept.join(" ")
 }
 
 /// A POST's arguments (`application/x-www-form-urlencoded`), as sent.
@@ -702,6 +716,8 @@ mod tests {
         assert_eq!(street_only("вул. Соборна, 12, кв. 5"), "вул. Соборна");
         assert_eq!(street_only("Соборний проспект 120"), "Соборний проспект");
         assert_eq!(street_only("вул. 8 Березня 3а"), "вул. 8 Березня");
+        assert_eq!(street_only("вул. Соборна 12 кв. 5"), "вул. Соборна");
+        assert_eq!(street_only("вул. Соборна буд. 12"), "вул. Соборна");
         assert_eq!(street_only(""), "");
     }
 

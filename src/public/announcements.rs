@@ -62,6 +62,11 @@ pub fn check(a: &NewAnnouncement, now: DateTime<Utc>) -> Vec<FieldError> {
         field("body", "Напишіть текст оголошення.".into());
     } else if body.chars().count() > BODY_MAX {
         field("body", format!("Текст — не довше {BODY_MAX} символів."));
+    } else if body
+        .chars()
+        .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+    {
+        field("body", "Текст містить недопустимі символи.".into());
     }
     if a.until.is_some_and(|u| u <= now) {
         field("until", "Дата завершення має бути в майбутньому.".into());
@@ -154,20 +159,23 @@ impl Store {
         ))
     }
 
-    /// The staff's list: every announcement published since `since` and
-    /// every one not withdrawn, ended and withdrawn ones too, newest first
-    /// (at most 200).
+    /// The staff's list: those in force at `now` and every one published
+    /// since `since` (ended and withdrawn ones too), newest first (at most
+    /// 200).
     pub async fn recent_announcements(
         &self,
         since: DateTime<Utc>,
+        now: DateTime<Utc>,
     ) -> Result<Vec<Announcement>, StoreError> {
         let sql = format!(
-            "{SELECT} WHERE published_at >= $1 OR withdrawn_at IS NULL \
+            "{SELECT} WHERE published_at >= $1 \
+             OR (withdrawn_at IS NULL AND (until IS NULL OR until > $2)) \
              ORDER BY published_at DESC, id LIMIT 200"
         );
         on_pool!(self, |pool| decode_all(
             sqlx::query(&sql)
                 .bind(DbTime::new(since))
+                .bind(DbTime::new(now))
                 .fetch_all(pool)
                 .await
                 .map_err(query_err("list announcements"))?,
@@ -221,6 +229,15 @@ mod tests {
             until: Some(now + chrono::Duration::days(1)),
         };
         assert!(named(&good).is_empty());
+        let control = NewAnnouncement {
+            body: "рядок\u{c}розрив".into(),
+            ..good.clone()
+        };
+        assert_eq!(
+            named(&control),
+            ["body"],
+            "a form feed breaks the feeds' XML"
+        );
         let long = NewAnnouncement {
             title: "а\nб".into(),
             body: "ж".repeat(BODY_MAX + 1),

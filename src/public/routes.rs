@@ -789,7 +789,8 @@ fn new_appeal(
 }
 
 /// The contacts an appeal is counted by: its phone, its e-mail and its
-/// other contact, folded so that spellings of one do not count apart.
+/// other contact, folded so that spellings of one do not count apart, each
+/// once (an address typed in two fields is one contact).
 fn contacts_of(appeal: &NewAppeal) -> Vec<String> {
     [
         appeal.contact_phone.trim().to_owned(),
@@ -802,6 +803,8 @@ fn contacts_of(appeal: &NewAppeal) -> Vec<String> {
     ]
     .into_iter()
     .filter(|c| !c.is_empty())
+    .collect::<std::collections::BTreeSet<_>>()
+    .into_iter()
     .collect()
 }
 
@@ -846,6 +849,11 @@ async fn status(
     failure
         .take(|limits, now| {
             let by_address = limits.status_failures.take(&ip, now)?;
+            // Only a number that could be one is counted by itself (an
+            // empty or absurd one is the address's failure alone).
+            if number_key.is_empty() || number_key.len() > 40 {
+                return Ok(vec![Place::StatusFailure(ip, by_address)]);
+            }
             match limits.status_failures_by_number.take(&number_key, now) {
                 Ok(by_number) => Ok(vec![
                     Place::StatusFailure(ip, by_address),
@@ -918,6 +926,12 @@ mod tests {
             contacts_of(&appeal),
             ["+380671234567", "taras@example.com", "telegram@taras"]
         );
+        let twice = NewAppeal {
+            email: "taras@example.com".into(),
+            other_contact: "Taras@Example.com".into(),
+            ..NewAppeal::default()
+        };
+        assert_eq!(contacts_of(&twice), ["taras@example.com"], "one contact");
     }
 
     #[test]

@@ -47,6 +47,10 @@ struct PublicWork {
     in_progress: bool,
     addresses: Vec<PublicAddress>,
     executor: String,
+    /// When it was registered: a feed entry's date (a planned work's start
+    /// lies ahead).
+    #[serde(skip)]
+    registered_at: DateTime<Utc>,
 }
 
 #[derive(Serialize)]
@@ -84,6 +88,7 @@ async fn gather(store: &Store, now: DateTime<Utc>) -> Result<WorksView, ApiError
             kind: w.kind,
             service: w.service,
             in_progress: w.starts_at <= now,
+            registered_at: w.created_at,
             description: w.description,
             starts_at: w.starts_at,
             expected_end: w.expected_end,
@@ -176,7 +181,7 @@ fn items(view: &WorksView, tz: chrono_tz::Tz, page: &str) -> Vec<Item> {
                 at(w.expected_end),
                 w.executor
             ),
-            updated: w.starts_at,
+            updated: w.registered_at,
             link: format!("{page}#w-{}", w.id),
         }
     }));

@@ -304,6 +304,99 @@ async fn open311_round_trip(backend: Backend) {
     assert_eq!(r.status, 400, "more than 90 days: {}", r.body);
     let r = get(&app, "/open311/v2/services.html").await;
     assert_eq!(r.status, 404);
+    let r = request_bytes(
+        app.http_addr,
+        "POST",
+        "/open311/v2/discovery.json",
+        &[(
+            "Content-Type",
+            "application/x-www-form-urlencoded".to_string(),
+        )],
+        b"",
+    )
+    .await;
+    assert_eq!(r.status, 405, "{}", r.body);
+    // The key in the query is not taken: it would stay in proxies' logs.
+    let body: String = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(
+            request_args(key)
+                .into_iter()
+                .filter(|(n, _)| *n != "api_key"),
+        )
+        .finish();
+    let r = request_bytes(
+        app.http_addr,
+        "POST",
+        &format!("/open311/v2/requests.json?api_key={key}"),
+        &[(
+            "Content-Type",
+            "application/x-www-form-urlencoded".to_string(),
+        )],
+        body.as_bytes(),
+    )
+    .await;
+    assert_eq!(r.status, 403, "{}", r.body);
+    // A card from a call is not published here, not even by its number.
+    let version = app
+        .store()
+        .current_classifier_version()
+        .await
+        .unwrap()
+        .unwrap();
+    let phone_card = hotline::appeal::NewAppeal {
+        surname: "Петренко".into(),
+        first_name: "Іван".into(),
+        patronymic: "Петрович".into(),
+        address: "вул. Гоголя, 5".into(),
+        contact_phone: "+380501112233".into(),
+        essence: "Немає води".into(),
+        category_id: app
+            .store()
+            .categories(version.number)
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|c| c.type_code == code)
+            .map(|c| c.id),
+        channel: Some(hotline::appeal::Channel::Phone),
+        ..Default::default()
+    };
+    let rules = hotline::appeal::lifecycle::Lifecycle::new(
+        hotline::appeal::calendar::WorkingCalendar::default(),
+        0.25,
+    );
+    let phone = app
+        .store()
+        .register_appeal(
+            &phone_card,
+            &rules,
+            &hotline::appeal::lifecycle_store::Author::system(),
+            Utc::now(),
+        )
+        .await
+        .unwrap();
+    let phone_number = phone.record.registration_number.to_string();
+    let r = get(&app, &format!("/open311/v2/requests/{phone_number}.json")).await;
+    assert_eq!(r.status, 404, "{}", r.body);
+    let r = get(&app, "/open311/v2/requests.json").await;
+    assert!(!r.body.contains(&phone_number), "{}", r.body);
+    // "unknown": filed to triage, found by its code.
+    let mut unsure = request_args(key);
+    unsure[2] = ("service_code", "unknown");
+    unsure.retain(|(n, _)| *n != "email" && *n != "phone");
+    unsure.push(("phone", "063 111 22 33"));
+    let r = post(&app, "json", &unsure).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let unsure_number = serde_json::from_str::<Value>(&r.body).unwrap()[0]["service_request_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let r = get(&app, "/open311/v2/requests.json?service_code=unknown").await;
+    let found: Value = serde_json::from_str(&r.body).unwrap();
+    assert_eq!(found.as_array().map(Vec::len), Some(1), "{found}");
+    assert_eq!(found[0]["service_request_id"], unsure_number.as_str());
+    assert_eq!(found[0]["service_code"], "unknown");
+    assert_eq!(found[0]["lat"], 47.84, "to about a hundred metres");
     assert_eq!(
         app.store()
             .appeals_by_phone("+380671234567", 10)

@@ -22,6 +22,9 @@ pub enum ApikeyCommand {
     List,
     /// Revoke an application's key: its requests are refused from now.
     Revoke { name: String },
+    /// A new key for an application (revoked or not); the old one stops
+    /// working at once. Printed once.
+    Rotate { name: String },
 }
 
 /// Who ran a command, for the log.
@@ -36,7 +39,12 @@ pub async fn run(settings: &Settings, action: ApikeyCommand) -> anyhow::Result<(
     with_store(settings, async |store| {
         match action {
             ApikeyCommand::Add { name, token } => {
-                let (key, row) = store.add_api_key(&name, token, now).await?;
+                let (key, row) = match store.add_api_key(&name, token, now).await {
+                    Err(hotline::store::StoreError::AlreadyExists { .. }) => anyhow::bail!(
+                        "{name:?} has a key already: `hotline apikey rotate {name:?}` gives it a new one"
+                    ),
+                    other => other?,
+                };
                 tracing::info!(app = %row.name, by = %os_user(), "Open311 API key added");
                 println!("{key}");
                 eprintln!(
@@ -61,6 +69,17 @@ pub async fn run(settings: &Settings, action: ApikeyCommand) -> anyhow::Result<(
                     );
                 }
             }
+            ApikeyCommand::Rotate { name } => match store.rotate_api_key(&name, now).await? {
+                Some((key, row)) => {
+                    tracing::info!(app = %row.name, by = %os_user(), "Open311 API key rotated");
+                    println!("{key}");
+                    eprintln!(
+                        "The new key of {:?}: the old one no longer works; this is not shown again.",
+                        row.name
+                    );
+                }
+                None => anyhow::bail!("{name:?} has no key: `hotline apikey add --name {name:?}`"),
+            },
             ApikeyCommand::Revoke { name } => match store.revoke_api_key(&name, now).await? {
                 Some(k) => {
                     tracing::info!(app = %k.name, by = %os_user(), "Open311 API key revoked");

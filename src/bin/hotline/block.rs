@@ -60,8 +60,11 @@ pub async fn run(settings: &Settings, action: BlockCommand) -> anyhow::Result<()
             })
     };
     let now = chrono::Utc::now();
-    let tz = city_zone(settings)?;
-    let city = |t: chrono::DateTime<chrono::Utc>| t.with_timezone(&tz).format("%Y-%m-%d %H:%M");
+    // The city's clock, read from the calendar only by the commands that
+    // show or take a date.
+    let city = |tz: chrono_tz::Tz, t: chrono::DateTime<chrono::Utc>| {
+        t.with_timezone(&tz).format("%Y-%m-%d %H:%M").to_string()
+    };
     with_store(settings, async |store| {
         match action {
             BlockCommand::Add {
@@ -72,7 +75,7 @@ pub async fn run(settings: &Settings, action: BlockCommand) -> anyhow::Result<()
                 let number = normalise(&number)?;
                 let until = match until {
                     Some(text) => Some(
-                        hotline::api::blocking::parse_until(&text, tz)
+                        hotline::api::blocking::parse_until(&text, city_zone(settings)?)
                             .with_context(|| format!("--until {text:?}: YYYY-MM-DD or RFC 3339"))?,
                     ),
                     None => None,
@@ -92,21 +95,25 @@ pub async fn run(settings: &Settings, action: BlockCommand) -> anyhow::Result<()
                 if new {
                     tracing::info!(contact = %hotline::phone::Pii(&block.number), until = ?block.until, by = %os_user(), "contact blocked from the command line");
                 }
+                let until = match block.until {
+                    Some(u) => {
+                        let tz = city_zone(settings)?;
+                        format!(" until {} ({tz})", city(tz, u))
+                    }
+                    None => " until lifted".into(),
+                };
                 println!(
-                    "{} {}{}",
+                    "{} {}{until}",
                     block.number,
                     if new { "blocked" } else { "already blocked" },
-                    block
-                        .until
-                        .map(|u| format!(" until {} ({tz})", city(u)))
-                        .unwrap_or_else(|| " until lifted".into())
                 );
             }
             BlockCommand::List { history } => {
+                let tz = city_zone(settings)?;
                 for b in store.blocked_numbers(now, history).await? {
                     let state = match (&b.end_reason, b.until) {
                         (Some(end), _) => end.clone(),
-                        (None, Some(u)) => format!("until {}", city(u)),
+                        (None, Some(u)) => format!("until {}", city(tz, u)),
                         (None, None) => "until lifted".into(),
                     };
                     println!(
@@ -114,7 +121,7 @@ pub async fn run(settings: &Settings, action: BlockCommand) -> anyhow::Result<()
                         b.number,
                         state,
                         b.attempts,
-                        city(b.blocked_at),
+                        city(tz, b.blocked_at),
                         b.blocked_by.as_deref().unwrap_or("-"),
                         b.reason
                     );

@@ -67,8 +67,15 @@ async fn announcements_are_shown_until_they_end_or_are_withdrawn(db: &TestDb) {
     );
     assert!(db.current_announcements(later).await.unwrap().is_empty());
     assert_eq!(
-        db.recent_announcements(t - day).await.unwrap().len(),
+        db.recent_announcements(t - day, later).await.unwrap().len(),
         2,
         "kept for the staff"
+    );
+    assert!(
+        db.recent_announcements(later, later)
+            .await
+            .unwrap()
+            .is_empty(),
+        "old and ended: off the staff's list too"
     );
 }
