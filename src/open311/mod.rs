@@ -32,6 +32,11 @@ pub struct Open311Settings {
     /// (`https://1580.zp.gov.ua/open311/v2`); without it, the address the
     /// request came to.
     pub url: String,
+    /// Requests one application's key may file per hour (a client's bug
+    /// or a stolen key cannot flood the executors).
+    pub requests_per_key_hour: u32,
+    /// GETs one client address may make per minute.
+    pub reads_per_address_minute: u32,
 }
 
 impl Default for Open311Settings {
@@ -42,12 +47,20 @@ impl Default for Open311Settings {
             contact: "Контакт-центр міської гарячої лінії".into(),
             key_service: "Ключ API видає адміністратор гарячої лінії (hotline apikey add)".into(),
             url: String::new(),
+            requests_per_key_hour: 600,
+            reads_per_address_minute: 120,
         }
     }
 }
 
 impl Open311Settings {
     pub fn check(&self) -> Result<(), String> {
+        if self.requests_per_key_hour == 0 || self.reads_per_address_minute == 0 {
+            return Err(
+                "[public.open311] requests_per_key_hour and reads_per_address_minute must be at least 1"
+                    .into(),
+            );
+        }
         let url = self.url.trim();
         if !(url.is_empty() || url.starts_with("https://") || url.starts_with("http://")) {
             return Err("[public.open311] url must be an http(s) address".into());

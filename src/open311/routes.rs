@@ -14,7 +14,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -49,6 +51,46 @@ pub fn routes(public: &Public) -> axum::Router<AppState> {
         .route("/open311/v2/services/{file}", get(service_definition))
         .route("/open311/v2/requests/{file}", get(one_request))
         .route("/open311/v2/tokens/{file}", get(token))
+        .route_layer(axum::middleware::from_fn_with_state(
+            public.clone(),
+            read_limit,
+        ))
+}
+
+/// GETs per client address (`[public.open311] reads_per_address_minute`):
+/// past it, `429` with `Retry-After`, in the format asked for.
+async fn read_limit(
+    State(public): State<Public>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    if request.method() == axum::http::Method::GET {
+        if let Err(wait) = public.take_open311_read(peer, request.headers()) {
+            let format = if request.uri().path().ends_with(".xml") {
+                Format::Xml
+            } else {
+                Format::Json
+            };
+            return too_many(format, wait);
+        }
+    }
+    next.run(request).await
+}
+
+/// `429` with `Retry-After` and the specification's error document.
+fn too_many(format: Format, wait: std::time::Duration) -> Response {
+    let mut response = Fail::new(
+        format,
+        StatusCode::TOO_MANY_REQUESTS,
+        "too many requests; try again later",
+    )
+    .into_response();
+    response.headers_mut().insert(
+        header::RETRY_AFTER,
+        axum::http::HeaderValue::from(wait.as_secs().max(1)),
+    );
+    response
 }
 
 /// A failure, as the specification writes it.
@@ -508,6 +550,10 @@ async fn post_request(
             "invalid api_key received -- can't proceed with create_request",
         ));
     };
+    if let Err(wait) = public.take_open311_request(key.id) {
+        warn!(app = %key.name, "an Open311 application is past its requests per hour");
+        return Ok(too_many(format, wait));
+    }
     let args = wire::PostArgs::from_pairs(pairs.iter().map(|(n, v)| (n.as_str(), v.as_str())));
     let (mut appeal, extra) = wire::new_appeal(&args, &numbering).map_err(|errors| Fail {
         format,

@@ -65,6 +65,10 @@ struct Limits {
     appeals_by_contact: RateLimit<String>,
     status_failures: RateLimit<IpAddr>,
     status_failures_by_number: RateLimit<String>,
+    /// Open311 requests filed per application's key.
+    open311_by_key: RateLimit<Uuid>,
+    /// Open311 reads per client address.
+    open311_reads: RateLimit<IpAddr>,
 }
 
 /// A place taken in one of the limits.
@@ -148,6 +152,7 @@ impl Limits {
     }
 }
 
+const MINUTE: Duration = Duration::from_secs(60);
 const HOUR: Duration = Duration::from_secs(3600);
 const DAY: Duration = Duration::from_secs(24 * 3600);
 
@@ -166,6 +171,8 @@ impl Public {
                 settings.status_failures_per_number_hour,
                 HOUR,
             ),
+            open311_by_key: RateLimit::new(settings.open311.requests_per_key_hour, HOUR),
+            open311_reads: RateLimit::new(settings.open311.reads_per_address_minute, MINUTE),
         };
         let files = AttachmentFiles::new(attachments.dir(), settings.file_max_bytes());
         Public {
@@ -178,6 +185,25 @@ impl Public {
 
     fn limits(&self) -> std::sync::MutexGuard<'_, Limits> {
         self.limits.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// One Open311 request filed with `key`, counted; or how long until
+    /// the application may file again.
+    pub(crate) fn take_open311_request(&self, key: Uuid) -> Result<(), Duration> {
+        let mut limits = self.limits();
+        limits.open311_by_key.take(&key, Instant::now()).map(drop)
+    }
+
+    /// One Open311 read by the client at `peer`, counted; or how long
+    /// until it may read again.
+    pub(crate) fn take_open311_read(
+        &self,
+        peer: SocketAddr,
+        headers: &HeaderMap,
+    ) -> Result<(), Duration> {
+        let ip = self.client(peer, headers);
+        let mut limits = self.limits();
+        limits.open311_reads.take(&ip, Instant::now()).map(drop)
     }
 
     /// The key the client is counted by (its address; an IPv6 one by /64).

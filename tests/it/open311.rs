@@ -462,3 +462,51 @@ async fn open311_speaks_georeport_v2_on_sqlite() {
 async fn open311_speaks_georeport_v2_on_postgres() {
     open311_round_trip(Backend::Postgres).await;
 }
+
+#[tokio::test]
+async fn open311_is_limited_per_key_and_per_reader() {
+    let app = spawn_app(AppOptions {
+        extra: "[public.open311]\nrequests_per_key_hour = 1\nreads_per_address_minute = 3\n".into(),
+        ..AppOptions::default()
+    })
+    .await;
+    with_classifier(&app).await;
+    let (key, _) = app
+        .store()
+        .add_api_key("Швидкий клієнт", false, Utc::now())
+        .await
+        .unwrap();
+    let args = |phone: &'static str| -> Vec<(&'static str, &'static str)> {
+        vec![
+            ("service_code", "no-cold-water"),
+            ("address_string", "вул. Соборна, 12"),
+            ("first_name", "Марія"),
+            ("last_name", "Коваленко"),
+            ("attribute[patronymic]", "Іванівна"),
+            ("attribute[consent]", "yes"),
+            ("phone", phone),
+            ("description", "Немає води"),
+        ]
+    };
+    let mut first = args("067 000 11 22");
+    first.push(("api_key", &key));
+    let r = post(&app, "json", &first).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let mut second = args("067 000 11 23");
+    second.push(("api_key", &key));
+    let r = post(&app, "xml", &second).await;
+    assert_eq!(r.status, 429, "{}", r.body);
+    assert!(r.headers.iter().any(|(n, _)| n == "retry-after"));
+    assert!(
+        r.body.contains("<errors><error><code>429</code>"),
+        "{}",
+        r.body
+    );
+    // Reads: three a minute here, then the spec's error document.
+    for _ in 0..3 {
+        assert_eq!(get(&app, "/open311/v2/services.json").await.status, 200);
+    }
+    let r = get(&app, "/open311/v2/services.xml").await;
+    assert_eq!(r.status, 429, "{}", r.body);
+    assert!(r.body.contains("<code>429</code>"), "{}", r.body);
+}
