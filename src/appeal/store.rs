@@ -522,7 +522,7 @@ impl Store {
         author: &Author,
         now: DateTime<Utc>,
     ) -> Result<Registration, RegisterError> {
-        self.register_appeal_with_files(appeal, rules, author, &[], None, now)
+        self.register_appeal_with_files(appeal, rules, author, &[], &AlsoWritten::default(), now)
             .await
     }
 
@@ -538,7 +538,7 @@ impl Store {
         rules: &Lifecycle,
         author: &Author,
         files: &[Attachment],
-        open311: Option<&crate::open311::store::Origin>,
+        also: &AlsoWritten<'_>,
         now: DateTime<Utc>,
     ) -> Result<Registration, RegisterError> {
         let mut prepared = self.prepare_registration(appeal, rules, None, now).await?;
@@ -567,7 +567,32 @@ impl Store {
                     .execute(&mut *tx)
                     .await?;
             }
-            if let Some(o) = open311 {
+            if let Some(c) = &also.confirmation {
+                let card = prepared.card();
+                let (subject, body) = crate::public::outbox::confirmation(
+                    &crate::public::outbox::Confirmed {
+                        number: number.as_str(),
+                        category: &prepared.category_text,
+                        executor: prepared
+                            .category
+                            .as_ref()
+                            .map_or(TRIAGE_NAME, |c| c.executor.name.as_str()),
+                        deadline: card.deadline,
+                        site_url: c.site_url,
+                    },
+                    c.tz,
+                );
+                sqlx::query(crate::public::outbox::INSERT_MAIL)
+                    .bind(DbUuid(Uuid::new_v4()))
+                    .bind(DbUuid(prepared.id))
+                    .bind(c.to)
+                    .bind(&subject)
+                    .bind(&body)
+                    .bind(DbTime::new(now))
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            if let Some(o) = also.open311 {
                 sqlx::query(crate::open311::store::INSERT_ORIGIN)
                     .bind(DbUuid(prepared.id))
                     .bind(DbUuid(o.api_key))
@@ -818,6 +843,26 @@ pub fn address_key(address: &str) -> String {
         .filter(|w| !w.is_empty())
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// What a registration writes in its transaction besides the card and its
+/// files, so that nothing of it is half-written.
+#[derive(Default)]
+pub struct AlsoWritten<'a> {
+    /// The application's request, for a card filed through Open311.
+    pub open311: Option<&'a crate::open311::store::Origin>,
+    /// The e-mail confirming the appeal to the citizen (docs/web.md),
+    /// queued with the card.
+    pub confirmation: Option<ConfirmationTo<'a>>,
+}
+
+/// Where a confirmation goes and what it links to.
+pub struct ConfirmationTo<'a> {
+    pub to: &'a str,
+    /// `[public] site_url`, for the status page's link.
+    pub site_url: &'a str,
+    /// The city's clock, for the deadline.
+    pub tz: chrono_tz::Tz,
 }
 
 /// A registered appeal, and whom to tell of it (its executors' inboxes).

@@ -620,7 +620,10 @@ async fn post_request(
             &rules,
             &Author::citizen(&format!("open311:{}", key.name)),
             &[],
-            Some(&origin),
+            &crate::appeal::store::AlsoWritten {
+                open311: Some(&origin),
+                confirmation: None,
+            },
             now,
         )
         .await

@@ -71,6 +71,12 @@ pub struct Queued {
     pub attempts: u32,
 }
 
+/// A confirmation queued, as one statement a caller's transaction runs
+/// (the registration's): id, appeal, to, subject, body, now.
+pub(crate) const INSERT_MAIL: &str = "INSERT INTO mail_outbox (id, appeal_id, kind, to_address, \
+    subject, body, status, created_at, next_attempt_at) \
+    VALUES ($1, $2, 'appeal_confirmation', $3, $4, $5, 'pending', $6, $6)";
+
 impl Store {
     /// Queues a message about `appeal` to `to`, due now.
     pub async fn queue_mail(
@@ -81,11 +87,8 @@ impl Store {
         body: &str,
         now: DateTime<Utc>,
     ) -> Result<Uuid, StoreError> {
-        const SQL: &str = "INSERT INTO mail_outbox (id, appeal_id, kind, to_address, subject, \
-            body, status, created_at, next_attempt_at) \
-            VALUES ($1, $2, 'appeal_confirmation', $3, $4, $5, 'pending', $6, $6)";
         let id = Uuid::new_v4();
-        on_pool!(self, |pool| sqlx::query(SQL)
+        on_pool!(self, |pool| sqlx::query(INSERT_MAIL)
             .bind(DbUuid(id))
             .bind(DbUuid(appeal))
             .bind(to)
@@ -269,6 +272,57 @@ mod tests {
     use chrono::TimeZone;
 
     both_backends!(the_outbox_claims_sends_retries_and_gives_up);
+    both_backends!(a_confirmation_is_written_with_its_card_or_not_at_all);
+
+    async fn a_confirmation_is_written_with_its_card_or_not_at_all(db: &TestDb) {
+        use crate::appeal::store::{AlsoWritten, ConfirmationTo};
+        let t0 = Utc.with_ymd_and_hms(2026, 12, 7, 9, 0, 0).unwrap();
+        let category = crate::store::testing::sample_category(db, "sample", t0).await;
+        let rules = crate::appeal::lifecycle::Lifecycle::default();
+        let also = AlsoWritten {
+            open311: None,
+            confirmation: Some(ConfirmationTo {
+                to: "maria@example.ua",
+                site_url: "https://1580.example",
+                tz: chrono_tz::Europe::Kyiv,
+            }),
+        };
+        let web = crate::appeal::lifecycle_store::Author::citizen("web");
+        // Refused: neither the card nor its e-mail.
+        let mut wrong = crate::store::testing::sample_appeal(category);
+        wrong.surname.clear();
+        assert!(
+            db.register_appeal_with_files(&wrong, &rules, &web, &[], &also, t0)
+                .await
+                .is_err()
+        );
+        assert_eq!(db.mail_waiting().await.unwrap(), 0);
+        let done = db
+            .register_appeal_with_files(
+                &crate::store::testing::sample_appeal(category),
+                &rules,
+                &web,
+                &[],
+                &also,
+                t0,
+            )
+            .await
+            .unwrap();
+        assert_eq!(db.mail_waiting().await.unwrap(), 1);
+        let mail = db
+            .claim_mail(t0, t0 + chrono::Duration::minutes(10))
+            .await
+            .unwrap()
+            .expect("queued with the card");
+        let number = done.record.registration_number.to_string();
+        assert!(mail.subject.contains(&number), "{}", mail.subject);
+        assert!(
+            mail.body.contains("https://1580.example/public/status"),
+            "{}",
+            mail.body
+        );
+        assert_eq!(mail.to, "maria@example.ua");
+    }
 
     async fn the_outbox_claims_sends_retries_and_gives_up(db: &TestDb) {
         let t0 = Utc.with_ymd_and_hms(2026, 12, 7, 9, 0, 0).unwrap();

@@ -24,11 +24,11 @@ use axum::response::{Redirect, Response};
 use axum::routing::{get, post};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use tracing::{info, warn};
+use tracing::info;
 use uuid::Uuid;
 
 use super::limits::{RateLimit, Taken, address_key, client_ip};
-use super::outbox::{Confirmed, OutboxBell, confirmation};
+use super::outbox::OutboxBell;
 use super::status::{PublicStep, phone_matches, public_step, status_text};
 use super::{MAX_TEXT_BYTES, PublicSettings};
 use crate::api::console::Consoles;
@@ -36,6 +36,7 @@ use crate::api::{ApiError, AppState};
 use crate::appeal::attachments::{AttachmentError, AttachmentFiles, StoredFile, Uploads};
 use crate::appeal::lifecycle::{EntryKind, Lifecycle};
 use crate::appeal::lifecycle_store::Author;
+use crate::appeal::store::{AlsoWritten, ConfirmationTo};
 use crate::appeal::watcher::WatcherHandle;
 use crate::appeal::{Attachment, Channel, FieldError, NewAppeal};
 use crate::phone::NumberingPlan;
@@ -576,39 +577,28 @@ impl Registering {
                 uploaded_at: now,
             })
             .collect();
+        // The confirmation is queued with the card (sent when [reports.mail]
+        // is set up).
+        let also = AlsoWritten {
+            open311: None,
+            confirmation: (!appeal.email.is_empty()).then(|| ConfirmationTo {
+                to: &appeal.email,
+                site_url: &public.settings.site_url,
+                tz: rules.calendar().time_zone(),
+            }),
+        };
         let registration = store
             .register_appeal_with_files(
                 &appeal,
                 &rules,
                 &Author::citizen("web"),
                 &attachments,
-                None,
+                &also,
                 now,
             )
             .await?;
-        // The confirmation, queued (sent when [reports.mail] is set up). A
-        // queue that fails does not undo the appeal: it is logged.
         if !appeal.email.is_empty() {
-            let record = &registration.record;
-            let (subject, body) = confirmation(
-                &Confirmed {
-                    number: record.registration_number.as_str(),
-                    category: &record.category,
-                    executor: &registration.executor_name,
-                    deadline: record.deadline,
-                    site_url: &public.settings.site_url,
-                },
-                rules.calendar().time_zone(),
-            );
-            match store
-                .queue_mail(record.id, &appeal.email, &subject, &body, now)
-                .await
-            {
-                Ok(_) => public.bell.ring(),
-                Err(e) => {
-                    warn!(number = %record.registration_number, error = %e, "the appeal's confirmation could not be queued")
-                }
-            }
+            public.bell.ring();
         }
         places.keep();
         Ok((
