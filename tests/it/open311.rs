@@ -77,6 +77,186 @@ async fn get(app: &TestApp, path: &str) -> crate::HttpResponse {
     request(app.http_addr, "GET", path, &[], "").await
 }
 
+/// The specification's field lists (GeoReport v2, each method's response
+/// table): every field a response carries must be one of these.
+const SERVICE_FIELDS: &[&str] = &[
+    "service_code",
+    "service_name",
+    "description",
+    "metadata",
+    "type",
+    "keywords",
+    "group",
+];
+const DEFINITION_FIELDS: &[&str] = &["service_code", "attributes"];
+const ATTRIBUTE_FIELDS: &[&str] = &[
+    "variable",
+    "code",
+    "datatype",
+    "required",
+    "datatype_description",
+    "order",
+    "description",
+    "values",
+];
+const REQUEST_FIELDS: &[&str] = &[
+    "service_request_id",
+    "status",
+    "status_notes",
+    "service_name",
+    "service_code",
+    "description",
+    "agency_responsible",
+    "service_notice",
+    "requested_datetime",
+    "updated_datetime",
+    "expected_datetime",
+    "address",
+    "address_id",
+    "zipcode",
+    "lat",
+    "long",
+    "media_url",
+];
+const CREATED_FIELDS: &[&str] = &[
+    "service_request_id",
+    "token",
+    "service_notice",
+    "account_id",
+];
+const DISCOVERY_FIELDS: &[&str] = &["changeset", "contact", "key_service", "endpoints"];
+const ENDPOINT_FIELDS: &[&str] = &["specification", "url", "changeset", "type", "formats"];
+
+/// `object`'s fields are among `allowed` and include `required`.
+fn fields_as_specified(what: &str, object: &Value, allowed: &[&str], required: &[&str]) {
+    let map = object
+        .as_object()
+        .unwrap_or_else(|| panic!("{what}: an object: {object}"));
+    for key in map.keys() {
+        assert!(
+            allowed.contains(&key.as_str()),
+            "{what}: {key:?} is not the specification's"
+        );
+    }
+    for key in required {
+        assert!(
+            map.contains_key(*key),
+            "{what}: {key:?} missing in {object}"
+        );
+    }
+}
+
+/// The element names directly inside each `<parent>` of an XML document.
+fn xml_children(xml: &str, parent: &str) -> Vec<String> {
+    let open = format!("<{parent}>");
+    let close = format!("</{parent}>");
+    let mut out = Vec::new();
+    for chunk in xml.split(&open).skip(1) {
+        let mut rest = chunk.split(&close).next().unwrap_or("");
+        while let Some(start) = rest.find('<') {
+            let tag: String = rest[start + 1..]
+                .chars()
+                .take_while(|c| *c != '>' && *c != '/' && *c != ' ')
+                .collect();
+            if tag.is_empty() {
+                break;
+            }
+            let end = format!("</{tag}>");
+            rest = match rest.find(&end) {
+                Some(e) => &rest[e + end.len()..],
+                None => &rest[start + 1..],
+            };
+            out.push(tag);
+        }
+    }
+    out
+}
+
+/// Every response's fields, in JSON and in XML, are the specification's.
+async fn fields_follow_the_specification(app: &TestApp, number: &str) {
+    async fn json(app: &TestApp, path: &str) -> Value {
+        let r = get(app, path).await;
+        assert_eq!(r.status, 200, "{path}: {}", r.body);
+        serde_json::from_str::<Value>(&r.body).unwrap()
+    }
+    for s in json(app, "/open311/v2/services.json")
+        .await
+        .as_array()
+        .unwrap()
+    {
+        fields_as_specified("service", s, SERVICE_FIELDS, SERVICE_FIELDS);
+    }
+    let d = json(app, "/open311/v2/services/no-cold-water.json").await;
+    fields_as_specified("definition", &d, DEFINITION_FIELDS, DEFINITION_FIELDS);
+    for a in d["attributes"].as_array().unwrap() {
+        fields_as_specified("attribute", a, ATTRIBUTE_FIELDS, ATTRIBUTE_FIELDS);
+    }
+    let core = [
+        "service_request_id",
+        "status",
+        "service_name",
+        "service_code",
+        "requested_datetime",
+        "updated_datetime",
+    ];
+    let one = json(app, &format!("/open311/v2/requests/{number}.json")).await;
+    for r in one.as_array().unwrap() {
+        fields_as_specified("request", r, REQUEST_FIELDS, &core);
+        // W3C date-times with their zone.
+        for field in [
+            "requested_datetime",
+            "updated_datetime",
+            "expected_datetime",
+        ] {
+            let text = r[field].as_str().unwrap();
+            assert!(
+                chrono::DateTime::parse_from_rfc3339(text).is_ok(),
+                "{field}: {text}"
+            );
+        }
+    }
+    let discovery = json(app, "/open311/v2/discovery.json").await;
+    fields_as_specified("discovery", &discovery, DISCOVERY_FIELDS, DISCOVERY_FIELDS);
+    for e in discovery["endpoints"].as_array().unwrap() {
+        fields_as_specified("endpoint", e, ENDPOINT_FIELDS, ENDPOINT_FIELDS);
+    }
+    // The same in XML: the elements inside each repeated element.
+    let xml_of = |path: String| async move { get(app, &path).await.body };
+    let checks = [
+        (
+            "/open311/v2/services.xml".to_string(),
+            "service",
+            SERVICE_FIELDS,
+        ),
+        (
+            format!("/open311/v2/requests/{number}.xml"),
+            "request",
+            REQUEST_FIELDS,
+        ),
+        (
+            "/open311/v2/services/no-cold-water.xml".to_string(),
+            "attribute",
+            ATTRIBUTE_FIELDS,
+        ),
+        (
+            "/open311/v2/discovery.xml".to_string(),
+            "endpoint",
+            ENDPOINT_FIELDS,
+        ),
+    ];
+    for (path, element, allowed) in checks {
+        let body = xml_of(path.clone()).await;
+        let tags = xml_children(&body, element);
+        assert!(!tags.is_empty(), "{path}: no <{element}> in {body}");
+        for tag in tags {
+            assert!(
+                allowed.contains(&tag.as_str()),
+                "{path}: <{tag}> in <{element}>"
+            );
+        }
+    }
+}
+
 async fn open311_round_trip(backend: Backend) {
     let app = spawn_app(AppOptions {
         backend,
@@ -128,6 +308,12 @@ async fn open311_round_trip(backend: Backend) {
         .as_str()
         .unwrap()
         .to_string();
+    fields_as_specified(
+        "created",
+        &created[0],
+        CREATED_FIELDS,
+        &["service_request_id", "service_notice"],
+    );
     assert!(
         created[0].get("token").is_none(),
         "an id, not both: {created}"
@@ -157,6 +343,8 @@ async fn open311_round_trip(backend: Backend) {
         .unwrap();
     assert_eq!(app_name, "Міський застосунок");
     assert_eq!(media.as_deref(), Some("https://app.example/photos/1.jpg"));
+
+    fields_follow_the_specification(&app, &number).await;
 
     // The independent client reads services, a definition and requests,
     // in JSON and in XML, and finds the same things in both.
