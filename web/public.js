@@ -283,7 +283,13 @@ class StatusPage {
     }
   }
 
+  /** The language changed: the status shown again, in it. */
+  retranslate() {
+    if (this.shown) this.show(this.shown);
+  }
+
   show(s) {
+    this.shown = s;
     const en = language() === 'en';
     const facts = el('dl', { class: 'pub-facts' });
     const fact = (label, value) => facts.append(el('dt', { text: t(label) }), el('dd', { text: value }));
@@ -316,6 +322,11 @@ class WorksPage {
       $('works-now').replaceChildren(el('p', { class: 'pub-alert', text: e.body?.error || t('pub_offline') }));
       return;
     }
+    this.render();
+  }
+
+  /** The language changed: the list again, in it. */
+  retranslate() {
     this.render();
   }
 
@@ -365,15 +376,24 @@ function languageButton() {
 async function main() {
   translate();
   languageButton();
+  let page = null;
   $('pub-lang').addEventListener('click', () => {
     setLanguage(language() === 'en' ? 'uk' : 'en');
     languageButton();
     route();
+    page?.retranslate?.();
   });
   const view = route();
-  if (view === 'status') new StatusPage().start();
-  else if (view === 'works') await new WorksPage().start();
-  else await new AppealForm().start();
+  if (view === 'status') {
+    page = new StatusPage();
+    page.start();
+  } else if (view === 'works') {
+    page = new WorksPage();
+    await page.start();
+  } else {
+    page = new AppealForm();
+    await page.start();
+  }
 }
 
 main();
