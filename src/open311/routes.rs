@@ -220,16 +220,7 @@ async fn top(
 
 fn discovery(public: &Public, headers: &HeaderMap, format: Format) -> Result<Response, Fail> {
     let settings = &public.settings.open311;
-    let url = match settings.url.trim() {
-        "" => {
-            let host = headers
-                .get(header::HOST)
-                .and_then(|h| h.to_str().ok())
-                .unwrap_or("localhost");
-            format!("http://{host}/open311/v2")
-        }
-        url => url.trim_end_matches('/').to_owned(),
-    };
+    let url = crate::public::works::public_base(&settings.url, headers, "/open311/v2");
     let changeset = env!("CARGO_PKG_VERSION").to_string();
     let d = wire::Discovery {
         changeset: changeset.clone(),
@@ -397,6 +388,11 @@ async fn requests(
         .open311_requests(&query)
         .await
         .map_err(|e| Fail::store(format, e))?;
+    requests_document(format, &rows)
+}
+
+/// Requests as the standard lists them.
+fn requests_document(format: Format, rows: &[RequestRow]) -> Result<Response, Fail> {
     let found: Vec<wire::Request> = rows.iter().map(public_request).collect();
     ok(format, &found, &wire::RequestsXml { request: &found })
 }
@@ -462,8 +458,7 @@ async fn one_request(
             format!("service_request_id {number:?} not found"),
         ));
     }
-    let found: Vec<wire::Request> = rows.iter().map(public_request).collect();
-    ok(format, &found, &wire::RequestsXml { request: &found })
+    requests_document(format, &rows)
 }
 
 /// `GET tokens/{token}`.

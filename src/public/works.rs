@@ -121,13 +121,20 @@ pub async fn works_json(State(store): State<Store>) -> Result<Json<WorksView>, A
 
 /// The page's own address, as the feed readers reach it.
 fn site(public: &Public, headers: &HeaderMap) -> String {
-    match public.settings.site_url.trim() {
+    public_base(&public.settings.site_url, headers, "")
+}
+
+/// An absolute address of the public side: `configured` (a setting such
+/// as `[public] site_url`) if set, else the host the request came to,
+/// followed by `path`.
+pub(crate) fn public_base(configured: &str, headers: &HeaderMap, path: &str) -> String {
+    match configured.trim() {
         "" => {
             let host = headers
                 .get(header::HOST)
                 .and_then(|h| h.to_str().ok())
                 .unwrap_or("localhost");
-            format!("http://{host}")
+            format!("http://{host}{path}")
         }
         url => url.trim_end_matches('/').to_owned(),
     }
