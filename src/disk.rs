@@ -17,7 +17,7 @@ use tracing::{error, info, warn};
 
 use crate::events::{Event, EventBus};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DiskLevel {
     Ok,
@@ -53,7 +53,7 @@ impl DiskLevel {
 }
 
 /// The volume as last seen.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct DiskStatus {
     pub level: DiskLevel,
     pub free_bytes: u64,

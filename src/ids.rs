@@ -14,7 +14,19 @@ use uuid::Uuid;
 /// the queue router, the event stream, the store (`calls.id`) and the
 /// console's websocket. Not the SIP Call-ID, which the caller's side chose
 /// (the call's log span names both).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(transparent)]
 pub struct CallId(Uuid);
 

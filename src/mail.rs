@@ -20,8 +20,11 @@ use serde::Deserialize;
 use crate::secret::{ExposeSecret, SecretString};
 
 /// How the connection to the SMTP server is protected.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize, Default)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize, Default, utoipa::ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
+#[schema(as = MailSecurity)]
 pub enum Security {
     /// Plain connection upgraded with STARTTLS, which must succeed (port
     /// 587, submission).

@@ -17,14 +17,14 @@ use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post};
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use tracing::info;
+use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
 use super::auth::Auth;
-use super::error::ApiError;
+use super::error::{ApiError, ErrorBody, FieldsBody};
 use super::state::AppState;
 use crate::appeal::lifecycle::Lifecycle;
 use crate::public::announcements::{Announcement, NewAnnouncement, check};
@@ -33,17 +33,22 @@ use crate::store::{Role, Store};
 const READ: &[Role] = &[Role::Operator, Role::Supervisor, Role::Admin];
 const WRITE: &[Role] = &[Role::Supervisor, Role::Admin];
 
-pub fn routes() -> axum::Router<AppState> {
-    axum::Router::new()
-        .route("/api/announcements", get(list).post(publish))
-        .route("/api/announcements/{id}/withdraw", post(withdraw))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, publish))
+        .routes(routes!(withdraw))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct AnnouncementList {
     announcements: Vec<Announcement>,
 }
 
+/// The announcements in force and those of the last 90 days, newest
+/// first, with who published and who withdrew them. Operators,
+/// supervisors, admins.
+#[utoipa::path(get, path = "/api/announcements", operation_id = "list_announcements", tag = "works",
+    responses((status = 200, body = AnnouncementList)))]
 async fn list(State(store): State<Store>, auth: Auth) -> Result<Json<AnnouncementList>, ApiError> {
     auth.require(READ)?;
     let now = Utc::now();
@@ -54,15 +59,26 @@ async fn list(State(store): State<Store>, auth: Auth) -> Result<Json<Announcemen
     }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = NewAnnouncement)]
 struct PublishBody {
     title: String,
     body: String,
+    /// RFC 3339, or a date `YYYY-MM-DD` (through the end of that day, on
+    /// the city's clock); none: until withdrawn.
     #[serde(default)]
     until: Option<String>,
 }
 
+/// Publishes an announcement to residents at once (the works page and its
+/// feeds). Supervisors, admins.
+#[utoipa::path(post, path = "/api/announcements", operation_id = "publish_announcement", tag = "works",
+    request_body = PublishBody,
+    responses(
+        (status = 201, body = Announcement, description = "Published"),
+        (status = 422, body = FieldsBody, description = "A message per wrong field"),
+    ))]
 async fn publish(
     State(store): State<Store>,
     State(rules): State<Arc<Lifecycle>>,
@@ -108,6 +124,13 @@ async fn publish(
     Ok((StatusCode::CREATED, Json(published)))
 }
 
+/// Withdraws an announcement in force. Supervisors, admins.
+#[utoipa::path(post, path = "/api/announcements/{id}/withdraw", operation_id = "withdraw_announcement", tag = "works",
+    params(("id" = Uuid, Path, description = "The announcement")),
+    responses(
+        (status = 200, body = Announcement, description = "Withdrawn"),
+        (status = 404, body = ErrorBody, description = "No such announcement in force"),
+    ))]
 async fn withdraw(
     State(store): State<Store>,
     auth: Auth,

@@ -31,12 +31,13 @@ use axum::extract::{ConnectInfo, FromRef, FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::IntoResponse;
-use axum::routing::get;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use tracing::{info, warn};
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::error::{ApiError, Forbidden};
+use super::error::{ApiError, ErrorBody, Forbidden};
 use super::state::AppState;
 use crate::logtext::Untrusted;
 use crate::store::{Role, Session, SessionLimits, Store, User};
@@ -196,25 +197,30 @@ where
     }
 }
 
-pub fn routes() -> axum::Router<AppState> {
-    axum::Router::new().route("/api/session", get(current).post(sign_in).delete(sign_out))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(current, sign_in, sign_out))
 }
 
 /// The session as the console sees it: the user, the operator login an
 /// operator user works as, the CSRF token and when the session ends.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = Session)]
 struct SessionView {
     user: UserView,
+    /// The operator (extension) an operator user works as.
     operator: Option<String>,
+    /// Send it in `X-CSRF-Token` with every request that changes anything.
     csrf_token: String,
     expires_at: DateTime<Utc>,
 }
 
 /// Who a session or a console belongs to.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(as = User)]
 pub struct UserView {
     pub login: String,
     pub name: String,
+    #[schema(value_type = Role)]
     pub role: &'static str,
 }
 
@@ -241,11 +247,14 @@ async fn session_view(store: &Store, session: &Session) -> Result<SessionView, A
     })
 }
 
+/// Who is signed in, with the CSRF token (a page that reloads gets it again).
+#[utoipa::path(get, path = "/api/session", operation_id = "current_session", tag = "session",
+    responses((status = 200, body = SessionView)))]
 async fn current(State(store): State<Store>, auth: Auth) -> Result<Json<SessionView>, ApiError> {
     Ok(Json(session_view(&store, &auth.0).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct Credentials {
     login: String,
@@ -260,6 +269,20 @@ fn cookie(value: &str, max_age: i64, secure: bool) -> HeaderValue {
     HeaderValue::from_str(&text).unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
+/// Signs in: sets the session cookie and answers the session.
+///
+/// Failed sign-ins are limited per address and per login: past the limit,
+/// 429 with `Retry-After`.
+#[utoipa::path(post, path = "/api/session", tag = "session",
+    request_body = Credentials,
+    responses(
+        (status = 200, body = SessionView,
+            headers(("set-cookie" = String, description = "The session cookie"))),
+        (status = 401, body = ErrorBody, description = "Wrong login or password"),
+        (status = 422, body = ErrorBody, description = "Not `{login, password}`"),
+        (status = 429, body = ErrorBody, description = "Too many failed sign-ins",
+            headers(("retry-after" = u64, description = "Seconds to wait"))),
+    ))]
 async fn sign_in(
     State(store): State<Store>,
     State(settings): State<Arc<AuthSettings>>,
@@ -319,6 +342,9 @@ async fn sign_in(
     ))
 }
 
+/// Signs out: ends the session and clears the cookie.
+#[utoipa::path(delete, path = "/api/session", tag = "session",
+    responses((status = 204, description = "Signed out")))]
 async fn sign_out(
     State(store): State<Store>,
     State(settings): State<Arc<AuthSettings>>,

@@ -21,13 +21,13 @@ use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::routing::{delete, get};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use tracing::info;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::auth::Auth;
-use super::error::ApiError;
+use super::error::{ApiError, ErrorBody, FieldsBody};
 use super::state::AppState;
 use crate::appeal::FieldError;
 use crate::contact::{ContactKey, EXAMPLES};
@@ -37,23 +37,31 @@ use crate::store::{Role, Store};
 
 const LIST_ROLES: &[Role] = &[Role::Supervisor, Role::Admin];
 
-pub fn routes() -> axum::Router<AppState> {
-    axum::Router::new()
-        .route("/api/blocked", get(list).post(add))
-        .route("/api/blocked/{number}", delete(lift))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, add))
+        .routes(routes!(lift))
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::IntoParams)]
 #[serde(default)]
+#[into_params(parameter_in = Query)]
 struct ListQuery {
+    /// Any value: every block ever set, lifted and expired ones too.
     history: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct BlockList {
     blocked: Vec<BlockedNumber>,
 }
 
+/// The blocks in force (or, with `history`, every block ever set), each
+/// with its reason, who set it, until when and the attempts it turned
+/// away. Supervisors, admins.
+#[utoipa::path(get, path = "/api/blocked", operation_id = "list_blocks", tag = "blocking",
+    params(ListQuery),
+    responses((status = 200, body = BlockList)))]
 async fn list(
     State(store): State<Store>,
     auth: Auth,
@@ -92,17 +100,23 @@ pub fn parse_until(text: &str, tz: chrono_tz::Tz) -> Option<DateTime<Utc>> {
     super::moment(text, super::DayEdge::LastSecond, tz)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = NewBlock)]
 struct AddBody {
+    /// A phone number in any usual form, an e-mail address,
+    /// `telegram:<id>` or `viber:<id>`.
+    #[schema(example = "+380671234567")]
     number: String,
     reason: String,
+    /// RFC 3339, or a date `YYYY-MM-DD` (through the end of that day, on
+    /// the city's clock); none: until lifted.
     #[serde(default)]
     until: Option<String>,
 }
 
 /// A block as set: new, or the one in force that already lasts as long.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct BlockSet {
     #[serde(flatten)]
     block: BlockedNumber,
@@ -110,6 +124,18 @@ struct BlockSet {
     already_blocked: bool,
 }
 
+/// Blocks a contact: a phone number, an e-mail address or a messenger
+/// account. Supervisors, admins.
+///
+/// A new block never shortens one in force: if one lasts at least as long,
+/// the answer is 200 with it and `already_blocked`.
+#[utoipa::path(post, path = "/api/blocked", operation_id = "block_contact", tag = "blocking",
+    request_body = AddBody,
+    responses(
+        (status = 201, body = BlockSet, description = "Blocked"),
+        (status = 200, body = BlockSet, description = "A block in force already lasts as long"),
+        (status = 422, body = FieldsBody, description = "A message per wrong field"),
+    ))]
 async fn add(
     State(store): State<Store>,
     State(numbering): State<NumberingPlan>,
@@ -174,6 +200,14 @@ async fn add(
     }
 }
 
+/// Lifts the block in force on a contact. Supervisors, admins.
+#[utoipa::path(delete, path = "/api/blocked/{number}", operation_id = "lift_block", tag = "blocking",
+    params(("number" = String, Path, description = "The contact, in any form `POST` takes")),
+    responses(
+        (status = 200, body = BlockedNumber, description = "The block, ended"),
+        (status = 404, body = ErrorBody, description = "The contact is not blocked"),
+        (status = 422, body = ErrorBody, description = "The contact is not recognised"),
+    ))]
 async fn lift(
     State(store): State<Store>,
     State(numbering): State<NumberingPlan>,

@@ -18,14 +18,14 @@ use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use tracing::info;
+use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
 use super::auth::Auth;
-use super::error::ApiError;
+use super::error::{ApiError, ErrorBody};
 use super::state::{AppState, CallControl};
 use crate::config::BlockingSettings;
 use crate::ids::CallId;
@@ -33,19 +33,19 @@ use crate::phone::Pii;
 use crate::store::blocking::{BlockedNumber, NewBlock};
 use crate::store::{Role, Store};
 
-pub fn routes() -> axum::Router<AppState> {
-    axum::Router::new()
-        .route("/api/my/calls", get(my_calls))
-        .route("/api/calls/{id}/block", post(block))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(my_calls))
+        .routes(routes!(block))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct MyCalls {
     calls: Vec<MyCall>,
 }
 
 /// A call the operator answered today.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct MyCall {
     id: Uuid,
     /// E.164, else as the call had it.
@@ -56,6 +56,10 @@ struct MyCall {
     ended_at: Option<DateTime<Utc>>,
 }
 
+/// The calls the signed-in operator answered today (the city's day),
+/// newest first. Operator users.
+#[utoipa::path(get, path = "/api/my/calls", tag = "calls",
+    responses((status = 200, body = MyCalls)))]
 async fn my_calls(
     State(store): State<Store>,
     State(rules): State<std::sync::Arc<crate::appeal::lifecycle::Lifecycle>>,
@@ -85,14 +89,15 @@ async fn my_calls(
     Ok(Json(MyCalls { calls }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = CallerBlock)]
 struct BlockBody {
     reason: String,
 }
 
 /// The caller blocked: the block, and whether the call was still up.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct CallerBlocked {
     #[serde(flatten)]
     block: BlockedNumber,
@@ -100,12 +105,24 @@ struct CallerBlocked {
 }
 
 /// A call with no number to block, ended all the same.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct NothingToBlock {
     error: &'static str,
     call_ended: bool,
 }
 
+/// "End call and block caller": a call still in progress is ended and
+/// the caller's number goes on the block list. The operator who took the
+/// call; supervisors and admins for any call.
+#[utoipa::path(post, path = "/api/calls/{id}/block", tag = "calls",
+    params(("id" = Uuid, Path, description = "The call")),
+    request_body = BlockBody,
+    responses(
+        (status = 201, body = CallerBlocked, description = "Blocked"),
+        (status = 404, body = ErrorBody, description = "No such call"),
+        (status = 422, body = NothingToBlock,
+            description = "The number is withheld (the call is ended all the same), or the reason is not 1 to 500 characters"),
+    ))]
 async fn block(
     State(store): State<Store>,
     State(calls): State<Arc<dyn CallControl>>,

@@ -152,8 +152,11 @@ impl ApiError {
 }
 
 /// `{"error": "…"}`.
-#[derive(Serialize)]
-struct ErrorBody<'a> {
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = Error)]
+pub struct ErrorBody<'a> {
+    /// What went wrong, for people (Ukrainian, often with English after a
+    /// slash). A failure of ours carries an incident number to quote.
     error: &'a str,
     /// For a refused step: its stable name, for the console's words.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -161,8 +164,10 @@ struct ErrorBody<'a> {
 }
 
 /// `{"errors": [{"field", "message"}]}`.
-#[derive(Serialize)]
-struct FieldsBody<'a> {
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = FieldErrors)]
+pub struct FieldsBody<'a> {
+    /// One per wrong field.
     errors: &'a [FieldError],
 }
 

@@ -5,8 +5,8 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::post;
 use serde::Serialize;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::auth::Auth;
 use super::error::ApiError;
@@ -14,11 +14,11 @@ use super::state::AppState;
 use crate::ivr::assets::IvrReloader;
 use crate::store::Role;
 
-pub fn routes() -> axum::Router<AppState> {
-    axum::Router::new().route("/api/ivr/reload", post(reload))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(reload))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct Reloaded {
     reloaded: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -27,6 +27,12 @@ struct Reloaded {
     errors: Vec<String>,
 }
 
+/// Loads the voice menu again (as SIGHUP does). Admins.
+#[utoipa::path(post, path = "/api/ivr/reload", operation_id = "reload_ivr", tag = "voice menu",
+    responses(
+        (status = 200, body = Reloaded, description = "Loaded: the node count"),
+        (status = 422, body = Reloaded, description = "Not loaded: every problem found; the running menu stays"),
+    ))]
 async fn reload(
     State(reloader): State<IvrReloader>,
     auth: Auth,

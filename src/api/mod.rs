@@ -2,9 +2,11 @@
 //! [`auth`], queues, operators' states and the live snapshot in [`queues`],
 //! appeal cards and their attachments in [`crate::appeal::routes`], the operator's own
 //! calls in [`calls`], the block list in [`blocking`], recordings and their
-//! access log in [`recordings`], the voice menu's reload in [`ivr`]), the
-//! console's websocket ([`console`]), the console's pages ([`web`]) and the
-//! server's health and counters ([`health`]).
+//! access log in [`recordings`], the voice menu's reload in [`ivr`]), its
+//! OpenAPI document ([`openapi`]: the router is built from the described
+//! handlers, [`documented`]), the console's websocket ([`console`]), the
+//! console's pages ([`web`]) and the server's health and counters
+//! ([`health`]).
 //!
 //! Handlers take the parts of [`AppState`] they need and return
 //! `Result<_, ApiError>` ([`error`]): a failure becomes a status in one
@@ -21,6 +23,7 @@ pub mod console;
 pub mod error;
 pub mod health;
 pub mod ivr;
+pub mod openapi;
 pub mod queues;
 pub mod recordings;
 #[cfg(test)]
@@ -36,28 +39,54 @@ pub use state::{AppState, CallControl, RecordingsDir};
 /// Every route, with the security headers on every response.
 /// `max_upload`: the largest attachment, in bytes.
 pub fn router(state: AppState, max_upload: u64) -> axum::Router {
-    let public = crate::public::routes::routes(&state.public);
+    let (api, document) = documented(&state, max_upload);
+    let document = openapi::Document::new(&document);
     let open311 = crate::open311::routes::routes(&state.public);
     axum::Router::new()
+        .merge(api)
+        .route(
+            "/api/openapi.json",
+            axum::routing::get(move || std::future::ready(document.clone())),
+        )
         .merge(health::routes())
-        .merge(ivr::routes())
-        .merge(queues::routes())
-        .merge(auth::routes())
         .merge(console::routes())
-        .merge(crate::appeal::routes::routes(max_upload))
-        .merge(crate::appeal::lifecycle_routes::routes())
-        .merge(crate::appeal::verification_routes::routes())
-        .merge(crate::report::routes::routes())
-        .merge(calls::routes())
-        .merge(blocking::routes())
-        .merge(recordings::routes())
-        .merge(works::routes())
-        .merge(announcements::routes())
         .merge(web::routes())
-        .merge(public)
         .merge(open311)
         .layer(axum::middleware::from_fn(web::security_headers))
         .with_state(state)
+}
+
+/// The routes of hotline's own API (`/api`, and `/public` when the public
+/// side is on), each described by its handler, and their OpenAPI document
+/// ([`openapi`]).
+pub fn documented(
+    state: &AppState,
+    max_upload: u64,
+) -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
+    use utoipa::OpenApi;
+    let parts = [
+        auth::routes(),
+        queues::routes(),
+        calls::routes(),
+        crate::appeal::routes::routes(max_upload),
+        crate::appeal::lifecycle_routes::routes(),
+        crate::appeal::verification_routes::routes(),
+        crate::report::routes::routes(),
+        recordings::routes(),
+        blocking::routes(),
+        works::routes(),
+        announcements::routes(),
+        ivr::routes(),
+        crate::public::routes::routes(&state.public),
+    ];
+    let mut all = utoipa_axum::router::OpenApiRouter::with_openapi(openapi::ApiDoc::openapi());
+    for part in parts {
+        openapi::no_clash(all.get_openapi(), part.get_openapi());
+        all = all.merge(part);
+    }
+    let (router, mut document) = all.split_for_parts();
+    openapi::finish(&mut document);
+    (router, document)
 }
 
 /// The start of today on the city's clock (`tz`, the working calendar's

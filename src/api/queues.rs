@@ -18,33 +18,33 @@
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
-use axum::routing::{get, put};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::auth::Auth;
-use super::error::ApiError;
+use super::error::{ApiError, ErrorBody};
 use super::state::AppState;
 use crate::disk::{DiskStatus, DiskWatch};
 use crate::events::EventBus;
 use crate::queue::service::{OperatorView, QueueService, QueueView, StateRequest};
 use crate::store::{Role, Store};
 
-pub fn routes() -> axum::Router<AppState> {
-    axum::Router::new()
-        .route("/api/queues", get(queues))
-        .route("/api/operators", get(operators))
-        .route("/api/live", get(live))
-        .route("/api/operators/{login}/state", put(set_state))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(queues))
+        .routes(routes!(operators))
+        .routes(routes!(live))
+        .routes(routes!(set_state))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct QueueFigures {
     queues: Vec<QueueToday>,
 }
 
 /// A queue's figures for today.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct QueueToday {
     name: String,
     waiting: u32,
@@ -58,6 +58,10 @@ struct QueueToday {
     average_wait_ms: Option<u64>,
 }
 
+/// Every queue's figures for today (the city's day), from the stored
+/// queue events. Operators, supervisors, admins.
+#[utoipa::path(get, path = "/api/queues", operation_id = "queue_figures", tag = "queues",
+    responses((status = 200, body = QueueFigures)))]
 async fn queues(
     State(store): State<Store>,
     State(service): State<QueueService>,
@@ -89,29 +93,34 @@ async fn queues(
     Ok(Json(QueueFigures { queues: out }))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct OperatorList {
     operators: Vec<OperatorEntry>,
 }
 
 /// An operator as stored, with their state now.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct OperatorEntry {
     login: String,
     name: String,
     extension: String,
     queues: Vec<MembershipView>,
     disabled: bool,
+    #[schema(value_type = crate::store::OperatorState)]
     state: &'static str,
     reason: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct MembershipView {
     queue: String,
     penalty: u32,
 }
 
+/// Every operator with their queues and their state now. Supervisors,
+/// admins.
+#[utoipa::path(get, path = "/api/operators", operation_id = "list_operators", tag = "queues",
+    responses((status = 200, body = OperatorList)))]
 async fn operators(
     State(store): State<Store>,
     State(service): State<QueueService>,
@@ -148,7 +157,7 @@ async fn operators(
 
 /// The queues and operators this moment, and where in the event stream
 /// the live view picks up.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct LiveSnapshot {
     at: DateTime<Utc>,
     seq: u64,
@@ -157,6 +166,11 @@ struct LiveSnapshot {
     operators: Vec<OperatorView>,
 }
 
+/// The queues and operators this moment, for the live view, and the
+/// sequence number of the console's event stream it is current to.
+/// Supervisors, admins.
+#[utoipa::path(get, path = "/api/live", operation_id = "live_snapshot", tag = "queues",
+    responses((status = 200, body = LiveSnapshot)))]
 async fn live(
     State(service): State<QueueService>,
     State(events): State<EventBus>,
@@ -177,13 +191,28 @@ async fn live(
     }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = OperatorStateChange)]
 struct StateBody {
+    /// `available`, `paused` (with a `reason`), `logged_in` or `logged_out`.
+    #[schema(example = "paused")]
     state: String,
+    /// Why the operator pauses (1 to 200 characters); for `paused` only.
     reason: Option<String>,
 }
 
+/// Sets an operator's state: an operator user their own; supervisors and
+/// admins anyone's.
+#[utoipa::path(put, path = "/api/operators/{login}/state", operation_id = "set_operator_state", tag = "queues",
+    params(("login" = String, Path, description = "The operator's login")),
+    request_body = StateBody,
+    responses(
+        (status = 200, body = OperatorView),
+        (status = 404, body = ErrorBody, description = "No such operator"),
+        (status = 409, body = ErrorBody, description = "The state cannot change so now (on a call)"),
+        (status = 422, body = ErrorBody, description = "An unknown state, or a pause without a reason"),
+    ))]
 async fn set_state(
     State(store): State<Store>,
     State(service): State<QueueService>,

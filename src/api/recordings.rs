@@ -25,15 +25,15 @@ use axum::extract::rejection::JsonRejection;
 use axum::extract::{ConnectInfo, Path, Query, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post};
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 use tower::ServiceExt;
 use tracing::{info, warn};
+use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
 use super::auth::Auth;
-use super::error::ApiError;
+use super::error::{ApiError, ErrorBody, FieldsBody};
 use super::state::{AppState, RecordingsDir};
 use crate::logtext::Untrusted;
 use crate::phone::NumberingPlan;
@@ -46,15 +46,15 @@ pub const OPERATOR_WINDOW: TimeDelta = TimeDelta::hours(24);
 const HOLD_ROLES: &[Role] = &[Role::Supervisor, Role::Admin];
 const MAX_PER_PAGE: u32 = 200;
 
-pub fn routes() -> axum::Router<AppState> {
-    axum::Router::new()
-        .route("/api/recordings", get(search))
-        .route("/api/recordings/{id}", get(detail))
-        .route("/api/recordings/{id}/audio", get(audio))
-        .route("/api/recordings/{id}/hold", post(hold_recording))
-        .route("/api/appeals/{number}/hold", post(hold_appeal))
-        .route("/api/holds/{id}", delete(release))
-        .route("/api/recording-access", get(access_log))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(search))
+        .routes(routes!(detail))
+        .routes(routes!(audio))
+        .routes(routes!(hold_recording))
+        .routes(routes!(hold_appeal))
+        .routes(routes!(release))
+        .routes(routes!(access_log))
 }
 
 /// Which recordings this user may see: all (`None`), those of calls an
@@ -95,7 +95,7 @@ async fn allowed(store: &Store, auth: &Auth, id: Uuid) -> Result<RecordingItem, 
 }
 
 /// A recording as listed: the call's caller, queue, operator and cards.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct RecordingView {
     id: Uuid,
     call_id: Uuid,
@@ -133,20 +133,34 @@ impl From<RecordingItem> for RecordingView {
     }
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::IntoParams)]
 #[serde(default)]
+#[into_params(parameter_in = Query)]
 struct SearchQuery {
+    /// From this moment: RFC 3339, or a date `YYYY-MM-DD` (its start on
+    /// the city's clock).
     from: Option<String>,
+    /// Until this moment: RFC 3339, or a date (through its end).
     to: Option<String>,
+    /// The caller's number, in any usual form.
     caller: Option<String>,
+    /// The operator's login.
     operator: Option<String>,
+    /// The queue's name.
     queue: Option<String>,
+    /// The call's id.
     call_id: Option<String>,
+    /// An appeal's registration number linked to the call.
     appeal: Option<String>,
+    /// At least this many seconds long.
     min_secs: Option<String>,
+    /// At most this many seconds long.
     max_secs: Option<String>,
+    /// `1`: also recordings whose file retention removed.
     purged: Option<String>,
+    /// From 1.
     page: Option<String>,
+    /// 1 to 200 (50 unless given).
     per_page: Option<String>,
 }
 
@@ -167,7 +181,7 @@ fn moment(
     super::moment(text, edge, tz).ok_or_else(|| ApiError::field(field, "Дата: РРРР-ММ-ДД."))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct SearchPage {
     page: u64,
     per_page: u32,
@@ -175,6 +189,15 @@ struct SearchPage {
     recordings: Vec<RecordingView>,
 }
 
+/// A page of recordings, newest first, with each call's caller, queue,
+/// operator, wait and linked appeals. Supervisors and admins see all; an
+/// operator those of calls they answered, for 24 hours.
+#[utoipa::path(get, path = "/api/recordings", operation_id = "search_recordings", tag = "recordings",
+    params(SearchQuery),
+    responses(
+        (status = 200, body = SearchPage),
+        (status = 422, body = FieldsBody, description = "A message per wrong filter"),
+    ))]
 async fn search(
     State(store): State<Store>,
     State(numbering): State<NumberingPlan>,
@@ -258,10 +281,11 @@ async fn search(
 }
 
 /// A legal hold, on a recording or a card.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct HoldView {
     id: Uuid,
     /// `recording` or `appeal`.
+    #[schema(value_type = String, example = "recording")]
     on: &'static str,
     target: Uuid,
     reason: String,
@@ -289,7 +313,7 @@ impl From<LegalHold> for HoldView {
 }
 
 /// One recording with its call's path and steps, and its holds.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct RecordingDetail {
     #[serde(flatten)]
     recording: RecordingView,
@@ -299,24 +323,34 @@ struct RecordingDetail {
     holds: Vec<HoldView>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct EventView {
     at: DateTime<Utc>,
     kind: String,
     detail: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct CallView {
     arrived_at: DateTime<Utc>,
     answered_at: Option<DateTime<Utc>>,
     ended_at: Option<DateTime<Utc>>,
+    #[schema(value_type = Option<crate::store::EndedBy>)]
     ended_by: Option<&'static str>,
+    #[schema(value_type = Option<crate::store::Disposition>)]
     disposition: Option<&'static str>,
     called_number: String,
     codec: Option<String>,
 }
 
+/// One recording, with the call's path through the voice menu, its queue
+/// steps and its legal holds.
+#[utoipa::path(get, path = "/api/recordings/{id}", operation_id = "recording_detail", tag = "recordings",
+    params(("id" = Uuid, Path, description = "The recording")),
+    responses(
+        (status = 200, body = RecordingDetail),
+        (status = 404, body = ErrorBody, description = "No such recording"),
+    ))]
 async fn detail(
     State(store): State<Store>,
     auth: Auth,
@@ -354,14 +388,24 @@ async fn detail(
     }))
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::IntoParams)]
 #[serde(default)]
+#[into_params(parameter_in = Query)]
 struct AudioQuery {
+    /// `1`: as a download (`Content-Disposition: attachment`).
     download: Option<String>,
 }
 
-/// `GET /api/recordings/{id}/audio`: logged, then served from the path the
-/// database holds, with Range support.
+/// The recording's WAV file, with HTTP Range requests (seeking). Every
+/// request is in the access log first.
+#[utoipa::path(get, path = "/api/recordings/{id}/audio", operation_id = "recording_audio", tag = "recordings",
+    params(("id" = Uuid, Path, description = "The recording"), AudioQuery),
+    responses(
+        (status = 200, description = "The whole file", content_type = "audio/wav", body = Value),
+        (status = 206, description = "The range asked for", content_type = "audio/wav", body = Value),
+        (status = 404, body = ErrorBody, description = "No such recording, or its file is missing"),
+        (status = 410, body = ErrorBody, description = "Retention removed the file"),
+    ))]
 async fn audio(
     State(store): State<Store>,
     State(recordings): State<RecordingsDir>,
@@ -442,13 +486,14 @@ async fn audio(
     Ok(response)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = NewHold)]
 struct HoldBody {
     reason: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct HoldSet {
     id: Uuid,
 }
@@ -487,6 +532,17 @@ async fn set_hold(
     Ok((StatusCode::CREATED, Json(HoldSet { id })))
 }
 
+/// Puts a legal hold on a recording: retention keeps it until released.
+/// Supervisors, admins.
+#[utoipa::path(post, path = "/api/recordings/{id}/hold", tag = "recordings",
+    params(("id" = Uuid, Path, description = "The recording")),
+    request_body = HoldBody,
+    responses(
+        (status = 201, body = HoldSet, description = "Held"),
+        (status = 404, body = ErrorBody, description = "No such recording"),
+        (status = 409, body = ErrorBody, description = "Already held, or already removed"),
+        (status = 422, body = ErrorBody, description = "No reason given"),
+    ))]
 async fn hold_recording(
     State(store): State<Store>,
     auth: Auth,
@@ -496,6 +552,17 @@ async fn hold_recording(
     set_hold(&store, &auth, HoldTarget::Recording(id), body).await
 }
 
+/// Puts a legal hold on a card and the recordings of its calls.
+/// Supervisors, admins.
+#[utoipa::path(post, path = "/api/appeals/{number}/hold", tag = "recordings",
+    params(("number" = String, Path, description = "The card's registration number")),
+    request_body = HoldBody,
+    responses(
+        (status = 201, body = HoldSet, description = "Held"),
+        (status = 404, body = ErrorBody, description = "No such appeal"),
+        (status = 409, body = ErrorBody, description = "Already held, or already removed"),
+        (status = 422, body = ErrorBody, description = "No reason given"),
+    ))]
 async fn hold_appeal(
     State(store): State<Store>,
     auth: Auth,
@@ -510,12 +577,19 @@ async fn hold_appeal(
     set_hold(&store, &auth, HoldTarget::Appeal(appeal.id), body).await
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct HoldReleased {
     id: Uuid,
     released: bool,
 }
 
+/// Releases a legal hold. Supervisors, admins.
+#[utoipa::path(delete, path = "/api/holds/{id}", operation_id = "release_hold", tag = "recordings",
+    params(("id" = Uuid, Path, description = "The hold")),
+    responses(
+        (status = 200, body = HoldReleased),
+        (status = 404, body = ErrorBody, description = "No such hold"),
+    ))]
 async fn release(
     State(store): State<Store>,
     auth: Auth,
@@ -534,18 +608,24 @@ async fn release(
     Ok(Json(HoldReleased { id, released }))
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::IntoParams)]
 #[serde(default)]
+#[into_params(parameter_in = Query)]
 struct AccessQuery {
+    /// From this moment: RFC 3339, or a date (its start, city's clock).
     from: Option<String>,
+    /// Until this moment: RFC 3339, or a date (through its end).
     to: Option<String>,
+    /// One recording's accesses.
     recording: Option<Uuid>,
+    /// `csv` for a CSV file; JSON otherwise.
     format: Option<String>,
+    /// The most lines to give.
     limit: Option<u32>,
 }
 
 /// One line of the access log.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct AccessView {
     at: DateTime<Utc>,
     login: String,
@@ -574,7 +654,7 @@ impl From<RecordingAccess> for AccessView {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct AccessLog {
     access: Vec<AccessView>,
 }
@@ -590,6 +670,17 @@ fn csv_field(text: &str) -> String {
     format!("\"{}\"", defused.replace('"', "\"\""))
 }
 
+/// Who listened to or downloaded which recording, when, from where.
+/// Admins.
+#[utoipa::path(get, path = "/api/recording-access", tag = "recordings",
+    params(AccessQuery),
+    responses(
+        (status = 200, description = "The log; with `format=csv` as a CSV file", content(
+            (AccessLog = "application/json"),
+            (Value = "text/csv"),
+        )),
+        (status = 422, body = FieldsBody, description = "A message per wrong filter"),
+    ))]
 async fn access_log(
     State(store): State<Store>,
     State(rules): State<std::sync::Arc<crate::appeal::lifecycle::Lifecycle>>,

@@ -681,3 +681,122 @@ async fn executors_keep_the_repair_works_registry() {
     let (status, _) = h.get("/api/works?mine=1", &olena).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
 }
+
+/// The OpenAPI document is served without a session, every `$ref` in it
+/// names a schema it holds, and each operation has a summary, a group and
+/// a success answer.
+#[tokio::test]
+async fn the_openapi_documents_are_whole() {
+    let h = Harness::new().await;
+    for (uri, least) in [("/api/openapi.json", 50), ("/open311/v2/openapi.json", 7)] {
+        document_is_whole(&h, uri, least).await;
+    }
+}
+
+async fn document_is_whole(h: &Harness, uri: &str, least: usize) {
+    let (status, headers, doc) = h.call(Method::GET, uri, None, None).await;
+    assert_eq!(status, StatusCode::OK, "{uri}");
+    assert_eq!(headers[header::CONTENT_TYPE], "application/json");
+    assert!(
+        doc["openapi"].as_str().unwrap().starts_with("3."),
+        "{}",
+        doc["openapi"]
+    );
+    let schemas = doc["components"]["schemas"].as_object().expect("schemas");
+    let mut refs = Vec::new();
+    collect_refs(&doc, &mut refs);
+    assert!(refs.len() >= least, "{uri}: {} references", refs.len());
+    for r in &refs {
+        let name = r
+            .strip_prefix("#/components/schemas/")
+            .unwrap_or_else(|| panic!("a reference outside the schemas: {r}"));
+        assert!(schemas.contains_key(name), "{r} names no schema");
+    }
+    let paths = doc["paths"].as_object().expect("paths");
+    let mut operations = 0;
+    let mut ids = std::collections::BTreeSet::new();
+    for (path, item) in paths {
+        for (method, op) in item.as_object().unwrap() {
+            operations += 1;
+            let what = format!("{method} {path}");
+            // A generated client names its methods after these.
+            let id = op["operationId"].as_str().unwrap_or("");
+            assert!(
+                ids.insert(id.to_owned()),
+                "{what}: operationId {id:?} twice"
+            );
+            assert!(
+                !op["summary"].as_str().unwrap_or("").is_empty(),
+                "{what}: no summary"
+            );
+            assert_eq!(
+                op["tags"].as_array().map(Vec::len),
+                Some(1),
+                "{what}: one tag"
+            );
+            let answers = op["responses"].as_object().unwrap();
+            assert!(
+                answers.keys().any(|s| s.starts_with('2')),
+                "{what}: no success"
+            );
+        }
+    }
+    assert!(operations >= least, "{uri}: {operations} operations");
+}
+
+fn collect_refs(value: &Value, out: &mut Vec<String>) {
+    match value {
+        Value::Object(map) => {
+            for (key, v) in map {
+                match (key.as_str(), v) {
+                    ("$ref", Value::String(r)) => out.push(r.clone()),
+                    _ => collect_refs(v, out),
+                }
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|v| collect_refs(v, out)),
+        _ => {}
+    }
+}
+
+/// Every operation the document lists under `/api` is served, and wants a
+/// session (the document says so): asked without one, each answers 401,
+/// which only a route that exists, with that method, can.
+#[tokio::test]
+async fn every_documented_api_operation_exists_and_wants_a_session() {
+    let h = Harness::new().await;
+    let (_, _, doc) = h.call(Method::GET, "/api/openapi.json", None, None).await;
+    let mut checked = 0;
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        if !path.starts_with("/api/") {
+            continue;
+        }
+        for (method, op) in item.as_object().unwrap() {
+            let method: Method = method.to_uppercase().parse().unwrap();
+            if path == "/api/session" && method == Method::POST {
+                continue;
+            }
+            let security = &op["security"][0];
+            assert!(security.get("session").is_some(), "{method} {path}: {op}");
+            assert_eq!(
+                security.get("csrf").is_some(),
+                method != Method::GET,
+                "{method} {path}"
+            );
+            // Path parameters: ids are UUIDs; the rest any text.
+            let uri = path
+                .split('/')
+                .map(|part| match part {
+                    "{id}" => "00000000-0000-4000-8000-000000000000",
+                    p if p.starts_with('{') => "x",
+                    p => p,
+                })
+                .collect::<Vec<_>>()
+                .join("/");
+            let (status, _, body) = h.call(method.clone(), &uri, None, None).await;
+            assert_eq!(status, StatusCode::UNAUTHORIZED, "{method} {uri}: {body}");
+            checked += 1;
+        }
+    }
+    assert!(checked >= 45, "{checked} operations checked");
+}

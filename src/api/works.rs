@@ -20,29 +20,30 @@ use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use tracing::info;
+use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
 use super::auth::Auth;
-use super::error::ApiError;
+use super::error::{ApiError, ErrorBody, FieldsBody};
 use super::state::AppState;
 use crate::appeal::works::{WorkForm, check_extension, check_new};
 use crate::store::{
     NewRepairWork, RepairWork, Role, Service, Store, WorkAddress, WorkKind, WorkStatus,
 };
 
-pub fn routes() -> axum::Router<AppState> {
-    axum::Router::new()
-        .route("/api/works", get(list).post(register))
-        .route("/api/works/{id}/extend", post(extend))
-        .route("/api/works/{id}/close", post(close))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, register))
+        .routes(routes!(extend))
+        .routes(routes!(close))
 }
 
 /// A work as the console shows it.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = Work)]
 struct WorkView {
     id: Uuid,
     kind: WorkKind,
@@ -60,8 +61,9 @@ struct WorkView {
     yours: bool,
 }
 
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = WorkAddress)]
 struct AddressView {
     street: String,
     #[serde(default)]
@@ -101,17 +103,24 @@ fn view(auth: &Auth, work: RepairWork, now: DateTime<Utc>) -> WorkView {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct ListQuery {
+    /// `1`: an executor's own organisation's works only.
     mine: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct WorkList {
     works: Vec<WorkView>,
 }
 
+/// Every work not yet ended, in progress or planned, by start.
+/// Operators, supervisors, admins, executors.
+#[utoipa::path(get, path = "/api/works", operation_id = "list_works", tag = "works",
+    params(ListQuery),
+    responses((status = 200, body = WorkList)))]
 async fn list(
     State(store): State<Store>,
     auth: Auth,
@@ -135,13 +144,19 @@ async fn list(
     }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = NewWork)]
 struct WorkBody {
+    /// `planned` or `emergency`.
+    #[schema(example = "emergency")]
     kind: String,
+    /// `water`, `heating`, `power`, `gas` or `other`.
+    #[schema(example = "water")]
     service: String,
     #[serde(default)]
     description: String,
+    /// An emergency's defaults to now.
     #[serde(default)]
     starts_at: Option<DateTime<Utc>>,
     #[serde(default)]
@@ -150,6 +165,14 @@ struct WorkBody {
     addresses: Vec<AddressView>,
 }
 
+/// Registers a repair work of the executor user's organisation. A planned
+/// work less than 24 hours ahead is refused. Executors.
+#[utoipa::path(post, path = "/api/works", operation_id = "register_work", tag = "works",
+    request_body = WorkBody,
+    responses(
+        (status = 201, body = WorkView, description = "Registered"),
+        (status = 422, body = FieldsBody, description = "A message per wrong field"),
+    ))]
 async fn register(
     State(store): State<Store>,
     auth: Auth,
@@ -226,12 +249,24 @@ async fn own_work(store: &Store, auth: &Auth, id: Uuid) -> Result<RepairWork, Ap
     Ok(work)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = WorkExtension)]
 struct ExtendBody {
     until: DateTime<Utc>,
 }
 
+/// Moves a work's expected end later. The work's own organisation's users,
+/// or supervisors.
+#[utoipa::path(post, path = "/api/works/{id}/extend", operation_id = "extend_work", tag = "works",
+    params(("id" = Uuid, Path, description = "The work")),
+    request_body = ExtendBody,
+    responses(
+        (status = 200, body = WorkView),
+        (status = 404, body = ErrorBody, description = "No such work"),
+        (status = 409, body = ErrorBody, description = "The work has ended"),
+        (status = 422, body = FieldsBody, description = "The new end is not later"),
+    ))]
 async fn extend(
     State(store): State<Store>,
     auth: Auth,
@@ -249,6 +284,14 @@ async fn extend(
     Ok(Json(view(&auth, stored_work(&store, id).await?, now)))
 }
 
+/// Ends a work now. The work's own organisation's users, or supervisors.
+#[utoipa::path(post, path = "/api/works/{id}/close", operation_id = "close_work", tag = "works",
+    params(("id" = Uuid, Path, description = "The work")),
+    responses(
+        (status = 200, body = WorkView),
+        (status = 404, body = ErrorBody, description = "No such work"),
+        (status = 409, body = ErrorBody, description = "The work has ended already"),
+    ))]
 async fn close(
     State(store): State<Store>,
     auth: Auth,

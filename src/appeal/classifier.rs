@@ -38,7 +38,7 @@ const PHONE_DIGITS: std::ops::RangeInclusive<usize> = 11..=15;
 
 /// How long an executor has to resolve an issue of a type (regulation 000,
 /// §2.2.3).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum DeadlineClass {
     /// Аварійний: 3 hours.

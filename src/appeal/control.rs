@@ -23,8 +23,9 @@ use uuid::Uuid;
 use super::lifecycle::ExecutorCode;
 
 /// How long the "previous period" of the rule is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
+#[schema(as = ControlPeriod)]
 pub enum Period {
     /// Monday to Sunday.
     Week,
@@ -34,7 +35,8 @@ pub enum Period {
 }
 
 /// A span of the city's days: `start` to `end`, `end` not included.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = ControlSpan)]
 pub struct Span {
     pub period: Period,
     pub start: NaiveDate,
@@ -87,7 +89,7 @@ impl fmt::Display for Span {
 
 /// What an executor's cards did in a period: counted by the store from the
 /// stored outcomes.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TrackRecord {
     pub executor: ExecutorCode,
     pub span: Span,
@@ -131,7 +133,7 @@ impl TrackRecord {
 }
 
 /// The rule's settings (`[verification]` in the configuration).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct ControlSettings {
     /// The period whose record counts: the previous week or month.
@@ -179,8 +181,9 @@ impl ControlSettings {
 }
 
 /// The level of control a closed card falls under.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
+#[schema(as = ControlLevel)]
 pub enum Level {
     Total,
     Selective,
@@ -188,8 +191,9 @@ pub enum Level {
 
 /// Why the rule decided as it did. Shares are kept in basis points (1 %
 /// is 100), exact for the history.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "why", rename_all = "snake_case")]
+#[schema(as = ControlReason)]
 pub enum Reason {
     /// An emergency-class card.
     Emergency,
@@ -218,7 +222,8 @@ pub enum Reason {
 }
 
 /// The rule's answer for one card.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = ControlDecision)]
 pub struct Decision {
     pub level: Level,
     /// Whether the citizen is to be asked.

@@ -37,7 +37,9 @@ pub const MAX_NAME_CHARS: usize = 200;
 
 /// The code of an executor of the classifier ("vodokanal"): the key a card
 /// holds, never the organisation's name.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema,
+)]
 #[serde(try_from = "String", into = "String")]
 pub struct ExecutorCode(String);
 
@@ -95,7 +97,7 @@ text_enum! {
 }
 
 /// An executor on a card: the lead, or one of the others (001 §7.2).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Part {
     pub executor: ExecutorCode,
     pub lead: bool,
@@ -107,15 +109,16 @@ pub struct Part {
 }
 
 /// An executor to put on a card.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Assignment {
     pub executor: ExecutorCode,
     pub lead: bool,
 }
 
 /// What an executor asks the contact centre to decide.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
+#[schema(as = PendingRequest)]
 pub enum Request {
     /// Another executor: not its competence, or others must join (000
     /// §3.3.1).
@@ -142,7 +145,7 @@ impl Request {
 }
 
 /// A request awaiting a decision.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Pending {
     pub request: Request,
     pub by: ExecutorCode,
@@ -297,7 +300,7 @@ impl Actor {
 /// What someone does to a card. As JSON (the API's steps):
 /// `{"action": "accept", "responsible": "…"}`; the server's own steps
 /// (deliver, mark_*) are refused to any user by the rules.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "action", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Action {
     /// The card reaches its executor (System, in the executor's hours).
@@ -535,7 +538,7 @@ pub struct Entry {
 }
 
 /// The changes an entry records beyond its state.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Details {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub deadline: Option<DeadlineChange>,
@@ -566,7 +569,7 @@ pub struct Details {
 }
 
 /// What a history entry says of an attempt to ask the citizen.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct VerificationDetails {
     pub channel: Channel,
     pub result: AttemptResult,
@@ -582,7 +585,7 @@ pub struct VerificationDetails {
     pub call: Option<Uuid>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DeadlineChange {
     pub from: DateTime<Utc>,
     pub to: DateTime<Utc>,

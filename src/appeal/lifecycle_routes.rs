@@ -11,10 +11,10 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, Query, State};
-use axum::routing::{get, post};
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 use tracing::info;
+use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
 use super::lifecycle::{Action, Actor, Control, EntryKind, ExecutorCode, Lifecycle, Pending, Tab};
@@ -22,33 +22,35 @@ use super::lifecycle_store::{CardSummary, HistoryEntry};
 use super::record::AppealStatus;
 use super::verification_store::Taken;
 use crate::api::auth::Auth;
+use crate::api::error::{ErrorBody, FieldsBody};
 use crate::api::{ApiError, AppState};
 use crate::store::{Role, Store};
 
 /// How long closed cards stay in an executor's "closed" tab.
 const CLOSED_TAB_DAYS: i64 = 30;
 
-pub fn routes() -> axum::Router<AppState> {
-    axum::Router::new()
-        .route("/api/inbox", get(inbox))
-        .route("/api/decisions", get(decisions))
-        .route("/api/triage", get(triage))
-        .route("/api/appeals/{number}/history", get(history))
-        .route("/api/appeals/{number}/actions", post(act))
-        .route("/api/card-access", get(card_access))
-        .route("/api/executors", get(executors))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(inbox))
+        .routes(routes!(decisions))
+        .routes(routes!(triage))
+        .routes(routes!(history))
+        .routes(routes!(act))
+        .routes(routes!(card_access))
+        .routes(routes!(executors))
 }
 
 /// An organisation of the current classifier, as the console names it.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = Executor)]
 struct ExecutorName {
     code: String,
     name: String,
 }
 
-/// `GET /api/executors`: the current classifier's executors, in its order,
-/// so the console shows names where cards carry codes and offers them
-/// when a card changes hands.
+/// The current classifier's executors, in its order.
+#[utoipa::path(get, path = "/api/executors", operation_id = "list_executors", tag = "lifecycle",
+    responses((status = 200, body = Vec<ExecutorName>)))]
 async fn executors(
     State(store): State<Store>,
     auth: Auth,
@@ -81,7 +83,8 @@ pub fn actor_of(auth: &Auth) -> Actor {
 }
 
 /// A card in a list, as the console shows it.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = CardInList)]
 pub struct CardView {
     id: Uuid,
     registration_number: String,
@@ -96,7 +99,7 @@ pub struct CardView {
 }
 
 /// What a list's card and an opened card both say of a card's life now.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct CardFacts {
     /// Seconds to the deadline (negative when overdue), at the time of the
     /// answer.
@@ -132,7 +135,8 @@ impl CardFacts {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = CardExecutor)]
 struct PartView {
     executor: String,
     lead: bool,
@@ -173,7 +177,8 @@ pub(crate) fn card_view(
 
 /// A card's life on its detail, for the one who opened it: the facts of
 /// its state and the steps this user may take now.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = CardLife)]
 pub struct LifeView {
     #[serde(flatten)]
     facts: CardFacts,
@@ -200,13 +205,16 @@ pub fn life_view(rules: &Lifecycle, auth: &Auth, card: &super::lifecycle::Card) 
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct InboxQuery {
+    /// One tab's cards only.
+    #[param(value_type = Option<Tab>)]
     tab: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct Inbox {
     executor: String,
     /// The organisation's name in the current classifier.
@@ -216,13 +224,20 @@ struct Inbox {
     cards: Vec<CardView>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct TabCount {
     tab: Tab,
     count: usize,
 }
 
-/// `GET /api/inbox[?tab=new]`: the signed-in executor's cards, by deadline.
+/// The signed-in executor's cards by deadline, with the count under each
+/// tab. Executors.
+#[utoipa::path(get, path = "/api/inbox", tag = "lifecycle",
+    params(InboxQuery),
+    responses(
+        (status = 200, body = Inbox),
+        (status = 400, body = ErrorBody, description = "An unknown tab"),
+    ))]
 async fn inbox(
     State(store): State<Store>,
     State(rules): State<Arc<Lifecycle>>,
@@ -276,9 +291,11 @@ async fn inbox(
     }))
 }
 
-/// `GET /api/decisions`: what awaits the contact centre's decision, the
-/// soonest due first. Supervisors see all; a curator, the second extensions
-/// waiting for them.
+/// What awaits the contact centre's decision (a change of executor, an
+/// extension, a long term, a closure), the soonest due first. Supervisors
+/// see all; a curator, the second extensions waiting for them.
+#[utoipa::path(get, path = "/api/decisions", tag = "lifecycle",
+    responses((status = 200, body = Vec<CardView>)))]
 async fn decisions(
     State(store): State<Store>,
     State(rules): State<Arc<Lifecycle>>,
@@ -322,9 +339,11 @@ async fn decisions(
     Ok(Json(views))
 }
 
-/// `GET /api/triage`: the cards sent without a subject, waiting for the
-/// contact centre to classify them, the oldest first (operators,
-/// supervisors, admins).
+/// The cards sent without a subject ("не знаю"), waiting for the contact
+/// centre to classify them, the oldest first. Operators, supervisors,
+/// admins.
+#[utoipa::path(get, path = "/api/triage", tag = "lifecycle",
+    responses((status = 200, body = Vec<CardView>)))]
 async fn triage(
     State(store): State<Store>,
     State(rules): State<Arc<Lifecycle>>,
@@ -342,7 +361,8 @@ async fn triage(
 }
 
 /// A history entry as the console shows it.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = HistoryEntry)]
 struct EntryView {
     at: DateTime<Utc>,
     login: String,
@@ -404,7 +424,13 @@ pub fn may_see(auth: &Auth, card: &super::lifecycle::Card) -> bool {
     contact_centre(auth) || own || card.curator.as_deref() == Some(user.login.as_str())
 }
 
-/// `GET /api/appeals/{number}/history`: every step, oldest first.
+/// Every step of the card's life, oldest first: who, when, what, why.
+#[utoipa::path(get, path = "/api/appeals/{number}/history", operation_id = "appeal_history", tag = "lifecycle",
+    params(("number" = String, Path, description = "The card's registration number")),
+    responses(
+        (status = 200, body = Vec<EntryView>),
+        (status = 404, body = ErrorBody, description = "No such appeal"),
+    ))]
 async fn history(
     State(store): State<Store>,
     auth: Auth,
@@ -422,7 +448,7 @@ async fn history(
 }
 
 /// What a step did.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct Stepped {
     status: AppealStatus,
     kind: EntryKind,
@@ -430,7 +456,19 @@ struct Stepped {
     pending: Option<Pending>,
 }
 
-/// `POST /api/appeals/{number}/actions`: one step of the card's life.
+/// One step of the card's life (accept, comment, request a change of
+/// executor, an extension or closure, decide, …), as the rules allow the
+/// signed-in user now (docs/lifecycle.md). A refusal carries the step's
+/// stable `code`.
+#[utoipa::path(post, path = "/api/appeals/{number}/actions", operation_id = "take_step", tag = "lifecycle",
+    params(("number" = String, Path, description = "The card's registration number")),
+    request_body = Action,
+    responses(
+        (status = 200, body = Stepped),
+        (status = 404, body = ErrorBody, description = "No such appeal"),
+        (status = 409, body = ErrorBody, description = "The card's state does not allow the step (with `code`)"),
+        (status = 422, body = FieldsBody, description = "A wrong field of the step"),
+    ))]
 async fn act(
     State(store): State<Store>,
     State(rules): State<Arc<Lifecycle>>,
@@ -514,20 +552,23 @@ pub async fn take_step(
         .await?)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct CardAccessQuery {
     /// One card's openings (its registration number); all cards' if absent.
     number: Option<String>,
+    /// The most lines to give (500 unless given; at most 10 000).
     limit: Option<u32>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct CardAccess {
     openings: Vec<OpeningView>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = CardOpening)]
 struct OpeningView {
     registration_number: String,
     login: String,
@@ -537,9 +578,14 @@ struct OpeningView {
     user_agent: Option<String>,
 }
 
-/// `GET /api/card-access[?number=…][&limit=…]`: who opened which card, when
-/// and from where, newest first (supervisors and admins). Reading it is
-/// logged too.
+/// Who opened which card, when and from where, newest first. Reading it
+/// is logged too. Supervisors, admins.
+#[utoipa::path(get, path = "/api/card-access", tag = "lifecycle",
+    params(CardAccessQuery),
+    responses(
+        (status = 200, body = CardAccess),
+        (status = 404, body = ErrorBody, description = "No such appeal"),
+    ))]
 async fn card_access(
     State(store): State<Store>,
     auth: Auth,

@@ -15,8 +15,9 @@ pub const REGISTRATION_PREFIX: &str = "1580";
 
 /// The number of a registered appeal, as issued (or as imported: an
 /// appeal registered elsewhere keeps the number it was given there).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, utoipa::ToSchema)]
 #[serde(transparent)]
+#[schema(example = "1580-2026-000123")]
 pub struct RegistrationNumber(String);
 
 impl RegistrationNumber {

@@ -205,7 +205,7 @@ pub struct AppealDetail {
 }
 
 /// Where an Open311 card came from, as the card shows it.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct Open311Origin {
     pub application: String,
     pub media_url: Option<String>,

@@ -77,8 +77,9 @@ pub struct NewAppeal {
 pub struct AnonymousAppeals(pub bool);
 
 /// A field that is wrong, and what to tell the operator (Ukrainian).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct FieldError {
+    /// The field's name, as the request gave it.
     pub field: &'static str,
     pub message: String,
 }

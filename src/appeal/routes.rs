@@ -28,10 +28,11 @@ use axum::extract::rejection::JsonRejection;
 use axum::extract::{ConnectInfo, DefaultBodyLimit, Multipart, Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use tracing::{info, warn};
+use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::attachments::{AttachmentError, AttachmentFiles};
@@ -43,6 +44,7 @@ use super::{
     RegistrationNumber,
 };
 use crate::api::auth::Auth;
+use crate::api::error::{ErrorBody, FieldsBody};
 use crate::api::{ApiError, AppState};
 use crate::phone::NumberingPlan;
 use crate::store::{Role, Store, StoreError};
@@ -57,25 +59,23 @@ enum UploadFailure {
 const APPEAL_ROLES: &[Role] = &[Role::Operator, Role::Supervisor, Role::Admin];
 
 /// `max_upload`: the largest attachment, in bytes.
-pub fn routes(max_upload: u64) -> axum::Router<AppState> {
+pub fn routes(max_upload: u64) -> OpenApiRouter<AppState> {
     // Room for the multipart framing around the file.
     let body_limit = usize::try_from(max_upload)
         .unwrap_or(usize::MAX)
         .saturating_add(64 * 1024);
-    axum::Router::new()
-        .route("/api/classifier", get(classifier))
-        .route("/api/appeals", post(register))
-        .route("/api/appeals/{number}", get(detail))
-        .route("/api/appeals/{number}/calls", post(attach_call))
-        .route(
-            "/api/appeals/{number}/attachments",
-            post(upload).layer(DefaultBodyLimit::max(body_limit)),
-        )
-        .route("/api/appeals/{number}/attachments/{id}", get(download))
+    OpenApiRouter::new()
+        .routes(routes!(classifier))
+        .routes(routes!(register))
+        .routes(routes!(detail))
+        .routes(routes!(attach_call))
+        .routes(routes!(upload).layer(DefaultBodyLimit::max(body_limit)))
+        .routes(routes!(download))
 }
 
 /// `GET /api/classifier`: the current version as a tree.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = Classifier)]
 struct ClassifierTree {
     version: u32,
     sections: Vec<SectionView>,
@@ -83,22 +83,32 @@ struct ClassifierTree {
     anonymous_allowed: bool,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = ClassifierSection)]
 struct SectionView {
     code: String,
     name: String,
     types: Vec<IssueTypeView>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = IssueType)]
 struct IssueTypeView {
     id: Uuid,
     code: String,
     name: String,
+    #[schema(value_type = super::classifier::DeadlineClass)]
     deadline: &'static str,
     executor: String,
 }
 
+/// The current classifier as a tree (section, then issue types, each with
+/// its executor and deadline class), for the card's category field.
+#[utoipa::path(get, path = "/api/classifier", operation_id = "classifier_tree", tag = "appeals",
+    responses(
+        (status = 200, body = ClassifierTree),
+        (status = 404, body = ErrorBody, description = "No classifier imported yet"),
+    ))]
 async fn classifier(
     State(store): State<Store>,
     State(anonymous): State<AnonymousAppeals>,
@@ -135,8 +145,9 @@ async fn classifier(
 
 /// The card as the console sends it; every field may be missing (the
 /// checks say which are required).
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::ToSchema)]
 #[serde(default, deny_unknown_fields)]
+#[schema(as = NewAppeal)]
 struct AppealBody {
     surname: String,
     first_name: String,
@@ -146,11 +157,17 @@ struct AppealBody {
     other_contact: String,
     essence: String,
     email: String,
+    /// An issue type of the current classifier (`GET /api/classifier`).
     category_id: Option<Uuid>,
+    /// The call the card is registered on.
     call_id: Option<Uuid>,
+    /// The registration number of an earlier appeal on the same matter.
     repeat_of: String,
+    /// How the appeal came in (`phone` unless given).
+    #[schema(value_type = Option<Channel>)]
     channel: Option<String>,
     /// remark, proposal, statement (the default), complaint, request, demand.
+    #[schema(value_type = Option<AppealKind>)]
     kind: Option<String>,
     anonymous: bool,
     /// Where the problem is on the map, in degrees.
@@ -159,7 +176,7 @@ struct AppealBody {
 }
 
 /// A card just registered: what the operator reads out.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct Registered {
     id: Uuid,
     registration_number: RegistrationNumber,
@@ -168,6 +185,7 @@ struct Registered {
     executor: String,
     executor_name: String,
     deadline: DateTime<Utc>,
+    #[schema(value_type = super::AppealStatus)]
     status: &'static str,
     call_id: Option<Uuid>,
     /// The recordings of the call it was registered on.
@@ -191,6 +209,16 @@ impl axum::extract::FromRef<AppState> for FormRules {
     }
 }
 
+/// Registers an appeal: its number, deadline and executor. Nothing is
+/// written if a field is wrong. Operators (on a call they took),
+/// supervisors, admins.
+#[utoipa::path(post, path = "/api/appeals", operation_id = "register_appeal", tag = "appeals",
+    request_body = AppealBody,
+    responses(
+        (status = 201, body = Registered, description = "Registered"),
+        (status = 404, body = ErrorBody, description = "No classifier imported yet"),
+        (status = 422, body = FieldsBody, description = "A message per wrong field (Ukrainian)"),
+    ))]
 async fn register(
     State(store): State<Store>,
     State(FormRules {
@@ -403,7 +431,8 @@ fn not_found(number: &str) -> ApiError {
 }
 
 /// A file on a appeal.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = Attachment)]
 struct AttachmentView {
     id: Uuid,
     file_name: String,
@@ -427,16 +456,19 @@ impl AttachmentView {
 }
 
 /// `GET /api/appeals/{number}`: everything on the appeal.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = Appeal)]
 struct AppealView {
     id: Uuid,
     registration_number: RegistrationNumber,
+    #[schema(value_type = super::AppealStatus)]
     status: &'static str,
     category: String,
     category_id: Option<Uuid>,
     executor: String,
     deadline: DateTime<Utc>,
     created_at: DateTime<Utc>,
+    #[schema(value_type = Option<Channel>)]
     channel: Option<&'static str>,
     surname: Option<String>,
     first_name: Option<String>,
@@ -461,13 +493,22 @@ struct AppealView {
     life: Option<super::lifecycle_routes::LifeView>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct CallOnAppeal {
     id: Uuid,
     attached_at: Option<DateTime<Utc>>,
     recordings: Vec<Uuid>,
 }
 
+/// The card: its fields, its calls with their recordings, its files, and
+/// its life with the steps the viewer may take. Every opening is in the
+/// card access log.
+#[utoipa::path(get, path = "/api/appeals/{number}", operation_id = "appeal_detail", tag = "appeals",
+    params(("number" = String, Path, description = "The card's registration number")),
+    responses(
+        (status = 200, body = AppealView),
+        (status = 404, body = ErrorBody, description = "No such appeal"),
+    ))]
 async fn detail(
     State(store): State<Store>,
     State(rules): State<std::sync::Arc<super::lifecycle::Lifecycle>>,
@@ -558,20 +599,31 @@ async fn detail(
     }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = CallToAttach)]
 struct AttachCallBody {
     call_id: Uuid,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct CallAttached {
     registration_number: RegistrationNumber,
     call_id: Uuid,
     attached: bool,
 }
 
-/// `POST /api/appeals/{number}/calls`: 201 attached, 200 if it was already.
+/// Attaches a call to a registered card (the citizen called again about
+/// it). An operator only a call they took.
+#[utoipa::path(post, path = "/api/appeals/{number}/calls", tag = "appeals",
+    params(("number" = String, Path, description = "The card's registration number")),
+    request_body = AttachCallBody,
+    responses(
+        (status = 201, body = CallAttached, description = "Attached"),
+        (status = 200, body = CallAttached, description = "It was attached already"),
+        (status = 404, body = ErrorBody, description = "No such appeal or call"),
+        (status = 422, body = ErrorBody, description = "Not `{call_id}`"),
+    ))]
 async fn attach_call(
     State(store): State<Store>,
     auth: Auth,
@@ -644,7 +696,32 @@ pub(crate) fn clean_file_name(sent: Option<&str>, ext: &str) -> String {
     }
 }
 
-/// `POST /api/appeals/{number}/attachments`: one file in the field `file`.
+/// The multipart form of an upload, as the document describes it.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+struct UploadForm {
+    /// `true`: an executor marks the file as proof of the work. Before
+    /// the file.
+    #[schema(required = false)]
+    proof: bool,
+    /// The file: a photo, a video or a document (checked by its content).
+    #[schema(value_type = Value, content_media_type = "application/octet-stream")]
+    file: Vec<u8>,
+}
+
+/// Attaches a photo, a video or a document to the card. What the file is
+/// comes from its content, not its name.
+#[utoipa::path(post, path = "/api/appeals/{number}/attachments", operation_id = "upload_attachment", tag = "appeals",
+    params(("number" = String, Path, description = "The card's registration number")),
+    request_body(content = UploadForm, content_type = "multipart/form-data"),
+    responses(
+        (status = 201, body = AttachmentView, description = "Kept"),
+        (status = 400, body = ErrorBody, description = "Not a multipart form"),
+        (status = 404, body = ErrorBody, description = "No such appeal"),
+        (status = 413, body = ErrorBody, description = "Larger than the limit"),
+        (status = 415, body = ErrorBody, description = "Not a kind of file the card takes"),
+        (status = 422, body = ErrorBody, description = "No file, or an empty one"),
+    ))]
 async fn upload(
     State(store): State<Store>,
     State(files): State<AttachmentFiles>,
@@ -781,7 +858,13 @@ async fn upload(
     ))
 }
 
-/// `GET /api/appeals/{number}/attachments/{id}`: always as a download.
+/// Downloads a file of the card.
+#[utoipa::path(get, path = "/api/appeals/{number}/attachments/{id}", operation_id = "download_attachment", tag = "appeals",
+    params(("number" = String, Path, description = "The card's registration number"), ("id" = Uuid, Path, description = "The file")),
+    responses(
+        (status = 200, description = "The file, as a download, with its own content type", content_type = "*/*", body = Value),
+        (status = 404, body = ErrorBody, description = "No such appeal or file"),
+    ))]
 async fn download(
     State(store): State<Store>,
     State(files): State<AttachmentFiles>,

@@ -20,7 +20,7 @@ use crate::store::text_enum;
 
 text_enum! {
     /// Who asks the citizen now.
-    Mode {
+    Mode as "VerificationMode" {
         /// hotline calls and plays the survey menu.
         Automated => "automated",
         /// The cards are on the operators' verification list.
@@ -30,7 +30,7 @@ text_enum! {
 
 text_enum! {
     /// How an attempt was made.
-    Channel {
+    Channel as "AttemptChannel" {
         Operator => "operator",
         Automated => "automated",
         Chatbot => "chatbot",
@@ -62,7 +62,7 @@ impl AttemptResult {
 }
 
 /// A card's verification while it lasts.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Verifying {
     pub mode: Mode,
     /// Attempts made in this mode so far.

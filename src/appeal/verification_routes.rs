@@ -12,10 +12,10 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post};
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::Serialize;
 use tracing::info;
+use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
 use super::control::{Span, TrackRecord};
@@ -23,21 +23,22 @@ use super::lifecycle::{EntryKind, Lifecycle};
 use super::lifecycle_routes::{CardView, card_view};
 use super::verification::Mode;
 use crate::api::auth::Auth;
+use crate::api::error::ErrorBody;
 use crate::api::{ApiError, AppState};
 use crate::store::{Role, Store};
 
 /// How long a closed card stays on the direct-control list.
 const CLOSED_DIRECT_CONTROL_DAYS: i64 = 30;
 
-pub fn routes() -> axum::Router<AppState> {
-    axum::Router::new()
-        .route("/api/verification", get(list))
-        .route("/api/verification/control", get(control))
-        .route("/api/verification/{number}/call", post(call))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list))
+        .routes(routes!(control))
+        .routes(routes!(call))
 }
 
 /// A card on the call-back list.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct VerificationCard {
     #[serde(flatten)]
     card: CardView,
@@ -56,6 +57,11 @@ struct VerificationCard {
     proof_files: usize,
 }
 
+/// The operators' call-back list: cards whose closure the citizen is to
+/// confirm, with the attempts so far and the executor's report.
+/// Operators, supervisors, admins.
+#[utoipa::path(get, path = "/api/verification", operation_id = "verification_list", tag = "verification",
+    responses((status = 200, body = Vec<VerificationCard>)))]
 async fn list(
     State(store): State<Store>,
     State(rules): State<Arc<Lifecycle>>,
@@ -89,7 +95,8 @@ async fn list(
 }
 
 /// An executor's track record, with its name and rate.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = ConfirmationRate)]
 struct Rate {
     executor: String,
     name: Option<String>,
@@ -104,13 +111,15 @@ struct Rate {
     below: bool,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = ConfirmationRates)]
 struct Rates {
     span: Span,
     executors: Vec<Rate>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = VerificationControl)]
 struct Control {
     direct_control: Vec<CardView>,
     current: Rates,
@@ -118,6 +127,11 @@ struct Control {
     min_confirmation_rate: f64,
 }
 
+/// The control page: cards under direct control, and every executor's
+/// confirmation rate this period and the previous one against the
+/// control rule's threshold. Supervisors, admins.
+#[utoipa::path(get, path = "/api/verification/control", operation_id = "verification_control", tag = "verification",
+    responses((status = 200, body = Control)))]
 async fn control(
     State(store): State<Store>,
     State(rules): State<Arc<Lifecycle>>,
@@ -177,7 +191,7 @@ async fn control(
     }))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct CallPlaced {
     /// The call's id: its row, its recording, and the `call` of the
     /// outcome the operator records.
@@ -185,7 +199,15 @@ struct CallPlaced {
 }
 
 /// Click-to-call: rings the signed-in operator's softphone, then the
-/// citizen, and bridges them.
+/// citizen, and bridges them. The outcome is recorded as the card's
+/// `verify` step. Operator users.
+#[utoipa::path(post, path = "/api/verification/{number}/call", operation_id = "call_citizen", tag = "verification",
+    params(("number" = String, Path, description = "The card's registration number")),
+    responses(
+        (status = 202, body = CallPlaced, description = "The operator's phone is ringing"),
+        (status = 404, body = ErrorBody, description = "No such appeal"),
+        (status = 409, body = ErrorBody, description = "The card is not awaiting verification, has no number to call, or no softphone of the operator is registered"),
+    ))]
 async fn call(
     State(state): State<AppState>,
     auth: Auth,

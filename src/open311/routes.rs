@@ -41,12 +41,19 @@ pub fn routes(public: &Public) -> axum::Router<AppState> {
     if !public.settings.enabled || !public.settings.open311.enabled {
         return axum::Router::new();
     }
+    let mut doc = <Open311Doc as utoipa::OpenApi>::openapi();
+    crate::api::openapi::polish(&mut doc);
+    let document = crate::api::openapi::Document::new(&doc);
     axum::Router::new()
         .route(
             "/open311/v2/{file}",
             get(top)
                 .post(post_request)
                 .layer(DefaultBodyLimit::max(MAX_BODY)),
+        )
+        .route(
+            "/open311/v2/openapi.json",
+            get(move || std::future::ready(document.clone())),
         )
         .route("/open311/v2/services/{file}", get(service_definition))
         .route("/open311/v2/requests/{file}", get(one_request))
@@ -218,6 +225,14 @@ async fn top(
     }
 }
 
+/// Where this endpoint is, its version and formats, and where to ask for a key.
+#[utoipa::path(get, path = "/open311/v2/discovery.{format}", tag = "open311",
+    params(("format" = wire::Format, Path, description = "The document's format"), ("jurisdiction_id" = Option<String>, Query, description = "Optional; another jurisdiction's id is not found here")),
+    responses(
+        (status = 200, description = "The document", content((wire::DiscoveryJson = "application/json"), (wire::DiscoveryJson = "text/xml"))),
+        (status = 400, description = "A wrong argument, or the service cannot answer now", content((Vec<wire::Error> = "application/json"), (Vec<wire::Error> = "text/xml"))),
+        (status = 429, description = "Too many reads from this address; see `Retry-After`", content((Vec<wire::Error> = "application/json"), (Vec<wire::Error> = "text/xml"))),
+    ))]
 fn discovery(public: &Public, headers: &HeaderMap, format: Format) -> Result<Response, Fail> {
     let settings = &public.settings.open311;
     let url = crate::public::works::public_base(&settings.url, headers, "/open311/v2");
@@ -276,6 +291,15 @@ async fn service_list(store: &Store) -> Result<Vec<wire::Service>, StoreError> {
     Ok(services)
 }
 
+/// The services: the current classifier's issue types, grouped by its
+/// sections, and `unknown` ("не знаю").
+#[utoipa::path(get, path = "/open311/v2/services.{format}", operation_id = "list_services", tag = "open311",
+    params(("format" = wire::Format, Path, description = "The document's format"), ("jurisdiction_id" = Option<String>, Query, description = "Optional; another jurisdiction's id is not found here")),
+    responses(
+        (status = 200, description = "The services (XML: `<services><service>…`)", content((Vec<wire::Service> = "application/json"), (Vec<wire::Service> = "text/xml"))),
+        (status = 400, description = "A wrong argument, or the service cannot answer now", content((Vec<wire::Error> = "application/json"), (Vec<wire::Error> = "text/xml"))),
+        (status = 429, description = "Too many reads from this address; see `Retry-After`", content((Vec<wire::Error> = "application/json"), (Vec<wire::Error> = "text/xml"))),
+    ))]
 async fn services(store: &Store, format: Format) -> Result<Response, Fail> {
     let list = service_list(store)
         .await
@@ -283,7 +307,16 @@ async fn services(store: &Store, format: Format) -> Result<Response, Fail> {
     ok(format, &list, &wire::ServicesXml { service: &list })
 }
 
-/// `GET services/{code}`.
+/// What a request of the service carries beyond the specification's
+/// arguments: the patronymic and the consent (required), another contact.
+#[utoipa::path(get, path = "/open311/v2/services/{service_code}.{format}", operation_id = "get_service_definition", tag = "open311",
+    params(("service_code" = String, Path, description = "The service"), ("format" = wire::Format, Path, description = "The document's format"), ("jurisdiction_id" = Option<String>, Query, description = "Optional; another jurisdiction's id is not found here")),
+    responses(
+        (status = 200, description = "The document", content((wire::DefinitionJson = "application/json"), (wire::DefinitionJson = "text/xml"))),
+        (status = 404, description = "No such service", content((Vec<wire::Error> = "application/json"), (Vec<wire::Error> = "text/xml"))),
+        (status = 400, description = "A wrong argument, or the service cannot answer now", content((Vec<wire::Error> = "application/json"), (Vec<wire::Error> = "text/xml"))),
+        (status = 429, description = "Too many reads from this address; see `Retry-After`", content((Vec<wire::Error> = "application/json"), (Vec<wire::Error> = "text/xml"))),
+    ))]
 async fn service_definition(
     State(store): State<Store>,
     State(public): State<Public>,
@@ -339,6 +372,17 @@ fn date(
     }
 }
 
+/// The requests filed through Open311, newest first, without personal
+/// data: the street only and the point to about 100 m. Without
+/// `service_request_id`, those of the last 90 days (or of `start_date` to
+/// `end_date`), at most 1000.
+#[utoipa::path(get, path = "/open311/v2/requests.{format}", operation_id = "list_requests", tag = "open311",
+    params(("service_request_id" = Option<String>, Query, description = "Registration numbers, comma-separated; the other filters are ignored then"), ("service_code" = Option<String>, Query, description = "Services, comma-separated"), ("start_date" = Option<String>, Query, description = "W3C date-time with its zone"), ("end_date" = Option<String>, Query, description = "W3C date-time with its zone"), ("status" = Option<String>, Query, description = "`open`, `closed`, or both comma-separated"), ("format" = wire::Format, Path, description = "The document's format"), ("jurisdiction_id" = Option<String>, Query, description = "Optional; another jurisdiction's id is not found here")),
+    responses(
+        (status = 200, description = "The requests (XML: `<service_requests><request>…`)", content((Vec<wire::Request> = "application/json"), (Vec<wire::Request> = "text/xml"))),
+        (status = 400, description = "A wrong argument, or the service cannot answer now", content((Vec<wire::Error> = "application/json"), (Vec<wire::Error> = "text/xml"))),
+        (status = 429, description = "Too many reads from this address; see `Retry-After`", content((Vec<wire::Error> = "application/json"), (Vec<wire::Error> = "text/xml"))),
+    ))]
 async fn requests(
     store: &Store,
     args: &HashMap<String, String>,
@@ -435,7 +479,16 @@ fn public_request(r: &RequestRow) -> wire::Request {
     }
 }
 
-/// `GET requests/{id}`.
+/// One request filed through Open311 (a card filed otherwise is not found
+/// here).
+#[utoipa::path(get, path = "/open311/v2/requests/{service_request_id}.{format}", operation_id = "get_request", tag = "open311",
+    params(("service_request_id" = String, Path, description = "The registration number"), ("format" = wire::Format, Path, description = "The document's format"), ("jurisdiction_id" = Option<String>, Query, description = "Optional; another jurisdiction's id is not found here")),
+    responses(
+        (status = 200, description = "A list of one request, as the specification has it", content((Vec<wire::Request> = "application/json"), (Vec<wire::Request> = "text/xml"))),
+        (status = 404, description = "No such request", content((Vec<wire::Error> = "application/json"), (Vec<wire::Error> = "text/xml"))),
+        (status = 400, description = "A wrong argument, or the service cannot answer now", content((Vec<wire::Error> = "application/json"), (Vec<wire::Error> = "text/xml"))),
+        (status = 429, description = "Too many reads from this address; see `Retry-After`", content((Vec<wire::Error> = "application/json"), (Vec<wire::Error> = "text/xml"))),
+    ))]
 async fn one_request(
     State(store): State<Store>,
     State(public): State<Public>,
@@ -461,7 +514,15 @@ async fn one_request(
     requests_document(format, &rows)
 }
 
-/// `GET tokens/{token}`.
+/// The request a token of a POST stands for.
+#[utoipa::path(get, path = "/open311/v2/tokens/{token}.{format}", operation_id = "token_request", tag = "open311",
+    params(("token" = String, Path, description = "The token a POST answered"), ("format" = wire::Format, Path, description = "The document's format"), ("jurisdiction_id" = Option<String>, Query, description = "Optional; another jurisdiction's id is not found here")),
+    responses(
+        (status = 200, description = "The document", content((Vec<wire::TokenFound> = "application/json"), (Vec<wire::TokenFound> = "text/xml"))),
+        (status = 404, description = "No such token", content((Vec<wire::Error> = "application/json"), (Vec<wire::Error> = "text/xml"))),
+        (status = 400, description = "A wrong argument, or the service cannot answer now", content((Vec<wire::Error> = "application/json"), (Vec<wire::Error> = "text/xml"))),
+        (status = 429, description = "Too many reads from this address; see `Retry-After`", content((Vec<wire::Error> = "application/json"), (Vec<wire::Error> = "text/xml"))),
+    ))]
 async fn token(
     State(store): State<Store>,
     State(public): State<Public>,
@@ -481,7 +542,85 @@ async fn token(
     ok(format, &found, &wire::RequestsXml { request: &found })
 }
 
-/// `POST requests`.
+/// A POST's arguments, as the document describes them (they are read by
+/// [`wire::PostArgs::from_pairs`]; the key by [`post_request`]).
+#[derive(utoipa::ToSchema)]
+#[schema(as = Open311NewRequest)]
+#[allow(dead_code)]
+struct PostForm {
+    /// The application's key (`hotline apikey add`).
+    api_key: String,
+    #[schema(required = false)]
+    jurisdiction_id: String,
+    service_code: String,
+    /// The point, in degrees (WGS 84).
+    #[schema(required = false)]
+    lat: f64,
+    #[schema(required = false)]
+    long: f64,
+    /// The citizen's address (required here: 000 §2.1).
+    address_string: String,
+    #[schema(required = false)]
+    address_id: String,
+    #[schema(required = false)]
+    email: String,
+    #[schema(required = false)]
+    device_id: String,
+    #[schema(required = false)]
+    account_id: String,
+    first_name: String,
+    last_name: String,
+    /// The contact phone; or `attribute[other_contact]`.
+    #[schema(required = false)]
+    phone: String,
+    /// What the problem is.
+    description: String,
+    /// A photo's address: shown on the card as the application's.
+    #[schema(required = false)]
+    media_url: String,
+    #[schema(rename = "attribute[patronymic]")]
+    patronymic: String,
+    /// `yes`: the consent to personal-data processing.
+    #[schema(rename = "attribute[consent]")]
+    consent: String,
+    #[schema(rename = "attribute[other_contact]")]
+    #[schema(required = false)]
+    other_contact: String,
+}
+
+/// The Open311 document, served at `GET /open311/v2/openapi.json`: the
+/// paths are those of the handlers above (`top` serves three of them).
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(
+        title = "hotline: Open311 GeoReport v2",
+        description = "The city hotline's Open311 GeoReport v2 endpoint \
+            (http://wiki.open311.org/GeoReport_v2). Every document is JSON or XML by the \
+            path's extension, XML with the specification's element names. Errors are the \
+            specification's error document. GET answers carry no personal data; a POST \
+            needs an application's `api_key`.",
+        license(name = "AGPL-3.0-or-later", identifier = "AGPL-3.0-or-later")
+    ),
+    paths(discovery, services, service_definition, requests, one_request, token, post_request),
+    components(schemas(wire::Format)),
+    tags((name = "open311", description = "GeoReport v2"))
+)]
+pub struct Open311Doc;
+
+/// Files a request: an appeal card with channel `open311`, by the key's
+/// application, delivered to its executor like a phone card. Answers its
+/// registration number, or a token for a key made with `--token`.
+#[utoipa::path(post, path = "/open311/v2/requests.{format}", operation_id = "create_request", tag = "open311",
+    params(("format" = wire::Format, Path, description = "The document's format")),
+    request_body(content = PostForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "The document", content((Vec<wire::Created> = "application/json"), (Vec<wire::Created> = "text/xml"))),
+        (status = 403, description = "No key, a wrong or revoked one, or the contact is blocked", content((Vec<wire::Error> = "application/json"), (Vec<wire::Error> = "text/xml"))),
+        (status = 404, description = "No such service", content((Vec<wire::Error> = "application/json"), (Vec<wire::Error> = "text/xml"))),
+        (status = 405, description = "A POST to anything but `requests`", content((Vec<wire::Error> = "application/json"), (Vec<wire::Error> = "text/xml"))),
+        (status = 400, description = "A wrong argument, or the service cannot answer now", content((Vec<wire::Error> = "application/json"), (Vec<wire::Error> = "text/xml"))),
+        (status = 429, description = "Too many requests with this key in the hour; see `Retry-After`", content((Vec<wire::Error> = "application/json"), (Vec<wire::Error> = "text/xml"))),
+    ))]
 #[allow(clippy::too_many_arguments)]
 async fn post_request(
     State(store): State<Store>,

@@ -6,6 +6,7 @@
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::appeal::{Channel, NewAppeal};
 use crate::phone::NumberingPlan;
@@ -20,7 +21,8 @@ pub const MAX_REQUESTS: usize = 1000;
 pub const MAX_DAYS: i64 = 90;
 
 /// The response's format, from the path's extension.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ToSchema)]
+#[schema(as = Open311Format, rename_all = "lowercase")]
 pub enum Format {
     Json,
     Xml,
@@ -63,7 +65,8 @@ pub fn render<J: Serialize, X: Serialize>(
 }
 
 /// One error of the specification's error document.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[schema(as = Open311Error, xml(name = "error"))]
 pub struct Error {
     pub code: u16,
     pub description: String,
@@ -113,33 +116,75 @@ pub struct Formats {
     pub format: Vec<&'static str>,
 }
 
-/// The JSON shape of discovery: `endpoints` and `formats` as plain arrays.
-pub fn discovery_json(d: &Discovery) -> serde_json::Value {
-    serde_json::json!({
-        "changeset": d.changeset,
-        "contact": d.contact,
-        "key_service": d.key_service,
-        "endpoints": d.endpoints.endpoint.iter().map(|e| serde_json::json!({
-            "specification": e.specification,
-            "url": e.url,
-            "changeset": e.changeset,
-            "type": e.kind,
-            "formats": e.formats.format,
-        })).collect::<Vec<_>>(),
-    })
+/// The JSON shape of discovery: `endpoints` and `formats` as plain
+/// arrays. The OpenAPI document describes both formats with it: the `xml`
+/// names are [`Discovery`]'s.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(as = Open311Discovery, xml(name = "discovery"))]
+pub struct DiscoveryJson {
+    /// When the list of endpoints last changed (here: hotline's version).
+    pub changeset: String,
+    pub contact: String,
+    /// Where an application asks for an API key.
+    pub key_service: String,
+    #[schema(xml(wrapped(name = "endpoints"), name = "endpoint"))]
+    pub endpoints: Vec<EndpointJson>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(as = Open311Endpoint)]
+pub struct EndpointJson {
+    /// `http://wiki.open311.org/GeoReport_v2`.
+    pub specification: String,
+    pub url: String,
+    pub changeset: String,
+    /// `production`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// `text/xml` and `application/json`.
+    #[schema(xml(wrapped(name = "formats"), name = "format"))]
+    pub formats: Vec<String>,
+}
+
+pub fn discovery_json(d: &Discovery) -> DiscoveryJson {
+    DiscoveryJson {
+        changeset: d.changeset.clone(),
+        contact: d.contact.clone(),
+        key_service: d.key_service.clone(),
+        endpoints: d
+            .endpoints
+            .endpoint
+            .iter()
+            .map(|e| EndpointJson {
+                specification: e.specification.to_owned(),
+                url: e.url.clone(),
+                changeset: e.changeset.clone(),
+                kind: e.kind.to_owned(),
+                formats: e.formats.format.iter().map(|f| (*f).to_owned()).collect(),
+            })
+            .collect(),
+    }
 }
 
 /// A service: a type of the classifier.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+#[schema(as = Open311Service, xml(name = "service"))]
 pub struct Service {
+    /// The type's code in the classifier (stable across its versions), or
+    /// `unknown` ("не знаю": the contact centre picks the subject).
     pub service_code: String,
     pub service_name: String,
+    /// The executor and the term.
     pub description: String,
     /// Always true: every service asks for the patronymic and the consent.
     pub metadata: bool,
+    /// `realtime`.
     #[serde(rename = "type")]
+    #[schema(value_type = String, example = "realtime")]
     pub kind: &'static str,
+    /// The section's code.
     pub keywords: String,
+    /// The section of the classifier.
     pub group: String,
 }
 
@@ -180,9 +225,12 @@ pub struct Values {
     pub value: Vec<Value>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(as = Open311Value)]
 pub struct Value {
+    #[schema(value_type = String)]
     pub key: &'static str,
+    #[schema(value_type = String)]
     pub name: &'static str,
 }
 
@@ -235,37 +283,80 @@ pub fn definition(service_code: &str) -> Definition {
     }
 }
 
-/// The JSON shape of a definition: `attributes` and `values` as arrays.
-pub fn definition_json(d: &Definition) -> serde_json::Value {
-    serde_json::json!({
-        "service_code": d.service_code,
-        "attributes": d.attributes.attribute.iter().map(|a| serde_json::json!({
-            "variable": a.variable,
-            "code": a.code,
-            "datatype": a.datatype,
-            "required": a.required,
-            "datatype_description": a.datatype_description,
-            "order": a.order,
-            "description": a.description,
-            "values": a.values.value,
-        })).collect::<Vec<_>>(),
-    })
+/// The JSON shape of a definition: `attributes` and `values` as arrays
+/// (the `xml` names are [`Definition`]'s).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(as = Open311ServiceDefinition, xml(name = "service_definition"))]
+pub struct DefinitionJson {
+    pub service_code: String,
+    #[schema(xml(wrapped(name = "attributes"), name = "attribute"))]
+    pub attributes: Vec<AttributeJson>,
+}
+
+/// What a request of the service carries beyond the specification's
+/// arguments, as `attribute[code]`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(as = Open311Attribute)]
+pub struct AttributeJson {
+    pub variable: bool,
+    #[schema(value_type = String, example = "patronymic")]
+    pub code: &'static str,
+    /// `string` or `singlevaluelist`.
+    #[schema(value_type = String, example = "string")]
+    pub datatype: &'static str,
+    pub required: bool,
+    #[schema(value_type = String)]
+    pub datatype_description: &'static str,
+    pub order: u32,
+    #[schema(value_type = String)]
+    pub description: &'static str,
+    #[schema(xml(wrapped(name = "values"), name = "value"))]
+    pub values: Vec<Value>,
+}
+
+pub fn definition_json(d: &Definition) -> DefinitionJson {
+    DefinitionJson {
+        service_code: d.service_code.clone(),
+        attributes: d
+            .attributes
+            .attribute
+            .iter()
+            .map(|a| AttributeJson {
+                variable: a.variable,
+                code: a.code,
+                datatype: a.datatype,
+                required: a.required,
+                datatype_description: a.datatype_description,
+                order: a.order,
+                description: a.description,
+                values: a.values.value.clone(),
+            })
+            .collect(),
+    }
 }
 
 /// A request as the public sees it: no name, contact, description or
 /// house number.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+#[schema(as = Open311Request, xml(name = "request"))]
 pub struct Request {
+    /// The card's registration number.
     pub service_request_id: String,
+    /// `open` or `closed`.
+    #[schema(value_type = String, example = "open")]
     pub status: &'static str,
+    /// The card's status as citizens read it (Ukrainian).
     pub status_notes: String,
     pub service_name: String,
     pub service_code: String,
     pub agency_responsible: String,
     pub requested_datetime: DateTime<Utc>,
     pub updated_datetime: DateTime<Utc>,
+    /// The deadline.
     pub expected_datetime: DateTime<Utc>,
+    /// The street only (no house, no flat).
     pub address: String,
+    /// Rounded to 3 decimals (about 100 m).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub lat: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -281,7 +372,8 @@ pub struct RequestsXml<'a, T> {
 }
 
 /// What a POST answers: the request's id, or a token to look it up.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+#[schema(as = Open311Created, xml(name = "request"))]
 pub struct Created {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub service_request_id: Option<String>,
@@ -293,7 +385,8 @@ pub struct Created {
 }
 
 /// What `tokens/{token}` answers.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+#[schema(as = Open311TokenFound, xml(name = "request"))]
 pub struct TokenFound {
     pub service_request_id: String,
     pub token: String,

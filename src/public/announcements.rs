@@ -14,7 +14,7 @@ pub const TITLE_MAX: usize = 200;
 pub const BODY_MAX: usize = 4000;
 
 /// An announcement as stored.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct Announcement {
     pub id: Uuid,
     pub title: String,

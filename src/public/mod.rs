@@ -90,7 +90,7 @@ impl Default for PublicSettings {
 
 /// `[public.map]`: the tile server of the form's map. Without one
 /// (`tiles = ""`) the form asks for coordinates as numbers.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct MapSettings {
     /// A tile URL template with `{z}`, `{x}` and `{y}`, https.

@@ -21,10 +21,12 @@ use axum::extract::multipart::MultipartRejection;
 use axum::extract::{ConnectInfo, DefaultBodyLimit, Multipart, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Redirect, Response};
-use axum::routing::{get, post};
+use axum::routing::get;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use tracing::info;
+use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::limits::{RateLimit, Taken, address_key, client_ip};
@@ -32,6 +34,7 @@ use super::outbox::OutboxBell;
 use super::status::{PublicStep, phone_matches, public_step, status_text};
 use super::{MAX_TEXT_BYTES, PublicSettings};
 use crate::api::console::Consoles;
+use crate::api::error::{ErrorBody, FieldsBody};
 use crate::api::{ApiError, AppState};
 use crate::appeal::attachments::{AttachmentError, AttachmentFiles, StoredFile, Uploads};
 use crate::appeal::lifecycle::{EntryKind, Lifecycle};
@@ -217,24 +220,21 @@ impl Public {
     }
 }
 
-pub fn routes(public: &Public) -> axum::Router<AppState> {
+pub fn routes(public: &Public) -> OpenApiRouter<AppState> {
     if !public.settings.enabled {
-        return axum::Router::new();
+        return OpenApiRouter::new();
     }
-    axum::Router::new()
+    OpenApiRouter::new()
         .route("/public", get(|| async { Redirect::to("/public/appeal") }))
         .route("/public/appeal", get(page))
         .route("/public/status", get(page))
         .route("/public/works", get(page))
-        .route("/public/api/works", get(super::works::works_json))
-        .route("/public/works.atom", get(super::works::atom))
-        .route("/public/works.rss", get(super::works::rss))
-        .route("/public/api/form", get(form))
-        .route(
-            "/public/api/appeals",
-            post(file_appeal).layer(DefaultBodyLimit::max(public.settings.max_body())),
-        )
-        .route("/public/api/status", get(status))
+        .routes(routes!(super::works::works_json))
+        .routes(routes!(super::works::atom))
+        .routes(routes!(super::works::rss))
+        .routes(routes!(form))
+        .routes(routes!(file_appeal).layer(DefaultBodyLimit::max(public.settings.max_body())))
+        .routes(routes!(status))
 }
 
 /// The public page, with a policy that lets the map's tiles in.
@@ -261,31 +261,43 @@ async fn page(State(public): State<Public>, headers: HeaderMap) -> Response {
 }
 
 /// `GET /public/api/form`.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = PublicForm)]
 struct FormView {
     sections: Vec<SectionView>,
     map: super::MapSettings,
     max_files: usize,
     file_max_mb: u64,
     /// The file types taken, by extension.
+    #[schema(value_type = Vec<String>)]
     file_types: Vec<&'static str>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = PublicSection)]
 struct SectionView {
     name: String,
     types: Vec<TypeView>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = PublicIssueType)]
 struct TypeView {
     id: Uuid,
     name: String,
     executor: String,
     /// The deadline class (`DeadlineClass::as_str`).
+    #[schema(value_type = crate::appeal::classifier::DeadlineClass)]
     deadline: &'static str,
 }
 
+/// What the public form offers: the classifier's issue types by section,
+/// the map, and the files' limits.
+#[utoipa::path(get, path = "/public/api/form", operation_id = "public_form", tag = "public",
+    responses(
+        (status = 200, body = FormView),
+        (status = 503, body = ErrorBody, description = "No classifier imported yet"),
+    ))]
 async fn form(
     State(store): State<Store>,
     State(public): State<Public>,
@@ -379,12 +391,15 @@ struct SentFile {
 }
 
 /// What the citizen is told once the appeal is registered.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = PublicFiled)]
 struct Filed {
     registration_number: String,
     deadline: DateTime<Utc>,
     executor: String,
+    #[schema(value_type = String)]
     status: &'static str,
+    #[schema(value_type = String)]
     status_en: &'static str,
 }
 
@@ -394,7 +409,61 @@ const TRY_LATER: &str = "Забагато звернень з цієї адре�
 const CONTACT_TRY_LATER: &str = "З цим контактом сьогодні вже зареєстровано кілька звернень. \
     Спробуйте завтра або зателефонуйте на гарячу лінію.";
 
+/// The public form's multipart body, as the document describes it (it
+/// is read part by part, [`read_form`]).
+#[derive(utoipa::ToSchema)]
+#[schema(as = PublicAppealForm)]
+#[allow(dead_code)]
+struct AppealForm {
+    surname: String,
+    first_name: String,
+    patronymic: String,
+    /// Where the problem is: street, house, flat.
+    address: String,
+    /// The contact phone; or `other_contact`.
+    #[schema(required = false)]
+    contact_phone: String,
+    #[schema(required = false)]
+    other_contact: String,
+    /// For the confirmation e-mail.
+    #[schema(required = false)]
+    email: String,
+    /// What is wrong, 4,000 characters at most.
+    essence: String,
+    /// An issue type's id from `GET /public/api/form`, or `unknown` ("не
+    /// знаю": the contact centre picks the subject).
+    category: String,
+    #[schema(required = false)]
+    latitude: f64,
+    #[schema(required = false)]
+    longitude: f64,
+    /// The consent to personal-data processing: `yes`.
+    consent: String,
+    /// Left empty: only scripts fill it in, and their forms are refused.
+    #[schema(required = false)]
+    website: String,
+    /// Photos and documents (`[public] max_files`, each at most
+    /// `file_max_mb`).
+    #[schema(required = false, value_type = Vec<Value>)]
+    files: Vec<Vec<u8>>,
+}
+
 #[allow(clippy::too_many_arguments)]
+/// Files an appeal from the city's web site: registered with channel
+/// `web`, delivered to its executor like a phone card. Limited per address
+/// and per contact; a blocked contact is refused and nothing is
+/// registered.
+#[utoipa::path(post, path = "/public/api/appeals", operation_id = "file_public_appeal", tag = "public",
+    request_body(content = AppealForm, content_type = "multipart/form-data"),
+    responses(
+        (status = 201, body = Filed, description = "Registered: the number and the deadline"),
+        (status = 400, body = ErrorBody, description = "Not a multipart form"),
+        (status = 403, body = ErrorBody, description = "The contact is blocked"),
+        (status = 413, body = ErrorBody, description = "The form or a file is too large"),
+        (status = 422, body = FieldsBody, description = "A message per wrong field (Ukrainian)"),
+        (status = 429, body = ErrorBody, description = "Too many appeals from this address or contact",
+            headers(("retry-after" = u64, description = "Seconds to wait"))),
+    ))]
 async fn file_appeal(
     State(store): State<Store>,
     State(public): State<Public>,
@@ -824,20 +893,27 @@ fn contacts_of(appeal: &NewAppeal) -> Vec<String> {
     .collect()
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct StatusQuery {
     #[serde(default)]
+    /// The registration number (`1580-2026-000123`).
     number: String,
     #[serde(default)]
+    /// The last four digits of the contact phone given on the appeal.
     digits: String,
 }
 
 /// `GET /public/api/status`.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = PublicStatus)]
 struct StatusView {
     registration_number: String,
+    #[schema(value_type = crate::appeal::AppealStatus)]
     status: &'static str,
+    #[schema(value_type = String)]
     status_text: &'static str,
+    #[schema(value_type = String)]
     status_text_en: &'static str,
     category: String,
     executor: String,
@@ -849,6 +925,18 @@ struct StatusView {
 const NO_SUCH_PAIR: &str = "Звернення з таким номером і такими останніми цифрами телефону \
     не знайдено. Перевірте номер (наприклад, 1580-2026-000123) і цифри.";
 
+/// An appeal's public status, by its number and the last four digits of
+/// its contact phone: the status, executor, deadline and the public steps
+/// of its history (no names, no internal comments, no personal data).
+/// Wrong pairs are limited.
+#[utoipa::path(get, path = "/public/api/status", operation_id = "public_status", tag = "public",
+    params(StatusQuery),
+    responses(
+        (status = 200, body = StatusView),
+        (status = 404, body = ErrorBody, description = "No appeal with this number and these digits"),
+        (status = 429, body = ErrorBody, description = "Too many wrong pairs",
+            headers(("retry-after" = u64, description = "Seconds to wait"))),
+    ))]
 async fn status(
     State(store): State<Store>,
     State(public): State<Public>,

@@ -13,13 +13,16 @@ use crate::appeal::AppealStatus;
 use crate::appeal::lifecycle::{Details, EntryKind};
 
 /// A step of the card's life as the citizen reads it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct PublicStep {
     pub at: DateTime<Utc>,
     /// `EntryKind`'s name.
+    #[schema(value_type = crate::appeal::lifecycle::EntryKind)]
     pub kind: &'static str,
     /// What happened, in Ukrainian, and in English.
+    #[schema(value_type = String)]
     pub text: &'static str,
+    #[schema(value_type = String)]
     pub text_en: &'static str,
     /// The new deadline, when the step set one (an extension).
     #[serde(skip_serializing_if = "Option::is_none")]

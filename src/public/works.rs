@@ -21,13 +21,15 @@ use crate::api::ApiError;
 use crate::store::{RepairWork, Service, Store, WorkKind};
 
 /// `GET /public/api/works`.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = PublicWorks)]
 pub struct WorksView {
     announcements: Vec<AnnouncementView>,
     works: Vec<PublicWork>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = PublicAnnouncement)]
 struct AnnouncementView {
     id: Uuid,
     title: String,
@@ -36,7 +38,7 @@ struct AnnouncementView {
     until: Option<DateTime<Utc>>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct PublicWork {
     id: Uuid,
     kind: WorkKind,
@@ -53,7 +55,7 @@ struct PublicWork {
     registered_at: DateTime<Utc>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct PublicAddress {
     street: String,
     house: Option<String>,
@@ -115,6 +117,11 @@ async fn gather(store: &Store, now: DateTime<Utc>) -> Result<WorksView, ApiError
     })
 }
 
+/// The current and planned repair works (emergencies first) by service
+/// and street, and the announcements in force: the works page's data. No
+/// staff names.
+#[utoipa::path(get, path = "/public/api/works", tag = "public",
+    responses((status = 200, body = WorksView)))]
 pub async fn works_json(State(store): State<Store>) -> Result<Json<WorksView>, ApiError> {
     Ok(Json(gather(&store, Utc::now()).await?))
 }
@@ -202,6 +209,9 @@ enum Kind {
     Rss,
 }
 
+/// The works and announcements as an Atom 1.0 feed.
+#[utoipa::path(get, path = "/public/works.atom", tag = "public",
+    responses((status = 200, description = "The feed", content_type = "application/atom+xml", body = Value)))]
 pub async fn atom(
     State(store): State<Store>,
     State(public): State<Public>,
@@ -211,6 +221,9 @@ pub async fn atom(
     feed_of(&store, &public, &rules, &headers, Kind::Atom).await
 }
 
+/// The works and announcements as an RSS 2.0 feed.
+#[utoipa::path(get, path = "/public/works.rss", tag = "public",
+    responses((status = 200, description = "The feed", content_type = "application/rss+xml", body = Value)))]
 pub async fn rss(
     State(store): State<Store>,
     State(public): State<Public>,

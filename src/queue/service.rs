@@ -72,11 +72,12 @@ pub enum ServiceError {
 }
 
 /// An operator's state, for the API and live views.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct OperatorView {
     pub login: String,
     pub name: String,
     pub extension: String,
+    #[schema(value_type = crate::store::OperatorState)]
     pub state: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
@@ -84,7 +85,7 @@ pub struct OperatorView {
 }
 
 /// A queue as it is now, for the API and live views.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct QueueView {
     pub name: String,
     /// What people read ("Аварійна"): `title` in the queues file.
@@ -96,13 +97,13 @@ pub struct QueueView {
 }
 
 /// A caller waiting in a queue, for live views.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct WaitingCaller {
     pub call: CallId,
     pub waited_ms: u64,
 }
 
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct Snapshot {
     pub queues: Vec<QueueView>,
     pub operators: Vec<OperatorView>,

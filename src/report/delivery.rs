@@ -106,7 +106,7 @@ text_enum! {
 }
 
 /// A delivery on file, as admins see it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Delivery {
     pub id: Uuid,
     pub key: String,

@@ -11,9 +11,10 @@ use serde::{Serialize, Serializer};
 use super::period::Period;
 
 /// A finished report.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Report {
     /// Which report of the set ([`super::ReportKind::as_str`]).
+    #[schema(value_type = super::ReportKind)]
     pub kind: &'static str,
     /// "Щоденний звіт виконавця", in Ukrainian.
     pub title: String,
@@ -31,9 +32,11 @@ pub struct Report {
 }
 
 /// A titled part of a report.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[schema(as = ReportSection)]
 pub struct Section {
     /// Stable name, for CSV file names and the page's anchors.
+    #[schema(value_type = String)]
     pub key: &'static str,
     pub title: String,
     /// A sentence under the title (what is counted, a comparison's gist).
@@ -43,7 +46,8 @@ pub struct Section {
 }
 
 /// A table: typed columns, rows and an optional total row.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[schema(as = ReportTable)]
 pub struct Table {
     pub columns: Vec<Column>,
     pub rows: Vec<Vec<Cell>>,
@@ -75,15 +79,17 @@ impl Table {
 }
 
 /// A column's heading and what its cells hold.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[schema(as = ReportColumn)]
 pub struct Column {
     pub title: String,
     pub kind: ColumnKind,
 }
 
 /// How a column's cells are written and aligned.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
+#[schema(as = ReportColumnKind)]
 pub enum ColumnKind {
     Text,
     /// A whole number.
@@ -114,6 +120,37 @@ pub enum Cell {
     At(#[serde(serialize_with = "city_time")] NaiveDateTime),
     /// Nothing to show (a share of nothing, a mean of no calls).
     Empty,
+}
+
+/// In the OpenAPI document: text, a number, `[value, "kind"]`, a moment
+/// as people read it, or null.
+impl utoipa::PartialSchema for Cell {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, OneOfBuilder, Type};
+        let of = ArrayBuilder::new()
+            .prefix_items([
+                ObjectBuilder::new().schema_type(Type::Number).build(),
+                ObjectBuilder::new().schema_type(Type::String).build(),
+            ])
+            .min_items(Some(2))
+            .max_items(Some(2));
+        OneOfBuilder::new()
+            .item(ObjectBuilder::new().schema_type(Type::String))
+            .item(ObjectBuilder::new().schema_type(Type::Number))
+            .item(of)
+            .item(ObjectBuilder::new().schema_type(Type::Null))
+            .description(Some(
+                "Text, a number, `[value, kind]` (a number written as its own kind \
+                 says), a moment on the city's clock (\"06.12.2026 08:00\"), or null",
+            ))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for Cell {
+    fn name() -> std::borrow::Cow<'static, str> {
+        "ReportCell".into()
+    }
 }
 
 impl Cell {
@@ -194,8 +231,9 @@ pub fn duration_text(secs: u64) -> String {
 }
 
 /// A chart the page draws from a section's data.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
+#[schema(as = ReportChart)]
 pub enum Chart {
     /// Values over the period's days: one or more named series.
     TimeSeries {
@@ -216,7 +254,8 @@ pub enum Chart {
 }
 
 /// A named run of values.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[schema(as = ReportSeries)]
 pub struct Series {
     pub name: String,
     pub values: Vec<f64>,

@@ -16,8 +16,9 @@ pub const MAX_DAYS: u64 = 367;
 
 /// What a period is, which says what "the previous one" is and how it
 /// reads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
+#[schema(as = ReportSpan)]
 pub enum Span {
     Day,
     /// Monday to Sunday.
@@ -31,7 +32,8 @@ pub enum Span {
 }
 
 /// Whole days of the city, `first` to `last` inclusive.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = ReportPeriod)]
 pub struct Period {
     pub span: Span,
     pub first: NaiveDate,

@@ -19,29 +19,32 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::build::{self, Request};
 use super::kinds::ReportKind;
 use super::{Format, ReportError, ReportSettings};
 use crate::api::auth::Auth;
+use crate::api::error::ErrorBody;
 use crate::api::{ApiError, AppState};
 use crate::appeal::lifecycle::Lifecycle;
 use crate::store::{Role, Store};
 
-pub fn routes() -> axum::Router<AppState> {
-    axum::Router::new()
-        .route("/api/reports", get(list))
-        .route("/api/reports/{kind}", get(report))
-        .route("/api/report-deliveries", get(deliveries))
-        .route("/api/report-deliveries/{id}/retry", post(retry))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list))
+        .routes(routes!(report))
+        .routes(routes!(deliveries))
+        .routes(routes!(retry))
 }
 
 /// A report this user may make.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = ReportOffered)]
 struct Kind {
+    #[schema(value_type = ReportKind)]
     kind: &'static str,
     title: &'static str,
     /// The period it covers when none is chosen (the one just over).
@@ -51,13 +54,14 @@ struct Kind {
     per_executor: bool,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = ReportExecutor)]
 struct Executor {
     code: String,
     name: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct Reports {
     kinds: Vec<Kind>,
     /// The executors to choose from: all, or the user's own.
@@ -88,6 +92,11 @@ fn scope(auth: &Auth) -> Result<Option<String>, ApiError> {
         .ok_or_else(|| ApiError::forbidden("this executor's user belongs to no executor"))
 }
 
+/// The reports this user may make, each with the period it covers by
+/// default, and the executors to choose from. Supervisors, admins, and
+/// executors' users (their own organisation's).
+#[utoipa::path(get, path = "/api/reports", operation_id = "list_reports", tag = "reports",
+    responses((status = 200, body = Reports)))]
 async fn list(
     State(store): State<Store>,
     State(rules): State<Arc<Lifecycle>>,
@@ -123,17 +132,38 @@ async fn list(
     }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct Wanted {
+    /// The first day, `YYYY-MM-DD` (the period just over unless given).
     from: Option<String>,
+    /// The last day, `YYYY-MM-DD`.
     to: Option<String>,
+    /// The executor's code, for the reports made per executor (an
+    /// executor's user gets their own whatever is given).
     executor: Option<String>,
+    /// `json` (the default), `xlsx`, `pdf` or `csv`.
     format: Option<String>,
     /// The most rows of each table in the JSON (the page's: a year's
     /// overdue list can be tens of thousands); the files hold them all.
     rows: Option<usize>,
 }
 
+/// A report: as the page's JSON (each table cut to its first `rows` when
+/// asked), or an XLSX, PDF or CSV download. An executor's user gets their
+/// own organisation's only.
+#[utoipa::path(get, path = "/api/reports/{kind}", operation_id = "make_report", tag = "reports",
+    params(("kind" = ReportKind, Path, description = "Which report"), Wanted),
+    responses(
+        (status = 200, description = "The report", content(
+            (super::document::Report = "application/json"),
+            (Value = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+            (Value = "application/pdf"),
+            (Value = "text/csv"),
+        )),
+        (status = 404, body = ErrorBody, description = "No such report, or no such executor"),
+        (status = 422, body = ErrorBody, description = "A wrong period or format, or no executor for a report made per executor"),
+    ))]
 async fn report(
     State(store): State<Store>,
     State(rules): State<Arc<Lifecycle>>,
@@ -205,8 +235,10 @@ async fn report(
 }
 
 /// A schedule as the page shows it.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = ReportSchedule)]
 struct ScheduleView {
+    #[schema(value_type = ReportKind)]
     report: &'static str,
     title: &'static str,
     /// "08:00", the city's time.
@@ -217,7 +249,8 @@ struct ScheduleView {
     to: Vec<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = MailServer)]
 struct MailView {
     host: String,
     port: u16,
@@ -225,7 +258,7 @@ struct MailView {
     from: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct Deliveries {
     /// The SMTP server, without its account; none: nothing is e-mailed.
     mail: Option<MailView>,
@@ -233,6 +266,10 @@ struct Deliveries {
     deliveries: Vec<super::delivery::Delivery>,
 }
 
+/// The report schedules, the SMTP server (without its account) and the
+/// latest e-mailed reports with their outcome. Supervisors, admins.
+#[utoipa::path(get, path = "/api/report-deliveries", operation_id = "report_deliveries", tag = "reports",
+    responses((status = 200, body = Deliveries)))]
 async fn deliveries(
     State(store): State<Store>,
     State(settings): State<Arc<ReportSettings>>,
@@ -264,6 +301,13 @@ async fn deliveries(
     }))
 }
 
+/// Sends a failed delivery again. Admins.
+#[utoipa::path(post, path = "/api/report-deliveries/{id}/retry", operation_id = "retry_delivery", tag = "reports",
+    params(("id" = uuid::Uuid, Path, description = "The delivery")),
+    responses(
+        (status = 204, description = "Queued to be sent again"),
+        (status = 409, body = ErrorBody, description = "Only a failed delivery can be sent again"),
+    ))]
 async fn retry(
     State(store): State<Store>,
     auth: Auth,

@@ -18,13 +18,14 @@ use crate::phone::Pii;
 use tracing::info;
 
 /// A block, in force or ended (as the API shows it, too).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct BlockedNumber {
     pub id: Uuid,
     /// The contact as stored ([`crate::contact::ContactKey::stored`]): a
     /// number in E.164, `mailto:…`, `telegram:…` or `viber:…`.
     pub number: String,
     /// `phone`, `email`, `telegram` or `viber`.
+    #[schema(value_type = String, example = "phone")]
     pub kind: &'static str,
     pub reason: String,
     /// The login of who set it; `None` from the command line.

@@ -65,12 +65,12 @@ pub use users::{NewSession, NewUser, Role, Session, SessionLimits, User};
 /// text in the database is spelled out once, next to the variant.
 macro_rules! text_enum {
     (
-        $(#[$meta:meta])*
-        $name:ident {
+        $(#[doc = $doc:literal])*
+        $name:ident $(as $schema:literal)? {
             $( $(#[$vmeta:meta])* $variant:ident => $text:literal, )+
         }
     ) => {
-        $(#[$meta])*
+        $(#[doc = $doc])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
         pub enum $name {
             $( $(#[$vmeta])* $variant, )+
@@ -99,6 +99,27 @@ macro_rules! text_enum {
         impl std::fmt::Display for $name {
             fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 f.write_str(self.as_str())
+            }
+        }
+
+        /// In the OpenAPI documents: a string, one of the stored texts.
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                let doc: &[&str] = &[$($doc,)*];
+                let doc = doc.iter().map(|l| l.trim()).collect::<Vec<_>>().join(" ");
+                utoipa::openapi::ObjectBuilder::new()
+                    .schema_type(utoipa::openapi::schema::Type::String)
+                    .enum_values(Some([$($text,)+]))
+                    .description((!doc.is_empty()).then_some(doc))
+                    .into()
+            }
+        }
+
+        /// Named as the type, or as given (`Channel as "AttemptChannel"`)
+        /// where two such types share a name.
+        impl utoipa::ToSchema for $name {
+            fn name() -> std::borrow::Cow<'static, str> {
+                std::borrow::Cow::Borrowed([$($schema,)? stringify!($name)][0])
             }
         }
 

@@ -22,7 +22,7 @@ text_enum! {
 
 text_enum! {
     /// The utility a repair work interrupts.
-    Service {
+    Service as "WorkService" {
         Water => "water",
         Heating => "heating",
         Power => "power",

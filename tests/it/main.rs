@@ -18,6 +18,7 @@ mod ivr;
 mod load;
 mod media;
 mod open311;
+mod openapi;
 mod operators;
 mod public;
 mod recordings;
