@@ -68,6 +68,9 @@ pub struct Settings {
     /// The citizens' pages: the appeal form, the status page.
     #[serde(default)]
     pub public: crate::public::PublicSettings,
+    /// The chat-bots (docs/chatbots.md).
+    #[serde(default)]
+    pub chatbot: crate::chatbot::ChatbotSettings,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -664,6 +667,7 @@ impl Settings {
         self.retention.cards()?;
         self.reports.check().map_err(ConfigError::Invalid)?;
         self.public.check().map_err(ConfigError::Invalid)?;
+        self.chatbot.check().map_err(ConfigError::Invalid)?;
         if self.storage.disk_min_mb > self.storage.disk_warn_mb {
             return bad("[storage] disk_min_mb must not be above disk_warn_mb".into());
         }

@@ -50,6 +50,7 @@
 pub mod api;
 pub mod appeal;
 pub mod call;
+pub mod chatbot;
 pub mod config;
 pub mod contact;
 pub mod disk;

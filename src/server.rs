@@ -62,6 +62,8 @@ pub enum ServerError {
     MemberTrunk(String),
     #[error("{0}")]
     Mail(String),
+    #[error("the chat-bot: {0}")]
+    Chatbot(String),
     #[error("cannot start the media engine's thread: {0}")]
     MediaEngine(#[source] std::io::Error),
     #[error("cannot write the {what} folder {}: {source}", .path.display())]
@@ -480,6 +482,23 @@ impl Application {
         }
         let public =
             crate::public::routes::Public::new(settings.public.clone(), &attachments, bell);
+        let chatbot = crate::chatbot::service::Chatbot::new(
+            &settings.chatbot,
+            crate::chatbot::service::Parts {
+                store: store.clone(),
+                rules: lifecycle.clone(),
+                numbering: settings.numbering.plan(),
+                files: attachments.clone(),
+                consoles: consoles.clone(),
+                watcher: watcher.clone(),
+            },
+            &settings.ivr.scripts_dir,
+            &settings.ivr.language,
+        )
+        .map_err(ServerError::Chatbot)?;
+        if let Some(bot) = &chatbot {
+            bot.start(shutdown_rx.clone());
+        }
         let state = AppState {
             store: store.clone(),
             queues: queue_service.clone(),
@@ -503,6 +522,7 @@ impl Application {
             watcher,
             reports,
             public,
+            chatbot,
         };
         let max_upload = state.attachments.max_bytes();
         let app = crate::api::router(state, max_upload);

@@ -88,6 +88,7 @@ function refusalText(e) {
 const FORMS = {
   accept: [{ name: 'responsible', kind: 'text', required: true, max: 200 }],
   comment: [{ name: 'text', kind: 'area', required: true, max: 2000 }],
+  ask_citizen: [{ name: 'question', kind: 'area', required: true, max: 2000 }],
   attach: [{ name: 'files', kind: 'files', required: true }, { name: 'proof', kind: 'check' }],
   request_change: [{ name: 'reason', kind: 'area', required: true, max: 2000 }, { name: 'suggested', kind: 'executor' }],
   not_ours: [{ name: 'reason', kind: 'area', required: true, max: 2000 }],
@@ -413,6 +414,7 @@ class CardPanel {
     switch (action) {
       case 'accept': body.responsible = value('responsible'); break;
       case 'comment': body.text = value('text'); break;
+      case 'ask_citizen': body.text = value('question'); break;
       case 'request_change':
         body.reason = value('reason');
         if (value('suggested')) body.suggested = value('suggested');

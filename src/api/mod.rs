@@ -52,6 +52,7 @@ pub fn router(state: AppState, max_upload: u64) -> axum::Router {
         .merge(console::routes())
         .merge(web::routes())
         .merge(open311)
+        .merge(crate::chatbot::routes::routes())
         .layer(axum::middleware::from_fn(web::security_headers))
         .with_state(state)
 }

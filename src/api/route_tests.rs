@@ -380,7 +380,13 @@ async fn an_executor_works_its_own_cards_and_no_others() {
     // The console offers what the rules allow this user now.
     assert_eq!(
         card["life"]["actions"],
-        json!(["accept", "comment", "attach", "request_change"]),
+        json!([
+            "accept",
+            "comment",
+            "ask_citizen",
+            "attach",
+            "request_change"
+        ]),
         "{card}"
     );
     assert_eq!(card["life"]["mine"], code.as_str());

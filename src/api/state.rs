@@ -70,4 +70,6 @@ pub struct AppState {
     pub reports: Arc<crate::report::ReportSettings>,
     /// `[public]`: the citizens' pages, their limits and their counts.
     pub public: crate::public::routes::Public,
+    /// The chat-bot, when a messenger is configured: its webhooks.
+    pub chatbot: Option<crate::chatbot::service::Chatbot>,
 }

@@ -173,6 +173,7 @@ impl TestApi {
                 &AttachmentFiles::new(dir.0.join("attachments"), MAX_UPLOAD),
                 Default::default(),
             ),
+            chatbot: None,
         };
         let peer: SocketAddr = "192.0.2.10:50000".parse().expect("an address");
         let router = super::router(state, MAX_UPLOAD).layer(MockConnectInfo(peer));

@@ -313,6 +313,19 @@ pub enum Action {
     Comment {
         text: String,
     },
+    /// A question to the citizen (004 §5.1: an executor clarifies only
+    /// through the service): the chat-bot carries it to a citizen who came
+    /// through it; the contact centre reads it on the card for the others.
+    AskCitizen {
+        text: String,
+    },
+    /// The citizen's answer, as the chat-bot brought it (the server only).
+    CitizenAnswer {
+        #[serde(default)]
+        text: Option<String>,
+        #[serde(default)]
+        files: Vec<Uuid>,
+    },
     /// Files already stored on the card; proof of the work if `proof`.
     Attach {
         files: Vec<Uuid>,
@@ -430,7 +443,8 @@ impl Action {
             | Action::RequestLongTerm {
                 documents: files, ..
             }
-            | Action::ProposeClosure { proof: files, .. } => (files.clone(), Vec::new()),
+            | Action::ProposeClosure { proof: files, .. }
+            | Action::CitizenAnswer { files, .. } => (files.clone(), Vec::new()),
             Action::RequestChange {
                 suggested: Some(code),
                 ..
@@ -451,6 +465,8 @@ impl Action {
             Action::Deliver => "deliver",
             Action::Accept { .. } => "accept",
             Action::Comment { .. } => "comment",
+            Action::AskCitizen { .. } => "ask_citizen",
+            Action::CitizenAnswer { .. } => "citizen_answer",
             Action::Attach { .. } => "attach",
             Action::RequestChange { .. } => "request_change",
             Action::NotOurs { .. } => "not_ours",
@@ -483,6 +499,10 @@ text_enum! {
         Delivered => "delivered",
         Accepted => "accepted",
         Commented => "commented",
+        /// A question to the citizen (the chat-bot carries it).
+        AskedCitizen => "asked_citizen",
+        /// The citizen's answer through the chat-bot.
+        CitizenAnswered => "citizen_answered",
         Attached => "attached",
         ChangeRequested => "change_requested",
         NotOurs => "not_ours",
@@ -1077,6 +1097,35 @@ impl Lifecycle {
                 }
                 entry.kind = EntryKind::Commented;
                 entry.text = Some(text(&body, "a comment", MAX_TEXT_CHARS)?);
+                notices = self.everyone_but(card, actor);
+            }
+            Action::AskCitizen { text: body } => {
+                match role {
+                    Some(Role::Executor) => {
+                        self.executor_part(card, actor, name)?;
+                        in_state(OPEN)?;
+                    }
+                    Some(Role::Operator | Role::Supervisor) => in_state(OPEN)?,
+                    _ => return Err(refuse_role()),
+                }
+                entry.kind = EntryKind::AskedCitizen;
+                entry.text = Some(text(&body, "a question", MAX_TEXT_CHARS)?);
+                notices = self.everyone_but(card, actor);
+            }
+            Action::CitizenAnswer { text: body, files } => {
+                if role.is_some() {
+                    return Err(refuse_role());
+                }
+                in_state(OPEN)?;
+                let body = body.filter(|b| !b.trim().is_empty());
+                if body.is_none() && files.is_empty() {
+                    return Err(Refusal::Missing("an answer"));
+                }
+                entry.kind = EntryKind::CitizenAnswered;
+                entry.text = body
+                    .map(|b| text(&b, "the answer", MAX_TEXT_CHARS))
+                    .transpose()?;
+                entry.files = files;
                 notices = self.everyone_but(card, actor);
             }
             Action::Attach { files, proof } => {
@@ -1699,6 +1748,7 @@ impl Lifecycle {
                 responsible: some_text(),
             },
             Action::Comment { text: some_text() },
+            Action::AskCitizen { text: some_text() },
             Action::Attach {
                 files: file.clone(),
                 proof: false,

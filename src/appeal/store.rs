@@ -592,6 +592,15 @@ impl Store {
                     .execute(&mut *tx)
                     .await?;
             }
+            if let Some((messenger, account)) = also.chatbot {
+                sqlx::query(crate::chatbot::store::INSERT_CARD)
+                    .bind(DbUuid(prepared.id))
+                    .bind(messenger)
+                    .bind(account)
+                    .bind(DbTime::new(now))
+                    .execute(&mut *tx)
+                    .await?;
+            }
             if let Some(o) = also.open311 {
                 sqlx::query(crate::open311::store::INSERT_ORIGIN)
                     .bind(DbUuid(prepared.id))
@@ -854,6 +863,9 @@ pub struct AlsoWritten<'a> {
     /// The e-mail confirming the appeal to the citizen (docs/web.md),
     /// queued with the card.
     pub confirmation: Option<ConfirmationTo<'a>>,
+    /// The messenger account that filed it, for a card filed through the
+    /// chat-bot (`(messenger, account)`).
+    pub chatbot: Option<(&'a str, &'a str)>,
 }
 
 /// Where a confirmation goes and what it links to.

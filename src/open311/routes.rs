@@ -757,6 +757,7 @@ async fn post_request(
             &crate::appeal::store::AlsoWritten {
                 open311: Some(&origin),
                 confirmation: None,
+                chatbot: None,
             },
             now,
         )

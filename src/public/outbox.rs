@@ -280,6 +280,7 @@ mod tests {
         let category = crate::store::testing::sample_category(db, "sample", t0).await;
         let rules = crate::appeal::lifecycle::Lifecycle::default();
         let also = AlsoWritten {
+            chatbot: None,
             open311: None,
             confirmation: Some(ConfirmationTo {
                 to: "maria@example.ua",

@@ -649,6 +649,7 @@ impl Registering {
         // The confirmation is queued with the card (sent when [reports.mail]
         // is set up).
         let also = AlsoWritten {
+            chatbot: None,
             open311: None,
             confirmation: (!appeal.email.is_empty()).then(|| ConfirmationTo {
                 to: &appeal.email,

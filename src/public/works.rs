@@ -147,7 +147,7 @@ pub(crate) fn public_base(configured: &str, headers: &HeaderMap, path: &str) -> 
     }
 }
 
-fn service_uk(s: Service) -> &'static str {
+pub(crate) fn service_uk(s: Service) -> &'static str {
     match s {
         Service::Water => "водопостачання",
         Service::Heating => "опалення",

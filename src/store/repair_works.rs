@@ -53,6 +53,16 @@ pub struct WorkAddress {
     pub house: Option<String>,
 }
 
+impl WorkAddress {
+    /// "вул. Соборна 12", or the street alone.
+    pub fn label(&self) -> String {
+        match &self.house {
+            Some(h) => format!("{} {h}", self.street),
+            None => self.street.clone(),
+        }
+    }
+}
+
 /// A repair work as the executor registers it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewRepairWork {

@@ -25,6 +25,7 @@ mod recordings;
 mod registrar;
 mod report_mail;
 mod reports;
+mod telegram;
 mod trunk;
 mod verification;
 
