@@ -8,11 +8,7 @@ use super::*;
 use crate::chatbot::texts::Texts;
 
 fn texts() -> Texts {
-    Texts::load(
-        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("ivr-scripts"),
-        "uk",
-    )
-    .expect("the shipped texts")
+    crate::chatbot::texts::shipped()
 }
 
 const WATER: Uuid = Uuid::from_u128(0x11);

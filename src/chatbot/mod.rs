@@ -10,6 +10,7 @@ pub mod service;
 pub mod store;
 pub mod telegram;
 pub mod texts;
+pub mod viber;
 
 use crate::store::text_enum;
 
@@ -58,6 +59,7 @@ pub struct ChatbotSettings {
     /// the citizens.
     pub push_interval_secs: u64,
     pub telegram: TelegramSettings,
+    pub viber: ViberSettings,
 }
 
 impl Default for ChatbotSettings {
@@ -67,6 +69,7 @@ impl Default for ChatbotSettings {
             max_photos: 5,
             push_interval_secs: 15,
             telegram: TelegramSettings::default(),
+            viber: ViberSettings::default(),
         }
     }
 }
@@ -86,6 +89,33 @@ pub struct TelegramSettings {
     pub secret: Option<crate::secret::SecretString>,
     /// Another Bot API server (a local one, or a test's); empty: Telegram's.
     pub api_url: String,
+}
+
+/// `[chatbot.viber]`: off without a token. Viber sends callbacks to a
+/// webhook only, so it needs a public HTTPS address.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ViberSettings {
+    /// The bot's token from Viber's admin panel (never logged); it also
+    /// signs every callback.
+    pub token: Option<crate::secret::SecretString>,
+    /// The public HTTPS address of `/chatbot/viber`.
+    pub webhook_url: String,
+    /// The sender's name on each message (1 to 28 characters).
+    pub name: String,
+    /// Another REST API address (a test's); empty: Viber's.
+    pub api_url: String,
+}
+
+impl Default for ViberSettings {
+    fn default() -> Self {
+        ViberSettings {
+            token: None,
+            webhook_url: String::new(),
+            name: "Гаряча лінія".into(),
+            api_url: String::new(),
+        }
+    }
 }
 
 impl ChatbotSettings {
@@ -116,6 +146,15 @@ impl ChatbotSettings {
             if t.token.is_none() {
                 return Err("[chatbot.telegram] webhook_url without a token".into());
             }
+        }
+        let v = &self.viber;
+        if v.token.is_some() && v.webhook_url.trim().is_empty() {
+            return Err(
+                "[chatbot.viber] a token needs webhook_url: Viber sends to a webhook only".into(),
+            );
+        }
+        if !(1..=28).contains(&v.name.trim().chars().count()) {
+            return Err("[chatbot.viber] name: 1 to 28 characters".into());
         }
         Ok(())
     }

@@ -1,12 +1,16 @@
 //! The messengers' webhooks: `POST /chatbot/telegram` takes Telegram's
 //! updates, each carrying the webhook's secret in
-//! `X-Telegram-Bot-Api-Secret-Token` (anything else is refused, and
-//! logged). An update handled answers 200; one the store could not take
-//! answers 503, so Telegram sends it again (it is handled once).
+//! `X-Telegram-Bot-Api-Secret-Token`; `POST /chatbot/viber` takes Viber's
+//! callbacks, each signed in `X-Viber-Content-Signature` (anything else is
+//! refused, and logged). An update handled answers 200; one the store
+//! could not take answers 503, so the messenger sends it again (it is
+//! handled once).
 
+use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use tracing::warn;
 
@@ -17,10 +21,48 @@ use crate::api::AppState;
 const MAX_BODY: usize = 256 * 1024;
 
 pub fn routes() -> axum::Router<AppState> {
-    axum::Router::new().route(
-        "/chatbot/telegram",
-        post(telegram).layer(DefaultBodyLimit::max(MAX_BODY)),
-    )
+    axum::Router::new()
+        .route(
+            "/chatbot/telegram",
+            post(telegram).layer(DefaultBodyLimit::max(MAX_BODY)),
+        )
+        .route(
+            "/chatbot/viber",
+            post(viber).layer(DefaultBodyLimit::max(MAX_BODY)),
+        )
+}
+
+/// A Viber callback: signed with the token, or refused.
+async fn viber(State(bot): State<Option<Chatbot>>, headers: HeaderMap, body: Bytes) -> Response {
+    let Some(bot) = bot else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let Some(client) = bot.viber() else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let signature = headers
+        .get("x-viber-content-signature")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if !client.signed(&body, signature) {
+        warn!("a Viber callback without the right signature was refused");
+        return StatusCode::UNAUTHORIZED.into_response();
+    }
+    let event = match super::viber::event(&body) {
+        Ok(event) => event,
+        Err(e) => {
+            warn!(error = %e, "a Viber callback did not read");
+            return StatusCode::BAD_REQUEST.into_response();
+        }
+    };
+    match bot.viber_event(event).await {
+        Ok(Some(answer)) => Json(answer).into_response(),
+        Ok(None) => StatusCode::OK.into_response(),
+        Err(e) => {
+            warn!(error = %e, "a Viber callback could not be handled");
+            StatusCode::SERVICE_UNAVAILABLE.into_response()
+        }
+    }
 }
 
 async fn telegram(

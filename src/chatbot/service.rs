@@ -20,6 +20,7 @@ use super::conversation::{self, AppealLine, Catalogue, Context, Draft, Effect, L
 use super::store::{Account, Outgoing};
 use super::telegram::Telegram;
 use super::texts::{Texts, fill};
+use super::viber::Viber;
 use super::{ChatbotSettings, Messenger, SendError};
 use crate::api::console::Consoles;
 use crate::appeal::attachments::{AttachmentFiles, Uploads};
@@ -48,6 +49,7 @@ struct Inner {
     consoles: Consoles,
     watcher: WatcherHandle,
     telegram: Option<Telegram>,
+    viber: Option<Viber>,
     settings: ChatbotSettings,
     /// Rung when a message is queued.
     bell: Notify,
@@ -100,10 +102,24 @@ impl Chatbot {
         language: &str,
     ) -> Result<Option<Chatbot>, String> {
         use crate::secret::ExposeSecret;
-        let Some(token) = settings.telegram.token.as_ref() else {
-            return Ok(None);
+        let telegram = match settings.telegram.token.as_ref() {
+            Some(token) => Some(Telegram::new(
+                token.expose_secret(),
+                &settings.telegram.api_url,
+            )?),
+            None => None,
         };
-        let telegram = Telegram::new(token.expose_secret(), &settings.telegram.api_url)?;
+        let viber = match settings.viber.token.as_ref() {
+            Some(token) => Some(Viber::new(
+                token.expose_secret(),
+                &settings.viber.api_url,
+                &settings.viber.name,
+            )?),
+            None => None,
+        };
+        if telegram.is_none() && viber.is_none() {
+            return Ok(None);
+        }
         let texts = Texts::load(scripts_dir, language)?;
         Ok(Some(Chatbot {
             inner: Arc::new(Inner {
@@ -118,7 +134,8 @@ impl Chatbot {
                 files: parts.files,
                 consoles: parts.consoles,
                 watcher: parts.watcher,
-                telegram: Some(telegram),
+                telegram,
+                viber,
                 settings: settings.clone(),
                 bell: Notify::new(),
             }),
@@ -131,6 +148,10 @@ impl Chatbot {
 
     pub fn telegram(&self) -> Option<&Telegram> {
         self.inner.telegram.as_ref()
+    }
+
+    pub fn viber(&self) -> Option<&Viber> {
+        self.inner.viber.as_ref()
     }
 
     pub fn settings(&self) -> &ChatbotSettings {
@@ -345,7 +366,10 @@ impl Chatbot {
         let mut uploads = Uploads::new(&s.files);
         let mut attachments = Vec::new();
         for (n, file) in draft.photos.iter().enumerate() {
-            match self.fetch_photo(file, &mut uploads, now).await {
+            match self
+                .fetch_photo(acc.messenger, file, &mut uploads, now)
+                .await
+            {
                 Ok(stored) => attachments.push(Attachment {
                     id: stored.id,
                     appeal_id: Uuid::nil(),
@@ -407,24 +431,31 @@ impl Chatbot {
     /// A photo from the messenger, stored as a card's file would be.
     async fn fetch_photo(
         &self,
+        messenger: Messenger,
         file: &str,
         uploads: &mut Uploads,
         now: DateTime<Utc>,
     ) -> Result<Fetched, String> {
-        let telegram = self
-            .inner
-            .telegram
-            .as_ref()
-            .ok_or_else(|| "no Telegram".to_string())?;
-        let stream = telegram.photo(file).await.map_err(|e| e.to_string())?;
         let id = Uuid::new_v4();
-        let stored = self
-            .inner
-            .files
-            .store(uploads, stream, id, now)
-            .await
-            .map_err(|e| telegram.redact(&e.to_string()))?
-            .map_err(|e| e.to_string())?;
+        let files = &self.inner.files;
+        let stored = match (messenger, &self.inner.telegram, &self.inner.viber) {
+            (Messenger::Telegram, Some(telegram), _) => {
+                let stream = telegram.photo(file).await.map_err(|e| e.to_string())?;
+                files
+                    .store(uploads, stream, id, now)
+                    .await
+                    .map_err(|e| telegram.redact(&e.to_string()))?
+            }
+            (Messenger::Viber, _, Some(viber)) => {
+                let stream = viber.picture(file).await.map_err(|e| e.to_string())?;
+                files
+                    .store(uploads, stream, id, now)
+                    .await
+                    .map_err(|e| e.without_url().to_string())?
+            }
+            _ => return Err(format!("{} is not configured", messenger.as_str())),
+        }
+        .map_err(|e| e.to_string())?;
         let ext = stored.path.rsplit('.').next().unwrap_or("jpg").to_owned();
         Ok(Fetched {
             id,
@@ -453,7 +484,10 @@ impl Chatbot {
         let mut files = Vec::new();
         if let Some(photo) = photo {
             let mut uploads = Uploads::new(&s.files);
-            match self.fetch_photo(&photo, &mut uploads, now).await {
+            match self
+                .fetch_photo(acc.messenger, &photo, &mut uploads, now)
+                .await
+            {
                 Ok(f) => {
                     let attachment = Attachment {
                         id: f.id,
@@ -703,7 +737,10 @@ impl Chatbot {
                 }
                 None => Err(SendError::Permanent("Telegram is not configured".into())),
             },
-            Messenger::Viber => Err(SendError::Permanent("Viber is not configured".into())),
+            Messenger::Viber => match &self.inner.viber {
+                Some(viber) => viber.send(&out.chat, &out.reply, &self.inner.texts).await,
+                None => Err(SendError::Permanent("Viber is not configured".into())),
+            },
         }
     }
 
@@ -776,6 +813,58 @@ impl Chatbot {
                 });
             }
             (None, _) => {}
+        }
+        if let Some(viber) = self.inner.viber.clone() {
+            let url = self.inner.settings.viber.webhook_url.trim().to_owned();
+            tokio::spawn(async move {
+                // Viber checks the address at once: the server is up by now.
+                match viber.set_webhook(&url).await {
+                    Ok(()) => info!(url = %url, "Viber's webhook is set"),
+                    Err(e) => warn!(error = %e, "Viber's webhook could not be set"),
+                }
+            });
+        }
+    }
+
+    /// One Viber callback (its signature checked by the caller): what to
+    /// answer in the callback's body, if anything (the greeting of a
+    /// citizen who opened the chat).
+    pub async fn viber_event(
+        &self,
+        event: super::viber::Event,
+    ) -> Result<Option<serde_json::Value>, StoreError> {
+        use super::viber::Event;
+        let s = &self.inner;
+        let Some(viber) = &s.viber else {
+            return Ok(None);
+        };
+        match event {
+            Event::Webhook | Event::Other => Ok(None),
+            // Not subscribed yet: only the callback's answer reaches them.
+            Event::Opened { .. } => {
+                let hello = Reply {
+                    text: format!("{}\n\n{}", s.texts.welcome, s.texts.menu),
+                    keyboard: conversation::Keyboard::Menu,
+                };
+                Ok(Some(viber.message(None, &hello, &s.texts)))
+            }
+            Event::Subscribed { account } => {
+                s.store
+                    .chatbot_set_reachable(Messenger::Viber, &account, true)
+                    .await?;
+                Ok(None)
+            }
+            Event::Unsubscribed { account } => {
+                s.store
+                    .chatbot_set_reachable(Messenger::Viber, &account, false)
+                    .await?;
+                Ok(None)
+            }
+            Event::Message(m) => {
+                self.handle(Messenger::Viber, &m.update, &m.account, &m.account, m.input)
+                    .await?;
+                Ok(None)
+            }
         }
     }
 

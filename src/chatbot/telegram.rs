@@ -304,11 +304,7 @@ mod tests {
     use super::*;
 
     fn texts() -> Texts {
-        Texts::load(
-            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("ivr-scripts"),
-            "uk",
-        )
-        .unwrap()
+        crate::chatbot::texts::shipped()
     }
 
     /// As the client reads an answer: from its text.

@@ -112,6 +112,16 @@ impl Texts {
     }
 }
 
+/// The shipped Ukrainian texts, for tests.
+#[cfg(test)]
+pub fn shipped() -> Texts {
+    Texts::load(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("ivr-scripts"),
+        "uk",
+    )
+    .expect("the shipped texts")
+}
+
 /// `text` with each `{name}` replaced by its value.
 pub fn fill(text: &str, values: &[(&str, &str)]) -> String {
     let mut out = text.to_owned();

@@ -28,6 +28,7 @@ mod reports;
 mod telegram;
 mod trunk;
 mod verification;
+mod viber;
 
 use std::path::{Path, PathBuf};
 use std::sync::Once;

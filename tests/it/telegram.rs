@@ -409,6 +409,10 @@ fn send_message(fake: &Fake, p: &Value) -> Response {
     if seen.throttle > 0 {
         seen.throttle -= 1;
         seen.throttled.push((text.to_owned(), Instant::now()));
+        // Refused: not said (the call stays among the calls, renamed).
+        if let Some(last) = seen.calls.last_mut() {
+            last.0 = "sendMessage (429)".into();
+        }
         return (
             StatusCode::TOO_MANY_REQUESTS,
             Json(json!({"ok": false, "error_code": 429,
