@@ -58,6 +58,9 @@ pub struct ChatbotSettings {
     /// How often the cards' steps and new works are looked for, to tell
     /// the citizens.
     pub push_interval_secs: u64,
+    /// Appeals one account (or the phone it shared) may file in a day,
+    /// as the web form's `appeals_per_contact_day`.
+    pub appeals_per_day: u32,
     pub telegram: TelegramSettings,
     pub viber: ViberSettings,
 }
@@ -68,6 +71,7 @@ impl Default for ChatbotSettings {
             expire_hours: 24,
             max_photos: 5,
             push_interval_secs: 15,
+            appeals_per_day: 5,
             telegram: TelegramSettings::default(),
             viber: ViberSettings::default(),
         }
@@ -124,6 +128,9 @@ impl ChatbotSettings {
         use crate::secret::ExposeSecret;
         if !(1..=20).contains(&self.max_photos) {
             return Err("[chatbot] max_photos: 1 to 20".into());
+        }
+        if self.appeals_per_day == 0 {
+            return Err("[chatbot] appeals_per_day: at least 1".into());
         }
         if self.expire_hours == 0 {
             return Err("[chatbot] expire_hours: at least 1".into());

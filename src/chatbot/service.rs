@@ -363,6 +363,15 @@ impl Chatbot {
             let why: Vec<&str> = problems.iter().map(|p| p.message.as_str()).collect();
             return Ok(conversation::not_registered(t, &why.join(" ")));
         }
+        // As the web form limits a contact's appeals a day.
+        let filed = s
+            .store
+            .chatbot_appeals_since(acc.messenger, &acc.account, phone, now - TimeDelta::days(1))
+            .await?;
+        if filed >= s.settings.appeals_per_day {
+            info!(account = %crate::phone::Pii(acc.messenger.contact(&acc.account)), filed, "a chat-bot appeal refused: the day's limit");
+            return Ok(conversation::not_registered(t, &t.too_many_appeals));
+        }
         let mut uploads = Uploads::new(&s.files);
         let mut attachments = Vec::new();
         for (n, file) in draft.photos.iter().enumerate() {

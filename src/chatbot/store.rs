@@ -394,6 +394,30 @@ impl Store {
         ))
     }
 
+    /// How many appeals the account filed, or were filed with `phone`,
+    /// since `since`.
+    pub async fn chatbot_appeals_since(
+        &self,
+        messenger: Messenger,
+        account: &str,
+        phone: &str,
+        since: DateTime<Utc>,
+    ) -> Result<u32, StoreError> {
+        const SQL: &str = "SELECT count(*) FROM appeals a WHERE a.created_at >= $4 \
+            AND (a.id IN (SELECT c.appeal_id FROM chatbot_cards c \
+                WHERE c.messenger = $1 AND c.account = $2) \
+            OR (a.caller_phone = $3 AND a.channel = 'chatbot'))";
+        let n: i64 = on_pool!(self, |pool| sqlx::query_scalar(SQL)
+            .bind(messenger.as_str())
+            .bind(account)
+            .bind(phone)
+            .bind(DbTime::new(since))
+            .fetch_one(pool)
+            .await
+            .map_err(query_err("count an account's appeals")))?;
+        Ok(u32::try_from(n).unwrap_or(u32::MAX))
+    }
+
     /// The id of card `number` if it is the account's (filed through the
     /// bot by it, or with the phone it shared): a button's data names a
     /// card, and another's card is as good as none.

@@ -72,6 +72,7 @@ pub struct Texts {
     pub summary_place: String,
     pub registered: String,
     pub not_registered: String,
+    pub too_many_appeals: String,
     pub cancelled: String,
     pub no_appeals: String,
     pub appeals_head: String,

@@ -270,7 +270,7 @@ impl Hook {
 
 async fn app_with(backend: Backend, api: &str) -> TestApp {
     let extra = format!(
-        "[chatbot]\npush_interval_secs = 1\n\n[chatbot.viber]\ntoken = \"{TOKEN}\"\n\
+        "[chatbot]\npush_interval_secs = 1\nappeals_per_day = 1\n\n[chatbot.viber]\ntoken = \"{TOKEN}\"\n\
          webhook_url = \"https://1580.example.ua/chatbot/viber\"\nname = \"Гаряча лінія 15-80\"\n\
          api_url = \"{api}/pa\"\n"
     );
@@ -405,6 +405,29 @@ async fn a_citizen_files_and_follows_an_appeal_in_viber(backend: Backend) {
     hook.text(&vb.button("📋")).await;
     let mine = vb.said("Ваші звернення").await;
     assert!(mine["text"].as_str().unwrap().contains(&number));
+
+    // A second appeal the same day, past `appeals_per_day`: not registered.
+    hook.text("btn:new").await;
+    hook.text("Коваленко Ірина Петрівна").await;
+    hook.text("вул. Соборна, 12, кв. 5").await;
+    vb.said("Опишіть суть").await;
+    hook.text("Знову немає води, вже другий день поспіль.")
+        .await;
+    hook.text("btn:kind:statement").await;
+    hook.text("btn:unknown").await;
+    hook.text("btn:skip").await;
+    hook.text("btn:skip").await;
+    vb.said("тему визначить контакт-центр").await;
+    hook.text("btn:register").await;
+    vb.said("вже подано кілька звернень").await;
+    assert_eq!(
+        app.store()
+            .appeals_by_phone("+380671234567", 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
 
     // Unsubscribed: nothing is sent to them any more.
     let r = hook
