@@ -429,22 +429,27 @@ async fn a_citizen_files_and_follows_an_appeal_in_viber(backend: Backend) {
         1
     );
 
-    // Unsubscribed: nothing is sent to them any more.
+    // The executor takes it up and asks; the citizen answers with a picture.
+    let executor = card.record.executor.clone();
+    let master = app
+        .sign_in_as(&executor, hotline::store::Role::Executor)
+        .await;
+    let act = |who: &crate::ApiSession, body: Value| {
+        let headers = who.headers();
+        let addr = app.http_addr;
+        let path = format!("/api/appeals/{number}/actions");
+        async move { request(addr, "POST", &path, &headers, &body.to_string()).await }
+    };
+    // Unsubscribed meanwhile: nothing is sent until they subscribe again,
+    // and then what waited goes.
     let r = hook
         .post(json!({"event": "unsubscribed", "user_id": CITIZEN}), true)
         .await;
     assert_eq!(r.status, 200);
     let before = vb.sent().len();
-    let executor = card.record.executor.clone();
-    let master = app
-        .sign_in_as(&executor, hotline::store::Role::Executor)
-        .await;
-    let r = request(
-        app.http_addr,
-        "POST",
-        &format!("/api/appeals/{number}/actions"),
-        &master.headers(),
-        &json!({"action": "accept", "responsible": "Майстер"}).to_string(),
+    let r = act(
+        &master,
+        json!({"action": "accept", "responsible": "Майстер"}),
     )
     .await;
     assert_eq!(r.status, 200, "{}", r.body);
@@ -454,6 +459,69 @@ async fn a_citizen_files_and_follows_an_appeal_in_viber(backend: Backend) {
         before,
         "nothing to an unsubscribed account"
     );
+    let r = hook
+        .post(
+            json!({"event": "subscribed", "user": {"id": CITIZEN, "name": "Ірина", "api_version": 10}}),
+            true,
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    vb.said("узяв звернення в роботу").await;
+    let r = act(
+        &master,
+        json!({"action": "ask_citizen", "text": "Сфотографуйте, будь ласка, лічильник."}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    vb.said("Сфотографуйте, будь ласка, лічильник.").await;
+    hook.text(&vb.button("Відповісти")).await;
+    vb.said("Напишіть відповідь").await;
+    hook.message(
+        json!({"type": "picture", "text": "", "media": format!("{api}/media/photo.png"),
+        "file_name": "meter.png", "file_size": PNG.len()}),
+    )
+    .await;
+    vb.said("Відповідь передано").await;
+    let answered = eventually(Duration::from_secs(10), || async {
+        app.store()
+            .appeal_history(card.record.id)
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|e| e.kind == hotline::appeal::lifecycle::EntryKind::CitizenAnswered)
+    })
+    .await
+    .expect("the answer is in the history");
+    assert_eq!(answered.files.len(), 1, "the picture is the answer");
+
+    // Done and approved: the bot asks; "no", 2, and why.
+    let r = act(&master, json!({"action": "propose_closure", "summary": "Замінено засувку", "proof": answered.files})).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let supervisor = app
+        .sign_in_as("sveta", hotline::store::Role::Supervisor)
+        .await;
+    let r = act(&supervisor, json!({"action": "approve"})).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    vb.said("Чи вирішено ваше питання?").await;
+    hook.text(&vb.button("Ні")).await;
+    vb.said("Оцініть").await;
+    hook.text(&vb.button("2")).await;
+    vb.said("Що залишилося не так").await;
+    hook.text("Вода тече ледь-ледь").await;
+    vb.said("Дякуємо за відповідь").await;
+    let h = app.store().appeal_history(card.record.id).await.unwrap();
+    let not = h
+        .iter()
+        .find(|e| e.kind == hotline::appeal::lifecycle::EntryKind::NotConfirmed)
+        .expect("not confirmed");
+    let asked = not.details.verification.as_ref().unwrap();
+    assert_eq!(asked.rating, Some(2));
+    assert_eq!(
+        asked.channel,
+        hotline::appeal::verification::Channel::Chatbot
+    );
+
+    vb.said("Виконання не підтверджено").await;
     let problems = vb.seen.lock().unwrap().problems.clone();
     assert!(problems.is_empty(), "{problems:#?}");
 }
