@@ -374,6 +374,7 @@ impl Chatbot {
         }
         let mut uploads = Uploads::new(&s.files);
         let mut attachments = Vec::new();
+        let mut lost = 0;
         for (n, file) in draft.photos.iter().enumerate() {
             match self
                 .fetch_photo(acc.messenger, file, &mut uploads, now)
@@ -389,7 +390,10 @@ impl Chatbot {
                     path: stored.file.path.clone(),
                     uploaded_at: now,
                 }),
-                Err(why) => warn!(error = %why, "a chat-bot photo was not kept"),
+                Err(why) => {
+                    lost += 1;
+                    warn!(error = %why, "a chat-bot photo was not kept");
+                }
             }
         }
         let also = AlsoWritten {
@@ -429,12 +433,19 @@ impl Chatbot {
         );
         s.watcher.poke();
         info!(number = %record.registration_number, channel = "chatbot", photos = attachments.len(), "appeal filed through the chat-bot");
-        Ok(conversation::registered(
+        let mut reply = conversation::registered(
             t,
             record.registration_number.as_str(),
             &registration.executor_name,
             &self.city_time(record.deadline),
-        ))
+        );
+        if lost > 0 {
+            reply.text.push('\n');
+            reply
+                .text
+                .push_str(&fill(&t.photos_lost, &[("count", &lost.to_string())]));
+        }
+        Ok(reply)
     }
 
     /// A photo from the messenger, stored as a card's file would be.
@@ -490,9 +501,11 @@ impl Chatbot {
         let Some(card) = self.card_of(acc, number).await? else {
             return Ok(vec![late()]);
         };
+        // The picture's row and file stay only if the step is taken: a card
+        // changes only with an entry in its history.
         let mut files = Vec::new();
+        let mut uploads = Uploads::new(&s.files);
         if let Some(photo) = photo {
-            let mut uploads = Uploads::new(&s.files);
             match self
                 .fetch_photo(acc.messenger, &photo, &mut uploads, now)
                 .await
@@ -508,25 +521,31 @@ impl Chatbot {
                         path: f.file.path.clone(),
                         uploaded_at: now,
                     };
-                    match s.store.add_attachment(&attachment, None).await {
-                        Ok(()) => {
-                            uploads.keep();
-                            files.push(f.id);
-                        }
-                        Err(e) => {
-                            uploads.discard().await;
-                            return Err(e);
-                        }
+                    if let Err(e) = s.store.add_attachment(&attachment, None).await {
+                        uploads.discard().await;
+                        return Err(e);
                     }
+                    files.push(f.id);
                 }
                 Err(why) => warn!(error = %why, "a chat-bot photo was not kept"),
             }
         }
-        let action = Action::CitizenAnswer { text, files };
-        Ok(match self.step_on(card, action).await? {
-            true => Vec::new(),
-            false => vec![late()],
-        })
+        let action = Action::CitizenAnswer {
+            text,
+            files: files.clone(),
+        };
+        let taken = self.step_on(card, action).await;
+        if matches!(taken, Ok(true)) {
+            uploads.keep();
+            return Ok(Vec::new());
+        }
+        for id in files {
+            if let Err(e) = s.store.delete_attachment_row(id).await {
+                warn!(error = %e, "a refused answer's picture row could not be removed");
+            }
+        }
+        uploads.discard().await;
+        taken.map(|_| vec![late()])
     }
 
     /// A step on the account's card `number` by the citizen (through the

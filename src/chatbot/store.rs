@@ -377,7 +377,8 @@ impl Store {
             sqlx::query(SQL)
                 .bind(messenger.as_str())
                 .bind(account)
-                .bind(phone.unwrap_or("\u{0}"))
+                // NULL equals nothing: without a phone, the account's cards only.
+                .bind(phone)
                 .bind(i64::from(limit))
                 .fetch_all(pool)
                 .await
@@ -507,6 +508,48 @@ impl Store {
                 ))
             }
         ))
+    }
+
+    /// Retention: messages sent (or given up) before `messages_before`
+    /// go, their texts hold names and addresses; and accounts quiet since
+    /// `accounts_before` with no card left (the cards go by their own
+    /// retention) go with their conversation, phone and messages. How
+    /// many accounts went.
+    pub async fn prune_chatbot(
+        &self,
+        messages_before: DateTime<Utc>,
+        accounts_before: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        const MESSAGES: &str = "DELETE FROM chatbot_outbox \
+            WHERE sent_at < $1 OR given_up_at < $1";
+        const QUIET: &str = "a.updated_at < $1 AND NOT EXISTS (SELECT 1 FROM chatbot_cards c \
+            WHERE c.messenger = a.messenger AND c.account = a.account)";
+        let their_messages = format!(
+            "DELETE FROM chatbot_outbox WHERE EXISTS (SELECT 1 FROM chatbot_accounts a \
+             WHERE a.messenger = chatbot_outbox.messenger AND a.account = chatbot_outbox.account \
+             AND {QUIET})"
+        );
+        let accounts = format!("DELETE FROM chatbot_accounts AS a WHERE {QUIET}");
+        on_pool!(self, |pool| async {
+            let mut tx = pool.begin_write().await?;
+            sqlx::query(MESSAGES)
+                .bind(DbTime::new(messages_before))
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(&their_messages)
+                .bind(DbTime::new(accounts_before))
+                .execute(&mut *tx)
+                .await?;
+            let gone = sqlx::query(&accounts)
+                .bind(DbTime::new(accounts_before))
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            tx.commit().await?;
+            Ok(gone)
+        }
+        .await
+        .map_err(query_err("prune the chat-bot's accounts")))
     }
 
     /// A value the bot keeps between runs (Telegram's update offset).

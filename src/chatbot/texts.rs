@@ -73,6 +73,7 @@ pub struct Texts {
     pub registered: String,
     pub not_registered: String,
     pub too_many_appeals: String,
+    pub photos_lost: String,
     pub cancelled: String,
     pub no_appeals: String,
     pub appeals_head: String,

@@ -62,7 +62,13 @@ pub struct PruneReport {
     /// Files that could not be deleted (their rows are purged; the next
     /// start-up sweep tries again).
     pub errors: Vec<String>,
+    /// Chat-bot accounts removed (quiet, and no card left).
+    pub chatbot_accounts: u64,
 }
+
+/// How long the chat-bot's messages are kept once sent (their texts hold
+/// the citizens' names and addresses).
+pub const CHATBOT_MESSAGES_KEPT: chrono::TimeDelta = chrono::TimeDelta::days(30);
 
 /// More missing files than this share of those looked for (and at least
 /// [`MISSING_FLOOR`]) means the volume is not there (not mounted, not
@@ -219,6 +225,15 @@ impl Pruner {
         }
         if report.calls_anonymised > 0 {
             info!(calls = report.calls_anonymised, before = %appeals_cutoff, "callers' numbers of old calls cleared");
+        }
+        // The chat-bot's messages once sent, and its accounts as old as
+        // the cards with no card left.
+        report.chatbot_accounts = self
+            .store
+            .prune_chatbot(now - CHATBOT_MESSAGES_KEPT, appeals_cutoff)
+            .await?;
+        if report.chatbot_accounts > 0 {
+            info!(accounts = report.chatbot_accounts, before = %appeals_cutoff, "chat-bot accounts pruned");
         }
         if !report.recordings.is_empty() || !report.appeals.is_empty() {
             info!(

@@ -21,6 +21,7 @@ both_backends!(
     old_cards_go_with_their_files_and_held_ones_stay,
     a_missing_volume_costs_no_recording_its_row,
     holds_on_purged_recordings_are_refused,
+    the_chat_bots_sent_messages_and_quiet_accounts_go,
 );
 
 /// "Now" for these tests: a fixed day, nothing to do with the real clock.
@@ -532,4 +533,84 @@ async fn holds_on_purged_recordings_are_refused(db: &TestDb) {
             .caller_e164
             .is_some()
     );
+}
+
+/// The chat-bot's sent messages go after 30 days (their texts hold names
+/// and addresses); an account goes once as quiet as the cards' limit with
+/// no card left, its unsent messages with it; one with a card stays.
+async fn the_chat_bots_sent_messages_and_quiet_accounts_go(db: &TestDb) {
+    use crate::appeal::store::AlsoWritten;
+    use crate::chatbot::Messenger;
+    use crate::chatbot::conversation::{Keyboard, Reply};
+    let f = fixture(db);
+    let long_ago = now() - TimeDelta::days(4 * 365);
+    for (messenger, account, at) in [
+        (Messenger::Telegram, "quiet", long_ago),
+        (Messenger::Viber, "with-card", long_ago),
+        (Messenger::Telegram, "recent", now()),
+    ] {
+        db.chatbot_account(messenger, account, account, at)
+            .await
+            .unwrap();
+    }
+    let category = a_category(db).await;
+    db.register_appeal_with_files(
+        &card(category),
+        &crate::appeal::lifecycle::Lifecycle::default(),
+        &crate::appeal::lifecycle_store::Author::citizen("chatbot"),
+        &[],
+        &AlsoWritten {
+            chatbot: Some(("viber", "with-card")),
+            ..AlsoWritten::default()
+        },
+        now(),
+    )
+    .await
+    .expect("registered");
+    let reply = Reply {
+        text: "Звернення № 1580-2026-000001: Шевченко Тарас, вул. Соборна 12".into(),
+        keyboard: Keyboard::None,
+    };
+    let queue = |account: &'static str, key: &'static str, at: DateTime<Utc>| {
+        let reply = reply.clone();
+        async move {
+            db.chatbot_queue(Messenger::Telegram, account, &reply, Some(key), at)
+                .await
+                .unwrap()
+        }
+    };
+    assert!(queue("recent", "sent-long-ago", now() - TimeDelta::days(40)).await);
+    let old = db.chatbot_due(now(), 10).await.unwrap();
+    db.chatbot_sent(old[0].id, now() - TimeDelta::days(40))
+        .await
+        .unwrap();
+    assert!(queue("recent", "waiting", now()).await);
+    assert!(queue("quiet", "never-sent", long_ago).await);
+    let report = f.pruner.prune(now(), false).await.unwrap();
+    assert_eq!(
+        report.chatbot_accounts, 1,
+        "only the quiet account without a card"
+    );
+    let due: Vec<String> = db
+        .chatbot_due(now(), 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|o| o.account)
+        .collect();
+    assert_eq!(
+        due,
+        vec!["recent".to_string()],
+        "the quiet account's message went with it"
+    );
+    // The sent message's row is gone (its key is free again); the waiting
+    // one stays.
+    assert!(queue("recent", "sent-long-ago", now()).await);
+    assert!(!queue("recent", "waiting", now()).await);
+    // The account with a card stays: its card is found by its account.
+    let cards = db
+        .chatbot_appeals(Messenger::Viber, "with-card", None, 10)
+        .await
+        .unwrap();
+    assert_eq!(cards.len(), 1);
 }
