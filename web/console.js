@@ -9,6 +9,7 @@
 // "Unsaved cards" until saved or discarded. Signing out clears them.
 
 import { api, ApiError } from './api.js';
+import { CategoryPicker } from './categories.js';
 import { $, el, listeners } from './dom.js';
 import { dateTime, duration, t, time, tUk } from './i18n.js';
 import { degrees, placeErrors } from './place.js';
@@ -61,6 +62,9 @@ export class Console {
     this.repeatOf = '';
     this.prefill = {};
     this.categories = [];      // [{id, section, name, code, deadline, executor}]
+    this.picker = new CategoryPicker($('f-category'),
+      (q) => api('GET', `/api/classifier/search?q=${encodeURIComponent(q)}`).then((r) => r.types),
+      () => [el('option', { value: '', text: t('chooseCategory') })]);
     this.saving = false;
     this.timings = [];         // {type, call_id, at, receivedAt}: screen-pop latency
     this.ticker = null;
@@ -87,7 +91,7 @@ export class Console {
 
   retranslate() {
     this.renderBanner();
-    this.renderCategories($('f-category-filter').value);
+    this.picker.render();
     this.renderSide();
     if (this.state) this.renderState(this.state);
   }
@@ -125,15 +129,12 @@ export class Console {
         this.save();
       }
     });
-    on($('f-category-filter'), 'input', (e) => this.renderCategories(e.target.value));
-    on($('f-category-filter'), 'keydown', (e) => {
-      // Enter in the search picks the first match instead of saving.
+    on($('f-category-filter'), 'input', (e) => this.picker.filter(e.target.value).then(() => this.showCategoryInfo()));
+    on($('f-category-filter'), 'keydown', async (e) => {
+      // Enter in the search takes the best match instead of saving.
       if (e.key === 'Enter') {
         e.preventDefault();
-        const q = e.target.value.trim().toLowerCase();
-        const options = [...$('f-category').options].filter((o) => o.value);
-        const first = options.find((o) => q && o.textContent.toLowerCase().includes(q)) || options[0];
-        if (first) $('f-category').value = first.value;
+        await this.picker.takeBest();
         this.showCategoryInfo();
         this.keepDraft();
         $('f-category').focus();
@@ -480,26 +481,7 @@ export class Console {
       this.categories = [];
       $('e-category').textContent = e.status === 404 ? t('noClassifier') : e.message;
     }
-    this.renderCategories('');
-  }
-
-  renderCategories(query) {
-    const select = $('f-category');
-    const chosen = select.value;
-    const q = query.trim().toLowerCase();
-    // The chosen category stays in the list whatever the search, so a
-    // search never drops a choice; a single match is taken only when
-    // nothing was chosen.
-    const matches = this.categories.filter((c) => c.id === chosen || !q
-      || c.name.toLowerCase().includes(q) || c.section.toLowerCase().includes(q) || c.code.toLowerCase().includes(q));
-    const groups = new Map();
-    for (const c of matches) {
-      if (!groups.has(c.section)) groups.set(c.section, el('optgroup', { label: c.section }));
-      groups.get(c.section).append(el('option', { value: c.id, text: c.name }));
-    }
-    clear(select, el('option', { value: '', text: t('chooseCategory') }), ...groups.values());
-    if (chosen && matches.some((c) => c.id === chosen)) select.value = chosen;
-    else if (!chosen && matches.length === 1) select.value = matches[0].id;
+    this.picker.setTypes(this.categories.map((c) => ({ id: c.id, section: c.section, label: c.name })));
     this.showCategoryInfo();
   }
 
@@ -585,7 +567,7 @@ export class Console {
     const source = draft || prefill;
     for (const f of FIELDS) $(`f-${f}`).value = source[f] || '';
     $('f-category-filter').value = '';
-    this.renderCategories('');
+    this.picker.filter('');
     $('f-category').value = source.category_id || '';
     this.showCategoryInfo();
     $('f-files').value = '';

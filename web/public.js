@@ -4,6 +4,7 @@
 import { $, el } from './dom.js';
 import { dateTime, language, setLanguage, t, translate } from './i18n.js';
 import { degrees, placeErrors } from './place.js';
+import { CategoryPicker } from './categories.js';
 
 const FIELDS = ['surname', 'first_name', 'patronymic', 'address', 'contact_phone', 'other_contact', 'email', 'essence', 'latitude', 'longitude'];
 
@@ -27,11 +28,23 @@ class AppealForm {
     this.settings = null;
     this.map = null;
     this.marker = null;
+    this.picker = new CategoryPicker($('f-category'),
+      (q) => getJson(`/public/api/classifier/search?q=${encodeURIComponent(q)}`).then((r) => r.types),
+      // "Не знаю": the contact centre picks the subject.
+      () => [el('option', { value: '', text: t('chooseCategory') }), el('option', { value: 'unknown', text: t('pub_dont_know') })]);
   }
 
   async start() {
     $('appeal-form').addEventListener('submit', (e) => { e.preventDefault(); this.send(); });
-    $('f-category-filter').addEventListener('input', () => this.fillCategories());
+    $('f-category-filter').addEventListener('input', () => this.picker.filter($('f-category-filter').value).then(() => this.showCategoryInfo()));
+    $('f-category-filter').addEventListener('keydown', async (e) => {
+      // Enter takes the best match rather than sending the form.
+      if (e.key !== 'Enter') return;
+      e.preventDefault();
+      await this.picker.takeBest();
+      this.showCategoryInfo();
+      $('f-category').focus();
+    });
     $('f-category').addEventListener('change', () => this.showCategoryInfo());
     $('f-essence').addEventListener('input', () => this.countEssence());
     $('f-files').addEventListener('change', () => this.checkFiles());
@@ -45,26 +58,16 @@ class AppealForm {
       return;
     }
     this.types = this.settings.sections.flatMap((s) => s.types.map((x) => ({ ...x, section: s.name })));
-    this.fillCategories();
+    this.picker.setTypes(this.types.map((x) => ({ id: x.id, section: x.section, label: x.name })));
+    this.showCategoryInfo();
     $('files-hint').textContent = t('pub_files_hint', { n: this.settings.max_files, mb: this.settings.file_max_mb });
     this.countEssence();
     this.startMap();
   }
 
-  fillCategories() {
-    const select = $('f-category');
-    const chosen = select.value;
-    const words = $('f-category-filter').value.trim().toLowerCase().split(/\s+/).filter(Boolean);
-    const match = (x) => words.every((w) => `${x.section} ${x.name}`.toLowerCase().includes(w));
-    const groups = new Map();
-    for (const x of this.types.filter(match)) {
-      if (!groups.has(x.section)) groups.set(x.section, el('optgroup', { label: x.section }));
-      groups.get(x.section).append(el('option', { value: x.id, text: x.name }));
-    }
-    // "Не знаю": the contact centre picks the subject.
-    const unknown = el('option', { value: 'unknown', text: t('pub_dont_know') });
-    select.replaceChildren(el('option', { value: '', text: t('chooseCategory') }), unknown, ...groups.values());
-    if (chosen === 'unknown' || this.types.some((x) => x.id === chosen && match(x))) select.value = chosen;
+  /** The language changed: the list's prompts in it. */
+  retranslate() {
+    this.picker.render();
     this.showCategoryInfo();
   }
 

@@ -6,6 +6,7 @@
 // the server's to decide; the page offers, the rules check.
 
 import { api, ApiError } from './api.js';
+import { CategoryPicker } from './categories.js';
 import { $, el, listeners } from './dom.js';
 import { cityEndOfDay, cityMoment, dateTime, t } from './i18n.js';
 
@@ -329,24 +330,22 @@ class CardPanel {
             .map((e) => el('option', { value: e.code, text: e.name })));
       } else if (f.kind === 'category') {
         // The classifier's types by section, each with its executor,
-        // narrowed by the words typed above it.
+        // narrowed (best first) by the words typed above it.
         input = el('select', { id });
-        const fill = (words) => {
-          const chosen = input.value;
-          const match = (s, x) => words.every((w) => `${s.name} ${x.name} ${x.executor}`.toLowerCase().includes(w));
-          const groups = categories
-            .map((s) => [s, s.types.filter((x) => match(s, x))])
-            .filter(([, types]) => types.length)
-            .map(([s, types]) => el('optgroup', { label: s.name },
-              ...types.map((x) => el('option', { value: x.id, text: `${x.name} · ${x.executor}` }))));
-          input.replaceChildren(el('option', { value: '', text: t('chooseCategory') }), ...groups);
-          input.value = chosen;
-          if (!input.value && groups.length === 1 && groups[0].children.length === 1) input.value = groups[0].firstChild.value;
-        };
-        fill([]);
+        const picker = new CategoryPicker(input,
+          (q) => api('GET', `/api/classifier/search?q=${encodeURIComponent(q)}`).then((r) => r.types),
+          () => [el('option', { value: '', text: t('chooseCategory') })]);
+        picker.setTypes(categories.flatMap((s) => s.types.map((x) => ({ id: x.id, section: s.name, label: `${x.name} · ${x.executor}` }))));
         const filter = el('input', {
           id: `${id}-filter`, type: 'search', placeholder: t('categoryFilter'), 'aria-label': t('categoryFilter'),
-          autocomplete: 'off', oninput: () => fill(filter.value.trim().toLowerCase().split(/\s+/).filter(Boolean)),
+          autocomplete: 'off', oninput: () => picker.filter(filter.value),
+          // Enter takes the best match rather than sending the form.
+          onkeydown: async (e) => {
+            if (e.key !== 'Enter') return;
+            e.preventDefault();
+            await picker.takeBest();
+            input.focus();
+          },
         });
         above = filter;
       } else if (f.kind === 'select') {

@@ -57,6 +57,11 @@ const FILES: &[(&str, &str, &[u8])] = &[
         include_bytes!("../../web/console.js"),
     ),
     (
+        "categories.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../web/categories.js"),
+    ),
+    (
         "place.js",
         "text/javascript; charset=utf-8",
         include_bytes!("../../web/place.js"),

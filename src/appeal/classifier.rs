@@ -33,6 +33,10 @@ const MAX_CODE_CHARS: usize = 64;
 /// Longest name, responsible person, position or address, in characters:
 /// anything longer is a paste gone wrong.
 const MAX_TEXT_CHARS: usize = 300;
+/// Synonyms one section or type may list, and the longest one: words
+/// people say, not a second description.
+const MAX_SYNONYMS: usize = 30;
+const MAX_SYNONYM_CHARS: usize = 60;
 /// Digits in an international phone number (E.164 allows at most 15).
 const PHONE_DIGITS: std::ops::RangeInclusive<usize> = 11..=15;
 
@@ -137,6 +141,12 @@ pub struct Executor {
 pub struct Section {
     pub code: String,
     pub name: String,
+    /// Other words people use for the section's issues ("вода" for
+    /// "Водопостачання"): the classifier search finds its types by them.
+    /// Left out of the content hash when empty, so a file without them
+    /// keeps the hash it had.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub synonyms: Vec<String>,
     /// In file order; never empty.
     pub types: Vec<IssueType>,
 }
@@ -150,6 +160,10 @@ pub struct IssueType {
     /// Code of an [`Executor`] of the same classifier.
     pub executor: String,
     pub deadline: DeadlineClass,
+    /// Other words for the issue ("сміття" for "Не вивезено побутові
+    /// відходи"), as [`Section::synonyms`].
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub synonyms: Vec<String>,
 }
 
 /// A checked classifier: executors and sections in file order.
@@ -233,6 +247,8 @@ struct RawExecutor {
 struct RawSection {
     code: Spanned<String>,
     name: Spanned<String>,
+    #[serde(default)]
+    synonyms: Vec<Spanned<String>>,
     #[serde(default, rename = "type")]
     types: Vec<Spanned<RawType>>,
 }
@@ -244,6 +260,8 @@ struct RawType {
     name: Spanned<String>,
     executor: Spanned<String>,
     deadline: Spanned<String>,
+    #[serde(default)]
+    synonyms: Vec<Spanned<String>>,
 }
 
 // --- checking ----------------------------------------------------------------------
@@ -370,6 +388,27 @@ impl Checker<'_> {
         v.to_owned()
     }
 
+    /// Synonyms of a section or type: each a text as a name, at most
+    /// [`MAX_SYNONYM_CHARS`], and no more than [`MAX_SYNONYMS`].
+    fn synonyms(&mut self, of: &str, values: &[Spanned<String>]) -> Vec<String> {
+        if let Some(extra) = values.get(MAX_SYNONYMS) {
+            self.error(extra, format!("{of} has more than {MAX_SYNONYMS} synonyms"));
+        }
+        values
+            .iter()
+            .map(|v| {
+                let text = self.text("synonym", v);
+                if text.chars().count() > MAX_SYNONYM_CHARS {
+                    self.error(
+                        v,
+                        format!("synonym {text:?} is longer than {MAX_SYNONYM_CHARS} characters"),
+                    );
+                }
+                text
+            })
+            .collect()
+    }
+
     /// Remembers `code` in `seen`; reports it if it was there already.
     fn unique(&mut self, seen: &mut HashMap<String, usize>, what: &str, code: &Spanned<String>) {
         let line = self.line(code);
@@ -437,6 +476,7 @@ impl Classifier {
             let code = ck.code("section", &s.code);
             ck.unique(&mut section_codes, "section", &s.code);
             let name = ck.text("section name", &s.name);
+            let section_synonyms = ck.synonyms(&format!("section {code:?}"), &s.synonyms);
             if s.types.is_empty() {
                 ck.error(&s.code, format!("section {code:?} has no [[section.type]]"));
             }
@@ -465,6 +505,7 @@ impl Classifier {
                         ),
                     );
                 }
+                let synonyms = ck.synonyms(&format!("type {code:?}"), &t.synonyms);
                 types.push(IssueType {
                     code,
                     name,
@@ -472,9 +513,15 @@ impl Classifier {
                     // Only used when there are no problems, and then it
                     // parsed.
                     deadline: deadline.unwrap_or(DeadlineClass::Written),
+                    synonyms,
                 });
             }
-            sections.push(Section { code, name, types });
+            sections.push(Section {
+                code,
+                name,
+                synonyms: section_synonyms,
+                types,
+            });
         }
 
         if raw.executor.is_empty() {
@@ -654,6 +701,7 @@ deadline = "short"
                 name: "Відсутнє холодне водопостачання".into(),
                 executor: "vodokanal".into(),
                 deadline: DeadlineClass::Emergency,
+                synonyms: Vec::new(),
             }
         );
         assert_eq!(c.type_count(), 3);
@@ -992,6 +1040,44 @@ deadline = "short"
                 "{from:?} -> {to:?}"
             );
         }
+    }
+
+    #[test]
+    fn synonyms_are_read_checked_and_counted_only_when_listed() {
+        let hash = parse(VALID).expect("valid").content_hash();
+        let none = broken(
+            "deadline = \"short\"",
+            "deadline = \"short\"\nsynonyms = []",
+        );
+        assert_eq!(parse(&none).expect("valid").content_hash(), hash);
+
+        let listed = broken(
+            "name = \"Ліфти\"",
+            "name = \"Ліфти\"\nsynonyms = [\" підйомник \"]",
+        )
+        .replacen(
+            "deadline = \"short\"",
+            "deadline = \"short\"\nsynonyms = [\"кабіна\", \"ліфтер\"]",
+            1,
+        );
+        let c = parse(&listed).expect("valid");
+        assert_eq!(c.sections()[1].synonyms, ["підйомник"]);
+        assert_eq!(c.sections()[1].types[0].synonyms, ["кабіна", "ліфтер"]);
+        assert_ne!(c.content_hash(), hash);
+
+        let many: Vec<String> = (0..31).map(|n| format!("\"слово{n}\"")).collect();
+        let bad = broken("name = \"Ліфти\"", "name = \"Ліфти\"\nsynonyms = [\"  \"]").replacen(
+            "deadline = \"short\"",
+            &format!("deadline = \"short\"\nsynonyms = [{}]", many.join(", ")),
+            1,
+        );
+        assert_eq!(
+            problems(&bad),
+            [
+                "38: synonym must not be empty",
+                "45: type \"lift-stopped\" has more than 30 synonyms",
+            ]
+        );
     }
 
     #[test]

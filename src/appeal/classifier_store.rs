@@ -81,6 +81,10 @@ pub struct CategoryRecord {
     pub deadline: DeadlineClass,
     /// The executor as it was in this version.
     pub executor: ExecutorRecord,
+    /// Other words for the type and for its section, as the file lists
+    /// them (the classifier search's).
+    pub type_synonyms: Vec<String>,
+    pub section_synonyms: Vec<String>,
 }
 
 impl CategoryRecord {
@@ -126,7 +130,7 @@ macro_rules! category_select {
     () => {
         concat!(
             "SELECT c.id, c.version, c.section_code, c.section_name, c.type_code, c.type_name, \
-             c.deadline_class, ",
+             c.deadline_class, c.type_synonyms, c.section_synonyms, ",
             executor_columns!(),
             " FROM classifier_categories c JOIN classifier_executors e \
               ON e.version = c.version AND e.id = c.executor_id"
@@ -170,7 +174,22 @@ fn category_from_row(row: &impl StoreRow) -> Result<CategoryRecord, StoreError> 
         type_name: c.get("type_name")?,
         deadline: c.parsed("deadline_class", DeadlineClass::parse)?,
         executor: executor_from_row(row)?,
+        type_synonyms: synonyms_from(&c.get::<String>("type_synonyms")?),
+        section_synonyms: synonyms_from(&c.get::<String>("section_synonyms")?),
     })
+}
+
+/// Synonyms are kept one per line: the classifier's checks refuse control
+/// characters in them, so a newline never belongs to one.
+fn synonyms_to(list: &[String]) -> String {
+    list.join("\n")
+}
+
+fn synonyms_from(text: &str) -> Vec<String> {
+    text.lines()
+        .filter(|l| !l.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 /// A version number or a place in the file as the `integer` columns store
@@ -206,8 +225,8 @@ impl Store {
             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
         const CATEGORY_SQL: &str = "INSERT INTO classifier_categories \
             (id, version, ordinal, section_code, section_name, type_code, type_name, \
-             executor_id, deadline_class) \
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
+             executor_id, deadline_class, type_synonyms, section_synonyms) \
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
         let content_hash = classifier.content_hash();
 
         let (version, created) = on_pool!(self, |pool| async {
@@ -311,6 +330,8 @@ impl Store {
                     .bind(&ty.name)
                     .bind(DbUuid(executor_id))
                     .bind(ty.deadline.as_str())
+                    .bind(synonyms_to(&ty.synonyms))
+                    .bind(synonyms_to(&section.synonyms))
                     .execute(&mut *tx)
                     .await
                     .map_err(query_err("insert a classifier category"))?;
@@ -391,6 +412,23 @@ impl Store {
                 .map_err(query_err("list classifier categories"))?,
             category_from_row
         ))
+    }
+
+    /// The current version's issue types that match `query`, best first
+    /// ([`super::classifier_search`]); `None` if no classifier was
+    /// imported yet.
+    pub async fn search_classifier(
+        &self,
+        query: &str,
+    ) -> Result<Option<(ClassifierVersion, Vec<Uuid>)>, StoreError> {
+        let Some(version) = self.current_classifier_version().await? else {
+            return Ok(None);
+        };
+        let categories = self.categories(version.number).await?;
+        let ids = super::classifier_search::rank_categories(query, &categories)
+            .map(|c| c.id)
+            .collect();
+        Ok(Some((version, ids)))
     }
 
     /// The category with this id, of whichever version (a card filed under
@@ -578,6 +616,8 @@ mod tests {
             type_name: name.into(),
             deadline,
             executor: executor.clone(),
+            type_synonyms: Vec::new(),
+            section_synonyms: Vec::new(),
         }
     }
 

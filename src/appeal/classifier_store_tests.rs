@@ -231,6 +231,25 @@ async fn classifier_sample_import(db: &TestDb) {
         })
         .collect();
     assert_eq!(stored, expected);
+    // Synonyms as the file lists them, of the type and of its section.
+    let synonyms: Vec<(&[String], &[String])> = categories
+        .iter()
+        .map(|c| (&c.type_synonyms[..], &c.section_synonyms[..]))
+        .collect();
+    let listed: Vec<(&[String], &[String])> = sample
+        .sections()
+        .iter()
+        .flat_map(|s| {
+            s.types
+                .iter()
+                .map(move |t| (&t.synonyms[..], &s.synonyms[..]))
+        })
+        .collect();
+    assert_eq!(synonyms, listed);
+    assert_eq!(
+        find(&categories, "no-cold-water").type_synonyms,
+        ["немає води", "нема води", "немає холодної води"]
+    );
     for c in &categories {
         assert_eq!(c.version, 1);
         let executor = executors

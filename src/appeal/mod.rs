@@ -23,6 +23,7 @@
 pub mod attachments;
 pub mod calendar;
 pub mod classifier;
+pub mod classifier_search;
 pub mod classifier_store;
 pub mod control;
 pub mod demo;

@@ -25,7 +25,7 @@ use std::sync::Arc;
 use axum::Json;
 use axum::body::Body;
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{ConnectInfo, DefaultBodyLimit, Multipart, Path, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Multipart, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
@@ -66,6 +66,7 @@ pub fn routes(max_upload: u64) -> OpenApiRouter<AppState> {
         .saturating_add(64 * 1024);
     OpenApiRouter::new()
         .routes(routes!(classifier))
+        .routes(routes!(search_classifier))
         .routes(routes!(register))
         .routes(routes!(detail))
         .routes(routes!(attach_call))
@@ -140,6 +141,49 @@ async fn classifier(
         version: version.number,
         sections,
         anonymous_allowed: anonymous.0,
+    }))
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct SearchQuery {
+    /// What was typed: words of a type's name, its section, its synonyms
+    /// or its executor, whole or begun, a slip allowed.
+    #[serde(default)]
+    pub q: String,
+}
+
+/// The current classifier's types that match a query, best first.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = ClassifierMatches)]
+pub(crate) struct Matches {
+    pub version: u32,
+    /// Ids of issue types (`GET /api/classifier`), best first; empty for
+    /// an empty query.
+    pub types: Vec<Uuid>,
+}
+
+/// Finds issue types by what an operator types ("освітл", "немає води"),
+/// best match first: the type's own name counts most, then its synonyms,
+/// its section, its executor (`docs/console.md`).
+#[utoipa::path(get, path = "/api/classifier/search", operation_id = "classifier_search", tag = "appeals",
+    params(SearchQuery),
+    responses(
+        (status = 200, body = Matches),
+        (status = 404, body = ErrorBody, description = "No classifier imported yet"),
+    ))]
+async fn search_classifier(
+    State(store): State<Store>,
+    auth: Auth,
+    Query(query): Query<SearchQuery>,
+) -> Result<Json<Matches>, ApiError> {
+    auth.require(Role::ALL)?;
+    let (version, types) = store.search_classifier(&query.q).await?.ok_or_else(|| {
+        ApiError::not_found("no classifier imported yet: run `hotline classifier import`")
+    })?;
+    Ok(Json(Matches {
+        version: version.number,
+        types,
     }))
 }
 

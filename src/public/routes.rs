@@ -233,6 +233,7 @@ pub fn routes(public: &Public) -> OpenApiRouter<AppState> {
         .routes(routes!(super::works::atom))
         .routes(routes!(super::works::rss))
         .routes(routes!(form))
+        .routes(routes!(search_classifier))
         .routes(routes!(file_appeal).layer(DefaultBodyLimit::max(public.settings.max_body())))
         .routes(routes!(status))
 }
@@ -289,6 +290,27 @@ struct TypeView {
     /// The deadline class (`DeadlineClass::as_str`).
     #[schema(value_type = crate::appeal::classifier::DeadlineClass)]
     deadline: &'static str,
+}
+
+/// The form's issue types that match what a citizen typed, best first
+/// (the console's search: the type's name, its synonyms, its section).
+#[utoipa::path(get, path = "/public/api/classifier/search", operation_id = "public_classifier_search", tag = "public",
+    params(crate::appeal::routes::SearchQuery),
+    responses(
+        (status = 200, body = crate::appeal::routes::Matches),
+        (status = 503, body = ErrorBody, description = "No classifier imported yet"),
+    ))]
+async fn search_classifier(
+    State(store): State<Store>,
+    Query(query): Query<crate::appeal::routes::SearchQuery>,
+) -> Result<Json<crate::appeal::routes::Matches>, ApiError> {
+    let (version, types) = store.search_classifier(&query.q).await?.ok_or_else(|| {
+        ApiError::unavailable("Пошук тимчасово недоступний / Search is not available yet.")
+    })?;
+    Ok(Json(crate::appeal::routes::Matches {
+        version: version.number,
+        types,
+    }))
 }
 
 /// What the public form offers: the classifier's issue types by section,

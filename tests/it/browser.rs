@@ -93,6 +93,11 @@ fn js_str(v: &Value) -> String {
 /// keyboard path an operator takes.
 async fn category_and_essence(browser: &Browser, search: &str, essence: &str) {
     browser.keys(&(Key::Alt + "k" + &Key::Null)).await.unwrap();
+    // What an earlier search left is replaced.
+    browser
+        .keys(&(Key::Control + "a" + &Key::Null))
+        .await
+        .unwrap();
     browser
         .keys(&(search.to_owned() + &Key::Enter))
         .await
@@ -261,6 +266,20 @@ async fn an_operator_gets_the_card_on_screen_files_the_appeal_and_the_executor_t
     operator.type_into("#f-surname", "Шевченко").await.unwrap();
     operator.keys(&(Key::Tab + "Тарас")).await.unwrap();
     operator.keys(&(Key::Tab + "Григорович")).await.unwrap();
+    // Enter in the classifier search takes the best match, not the first
+    // in file order: "освітл" is street lighting, not a lift's cabin.
+    category_and_essence(&operator, "освітл", "").await;
+    let chosen = operator
+        .until(
+            "a category chosen",
+            "const s = document.getElementById('f-category'); \
+             const o = s.options[s.selectedIndex]; \
+             return o && o.value && o.textContent",
+            W,
+        )
+        .await
+        .unwrap();
+    assert_eq!(js_str(&chosen), "Не працює освітлення вулиці");
     category_and_essence(
         &operator,
         "Відсутнє холодне",

@@ -81,6 +81,9 @@ call(api, sv, "GET", "/api/operators", 200)
 call(api, sv, "GET", "/api/live", 200)
 tree = call(api, sv, "GET", "/api/classifier", 200).json()
 category = tree["sections"][0]["types"][0]["id"]
+found = call(api, sv, "GET", "/api/classifier/search", 200, params={"q": "освітл"}).json()
+ids = {t["id"]: t["name"] for sec in tree["sections"] for t in sec["types"]}
+assert found["types"] and all(i in ids for i in found["types"]), found
 call(api, sv, "GET", "/api/executors", 200)
 
 card = {
@@ -167,6 +170,8 @@ call(api, ex, "POST", f"/api/works/{work['id']}/extend", 200, json={"until": lat
 call(api, ex, "POST", f"/api/works/{work['id']}/close", 200)
 
 form = call(api, anonymous, "GET", "/public/api/form", 200).json()
+found = call(api, anonymous, "GET", "/public/api/classifier/search", 200, params={"q": "вода"}).json()
+assert found["types"], found
 web = {
     "surname": "Мельник",
     "first_name": "Олег",
