@@ -403,7 +403,11 @@ impl Application {
             addr: settings.http.listen,
             source,
         })?;
-        let consoles = crate::api::console::Consoles::spawn(events.clone(), store.clone());
+        let consoles = crate::api::console::Consoles::spawn(
+            events.clone(),
+            store.clone(),
+            crate::ivr::path::PathWords::new(reloader.current(), queue_service.clone()),
+        );
         let watcher = {
             let consoles = consoles.clone();
             crate::appeal::watcher::spawn(

@@ -11,7 +11,7 @@
 import { api, ApiError } from './api.js';
 import { CategoryPicker } from './categories.js';
 import { $, el, listeners } from './dom.js';
-import { dateTime, duration, t, time, tUk } from './i18n.js';
+import { dateTime, duration, ivrStep, t, time, tUk } from './i18n.js';
 import { degrees, placeErrors } from './place.js';
 
 
@@ -137,7 +137,9 @@ export class Console {
         await this.picker.takeBest();
         this.showCategoryInfo();
         this.keepDraft();
-        $('f-category').focus();
+        // Only if the operator has not moved on meanwhile (Alt+E typed
+        // ahead): keys meant for the essence must not land in the list.
+        if (document.activeElement === e.target) $('f-category').focus();
       }
     });
     on($('f-category'), 'change', () => this.showCategoryInfo());
@@ -316,7 +318,7 @@ export class Console {
       meta.textContent = '';
       return;
     }
-    const queue = t('queueWait', { q: call.queue, w: duration(call.waited_ms) });
+    const queue = t('queueWait', { q: call.queue_title || call.queue, w: duration(call.waited_ms) });
     const sip = call.sip_call_id ? ` · SIP ${call.sip_call_id}` : '';
     if (phase === 'offered') state.textContent = t('callRinging');
     if (phase === 'answered') state.textContent = t('callAnswered');
@@ -376,8 +378,8 @@ export class Console {
         el('span', { text: w.description }), ' ',
         el('span', { class: 'muted', text: t('until', { d: dateTime(w.expected_end) }) })))
       : [el('li', { class: 'muted', text: '—' })]));
-    const path = (call && call.ivr_path) || [];
-    clear($('ivr-path'), ...(path.length ? path.map((p) => el('li', { text: p })) : [el('li', { class: 'muted', text: '—' })]));
+    const path = (call && call.ivr_steps) || [];
+    clear($('ivr-path'), ...(path.length ? path.map((p) => el('li', { text: ivrStep(p), title: p.node })) : [el('li', { class: 'muted', text: '—' })]));
   }
 
   /** An earlier or found appeal, with what can be done with it. */
@@ -407,7 +409,14 @@ export class Console {
     try {
       const card = await api('GET', `/api/appeals/${encodeURIComponent(number)}`);
       const who = [card.surname, card.first_name, card.patronymic].filter(Boolean).join(' ');
+      // Who has it and by when: what a caller asking about it wants to hear.
+      const life = card.life || {};
+      const late = life.overdue;
+      const due = life.deadline_runs === false ? t('deadlineStopped') : dateTime(card.deadline);
       clear(found, el('ul', { class: 'list' }, this.appealItem({ ...card, date: card.created_at }, found)),
+        el('p', { class: 'small found-facts' },
+          el('span', { text: `${t('executor')}: ${card.executor_name || card.executor}` }), ' · ',
+          el('span', { class: late ? 'late' : '', text: `${t('deadline')}: ${due}${late ? ` · ${t('overdueShort')}` : ''}` })),
         el('p', { class: 'small', text: [who, card.address, card.essence].filter(Boolean).join(' · ') }));
       if (this.role === 'supervisor' || this.role === 'admin') {
         // A disputed card (and its calls' recordings) kept past retention.
@@ -460,7 +469,7 @@ export class Console {
       clear(body, ...calls.map((c) => el('tr', {},
         el('td', { text: time(c.answered_at) }),
         el('td', { class: 'mono', text: c.caller }),
-        el('td', { text: c.queue }),
+        el('td', { text: c.queue_title || c.queue }),
         el('td', { text: duration(c.waited_ms) }))));
     } catch {
       // Shown again on the next call.

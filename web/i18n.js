@@ -226,8 +226,60 @@ const WORDS = {
   extension: ['Внутр.', 'Ext.'],
   state: ['Стан', 'State'],
   since: ['Від', 'Since'],
+  inState: ['У стані', 'In state'],
+  figToday: ['Сьогодні', 'Today'],
+  figTitle: ['Показники операторів', 'Operators\' figures'],
+  figShow: ['Показати', 'Show'],
+  figAnswered: ['Прийнято', 'Answered'],
+  figTalk: ['Розмова', 'Talk'],
+  figWrapUp: ['Післяобробка', 'Wrap-up'],
+  figPaused: ['Пауза', 'Paused'],
+  figSignedIn: ['На зміні', 'Signed in'],
+  figHandle: ['Сер. обробка', 'Avg handle'],
+  figMissed: ['Пропущено', 'Missed'],
+  actions: ['Дії', 'Actions'],
+  opPause: ['Пауза…', 'Pause…'],
+  opLogOut: ['Вивести…', 'Log out…'],
+  opAvailable: ['Готовий', 'Ready'],
+  opReason: ['Причина', 'Reason'],
+  opDoPause: ['Поставити на паузу', 'Pause'],
+  opDoLogOut: ['Вивести з черг', 'Log out'],
+  opNeedReason: ['Вкажіть причину.', 'Give a reason.'],
+  opDone: ['{o}: {s}.', '{o}: {s}.'],
   events: ['Події', 'Events'],
   missed: ['Пропущено {n} подій, дані оновлено.', '{n} events missed; figures reloaded.'],
+  disp_answered: ['прийнято', 'answered'],
+  disp_cancelled: ['абонент поклав слухавку до відповіді', 'the caller gave up'],
+  disp_rejected: ['відхилено сервером', 'refused'],
+  disp_failed: ['збій до відповіді', 'failed before answer'],
+  disp_media_timeout: ['зв\'язок втрачено під час розмови', 'media stopped during the call'],
+  disp_blocked: ['номер заблоковано', 'blocked number'],
+  disp_busy: ['зайнято', 'busy'],
+  disp_no_answer: ['без відповіді', 'no answer'],
+  ivr_enter: ['почав(ла)', 'entered'],
+  ivr_exit: ['вийшов(ла) з меню', 'left the menu'],
+  ivr_timeout: ['не натиснув(ла) нічого', 'pressed nothing'],
+  ivr_key: ['натиснув(ла) {v}', 'pressed {v}'],
+  ivr_invalid: ['хибна клавіша {v}', 'wrong key {v}'],
+  'ivr_barge-in': ['перервав(ла) клавішею {v}', 'interrupted with {v}'],
+  ivr_collected: ['ввів(ела) {v}', 'keyed in {v}'],
+  'ivr_too-short': ['ввів(ела) замало цифр: {v}', 'too few digits: {v}'],
+  ivr_outages: ['оголошено відключень: {v}', 'outages announced: {v}'],
+  'ivr_lookup-timed-out': ['сервіс не відповів вчасно', 'the lookup timed out'],
+  'ivr_lookup-failed': ['сервіс недоступний', 'the lookup failed'],
+  'ivr_appeal-not-found': ['звернення не знайдено', 'appeal not found'],
+  ivr_appeal: ['почув(ла) стан звернення {n}: {s}', 'heard appeal {n}: {s}'],
+  ivr_other: ['{v}', '{v}'],
+  ivrKind_play: ['Повідомлення', 'Announcement'],
+  ivrKind_menu: ['Меню', 'Menu'],
+  ivrKind_collect: ['Введення цифр', 'Digits'],
+  ivrKind_branch: ['Розгалуження', 'Branch'],
+  ivrKind_queue: ['Черга', 'Queue'],
+  ivrKind_hangup: ['Завершення', 'Goodbye'],
+  ivrKind_goto: ['Перехід', 'Jump'],
+  'ivrKind_appeal-status': ['Стан звернення', 'Appeal status'],
+  'ivrKind_say-appeal': ['Звернення', 'Appeal'],
+  ivrKind_outages: ['Відключення', 'Outages'],
   ev_call_started: ['дзвінок прийнято сервером', 'call answered by the server'],
   ev_queue_joined: ['у черзі «{q}», позиція {p}', 'joined “{q}” at position {p}'],
   ev_queue_refused: ['черга «{q}» не прийняла ({r})', '“{q}” refused ({r})'],
@@ -409,6 +461,21 @@ const WORDS = {
   deadline: ['Термін', 'Deadline'],
   timeLeft: ['Залишилось', 'Time left'],
   deadlineStopped: ['термін не спливає', 'the deadline is not running'],
+  overdueShort: ['прострочено', 'overdue'],
+  unblockSure: ['Розблокувати {n}?', 'Unblock {n}?'],
+  no: ['Ні', 'No'],
+  alertSound: ['🔔 Звук', '🔔 Sound'],
+  alertSoundOn: ['Дзвінок подає звук. Натисніть, щоб вимкнути.', 'A call rings aloud. Click to turn off.'],
+  alertSoundOff: ['Дзвінок без звуку. Натисніть, щоб увімкнути.', 'Calls are silent. Click to turn the ring on.'],
+  alertNotify: ['Сповіщення', 'Notifications'],
+  alertNotifyOn: ['Сповіщення на робочому столі, коли вкладка у фоні. Натисніть, щоб вимкнути.', 'Desktop notifications while the tab is in the background. Click to turn off.'],
+  alertNotifyOff: ['Без сповіщень на робочому столі. Натисніть, щоб увімкнути.', 'No desktop notifications. Click to turn on.'],
+  alertTitle: ['Дзвінок · {q}', 'Call · {q}'],
+  alertText: ['Вхідний дзвінок: {c}, черга «{q}».', 'Incoming call: {c}, queue “{q}”.'],
+  alertOpen: ['Відкрити картку', 'Open the card'],
+  unknownCaller: ['номер не визначено', 'number withheld'],
+  noRecordingsFound: ['Записів за цими умовами немає.', 'No recordings match.'],
+  yesUnblock: ['Так, розблокувати', 'Yes, unblock'],
   request: ['Запит', 'Request'],
   executor: ['Виконавець', 'Executor'],
   executors: ['Виконавці', 'Executors'],
@@ -652,6 +719,20 @@ export function t(key, values = {}) {
     text = text.replaceAll(`{${name}}`, () => String(value));
   }
   return text;
+}
+
+/** A step of the caller's path through the voice menu in words
+ * (`PathStep` of the API): "Привітання — перервав(ла) клавішею 0". */
+export function ivrStep(step) {
+  const where = step.title || (step.kind ? t(`ivrKind_${step.kind}`) : step.node);
+  let what;
+  if (step.what === 'appeal') {
+    const [n, status] = (step.value || '').split(' ');
+    what = t('ivr_appeal', { n, s: status ? t(`status_${status}`) : '' });
+  } else {
+    what = t(`ivr_${step.what}`, { v: step.value || '' });
+  }
+  return step.what === 'other' ? what : `${where} — ${what}`;
 }
 
 /** Translates every marked element under `root`. */

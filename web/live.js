@@ -4,9 +4,12 @@
 // service's own view) and GET /api/queues (today's figures); after a gap in
 // the stream it reloads them.
 
-import { api } from './api.js';
-import { $ } from './dom.js';
+import { api, ApiError } from './api.js';
+import { $, el, listeners } from './dom.js';
 import { duration, t, time } from './i18n.js';
+
+/** Today on the city's clock, `YYYY-MM-DD`. */
+const cityToday = () => new Intl.DateTimeFormat('en-CA', { timeZone: 'Europe/Kyiv' }).format(new Date());
 
 const EVENTS_SHOWN = 60;
 
@@ -23,6 +26,9 @@ export class LiveView {
     this.queues = new Map();    // name -> {callers: Map(call -> joinedAtMs), stats}
     this.operators = new Map(); // login -> {name, extension, state, reason, since}
     this.events = [];
+    this.figures = new Map();   // login -> today's figures
+    this.control = null;        // {login, action, reason, error}: a form open
+    this.abort = new AbortController();
     this.ticker = null;
     this.refreshTimer = null;
     this.reloading = null;
@@ -34,7 +40,13 @@ export class LiveView {
    * no event falls between the snapshot and the stream. */
   async start() {
     this.render();
-    this.ticker = setInterval(() => this.renderQueues(), 1000);
+    // Waits and times in state tick.
+    this.ticker = setInterval(() => { this.renderQueues(); this.tickOperators(); }, 1000);
+    const on = listeners(this.abort);
+    on($('fig-form'), 'submit', (e) => { e.preventDefault(); this.showFigures(); });
+    $('fig-from').value ||= cityToday();
+    $('fig-to').value ||= cityToday();
+    this.showFigures();
     // Today's figures (answered, abandoned, service level) are computed by
     // the server from stored events: fetched again now and then.
     this.refreshTimer = setInterval(() => this.reloadStats(), 15000);
@@ -43,6 +55,7 @@ export class LiveView {
   stop() {
     clearInterval(this.ticker);
     clearInterval(this.refreshTimer);
+    this.abort.abort();
   }
 
   retranslate() {
@@ -66,7 +79,8 @@ export class LiveView {
         this.operators = new Map();
         for (const o of operators.operators) {
           this.operators.set(o.login, {
-            name: o.name, extension: o.extension, state: o.state, reason: o.reason || '', since: null,
+            name: o.name, extension: o.extension, state: o.state, reason: o.reason || '',
+            since: o.in_state_ms != null ? now - o.in_state_ms : null,
           });
         }
         // What happened while the snapshot was on its way (events from
@@ -91,15 +105,37 @@ export class LiveView {
 
   async reloadStats() {
     try {
-      const { queues } = await api('GET', '/api/queues');
+      const [{ queues }, today] = await Promise.all([api('GET', '/api/queues'), api('GET', '/api/operators/figures')]);
       for (const s of queues) {
         const q = this.queues.get(s.name) || { callers: new Map(), stats: null };
         q.stats = s;
         this.queues.set(s.name, q);
       }
+      this.figures = new Map(today.operators.map((o) => [o.login, o]));
       this.renderQueues();
+      this.renderOperators();
     } catch {
       // The live part stays; figures come with the next reload.
+    }
+  }
+
+  /** The figures of a chosen period of days, below. */
+  async showFigures() {
+    $('e-fig').textContent = '';
+    const q = new URLSearchParams({ from: $('fig-from').value, to: $('fig-to').value });
+    try {
+      const { operators } = await api('GET', `/api/operators/figures?${q}`);
+      $('fig-list').replaceChildren(...operators.map((o) => el('tr', { 'data-operator': o.login },
+        el('td', { text: o.name || o.login }),
+        el('td', { class: 'num', text: String(o.answered) }),
+        el('td', { class: 'num', text: duration(o.talk_ms) }),
+        el('td', { class: 'num', text: duration(o.wrap_up_ms) }),
+        el('td', { class: 'num', text: duration(o.paused_ms) }),
+        el('td', { class: 'num', text: duration(o.signed_in_ms) }),
+        el('td', { class: 'num', text: o.average_handle_ms != null ? duration(o.average_handle_ms) : '—' }),
+        el('td', { class: 'num', text: String(o.missed_offers) }))));
+    } catch (e) {
+      $('e-fig').textContent = e instanceof ApiError && e.body?.errors ? e.body.errors.map((x) => x.message).join(' ') : e.message;
     }
   }
 
@@ -208,27 +244,97 @@ export class LiveView {
     body.replaceChildren(...rows);
   }
 
+  /** Only the times in state, each second: the rest (and a form being
+   * typed in) stays as it is. */
+  tickOperators() {
+    const now = Date.now();
+    for (const td of document.querySelectorAll('#live-operators td.in-state')) {
+      const o = this.operators.get(td.parentNode.dataset.operator);
+      if (o) td.textContent = o.since != null ? duration(now - o.since) : '—';
+    }
+  }
+
   renderOperators() {
     const body = $('live-operators');
+    const now = Date.now();
+    const focused = document.activeElement?.id === 'op-reason';
     const rows = [...this.operators.entries()]
-      .sort(([a], [b]) => a.localeCompare(b))
-      .map(([login, o]) => {
+      .sort(([a, x], [b, y]) => (x.name || a).localeCompare(y.name || b))
+      .flatMap(([login, o]) => {
         const tr = document.createElement('tr');
         tr.dataset.operator = login;
         tr.dataset.state = o.state;
+        const f = this.figures.get(login);
         const state = t(`state_${o.state}`) + (o.reason ? ` · ${o.reason}` : '');
-        tr.append(cell(o.name || login), cell(o.extension), cell(state, `state s-${o.state}`), cell(o.since ? time(new Date(o.since).toISOString()) : ''));
-        return tr;
+        const actions = el('td', { class: 'row-actions' });
+        if (o.state !== 'logged_out') {
+          if (o.state !== 'paused') actions.append(el('button', { type: 'button', class: 'small', text: t('opPause'), onclick: () => this.openControl(login, 'paused') }));
+          else actions.append(el('button', { type: 'button', class: 'small', text: t('opAvailable'), onclick: () => this.setState(login, 'available', null) }));
+          actions.append(el('button', { type: 'button', class: 'small', text: t('opLogOut'), onclick: () => this.openControl(login, 'logged_out') }));
+        }
+        tr.append(cell(o.name || login), cell(o.extension), cell(state, `state s-${o.state}`), cell(o.since != null ? duration(now - o.since) : '—', 'num in-state'),
+          cell(f ? String(f.answered) : '—', 'num'), cell(f?.average_handle_ms != null ? duration(f.average_handle_ms) : '—', 'num'),
+          cell(f ? duration(f.paused_ms) : '—', 'num'), cell(f ? String(f.missed_offers) : '—', f?.missed_offers ? 'num late' : 'num'), actions);
+        if (this.control?.login !== login) return [tr];
+        return [tr, this.controlRow(login)];
       });
     body.replaceChildren(...rows);
+    if (focused) $('op-reason')?.focus();
+  }
+
+  openControl(login, action) {
+    this.control = { login, action, reason: '', error: '' };
+    this.renderOperators();
+    $('op-reason').focus();
+  }
+
+  /** The form under an operator's row: a reason, then the change. */
+  controlRow(login) {
+    const c = this.control;
+    const reason = el('input', { id: 'op-reason', maxlength: '200', placeholder: t('opReason'), 'aria-label': t('opReason') });
+    reason.value = c.reason;
+    reason.addEventListener('input', () => { c.reason = reason.value; });
+    const form = el('form', { class: 'inline-form', novalidate: '' }, reason,
+      el('button', { type: 'submit', class: c.action === 'logged_out' ? 'danger small' : 'primary small', text: t(c.action === 'logged_out' ? 'opDoLogOut' : 'opDoPause') }),
+      el('button', { type: 'button', class: 'small', text: t('cancel'), onclick: () => { this.control = null; this.renderOperators(); } }),
+      el('span', { class: 'field-error', role: 'alert', text: c.error }));
+    form.addEventListener('submit', (e) => {
+      e.preventDefault();
+      if (!c.reason.trim()) {
+        c.error = t('opNeedReason');
+        this.renderOperators();
+        return;
+      }
+      this.setState(login, c.action, c.reason.trim());
+    });
+    return el('tr', { class: 'control-row', 'data-control': login }, el('td', { colspan: '9' }, form));
+  }
+
+  async setState(login, state, reason) {
+    try {
+      await api('PUT', `/api/operators/${encodeURIComponent(login)}/state`, reason ? { state, reason } : { state });
+      this.control = null;
+      const o = this.operators.get(login);
+      this.toast(t('opDone', { o: o?.name || login, s: t(`state_${state}`) }));
+      this.renderOperators();
+    } catch (e) {
+      if (this.control) {
+        this.control.error = e.message;
+        this.renderOperators();
+      } else {
+        this.toast(e.message, 'error');
+      }
+    }
   }
 
   renderEvents() {
     const list = $('live-events');
     const items = this.events.map((e) => {
       const li = document.createElement('li');
+      // Queues and operators as people name them.
       const words = t(`ev_${e.type}`, {
-        q: e.queue, p: e.position, r: e.reason, o: e.operator, t: e.target,
+        q: this.queues.get(e.queue)?.title || e.queue, p: e.position, r: e.reason,
+        o: this.operators.get(e.operator)?.name || e.operator, t: e.target,
         b: e.ended_by ? t(`endedBy_${e.ended_by}`) : '', s: e.state ? t(`state_${e.state}`) : '',
       });
       li.textContent = `${time(e.at)} ${words}`;

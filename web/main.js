@@ -10,6 +10,7 @@ import { LiveView } from './live.js';
 import { AccessView, BlockedView, CardAccessView, RecordingsView } from './records.js';
 import { DecisionsView, InboxView, TriageView, VerificationView, WorksView } from './work.js';
 import { ReportsView } from './reports.js';
+import { CallAlert } from './alert.js';
 
 
 const VIEWS = ['view-sign-in', 'view-console', 'view-live', 'view-recordings', 'view-blocked', 'view-access', 'view-inbox', 'view-decisions', 'view-triage', 'view-verification', 'view-card-access', 'view-works', 'view-reports', 'view-none'];
@@ -113,11 +114,19 @@ async function start(current) {
   const active = makers[view]();
   views.push(active);
   await active.start();
-  // The live views need the websocket; the lists do not.
-  if (!['view-console', 'view-live', 'view-inbox', 'view-decisions', 'view-triage', 'view-verification'].includes(view)) return;
+  // An operator hears of a call on every page.
+  const alerted = role === 'operator';
+  if (alerted) {
+    const alert = new CallAlert({ onConsole: () => view === 'view-console' });
+    alert.start();
+    views.push(alert);
+  }
+  // The live views need the websocket; the lists do not (but an
+  // operator's alert does).
+  if (!alerted && !['view-console', 'view-live', 'view-inbox', 'view-decisions', 'view-triage', 'view-verification'].includes(view)) return;
   socket = connect(
     (message, receivedAt) => {
-      for (const v of views) v.onMessage(message, receivedAt);
+      for (const v of views) v.onMessage?.(message, receivedAt);
     },
     (open) => {
       const el = $('connection');

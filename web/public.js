@@ -43,7 +43,7 @@ class AppealForm {
       e.preventDefault();
       await this.picker.takeBest();
       this.showCategoryInfo();
-      $('f-category').focus();
+      if (document.activeElement === e.target) $('f-category').focus();
     });
     $('f-category').addEventListener('change', () => this.showCategoryInfo());
     $('f-essence').addEventListener('input', () => this.countEssence());

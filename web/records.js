@@ -5,7 +5,7 @@
 
 import { api, ApiError } from './api.js';
 import { $, el, listeners } from './dom.js';
-import { dateTime, duration, t } from './i18n.js';
+import { dateTime, duration, ivrStep, t } from './i18n.js';
 
 /** What the three views share: listeners removed when the view stops, no
  * use for the websocket, and failures told to the user. */
@@ -104,10 +104,16 @@ export class RecordingsView extends View {
       $('rec-page').textContent = `${found.page} / ${pages}`;
       $('rec-prev').disabled = found.page <= 1;
       $('rec-next').disabled = found.page >= pages;
-      $('rec-list').replaceChildren(...found.recordings.map((r) => this.row(r)));
+      $('rec-list').replaceChildren(...(found.recordings.length ? found.recordings.map((r) => this.row(r))
+        : [el('tr', {}, el('td', { colspan: '6', class: 'muted empty', text: t('noRecordingsFound') }))]));
     } catch (e) {
       if (e instanceof ApiError && e.body && Array.isArray(e.body.errors)) {
-        const names = { from: 'rs-from', to: 'rs-to', call_id: 'rs-call', min_secs: 'rs-min', max_secs: 'rs-max' };
+        const names = {
+          from: 'rs-from', to: 'rs-to', call_id: 'rs-call', min_secs: 'rs-min', max_secs: 'rs-max',
+          queue: 'rs-queue', operator: 'rs-operator', appeal: 'rs-appeal', caller: 'rs-caller',
+        };
+        $('rec-list').replaceChildren();
+        $('rec-total').textContent = '—';
         $('rec-error').textContent = e.body.errors.map((x) => x.message).join(' ');
         for (const x of e.body.errors) $(names[x.field])?.setAttribute('aria-invalid', 'true');
       } else {
@@ -121,8 +127,8 @@ export class RecordingsView extends View {
     const tr = el('tr', { class: 'clickable', tabindex: '0', 'data-id': r.id, onclick: open },
       el('td', { text: dateTime(r.started_at) }),
       el('td', { class: 'mono', text: r.caller }),
-      el('td', { text: r.queue || '—' }),
-      el('td', { text: r.operator || '—' }),
+      el('td', { text: r.queue_title || r.queue || '—' }),
+      el('td', { text: r.operator_name || r.operator || '—' }),
       el('td', { class: 'num', text: r.duration_ms != null ? duration(r.duration_ms) : '…' }),
       el('td', { class: 'mono', text: r.appeals.join(', ') || '—' }));
     tr.addEventListener('keydown', (e) => { if (e.key === 'Enter' || e.key === ' ') { e.preventDefault(); open(); } });
@@ -148,14 +154,14 @@ export class RecordingsView extends View {
       const facts = [
         ['caller', r.caller], ['time', dateTime(r.started_at)],
         ['duration', r.duration_ms != null ? duration(r.duration_ms) : '…'],
-        ['queue', r.queue || '—'], ['wait', r.waited_ms != null ? duration(r.waited_ms) : '—'],
-        ['operator', r.operator || '—'], ['appeal', r.appeals.join(', ') || '—'],
+        ['queue', r.queue_title || r.queue || '—'], ['wait', r.waited_ms != null ? duration(r.waited_ms) : '—'],
+        ['operator', r.operator_name ? `${r.operator_name} (${r.operator})` : r.operator || '—'], ['appeal', r.appeals.join(', ') || '—'],
         ['callId', r.call_id], ['sipCallId', r.sip_call_id],
-        ['disposition', r.call ? r.call.disposition || '—' : '—'],
+        ['disposition', r.call?.disposition ? t(`disp_${r.call.disposition}`) : '—'],
       ];
       if (r.purged_at) facts.push(['purged', dateTime(r.purged_at)]);
       $('rec-facts').replaceChildren(...facts.flatMap(([k, v]) => [el('dt', { text: t(k) }), el('dd', { text: v })]));
-      $('rec-ivr').replaceChildren(...(r.ivr_path.length ? r.ivr_path.map((p) => el('li', { text: p })) : [el('li', { class: 'muted', text: '—' })]));
+      $('rec-ivr').replaceChildren(...(r.ivr_steps.length ? r.ivr_steps.map((p) => el('li', { text: ivrStep(p), title: p.node })) : [el('li', { class: 'muted', text: '—' })]));
       this.renderHolds(r.holds);
       $('rec-detail').hidden = false;
       $('rec-detail').dataset.id = id;
@@ -235,7 +241,7 @@ export class BlockedView extends View {
           el('td', { text: ended || (b.until ? dateTime(b.until) : t('untilLifted')) }),
           el('td', { class: 'num', text: String(b.attempts) }),
           el('td', {}, b.end_reason ? null : el('button', {
-            type: 'button', class: 'small', text: t('unblock'), onclick: () => this.lift(b),
+            type: 'button', class: 'small', text: t('unblock'), onclick: (e) => this.askLift(b, e.target.parentNode),
           })));
         if (b.end_reason) tr.classList.add('muted');
         return tr;
@@ -272,6 +278,17 @@ export class BlockedView extends View {
         this.toast(e.message, 'error');
       }
     }
+  }
+
+  /** Lifting a block lets the caller through at once: asked once more in
+   * the row, with the contact named. */
+  askLift(b, cell) {
+    const no = el('button', { type: 'button', class: 'small', text: t('no') });
+    const yes = el('button', { type: 'button', class: 'small danger', text: t('yesUnblock') });
+    cell.replaceChildren(el('span', { class: 'confirm', text: t('unblockSure', { n: contactText(b) }) }), ' ', yes, ' ', no);
+    yes.addEventListener('click', () => this.lift(b));
+    no.addEventListener('click', () => this.load());
+    no.focus();
   }
 
   lift(b) {

@@ -344,7 +344,7 @@ class CardPanel {
             if (e.key !== 'Enter') return;
             e.preventDefault();
             await picker.takeBest();
-            input.focus();
+            if (document.activeElement === filter) input.focus();
           },
         });
         above = filter;

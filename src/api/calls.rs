@@ -51,6 +51,8 @@ struct MyCall {
     /// E.164, else as the call had it.
     caller: String,
     queue: String,
+    /// The queue's title, as people read it.
+    queue_title: String,
     answered_at: DateTime<Utc>,
     waited_ms: Option<u64>,
     ended_at: Option<DateTime<Utc>>,
@@ -62,6 +64,7 @@ struct MyCall {
     responses((status = 200, body = MyCalls)))]
 async fn my_calls(
     State(store): State<Store>,
+    State(service): State<crate::queue::service::QueueService>,
     State(rules): State<std::sync::Arc<crate::appeal::lifecycle::Lifecycle>>,
     auth: Auth,
 ) -> Result<Json<MyCalls>, ApiError> {
@@ -80,6 +83,7 @@ async fn my_calls(
         .map(|t| MyCall {
             id: t.call.id,
             caller: t.call.caller_e164.unwrap_or(t.call.caller_raw),
+            queue_title: service.queues().title_of(&t.queue),
             queue: t.queue,
             answered_at: t.answered_at,
             waited_ms: t.waited_ms,

@@ -33,6 +33,7 @@ use crate::appeal::AppealStatus;
 use crate::appeal::lifecycle::{EntryKind, Notice};
 use crate::events::{CallSummary, Event, EventBus, Published};
 use crate::ids::CallId;
+use crate::ivr::path::{PathStep, PathWords};
 use crate::queue::service::QueueService;
 use crate::store::{Role, Store};
 
@@ -132,9 +133,14 @@ pub struct CallCard {
     /// E.164 when the number could be normalised, else as received.
     pub caller: Option<String>,
     pub queue: String,
+    /// The queue's title, as people read it.
+    pub queue_title: String,
     pub waited_ms: u64,
-    /// The steps through the menu, in order.
+    /// The steps through the menu, in order, as stored
+    /// (`main:greeting barge-in 0`).
     pub ivr_path: Vec<String>,
+    /// The same steps ready to be put in words (`docs/websocket.md`).
+    pub ivr_steps: Vec<PathStep>,
     /// The address of the caller's latest appeal that gave one.
     pub address: Option<String>,
     pub earlier_appeals: Vec<EarlierAppeal>,
@@ -194,7 +200,7 @@ pub struct Consoles {
 
 impl Consoles {
     /// Starts following `bus`.
-    pub fn spawn(bus: EventBus, store: Store) -> Consoles {
+    pub fn spawn(bus: EventBus, store: Store, words: PathWords) -> Consoles {
         let consoles = Consoles {
             current: Default::default(),
             channels: Default::default(),
@@ -206,7 +212,7 @@ impl Consoles {
         tokio::spawn(async move {
             loop {
                 match events.recv().await {
-                    Ok(published) => follower.on_event(&store, published).await,
+                    Ok(published) => follower.on_event(&store, &words, published).await,
                     Err(broadcast::error::RecvError::Lagged(n)) => {
                         warn!(missed = n, "console follower fell behind the event stream")
                     }
@@ -292,7 +298,7 @@ impl Consoles {
         self.push(operator, message);
     }
 
-    async fn on_event(&self, store: &Store, published: Published) {
+    async fn on_event(&self, store: &Store, words: &PathWords, published: Published) {
         let at = published.at;
         match published.event {
             Event::OperatorRinging {
@@ -302,7 +308,7 @@ impl Consoles {
                 waited_ms,
                 summary,
             } => {
-                let card = card(store, call, &queue, waited_ms, Some(summary)).await;
+                let card = card(store, words, call, &queue, waited_ms, Some(summary)).await;
                 let message = ConsoleMessage::CallOffered {
                     call: Arc::new(card),
                     at,
@@ -323,7 +329,7 @@ impl Consoles {
                     .and_then(|c| c.card());
                 let card = match offered {
                     Some(card) => card,
-                    None => Arc::new(card(store, call, &queue, waited_ms, None).await),
+                    None => Arc::new(card(store, words, call, &queue, waited_ms, None).await),
                 };
                 let message = ConsoleMessage::CallAnswered { call: card, at };
                 self.send(&operator, message, Some(call));
@@ -388,6 +394,7 @@ impl Consoles {
 /// out rather than the whole pop-up.
 async fn card(
     store: &Store,
+    words: &PathWords,
     call: CallId,
     queue: &str,
     waited_ms: u64,
@@ -425,7 +432,9 @@ async fn card(
         sip_call_id: Some(sip_call_id).filter(|s| !s.is_empty()),
         caller: Some(caller).filter(|c| !c.is_empty()),
         queue: queue.to_owned(),
+        queue_title: words.queues().title_of(queue),
         waited_ms,
+        ivr_steps: words.describe(&ivr_path),
         ivr_path,
         address: appeals.iter().find_map(|a| a.address.clone()),
         earlier_appeals: appeals

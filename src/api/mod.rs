@@ -53,6 +53,7 @@ pub fn router(state: AppState, max_upload: u64) -> axum::Router {
         .merge(web::routes())
         .merge(open311)
         .merge(crate::chatbot::routes::routes())
+        .fallback(web::not_found)
         .layer(axum::middleware::from_fn(web::security_headers))
         .with_state(state)
 }

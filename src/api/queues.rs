@@ -15,15 +15,18 @@
 //!   `{"state": "logged_out"}`: the operator's own controls (an operator
 //!   user for their own operator; supervisors and admins for anyone).
 
+use std::net::SocketAddr;
+
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{Path, State};
+use axum::extract::{ConnectInfo, Path, Query, State};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use tracing::info;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::auth::Auth;
-use super::error::{ApiError, ErrorBody};
+use super::error::{ApiError, ErrorBody, FieldsBody};
 use super::state::AppState;
 use crate::disk::{DiskStatus, DiskWatch};
 use crate::events::EventBus;
@@ -36,7 +39,120 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(operators))
         .routes(routes!(live))
         .routes(routes!(set_state))
+        .routes(routes!(operator_figures))
 }
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+struct PeriodQuery {
+    /// The first day (`YYYY-MM-DD`, the city's), or a moment (RFC 3339);
+    /// today if left out.
+    from: Option<String>,
+    /// The last day, taken whole (or a moment); `from`'s day if left out.
+    to: Option<String>,
+}
+
+/// Each operator's figures for a period.
+#[derive(Serialize, utoipa::ToSchema)]
+struct OperatorFigureList {
+    from: DateTime<Utc>,
+    /// The period's end, or now if it has not come yet.
+    to: DateTime<Utc>,
+    operators: Vec<OperatorFigureRow>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+struct OperatorFigureRow {
+    login: String,
+    name: String,
+    #[serde(flatten)]
+    figures: crate::queue::figures::Figures,
+}
+
+/// Each operator's calls answered, time talking, in wrap-up, paused and
+/// signed in, average handle time and offers let ring out, for a period
+/// of city days (today by default; a period still running counts to
+/// now). Supervisors, admins.
+#[utoipa::path(get, path = "/api/operators/figures", operation_id = "operator_figures", tag = "queues",
+    params(PeriodQuery),
+    responses(
+        (status = 200, body = OperatorFigureList),
+        (status = 422, body = FieldsBody, description = "A date that is not one, or a period that ends before it starts"),
+    ))]
+async fn operator_figures(
+    State(store): State<Store>,
+    State(service): State<QueueService>,
+    State(rules): State<std::sync::Arc<crate::appeal::lifecycle::Lifecycle>>,
+    auth: Auth,
+    Query(q): Query<PeriodQuery>,
+) -> Result<Json<OperatorFigureList>, ApiError> {
+    use super::DayEdge;
+    auth.require(&[Role::Supervisor, Role::Admin])?;
+    let tz = rules.calendar().time_zone();
+    let now = Utc::now();
+    let given = |v: &Option<String>| {
+        v.as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+    };
+    let from = match given(&q.from) {
+        Some(text) => super::moment(&text, DayEdge::Start, tz)
+            .ok_or_else(|| ApiError::field("from", "Дата: РРРР-ММ-ДД."))?,
+        None => super::city_day_start(tz),
+    };
+    let to = match given(&q.to).or_else(|| given(&q.from)) {
+        Some(text) => super::moment(&text, DayEdge::End, tz)
+            .ok_or_else(|| ApiError::field("to", "Дата: РРРР-ММ-ДД."))?,
+        None => now,
+    }
+    .min(now);
+    if to < from {
+        return Err(ApiError::field(
+            "to",
+            "Кінець проміжку раніше за його початок.",
+        ));
+    }
+    if to - from > chrono::TimeDelta::days(MAX_FIGURE_DAYS) {
+        return Err(ApiError::field(
+            "to",
+            format!("Не більше {MAX_FIGURE_DAYS} днів за раз."),
+        ));
+    }
+    let rows = store.operator_figure_rows(from, to).await?;
+    let ring_all = |queue: &str| {
+        service
+            .queues()
+            .get(queue)
+            .is_some_and(|q| q.strategy == crate::queue::Strategy::RingAll)
+    };
+    let mut figures = crate::queue::figures::figures(
+        from,
+        to,
+        &rows.before,
+        &rows.changes,
+        &rows.offers,
+        ring_all,
+    );
+    let operators = store
+        .list_operators()
+        .await?
+        .into_iter()
+        .map(|op| OperatorFigureRow {
+            figures: figures.remove(&op.id).unwrap_or_default(),
+            login: op.login,
+            name: op.display_name,
+        })
+        .collect();
+    Ok(Json(OperatorFigureList {
+        from,
+        to,
+        operators,
+    }))
+}
+
+/// The longest period the operators' figures are counted over at once.
+const MAX_FIGURE_DAYS: i64 = 93;
 
 #[derive(Serialize, utoipa::ToSchema)]
 struct QueueFigures {
@@ -109,6 +225,8 @@ struct OperatorEntry {
     #[schema(value_type = crate::store::OperatorState)]
     state: &'static str,
     reason: Option<String>,
+    /// How long in this state, if it changed since the server started.
+    in_state_ms: Option<u64>,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -146,6 +264,7 @@ async fn operators(
                 disabled: op.disabled_at.is_some(),
                 state: live.map(|v| v.state).unwrap_or("logged_out"),
                 reason: live.and_then(|v| v.reason.clone()),
+                in_state_ms: live.and_then(|v| v.in_state_ms),
                 login: op.login,
                 name: op.display_name,
                 extension: op.extension,
@@ -198,12 +317,14 @@ struct StateBody {
     /// `available`, `paused` (with a `reason`), `logged_in` or `logged_out`.
     #[schema(example = "paused")]
     state: String,
-    /// Why the operator pauses (1 to 200 characters); for `paused` only.
+    /// Why (1 to 200 characters): the operator's pause; a supervisor's
+    /// pause or log-out of someone else, which is also in the audit log.
     reason: Option<String>,
 }
 
 /// Sets an operator's state: an operator user their own; supervisors and
-/// admins anyone's.
+/// admins anyone's (a pause or a log-out with a reason, written to the
+/// audit log with the state before and after).
 #[utoipa::path(put, path = "/api/operators/{login}/state", operation_id = "set_operator_state", tag = "queues",
     params(("login" = String, Path, description = "The operator's login")),
     request_body = StateBody,
@@ -211,15 +332,17 @@ struct StateBody {
         (status = 200, body = OperatorView),
         (status = 404, body = ErrorBody, description = "No such operator"),
         (status = 409, body = ErrorBody, description = "The state cannot change so now (on a call)"),
-        (status = 422, body = ErrorBody, description = "An unknown state, or a pause without a reason"),
+        (status = 422, body = ErrorBody, description = "An unknown state, or a pause (or a supervisor's log-out) without a reason"),
     ))]
 async fn set_state(
     State(store): State<Store>,
     State(service): State<QueueService>,
     auth: Auth,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Path(login): Path<String>,
     body: Result<Json<StateBody>, JsonRejection>,
 ) -> Result<Json<OperatorView>, ApiError> {
+    let by_supervisor = auth.role() != Role::Operator;
     if auth.role() == Role::Operator {
         // Their own operator only.
         let own = store
@@ -233,6 +356,26 @@ async fn set_state(
         auth.require(&[Role::Supervisor, Role::Admin])?;
     }
     let Json(body) = body?;
+    let reason = body
+        .reason
+        .as_deref()
+        .map(str::trim)
+        .filter(|r| !r.is_empty())
+        .map(str::to_owned);
+    if by_supervisor
+        && body.state == "logged_out"
+        && reason.as_deref().is_none_or(|r| r.chars().count() > 200)
+    {
+        return Err(ApiError::unprocessable(
+            "logging an operator out needs a reason (1 to 200 characters)",
+        ));
+    }
+    let before = service
+        .snapshot()
+        .await?
+        .operators
+        .into_iter()
+        .find(|o| o.login == login);
     let request = match (body.state.as_str(), body.reason) {
         ("available", _) => StateRequest::Available,
         ("logged_in", _) => StateRequest::LogIn,
@@ -253,5 +396,25 @@ async fn set_state(
             )));
         }
     };
-    Ok(Json(service.set_state(&login, request).await?))
+    let after = service.set_state(&login, request).await?;
+    if by_supervisor {
+        let state = |v: &OperatorView| {
+            serde_json::json!({"state": v.state, "reason": v.reason}).to_string()
+        };
+        store
+            .add_audit(&crate::store::audit::NewAudit {
+                at: Utc::now(),
+                actor_login: &auth.user().login,
+                actor_role: auth.role().as_str(),
+                address: &peer.ip().to_string(),
+                action: "operator.state",
+                target: &login,
+                before: before.as_ref().map(state),
+                after: Some(state(&after)),
+                reason: reason.as_deref(),
+            })
+            .await?;
+        info!(operator = %login, by = %auth.user().login, state = after.state, "operator's state set by a supervisor");
+    }
+    Ok(Json(after))
 }

@@ -37,6 +37,7 @@ use super::error::{ApiError, ErrorBody, FieldsBody};
 use super::state::{AppState, RecordingsDir};
 use crate::logtext::Untrusted;
 use crate::phone::NumberingPlan;
+use crate::queue::QueueSet;
 use crate::store::recordings::{NewAccess, RecordingAccess, RecordingFilter, RecordingItem};
 use crate::store::retention::{HoldTarget, LegalHold};
 use crate::store::{Role, Store, StoreError};
@@ -106,16 +107,27 @@ struct RecordingView {
     caller: String,
     sip_call_id: String,
     queue: Option<String>,
+    /// The queue's title, as people read it.
+    queue_title: Option<String>,
+    /// The operator's login, and their name.
     operator: Option<String>,
+    operator_name: Option<String>,
     waited_ms: Option<u64>,
     appeals: Vec<String>,
     /// `None` once the file is removed (retention).
     audio_url: Option<String>,
 }
 
-impl From<RecordingItem> for RecordingView {
-    fn from(r: RecordingItem) -> RecordingView {
+impl RecordingView {
+    /// `r` with its queue's title from `queues`.
+    fn of(r: RecordingItem, queues: &QueueSet) -> RecordingView {
         RecordingView {
+            queue_title: r
+                .queue
+                .as_deref()
+                .and_then(|q| queues.get(q))
+                .map(|q| q.title.clone()),
+            operator_name: r.operator_name,
             audio_url: (r.purged_at.is_none()).then(|| format!("/api/recordings/{}/audio", r.id)),
             id: r.id,
             call_id: r.call_id,
@@ -200,6 +212,7 @@ struct SearchPage {
     ))]
 async fn search(
     State(store): State<Store>,
+    State(service): State<crate::queue::service::QueueService>,
     State(numbering): State<NumberingPlan>,
     State(rules): State<std::sync::Arc<crate::appeal::lifecycle::Lifecycle>>,
     auth: Auth,
@@ -212,10 +225,68 @@ async fn search(
             .filter(|s| !s.is_empty())
             .map(str::to_owned)
     };
+    // What names nothing is said, not searched for: an empty page would
+    // read as "no such calls".
+    let queue = match nonempty(&q.queue) {
+        None => None,
+        Some(text) => {
+            let wanted = text.to_lowercase();
+            let found = service
+                .queues()
+                .queues()
+                .iter()
+                .find(|c| c.name.to_lowercase() == wanted || c.title.to_lowercase() == wanted);
+            match found {
+                Some(c) => Some(c.name.clone()),
+                None => {
+                    let known: Vec<&str> = service
+                        .queues()
+                        .queues()
+                        .iter()
+                        .map(|c| c.title.as_str())
+                        .collect();
+                    return Err(ApiError::field(
+                        "queue",
+                        format!("Такої черги немає. Черги: {}.", known.join(", ")),
+                    ));
+                }
+            }
+        }
+    };
+    let operator_filter = match nonempty(&q.operator) {
+        None => None,
+        Some(text) => {
+            let wanted = text.to_lowercase();
+            let found = store.list_operators().await?.into_iter().find(|o| {
+                o.login.to_lowercase() == wanted || o.display_name.to_lowercase() == wanted
+            });
+            match found {
+                Some(o) => Some(o.login),
+                None => {
+                    return Err(ApiError::field(
+                        "operator",
+                        format!(
+                            "Оператора «{text}» немає: вкажіть логін або ім'я, як у списку операторів."
+                        ),
+                    ));
+                }
+            }
+        }
+    };
+    let appeal = nonempty(&q.appeal);
+    if appeal
+        .as_deref()
+        .is_some_and(|a| crate::appeal::number::digits(a).is_empty())
+    {
+        return Err(ApiError::field(
+            "appeal",
+            "Номер звернення — цифри, наприклад 1580-2026-000123.",
+        ));
+    }
     let mut filter = RecordingFilter {
-        operator: nonempty(&q.operator),
-        queue: nonempty(&q.queue),
-        appeal: nonempty(&q.appeal),
+        operator: operator_filter,
+        queue,
+        appeal,
         include_purged: matches!(q.purged.as_deref(), Some("1" | "true")),
         ..Default::default()
     };
@@ -224,6 +295,14 @@ async fn search(
     }
     if let Some(text) = nonempty(&q.to) {
         filter.to = Some(moment("to", &text, true, rules.calendar().time_zone())?);
+    }
+    if let (Some(from), Some(to)) = (filter.from, filter.to)
+        && from > to
+    {
+        return Err(ApiError::field(
+            "to",
+            "Кінець проміжку раніше за його початок.",
+        ));
     }
     if let Some(text) = nonempty(&q.caller) {
         // Any written form finds the number; what does not normalise is
@@ -276,7 +355,10 @@ async fn search(
         page,
         per_page,
         total,
-        recordings: items.into_iter().map(RecordingView::from).collect(),
+        recordings: items
+            .into_iter()
+            .map(|r| RecordingView::of(r, service.queues()))
+            .collect(),
     }))
 }
 
@@ -317,7 +399,10 @@ impl From<LegalHold> for HoldView {
 struct RecordingDetail {
     #[serde(flatten)]
     recording: RecordingView,
+    /// The path through the menu as stored (`main:greeting enter`).
     ivr_path: Vec<String>,
+    /// The same, ready to be put in words.
+    ivr_steps: Vec<crate::ivr::path::PathStep>,
     events: Vec<EventView>,
     call: Option<CallView>,
     holds: Vec<HoldView>,
@@ -353,6 +438,7 @@ struct CallView {
     ))]
 async fn detail(
     State(store): State<Store>,
+    State(words): State<crate::ivr::path::PathWords>,
     auth: Auth,
     Path(id): Path<Uuid>,
 ) -> Result<Json<RecordingDetail>, ApiError> {
@@ -360,13 +446,15 @@ async fn detail(
     let events = store.call_events(item.call_id).await?;
     let holds = store.holds_on(HoldTarget::Recording(id)).await?;
     let call = store.get_call(item.call_id).await?;
+    let ivr_path: Vec<String> = events
+        .iter()
+        .filter(|e| e.kind == "ivr")
+        .map(|e| e.detail.clone())
+        .collect();
     Ok(Json(RecordingDetail {
-        recording: RecordingView::from(item),
-        ivr_path: events
-            .iter()
-            .filter(|e| e.kind == "ivr")
-            .map(|e| e.detail.clone())
-            .collect(),
+        recording: RecordingView::of(item, words.queues()),
+        ivr_steps: words.describe(&ivr_path),
+        ivr_path,
         events: events
             .into_iter()
             .map(|e| EventView {

@@ -75,6 +75,11 @@ impl Harness {
         (status, json)
     }
 
+    async fn put(&self, uri: &str, who: &Signed, body: Value) -> (StatusCode, Value) {
+        let (status, _, body) = self.call(Method::PUT, uri, Some(who), Some(body)).await;
+        (status, body)
+    }
+
     async fn delete(&self, uri: &str, who: &Signed) -> (StatusCode, Value) {
         let (status, _, body) = self.call(Method::DELETE, uri, Some(who), None).await;
         (status, body)
@@ -805,4 +810,91 @@ async fn every_documented_api_operation_exists_and_wants_a_session() {
         }
     }
     assert!(checked >= 45, "{checked} operations checked");
+}
+
+#[tokio::test]
+async fn a_supervisor_changes_an_operators_state_with_a_reason_and_it_is_audited() {
+    let h = Harness::new().await;
+    let olena = h.sign_in("olena", Role::Operator).await;
+    let sveta = h.sign_in("sveta", Role::Supervisor).await;
+    let put = |who, body| h.put("/api/operators/olena/state", who, body);
+    let (status, body) = put(&sveta, json!({"state": "logged_in"})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // Logging someone out, or pausing them, takes a reason.
+    let (status, body) = put(&sveta, json!({"state": "logged_out"})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let (status, _) = put(&sveta, json!({"state": "paused"})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let (status, body) = put(&sveta, json!({"state": "paused", "reason": "Навчання"})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        (&body["state"], &body["reason"]),
+        (&json!("paused"), &json!("Навчання"))
+    );
+    // The operator's own change is theirs, not the audit log's.
+    let (status, _) = put(&olena, json!({"state": "available"})).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = put(
+        &sveta,
+        json!({"state": "logged_out", "reason": "Кінець зміни"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+
+    let log =
+        h.db.audit_log(Some("olena"), 10)
+            .await
+            .expect("the audit log");
+    let seen: Vec<(&str, &str, Option<&str>)> = log
+        .iter()
+        .map(|e| {
+            (
+                e.actor_login.as_str(),
+                e.action.as_str(),
+                e.reason.as_deref(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("sveta", "operator.state", Some("Кінець зміни")),
+            ("sveta", "operator.state", Some("Навчання")),
+            ("sveta", "operator.state", None),
+        ],
+        "newest first, the operator's own change not among them"
+    );
+    let out = &log[0];
+    assert_eq!(out.actor_role, "supervisor");
+    assert_eq!(
+        out.before.as_deref(),
+        Some(r#"{"reason":null,"state":"available"}"#)
+    );
+    assert_eq!(
+        out.after.as_deref(),
+        Some(r#"{"reason":null,"state":"logged_out"}"#)
+    );
+    assert_eq!(out.address, "192.0.2.10");
+
+    // Today's figures: the supervisor's, not the operator's to read.
+    let (status, body) = h.get("/api/operators/figures", &sveta).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let row = body["operators"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["login"] == "olena")
+        .expect("olena's figures");
+    assert_eq!(row["answered"], 0);
+    assert!(row["signed_in_ms"].as_u64().is_some(), "{row}");
+    let (status, _) = h.get("/api/operators/figures", &olena).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, body) = h
+        .get(
+            "/api/operators/figures?from=2026-12-05&to=2026-12-01",
+            &sveta,
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(body["errors"][0]["field"], "to");
 }

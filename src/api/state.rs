@@ -73,3 +73,11 @@ pub struct AppState {
     /// The chat-bot, when a messenger is configured: its webhooks.
     pub chatbot: Option<crate::chatbot::service::Chatbot>,
 }
+
+/// The caller's path through the menu in words: the menu in force and the
+/// queues' titles.
+impl FromRef<AppState> for crate::ivr::path::PathWords {
+    fn from_ref(state: &AppState) -> Self {
+        crate::ivr::path::PathWords::new(state.ivr.current(), state.queues.clone())
+    }
+}

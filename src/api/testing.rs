@@ -140,11 +140,16 @@ impl TestApi {
         let (_stop, stopped) = tokio::sync::watch::channel(false);
         let disk = crate::disk::DiskWatch::spawn(dir.0.clone(), 0, 0, events.clone(), stopped);
         let calls = Arc::new(StandInCalls::default());
+        let ivr = CurrentIvr::new(assets);
         let state = AppState {
             store: db.store().clone(),
             queues: queues.clone(),
             events: events.clone(),
-            consoles: Consoles::spawn(events, db.store().clone()),
+            consoles: Consoles::spawn(
+                events,
+                db.store().clone(),
+                crate::ivr::path::PathWords::new(ivr.clone(), queues.clone()),
+            ),
             auth: Arc::new(AuthSettings {
                 limits: SessionLimits::default(),
                 secure_cookies: false,
@@ -161,7 +166,7 @@ impl TestApi {
                 cache,
                 queues.queue_set(),
                 BlockingSettings::default(),
-                CurrentIvr::new(assets),
+                ivr,
             ),
             lifecycle: Arc::new(crate::appeal::lifecycle::Lifecycle::default()),
             watcher: Default::default(),

@@ -62,6 +62,11 @@ const FILES: &[(&str, &str, &[u8])] = &[
         include_bytes!("../../web/categories.js"),
     ),
     (
+        "alert.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../web/alert.js"),
+    ),
+    (
         "place.js",
         "text/javascript; charset=utf-8",
         include_bytes!("../../web/place.js"),
@@ -168,6 +173,51 @@ pub fn routes() -> axum::Router<AppState> {
         .route("/reports", get(page))
         .route("/static/{file}", get(file))
 }
+
+/// No such page: for an API path the API's error; for a page, one a
+/// person can read (in Ukrainian and English) with the way back, rather
+/// than an empty answer the browser shows as its own error.
+pub async fn not_found(uri: axum::http::Uri) -> Response {
+    let path = uri.path();
+    let machine = [
+        "/api/",
+        "/public/api/",
+        "/open311/",
+        "/chatbot/",
+        "/static/",
+    ]
+    .iter()
+    .any(|p| path.starts_with(p));
+    if machine {
+        return super::ApiError::not_found("no such path").into_response();
+    }
+    (
+        StatusCode::NOT_FOUND,
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        NOT_FOUND_PAGE,
+    )
+        .into_response()
+}
+
+const NOT_FOUND_PAGE: &str = r#"<!doctype html>
+<html lang="uk">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Сторінку не знайдено · hotline</title>
+<link rel="icon" href="/static/icon.svg">
+<link rel="stylesheet" href="/static/style.css">
+</head>
+<body>
+<main class="sign-in not-found">
+<h1>Сторінку не знайдено</h1>
+<p>Такої сторінки в консолі немає. Можливо, посилання застаріло або в адресі помилка.</p>
+<p lang="en">There is no such page in the console.</p>
+<p><a href="/">На головну / Home</a></p>
+</main>
+</body>
+</html>
+"#;
 
 async fn page(headers: HeaderMap) -> Response {
     serve("index.html", &headers)

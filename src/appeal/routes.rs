@@ -509,7 +509,10 @@ struct AppealView {
     status: &'static str,
     category: String,
     category_id: Option<Uuid>,
+    /// The lead executor's code, and its name as the current classifier
+    /// has it.
     executor: String,
+    executor_name: Option<String>,
     deadline: DateTime<Utc>,
     created_at: DateTime<Utc>,
     #[schema(value_type = Option<Channel>)]
@@ -604,7 +607,14 @@ async fn detail(
         .map(|a| AttachmentView::new(&r.registration_number, a))
         .collect();
     let life = stored.map(|s| super::lifecycle_routes::life_view(&rules, &auth, &s.card));
+    let executor_name = store
+        .current_executors()
+        .await?
+        .into_iter()
+        .find(|e| e.code == r.executor)
+        .map(|e| e.name);
     Ok(Json(AppealView {
+        executor_name,
         id: r.id,
         registration_number: r.registration_number,
         status: r.status.as_str(),

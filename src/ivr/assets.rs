@@ -258,6 +258,11 @@ impl IvrReloader {
         }
     }
 
+    /// The version in force, as calls take it.
+    pub fn current(&self) -> CurrentIvr {
+        self.current.clone()
+    }
+
     /// Reads files: call it off the async workers. The node count of the
     /// version now in force, or every problem of the refused one.
     pub fn reload(&self) -> Result<usize, Vec<Diagnostic>> {

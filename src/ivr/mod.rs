@@ -9,6 +9,7 @@
 
 pub mod assets;
 pub mod machine;
+pub mod path;
 pub mod say;
 pub mod script;
 

@@ -123,11 +123,32 @@ pub enum NodeKind {
     },
 }
 
+impl NodeKind {
+    /// The kind as the files spell it (`type = "…"`).
+    pub fn name(&self) -> &'static str {
+        match self {
+            NodeKind::Play { .. } => "play",
+            NodeKind::Menu { .. } => "menu",
+            NodeKind::Collect { .. } => "collect",
+            NodeKind::Branch { .. } => "branch",
+            NodeKind::Queue { .. } => "queue",
+            NodeKind::Hangup { .. } => "hangup",
+            NodeKind::Goto { .. } => "goto",
+            NodeKind::AppealStatus { .. } => "appeal-status",
+            NodeKind::SayAppeal { .. } => "say-appeal",
+            NodeKind::Outages { .. } => "outages",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Node {
     pub id: NodeId,
     pub kind: NodeKind,
     pub line: usize,
+    /// What people call the node ("Головне меню"), shown with the
+    /// caller's path through the menu (`super::path`).
+    pub title: Option<String>,
 }
 
 /// Every menu file of a directory, validated.
@@ -207,6 +228,7 @@ struct RawWindow {
 struct RawNode {
     #[serde(rename = "type")]
     kind: RawKind,
+    title: Option<Spanned<String>>,
     prompt: Option<Spanned<Prompts>>,
     interruptible: Option<bool>,
     next: Option<Spanned<String>>,
@@ -341,6 +363,9 @@ fn parse_hhmm(s: &str) -> Option<u32> {
 }
 
 const KEYS: &str = "0123456789*#";
+
+/// The longest node title: a few words, as a menu's name.
+const MAX_TITLE_CHARS: usize = 80;
 
 /// Prompts an `appeal-status` node speaks besides numbers and dates.
 pub const APPEAL_PROMPTS: [&str; 16] = [
@@ -618,7 +643,28 @@ fn convert(ctx: &mut FileCtx, name: &str, raw: &Spanned<RawNode>) -> Option<Node
             }
         }
     };
-    Some(Node { id, kind, line })
+    let title = r.title.as_ref().and_then(|t| {
+        let text = t.get_ref().trim();
+        let tline = line_of(ctx.text, t.span().start);
+        if text.is_empty() || text.chars().any(char::is_control) {
+            ctx.error(tline, "`title` must be a line of text");
+            None
+        } else if text.chars().count() > MAX_TITLE_CHARS {
+            ctx.error(
+                tline,
+                format!("`title` is longer than {MAX_TITLE_CHARS} characters"),
+            );
+            None
+        } else {
+            Some(text.to_string())
+        }
+    });
+    Some(Node {
+        id,
+        kind,
+        line,
+        title,
+    })
 }
 
 /// Nodes a node moves on to without waiting for the caller.

@@ -205,6 +205,13 @@ impl QueueSet {
         self.queues.iter().find(|q| q.name == name)
     }
 
+    /// The title people read for queue `name`; the name itself for a
+    /// queue no longer configured.
+    pub fn title_of(&self, name: &str) -> String {
+        self.get(name)
+            .map_or_else(|| name.to_string(), |q| q.title.clone())
+    }
+
     /// Each queue's title, by name.
     pub fn titles(&self) -> std::collections::BTreeMap<String, String> {
         self.queues

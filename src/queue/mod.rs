@@ -7,6 +7,8 @@
 //!   callers, offers, retries, wrap-up and announcements, driven by inputs
 //!   that carry an `Instant` and answered with [`Action`]s.
 //!
+//! - [`figures`]: each operator's figures for a period (calls, talk,
+//!   wrap-up, pause, handle time, offers missed), sans-IO over stored rows.
 //! - [`service`]: the task around the router: inputs from calls, the
 //!   SIP core and the API; the router's actions carried out, stored and
 //!   published.
@@ -15,6 +17,7 @@
 //! store: the call tasks do that with what the router returns.
 
 pub mod config;
+pub mod figures;
 pub mod router;
 pub mod service;
 

@@ -82,6 +82,10 @@ pub struct OperatorView {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     pub queues: Vec<String>,
+    /// How long they have been in this state, if it changed since the
+    /// server started.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub in_state_ms: Option<u64>,
 }
 
 /// A queue as it is now, for the API and live views.
@@ -223,6 +227,7 @@ impl QueueService {
             calls: HashMap::new(),
             operators: HashMap::new(),
             extensions: HashMap::new(),
+            since: HashMap::new(),
         };
         tokio::spawn(service.run(rx));
         QueueService {
@@ -444,6 +449,8 @@ struct Service {
     calls: HashMap<CallId, WaitingCall>,
     operators: HashMap<OperatorId, OperatorInfo>,
     extensions: HashMap<String, OperatorId>,
+    /// When each operator's state last changed, for the time in state.
+    since: HashMap<OperatorId, Instant>,
 }
 
 impl Service {
@@ -912,10 +919,10 @@ impl Service {
         // The change is stored and published by the next poll's actions.
         let actions = self.router.poll(now);
         self.carry_out(actions);
-        Ok(self.view(&operator))
+        Ok(self.view(&operator, Instant::now()))
     }
 
-    fn view(&self, operator: &OperatorId) -> OperatorView {
+    fn view(&self, operator: &OperatorId, now: Instant) -> OperatorView {
         let info = self.operators.get(operator);
         let state = self.router.operator_state(operator);
         OperatorView {
@@ -925,12 +932,16 @@ impl Service {
             state: state.map(|s| s.as_str()).unwrap_or("logged_out"),
             reason: state.and_then(|s| s.reason()).map(str::to_owned),
             queues: info.map(|i| i.queues.clone()).unwrap_or_default(),
+            in_state_ms: self
+                .since
+                .get(operator)
+                .map(|at| now.saturating_duration_since(*at).as_millis() as u64),
         }
     }
 
     fn snapshot(&self, now: Instant) -> Snapshot {
         let mut operators: Vec<OperatorView> =
-            self.operators.keys().map(|o| self.view(o)).collect();
+            self.operators.keys().map(|o| self.view(o, now)).collect();
         operators.sort_by(|a, b| a.login.cmp(&b.login));
         let queues = self
             .router
@@ -1031,6 +1042,7 @@ impl Service {
                     warn!(%operator, "operator paused: offers not answered");
                 }
                 Action::StateChanged { operator, state } => {
+                    self.since.insert(operator.clone(), Instant::now());
                     let reason = state.reason().map(str::to_owned);
                     info!(%operator, state = state.as_str(), reason = reason.as_deref().unwrap_or(""), "operator state");
                     if let Some(info) = self.operators.get(&operator) {

@@ -316,6 +316,7 @@ impl BeginWrite for PgPool {
 }
 
 // Declared after `on_pool!`, which they use (macro_rules scope is textual).
+pub mod audit;
 mod batch;
 pub mod blocking;
 pub mod calls;

@@ -182,6 +182,14 @@ pub struct StateChange {
     pub reason: Option<String>,
 }
 
+/// What [`Store::operator_figure_rows`] reads for a period.
+#[derive(Debug, Clone, Default)]
+pub struct FigureRows {
+    pub before: std::collections::HashMap<Uuid, OperatorState>,
+    pub changes: Vec<crate::queue::figures::Change>,
+    pub offers: Vec<crate::queue::figures::Offer>,
+}
+
 // --- validation -------------------------------------------------------------------
 
 fn invalid(field: &'static str, reason: impl Into<String>) -> StoreError {
@@ -888,6 +896,86 @@ impl Store {
                 .map_err(query_err("read an operator's state history"))?,
             state_change_from_row
         ))
+    }
+
+    /// What each operator's figures for `[from, to)` are counted from
+    /// ([`crate::queue::figures`]): each operator's state as the period
+    /// starts (those with a change before it), their changes within in
+    /// order, and the queue's ringing and answered steps with an operator
+    /// within.
+    pub async fn operator_figure_rows(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<FigureRows, StoreError> {
+        const BEFORE: &str = "SELECT o.id AS operator_id, \
+            (SELECT s.state FROM operator_state_changes s WHERE s.operator_id = o.id AND s.at < $1 \
+             ORDER BY s.at DESC, s.id DESC LIMIT 1) AS state FROM operators o";
+        const CHANGES: &str = "SELECT operator_id, at, state FROM operator_state_changes \
+            WHERE at >= $1 AND at < $2 ORDER BY at, id";
+        const OFFERS: &str = "SELECT call_id, operator_id, queue, kind FROM queue_events \
+            WHERE at >= $1 AND at < $2 AND operator_id IS NOT NULL \
+            AND kind IN ('ringing', 'answered') ORDER BY at, id";
+        use crate::queue::figures::{Change, Offer};
+        on_pool!(self, |pool| async {
+            let mut before = std::collections::HashMap::new();
+            for row in sqlx::query(BEFORE)
+                .bind(DbTime::new(from))
+                .fetch_all(pool)
+                .await
+                .map_err(query_err("read the operators' states before a period"))?
+            {
+                let c = Cols::new(&row, "operator_state_changes");
+                if let Some(state) = c.get::<Option<String>>("state")? {
+                    let state =
+                        OperatorState::parse(&state).ok_or_else(|| StoreError::Corrupt {
+                            table: "operator_state_changes",
+                            column: "state",
+                            reason: format!("unknown state {state:?}"),
+                        })?;
+                    before.insert(c.uuid("operator_id")?, state);
+                }
+            }
+            let changes = decode_all(
+                sqlx::query(CHANGES)
+                    .bind(DbTime::new(from))
+                    .bind(DbTime::new(to))
+                    .fetch_all(pool)
+                    .await
+                    .map_err(query_err("read the operators' state changes"))?,
+                |row| {
+                    let c = Cols::new(row, "operator_state_changes");
+                    Ok(Change {
+                        operator: c.uuid("operator_id")?,
+                        at: c.time("at")?,
+                        state: c.parsed("state", OperatorState::parse)?,
+                    })
+                },
+            )?;
+            let offers = decode_all(
+                sqlx::query(OFFERS)
+                    .bind(DbTime::new(from))
+                    .bind(DbTime::new(to))
+                    .fetch_all(pool)
+                    .await
+                    .map_err(query_err("read the queues' offers"))?,
+                |row| {
+                    let c = Cols::new(row, "queue_events");
+                    Ok(Offer {
+                        call: c.uuid("call_id")?,
+                        operator: c.uuid("operator_id")?,
+                        queue: c.get("queue")?,
+                        answered: c.get::<String>("kind")? == "answered",
+                    })
+                },
+            )?;
+            Ok(FigureRows {
+                before,
+                changes,
+                offers,
+            })
+        }
+        .await)
     }
 
     /// The operator's latest state change (by time, then by the order

@@ -214,6 +214,8 @@ pub struct RecordingItem {
     pub queue: Option<String>,
     /// Who answered first, and after how long in the queue.
     pub operator: Option<String>,
+    /// That operator's name, as people read it.
+    pub operator_name: Option<String>,
     pub waited_ms: Option<u64>,
     /// Registration numbers of the cards the call is linked to.
     pub appeals: Vec<String>,
@@ -282,6 +284,8 @@ macro_rules! item_select {
           ORDER BY e.at, e.id LIMIT 1) AS queue, \
          (SELECT o.login FROM queue_events e JOIN operators o ON o.id = e.operator_id \
           WHERE e.call_id = c.id AND e.kind = 'answered' ORDER BY e.at, e.id LIMIT 1) AS operator, \
+         (SELECT o.display_name FROM queue_events e JOIN operators o ON o.id = e.operator_id \
+          WHERE e.call_id = c.id AND e.kind = 'answered' ORDER BY e.at, e.id LIMIT 1) AS operator_name, \
          (SELECT e.wait_ms FROM queue_events e WHERE e.call_id = c.id AND e.kind = 'answered' \
           ORDER BY e.at, e.id LIMIT 1) AS waited_ms"
     };
@@ -304,6 +308,7 @@ fn item_from_row(row: &impl StoreRow) -> Result<RecordingItem, StoreError> {
         sip_call_id: c.get("sip_call_id")?,
         queue: c.get("queue")?,
         operator: c.get("operator")?,
+        operator_name: c.get("operator_name")?,
         waited_ms: c.opt_int::<i64, u64>("waited_ms")?,
         appeals: Vec::new(),
     })

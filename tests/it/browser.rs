@@ -138,6 +138,10 @@ async fn an_operator_gets_the_card_on_screen_files_the_appeal_and_the_executor_t
     let executor = Browser::start().await.expect("chromium starts");
     sign_in(&executor, &app, "/", "vodokanal", "view-inbox").await;
     sign_in(&operator, &app, "/", "olena", "view-console").await;
+    // The same operator on another page (recordings) in a second window:
+    // the call is announced there too.
+    let elsewhere = Browser::start().await.expect("chromium starts");
+    sign_in(&elsewhere, &app, "/recordings", "olena", "view-recordings").await;
     // The phone registered: the operator is available, and says so.
     operator
         .until(
@@ -176,8 +180,22 @@ async fn an_operator_gets_the_card_on_screen_files_the_appeal_and_the_executor_t
     assert!(earlier.contains(demo::APPEAL_NUMBER), "{earlier}");
     let works = operator.text("#works").await.unwrap();
     assert!(!works.is_empty() && works != "—", "{works}");
+    // The path through the menu in words, no codes.
     let path = operator.text("#ivr-path").await.unwrap();
-    assert!(path.contains("main:operator-queue enter"), "{path}");
+    assert!(path.contains("Привітання"), "{path}");
+    assert!(!path.contains("main:"), "{path}");
+    // On the other page: a bar with the caller and the queue, and the
+    // tab's title.
+    let alert = elsewhere
+        .until(
+            "the call announced on the recordings page",
+            "const a = document.getElementById('call-alert'); \
+             return !a.hidden && document.title.startsWith('☎') && a.textContent",
+            W,
+        )
+        .await
+        .unwrap();
+    assert!(js_str(&alert).contains(demo::CALLER), "{alert}");
     let prefilled = operator
         .js(
             "return [document.getElementById('f-contact_phone').value, document.getElementById('f-address').value, document.activeElement.id]",
@@ -215,6 +233,14 @@ async fn an_operator_gets_the_card_on_screen_files_the_appeal_and_the_executor_t
             .unwrap(),
     );
     let call_uuid: uuid::Uuid = call_id.parse().expect("the banner carries our call id");
+    elsewhere
+        .until(
+            "the alert gone once answered",
+            "return document.getElementById('call-alert').hidden && !document.title.startsWith('☎')",
+            W,
+        )
+        .await
+        .unwrap();
 
     // Screen-pop latency: from the call task taking the operator's 200 OK
     // (its stored step) to call_answered arriving in the page.
@@ -818,9 +844,43 @@ async fn a_supervisor_finds_yesterdays_call_by_the_callers_number_plays_it_and_s
         .screenshot(&artifact("blocked-list.png"))
         .await
         .unwrap();
+    // Unblocking asks once more, naming the number; "no" lifts nothing.
     browser
         .js(
             &format!("document.querySelector('{row} button').click()"),
+            vec![],
+        )
+        .await
+        .unwrap();
+    let asked = browser.text(&format!("{row} .confirm")).await.unwrap();
+    assert!(asked.contains(demo::CALLER), "{asked}");
+    browser
+        .js(
+            &format!("document.querySelectorAll('{row} button')[1].click()"),
+            vec![],
+        )
+        .await
+        .unwrap();
+    browser
+        .until(
+            "asked no more",
+            &format!("const r = document.querySelector('{row}'); return r && !r.querySelector('.confirm')"),
+            W,
+        )
+        .await
+        .unwrap();
+    let blocked = app.store().active_block(demo::CALLER, Utc::now()).await;
+    assert!(blocked.unwrap().is_some(), "\"no\" lifted nothing");
+    browser
+        .js(
+            &format!("document.querySelector('{row} button').click()"),
+            vec![],
+        )
+        .await
+        .unwrap();
+    browser
+        .js(
+            &format!("document.querySelector('{row} button.danger').click()"),
             vec![],
         )
         .await

@@ -9,7 +9,7 @@ use std::time::Duration;
 use chrono::Utc;
 use futures_util::StreamExt;
 use hotline::store::{Role, demo};
-use serde_json::Value;
+use serde_json::{Value, json};
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
@@ -166,6 +166,23 @@ async fn the_card_pops_up_on_the_ringing_operators_console_only() {
     assert!(
         path.iter().any(|s| s == "main:operator-queue enter"),
         "{path:?}"
+    );
+    // The same steps in parts the page puts in words: a node's title from
+    // the menu file, a queue node's from its queue.
+    assert_eq!(card["queue_title"], "Загальна");
+    let steps = card["ivr_steps"].as_array().unwrap();
+    assert_eq!(steps.len(), path.len());
+    assert_eq!(
+        steps[0],
+        json!({"node": "main:greeting", "title": "Привітання", "kind": "play", "what": "enter", "value": null})
+    );
+    let queued = steps
+        .iter()
+        .find(|s| s["node"] == "main:operator-queue")
+        .expect("the queue step");
+    assert_eq!(
+        (&queued["title"], &queued["kind"], &queued["what"]),
+        (&json!("Загальна"), &json!("queue"), &json!("enter"))
     );
     assert_eq!(
         card["earlier_appeals"][0]["registration_number"],

@@ -140,6 +140,14 @@ call(api, sv, "PUT", f"/api/operators/{operator}/state", 200, json={"state": "lo
 call(api, sv, "PUT", f"/api/operators/{operator}/state", 200,
      json={"state": "paused", "reason": "Навчання"})
 call(api, sv, "PUT", f"/api/operators/{operator}/state", 422, json={"state": "paused"})
+# A supervisor logs an operator out only with a reason.
+call(api, sv, "PUT", f"/api/operators/{operator}/state", 422, json={"state": "logged_out"})
+call(api, sv, "PUT", f"/api/operators/{operator}/state", 200,
+     json={"state": "logged_out", "reason": "Кінець зміни"})
+today = call(api, sv, "GET", "/api/operators/figures", 200).json()
+assert any(o["login"] == operator for o in today["operators"]), today
+call(api, sv, "GET", "/api/operators/figures", 200, params={"from": "2026-11-01", "to": "2026-11-30"})
+call(api, sv, "GET", "/api/operators/figures", 422, params={"from": "2026-11-30", "to": "2026-11-01"})
 call(api, sv, "DELETE", "/api/session", 204)
 
 adm = signed_in(admin)
