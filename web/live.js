@@ -41,7 +41,17 @@ export class LiveView {
   async start() {
     this.render();
     // Waits and times in state tick.
-    this.ticker = setInterval(() => { this.renderQueues(); this.tickOperators(); }, 1000);
+    this.ticker = setInterval(() => this.tick(), 1000);
+    this.startExtras();
+  }
+
+  tick() {
+    this.renderQueues();
+    this.tickOperators();
+  }
+
+  /** The period figures' form: the live view's own. */
+  startExtras() {
     const on = listeners(this.abort);
     on($('fig-form'), 'submit', (e) => { e.preventDefault(); this.showFigures(); });
     $('fig-from').value ||= cityToday();
@@ -341,5 +351,60 @@ export class LiveView {
       return li;
     });
     list.replaceChildren(...items);
+  }
+}
+
+/** The wallboard: the same live state, drawn for a big screen across the
+ * room (`/wallboard`): each queue's callers waiting, longest wait and
+ * service level in large type, the operators counted by state, the city's
+ * clock. */
+export class WallboardView extends LiveView {
+  startExtras() {
+    const on = listeners(this.abort);
+    on($('wb-full'), 'click', () => document.documentElement.requestFullscreen?.());
+  }
+
+  tick() {
+    this.render();
+  }
+
+  renderQueues() {
+    this.render();
+  }
+
+  renderOperators() {}
+
+  renderEvents() {}
+
+  render() {
+    const now = Date.now();
+    $('wb-clock').textContent = new Intl.DateTimeFormat('uk-UA', {
+      timeZone: 'Europe/Kyiv', hour: '2-digit', minute: '2-digit', second: '2-digit',
+    }).format(new Date(now));
+    const tiles = [...this.queues.entries()].map(([name, q]) => {
+      const waits = [...q.callers.values()].map((joined) => now - joined);
+      const longest = waits.length ? Math.max(...waits) : 0;
+      const s = q.stats || {};
+      // Late: someone has waited past the queue's service-level time.
+      const late = s.service_level_secs != null && longest > s.service_level_secs * 1000;
+      const level = s.service_level_pct != null ? Math.round(s.service_level_pct) : null;
+      return el('section', { class: `wb-queue${q.callers.size ? ' busy' : ''}${late ? ' late' : ''}`, 'data-queue': name },
+        el('h2', { text: q.title || name }),
+        el('div', { class: 'wb-big', 'data-waiting': String(q.callers.size), text: String(q.callers.size) }),
+        el('div', { class: 'wb-label', text: t('waiting') }),
+        el('div', { class: 'wb-mid', text: waits.length ? duration(longest) : '—' }),
+        el('div', { class: 'wb-label', text: t('longest') }),
+        el('dl', { class: 'wb-facts' },
+          el('dt', { text: t('serviceLevel') }), el('dd', { class: level != null && level < 80 ? 'late' : '', text: level != null ? `${level} %` : '—' }),
+          el('dt', { text: t('answeredToday') }), el('dd', { text: s.answered != null ? String(s.answered) : '—' }),
+          el('dt', { text: t('abandonedToday') }), el('dd', { text: s.abandoned != null ? String(s.abandoned) : '—' })));
+    });
+    $('wb-queues').replaceChildren(...tiles);
+    const counts = new Map();
+    for (const o of this.operators.values()) counts.set(o.state, (counts.get(o.state) || 0) + 1);
+    $('wb-operators').replaceChildren(...['available', 'ringing', 'on_call', 'wrap_up', 'paused'].map((state) =>
+      el('div', { class: `wb-state s-${state}`, 'data-state': state },
+        el('div', { class: 'wb-big', text: String(counts.get(state) || 0) }),
+        el('div', { class: 'wb-label', text: t(`state_${state}`) }))));
   }
 }

@@ -6,14 +6,14 @@ import { api, ApiError, connect, setCsrf, whenSignedOut } from './api.js';
 import { $ } from './dom.js';
 import { language, setLanguage, t, translate } from './i18n.js';
 import { Console, clearConsole } from './console.js';
-import { LiveView } from './live.js';
+import { LiveView, WallboardView } from './live.js';
 import { AccessView, BlockedView, CardAccessView, RecordingsView } from './records.js';
 import { DecisionsView, InboxView, TriageView, VerificationView, WorksView } from './work.js';
 import { ReportsView } from './reports.js';
 import { CallAlert } from './alert.js';
 
 
-const VIEWS = ['view-sign-in', 'view-console', 'view-live', 'view-recordings', 'view-blocked', 'view-access', 'view-inbox', 'view-decisions', 'view-triage', 'view-verification', 'view-card-access', 'view-works', 'view-reports', 'view-none'];
+const VIEWS = ['view-sign-in', 'view-console', 'view-live', 'view-wallboard', 'view-recordings', 'view-blocked', 'view-access', 'view-inbox', 'view-decisions', 'view-triage', 'view-verification', 'view-card-access', 'view-works', 'view-reports', 'view-none'];
 
 function show(view) {
   for (const id of VIEWS) $(id).hidden = id !== view;
@@ -67,6 +67,7 @@ async function start(current) {
   const allowed = {
     'view-console': role === 'operator' || supervising,
     'view-live': supervising,
+    'view-wallboard': supervising,
     'view-recordings': role === 'operator' || supervising,
     'view-blocked': supervising,
     'view-access': role === 'admin',
@@ -80,7 +81,7 @@ async function start(current) {
     'view-reports': supervising || role === 'executor',
   };
   const byPath = {
-    '/card': 'view-console', '/live': 'view-live', '/recordings': 'view-recordings',
+    '/card': 'view-console', '/live': 'view-live', '/wallboard': 'view-wallboard', '/recordings': 'view-recordings',
     '/blocked': 'view-blocked', '/access': 'view-access',
     '/inbox': 'view-inbox', '/decisions': 'view-decisions', '/triage': 'view-triage', '/verification': 'view-verification', '/card-access': 'view-card-access', '/works': 'view-works', '/reports': 'view-reports',
   };
@@ -98,6 +99,7 @@ async function start(current) {
   const makers = {
     'view-console': () => new Console({ session: current, toast }),
     'view-live': () => new LiveView({ toast }),
+    'view-wallboard': () => new WallboardView({ toast }),
     'view-recordings': () => new RecordingsView({ session: current, toast }),
     'view-blocked': () => new BlockedView({ toast }),
     'view-access': () => new AccessView({ toast }),
@@ -123,7 +125,7 @@ async function start(current) {
   }
   // The live views need the websocket; the lists do not (but an
   // operator's alert does).
-  if (!alerted && !['view-console', 'view-live', 'view-inbox', 'view-decisions', 'view-triage', 'view-verification'].includes(view)) return;
+  if (!alerted && !['view-console', 'view-live', 'view-wallboard', 'view-inbox', 'view-decisions', 'view-triage', 'view-verification'].includes(view)) return;
   socket = connect(
     (message, receivedAt) => {
       for (const v of views) v.onMessage?.(message, receivedAt);

@@ -161,6 +161,7 @@ pub fn routes() -> axum::Router<AppState> {
         .route("/", get(page))
         .route("/card", get(page))
         .route("/live", get(page))
+        .route("/wallboard", get(page))
         .route("/recordings", get(page))
         .route("/blocked", get(page))
         .route("/access", get(page))
@@ -209,7 +210,7 @@ const NOT_FOUND_PAGE: &str = r#"<!doctype html>
 <link rel="stylesheet" href="/static/style.css">
 </head>
 <body>
-<main class="sign-in not-found">
+<main class="not-found">
 <h1>Сторінку не знайдено</h1>
 <p>Такої сторінки в консолі немає. Можливо, посилання застаріло або в адресі помилка.</p>
 <p lang="en">There is no such page in the console.</p>

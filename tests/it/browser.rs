@@ -152,6 +152,10 @@ async fn an_operator_gets_the_card_on_screen_files_the_appeal_and_the_executor_t
         .await
         .unwrap();
     sign_in(&supervisor, &app, "/", "sveta", "view-live").await;
+    // The wallboard on a big screen.
+    let wallboard = Browser::start().await.expect("chromium starts");
+    wallboard.resize(1920, 1080).await.unwrap();
+    sign_in(&wallboard, &app, "/wallboard", "sveta", "view-wallboard").await;
     let olena_row = |state: &str| {
         format!(
             "const r = document.querySelector('#live-operators tr[data-operator=\"olena\"]'); return r && r.dataset.state === '{state}'"
@@ -208,6 +212,23 @@ async fn an_operator_gets_the_card_on_screen_files_the_appeal_and_the_executor_t
         .until("olena ringing", &olena_row("ringing"), W)
         .await
         .unwrap();
+    // The wallboard: one caller waiting in the general queue, olena
+    // counted as ringing.
+    wallboard
+        .until(
+            "the caller on the wallboard",
+            "const q = document.querySelector('.wb-queue[data-queue=\"general\"] .wb-big'); \
+             const r = document.querySelector('.wb-state[data-state=\"ringing\"] .wb-big'); \
+             return q && q.dataset.waiting === '1' && r && r.textContent === '1'",
+            W,
+        )
+        .await
+        .unwrap();
+    wallboard
+        .screenshot(&artifact("wallboard.png"))
+        .await
+        .unwrap();
+    wallboard.close().await;
 
     softphone
         .wait_event(|e| e.is("CALL_INCOMING"), T)
