@@ -591,6 +591,11 @@ impl<P: RtpPort> CallMachine<P> {
                     self.operator_lost(out);
                 }
             }
+            // A supervisor's phone gone quiet costs the conversation
+            // nothing: their leg is the task's to end.
+            MediaEvent::MonitorSilent => {
+                warn!("the supervisor's phone sends nothing");
+            }
         }
     }
 

@@ -823,7 +823,7 @@ impl OutCall {
                         self.end_leg();
                         break (EndedBy::Timeout, Disposition::MediaTimeout);
                     }
-                    MediaEvent::OperatorSilent => {}
+                    MediaEvent::OperatorSilent | MediaEvent::MonitorSilent => {}
                 },
                 event = events.recv() => match event {
                     Some(CallEvent::Info { request }) => {

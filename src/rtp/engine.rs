@@ -56,6 +56,22 @@ const SEND_AT_MOST: u64 = 3;
 pub enum Side {
     Caller,
     Operator,
+    /// A supervisor's phone joined to the conversation ([`MonitorMode`]).
+    Monitor,
+}
+
+/// How a supervisor is joined to a conversation (Asterisk's ChanSpy
+/// options, FreeSWITCH's eavesdrop): they always hear both sides; who
+/// hears them depends on the mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MonitorMode {
+    /// Nobody hears the supervisor.
+    Listen,
+    /// The operator hears the supervisor; the caller does not.
+    Whisper,
+    /// Both hear the supervisor: a conference of three. The recording
+    /// keeps what the caller heard, so it has the supervisor too.
+    Barge,
 }
 
 /// What the engine tells a call's task.
@@ -72,6 +88,8 @@ pub enum MediaEvent {
     /// The operator's phone has sent nothing for the media timeout (and
     /// does not hold the call).
     OperatorSilent,
+    /// The supervisor's phone has sent nothing for the media timeout.
+    MonitorSilent,
 }
 
 /// What a call's task asks of its media.
@@ -94,6 +112,17 @@ pub enum Command {
     Hold(bool),
     /// The operator's leg is over; its port is released.
     Unbridge,
+    /// A supervisor's phone answered: it hears the conversation, and is
+    /// heard as `mode` says.
+    Monitor {
+        params: MediaParams,
+        sockets: MediaSockets,
+        mode: MonitorMode,
+    },
+    /// The supervisor switches mode during the call.
+    MonitorMode(MonitorMode),
+    /// The supervisor's leg is over; its port is released.
+    Unmonitor,
     /// The call is over: the engine lets go of it and hands back what the
     /// task must finish (the recording, the port).
     Finish(Option<oneshot::Sender<Finished>>),
@@ -120,6 +149,7 @@ pub struct MediaSettings {
 pub struct CallMedia {
     caller: MediaSession,
     leg: Option<Leg>,
+    monitor: Option<Monitor>,
     player: Player,
     recording: Option<ActiveRecording>,
     settings: MediaSettings,
@@ -128,7 +158,26 @@ pub struct CallMedia {
     caller_frame: [i16; FRAME_SAMPLES],
     heard: [i16; FRAME_SAMPLES],
     leg_packet: Vec<u8>,
+    /// The conversation's last frame (the caller and what the caller
+    /// heard but the supervisor): what the supervisor hears next.
+    to_monitor: [i16; FRAME_SAMPLES],
+    /// The supervisor's frame, mixed into the others' as the mode says.
+    monitor_frame: [i16; FRAME_SAMPLES],
+    monitor_packet: Vec<u8>,
     silent_reported: bool,
+}
+
+struct Monitor {
+    session: MediaSession,
+    mode: MonitorMode,
+    silent_reported: bool,
+}
+
+/// `into` plus `other`, sample by sample, clipped rather than wrapped.
+fn mix_into(into: &mut [i16; FRAME_SAMPLES], other: &[i16; FRAME_SAMPLES]) {
+    for (a, b) in into.iter_mut().zip(other) {
+        *a = a.saturating_add(*b);
+    }
 }
 
 struct Leg {
@@ -157,6 +206,7 @@ impl CallMedia {
                 settings.media_timeout,
             ),
             leg: None,
+            monitor: None,
             player: Player::default(),
             recording,
             settings,
@@ -164,6 +214,9 @@ impl CallMedia {
             caller_frame: [0; FRAME_SAMPLES],
             heard: [0; FRAME_SAMPLES],
             leg_packet: Vec::with_capacity(256),
+            to_monitor: [0; FRAME_SAMPLES],
+            monitor_frame: [0; FRAME_SAMPLES],
+            monitor_packet: Vec::with_capacity(256),
             silent_reported: false,
         }
     }
@@ -190,10 +243,28 @@ impl CallMedia {
                     debug!(%digit, "the operator's phone takes no telephone-events");
                 }
             }
+            Command::Digit(Side::Monitor, _) => {}
             Command::Update(Side::Caller, params) => self.caller.update(now, params),
             Command::Update(Side::Operator, params) => {
                 if let Some(leg) = self.leg.as_mut() {
                     leg.session.update(now, params);
+                }
+            }
+            Command::Update(Side::Monitor, params) => {
+                if let Some(m) = self.monitor.as_mut() {
+                    m.session.update(now, params);
+                }
+            }
+            Command::MonitorMode(mode) => {
+                if let Some(m) = self.monitor.as_mut() {
+                    m.mode = mode;
+                    self.monitor_frame.fill(0);
+                }
+            }
+            Command::Unmonitor => {
+                if self.monitor.take().is_some() {
+                    self.monitor_frame.fill(0);
+                    info!("supervisor's leg ended");
                 }
             }
             Command::Hold(held) => {
@@ -217,8 +288,26 @@ impl CallMedia {
                     );
                 }
             }
-            Command::Bridge { .. } | Command::Finish(_) => {}
+            Command::Bridge { .. } | Command::Monitor { .. } | Command::Finish(_) => {}
         }
+    }
+
+    /// A supervisor's phone answered: it hears the conversation from the
+    /// next frame, and is heard as `mode` says.
+    pub fn monitor(&mut self, now: Instant, params: MediaParams, mode: MonitorMode) {
+        self.monitor_frame.fill(0);
+        self.monitor = Some(Monitor {
+            // A softphone, maybe behind NAT, as the operator's.
+            session: MediaSession::new(
+                now,
+                params,
+                Latch::Symmetric { signalling: None },
+                self.settings.jitter_frames,
+                self.settings.media_timeout,
+            ),
+            mode,
+            silent_reported: false,
+        });
     }
 
     /// The operator answered: what plays stops, their stream starts.
@@ -265,6 +354,13 @@ impl CallMedia {
                     self.caller.send_digit(event.digit);
                 }
             }
+            Side::Monitor => {
+                // The supervisor's keys go nowhere: their phone is not in
+                // the menu.
+                if let Some(m) = self.monitor.as_mut() {
+                    let _ = m.session.on_packet(now, from, bytes);
+                }
+            }
         }
     }
 
@@ -280,12 +376,32 @@ impl CallMedia {
         let due = self.caller.frames_due(now);
         for i in 0..due {
             let fresh = due - i <= SEND_AT_MOST;
+            // A supervisor first: they hear the conversation's last frame,
+            // and what they say goes into the others' as the mode says.
+            let mode = match self.monitor.as_mut() {
+                Some(m) => {
+                    let dest = m.session.tick(
+                        &self.to_monitor,
+                        &mut self.monitor_frame,
+                        &mut self.monitor_packet,
+                    );
+                    if let (Some(dest), true) = (dest, fresh) {
+                        send(Side::Monitor, &self.monitor_packet, dest);
+                    }
+                    Some(m.mode)
+                }
+                None => None,
+            };
+            let to_operator_hears = matches!(mode, Some(MonitorMode::Whisper | MonitorMode::Barge));
             // The prompts run on while the caller holds us: what was not
             // sent was not heard.
             let finished = match self.leg.as_mut() {
                 // Bridged: the caller hears the operator, the operator the
                 // caller's last frame.
                 Some(leg) => {
+                    if to_operator_hears {
+                        mix_into(&mut self.to_operator, &self.monitor_frame);
+                    }
                     let dest =
                         leg.session
                             .tick(&self.to_operator, &mut self.heard, &mut self.leg_packet);
@@ -303,6 +419,14 @@ impl CallMedia {
             if !self.caller.params().direction.we_send() {
                 self.heard.fill(0);
             }
+            // What the supervisor hears next: the caller (below) and what
+            // the caller hears, without their own voice.
+            if mode.is_some() {
+                self.to_monitor = self.heard;
+            }
+            if mode == Some(MonitorMode::Barge) {
+                mix_into(&mut self.heard, &self.monitor_frame);
+            }
             let dest = self
                 .caller
                 .tick(&self.heard, &mut self.caller_frame, packet);
@@ -313,6 +437,9 @@ impl CallMedia {
                 rec.push_frame(&self.caller_frame, &self.heard);
             }
             self.to_operator = self.caller_frame;
+            if mode.is_some() {
+                mix_into(&mut self.to_monitor, &self.caller_frame);
+            }
             if finished {
                 events.push(MediaEvent::PlaybackDone);
             }
@@ -326,6 +453,13 @@ impl CallMedia {
                 leg.silent_reported = true;
                 events.push(MediaEvent::OperatorSilent);
             }
+        }
+        if let Some(m) = self.monitor.as_mut()
+            && !m.silent_reported
+            && m.session.timed_out(now)
+        {
+            m.silent_reported = true;
+            events.push(MediaEvent::MonitorSilent);
         }
     }
 }
@@ -601,6 +735,7 @@ struct Entry {
     media: CallMedia,
     sockets: MediaSockets,
     leg: Option<MediaSockets>,
+    monitor: Option<MediaSockets>,
     events: mpsc::UnboundedSender<MediaEvent>,
 }
 
@@ -692,11 +827,19 @@ fn serve(entry: &mut Entry, now: Instant, inbox: &mut Inbox, packet: &mut Vec<u8
     if let Some(leg) = &entry.leg {
         drain(inbox, &leg.rtp, Side::Operator, media, now, &mut events);
     }
-    let (caller, leg) = (&entry.sockets.rtp, entry.leg.as_ref());
+    if let Some(monitor) = &entry.monitor {
+        drain(inbox, &monitor.rtp, Side::Monitor, media, now, &mut events);
+    }
+    let (caller, leg, monitor) = (
+        &entry.sockets.rtp,
+        entry.leg.as_ref(),
+        entry.monitor.as_ref(),
+    );
     let mut send = |side: Side, bytes: &[u8], dest: SocketAddr| {
         let socket = match side {
             Side::Caller => Some(caller),
             Side::Operator => leg.map(|l| &l.rtp),
+            Side::Monitor => monitor.map(|m| &m.rtp),
         };
         if let Some(socket) = socket {
             // A full socket buffer drops the frame, as the network would.
@@ -802,6 +945,7 @@ fn handle(
                     media: CallMedia::new(start, params, latch, settings, recording),
                     sockets,
                     leg: None,
+                    monitor: None,
                     events,
                 },
             );
@@ -823,6 +967,19 @@ fn handle(
                     let _span = tracing::info_span!("call", id = %entry.call).entered();
                     entry.media.command(now, Command::Unbridge);
                     entry.leg = None;
+                }
+                Command::Monitor {
+                    params,
+                    sockets,
+                    mode,
+                } => {
+                    entry.media.monitor(now, params, mode);
+                    entry.monitor = Some(sockets);
+                }
+                Command::Unmonitor => {
+                    let _span = tracing::info_span!("call", id = %entry.call).entered();
+                    entry.media.command(now, Command::Unmonitor);
+                    entry.monitor = None;
                 }
                 Command::Finish(reply) => {
                     wheel.remove(key);
@@ -1159,5 +1316,112 @@ mod tests {
         let sent = run_frames(&mut media, t0 + FRAME * 25, &mut events);
         assert!(sent.iter().all(|s| s.0 == Side::Caller));
         assert!(!sent.is_empty());
+    }
+
+    const SUPERVISOR: &str = "127.0.0.1:42000";
+
+    /// Within a G.711 step or two: a mix is decoded, added and encoded
+    /// again, so its error is its parts' together.
+    fn mixed(a: i16, b: i16) -> bool {
+        (i32::from(a) - i32::from(b)).abs() < 80
+    }
+
+    /// What each side hears in frame `n` of a conversation with a
+    /// supervisor joined: (the caller, the operator, the supervisor).
+    fn three_way(media: &mut CallMedia, t0: Instant, n: u16) -> (i16, i16, i16) {
+        let mut events = Vec::new();
+        let at = t0 + FRAME * u32::from(n);
+        let addr = |s: &str| -> SocketAddr { s.parse().unwrap() };
+        media.on_packet(
+            Side::Caller,
+            at,
+            addr(CALLER),
+            &audio(10 + n, 1200),
+            &mut events,
+        );
+        media.on_packet(
+            Side::Operator,
+            at,
+            addr(OPERATOR),
+            &audio(90 + n, -700),
+            &mut events,
+        );
+        media.on_packet(
+            Side::Monitor,
+            at,
+            addr(SUPERVISOR),
+            &audio(300 + n, 400),
+            &mut events,
+        );
+        let sent = run_frames(media, at, &mut events);
+        let to = |side| sent.iter().find(|s| s.0 == side).map_or(0, |s| s.3);
+        (to(Side::Caller), to(Side::Operator), to(Side::Monitor))
+    }
+
+    #[test]
+    fn a_supervisor_listens_whispers_and_barges() {
+        let t0 = Instant::now();
+        let mut media = caller_media(t0);
+        media.bridge(t0, params(OPERATOR), prompt(200, -2000));
+        media.monitor(t0, params(SUPERVISOR), MonitorMode::Listen);
+        // Frames 0 and 1 fill the pipes (each hears the others' previous
+        // frame).
+        for n in 0..2 {
+            three_way(&mut media, t0, n);
+        }
+        // Listening: the supervisor hears both; nobody hears them.
+        let (caller, operator, supervisor) = three_way(&mut media, t0, 2);
+        assert!(
+            mixed(caller, -700),
+            "the caller hears the operator only: {caller}"
+        );
+        assert!(
+            mixed(operator, 1200),
+            "the operator hears the caller only: {operator}"
+        );
+        assert!(
+            mixed(supervisor, 1200 - 700),
+            "the supervisor hears both: {supervisor}"
+        );
+
+        // Whispering: the operator hears the supervisor too; the caller
+        // does not.
+        media.command(t0, Command::MonitorMode(MonitorMode::Whisper));
+        three_way(&mut media, t0, 3);
+        let (caller, operator, supervisor) = three_way(&mut media, t0, 4);
+        assert!(mixed(caller, -700), "{caller}");
+        assert!(mixed(operator, 1200 + 400), "{operator}");
+        assert!(mixed(supervisor, 1200 - 700), "{supervisor}");
+
+        // Barging: everyone hears everyone else.
+        media.command(t0, Command::MonitorMode(MonitorMode::Barge));
+        three_way(&mut media, t0, 5);
+        let (caller, operator, supervisor) = three_way(&mut media, t0, 6);
+        assert!(mixed(caller, -700 + 400), "{caller}");
+        assert!(mixed(operator, 1200 + 400), "{operator}");
+        assert!(
+            mixed(supervisor, 1200 - 700),
+            "not their own voice back: {supervisor}"
+        );
+
+        // The supervisor leaves: the two hear each other as before.
+        media.command(t0, Command::Unmonitor);
+        three_way(&mut media, t0, 7);
+        let (caller, operator, supervisor) = three_way(&mut media, t0, 8);
+        assert!(
+            mixed(caller, -700) && mixed(operator, 1200),
+            "{caller} {operator}"
+        );
+        assert_eq!(supervisor, 0, "nothing goes to a supervisor who left");
+    }
+
+    #[test]
+    fn mixing_clips_instead_of_wrapping() {
+        let mut loud = [30_000i16; FRAME_SAMPLES];
+        mix_into(&mut loud, &[10_000; FRAME_SAMPLES]);
+        assert!(loud.iter().all(|s| *s == i16::MAX));
+        let mut low = [-30_000i16; FRAME_SAMPLES];
+        mix_into(&mut low, &[-10_000; FRAME_SAMPLES]);
+        assert!(low.iter().all(|s| *s == i16::MIN));
     }
 }
