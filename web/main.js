@@ -11,9 +11,10 @@ import { AccessView, BlockedView, CardAccessView, RecordingsView } from './recor
 import { DecisionsView, InboxView, TriageView, VerificationView, WorksView } from './work.js';
 import { ReportsView } from './reports.js';
 import { CallAlert } from './alert.js';
+import { UsersView } from './admin.js';
 
 
-const VIEWS = ['view-sign-in', 'view-console', 'view-live', 'view-wallboard', 'view-recordings', 'view-blocked', 'view-access', 'view-inbox', 'view-decisions', 'view-triage', 'view-verification', 'view-card-access', 'view-works', 'view-reports', 'view-none'];
+const VIEWS = ['view-sign-in', 'view-console', 'view-live', 'view-wallboard', 'view-users', 'view-recordings', 'view-blocked', 'view-access', 'view-inbox', 'view-decisions', 'view-triage', 'view-verification', 'view-card-access', 'view-works', 'view-reports', 'view-none'];
 
 function show(view) {
   for (const id of VIEWS) $(id).hidden = id !== view;
@@ -68,6 +69,7 @@ async function start(current) {
     'view-console': role === 'operator' || supervising,
     'view-live': supervising,
     'view-wallboard': supervising,
+    'view-users': role === 'admin',
     'view-recordings': role === 'operator' || supervising,
     'view-blocked': supervising,
     'view-access': role === 'admin',
@@ -81,7 +83,7 @@ async function start(current) {
     'view-reports': supervising || role === 'executor',
   };
   const byPath = {
-    '/card': 'view-console', '/live': 'view-live', '/wallboard': 'view-wallboard', '/recordings': 'view-recordings',
+    '/card': 'view-console', '/live': 'view-live', '/wallboard': 'view-wallboard', '/users': 'view-users', '/admin': 'view-users', '/recordings': 'view-recordings',
     '/blocked': 'view-blocked', '/access': 'view-access',
     '/inbox': 'view-inbox', '/decisions': 'view-decisions', '/triage': 'view-triage', '/verification': 'view-verification', '/card-access': 'view-card-access', '/works': 'view-works', '/reports': 'view-reports',
   };
@@ -100,6 +102,7 @@ async function start(current) {
     'view-console': () => new Console({ session: current, toast }),
     'view-live': () => new LiveView({ toast }),
     'view-wallboard': () => new WallboardView({ toast }),
+    'view-users': () => new UsersView({ session: current, toast }),
     'view-recordings': () => new RecordingsView({ session: current, toast }),
     'view-blocked': () => new BlockedView({ toast }),
     'view-access': () => new AccessView({ toast }),

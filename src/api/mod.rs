@@ -15,6 +15,7 @@
 //! progress is the [`state::CallControl`] trait, so nothing here depends on
 //! the call layer or the server that assembles it all.
 
+pub mod admin;
 pub mod announcements;
 pub mod auth;
 pub mod blocking;
@@ -79,6 +80,7 @@ pub fn documented(
         works::routes(),
         announcements::routes(),
         ivr::routes(),
+        admin::routes(),
         crate::public::routes::routes(&state.public),
     ];
     let mut all = utoipa_axum::router::OpenApiRouter::with_openapi(openapi::ApiDoc::openapi());

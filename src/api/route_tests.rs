@@ -898,3 +898,145 @@ async fn a_supervisor_changes_an_operators_state_with_a_reason_and_it_is_audited
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(body["errors"][0]["field"], "to");
 }
+
+#[tokio::test]
+async fn an_admin_adds_changes_disables_and_resets_users_and_every_step_is_audited() {
+    let h = Harness::new().await;
+    let root = h.sign_in("root", Role::Admin).await;
+    let sveta = h.sign_in("sveta", Role::Supervisor).await;
+    // Only admins.
+    let (status, _) = h.get("/api/users", &sveta).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    // A message per wrong field, in Ukrainian, and nothing added.
+    let (status, body) = h
+        .post(
+            "/api/users",
+            &root,
+            json!({"login": "Bad Login", "name": " ", "role": "boss", "password": "short", "email": "nope"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let fields: Vec<&str> = body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, ["login", "name", "role", "password", "email"]);
+    let (status, body) = h
+        .post(
+            "/api/users",
+            &root,
+            json!({"login": "kovalenko", "name": "Коваленко", "role": "executor", "password": "dovgyi-parol"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["errors"][0]["field"], "executor");
+
+    let (status, body) = h
+        .post(
+            "/api/users",
+            &root,
+            json!({"login": "maria", "name": "Марія Бондар", "role": "supervisor",
+                   "password": "dovgyi-parol", "email": "maria@example.ua"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(
+        (&body["role"], &body["email"]),
+        (&json!("supervisor"), &json!("maria@example.ua"))
+    );
+    let (status, body) = h
+        .post(
+            "/api/users",
+            &root,
+            json!({"login": "maria", "name": "Інша", "role": "admin", "password": "dovgyi-parol"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["errors"][0]["field"], "login");
+
+    // She signs in; disabling her ends her session at once.
+    let maria = h.sign_in_existing("maria", "dovgyi-parol").await;
+    let (status, _) = h.get("/api/session", &maria).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, body) = h
+        .put(
+            "/api/users/maria",
+            &root,
+            json!({"disabled": true, "reason": "звільнилася"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body["disabled_at"].is_string());
+    let (status, _) = h.get("/api/session", &maria).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    // An admin does not lock themself out.
+    let (status, body) = h
+        .put("/api/users/root", &root, json!({"disabled": true}))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    // Back, as an admin now, with a new password.
+    let (status, body) = h
+        .put(
+            "/api/users/maria",
+            &root,
+            json!({"disabled": false, "role": "admin"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, _) = h
+        .post(
+            "/api/users/maria/password",
+            &root,
+            json!({"password": "short"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let (status, _) = h
+        .post(
+            "/api/users/maria/password",
+            &root,
+            json!({"password": "insha-dovga-fraza"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _) = h
+        .post(
+            "/api/users/nobody/password",
+            &root,
+            json!({"password": "insha-dovga-fraza"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    let (status, body) = h.get("/api/audit?target=maria", &root).await;
+    assert_eq!(status, StatusCode::OK);
+    let actions: Vec<&str> = body["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        ["user.password", "user.update", "user.update", "user.add"],
+        "newest first"
+    );
+    let disabled = &body["entries"][2];
+    assert_eq!(disabled["reason"], "звільнилася");
+    assert!(
+        disabled["after"]
+            .as_str()
+            .unwrap()
+            .contains(r#""disabled":true"#),
+        "{disabled}"
+    );
+    assert!(
+        !body.to_string().contains("dovgyi-parol") && !body.to_string().contains("insha-dovga"),
+        "no password in the log"
+    );
+    let (status, _) = h.get("/api/audit", &sveta).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+}

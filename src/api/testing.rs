@@ -294,12 +294,17 @@ impl TestApi {
     /// Adds the user and signs in as the console does.
     pub async fn sign_in(&self, login: &str, role: Role) -> Signed {
         self.user(login, role).await;
+        self.sign_in_existing(login, PASSWORD).await
+    }
+
+    /// Signs in a user who is there already, with their password.
+    pub async fn sign_in_existing(&self, login: &str, password: &str) -> Signed {
         let (status, headers, body) = self
             .call(
                 Method::POST,
                 "/api/session",
                 None,
-                Some(json!({ "login": login, "password": PASSWORD })),
+                Some(json!({ "login": login, "password": password })),
             )
             .await;
         assert_eq!(status, StatusCode::OK, "{body}");

@@ -62,6 +62,11 @@ const FILES: &[(&str, &str, &[u8])] = &[
         include_bytes!("../../web/categories.js"),
     ),
     (
+        "admin.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../web/admin.js"),
+    ),
+    (
         "alert.js",
         "text/javascript; charset=utf-8",
         include_bytes!("../../web/alert.js"),
@@ -162,6 +167,8 @@ pub fn routes() -> axum::Router<AppState> {
         .route("/card", get(page))
         .route("/live", get(page))
         .route("/wallboard", get(page))
+        .route("/users", get(page))
+        .route("/admin", get(page))
         .route("/recordings", get(page))
         .route("/blocked", get(page))
         .route("/access", get(page))

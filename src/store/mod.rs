@@ -59,7 +59,7 @@ pub use operators::{
 pub use queues::{NewQueueEvent, QueueEvent, QueueEventKind, QueueStats};
 pub use recordings::{FinishedRecording, NewRecording, RecordingRecord};
 pub use repair_works::{NewRepairWork, RepairWork, Service, WorkAddress, WorkKind, WorkStatus};
-pub use users::{NewSession, NewUser, Role, Session, SessionLimits, User};
+pub use users::{NewSession, NewUser, Role, Session, SessionLimits, User, UserChange};
 
 /// Declares a fieldless enum stored as text, with `as_str`/`parse` so the
 /// text in the database is spelled out once, next to the variant.

@@ -84,6 +84,18 @@ impl NewUser {
     }
 }
 
+/// What an admin changes of a user: each field left `None` stays.
+#[derive(Debug, Clone, Default)]
+pub struct UserChange {
+    pub display_name: Option<String>,
+    pub role: Option<Role>,
+    /// `Some(None)` clears it (the user leaves the organisation).
+    pub executor: Option<Option<String>>,
+    pub head: Option<bool>,
+    pub email: Option<Option<String>>,
+    pub disabled: Option<bool>,
+}
+
 /// A signed-in user's session.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Session {
@@ -326,6 +338,105 @@ impl Store {
             .await
             .map(|r| r.rows_affected() > 0)
             .map_err(query_err("remove a user")))
+    }
+
+    /// Changes a user as an admin asks, in one transaction; the user before
+    /// and after, or `None` if there is no such user. A user who is
+    /// disabled has their sessions ended at once. `Invalid` (nothing
+    /// written) for a blank name, an executor the classifier lacks, an
+    /// executor or head given to another role, a bad e-mail, or a role
+    /// change to or from operator (an operator user comes with its
+    /// operator: `hotline operator add`).
+    pub async fn update_user(
+        &self,
+        login: &str,
+        change: &UserChange,
+        now: DateTime<Utc>,
+    ) -> Result<Option<(User, User)>, StoreError> {
+        const SQL: &str = "UPDATE users SET display_name = $1, role = $2, executor_code = $3, \
+            executor_head = $4, email = $5, disabled_at = $6 WHERE login = $7";
+        const END: &str = "DELETE FROM sessions WHERE user_id IN \
+            (SELECT id FROM users WHERE login = $1)";
+        let Some(before) = self.user_by_login(login).await? else {
+            return Ok(None);
+        };
+        let role = change.role.unwrap_or(before.role);
+        if role != before.role && (role == Role::Operator || before.role == Role::Operator) {
+            return Err(StoreError::Invalid {
+                field: "role",
+                reason: "an operator user comes with its operator (a phone extension); \
+                         add or remove the operator instead"
+                    .into(),
+            });
+        }
+        let display_name = match &change.display_name {
+            Some(name) => check_display_name(name)?.to_owned(),
+            None => before.display_name.clone(),
+        };
+        let executor = match &change.executor {
+            Some(e) => e
+                .as_deref()
+                .map(str::trim)
+                .filter(|e| !e.is_empty())
+                .map(str::to_owned),
+            // A user leaving the executor role leaves its organisation.
+            None if role != Role::Executor => None,
+            None => before.executor.clone(),
+        };
+        let head = change.head.unwrap_or(before.head) && role == Role::Executor;
+        self.check_executor_of_user(&NewUser {
+            login: login.to_owned(),
+            display_name: display_name.clone(),
+            role,
+            operator_login: None,
+            executor: executor.clone(),
+            head,
+        })
+        .await?;
+        let email = match &change.email {
+            Some(e) => e
+                .as_deref()
+                .map(str::trim)
+                .filter(|e| !e.is_empty())
+                .map(str::to_owned),
+            None => before.email.clone(),
+        };
+        if let Some(e) = &email {
+            check_email(e)?;
+        }
+        let disabled_at = match change.disabled {
+            Some(true) => before.disabled_at.or(Some(now)),
+            Some(false) => None,
+            None => before.disabled_at,
+        };
+        on_pool!(self, |pool| async {
+            let mut tx = pool.begin().await?;
+            sqlx::query(SQL)
+                .bind(&display_name)
+                .bind(role.as_str())
+                .bind(executor.as_deref())
+                .bind(head)
+                .bind(email.as_deref())
+                .bind(disabled_at.map(DbTime::new))
+                .bind(login)
+                .execute(&mut *tx)
+                .await?;
+            if disabled_at.is_some() {
+                sqlx::query(END).bind(login).execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+            Ok::<_, sqlx::Error>(())
+        }
+        .await)
+        .map_err(query_err("change a user"))?;
+        let after = self
+            .user_by_login(login)
+            .await?
+            .ok_or(StoreError::NotFound {
+                what: "user",
+                id: before.id,
+            })?;
+        Ok(Some((before, after)))
     }
 
     /// Sets (or with `None` clears) the address the user's reports are

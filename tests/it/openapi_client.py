@@ -154,6 +154,18 @@ adm = signed_in(admin)
 call(api, adm, "POST", "/api/ivr/reload", 200)
 call(api, adm, "GET", "/api/recording-access", 200)
 call(api, adm, "GET", "/api/recording-access?format=csv", 200)
+users = call(api, adm, "GET", "/api/users", 200).json()
+assert any(u["login"] == supervisor for u in users["users"]), users
+call(api, adm, "POST", "/api/users", 422, json={"login": "X Y", "name": "", "role": "boss", "password": "1"})
+call(api, adm, "POST", "/api/users", 201, json={
+    "login": "nova", "name": "Нова Людина", "role": "supervisor", "password": "dovgyi-parol",
+    "email": "nova@example.ua"})
+call(api, adm, "PUT", "/api/users/nova", 200, json={"disabled": True, "reason": "відпустка"})
+call(api, adm, "PUT", "/api/users/nobody", 404, json={"name": "Хтось"})
+call(api, adm, "POST", "/api/users/nova/password", 204, json={"password": "insha-dovga-fraza"})
+call(api, adm, "POST", "/api/users/nova/password", 422, json={"password": "short"})
+log = call(api, adm, "GET", "/api/audit", 200, params={"target": "nova"}).json()
+assert [e["action"] for e in log["entries"]] == ["user.password", "user.update", "user.add"], log
 
 op = signed_in(operator)
 call(api, op, "GET", "/api/my/calls", 200)

@@ -1,0 +1,254 @@
+// The admins' pages: users (add, change, disable, a new password) and the
+// audit log of what staff changed. Each change is checked by the server
+// too, and comes back with a message under the field that is wrong.
+
+import { api, ApiError } from './api.js';
+import { $, el, listeners } from './dom.js';
+import { dateTime, t } from './i18n.js';
+
+const ROLES = ['operator', 'supervisor', 'executor', 'admin'];
+
+/** A password an admin can read out once: 14 letters and digits, no
+ * look-alikes (0/O, 1/l). */
+function newPassword() {
+  const alphabet = 'abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789';
+  const bytes = crypto.getRandomValues(new Uint8Array(14));
+  return [...bytes].map((b) => alphabet[b % alphabet.length]).join('');
+}
+
+/** Shows the server's per-field messages in `slots` ({field: element}),
+ * or `other` the rest; whether there were any. */
+function showErrors(e, slots, other) {
+  for (const slot of Object.values(slots)) slot.textContent = '';
+  other.textContent = '';
+  if (e instanceof ApiError && Array.isArray(e.body?.errors)) {
+    for (const x of e.body.errors) {
+      if (slots[x.field]) slots[x.field].textContent = x.message;
+      else other.textContent = `${other.textContent} ${x.message}`.trim();
+    }
+    return true;
+  }
+  other.textContent = e.message;
+  return false;
+}
+
+export class UsersView {
+  constructor({ session, toast }) {
+    this.session = session;
+    this.toast = toast;
+    this.abort = new AbortController();
+    this.users = [];
+    this.executors = [];
+    this.operators = [];
+    this.open = null;   // {login, what: 'edit' | 'password'}
+  }
+
+  async start() {
+    const on = listeners(this.abort);
+    on($('ua-form'), 'submit', (e) => { e.preventDefault(); this.add(); });
+    on($('ua-role'), 'change', () => this.roleFields());
+    on($('ua-generate'), 'click', () => {
+      $('ua-password').value = newPassword();
+      $('ua-password').type = 'text';
+    });
+    on($('audit-form'), 'submit', (e) => { e.preventDefault(); this.loadAudit(); });
+    const [executors, operators] = await Promise.all([
+      api('GET', '/api/executors').catch(() => []),
+      api('GET', '/api/operators').then((r) => r.operators).catch(() => []),
+    ]);
+    this.executors = executors;
+    this.operators = operators;
+    $('ua-role').replaceChildren(...ROLES.map((r) => el('option', { value: r, text: t(`role_${r}`) })));
+    $('ua-role').value = 'supervisor';
+    $('ua-executor').replaceChildren(el('option', { value: '', text: '—' }),
+      ...executors.map((x) => el('option', { value: x.code, text: x.name })));
+    this.roleFields();
+    await Promise.all([this.load(), this.loadAudit()]);
+  }
+
+  stop() {
+    this.abort.abort();
+  }
+
+  retranslate() {
+    this.render();
+  }
+
+  roleFields() {
+    const role = $('ua-role').value;
+    $('ua-operator-box').hidden = role !== 'operator';
+    $('ua-executor-box').hidden = role !== 'executor';
+    // Operators without a user yet.
+    const taken = new Set(this.users.map((u) => u.operator).filter(Boolean));
+    $('ua-operator').replaceChildren(el('option', { value: '', text: '—' }),
+      ...this.operators.filter((o) => !taken.has(o.login))
+        .map((o) => el('option', { value: o.login, text: `${o.name} (${o.extension})` })));
+  }
+
+  async load() {
+    try {
+      this.users = (await api('GET', '/api/users')).users;
+      $('users-error').textContent = '';
+    } catch (e) {
+      $('users-error').textContent = e.message;
+    }
+    this.render();
+    this.roleFields();
+  }
+
+  executorName(code) {
+    return this.executors.find((x) => x.code === code)?.name || code;
+  }
+
+  render() {
+    const rows = this.users.flatMap((u) => {
+      const link = u.role === 'operator' ? (u.extension ? t('userExtension', { e: u.extension }) : '—')
+        : u.role === 'executor' ? `${this.executorName(u.executor)}${u.head ? ` · ${t('userHead')}` : ''}` : '';
+      const tr = el('tr', { 'data-login': u.login, class: u.disabled_at ? 'muted' : '' },
+        el('td', { class: 'mono', text: u.login }),
+        el('td', { text: u.name }),
+        el('td', { text: t(`role_${u.role}`) }),
+        el('td', { text: link }),
+        el('td', { text: u.email || '' }),
+        el('td', { text: u.disabled_at ? t('userDisabledSince', { d: dateTime(u.disabled_at) }) : t('userActive') }),
+        el('td', { class: 'row-actions' },
+          el('button', { type: 'button', class: 'small', text: t('userEdit'), onclick: () => this.toggle(u.login, 'edit') }),
+          el('button', { type: 'button', class: 'small', text: t('userNewPassword'), onclick: () => this.toggle(u.login, 'password') })));
+      if (this.open?.login !== u.login) return [tr];
+      return [tr, el('tr', { class: 'control-row', 'data-control': u.login },
+        el('td', { colspan: '7' }, this.open.what === 'edit' ? this.editForm(u) : this.passwordForm(u)))];
+    });
+    $('users-list').replaceChildren(...rows);
+  }
+
+  toggle(login, what) {
+    this.open = this.open?.login === login && this.open.what === what ? null : { login, what };
+    this.render();
+    $(`ue-${this.open?.what === 'edit' ? 'name' : 'password'}`)?.focus();
+  }
+
+  /** A user's name, role, organisation, e-mail and whether they may sign
+   * in, with a reason for the log. */
+  editForm(u) {
+    const name = el('input', { id: 'ue-name', maxlength: '200' });
+    name.value = u.name;
+    const role = el('select', { id: 'ue-role' }, ...ROLES.map((r) => el('option', { value: r, text: t(`role_${r}`) })));
+    role.value = u.role;
+    const executor = el('select', { id: 'ue-executor' }, el('option', { value: '', text: '—' }),
+      ...this.executors.map((x) => el('option', { value: x.code, text: x.name })));
+    executor.value = u.executor || '';
+    const head = el('input', { id: 'ue-head', type: 'checkbox' });
+    head.checked = u.head;
+    const email = el('input', { id: 'ue-email', type: 'email', maxlength: '254' });
+    email.value = u.email || '';
+    const disabled = el('input', { id: 'ue-disabled', type: 'checkbox' });
+    disabled.checked = !!u.disabled_at;
+    const reason = el('input', { id: 'ue-reason', maxlength: '200', placeholder: t('opReason') });
+    const slot = () => el('span', { class: 'field-error' });
+    const slots = { name: slot(), role: slot(), executor: slot(), email: slot(), disabled: slot() };
+    const other = el('p', { class: 'error', role: 'alert' });
+    const labelled = (id, key, input, s) => el('label', { for: id }, el('span', { text: t(key) }), input, s || null);
+    const form = el('form', { class: 'edit-form', novalidate: '' },
+      labelled('ue-name', 'userName', name, slots.name),
+      labelled('ue-role', 'userRole', role, slots.role),
+      labelled('ue-executor', 'userExecutor', executor, slots.executor),
+      el('label', { class: 'inline-check', for: 'ue-head' }, head, el('span', { text: t('userHead') })),
+      labelled('ue-email', 'email', email, slots.email),
+      el('label', { class: 'inline-check', for: 'ue-disabled' }, disabled, el('span', { text: t('userDisabled') }), slots.disabled),
+      labelled('ue-reason', 'opReason', reason),
+      el('div', { class: 'row' },
+        el('button', { type: 'submit', class: 'primary small', text: t('saveChanges') }),
+        el('button', { type: 'button', class: 'small', text: t('cancel'), onclick: () => this.toggle(u.login, 'edit') })),
+      other);
+    const sync = () => { executor.disabled = role.value !== 'executor'; head.disabled = role.value !== 'executor'; };
+    role.addEventListener('change', sync);
+    sync();
+    form.addEventListener('submit', async (e) => {
+      e.preventDefault();
+      const body = { name: name.value, role: role.value, email: email.value, disabled: disabled.checked, reason: reason.value };
+      if (role.value === 'executor') Object.assign(body, { executor: executor.value, head: head.checked });
+      try {
+        await api('PUT', `/api/users/${encodeURIComponent(u.login)}`, body);
+        this.open = null;
+        this.toast(t('userSaved', { l: u.login }));
+        await Promise.all([this.load(), this.loadAudit()]);
+      } catch (err) {
+        showErrors(err, slots, other);
+      }
+    });
+    return form;
+  }
+
+  /** A new password for a user, read out to them once; their sessions end. */
+  passwordForm(u) {
+    const password = el('input', { id: 'ue-password', type: 'text', autocomplete: 'new-password', minlength: '8' });
+    const slots = { password: el('span', { class: 'field-error' }) };
+    const other = el('p', { class: 'error', role: 'alert' });
+    const form = el('form', { class: 'edit-form', novalidate: '' },
+      el('label', { for: 'ue-password' }, el('span', { text: t('userNewPasswordFor', { l: u.login }) }), password, slots.password),
+      el('div', { class: 'row' },
+        el('button', { type: 'button', class: 'small', text: t('userGenerate'), onclick: () => { password.value = newPassword(); } }),
+        el('button', { type: 'submit', class: 'primary small', text: t('saveChanges') }),
+        el('button', { type: 'button', class: 'small', text: t('cancel'), onclick: () => this.toggle(u.login, 'password') })),
+      el('p', { class: 'hint', text: t('userPasswordHint') }),
+      other);
+    form.addEventListener('submit', async (e) => {
+      e.preventDefault();
+      try {
+        await api('POST', `/api/users/${encodeURIComponent(u.login)}/password`, { password: password.value });
+        this.open = null;
+        this.toast(t('userPasswordSet', { l: u.login }));
+        await this.loadAudit();
+        this.render();
+      } catch (err) {
+        showErrors(err, slots, other);
+      }
+    });
+    return form;
+  }
+
+  async add() {
+    const slots = {};
+    for (const f of ['login', 'name', 'role', 'operator', 'executor', 'email', 'password']) slots[f] = $(`e-ua-${f}`);
+    const role = $('ua-role').value;
+    const body = {
+      login: $('ua-login').value, name: $('ua-name').value, role, password: $('ua-password').value,
+      email: $('ua-email').value || null,
+    };
+    if (role === 'operator') body.operator = $('ua-operator').value;
+    if (role === 'executor') Object.assign(body, { executor: $('ua-executor').value, head: $('ua-head').checked });
+    try {
+      const u = await api('POST', '/api/users', body);
+      showErrors(new Error(''), slots, $('ua-error'));
+      $('ua-form').reset();
+      $('ua-password').type = 'password';
+      $('ua-role').value = 'supervisor';
+      this.roleFields();
+      this.toast(t('userAdded', { l: u.login }));
+      await Promise.all([this.load(), this.loadAudit()]);
+    } catch (e) {
+      showErrors(e, slots, $('ua-error'));
+      const first = e.body?.errors?.[0]?.field;
+      if (first) $(`ua-${first}`)?.focus();
+    }
+  }
+
+  async loadAudit() {
+    const q = new URLSearchParams({ limit: '100' });
+    if ($('audit-target').value.trim()) q.set('target', $('audit-target').value.trim());
+    try {
+      const { entries } = await api('GET', `/api/audit?${q}`);
+      const change = (x) => [x.before, x.after].filter(Boolean).join(' → ');
+      $('audit-list').replaceChildren(...(entries.length ? entries.map((x) => el('tr', {},
+        el('td', { text: dateTime(x.at) }),
+        el('td', { text: x.actor_login }),
+        el('td', { text: t(`audit_${x.action}`) }),
+        el('td', { class: 'mono', text: x.target }),
+        el('td', { class: 'small mono', text: change(x) }),
+        el('td', { text: x.reason || '' })))
+        : [el('tr', {}, el('td', { colspan: '6', class: 'muted empty', text: t('auditEmpty') }))]));
+    } catch (e) {
+      $('users-error').textContent = e.message;
+    }
+  }
+}
