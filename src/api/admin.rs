@@ -84,6 +84,38 @@ async fn view(store: &Store, u: User) -> Result<UserView, ApiError> {
     Ok(view_with(u, &store.list_operators().await?))
 }
 
+/// What a change writes to the audit log, beside who, when and from where.
+pub(crate) struct Audited<'a> {
+    pub action: &'a str,
+    pub target: &'a str,
+    pub before: Option<String>,
+    pub after: Option<String>,
+    pub reason: Option<&'a str>,
+}
+
+/// Writes `what` `auth`'s user did (from `peer`) to the audit log.
+pub(crate) async fn audit(
+    store: &Store,
+    auth: &Auth,
+    peer: SocketAddr,
+    what: Audited<'_>,
+) -> Result<(), ApiError> {
+    store
+        .add_audit(&NewAudit {
+            at: Utc::now(),
+            actor_login: &auth.user().login,
+            actor_role: auth.role().as_str(),
+            address: &peer.ip().to_string(),
+            action: what.action,
+            target: what.target,
+            before: what.before,
+            after: what.after,
+            reason: what.reason,
+        })
+        .await?;
+    Ok(())
+}
+
 /// The user as written to the audit log: what an admin can change.
 fn audited(u: &User) -> String {
     serde_json::json!({
@@ -263,19 +295,19 @@ async fn add_user(
             user = u;
         }
     }
-    store
-        .add_audit(&NewAudit {
-            at: Utc::now(),
-            actor_login: &auth.user().login,
-            actor_role: auth.role().as_str(),
-            address: &peer.ip().to_string(),
+    audit(
+        &store,
+        &auth,
+        peer,
+        Audited {
             action: "user.add",
             target: &login,
             before: None,
             after: Some(audited(&user)),
             reason: None,
-        })
-        .await?;
+        },
+    )
+    .await?;
     info!(user = %login, role = %role, by = %auth.user().login, "user added");
     Ok((StatusCode::CREATED, Json(view(&store, user).await?)))
 }
@@ -372,23 +404,24 @@ async fn change_user(
         .await
         .map_err(refused)?
         .ok_or_else(|| ApiError::not_found(format!("no user {login:?}")))?;
-    store
-        .add_audit(&NewAudit {
-            at: Utc::now(),
-            actor_login: &auth.user().login,
-            actor_role: auth.role().as_str(),
-            address: &peer.ip().to_string(),
+    let reason = body
+        .reason
+        .as_deref()
+        .map(str::trim)
+        .filter(|r| !r.is_empty());
+    audit(
+        &store,
+        &auth,
+        peer,
+        Audited {
             action: "user.update",
             target: &login,
             before: Some(audited(&before)),
             after: Some(audited(&after)),
-            reason: body
-                .reason
-                .as_deref()
-                .map(str::trim)
-                .filter(|r| !r.is_empty()),
-        })
-        .await?;
+            reason,
+        },
+    )
+    .await?;
     info!(user = %login, by = %auth.user().login, "user changed");
     Ok(Json(view(&store, after).await?))
 }
@@ -431,19 +464,19 @@ async fn reset_password(
     {
         return Err(ApiError::not_found(format!("no user {login:?}")));
     }
-    store
-        .add_audit(&NewAudit {
-            at: Utc::now(),
-            actor_login: &auth.user().login,
-            actor_role: auth.role().as_str(),
-            address: &peer.ip().to_string(),
+    audit(
+        &store,
+        &auth,
+        peer,
+        Audited {
             action: "user.password",
             target: &login,
             before: None,
             after: None,
             reason: None,
-        })
-        .await?;
+        },
+    )
+    .await?;
     info!(user = %login, by = %auth.user().login, "user's password reset");
     Ok(StatusCode::NO_CONTENT)
 }

@@ -401,19 +401,19 @@ async fn set_state(
         let state = |v: &OperatorView| {
             serde_json::json!({"state": v.state, "reason": v.reason}).to_string()
         };
-        store
-            .add_audit(&crate::store::audit::NewAudit {
-                at: Utc::now(),
-                actor_login: &auth.user().login,
-                actor_role: auth.role().as_str(),
-                address: &peer.ip().to_string(),
+        super::admin::audit(
+            &store,
+            &auth,
+            peer,
+            super::admin::Audited {
                 action: "operator.state",
                 target: &login,
                 before: before.as_ref().map(state),
                 after: Some(state(&after)),
                 reason: reason.as_deref(),
-            })
-            .await?;
+            },
+        )
+        .await?;
         info!(operator = %login, by = %auth.user().login, state = after.state, "operator's state set by a supervisor");
     }
     Ok(Json(after))
