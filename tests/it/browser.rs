@@ -1205,3 +1205,86 @@ async fn approve_in_the_queue(supervisor: &Browser, row: &str, screenshot: &str)
         .await
         .unwrap();
 }
+
+/// An admin on the users page: a short password refused under its field,
+/// a supervisor added, then disabled with a reason; the audit log below
+/// says so.
+#[tokio::test]
+async fn an_admin_adds_and_disables_a_user_in_the_browser() {
+    let app = spawn_app(AppOptions::default()).await;
+    app.sign_in_as("root", Role::Admin).await;
+    let browser = Browser::start().await.expect("chromium starts");
+    sign_in_to(&browser, &app, "/users", "root", "view-users", false).await;
+    browser
+        .until(
+            "the users listed",
+            "return document.querySelector('#users-list tr[data-login=\"root\"]')",
+            W,
+        )
+        .await
+        .unwrap();
+    browser.type_into("#ua-login", "maria").await.unwrap();
+    browser.type_into("#ua-name", "Марія Бондар").await.unwrap();
+    browser.type_into("#ua-password", "short").await.unwrap();
+    browser.click("#ua-form button[type=submit]").await.unwrap();
+    let message = browser
+        .until(
+            "the password's message",
+            "return document.getElementById('e-ua-password').textContent",
+            W,
+        )
+        .await
+        .unwrap();
+    assert!(js_str(&message).contains("8"), "{message}");
+    assert!(app.store().user_by_login("maria").await.unwrap().is_none());
+    // A generated password, and she is added.
+    browser.click("#ua-generate").await.unwrap();
+    browser.click("#ua-form button[type=submit]").await.unwrap();
+    browser
+        .until(
+            "maria listed",
+            "return document.querySelector('#users-list tr[data-login=\"maria\"]')",
+            W,
+        )
+        .await
+        .unwrap();
+    let maria = app.store().user_by_login("maria").await.unwrap().unwrap();
+    assert_eq!(maria.display_name, "Марія Бондар");
+    assert_eq!(maria.role, Role::Supervisor);
+
+    // Disabled, with a reason.
+    browser
+        .click("#users-list tr[data-login=\"maria\"] button")
+        .await
+        .unwrap();
+    browser.click("#ue-disabled").await.unwrap();
+    browser
+        .type_into("#ue-reason", "звільнилася")
+        .await
+        .unwrap();
+    browser
+        .click("tr[data-control=\"maria\"] button[type=submit]")
+        .await
+        .unwrap();
+    browser
+        .until(
+            "maria disabled",
+            "const r = document.querySelector('#users-list tr[data-login=\"maria\"]'); \
+             return r && r.classList.contains('muted')",
+            W,
+        )
+        .await
+        .unwrap();
+    let maria = app.store().user_by_login("maria").await.unwrap().unwrap();
+    assert!(maria.disabled_at.is_some());
+    let log = browser.text("#audit-list").await.unwrap();
+    assert!(
+        log.contains("звільнилася") && log.contains("maria"),
+        "{log}"
+    );
+    browser
+        .screenshot(&artifact("admin-users.png"))
+        .await
+        .unwrap();
+    browser.close().await;
+}
