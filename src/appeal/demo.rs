@@ -27,15 +27,46 @@ use crate::store::{
 pub const DEMO_PASSWORD: &str = "demo-15-80";
 
 /// The demo's people: login, role, organisation, head.
-const PEOPLE: [(&str, Role, Option<&str>, bool); 7] = [
-    ("sveta", Role::Supervisor, None, false),
-    ("olena", Role::Operator, None, false),
-    ("gnatiuk", Role::Executor, Some("vodokanal"), true),
-    ("moroz", Role::Executor, Some("vodokanal"), false),
-    ("kovalenko", Role::Executor, Some("teploenergetyk"), true),
-    ("shliakh", Role::Executor, Some("shliakhrembud"), true),
+/// (login, name, role, organisation, head).
+const PEOPLE: [(&str, &str, Role, Option<&str>, bool); 7] = [
+    ("sveta", "Світлана Мельник", Role::Supervisor, None, false),
+    ("olena", "Олена Петренко", Role::Operator, None, false),
+    (
+        "gnatiuk",
+        "Олег Гнатюк",
+        Role::Executor,
+        Some("vodokanal"),
+        true,
+    ),
+    (
+        "moroz",
+        "Андрій Мороз",
+        Role::Executor,
+        Some("vodokanal"),
+        false,
+    ),
+    (
+        "kovalenko",
+        "Ірина Коваленко",
+        Role::Executor,
+        Some("teploenergetyk"),
+        true,
+    ),
+    (
+        "shliakh",
+        "Петро Шлях",
+        Role::Executor,
+        Some("shliakhrembud"),
+        true,
+    ),
     // The city's housing department: curator of the utilities above.
-    ("kuratorka", Role::Executor, Some("zhytloservis"), true),
+    (
+        "kuratorka",
+        "Наталія Кравець",
+        Role::Executor,
+        Some("zhytloservis"),
+        true,
+    ),
 ];
 
 /// What was seeded.
@@ -78,7 +109,7 @@ pub async fn seed_city(
             .import_classifier(&loaded, &classifier.display().to_string(), now)
             .await?;
     }
-    for (login, role, executor, head) in PEOPLE {
+    for (login, name, role, executor, head) in PEOPLE {
         if store.user_by_login(login).await?.is_some() {
             continue;
         }
@@ -92,7 +123,7 @@ pub async fn seed_city(
             let operator = NewOperator::new(
                 login,
                 "1001",
-                Some("Олена Петренко"),
+                Some(name),
                 vec![QueueMembership::new("general", 0)],
                 now,
             );
@@ -102,7 +133,10 @@ pub async fn seed_city(
         }
         store
             .add_user(
-                &NewUser::named(login, role, executor, head),
+                &NewUser {
+                    display_name: name.to_owned(),
+                    ..NewUser::named(login, role, executor, head)
+                },
                 DEMO_PASSWORD,
                 now,
             )
