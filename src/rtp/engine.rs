@@ -937,7 +937,11 @@ fn handle(
             sockets,
             events,
         } => {
-            let start = wheel.add(key, now);
+            // The first frame one frame from now: the task posts the
+            // greeting right after the start, and a frame served between
+            // the two would open the call (and its recording) with 20 ms
+            // of silence.
+            let start = wheel.add(key, now + FRAME);
             calls.insert(
                 key,
                 Entry {
