@@ -793,7 +793,7 @@ export function setLanguage(next) {
 const locale = () => (lang === 'en' ? 'en-GB' : 'uk-UA');
 // Times are shown on the city's clock, wherever the browser is (the
 // server's working calendar counts days in the same zone).
-const CITY_ZONE = 'Europe/Kyiv';
+export const CITY_ZONE = 'Europe/Kyiv';
 
 /** A moment on the city's clock (`YYYY-MM-DDTHH:MM`, as a datetime-local
  * field gives it) as an instant, whatever the browser's zone. */

@@ -6,10 +6,10 @@
 
 import { api, ApiError } from './api.js';
 import { $, el, listeners } from './dom.js';
-import { duration, t, time } from './i18n.js';
+import { CITY_ZONE, duration, t, time } from './i18n.js';
 
 /** Today on the city's clock, `YYYY-MM-DD`. */
-const cityToday = () => new Intl.DateTimeFormat('en-CA', { timeZone: 'Europe/Kyiv' }).format(new Date());
+const cityToday = () => new Intl.DateTimeFormat('en-CA', { timeZone: CITY_ZONE }).format(new Date());
 
 const EVENTS_SHOWN = 60;
 
@@ -27,6 +27,7 @@ export class LiveView {
     this.operators = new Map(); // login -> {name, extension, state, reason, since}
     this.events = [];
     this.figures = new Map();   // login -> today's figures
+    this.showsFigures = true;
     this.control = null;        // {login, action, reason, error}: a form open
     this.abort = new AbortController();
     this.ticker = null;
@@ -115,7 +116,9 @@ export class LiveView {
 
   async reloadStats() {
     try {
-      const [{ queues }, today] = await Promise.all([api('GET', '/api/queues'), api('GET', '/api/operators/figures')]);
+      // The operators' figures only where they are shown.
+      const [{ queues }, today] = await Promise.all([api('GET', '/api/queues'),
+        this.showsFigures ? api('GET', '/api/operators/figures') : { operators: [] }]);
       for (const s of queues) {
         const q = this.queues.get(s.name) || { callers: new Map(), stats: null };
         q.stats = s;
@@ -359,6 +362,11 @@ export class LiveView {
  * service level in large type, the operators counted by state, the city's
  * clock. */
 export class WallboardView extends LiveView {
+  constructor(options) {
+    super(options);
+    this.showsFigures = false;
+  }
+
   startExtras() {
     const on = listeners(this.abort);
     on($('wb-full'), 'click', () => document.documentElement.requestFullscreen?.());
@@ -379,7 +387,7 @@ export class WallboardView extends LiveView {
   render() {
     const now = Date.now();
     $('wb-clock').textContent = new Intl.DateTimeFormat('uk-UA', {
-      timeZone: 'Europe/Kyiv', hour: '2-digit', minute: '2-digit', second: '2-digit',
+      timeZone: CITY_ZONE, hour: '2-digit', minute: '2-digit', second: '2-digit',
     }).format(new Date(now));
     const tiles = [...this.queues.entries()].map(([name, q]) => {
       const waits = [...q.callers.values()].map((joined) => now - joined);

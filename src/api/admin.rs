@@ -212,6 +212,12 @@ fn password_errors(password: &str, out: &mut Vec<FieldError>) {
     }
 }
 
+fn email_errors(email: Option<&str>, out: &mut Vec<FieldError>) {
+    if email.is_some_and(|e| crate::store::users::check_email(e).is_err()) {
+        out.push(field("email", "Адреса має вигляд name@example.ua."));
+    }
+}
+
 /// Adds a user. Admins; audited.
 #[utoipa::path(post, path = "/api/users", operation_id = "add_user", tag = "admin",
     request_body = NewUserBody,
@@ -258,11 +264,7 @@ async fn add_user(
         .as_deref()
         .map(str::trim)
         .filter(|e| !e.is_empty());
-    if let Some(e) = email
-        && crate::store::users::check_email(e).is_err()
-    {
-        errors.push(field("email", "Адреса має вигляд name@example.ua."));
-    }
+    email_errors(email, &mut errors);
     if !errors.is_empty() {
         return Err(ApiError::Fields(errors));
     }
@@ -364,15 +366,13 @@ async fn change_user(
     if body.name.as_deref().is_some_and(|n| n.trim().is_empty()) {
         errors.push(field("name", "Ім'я не може бути порожнім."));
     }
-    if let Some(e) = body
-        .email
-        .as_deref()
-        .map(str::trim)
-        .filter(|e| !e.is_empty())
-        && crate::store::users::check_email(e).is_err()
-    {
-        errors.push(field("email", "Адреса має вигляд name@example.ua."));
-    }
+    email_errors(
+        body.email
+            .as_deref()
+            .map(str::trim)
+            .filter(|e| !e.is_empty()),
+        &mut errors,
+    );
     let yourself = login == auth.user().login;
     if yourself && body.disabled == Some(true) {
         errors.push(field(

@@ -138,6 +138,23 @@ pub fn moment(
         .map(|t| t.with_timezone(&Utc))
 }
 
+/// A moment from a query: RFC 3339, or a date (`from`: the start of that
+/// day, `to`: the end of it, on the city's clock `tz`); a 422 naming
+/// `field` if it is neither.
+pub fn query_moment(
+    field: &'static str,
+    text: &str,
+    end_of_day: bool,
+    tz: chrono_tz::Tz,
+) -> Result<chrono::DateTime<chrono::Utc>, ApiError> {
+    let edge = if end_of_day {
+        DayEdge::End
+    } else {
+        DayEdge::Start
+    };
+    moment(text, edge, tz).ok_or_else(|| ApiError::field(field, "Дата: РРРР-ММ-ДД."))
+}
+
 /// Content-Disposition (RFC 6266) of `kind` (`inline`, `attachment`) with
 /// the name twice: ASCII for old clients, and `filename*` (RFC 8187) in
 /// UTF-8, percent-encoded but for the attr-chars.

@@ -86,7 +86,6 @@ async fn operator_figures(
     auth: Auth,
     Query(q): Query<PeriodQuery>,
 ) -> Result<Json<OperatorFigureList>, ApiError> {
-    use super::DayEdge;
     auth.require(&[Role::Supervisor, Role::Admin])?;
     let tz = rules.calendar().time_zone();
     let now = Utc::now();
@@ -97,13 +96,11 @@ async fn operator_figures(
             .map(str::to_owned)
     };
     let from = match given(&q.from) {
-        Some(text) => super::moment(&text, DayEdge::Start, tz)
-            .ok_or_else(|| ApiError::field("from", "Дата: РРРР-ММ-ДД."))?,
+        Some(text) => super::query_moment("from", &text, false, tz)?,
         None => super::city_day_start(tz),
     };
     let to = match given(&q.to).or_else(|| given(&q.from)) {
-        Some(text) => super::moment(&text, DayEdge::End, tz)
-            .ok_or_else(|| ApiError::field("to", "Дата: РРРР-ММ-ДД."))?,
+        Some(text) => super::query_moment("to", &text, true, tz)?,
         None => now,
     }
     .min(now);
@@ -370,12 +367,16 @@ async fn set_state(
             "logging an operator out needs a reason (1 to 200 characters)",
         ));
     }
-    let before = service
-        .snapshot()
-        .await?
-        .operators
-        .into_iter()
-        .find(|o| o.login == login);
+    // The state before is read only for the audit log.
+    let before = match by_supervisor {
+        true => service
+            .snapshot()
+            .await?
+            .operators
+            .into_iter()
+            .find(|o| o.login == login),
+        false => None,
+    };
     let request = match (body.state.as_str(), body.reason) {
         ("available", _) => StateRequest::Available,
         ("logged_in", _) => StateRequest::LogIn,

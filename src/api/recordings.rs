@@ -176,23 +176,6 @@ struct SearchQuery {
     per_page: Option<String>,
 }
 
-/// A moment from a query: RFC 3339, or a date (`from`: the start of that
-/// day, `to`: the end of it, on the city's clock `tz`); a 422 naming
-/// `field` if it is neither.
-fn moment(
-    field: &'static str,
-    text: &str,
-    end_of_day: bool,
-    tz: chrono_tz::Tz,
-) -> Result<DateTime<Utc>, ApiError> {
-    let edge = if end_of_day {
-        super::DayEdge::End
-    } else {
-        super::DayEdge::Start
-    };
-    super::moment(text, edge, tz).ok_or_else(|| ApiError::field(field, "Дата: РРРР-ММ-ДД."))
-}
-
 #[derive(Serialize, utoipa::ToSchema)]
 struct SearchPage {
     page: u64,
@@ -291,10 +274,20 @@ async fn search(
         ..Default::default()
     };
     if let Some(text) = nonempty(&q.from) {
-        filter.from = Some(moment("from", &text, false, rules.calendar().time_zone())?);
+        filter.from = Some(super::query_moment(
+            "from",
+            &text,
+            false,
+            rules.calendar().time_zone(),
+        )?);
     }
     if let Some(text) = nonempty(&q.to) {
-        filter.to = Some(moment("to", &text, true, rules.calendar().time_zone())?);
+        filter.to = Some(super::query_moment(
+            "to",
+            &text,
+            true,
+            rules.calendar().time_zone(),
+        )?);
     }
     if let (Some(from), Some(to)) = (filter.from, filter.to)
         && from > to
@@ -777,11 +770,21 @@ async fn access_log(
 ) -> Result<Response, ApiError> {
     auth.require(&[Role::Admin])?;
     let from = match q.from.as_deref().filter(|s| !s.is_empty()) {
-        Some(t) => Some(moment("from", t, false, rules.calendar().time_zone())?),
+        Some(t) => Some(super::query_moment(
+            "from",
+            t,
+            false,
+            rules.calendar().time_zone(),
+        )?),
         None => None,
     };
     let to = match q.to.as_deref().filter(|s| !s.is_empty()) {
-        Some(t) => Some(moment("to", t, true, rules.calendar().time_zone())?),
+        Some(t) => Some(super::query_moment(
+            "to",
+            t,
+            true,
+            rules.calendar().time_zone(),
+        )?),
         None => None,
     };
     let limit = q.limit.unwrap_or(10_000).clamp(1, 100_000);

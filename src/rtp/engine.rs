@@ -292,19 +292,25 @@ impl CallMedia {
         }
     }
 
+    /// A staff phone's stream (the operator's, a supervisor's). Such a
+    /// phone may sit behind NAT, its SDP address a private one: it latches
+    /// symmetrically and moves only by the rule.
+    fn phone_session(&self, now: Instant, params: MediaParams) -> MediaSession {
+        MediaSession::new(
+            now,
+            params,
+            Latch::Symmetric { signalling: None },
+            self.settings.jitter_frames,
+            self.settings.media_timeout,
+        )
+    }
+
     /// A supervisor's phone answered: it hears the conversation from the
     /// next frame, and is heard as `mode` says.
     pub fn monitor(&mut self, now: Instant, params: MediaParams, mode: MonitorMode) {
         self.monitor_frame.fill(0);
         self.monitor = Some(Monitor {
-            // A softphone, maybe behind NAT, as the operator's.
-            session: MediaSession::new(
-                now,
-                params,
-                Latch::Symmetric { signalling: None },
-                self.settings.jitter_frames,
-                self.settings.media_timeout,
-            ),
+            session: self.phone_session(now, params),
             mode,
             silent_reported: false,
         });
@@ -314,15 +320,7 @@ impl CallMedia {
     pub fn bridge(&mut self, now: Instant, params: MediaParams, hold_music: Vec<Prompt>) {
         self.player.stop();
         self.leg = Some(Leg {
-            // An operator's phone may sit behind NAT, its SDP address a
-            // private one: it latches symmetrically, moves only by the rule.
-            session: MediaSession::new(
-                now,
-                params,
-                Latch::Symmetric { signalling: None },
-                self.settings.jitter_frames,
-                self.settings.media_timeout,
-            ),
+            session: self.phone_session(now, params),
             held: false,
             hold_music,
             silent_reported: false,
