@@ -199,6 +199,116 @@ fn media_session(c: &mut Criterion) {
     g.finish();
 }
 
+/// A whole call's frame in the engine (`CallMedia::frames`: every leg's
+/// packet in, jitter, decode, mix, encode, pace, out), with no recording:
+/// a caller in the queue hearing prompts, a caller talking to an operator,
+/// and the same with a supervisor listening, whispering or barging in
+/// (issue 21). What a monitored call costs beside one that is not.
+fn call_frames(c: &mut Criterion) {
+    use hotline::rtp::engine::{CallMedia, MediaSettings, MonitorMode, Side};
+    let mut g = c.benchmark_group("a call's frame in the engine");
+    g.throughput(Throughput::Elements(1));
+    let settings = MediaSettings {
+        jitter_frames: 3,
+        media_timeout: Duration::from_secs(60),
+        realtime_priority: 0,
+    };
+    let peer = |port: u16| -> SocketAddr { format!("127.0.0.1:{port}").parse().unwrap() };
+    let params = |port: u16| MediaParams {
+        codec: Codec::Pcmu,
+        dtmf_payload_type: Some(101),
+        remote: Some(peer(port)),
+        direction: hotline::sdp::Direction::SendRecv,
+    };
+    type Setup = fn(&mut CallMedia, Instant, &dyn Fn(u16) -> MediaParams);
+    /// A case: its name, what joins the call, where each leg's packets come from.
+    type Case<'a> = (&'a str, Setup, &'a [(Side, u16)]);
+    let cases: [Case; 5] = [
+        (
+            "queued (caller, prompts)",
+            |_, _, _| {},
+            &[(Side::Caller, 40002)],
+        ),
+        (
+            "bridged (caller + operator)",
+            |m, t, p| m.bridge(t, p(40004), Vec::new()),
+            &[(Side::Caller, 40002), (Side::Operator, 40004)],
+        ),
+        (
+            "bridged + supervisor listening",
+            |m, t, p| {
+                m.bridge(t, p(40004), Vec::new());
+                m.monitor(t, p(40006), MonitorMode::Listen);
+            },
+            &[
+                (Side::Caller, 40002),
+                (Side::Operator, 40004),
+                (Side::Monitor, 40006),
+            ],
+        ),
+        (
+            "bridged + supervisor whispering",
+            |m, t, p| {
+                m.bridge(t, p(40004), Vec::new());
+                m.monitor(t, p(40006), MonitorMode::Whisper);
+            },
+            &[
+                (Side::Caller, 40002),
+                (Side::Operator, 40004),
+                (Side::Monitor, 40006),
+            ],
+        ),
+        (
+            "bridged + supervisor barging in",
+            |m, t, p| {
+                m.bridge(t, p(40004), Vec::new());
+                m.monitor(t, p(40006), MonitorMode::Barge);
+            },
+            &[
+                (Side::Caller, 40002),
+                (Side::Operator, 40004),
+                (Side::Monitor, 40006),
+            ],
+        ),
+    ];
+    for (name, setup, sides) in cases {
+        let t0 = Instant::now();
+        let mut media = CallMedia::new(t0, params(40002), Latch::Strict, settings, None);
+        setup(&mut media, t0, &params);
+        let tone = hotline::media::analysis::tone(440.0, 8000, 160, 8000);
+        media.command(
+            t0,
+            hotline::rtp::engine::Command::Play(vec![hotline::media::Prompt::new(
+                "tone",
+                tone.repeat(50 * 600),
+            )]),
+        );
+        let (mut packet, mut events) = (Vec::with_capacity(256), Vec::new());
+        let mut n = 0u32;
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                n += 1;
+                let now = t0 + Duration::from_millis(20 * u64::from(n));
+                let seq = n as u16;
+                for (side, port) in sides {
+                    let bytes = rtp_packet(seq, n * 160);
+                    media.on_packet(*side, now, peer(*port), black_box(&bytes), &mut events);
+                }
+                let mut sent = 0usize;
+                media.frames(
+                    now,
+                    &mut packet,
+                    &mut |_, p, _| sent += p.len(),
+                    &mut events,
+                );
+                events.clear();
+                black_box(sent)
+            })
+        });
+    }
+    g.finish();
+}
+
 fn recording(c: &mut Criterion) {
     let mut g = c.benchmark_group("recording");
     g.throughput(Throughput::Elements(1));
@@ -243,6 +353,7 @@ criterion_group!(
     jitter,
     dtmf,
     media_session,
+    call_frames,
     recording
 );
 criterion_main!(benches);

@@ -77,6 +77,13 @@ pub enum Event {
         level: &'static str,
         free_bytes: u64,
     },
+    /// A supervisor's monitoring of a call changed: their phone is
+    /// `ringing`, they `listen`, `whisper` or `barge`, or it `ended`.
+    CallMonitored {
+        call: CallId,
+        supervisor: String,
+        state: &'static str,
+    },
     /// An operator's state changed (`available`, `ringing`, `on_call`,
     /// `wrap_up`, `paused`, `logged_out`).
     OperatorState {

@@ -300,6 +300,7 @@ impl Application {
             active: AtomicUsize::new(0),
             established: AtomicUsize::new(0),
             live: Default::default(),
+            monitors: Default::default(),
             queues: queue_service.clone(),
             events: events.clone(),
             login_on_register: settings.queues.login_on_register,

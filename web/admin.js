@@ -76,7 +76,8 @@ export class UsersView {
 
   roleFields() {
     const role = $('ua-role').value;
-    $('ua-operator-box').hidden = role !== 'operator';
+    // An operator is their operator; a supervisor may have a softphone.
+    $('ua-operator-box').hidden = role !== 'operator' && role !== 'supervisor';
     $('ua-executor-box').hidden = role !== 'executor';
     // Operators without a user yet.
     const taken = new Set(this.users.map((u) => u.operator).filter(Boolean));
@@ -102,7 +103,8 @@ export class UsersView {
 
   render() {
     const rows = this.users.flatMap((u) => {
-      const link = u.role === 'operator' ? (u.extension ? t('userExtension', { e: u.extension }) : '—')
+      const link = u.role === 'operator' || u.role === 'supervisor'
+        ? (u.extension ? t('userExtension', { e: u.extension }) : '—')
         : u.role === 'executor' ? `${this.executorName(u.executor)}${u.head ? ` · ${t('userHead')}` : ''}` : '';
       const tr = el('tr', { 'data-login': u.login, class: u.disabled_at ? 'muted' : '' },
         el('td', { class: 'mono', text: u.login }),
@@ -137,6 +139,12 @@ export class UsersView {
     const executor = el('select', { id: 'ue-executor' }, el('option', { value: '', text: '—' }),
       ...this.executors.map((x) => el('option', { value: x.code, text: x.name })));
     executor.value = u.executor || '';
+    // A supervisor's softphone: free operator records, or theirs.
+    const taken = new Set(this.users.filter((x) => x.login !== u.login).map((x) => x.operator).filter(Boolean));
+    const phone = el('select', { id: 'ue-operator' }, el('option', { value: '', text: '—' }),
+      ...this.operators.filter((o) => !taken.has(o.login))
+        .map((o) => el('option', { value: o.login, text: `${o.name} (${o.extension})` })));
+    phone.value = u.operator || '';
     const head = el('input', { id: 'ue-head', type: 'checkbox' });
     head.checked = u.head;
     const email = el('input', { id: 'ue-email', type: 'email', maxlength: '254' });
@@ -145,12 +153,13 @@ export class UsersView {
     disabled.checked = !!u.disabled_at;
     const reason = el('input', { id: 'ue-reason', maxlength: '200', placeholder: t('opReason') });
     const slot = () => el('span', { class: 'field-error' });
-    const slots = { name: slot(), role: slot(), executor: slot(), email: slot(), disabled: slot() };
+    const slots = { name: slot(), role: slot(), operator: slot(), executor: slot(), email: slot(), disabled: slot() };
     const other = el('p', { class: 'error', role: 'alert' });
     const labelled = (id, key, input, s) => el('label', { for: id }, el('span', { text: t(key) }), input, s || null);
     const form = el('form', { class: 'edit-form', novalidate: '' },
       labelled('ue-name', 'userName', name, slots.name),
       labelled('ue-role', 'userRole', role, slots.role),
+      labelled('ue-operator', 'userPhone', phone, slots.operator),
       labelled('ue-executor', 'userExecutor', executor, slots.executor),
       el('label', { class: 'inline-check', for: 'ue-head' }, head, el('span', { text: t('userHead') })),
       labelled('ue-email', 'email', email, slots.email),
@@ -160,13 +169,18 @@ export class UsersView {
         el('button', { type: 'submit', class: 'primary small', text: t('saveChanges') }),
         el('button', { type: 'button', class: 'small', text: t('cancel'), onclick: () => this.toggle(u.login, 'edit') })),
       other);
-    const sync = () => { executor.disabled = role.value !== 'executor'; head.disabled = role.value !== 'executor'; };
+    const sync = () => {
+      executor.disabled = role.value !== 'executor';
+      head.disabled = role.value !== 'executor';
+      phone.disabled = role.value !== 'supervisor';
+    };
     role.addEventListener('change', sync);
     sync();
     form.addEventListener('submit', async (e) => {
       e.preventDefault();
       const body = { name: name.value, role: role.value, email: email.value, disabled: disabled.checked, reason: reason.value };
       if (role.value === 'executor') Object.assign(body, { executor: executor.value, head: head.checked });
+      if (role.value === 'supervisor') body.operator = phone.value;
       try {
         await api('PUT', `/api/users/${encodeURIComponent(u.login)}`, body);
         this.open = null;
@@ -215,7 +229,7 @@ export class UsersView {
       login: $('ua-login').value, name: $('ua-name').value, role, password: $('ua-password').value,
       email: $('ua-email').value || null,
     };
-    if (role === 'operator') body.operator = $('ua-operator').value;
+    if (role === 'operator' || role === 'supervisor') body.operator = $('ua-operator').value;
     if (role === 'executor') Object.assign(body, { executor: $('ua-executor').value, head: $('ua-head').checked });
     try {
       const u = await api('POST', '/api/users', body);

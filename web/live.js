@@ -20,9 +20,14 @@ function cell(text, cls) {
   return td;
 }
 
+/** A supervisor's ways of joining a conversation (the API's modes). */
+const MODES = ['listen', 'whisper', 'barge'];
+
 export class LiveView {
-  constructor({ toast }) {
+  constructor({ toast, session }) {
     this.toast = toast;
+    this.me = session?.user?.login || null;
+    this.monitors = new Map();  // call -> {supervisor, state}
     this.queues = new Map();    // name -> {callers: Map(call -> joinedAtMs), stats}
     this.operators = new Map(); // login -> {name, extension, state, reason, since}
     this.events = [];
@@ -78,7 +83,9 @@ export class LiveView {
     this.pending = [];
     this.reloading = (async () => {
       try {
-        const [live, operators] = await Promise.all([api('GET', '/api/live'), api('GET', '/api/operators')]);
+        const [live, operators, monitors] = await Promise.all([api('GET', '/api/live'), api('GET', '/api/operators'),
+          api('GET', '/api/calls/monitors').catch(() => ({ monitors: [] }))]);
+        this.monitors = new Map(monitors.monitors.map((m) => [m.call, { supervisor: m.supervisor, state: m.state }]));
         const now = Date.now();
         const pending = this.pending || [];
         this.pending = null;
@@ -91,7 +98,7 @@ export class LiveView {
         for (const o of operators.operators) {
           this.operators.set(o.login, {
             name: o.name, extension: o.extension, state: o.state, reason: o.reason || '',
-            since: o.in_state_ms != null ? now - o.in_state_ms : null,
+            since: o.in_state_ms != null ? now - o.in_state_ms : null, call: o.call || null,
           });
         }
         // What happened while the snapshot was on its way (events from
@@ -187,18 +194,30 @@ export class LiveView {
       case 'queue_joined':
         queue(e.queue).callers.set(e.call, at);
         break;
-      case 'queue_answered':
+      case 'queue_answered': {
+        const o = this.operators.get(e.operator);
+        if (o) o.call = e.call;
+        leave(e.call);
+        this.scheduleStats();
+        break;
+      }
       case 'queue_abandoned':
       case 'call_ended':
         leave(e.call);
+        this.monitors.delete(e.call);
         this.scheduleStats();
+        break;
+      case 'call_monitored':
+        if (e.state === 'ended') this.monitors.delete(e.call);
+        else this.monitors.set(e.call, { supervisor: e.supervisor, state: e.state });
         break;
       case 'storage':
         this.showStorage({ level: e.level, free_bytes: e.free_bytes });
         break;
       case 'operator_state': {
         const o = this.operators.get(e.operator) || { name: e.operator, extension: '', state: '', reason: '' };
-        this.operators.set(e.operator, { ...o, state: e.state, reason: e.reason || '', since: at });
+        const call = e.state === 'on_call' ? o.call : null;
+        this.operators.set(e.operator, { ...o, state: e.state, reason: e.reason || '', since: at, call });
         break;
       }
       default:
@@ -278,8 +297,11 @@ export class LiveView {
         tr.dataset.operator = login;
         tr.dataset.state = o.state;
         const f = this.figures.get(login);
-        const state = t(`state_${o.state}`) + (o.reason ? ` · ${o.reason}` : '');
+        const monitor = o.state === 'on_call' && o.call ? this.monitors.get(o.call) : null;
+        const state = t(`state_${o.state}`) + (o.reason ? ` · ${o.reason}` : '')
+          + (monitor ? ` · 🎧 ${t('monitorBy', { s: monitor.supervisor, m: t(`monitor_${monitor.state}`) })}` : '');
         const actions = el('td', { class: 'row-actions' });
+        if (o.state === 'on_call' && o.call) actions.append(...this.monitorButtons(o.call, monitor));
         if (o.state !== 'logged_out') {
           if (o.state !== 'paused') actions.append(el('button', { type: 'button', class: 'small', text: t('opPause'), onclick: () => this.openControl(login, 'paused') }));
           else actions.append(el('button', { type: 'button', class: 'small', text: t('opAvailable'), onclick: () => this.setState(login, 'available', null) }));
@@ -293,6 +315,30 @@ export class LiveView {
       });
     body.replaceChildren(...rows);
     if (focused) $('op-reason')?.focus();
+  }
+
+  /** Listen, whisper, barge on a conversation; once joined, the other
+   * modes and "stop" for the supervisor who listens. */
+  monitorButtons(call, monitor) {
+    const button = (key, cls, onclick) => el('button', { type: 'button', class: `small ${cls}`, text: t(key), 'data-monitor': key, onclick });
+    if (!monitor) {
+      return MODES.map((mode) => button(`monitor_do_${mode}`, '', () => this.monitor('POST', call, mode)));
+    }
+    if (monitor.supervisor !== this.me) return [];
+    return [
+      ...MODES.filter((mode) => mode !== monitor.state && monitor.state !== 'ringing')
+        .map((mode) => button(`monitor_do_${mode}`, '', () => this.monitor('PUT', call, mode))),
+      button('monitorStop', 'danger', () => this.monitor('DELETE', call)),
+    ];
+  }
+
+  async monitor(method, call, mode) {
+    try {
+      await api(method, `/api/calls/${call}/monitor`, mode ? { mode } : undefined);
+      if (method === 'POST') this.toast(t('monitorRinging'));
+    } catch (e) {
+      this.toast(e.message, 'error');
+    }
   }
 
   openControl(login, action) {
@@ -348,7 +394,8 @@ export class LiveView {
       const words = t(`ev_${e.type}`, {
         q: this.queues.get(e.queue)?.title || e.queue, p: e.position, r: e.reason,
         o: this.operators.get(e.operator)?.name || e.operator, t: e.target,
-        b: e.ended_by ? t(`endedBy_${e.ended_by}`) : '', s: e.state ? t(`state_${e.state}`) : '',
+        b: e.ended_by ? t(`endedBy_${e.ended_by}`) : '',
+        s: e.state ? t(e.type === 'call_monitored' ? `monitor_${e.state}` : `state_${e.state}`) : '', v: e.supervisor,
       });
       li.textContent = `${time(e.at)} ${words}`;
       return li;

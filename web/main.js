@@ -100,7 +100,7 @@ async function start(current) {
   views = [];
   const makers = {
     'view-console': () => new Console({ session: current, toast }),
-    'view-live': () => new LiveView({ toast }),
+    'view-live': () => new LiveView({ session: current, toast }),
     'view-wallboard': () => new WallboardView({ toast }),
     'view-users': () => new UsersView({ session: current, toast }),
     'view-recordings': () => new RecordingsView({ session: current, toast }),

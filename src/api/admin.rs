@@ -45,7 +45,8 @@ struct UserView {
     login: String,
     name: String,
     role: Role,
-    /// An operator user's operator: its login and extension.
+    /// An operator user's operator, or a supervisor's softphone: its
+    /// login and extension.
     operator: Option<String>,
     extension: Option<String>,
     /// An executor user's organisation (its code in the classifier).
@@ -63,8 +64,10 @@ struct UserList {
 
 /// `u` as shown, with its operator from `operators`.
 fn view_with(u: User, operators: &[Operator]) -> UserView {
+    // An operator user's operator, or a supervisor's softphone.
     let operator = u
         .operator_id
+        .or(u.phone_id)
         .and_then(|id| operators.iter().find(|o| o.id == id));
     UserView {
         extension: operator.map(|o| o.extension.clone()),
@@ -153,7 +156,9 @@ struct NewUserBody {
     name: String,
     role: String,
     password: String,
-    /// For an operator user: the operator's login (`hotline operator add`).
+    /// For an operator user: the operator's login (`hotline operator add`);
+    /// for a supervisor, optionally their softphone's (an operator record
+    /// with no queues).
     operator: Option<String>,
     /// For an executor user: the organisation's code in the classifier.
     executor: Option<String>,
@@ -163,7 +168,7 @@ struct NewUserBody {
 }
 
 /// A field's message, Ukrainian, for the admin page.
-fn field(field: &'static str, message: impl Into<String>) -> FieldError {
+pub(crate) fn field(field: &'static str, message: impl Into<String>) -> FieldError {
     FieldError {
         field,
         message: message.into(),
@@ -171,12 +176,14 @@ fn field(field: &'static str, message: impl Into<String>) -> FieldError {
 }
 
 /// The store's refusal, on the field it names.
-fn refused(e: StoreError) -> ApiError {
+pub(crate) fn refused(e: StoreError) -> ApiError {
     match e {
         StoreError::Invalid { field: f, reason } => {
             let name = match f {
                 "display name" => "name",
-                "login" | "operator" | "executor" | "email" | "role" | "password" => f,
+                "queue" => "queues",
+                "login" | "operator" | "executor" | "email" | "role" | "password" | "extension"
+                | "queues" => f,
                 _ => "form",
             };
             ApiError::Fields(vec![field(name, reason)])
@@ -197,7 +204,7 @@ fn refused(e: StoreError) -> ApiError {
     }
 }
 
-fn password_errors(password: &str, out: &mut Vec<FieldError>) {
+pub(crate) fn password_errors(password: &str, out: &mut Vec<FieldError>) {
     use crate::store::operators::MIN_PASSWORD_CHARS;
     if password.chars().count() < MIN_PASSWORD_CHARS {
         out.push(field(
@@ -276,8 +283,9 @@ async fn add_user(
         role,
         operator_login: body
             .operator
-            .filter(|_| role == Role::Operator)
-            .map(|o| o.trim().to_owned()),
+            .map(|o| o.trim().to_owned())
+            .filter(|o| !o.is_empty())
+            .filter(|_| matches!(role, Role::Operator | Role::Supervisor)),
         executor: body
             .executor
             .filter(|_| role == Role::Executor)
@@ -328,6 +336,9 @@ struct ChangeBody {
     email: Option<String>,
     /// `true` signs the user out everywhere and keeps them out.
     disabled: Option<bool>,
+    /// A supervisor's softphone: the login of its operator record
+    /// (`hotline operator add`, no queues); `""` unlinks it.
+    operator: Option<String>,
     /// Why, for the audit log.
     reason: Option<String>,
 }
@@ -398,6 +409,9 @@ async fn change_user(
         head: body.head,
         email: body.email.map(|e| Some(e).filter(|e| !e.trim().is_empty())),
         disabled: body.disabled,
+        phone: body
+            .operator
+            .map(|o| Some(o).filter(|o| !o.trim().is_empty())),
     };
     let (before, after) = store
         .update_user(&login, &change, Utc::now())
@@ -429,8 +443,21 @@ async fn change_user(
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(as = NewPassword)]
-struct PasswordBody {
+pub(crate) struct PasswordBody {
     password: String,
+}
+
+/// The new password a form sends, checked (a user's or an operator's).
+pub(crate) fn new_password(
+    body: Result<Json<PasswordBody>, JsonRejection>,
+) -> Result<String, ApiError> {
+    let Json(body) = body?;
+    let mut errors = Vec::new();
+    password_errors(&body.password, &mut errors);
+    if !errors.is_empty() {
+        return Err(ApiError::Fields(errors));
+    }
+    Ok(body.password)
 }
 
 /// Sets a user's new password and signs them out everywhere. Admins;
@@ -451,14 +478,9 @@ async fn reset_password(
     body: Result<Json<PasswordBody>, JsonRejection>,
 ) -> Result<StatusCode, ApiError> {
     auth.require(&[Role::Admin])?;
-    let Json(body) = body?;
-    let mut errors = Vec::new();
-    password_errors(&body.password, &mut errors);
-    if !errors.is_empty() {
-        return Err(ApiError::Fields(errors));
-    }
+    let password = new_password(body)?;
     if !store
-        .set_user_password(&login, &body.password)
+        .set_user_password(&login, &password)
         .await
         .map_err(refused)?
     {

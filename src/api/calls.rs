@@ -10,12 +10,18 @@
 //!   operator's block lasts `[blocking] operator_block_days` (0: until a
 //!   supervisor lifts it). A call with no usable number (withheld) is
 //!   ended all the same and answered 422: there is nothing to block.
+//! - `POST /api/calls/{id}/monitor` with `{"mode": "listen"|"whisper"|
+//!   "barge"}` (supervisors and admins): rings the signed-in user's own
+//!   softphone (the extension linked to them) and joins it to the
+//!   conversation; `PUT` switches the mode, `DELETE` ends it. Each is on the
+//!   call's record (its steps) and in the audit log.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{Path, State};
+use axum::extract::{ConnectInfo, Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
@@ -27,6 +33,7 @@ use uuid::Uuid;
 use super::auth::Auth;
 use super::error::{ApiError, ErrorBody};
 use super::state::{AppState, CallControl};
+use crate::call::monitor::{MonitorRefusal, MonitorRequest, Supervisor};
 use crate::config::BlockingSettings;
 use crate::ids::CallId;
 use crate::phone::Pii;
@@ -37,6 +44,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(my_calls))
         .routes(routes!(block))
+        .routes(routes!(monitor_start, monitor_mode, monitor_stop))
+        .routes(routes!(monitors))
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -190,4 +199,249 @@ async fn block(
         call_ended: ended,
     };
     Ok((StatusCode::CREATED, Json(reply)).into_response())
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[schema(as = MonitorRequestBody)]
+struct MonitorBody {
+    #[schema(value_type = crate::rtp::engine::MonitorMode)]
+    mode: crate::rtp::engine::MonitorMode,
+}
+
+/// A monitoring as asked: the call, the supervisor's extension rung, the
+/// mode.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = Monitoring)]
+struct MonitorView {
+    call: Uuid,
+    extension: Option<String>,
+    #[schema(value_type = crate::rtp::engine::MonitorMode)]
+    mode: Option<crate::rtp::engine::MonitorMode>,
+}
+
+impl From<MonitorRefusal> for ApiError {
+    fn from(refusal: MonitorRefusal) -> Self {
+        let text = match &refusal {
+            MonitorRefusal::NotTalking => "Розмова ще не почалась або вже скінчилась.".to_string(),
+            MonitorRefusal::Taken { by } => format!("Цю розмову вже слухає {by}."),
+            MonitorRefusal::NotMonitored => "Цю розмову ніхто не слухає.".to_string(),
+            MonitorRefusal::NotYours { by } => format!("Цю розмову слухає {by}, не ви."),
+            MonitorRefusal::NoPort => "Немає вільного RTP-порту; спробуйте за хвилину.".to_string(),
+            MonitorRefusal::NoPhone(ext) => {
+                format!("Ваш софтфон (внутрішній {ext}) не зареєстрований.")
+            }
+        };
+        match refusal {
+            MonitorRefusal::NoPort => ApiError::unavailable(text),
+            _ => ApiError::conflict(text),
+        }
+    }
+}
+
+/// The mode asked for, or what to send.
+fn mode_of(
+    body: Result<Json<MonitorBody>, JsonRejection>,
+) -> Result<crate::rtp::engine::MonitorMode, ApiError> {
+    body.map(|Json(b)| b.mode)
+        .map_err(|_| ApiError::unprocessable("send {\"mode\": \"listen\"|\"whisper\"|\"barge\"}"))
+}
+
+/// Sends a monitoring request to the call in progress and waits for its
+/// answer.
+async fn ask_call(
+    calls: &dyn CallControl,
+    id: CallId,
+    request: MonitorRequest,
+) -> Result<(), ApiError> {
+    let answer = calls
+        .monitor(id, request)
+        .ok_or_else(|| ApiError::not_found("the call is not in progress"))?;
+    answer
+        .await
+        .map_err(|_| ApiError::not_found("the call is not in progress"))??;
+    Ok(())
+}
+
+/// The signed-in supervisor's softphone: the extension of the operator
+/// record linked to them (an admin links it on the users page).
+async fn own_extension(store: &Store, auth: &Auth) -> Result<String, ApiError> {
+    let login = match auth.user().phone_id {
+        Some(id) => store.operator_login(id).await?,
+        None => None,
+    };
+    let operator = match login {
+        Some(login) => store.operator_by_login(&login).await?,
+        None => None,
+    };
+    operator
+        .filter(|o| o.disabled_at.is_none())
+        .map(|o| o.extension)
+        .ok_or_else(|| {
+            ApiError::conflict(
+                "До вашого користувача не прив’язано софтфон: адміністратор указує внутрішній номер на сторінці «Користувачі».",
+            )
+        })
+}
+
+async fn audit_monitor(
+    store: &Store,
+    auth: &Auth,
+    peer: SocketAddr,
+    action: &str,
+    id: CallId,
+    mode: Option<crate::rtp::engine::MonitorMode>,
+) -> Result<(), ApiError> {
+    let target = id.to_string();
+    super::admin::audit(
+        store,
+        auth,
+        peer,
+        super::admin::Audited {
+            action,
+            target: &target,
+            before: None,
+            after: mode.map(|m| serde_json::json!({ "mode": m.as_str() }).to_string()),
+            reason: None,
+        },
+    )
+    .await
+}
+
+/// Listen in on a conversation: the signed-in supervisor's softphone rings
+/// and, answered, hears both sides; in `whisper` the operator hears them,
+/// in `barge` the caller too. One supervisor per call. Supervisors and
+/// admins.
+#[utoipa::path(post, path = "/api/calls/{id}/monitor", tag = "calls",
+    params(("id" = Uuid, Path, description = "The call")),
+    request_body = MonitorBody,
+    responses(
+        (status = 202, body = MonitorView, description = "The supervisor's phone rings"),
+        (status = 404, body = ErrorBody, description = "The call is not in progress"),
+        (status = 409, body = ErrorBody,
+            description = "Not in a conversation, already monitored, or the supervisor has no registered softphone"),
+        (status = 503, body = ErrorBody, description = "No RTP port free"),
+    ))]
+async fn monitor_start(
+    State(store): State<Store>,
+    State(calls): State<Arc<dyn CallControl>>,
+    auth: Auth,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Path(id): Path<CallId>,
+    body: Result<Json<MonitorBody>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    auth.require(&[Role::Supervisor, Role::Admin])?;
+    let mode = mode_of(body)?;
+    let extension = own_extension(&store, &auth).await?;
+    let supervisor = Supervisor {
+        login: auth.user().login.clone(),
+        extension: extension.clone(),
+    };
+    let request = MonitorRequest::Start {
+        supervisor,
+        mode,
+    };
+    ask_call(calls.as_ref(), id, request).await?;
+    audit_monitor(&store, &auth, peer, "call.monitor", id, Some(mode)).await?;
+    info!(call = %id, by = %auth.user().login, %extension, mode = mode.as_str(), "supervisor listens in");
+    let view = MonitorView {
+        call: id.as_uuid(),
+        extension: Some(extension),
+        mode: Some(mode),
+    };
+    Ok((StatusCode::ACCEPTED, Json(view)).into_response())
+}
+
+/// Switch the mode of one's own monitoring of a call. Supervisors and
+/// admins.
+#[utoipa::path(put, path = "/api/calls/{id}/monitor", tag = "calls",
+    params(("id" = Uuid, Path, description = "The call")),
+    request_body = MonitorBody,
+    responses(
+        (status = 200, body = MonitorView, description = "Switched"),
+        (status = 404, body = ErrorBody, description = "The call is not in progress"),
+        (status = 409, body = ErrorBody, description = "Not monitored, or by someone else"),
+    ))]
+async fn monitor_mode(
+    State(store): State<Store>,
+    State(calls): State<Arc<dyn CallControl>>,
+    auth: Auth,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Path(id): Path<CallId>,
+    body: Result<Json<MonitorBody>, JsonRejection>,
+) -> Result<Json<MonitorView>, ApiError> {
+    auth.require(&[Role::Supervisor, Role::Admin])?;
+    let mode = mode_of(body)?;
+    let request = MonitorRequest::Mode {
+        by: auth.user().login.clone(),
+        mode,
+    };
+    ask_call(calls.as_ref(), id, request).await?;
+    audit_monitor(&store, &auth, peer, "call.monitor.mode", id, Some(mode)).await?;
+    Ok(Json(MonitorView {
+        call: id.as_uuid(),
+        extension: None,
+        mode: Some(mode),
+    }))
+}
+
+/// End one's own monitoring of a call (the supervisor's phone is hung up).
+/// Supervisors and admins.
+#[utoipa::path(delete, path = "/api/calls/{id}/monitor", tag = "calls",
+    params(("id" = Uuid, Path, description = "The call")),
+    responses(
+        (status = 204, description = "Ended"),
+        (status = 404, body = ErrorBody, description = "The call is not in progress"),
+        (status = 409, body = ErrorBody, description = "Not monitored, or by someone else"),
+    ))]
+async fn monitor_stop(
+    State(store): State<Store>,
+    State(calls): State<Arc<dyn CallControl>>,
+    auth: Auth,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Path(id): Path<CallId>,
+) -> Result<StatusCode, ApiError> {
+    auth.require(&[Role::Supervisor, Role::Admin])?;
+    let request = MonitorRequest::Stop {
+        by: auth.user().login.clone(),
+    };
+    ask_call(calls.as_ref(), id, request).await?;
+    audit_monitor(&store, &auth, peer, "call.monitor.end", id, None).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = MonitorList)]
+struct Monitors {
+    monitors: Vec<MonitorNow>,
+}
+
+/// A call a supervisor listens in on now.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = MonitorNow)]
+struct MonitorNow {
+    call: Uuid,
+    supervisor: String,
+    /// `ringing` (their softphone), `listen`, `whisper` or `barge`.
+    state: &'static str,
+}
+
+/// The calls supervisors listen in on now. Supervisors and admins.
+#[utoipa::path(get, path = "/api/calls/monitors", tag = "calls",
+    responses((status = 200, body = Monitors)))]
+async fn monitors(
+    State(calls): State<Arc<dyn CallControl>>,
+    auth: Auth,
+) -> Result<Json<Monitors>, ApiError> {
+    auth.require(&[Role::Supervisor, Role::Admin])?;
+    let mut monitors: Vec<MonitorNow> = calls
+        .monitors()
+        .into_iter()
+        .map(|(call, supervisor, state)| MonitorNow {
+            call: call.as_uuid(),
+            supervisor,
+            state,
+        })
+        .collect();
+    monitors.sort_by(|a, b| a.supervisor.cmp(&b.supervisor));
+    Ok(Json(Monitors { monitors }))
 }

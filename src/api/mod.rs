@@ -16,6 +16,7 @@
 //! the call layer or the server that assembles it all.
 
 pub mod admin;
+pub mod admin_operators;
 pub mod announcements;
 pub mod auth;
 pub mod blocking;
@@ -81,6 +82,7 @@ pub fn documented(
         announcements::routes(),
         ivr::routes(),
         admin::routes(),
+        admin_operators::routes(),
         crate::public::routes::routes(&state.public),
     ];
     let mut all = utoipa_axum::router::OpenApiRouter::with_openapi(openapi::ApiDoc::openapi());

@@ -224,6 +224,9 @@ struct OperatorEntry {
     reason: Option<String>,
     /// How long in this state, if it changed since the server started.
     in_state_ms: Option<u64>,
+    /// The call they talk on (`on_call`): a supervisor may listen in.
+    #[schema(value_type = Option<uuid::Uuid>)]
+    call: Option<crate::ids::CallId>,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -262,6 +265,7 @@ async fn operators(
                 state: live.map(|v| v.state).unwrap_or("logged_out"),
                 reason: live.and_then(|v| v.reason.clone()),
                 in_state_ms: live.and_then(|v| v.in_state_ms),
+                call: live.and_then(|v| v.call),
                 login: op.login,
                 name: op.display_name,
                 extension: op.extension,

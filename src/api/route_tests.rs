@@ -13,8 +13,8 @@ use serde_json::{Value, json};
 use super::auth::{CSRF_HEADER, MAX_FAILURES};
 use super::testing::{PASSWORD, Signed, TestApi};
 use crate::ids::CallId;
-use crate::store::Role;
 use crate::store::testing::stored_call;
+use crate::store::{NewOperator, Role};
 
 /// The API ([`TestApi`]) with the shorthands these tests use.
 struct Harness(TestApi);
@@ -1039,4 +1039,133 @@ async fn an_admin_adds_changes_disables_and_resets_users_and_every_step_is_audit
     );
     let (status, _) = h.get("/api/audit", &sveta).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn a_supervisor_with_a_linked_softphone_listens_in_and_each_request_is_audited() {
+    use crate::call::monitor::{MonitorRefusal, MonitorRequest};
+    use crate::rtp::engine::MonitorMode;
+    let h = Harness::new().await;
+    let root = h.sign_in("root", Role::Admin).await;
+    let olena = h.sign_in("olena", Role::Operator).await;
+    let sveta = h.sign_in("sveta", Role::Supervisor).await;
+    let call =
+        CallId::from_uuid(stored_call(&h.db, "0611234567", "+380611234567", Utc::now()).await);
+    h.calls.live.lock().unwrap().insert(call);
+    let uri = format!("/api/calls/{call}/monitor");
+
+    // Operators may not; a supervisor with no softphone is told to get one.
+    let (status, _) = h.post(&uri, &olena, json!({"mode": "listen"})).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, body) = h.post(&uri, &sveta, json!({"mode": "listen"})).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert!(
+        body["error"].as_str().unwrap().contains("софтфон"),
+        "{body}"
+    );
+
+    // The admin links a softphone (an operator record in no queue) to her;
+    // an executor cannot have one.
+    let phone = NewOperator::new("sveta-phone", "1090", None, vec![], Utc::now());
+    h.db.add_operator(&phone, PASSWORD, "hotline")
+        .await
+        .unwrap();
+    let (status, body) = h
+        .put("/api/users/sveta", &root, json!({"operator": "nobody"}))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["errors"][0]["field"], "operator");
+    let (status, body) = h
+        .put(
+            "/api/users/sveta",
+            &root,
+            json!({"operator": "sveta-phone"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["extension"], "1090");
+    // Her console is still a supervisor's: the phone is not an operator to work as.
+    let (_, session) = h.get("/api/session", &sveta).await;
+    assert_eq!(session["operator"], Value::Null, "{session}");
+
+    let (status, body) = h.post(&uri, &sveta, json!({"mode": "shout"})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let (status, body) = h.post(&uri, &sveta, json!({"mode": "listen"})).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    assert_eq!(
+        (&body["extension"], &body["mode"]),
+        (&json!("1090"), &json!("listen"))
+    );
+    let (status, body) = h.put(&uri, &sveta, json!({"mode": "whisper"})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (_, monitors) = h.get("/api/calls/monitors", &sveta).await;
+    assert_eq!(
+        monitors["monitors"],
+        json!([{"call": call.to_string(), "supervisor": "sveta", "state": "whisper"}])
+    );
+    let (status, _) = h.get("/api/calls/monitors", &olena).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    // The call's refusal comes back as it is.
+    *h.calls.refuse_next.lock().unwrap() = Some(MonitorRefusal::NotYours { by: "sveta".into() });
+    let (status, body) = h.delete(&uri, &root).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert!(body["error"].as_str().unwrap().contains("sveta"), "{body}");
+    let (status, _) = h.delete(&uri, &sveta).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        h.calls
+            .monitored
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(c, r)| (*c, r.clone()))
+            .collect::<Vec<_>>(),
+        [
+            (
+                call,
+                MonitorRequest::Start {
+                    supervisor: crate::call::monitor::Supervisor {
+                        login: "sveta".into(),
+                        extension: "1090".into()
+                    },
+                    mode: MonitorMode::Listen
+                }
+            ),
+            (
+                call,
+                MonitorRequest::Mode {
+                    by: "sveta".into(),
+                    mode: MonitorMode::Whisper
+                }
+            ),
+            (call, MonitorRequest::Stop { by: "sveta".into() }),
+        ]
+    );
+    // A call not in progress.
+    let other = format!("/api/calls/{}/monitor", CallId::random());
+    let (status, _) = h.post(&other, &sveta, json!({"mode": "listen"})).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    let (_, audit) = h.get("/api/audit?limit=20", &root).await;
+    let steps: Vec<String> = audit["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["actor_login"] == "sveta")
+        .map(|e| {
+            format!(
+                "{} {}",
+                e["action"].as_str().unwrap(),
+                e["after"].as_str().unwrap_or("-")
+            )
+        })
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            "call.monitor.end -",
+            r#"call.monitor.mode {"mode":"whisper"}"#,
+            r#"call.monitor {"mode":"listen"}"#,
+        ]
+    );
 }

@@ -29,6 +29,16 @@ pub trait CallControl: Send + Sync {
     /// Ends a call in progress (BYE to both sides); `false` if it is not in
     /// progress.
     fn end_call(&self, call: CallId) -> bool;
+    /// Asks a call in progress about its monitoring by a supervisor;
+    /// `None` if the call is not in progress.
+    fn monitor(
+        &self,
+        call: CallId,
+        request: crate::call::monitor::MonitorRequest,
+    ) -> Option<tokio::sync::oneshot::Receiver<Result<(), crate::call::monitor::MonitorRefusal>>>;
+    /// The calls supervisors listen in on: the call, who, the state
+    /// (`ringing`, `listen`, `whisper`, `barge`).
+    fn monitors(&self) -> Vec<(CallId, String, &'static str)>;
     /// Calls in progress now.
     fn active_calls(&self) -> usize;
     /// RTP ports taken by calls now.

@@ -28,6 +28,7 @@ use super::auth::{AuthSettings, CSRF_HEADER};
 use super::console::Consoles;
 use super::state::{AppState, CallControl, RecordingsDir};
 use crate::appeal::attachments::AttachmentFiles;
+use crate::call::monitor::{MonitorRefusal, MonitorRequest};
 use crate::config::{BlockingSettings, NumberingSettings};
 use crate::events::EventBus;
 use crate::ids::CallId;
@@ -51,6 +52,10 @@ const QUEUES: &str = "[[queue]]\nname = \"general\"\n";
 pub struct StandInCalls {
     pub live: Mutex<HashSet<CallId>>,
     pub ended: Mutex<Vec<CallId>>,
+    /// Monitoring requests to live calls, in order.
+    pub monitored: Mutex<Vec<(CallId, MonitorRequest)>>,
+    /// What the next monitoring request is answered (taken), else accepted.
+    pub refuse_next: Mutex<Option<MonitorRefusal>>,
     metrics: Metrics,
 }
 
@@ -61,6 +66,45 @@ impl CallControl for StandInCalls {
             self.ended.lock().unwrap().push(call);
         }
         was_live
+    }
+
+    fn monitor(
+        &self,
+        call: CallId,
+        request: MonitorRequest,
+    ) -> Option<tokio::sync::oneshot::Receiver<Result<(), MonitorRefusal>>> {
+        if !self.live.lock().unwrap().contains(&call) {
+            return None;
+        }
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let answer = match self.refuse_next.lock().unwrap().take() {
+            Some(refusal) => Err(refusal),
+            None => {
+                self.monitored.lock().unwrap().push((call, request));
+                Ok(())
+            }
+        };
+        let _ = tx.send(answer);
+        Some(rx)
+    }
+
+    fn monitors(&self) -> Vec<(CallId, String, &'static str)> {
+        let mut now: Vec<(CallId, String, &'static str)> = Vec::new();
+        for (call, request) in self.monitored.lock().unwrap().iter() {
+            match request {
+                MonitorRequest::Start { supervisor, mode } => {
+                    now.retain(|(c, _, _)| c != call);
+                    now.push((*call, supervisor.login.clone(), mode.as_str()));
+                }
+                MonitorRequest::Mode { mode, .. } => {
+                    for m in now.iter_mut().filter(|(c, _, _)| c == call) {
+                        m.2 = mode.as_str();
+                    }
+                }
+                MonitorRequest::Stop { .. } => now.retain(|(c, _, _)| c != call),
+            }
+        }
+        now
     }
 
     fn active_calls(&self) -> usize {

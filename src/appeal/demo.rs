@@ -131,10 +131,29 @@ pub async fn seed_city(
                 .add_operator(&operator, DEMO_PASSWORD, "hotline")
                 .await?;
         }
+        // The supervisor's softphone (extension 1090, in no queue), rung
+        // when she listens in on a conversation.
+        let phone = (role == Role::Supervisor).then(|| format!("{login}-phone"));
+        if let Some(phone) = &phone {
+            if store.operator_by_login(phone).await?.is_none() {
+                let operator = NewOperator::new(
+                    phone,
+                    "1090",
+                    Some(&format!("{name} (софтфон)")),
+                    vec![],
+                    now,
+                );
+                store
+                    .add_operator(&operator, DEMO_PASSWORD, "hotline")
+                    .await?;
+            }
+        }
         store
             .add_user(
                 &NewUser {
                     display_name: name.to_owned(),
+                    operator_login: phone
+                        .or_else(|| NewUser::named(login, role, executor, head).operator_login),
                     ..NewUser::named(login, role, executor, head)
                 },
                 DEMO_PASSWORD,

@@ -32,13 +32,14 @@ use std::time::{Duration, Instant};
 use rsip::Request;
 use tracing::{debug, info, warn};
 
+use super::monitor::{Monitor, MonitorRefusal, MonitorRequest, Monitoring};
 use super::{CODECS, CallEvent, Command, RingRequest};
 use crate::events::CallSummary;
 use crate::ids::CallId;
 use crate::ivr::{self, Clock, Ivr};
 use crate::media::Codec;
 use crate::queue::{OperatorId, Position, QueueSet, Refusal, Rejection};
-use crate::rtp::engine::{MediaEvent, Side};
+use crate::rtp::engine::{MediaEvent, MonitorMode, Side};
 use crate::rtp::session::MediaParams;
 use crate::sdp::{self, LocalMedia, SessionDescription};
 use crate::sip::{LegKey, msg};
@@ -98,6 +99,20 @@ pub enum Action<P> {
     Log { kind: &'static str, detail: String },
     /// The call is over; then [`CallMachine::finish`].
     End(Ending),
+    /// Ring the supervisor's phone (their extension's registered contact)
+    /// with this SDP offer, showing the caller: the leg's key goes to
+    /// [`CallMachine::monitor_dialled`] before any other input, its events
+    /// come as [`Input::MonitorLeg`].
+    DialMonitor {
+        extension: String,
+        caller: String,
+        sdp: Vec<u8>,
+    },
+    /// The monitoring of the call changed, for the live views.
+    Monitored {
+        supervisor: String,
+        state: Monitoring,
+    },
 }
 
 /// What the media engine must do.
@@ -120,6 +135,16 @@ pub enum MediaAction<P> {
     Hold(bool),
     /// The operator's leg is over.
     Unbridge,
+    /// The supervisor's phone answered: it joins on `port` as `mode` says.
+    Monitor {
+        params: MediaParams,
+        port: P,
+        mode: MonitorMode,
+    },
+    /// The supervisor switches mode.
+    MonitorMode(MonitorMode),
+    /// The supervisor's leg is over.
+    Unmonitor,
 }
 
 /// What the queue service must hear or answer.
@@ -211,6 +236,8 @@ pub enum Input<P> {
     Ivr(ivr::Input),
     /// "End call" from the console.
     EndFromConsole,
+    /// An event of the supervisor's leg ([`Action::DialMonitor`]).
+    MonitorLeg(CallEvent),
 }
 
 /// Where the call is.
@@ -294,6 +321,8 @@ pub struct CallMachine<P> {
     summary: CallSummary,
     /// The configured queues, which a transfer may name.
     queues: Arc<QueueSet>,
+    /// A supervisor listening in, while bridged.
+    monitor: Option<Monitor<P>>,
 }
 
 /// A new answered call: its id, the IVR it runs, the caller's session,
@@ -322,6 +351,7 @@ impl<P: RtpPort> CallMachine<P> {
             blocked: setup.blocked,
             summary: setup.summary,
             queues: setup.queues,
+            monitor: None,
         }
     }
 
@@ -392,6 +422,13 @@ impl<P: RtpPort> CallMachine<P> {
                 let actions = self.ivr.handle_input(clock, result);
                 self.apply_ivr(actions, &mut out);
             }
+            Input::MonitorLeg(event) => {
+                if let Some(monitor) = &mut self.monitor {
+                    if !monitor.on_leg(event, &mut out) {
+                        self.monitor = None;
+                    }
+                }
+            }
             Input::EndFromConsole => {
                 info!("ended from the console");
                 log(&mut out, "ended-by-console", String::new());
@@ -450,6 +487,62 @@ impl<P: RtpPort> CallMachine<P> {
             session: Session { params, local },
             held: false,
         });
+        out
+    }
+
+    /// Who monitors the call (their phone ringing or joined), if anyone.
+    pub fn monitored_by(&self) -> Option<&str> {
+        self.monitor.as_ref().map(|m| m.supervisor())
+    }
+
+    /// A supervisor's request from the console: to listen in (`media`: the
+    /// port the task allocated for their phone, `None` if none was free),
+    /// to switch mode, or to stop. Refused as [`MonitorRefusal`] says,
+    /// with nothing changed.
+    pub fn monitor(
+        &mut self,
+        request: MonitorRequest,
+        media: Option<(P, LocalMedia)>,
+    ) -> Result<Vec<Action<P>>, MonitorRefusal> {
+        let mut out = Vec::new();
+        match (request, &mut self.monitor) {
+            (MonitorRequest::Start { .. }, Some(m)) => {
+                return Err(MonitorRefusal::Taken {
+                    by: m.supervisor().to_string(),
+                });
+            }
+            (MonitorRequest::Start { supervisor, mode }, None) => {
+                if !matches!(self.state, State::Bridged(_)) || self.pending.is_some() {
+                    return Err(MonitorRefusal::NotTalking);
+                }
+                let (port, local) = media.ok_or(MonitorRefusal::NoPort)?;
+                info!(supervisor = %supervisor.login, mode = mode.as_str(), "a supervisor listens in");
+                let caller = self.summary.caller.clone();
+                let monitor = Monitor::start(supervisor, mode, port, &local, &caller, &mut out);
+                self.monitor = Some(monitor);
+            }
+            (MonitorRequest::Mode { .. } | MonitorRequest::Stop { .. }, None) => {
+                return Err(MonitorRefusal::NotMonitored);
+            }
+            (MonitorRequest::Mode { by, mode }, Some(m)) => m.switch(&by, mode, &mut out)?,
+            (MonitorRequest::Stop { by }, Some(m)) => {
+                m.owned_by(&by)?;
+                m.end(&mut out, "monitor-ended");
+                self.monitor = None;
+            }
+        }
+        Ok(out)
+    }
+
+    /// The SIP core placed the supervisor's leg (`None`: their extension
+    /// has no registered phone).
+    pub fn monitor_dialled(&mut self, leg: Option<LegKey>) -> Vec<Action<P>> {
+        let mut out = Vec::new();
+        if let Some(monitor) = &mut self.monitor {
+            if !monitor.dialled(leg, &mut out) {
+                self.monitor = None;
+            }
+        }
         out
     }
 
@@ -592,9 +685,15 @@ impl<P: RtpPort> CallMachine<P> {
                 }
             }
             // A supervisor's phone gone quiet costs the conversation
-            // nothing: their leg is the task's to end.
+            // nothing: their leg alone ends.
             MediaEvent::MonitorSilent => {
-                warn!("the supervisor's phone sends nothing");
+                if let Some(mut monitor) = self.monitor.take() {
+                    warn!(
+                        supervisor = monitor.supervisor(),
+                        "the supervisor's phone sends nothing; their leg ends"
+                    );
+                    monitor.end(out, "monitor-lost");
+                }
             }
         }
     }
@@ -889,7 +988,11 @@ impl<P: RtpPort> CallMachine<P> {
 
     /// The conversation with the operator is over: their leg ends (BYE),
     /// its media stops, and the service starts their wrap-up.
-    fn end_conversation(&self, bridge: Bridge, out: &mut Vec<Action<P>>) {
+    fn end_conversation(&mut self, bridge: Bridge, out: &mut Vec<Action<P>>) {
+        // A supervisor never stays alone with the caller.
+        if let Some(mut monitor) = self.monitor.take() {
+            monitor.end(out, "monitor-ended");
+        }
         out.push(Action::Media(MediaAction::Unbridge));
         out.push(Action::Sip(Command::EndLeg { leg: bridge.leg }));
         out.push(Action::Queue(QueueAction::ConversationEnded {

@@ -851,3 +851,244 @@ fn lookups_go_out_and_their_answers_come_back_to_the_ivr() {
         "no outages: on to the menu {actions:?}"
     );
 }
+
+mod monitoring {
+    use super::*;
+    use crate::call::monitor::{MonitorRefusal, MonitorRequest, Monitoring, Supervisor};
+    use crate::rtp::engine::MonitorMode;
+
+    fn sveta() -> Supervisor {
+        Supervisor {
+            login: "sveta".into(),
+            extension: "1090".into(),
+        }
+    }
+
+    fn start(mode: MonitorMode) -> MonitorRequest {
+        MonitorRequest::Start {
+            supervisor: sveta(),
+            mode,
+        }
+    }
+
+    fn states(actions: &[Action<u16>]) -> Vec<(String, Monitoring)> {
+        actions
+            .iter()
+            .filter_map(|a| match a {
+                Action::Monitored { supervisor, state } => Some((supervisor.clone(), *state)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Bridged, and sveta's phone (leg 9, port 31000) answered in `mode`.
+    fn joined(sim: &mut Sim, mode: MonitorMode) {
+        sim.bridged();
+        let actions = sim
+            .machine
+            .monitor(start(mode), Some((31000, local(31000))))
+            .expect("accepted");
+        let dial = actions.iter().find_map(|a| match a {
+            Action::DialMonitor {
+                extension,
+                caller,
+                sdp,
+            } => Some((extension.clone(), caller.clone(), sdp.clone())),
+            _ => None,
+        });
+        let (extension, caller, sdp) = dial.expect("the supervisor's phone is rung");
+        assert_eq!(
+            (extension.as_str(), caller.as_str()),
+            ("1090", "+380611234567")
+        );
+        assert!(String::from_utf8(sdp).unwrap().contains("m=audio 31000 "));
+        assert_eq!(states(&actions), [("sveta".into(), Monitoring::Ringing)]);
+        assert!(sim.machine.monitor_dialled(Some(leg(9))).is_empty());
+        let actions = sim.input(Input::MonitorLeg(CallEvent::Answered {
+            body: phone_sdp(7090, "sendrecv"),
+        }));
+        assert!(
+            actions.iter().any(|a| matches!(a,
+                Action::Media(MediaAction::Monitor { port: 31000, mode: m, params })
+                    if *m == mode && params.remote == Some("198.51.100.7:7090".parse().unwrap()))),
+            "{actions:?}"
+        );
+        assert_eq!(
+            logs(&actions),
+            [format!("monitor-joined sveta {}", mode.as_str())]
+        );
+        assert_eq!(sim.machine.monitored_by(), Some("sveta"));
+    }
+
+    #[test]
+    fn only_a_conversation_is_monitored_and_by_one_supervisor_at_a_time() {
+        let mut sim = Sim::new(false);
+        sim.queued();
+        assert_eq!(
+            sim.machine
+                .monitor(start(MonitorMode::Listen), Some((31000, local(31000))))
+                .unwrap_err(),
+            MonitorRefusal::NotTalking
+        );
+        let mut sim = Sim::new(false);
+        sim.bridged();
+        assert_eq!(
+            sim.machine
+                .monitor(start(MonitorMode::Listen), None)
+                .unwrap_err(),
+            MonitorRefusal::NoPort
+        );
+        let stop = MonitorRequest::Stop { by: "sveta".into() };
+        assert_eq!(
+            sim.machine.monitor(stop, None).unwrap_err(),
+            MonitorRefusal::NotMonitored
+        );
+        sim.machine
+            .monitor(start(MonitorMode::Listen), Some((31000, local(31000))))
+            .unwrap();
+        let other = MonitorRequest::Start {
+            supervisor: Supervisor {
+                login: "ivan".into(),
+                extension: "1091".into(),
+            },
+            mode: MonitorMode::Barge,
+        };
+        assert_eq!(
+            sim.machine
+                .monitor(other, Some((31002, local(31002))))
+                .unwrap_err(),
+            MonitorRefusal::Taken { by: "sveta".into() }
+        );
+        for request in [
+            MonitorRequest::Mode {
+                by: "ivan".into(),
+                mode: MonitorMode::Barge,
+            },
+            MonitorRequest::Stop { by: "ivan".into() },
+        ] {
+            assert_eq!(
+                sim.machine.monitor(request, None).unwrap_err(),
+                MonitorRefusal::NotYours { by: "sveta".into() }
+            );
+        }
+    }
+
+    #[test]
+    fn a_supervisor_without_a_registered_phone_or_who_declines_is_not_joined() {
+        let mut sim = Sim::new(false);
+        sim.bridged();
+        sim.machine
+            .monitor(start(MonitorMode::Listen), Some((31000, local(31000))))
+            .unwrap();
+        let actions = sim.machine.monitor_dialled(None);
+        assert_eq!(logs(&actions), ["monitor-failed sveta 480"]);
+        assert_eq!(states(&actions), [("sveta".into(), Monitoring::Ended)]);
+        assert_eq!(sim.machine.monitored_by(), None);
+
+        sim.machine
+            .monitor(start(MonitorMode::Listen), Some((31000, local(31000))))
+            .unwrap();
+        sim.machine.monitor_dialled(Some(leg(9)));
+        let actions = sim.input(Input::MonitorLeg(CallEvent::Failed { code: 486 }));
+        assert_eq!(logs(&actions), ["monitor-failed sveta 486"]);
+        assert_eq!(sim.machine.monitored_by(), None);
+        assert_eq!(
+            sim.machine.phase(),
+            Phase::Bridged,
+            "the conversation goes on"
+        );
+    }
+
+    #[test]
+    fn the_supervisor_switches_mode_then_hangs_up_from_the_console() {
+        let mut sim = Sim::new(false);
+        joined(&mut sim, MonitorMode::Listen);
+        let whisper = MonitorRequest::Mode {
+            by: "sveta".into(),
+            mode: MonitorMode::Whisper,
+        };
+        let actions = sim.machine.monitor(whisper, None).unwrap();
+        assert!(matches!(
+            actions.as_slice(),
+            [
+                Action::Media(MediaAction::MonitorMode(MonitorMode::Whisper)),
+                ..
+            ]
+        ));
+        assert_eq!(logs(&actions), ["monitor-mode sveta whisper"]);
+        assert_eq!(
+            states(&actions),
+            [("sveta".into(), Monitoring::Joined(MonitorMode::Whisper))]
+        );
+        let actions = sim
+            .machine
+            .monitor(MonitorRequest::Stop { by: "sveta".into() }, None)
+            .unwrap();
+        assert!(matches!(
+            actions.first(),
+            Some(Action::Media(MediaAction::Unmonitor))
+        ));
+        assert_eq!(sip(&actions), ["end leg9@hotline"]);
+        assert_eq!(logs(&actions), ["monitor-ended sveta"]);
+        assert_eq!(sim.machine.monitored_by(), None);
+        assert_eq!(sim.machine.phase(), Phase::Bridged);
+    }
+
+    #[test]
+    fn the_supervisors_phone_hanging_up_or_going_silent_ends_only_their_leg() {
+        let mut sim = Sim::new(false);
+        joined(&mut sim, MonitorMode::Barge);
+        let actions = sim.input(Input::MonitorLeg(CallEvent::RemoteHangup));
+        assert!(
+            sip(&actions).is_empty(),
+            "their BYE ended the leg: {actions:?}"
+        );
+        assert_eq!(logs(&actions), ["monitor-ended sveta"]);
+        assert_eq!(sim.machine.phase(), Phase::Bridged);
+
+        sim.machine
+            .monitor(start(MonitorMode::Listen), Some((31002, local(31002))))
+            .unwrap();
+        sim.machine.monitor_dialled(Some(leg(10)));
+        sim.input(Input::MonitorLeg(CallEvent::Answered {
+            body: phone_sdp(7092, "sendrecv"),
+        }));
+        let actions = sim.media(MediaEvent::MonitorSilent);
+        assert_eq!(sip(&actions), ["end leg10@hotline"]);
+        assert_eq!(logs(&actions), ["monitor-lost sveta"]);
+        assert!(ending(&actions).is_none(), "the call goes on");
+    }
+
+    #[test]
+    fn the_conversation_ending_ends_the_monitoring_first() {
+        // The operator's phone dies: the caller goes back to the queue and
+        // the supervisor is not left alone with them.
+        let mut sim = Sim::new(false);
+        joined(&mut sim, MonitorMode::Listen);
+        let actions = sim.media(MediaEvent::OperatorSilent);
+        let media: Vec<String> = actions
+            .iter()
+            .filter_map(|a| match a {
+                Action::Media(MediaAction::Unmonitor) => Some("unmonitor".into()),
+                Action::Media(MediaAction::Unbridge) => Some("unbridge".into()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(media, ["unmonitor", "unbridge"]);
+        assert_eq!(sip(&actions), ["end leg9@hotline", "end leg1@hotline"]);
+        assert_eq!(
+            logs(&actions),
+            ["monitor-ended sveta", "operator-lost olena"]
+        );
+        assert_eq!(sim.machine.monitored_by(), None);
+
+        // The call's end: the same, from finish.
+        let mut sim = Sim::new(false);
+        joined(&mut sim, MonitorMode::Whisper);
+        let actions = sim.sip(CallEvent::RemoteHangup);
+        assert!(ending(&actions).is_some());
+        let actions = sim.machine.finish(EndedBy::Caller);
+        assert_eq!(sip(&actions)[0], "end leg9@hotline");
+        assert_eq!(logs(&actions), ["monitor-ended sveta"]);
+    }
+}

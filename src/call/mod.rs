@@ -12,6 +12,8 @@
 //!   the SIP core asks before a call task exists.
 //! - [`forks`]: which call and operator each outgoing leg rings for
 //!   (sans-IO), for the SIP core.
+//! - [`monitor`]: a supervisor listening in, whispering or barging in, as
+//!   plain code the call's machine runs.
 //! - here: what the SIP core and a call tell each other ([`CallEvent`],
 //!   [`Command`]), and [`CallContext`], what every call shares.
 //!
@@ -24,6 +26,7 @@ pub mod forks;
 pub mod machine;
 #[cfg(test)]
 mod machine_tests;
+pub mod monitor;
 pub mod outbound;
 mod task;
 
@@ -273,10 +276,14 @@ pub struct CallContext {
     /// Calls confirmed by ACK and not yet ended, kept by the SIP core's
     /// admission control; `max_calls` limits these.
     pub established: AtomicUsize,
-    /// Calls in progress by our id, with a way to end each from outside
-    /// (the console's "end call and block caller").
-    pub live: std::sync::Mutex<std::collections::HashMap<CallId, mpsc::UnboundedSender<()>>>,
+    /// Calls in progress by our id, with a way to reach each from outside
+    /// (the console's "end call and block caller", a supervisor listening
+    /// in).
+    pub live: std::sync::Mutex<std::collections::HashMap<CallId, mpsc::UnboundedSender<Control>>>,
     pub queues: QueueService,
+    /// Calls a supervisor listens in on: who, and the state
+    /// ([`monitor::Monitoring`]).
+    pub monitors: std::sync::Mutex<std::collections::HashMap<CallId, (String, &'static str)>>,
     pub events: EventBus,
     /// A registered softphone logs its operator in.
     pub login_on_register: bool,
@@ -285,15 +292,32 @@ pub struct CallContext {
     pub metrics: crate::metrics::Metrics,
 }
 
+/// What the console asks of a call in progress.
+#[derive(Debug)]
+pub enum Control {
+    /// End it (BYE to both sides).
+    End,
+    /// Monitoring by a supervisor; the answer comes on `reply`.
+    Monitor {
+        request: monitor::MonitorRequest,
+        reply: tokio::sync::oneshot::Sender<Result<(), monitor::MonitorRefusal>>,
+    },
+}
+
 impl CallContext {
     /// Ends a call in progress (BYE to both sides); `false` if it is not
     /// in progress.
     pub fn end_call(&self, id: CallId) -> bool {
+        self.control(id, Control::End)
+    }
+
+    /// Tells a call in progress; `false` if it is not in progress.
+    fn control(&self, id: CallId, control: Control) -> bool {
         self.live
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .get(&id)
-            .is_some_and(|tx| tx.send(()).is_ok())
+            .is_some_and(|tx| tx.send(control).is_ok())
     }
 
     /// Our address as the peer at `ip` sees it: the configured one, else
@@ -325,6 +349,24 @@ impl CallContext {
 impl crate::api::CallControl for CallContext {
     fn end_call(&self, call: CallId) -> bool {
         CallContext::end_call(self, call)
+    }
+
+    fn monitor(
+        &self,
+        call: CallId,
+        request: monitor::MonitorRequest,
+    ) -> Option<tokio::sync::oneshot::Receiver<Result<(), monitor::MonitorRefusal>>> {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        self.control(call, Control::Monitor { request, reply })
+            .then_some(answer)
+    }
+
+    fn monitors(&self) -> Vec<(CallId, String, &'static str)> {
+        let monitors = self.monitors.lock().unwrap_or_else(|e| e.into_inner());
+        monitors
+            .iter()
+            .map(|(call, (who, state))| (*call, who.clone(), *state))
+            .collect()
     }
 
     fn active_calls(&self) -> usize {

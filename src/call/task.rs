@@ -23,7 +23,8 @@ use super::machine::{
     Action, CallMachine, Ending, FromQueue, HOLD_MUSIC, Input, Lookup, MediaAction, Phase,
     QueueAction, RtpPort, Setup,
 };
-use super::{CODECS, CallContext, CallEvent, Command, called_number, caller_number};
+use super::monitor::{MonitorRefusal, MonitorRequest};
+use super::{CODECS, CallContext, CallEvent, Command, Control, called_number, caller_number};
 use crate::events::{CallSummary, Event as Published};
 use crate::ids::CallId;
 use crate::ivr::assets::IvrAssets;
@@ -89,6 +90,10 @@ pub async fn run(
     // caller or an operator "on call") is released.
     ctx.queues.call_gone(id);
     ctx.live
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .remove(&id);
+    ctx.monitors
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .remove(&id);
@@ -320,6 +325,7 @@ impl Call {
             media_ip,
             queue: None,
             lookups: mpsc::unbounded_channel(),
+            monitor: None,
         }
     }
 
@@ -673,7 +679,7 @@ impl Call {
 
     /// Feeds the machine until the call ends.
     async fn converse(&mut self, driver: &mut Driver) -> Ending {
-        let (end_tx, mut end_rx) = mpsc::unbounded_channel::<()>();
+        let (end_tx, mut end_rx) = mpsc::unbounded_channel::<Control>();
         self.ctx
             .live
             .lock()
@@ -703,7 +709,18 @@ impl Call {
                 }
                 // A closed channel: the SIP core dropped the call.
                 event = self.events.recv() => Input::Sip(event.unwrap_or(CallEvent::Terminated)),
-                Some(()) = end_rx.recv() => Input::EndFromConsole,
+                Some(event) = next_message(driver.monitor.as_mut()) => Input::MonitorLeg(event),
+                Some(control) = end_rx.recv() => match control {
+                    Control::End => Input::EndFromConsole,
+                    Control::Monitor { request, reply } => {
+                        let (answer, end) = self.monitor(driver, request).await;
+                        let _ = reply.send(answer);
+                        if let Some(end) = end {
+                            return end;
+                        }
+                        continue;
+                    }
+                },
                 message = next_message(driver.queue.as_mut()) => match message {
                     Some(message) => Input::Queue(driver.queue_input(message, &self.ctx.ports)),
                     // The service has nothing more to say to us.
@@ -737,6 +754,30 @@ impl Call {
                 Action::Log { kind, detail } => self.event(kind, detail),
                 Action::Lookup(lookup) => self.lookup(lookup, driver.lookups.0.clone()),
                 Action::End(ending) => return Some(ending),
+                Action::DialMonitor {
+                    extension,
+                    caller,
+                    sdp,
+                } => {
+                    let leg = self.dial_monitor(driver, extension, caller, sdp).await;
+                    let more = driver.machine.monitor_dialled(leg);
+                    todo.extend(more.into_iter().rev());
+                }
+                Action::Monitored { supervisor, state } => {
+                    {
+                        let mut monitors =
+                            self.ctx.monitors.lock().unwrap_or_else(|e| e.into_inner());
+                        match state {
+                            super::monitor::Monitoring::Ended => monitors.remove(&self.id),
+                            _ => monitors.insert(self.id, (supervisor.clone(), state.as_str())),
+                        };
+                    }
+                    self.ctx.events.publish(Published::CallMonitored {
+                        call: self.id,
+                        supervisor,
+                        state: state.as_str(),
+                    });
+                }
                 Action::Queue(action) => {
                     let more = self.queue(driver, action).await;
                     // What the answer led to comes next, before the rest.
@@ -746,8 +787,84 @@ impl Call {
             if !driver.machine.listens_to_queue() {
                 driver.queue = None;
             }
+            if driver.machine.monitored_by().is_none() {
+                driver.monitor = None;
+            }
         }
         None
+    }
+
+    /// A supervisor's request from the console, carried out: the answer
+    /// for the console (a phone that cannot be rung refuses it), and the
+    /// call's end if it came meanwhile.
+    async fn monitor(
+        &mut self,
+        driver: &mut Driver,
+        request: MonitorRequest,
+    ) -> (Result<(), MonitorRefusal>, Option<Ending>) {
+        let start = match &request {
+            MonitorRequest::Start { supervisor, .. } => Some(supervisor.clone()),
+            _ => None,
+        };
+        // A port only for a start the machine may accept.
+        let media = start
+            .as_ref()
+            .filter(|_| driver.machine.phase() == Phase::Bridged)
+            .filter(|_| driver.machine.monitored_by().is_none())
+            .and_then(|_| match driver.leg_media(&self.ctx.ports) {
+                Ok(media) => Some(media),
+                Err(e) => {
+                    warn!(error = %e, "no RTP port for the supervisor's phone");
+                    None
+                }
+            });
+        let actions = match driver.machine.monitor(request, media) {
+            Ok(actions) => actions,
+            Err(refusal) => return (Err(refusal), None),
+        };
+        let end = self.carry_out(driver, actions).await;
+        let answer = match start {
+            Some(s) if driver.machine.monitored_by() != Some(s.login.as_str()) => {
+                Err(MonitorRefusal::NoPhone(s.extension))
+            }
+            _ => Ok(()),
+        };
+        (answer, end)
+    }
+
+    /// Rings the supervisor's phone: the leg's key (`None` when their
+    /// extension has no registered phone); its events come on the driver's
+    /// `monitor` channel.
+    async fn dial_monitor(
+        &self,
+        driver: &mut Driver,
+        extension: String,
+        caller: String,
+        sdp: Vec<u8>,
+    ) -> Option<crate::sip::LegKey> {
+        let dial = crate::sip::Dial {
+            // The SIP core puts the registered contact here.
+            target: String::new(),
+            from_user: caller,
+            from_host: None,
+            display: Some("Прослуховування".into()),
+            asserted: None,
+            sdp,
+            auth: None,
+            call_id: None,
+        };
+        let (events_tx, events) = mpsc::unbounded_channel();
+        let (leg_tx, leg_rx) = tokio::sync::oneshot::channel();
+        let _ = self.commands.send(Command::DialExtension {
+            call: self.id,
+            extension,
+            dial: Box::new(dial),
+            events: events_tx,
+            leg: leg_tx,
+        });
+        let leg = leg_rx.await.ok().flatten();
+        driver.monitor = leg.is_some().then_some(events);
+        leg
     }
 
     /// Tells (or asks) the queue service; what the machine makes of an
@@ -897,6 +1014,8 @@ struct Driver {
         mpsc::UnboundedSender<ivr::Input>,
         mpsc::UnboundedReceiver<ivr::Input>,
     ),
+    /// The supervisor's leg's events, while one listens in.
+    monitor: Option<mpsc::UnboundedReceiver<CallEvent>>,
 }
 
 impl Driver {
@@ -914,8 +1033,27 @@ impl Driver {
             },
             MediaAction::Hold(held) => MediaCommand::Hold(held),
             MediaAction::Unbridge => MediaCommand::Unbridge,
+            MediaAction::Monitor { params, port, mode } => MediaCommand::Monitor {
+                params,
+                sockets: port,
+                mode,
+            },
+            MediaAction::MonitorMode(mode) => MediaCommand::MonitorMode(mode),
+            MediaAction::Unmonitor => MediaCommand::Unmonitor,
         };
         self.handle.send(command);
+    }
+
+    /// A port for a leg to a staff phone, and our side of its SDP.
+    fn leg_media(&self, ports: &PortPool) -> Result<(MediaSockets, LocalMedia), String> {
+        let sockets = ports.allocate().map_err(|e| e.to_string())?;
+        let local = LocalMedia {
+            address: self.media_ip,
+            port: sockets.port(),
+            session_id: rand::random::<u32>() as u64,
+            version: 1,
+        };
+        Ok((sockets, local))
     }
 
     fn prompts(&self, names: &[String]) -> Vec<crate::media::Prompt> {
@@ -934,24 +1072,12 @@ impl Driver {
             } => {
                 let allocated = match self.machine.phase() {
                     // An offer the call no longer waits for takes no port.
-                    Phase::Queued => ports.allocate().map_err(|e| e.to_string()),
+                    Phase::Queued => self.leg_media(ports),
                     _ => Err("not queued".to_string()),
                 };
-                let media = match allocated {
-                    Ok(sockets) => {
-                        let local = LocalMedia {
-                            address: self.media_ip,
-                            port: sockets.port(),
-                            session_id: rand::random::<u32>() as u64,
-                            version: 1,
-                        };
-                        Some((sockets, local))
-                    }
-                    Err(e) => {
-                        debug!(error = %e, "no RTP port for an offer");
-                        None
-                    }
-                };
+                let media = allocated
+                    .map_err(|e| debug!(error = %e, "no RTP port for an offer"))
+                    .ok();
                 FromQueue::Offer {
                     operator,
                     extension,
@@ -971,8 +1097,9 @@ impl Driver {
     }
 }
 
-/// The queue service's next message, or never when not queued.
-async fn next_message(rx: Option<&mut mpsc::UnboundedReceiver<ToCall>>) -> Option<ToCall> {
+/// A channel's next message, or never when there is none (not queued, no
+/// supervisor's leg).
+async fn next_message<T>(rx: Option<&mut mpsc::UnboundedReceiver<T>>) -> Option<T> {
     match rx {
         Some(rx) => rx.recv().await,
         None => std::future::pending().await,

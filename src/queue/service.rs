@@ -86,6 +86,10 @@ pub struct OperatorView {
     /// server started.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub in_state_ms: Option<u64>,
+    /// The call they talk on (`on_call`): a supervisor may listen in.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<uuid::Uuid>)]
+    pub call: Option<CallId>,
 }
 
 /// A queue as it is now, for the API and live views.
@@ -172,6 +176,10 @@ enum Input {
     PhoneGone {
         extension: String,
     },
+    /// An admin changed the operator's record.
+    Refresh {
+        login: String,
+    },
     Set {
         login: String,
         request: StateRequest,
@@ -186,6 +194,9 @@ enum Input {
 enum Then {
     LogInByPhone {
         extension: String,
+    },
+    Refresh {
+        login: String,
     },
     Set {
         login: String,
@@ -345,6 +356,15 @@ impl QueueService {
     pub fn phone_registered(&self, extension: &str) {
         let _ = self.tx.send(Input::PhoneRegistered {
             extension: extension.to_owned(),
+        });
+    }
+
+    /// An admin changed (or removed, or disabled) the operator: what they
+    /// serve applies at once if they are signed in; one removed or
+    /// disabled is signed out (after their call, if on one).
+    pub fn operator_changed(&self, login: &str) {
+        let _ = self.tx.send(Input::Refresh {
+            login: login.to_owned(),
         });
     }
 
@@ -659,6 +679,9 @@ impl Service {
                     }
                 }
             }
+            Input::Refresh { login } => {
+                self.lookup_login(login.clone(), Then::Refresh { login });
+            }
             Input::Set {
                 login,
                 request,
@@ -749,6 +772,36 @@ impl Service {
                 }
                 Ok(None) => {}
                 Err(e) => warn!(%extension, error = %e, "cannot look up the operator"),
+            },
+            Then::Refresh { login } => match found {
+                Ok(Some(operator)) => {
+                    let signed_in = self
+                        .router
+                        .operator_state(&operator)
+                        .is_some_and(|s| *s != OperatorState::LoggedOut);
+                    if signed_in {
+                        // Same state; the queues and penalties are new.
+                        self.log_in(now, &operator);
+                        info!(%operator, "the operator's queues changed: applied at once");
+                    }
+                }
+                Ok(None) => {
+                    let operator = OperatorId::new(&login);
+                    match self.router.log_out(now, &operator) {
+                        Ok(()) => info!(%operator, "operator removed or disabled: signed out"),
+                        Err(RouterError::OnCall(_)) => {
+                            info!(%operator, "operator removed or disabled: signed out after the call");
+                            self.logout_after_call.insert(operator.clone());
+                        }
+                        Err(_) => {}
+                    }
+                    if !self.logout_after_call.contains(&operator) {
+                        if let Some(info) = self.operators.remove(&operator) {
+                            self.extensions.remove(&info.extension);
+                        }
+                    }
+                }
+                Err(e) => warn!(%login, error = %e, "cannot look up the operator"),
             },
             Then::Set {
                 login,
@@ -936,6 +989,10 @@ impl Service {
                 .since
                 .get(operator)
                 .map(|at| now.saturating_duration_since(*at).as_millis() as u64),
+            call: match state {
+                Some(OperatorState::OnCall { caller }) => Some(*caller),
+                _ => None,
+            },
         }
     }
 

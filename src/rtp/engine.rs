@@ -63,7 +63,10 @@ pub enum Side {
 /// How a supervisor is joined to a conversation (Asterisk's ChanSpy
 /// options, FreeSWITCH's eavesdrop): they always hear both sides; who
 /// hears them depends on the mode.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
+#[serde(rename_all = "lowercase")]
 pub enum MonitorMode {
     /// Nobody hears the supervisor.
     Listen,
@@ -72,6 +75,16 @@ pub enum MonitorMode {
     /// Both hear the supervisor: a conference of three. The recording
     /// keeps what the caller heard, so it has the supervisor too.
     Barge,
+}
+
+impl MonitorMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MonitorMode::Listen => "listen",
+            MonitorMode::Whisper => "whisper",
+            MonitorMode::Barge => "barge",
+        }
+    }
 }
 
 /// What the engine tells a call's task.

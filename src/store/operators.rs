@@ -691,6 +691,49 @@ impl Store {
         ))
     }
 
+    /// Changes the operator's shown name and whether they may work (a
+    /// disabled operator's phone cannot register nor their console sign in
+    /// as them): the operator before and after, or `None` if there is no
+    /// such operator. `Invalid` (nothing written) for a blank name.
+    pub async fn update_operator(
+        &self,
+        login: &str,
+        display_name: Option<&str>,
+        disabled: Option<bool>,
+        now: DateTime<Utc>,
+    ) -> Result<Option<(Operator, Operator)>, StoreError> {
+        const SQL: &str =
+            "UPDATE operators SET display_name = $1, disabled_at = $2 WHERE login = $3";
+        let Some(before) = self.operator_by_login(login).await? else {
+            return Ok(None);
+        };
+        let name = match display_name {
+            Some(name) => check_display_name(name)?.to_owned(),
+            None => before.display_name.clone(),
+        };
+        let disabled_at = match disabled {
+            Some(true) => before.disabled_at.or(Some(now)),
+            Some(false) => None,
+            None => before.disabled_at,
+        };
+        on_pool!(self, |pool| sqlx::query(SQL)
+            .bind(&name)
+            .bind(disabled_at.map(DbTime::new))
+            .bind(login)
+            .execute(pool)
+            .await
+            .map(drop))
+        .map_err(query_err("change an operator"))?;
+        let after = self
+            .operator_by_login(login)
+            .await?
+            .ok_or(StoreError::NotFound {
+                what: "operator",
+                id: before.id,
+            })?;
+        Ok(Some((before, after)))
+    }
+
     /// Removes the operator, their queues and their state history. Returns
     /// `false` if there was no such operator.
     pub async fn remove_operator(&self, login: &str) -> Result<bool, StoreError> {

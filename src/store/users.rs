@@ -44,6 +44,9 @@ pub struct User {
     pub role: Role,
     /// For an operator user: the operator (extension) they are.
     pub operator_id: Option<Uuid>,
+    /// For a supervisor: their own softphone (an operator record in no
+    /// queue), rung when they listen in on a conversation.
+    pub phone_id: Option<Uuid>,
     /// For an executor user: its organisation's code in the classifier.
     pub executor: Option<String>,
     /// For an executor user: whether they are the organisation's head.
@@ -60,7 +63,8 @@ pub struct NewUser {
     pub login: String,
     pub display_name: String,
     pub role: Role,
-    /// The operator's login, for (and only for) an operator user.
+    /// The operator's login: an operator user's (required), or a
+    /// supervisor's softphone (optional); no other role has one.
     pub operator_login: Option<String>,
     /// The organisation's code in the classifier, for (and only for) an
     /// executor user.
@@ -94,6 +98,9 @@ pub struct UserChange {
     pub head: Option<bool>,
     pub email: Option<Option<String>>,
     pub disabled: Option<bool>,
+    /// A supervisor's softphone, by its operator login; `Some(None)`
+    /// unlinks it.
+    pub phone: Option<Option<String>>,
 }
 
 /// A signed-in user's session.
@@ -142,7 +149,7 @@ fn token_hash(token: &str) -> String {
 }
 
 const USER_COLUMNS: &str = "u.id, u.login, u.display_name, u.role, u.operator_id, \
-    u.executor_code, u.executor_head, u.email, u.created_at, u.disabled_at";
+    u.phone_operator_id, u.executor_code, u.executor_head, u.email, u.created_at, u.disabled_at";
 
 /// A user's e-mail address: a bare address (no display name), at most
 /// 254 characters.
@@ -166,6 +173,7 @@ fn user_from_row(row: &impl StoreRow) -> Result<User, StoreError> {
         display_name: c.get("display_name")?,
         role: c.parsed("role", Role::parse)?,
         operator_id: c.opt_uuid("operator_id")?,
+        phone_id: c.opt_uuid("phone_operator_id")?,
         executor: c.get("executor_code")?,
         head: c.get::<bool>("executor_head")?,
         email: c.get("email")?,
@@ -225,21 +233,26 @@ impl Store {
     ) -> Result<User, StoreError> {
         const SQL: &str = "INSERT INTO users \
             (id, login, display_name, role, password_hash, operator_id, executor_code, \
-             executor_head, created_at) \
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
+             executor_head, created_at, phone_operator_id) \
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
         check_login(&new.login)?;
         let display_name = check_display_name(&new.display_name)?.to_owned();
         check_password(password)?;
-        let operator_id = match (new.role, &new.operator_login) {
-            (Role::Operator, Some(login)) => Some(
-                self.operator_by_login(login)
-                    .await?
-                    .ok_or_else(|| StoreError::Invalid {
-                        field: "operator",
-                        reason: format!("no operator has the login {login:?}"),
-                    })?
-                    .id,
-            ),
+        let linked = match &new.operator_login {
+            Some(login) => Some(self.operator_id_for_user(login).await?),
+            None => None,
+        };
+        // (An operator's second user is refused below, as a duplicate.)
+        if let Some(id) = linked {
+            let phone = self.user_of_operator(id).await?.and_then(|u| u.phone_id);
+            if new.role == Role::Supervisor || phone == Some(id) {
+                self.check_phone_free(id, None).await?;
+            }
+        }
+        let phone_id = linked.filter(|_| new.role == Role::Supervisor);
+        let operator_id = match (new.role, linked) {
+            (Role::Operator, Some(id)) => Some(id),
+            (Role::Supervisor, _) => None,
             (Role::Operator, None) => {
                 return Err(StoreError::Invalid {
                     field: "operator",
@@ -249,7 +262,7 @@ impl Store {
             (_, Some(_)) => {
                 return Err(StoreError::Invalid {
                     field: "operator",
-                    reason: "only operator users are linked to an operator".into(),
+                    reason: "only operator and supervisor users are linked to an operator".into(),
                 });
             }
             (_, None) => None,
@@ -268,6 +281,7 @@ impl Store {
             .bind(new.executor.as_deref())
             .bind(new.head)
             .bind(DbTime::new(now))
+            .bind(phone_id.map(DbUuid))
             .execute(pool)
             .await
             .map(drop));
@@ -294,6 +308,18 @@ impl Store {
             .ok_or(StoreError::NotFound { what: "user", id })
     }
 
+    /// The id of the operator `login` names, for a user's link.
+    async fn operator_id_for_user(&self, login: &str) -> Result<Uuid, StoreError> {
+        Ok(self
+            .operator_by_login(login)
+            .await?
+            .ok_or_else(|| StoreError::Invalid {
+                field: "operator",
+                reason: format!("no operator has the login {login:?}"),
+            })?
+            .id)
+    }
+
     pub async fn user_by_login(&self, login: &str) -> Result<Option<User>, StoreError> {
         let sql = format!("SELECT {USER_COLUMNS} FROM users u WHERE u.login = $1");
         on_pool!(self, |pool| sqlx::query(&sql)
@@ -317,9 +343,24 @@ impl Store {
         ))
     }
 
-    /// The operator user of an operator, if any.
+    /// Refused (`Invalid`) when the operator record is already another
+    /// user's: an operator user's operator, or a supervisor's softphone.
+    async fn check_phone_free(&self, id: Uuid, user: Option<Uuid>) -> Result<(), StoreError> {
+        match self.user_of_operator(id).await? {
+            Some(other) if Some(other.id) != user => Err(StoreError::Invalid {
+                field: "operator",
+                reason: format!("this operator record is {:?}'s already", other.login),
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    /// The user linked to an operator record, if any: the operator user,
+    /// or the supervisor whose softphone it is.
     pub async fn user_of_operator(&self, operator_id: Uuid) -> Result<Option<User>, StoreError> {
-        let sql = format!("SELECT {USER_COLUMNS} FROM users u WHERE u.operator_id = $1");
+        let sql = format!(
+            "SELECT {USER_COLUMNS} FROM users u WHERE u.operator_id = $1 OR u.phone_operator_id = $1"
+        );
         on_pool!(self, |pool| sqlx::query(&sql)
             .bind(DbUuid(operator_id))
             .fetch_optional(pool)
@@ -354,7 +395,8 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<Option<(User, User)>, StoreError> {
         const SQL: &str = "UPDATE users SET display_name = $1, role = $2, executor_code = $3, \
-            executor_head = $4, email = $5, disabled_at = $6 WHERE login = $7";
+            executor_head = $4, email = $5, disabled_at = $6, phone_operator_id = $7 \
+            WHERE login = $8";
         const END: &str = "DELETE FROM sessions WHERE user_id IN \
             (SELECT id FROM users WHERE login = $1)";
         let Some(before) = self.user_by_login(login).await? else {
@@ -404,6 +446,26 @@ impl Store {
         if let Some(e) = &email {
             check_email(e)?;
         }
+        // An operator keeps their operator; a supervisor's softphone is
+        // theirs to change; other roles have none.
+        // A supervisor's softphone is theirs to change; other roles have
+        // none (a supervisor who changes role loses theirs).
+        let phone_id = match (role, &change.phone) {
+            (Role::Supervisor, Some(Some(phone))) => {
+                let id = self.operator_id_for_user(phone.trim()).await?;
+                self.check_phone_free(id, Some(before.id)).await?;
+                Some(id)
+            }
+            (Role::Supervisor, Some(None)) => None,
+            (Role::Supervisor, None) => before.phone_id,
+            (_, Some(Some(_))) => {
+                return Err(StoreError::Invalid {
+                    field: "operator",
+                    reason: "only a supervisor has a softphone to listen in with".into(),
+                });
+            }
+            _ => None,
+        };
         let disabled_at = match change.disabled {
             Some(true) => before.disabled_at.or(Some(now)),
             Some(false) => None,
@@ -418,6 +480,7 @@ impl Store {
                 .bind(head)
                 .bind(email.as_deref())
                 .bind(disabled_at.map(DbTime::new))
+                .bind(phone_id.map(DbUuid))
                 .bind(login)
                 .execute(&mut *tx)
                 .await?;

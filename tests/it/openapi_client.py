@@ -148,6 +148,12 @@ today = call(api, sv, "GET", "/api/operators/figures", 200).json()
 assert any(o["login"] == operator for o in today["operators"]), today
 call(api, sv, "GET", "/api/operators/figures", 200, params={"from": "2026-11-01", "to": "2026-11-30"})
 call(api, sv, "GET", "/api/operators/figures", 422, params={"from": "2026-11-30", "to": "2026-11-01"})
+# Listening in: this supervisor has no softphone linked; no call is live.
+call(api, sv, "GET", "/api/calls/monitors", 200)
+nocall = "0b7f3c52-6d1e-4c43-9a55-3f0c3c8d9e01"
+call(api, sv, "POST", f"/api/calls/{nocall}/monitor", 409, json={"mode": "listen"})
+call(api, sv, "PUT", f"/api/calls/{nocall}/monitor", 404, json={"mode": "whisper"})
+call(api, sv, "DELETE", f"/api/calls/{nocall}/monitor", 404)
 call(api, sv, "DELETE", "/api/session", 204)
 
 adm = signed_in(admin)
@@ -164,6 +170,17 @@ call(api, adm, "PUT", "/api/users/nova", 200, json={"disabled": True, "reason": 
 call(api, adm, "PUT", "/api/users/nobody", 404, json={"name": "Хтось"})
 call(api, adm, "POST", "/api/users/nova/password", 204, json={"password": "insha-dovga-fraza"})
 call(api, adm, "POST", "/api/users/nova/password", 422, json={"password": "short"})
+call(api, adm, "GET", "/api/admin/operators", 200)
+call(api, adm, "POST", "/api/admin/operators", 422,
+     json={"login": "X", "name": "", "extension": "1", "password": "1", "queues": [{"queue": "nowhere"}]})
+call(api, adm, "POST", "/api/admin/operators", 201, json={
+    "login": "ivan", "name": "Іван Сидоренко", "extension": "1077", "password": "dovgyi-parol",
+    "queues": [{"queue": "general", "penalty": 0}]})
+call(api, adm, "PUT", "/api/admin/operators/ivan", 200,
+     json={"queues": [{"queue": "general", "penalty": 2}], "reason": "резерв"})
+call(api, adm, "PUT", "/api/admin/operators/nobody", 404, json={"name": "Хтось"})
+call(api, adm, "POST", "/api/admin/operators/ivan/password", 204, json={"password": "insha-dovga-fraza"})
+call(api, adm, "DELETE", "/api/admin/operators/ivan", 204)
 log = call(api, adm, "GET", "/api/audit", 200, params={"target": "nova"}).json()
 assert [e["action"] for e in log["entries"]] == ["user.password", "user.update", "user.add"], log
 

@@ -891,3 +891,223 @@ async fn a_caller_whose_operator_phone_dies_goes_back_to_the_queue() {
     petro.stop().await;
     citizen.stop().await;
 }
+
+const SVETA_HZ: u32 = 1800;
+
+/// For each half second of a phone's received audio: whether `hz` is in
+/// it (a share of the power above 0.15: a tone mixed with another still
+/// counts).
+fn heard_windows(path: &std::path::Path, hz: u32) -> Vec<bool> {
+    let (samples, rate) = crate::peers::baresip::read_wav_mono(path).unwrap();
+    assert_eq!(rate, 8000);
+    samples
+        .chunks_exact(4000)
+        .map(|w| {
+            let w: Vec<i16> = w.iter().map(|s| (s * 32767.0) as i16).collect();
+            share(&w, hz) > 0.15
+        })
+        .collect()
+}
+
+fn count(windows: &[bool]) -> usize {
+    windows.iter().filter(|w| **w).count()
+}
+
+/// Listen, whisper, barge (issue 21) with three independent SIP phones: a
+/// caller, an operator and a supervisor whose softphone is linked to their
+/// user. Listening, the supervisor hears both sides and nobody hears them;
+/// whispering, the operator hears them and the caller does not; barging,
+/// both do. The recording keeps what the caller heard, so listening and
+/// whispering leave no trace of the supervisor in it. Each step is on the
+/// call's record and in the audit log; other roles and other supervisors
+/// are refused.
+#[tokio::test]
+async fn a_supervisor_listens_whispers_and_barges_in_from_the_console() {
+    let app = queue_app(15, 0).await;
+    add_operator(&app, "olena", "1001", &["general"]).await;
+    // Sveta's softphone: an operator record in no queue, linked to her.
+    add_operator(&app, "sveta-phone", "1090", &[]).await;
+    let supervisor = hotline::store::NewUser {
+        login: "sveta".into(),
+        display_name: "Світлана".into(),
+        role: hotline::store::Role::Supervisor,
+        operator_login: Some("sveta-phone".into()),
+        executor: None,
+        head: false,
+    };
+    app.store()
+        .add_user(&supervisor, "sveta-password", Utc::now())
+        .await
+        .unwrap();
+    let sveta_api = crate::sign_in(app.http_addr, "sveta", "sveta-password")
+        .await
+        .unwrap();
+    let as_sveta = |method: &'static str, path: String, body: &'static str| {
+        let headers = sveta_api.headers();
+        let addr = app.http_addr;
+        async move {
+            let r = crate::request(addr, method, &path, &headers, body).await;
+            (r.status, r.body)
+        }
+    };
+    let mut olena = operator_phone(&app, "olena", "1001", OLENA_HZ, AnswerMode::Auto).await;
+    let mut sveta = softphone(&app, "1090", SVETA_HZ, AnswerMode::Auto).await;
+
+    let mut citizen = caller("0501112233").await;
+    call_into_queue(&app, &mut citizen, "0").await;
+    olena
+        .wait_established(Duration::from_secs(20))
+        .await
+        .expect("olena answers");
+    wait_state(&app, "olena", "on_call").await;
+    let (_, body) = app.api("GET", "/api/operators", "").await;
+    let operators: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let call = operators["operators"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["login"] == "olena")
+        .and_then(|o| o["call"].as_str())
+        .expect("the operator's call is in the live view")
+        .to_string();
+    let monitor = format!("/api/calls/{call}/monitor");
+
+    // An operator may not listen in; a bad mode is refused.
+    let operator = app
+        .sign_in_as("olena", hotline::store::Role::Operator)
+        .await;
+    let r = crate::request(
+        app.http_addr,
+        "POST",
+        &monitor,
+        &operator.headers(),
+        r#"{"mode":"listen"}"#,
+    )
+    .await;
+    assert_eq!(r.status, 403, "{}", r.body);
+    let (status, _) = as_sveta("POST", monitor.clone(), r#"{"mode":"shout"}"#).await;
+    assert_eq!(status, 422);
+
+    // Listen: sveta's phone rings and answers by itself.
+    let (status, body) = as_sveta("POST", monitor.clone(), r#"{"mode":"listen"}"#).await;
+    assert_eq!(status, 202, "{body}");
+    sveta
+        .wait_established(T)
+        .await
+        .expect("sveta's phone answers");
+    let (status, body) = as_sveta("GET", "/api/calls/monitors".into(), "").await;
+    assert_eq!(status, 200);
+    assert!(body.contains("\"sveta\""), "{body}");
+    // The admin (another supervisor's place) cannot take it over.
+    let (status, body) = app.api("POST", &monitor, r#"{"mode":"barge"}"#).await;
+    assert_eq!(status, 409, "{body}");
+    let (status, _) = app.api("DELETE", &monitor, "").await;
+    assert_eq!(status, 409, "only sveta ends her monitoring");
+    tokio::time::sleep(Duration::from_secs(4)).await;
+
+    let (status, body) = as_sveta("PUT", monitor.clone(), r#"{"mode":"whisper"}"#).await;
+    assert_eq!(status, 200, "{body}");
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let (status, body) = as_sveta("PUT", monitor.clone(), r#"{"mode":"barge"}"#).await;
+    assert_eq!(status, 200, "{body}");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let (status, body) = as_sveta("DELETE", monitor.clone(), "").await;
+    assert_eq!(status, 204, "{body}");
+    sveta.wait_closed(T).await.expect("sveta's leg is hung up");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    citizen.hangup().await.unwrap();
+    olena.wait_closed(T).await.expect("the operator's leg ends");
+
+    // Sveta heard both sides together.
+    let at_sveta = sveta.received_audio().await.unwrap();
+    let (caller_w, olena_w) = (
+        heard_windows(&at_sveta, CALLER_HZ),
+        heard_windows(&at_sveta, OLENA_HZ),
+    );
+    let both = caller_w
+        .iter()
+        .zip(&olena_w)
+        .filter(|(a, b)| **a && **b)
+        .count();
+    eprintln!(
+        "measured [monitor]: half-seconds at the supervisor with both sides: {both} of {}",
+        caller_w.len()
+    );
+    assert!(both >= 12, "{both} of {}", caller_w.len());
+    // The operator heard her while whispered to and barged in on (7 s); the
+    // caller only once she barged in (3 s); the recording as the caller.
+    let at_olena = count(&heard_windows(
+        &olena.received_audio().await.unwrap(),
+        SVETA_HZ,
+    ));
+    let at_caller = count(&heard_windows(
+        &citizen.received_audio().await.unwrap(),
+        SVETA_HZ,
+    ));
+    let call_row = crate::ended_call(&app).await;
+    let recs = app.store().recordings_for_call(call_row.id).await.unwrap();
+    let (_, left, right) = read_stereo(&app.recordings.path().join(&recs[0].path));
+    let in_recording = |x: &[i16]| {
+        x.chunks_exact(4000)
+            .filter(|w| share(w, SVETA_HZ) > 0.15)
+            .count()
+    };
+    let (rec_left, rec_right) = (in_recording(&left), in_recording(&right));
+    eprintln!(
+        "measured [monitor]: half-seconds with the supervisor: at the operator {at_olena}, at the caller {at_caller}, recording left {rec_left} / right {rec_right}"
+    );
+    assert!((11..=16).contains(&at_olena), "{at_olena}");
+    assert!((4..=8).contains(&at_caller), "{at_caller}");
+    assert_eq!(rec_left, 0, "the caller's channel never has the supervisor");
+    assert!(
+        rec_right.abs_diff(at_caller) <= 2,
+        "the recording has the supervisor only as the caller heard her: {rec_right} vs {at_caller}"
+    );
+
+    // On the call's record, and in the audit log.
+    let events = app
+        .store()
+        .call_events(call_row.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.kind.starts_with("monitor"))
+        .map(|e| format!("{} {}", e.kind, e.detail))
+        .collect::<Vec<_>>();
+    assert_eq!(
+        events,
+        [
+            "monitor-joined sveta listen",
+            "monitor-mode sveta whisper",
+            "monitor-mode sveta barge",
+            "monitor-ended sveta",
+        ]
+    );
+    let (_, audit) = app.api("GET", "/api/audit?limit=50", "").await;
+    let audit: serde_json::Value = serde_json::from_str(&audit).unwrap();
+    let actions: Vec<String> = audit["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["actor_login"] == "sveta")
+        .map(|e| {
+            format!(
+                "{} {}",
+                e["action"].as_str().unwrap(),
+                e["target"].as_str().unwrap()
+            )
+        })
+        .collect();
+    for action in ["call.monitor", "call.monitor.mode", "call.monitor.end"] {
+        assert!(
+            actions.contains(&format!("{action} {call}")),
+            "{action} missing: {actions:?}"
+        );
+    }
+    // Over: the call is no longer there to listen to.
+    let (status, _) = as_sveta("POST", monitor.clone(), r#"{"mode":"listen"}"#).await;
+    assert_eq!(status, 404);
+    for p in [olena, sveta, citizen] {
+        p.stop().await;
+    }
+}
