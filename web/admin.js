@@ -1,5 +1,6 @@
 // The admins' pages: users (add, change, disable, a new password) and the
-// audit log of what staff changed. Each change is checked by the server
+// audit log of what staff changed; operators with their queues and
+// penalties. Each change is checked by the server
 // too, and comes back with a message under the field that is wrong.
 
 import { api, ApiError } from './api.js';
@@ -54,7 +55,7 @@ export class UsersView {
     on($('audit-form'), 'submit', (e) => { e.preventDefault(); this.loadAudit(); });
     const [executors, operators] = await Promise.all([
       api('GET', '/api/executors').catch(() => []),
-      api('GET', '/api/operators').then((r) => r.operators).catch(() => []),
+      api('GET', '/api/admin/operators').then((r) => r.operators).catch(() => []),
     ]);
     this.executors = executors;
     this.operators = operators;
@@ -264,5 +265,209 @@ export class UsersView {
     } catch (e) {
       $('users-error').textContent = e.message;
     }
+  }
+}
+
+/** The queues an operator serves, as ticks with a penalty each. `serves`:
+ * [{queue, penalty}]; `queues`: [{name, title}]. */
+function queuePicker(idPrefix, queues, serves) {
+  const box = el('div', { class: 'queue-picks' });
+  for (const q of queues) {
+    const mine = serves.find((s) => s.queue === q.name);
+    const tick = el('input', { type: 'checkbox', id: `${idPrefix}-q-${q.name}`, 'data-queue': q.name });
+    tick.checked = !!mine;
+    const penalty = el('input', { type: 'number', min: '0', max: '100', step: '1', class: 'penalty',
+      id: `${idPrefix}-p-${q.name}`, 'aria-label': `${t('opPenalty')}: ${q.title}` });
+    penalty.value = String(mine?.penalty ?? 0);
+    penalty.disabled = !tick.checked;
+    tick.addEventListener('change', () => { penalty.disabled = !tick.checked; });
+    box.append(el('label', { class: 'inline-check', for: tick.id }, tick, el('span', { text: q.title }), penalty));
+  }
+  box.value = () => [...box.querySelectorAll('input[type=checkbox]:checked')].map((tick) => ({
+    queue: tick.dataset.queue,
+    penalty: Number(box.querySelector(`#${idPrefix}-p-${tick.dataset.queue}`).value || 0),
+  }));
+  return box;
+}
+
+/** Operators (the extensions people answer on), the queues each serves and
+ * the penalty in each; a change applies at once. Admins. */
+export class OperatorsView {
+  constructor({ toast }) {
+    this.toast = toast;
+    this.abort = new AbortController();
+    this.operators = [];
+    this.queues = [];
+    this.open = null; // {login, what: 'edit' | 'password' | 'remove'}
+  }
+
+  async start() {
+    const on = listeners(this.abort);
+    on($('oa-form'), 'submit', (e) => { e.preventDefault(); this.add(); });
+    on($('oa-generate'), 'click', () => {
+      $('oa-password').value = newPassword();
+      $('oa-password').type = 'text';
+    });
+    try {
+      const live = await api('GET', '/api/live');
+      this.queues = live.queues.map((q) => ({ name: q.name, title: q.title || q.name }));
+    } catch (e) {
+      $('operators-error').textContent = e.message;
+    }
+    this.addPicker = queuePicker('oa', this.queues, []);
+    $('oa-queues').replaceChildren(this.addPicker);
+    await this.load();
+  }
+
+  stop() {
+    this.abort.abort();
+  }
+
+  retranslate() {
+    this.render();
+  }
+
+  async load() {
+    try {
+      this.operators = (await api('GET', '/api/admin/operators')).operators;
+      $('operators-error').textContent = '';
+    } catch (e) {
+      $('operators-error').textContent = e.message;
+    }
+    this.render();
+  }
+
+  title(queue) {
+    return this.queues.find((q) => q.name === queue)?.title || queue;
+  }
+
+  render() {
+    const rows = this.operators.flatMap((o) => {
+      const served = o.queues.length
+        ? o.queues.map((s) => `${this.title(s.queue)} (${s.penalty})`).join(', ')
+        : t('opNoQueues');
+      const button = (key, what, cls = 'small') => el('button', { type: 'button', class: cls, text: t(key), 'data-action': what, onclick: () => this.toggle(o.login, what) });
+      const tr = el('tr', { 'data-login': o.login, class: o.disabled_at ? 'muted' : '' },
+        el('td', { class: 'mono', text: o.login }),
+        el('td', { text: o.name }),
+        el('td', { class: 'mono', text: o.extension }),
+        el('td', { text: served }),
+        el('td', { text: o.user || '—' }),
+        el('td', { text: o.disabled_at ? t('userDisabledSince', { d: dateTime(o.disabled_at) }) : t('userActive') }),
+        el('td', { class: 'row-actions' },
+          button('userEdit', 'edit'), button('userNewPassword', 'password'), button('opRemove', 'remove', 'small danger')));
+      if (this.open?.login !== o.login) return [tr];
+      const form = this.open.what === 'edit' ? this.editForm(o)
+        : this.open.what === 'password' ? this.passwordForm(o) : this.removeForm(o);
+      return [tr, el('tr', { class: 'control-row', 'data-control': o.login }, el('td', { colspan: '7' }, form))];
+    });
+    $('operators-list').replaceChildren(...rows);
+  }
+
+  toggle(login, what) {
+    this.open = this.open?.login === login && this.open.what === what ? null : { login, what };
+    this.render();
+  }
+
+  async add() {
+    const slots = {};
+    for (const f of ['login', 'name', 'extension', 'password', 'queues']) slots[f] = $(`e-oa-${f}`);
+    const body = {
+      login: $('oa-login').value.trim(), name: $('oa-name').value.trim(), extension: $('oa-extension').value.trim(),
+      password: $('oa-password').value, queues: this.addPicker.value(),
+    };
+    try {
+      await api('POST', '/api/admin/operators', body);
+      showErrors(new Error(''), slots, $('oa-error'));
+      $('oa-error').textContent = '';
+      for (const id of ['oa-login', 'oa-name', 'oa-extension', 'oa-password']) $(id).value = '';
+      this.addPicker = queuePicker('oa', this.queues, []);
+      $('oa-queues').replaceChildren(this.addPicker);
+      this.toast(t('opAdded', { l: body.login }));
+      await this.load();
+    } catch (e) {
+      showErrors(e, slots, $('oa-error'));
+    }
+  }
+
+  /** Name, queues with penalties, disabled, and a reason for the log. */
+  editForm(o) {
+    const name = el('input', { id: 'oe-name', maxlength: '200' });
+    name.value = o.name;
+    const picker = queuePicker('oe', this.queues, o.queues);
+    const disabled = el('input', { id: 'oe-disabled', type: 'checkbox' });
+    disabled.checked = !!o.disabled_at;
+    const reason = el('input', { id: 'oe-reason', maxlength: '200', placeholder: t('opReason') });
+    const slots = { name: el('span', { class: 'field-error' }), queues: el('span', { class: 'field-error' }) };
+    const other = el('p', { class: 'error', role: 'alert' });
+    const form = el('form', { class: 'edit-form', novalidate: '' },
+      el('label', { for: 'oe-name' }, el('span', { text: t('userName') }), name, slots.name),
+      el('fieldset', { class: 'queues-pick' }, el('legend', { text: t('opQueues') }), picker, slots.queues),
+      el('label', { class: 'inline-check', for: 'oe-disabled' }, disabled, el('span', { text: t('opDisabled') })),
+      el('label', { for: 'oe-reason' }, el('span', { text: t('opReason') }), reason),
+      el('div', { class: 'row' },
+        el('button', { type: 'submit', class: 'primary small', text: t('saveChanges') }),
+        el('button', { type: 'button', class: 'small', text: t('cancel'), onclick: () => this.toggle(o.login, 'edit') })),
+      other);
+    form.addEventListener('submit', async (e) => {
+      e.preventDefault();
+      try {
+        await api('PUT', `/api/admin/operators/${encodeURIComponent(o.login)}`,
+          { name: name.value, queues: picker.value(), disabled: disabled.checked, reason: reason.value });
+        this.open = null;
+        this.toast(t('opSaved', { l: o.login }));
+        await this.load();
+      } catch (err) {
+        showErrors(err, slots, other);
+      }
+    });
+    return form;
+  }
+
+  /** A new password for the softphone (and the operator's sign-in). */
+  passwordForm(o) {
+    const password = el('input', { id: 'oe-password', type: 'text', autocomplete: 'new-password', minlength: '8' });
+    const slots = { password: el('span', { class: 'field-error' }) };
+    const other = el('p', { class: 'error', role: 'alert' });
+    const form = el('form', { class: 'edit-form', novalidate: '' },
+      el('label', { for: 'oe-password' }, el('span', { text: t('opNewPasswordFor', { l: o.login, e: o.extension }) }), password, slots.password),
+      el('div', { class: 'row' },
+        el('button', { type: 'button', class: 'small', text: t('userGenerate'), onclick: () => { password.value = newPassword(); } }),
+        el('button', { type: 'submit', class: 'primary small', text: t('saveChanges') }),
+        el('button', { type: 'button', class: 'small', text: t('cancel'), onclick: () => this.toggle(o.login, 'password') })),
+      el('p', { class: 'hint', text: t('opPasswordHint') }),
+      other);
+    form.addEventListener('submit', async (e) => {
+      e.preventDefault();
+      try {
+        await api('POST', `/api/admin/operators/${encodeURIComponent(o.login)}/password`, { password: password.value });
+        this.open = null;
+        this.toast(t('userPasswordSet', { l: o.login }));
+        this.render();
+      } catch (err) {
+        showErrors(err, slots, other);
+      }
+    });
+    return form;
+  }
+
+  /** Removing asks first. */
+  removeForm(o) {
+    const other = el('p', { class: 'error', role: 'alert' });
+    return el('div', { class: 'edit-form' },
+      el('p', { text: t('opRemoveAsk', { l: o.login, e: o.extension }) }),
+      el('div', { class: 'row' },
+        el('button', { type: 'button', class: 'danger small', text: t('opRemove'), 'data-confirm': 'remove', onclick: async () => {
+          try {
+            await api('DELETE', `/api/admin/operators/${encodeURIComponent(o.login)}`);
+            this.open = null;
+            this.toast(t('opRemoved', { l: o.login }));
+            await this.load();
+          } catch (err) {
+            other.textContent = err.message;
+          }
+        } }),
+        el('button', { type: 'button', class: 'small', text: t('cancel'), onclick: () => this.toggle(o.login, 'remove') })),
+      other);
   }
 }

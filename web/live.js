@@ -299,7 +299,7 @@ export class LiveView {
         const f = this.figures.get(login);
         const monitor = o.state === 'on_call' && o.call ? this.monitors.get(o.call) : null;
         const state = t(`state_${o.state}`) + (o.reason ? ` · ${o.reason}` : '')
-          + (monitor ? ` · 🎧 ${t('monitorBy', { s: monitor.supervisor, m: t(`monitor_${monitor.state}`) })}` : '');
+          + (monitor ? ` · ${t('monitorBy', { s: monitor.supervisor, m: t(`monitor_${monitor.state}`) })}` : '');
         const actions = el('td', { class: 'row-actions' });
         if (o.state === 'on_call' && o.call) actions.append(...this.monitorButtons(o.call, monitor));
         if (o.state !== 'logged_out') {

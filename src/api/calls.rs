@@ -336,10 +336,7 @@ async fn monitor_start(
         login: auth.user().login.clone(),
         extension: extension.clone(),
     };
-    let request = MonitorRequest::Start {
-        supervisor,
-        mode,
-    };
+    let request = MonitorRequest::Start { supervisor, mode };
     ask_call(calls.as_ref(), id, request).await?;
     audit_monitor(&store, &auth, peer, "call.monitor", id, Some(mode)).await?;
     info!(call = %id, by = %auth.user().login, %extension, mode = mode.as_str(), "supervisor listens in");

@@ -235,8 +235,8 @@ struct MembershipView {
     penalty: u32,
 }
 
-/// Every operator with their queues and their state now. Supervisors,
-/// admins.
+/// Every operator with their queues and their state now (supervisors'
+/// softphones left out). Supervisors, admins.
 #[utoipa::path(get, path = "/api/operators", operation_id = "list_operators", tag = "queues",
     responses((status = 200, body = OperatorList)))]
 async fn operators(
@@ -246,10 +246,18 @@ async fn operators(
 ) -> Result<Json<OperatorList>, ApiError> {
     auth.require(&[Role::Supervisor, Role::Admin])?;
     let snapshot = service.snapshot().await?;
+    // Supervisors' softphones are not operators to watch.
+    let phones: std::collections::HashSet<uuid::Uuid> = store
+        .list_users()
+        .await?
+        .into_iter()
+        .filter_map(|u| u.phone_id)
+        .collect();
     let operators = store
         .list_operators()
         .await?
         .into_iter()
+        .filter(|op| !phones.contains(&op.id))
         .map(|op| {
             let live = snapshot.operators.iter().find(|v| v.login == op.login);
             OperatorEntry {

@@ -1169,3 +1169,94 @@ async fn a_supervisor_with_a_linked_softphone_listens_in_and_each_request_is_aud
         ]
     );
 }
+
+#[tokio::test]
+async fn an_admin_adds_changes_and_removes_operators_and_every_step_is_audited() {
+    let h = Harness::new().await;
+    let root = h.sign_in("root", Role::Admin).await;
+    let sveta = h.sign_in("sveta", Role::Supervisor).await;
+    let (status, _) = h.get("/api/admin/operators", &sveta).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "admins only");
+
+    // Each wrong field named, nothing added; only configured queues.
+    let (status, body) = h
+        .post(
+            "/api/admin/operators",
+            &root,
+            json!({"login": "Bad", "name": " ", "extension": "12a", "password": "short",
+                   "queues": [{"queue": "nowhere", "penalty": 0}]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let fields: Vec<&str> = body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, ["login", "name", "extension", "password", "queues"]);
+    let ivan = json!({"login": "ivan", "name": "Іван", "extension": "1077",
+                      "password": "dovgyi-parol", "queues": [{"queue": "general", "penalty": 2}]});
+    let (status, body) = h.post("/api/admin/operators", &root, ivan.clone()).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["queues"], json!([{"queue": "general", "penalty": 2}]));
+    let mut again = ivan.clone();
+    again["login"] = json!("ivan2");
+    let (status, body) = h.post("/api/admin/operators", &root, again).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["errors"][0]["field"], "extension", "{body}");
+
+    let (status, body) = h
+        .put(
+            "/api/admin/operators/ivan",
+            &root,
+            json!({"queues": [], "disabled": true, "reason": "звільнився"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["queues"], json!([]));
+    assert!(body["disabled_at"].is_string(), "{body}");
+    let (status, _) = h
+        .put("/api/admin/operators/nobody", &root, json!({"name": "Х"}))
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = h
+        .post(
+            "/api/admin/operators/ivan/password",
+            &root,
+            json!({"password": "insha-dovga-fraza"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _) = h.delete("/api/admin/operators/ivan", &root).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _) = h.delete("/api/admin/operators/ivan", &root).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    let (_, audit) = h.get("/api/audit?target=ivan", &root).await;
+    let steps: Vec<&str> = audit["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            "operator.remove",
+            "operator.password",
+            "operator.update",
+            "operator.add"
+        ]
+    );
+    let update = &audit["entries"][2];
+    assert_eq!(update["reason"], "звільнився");
+    assert!(
+        update["before"].as_str().unwrap().contains("general:2")
+            && update["after"]
+                .as_str()
+                .unwrap()
+                .contains("\"disabled\":true"),
+        "{update}"
+    );
+}

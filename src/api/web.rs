@@ -168,6 +168,7 @@ pub fn routes() -> axum::Router<AppState> {
         .route("/live", get(page))
         .route("/wallboard", get(page))
         .route("/users", get(page))
+        .route("/operators", get(page))
         .route("/admin", get(page))
         .route("/recordings", get(page))
         .route("/blocked", get(page))

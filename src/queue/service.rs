@@ -758,6 +758,16 @@ impl Service {
         });
         match then {
             Then::LogInByPhone { extension } => match found {
+                // A phone in no queue (a supervisor's softphone) has
+                // nothing to serve: it stays out of the operators' states.
+                Ok(Some(operator))
+                    if self
+                        .operators
+                        .get(&operator)
+                        .is_some_and(|i| i.memberships.is_empty()) =>
+                {
+                    info!(%operator, %extension, "softphone registered; in no queue, so not signed in");
+                }
                 Ok(Some(operator)) => {
                     if self
                         .router

@@ -1288,3 +1288,313 @@ async fn an_admin_adds_and_disables_a_user_in_the_browser() {
         .unwrap();
     browser.close().await;
 }
+
+/// A supervisor listens in from the live view (issue 21): `Слухати` on a
+/// talking operator's row rings her softphone (auto-answering here), the
+/// row then says she listens and offers the other modes and hanging up;
+/// `Підказувати` switches, `Покласти слухавку` ends it and her phone is
+/// hung up.
+#[tokio::test]
+async fn a_supervisor_listens_in_and_whispers_from_the_live_view() {
+    let app = spawn_app(AppOptions::default()).await;
+    demo::seed(app.store(), Utc::now()).await.unwrap();
+    operator_with_user(&app, "olena", "1001").await;
+    // Sveta's softphone, linked to her by the admin.
+    let phone_record =
+        hotline::store::NewOperator::new("sveta-phone", "1090", None, vec![], Utc::now());
+    app.store()
+        .add_operator(
+            &phone_record,
+            "secret123",
+            hotline::store::operators::DEFAULT_REALM,
+        )
+        .await
+        .unwrap();
+    app.sign_in_as("sveta", Role::Supervisor).await;
+    let (status, body) = app
+        .api("PUT", "/api/users/sveta", r#"{"operator":"sveta-phone"}"#)
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let mut olena_phone = phone(&app, "1001").await;
+    let mut sveta_phone =
+        crate::console::phone_answering(&app, "1090", crate::peers::baresip::AnswerMode::Auto)
+            .await;
+
+    let supervisor = Browser::start().await.expect("chromium starts");
+    sign_in(&supervisor, &app, "/", "sveta", "view-live").await;
+    let mut citizen = citizen_asks_for_an_operator(&app).await;
+    // (The demo caller first hears the outage at their address.)
+    olena_phone
+        .wait_event(|e| e.is("CALL_INCOMING"), Duration::from_secs(40))
+        .await
+        .unwrap();
+    olena_phone.accept().await.unwrap();
+    olena_phone.wait_established(T).await.unwrap();
+
+    let olena_buttons = "return [...document.querySelectorAll('#live-operators tr[data-operator=\"olena\"] button[data-monitor]')].map(b => b.dataset.monitor).join(' ')";
+    let buttons = supervisor
+        .until(
+            "listen buttons on olena's row",
+            &format!("const b = (() => {{ {olena_buttons} }})(); return b.includes('monitor_do_listen') && b"),
+            W,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        js_str(&buttons),
+        "monitor_do_listen monitor_do_whisper monitor_do_barge"
+    );
+    supervisor
+        .click("#live-operators tr[data-operator=\"olena\"] button[data-monitor=\"monitor_do_listen\"]")
+        .await
+        .unwrap();
+    sveta_phone
+        .wait_established(T)
+        .await
+        .expect("sveta's softphone answers");
+    let state = supervisor
+        .until(
+            "olena's row says sveta listens",
+            "const r = document.querySelector('#live-operators tr[data-operator=\"olena\"] td.state'); \
+             return r && r.textContent.includes('слухає') && r.textContent",
+            W,
+        )
+        .await
+        .unwrap();
+    assert!(js_str(&state).contains("sveta"), "{state}");
+    let buttons = supervisor.js(olena_buttons, vec![]).await.unwrap();
+    assert_eq!(
+        js_str(&buttons),
+        "monitor_do_whisper monitor_do_barge monitorStop"
+    );
+    supervisor
+        .click("#live-operators tr[data-operator=\"olena\"] button[data-monitor=\"monitor_do_whisper\"]")
+        .await
+        .unwrap();
+    supervisor
+        .until(
+            "olena's row says sveta whispers",
+            "const r = document.querySelector('#live-operators tr[data-operator=\"olena\"] td.state'); \
+             return r && r.textContent.includes('підказує')",
+            W,
+        )
+        .await
+        .unwrap();
+    supervisor
+        .screenshot(&artifact("live-monitor.png"))
+        .await
+        .unwrap();
+    supervisor
+        .click("#live-operators tr[data-operator=\"olena\"] button[data-monitor=\"monitorStop\"]")
+        .await
+        .unwrap();
+    sveta_phone
+        .wait_closed(T)
+        .await
+        .expect("her softphone is hung up");
+    supervisor
+        .until(
+            "listen offered again",
+            &format!("return (() => {{ {olena_buttons} }})().startsWith('monitor_do_listen')"),
+            W,
+        )
+        .await
+        .unwrap();
+    citizen.hangup().await.unwrap();
+    supervisor.close().await;
+    for p in [olena_phone, sveta_phone, citizen] {
+        p.stop().await;
+    }
+}
+
+/// The operators' page (issue 21): an admin adds an operator (a bad
+/// extension is refused under its field), puts them in two queues with
+/// penalties, takes one away (applied at once to the signed-in operator),
+/// and removes them after confirming; each step is in the audit log.
+#[tokio::test]
+async fn an_admin_keeps_operators_and_their_queues_in_the_browser() {
+    let app = spawn_app(AppOptions::default()).await;
+    app.sign_in_as("root", Role::Admin).await;
+    let browser = Browser::start().await.expect("chromium starts");
+    sign_in_to(
+        &browser,
+        &app,
+        "/operators",
+        "root",
+        "view-operators",
+        false,
+    )
+    .await;
+    let queues = browser
+        .until(
+            "the queues to pick",
+            "const q = [...document.querySelectorAll('#oa-queues input[type=checkbox]')].map(i => i.dataset.queue); \
+             return q.length >= 2 && q",
+            W,
+        )
+        .await
+        .unwrap();
+    let queues: Vec<String> = serde_json::from_value(queues).unwrap();
+    let (first, second) = (queues[0].clone(), queues[1].clone());
+    browser.type_into("#oa-login", "ivan").await.unwrap();
+    browser
+        .type_into("#oa-name", "Іван Сидоренко")
+        .await
+        .unwrap();
+    browser.type_into("#oa-extension", "10a").await.unwrap();
+    browser.click("#oa-generate").await.unwrap();
+    browser.click(&format!("#oa-q-{first}")).await.unwrap();
+    browser.click(&format!("#oa-q-{second}")).await.unwrap();
+    browser
+        .js(
+            &format!(
+                "const p = document.getElementById('oa-p-{second}'); p.value = '3'; return true"
+            ),
+            vec![],
+        )
+        .await
+        .unwrap();
+    browser.click("#oa-form button[type=submit]").await.unwrap();
+    let message = browser
+        .until(
+            "the extension's message",
+            "return document.getElementById('e-oa-extension').textContent",
+            W,
+        )
+        .await
+        .unwrap();
+    assert!(js_str(&message).contains("цифр"), "{message}");
+    assert!(
+        app.store()
+            .operator_by_login("ivan")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    browser
+        .js(
+            "document.getElementById('oa-extension').value = ''; return true",
+            vec![],
+        )
+        .await
+        .unwrap();
+    browser.type_into("#oa-extension", "1077").await.unwrap();
+    browser.click("#oa-form button[type=submit]").await.unwrap();
+    let row = browser
+        .until(
+            "ivan listed",
+            "const r = document.querySelector('#operators-list tr[data-login=\"ivan\"]'); return r && r.textContent",
+            W,
+        )
+        .await
+        .unwrap();
+    assert!(js_str(&row).contains("(3)"), "{row}");
+    let ivan = app
+        .store()
+        .operator_by_login("ivan")
+        .await
+        .unwrap()
+        .unwrap();
+    let served: Vec<(String, u32)> = ivan
+        .queues
+        .iter()
+        .map(|m| (m.queue.clone(), m.penalty))
+        .collect();
+    let mut expected = vec![(first.clone(), 0), (second.clone(), 3)];
+    expected.sort();
+    assert_eq!(served, expected);
+    // Signed in, then the second queue taken away: applied at once.
+    let (status, _) = app
+        .api(
+            "PUT",
+            "/api/operators/ivan/state",
+            r#"{"state":"available"}"#,
+        )
+        .await;
+    assert_eq!(status, 200);
+    browser
+        .click("#operators-list tr[data-login=\"ivan\"] button[data-action=\"edit\"]")
+        .await
+        .unwrap();
+    browser.click(&format!("#oe-q-{second}")).await.unwrap();
+    browser
+        .type_into("#oe-reason", "лише загальна")
+        .await
+        .unwrap();
+    browser
+        .click("tr[data-control=\"ivan\"] button[type=submit]")
+        .await
+        .unwrap();
+    browser
+        .until(
+            "ivan's queues saved",
+            "const r = document.querySelector('#operators-list tr[data-login=\"ivan\"]'); \
+             return r && !document.querySelector('tr[data-control=\"ivan\"]') && !r.textContent.includes('(3)')",
+            W,
+        )
+        .await
+        .unwrap();
+    let live = crate::eventually(T, || async {
+        let (_, body) = app.api("GET", "/api/live", "").await;
+        let v: Value = serde_json::from_str(&body).ok()?;
+        let ivan = v["operators"]
+            .as_array()?
+            .iter()
+            .find(|o| o["login"] == "ivan")?
+            .clone();
+        (ivan["queues"] == json!([first.clone()]) && ivan["state"] == "available").then_some(ivan)
+    })
+    .await;
+    assert!(
+        live.is_some(),
+        "the service took the new queues at once, ivan still available"
+    );
+    browser
+        .screenshot(&artifact("admin-operators.png"))
+        .await
+        .unwrap();
+
+    // Removing asks first.
+    browser
+        .click("#operators-list tr[data-login=\"ivan\"] button[data-action=\"remove\"]")
+        .await
+        .unwrap();
+    browser
+        .click("tr[data-control=\"ivan\"] button[data-confirm=\"remove\"]")
+        .await
+        .unwrap();
+    browser
+        .until(
+            "ivan gone",
+            "return !document.querySelector('#operators-list tr[data-login=\"ivan\"]')",
+            W,
+        )
+        .await
+        .unwrap();
+    assert!(
+        app.store()
+            .operator_by_login("ivan")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let (_, audit) = app.api("GET", "/api/audit?target=ivan", "").await;
+    let audit: Value = serde_json::from_str(&audit).unwrap();
+    let actions: Vec<&str> = audit["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    // (The admin's sign-in of ivan above is a staff change too.)
+    assert_eq!(
+        actions,
+        [
+            "operator.remove",
+            "operator.update",
+            "operator.state",
+            "operator.add"
+        ]
+    );
+    browser.close().await;
+}

@@ -80,6 +80,11 @@ pub async fn operator_with_user(app: &TestApp, login: &str, ext: &str) -> ApiSes
 }
 
 pub async fn phone(app: &TestApp, ext: &str) -> Baresip {
+    phone_answering(app, ext, AnswerMode::Manual).await
+}
+
+/// A softphone registered as `ext`, answering as `answer_mode` says.
+pub async fn phone_answering(app: &TestApp, ext: &str, answer_mode: AnswerMode) -> Baresip {
     let mut p = Baresip::spawn(BaresipOptions {
         from_user: ext.into(),
         registration: Some(Registration {
@@ -88,7 +93,7 @@ pub async fn phone(app: &TestApp, ext: &str) -> Baresip {
             password: Some("secret123".into()),
             expires: 300,
         }),
-        answer_mode: AnswerMode::Manual,
+        answer_mode,
         ..Default::default()
     })
     .await
