@@ -30,7 +30,7 @@ pub enum ConfigError {
     },
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Settings {
     #[serde(default)]
@@ -73,7 +73,7 @@ pub struct Settings {
     pub chatbot: crate::chatbot::ChatbotSettings,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SipSettings {
     /// UDP and TCP listen on this one address.
@@ -131,7 +131,7 @@ impl SipSettings {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RtpSettings {
     /// Even port numbers from this range carry RTP, the odd one above RTCP.
@@ -159,7 +159,7 @@ impl Default for RtpSettings {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct HttpSettings {
     pub listen: SocketAddr,
@@ -177,7 +177,7 @@ impl Default for HttpSettings {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct StorageSettings {
     pub database_url: DatabaseUrl,
@@ -207,7 +207,7 @@ impl Default for StorageSettings {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct IvrSettings {
     pub scripts_dir: PathBuf,
@@ -227,7 +227,7 @@ impl Default for IvrSettings {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct QueueSettings {
     /// The queues (Asterisk `queues.conf` key names), see
@@ -254,7 +254,7 @@ impl Default for QueueSettings {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct NumberingSettings {
     /// Country calling code without `+`.
@@ -283,7 +283,7 @@ impl Default for NumberingSettings {
 }
 
 /// The card's life (docs/lifecycle.md).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AppealSettings {
     /// The working calendar: days, hours, holidays, executors' own hours.
@@ -341,7 +341,7 @@ impl AppealSettings {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct LoggingSettings {
     /// A tracing filter, e.g. `info` or `hotline=debug,sqlx=warn`.
@@ -363,7 +363,7 @@ impl Default for LoggingSettings {
 }
 
 /// What a call from a blocked number gets.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum BlockAction {
     /// `403 Forbidden`, never answered.
@@ -373,7 +373,7 @@ pub enum BlockAction {
 }
 
 /// What a call with no usable number (withheld, anonymous) gets.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum AnonymousPolicy {
     /// Served like any other call.
@@ -382,7 +382,7 @@ pub enum AnonymousPolicy {
     Prompt,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct BlockingSettings {
     pub action: BlockAction,
@@ -407,7 +407,7 @@ impl Default for BlockingSettings {
 
 /// How long recordings and cards are kept (000 §2.6-2.7), as `N days`,
 /// `N weeks`, `N months` or `N years`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RetentionSettings {
     pub recordings: String,
@@ -441,7 +441,7 @@ impl RetentionSettings {
 }
 
 /// An Asterisk box or trunk that sends us calls, trusted by source address.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct PeerSettings {
     pub name: String,
@@ -457,7 +457,7 @@ pub struct PeerSettings {
 }
 
 /// How a peer's or trunk's calls take their media address.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum MediaLatch {
     /// Only the address in the SDP, both ways (a peer that sends from the
@@ -470,7 +470,7 @@ pub enum MediaLatch {
 }
 
 /// A trunk we REGISTER to with digest authentication.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct TrunkSettings {
     pub name: String,
@@ -480,6 +480,7 @@ pub struct TrunkSettings {
     #[serde(default)]
     pub domain: String,
     pub username: String,
+    #[serde(serialize_with = "crate::secret::hidden")]
     pub password: SecretString,
     #[serde(default)]
     pub realm: Option<String>,
@@ -497,7 +498,7 @@ pub struct TrunkSettings {
 
 /// Calls out (`[outbound]`): through which trunk, as which number, how
 /// many at once.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct OutboundSettings {
     /// The `[[trunk]]` calls go out through: its address, domain and
@@ -529,7 +530,7 @@ pub struct OutboundSettings {
 }
 
 /// How a number is put in a call's Request-URI.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum DialFormat {
     /// The national form: the trunk prefix 0 and the rest (0671234567).

@@ -38,7 +38,7 @@ pub enum Security {
 }
 
 /// `[reports.mail]`: the SMTP server reports are sent through.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct MailSettings {
     /// The server's name, as its certificate names it.
@@ -52,6 +52,7 @@ pub struct MailSettings {
     #[serde(default)]
     pub username: Option<String>,
     #[serde(default)]
+    #[serde(serialize_with = "crate::secret::hidden_opt")]
     pub password: Option<SecretString>,
     /// The sender, e.g. "Гаряча лінія 15-80 <hotline@city.gov.ua>".
     pub from: String,

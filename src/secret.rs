@@ -33,6 +33,33 @@ impl DatabaseUrl {
     }
 }
 
+/// Shown as its redacted form (no password) wherever settings are
+/// written out (the admins' effective configuration).
+impl serde::Serialize for DatabaseUrl {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.redacted())
+    }
+}
+
+/// What a secret is written out as: never its value.
+pub const HIDDEN: &str = "(hidden)";
+
+/// `serialize_with` for a secret: [`HIDDEN`].
+pub fn hidden<S: serde::Serializer>(_: &SecretString, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(HIDDEN)
+}
+
+/// `serialize_with` for a secret that may be absent: [`HIDDEN`] if set.
+pub fn hidden_opt<S: serde::Serializer>(
+    secret: &Option<SecretString>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    match secret {
+        Some(_) => s.serialize_str(HIDDEN),
+        None => s.serialize_none(),
+    }
+}
+
 impl fmt::Debug for DatabaseUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Debug::fmt(&self.redacted(), f)

@@ -528,6 +528,7 @@ impl Application {
             reports,
             public,
             chatbot,
+            config: Arc::new(crate::api::state::EffectiveConfig::of(&settings)),
         };
         let max_upload = state.attachments.max_bytes();
         let app = crate::api::router(state, max_upload);

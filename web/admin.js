@@ -471,3 +471,35 @@ export class OperatorsView {
       other);
   }
 }
+
+/** The settings in force, as TOML, secrets hidden. Admins. */
+export class ConfigView {
+  constructor({ toast }) {
+    this.toast = toast;
+    this.abort = new AbortController();
+  }
+
+  async start() {
+    listeners(this.abort)($('config-copy'), 'click', async () => {
+      try {
+        await navigator.clipboard.writeText($('config-text').textContent);
+        this.toast(t('configCopied'));
+      } catch (e) {
+        this.toast(e.message, 'error');
+      }
+    });
+    try {
+      const { toml } = await api('GET', '/api/admin/config');
+      $('config-text').textContent = toml;
+      $('config-error').textContent = '';
+    } catch (e) {
+      $('config-error').textContent = e.message;
+    }
+  }
+
+  stop() {
+    this.abort.abort();
+  }
+
+  retranslate() {}
+}

@@ -11,10 +11,10 @@ import { AccessView, BlockedView, CardAccessView, RecordingsView } from './recor
 import { DecisionsView, InboxView, TriageView, VerificationView, WorksView } from './work.js';
 import { ReportsView } from './reports.js';
 import { CallAlert } from './alert.js';
-import { OperatorsView, UsersView } from './admin.js';
+import { ConfigView, OperatorsView, UsersView } from './admin.js';
 
 
-const VIEWS = ['view-sign-in', 'view-console', 'view-live', 'view-wallboard', 'view-users', 'view-operators', 'view-recordings', 'view-blocked', 'view-access', 'view-inbox', 'view-decisions', 'view-triage', 'view-verification', 'view-card-access', 'view-works', 'view-reports', 'view-none'];
+const VIEWS = ['view-sign-in', 'view-console', 'view-live', 'view-wallboard', 'view-users', 'view-operators', 'view-config', 'view-recordings', 'view-blocked', 'view-access', 'view-inbox', 'view-decisions', 'view-triage', 'view-verification', 'view-card-access', 'view-works', 'view-reports', 'view-none'];
 
 function show(view) {
   for (const id of VIEWS) $(id).hidden = id !== view;
@@ -71,6 +71,7 @@ async function start(current) {
     'view-wallboard': supervising,
     'view-users': role === 'admin',
     'view-operators': role === 'admin',
+    'view-config': role === 'admin',
     'view-recordings': role === 'operator' || supervising,
     'view-blocked': supervising,
     'view-access': role === 'admin',
@@ -84,7 +85,7 @@ async function start(current) {
     'view-reports': supervising || role === 'executor',
   };
   const byPath = {
-    '/card': 'view-console', '/live': 'view-live', '/wallboard': 'view-wallboard', '/users': 'view-users', '/admin': 'view-users', '/operators': 'view-operators', '/recordings': 'view-recordings',
+    '/card': 'view-console', '/live': 'view-live', '/wallboard': 'view-wallboard', '/users': 'view-users', '/admin': 'view-users', '/operators': 'view-operators', '/config': 'view-config', '/recordings': 'view-recordings',
     '/blocked': 'view-blocked', '/access': 'view-access',
     '/inbox': 'view-inbox', '/decisions': 'view-decisions', '/triage': 'view-triage', '/verification': 'view-verification', '/card-access': 'view-card-access', '/works': 'view-works', '/reports': 'view-reports',
   };
@@ -105,6 +106,7 @@ async function start(current) {
     'view-wallboard': () => new WallboardView({ toast }),
     'view-users': () => new UsersView({ session: current, toast }),
     'view-operators': () => new OperatorsView({ toast }),
+    'view-config': () => new ConfigView({ toast }),
     'view-recordings': () => new RecordingsView({ session: current, toast }),
     'view-blocked': () => new BlockedView({ toast }),
     'view-access': () => new AccessView({ toast }),

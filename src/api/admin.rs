@@ -36,6 +36,29 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(change_user))
         .routes(routes!(reset_password))
         .routes(routes!(audit_log))
+        .routes(routes!(effective_config))
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+struct ConfigView {
+    /// The settings in force as TOML: the file, `HOTLINE_*` overrides and
+    /// every default; passwords, tokens and the database's password hidden.
+    toml: String,
+}
+
+/// The configuration the server runs with, secrets hidden. Admins; each
+/// reading is logged.
+#[utoipa::path(get, path = "/api/admin/config", operation_id = "effective_config", tag = "admin",
+    responses((status = 200, body = ConfigView)))]
+async fn effective_config(
+    State(config): State<std::sync::Arc<super::state::EffectiveConfig>>,
+    auth: Auth,
+) -> Result<Json<ConfigView>, ApiError> {
+    auth.require(&[Role::Admin])?;
+    info!(by = %auth.user().login, "effective configuration read");
+    Ok(Json(ConfigView {
+        toml: config.toml.clone(),
+    }))
 }
 
 /// A user as the admin page shows them.

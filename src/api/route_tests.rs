@@ -1260,3 +1260,24 @@ async fn an_admin_adds_changes_and_removes_operators_and_every_step_is_audited()
         "{update}"
     );
 }
+
+#[tokio::test]
+async fn the_effective_configuration_is_for_admins_with_secrets_hidden() {
+    let h = Harness::new().await;
+    let root = h.sign_in("root", Role::Admin).await;
+    let sveta = h.sign_in("sveta", Role::Supervisor).await;
+    let (status, _) = h.get("/api/admin/config", &sveta).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, body) = h.get("/api/admin/config", &root).await;
+    assert_eq!(status, StatusCode::OK);
+    let text = body["toml"].as_str().unwrap();
+    // Every section, defaults included; the bot's token set but hidden.
+    for section in ["[sip]", "[rtp]", "[http]", "[storage]", "[queues]", "[retention]", "[chatbot.telegram]"] {
+        assert!(text.contains(section), "{section} missing:\n{text}");
+    }
+    assert!(!text.contains("secret-token"), "{text}");
+    assert!(text.contains(r#"token = "(hidden)""#), "{text}");
+    // What the admin page reads parses back as settings.
+    toml::from_str::<crate::config::Settings>(&text.replace("(hidden)", "x"))
+        .expect("the effective configuration is a valid settings file");
+}

@@ -82,6 +82,23 @@ pub struct AppState {
     pub public: crate::public::routes::Public,
     /// The chat-bot, when a messenger is configured: its webhooks.
     pub chatbot: Option<crate::chatbot::service::Chatbot>,
+    /// The settings in force, as the admins' page shows them.
+    pub config: Arc<EffectiveConfig>,
+}
+
+/// The settings the server runs with (the file, `HOTLINE_*` overrides and
+/// every default), written out as TOML with each secret hidden.
+#[derive(Debug, Clone)]
+pub struct EffectiveConfig {
+    pub toml: String,
+}
+
+impl EffectiveConfig {
+    pub fn of(settings: &crate::config::Settings) -> EffectiveConfig {
+        let toml = toml::to_string_pretty(settings)
+            .unwrap_or_else(|e| format!("# the settings could not be written out: {e}\n"));
+        EffectiveConfig { toml }
+    }
 }
 
 /// The caller's path through the menu in words: the menu in force and the

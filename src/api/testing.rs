@@ -223,6 +223,12 @@ impl TestApi {
                 Default::default(),
             ),
             chatbot: None,
+            config: Arc::new(crate::api::state::EffectiveConfig::of(
+                &toml::from_str::<crate::config::Settings>(
+                    "[chatbot.telegram]\ntoken = \"123:secret-token\"\n",
+                )
+                .expect("test settings"),
+            )),
         };
         let peer: SocketAddr = "192.0.2.10:50000".parse().expect("an address");
         let router = super::router(state, MAX_UPLOAD).layer(MockConnectInfo(peer));

@@ -169,6 +169,7 @@ pub fn routes() -> axum::Router<AppState> {
         .route("/wallboard", get(page))
         .route("/users", get(page))
         .route("/operators", get(page))
+        .route("/config", get(page))
         .route("/admin", get(page))
         .route("/recordings", get(page))
         .route("/blocked", get(page))

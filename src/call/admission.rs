@@ -29,7 +29,7 @@ use crate::ids::CallId;
 pub const FLOODING_FOR: Duration = Duration::from_secs(10);
 
 /// One source's limits (`[sip.admission]`, or a peer's `admission`).
-#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize, serde::Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Limits {
     /// New calls a second, sustained.
@@ -51,7 +51,7 @@ impl Default for Limits {
 }
 
 /// `[sip.admission]`.
-#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize, serde::Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AdmissionSettings {
     /// Each source's limits (each caller's, behind a peer with none of its

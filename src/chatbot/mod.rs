@@ -48,7 +48,7 @@ pub enum SendError {
 }
 
 /// `[chatbot]`: the bots and how the conversation keeps.
-#[derive(Debug, Clone, serde::Deserialize)]
+#[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ChatbotSettings {
     /// A draft untouched this long is dropped.
@@ -79,10 +79,11 @@ impl Default for ChatbotSettings {
 }
 
 /// `[chatbot.telegram]`: off without a token.
-#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[derive(Debug, Clone, Default, serde::Deserialize, serde::Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct TelegramSettings {
     /// The bot's token from @BotFather (never logged).
+    #[serde(serialize_with = "crate::secret::hidden_opt")]
     pub token: Option<crate::secret::SecretString>,
     /// The public HTTPS address of `/chatbot/telegram` that Telegram posts
     /// updates to; empty: hotline asks for updates itself (long polling),
@@ -90,6 +91,7 @@ pub struct TelegramSettings {
     pub webhook_url: String,
     /// The webhook's secret (`X-Telegram-Bot-Api-Secret-Token`): 1 to 256
     /// of `A-Z a-z 0-9 _ -`. Required with `webhook_url`.
+    #[serde(serialize_with = "crate::secret::hidden_opt")]
     pub secret: Option<crate::secret::SecretString>,
     /// Another Bot API server (a local one, or a test's); empty: Telegram's.
     pub api_url: String,
@@ -97,11 +99,12 @@ pub struct TelegramSettings {
 
 /// `[chatbot.viber]`: off without a token. Viber sends callbacks to a
 /// webhook only, so it needs a public HTTPS address.
-#[derive(Debug, Clone, serde::Deserialize)]
+#[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ViberSettings {
     /// The bot's token from Viber's admin panel (never logged); it also
     /// signs every callback.
+    #[serde(serialize_with = "crate::secret::hidden_opt")]
     pub token: Option<crate::secret::SecretString>,
     /// The public HTTPS address of `/chatbot/viber`.
     pub webhook_url: String,

@@ -16,7 +16,7 @@ pub mod wire;
 use serde::Deserialize;
 
 /// `[public.open311]` in the configuration.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Open311Settings {
     /// Serve `/open311/v2/` (`false`: every path answers 404).

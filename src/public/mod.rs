@@ -32,7 +32,7 @@ use serde::{Deserialize, Serialize};
 pub const MAX_TEXT_BYTES: usize = 256 * 1024;
 
 /// `[public]` in the configuration.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct PublicSettings {
     /// Serve the public pages and their API (`false`: every `/public`

@@ -49,7 +49,7 @@ pub use kinds::ReportKind;
 pub use period::Period;
 
 /// `[reports]` in the configuration.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ReportSettings {
     /// A caller answered within this many seconds is within the service

@@ -25,7 +25,7 @@ use crate::appeal::calendar::WorkingCalendar;
 const LOOK_BACK_DAYS: u64 = 62;
 
 /// One `[[reports.schedule]]` entry as written.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ScheduleEntry {
     /// daily, weekly, monthly, fortnight, unresolved, calls.

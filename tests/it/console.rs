@@ -412,3 +412,143 @@ async fn screen_pop_with_500_consoles_connected() {
     );
     assert_eq!(latencies.len(), CALLS);
 }
+
+/// Issue 21's load: a whole city signed in — 300 operators and 500
+/// executors, each with the console's websocket open and fetching its list
+/// as the pages do when something changes (an operator their calls of
+/// today, an executor their organisation's new cards), spread so that every
+/// client asks once every 10 s — while calls come in and pop up on one
+/// operator's screen. Measures every API request's time (p50, p99, max)
+/// and the screen-pop latency under that load.
+#[tokio::test]
+#[ignore = "a benchmark: scripts/bench runs it"]
+async fn a_whole_city_signed_in_300_operators_and_500_executors() {
+    const OPERATORS: usize = 300;
+    const EXECUTORS: usize = 500;
+    const CALLS: usize = 10;
+    const EVERY: Duration = Duration::from_secs(10);
+    let app = spawn_app(AppOptions::default()).await;
+    demo::seed(app.store(), Utc::now()).await.unwrap();
+    let classifier = hotline::appeal::classifier::Classifier::load(
+        &crate::repo().join(hotline::appeal::classifier::DEFAULT_PATH),
+    )
+    .unwrap();
+    if app.store().current_classifier_version().await.unwrap().is_none() {
+        app.store()
+            .import_classifier(&classifier, "zaporizhzhia.toml", Utc::now())
+            .await
+            .unwrap();
+    }
+    let olena_session = operator_with_user(&app, "olena", "1001").await;
+    let mut olena_phone = phone(&app, "1001").await;
+    let mut olena = Console::open(&app, &olena_session).await;
+    olena.next("hello").await;
+
+    let started = std::time::Instant::now();
+    // Who signs in, and the list each fetches.
+    let mut clients: Vec<(ApiSession, &'static str)> = Vec::new();
+    for i in 1..OPERATORS {
+        let login = format!("op{i:03}");
+        let session = operator_with_user(&app, &login, &format!("{}", 2000 + i)).await;
+        clients.push((session, "/api/my/calls"));
+    }
+    for i in 0..EXECUTORS {
+        let login = format!("ex{i:03}");
+        let user = hotline::store::NewUser {
+            login: login.clone(),
+            display_name: login.clone(),
+            role: Role::Executor,
+            operator_login: None,
+            executor: Some("vodokanal".into()),
+            head: false,
+        };
+        app.store()
+            .add_user(&user, "test-password", Utc::now())
+            .await
+            .unwrap();
+        let session = crate::sign_in(app.http_addr, &login, "test-password")
+            .await
+            .unwrap();
+        clients.push((session, "/api/inbox?tab=new"));
+    }
+    eprintln!(
+        "measured [city-load]: {} users signed in in {:.0} s",
+        clients.len() + 1,
+        started.elapsed().as_secs_f64()
+    );
+    let mut consoles = Vec::new();
+    for (session, _) in &clients {
+        consoles.push(Console::open(&app, session).await);
+    }
+    for console in &mut consoles {
+        console.next("hello").await;
+    }
+
+    // Every client fetches its list once every EVERY, spread over it.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let times = std::sync::Arc::new(std::sync::Mutex::new(Vec::<(f64, u16)>::new()));
+    let n = clients.len();
+    let mut pollers = Vec::new();
+    for (i, (session, path)) in clients.into_iter().enumerate() {
+        let (stop, times, addr) = (stop.clone(), times.clone(), app.http_addr);
+        pollers.push(tokio::spawn(async move {
+            tokio::time::sleep(EVERY * i as u32 / n as u32).await;
+            let mut tick = tokio::time::interval(EVERY);
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                tick.tick().await;
+                let at = std::time::Instant::now();
+                let r = crate::request(addr, "GET", path, &session.headers(), "").await;
+                let ms = at.elapsed().as_secs_f64() * 1000.0;
+                times.lock().unwrap().push((ms, r.status));
+            }
+        }));
+    }
+    // One period for every client to be polling, then calls.
+    tokio::time::sleep(EVERY).await;
+    let mut pops = Vec::new();
+    for _ in 0..CALLS {
+        let mut citizen = citizen_asks_for_an_operator(&app).await;
+        let (_, offered) = olena.next("call_offered").await;
+        let call: uuid::Uuid = offered["call"]["id"].as_str().unwrap().parse().unwrap();
+        let (received_at, _) = answer(&mut olena_phone, &mut olena).await;
+        let took_200 = app.operator_answered_at(call).await;
+        pops.push((received_at - took_200).num_microseconds().unwrap() as f64 / 1000.0);
+        citizen.hangup().await.unwrap();
+        olena_phone.wait_closed(T).await.unwrap();
+        citizen.stop().await;
+        let (status, _) = app
+            .api(
+                "PUT",
+                "/api/operators/olena/state",
+                r#"{"state":"available"}"#,
+            )
+            .await;
+        assert_eq!(status, 200);
+        olena.next("operator_state").await;
+        for console in &mut consoles {
+            console.drained();
+        }
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for p in pollers {
+        let _ = p.await;
+    }
+    let times = times.lock().unwrap().clone();
+    let failed = times.iter().filter(|(_, s)| *s != 200).count();
+    let mut ms: Vec<f64> = times.iter().map(|(t, _)| *t).collect();
+    ms.sort_by(|a, b| a.total_cmp(b));
+    let at = |q: f64| ms[((ms.len() as f64 * q) as usize).min(ms.len() - 1)];
+    pops.sort_by(|a, b| a.total_cmp(b));
+    eprintln!(
+        "measured [city-load]: {} clients, {} API requests ({failed} not 200): p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms; screen-pop over {CALLS} calls: p50 {:.2} ms, max {:.2} ms",
+        n,
+        ms.len(),
+        at(0.5),
+        at(0.99),
+        ms[ms.len() - 1],
+        pops[CALLS / 2],
+        pops[CALLS - 1],
+    );
+    assert_eq!(failed, 0);
+    assert!(at(0.99) <= 50.0, "API p99 {:.1} ms", at(0.99));
+}

@@ -170,6 +170,7 @@ call(api, adm, "PUT", "/api/users/nova", 200, json={"disabled": True, "reason": 
 call(api, adm, "PUT", "/api/users/nobody", 404, json={"name": "Хтось"})
 call(api, adm, "POST", "/api/users/nova/password", 204, json={"password": "insha-dovga-fraza"})
 call(api, adm, "POST", "/api/users/nova/password", 422, json={"password": "short"})
+call(api, adm, "GET", "/api/admin/config", 200)
 call(api, adm, "GET", "/api/admin/operators", 200)
 call(api, adm, "POST", "/api/admin/operators", 422,
      json={"login": "X", "name": "", "extension": "1", "password": "1", "queues": [{"queue": "nowhere"}]})
