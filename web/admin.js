@@ -503,3 +503,137 @@ export class ConfigView {
 
   retranslate() {}
 }
+
+/** The voice menu in force as a tree, its prompts (play, replace), the
+ * files' check and the reload. Admins. */
+export class IvrView {
+  constructor({ toast }) {
+    this.toast = toast;
+    this.abort = new AbortController();
+    this.menu = null;
+    this.queueTitles = new Map();
+  }
+
+  async start() {
+    const on = listeners(this.abort);
+    on($('ivr-check'), 'click', () => this.check());
+    on($('ivr-reload'), 'click', () => this.reload());
+    await this.load();
+  }
+
+  stop() {
+    this.abort.abort();
+    $('ivr-audio').pause();
+  }
+
+  retranslate() {
+    this.render();
+  }
+
+  async load() {
+    try {
+      const [menu, live] = await Promise.all([api('GET', '/api/admin/ivr'), api('GET', '/api/live').catch(() => ({ queues: [] }))]);
+      this.menu = menu;
+      this.queueTitles = new Map(live.queues.map((q) => [q.name, q.title || q.name]));
+      $('ivr-error').textContent = '';
+    } catch (e) {
+      $('ivr-error').textContent = e.message;
+    }
+    this.render();
+  }
+
+  render() {
+    if (!this.menu) return;
+    const nodes = new Map(this.menu.files.flatMap((f) => f.nodes).map((n) => [n.id, n]));
+    const seconds = new Map(this.menu.prompts.map((p) => [p.name, p.seconds]));
+    const label = (id) => { const n = nodes.get(id); return n?.title || id; };
+    const edgeText = (e) => (/^[0-9*#]+$/.test(e.on) ? t('ivrKey', { k: e.on }) : t(`ivrOn_${e.on}`) !== `ivrOn_${e.on}` ? t(`ivrOn_${e.on}`) : e.on);
+    const promptChip = (name) => el('span', { class: seconds.get(name) == null ? 'chip missing' : 'chip' },
+      el('button', { type: 'button', class: 'link', text: `▶ ${name}`, title: t('ivrPlay'), disabled: seconds.get(name) == null ? '' : null, onclick: () => this.play(name) }),
+      el('span', { class: 'muted', text: seconds.get(name) == null ? ` · ${t('ivrMissing')}` : ` · ${seconds.get(name)} с` }));
+    const files = this.menu.files.map((f) => {
+      // Depth-first from the file's start: the tree a caller walks.
+      const order = [];
+      const seen = new Set();
+      const walk = (id, depth, on) => {
+        const n = nodes.get(id);
+        if (!n || n.id.split(':')[0] !== f.file) return;
+        if (seen.has(id)) return;
+        seen.add(id);
+        order.push({ n, depth, on });
+        for (const e of n.edges) walk(e.to, depth + 1, e);
+      };
+      if (f.start) walk(f.start, 0, null);
+      for (const n of f.nodes) if (!seen.has(n.id)) walk(n.id, 0, null);
+      // (Indented by class: the page's policy allows no inline styles.)
+      const items = order.map(({ n, depth, on }) => el('li', { class: `ivr-node depth-${Math.min(depth, 8)}`, 'data-node': n.id },
+        on ? el('span', { class: 'edge', text: `${edgeText(on)} → ` }) : null,
+        el('strong', { text: n.title || (n.queue ? t('ivrQueue', { q: this.queueTitles.get(n.queue) || n.queue }) : n.id) }),
+        el('span', { class: 'muted mono', text: ` ${n.kind} · ${n.id}` }),
+        n.queue && n.title ? el('span', { class: 'queue', text: ` ${t('ivrQueue', { q: this.queueTitles.get(n.queue) || n.queue })}` }) : null,
+        n.prompts.length ? el('div', { class: 'chips' }, ...n.prompts.map(promptChip)) : null,
+        ...n.edges.filter((e) => nodes.get(e.to)?.id.split(':')[0] !== f.file || seen.has(e.to) && order.findIndex((o) => o.n.id === e.to) < order.findIndex((o) => o.n.id === n.id))
+          .map((e) => el('div', { class: 'edge-out muted', text: `${edgeText(e)} → ${label(e.to)}` }))));
+      return el('section', { class: 'ivr-file', 'data-file': f.file },
+        el('h3', { text: `${f.file}.toml${this.menu.entry.startsWith(`${f.file}:`) ? ` (${t('ivrEntry')})` : ''}` }),
+        el('ul', { class: 'ivr-nodes' }, ...items));
+    });
+    $('ivr-tree').replaceChildren(...files);
+    const rows = this.menu.prompts.map((p) => {
+      const input = el('input', { type: 'file', accept: '.wav,.flac,.ogg,.mp3,audio/*', class: 'sr-only', tabindex: '-1', 'aria-label': t('ivrReplace'), 'data-prompt': p.name });
+      input.addEventListener('change', () => { if (input.files[0]) this.replace(p.name, input.files[0]); });
+      return el('tr', { 'data-prompt': p.name, class: p.seconds == null ? 'late' : '' },
+        el('td', { class: 'mono', text: p.name }),
+        el('td', { class: 'num', text: p.seconds == null ? t('ivrMissing') : `${p.seconds} с` }),
+        el('td', { text: p.used ? '✓' : '' }),
+        el('td', { class: 'row-actions' },
+          el('button', { type: 'button', class: 'small', text: t('ivrPlay'), disabled: p.seconds == null ? '' : null, onclick: () => this.play(p.name) }),
+          el('button', { type: 'button', class: 'small', text: t('ivrReplace'), 'data-replace': p.name, onclick: () => input.click() }),
+          input));
+    });
+    $('ivr-prompts').replaceChildren(...rows);
+  }
+
+  play(name) {
+    const audio = $('ivr-audio');
+    audio.src = `/api/admin/ivr/prompt?name=${encodeURIComponent(name)}`;
+    audio.play().catch((e) => this.toast(e.message, 'error'));
+  }
+
+  async replace(name, file) {
+    const form = new FormData();
+    form.append('file', file, file.name);
+    try {
+      const done = await api('PUT', `/api/admin/ivr/prompt?name=${encodeURIComponent(name)}`, form);
+      this.toast(t('ivrReplaced', { p: name, s: done.seconds }));
+      $('ivr-result').textContent = t('ivrReplaced', { p: name, s: done.seconds });
+      await this.load();
+    } catch (e) {
+      this.toast(e.message, 'error');
+      $('ivr-result').textContent = e.message;
+    }
+  }
+
+  async check() {
+    try {
+      const r = await api('POST', '/api/admin/ivr/check');
+      const box = $('ivr-result');
+      if (r.ok) box.replaceChildren(el('p', { class: 'ok', text: t('ivrCheckOk', { n: r.nodes }) }));
+      else box.replaceChildren(el('p', { class: 'error', text: t('ivrCheckBad') }), el('ul', {}, ...r.problems.map((p) => el('li', { class: 'mono', text: p }))));
+    } catch (e) {
+      $('ivr-result').textContent = e.message;
+    }
+  }
+
+  async reload() {
+    try {
+      const r = await api('POST', '/api/ivr/reload');
+      $('ivr-result').replaceChildren(el('p', { class: 'ok', text: t('ivrReloaded', { n: r.nodes }) }));
+      await this.load();
+    } catch (e) {
+      const problems = e.body?.errors || e.body?.problems;
+      $('ivr-result').replaceChildren(el('p', { class: 'error', text: e.message }),
+        ...(Array.isArray(problems) ? [el('ul', {}, ...problems.map((p) => el('li', { class: 'mono', text: typeof p === 'string' ? p : JSON.stringify(p) })))] : []));
+    }
+  }
+}

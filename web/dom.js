@@ -4,15 +4,16 @@
 
 export const $ = (id) => document.getElementById(id);
 
-/** An element with attributes (`text` sets its text, `on…` a listener)
- * and children. */
+/** An element with attributes (`text` sets its text, `on…` a listener;
+ * an attribute given `null`, `undefined` or `false` is left out, so
+ * `disabled: cond ? '' : null` works) and children. */
 export function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs)) {
     if (k === 'class') node.className = v;
     else if (k === 'text') node.textContent = v;
     else if (k.startsWith('on')) node.addEventListener(k.slice(2), v);
-    else node.setAttribute(k, v);
+    else if (v != null && v !== false) node.setAttribute(k, v);
   }
   for (const c of children) if (c != null) node.append(c);
   return node;

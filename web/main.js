@@ -11,13 +11,21 @@ import { AccessView, BlockedView, CardAccessView, RecordingsView } from './recor
 import { DecisionsView, InboxView, TriageView, VerificationView, WorksView } from './work.js';
 import { ReportsView } from './reports.js';
 import { CallAlert } from './alert.js';
-import { ConfigView, OperatorsView, UsersView } from './admin.js';
+import { ConfigView, IvrView, OperatorsView, UsersView } from './admin.js';
 
 
-const VIEWS = ['view-sign-in', 'view-console', 'view-live', 'view-wallboard', 'view-users', 'view-operators', 'view-config', 'view-recordings', 'view-blocked', 'view-access', 'view-inbox', 'view-decisions', 'view-triage', 'view-verification', 'view-card-access', 'view-works', 'view-reports', 'view-none'];
+const VIEWS = ['view-sign-in', 'view-console', 'view-live', 'view-wallboard', 'view-users', 'view-operators', 'view-ivr', 'view-config', 'view-recordings', 'view-blocked', 'view-access', 'view-inbox', 'view-decisions', 'view-triage', 'view-verification', 'view-card-access', 'view-works', 'view-reports', 'view-none'];
+
+/** The admins' pages: reached through one link, a tab each. */
+const ADMIN_VIEWS = ['view-users', 'view-operators', 'view-ivr', 'view-config'];
 
 function show(view) {
   for (const id of VIEWS) $(id).hidden = id !== view;
+  const tabs = $('admin-tabs');
+  tabs.hidden = !ADMIN_VIEWS.includes(view);
+  for (const a of tabs.querySelectorAll('a')) a.setAttribute('aria-current', a.dataset.view === view ? 'page' : 'false');
+  // The top bar's one link stands for all of them.
+  $('nav-users').setAttribute('aria-current', ADMIN_VIEWS.includes(view) ? 'page' : 'false');
 }
 
 /** A short message in the corner, read out by screen readers. */
@@ -72,6 +80,7 @@ async function start(current) {
     'view-users': role === 'admin',
     'view-operators': role === 'admin',
     'view-config': role === 'admin',
+    'view-ivr': role === 'admin',
     'view-recordings': role === 'operator' || supervising,
     'view-blocked': supervising,
     'view-access': role === 'admin',
@@ -85,7 +94,7 @@ async function start(current) {
     'view-reports': supervising || role === 'executor',
   };
   const byPath = {
-    '/card': 'view-console', '/live': 'view-live', '/wallboard': 'view-wallboard', '/users': 'view-users', '/admin': 'view-users', '/operators': 'view-operators', '/config': 'view-config', '/recordings': 'view-recordings',
+    '/card': 'view-console', '/live': 'view-live', '/wallboard': 'view-wallboard', '/users': 'view-users', '/admin': 'view-users', '/operators': 'view-operators', '/config': 'view-config', '/ivr': 'view-ivr', '/recordings': 'view-recordings',
     '/blocked': 'view-blocked', '/access': 'view-access',
     '/inbox': 'view-inbox', '/decisions': 'view-decisions', '/triage': 'view-triage', '/verification': 'view-verification', '/card-access': 'view-card-access', '/works': 'view-works', '/reports': 'view-reports',
   };
@@ -107,6 +116,7 @@ async function start(current) {
     'view-users': () => new UsersView({ session: current, toast }),
     'view-operators': () => new OperatorsView({ toast }),
     'view-config': () => new ConfigView({ toast }),
+    'view-ivr': () => new IvrView({ toast }),
     'view-recordings': () => new RecordingsView({ session: current, toast }),
     'view-blocked': () => new BlockedView({ toast }),
     'view-access': () => new AccessView({ toast }),

@@ -16,6 +16,7 @@
 //! the call layer or the server that assembles it all.
 
 pub mod admin;
+pub mod admin_ivr;
 pub mod admin_operators;
 pub mod announcements;
 pub mod auth;
@@ -82,6 +83,7 @@ pub fn documented(
         announcements::routes(),
         ivr::routes(),
         admin::routes(),
+        admin_ivr::routes(),
         admin_operators::routes(),
         crate::public::routes::routes(&state.public),
     ];

@@ -1272,7 +1272,15 @@ async fn the_effective_configuration_is_for_admins_with_secrets_hidden() {
     assert_eq!(status, StatusCode::OK);
     let text = body["toml"].as_str().unwrap();
     // Every section, defaults included; the bot's token set but hidden.
-    for section in ["[sip]", "[rtp]", "[http]", "[storage]", "[queues]", "[retention]", "[chatbot.telegram]"] {
+    for section in [
+        "[sip]",
+        "[rtp]",
+        "[http]",
+        "[storage]",
+        "[queues]",
+        "[retention]",
+        "[chatbot.telegram]",
+    ] {
         assert!(text.contains(section), "{section} missing:\n{text}");
     }
     assert!(!text.contains("secret-token"), "{text}");

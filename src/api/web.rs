@@ -170,6 +170,7 @@ pub fn routes() -> axum::Router<AppState> {
         .route("/users", get(page))
         .route("/operators", get(page))
         .route("/config", get(page))
+        .route("/ivr", get(page))
         .route("/admin", get(page))
         .route("/recordings", get(page))
         .route("/blocked", get(page))

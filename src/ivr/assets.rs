@@ -263,6 +263,14 @@ impl IvrReloader {
         self.current.clone()
     }
 
+    /// `hotline ivr check` on the files as they are now: their node count,
+    /// or every problem; nothing is put in force. Reads files: call it off
+    /// the async workers.
+    pub fn check(&self) -> Result<usize, Vec<Diagnostic>> {
+        load_checked(&self.source, &self.cache, &self.queues, &self.blocking)
+            .map(|assets| assets.script.nodes.len())
+    }
+
     /// Reads files: call it off the async workers. The node count of the
     /// version now in force, or every problem of the refused one.
     pub fn reload(&self) -> Result<usize, Vec<Diagnostic>> {

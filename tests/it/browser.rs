@@ -1598,3 +1598,187 @@ async fn an_admin_keeps_operators_and_their_queues_in_the_browser() {
     );
     browser.close().await;
 }
+
+/// Copies a folder (the shipped voice menu) to `to`.
+fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap().flatten() {
+        let target = to.join(entry.file_name());
+        if entry.path().is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+/// The voice menu page (issue 21): the tree of the menu in force with its
+/// titles and keys; a prompt played; a file that is not audio refused
+/// with a message and nothing replaced; a studio recording (44.1 kHz
+/// stereo) taken, converted and in force at once; a broken menu file found
+/// by the check and refused by the reload, the running menu kept.
+#[tokio::test]
+async fn an_admin_checks_the_voice_menu_and_replaces_a_prompt_in_the_browser() {
+    let ivr = tempfile::tempdir().unwrap();
+    copy_tree(&crate::repo().join("ivr-scripts"), ivr.path());
+    let app = spawn_app(AppOptions {
+        scripts_dir: Some(ivr.path().to_path_buf()),
+        ..Default::default()
+    })
+    .await;
+    app.sign_in_as("root", Role::Admin).await;
+    let browser = Browser::start().await.expect("chromium starts");
+    sign_in_to(&browser, &app, "/ivr", "root", "view-ivr", false).await;
+    let tree = browser
+        .until(
+            "the menu tree",
+            "const t = document.getElementById('ivr-tree'); return t.querySelector('[data-file=\"main\"] .ivr-node') && t.textContent",
+            W,
+        )
+        .await
+        .unwrap();
+    let tree = js_str(&tree);
+    assert!(tree.contains("main.toml (вхід)"), "{tree}");
+    assert!(tree.contains("Привітання"), "{tree}");
+    assert!(tree.contains("клавіша 1"), "{tree}");
+    // Played as callers hear it.
+    let before = app
+        .store()
+        .audit_log(Some("greeting"), 10)
+        .await
+        .unwrap()
+        .len();
+    let played = crate::request_bytes(
+        app.http_addr,
+        "GET",
+        "/api/admin/ivr/prompt?name=greeting",
+        &app.admin().await.headers(),
+        b"",
+    )
+    .await;
+    assert_eq!(played.status, 200);
+    assert_eq!(&played.bytes[..4], b"RIFF");
+    browser
+        .click("#ivr-prompts tr[data-prompt=\"greeting\"] button")
+        .await
+        .unwrap();
+    let src = browser
+        .until(
+            "the player loads the prompt",
+            "const a = document.getElementById('ivr-audio'); return a.src.includes('greeting') && a.src",
+            W,
+        )
+        .await
+        .unwrap();
+    assert!(js_str(&src).contains("/api/admin/ivr/prompt?name=greeting"));
+
+    // Not audio: refused, nothing replaced.
+    let greeting = ivr.path().join("prompts/uk/greeting.wav");
+    let original = std::fs::read(&greeting).unwrap();
+    let junk = tempfile::Builder::new().suffix(".wav").tempfile().unwrap();
+    std::fs::write(junk.path(), b"this is not a recording").unwrap();
+    browser
+        .type_into(
+            "input[data-prompt=\"greeting\"]",
+            &junk.path().display().to_string(),
+        )
+        .await
+        .unwrap();
+    let refused = browser
+        .until(
+            "the refusal",
+            "const r = document.getElementById('ivr-result').textContent; return r.includes('аудіо') && r",
+            W,
+        )
+        .await
+        .unwrap();
+    assert!(js_str(&refused).contains("аудіо"), "{refused}");
+    assert_eq!(std::fs::read(&greeting).unwrap(), original);
+
+    // A studio recording: 44.1 kHz stereo, 1.5 s of a tone.
+    let studio = tempfile::Builder::new().suffix(".wav").tempfile().unwrap();
+    {
+        let spec = hound::WavSpec {
+            channels: 2,
+            sample_rate: 44_100,
+            bits_per_sample: 16,
+            sample_format: hound::SampleFormat::Int,
+        };
+        let mut w = hound::WavWriter::create(studio.path(), spec).unwrap();
+        for i in 0..(44_100 * 3 / 2) {
+            let v =
+                ((i as f64 * 2.0 * std::f64::consts::PI * 600.0 / 44_100.0).sin() * 8000.0) as i16;
+            w.write_sample(v).unwrap();
+            w.write_sample(v).unwrap();
+        }
+        w.finalize().unwrap();
+    }
+    browser
+        .js(
+            "document.getElementById('ivr-result').textContent = ''; return true",
+            vec![],
+        )
+        .await
+        .unwrap();
+    browser
+        .type_into(
+            "input[data-prompt=\"greeting\"]",
+            &studio.path().display().to_string(),
+        )
+        .await
+        .unwrap();
+    browser
+        .until(
+            "the prompt replaced",
+            "const r = document.querySelector('#ivr-prompts tr[data-prompt=\"greeting\"] td.num'); return r && r.textContent === '1.5 с'",
+            W,
+        )
+        .await
+        .unwrap();
+    let kept = hotline::media::decode_file(&greeting).unwrap();
+    assert!((kept.duration().as_secs_f64() - 1.5).abs() < 0.05);
+    assert_eq!(
+        app.store()
+            .audit_log(Some("greeting"), 10)
+            .await
+            .unwrap()
+            .len(),
+        before + 1,
+        "the replacement is audited"
+    );
+    browser
+        .screenshot(&artifact("admin-ivr.png"))
+        .await
+        .unwrap();
+
+    // A broken menu file: the check names it, the reload refuses it.
+    let main = ivr.path().join("main.toml");
+    let text = std::fs::read_to_string(&main).unwrap();
+    std::fs::write(
+        &main,
+        format!("{text}\n[nodes.broken]\ntype = \"play\"\nnext = \"nowhere\"\n"),
+    )
+    .unwrap();
+    browser.click("#ivr-check").await.unwrap();
+    let problems = browser
+        .until(
+            "the check's problems",
+            "const r = document.getElementById('ivr-result'); return r.querySelector('li') && r.textContent",
+            W,
+        )
+        .await
+        .unwrap();
+    assert!(js_str(&problems).contains("main.toml"), "{problems}");
+    browser.click("#ivr-reload").await.unwrap();
+    browser
+        .until(
+            "the reload refused",
+            "const r = document.getElementById('ivr-result'); return r.querySelector('.error') && r.querySelector('li')",
+            W,
+        )
+        .await
+        .unwrap();
+    let (_, body) = app.api("GET", "/api/admin/ivr", "").await;
+    assert!(!body.contains("main:broken"), "the running menu is kept");
+    browser.close().await;
+}

@@ -433,7 +433,13 @@ async fn a_whole_city_signed_in_300_operators_and_500_executors() {
         &crate::repo().join(hotline::appeal::classifier::DEFAULT_PATH),
     )
     .unwrap();
-    if app.store().current_classifier_version().await.unwrap().is_none() {
+    if app
+        .store()
+        .current_classifier_version()
+        .await
+        .unwrap()
+        .is_none()
+    {
         app.store()
             .import_classifier(&classifier, "zaporizhzhia.toml", Utc::now())
             .await

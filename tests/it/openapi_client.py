@@ -171,6 +171,13 @@ call(api, adm, "PUT", "/api/users/nobody", 404, json={"name": "Хтось"})
 call(api, adm, "POST", "/api/users/nova/password", 204, json={"password": "insha-dovga-fraza"})
 call(api, adm, "POST", "/api/users/nova/password", 422, json={"password": "short"})
 call(api, adm, "GET", "/api/admin/config", 200)
+menu = call(api, adm, "GET", "/api/admin/ivr", 200).json()
+assert any(f["file"] == "main" for f in menu["files"]), menu
+call(api, adm, "POST", "/api/admin/ivr/check", 200)
+call(api, adm, "GET", "/api/admin/ivr/prompt?name=greeting", 200)
+call(api, adm, "GET", "/api/admin/ivr/prompt?name=no-such-prompt", 404)
+call(api, adm, "PUT", "/api/admin/ivr/prompt?name=greeting", 422,
+     files={"file": ("greeting.txt", b"not audio", "text/plain")})
 call(api, adm, "GET", "/api/admin/operators", 200)
 call(api, adm, "POST", "/api/admin/operators", 422,
      json={"login": "X", "name": "", "extension": "1", "password": "1", "queues": [{"queue": "nowhere"}]})
