@@ -550,7 +550,7 @@ export class IvrView {
     const edgeText = (e) => (/^[0-9*#]+$/.test(e.on) ? t('ivrKey', { k: e.on }) : t(`ivrOn_${e.on}`) !== `ivrOn_${e.on}` ? t(`ivrOn_${e.on}`) : e.on);
     const promptChip = (name) => el('span', { class: seconds.get(name) == null ? 'chip missing' : 'chip' },
       el('button', { type: 'button', class: 'link', text: `▶ ${name}`, title: t('ivrPlay'), disabled: seconds.get(name) == null ? '' : null, onclick: () => this.play(name) }),
-      el('span', { class: 'muted', text: seconds.get(name) == null ? ` · ${t('ivrMissing')}` : ` · ${seconds.get(name)} с` }));
+      el('span', { class: 'muted', text: seconds.get(name) == null ? ` · ${t('ivrMissing')}` : ` · ${seconds.get(name)} ${t('unitS')}` }));
     const files = this.menu.files.map((f) => {
       // Depth-first from the file's start: the tree a caller walks.
       const order = [];
@@ -584,7 +584,7 @@ export class IvrView {
       input.addEventListener('change', () => { if (input.files[0]) this.replace(p.name, input.files[0]); });
       return el('tr', { 'data-prompt': p.name, class: p.seconds == null ? 'late' : '' },
         el('td', { class: 'mono', text: p.name }),
-        el('td', { class: 'num', text: p.seconds == null ? t('ivrMissing') : `${p.seconds} с` }),
+        el('td', { class: 'num', text: p.seconds == null ? t('ivrMissing') : `${p.seconds} ${t('unitS')}` }),
         el('td', { text: p.used ? '✓' : '' }),
         el('td', { class: 'row-actions' },
           el('button', { type: 'button', class: 'small', text: t('ivrPlay'), disabled: p.seconds == null ? '' : null, onclick: () => this.play(p.name) }),

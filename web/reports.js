@@ -30,10 +30,10 @@ function durationText(secs) {
   const hours = Math.floor(minutes / 60) % 24;
   const mins = minutes % 60;
   const two = (n) => String(n).padStart(2, '0');
-  if (days > 0) return `${days} д ${two(hours)} год`;
-  if (hours > 0) return `${hours} год ${two(mins)} хв`;
-  if (minutes > 0) return `${mins} хв`;
-  return `${secs} с`;
+  if (days > 0) return `${days} ${t('unitD')} ${two(hours)} ${t('unitH')}`;
+  if (hours > 0) return `${hours} ${t('unitH')} ${two(mins)} ${t('unitM')}`;
+  if (minutes > 0) return `${mins} ${t('unitM')}`;
+  return `${secs} ${t('unitS')}`;
 }
 
 /** The most rows a table on the page shows (a year's overdue list can be
