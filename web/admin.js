@@ -412,8 +412,10 @@ export class OperatorsView {
     form.addEventListener('submit', async (e) => {
       e.preventDefault();
       try {
-        await api('PUT', `/api/admin/operators/${encodeURIComponent(o.login)}`,
-          { name: name.value, queues: picker.value(), disabled: disabled.checked, reason: reason.value });
+        const body = { name: name.value, disabled: disabled.checked, reason: reason.value };
+        // Without the queues' list (it failed to load) the ticks say nothing.
+        if (this.queues.length) body.queues = picker.value();
+        await api('PUT', `/api/admin/operators/${encodeURIComponent(o.login)}`, body);
         this.open = null;
         this.toast(t('opSaved', { l: o.login }));
         await this.load();

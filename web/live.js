@@ -27,6 +27,8 @@ export class LiveView {
   constructor({ toast, session }) {
     this.toast = toast;
     this.me = session?.user?.login || null;
+    // Only supervisors have a softphone to listen in with.
+    this.listens = session?.user?.role === 'supervisor';
     this.monitors = new Map();  // call -> {supervisor, state}
     this.queues = new Map();    // name -> {callers: Map(call -> joinedAtMs), stats}
     this.operators = new Map(); // login -> {name, extension, state, reason, since}
@@ -301,7 +303,7 @@ export class LiveView {
         const state = t(`state_${o.state}`) + (o.reason ? ` · ${o.reason}` : '')
           + (monitor ? ` · ${t('monitorBy', { s: monitor.supervisor, m: t(`monitor_${monitor.state}`) })}` : '');
         const actions = el('td', { class: 'row-actions' });
-        if (o.state === 'on_call' && o.call) actions.append(...this.monitorButtons(o.call, monitor));
+        if (this.listens && o.state === 'on_call' && o.call) actions.append(...this.monitorButtons(o.call, monitor));
         if (o.state !== 'logged_out') {
           if (o.state !== 'paused') actions.append(el('button', { type: 'button', class: 'small', text: t('opPause'), onclick: () => this.openControl(login, 'paused') }));
           else actions.append(el('button', { type: 'button', class: 'small', text: t('opAvailable'), onclick: () => this.setState(login, 'available', null) }));

@@ -20,12 +20,12 @@ use std::path::PathBuf;
 
 use axum::Json;
 use axum::extract::multipart::MultipartRejection;
-use axum::extract::{ConnectInfo, Multipart, Query, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Multipart, Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use tracing::info;
-use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
 use utoipa_axum::routes;
 
 use super::admin::{Audited, audit};
@@ -40,6 +40,8 @@ use crate::store::{Role, Store};
 const MAX_PROMPT_SECS: f64 = 300.0;
 /// The shortest.
 const MIN_PROMPT_SECS: f64 = 0.3;
+/// The largest recording taken (five minutes of 48 kHz stereo WAV, with room).
+const MAX_UPLOAD_BYTES: usize = 64 << 20;
 /// Below this RMS (of 16-bit samples) a recording is taken for silence.
 const SILENCE_RMS: f64 = 30.0;
 
@@ -47,7 +49,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(menu_tree))
         .routes(routes!(check))
-        .routes(routes!(play_prompt, upload_prompt))
+        // A studio recording of five minutes: 44.1 kHz stereo WAV is ~50 MB.
+        .routes(routes!(play_prompt, upload_prompt).layer(DefaultBodyLimit::max(MAX_UPLOAD_BYTES)))
 }
 
 /// Where a node leads: on a key (`"1"`), an outcome (`next`, `failure`,

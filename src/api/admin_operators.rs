@@ -117,7 +117,7 @@ async fn list_operators(
         .map(|o| {
             let user = users
                 .iter()
-                .find(|u| u.operator_id == Some(o.id))
+                .find(|u| u.operator_id == Some(o.id) || u.phone_id == Some(o.id))
                 .map(|u| u.login.clone());
             view(o, user)
         })

@@ -11,7 +11,7 @@
 //!   supervisor lifts it). A call with no usable number (withheld) is
 //!   ended all the same and answered 422: there is nothing to block.
 //! - `POST /api/calls/{id}/monitor` with `{"mode": "listen"|"whisper"|
-//!   "barge"}` (supervisors and admins): rings the signed-in user's own
+//!   "barge"}` (supervisors; the list of monitored calls for admins too): rings the signed-in user's own
 //!   softphone (the extension linked to them) and joins it to the
 //!   conversation; `PUT` switches the mode, `DELETE` ends it. Each is on the
 //!   call's record (its steps) and in the audit log.
@@ -309,8 +309,7 @@ async fn audit_monitor(
 
 /// Listen in on a conversation: the signed-in supervisor's softphone rings
 /// and, answered, hears both sides; in `whisper` the operator hears them,
-/// in `barge` the caller too. One supervisor per call. Supervisors and
-/// admins.
+/// in `barge` the caller too. One supervisor per call. Supervisors.
 #[utoipa::path(post, path = "/api/calls/{id}/monitor", tag = "calls",
     params(("id" = Uuid, Path, description = "The call")),
     request_body = MonitorBody,
@@ -329,7 +328,8 @@ async fn monitor_start(
     Path(id): Path<CallId>,
     body: Result<Json<MonitorBody>, JsonRejection>,
 ) -> Result<Response, ApiError> {
-    auth.require(&[Role::Supervisor, Role::Admin])?;
+    // Supervisors: only they have a softphone to listen in with.
+    auth.require(&[Role::Supervisor])?;
     let mode = mode_of(body)?;
     let extension = own_extension(&store, &auth).await?;
     let supervisor = Supervisor {
@@ -348,8 +348,7 @@ async fn monitor_start(
     Ok((StatusCode::ACCEPTED, Json(view)).into_response())
 }
 
-/// Switch the mode of one's own monitoring of a call. Supervisors and
-/// admins.
+/// Switch the mode of one's own monitoring of a call. Supervisors.
 #[utoipa::path(put, path = "/api/calls/{id}/monitor", tag = "calls",
     params(("id" = Uuid, Path, description = "The call")),
     request_body = MonitorBody,
@@ -366,7 +365,8 @@ async fn monitor_mode(
     Path(id): Path<CallId>,
     body: Result<Json<MonitorBody>, JsonRejection>,
 ) -> Result<Json<MonitorView>, ApiError> {
-    auth.require(&[Role::Supervisor, Role::Admin])?;
+    // Supervisors: only they have a softphone to listen in with.
+    auth.require(&[Role::Supervisor])?;
     let mode = mode_of(body)?;
     let request = MonitorRequest::Mode {
         by: auth.user().login.clone(),
@@ -382,7 +382,7 @@ async fn monitor_mode(
 }
 
 /// End one's own monitoring of a call (the supervisor's phone is hung up).
-/// Supervisors and admins.
+/// Supervisors.
 #[utoipa::path(delete, path = "/api/calls/{id}/monitor", tag = "calls",
     params(("id" = Uuid, Path, description = "The call")),
     responses(
@@ -397,7 +397,7 @@ async fn monitor_stop(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Path(id): Path<CallId>,
 ) -> Result<StatusCode, ApiError> {
-    auth.require(&[Role::Supervisor, Role::Admin])?;
+    auth.require(&[Role::Supervisor])?;
     let request = MonitorRequest::Stop {
         by: auth.user().login.clone(),
     };

@@ -1107,7 +1107,10 @@ async fn a_supervisor_with_a_linked_softphone_listens_in_and_each_request_is_aud
     assert_eq!(status, StatusCode::FORBIDDEN);
     // The call's refusal comes back as it is.
     *h.calls.refuse_next.lock().unwrap() = Some(MonitorRefusal::NotYours { by: "sveta".into() });
-    let (status, body) = h.delete(&uri, &root).await;
+    let (status, _) = h.delete(&uri, &root).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "admins do not listen in");
+    let ivan = h.sign_in("ivan", Role::Supervisor).await;
+    let (status, body) = h.delete(&uri, &ivan).await;
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
     assert!(body["error"].as_str().unwrap().contains("sveta"), "{body}");
     let (status, _) = h.delete(&uri, &sveta).await;

@@ -902,8 +902,12 @@ mod monitoring {
             ("1090", "+380611234567")
         );
         assert!(String::from_utf8(sdp).unwrap().contains("m=audio 31000 "));
-        assert_eq!(states(&actions), [("sveta".into(), Monitoring::Ringing)]);
-        assert!(sim.machine.monitor_dialled(Some(leg(9))).is_empty());
+        assert!(
+            states(&actions).is_empty(),
+            "ringing once the leg is placed"
+        );
+        let placed = sim.machine.monitor_dialled(Some(leg(9)));
+        assert_eq!(states(&placed), [("sveta".into(), Monitoring::Ringing)]);
         let actions = sim.input(Input::MonitorLeg(CallEvent::Answered {
             body: phone_sdp(7090, "sendrecv"),
         }));

@@ -123,22 +123,21 @@ impl<P: RtpPort> Monitor<P> {
             caller: caller.to_string(),
             sdp: sdp::offer(local, &CODECS).into_bytes(),
         });
-        let monitor = Monitor {
+        // "Ringing" is told once the leg is placed ([`Monitor::dialled`]).
+        Monitor {
             supervisor,
             mode,
             leg: Leg::Dialling { port },
-        };
-        monitor.tell(Monitoring::Ringing, out);
-        monitor
+        }
     }
 
     pub fn supervisor(&self) -> &str {
         &self.supervisor.login
     }
 
-    /// The leg the SIP core placed, or `None` when the supervisor's
-    /// extension has no registered phone: then the monitoring is over
-    /// (`false`).
+    /// The leg the SIP core placed (the live views hear it rings), or
+    /// `None` when the supervisor's extension has no registered phone:
+    /// then the monitoring is over (`false`).
     pub fn dialled(&mut self, leg: Option<LegKey>, out: &mut Vec<Action<P>>) -> bool {
         let Some(leg) = leg else {
             self.log(out, "monitor-failed", Some("480"));
@@ -147,6 +146,7 @@ impl<P: RtpPort> Monitor<P> {
         };
         if let Leg::Dialling { port } = std::mem::replace(&mut self.leg, Leg::Gone) {
             self.leg = Leg::Ringing { leg, port };
+            self.tell(Monitoring::Ringing, out);
         }
         true
     }

@@ -789,6 +789,8 @@ impl Service {
                         .router
                         .operator_state(&operator)
                         .is_some_and(|s| *s != OperatorState::LoggedOut);
+                    // Enabled again before their call ended: they stay.
+                    self.logout_after_call.remove(&operator);
                     if signed_in {
                         // Same state; the queues and penalties are new.
                         self.log_in(now, &operator);

@@ -998,11 +998,15 @@ async fn a_supervisor_listens_whispers_and_barges_in_from_the_console() {
     let (status, body) = as_sveta("GET", "/api/calls/monitors".into(), "").await;
     assert_eq!(status, 200);
     assert!(body.contains("\"sveta\""), "{body}");
-    // The admin (another supervisor's place) cannot take it over.
-    let (status, body) = app.api("POST", &monitor, r#"{"mode":"barge"}"#).await;
-    assert_eq!(status, 409, "{body}");
-    let (status, _) = app.api("DELETE", &monitor, "").await;
-    assert_eq!(status, 409, "only sveta ends her monitoring");
+    // An admin may not listen in; another supervisor cannot end hers.
+    let (status, _) = app.api("POST", &monitor, r#"{"mode":"barge"}"#).await;
+    assert_eq!(status, 403);
+    let ivan = app
+        .sign_in_as("ivan", hotline::store::Role::Supervisor)
+        .await;
+    let r = crate::request(app.http_addr, "DELETE", &monitor, &ivan.headers(), "").await;
+    assert_eq!(r.status, 409, "only sveta ends her monitoring: {}", r.body);
+    assert!(r.body.contains("sveta"), "{}", r.body);
     tokio::time::sleep(Duration::from_secs(4)).await;
 
     let (status, body) = as_sveta("PUT", monitor.clone(), r#"{"mode":"whisper"}"#).await;
