@@ -290,6 +290,19 @@ async fn change_operator(
     let Some(before) = store.operator_by_login(&login).await? else {
         return Err(ApiError::not_found(format!("no operator {login:?}")));
     };
+    // A supervisor's softphone serves no queue: it would be offered calls.
+    let owner = store.user_of_operator(before.id).await?;
+    if let Some(supervisor) = owner.filter(|u| u.phone_id == Some(before.id)) {
+        if queues.as_ref().is_some_and(|q| !q.is_empty()) {
+            return Err(ApiError::Fields(vec![field(
+                "queues",
+                format!(
+                    "Це софтфон супервізора {} для прослуховування: він не обслуговує черг.",
+                    supervisor.login
+                ),
+            )]));
+        }
+    }
     if let Some(queues) = &queues {
         store
             .set_operator_queues(before.id, queues)

@@ -1292,3 +1292,53 @@ async fn the_effective_configuration_is_for_admins_with_secrets_hidden() {
     toml::from_str::<crate::config::Settings>(&text.replace("(hidden)", "x"))
         .expect("the effective configuration is a valid settings file");
 }
+
+#[tokio::test]
+async fn a_supervisors_softphone_serves_no_queue() {
+    let h = Harness::new().await;
+    let root = h.sign_in("root", Role::Admin).await;
+    h.sign_in("sveta", Role::Supervisor).await;
+    let busy = NewOperator::new(
+        "desk",
+        "1091",
+        None,
+        vec![crate::store::QueueMembership::new("general", 0)],
+        Utc::now(),
+    );
+    h.db.add_operator(&busy, PASSWORD, "hotline").await.unwrap();
+    let (status, body) = h
+        .put("/api/users/sveta", &root, json!({"operator": "desk"}))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["errors"][0]["field"], "operator");
+    let phone = NewOperator::new("sveta-phone", "1090", None, vec![], Utc::now());
+    h.db.add_operator(&phone, PASSWORD, "hotline")
+        .await
+        .unwrap();
+    let (status, body) = h
+        .put(
+            "/api/users/sveta",
+            &root,
+            json!({"operator": "sveta-phone"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // Her phone is not put in a queue.
+    let (status, body) = h
+        .put(
+            "/api/admin/operators/sveta-phone",
+            &root,
+            json!({"queues": [{"queue": "general", "penalty": 0}]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["errors"][0]["field"], "queues");
+    let (status, _) = h
+        .put(
+            "/api/admin/operators/sveta-phone",
+            &root,
+            json!({"name": "Світланин софтфон"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+}

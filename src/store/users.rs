@@ -239,6 +239,9 @@ impl Store {
         let display_name = check_display_name(&new.display_name)?.to_owned();
         check_password(password)?;
         let linked = match &new.operator_login {
+            Some(login) if new.role == Role::Supervisor => {
+                Some(self.phone_for_supervisor(login).await?)
+            }
             Some(login) => Some(self.operator_id_for_user(login).await?),
             None => None,
         };
@@ -306,6 +309,24 @@ impl Store {
         self.user_by_login(&new.login)
             .await?
             .ok_or(StoreError::NotFound { what: "user", id })
+    }
+
+    /// The id of the operator record `login` names, as a supervisor's
+    /// softphone: it must serve no queue (it would be offered calls).
+    async fn phone_for_supervisor(&self, login: &str) -> Result<Uuid, StoreError> {
+        match self.operator_by_login(login).await? {
+            Some(op) if op.queues.is_empty() => Ok(op.id),
+            Some(_) => Err(StoreError::Invalid {
+                field: "operator",
+                reason: format!(
+                    "the operator {login:?} serves queues: a supervisor's softphone serves none"
+                ),
+            }),
+            None => Err(StoreError::Invalid {
+                field: "operator",
+                reason: format!("no operator has the login {login:?}"),
+            }),
+        }
     }
 
     /// The id of the operator `login` names, for a user's link.
@@ -452,7 +473,7 @@ impl Store {
         // none (a supervisor who changes role loses theirs).
         let phone_id = match (role, &change.phone) {
             (Role::Supervisor, Some(Some(phone))) => {
-                let id = self.operator_id_for_user(phone.trim()).await?;
+                let id = self.phone_for_supervisor(phone.trim()).await?;
                 self.check_phone_free(id, Some(before.id)).await?;
                 Some(id)
             }
