@@ -119,6 +119,11 @@ pub(crate) struct Audited<'a> {
     pub reason: Option<&'a str>,
 }
 
+/// A reason (or any optional text) as given: trimmed, `None` when blank.
+pub(crate) fn given(text: &Option<String>) -> Option<&str> {
+    text.as_deref().map(str::trim).filter(|t| !t.is_empty())
+}
+
 /// Writes `what` `auth`'s user did (from `peer`) to the audit log.
 pub(crate) async fn audit(
     store: &Store,
@@ -441,11 +446,7 @@ async fn change_user(
         .await
         .map_err(refused)?
         .ok_or_else(|| ApiError::not_found(format!("no user {login:?}")))?;
-    let reason = body
-        .reason
-        .as_deref()
-        .map(str::trim)
-        .filter(|r| !r.is_empty());
+    let reason = given(&body.reason);
     audit(
         &store,
         &auth,

@@ -24,7 +24,9 @@ use tracing::info;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::admin::{Audited, PasswordBody, audit, field, new_password, password_errors, refused};
+use super::admin::{
+    Audited, PasswordBody, audit, field, given, new_password, password_errors, refused,
+};
 use super::auth::Auth;
 use super::error::{ApiError, ErrorBody, FieldsBody};
 use super::state::AppState;
@@ -320,11 +322,7 @@ async fn change_operator(
         .map_err(refused)?
         .ok_or_else(|| ApiError::not_found(format!("no operator {login:?}")))?;
     service.operator_changed(&login);
-    let reason = body
-        .reason
-        .as_deref()
-        .map(str::trim)
-        .filter(|r| !r.is_empty());
+    let reason = given(&body.reason);
     audit(
         &store,
         &auth,

@@ -365,12 +365,7 @@ async fn set_state(
         auth.require(&[Role::Supervisor, Role::Admin])?;
     }
     let Json(body) = body?;
-    let reason = body
-        .reason
-        .as_deref()
-        .map(str::trim)
-        .filter(|r| !r.is_empty())
-        .map(str::to_owned);
+    let reason = super::admin::given(&body.reason).map(str::to_owned);
     if by_supervisor
         && body.state == "logged_out"
         && reason.as_deref().is_none_or(|r| r.chars().count() > 200)
